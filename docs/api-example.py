@@ -1,0 +1,115 @@
+"""A partner's script against the Tillbridge API, using nothing but the API (and httpx).
+
+    TILLBRIDGE_URL=http://northwind.localhost:8000 TILLBRIDGE_KEY=tb_live_… python docs/api-example.py juniper
+
+1. creates a tenant (idempotently: a retry with the same Idempotency-Key replays the first answer);
+2. connects a source to it, if this deployment's API offers connections (the schema says);
+3. reads the tenant's open exceptions, on the tenant's own domain, with the same partner key.
+
+The key needs the `read` and `write` scopes. Partner-level calls go to the partner console host;
+tenant-level calls go to the tenant's host (`domain` in the tenant resource): a partner key is
+accepted on every tenant host of its partner. Errors come back as
+{"error": {"code", "message", "details", "request_id"}}.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from urllib.parse import urlsplit
+
+import httpx
+
+
+def fail(response: httpx.Response) -> None:
+    error = (
+        response.json().get("error", {})
+        if response.headers.get("content-type", "").startswith("application/json")
+        else {}
+    )
+    sys.exit(f"{response.request.method} {response.request.url} → {response.status_code} {error}")
+
+
+def schema_paths(client: httpx.Client) -> set[str]:
+    response = client.get("/api/v1/schema/", params={"format": "json"})
+    if response.status_code != 200:
+        fail(response)
+    return set(response.json()["paths"])
+
+
+def main(slug: str) -> None:
+    base_url = os.environ.get("TILLBRIDGE_URL", "http://northwind.localhost:8000")
+    headers = {"Authorization": f"Bearer {os.environ['TILLBRIDGE_KEY']}"}
+    partner = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+
+    # 1. Create the tenant. Keep the Idempotency-Key with the job so a retry cannot create two.
+    response = partner.post(
+        "/api/v1/tenants/",
+        json={
+            "slug": slug,
+            "name": slug.replace("-", " ").title(),
+            "timezone": "Europe/London",
+            "base_currency": "GBP",
+        },
+        headers={"Idempotency-Key": f"create-tenant-{slug}-{uuid.uuid5(uuid.NAMESPACE_URL, base_url)}"},
+    )
+    if response.status_code not in (200, 201):
+        fail(response)
+    tenant = response.json()
+    replayed = " (replayed)" if response.headers.get("Idempotent-Replayed") else ""
+    print(f"tenant {tenant['slug']} at {tenant['domain']}: {tenant['status']}{replayed}")
+
+    port = urlsplit(base_url).port
+    tenant_url = f"{urlsplit(base_url).scheme}://{tenant['domain']}" + (f":{port}" if port else "")
+    tenant_client = httpx.Client(base_url=tenant_url, headers=headers, timeout=30)
+    me = tenant_client.get("/api/v1/tenant/")
+    if me.status_code != 200:
+        fail(me)
+    principal = me.json()["principal"]
+    print(f"calling {me.json()['slug']} as {principal['name']} with scopes {principal['scopes']}")
+
+    # 2. Connect a source — only where this deployment's API has a connections endpoint.
+    paths = schema_paths(tenant_client)
+    if "/api/v1/connections/" in paths:
+        response = tenant_client.post(
+            "/api/v1/connections/",
+            json={
+                "vendor": "shopify",
+                "direction": "source",
+                "name": f"{slug} web shop",
+                "config": {"shop_domain": f"{slug}.myshopify.com"},
+                "credentials": {"access_token": os.environ.get("SHOPIFY_TOKEN", "")},
+            },
+            headers={"Idempotency-Key": f"connect-{slug}-shopify"},
+        )
+        if response.status_code not in (200, 201):
+            fail(response)
+        connection = response.json()
+        print(
+            f"connected source {connection['name']} (id {connection['id']}); webhooks go to {connection['webhook_url']}"
+        )
+    else:
+        print("skipped: this deployment's API has no /api/v1/connections/ yet; connect the source in the portal")
+
+    # 3. Read the tenant's exceptions (cursor-paginated: follow `next`).
+    exception_paths = sorted(p for p in paths if p.rstrip("/").endswith("/exceptions"))
+    if not exception_paths:
+        print("skipped: this deployment's API has no exceptions endpoint yet")
+        return
+    url: str | None = exception_paths[0]
+    count = 0
+    while url:
+        response = tenant_client.get(url)
+        if response.status_code != 200:
+            fail(response)
+        page = response.json()
+        for item in page["results"]:
+            count += 1
+            print(f"- {item}")
+        url = page.get("next")
+    print(f"{count} exception(s) in {slug}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "juniper")

@@ -1,0 +1,71 @@
+"""Brand values used by pages and emails, with WCAG contrast so text on brand colours stays legible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+DEFAULT_PRIMARY = "#1F4E79"
+DEFAULT_ACCENT = "#F2A900"
+
+
+def _relative_luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(foreground: str, background: str) -> float:
+    lighter, darker = sorted((_relative_luminance(foreground), _relative_luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def readable_text_on(background: str) -> str:
+    """Black or white, whichever contrasts more with the background."""
+    return "#FFFFFF" if contrast_ratio("#FFFFFF", background) >= contrast_ratio("#111111", background) else "#111111"
+
+
+@dataclass(frozen=True)
+class Brand:
+    name: str
+    primary: str
+    accent: str
+    logo_url: str | None
+    support_email: str
+    sender_name: str
+    is_partner: bool
+
+    @property
+    def on_primary(self) -> str:
+        return readable_text_on(self.primary)
+
+    @property
+    def on_accent(self) -> str:
+        return readable_text_on(self.accent)
+
+    @property
+    def initials(self) -> str:
+        return "".join(word[0] for word in self.name.split()[:2]).upper()
+
+
+def brand_for_partner(partner) -> Brand:
+    if partner is None:
+        return Brand(
+            name=settings.PORTAL_PRODUCT_NAME,
+            primary=DEFAULT_PRIMARY,
+            accent=DEFAULT_ACCENT,
+            logo_url=None,
+            support_email="support@tillbridge.localhost",
+            sender_name=settings.PORTAL_PRODUCT_NAME,
+            is_partner=False,
+        )
+    return Brand(
+        name=partner.name,
+        primary=partner.primary_colour,
+        accent=partner.accent_colour,
+        logo_url=partner.logo.url if partner.logo else None,
+        support_email=partner.support_email,
+        sender_name=partner.sender_name or partner.name,
+        is_partner=True,
+    )

@@ -1,0 +1,17 @@
+"""The Celery app. tenant-schemas-celery carries the sending schema in each task's headers and the
+worker switches to it before the task runs."""
+
+import os
+
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.dev")
+
+app = CeleryApp("tillbridge")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+app.conf.beat_schedule = {
+    "worker-heartbeat": {"task": "portal.heartbeat", "schedule": 30.0},
+    "tenant-fan-out": {"task": "portal.tenants_fan_out", "schedule": 60.0},
+    "webhook-deliveries-sweep": {"task": "tenants.webhook_deliveries_sweep", "schedule": 300.0},
+}

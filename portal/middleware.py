@@ -1,0 +1,42 @@
+"""Binds request id, tenant and client IP into structlog's context for every log line."""
+
+import re
+import uuid
+
+import structlog
+from django.http import HttpRequest, HttpResponse
+
+from portal.context import client_ip_var, request_id_var
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        ip = request.META.get("REMOTE_ADDR")
+        tenant = getattr(request, "tenant", None)
+        partner = getattr(request, "partner", None)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id,
+            tenant=tenant.schema_name if tenant is not None else None,
+            partner=partner.slug if partner is not None else None,
+        )
+        request_token = request_id_var.set(request_id)
+        ip_token = client_ip_var.set(ip)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(request_token)
+            client_ip_var.reset(ip_token)
+        response["X-Request-ID"] = request_id
+        structlog.get_logger("portal.request").info(
+            "request", method=request.method, path=request.path, status=response.status_code
+        )
+        return response

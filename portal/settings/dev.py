@@ -1,0 +1,4 @@
+from portal.settings.base import *  # noqa: F403
+from portal.settings.base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)

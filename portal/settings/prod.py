@@ -1,0 +1,22 @@
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.settings.base import *  # noqa: F403
+from portal.settings.base import SECRET_KEY, env
+
+DEBUG = False
+if SECRET_KEY.startswith("dev-insecure") or len(SECRET_KEY) < 40:
+    raise ImproperlyConfigured("Set DJANGO_SECRET_KEY to a long random value before running in production.")
+if not env("DATABASE_URL", default=None):
+    raise ImproperlyConfigured("Set DATABASE_URL in production.")
+if not env("REDIS_URL", default=None):
+    raise ImproperlyConfigured("Set REDIS_URL in production.")
+if not env.list("CONNECTOR_CREDENTIAL_KEYS", default=[]):
+    raise ImproperlyConfigured("Set CONNECTOR_CREDENTIAL_KEYS (Fernet keys, newest first) in production.")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+PORTAL_SCHEME = "https"
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 31536000
+STORAGES["staticfiles"]["BACKEND"] = "whitenoise.storage.CompressedManifestStaticFilesStorage"  # noqa: F405
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

@@ -1,0 +1,23 @@
+"""URLs of the public schema: the operator console (product domain) and partner consoles
+(partner domains). tenants.views dispatches on the area the host belongs to."""
+
+from django.urls import include, path
+
+from tenants import views, views_usage
+
+handler404 = "portal.views.page_not_found"
+handler500 = "portal.views.server_error"
+
+urlpatterns = [
+    path("", views.console_home, name="home"),
+    path("partners/new/", views.operator_partner_create, name="operator_partner_create"),
+    path("tenants/", views.partner_tenant_list, name="partner_tenants"),
+    path("tenants/new/", views.partner_tenant_create, name="partner_tenant_create"),
+    path("tenants/<slug:slug>/", views.partner_tenant_detail, name="partner_tenant_detail"),
+    path("brand/", views.partner_brand, name="partner_brand"),
+    path("members/", views.partner_member_list, name="partner_members"),
+    path("audit/", views.partner_audit, name="partner_audit"),
+    path("usage/", views_usage.partner_usage, name="partner_usage"),
+    path("", include("triage.urls_partner")),
+    path("", include("portal.urls_common")),
+]

@@ -1,0 +1,87 @@
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal.api_errors import api_error_response
+from portal.dashboard import (
+    event_backlog,
+    journal_backlog,
+    manual_interventions,
+    order_quality,
+    orders_and_postings_per_day,
+    reconciliation_cycle,
+    sla_breaches,
+    sync_latency,
+)
+from portal.health import health_check
+from portal.trace import order_trace, orders_list
+from tenants.models import Membership
+from tenants.selectors import audit_events_for_tenant, tenant_members
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = health_check()
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "fail", "checks": checks}, status=200 if healthy else 503)
+
+
+def tenant_home(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    activity = orders_and_postings_per_day(tz_name=tenant.timezone, days=30)
+    return render(
+        request,
+        "portal/tenant_home.html",
+        {
+            "tenant": tenant,
+            "activity_chart": {
+                "labels": [label[5:] for label in activity.labels],
+                "datasets": [
+                    {"label": "Orders", "data": activity.series["orders"]},
+                    {"label": "Journal entries", "data": activity.series["journals"]},
+                ],
+            },
+            "orders_30d": sum(activity.series["orders"]),
+            "journals_30d": sum(activity.series["journals"]),
+            "backlog": journal_backlog(),
+            "events_waiting": event_backlog(),
+            "latency": sync_latency(),
+            "quality": order_quality(),
+            "interventions": sum(manual_interventions().values()),
+            "breaches": sla_breaches(),
+            "reconciliation": reconciliation_cycle(),
+            "membership_role_label": Membership.Role(request.membership_role).label,
+            "members": tenant_members(tenant=tenant),
+            "audit_events": audit_events_for_tenant(tenant=tenant, limit=20),
+        },
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api_error_response(request, status_code=404, code="not_found", message="Not found.")
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api_error_response(request, status_code=500, code="server_error", message="Server error.")
+    return render(request, "500.html", {"request_id": getattr(request, "request_id", "")}, status=500)
+
+
+@require_GET
+def orders(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:100]
+    page = Paginator(orders_list(search=search), 50).get_page(request.GET.get("page"))
+    return render(request, "portal/orders.html", {"page": page, "search": search})
+
+
+@require_GET
+def order_trace_page(request: HttpRequest, order_id: int) -> HttpResponse:
+    trace = order_trace(order_id=order_id)
+    if trace is None:
+        raise Http404("No such order.")
+    return render(request, "portal/order_trace.html", {"trace": trace, "order": trace.order})

@@ -1,0 +1,404 @@
+"""Public-schema models: who the partners and tenants are, who may act on them, and what they did."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+
+from tenants.validators import validate_hex_colour, validate_logo
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> "User":
+        if not email:
+            raise ValueError("Users need an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> "User":
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person. Signs in with an email address; what they may see comes from memberships."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=150, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Platform operator: may use the operator console.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.email
+
+    def get_full_name(self) -> str:
+        return self.name or self.email
+
+    def get_short_name(self) -> str:
+        return self.name.split(" ")[0] if self.name else self.email
+
+
+class Partner(models.Model):
+    """An integration partner who runs the portal under its own brand."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=120)
+    logo = models.ImageField(upload_to="brand/logos/", blank=True, validators=[validate_logo])
+    primary_colour = models.CharField(max_length=7, default="#1F4E79", validators=[validate_hex_colour])
+    accent_colour = models.CharField(max_length=7, default="#F2A900", validators=[validate_hex_colour])
+    support_email = models.EmailField(blank=True)
+    sender_name = models.CharField(max_length=120, blank=True, help_text="Name shown as the sender of emails.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tenant(TenantMixin):
+    """A retail customer of a partner: one PostgreSQL schema."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    class Plan(models.TextChoices):
+        STARTER = "starter", "Starter"
+        GROWTH = "growth", "Growth"
+        ENTERPRISE = "enterprise", "Enterprise"
+
+    # Schemas are provisioned by tenants.provisioning, never by save().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="tenants", null=True, blank=True)
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=120)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    timezone = models.CharField(max_length=64, default="UTC")
+    base_currency = models.CharField(max_length=3, default="USD")
+    plan = models.CharField(max_length=12, choices=Plan.choices, default=Plan.STARTER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # Only the public tenant (the operator's own schema) has no partner.
+            models.CheckConstraint(
+                condition=Q(partner__isnull=False) | Q(schema_name="public"), name="tenant_has_partner"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == "public"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Domain(DomainMixin):
+    """A host name. Tenant domains point at a tenant schema; partner console domains point at the
+    public schema and name the partner whose brand and console they serve."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="domains", null=True, blank=True)
+
+
+class Membership(models.Model):
+    """What a user may see: a partner (and all its tenants) or one tenant, with a role."""
+
+    class Role(models.TextChoices):
+        PARTNER_ADMIN = "partner_admin", "Partner admin"
+        PARTNER_OPERATOR = "partner_operator", "Partner operator"
+        TENANT_ADMIN = "tenant_admin", "Tenant admin"
+        TENANT_VIEWER = "tenant_viewer", "Tenant viewer"
+
+    PARTNER_ROLES = (Role.PARTNER_ADMIN, Role.PARTNER_OPERATOR)
+    TENANT_ROLES = (Role.TENANT_ADMIN, Role.TENANT_VIEWER)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(partner__isnull=False, tenant__isnull=True, role__in=["partner_admin", "partner_operator"])
+                    | Q(partner__isnull=True, tenant__isnull=False, role__in=["tenant_admin", "tenant_viewer"])
+                ),
+                name="membership_scope_matches_role",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "partner"], condition=Q(partner__isnull=False), name="membership_unique_partner"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "tenant"], condition=Q(tenant__isnull=False), name="membership_unique_tenant"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_role_display()} · {self.partner or self.tenant}"
+
+
+class AuditEvent(models.Model):
+    """One change made by a person, an API key or the system, through a service."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=120, help_text="Who acted: an email, 'api-key:<prefix>' or 'system'.")
+    action = models.CharField(max_length=80)
+    target_type = models.CharField(max_length=80)
+    target_id = models.CharField(max_length=64)
+    target_label = models.CharField(max_length=200, blank=True)
+    partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["partner", "-created_at"]), models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.target_type}:{self.target_id}"
+
+
+class SchemaTemplate(models.Model):
+    """The DDL of the migrated template schema, captured once per migration state."""
+
+    migration_key = models.CharField(max_length=64, unique=True)
+    ddl = models.TextField(help_text="DDL with the schema name as a placeholder, replayed in one round trip.")
+    copy_tables = models.JSONField(
+        default=list, help_text="[table, identity column or null] of template tables whose rows are copied."
+    )
+    captured_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"template {self.migration_key[:12]}"
+
+
+class ApiKey(models.Model):
+    """A credential for the API. Only the prefix is stored in clear; the secret is kept as an HMAC."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Write"
+        ADMIN = "admin", "Admin"
+
+    name = models.CharField(max_length=120)
+    prefix = models.CharField(max_length=32, unique=True, help_text="Visible part of the key, e.g. tb_live_ab12cd34.")
+    secret_hash = models.CharField(max_length=64, help_text="hex HMAC-SHA256 of the full key with the server pepper.")
+    scopes = models.JSONField(default=list)
+    partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(partner__isnull=False, tenant__isnull=True) | Q(partner__isnull=True, tenant__isnull=False),
+                name="api_key_partner_xor_tenant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def level(self) -> str:
+        return "partner" if self.partner_id else "tenant"
+
+    @property
+    def owning_partner_id(self) -> int | None:
+        return self.partner_id if self.partner_id else self.tenant.partner_id
+
+    def is_usable(self, *, at=None) -> bool:
+        at = at or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > at)
+
+
+class UsageRecord(models.Model):
+    """A daily counter per partner, tenant (null for partner-level API calls) and metric."""
+
+    class Metric(models.TextChoices):
+        ORDERS_INGESTED = "orders_ingested", "Orders ingested"
+        JOURNALS_POSTED = "journals_posted", "Journals posted"
+        API_CALLS = "api_calls", "API calls"
+        SYNC_RUNS = "sync_runs", "Sync runs"
+        ACTIVE_CONNECTIONS = "active_connections", "Active connections"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="usage_records")
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="usage_records")
+    day = models.DateField()
+    metric = models.CharField(max_length=32, choices=Metric.choices)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day", "metric"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "tenant", "day", "metric"], name="usage_record_unique_day", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant or self.partner} {self.day} {self.metric}={self.count}"
+
+
+class IdempotencyRecord(models.Model):
+    """The stored outcome of a POST/PATCH sent with an Idempotency-Key, kept 24 hours."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETE = "complete", "Complete"
+
+    principal = models.CharField(max_length=80, help_text="'api-key:<id>' or 'user:<id>'.")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    body_hash = models.CharField(max_length=64)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The rendered JSON text: jsonb cannot hold every string a client may send (e.g. \u0000).
+    response_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["principal", "key"], name="idempotency_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.principal} {self.key} {self.status}"
+
+
+class WebhookSubscription(models.Model):
+    """A partner's endpoint for outbound event notifications, signed with its own secret."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="webhook_subscriptions")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=80)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.partner} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one subscription; every attempt is kept in `attempt_log`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=60)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    attempt_log = models.JSONField(default=list)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.subscription_id} ({self.status})"
+
+
+class TriageIndex(models.Model):
+    """One row per tenant exception, in public, written in the same transaction as the tenant row
+    (triage.services), so the partner-wide inbox never queries tenant schemas (DESIGN.md §5)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="triage_index")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="triage_index")
+    exception_id = models.BigIntegerField()
+    kind = models.CharField(max_length=24)
+    severity = models.CharField(max_length=8)
+    severity_rank = models.PositiveSmallIntegerField(help_text="0 = critical … 3 = low, for sorting.")
+    fix_class = models.CharField(max_length=16)
+    status = models.CharField(max_length=8)
+    title = models.CharField(max_length=255)
+    assignee_id = models.BigIntegerField(null=True, blank=True)
+    assignee_email = models.EmailField(blank=True)
+    count = models.PositiveIntegerField(default=1)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    sla_due = models.DateTimeField()
+    sla_breached = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["sla_due", "pk"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "exception_id"], name="triage_index_unique")]
+        indexes = [
+            models.Index(fields=["partner", "status", "sla_due"], name="triage_idx_partner_status"),
+            models.Index(fields=["partner", "severity", "status", "sla_due"], name="triage_idx_partner_sev"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.exception_id} {self.title}"
+
+
+class AlertRule(models.Model):
+    """When to tell people about exceptions: partner-wide (tenant empty) or for one tenant."""
+
+    class Trigger(models.TextChoices):
+        NEW_GROUP = "new_group", "A new exception group appears (or one reopens)"
+        CRITICAL = "critical", "A critical exception is raised"
+        SLA_BREACH = "sla_breach", "An exception breaches its SLA"
+        COUNT_OVER = "count_over", "A group recurs more than N times in M minutes"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="alert_rules")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="alert_rules")
+    name = models.CharField(max_length=120)
+    trigger = models.CharField(max_length=12, choices=Trigger.choices)
+    threshold = models.PositiveIntegerField(default=0, help_text="N for count_over.")
+    window_minutes = models.PositiveIntegerField(default=60, help_text="M for count_over.")
+    emails = models.JSONField(default=list, blank=True)
+    webhook = models.BooleanField(default=True, help_text="Also send the signed `exception.alert` webhook.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_trigger_display()})"

@@ -1,0 +1,181 @@
+"""Reads about partners, tenants and who may see them. Partner-level reads always take the partner."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from tenants.models import (
+    AlertRule,
+    AuditEvent,
+    Domain,
+    Membership,
+    Partner,
+    Tenant,
+    TriageIndex,
+    UsageRecord,
+    User,
+)
+
+
+def membership_role_for_tenant(*, user: User, tenant: Tenant) -> str | None:
+    """The user's role in a tenant: a direct tenant membership, else a membership in its partner."""
+    if not user.is_authenticated or tenant.partner_id is None:
+        return None
+    roles = dict(
+        Membership.objects.filter(Q(tenant=tenant) | Q(partner_id=tenant.partner_id), user=user)
+        .values_list("role", "tenant_id")
+        .order_by()
+    )
+    for role in (
+        Membership.Role.PARTNER_ADMIN,
+        Membership.Role.PARTNER_OPERATOR,
+        Membership.Role.TENANT_ADMIN,
+        Membership.Role.TENANT_VIEWER,
+    ):
+        if role in roles:
+            return role
+    return None
+
+
+def membership_role_for_partner(*, user: User, partner: Partner) -> str | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, partner=partner).values_list("role", flat=True).first()
+
+
+def partner_tenants(*, partner: Partner) -> QuerySet[Tenant]:
+    return (
+        Tenant.objects.filter(partner=partner)
+        .annotate(member_count=Count("memberships", distinct=True))
+        .prefetch_related("domains")
+        .order_by("name")
+    )
+
+
+def partner_tenants_health(*, partner: Partner, today: dt.date | None = None) -> QuerySet[Tenant]:
+    """The partner's tenants with their health: open exceptions, SLA breaches (from the public
+    TriageIndex) and this month's orders and journals (from usage), without touching tenant schemas."""
+    today = today or timezone.now().date()
+    open_rows = TriageIndex.objects.filter(tenant=OuterRef("pk"), status__in=("open", "assigned", "snoozed"))
+    month_usage = UsageRecord.objects.filter(tenant=OuterRef("pk"), day__gte=today.replace(day=1), day__lte=today)
+
+    def count_of(rows: QuerySet) -> Coalesce:
+        return Coalesce(Subquery(rows.order_by().values("tenant").annotate(n=Count("pk")).values("n")), 0)
+
+    def usage_of(metric: str) -> Coalesce:
+        rows = month_usage.filter(metric=metric).order_by().values("tenant").annotate(n=Sum("count")).values("n")
+        return Coalesce(Subquery(rows), 0)
+
+    return partner_tenants(partner=partner).annotate(
+        open_exceptions=count_of(open_rows),
+        sla_breaches=count_of(open_rows.filter(sla_breached=True)),
+        orders_this_month=usage_of(UsageRecord.Metric.ORDERS_INGESTED),
+        journals_this_month=usage_of(UsageRecord.Metric.JOURNALS_POSTED),
+        last_sync_day=Subquery(
+            UsageRecord.objects.filter(tenant=OuterRef("pk"), metric=UsageRecord.Metric.SYNC_RUNS, count__gt=0)
+            .order_by("-day")
+            .values("day")[:1]
+        ),
+    )
+
+
+def partner_tenant_get(*, partner: Partner, slug: str) -> Tenant | None:
+    return Tenant.objects.filter(partner=partner, slug=slug).first()
+
+
+def partners_overview() -> QuerySet[Partner]:
+    return Partner.objects.annotate(tenant_count=Count("tenants", distinct=True)).prefetch_related("domains")
+
+
+def partner_members(*, partner: Partner) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(Q(partner=partner) | Q(tenant__partner=partner))
+        .select_related("user", "tenant")
+        .order_by("user__email")
+    )
+
+
+def tenant_members(*, tenant: Tenant) -> QuerySet[Membership]:
+    return Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
+
+
+def audit_events_for_partner(*, partner: Partner, limit: int = 100) -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.filter(Q(partner=partner) | Q(tenant__partner=partner))
+        .select_related("tenant")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def audit_events_for_tenant(*, tenant: Tenant, limit: int = 100) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:limit])
+
+
+def tenant_primary_domain(*, tenant: Tenant) -> str | None:
+    return Domain.objects.filter(tenant=tenant, is_primary=True).values_list("domain", flat=True).first()
+
+
+def active_tenants() -> QuerySet[Tenant]:
+    return Tenant.objects.exclude(schema_name="public").filter(status=Tenant.Status.ACTIVE)
+
+
+def audit_events_for_partner_qs(*, partner: Partner) -> QuerySet[AuditEvent]:
+    """The partner's audit events (its own and its tenants'), unsliced for filtering and paging."""
+    return AuditEvent.objects.filter(Q(partner=partner) | Q(tenant__partner=partner)).select_related("tenant")
+
+
+def tenant_switcher_entries(*, partner: Partner) -> list[dict[str, str]]:
+    """Name, slug and primary domain of each of the partner's tenants, for the shell's switcher."""
+    rows = (
+        Domain.objects.filter(tenant__partner=partner, is_primary=True)
+        .order_by("tenant__name")
+        .values_list("tenant__name", "tenant__slug", "domain")
+    )
+    return [{"name": name, "slug": slug, "domain": domain} for name, slug, domain in rows]
+
+
+# ---- partner-wide exception inbox (reads only the public TriageIndex) -------------------------
+
+TRIAGE_OPEN_STATUSES = ("open", "assigned", "snoozed")
+
+
+def partner_triage_index(
+    *,
+    partner: Partner,
+    tenant_slug: str = "",
+    kind: str = "",
+    severity: str = "",
+    status: str = "open_all",
+    assignee: str = "",
+    sla_breached: bool | None = None,
+) -> QuerySet[TriageIndex]:
+    """The partner's exceptions across all its tenants, most urgent SLA first. `status` is a status,
+    "open_all" (open, assigned, snoozed) or "" (any); `assignee` an email or "none"."""
+    queryset = TriageIndex.objects.filter(partner=partner)
+    if tenant_slug:
+        queryset = queryset.filter(tenant__slug=tenant_slug)
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if severity:
+        queryset = queryset.filter(severity=severity)
+    if status == "open_all":
+        queryset = queryset.filter(status__in=TRIAGE_OPEN_STATUSES)
+    elif status:
+        queryset = queryset.filter(status=status)
+    if assignee == "none":
+        queryset = queryset.filter(assignee_id__isnull=True)
+    elif assignee:
+        queryset = queryset.filter(assignee_email__iexact=assignee)
+    if sla_breached is not None:
+        breached = Q(sla_breached=True) | Q(status__in=TRIAGE_OPEN_STATUSES, sla_due__lte=timezone.now())
+        queryset = queryset.filter(breached) if sla_breached else queryset.exclude(breached)
+    primary_domain = Domain.objects.filter(tenant_id=OuterRef("tenant_id"), is_primary=True).values("domain")[:1]
+    return queryset.select_related("tenant").annotate(tenant_domain=Subquery(primary_domain)).order_by("sla_due", "pk")
+
+
+def alert_rules_for_partner(*, partner: Partner) -> QuerySet[AlertRule]:
+    return AlertRule.objects.filter(partner=partner).select_related("tenant").order_by("-active", "name", "pk")

@@ -1,0 +1,352 @@
+"""Writes for partners, tenants, users and memberships. Every write records an AuditEvent."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from zoneinfo import available_timezones
+
+from allauth.account.models import EmailAddress
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+
+from portal.context import client_ip_var
+from tenants import provisioning, webhooks
+from tenants.models import AuditEvent, Domain, Membership, Partner, Tenant, User
+from tenants.validators import validate_hex_colour, validate_logo
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+HOST_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+RESERVED_SLUGS = {"public", "www", "api", "admin", "template", "static", "media", "tenant-template"}
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+def _actor_label(actor: User | None, actor_label: str | None) -> str:
+    if actor_label:
+        return actor_label
+    return actor.email if actor is not None else "system"
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    target: Model,
+    partner: Partner | None = None,
+    tenant: Tenant | None = None,
+    changes: dict | None = None,
+    actor_label: str | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=actor,
+        actor_label=_actor_label(actor, actor_label),
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        target_label=str(target)[:200],
+        partner=partner,
+        tenant=tenant,
+        ip_address=client_ip_var.get(),
+        changes=changes or {},
+    )
+
+
+def domain_validate(domain: str) -> str:
+    host = (domain or "").strip().lower().rstrip(".")
+    labels = host.split(".")
+    if not host or len(host) > 253 or not all(HOST_LABEL_RE.match(label) for label in labels):
+        raise ValidationError({"domain": f"{domain!r} is not a valid host name."}, code="invalid_domain")
+    if Domain.objects.filter(domain=host).exists():
+        raise ValidationError({"domain": f"The domain {host} is already in use."}, code="duplicate_domain")
+    return host
+
+
+def _slug_validate(slug: str, *, model: type[Model]) -> str:
+    slug = (slug or "").strip().lower()
+    if not SLUG_RE.match(slug) or slug in RESERVED_SLUGS:
+        raise ValidationError(
+            {"slug": "Use 1-40 lower-case letters, digits and hyphens, not starting or ending with a hyphen."},
+            code="invalid_slug",
+        )
+    if model.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"The slug {slug} is already taken."}, code="duplicate_slug")
+    return slug
+
+
+@transaction.atomic
+def partner_create(
+    *,
+    slug: str,
+    name: str,
+    domain: str,
+    actor: User | None = None,
+    primary_colour: str = "#1F4E79",
+    accent_colour: str = "#F2A900",
+    support_email: str = "",
+    sender_name: str = "",
+) -> Partner:
+    slug = _slug_validate(slug, model=Partner)
+    host = domain_validate(domain)
+    if not (name or "").strip():
+        raise ValidationError({"name": "A partner needs a name."})
+    partner = Partner(
+        slug=slug,
+        name=name.strip(),
+        primary_colour=primary_colour,
+        accent_colour=accent_colour,
+        support_email=support_email,
+        sender_name=sender_name or name.strip(),
+    )
+    partner.full_clean()
+    partner.save()
+    public = Tenant.objects.get(schema_name="public")
+    Domain.objects.create(domain=host, tenant=public, partner=partner, is_primary=True)
+    audit_record(
+        actor=actor, action="partner.create", target=partner, partner=partner, changes={"slug": slug, "domain": host}
+    )
+    return partner
+
+
+@transaction.atomic
+def partner_brand_update(
+    *,
+    partner: Partner,
+    actor: User | None,
+    name: str | None = None,
+    primary_colour: str | None = None,
+    accent_colour: str | None = None,
+    support_email: str | None = None,
+    sender_name: str | None = None,
+    logo: UploadedFile | None = None,
+    actor_label: str | None = None,
+) -> Partner:
+    changes: dict[str, object] = {}
+    for field, value in (
+        ("name", name),
+        ("primary_colour", primary_colour),
+        ("accent_colour", accent_colour),
+        ("support_email", support_email),
+        ("sender_name", sender_name),
+    ):
+        if value is not None and getattr(partner, field) != value:
+            changes[field] = [getattr(partner, field), value]
+            setattr(partner, field, value)
+    if primary_colour is not None:
+        validate_hex_colour(primary_colour)
+    if accent_colour is not None:
+        validate_hex_colour(accent_colour)
+    if logo is not None:
+        validate_logo(logo)
+        partner.logo.save(logo.name, logo, save=False)
+        changes["logo"] = partner.logo.name
+    partner.full_clean()
+    partner.save()
+    if changes:
+        audit_record(
+            actor=actor,
+            action="partner.brand_update",
+            target=partner,
+            partner=partner,
+            changes=changes,
+            actor_label=actor_label,
+        )
+    return partner
+
+
+def partner_primary_domain(*, partner: Partner) -> str:
+    domain = partner.domains.filter(is_primary=True).first() or partner.domains.first()
+    if domain is None:
+        raise ValidationError(f"Partner {partner.slug} has no domain.")
+    return domain.domain
+
+
+def schema_name_for(slug: str) -> str:
+    return "t_" + slug.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class TenantCreated:
+    tenant: Tenant
+    domain: str
+    seconds: float
+
+
+def tenant_create(
+    *,
+    partner: Partner,
+    slug: str,
+    name: str,
+    domain: str | None = None,
+    timezone: str = "UTC",
+    base_currency: str = "USD",
+    plan: str = Tenant.Plan.STARTER,
+    actor: User | None = None,
+    actor_label: str | None = None,
+) -> TenantCreated:
+    """Create a tenant, its domain and its schema in one transaction: all or nothing."""
+    started = time.perf_counter()
+    slug = _slug_validate(slug, model=Tenant)
+    host = domain_validate(domain or f"{slug}.{partner_primary_domain(partner=partner)}")
+    errors: dict[str, str] = {}
+    if not (name or "").strip():
+        errors["name"] = "A tenant needs a name."
+    if timezone not in available_timezones():
+        errors["timezone"] = f"{timezone!r} is not a known time zone."
+    if not CURRENCY_RE.match(base_currency or ""):
+        errors["base_currency"] = f"{base_currency!r} is not an ISO 4217 currency code."
+    if plan not in Tenant.Plan.values:
+        errors["plan"] = f"{plan!r} is not a plan."
+    if errors:
+        raise ValidationError(errors)
+    snapshot = provisioning.template_ensure()  # outside the transaction: may migrate the template
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(
+                schema_name=schema_name_for(slug),
+                partner=partner,
+                slug=slug,
+                name=name.strip(),
+                timezone=timezone,
+                base_currency=base_currency,
+                plan=plan,
+            )
+            Domain.objects.create(domain=host, tenant=tenant, is_primary=True)
+            provisioning.schema_provision(schema_name=tenant.schema_name, snapshot=snapshot)
+            audit_record(
+                actor=actor,
+                action="tenant.create",
+                target=tenant,
+                partner=partner,
+                tenant=tenant,
+                changes={"slug": slug, "domain": host, "plan": plan},
+                actor_label=actor_label,
+            )
+            webhooks.webhook_event_emit(
+                partner=partner,
+                event="tenant.created",
+                payload={"tenant": {"slug": slug, "name": tenant.name, "domain": host, "plan": plan}},
+            )
+    except IntegrityError as exc:  # a concurrent create took the slug or domain first
+        raise ValidationError({"slug": f"The slug {slug} or domain {host} was taken meanwhile."}) from exc
+    return TenantCreated(tenant=tenant, domain=host, seconds=time.perf_counter() - started)
+
+
+@transaction.atomic
+def tenant_status_set(*, tenant: Tenant, status: str, actor: User | None, actor_label: str | None = None) -> Tenant:
+    if status not in Tenant.Status.values:
+        raise ValidationError({"status": f"{status!r} is not a tenant status."})
+    if tenant.status != status:
+        previous = tenant.status
+        tenant.status = status
+        tenant.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action=f"tenant.{'suspend' if status == 'suspended' else 'resume'}",
+            target=tenant,
+            partner=tenant.partner,
+            tenant=tenant,
+            changes={"status": [previous, status]},
+            actor_label=actor_label,
+        )
+    return tenant
+
+
+@transaction.atomic
+def tenant_delete(*, tenant: Tenant, confirm_slug: str, actor: User | None, actor_label: str | None = None) -> None:
+    """Delete a tenant and drop its schema; the caller must repeat the slug to confirm."""
+    if confirm_slug != tenant.slug:
+        raise ValidationError({"confirm_slug": f"Type {tenant.slug} to confirm the deletion."})
+    audit_record(
+        actor=actor,
+        action="tenant.delete",
+        target=tenant,
+        partner=tenant.partner,
+        changes={"slug": tenant.slug, "schema": tenant.schema_name},
+        actor_label=actor_label,
+    )
+    schema = tenant.schema_name
+    tenant.domains.all().delete()
+    Tenant.objects.filter(pk=tenant.pk).delete()
+    provisioning.schema_drop(schema_name=schema)
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    name: str = "",
+    verified: bool = False,
+    actor: User | None = None,
+    actor_label: str | None = None,
+) -> User:
+    email = (email or "").strip().lower()
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": f"A user with the email {email} exists already."})
+    user = User.objects.create_user(email=email, password=password, name=name)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=verified)
+    audit_record(actor=actor, action="user.create", target=user, actor_label=actor_label)
+    return user
+
+
+@transaction.atomic
+def membership_grant(
+    *,
+    user: User,
+    role: str,
+    partner: Partner | None = None,
+    tenant: Tenant | None = None,
+    actor: User | None = None,
+    actor_label: str | None = None,
+) -> Membership:
+    if (partner is None) == (tenant is None):
+        raise ValidationError("A membership is in a partner or in a tenant, not both.")
+    allowed = Membership.PARTNER_ROLES if partner is not None else Membership.TENANT_ROLES
+    if role not in allowed:
+        raise ValidationError({"role": f"{role!r} is not a role for this membership."})
+    membership = Membership.objects.filter(user=user, partner=partner, tenant=tenant).first()
+    if membership is not None and membership.role == role:
+        return membership  # granting what exists changes nothing, and records nothing
+    created = membership is None
+    if created:
+        membership = Membership.objects.create(user=user, partner=partner, tenant=tenant, role=role)
+    else:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    audit_record(
+        actor=actor,
+        action="membership.grant" if created else "membership.update",
+        target=membership,
+        partner=partner or (tenant.partner if tenant else None),
+        tenant=tenant,
+        changes={"user": user.email, "role": role},
+        actor_label=actor_label,
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_revoke(*, membership: Membership, actor: User | None, actor_label: str | None = None) -> None:
+    audit_record(
+        actor=actor,
+        action="membership.revoke",
+        target=membership,
+        partner=membership.partner or (membership.tenant.partner if membership.tenant else None),
+        tenant=membership.tenant,
+        changes={"user": membership.user.email, "role": membership.role},
+        actor_label=actor_label,
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def public_tenant_ensure(*, domain: str) -> Tenant:
+    """The operator's own (public) schema row and its domain; idempotent."""
+    public, _ = Tenant.objects.get_or_create(
+        schema_name="public", defaults={"slug": "public", "name": "Tillbridge operator", "partner": None}
+    )
+    Domain.objects.get_or_create(domain=domain, defaults={"tenant": public, "is_primary": True})
+    return public

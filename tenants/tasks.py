@@ -1,0 +1,29 @@
+"""Tenants tasks: outbound webhook delivery (thin: load, call the service, re-queue on failure)
+and a sweeper that re-sends deliveries whose queued task was lost."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from tenants.models import WebhookDelivery
+from tenants.webhooks import webhook_deliveries_overdue, webhook_delivery_attempt
+
+
+@shared_task(name="tenants.webhook_deliver")
+def webhook_deliver(delivery_id: int) -> str:
+    delivery = WebhookDelivery.objects.select_related("subscription").filter(pk=delivery_id).first()
+    if delivery is None:
+        return "missing"
+    delay = webhook_delivery_attempt(delivery=delivery)
+    if delay is not None:
+        webhook_deliver.apply_async(kwargs={"delivery_id": delivery_id}, countdown=delay)
+    return delivery.status
+
+
+@shared_task(name="tenants.webhook_deliveries_sweep")
+def webhook_deliveries_sweep() -> int:
+    """Beat entry (portal/celery.py). A delivery sent twice is harmless: receivers dedupe on the event id."""
+    ids = list(webhook_deliveries_overdue().values_list("pk", flat=True)[:500])
+    for delivery_id in ids:
+        webhook_deliver.delay(delivery_id=delivery_id)
+    return len(ids)

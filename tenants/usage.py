@@ -1,0 +1,95 @@
+"""Usage metering for billing: daily counters per partner, tenant and metric.
+
+`usage_increment` is one INSERT … ON CONFLICT DO UPDATE, so concurrent increments never lose a
+count and never collide on the unique row. Partner-level API calls are counted with tenant NULL
+(the unique constraint treats NULLs as equal)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from tenants.models import Partner, Tenant, UsageRecord
+
+METRICS = tuple(UsageRecord.Metric.values)
+
+
+def usage_increment(
+    *,
+    metric: str,
+    tenant: Tenant | None = None,
+    partner: Partner | None = None,
+    amount: int = 1,
+    day: date | None = None,
+) -> None:
+    if metric not in METRICS:
+        raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
+    if tenant is None and partner is None:
+        raise ValidationError("Usage is counted for a tenant or a partner.")
+    partner_id = partner.pk if partner is not None else tenant.partner_id
+    day = day or timezone.now().date()
+    table = UsageRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO public.{table} (partner_id, tenant_id, day, metric, count)
+            VALUES (%s, %s, %s, %s, %s)
+            ON CONFLICT (partner_id, tenant_id, day, metric)
+            DO UPDATE SET count = public.{table}.count + EXCLUDED.count
+            """,
+            [partner_id, tenant.pk if tenant is not None else None, day, metric, amount],
+        )
+
+
+def usage_for_partner(
+    *, partner: Partner, start: date, end: date, tenant: Tenant | None = None
+) -> QuerySet[UsageRecord]:
+    """Daily rows between `start` and `end` inclusive, for the partner's tenants and itself."""
+    rows = UsageRecord.objects.filter(partner=partner, day__gte=start, day__lte=end).select_related("tenant")
+    if tenant is not None:
+        rows = rows.filter(tenant=tenant)
+    return rows.order_by("-day", "tenant__slug", "metric", "-id")
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    label: str
+    slug: str
+    counts: dict[str, int]
+
+
+def usage_month_table(*, partner: Partner, start: date, end: date) -> list[UsageRow]:
+    """One row per tenant (and one for partner-level calls) with the total of each metric."""
+    totals = (
+        UsageRecord.objects.filter(partner=partner, day__gte=start, day__lte=end)
+        .values("tenant__slug", "tenant__name", "metric")
+        .annotate(total=Sum("count"))
+        .order_by()
+    )
+    rows: dict[str, UsageRow] = {}
+    for tenant in Tenant.objects.filter(partner=partner).order_by("name"):
+        rows[tenant.slug] = UsageRow(label=tenant.name, slug=tenant.slug, counts=dict.fromkeys(METRICS, 0))
+    for item in totals:
+        slug = item["tenant__slug"] or ""
+        if slug not in rows:
+            rows[slug] = UsageRow(label="Partner API", slug="", counts=dict.fromkeys(METRICS, 0))
+        rows[slug].counts[item["metric"]] += item["total"]
+    return list(rows.values())
+
+
+def usage_csv(*, records: QuerySet[UsageRecord]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["day", "tenant", "metric", "count"])
+    for record in records:
+        writer.writerow(
+            [record.day.isoformat(), record.tenant.slug if record.tenant else "", record.metric, record.count]
+        )
+    return out.getvalue()

@@ -1,0 +1,166 @@
+"""Operator console (product domain) and partner console (partner domains). Thin: forms in,
+services for writes, selectors for reads."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from portal.brand import contrast_ratio
+from tenants import selectors, services
+from tenants.forms import BrandForm, PartnerCreateForm, TenantActionForm, TenantWizardForm
+from tenants.models import Membership, Partner
+from tenants.onboarding import tenant_onboard
+
+
+def _apply_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _require_partner(request: HttpRequest, *, admin: bool = False) -> Partner:
+    if request.portal_area != "partner":
+        raise Http404("Not found")
+    if admin and request.membership_role != Membership.Role.PARTNER_ADMIN:
+        raise Http404("Not found")
+    return request.partner
+
+
+def console_home(request: HttpRequest) -> HttpResponse:
+    if request.portal_area == "partner":
+        return partner_tenant_list(request)
+    return render(request, "tenants/operator_home.html", {"partners": selectors.partners_overview()})
+
+
+@require_http_methods(["GET", "POST"])
+def operator_partner_create(request: HttpRequest) -> HttpResponse:
+    if request.portal_area != "operator":
+        raise Http404("Not found")
+    form = PartnerCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            partner = services.partner_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, f"Partner {partner.name} created.")
+            return redirect("home")
+    return render(request, "tenants/operator_partner_create.html", {"form": form})
+
+
+def partner_tenant_list(request: HttpRequest) -> HttpResponse:
+    partner = _require_partner(request)
+    return render(
+        request,
+        "tenants/partner_tenants.html",
+        {"partner": partner, "tenants": selectors.partner_tenants_health(partner=partner)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def partner_tenant_create(request: HttpRequest) -> HttpResponse:
+    partner = _require_partner(request, admin=True)
+    form = TenantWizardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = tenant_onboard(partner=partner, actor=request.user, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(
+                request, f"{created.tenant.name} is ready at {created.domain} (provisioned in {created.seconds:.2f} s)."
+            )
+            return redirect("partner_tenant_detail", slug=created.tenant.slug)
+    return render(request, "tenants/partner_tenant_create.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def partner_tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    partner = _require_partner(request)
+    tenant = selectors.partner_tenant_get(partner=partner, slug=slug)
+    if tenant is None:
+        raise Http404("Not found")
+    form = TenantActionForm(request.POST or None)
+    if request.method == "POST":
+        if request.membership_role != Membership.Role.PARTNER_ADMIN:
+            raise Http404("Not found")
+        if form.is_valid():
+            action = form.cleaned_data["action"]
+            try:
+                if action == "delete":
+                    services.tenant_delete(
+                        tenant=tenant, confirm_slug=form.cleaned_data["confirm_slug"], actor=request.user
+                    )
+                    messages.success(request, f"{tenant.name} and its data were deleted.")
+                    return redirect("partner_tenants")
+                status = "suspended" if action == "suspend" else "active"
+                services.tenant_status_set(tenant=tenant, status=status, actor=request.user)
+                messages.success(request, f"{tenant.name} is now {status}.")
+                return redirect("partner_tenant_detail", slug=tenant.slug)
+            except ValidationError as error:
+                _apply_errors(form, error)
+    return render(
+        request,
+        "tenants/partner_tenant_detail.html",
+        {
+            "tenant": tenant,
+            "domain": selectors.tenant_primary_domain(tenant=tenant),
+            "members": selectors.tenant_members(tenant=tenant),
+            "audit_events": selectors.audit_events_for_tenant(tenant=tenant, limit=20),
+            "form": form,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def partner_brand(request: HttpRequest) -> HttpResponse:
+    partner = _require_partner(request, admin=True)
+    initial = {
+        field: getattr(partner, field)
+        for field in ("name", "primary_colour", "accent_colour", "support_email", "sender_name")
+    }
+    form = BrandForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.partner_brand_update(
+                partner=partner,
+                actor=request.user,
+                name=data["name"],
+                primary_colour=data["primary_colour"],
+                accent_colour=data["accent_colour"],
+                support_email=data["support_email"],
+                sender_name=data["sender_name"],
+                logo=data["logo"],
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, "Brand saved.")
+            return redirect("partner_brand")
+    contrast = round(contrast_ratio(partner.primary_colour, "#FFFFFF"), 2)
+    return render(
+        request,
+        "tenants/partner_brand.html",
+        {"form": form, "partner": partner, "contrast": contrast, "contrast_ok": contrast >= 4.5},
+    )
+
+
+def partner_member_list(request: HttpRequest) -> HttpResponse:
+    partner = _require_partner(request)
+    return render(request, "tenants/partner_members.html", {"members": selectors.partner_members(partner=partner)})
+
+
+def partner_audit(request: HttpRequest) -> HttpResponse:
+    partner = _require_partner(request)
+    return render(
+        request,
+        "tenants/partner_audit.html",
+        {"events": selectors.audit_events_for_partner(partner=partner, limit=200)},
+    )

@@ -1,0 +1,143 @@
+import datetime as dt
+from dataclasses import replace
+
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from commerce.models import Order
+from commerce.services import order_upsert
+from connectors.models import InboundEvent
+from connectors.services import connection_create
+from mappings.services import standard_chart_apply
+from portal.dashboard import (
+    event_backlog,
+    journal_backlog,
+    manual_interventions,
+    order_quality,
+    orders_and_postings_per_day,
+    reconciliation_cycle,
+    sla_breaches,
+    sync_latency,
+)
+from posting.erp.models import ErpPush
+from posting.models import JournalEntry
+from posting.services import journal_post_order
+from tests.commerce.factories import shopify_order
+from triage.services import exception_comment, exception_raise, exception_resolve, exceptions_sla_mark
+
+SYDNEY = dt.timezone(dt.timedelta(hours=11))
+
+
+def _order(external_id: str, placed_at: dt.datetime):
+    document = replace(shopify_order(), external_id=external_id, placed_at=placed_at, paid_at=placed_at)
+    return order_upsert(source="shopify", connection_id=1, document=document).obj
+
+
+def test_orders_per_day_count_in_the_tenant_time_zone(world):
+    with tenant_context(world.acme):
+        # 23:30 UTC on the 9th is already the 10th in Sydney (UTC+11 in November).
+        _order("A", dt.datetime(2026, 11, 9, 23, 30, tzinfo=dt.UTC))
+        _order("B", dt.datetime(2026, 11, 10, 2, 0, tzinfo=dt.UTC))
+        _order("C", dt.datetime(2026, 11, 8, 1, 0, tzinfo=dt.UTC))
+        _order("OLD", dt.datetime(2026, 10, 1, 1, 0, tzinfo=dt.UTC))
+        series = orders_and_postings_per_day(tz_name="Australia/Sydney", days=3, today=dt.date(2026, 11, 10))
+    assert series.labels == ["2026-11-08", "2026-11-09", "2026-11-10"]
+    assert series.series["orders"] == [1, 0, 2]
+
+
+def test_postings_per_day_and_backlog_by_state(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        first = _order("P1", dt.datetime(2026, 11, 10, 2, 0, tzinfo=dt.UTC))
+        second = _order("P2", dt.datetime(2026, 11, 10, 3, 0, tzinfo=dt.UTC))
+        journal_post_order(order=first)
+        journal_post_order(order=second)
+        JournalEntry.objects.filter(source_key__startswith=f"order:{second.pk}:").update(status="failed")
+        today = dt.datetime.now(dt.UTC).date()
+        series = orders_and_postings_per_day(tz_name="UTC", days=1, today=today)
+        backlog = journal_backlog()
+    assert series.series["journals"] == [2]
+    assert backlog == {"ready": 1, "pushed": 0, "failed": 1}
+
+
+def test_dashboard_reads_only_the_current_tenant(world):
+    with tenant_context(world.acme):
+        _order("ACME-1", dt.datetime(2026, 11, 10, 2, 0, tzinfo=dt.UTC))
+    with tenant_context(world.bluebird):
+        series = orders_and_postings_per_day(tz_name="UTC", days=1, today=dt.date(2026, 11, 10))
+    assert series.series["orders"] == [0]
+
+
+def _event(connection, external_id: str, received_at: dt.datetime) -> InboundEvent:
+    event = InboundEvent.objects.create(
+        connection=connection, topic="orders/create", external_id=external_id, payload_hash=external_id, body="{}"
+    )
+    InboundEvent.objects.filter(pk=event.pk).update(received_at=received_at)
+    return event
+
+
+def _acked_order(connection, external_id: str, received_at: dt.datetime, seconds: int):
+    event = _event(connection, external_id, received_at)
+    document = replace(shopify_order(), external_id=external_id, placed_at=received_at, paid_at=received_at)
+    order = order_upsert(source="shopify", connection_id=connection.pk, document=document).obj
+    Order.objects.filter(pk=order.pk).update(raw_event_id=event.pk)
+    InboundEvent.objects.filter(pk=event.pk).update(status="processed")
+    entry = journal_post_order(order=order).entry
+    ErpPush.objects.create(
+        entry=entry,
+        target_key="builtin",
+        vendor="builtin_ledger",
+        reference=f"TB-{entry.pk}",
+        status="acked",
+        acked_at=received_at + dt.timedelta(seconds=seconds),
+    )
+    return order
+
+
+def test_sync_latency_p50_and_p95_from_event_to_erp_ack(world):
+    now = timezone.now()
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        shop = connection_create(vendor="shopify", name="Shop", config={"shop_domain": "acme.myshopify.com"})
+        for index, seconds in enumerate([10, 20, 30, 40, 300]):
+            _acked_order(shop, f"L{index}", now - dt.timedelta(hours=1), seconds)
+        _event(shop, "waiting", now)
+        latency = sync_latency(now=now)
+        backlog = event_backlog()
+    assert (latency.orders, latency.p50_seconds, latency.p95_seconds) == (5, 30.0, 300.0)
+    assert backlog == {"received": 1, "processing": 0, "failed": 0}
+
+
+def test_order_quality_counts_exceptions_and_perfect_orders(world):
+    with tenant_context(world.acme):
+        good = _order("Q1", timezone.now())
+        bad = _order("Q2", timezone.now())
+        _order("Q3", timezone.now())
+        exception_raise(kind="mapping", cause="unmapped", obj=bad, title="No revenue account")
+        exception_raise(kind="mapping", cause="unmapped", obj=bad, title="No revenue account")
+        exception_raise(kind="sync", cause="timeout", obj=None, title="Shop timed out")
+        quality = order_quality()
+    assert good.pk != bad.pk
+    assert (quality.orders, quality.exceptions, quality.perfect_orders) == (3, 2, 2)
+    assert quality.exceptions_per_1000_orders == 666.7
+    assert quality.perfect_order_percent == 66.7
+
+
+def test_manual_interventions_and_sla_breaches(world):
+    with tenant_context(world.acme):
+        first = exception_raise(kind="sync", cause="a", title="A")
+        second = exception_raise(kind="sync", cause="b", title="B")
+        exception_comment(exception=first, body="Looking", actor=world.acme_admin)
+        exception_resolve(exception=second, reason="Fixed", actor=world.acme_admin)
+        later = timezone.now() + dt.timedelta(days=10)
+        exceptions_sla_mark(now=later)
+        interventions = manual_interventions(now=later)
+        breaches = sla_breaches(now=later)
+    assert interventions == {"commented": 1, "resolved": 1}
+    assert breaches == {"in_window": 1, "open_now": 1}
+
+
+def test_reconciliation_cycle_counts_matched_payouts(world):
+    with tenant_context(world.acme):
+        cycle = reconciliation_cycle()
+    assert cycle == {"payouts": 0, "matched": 0, "median_days": None}

@@ -1,0 +1,45 @@
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tenants.models import Partner, Tenant
+
+
+def test_partner_and_tenant_create_commands(world, capsys):
+    call_command("partner_create", slug="eastwind", name="Eastwind", domain="eastwind.localhost")
+    call_command("tenant_create", partner="eastwind", slug="harbour", name="Harbour Goods", currency="CAD")
+    out = capsys.readouterr().out
+    assert "Partner eastwind created at eastwind.localhost" in out
+    assert "Tenant harbour created at harbour.eastwind.localhost in " in out
+    assert Tenant.objects.get(slug="harbour").base_currency == "CAD"
+
+
+@pytest.mark.parametrize(
+    ("command", "kwargs", "message"),
+    [
+        ("tenant_create", {"partner": "nobody", "slug": "x1", "name": "X"}, "No partner with slug 'nobody'"),
+        ("tenant_create", {"partner": "northwind", "slug": "acme", "name": "X"}, "already taken"),
+        (
+            "tenant_create",
+            {"partner": "northwind", "slug": "x2", "name": "X", "domain": "bad host"},
+            "not a valid host name",
+        ),
+        ("partner_create", {"slug": "p1", "name": "P", "domain": "northwind.localhost"}, "already in use"),
+        ("partner_create", {"slug": "p2", "name": "P", "domain": "p2.localhost", "primary_colour": "red"}, "#RRGGBB"),
+    ],
+)
+def test_commands_refuse_bad_input_with_a_clear_error(world, command, kwargs, message):
+    before = (Partner.objects.count(), Tenant.objects.count())
+    with pytest.raises(CommandError, match=message):
+        call_command(command, **kwargs)
+    assert (Partner.objects.count(), Tenant.objects.count()) == before
+
+
+def test_seed_demo_is_idempotent(world, capsys):
+    call_command("seed_demo")
+    counts = (Partner.objects.count(), Tenant.objects.count())
+    call_command("seed_demo")
+    assert (Partner.objects.count(), Tenant.objects.count()) == counts
+    out = capsys.readouterr().out
+    assert "http://acme.northwind.localhost:8000/" in out
+    assert "finance@acme-outfitters.test" in out

@@ -1,0 +1,116 @@
+"""Usage metering: atomic increments, partner-level rows, the month table and its CSV page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import date
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connections
+
+from tenants.models import UsageRecord
+from tenants.usage import usage_increment, usage_month_table
+
+DAY = date(2026, 3, 14)
+
+
+def test_increments_add_up_on_one_row(world):
+    usage_increment(metric="orders_ingested", tenant=world.acme, day=DAY)
+    usage_increment(metric="orders_ingested", tenant=world.acme, day=DAY, amount=41)
+    [record] = UsageRecord.objects.filter(tenant=world.acme, day=DAY)
+    assert (record.partner, record.metric, record.count) == (world.northwind, "orders_ingested", 42)
+
+
+def test_partner_level_rows_with_null_tenant_are_unique_too(world):
+    usage_increment(metric="api_calls", partner=world.northwind, day=DAY)
+    usage_increment(metric="api_calls", partner=world.northwind, day=DAY)
+    assert list(
+        UsageRecord.objects.filter(partner=world.northwind, tenant=None, day=DAY).values_list("count", flat=True)
+    ) == [2]
+
+
+def test_unknown_metric_is_refused(world):
+    with pytest.raises(ValidationError):
+        usage_increment(metric="coffees", tenant=world.acme)
+
+
+def test_works_from_inside_a_tenant_schema(world):
+    from django_tenants.utils import tenant_context
+
+    with tenant_context(world.acme):
+        usage_increment(metric="journals_posted", tenant=world.acme, day=DAY, amount=3)
+    assert UsageRecord.objects.get(tenant=world.acme, day=DAY, metric="journals_posted").count == 3
+
+
+def test_concurrent_increments_lose_nothing(world):
+    """Eight threads on their own connections, committing: the upsert serialises on the row."""
+    far_day = date(1999, 1, 1)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(25):
+                usage_increment(metric="sync_runs", tenant=world.cedar, day=far_day)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert UsageRecord.objects.get(tenant=world.cedar, day=far_day, metric="sync_runs").count == 200
+    finally:
+        cleanup = threading.Thread(
+            target=lambda: (UsageRecord.objects.filter(day=far_day).delete(), connections.close_all())
+        )
+        cleanup.start()
+        cleanup.join()
+
+
+def test_month_table_has_every_tenant_and_partner_calls(world):
+    usage_increment(metric="orders_ingested", tenant=world.acme, day=DAY, amount=5)
+    usage_increment(metric="api_calls", partner=world.northwind, day=DAY, amount=9)
+    usage_increment(metric="orders_ingested", tenant=world.cedar, day=DAY, amount=100)
+    rows = usage_month_table(partner=world.northwind, start=date(2026, 3, 1), end=date(2026, 3, 31))
+    assert [(row.slug, row.counts["orders_ingested"], row.counts["api_calls"]) for row in rows] == [
+        ("acme", 5, 0),
+        ("bluebird", 0, 0),
+        ("", 0, 9),
+    ]
+
+
+def test_usage_page_and_csv(world, host_client):
+    usage_increment(metric="orders_ingested", tenant=world.acme, day=DAY, amount=1234)
+    client = host_client("northwind.localhost", world.partner_admin)
+    page = client.get("/usage/?month=2026-03")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Usage · March 2026" in body and "1,234" in body and "Cedar Home" not in body
+    response = client.get("/usage/?month=2026-03&format=csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == [
+        "month",
+        "tenant",
+        "orders_ingested",
+        "journals_posted",
+        "api_calls",
+        "sync_runs",
+        "active_connections",
+    ]
+    assert rows[1] == ["2026-03", "acme", "1234", "0", "0", "0", "0"]
+    assert client.get("/usage/?month=garbage").status_code == 404
+    assert (
+        host_client("southpaw.localhost", world.other_partner_admin)
+        .get("/usage/?month=2026-03")
+        .content.count(b"1,234")
+        == 0
+    )
+    assert host_client(world.host(world.acme), world.acme_admin).get("/usage/").status_code == 404

@@ -1,0 +1,211 @@
+"""Partner and operator console pages, driven through HTTP as their users would."""
+
+import io
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import schema_exists, tenant_context
+from PIL import Image
+
+from mappings.models import Account, MappingSet
+from tenants.models import AuditEvent, Membership, Partner, Tenant
+
+
+def test_partner_admin_creates_a_tenant_from_the_console(world, host_client):
+    client = host_client("northwind.localhost", world.partner_admin)
+    response = client.post(
+        "/tenants/new/",
+        {
+            "name": "Juniper Garden",
+            "slug": "juniper",
+            "domain": "",
+            "timezone": "America/Chicago",
+            "base_currency": "usd",
+            "plan": "growth",
+            "chart": "none",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/tenants/juniper/"
+    tenant = Tenant.objects.get(slug="juniper")
+    assert (tenant.partner, tenant.base_currency, tenant.plan) == (world.northwind, "USD", "growth")
+    assert schema_exists("t_juniper")
+    detail = client.get("/tenants/juniper/").content.decode()
+    assert "juniper.northwind.localhost" in detail
+
+
+def test_wizard_applies_the_standard_chart_and_invites_the_first_admin(
+    world, host_client, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = host_client("northwind.localhost", world.partner_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/tenants/new/",
+            {
+                "name": "Willow Home",
+                "slug": "willow",
+                "timezone": "Europe/London",
+                "base_currency": "GBP",
+                "plan": "starter",
+                "chart": "standard",
+                "admin_email": "Owner@Willow.test",
+                "admin_name": "Wren Owner",
+            },
+        )
+    assert response.status_code == 302
+    tenant = Tenant.objects.get(slug="willow")
+    with tenant_context(tenant):
+        assert Account.objects.filter(code="4000", name="Sales").exists()
+        assert MappingSet.objects.filter(status=MappingSet.Status.ACTIVE).count() == 1
+    membership = Membership.objects.get(tenant=tenant, user__email="owner@willow.test")
+    assert membership.role == Membership.Role.TENANT_ADMIN
+    assert [message.to for message in mailoutbox] == [["owner@willow.test"]]
+
+
+def test_wizard_with_a_bad_admin_email_creates_nothing(world, host_client):
+    client = host_client("northwind.localhost", world.partner_admin)
+    response = client.post(
+        "/tenants/new/",
+        {
+            "name": "Broken",
+            "slug": "broken",
+            "timezone": "UTC",
+            "base_currency": "USD",
+            "plan": "starter",
+            "chart": "standard",
+            "admin_email": "not-an-email",
+        },
+    )
+    assert response.status_code == 200
+    assert "Enter a valid email address." in response.content.decode()
+    assert not Tenant.objects.filter(slug="broken").exists()
+
+
+def test_tenant_form_keeps_input_and_shows_field_errors(world, host_client):
+    client = host_client("northwind.localhost", world.partner_admin)
+    response = client.post(
+        "/tenants/new/",
+        {"name": "Copy", "slug": "acme", "timezone": "UTC", "base_currency": "USD", "plan": "starter", "chart": "none"},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "The slug acme is already taken." in body
+    assert 'value="Copy"' in body
+
+
+def test_partner_operator_cannot_create_tenants(world, host_client):
+    from tenants import services
+    from tests.factories import UserFactory
+
+    operator = UserFactory(email="ops@northwind.test")
+    services.membership_grant(user=operator, partner=world.northwind, role="partner_operator")
+    client = host_client("northwind.localhost", operator)
+    assert client.get("/tenants/").status_code == 200
+    assert client.get("/tenants/new/").status_code == 404
+    assert client.post("/tenants/acme/", {"action": "suspend"}).status_code == 404
+
+
+def test_suspend_and_delete_from_the_console(world, host_client):
+    client = host_client("northwind.localhost", world.partner_admin)
+    client.post(
+        "/tenants/new/",
+        {
+            "name": "Short Lived",
+            "slug": "short",
+            "timezone": "UTC",
+            "base_currency": "USD",
+            "plan": "starter",
+            "chart": "none",
+        },
+    )
+    assert client.post("/tenants/short/", {"action": "suspend"}).status_code == 302
+    assert Tenant.objects.get(slug="short").status == "suspended"
+    refused = client.post("/tenants/short/", {"action": "delete", "confirm_slug": "nope"})
+    assert refused.status_code == 200 and b"Type short to confirm" in refused.content
+    assert client.post("/tenants/short/", {"action": "delete", "confirm_slug": "short"}).status_code == 302
+    assert not Tenant.objects.filter(slug="short").exists()
+    assert not schema_exists("t_short")
+
+
+def test_brand_page_saves_logo_and_warns_on_low_contrast(world, host_client):
+    client = host_client("northwind.localhost", world.partner_admin)
+    buffer = io.BytesIO()
+    Image.new("RGB", (120, 40), "#0E5E6F").save(buffer, format="PNG")
+    response = client.post(
+        "/brand/",
+        {
+            "name": "Northwind Commerce Partners",
+            "primary_colour": "#FFEE88",
+            "accent_colour": "#F4B942",
+            "support_email": "help@northwind.test",
+            "sender_name": "Northwind",
+            "logo": SimpleUploadedFile("logo.png", buffer.getvalue(), content_type="image/png"),
+        },
+    )
+    assert response.status_code == 302
+    page = client.get("/brand/").content.decode()
+    assert "fails WCAG AA" in page
+    assert Partner.objects.get(pk=world.northwind.pk).logo.name.startswith("brand/logos/")
+
+
+def test_brand_page_rejects_svg_logo_with_a_field_error(world, host_client):
+    client = host_client("northwind.localhost", world.partner_admin)
+    svg = SimpleUploadedFile("logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", content_type="image/svg+xml")
+    response = client.post(
+        "/brand/", {"name": "Northwind", "primary_colour": "#0E5E6F", "accent_colour": "#F4B942", "logo": svg}
+    )
+    assert response.status_code == 200
+    assert "not a PNG, JPEG, WebP or GIF image" in response.content.decode()
+
+
+def test_operator_creates_a_partner(world, host_client):
+    client = host_client("localhost", world.operator)
+    response = client.post(
+        "/partners/new/", {"name": "Westgate", "slug": "westgate", "domain": "westgate.localhost", "support_email": ""}
+    )
+    assert response.status_code == 302
+    assert Partner.objects.filter(slug="westgate").exists()
+    assert AuditEvent.objects.filter(action="partner.create", actor=world.operator).count() == 1
+
+
+def test_partner_audit_log_lists_only_own_events(world, host_client):
+    body = host_client("northwind.localhost", world.partner_admin).get("/audit/").content.decode()
+    assert "Acme Outfitters" in body
+    assert "Cedar Home" not in body
+
+
+def test_partner_tenant_list_shows_health_from_the_index_and_usage(world, host_client):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tenants.models import TriageIndex, UsageRecord
+
+    now = timezone.now()
+    common = {"kind": "mapping", "severity": "high", "severity_rank": 1, "fix_class": "mapping", "title": "x"}
+    common |= {"first_seen": now, "last_seen": now}
+    for exception_id, status, breached in ((1, "open", True), (2, "assigned", False), (3, "resolved", True)):
+        TriageIndex.objects.create(
+            partner=world.northwind,
+            tenant=world.acme,
+            exception_id=exception_id,
+            status=status,
+            sla_due=now - dt.timedelta(hours=1),
+            sla_breached=breached,
+            **common,
+        )
+    TriageIndex.objects.create(
+        partner=world.southpaw, tenant=world.cedar, exception_id=1, status="open", sla_due=now, **common
+    )
+    today = now.date()
+    UsageRecord.objects.create(
+        partner=world.northwind, tenant=world.acme, day=today, metric="orders_ingested", count=40
+    )
+    UsageRecord.objects.create(partner=world.northwind, tenant=world.acme, day=today, metric="sync_runs", count=3)
+    page = host_client("northwind.localhost", world.partner_admin).get("/tenants/").content.decode()
+    acme_row = page.split('data-tenant="acme"')[1].split("</tr>")[0]
+    bluebird_row = page.split('data-tenant="bluebird"')[1].split("</tr>")[0]
+    assert 'data-testid="open-exceptions">2<' in acme_row
+    assert 'data-testid="sla-breaches">1<' in acme_row
+    assert ">40<" in acme_row and "today" in acme_row
+    assert 'data-testid="open-exceptions">0<' in bluebird_row and "never" in bluebird_row
+    assert "cedar" not in page
