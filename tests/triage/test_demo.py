@@ -1,0 +1,28 @@
+from django_tenants.utils import tenant_context
+
+from tenants.demo import demo_seed
+from tenants.models import Tenant, TriageIndex
+from triage.demo import PROBLEMS
+from triage.models import Exception as TriageException
+
+
+def test_seed_demo_adds_a_spread_of_exceptions_once_per_tenant(world):
+    demo_seed()
+    demo_seed()
+    for slug in ("acme", "bluebird"):
+        tenant = Tenant.objects.get(slug=slug)
+        with tenant_context(tenant):
+            groups = {e.kind: (e.status, e.count) for e in TriageException.objects.all()}
+            occurrences = TriageException.objects.get(kind="mapping").occurrences.count()
+        assert groups == {
+            "mapping": ("assigned", 6),
+            "erp_push": ("open", 2),
+            "sync": ("open", 1),
+            "normalise": ("open", 1),
+            "reconciliation": ("snoozed", 1),
+            "webhook": ("resolved", 1),
+            "promotion_deployment": ("open", 1),
+            "inventory": ("open", 1),
+        }
+        assert occurrences == 6
+        assert TriageIndex.objects.filter(tenant=tenant).count() == len(PROBLEMS)

@@ -1,0 +1,541 @@
+"""Exceptions API: the tenant's inbox (`exceptions/…` on a tenant domain, or
+`tenants/<slug>/exceptions/…` on the partner console) and the partner-wide list
+(`partner-exceptions/` on the partner console, read from the public TriageIndex only).
+
+Thin views, like tenants/api.py: serializers check shape, triage.services checks the business rules
+(a refused action is 400 with the reason and changes nothing) and records who acted."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.urls import path
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.api_auth import api_actor
+from portal.api_errors import CreatedCursorPagination, StrictSerializer, error_responses
+from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
+from tenants.models import TriageIndex
+from tenants.selectors import partner_triage_index
+from triage import selectors, services
+from triage.models import OPEN_STATUSES, Comment, FixClass, Kind, Occurrence, Severity, Status
+from triage.models import Exception as TriageException
+from triage.views_partner import tenant_exception_url
+
+MAX_ID = 2**63 - 1
+STATUS_FILTER_CHOICES = [("open_all", "open, assigned or snoozed"), ("any", "any status"), *Status.choices]
+PAGE_SIZE_DOC = "Cursor pagination, soonest SLA first; `page_size` up to 200."
+
+
+class SlaPagination(CreatedCursorPagination):
+    ordering = ("sla_due", "id")
+
+
+def _sla_breached(exception: TriageException) -> bool:
+    return exception.sla_breached_at is not None or (
+        exception.status in OPEN_STATUSES and exception.sla_due <= timezone.now()
+    )
+
+
+class ExceptionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    cause = serializers.CharField()
+    fingerprint = serializers.CharField()
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    fix_class = serializers.ChoiceField(choices=FixClass.choices)
+    tags = serializers.ListField(child=serializers.CharField())
+    title = serializers.CharField()
+    detail = serializers.CharField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    assignee = serializers.CharField(source="assignee_email", help_text="Email, or empty when unassigned.")
+    count = serializers.IntegerField()
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    sla_due = serializers.DateTimeField()
+    sla_breached = serializers.SerializerMethodField()
+    snoozed_until = serializers.DateTimeField(allow_null=True)
+    resolution_reason = serializers.CharField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    retry_action = serializers.CharField(source="retry_name", help_text="Registered retry action, or empty.")
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_sla_breached(self, exception: TriageException) -> bool:
+        return _sla_breached(exception)
+
+
+class OccurrenceOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    object_type = serializers.SerializerMethodField()
+    object_id = serializers.CharField()
+    object_label = serializers.CharField()
+    object_url = serializers.CharField()
+    detail = serializers.CharField()
+    context = serializers.JSONField()
+    payload = serializers.JSONField(allow_null=True, help_text="The input as received; never changed.")
+    edited_payload = serializers.JSONField(allow_null=True, help_text="A person's correction, used by retry.")
+    count = serializers.IntegerField()
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    resolution_reason = serializers.CharField()
+    last_retry_at = serializers.DateTimeField(allow_null=True)
+    last_retry_error = serializers.CharField()
+
+    @extend_schema_field(serializers.CharField())
+    def get_object_type(self, occurrence: Occurrence) -> str:
+        content_type = occurrence.content_type
+        return f"{content_type.app_label}.{content_type.model}" if content_type else ""
+
+
+class CommentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    author = serializers.CharField(source="author_label")
+    body = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class ActivityOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    actor = serializers.CharField(source="actor_label")
+    action = serializers.CharField()
+    detail = serializers.DictField()
+    manual = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class ExceptionDetailOutput(ExceptionOutput):
+    context = serializers.JSONField()
+    open_objects = serializers.IntegerField()
+    occurrences = OccurrenceOutput(many=True, help_text="Linked objects, failing ones first (at most 100).")
+    comments = CommentOutput(many=True)
+    activities = ActivityOutput(many=True)
+
+
+EXCEPTION_EXAMPLE = OpenApiExample(
+    "Exception",
+    value={
+        "id": 42,
+        "kind": "mapping",
+        "cause": "unmapped",
+        "fingerprint": "mapping:unmapped:commerce.order",
+        "severity": "normal",
+        "fix_class": "mapping",
+        "tags": ["posting", "unmapped"],
+        "title": "No revenue account for category Shoes",
+        "detail": "No account rule matches role revenue with category=Shoes.",
+        "status": "open",
+        "assignee": "",
+        "count": 17,
+        "first_seen": "2026-03-14T15:30:00Z",
+        "last_seen": "2026-03-14T16:02:11Z",
+        "sla_due": "2026-03-17T15:30:00Z",
+        "sla_breached": False,
+        "snoozed_until": None,
+        "resolution_reason": "",
+        "resolved_at": None,
+        "retry_action": "posting.order",
+    },
+    response_only=True,
+)
+
+
+def _detail_body(exception_id: int) -> dict:
+    detail = selectors.exception_detail(exception_id=exception_id)
+    if detail is None:
+        raise exceptions.NotFound("No such exception.")
+    exception = detail.exception
+    body = ExceptionOutput(exception).data
+    body.update(
+        context=exception.context,
+        open_objects=detail.open_objects,
+        occurrences=OccurrenceOutput(detail.occurrences, many=True).data,
+        comments=CommentOutput(detail.comments, many=True).data,
+        activities=ActivityOutput(detail.activities, many=True).data,
+    )
+    return body
+
+
+def _exception(pk: int) -> TriageException:
+    exception = selectors.exception_get(exception_id=pk) if pk <= MAX_ID else None
+    if exception is None:
+        raise exceptions.NotFound("No such exception.")
+    return exception
+
+
+class TenantExceptionApi(ApiView):
+    api_area = "tenant"
+    serializer_class = ExceptionOutput
+
+
+# ---- list and detail ------------------------------------------------------------------------
+
+
+class ExceptionQuery(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False, default="open_all")
+    assignee = serializers.CharField(required=False, max_length=254, help_text="An email, `me` or `none`.")
+    fix_class = serializers.ChoiceField(choices=FixClass.choices, required=False)
+    sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
+    q = serializers.CharField(required=False, max_length=100, help_text="Search title, detail, cause, objects.")
+
+
+class ExceptionListApi(TenantExceptionApi):
+    pagination_class = SlaPagination
+    queryset = TriageException.objects.none()
+
+    @extend_schema(
+        operation_id="exceptions_list",
+        description=f"The tenant's exception groups (one per fingerprint, with its count). {PAGE_SIZE_DOC}",
+        parameters=[ExceptionQuery],
+        responses={200: ExceptionOutput(many=True), **READ_ERRORS},
+        examples=[EXCEPTION_EXAMPLE],
+    )
+    def get(self, request: Request) -> Response:
+        query = ExceptionQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        filters = selectors.ExceptionFilters(
+            kind=values.get("kind", ""),
+            severity=values.get("severity", ""),
+            status="" if values["status"] == "any" else values["status"],
+            assignee=values.get("assignee", "").strip(),
+            fix_class=values.get("fix_class", ""),
+            sla_breached=values["sla_breached"],
+            search=values.get("q", "").strip(),
+        )
+        user = request.user if getattr(request.user, "pk", None) else None
+        page = self.paginate_queryset(selectors.exceptions_list(filters=filters, user=user))
+        return self.get_paginated_response(ExceptionOutput(page, many=True).data)
+
+
+class ExceptionDetailApi(TenantExceptionApi):
+    serializer_class = ExceptionDetailOutput
+
+    @extend_schema(operation_id="exceptions_retrieve", responses={200: ExceptionDetailOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_detail_body(_exception(pk).pk))
+
+
+# ---- actions --------------------------------------------------------------------------------
+
+
+class AssignInput(StrictSerializer):
+    assignee = serializers.EmailField(
+        allow_null=True, help_text="A member of the tenant or its partner; null unassigns."
+    )
+
+
+class ReasonInput(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required to ignore, and to resolve mapping, posting, ERP push and reconciliation exceptions.",
+    )
+
+
+class CommentInput(StrictSerializer):
+    body = serializers.CharField(max_length=10000)
+
+
+class SnoozeInput(StrictSerializer):
+    until = serializers.DateTimeField(help_text="A future time; the exception reopens then.")
+
+
+class RetryInput(StrictSerializer):
+    occurrence = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="With payload: the object whose payload you corrected."
+    )
+    payload = serializers.JSONField(
+        required=False, help_text="Edit and retry: the corrected payload (the original stays kept)."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if ("payload" in attrs) != ("occurrence" in attrs):
+            raise serializers.ValidationError({"payload": ["Send payload and occurrence together."]})
+        return attrs
+
+
+def _assignee(email: str | None):
+    if email is None:
+        return None
+    user = selectors.assignable_user_get(email=email)
+    if user is None:
+        raise exceptions.ValidationError({"assignee": ["That person has no access to this tenant."]})
+    return user
+
+
+class ExceptionAssignApi(TenantExceptionApi):
+    @extend_schema(
+        operation_id="exceptions_assign",
+        request=AssignInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: ExceptionOutput, **WRITE_ERRORS},
+        examples=[OpenApiExample("Assign", value={"assignee": "finance@acme.example"}, request_only=True)],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        exception = _exception(pk)
+        data = AssignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        exception = services.exception_assign(
+            exception=exception,
+            assignee=_assignee(data.validated_data["assignee"]),
+            actor=actor,
+            actor_label=actor_label,
+        )
+        return Response(ExceptionOutput(exception).data)
+
+
+class ExceptionCommentApi(TenantExceptionApi):
+    serializer_class = CommentOutput
+
+    @extend_schema(
+        operation_id="exceptions_comment",
+        request=CommentInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: CommentOutput, **WRITE_ERRORS},
+        examples=[OpenApiExample("Comment", value={"body": "Adding the Shoes rule now."}, request_only=True)],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        exception = _exception(pk)
+        data = CommentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        comment: Comment = services.exception_comment(
+            exception=exception, body=data.validated_data["body"], actor=actor, actor_label=actor_label
+        )
+        return Response(CommentOutput(comment).data, status=status.HTTP_201_CREATED)
+
+
+class ExceptionSnoozeApi(TenantExceptionApi):
+    @extend_schema(
+        operation_id="exceptions_snooze",
+        request=SnoozeInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: ExceptionOutput, **WRITE_ERRORS},
+        examples=[OpenApiExample("Snooze", value={"until": "2026-03-15T09:00:00Z"}, request_only=True)],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        exception = _exception(pk)
+        data = SnoozeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        exception = services.exception_snooze(
+            exception=exception, until=data.validated_data["until"], actor=actor, actor_label=actor_label
+        )
+        return Response(ExceptionOutput(exception).data)
+
+
+class ExceptionResolveApi(TenantExceptionApi):
+    @extend_schema(
+        operation_id="exceptions_resolve",
+        request=ReasonInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: ExceptionOutput, **WRITE_ERRORS},
+        examples=[OpenApiExample("Resolve", value={"reason": "Rule added for Shoes."}, request_only=True)],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        exception = _exception(pk)
+        data = ReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        exception = services.exception_resolve(
+            exception=exception, reason=data.validated_data["reason"], actor=actor, actor_label=actor_label
+        )
+        return Response(ExceptionOutput(exception).data)
+
+
+class ExceptionIgnoreApi(TenantExceptionApi):
+    @extend_schema(
+        operation_id="exceptions_ignore",
+        request=ReasonInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: ExceptionOutput, **WRITE_ERRORS},
+        examples=[OpenApiExample("Ignore", value={"reason": "Test order from the shop owner."}, request_only=True)],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        exception = _exception(pk)
+        data = ReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        exception = services.exception_ignore(
+            exception=exception, reason=data.validated_data["reason"], actor=actor, actor_label=actor_label
+        )
+        return Response(ExceptionOutput(exception).data)
+
+
+class ExceptionRetryApi(TenantExceptionApi):
+    @extend_schema(
+        operation_id="exceptions_retry",
+        description=(
+            "Queue the exception's retry action for every failing object (202). With `occurrence` and "
+            "`payload`, first store that object's corrected payload (edit and retry). The outcome shows in "
+            "the detail: a `retried` activity, and the exception resolved when every object succeeded."
+        ),
+        request=RetryInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: ExceptionOutput, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample("Retry", value={}, request_only=True),
+            OpenApiExample("Edit and retry", value={"occurrence": 7, "payload": {"total": "12.50"}}, request_only=True),
+        ],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        exception = _exception(pk)
+        data = RetryInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        actor, actor_label = api_actor(request)
+        with transaction.atomic():
+            if "occurrence" in values:
+                occurrence = exception.occurrences.filter(pk=values["occurrence"]).first()
+                if occurrence is None:
+                    raise exceptions.ValidationError({"occurrence": ["No such object in this exception."]})
+                services.occurrence_payload_edit(
+                    occurrence=occurrence, payload=values["payload"], actor=actor, actor_label=actor_label
+                )
+            exception = services.exception_retry(exception=exception, actor=actor, actor_label=actor_label)
+        return Response(ExceptionOutput(exception).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BulkInput(StrictSerializer):
+    action = serializers.ChoiceField(choices=[(action, action) for action in services.BULK_ACTIONS])
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=500
+    )
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    assignee = serializers.EmailField(required=False, allow_null=True, default=None, help_text="For assign.")
+
+
+class BulkOutput(serializers.Serializer):
+    done = serializers.ListField(child=serializers.IntegerField(), help_text="Ids the action was applied to.")
+    errors = serializers.DictField(child=serializers.CharField(), help_text="Id → why it was refused.")
+
+
+class ExceptionBulkApi(TenantExceptionApi):
+    serializer_class = BulkOutput
+
+    @extend_schema(
+        operation_id="exceptions_bulk",
+        description="Apply one action to many exceptions: each succeeds or is refused on its own.",
+        request=BulkInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: BulkOutput, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Ignore", value={"action": "ignore", "ids": [41, 42], "reason": "Test orders."}, request_only=True
+            ),
+            OpenApiExample("Result", value={"done": [41], "errors": {"42": "This exception is already closed."}}),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = BulkInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        assignee = _assignee(values["assignee"]) if values["action"] == "assign" else None
+        ids = sorted(set(values["ids"]))
+        existing = selectors.exceptions_existing_ids(exception_ids=ids)
+        actor, actor_label = api_actor(request)
+        result = services.exceptions_bulk(
+            action=values["action"],
+            exception_ids=existing,
+            actor=actor,
+            actor_label=actor_label,
+            reason=values["reason"],
+            assignee=assignee,
+        )
+        errors = {str(pk): message for pk, message in result["errors"].items()}
+        errors.update({str(pk): "No such exception." for pk in ids if pk not in existing})
+        return Response({"done": result["done"], "errors": dict(sorted(errors.items(), key=lambda i: int(i[0])))})
+
+
+# ---- partner-wide list ----------------------------------------------------------------------
+
+
+class PartnerExceptionOutput(serializers.Serializer):
+    tenant = serializers.SlugField(source="tenant.slug")
+    tenant_name = serializers.CharField(source="tenant.name")
+    exception_id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    fix_class = serializers.ChoiceField(choices=FixClass.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
+    title = serializers.CharField()
+    assignee = serializers.CharField(source="assignee_email")
+    count = serializers.IntegerField()
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    sla_due = serializers.DateTimeField()
+    sla_breached = serializers.BooleanField()
+    url = serializers.SerializerMethodField(help_text="The exception's page on the tenant's domain.")
+    api_path = serializers.SerializerMethodField(help_text="Its API detail, on this partner host.")
+
+    @extend_schema_field(serializers.CharField())
+    def get_url(self, row: TriageIndex) -> str:
+        return tenant_exception_url(self.context["request"], domain=row.tenant_domain, exception_id=row.exception_id)
+
+    @extend_schema_field(serializers.CharField())
+    def get_api_path(self, row: TriageIndex) -> str:
+        return f"/api/v1/tenants/{row.tenant.slug}/exceptions/{row.exception_id}/"
+
+
+class PartnerExceptionQuery(serializers.Serializer):
+    tenant = serializers.SlugField(required=False)
+    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False, default="open_all")
+    assignee = serializers.CharField(required=False, max_length=254, help_text="An email or `none`.")
+    sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class PartnerExceptionListApi(ApiView):
+    api_area = "partner"
+    serializer_class = PartnerExceptionOutput
+    pagination_class = SlaPagination
+    queryset = TriageIndex.objects.none()
+
+    @extend_schema(
+        operation_id="partner_exceptions_list",
+        description=(
+            "Every exception group of the partner's tenants, from the public index (no tenant schema is "
+            f"queried). {PAGE_SIZE_DOC}"
+        ),
+        parameters=[PartnerExceptionQuery],
+        responses={200: PartnerExceptionOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        query = PartnerExceptionQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        rows = partner_triage_index(
+            partner=request.partner,
+            tenant_slug=values.get("tenant", ""),
+            kind=values.get("kind", ""),
+            severity=values.get("severity", ""),
+            status="" if values["status"] == "any" else values["status"],
+            assignee=values.get("assignee", "").strip(),
+            sla_breached=values["sla_breached"],
+        )
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(PartnerExceptionOutput(page, many=True, context={"request": request}).data)
+
+
+urlpatterns = [
+    path("exceptions/", ExceptionListApi.as_view(), name="api-exceptions"),
+    path("exceptions/bulk/", ExceptionBulkApi.as_view(), name="api-exceptions-bulk"),
+    path("exceptions/<int:pk>/", ExceptionDetailApi.as_view(), name="api-exception-detail"),
+    path("exceptions/<int:pk>/assign/", ExceptionAssignApi.as_view(), name="api-exception-assign"),
+    path("exceptions/<int:pk>/comment/", ExceptionCommentApi.as_view(), name="api-exception-comment"),
+    path("exceptions/<int:pk>/snooze/", ExceptionSnoozeApi.as_view(), name="api-exception-snooze"),
+    path("exceptions/<int:pk>/resolve/", ExceptionResolveApi.as_view(), name="api-exception-resolve"),
+    path("exceptions/<int:pk>/ignore/", ExceptionIgnoreApi.as_view(), name="api-exception-ignore"),
+    path("exceptions/<int:pk>/retry/", ExceptionRetryApi.as_view(), name="api-exception-retry"),
+    path("partner-exceptions/", PartnerExceptionListApi.as_view(), name="api-partner-exceptions"),
+]

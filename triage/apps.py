@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class TriageConfig(AppConfig):
+    name = "triage"
+    verbose_name = "Exception inbox"
+
+    def ready(self) -> None:
+        # Registers the per-tenant periodic SLA job with portal.periodic in every process.
+        from triage import tasks  # noqa: F401

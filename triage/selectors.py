@@ -1,0 +1,140 @@
+"""Reads of the tenant's exception inbox. Everything here runs in the current tenant schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from tenants.models import Membership, User
+from triage.models import OPEN_STATUSES, Activity, Occurrence
+from triage.models import Exception as TriageException
+from triage.retry import retry_action_accepts_payload, retry_action_get
+
+SORTS = {
+    "sla": ("sla_due", "-last_seen", "pk"),
+    "-last_seen": ("-last_seen", "pk"),
+    "-count": ("-count", "sla_due", "pk"),
+}
+# Statuses the inbox shows when no status is asked for: what still needs a person.
+STATUS_OPEN = "open_all"
+
+
+@dataclass(frozen=True)
+class ExceptionFilters:
+    kind: str = ""
+    severity: str = ""
+    status: str = STATUS_OPEN  # a Status value, STATUS_OPEN (open/assigned/snoozed) or "" (all)
+    assignee: str = ""  # an email, "me" or "none"
+    fix_class: str = ""
+    sla_breached: bool | None = None
+    search: str = ""
+    sort: str = "sla"
+
+
+def exceptions_list(*, filters: ExceptionFilters, user: User | None = None) -> QuerySet[TriageException]:
+    """The inbox: one row per group (fingerprint) with its count, filtered and sorted."""
+    queryset = TriageException.objects.annotate(
+        open_objects=Count("occurrences", filter=Q(occurrences__resolved_at__isnull=True))
+    )
+    if filters.kind:
+        queryset = queryset.filter(kind=filters.kind)
+    if filters.severity:
+        queryset = queryset.filter(severity=filters.severity)
+    if filters.status == STATUS_OPEN:
+        queryset = queryset.filter(status__in=OPEN_STATUSES)
+    elif filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.assignee == "none":
+        queryset = queryset.filter(assignee_id__isnull=True)
+    elif filters.assignee == "me":
+        queryset = queryset.filter(assignee_id=user.pk if user is not None else -1)
+    elif filters.assignee:
+        queryset = queryset.filter(assignee_email__iexact=filters.assignee)
+    if filters.fix_class:
+        queryset = queryset.filter(fix_class=filters.fix_class)
+    if filters.sla_breached is not None:
+        breached = Q(sla_breached_at__isnull=False) | Q(status__in=OPEN_STATUSES, sla_due__lte=timezone.now())
+        queryset = queryset.filter(breached) if filters.sla_breached else queryset.exclude(breached)
+    if filters.search:
+        term = filters.search
+        # A subquery, not a join: a join would multiply the occurrence counts annotated above.
+        labelled = Occurrence.objects.filter(object_label__icontains=term).values("exception_id")
+        queryset = queryset.filter(
+            Q(title__icontains=term) | Q(detail__icontains=term) | Q(cause__icontains=term) | Q(pk__in=labelled)
+        )
+    return queryset.order_by(*SORTS.get(filters.sort, SORTS["sla"]))
+
+
+def exceptions_existing_ids(*, exception_ids: list[int]) -> set[int]:
+    return set(TriageException.objects.filter(pk__in=exception_ids).values_list("pk", flat=True))
+
+
+def exception_get(*, exception_id: int) -> TriageException | None:
+    return TriageException.objects.filter(pk=exception_id).first()
+
+
+@dataclass
+class ExceptionDetail:
+    exception: TriageException
+    occurrences: list[Occurrence]
+    open_objects: int
+    comments: list
+    activities: list[Activity]
+    can_retry: bool
+    accepts_payload: bool
+
+
+def exception_detail(*, exception_id: int, occurrence_limit: int = 100) -> ExceptionDetail | None:
+    exception = exception_get(exception_id=exception_id)
+    if exception is None:
+        return None
+    occurrences = list(exception.occurrences.select_related("content_type").order_by("resolved_at", "-last_seen"))
+    return ExceptionDetail(
+        exception=exception,
+        occurrences=occurrences[:occurrence_limit],
+        open_objects=sum(1 for occurrence in occurrences if occurrence.resolved_at is None),
+        comments=list(exception.comments.all()),
+        activities=list(exception.activities.all()),
+        can_retry=exception.is_open
+        and bool(exception.retry_name)
+        and retry_action_get(exception.retry_name) is not None,
+        accepts_payload=retry_action_accepts_payload(exception.retry_name) if exception.retry_name else False,
+    )
+
+
+def exception_retry_result(*, exception: TriageException, after_activity_id: int) -> Activity | None:
+    """The outcome of a retry requested after `after_activity_id`, once the worker has run it."""
+    return exception.activities.filter(pk__gt=after_activity_id, action__in=("retried",)).order_by("pk").first()
+
+
+def exception_last_activity_id(*, exception: TriageException) -> int:
+    return exception.activities.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def assignable_users() -> list[User]:
+    """People who may be assigned in the current tenant: its members and its partner's staff."""
+    tenant = connection.tenant
+    user_ids = Membership.objects.filter(
+        Q(tenant=tenant) | Q(partner_id=tenant.partner_id), user__is_active=True
+    ).values("user_id")
+    return list(User.objects.filter(pk__in=user_ids).order_by("email"))
+
+
+def assignable_user_get(*, email: str) -> User | None:
+    """A user by email, or None; membership itself is checked by the assign service."""
+    return User.objects.filter(email__iexact=email.strip()).first()
+
+
+def exception_counts() -> dict[str, int]:
+    """Headline numbers for the inbox: open groups, breached, unassigned, critical."""
+    now = timezone.now()
+    open_ = TriageException.objects.filter(status__in=OPEN_STATUSES)
+    return open_.aggregate(
+        open=Count("pk"),
+        breached=Count("pk", filter=Q(sla_breached_at__isnull=False) | Q(sla_due__lte=now)),
+        unassigned=Count("pk", filter=Q(assignee_id__isnull=True)),
+        critical=Count("pk", filter=Q(severity="critical")),
+    )

@@ -1,0 +1,600 @@
+"""The one way to raise a business exception, and everything people do with it (DESIGN.md §5).
+
+Every write here also updates the public `TriageIndex` row in the same transaction, so the
+partner-wide inbox is always exactly what the tenant schemas hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, models, transaction
+from django.utils import timezone
+
+from tenants.models import AlertRule, Membership, Partner, Tenant, TriageIndex, User
+from tenants.services import audit_record
+from triage.models import OPEN_STATUSES, Activity, Comment, FixClass, Kind, Occurrence, Severity, Status
+from triage.models import Exception as TriageException
+from triage.retry import RetryAction, retry_action_accepts_payload, retry_action_get
+from triage.sla import SEVERITY_RANK, sla_due
+
+log = structlog.get_logger(__name__)
+
+SYSTEM = "system"
+# Kinds that touch the books: a person closing one by hand must say why.
+REASON_REQUIRED_KINDS = frozenset({Kind.POSTING, Kind.ERP_PUSH, Kind.RECONCILIATION, Kind.MAPPING})
+DEFAULT_FIX_CLASS = {
+    Kind.MAPPING: FixClass.MAPPING,
+    Kind.NORMALISE: FixClass.PARSE,
+    Kind.WEBHOOK: FixClass.PARSE,
+    Kind.RECONCILIATION: FixClass.VALUE,
+    Kind.POSTING: FixClass.BUSINESS_RULE,
+    Kind.ERP_PUSH: FixClass.VALUE,
+    Kind.SYNC: FixClass.CONNECTION_AUTH,
+    Kind.PROMOTION_DEPLOYMENT: FixClass.BUSINESS_RULE,
+    Kind.INVENTORY: FixClass.VALUE,
+}
+
+
+def _current_tenant() -> Tenant:
+    tenant = getattr(connection, "tenant", None)
+    if tenant is None or not isinstance(tenant, Tenant) or tenant.partner_id is None:
+        raise RuntimeError("Triage exceptions belong to a tenant: raise them inside a tenant schema.")
+    return tenant
+
+
+def _actor(actor: User | None, actor_label: str | None) -> tuple[int | None, str]:
+    if actor is not None:
+        return actor.pk, actor.email
+    return None, actor_label or SYSTEM
+
+
+def _activity(
+    exception: TriageException,
+    action: str,
+    *,
+    actor: User | None = None,
+    actor_label: str | None = None,
+    detail: dict | None = None,
+) -> Activity:
+    actor_id, label = _actor(actor, actor_label)
+    return Activity.objects.create(
+        exception=exception,
+        actor_id=actor_id,
+        actor_label=label,
+        action=action,
+        detail=detail or {},
+        manual=actor is not None or (actor_label or "").startswith("api-key:"),
+    )
+
+
+def _index_sync(exception: TriageException) -> None:
+    tenant = _current_tenant()
+    now = timezone.now()
+    TriageIndex.objects.update_or_create(
+        tenant=tenant,
+        exception_id=exception.pk,
+        defaults={
+            "partner_id": tenant.partner_id,
+            "kind": exception.kind,
+            "severity": exception.severity,
+            "severity_rank": SEVERITY_RANK[exception.severity],
+            "fix_class": exception.fix_class,
+            "status": exception.status,
+            "title": exception.title[:255],
+            "assignee_id": exception.assignee_id,
+            "assignee_email": exception.assignee_email,
+            "count": exception.count,
+            "first_seen": exception.first_seen,
+            "last_seen": exception.last_seen,
+            "sla_due": exception.sla_due,
+            "sla_breached": exception.sla_breached_at is not None
+            or (exception.status in OPEN_STATUSES and exception.sla_due <= now),
+        },
+    )
+
+
+def _object_ref(obj: models.Model | None) -> tuple[ContentType | None, str, str, str]:
+    if obj is None:
+        return None, "", "", ""
+    content_type = ContentType.objects.get_for_model(obj)
+    url = obj.get_absolute_url() if hasattr(obj, "get_absolute_url") else ""
+    return content_type, str(obj.pk), str(obj)[:200], url
+
+
+def _emit(event: str, exception: TriageException) -> None:
+    """Signed outbound webhook to the partner's subscribers, after commit."""
+    from tenants.webhooks import webhook_event_emit
+
+    tenant = _current_tenant()
+    payload = {
+        "tenant": tenant.slug,
+        "exception": {
+            "id": exception.pk,
+            "kind": exception.kind,
+            "cause": exception.cause,
+            "severity": exception.severity,
+            "status": exception.status,
+            "title": exception.title,
+            "count": exception.count,
+            "sla_due": exception.sla_due.isoformat(),
+        },
+    }
+    transaction.on_commit(lambda: webhook_event_emit(partner=tenant.partner, event=event, payload=payload))
+
+
+@transaction.atomic
+def exception_raise(
+    *,
+    kind: str,
+    cause: str,
+    title: str,
+    obj: models.Model | None = None,
+    detail: str = "",
+    context: dict | None = None,
+    severity: str = Severity.NORMAL,
+    fix_class: str | None = None,
+    tags: Iterable[str] = (),
+    retry: RetryAction | None = None,
+    payload: Any = None,
+    object_label: str | None = None,
+    object_url: str | None = None,
+) -> TriageException:
+    """Record a failure. Same kind + cause + object type → the same group: its count and last_seen
+    rise, a resolved or ignored group reopens, and the object gets (or bumps) its occurrence."""
+    if kind not in Kind.values:
+        raise ValueError(f"Unknown exception kind {kind!r}.")
+    if severity not in Severity.values:
+        raise ValueError(f"Unknown severity {severity!r}.")
+    tenant = _current_tenant()
+    now = timezone.now()
+    content_type, object_id, label, url = _object_ref(obj)
+    object_type = f"{content_type.app_label}.{content_type.model}" if content_type else ""
+    fingerprint = f"{kind}:{cause}:{object_type}"[:200]
+    exception = TriageException.objects.select_for_update().filter(fingerprint=fingerprint).first()
+    event = None
+    created = False
+    if exception is None:
+        # Two workers can both miss the group and both insert it (say, 50 orders failing on one
+        # missing mapping in parallel): the second insert waits for the first to commit and then
+        # hits the unique fingerprint, so it rolls back to the savepoint and joins the group.
+        try:
+            with transaction.atomic():
+                exception = TriageException.objects.create(
+                    kind=kind,
+                    cause=cause,
+                    object_type=object_type,
+                    fingerprint=fingerprint,
+                    severity=severity,
+                    fix_class=fix_class or DEFAULT_FIX_CLASS.get(kind, FixClass.VALUE),
+                    tags=sorted(set(tags)),
+                    title=title[:255],
+                    detail=detail,
+                    context=context or {},
+                    first_seen=now,
+                    last_seen=now,
+                    count=1,
+                    sla_due=sla_due(plan=tenant.plan, severity=severity, since=now),
+                    retry_name=retry.name if retry else "",
+                )
+        except IntegrityError:
+            exception = TriageException.objects.select_for_update().get(fingerprint=fingerprint)
+        else:
+            created = True
+            _activity(exception, "raised", detail={"title": title})
+            event = "exception.raised"
+    if not created:
+        exception.count += 1
+        exception.last_seen = now
+        exception.title, exception.detail, exception.context = title[:255], detail, context or {}
+        exception.tags = sorted(set(exception.tags) | set(tags))
+        if retry:
+            exception.retry_name = retry.name
+        if SEVERITY_RANK[severity] < SEVERITY_RANK[exception.severity]:
+            exception.severity = severity
+            exception.sla_due = min(exception.sla_due, sla_due(plan=tenant.plan, severity=severity, since=now))
+        if not exception.is_open:
+            exception.status = Status.OPEN
+            exception.resolved_at = None
+            exception.resolution_reason = ""
+            exception.sla_breached_at = None
+            exception.sla_due = sla_due(plan=tenant.plan, severity=exception.severity, since=now)
+            _activity(exception, "reopened", detail={"title": title})
+            event = "exception.raised"
+        exception.save()
+    occurrence, created = Occurrence.objects.select_for_update().get_or_create(
+        exception=exception,
+        content_type=content_type,
+        object_id=object_id,
+        defaults={
+            "object_label": object_label or label,
+            "object_url": object_url or url,
+            "detail": detail,
+            "context": context or {},
+            "retry_args": retry.args if retry else {},
+            "payload": payload,
+            "first_seen": now,
+            "last_seen": now,
+        },
+    )
+    if not created:
+        occurrence.count += 1
+        occurrence.last_seen = now
+        occurrence.detail, occurrence.context = detail, context or {}
+        occurrence.resolved_at, occurrence.resolution_reason = None, ""
+        if retry:
+            occurrence.retry_args = retry.args
+        if payload is not None:
+            occurrence.payload = payload
+        occurrence.save()
+    _index_sync(exception)
+    if event:
+        _emit(event, exception)
+    _alerts_after_commit(exception, "new_group" if event else "raised")
+    log.info("triage.raised", kind=kind, cause=cause, exception_id=exception.pk, count=exception.count)
+    return exception
+
+
+def _alerts_after_commit(exception: TriageException, trigger: str) -> None:
+    from triage.tasks import alerts_evaluate_task
+
+    exception_id = exception.pk
+    transaction.on_commit(lambda: alerts_evaluate_task.delay(exception_id=exception_id, trigger=trigger))
+
+
+def _close(
+    exception: TriageException, *, status: str, reason: str, actor: User | None, actor_label: str | None
+) -> None:
+    now = timezone.now()
+    exception.status = status
+    exception.resolution_reason = reason
+    exception.resolved_at = now
+    exception.snoozed_until = None
+    exception.save()
+    exception.occurrences.filter(resolved_at__isnull=True).update(resolved_at=now, resolution_reason=reason)
+    _activity(exception, status, actor=actor, actor_label=actor_label, detail={"reason": reason})
+    _index_sync(exception)
+    _emit("exception.resolved", exception)
+
+
+@transaction.atomic
+def exception_resolve_for_object(*, obj: models.Model, reason: str) -> int:
+    """The object behind open exceptions now succeeded: close its occurrences, and each group
+    whose occurrences are all closed. Returns the number of groups resolved."""
+    content_type = ContentType.objects.get_for_model(obj)
+    now = timezone.now()
+    occurrences = Occurrence.objects.filter(
+        content_type=content_type,
+        object_id=str(obj.pk),
+        resolved_at__isnull=True,
+        exception__status__in=OPEN_STATUSES,
+    )
+    # Lock the groups (in id order, as every writer does) so a raise running at the same time
+    # neither loses its count bump to this save nor reopens a group this closes unseen.
+    group_ids = sorted(set(occurrences.values_list("exception_id", flat=True)))
+    groups = list(TriageException.objects.select_for_update().filter(pk__in=group_ids).order_by("pk"))
+    occurrences.update(resolved_at=now, resolution_reason=reason)
+    resolved = 0
+    for exception in groups:
+        if not exception.is_open:
+            continue
+        if not exception.occurrences.filter(resolved_at__isnull=True).exists():
+            _close(exception, status=Status.RESOLVED, reason=reason, actor=None, actor_label=SYSTEM)
+            resolved += 1
+        else:
+            _activity(exception, "object_succeeded", detail={"object": str(obj)[:200], "reason": reason})
+    return resolved
+
+
+def _locked(exception: TriageException) -> TriageException:
+    return TriageException.objects.select_for_update().get(pk=exception.pk)
+
+
+def _member_of_current_tenant(user: User) -> bool:
+    tenant = _current_tenant()
+    return Membership.objects.filter(
+        models.Q(tenant=tenant) | models.Q(partner_id=tenant.partner_id), user=user, user__is_active=True
+    ).exists()
+
+
+@transaction.atomic
+def exception_assign(
+    *, exception: TriageException, assignee: User | None, actor: User | None = None, actor_label: str | None = None
+) -> TriageException:
+    exception = _locked(exception)
+    if assignee is not None and not _member_of_current_tenant(assignee):
+        raise ValidationError({"assignee": "That person has no access to this tenant."})
+    if not exception.is_open:
+        raise ValidationError({"status": "Reopen or raise again before assigning: this exception is closed."})
+    exception.assignee_id = assignee.pk if assignee else None
+    exception.assignee_email = assignee.email if assignee else ""
+    exception.status = Status.ASSIGNED if assignee else Status.OPEN
+    exception.save()
+    _activity(
+        exception, "assigned", actor=actor, actor_label=actor_label, detail={"assignee": exception.assignee_email}
+    )
+    _index_sync(exception)
+    if assignee is not None and (actor is None or assignee.pk != actor.pk):
+        from triage.tasks import assignee_notify_task
+
+        exception_id = exception.pk
+        transaction.on_commit(lambda: assignee_notify_task.delay(exception_id=exception_id))
+    return exception
+
+
+@transaction.atomic
+def exception_comment(
+    *, exception: TriageException, body: str, actor: User | None = None, actor_label: str | None = None
+) -> Comment:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "A comment needs some text."})
+    author_id, label = _actor(actor, actor_label)
+    comment = Comment.objects.create(exception=exception, author_id=author_id, author_label=label, body=body[:10000])
+    _activity(exception, "commented", actor=actor, actor_label=actor_label)
+    return comment
+
+
+@transaction.atomic
+def exception_snooze(
+    *, exception: TriageException, until: dt.datetime, actor: User | None = None, actor_label: str | None = None
+) -> TriageException:
+    exception = _locked(exception)
+    if until <= timezone.now():
+        raise ValidationError({"until": "Snooze until a time in the future."})
+    if not exception.is_open:
+        raise ValidationError({"status": "A closed exception cannot be snoozed."})
+    exception.status = Status.SNOOZED
+    exception.snoozed_until = until
+    exception.save()
+    _activity(exception, "snoozed", actor=actor, actor_label=actor_label, detail={"until": until.isoformat()})
+    _index_sync(exception)
+    return exception
+
+
+@transaction.atomic
+def exception_resolve(
+    *, exception: TriageException, reason: str = "", actor: User | None = None, actor_label: str | None = None
+) -> TriageException:
+    exception = _locked(exception)
+    reason = (reason or "").strip()
+    if exception.kind in REASON_REQUIRED_KINDS and not reason:
+        raise ValidationError({"reason": f"Say why this {exception.get_kind_display().lower()} exception is resolved."})
+    if not exception.is_open:
+        raise ValidationError({"status": "This exception is already closed."})
+    _close(exception, status=Status.RESOLVED, reason=reason or "Resolved", actor=actor, actor_label=actor_label)
+    return exception
+
+
+@transaction.atomic
+def exception_ignore(
+    *, exception: TriageException, reason: str, actor: User | None = None, actor_label: str | None = None
+) -> TriageException:
+    exception = _locked(exception)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this exception can be ignored."})
+    if not exception.is_open:
+        raise ValidationError({"status": "This exception is already closed."})
+    _close(exception, status=Status.IGNORED, reason=reason, actor=actor, actor_label=actor_label)
+    return exception
+
+
+@transaction.atomic
+def occurrence_payload_edit(
+    *, occurrence: Occurrence, payload: Any, actor: User | None = None, actor_label: str | None = None
+) -> Occurrence:
+    """Keep a person's corrected payload beside the original; the next retry uses it."""
+    if occurrence.payload is None:
+        raise ValidationError({"payload": "This failure did not come from a payload, so there is nothing to edit."})
+    if not retry_action_accepts_payload(occurrence.exception.retry_name):
+        raise ValidationError({"payload": "This exception's retry cannot take an edited payload."})
+    occurrence.edited_payload = payload
+    occurrence.save(update_fields=["edited_payload"])
+    _activity(
+        occurrence.exception,
+        "payload_edited",
+        actor=actor,
+        actor_label=actor_label,
+        detail={"occurrence": occurrence.pk},
+    )
+    return occurrence
+
+
+@transaction.atomic
+def exception_retry(
+    *, exception: TriageException, actor: User | None = None, actor_label: str | None = None
+) -> TriageException:
+    """Queue the registered retry action for every open occurrence (a Celery task, after commit)."""
+    exception = _locked(exception)
+    if not exception.retry_name or retry_action_get(exception.retry_name) is None:
+        raise ValidationError({"retry": "This exception has no retry action; fix the cause and resolve it."})
+    if not exception.is_open:
+        raise ValidationError({"status": "This exception is already closed."})
+    _activity(exception, "retry_requested", actor=actor, actor_label=actor_label)
+    from triage.tasks import exception_retry_task
+
+    transaction.on_commit(lambda: exception_retry_task.delay(exception_id=exception.pk))
+    return exception
+
+
+def exception_retry_run(*, exception_id: int) -> dict[str, int]:
+    """Run the retry action for each open occurrence: success closes the occurrence (and the group
+    when none is left); a failure is recorded on the occurrence and the group stays open."""
+    exception = TriageException.objects.filter(pk=exception_id).first()
+    if exception is None or not exception.is_open:
+        return {"succeeded": 0, "failed": 0}
+    action = retry_action_get(exception.retry_name)
+    if action is None:
+        return {"succeeded": 0, "failed": 0}
+    accepts_payload = retry_action_accepts_payload(exception.retry_name)
+    succeeded = failed = 0
+    for occurrence in exception.occurrences.filter(resolved_at__isnull=True).order_by("pk"):
+        kwargs = dict(occurrence.retry_args)
+        if accepts_payload and occurrence.edited_payload is not None:
+            kwargs["payload"] = occurrence.edited_payload
+        try:
+            with transaction.atomic():
+                action(**kwargs)
+        except Exception as error:
+            failed += 1
+            occurrence.last_retry_at = timezone.now()
+            occurrence.last_retry_error = f"{type(error).__name__}: {error}"[:2000]
+            occurrence.save(update_fields=["last_retry_at", "last_retry_error"])
+        else:
+            succeeded += 1
+            occurrence.last_retry_at = timezone.now()
+            occurrence.last_retry_error = ""
+            occurrence.resolved_at = occurrence.resolved_at or timezone.now()
+            occurrence.resolution_reason = occurrence.resolution_reason or "Retry succeeded"
+            occurrence.save(update_fields=["last_retry_at", "last_retry_error", "resolved_at", "resolution_reason"])
+    with transaction.atomic():
+        exception = _locked(exception)
+        _activity(exception, "retried", detail={"succeeded": succeeded, "failed": failed})
+        if exception.is_open and not exception.occurrences.filter(resolved_at__isnull=True).exists():
+            _close(exception, status=Status.RESOLVED, reason="Retry succeeded", actor=None, actor_label=SYSTEM)
+        else:
+            if failed:
+                last = exception.occurrences.exclude(last_retry_error="").order_by("-last_retry_at").first()
+                exception.detail = last.last_retry_error if last else exception.detail
+                exception.save(update_fields=["detail"])
+            _index_sync(exception)
+    return {"succeeded": succeeded, "failed": failed}
+
+
+BULK_ACTIONS = ("assign", "retry", "resolve", "ignore")
+
+
+def exceptions_bulk(
+    *,
+    action: str,
+    exception_ids: Iterable[int],
+    actor: User | None = None,
+    actor_label: str | None = None,
+    reason: str = "",
+    assignee: User | None = None,
+) -> dict[str, Any]:
+    """Apply one action to many exceptions; each succeeds or fails on its own, with its error."""
+    if action not in BULK_ACTIONS:
+        raise ValidationError({"action": f"Unknown action {action!r}; use one of {', '.join(BULK_ACTIONS)}."})
+    done: list[int] = []
+    errors: dict[int, str] = {}
+    for exception in TriageException.objects.filter(pk__in=list(exception_ids)).order_by("pk"):
+        try:
+            if action == "assign":
+                exception_assign(exception=exception, assignee=assignee, actor=actor, actor_label=actor_label)
+            elif action == "retry":
+                exception_retry(exception=exception, actor=actor, actor_label=actor_label)
+            elif action == "resolve":
+                exception_resolve(exception=exception, reason=reason, actor=actor, actor_label=actor_label)
+            else:
+                exception_ignore(exception=exception, reason=reason, actor=actor, actor_label=actor_label)
+        except ValidationError as error:
+            errors[exception.pk] = "; ".join(error.messages)
+        else:
+            done.append(exception.pk)
+    return {"done": done, "errors": errors}
+
+
+@transaction.atomic
+def exceptions_sla_mark(*, now: dt.datetime | None = None) -> int:
+    """Stamp open exceptions whose SLA has passed (once each) and wake snoozed ones that are due."""
+    now = now or timezone.now()
+    woken = TriageException.objects.filter(status=Status.SNOOZED, snoozed_until__lte=now)
+    for exception in woken:
+        exception.status = Status.ASSIGNED if exception.assignee_id else Status.OPEN
+        exception.snoozed_until = None
+        exception.save(update_fields=["status", "snoozed_until"])
+        _activity(exception, "snooze_ended")
+        _index_sync(exception)
+    breached = list(
+        TriageException.objects.filter(status__in=OPEN_STATUSES, sla_due__lte=now, sla_breached_at__isnull=True)
+    )
+    for exception in breached:
+        exception.sla_breached_at = now
+        exception.save(update_fields=["sla_breached_at"])
+        _activity(exception, "sla_breached", detail={"sla_due": exception.sla_due.isoformat()})
+        _index_sync(exception)
+        _alerts_after_commit(exception, "sla_breach")
+    return len(breached)
+
+
+# ---- alert rules (public schema: partner-wide or one tenant) --------------------------------
+
+
+@transaction.atomic
+def alert_rule_create(
+    *,
+    partner: Partner,
+    name: str,
+    trigger: str,
+    tenant: Tenant | None = None,
+    threshold: int = 0,
+    window_minutes: int = 60,
+    emails: Iterable[str] = (),
+    webhook: bool = True,
+    actor: User | None = None,
+    actor_label: str | None = None,
+) -> AlertRule:
+    name = (name or "").strip()
+    emails = sorted({email.strip().lower() for email in emails if email.strip()})
+    errors: dict[str, str] = {}
+    if not name:
+        errors["name"] = "Name the rule."
+    if trigger not in AlertRule.Trigger.values:
+        errors["trigger"] = f"Unknown trigger {trigger!r}."
+    if tenant is not None and tenant.partner_id != partner.pk:
+        errors["tenant"] = "That tenant is not one of yours."
+    if trigger == AlertRule.Trigger.COUNT_OVER and (threshold < 1 or window_minutes < 1):
+        errors["threshold"] = "A count rule needs N ≥ 1 occurrences within M ≥ 1 minutes."
+    if not emails and not webhook:
+        errors["emails"] = "Send the alert somewhere: add an email address or keep the webhook on."
+    for email in emails:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["emails"] = f"{email!r} is not an email address."
+    if errors:
+        raise ValidationError(errors)
+    rule = AlertRule.objects.create(
+        partner=partner,
+        tenant=tenant,
+        name=name[:120],
+        trigger=trigger,
+        threshold=threshold,
+        window_minutes=window_minutes,
+        emails=emails,
+        webhook=webhook,
+    )
+    audit_record(
+        actor=actor,
+        actor_label=actor_label,
+        action="alert_rule.created",
+        target=rule,
+        partner=partner,
+        tenant=tenant,
+        changes={"trigger": trigger, "emails": emails, "webhook": webhook},
+    )
+    return rule
+
+
+@transaction.atomic
+def alert_rule_deactivate(*, rule: AlertRule, actor: User | None = None, actor_label: str | None = None) -> AlertRule:
+    if rule.active:
+        rule.active = False
+        rule.save(update_fields=["active"])
+        audit_record(
+            actor=actor,
+            actor_label=actor_label,
+            action="alert_rule.deactivated",
+            target=rule,
+            partner=rule.partner,
+            tenant=rule.tenant,
+        )
+    return rule

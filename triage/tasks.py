@@ -1,0 +1,39 @@
+"""Triage tasks: thin, idempotent, run in the schema they were sent from."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
+
+from portal.periodic import periodic_job
+from triage import alerts, services
+
+
+def _tenant_only(name: str) -> None:
+    if connection.schema_name == get_public_schema_name():
+        raise RuntimeError(f"{name} must be sent from a tenant schema, not public.")
+
+
+@shared_task(name="triage.exception_retry")
+def exception_retry_task(exception_id: int) -> dict[str, int]:
+    _tenant_only("triage.exception_retry")
+    return services.exception_retry_run(exception_id=exception_id)
+
+
+@shared_task(name="triage.assignee_notify")
+def assignee_notify_task(exception_id: int) -> bool:
+    _tenant_only("triage.assignee_notify")
+    return alerts.assignee_notify(exception_id=exception_id)
+
+
+@shared_task(name="triage.alerts_evaluate")
+def alerts_evaluate_task(exception_id: int, trigger: str) -> int:
+    _tenant_only("triage.alerts_evaluate")
+    return alerts.alerts_evaluate(exception_id=exception_id, trigger=trigger)
+
+
+@periodic_job("triage.sla_mark")
+def sla_mark() -> int:
+    """Once a minute per tenant (portal beat fan-out): stamp SLA breaches, wake snoozed exceptions."""
+    return services.exceptions_sla_mark()
