@@ -1,0 +1,157 @@
+"""Canonical documents: what every vendor adapter's `normalise()` produces, and what the journal
+builders read. Plain frozen dataclasses, so builders are pure functions testable without a database.
+
+Amount conventions (one for every vendor):
+- every amount is in the order's (shop's) currency, a Decimal quantised to its minor unit;
+- `OrderLineDoc.unit_price` and `ShippingLineDoc.amount` are as the vendor printed them: they include
+  tax when `CanonicalOrder.taxes_included` is true;
+- discounts are positive amounts; a discount with `line_external_id=None` is order-level and is
+  allocated to lines by the journal builder;
+- payout line amounts are signed from the merchant's side (charge +, refund -, withheld reserve -).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+FUNDING_MERCHANT = "merchant"
+FUNDING_VENDOR = "vendor"
+COLLECTED_BY_MERCHANT = "merchant"
+COLLECTED_BY_MARKETPLACE = "marketplace"
+
+
+@dataclass(frozen=True)
+class TaxLineDoc:
+    jurisdiction: str
+    rate: Decimal
+    amount: Decimal
+    collected_by: str = COLLECTED_BY_MERCHANT
+
+
+@dataclass(frozen=True)
+class OrderLineDoc:
+    external_id: str
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    product_category: str = ""
+    title: str = ""
+    taxes: tuple[TaxLineDoc, ...] = ()
+
+    @property
+    def gross(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class DiscountDoc:
+    amount: Decimal
+    code: str = ""
+    promotion_id: str = ""
+    funding: str = FUNDING_MERCHANT
+    line_external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ShippingLineDoc:
+    external_id: str
+    amount: Decimal
+    code: str = ""
+    title: str = ""
+    taxes: tuple[TaxLineDoc, ...] = ()
+
+
+@dataclass(frozen=True)
+class PaymentDoc:
+    external_id: str
+    gateway: str
+    amount: Decimal
+    method: str = ""
+    fee: Decimal = Decimal(0)
+    is_gift_card: bool = False
+
+
+@dataclass(frozen=True)
+class FulfilmentDoc:
+    external_id: str
+    fulfilled_at: dt.datetime
+    lines: tuple[tuple[str, int], ...] = ()  # (order line external id, quantity)
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class CanonicalOrder:
+    external_id: str
+    source_version: int
+    currency: str
+    placed_at: dt.datetime
+    lines: tuple[OrderLineDoc, ...]
+    channel: str = ""
+    store: str = ""
+    paid_at: dt.datetime | None = None
+    fulfilled_at: dt.datetime | None = None
+    cancelled_at: dt.datetime | None = None
+    customer_ref: str = ""
+    taxes_included: bool = False
+    discounts: tuple[DiscountDoc, ...] = ()
+    shipping_lines: tuple[ShippingLineDoc, ...] = ()
+    payments: tuple[PaymentDoc, ...] = ()
+    fulfilments: tuple[FulfilmentDoc, ...] = ()
+    presentment_currency: str = ""
+    presentment_amounts: dict = field(default_factory=dict)
+    vendor_total: Decimal | None = None  # the vendor's own total, kept to flag totals that do not add up
+    raw_event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RefundLineDoc:
+    line_external_id: str
+    quantity: int
+    restock: bool = False
+
+
+@dataclass(frozen=True)
+class CanonicalRefund:
+    external_id: str
+    order_external_id: str
+    source_version: int
+    currency: str
+    processed_at: dt.datetime
+    lines: tuple[RefundLineDoc, ...] = ()
+    shipping: Decimal = Decimal(0)  # shipping refunded, same tax convention as the order's shipping
+    gateway: str = ""
+    is_gift_card: bool = False
+    amount: Decimal | None = None  # what the vendor says it paid back
+    reason: str = ""
+    raw_event_id: int | None = None
+
+
+PAYOUT_CHARGE = "charge"
+PAYOUT_REFUND = "refund"
+PAYOUT_FEE = "fee"
+PAYOUT_ADJUSTMENT = "adjustment"
+PAYOUT_RESERVE = "reserve"
+
+
+@dataclass(frozen=True)
+class PayoutLineDoc:
+    type: str
+    amount: Decimal
+    fee: Decimal = Decimal(0)
+    reference: str = ""  # external id of the order (charge) or refund (refund) behind the line
+    external_id: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CanonicalPayout:
+    external_id: str
+    source_version: int
+    currency: str
+    arrival_date: dt.date
+    amount: Decimal  # net paid into the bank
+    gateway: str
+    lines: tuple[PayoutLineDoc, ...] = ()
+    raw_event_id: int | None = None

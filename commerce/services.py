@@ -1,0 +1,463 @@
+"""Writes of canonical documents: idempotent on (source, connection, external id) and safe against
+out-of-order delivery (an older source version than the stored one is ignored and logged)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+import structlog
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import ProtectedError, Sum
+
+from commerce.documents import (
+    COLLECTED_BY_MARKETPLACE,
+    COLLECTED_BY_MERCHANT,
+    FUNDING_MERCHANT,
+    FUNDING_VENDOR,
+    CanonicalOrder,
+    CanonicalPayout,
+    CanonicalRefund,
+    TaxLineDoc,
+)
+from commerce.models import (
+    DiscountAllocation,
+    Fulfilment,
+    FulfilmentLine,
+    Order,
+    OrderLine,
+    Payment,
+    Payout,
+    PayoutLine,
+    Refund,
+    RefundLine,
+    ShippingLine,
+    TaxLine,
+)
+from posting.money import MoneyError, currency_check, quantize
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class UpsertOutcome(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    IGNORED_STALE = "ignored_stale"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class UpsertResult(Generic[T]):
+    outcome: UpsertOutcome
+    obj: T
+
+
+def _amount(errors: dict[str, list[str]], field: str, value: Decimal, currency: str, *, signed: bool = False) -> None:
+    if isinstance(value, float) or not isinstance(value, Decimal | int):
+        errors.setdefault(field, []).append(f"{value!r} is not a Decimal amount.")
+        return
+    try:
+        exact = quantize(value, currency) == value
+    except MoneyError as error:
+        errors.setdefault(field, []).append(str(error))
+        return
+    if not exact:
+        errors.setdefault(field, []).append(f"{value} has more decimals than {currency} allows.")
+    if not signed and value < 0:
+        errors.setdefault(field, []).append(f"{value} must not be negative.")
+
+
+def _currency(errors: dict[str, list[str]], field: str, currency: str) -> bool:
+    try:
+        currency_check(currency)
+    except MoneyError as error:
+        errors.setdefault(field, []).append(str(error))
+        return False
+    return True
+
+
+def _taxes_validate(errors: dict, prefix: str, taxes: tuple[TaxLineDoc, ...], currency: str) -> None:
+    for index, tax in enumerate(taxes):
+        _amount(errors, f"{prefix}.taxes[{index}].amount", tax.amount, currency)
+        if not tax.jurisdiction:
+            errors.setdefault(f"{prefix}.taxes[{index}].jurisdiction", []).append("A tax line needs a jurisdiction.")
+        if tax.collected_by not in (COLLECTED_BY_MERCHANT, COLLECTED_BY_MARKETPLACE):
+            errors.setdefault(f"{prefix}.taxes[{index}].collected_by", []).append(
+                f"{tax.collected_by!r} is not merchant or marketplace."
+            )
+
+
+def order_document_validate(document: CanonicalOrder) -> None:
+    errors: dict[str, list[str]] = {}
+    if not document.external_id:
+        errors["external_id"] = ["An order needs an external id."]
+    if not _currency(errors, "currency", document.currency):
+        raise ValidationError(errors)
+    currency = document.currency
+    if not document.lines:
+        errors["lines"] = ["An order needs at least one line."]
+    line_ids = [line.external_id for line in document.lines]
+    if len(set(line_ids)) != len(line_ids):
+        errors.setdefault("lines", []).append("Line external ids must be unique within the order.")
+    gross_by_line: dict[str, Decimal] = {}
+    for index, line in enumerate(document.lines):
+        if not isinstance(line.quantity, int) or line.quantity <= 0:
+            errors.setdefault(f"lines[{index}].quantity", []).append(f"{line.quantity!r} must be a positive integer.")
+        _amount(errors, f"lines[{index}].unit_price", line.unit_price, currency)
+        _taxes_validate(errors, f"lines[{index}]", line.taxes, currency)
+        if isinstance(line.quantity, int) and line.quantity > 0 and isinstance(line.unit_price, Decimal):
+            gross_by_line[line.external_id] = line.gross
+    for index, discount in enumerate(document.discounts):
+        _amount(errors, f"discounts[{index}].amount", discount.amount, currency)
+        if discount.funding not in (FUNDING_MERCHANT, FUNDING_VENDOR):
+            errors.setdefault(f"discounts[{index}].funding", []).append(
+                f"{discount.funding!r} is not merchant or vendor."
+            )
+        if discount.line_external_id is not None and discount.line_external_id not in gross_by_line:
+            errors.setdefault(f"discounts[{index}].line_external_id", []).append(
+                f"No line {discount.line_external_id!r} in this order."
+            )
+    line_discounts: dict[str, Decimal] = {}
+    for discount in document.discounts:
+        if discount.line_external_id in gross_by_line and isinstance(discount.amount, Decimal):
+            line_discounts[discount.line_external_id] = (
+                line_discounts.get(discount.line_external_id, 0) + discount.amount
+            )
+    for line_id, discounted in line_discounts.items():
+        if discounted > gross_by_line[line_id]:
+            errors.setdefault("discounts", []).append(f"Discounts on line {line_id!r} exceed its gross amount.")
+    order_level = sum((d.amount for d in document.discounts if d.line_external_id is None), Decimal(0))
+    if order_level > sum(gross_by_line.values(), Decimal(0)) - sum(line_discounts.values(), Decimal(0)):
+        errors.setdefault("discounts", []).append("Order-level discounts exceed the discounted line total.")
+    for index, shipping in enumerate(document.shipping_lines):
+        _amount(errors, f"shipping_lines[{index}].amount", shipping.amount, currency)
+        _taxes_validate(errors, f"shipping_lines[{index}]", shipping.taxes, currency)
+    for index, payment in enumerate(document.payments):
+        _amount(errors, f"payments[{index}].amount", payment.amount, currency)
+        _amount(errors, f"payments[{index}].fee", payment.fee, currency)
+        if not payment.gateway:
+            errors.setdefault(f"payments[{index}].gateway", []).append("A payment needs a gateway.")
+    for index, fulfilment in enumerate(document.fulfilments):
+        for line_id, quantity in fulfilment.lines:
+            if line_id not in gross_by_line:
+                errors.setdefault(f"fulfilments[{index}].lines", []).append(f"No line {line_id!r} in this order.")
+            elif quantity <= 0:
+                errors.setdefault(f"fulfilments[{index}].lines", []).append(f"{quantity!r} must be positive.")
+    if document.presentment_currency:
+        _currency(errors, "presentment_currency", document.presentment_currency)
+    if document.vendor_total is not None:
+        _amount(errors, "vendor_total", document.vendor_total, currency)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _stale(existing, version: int, kind: str, external_id: str) -> UpsertOutcome | None:
+    if existing is None:
+        return None
+    if version < existing.source_version:
+        log.info(
+            "commerce.stale_version_ignored",
+            kind=kind,
+            external_id=external_id,
+            stored=existing.source_version,
+            received=version,
+        )
+        return UpsertOutcome.IGNORED_STALE
+    if version == existing.source_version:
+        return UpsertOutcome.UNCHANGED
+    return None
+
+
+def _order_children_write(order: Order, document: CanonicalOrder) -> None:
+    kept = {line.external_id for line in document.lines}
+    try:
+        order.lines.exclude(external_id__in=kept).delete()
+    except ProtectedError as error:
+        raise ValidationError({"lines": ["A refunded line cannot be removed from the order."]}) from error
+    order.tax_lines.all().delete()
+    order.discounts.all().delete()
+    order.shipping_lines.all().delete()
+    order.payments.all().delete()
+    order.fulfilments.all().delete()
+    line_discounts: dict[str, Decimal] = {}
+    for discount in document.discounts:
+        if discount.line_external_id is not None:
+            line_discounts[discount.line_external_id] = (
+                line_discounts.get(discount.line_external_id, Decimal(0)) + discount.amount
+            )
+    lines: dict[str, OrderLine] = {}
+    taxes: list[TaxLine] = []
+    for position, doc in enumerate(document.lines):
+        discount = line_discounts.get(doc.external_id, Decimal(0))
+        line, _ = OrderLine.objects.update_or_create(
+            order=order,
+            external_id=doc.external_id,
+            defaults={
+                "position": position,
+                "sku": doc.sku,
+                "title": doc.title,
+                "product_category": doc.product_category,
+                "quantity": doc.quantity,
+                "unit_price": doc.unit_price,
+                "gross": doc.gross,
+                "discount_total": discount,
+                "net": doc.gross - discount,
+            },
+        )
+        lines[doc.external_id] = line
+        taxes.extend(
+            TaxLine(
+                order=order,
+                position=len(taxes) + index,
+                order_line=line,
+                jurisdiction=tax.jurisdiction,
+                rate=tax.rate,
+                amount=tax.amount,
+                collected_by=tax.collected_by,
+            )
+            for index, tax in enumerate(doc.taxes)
+        )
+    for position, doc in enumerate(document.shipping_lines):
+        shipping = ShippingLine.objects.create(
+            order=order,
+            position=position,
+            external_id=doc.external_id,
+            code=doc.code,
+            title=doc.title,
+            amount=doc.amount,
+        )
+        taxes.extend(
+            TaxLine(
+                order=order,
+                position=len(taxes) + index,
+                shipping_line=shipping,
+                jurisdiction=tax.jurisdiction,
+                rate=tax.rate,
+                amount=tax.amount,
+                collected_by=tax.collected_by,
+            )
+            for index, tax in enumerate(doc.taxes)
+        )
+    TaxLine.objects.bulk_create(taxes)
+    DiscountAllocation.objects.bulk_create(
+        DiscountAllocation(
+            order=order,
+            position=position,
+            order_line=lines[doc.line_external_id] if doc.line_external_id is not None else None,
+            code=doc.code,
+            promotion_id=doc.promotion_id,
+            funding=doc.funding,
+            amount=doc.amount,
+        )
+        for position, doc in enumerate(document.discounts)
+    )
+    Payment.objects.bulk_create(
+        Payment(
+            order=order,
+            position=position,
+            external_id=doc.external_id,
+            gateway=doc.gateway,
+            method=doc.method,
+            amount=doc.amount,
+            fee=doc.fee,
+            is_gift_card=doc.is_gift_card,
+        )
+        for position, doc in enumerate(document.payments)
+    )
+    for doc in document.fulfilments:
+        fulfilment = Fulfilment.objects.create(
+            order=order, external_id=doc.external_id, fulfilled_at=doc.fulfilled_at, location=doc.location
+        )
+        FulfilmentLine.objects.bulk_create(
+            FulfilmentLine(fulfilment=fulfilment, order_line=lines[line_id], quantity=quantity)
+            for line_id, quantity in doc.lines
+        )
+
+
+@transaction.atomic
+def order_upsert(*, source: str, connection_id: int | None, document: CanonicalOrder) -> UpsertResult[Order]:
+    order_document_validate(document)
+    existing = (
+        Order.objects.select_for_update()
+        .filter(source=source, source_connection_id=connection_id, external_id=document.external_id)
+        .first()
+    )
+    outcome = _stale(existing, document.source_version, "order", document.external_id)
+    if outcome is not None:
+        return UpsertResult(outcome, existing)
+    if existing is not None and existing.currency != document.currency:
+        raise ValidationError({"currency": [f"The order is in {existing.currency}, not {document.currency}."]})
+    fields = {
+        "source_version": document.source_version,
+        "raw_event_id": document.raw_event_id,
+        "currency": document.currency,
+        "channel": document.channel,
+        "store": document.store,
+        "placed_at": document.placed_at,
+        "paid_at": document.paid_at,
+        "fulfilled_at": document.fulfilled_at,
+        "cancelled_at": document.cancelled_at,
+        "customer_ref": document.customer_ref,
+        "taxes_included": document.taxes_included,
+        "presentment_currency": document.presentment_currency,
+        "presentment_amounts": document.presentment_amounts,
+        "vendor_total": document.vendor_total,
+    }
+    if existing is None:
+        order = Order.objects.create(
+            source=source, source_connection_id=connection_id, external_id=document.external_id, **fields
+        )
+    else:
+        order = existing
+        for name, value in fields.items():
+            setattr(order, name, value)
+        order.save()
+    _order_children_write(order, document)
+    return UpsertResult(UpsertOutcome.CREATED if existing is None else UpsertOutcome.UPDATED, order)
+
+
+@transaction.atomic
+def refund_upsert(*, source: str, connection_id: int | None, document: CanonicalRefund) -> UpsertResult[Refund]:
+    errors: dict[str, list[str]] = {}
+    if not _currency(errors, "currency", document.currency):
+        raise ValidationError(errors)
+    order = (
+        Order.objects.select_for_update()
+        .filter(source=source, source_connection_id=connection_id, external_id=document.order_external_id)
+        .first()
+    )
+    if order is None:
+        raise ValidationError({"order_external_id": [f"No order {document.order_external_id!r} from this source."]})
+    existing = Refund.objects.filter(
+        source=source, source_connection_id=connection_id, external_id=document.external_id
+    ).first()
+    outcome = _stale(existing, document.source_version, "refund", document.external_id)
+    if outcome is not None:
+        return UpsertResult(outcome, existing)
+    if document.currency != order.currency:
+        errors["currency"] = [f"The refund is in {document.currency} but the order is in {order.currency}."]
+    _amount(errors, "shipping", document.shipping, document.currency)
+    if document.amount is not None:
+        _amount(errors, "amount", document.amount, document.currency)
+    lines = {line.external_id: line for line in order.lines.all()}
+    other_refunds = RefundLine.objects.filter(refund__order=order)
+    if existing is not None:
+        other_refunds = other_refunds.exclude(refund=existing)
+    refunded = dict(
+        other_refunds.values("order_line__external_id")
+        .annotate(quantity=Sum("quantity"))
+        .values_list("order_line__external_id", "quantity")
+    )
+    for index, line in enumerate(document.lines):
+        field = f"lines[{index}].quantity"
+        if line.line_external_id not in lines:
+            errors.setdefault(f"lines[{index}].line_external_id", []).append(
+                f"No line {line.line_external_id!r} in order {order.external_id}."
+            )
+        elif not isinstance(line.quantity, int) or line.quantity <= 0:
+            errors.setdefault(field, []).append(f"{line.quantity!r} must be a positive integer.")
+        else:
+            left = lines[line.line_external_id].quantity - refunded.get(line.line_external_id, 0)
+            if line.quantity > left:
+                errors.setdefault(field, []).append(
+                    f"Refunding {line.quantity} of line {line.line_external_id!r} but only {left} left to refund."
+                )
+    shipping_total = sum((s.amount for s in order.shipping_lines.all()), Decimal(0))
+    shipping_refunded = sum((r.shipping for r in order.refunds.exclude(pk=getattr(existing, "pk", None))), Decimal(0))
+    if isinstance(document.shipping, Decimal) and document.shipping > shipping_total - shipping_refunded:
+        errors.setdefault("shipping", []).append(
+            f"Refunding {document.shipping} of shipping but only {shipping_total - shipping_refunded} left to refund."
+        )
+    if errors:
+        raise ValidationError(errors)
+    fields = {
+        "source_version": document.source_version,
+        "raw_event_id": document.raw_event_id,
+        "currency": document.currency,
+        "order": order,
+        "processed_at": document.processed_at,
+        "shipping": document.shipping,
+        "gateway": document.gateway,
+        "is_gift_card": document.is_gift_card,
+        "amount": document.amount,
+        "reason": document.reason,
+    }
+    if existing is None:
+        refund = Refund.objects.create(
+            source=source, source_connection_id=connection_id, external_id=document.external_id, **fields
+        )
+    else:
+        refund = existing
+        for name, value in fields.items():
+            setattr(refund, name, value)
+        refund.save()
+        refund.lines.all().delete()
+    RefundLine.objects.bulk_create(
+        RefundLine(refund=refund, order_line=lines[doc.line_external_id], quantity=doc.quantity, restock=doc.restock)
+        for doc in document.lines
+    )
+    return UpsertResult(UpsertOutcome.CREATED if existing is None else UpsertOutcome.UPDATED, refund)
+
+
+@transaction.atomic
+def payout_upsert(*, source: str, connection_id: int | None, document: CanonicalPayout) -> UpsertResult[Payout]:
+    errors: dict[str, list[str]] = {}
+    if not _currency(errors, "currency", document.currency):
+        raise ValidationError(errors)
+    existing = (
+        Payout.objects.select_for_update()
+        .filter(source=source, source_connection_id=connection_id, external_id=document.external_id)
+        .first()
+    )
+    outcome = _stale(existing, document.source_version, "payout", document.external_id)
+    if outcome is not None:
+        return UpsertResult(outcome, existing)
+    if existing is not None and existing.currency != document.currency:
+        errors["currency"] = [f"The payout is in {existing.currency}, not {document.currency}."]
+    if not document.gateway:
+        errors["gateway"] = ["A payout needs a gateway."]
+    _amount(errors, "amount", document.amount, document.currency, signed=True)
+    for index, line in enumerate(document.lines):
+        if line.type not in PayoutLine.Type.values:
+            errors.setdefault(f"lines[{index}].type", []).append(f"{line.type!r} is not a payout line type.")
+        _amount(errors, f"lines[{index}].amount", line.amount, document.currency, signed=True)
+        _amount(errors, f"lines[{index}].fee", line.fee, document.currency)
+    if errors:
+        raise ValidationError(errors)
+    fields = {
+        "source_version": document.source_version,
+        "raw_event_id": document.raw_event_id,
+        "currency": document.currency,
+        "gateway": document.gateway,
+        "arrival_date": document.arrival_date,
+        "amount": document.amount,
+    }
+    if existing is None:
+        payout = Payout.objects.create(
+            source=source, source_connection_id=connection_id, external_id=document.external_id, **fields
+        )
+    else:
+        payout = existing
+        for name, value in fields.items():
+            setattr(payout, name, value)
+        payout.save()
+        payout.lines.all().delete()
+    PayoutLine.objects.bulk_create(
+        PayoutLine(
+            payout=payout,
+            position=position,
+            type=doc.type,
+            amount=doc.amount,
+            fee=doc.fee,
+            reference=doc.reference,
+            external_id=doc.external_id,
+            description=doc.description,
+        )
+        for position, doc in enumerate(document.lines)
+    )
+    return UpsertResult(UpsertOutcome.CREATED if existing is None else UpsertOutcome.UPDATED, payout)

@@ -1,0 +1,433 @@
+"""Tenant API of the chart of accounts and the mapping sets (tenant domain, tenant schema).
+
+Thin views on mappings.services; shape checked by serializers, business rules by the services
+(their ValidationError answers 400 in the one error format). Writes honour Idempotency-Key."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from commerce.models import Order
+from mappings import services
+from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
+from mappings.selectors import accounts_list, mapping_sets_list
+from portal.api_auth import api_actor
+from portal.api_errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer, error_responses
+from posting.selectors import journal_preview
+from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
+
+
+class TenantApiView(ApiView):
+    api_area = "tenant"
+
+
+def _actor(request: Request):
+    actor, _label = api_actor(request)
+    return actor
+
+
+# ---- accounts -------------------------------------------------------------------------------
+
+
+class AccountOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=Account.Type.choices)
+    parent = serializers.CharField(source="parent.code", allow_null=True, default=None)
+    currency = serializers.CharField(allow_blank=True)
+    active = serializers.BooleanField()
+    external_id = serializers.CharField(allow_blank=True)
+
+
+class AccountInput(StrictSerializer):
+    code = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=200)
+    type = serializers.ChoiceField(choices=Account.Type.choices)
+    parent = serializers.CharField(max_length=40, required=False, allow_blank=True, help_text="Parent account code")
+    currency = serializers.CharField(max_length=3, required=False, allow_blank=True, default="")
+    active = serializers.BooleanField(required=False, default=True)
+    external_id = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+
+class AccountPatchInput(AccountInput):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+            field.default = serializers.empty
+
+
+def _parent(values: dict) -> dict:
+    if "parent" in values:
+        code = values.pop("parent")
+        parent = Account.objects.filter(code=code).first() if code else None
+        if code and parent is None:
+            raise exceptions.ValidationError({"parent": [f"No account with code {code!r}."]})
+        values["parent"] = parent
+    return values
+
+
+class AccountPagination(CreatedCursorPagination):
+    ordering = ("code",)
+
+
+class AccountListCreateApi(TenantApiView):
+    serializer_class = AccountOutput
+    pagination_class = AccountPagination
+
+    def get_queryset(self):
+        return accounts_list()
+
+    @extend_schema(operation_id="accounts_list", responses={200: AccountOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(AccountOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="accounts_create",
+        request=AccountInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: AccountOutput, **WRITE_ERRORS},
+        examples=[OpenApiExample("Bank", value={"code": "1010", "name": "Bank", "type": "asset"}, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        data = AccountInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = services.account_create(**_parent(dict(data.validated_data)), actor=_actor(request))
+        return Response(AccountOutput(account).data, status=status.HTTP_201_CREATED)
+
+
+def _account(pk: int) -> Account:
+    account = Account.objects.select_related("parent").filter(pk=pk).first()
+    if account is None:
+        raise exceptions.NotFound("No such account.")
+    return account
+
+
+class AccountDetailApi(TenantApiView):
+    serializer_class = AccountOutput
+
+    @extend_schema(operation_id="accounts_retrieve", responses={200: AccountOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(AccountOutput(_account(pk)).data)
+
+    @extend_schema(
+        operation_id="accounts_update",
+        request=AccountPatchInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: AccountOutput, **WRITE_ERRORS},
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        account = _account(pk)
+        data = AccountPatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.account_update(account=account, actor=_actor(request), **_parent(dict(data.validated_data)))
+        return Response(AccountOutput(_account(pk)).data)
+
+
+class AccountsImportInput(StrictSerializer):
+    csv = serializers.CharField(
+        max_length=2 * 1024 * 1024, trim_whitespace=False, help_text="CSV text: code,name,type[,parent]"
+    )
+
+
+class AccountsImportOutput(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+
+
+class AccountsImportApi(TenantApiView):
+    serializer_class = AccountsImportOutput
+
+    @extend_schema(
+        operation_id="accounts_import",
+        request=AccountsImportInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: AccountsImportOutput, **WRITE_ERRORS},
+        description="All rows or none: every bad row is reported in `details.rows` with its line number.",
+        examples=[
+            OpenApiExample("Two accounts", value={"csv": "code,name,type\n1010,Bank,asset\n4000,Sales,revenue\n"})
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = AccountsImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = services.accounts_import_csv(file=data.validated_data["csv"], actor=_actor(request))
+        except services.AccountsImportError as error:
+            raise ApiError(
+                status_code=400,
+                code="invalid_rows",
+                message="Nothing was imported: fix these rows and send the file again.",
+                details={"rows": [{"line": row.line, "message": row.message} for row in error.rows]},
+            ) from error
+        return Response(AccountsImportOutput(result).data)
+
+
+# ---- mapping sets ---------------------------------------------------------------------------
+
+
+class RuleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.ChoiceField(choices=PostingRole.choices)
+    account = serializers.CharField(source="account.code")
+    conditions = serializers.DictField(child=serializers.CharField())
+
+
+class ValueMapOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=ValueMap.Kind.choices)
+    source_value = serializers.CharField()
+    erp_value = serializers.CharField()
+
+
+class MappingSetOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=MappingSet.Status.choices)
+    effective_from = serializers.DateTimeField(allow_null=True)
+    activated_at = serializers.DateTimeField(allow_null=True)
+    archived_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    rule_count = serializers.IntegerField(source="rules.count")
+
+
+class MappingSetDetailOutput(MappingSetOutput):
+    rules = RuleOutput(many=True, source="rules.all")
+    value_maps = ValueMapOutput(many=True, source="value_maps.all")
+
+
+class MappingSetCreateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120)
+    copy_from = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**31 - 1, help_text="Id of a set whose rules and value maps to copy"
+    )
+
+
+class MappingSetListCreateApi(TenantApiView):
+    serializer_class = MappingSetOutput
+
+    def get_queryset(self):
+        return mapping_sets_list()
+
+    @extend_schema(operation_id="mapping_sets_list", responses={200: MappingSetOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MappingSetOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="mapping_sets_create",
+        request=MappingSetCreateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: MappingSetDetailOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = MappingSetCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        source_id = data.validated_data.get("copy_from")
+        if source_id is not None:
+            source = MappingSet.objects.filter(pk=source_id).first()
+            if source is None:
+                raise exceptions.ValidationError({"copy_from": ["No such mapping set."]})
+            draft = services.mapping_set_copy(mapping_set=source, name=data.validated_data["name"])
+        else:
+            draft = services.mapping_set_create(name=data.validated_data["name"])
+        return Response(MappingSetDetailOutput(draft).data, status=status.HTTP_201_CREATED)
+
+
+def _mapping_set(pk: int) -> MappingSet:
+    mapping_set = MappingSet.objects.filter(pk=pk).first()
+    if mapping_set is None:
+        raise exceptions.NotFound("No such mapping set.")
+    return mapping_set
+
+
+class MappingSetDetailApi(TenantApiView):
+    serializer_class = MappingSetDetailOutput
+
+    @extend_schema(operation_id="mapping_sets_retrieve", responses={200: MappingSetDetailOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(MappingSetDetailOutput(_mapping_set(pk)).data)
+
+
+class ActivateInput(StrictSerializer):
+    effective_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class MappingSetActivateApi(TenantApiView):
+    serializer_class = MappingSetDetailOutput
+
+    @extend_schema(
+        operation_id="mapping_sets_activate",
+        request=ActivateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: MappingSetDetailOutput, **WRITE_ERRORS},
+        description="Make a draft active from `effective_from` (default now); the active set is archived.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        mapping_set = _mapping_set(pk)
+        data = ActivateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.mapping_set_activate(mapping_set=mapping_set, effective_from=data.validated_data["effective_from"])
+        return Response(MappingSetDetailOutput(_mapping_set(pk)).data)
+
+
+class PreviewLineOutput(serializers.Serializer):
+    role = serializers.CharField()
+    description = serializers.CharField()
+    dimensions = serializers.DictField(child=serializers.CharField())
+    account = serializers.CharField(source="account.code", allow_null=True, default=None)
+    debit = serializers.CharField(help_text="Decimal string in the currency's minor units")
+    credit = serializers.CharField(help_text="Decimal string in the currency's minor units")
+
+
+class PreviewOutput(serializers.Serializer):
+    order = serializers.CharField()
+    currency = serializers.CharField()
+    lines = PreviewLineOutput(many=True)
+    problems = serializers.ListField(child=serializers.CharField())
+    postable = serializers.BooleanField()
+
+
+class PreviewQuery(serializers.Serializer):
+    order = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+
+
+class MappingSetPreviewApi(TenantApiView):
+    serializer_class = PreviewOutput
+
+    @extend_schema(
+        operation_id="mapping_sets_preview",
+        parameters=[OpenApiParameter("order", int, required=True, description="Order id")],
+        responses={200: PreviewOutput, **READ_ERRORS},
+        description="The journal the order would post under this set and the current policy. Writes nothing.",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        mapping_set = _mapping_set(pk)
+        query = PreviewQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        order = Order.objects.filter(pk=query.validated_data["order"]).first()
+        if order is None:
+            raise exceptions.NotFound("No such order.")
+        preview = journal_preview(order=order, mapping_set=mapping_set)
+        return Response(
+            PreviewOutput(
+                {
+                    "order": order.external_id,
+                    "currency": preview.currency,
+                    "lines": preview.lines,
+                    "problems": preview.problems,
+                    "postable": preview.postable,
+                }
+            ).data
+        )
+
+
+class RuleInput(StrictSerializer):
+    role = serializers.ChoiceField(choices=PostingRole.choices)
+    account = serializers.CharField(max_length=40, help_text="Account code")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for key in CONDITION_KEYS:
+            max_length = AccountRule._meta.get_field(key).max_length
+            self.fields[key] = serializers.CharField(max_length=max_length, required=False, allow_blank=True)
+
+
+class MappingSetRulesApi(TenantApiView):
+    serializer_class = RuleOutput
+    pagination_class = IdCursorPagination
+
+    def get_queryset(self):
+        return AccountRule.objects.none()
+
+    @extend_schema(operation_id="mapping_rules_list", responses={200: RuleOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        rules = _mapping_set(pk).rules.select_related("account")
+        page = self.paginate_queryset(rules)
+        return self.get_paginated_response(RuleOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="mapping_rules_create",
+        request=RuleInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: RuleOutput, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Web revenue",
+                value={"role": "revenue", "account": "4030", "channel": "web"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        mapping_set = _mapping_set(pk)
+        data = RuleInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        account = Account.objects.filter(code=values.pop("account")).first()
+        if account is None:
+            raise exceptions.ValidationError({"account": ["No account with this code."]})
+        role = values.pop("role")
+        conditions = {key: value.strip() for key, value in values.items() if value.strip()}
+        rule = services.account_rule_add(mapping_set=mapping_set, role=role, account=account, **conditions)
+        return Response(RuleOutput(rule).data, status=status.HTTP_201_CREATED)
+
+
+class MappingSetRuleDeleteApi(TenantApiView):
+    serializer_class = RuleOutput
+
+    @extend_schema(
+        operation_id="mapping_rules_delete", responses={204: None, **error_responses(400, 401, 403, 404, 429)}
+    )
+    def delete(self, request: Request, pk: int, rule_pk: int) -> Response:
+        rule = _mapping_set(pk).rules.filter(pk=rule_pk).first()
+        if rule is None:
+            raise exceptions.NotFound("No such rule in this set.")
+        services.account_rule_remove(rule=rule)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ValueMapInput(StrictSerializer):
+    kind = serializers.ChoiceField(choices=ValueMap.Kind.choices)
+    source_value = serializers.CharField(max_length=120)
+    erp_value = serializers.CharField(max_length=120)
+
+
+class MappingSetValueMapsApi(TenantApiView):
+    serializer_class = ValueMapOutput
+
+    @extend_schema(
+        operation_id="value_maps_set",
+        request=ValueMapInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: ValueMapOutput, **WRITE_ERRORS},
+        description="Create or replace the ERP value of one source value in a draft set.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        mapping_set = _mapping_set(pk)
+        data = ValueMapInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = services.value_map_set(mapping_set=mapping_set, **data.validated_data)
+        return Response(ValueMapOutput(row).data)
+
+
+urlpatterns = [
+    path("accounts/", AccountListCreateApi.as_view(), name="api-accounts"),
+    path("accounts/import/", AccountsImportApi.as_view(), name="api-accounts-import"),
+    path("accounts/<int:pk>/", AccountDetailApi.as_view(), name="api-account-detail"),
+    path("mapping-sets/", MappingSetListCreateApi.as_view(), name="api-mapping-sets"),
+    path("mapping-sets/<int:pk>/", MappingSetDetailApi.as_view(), name="api-mapping-set-detail"),
+    path("mapping-sets/<int:pk>/activate/", MappingSetActivateApi.as_view(), name="api-mapping-set-activate"),
+    path("mapping-sets/<int:pk>/preview/", MappingSetPreviewApi.as_view(), name="api-mapping-set-preview"),
+    path("mapping-sets/<int:pk>/rules/", MappingSetRulesApi.as_view(), name="api-mapping-rules"),
+    path(
+        "mapping-sets/<int:pk>/rules/<int:rule_pk>/", MappingSetRuleDeleteApi.as_view(), name="api-mapping-rule-delete"
+    ),
+    path("mapping-sets/<int:pk>/value-maps/", MappingSetValueMapsApi.as_view(), name="api-value-maps"),
+]

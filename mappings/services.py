@@ -1,0 +1,336 @@
+"""Writes of the chart of accounts and of mapping sets. Run inside the tenant's schema."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import IO
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
+from mappings.standard import STANDARD_ACCOUNTS, STANDARD_RULES
+
+CSV_COLUMNS = ("code", "name", "type")
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class AccountsImportError(ValidationError):
+    def __init__(self, rows: list[RowError]):
+        self.rows = rows
+        super().__init__([str(row) for row in rows])
+
+
+@dataclass(frozen=True)
+class AccountsImported:
+    created: int
+    updated: int
+
+
+def _audit(*, actor, action: str, changes: dict) -> None:
+    from tenants.services import audit_record
+
+    tenant = getattr(connection, "tenant", None)
+    if tenant is not None and getattr(tenant, "pk", None) and tenant.schema_name != "public":
+        audit_record(actor=actor, action=action, target=tenant, tenant=tenant, partner=tenant.partner, changes=changes)
+
+
+def _text(file: IO | bytes | str) -> str:
+    content = file.read() if hasattr(file, "read") else file
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise AccountsImportError([RowError(1, "The file is not UTF-8 text.")]) from error
+    return content.removeprefix("\ufeff")
+
+
+def accounts_import_csv(*, file: IO | bytes | str, actor=None) -> AccountsImported:
+    """Create or update accounts from CSV `code,name,type[,parent]` (header row required).
+
+    Every bad row is reported with its line number, and nothing is written unless every row is good:
+    a chart of accounts half imported is worse than one not imported."""
+    reader = csv.reader(io.StringIO(_text(file)))
+    rows = list(reader)
+    if not rows:
+        raise AccountsImportError([RowError(1, "The file is empty.")])
+    header = [cell.strip().lower() for cell in rows[0]]
+    if tuple(header[:3]) != CSV_COLUMNS or header[3:] not in ([], ["parent"]):
+        raise AccountsImportError([RowError(1, "The header must be code,name,type or code,name,type,parent.")])
+    errors: list[RowError] = []
+    parsed: list[tuple[int, str, str, str, str]] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            errors.append(RowError(number, f"{len(row)} columns, expected at most {len(header)}."))
+            continue
+        cells = [cell.strip() for cell in row] + [""] * (len(header) - len(row))
+        code, name, kind = cells[0], cells[1], cells[2].lower()
+        parent = cells[3] if len(cells) > 3 else ""
+        problems = []
+        if not code:
+            problems.append("code is empty")
+        elif len(code) > 40:
+            problems.append("code is longer than 40 characters")
+        elif code in seen:
+            problems.append(f"code {code} repeats line {seen[code]}")
+        if not name:
+            problems.append("name is empty")
+        if kind not in Account.Type.values:
+            problems.append(f"type {cells[2]!r} is not one of {', '.join(Account.Type.values)}")
+        if parent and parent == code:
+            problems.append("an account cannot be its own parent")
+        if problems:
+            errors.append(RowError(number, "; ".join(problems)))
+        if code and code not in seen:
+            seen[code] = number
+        parsed.append((number, code, name, kind, parent))
+    existing = set(Account.objects.values_list("code", flat=True))
+    for number, _code, _name, _kind, parent in parsed:
+        if parent and parent not in seen and parent not in existing:
+            errors.append(RowError(number, f"parent {parent} is neither in the file nor in the chart"))
+    if errors:
+        raise AccountsImportError(sorted(errors, key=lambda error: error.line))
+    created = updated = 0
+    with transaction.atomic():
+        accounts: dict[str, Account] = {}
+        for _number, code, name, kind, _parent in parsed:
+            account, was_created = Account.objects.update_or_create(code=code, defaults={"name": name, "type": kind})
+            accounts[code] = account
+            created += was_created
+            updated += not was_created
+        for _number, code, _name, _kind, parent in parsed:
+            if parent:
+                account = accounts[code]
+                account.parent = accounts.get(parent) or Account.objects.get(code=parent)
+                account.save(update_fields=["parent"])
+        _cycle_check()
+        _audit(actor=actor, action="accounts.imported", changes={"created": created, "updated": updated})
+    return AccountsImported(created=created, updated=updated)
+
+
+def _cycle_check() -> None:
+    parents = dict(Account.objects.values_list("pk", "parent_id"))
+    for start in parents:
+        seen = {start}
+        node = parents[start]
+        while node is not None:
+            if node in seen:
+                code = Account.objects.get(pk=start).code
+                raise AccountsImportError([RowError(1, f"account {code} is its own ancestor")])
+            seen.add(node)
+            node = parents[node]
+
+
+@transaction.atomic
+def mapping_set_create(*, name: str) -> MappingSet:
+    if not name.strip():
+        raise ValidationError({"name": "A mapping set needs a name."})
+    return MappingSet.objects.create(name=name.strip())
+
+
+@transaction.atomic
+def account_rule_add(*, mapping_set: MappingSet, role: str, account: Account, **conditions: str) -> AccountRule:
+    mapping_set = MappingSet.objects.select_for_update().get(pk=mapping_set.pk)
+    if mapping_set.status != MappingSet.Status.DRAFT:
+        raise ValidationError({"mapping_set": "Only a draft mapping set can be edited; copy it to a new draft."})
+    if role not in PostingRole.values:
+        raise ValidationError({"role": f"{role!r} is not a posting role."})
+    unknown = set(conditions) - set(CONDITION_KEYS)
+    if unknown:
+        raise ValidationError({"conditions": f"Unknown condition(s): {', '.join(sorted(unknown))}."})
+    if not account.active:
+        raise ValidationError({"account": f"Account {account.code} is inactive."})
+    if AccountRule.objects.filter(mapping_set=mapping_set, role=role, **_conditions_full(conditions)).exists():
+        raise ValidationError({"conditions": "A rule for this role and these conditions already exists."})
+    return AccountRule.objects.create(mapping_set=mapping_set, role=role, account=account, **conditions)
+
+
+def _conditions_full(conditions: dict[str, str]) -> dict[str, str]:
+    return {key: conditions.get(key, "") for key in CONDITION_KEYS}
+
+
+@transaction.atomic
+def value_map_set(*, mapping_set: MappingSet, kind: str, source_value: str, erp_value: str) -> ValueMap:
+    mapping_set = MappingSet.objects.select_for_update().get(pk=mapping_set.pk)
+    if mapping_set.status != MappingSet.Status.DRAFT:
+        raise ValidationError({"mapping_set": "Only a draft mapping set can be edited."})
+    if kind not in ValueMap.Kind.values:
+        raise ValidationError({"kind": f"{kind!r} is not a value map kind."})
+    row, _ = ValueMap.objects.update_or_create(
+        mapping_set=mapping_set, kind=kind, source_value=source_value, defaults={"erp_value": erp_value}
+    )
+    return row
+
+
+@transaction.atomic
+def mapping_set_copy(*, mapping_set: MappingSet, name: str) -> MappingSet:
+    """A new draft with the same rules and value maps: how an active set is changed."""
+    draft = mapping_set_create(name=name)
+    AccountRule.objects.bulk_create(
+        AccountRule(mapping_set=draft, role=rule.role, account_id=rule.account_id, **rule.conditions())
+        for rule in mapping_set.rules.all()
+    )
+    ValueMap.objects.bulk_create(
+        ValueMap(mapping_set=draft, kind=row.kind, source_value=row.source_value, erp_value=row.erp_value)
+        for row in mapping_set.value_maps.all()
+    )
+    return draft
+
+
+@transaction.atomic
+def mapping_set_activate(*, mapping_set: MappingSet, effective_from: dt.datetime | None = None) -> MappingSet:
+    """Make a draft the active set from `effective_from` (default now); the previous active set is
+    archived and kept, so documents dated before `effective_from` still resolve with it."""
+    mapping_set = MappingSet.objects.select_for_update().get(pk=mapping_set.pk)
+    if mapping_set.status != MappingSet.Status.DRAFT:
+        raise ValidationError({"status": f"Only a draft can be activated; this set is {mapping_set.status}."})
+    now = timezone.now()
+    effective_from = effective_from or now
+    previous = MappingSet.objects.select_for_update().filter(status=MappingSet.Status.ACTIVE).first()
+    if previous is not None:
+        if effective_from < previous.effective_from:
+            raise ValidationError(
+                {"effective_from": f"Must not be before the active set's start ({previous.effective_from:%Y-%m-%d})."}
+            )
+        previous.status = MappingSet.Status.ARCHIVED
+        previous.archived_at = now
+        previous.save(update_fields=["status", "archived_at"])
+    mapping_set.status = MappingSet.Status.ACTIVE
+    mapping_set.effective_from = effective_from
+    mapping_set.activated_at = now
+    mapping_set.save(update_fields=["status", "effective_from", "activated_at"])
+    return mapping_set
+
+
+@transaction.atomic
+def standard_chart_apply(*, effective_from: dt.datetime | None = None) -> MappingSet:
+    """Create the standard retail chart (accounts that exist are kept) and activate its mapping."""
+    accounts: dict[str, Account] = {}
+    for code, name, kind, parent in STANDARD_ACCOUNTS:
+        account, _ = Account.objects.get_or_create(
+            code=code, defaults={"name": name, "type": kind, "parent": accounts.get(parent)}
+        )
+        accounts[code] = account
+    draft = mapping_set_create(name="Standard retail mapping")
+    for role, code, conditions in STANDARD_RULES:
+        account_rule_add(mapping_set=draft, role=role, account=accounts[code], **conditions)
+    return mapping_set_activate(
+        mapping_set=draft, effective_from=effective_from or dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    )
+
+
+def standard_chart_ensure() -> MappingSet:
+    """The active mapping set, applying the standard chart first when the tenant has none (idempotent)."""
+    active = MappingSet.objects.filter(status=MappingSet.Status.ACTIVE).first()
+    return active if active is not None else standard_chart_apply()
+
+
+def _account_fields_check(*, code: str, name: str, type: str, parent: Account | None, currency: str, pk=None) -> None:
+    errors: dict[str, str] = {}
+    if not code.strip():
+        errors["code"] = "An account needs a code."
+    elif Account.objects.filter(code=code.strip()).exclude(pk=pk).exists():
+        errors["code"] = f"Account {code.strip()} already exists."
+    if not name.strip():
+        errors["name"] = "An account needs a name."
+    if type not in Account.Type.values:
+        errors["type"] = f"{type!r} is not one of {', '.join(Account.Type.values)}."
+    if currency and (len(currency) != 3 or not currency.isalpha() or not currency.isupper()):
+        errors["currency"] = "A currency is a three-letter ISO 4217 code, e.g. USD."
+    if parent is not None and pk is not None:
+        node: Account | None = parent
+        while node is not None:
+            if node.pk == pk:
+                errors["parent"] = "An account cannot sit under itself or one of its children."
+                break
+            node = node.parent
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def account_create(
+    *,
+    code: str,
+    name: str,
+    type: str,
+    parent: Account | None = None,
+    currency: str = "",
+    external_id: str = "",
+    active: bool = True,
+    actor=None,
+) -> Account:
+    _account_fields_check(code=code, name=name, type=type, parent=parent, currency=currency)
+    account = Account.objects.create(
+        code=code.strip(),
+        name=name.strip(),
+        type=type,
+        parent=parent,
+        currency=currency,
+        external_id=external_id,
+        active=active,
+    )
+    _audit(actor=actor, action="account.created", changes={"code": account.code})
+    return account
+
+
+ACCOUNT_FIELDS = ("code", "name", "type", "parent", "currency", "active", "external_id")
+
+
+@transaction.atomic
+def account_update(*, account: Account, actor=None, **values: object) -> Account:
+    """Change an account. Deactivating one still mapped by a live rule is allowed (posting then
+    treats the role as unmapped and raises it), but the code of an account with journal lines
+    is kept: exports and the ERP know it by that code."""
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    unknown = set(values) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Not an account field." for name in sorted(unknown)})
+    before = {name: str(getattr(account, name)) for name in values}
+    for name, value in values.items():
+        setattr(account, name, value.strip() if isinstance(value, str) else value)
+    _account_fields_check(
+        code=account.code,
+        name=account.name,
+        type=account.type,
+        parent=account.parent,
+        currency=account.currency,
+        pk=account.pk,
+    )
+    if "code" in values and before["code"] != account.code and account.journal_lines.exists():
+        raise ValidationError({"code": "This account has journal lines; its code can no longer change."})
+    account.save()
+    changes = {name: [before[name], str(getattr(account, name))] for name in values}
+    _audit(actor=actor, action="account.updated", changes={"code": account.code, **changes})
+    return account
+
+
+@transaction.atomic
+def account_rule_remove(*, rule: AccountRule) -> None:
+    mapping_set = MappingSet.objects.select_for_update().get(pk=rule.mapping_set_id)
+    if mapping_set.status != MappingSet.Status.DRAFT:
+        raise ValidationError({"mapping_set": "Only a draft mapping set can be edited; copy it to a new draft."})
+    rule.delete()
+
+
+@transaction.atomic
+def value_map_remove(*, value_map: ValueMap) -> None:
+    mapping_set = MappingSet.objects.select_for_update().get(pk=value_map.mapping_set_id)
+    if mapping_set.status != MappingSet.Status.DRAFT:
+        raise ValidationError({"mapping_set": "Only a draft mapping set can be edited."})
+    value_map.delete()

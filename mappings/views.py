@@ -1,0 +1,244 @@
+"""Chart of accounts and mapping editor pages (tenant domain). Thin: forms check shape, services
+in mappings.services do the writes; viewers read only."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from mappings import services
+from mappings.forms import (
+    AccountForm,
+    AccountRuleForm,
+    AccountsImportForm,
+    ActivateForm,
+    MappingSetCreateForm,
+    ValueMapForm,
+)
+from mappings.models import Account, AccountRule, MappingSet, ValueMap
+from mappings.selectors import accounts_list, mapping_sets_list
+from mappings.services import AccountsImportError, accounts_import_csv
+from posting.selectors import journal_preview, orders_recent
+from tenants.models import Membership
+
+
+def _can_edit(request: HttpRequest) -> bool:
+    return request.membership_role != Membership.Role.TENANT_VIEWER
+
+
+def _forbidden() -> HttpResponse:
+    return HttpResponse("Viewers cannot change the chart of accounts or mappings.", status=403)
+
+
+def _service_errors(form: Form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, messages_ in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, error.messages)
+
+
+def accounts(request: HttpRequest) -> HttpResponse:
+    can_edit = _can_edit(request)
+    form = AccountsImportForm()
+    account_form = AccountForm(prefix="new")
+    row_errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        if not can_edit:
+            return _forbidden()
+        if request.POST.get("action") == "create":
+            account_form = AccountForm(request.POST, prefix="new")
+            if account_form.is_valid():
+                try:
+                    account = services.account_create(**account_form.cleaned_data, actor=request.user)
+                except ValidationError as error:
+                    _service_errors(account_form, error)
+                else:
+                    messages.success(request, f"Account {account.code} created.")
+                    return redirect("mappings_accounts")
+            status = 400
+        else:
+            form = AccountsImportForm(request.POST, request.FILES)
+            if form.is_valid():
+                try:
+                    result = accounts_import_csv(file=form.cleaned_data["file"], actor=request.user)
+                except AccountsImportError as error:
+                    row_errors = [str(row) for row in error.rows]
+                    status = 400
+                else:
+                    messages.success(request, f"{result.created} account(s) created, {result.updated} updated.")
+                    return redirect("mappings_accounts")
+            else:
+                status = 400
+    return render(
+        request,
+        "mappings/accounts.html",
+        {
+            "accounts": accounts_list(),
+            "mapping_sets": mapping_sets_list()[:10],
+            "form": form,
+            "account_form": account_form,
+            "row_errors": row_errors,
+            "can_edit": can_edit,
+        },
+        status=status,
+    )
+
+
+def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    account = Account.objects.select_related("parent").filter(pk=pk).first()
+    if account is None:
+        raise Http404("No such account.")
+    can_edit = _can_edit(request)
+    initial = {field: getattr(account, field) for field in services.ACCOUNT_FIELDS}
+    form = AccountForm(initial=initial, account=account)
+    status = 200
+    if request.method == "POST":
+        if not can_edit:
+            return _forbidden()
+        form = AccountForm(request.POST, account=account)
+        if form.is_valid():
+            try:
+                services.account_update(account=account, actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                _service_errors(form, error)
+            else:
+                messages.success(request, f"Account {form.cleaned_data['code']} saved.")
+                return redirect("mappings_accounts")
+        status = 400
+    return render(
+        request, "mappings/account_edit.html", {"account": account, "form": form, "can_edit": can_edit}, status=status
+    )
+
+
+def mapping_sets(request: HttpRequest) -> HttpResponse:
+    can_edit = _can_edit(request)
+    form = MappingSetCreateForm()
+    status = 200
+    if request.method == "POST":
+        if not can_edit:
+            return _forbidden()
+        form = MappingSetCreateForm(request.POST)
+        if form.is_valid():
+            source = form.cleaned_data["copy_from"]
+            name = form.cleaned_data["name"]
+            try:
+                draft = (
+                    services.mapping_set_copy(mapping_set=source, name=name)
+                    if source is not None
+                    else services.mapping_set_create(name=name)
+                )
+            except ValidationError as error:
+                _service_errors(form, error)
+            else:
+                messages.success(request, f"Draft {draft.name} created.")
+                return redirect("mappings_set", pk=draft.pk)
+        status = 400
+    sets = mapping_sets_list().prefetch_related("rules")
+    return render(request, "mappings/sets.html", {"sets": sets, "form": form, "can_edit": can_edit}, status=status)
+
+
+def _set_or_404(pk: int) -> MappingSet:
+    mapping_set = MappingSet.objects.filter(pk=pk).first()
+    if mapping_set is None:
+        raise Http404("No such mapping set.")
+    return mapping_set
+
+
+def _preview_context(request: HttpRequest, mapping_set: MappingSet) -> dict:
+    order_id = request.GET.get("order", "")
+    order = None
+    if order_id.isdigit():
+        order = orders_recent().filter(pk=int(order_id)).first()
+    preview = journal_preview(order=order, mapping_set=mapping_set) if order is not None else None
+    return {"set": mapping_set, "preview_order": order, "preview": preview, "order_id": order_id}
+
+
+def mapping_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    mapping_set = _set_or_404(pk)
+    can_edit = _can_edit(request)
+    rule_form, value_form, activate_form = AccountRuleForm(), ValueMapForm(), ActivateForm()
+    status = 200
+    if request.method == "POST":
+        if not can_edit:
+            return _forbidden()
+        action = request.POST.get("action", "")
+        try:
+            if action == "add_rule":
+                rule_form = AccountRuleForm(request.POST)
+                if rule_form.is_valid():
+                    data = rule_form.cleaned_data
+                    try:
+                        services.account_rule_add(
+                            mapping_set=mapping_set,
+                            role=data["role"],
+                            account=data["account"],
+                            **rule_form.conditions(),
+                        )
+                    except ValidationError as error:
+                        _service_errors(rule_form, error)
+                if not rule_form.errors:
+                    messages.success(request, "Rule added.")
+                    return redirect("mappings_set", pk=pk)
+            elif action == "remove_rule":
+                rule = AccountRule.objects.filter(pk=request.POST.get("rule") or 0, mapping_set=mapping_set).first()
+                if rule is None:
+                    raise Http404("No such rule in this set.")
+                services.account_rule_remove(rule=rule)
+                messages.success(request, "Rule removed.")
+                return redirect("mappings_set", pk=pk)
+            elif action == "set_value":
+                value_form = ValueMapForm(request.POST)
+                if value_form.is_valid():
+                    try:
+                        services.value_map_set(mapping_set=mapping_set, **value_form.cleaned_data)
+                    except ValidationError as error:
+                        _service_errors(value_form, error)
+                if not value_form.errors:
+                    messages.success(request, "Value map saved.")
+                    return redirect("mappings_set", pk=pk)
+            elif action == "remove_value":
+                row = ValueMap.objects.filter(pk=request.POST.get("value") or 0, mapping_set=mapping_set).first()
+                if row is None:
+                    raise Http404("No such value map in this set.")
+                services.value_map_remove(value_map=row)
+                messages.success(request, "Value map removed.")
+                return redirect("mappings_set", pk=pk)
+            elif action == "activate":
+                activate_form = ActivateForm(request.POST)
+                if activate_form.is_valid():
+                    try:
+                        services.mapping_set_activate(
+                            mapping_set=mapping_set, effective_from=activate_form.cleaned_data["effective_from"]
+                        )
+                    except ValidationError as error:
+                        _service_errors(activate_form, error)
+                if not activate_form.errors:
+                    messages.success(request, f"{mapping_set.name} is now active.")
+                    return redirect("mappings_set", pk=pk)
+            else:
+                return HttpResponse("Unknown action.", status=400)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        status = 400
+    context = {
+        **_preview_context(request, mapping_set),
+        "rules": mapping_set.rules.select_related("account").order_by("role", "pk"),
+        "values": mapping_set.value_maps.order_by("kind", "source_value"),
+        "rule_form": rule_form,
+        "value_form": value_form,
+        "activate_form": activate_form,
+        "orders": orders_recent()[:50],
+        "can_edit": can_edit and mapping_set.status == MappingSet.Status.DRAFT,
+        "can_write": can_edit,
+    }
+    return render(request, "mappings/set_detail.html", context, status=status)
+
+
+def mapping_set_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The preview panel alone (htmx swaps it into the mapping set page)."""
+    return render(request, "mappings/_preview.html", _preview_context(request, _set_or_404(pk)))

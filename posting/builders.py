@@ -1,0 +1,498 @@
+"""Journal builders: pure functions from canonical documents and the posting policy to balanced
+lines by posting role. Accounts are resolved later (posting.services), so everything here is tested
+without a database.
+
+Order entry (DESIGN.md §4), per line and then summed per role and conditions:
+- revenue = line gross, less the line's included tax when prices include tax, less merchant-funded
+  discounts when discounts are presented net;
+- discounts: merchant-funded → Dr `discount` (gross presentation), vendor-funded → Dr
+  `vendor_funded_discount_receivable` (either presentation: the vendor owes it back);
+- an order-level discount is allocated to lines in proportion to their gross after line discounts,
+  by largest remainder. With `allocation=order` its discount line carries no product category
+  (net presentation always allocates, since revenue per category must be reduced);
+- tax per jurisdiction → Cr `tax_payable`; marketplace-facilitator tax → Cr
+  `marketplace_tax_collected` and Dr `marketplace_tax_remitted` with the marketplace keeping it
+  (Cr `payment_clearing`), never the merchant's tax payable;
+- payments → Dr `payment_clearing` per gateway/method, gift cards → Dr `gift_card_liability`.
+Refund entry: for each refunded line the cumulative share of what the order posted is
+`round(posted * refunded_so_far / quantity)`, and this refund takes the difference from the share
+before it, so partial refunds never exceed, and the last one exactly exhausts, what was posted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from commerce.documents import (
+    COLLECTED_BY_MARKETPLACE,
+    FUNDING_VENDOR,
+    PAYOUT_ADJUSTMENT,
+    PAYOUT_CHARGE,
+    PAYOUT_FEE,
+    PAYOUT_REFUND,
+    PAYOUT_RESERVE,
+    CanonicalOrder,
+    CanonicalPayout,
+    CanonicalRefund,
+)
+from mappings.models import PostingRole
+from posting.money import MoneyError, allocate, quantize, zero
+
+ROLE_ORDER = [role.value for role in PostingRole]
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # unmapped | unbalanced | refund_exceeds_posted | currency_mismatch | totals_mismatch | invalid
+    message: str
+    role: str = ""
+    conditions: tuple[tuple[str, str], ...] = ()
+
+
+class PostingRefused(Exception):
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        super().__init__("; ".join(problem.message for problem in self.problems))
+
+    @property
+    def kinds(self) -> list[str]:
+        return [problem.kind for problem in self.problems]
+
+
+@dataclass(frozen=True)
+class RoleLine:
+    role: str
+    conditions: tuple[tuple[str, str], ...]
+    debit: Decimal
+    credit: Decimal
+    description: str = ""
+
+    @property
+    def conditions_dict(self) -> dict[str, str]:
+        return dict(self.conditions)
+
+
+@dataclass(frozen=True)
+class Draft:
+    currency: str
+    memo: str
+    lines: list[RoleLine]
+    warnings: list[Problem] = field(default_factory=list)
+
+    def totals(self) -> tuple[Decimal, Decimal]:
+        return (
+            sum((line.debit for line in self.lines), Decimal(0)),
+            sum((line.credit for line in self.lines), Decimal(0)),
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The parts of `PostingPolicy` the builders read (kept separate so builders stay pure)."""
+
+    discounts: str = "gross"
+    allocation: str = "lines"
+
+
+class _Lines:
+    """Signed amounts per (role, conditions, side); a positive amount is a debit."""
+
+    def __init__(self, currency: str, base: dict[str, str]):
+        self.currency = currency
+        self.base = {key: value for key, value in base.items() if value}
+        self.amounts: dict[tuple[str, tuple, str], Decimal] = defaultdict(Decimal)
+
+    def _key(self, role: str, conditions: dict[str, str], side: str):
+        merged = {**self.base, **{key: value for key, value in conditions.items() if value}}
+        return (str(role), tuple(sorted(merged.items())), side)
+
+    def debit(self, role: str, amount: Decimal, **conditions: str) -> None:
+        if amount < 0:
+            self.credit(role, -amount, **conditions)
+        elif amount > 0:
+            self.amounts[self._key(role, conditions, "debit")] += amount
+
+    def credit(self, role: str, amount: Decimal, **conditions: str) -> None:
+        if amount < 0:
+            self.debit(role, -amount, **conditions)
+        elif amount > 0:
+            self.amounts[self._key(role, conditions, "credit")] += amount
+
+    def result(self) -> list[RoleLine]:
+        lines = []
+        for (role, conditions, side), amount in self.amounts.items():
+            if amount == 0:
+                continue
+            described = ", ".join(value for key, value in conditions if key not in self.base)
+            description = PostingRole(role).label + (f" ({described})" if described else "")
+            debit = amount if side == "debit" else zero(self.currency)
+            credit = amount if side == "credit" else zero(self.currency)
+            lines.append(
+                RoleLine(role, conditions, quantize(debit, self.currency), quantize(credit, self.currency), description)
+            )
+        lines.sort(key=lambda line: (line.debit == 0, ROLE_ORDER.index(line.role), line.conditions))
+        return lines
+
+
+# --- what an order posts, per line -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineShare:
+    line_id: str
+    category: str
+    quantity: int
+    revenue: Decimal
+    discounts: tuple[tuple[str, bool, Decimal], ...]  # (funding, order_level, amount)
+    taxes: tuple[tuple[str, str, Decimal], ...]  # (jurisdiction, collected_by, amount)
+
+
+@dataclass(frozen=True)
+class OrderShares:
+    currency: str
+    lines: tuple[LineShare, ...]
+    shipping_income: Decimal
+    shipping_printed: Decimal  # shipping as printed (incl. tax when inclusive): the refund ratio base
+    shipping_taxes: tuple[tuple[str, str, Decimal], ...]
+    total: Decimal  # what the customer pays, from line-level amounts
+
+
+def _tax_sum(taxes: Iterable) -> dict[tuple[str, str], Decimal]:
+    summed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for tax in taxes:
+        summed[(tax.jurisdiction, tax.collected_by)] += tax.amount
+    return summed
+
+
+def order_shares(order: CanonicalOrder, policy: Policy) -> OrderShares:
+    currency = order.currency
+    net = policy.discounts == "net"
+    line_discounts: dict[str, list[tuple[str, bool, Decimal]]] = defaultdict(list)
+    for discount in order.discounts:
+        if discount.line_external_id is not None:
+            line_discounts[discount.line_external_id].append((discount.funding, False, discount.amount))
+    grosses = [quantize(line.gross, currency) for line in order.lines]
+    weights = [
+        gross - sum((amount for _f, _o, amount in line_discounts[line.external_id]), Decimal(0))
+        for line, gross in zip(order.lines, grosses, strict=True)
+    ]
+    for discount in order.discounts:
+        if discount.line_external_id is None:
+            try:
+                parts = allocate(discount.amount, weights, currency)
+            except MoneyError as error:
+                raise PostingRefused(
+                    [Problem("invalid", f"Order discount {discount.code or discount.promotion_id}: {error}")]
+                ) from error
+            for line, part in zip(order.lines, parts, strict=True):
+                if part:
+                    line_discounts[line.external_id].append((discount.funding, True, part))
+    shares = []
+    total = Decimal(0)
+    for line, gross in zip(order.lines, grosses, strict=True):
+        taxes = _tax_sum(line.taxes)
+        tax_total = sum(taxes.values(), Decimal(0))
+        discounts = tuple(line_discounts[line.external_id])
+        discount_total = sum((amount for _f, _o, amount in discounts), Decimal(0))
+        revenue = gross - tax_total if order.taxes_included else gross
+        if net:
+            revenue -= sum((amount for funding, _o, amount in discounts if funding != FUNDING_VENDOR), Decimal(0))
+        total += gross - discount_total + (Decimal(0) if order.taxes_included else tax_total)
+        shares.append(
+            LineShare(
+                line_id=line.external_id,
+                category=line.product_category,
+                quantity=line.quantity,
+                revenue=revenue,
+                discounts=discounts,
+                taxes=tuple((jurisdiction, by, amount) for (jurisdiction, by), amount in taxes.items()),
+            )
+        )
+    shipping_printed = sum((shipping.amount for shipping in order.shipping_lines), Decimal(0))
+    shipping_taxes = _tax_sum(tax for shipping in order.shipping_lines for tax in shipping.taxes)
+    shipping_tax_total = sum(shipping_taxes.values(), Decimal(0))
+    shipping_income = shipping_printed - shipping_tax_total if order.taxes_included else shipping_printed
+    total += shipping_income + shipping_tax_total
+    return OrderShares(
+        currency=currency,
+        lines=tuple(shares),
+        shipping_income=shipping_income,
+        shipping_printed=shipping_printed,
+        shipping_taxes=tuple((j, by, amount) for (j, by), amount in shipping_taxes.items()),
+        total=total,
+    )
+
+
+def _discount_role(funding: str) -> str:
+    return PostingRole.VENDOR_FUNDED_DISCOUNT_RECEIVABLE if funding == FUNDING_VENDOR else PostingRole.DISCOUNT
+
+
+def _marketplace_gateway(order: CanonicalOrder) -> tuple[str, str] | None:
+    payment = next((payment for payment in order.payments if not payment.is_gift_card), None)
+    return (payment.gateway, payment.method) if payment else None
+
+
+def _shares_post(
+    lines: _Lines,
+    *,
+    order: CanonicalOrder,
+    policy: Policy,
+    shares: Iterable[LineShare],
+    shipping_income: Decimal,
+    shipping_taxes: Iterable[tuple[str, str, Decimal]],
+    sign: int,
+    revenue_role: str,
+) -> None:
+    """Post line shares; sign=+1 for an order (revenue credited), -1 for a refund (mirrored)."""
+    net = policy.discounts == "net"
+    marketplace = _marketplace_gateway(order)
+    taxes: list[tuple[str, str, Decimal]] = []
+    for share in shares:
+        lines.credit(revenue_role, sign * share.revenue, product_category=share.category)
+        for funding, order_level, amount in share.discounts:
+            if net and funding != FUNDING_VENDOR:
+                continue
+            by_line = not order_level or policy.allocation == "lines" or net
+            lines.debit(
+                _discount_role(funding),
+                sign * amount,
+                promotion_funding=funding,
+                product_category=share.category if by_line else "",
+            )
+        taxes.extend(share.taxes)
+    lines.credit(PostingRole.SHIPPING_INCOME, sign * shipping_income)
+    taxes.extend(shipping_taxes)
+    for jurisdiction, collected_by, amount in taxes:
+        if collected_by == COLLECTED_BY_MARKETPLACE:
+            if marketplace is None:
+                raise PostingRefused(
+                    [Problem("invalid", "Marketplace-collected tax on an order with no marketplace payment.")]
+                )
+            gateway, method = marketplace
+            lines.credit(PostingRole.MARKETPLACE_TAX_COLLECTED, sign * amount, jurisdiction=jurisdiction)
+            lines.debit(PostingRole.MARKETPLACE_TAX_REMITTED, sign * amount, jurisdiction=jurisdiction)
+            lines.credit(PostingRole.PAYMENT_CLEARING, sign * amount, gateway=gateway, payment_method=method)
+        else:
+            lines.credit(PostingRole.TAX_PAYABLE, sign * amount, jurisdiction=jurisdiction)
+
+
+def _base(order: CanonicalOrder) -> dict[str, str]:
+    return {"channel": order.channel, "store": order.store}
+
+
+def _balanced(draft: Draft) -> Draft:
+    debit, credit = draft.totals()
+    if debit != credit:
+        raise PostingRefused(
+            [Problem("unbalanced", f"The entry does not balance: debits {debit} and credits {credit}.")]
+        )
+    return draft
+
+
+def build_order(order: CanonicalOrder, policy: Policy) -> Draft:
+    currency = order.currency
+    shares = order_shares(order, policy)
+    paid = sum((payment.amount for payment in order.payments), Decimal(0))
+    if paid != shares.total:
+        raise PostingRefused(
+            [
+                Problem(
+                    "unbalanced",
+                    f"Payments of {paid} {currency} do not equal the order's line-level total of "
+                    f"{shares.total} {currency}.",
+                )
+            ]
+        )
+    warnings = []
+    if order.vendor_total is not None and order.vendor_total != shares.total:
+        warnings.append(
+            Problem(
+                "totals_mismatch",
+                f"The vendor's order total {order.vendor_total} differs from its lines' total {shares.total}; "
+                "posted from the lines.",
+            )
+        )
+    lines = _Lines(currency, _base(order))
+    for payment in order.payments:
+        if payment.is_gift_card:
+            lines.debit(PostingRole.GIFT_CARD_LIABILITY, payment.amount)
+        else:
+            lines.debit(
+                PostingRole.PAYMENT_CLEARING, payment.amount, gateway=payment.gateway, payment_method=payment.method
+            )
+    _shares_post(
+        lines,
+        order=order,
+        policy=policy,
+        shares=shares.lines,
+        shipping_income=shares.shipping_income,
+        shipping_taxes=shares.shipping_taxes,
+        sign=1,
+        revenue_role=PostingRole.REVENUE,
+    )
+    return _balanced(
+        Draft(currency=currency, memo=f"Order {order.external_id}", lines=lines.result(), warnings=warnings)
+    )
+
+
+def _cumulative(amount: Decimal, before: int, now: int, whole: int, currency: str) -> Decimal:
+    return quantize(amount * (before + now) / whole, currency) - quantize(amount * before / whole, currency)
+
+
+def _cumulative_amount(amount: Decimal, before: Decimal, now: Decimal, whole: Decimal, currency: str) -> Decimal:
+    return quantize(amount * (before + now) / whole, currency) - quantize(amount * before / whole, currency)
+
+
+def build_refund(
+    order: CanonicalOrder, refund: CanonicalRefund, earlier: Sequence[CanonicalRefund], policy: Policy
+) -> Draft:
+    """The mirror of what `order` posted for the refunded quantities and shipping, after `earlier`
+    refunds of the same order took their shares."""
+    currency = order.currency
+    if refund.currency != currency:
+        raise PostingRefused(
+            [Problem("currency_mismatch", f"The refund is in {refund.currency}, the order in {currency}.")]
+        )
+    shares = order_shares(order, policy)
+    by_id = {share.line_id: share for share in shares.lines}
+    before: dict[str, int] = defaultdict(int)
+    for other in earlier:
+        for line in other.lines:
+            before[line.line_external_id] += line.quantity
+    now: dict[str, int] = defaultdict(int)
+    for line in refund.lines:
+        now[line.line_external_id] += line.quantity
+    problems = []
+    refunded_shares = []
+    for line_id, quantity in now.items():
+        share = by_id.get(line_id)
+        if share is None:
+            problems.append(Problem("invalid", f"Line {line_id!r} is not on order {order.external_id}."))
+            continue
+        if before[line_id] + quantity > share.quantity:
+            problems.append(
+                Problem(
+                    "refund_exceeds_posted",
+                    f"Line {line_id!r}: refunding {quantity} after {before[line_id]} of {share.quantity} posted.",
+                )
+            )
+            continue
+
+        def part(amount: Decimal, share=share, line_id=line_id, quantity=quantity) -> Decimal:
+            return _cumulative(amount, before[line_id], quantity, share.quantity, currency)
+
+        refunded_shares.append(
+            LineShare(
+                line_id=line_id,
+                category=share.category,
+                quantity=quantity,
+                revenue=part(share.revenue),
+                discounts=tuple((funding, level, part(amount)) for funding, level, amount in share.discounts),
+                taxes=tuple((jurisdiction, by, part(amount)) for jurisdiction, by, amount in share.taxes),
+            )
+        )
+    shipping_before = sum((other.shipping for other in earlier), Decimal(0))
+    shipping_income = Decimal(0)
+    shipping_taxes: list[tuple[str, str, Decimal]] = []
+    if refund.shipping:
+        if shipping_before + refund.shipping > shares.shipping_printed:
+            problems.append(
+                Problem(
+                    "refund_exceeds_posted",
+                    f"Refunding {refund.shipping} of shipping after {shipping_before} of "
+                    f"{shares.shipping_printed} posted.",
+                )
+            )
+        else:
+            whole = shares.shipping_printed
+            shipping_income = _cumulative_amount(
+                shares.shipping_income, shipping_before, refund.shipping, whole, currency
+            )
+            shipping_taxes = [
+                (jurisdiction, by, _cumulative_amount(amount, shipping_before, refund.shipping, whole, currency))
+                for jurisdiction, by, amount in shares.shipping_taxes
+            ]
+    if problems:
+        raise PostingRefused(problems)
+    lines = _Lines(currency, _base(order))
+    _shares_post(
+        lines,
+        order=order,
+        policy=policy,
+        shares=refunded_shares,
+        shipping_income=shipping_income,
+        shipping_taxes=shipping_taxes,
+        sign=-1,
+        revenue_role=PostingRole.REFUNDS,
+    )
+    debit = sum((amount for (_r, _c, side), amount in lines.amounts.items() if side == "debit"), Decimal(0))
+    credit = sum((amount for (_r, _c, side), amount in lines.amounts.items() if side == "credit"), Decimal(0))
+    paid_back = debit - credit
+    if refund.amount is not None and refund.amount != paid_back:
+        kind = "refund_exceeds_posted" if refund.amount > paid_back else "totals_mismatch"
+        raise PostingRefused(
+            [
+                Problem(
+                    kind,
+                    f"The vendor refunded {refund.amount} {currency} but the refunded lines "
+                    f"posted {paid_back} {currency}.",
+                )
+            ]
+        )
+    if refund.is_gift_card:
+        lines.credit(PostingRole.GIFT_CARD_LIABILITY, paid_back)
+    else:
+        payment = next((p for p in order.payments if p.gateway == refund.gateway), None)
+        lines.credit(
+            PostingRole.PAYMENT_CLEARING,
+            paid_back,
+            gateway=refund.gateway,
+            payment_method=payment.method if payment else "",
+        )
+    return _balanced(
+        Draft(currency=currency, memo=f"Refund {refund.external_id} of order {order.external_id}", lines=lines.result())
+    )
+
+
+def build_payout(payout: CanonicalPayout) -> Draft:
+    currency = payout.currency
+    net = sum((line.amount - line.fee for line in payout.lines), Decimal(0))
+    if net != payout.amount:
+        raise PostingRefused(
+            [
+                Problem(
+                    "totals_mismatch",
+                    f"Payout {payout.external_id} lines net to {net} {currency} "
+                    f"but the payout is {payout.amount} {currency}.",
+                )
+            ]
+        )
+    lines = _Lines(currency, {})
+    lines.debit(PostingRole.BANK, payout.amount)
+    for line in payout.lines:
+        lines.debit(PostingRole.MERCHANT_FEES, line.fee, gateway=payout.gateway)
+        if line.type in (PAYOUT_CHARGE, PAYOUT_REFUND):
+            lines.credit(PostingRole.PAYMENT_CLEARING, line.amount, gateway=payout.gateway)
+        elif line.type == PAYOUT_FEE:
+            lines.debit(PostingRole.MERCHANT_FEES, -line.amount, gateway=payout.gateway)
+        elif line.type == PAYOUT_ADJUSTMENT:
+            lines.credit(PostingRole.PAYOUT_ADJUSTMENT, line.amount, gateway=payout.gateway)
+        elif line.type == PAYOUT_RESERVE:
+            lines.credit(PostingRole.RESERVE, line.amount, gateway=payout.gateway)
+        else:
+            raise PostingRefused([Problem("invalid", f"Unknown payout line type {line.type!r}.")])
+    return _balanced(Draft(currency=currency, memo=f"Payout {payout.external_id}", lines=lines.result()))
+
+
+def build_reversal(lines: Sequence[RoleLine], *, currency: str, memo: str) -> Draft:
+    """Every line with its sides swapped: a cancellation undoes exactly what was posted."""
+    return _balanced(
+        Draft(
+            currency=currency,
+            memo=memo,
+            lines=[RoleLine(line.role, line.conditions, line.credit, line.debit, line.description) for line in lines],
+        )
+    )

@@ -1,0 +1,1 @@
+"""ERP adapters and the push pipeline (see base.py for the interface)."""

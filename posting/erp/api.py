@@ -1,0 +1,198 @@
+"""ERP API on the tenant domain (/api/v1/erp/...): posting target, push status and re-push, and
+chart of accounts import (fetch → diff → apply). Thin views: services in posting.erp do the work."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.api_errors import ApiError, StrictSerializer, error_responses
+from posting.erp import connections, selectors, services
+from posting.erp.base import ErpError
+from posting.erp.chart import chart_import_apply, chart_import_preview
+from posting.erp.models import ChartImport, ErpPush
+from posting.tasks import erp_push_dispatch
+from tenants.api import ApiView
+from tenants.models import Membership
+
+READ_ERRORS = error_responses(400, 401, 403, 404, 429)
+WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429)
+
+
+class TenantApiView(ApiView):
+    api_area = "tenant"
+    session_roles = tuple(role for role in Membership.Role.values if role != Membership.Role.TENANT_VIEWER)
+
+
+# ---- target ---------------------------------------------------------------------------------
+
+
+class TargetOutput(serializers.Serializer):
+    connection_id = serializers.IntegerField(allow_null=True)
+    vendor = serializers.CharField()
+    name = serializers.CharField()
+    since = serializers.DateField(allow_null=True)
+
+
+class TargetInput(StrictSerializer):
+    connection_id = serializers.IntegerField(allow_null=True)
+    since = serializers.DateField(required=False, allow_null=True)
+
+
+def _target_data(target) -> dict:
+    return {
+        "connection_id": target.connection_id,
+        "vendor": target.connection.vendor if target.connection_id else "builtin_ledger",
+        "name": str(target.connection) if target.connection_id else "Built-in ledger",
+        "since": target.since,
+    }
+
+
+class TargetApi(TenantApiView):
+    serializer_class = TargetOutput
+
+    @extend_schema(operation_id="erp_target_retrieve", responses={200: TargetOutput, **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(TargetOutput(_target_data(services.erp_target_get())).data)
+
+    @extend_schema(operation_id="erp_target_update", request=TargetInput, responses={200: TargetOutput, **WRITE_ERRORS})
+    def put(self, request: Request) -> Response:
+        data = TargetInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        connection = None
+        if data.validated_data["connection_id"] is not None:
+            connection = connections.erp_connection_get(pk=data.validated_data["connection_id"])
+            if connection is None:
+                raise ApiError(status_code=404, code="not_found", message="No such ERP connection.")
+        try:
+            target = services.erp_target_set(connection=connection, since=data.validated_data.get("since"))
+        except ValidationError as error:
+            raise ApiError(status_code=422, code="connection_not_ready", message=" ".join(error.messages)) from error
+        return Response(TargetOutput(_target_data(target)).data)
+
+
+# ---- pushes ---------------------------------------------------------------------------------
+
+
+class PushOutput(serializers.Serializer):
+    entry_id = serializers.IntegerField()
+    source_key = serializers.CharField(source="entry.source_key")
+    date = serializers.DateField(source="entry.date")
+    vendor = serializers.CharField()
+    connection_id = serializers.IntegerField(allow_null=True)
+    reference = serializers.CharField()
+    status = serializers.ChoiceField(choices=ErpPush.Status.choices)
+    external_id = serializers.CharField()
+    erp_number = serializers.CharField()
+    erp_state = serializers.CharField()
+    attempts = serializers.IntegerField()
+    error_kind = serializers.CharField()
+    error_message = serializers.CharField()
+    updated_at = serializers.DateTimeField()
+    acked_at = serializers.DateTimeField(allow_null=True)
+
+
+class PushListApi(TenantApiView):
+    serializer_class = PushOutput
+
+    @extend_schema(operation_id="erp_pushes_list", responses={200: PushOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        wanted = request.query_params.get("status") or None
+        if wanted is not None and wanted not in ErpPush.Status.values:
+            raise ApiError(status_code=400, code="invalid", message=f"status must be one of {ErpPush.Status.values}.")
+        page = self.paginate_queryset(selectors.pushes_list(status=wanted))
+        return self.get_paginated_response(PushOutput(page, many=True).data)
+
+
+class RepushOutput(serializers.Serializer):
+    entry_id = serializers.IntegerField()
+    queued = serializers.BooleanField()
+
+
+class RepushApi(TenantApiView):
+    serializer_class = RepushOutput
+
+    @extend_schema(operation_id="erp_push_retry", request=None, responses={202: RepushOutput, **WRITE_ERRORS})
+    def post(self, request: Request, entry_id: int) -> Response:
+        if not selectors.entry_exists(entry_id=entry_id):
+            raise ApiError(status_code=404, code="not_found", message="No such journal entry.")
+        erp_push_dispatch(entry_id=entry_id, force=True)
+        return Response({"entry_id": entry_id, "queued": True}, status=status.HTTP_202_ACCEPTED)
+
+
+# ---- chart imports --------------------------------------------------------------------------
+
+
+class ChartImportOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    connection_id = serializers.IntegerField()
+    vendor = serializers.CharField()
+    status = serializers.ChoiceField(choices=ChartImport.Status.choices)
+    diff = serializers.JSONField()
+    tax_codes = serializers.JSONField(source="chart.tax_codes")
+    dimensions = serializers.JSONField(source="chart.dimensions")
+    created_at = serializers.DateTimeField()
+    applied_at = serializers.DateTimeField(allow_null=True)
+
+
+class ChartImportCreateApi(TenantApiView):
+    serializer_class = ChartImportOutput
+
+    @extend_schema(
+        operation_id="erp_chart_import_create", request=None, responses={201: ChartImportOutput, **WRITE_ERRORS}
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        connection = connections.erp_connection_get(pk=pk)
+        if connection is None:
+            raise ApiError(status_code=404, code="not_found", message="No such ERP connection.")
+        try:
+            with connections.adapter_for(connection) as adapter:
+                chart = adapter.fetch_chart()
+        except ErpError as error:
+            raise ApiError(
+                status_code=422, code=f"erp_{error.kind.value}", message=error.message, details={"erp_code": error.code}
+            ) from error
+        chart_import = chart_import_preview(connection=connection, chart=chart)
+        return Response(ChartImportOutput(chart_import).data, status=status.HTTP_201_CREATED)
+
+
+class ChartImportDetailApi(TenantApiView):
+    serializer_class = ChartImportOutput
+
+    def _get(self, pk: int) -> ChartImport:
+        chart_import = ChartImport.objects.filter(pk=pk).first()
+        if chart_import is None:
+            raise ApiError(status_code=404, code="not_found", message="No such chart import.")
+        return chart_import
+
+    @extend_schema(operation_id="erp_chart_import_retrieve", responses={200: ChartImportOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ChartImportOutput(self._get(pk)).data)
+
+
+class ChartImportApplyApi(ChartImportDetailApi):
+    @extend_schema(
+        operation_id="erp_chart_import_apply", request=None, responses={200: ChartImportOutput, **WRITE_ERRORS}
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        chart_import = self._get(pk)
+        try:
+            chart_import_apply(chart_import=chart_import)
+        except ValueError as error:
+            raise ApiError(status_code=409, code="not_applicable", message=str(error)) from error
+        chart_import.refresh_from_db()
+        return Response(ChartImportOutput(chart_import).data)
+
+
+urlpatterns = [
+    path("erp/target/", TargetApi.as_view(), name="api-erp-target"),
+    path("erp/pushes/", PushListApi.as_view(), name="api-erp-pushes"),
+    path("erp/pushes/<int:entry_id>/repush/", RepushApi.as_view(), name="api-erp-repush"),
+    path("erp/connections/<int:pk>/chart-imports/", ChartImportCreateApi.as_view(), name="api-erp-chart-imports"),
+    path("erp/chart-imports/<int:pk>/", ChartImportDetailApi.as_view(), name="api-erp-chart-import"),
+    path("erp/chart-imports/<int:pk>/apply/", ChartImportApplyApi.as_view(), name="api-erp-chart-import-apply"),
+]

@@ -1,0 +1,119 @@
+"""ERP adapters' use of the one outbound client (`connectors.http.VendorClient`).
+
+Two things differ from a sales-channel sync, and both are settled here rather than in each adapter:
+- the ERP's own error body matters (it is the message a person must read: "the period is
+  closed", "account 4999 does not exist"), while the shared client turns any 4xx/5xx into an
+  exception carrying a truncated summary. A recording transport keeps the last response of the
+  client, so `send` can hand the adapter the ERP's full answer whatever its status;
+- a write that timed out may have been applied: retrying it blindly could post twice. Writes go
+  out with a single attempt; the push pipeline looks the reference up before any new attempt.
+
+One `VendorClient` is made per host an adapter talks to (QuickBooks and Xero keep tokens and data
+on different hosts, and the shared client stays on the host it was made for).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import httpx
+
+from connectors.http import (
+    BadResponse,
+    ConnectorError,
+    RateLimited,
+    UnsafeUrl,
+    VendorClient,
+    VendorTimeout,
+    VendorUnavailable,
+)
+from posting.erp.base import ErpError, ErrorKind
+
+
+class ResponseKeeper(httpx.BaseTransport):
+    """An httpx transport that remembers the last response it returned."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+        self.inner = inner or httpx.HTTPTransport()
+        self.last: httpx.Response | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.last = None
+        response = self.inner.handle_request(request)
+        self.last = response
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+ClientFactory = Callable[..., VendorClient]
+
+
+def client_factory(
+    *,
+    connection_id: int | None = None,
+    secrets: tuple[str, ...] = (),
+    partner_hosts: tuple[str, ...] = (),
+    rate_per_second: int | None = None,
+) -> ClientFactory:
+    """Build VendorClients for one connection: `partner_hosts` (URLs a person typed, e.g. an Odoo
+    server) pass the SSRF check on every call; vendor-owned hosts (Intuit, Xero, NetSuite) do not need it."""
+
+    def build(base_url: str, keeper: ResponseKeeper) -> VendorClient:
+        return VendorClient(
+            base_url=base_url,
+            connection_id=connection_id,
+            secrets=secrets,
+            partner_url=base_url in partner_hosts,
+            rate_per_second=rate_per_second,
+            transport=keeper,
+            headers={"Accept": "application/json"},
+        )
+
+    return build
+
+
+class ErpHttp:
+    """What an adapter calls: `send` returns the ERP's response whatever its status, and raises
+    ErpError only when there is no response to read (timeout, unreachable, unsafe URL)."""
+
+    def __init__(self, factory: ClientFactory | None = None) -> None:
+        self.factory = factory or client_factory()
+        self._clients: dict[str, tuple[VendorClient, ResponseKeeper]] = {}
+
+    def _client(self, url: str) -> tuple[VendorClient, ResponseKeeper]:
+        parts = urlsplit(url)
+        base = f"{parts.scheme}://{parts.netloc}"
+        if base not in self._clients:
+            keeper = ResponseKeeper()
+            self._clients[base] = (self.factory(base, keeper), keeper)
+        return self._clients[base]
+
+    def send(self, method: str, url: str, *, label: str, retry: bool | None = None, **kwargs) -> httpx.Response:
+        """`retry` defaults to GET only: a write is sent once (see the module doc)."""
+        client, keeper = self._client(url)
+        keeper.last = None
+        attempts = client.max_attempts
+        client.max_attempts = attempts if (method == "GET" if retry is None else retry) else 1
+        try:
+            return client.request(method, url, **kwargs)
+        except UnsafeUrl as error:
+            raise ErpError(ErrorKind.VALIDATION, f"{label}: {error.message}") from None
+        except RateLimited as error:
+            if keeper.last is not None and error.status_code is not None:
+                return keeper.last  # the ERP's own 429: the adapter reads its words and Retry-After
+            raise ErpError(ErrorKind.RATE_LIMITED, f"{label}: {error.message}", retry_after=error.retry_after) from None
+        except VendorTimeout as error:
+            raise ErpError(ErrorKind.TIMEOUT, f"{label} did not answer in time: {error.message}") from None
+        except (VendorUnavailable, BadResponse, ConnectorError) as error:
+            if keeper.last is not None and error.status_code is not None:
+                return keeper.last
+            raise ErpError(ErrorKind.UNAVAILABLE, f"{label} could not be reached: {error.message}") from None
+        finally:
+            client.max_attempts = attempts
+
+    def close(self) -> None:
+        for client, _keeper in self._clients.values():
+            client.close()

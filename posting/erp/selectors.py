@@ -1,0 +1,22 @@
+"""Reads for the ERP screens and API. Run inside the tenant schema."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from posting.erp.models import ErpPush
+from posting.models import JournalEntry
+
+
+def pushes_list(*, status: str | None = None) -> QuerySet[ErpPush]:
+    queryset = ErpPush.objects.select_related("entry", "connection").order_by("-updated_at", "-pk")
+    return queryset.filter(status=status) if status else queryset
+
+
+def push_summary() -> dict[str, int]:
+    counts = dict(ErpPush.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    return {status: counts.get(status, 0) for status in ErpPush.Status.values}
+
+
+def entry_exists(*, entry_id: int) -> bool:
+    return JournalEntry.objects.filter(pk=entry_id).exists()

@@ -1,0 +1,269 @@
+"""The push pipeline: journals in the built-in ledger → the tenant's ERP target, acknowledged with
+the ERP's id. Every push is idempotent twice over: locally (one `ErpPush` per entry and target,
+an acknowledged push is never repeated) and in the ERP (the adapter looks the entry's reference
+up before creating, so a push whose answer was lost is found, not duplicated).
+
+Network calls happen outside database transactions: the push row is marked `pushing` and
+committed first, so a crash mid-call leaves a row the next sweep picks up again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import structlog
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from mappings.models import ValueMap
+from mappings.selectors import mapping_set_at
+from posting.erp import connections
+from posting.erp.base import ErpAdapter, ErpError, ErpJournal, ErpLine, ErrorKind, PushResult
+from posting.erp.errors import erp_problem_raise
+from posting.erp.models import ErpPush, ErpTarget
+from posting.models import JournalEntry
+from triage.services import exception_resolve_for_object
+
+log = structlog.get_logger(__name__)
+
+RETRY_NAME = "posting.erp_push"
+MAX_AUTOMATIC_ATTEMPTS = 5
+STALE_PUSHING = dt.timedelta(minutes=10)
+SEVERITY = {
+    ErrorKind.RECONNECT: "high",
+    ErrorKind.CLOSED_PERIOD: "high",
+    ErrorKind.UNKNOWN_ACCOUNT: "high",
+    ErrorKind.VALIDATION: "normal",
+}
+
+
+def journal_reference(entry: JournalEntry) -> str:
+    """Short enough for every ERP's reference field (QuickBooks' DocNumber holds 21 characters)."""
+    return f"TB-{entry.pk}"
+
+
+def erp_target_get() -> ErpTarget:
+    target, _ = ErpTarget.objects.select_related("connection").get_or_create(singleton=1)
+    return target
+
+
+@transaction.atomic
+def erp_target_set(*, connection=None, since: dt.date | None = None) -> ErpTarget:
+    """Point the tenant at an ERP connection (or back at the built-in ledger). Nothing posted is
+    lost or re-sent: journals dated before `since` (default today) keep their acknowledgements."""
+    if connection is not None:
+        connections.erp_connection_check(connection)
+    target = ErpTarget.objects.select_for_update().get(pk=erp_target_get().pk)
+    target.connection = connection
+    target.since = since or timezone.localdate()
+    target.save()
+    return target
+
+
+def _dimensions(line, *, at: dt.datetime) -> dict[str, str]:
+    """Our dimension values → ERP ones, through the mapping set's dimension value maps
+    (`source_value` "store=NYC" → `erp_value` "class:5" or "Region:East")."""
+    mapping_set = mapping_set_at(at=at)
+    if mapping_set is None or not line.dimensions:
+        return {}
+    sources = [f"{key}={value}" for key, value in line.dimensions.items()]
+    mapped: dict[str, str] = {}
+    for row in ValueMap.objects.filter(mapping_set=mapping_set, kind=ValueMap.Kind.DIMENSION, source_value__in=sources):
+        kind, _, value = row.erp_value.partition(":")
+        if value:
+            mapped[kind] = value
+    return mapped
+
+
+def erp_journal_build(*, entry: JournalEntry) -> ErpJournal:
+    at = dt.datetime.combine(entry.date, dt.time(12), tzinfo=dt.UTC)
+    return ErpJournal(
+        reference=journal_reference(entry),
+        date=entry.date,
+        currency=entry.currency,
+        memo=entry.memo or entry.source_key,
+        lines=[
+            ErpLine(
+                account_code=line.account.code,
+                account_external_id=line.account.external_id,
+                debit=line.debit,
+                credit=line.credit,
+                description=line.description,
+                dimensions=_dimensions(line, at=at),
+            )
+            for line in entry.lines.select_related("account").order_by("position")
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    push: ErpPush | None
+    skipped: str = ""  # why nothing was attempted
+
+
+def _claim(*, entry: JournalEntry, target: ErpTarget, force: bool) -> ErpPush | str:
+    with transaction.atomic():
+        entry = JournalEntry.objects.select_for_update().get(pk=entry.pk)
+        if entry.status == JournalEntry.Status.DRAFT:
+            return "the entry waits in an open batch"
+        vendor = target.connection.vendor if target.connection_id else "builtin_ledger"
+        push, _ = ErpPush.objects.select_for_update().get_or_create(
+            entry=entry,
+            target_key=target.key,
+            defaults={"connection": target.connection, "vendor": vendor, "reference": journal_reference(entry)},
+        )
+        if push.status == ErpPush.Status.ACKED:
+            return "already acknowledged"
+        fresh = push.updated_at and timezone.now() - push.updated_at < STALE_PUSHING
+        if push.status == ErpPush.Status.PUSHING and fresh and not force:
+            return "another push is in progress"
+        push.status = ErpPush.Status.PUSHING
+        push.attempts += 1
+        push.save(update_fields=["status", "attempts", "updated_at"])
+        if entry.status != JournalEntry.Status.PUSHED:
+            entry.status = JournalEntry.Status.PUSHED
+            entry.save(update_fields=["status"])
+        return push
+
+
+def _original_push(entry: JournalEntry, target: ErpTarget) -> ErpPush | None:
+    if entry.reverses_id is None:
+        return None
+    return ErpPush.objects.filter(
+        entry_id=entry.reverses_id, target_key=target.key, status=ErpPush.Status.ACKED
+    ).first()
+
+
+def _send(adapter: ErpAdapter, entry: JournalEntry, target: ErpTarget) -> PushResult:
+    journal = erp_journal_build(entry=entry)
+    original = _original_push(entry, target)
+    if original is not None:
+        return adapter.reverse(
+            external_id=original.external_id,
+            original=erp_journal_build(entry=entry.reverses),
+            reference=journal.reference,
+            date=entry.date,
+        )
+    return adapter.push(journal)
+
+
+def erp_push_entry(*, entry: JournalEntry, force: bool = False) -> PushOutcome:
+    """Push one journal entry to the tenant's target and record the outcome (see module doc)."""
+    target = erp_target_get()
+    if target.connection_id and target.since and entry.date < target.since:
+        return PushOutcome(None, f"dated before the switch to {target.connection} on {target.since}")
+    claimed = _claim(entry=entry, target=target, force=force)
+    if isinstance(claimed, str):
+        return PushOutcome(ErpPush.objects.filter(entry=entry, target_key=target.key).first(), claimed)
+    push = claimed
+    try:
+        with connections.adapter_for(target.connection) as adapter:
+            result = _send(adapter, entry, target)
+    except ErpError as error:
+        return PushOutcome(_failed(push=push, entry=entry, error=error))
+    return PushOutcome(_acked(push=push, entry=entry, result=result))
+
+
+@transaction.atomic
+def _acked(*, push: ErpPush, entry: JournalEntry, result: PushResult) -> ErpPush:
+    push.status = ErpPush.Status.ACKED
+    push.external_id = result.external_id
+    push.erp_number = result.number
+    push.erp_state = result.state.value
+    push.error_kind = push.error_message = ""
+    push.acked_at = timezone.now()
+    push.save()
+    JournalEntry.objects.filter(pk=entry.pk).update(status=JournalEntry.Status.ACKED, external_ref=result.external_id)
+    exception_resolve_for_object(obj=entry, reason=f"Acknowledged by {push.vendor} as {result.external_id}.")
+    log.info(
+        "erp.push.acked", entry=entry.pk, vendor=push.vendor, external_id=result.external_id, created=result.created
+    )
+    return push
+
+
+def _failed(*, push: ErpPush, entry: JournalEntry, error: ErpError) -> ErpPush:
+    with transaction.atomic():
+        push.status = ErpPush.Status.FAILED
+        push.error_kind = error.kind.value
+        push.error_message = error.message
+        push.save()
+        JournalEntry.objects.filter(pk=entry.pk).update(status=JournalEntry.Status.FAILED)
+    label = push.vendor if push.connection_id is None else str(push.connection)
+    if error.kind == ErrorKind.RECONNECT and push.connection_id:
+        connections.erp_connection_needs_reconnect(push.connection, reason=error.message)
+    cause = "reconnect_required" if error.kind == ErrorKind.RECONNECT else error.kind.value
+    erp_problem_raise(
+        kind="erp_push",
+        cause=cause,
+        obj=entry,
+        title=f"Journal {entry.source_key} was not accepted by {label}",
+        detail=error.message,
+        context={
+            "vendor": push.vendor,
+            "reference": push.reference,
+            "attempts": push.attempts,
+            "status_code": error.status_code,
+            "erp_code": error.code,
+        },
+        severity=SEVERITY.get(error.kind, "normal"),
+        retry_name=RETRY_NAME,
+        retry_args={"entry_id": entry.pk},
+    )
+    return push
+
+
+def erp_push_retry(*, entry_id: int) -> PushOutcome:
+    """The "Re-push" button and task: push again now, even if a push looks in progress."""
+    return erp_push_entry(entry=JournalEntry.objects.get(pk=entry_id), force=True)
+
+
+class ErpPushStillFailing(Exception):
+    pass
+
+
+def erp_push_retry_or_raise(*, entry_id: int) -> ErpPush:
+    """The retry action of `erp_push` exceptions: triage counts a normal return as success, so a
+    push that is still not acknowledged raises with the ERP's latest words."""
+    outcome = erp_push_retry(entry_id=entry_id)
+    push = outcome.push
+    if push is None or push.status != ErpPush.Status.ACKED:
+        reason = (push.error_message if push else "") or outcome.skipped or "not acknowledged"
+        raise ErpPushStillFailing(reason)
+    return push
+
+
+def entries_due() -> QuerySet[JournalEntry]:
+    """Entries the periodic sweep should push to the current target: ready ones, ones whose push
+    was interrupted, and failures worth retrying automatically (rate limit, timeout, outage)."""
+    target = erp_target_get()
+    pushes = ErpPush.objects.filter(target_key=target.key)
+    done = pushes.filter(status=ErpPush.Status.ACKED).values("entry_id")
+    given_up = pushes.filter(
+        Q(status=ErpPush.Status.FAILED)
+        & (
+            ~Q(
+                error_kind__in=[
+                    kind.value
+                    for kind in (
+                        ErrorKind.RATE_LIMITED,
+                        ErrorKind.TIMEOUT,
+                        ErrorKind.UNAVAILABLE,
+                        ErrorKind.BAD_RESPONSE,
+                    )
+                ]
+            )
+            | Q(attempts__gte=MAX_AUTOMATIC_ATTEMPTS)
+        )
+    ).values("entry_id")
+    in_flight = pushes.filter(status=ErpPush.Status.PUSHING, updated_at__gt=timezone.now() - STALE_PUSHING).values(
+        "entry_id"
+    )
+    queryset = JournalEntry.objects.exclude(status=JournalEntry.Status.DRAFT).exclude(pk__in=done)
+    queryset = queryset.exclude(pk__in=given_up).exclude(pk__in=in_flight)
+    if target.connection_id and target.since:
+        queryset = queryset.filter(date__gte=target.since)
+    # Originals before their reversals, so a reversal can use the ERP's own reversal.
+    return queryset.order_by("pk")

@@ -1,0 +1,227 @@
+"""Xero Accounting API (`https://api.xero.com/api.xro/2.0`), OAuth 2 with PKCE and refresh.
+
+References: https://developer.xero.com/documentation/api/accounting/manualjournals ,
+.../accounting/accounts , .../accounting/taxrates , .../accounting/trackingcategories ,
+.../http-response-codes, OAuth: https://developer.xero.com/documentation/guides/oauth2/pkce-flow
+- chart: `GET /Accounts` (`AccountID`, `Code`, `Name`, `Class`, `Status`), `GET /TaxRates`,
+  `GET /TrackingCategories` (each category's options become dimensions);
+- push: `PUT /ManualJournals` with `JournalLines` (`LineAmount` positive = debit, negative =
+  credit, `AccountCode`, `Tracking`), `Status: POSTED`, our reference at the start of `Narration`
+  (`[TB-12] …`, looked up with `where=Narration.StartsWith("[TB-12]")`) and as `Idempotency-Key`;
+- reverse: Xero's VOIDED status erases the journal on its original date (and is refused in a
+  locked period), so a reversal is a mirrored manual journal dated the reversal's day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from posting.erp.base import (
+    Capabilities,
+    EntryState,
+    ErpAccount,
+    ErpChart,
+    ErpDimension,
+    ErpEntry,
+    ErpError,
+    ErpJournal,
+    ErpTaxCode,
+    ErrorKind,
+    PushResult,
+    response_json,
+    retry_after_seconds,
+    wire_json,
+)
+from posting.erp.oauth import OAuth2Adapter
+
+CLASSES = {"ASSET": "asset", "LIABILITY": "liability", "EQUITY": "equity", "REVENUE": "revenue", "EXPENSE": "expense"}
+STATES = {
+    "DRAFT": EntryState.DRAFT,
+    "POSTED": EntryState.POSTED,
+    "VOIDED": EntryState.CANCELLED,
+    "DELETED": EntryState.CANCELLED,
+    "ARCHIVED": EntryState.POSTED,
+}
+API = "https://api.xero.com/api.xro/2.0"
+
+
+def narration_tag(reference: str) -> str:
+    return f"[{reference}]"
+
+
+class XeroAdapter(OAuth2Adapter):
+    vendor = "xero"
+    label = "Xero"
+    authorize_url = "https://login.xero.com/identity/connect/authorize"
+    token_url = "https://identity.xero.com/connect/token"  # noqa: S105 - a URL, not a secret
+    connections_url = "https://api.xero.com/connections"
+    scopes = ("openid", "profile", "email", "offline_access", "accounting.transactions", "accounting.settings")
+    uses_pkce = True
+    capabilities = Capabilities(
+        tax_codes=True,
+        dimensions=("tracking",),
+        native_reversal=False,
+        oauth2=True,
+        notes=(
+            "OAuth 2 with PKCE (refresh on 401, re-connect when refused); one organisation "
+            "(Xero-tenant-id) per connection. Accounts by Code (Xero accounts without a code are not "
+            "imported). Up to two tracking categories per line (dimension key = category name). "
+            "LineAmountTypes NoTax: no tax lines are generated. Reversal = mirrored manual journal."
+        ),
+    )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        kwargs: dict[str, Any] = {"params": params or {}}
+        all_headers = {"Xero-tenant-id": self.config["tenant_id"], **(headers or {})}
+        if body is not None:
+            kwargs["content"] = wire_json(body)
+            all_headers["Content-Type"] = "application/json"
+        response = self.authorised(method, f"{API}{path}", headers=all_headers, **kwargs)
+        if response.status_code == 429:
+            problem = response.headers.get("x-rate-limit-problem", "")
+            raise ErpError(
+                ErrorKind.RATE_LIMITED,
+                f"Xero: rate limit exceeded{f' ({problem} limit)' if problem else ''}.",
+                status_code=429,
+                retry_after=retry_after_seconds(response),
+            )
+        payload = response_json(response, vendor=self.label)
+        if response.status_code >= 400:
+            raise self._error(response.status_code, payload)
+        return payload
+
+    def _error(self, status: int, body: dict[str, Any]) -> ErpError:
+        messages = [
+            error.get("Message", "")
+            for element in body.get("Elements") or []
+            for error in element.get("ValidationErrors") or []
+        ]
+        words = (
+            "; ".join(message for message in messages if message)
+            or body.get("Detail")
+            or body.get("Message")
+            or (f"HTTP {status}")
+        )
+        lowered = words.lower()
+        if status in (401, 403):
+            kind = ErrorKind.RECONNECT
+        elif "lock date" in lowered or "locked period" in lowered:
+            kind = ErrorKind.CLOSED_PERIOD
+        elif "account code" in lowered or ("account" in lowered and "archived" in lowered):
+            kind = ErrorKind.UNKNOWN_ACCOUNT
+        elif status == 404:
+            kind = ErrorKind.NOT_FOUND
+        elif status >= 500:
+            kind = ErrorKind.UNAVAILABLE
+        else:
+            kind = ErrorKind.VALIDATION
+        return ErpError(kind, f"Xero: {words}", status_code=status, code=str(body.get("ErrorNumber", "")))
+
+    def connections(self) -> list[dict[str, Any]]:
+        """The organisations this grant reaches (`tenantId`, `tenantName`), chosen after connecting."""
+        response = self.authorised("GET", self.connections_url)
+        return response_json(response, vendor=self.label)
+
+    def fetch_chart(self) -> ErpChart:
+        accounts = [
+            ErpAccount(
+                external_id=row["AccountID"],
+                code=row["Code"],
+                name=row["Name"],
+                type=CLASSES[row["Class"]],
+                active=row.get("Status") == "ACTIVE",
+                currency=row.get("CurrencyCode", ""),
+            )
+            for row in self._call("GET", "/Accounts")["Accounts"]
+            if row.get("Code") and row.get("Class") in CLASSES
+        ]
+        taxes = [
+            ErpTaxCode(
+                row["TaxType"],
+                row["TaxType"],
+                row["Name"],
+                Decimal(str(row.get("EffectiveRate", 0))),
+                row.get("Status") == "ACTIVE",
+            )
+            for row in self._call("GET", "/TaxRates")["TaxRates"]
+        ]
+        dimensions = [
+            ErpDimension(
+                category["Name"],
+                option["TrackingOptionID"],
+                option["Name"],
+                option.get("Status") == "ACTIVE" and category.get("Status") == "ACTIVE",
+            )
+            for category in self._call("GET", "/TrackingCategories", params={"includeArchived": "true"})[
+                "TrackingCategories"
+            ]
+            for option in category.get("Options") or []
+        ]
+        return ErpChart(accounts=accounts, tax_codes=taxes, dimensions=dimensions)
+
+    def find(self, reference: str) -> ErpEntry | None:
+        tag = narration_tag(reference).replace('"', "")
+        rows = self._call("GET", "/ManualJournals", params={"where": f'Narration.StartsWith("{tag}")'})[
+            "ManualJournals"
+        ]
+        for row in rows:
+            state = STATES.get(row.get("Status", ""), EntryState.POSTED)
+            if state != EntryState.CANCELLED:
+                return ErpEntry(row["ManualJournalID"], state)
+        return None
+
+    def create(self, journal: ErpJournal) -> ErpEntry:
+        lines = []
+        for line in journal.lines:
+            row: dict[str, Any] = {
+                "LineAmount": line.amount,
+                "AccountCode": line.account_code,
+                "Description": line.description,
+            }
+            tracking = [
+                {"Name": name, "Option": option}
+                for name, option in sorted(line.dimensions.items())
+                if name not in ("class", "department", "location", "cost_center", "analytic")
+            ]
+            if tracking:
+                row["Tracking"] = tracking[:2]
+            lines.append(row)
+        body = {
+            "ManualJournals": [
+                {
+                    "Narration": f"{narration_tag(journal.reference)} {journal.memo}".strip(),
+                    "Date": journal.date.isoformat(),
+                    "Status": "POSTED",
+                    "LineAmountTypes": "NoTax",
+                    "JournalLines": lines,
+                }
+            ]
+        }
+        created = self._call("PUT", "/ManualJournals", body=body, headers={"Idempotency-Key": journal.reference})
+        row = created["ManualJournals"][0]
+        return ErpEntry(row["ManualJournalID"], STATES.get(row.get("Status", ""), EntryState.POSTED))
+
+    def finish(self, entry: ErpEntry) -> ErpEntry:
+        if entry.state != EntryState.DRAFT:
+            return entry
+        body = {"ManualJournals": [{"ManualJournalID": entry.external_id, "Status": "POSTED"}]}
+        row = self._call("POST", f"/ManualJournals/{quote(entry.external_id)}", body=body)["ManualJournals"][0]
+        return ErpEntry(row["ManualJournalID"], STATES.get(row.get("Status", ""), EntryState.POSTED))
+
+    def status(self, external_id: str) -> ErpEntry:
+        row = self._call("GET", f"/ManualJournals/{quote(external_id)}")["ManualJournals"][0]
+        return ErpEntry(row["ManualJournalID"], STATES.get(row.get("Status", ""), EntryState.POSTED))
+
+    def reverse(self, *, external_id: str, original: ErpJournal, reference: str, date: dt.date) -> PushResult:
+        return self.mirror_reverse(original=original, reference=reference, date=date)

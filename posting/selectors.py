@@ -1,0 +1,244 @@
+"""Reads of the built-in ledger: journals, trial balance, account ledger. Run inside the tenant schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+
+from commerce.models import Order, Payout, Refund
+from commerce.selectors import order_document
+from mappings.models import Account, MappingSet
+from mappings.selectors import AccountResolver, Unmapped
+from posting.builders import Policy, PostingRefused, build_order
+from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy
+from posting.money import quantize
+
+
+def journals_list(*, status: str | None = None, search: str = "") -> QuerySet[JournalEntry]:
+    queryset = JournalEntry.objects.annotate(total=Sum("lines__debit")).order_by("-date", "-pk")
+    if status:
+        queryset = queryset.filter(status=status)
+    if search:
+        queryset = queryset.filter(Q(source_key__icontains=search) | Q(memo__icontains=search))
+    return queryset
+
+
+def journal_detail(*, entry_id: int) -> JournalEntry | None:
+    lines = JournalLine.objects.select_related("account").order_by("position")
+    return (
+        JournalEntry.objects.select_related("reverses")
+        .prefetch_related(Prefetch("lines", queryset=lines), "reversals")
+        .filter(pk=entry_id)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class TrialBalanceRow:
+    code: str
+    name: str
+    type: str
+    currency: str
+    debit: Decimal
+    credit: Decimal
+
+    @property
+    def balance(self) -> Decimal:
+        return self.debit - self.credit
+
+
+def trial_balance(*, as_of: dt.date | None = None) -> list[TrialBalanceRow]:
+    """Per account and currency: total debits, credits and the balance (debit positive) up to and
+    including `as_of`. Accounts with no lines are left out, and so are draft entries (documents
+    waiting in an open batch: the batch's summary entry carries them once closed)."""
+    lines = JournalLine.objects.exclude(entry__status=JournalEntry.Status.DRAFT)
+    if as_of is not None:
+        lines = lines.filter(entry__date__lte=as_of)
+    totals = (
+        lines.values("account__code", "account__name", "account__type", "entry__currency")
+        .annotate(debit=Sum("debit"), credit=Sum("credit"))
+        .order_by("account__code", "entry__currency")
+    )
+    return [
+        TrialBalanceRow(
+            code=row["account__code"],
+            name=row["account__name"],
+            type=row["account__type"],
+            currency=row["entry__currency"],
+            debit=quantize(row["debit"], row["entry__currency"]),
+            credit=quantize(row["credit"], row["entry__currency"]),
+        )
+        for row in totals
+    ]
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    date: dt.date
+    entry_id: int
+    source_key: str
+    description: str
+    currency: str
+    debit: Decimal
+    credit: Decimal
+    balance: Decimal
+
+
+def account_ledger(
+    *, account: Account, start: dt.date | None = None, end: dt.date | None = None
+) -> tuple[dict[str, Decimal], list[LedgerRow]]:
+    """Opening balance per currency before `start`, then every line in date order with the
+    running balance (debit positive) of its currency."""
+    lines = (
+        JournalLine.objects.filter(account=account)
+        .exclude(entry__status=JournalEntry.Status.DRAFT)
+        .select_related("entry")
+    )
+    opening: dict[str, Decimal] = {}
+    if start is not None:
+        for row in (
+            lines.filter(entry__date__lt=start)
+            .values("entry__currency")
+            .annotate(debit=Sum("debit"), credit=Sum("credit"))
+        ):
+            opening[row["entry__currency"]] = quantize(row["debit"] - row["credit"], row["entry__currency"])
+        lines = lines.filter(entry__date__gte=start)
+    if end is not None:
+        lines = lines.filter(entry__date__lte=end)
+    running = dict(opening)
+    rows = []
+    for line in lines.order_by("entry__date", "entry_id", "position"):
+        currency = line.entry.currency
+        debit, credit = quantize(line.debit, currency), quantize(line.credit, currency)
+        running[currency] = running.get(currency, quantize(0, currency)) + debit - credit
+        rows.append(
+            LedgerRow(
+                date=line.entry.date,
+                entry_id=line.entry_id,
+                source_key=line.entry.source_key,
+                description=line.description,
+                currency=currency,
+                debit=debit,
+                credit=credit,
+                balance=running[currency],
+            )
+        )
+    return opening, rows
+
+
+def policy_read() -> PostingPolicy:
+    """The tenant's policy, or the defaults when none was saved yet (a read never writes)."""
+    return PostingPolicy.objects.filter(singleton=1).first() or PostingPolicy()
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    role: str
+    description: str
+    dimensions: dict[str, str]
+    debit: Decimal
+    credit: Decimal
+    account: Account | None  # None: no rule of the set maps this role under these conditions
+
+
+@dataclass(frozen=True)
+class JournalPreview:
+    currency: str
+    memo: str
+    lines: list[PreviewLine]
+    problems: list[str]
+
+    @property
+    def debit(self) -> Decimal:
+        return sum((line.debit for line in self.lines), Decimal(0))
+
+    @property
+    def credit(self) -> Decimal:
+        return sum((line.credit for line in self.lines), Decimal(0))
+
+    @property
+    def postable(self) -> bool:
+        return bool(self.lines) and not self.problems
+
+
+def journal_preview(*, order: Order, mapping_set: MappingSet) -> JournalPreview:
+    """The journal `order` would post under `mapping_set` (typically a draft) and the current
+    policy, built by the same builders as posting but written nowhere."""
+    policy = policy_read()
+    try:
+        draft = build_order(
+            order_document(order=order), Policy(discounts=policy.discounts, allocation=policy.allocation)
+        )
+    except PostingRefused as refused:
+        return JournalPreview(order.currency, "", [], [problem.message for problem in refused.problems])
+    resolver = AccountResolver(mapping_set)
+    lines, problems = [], []
+    for line in draft.lines:
+        try:
+            account = resolver.resolve(line.role, line.conditions_dict)
+        except Unmapped as error:
+            account = None
+            problems.append(str(error))
+        lines.append(PreviewLine(line.role, line.description, line.conditions_dict, line.debit, line.credit, account))
+    problems.extend(warning.message for warning in draft.warnings)
+    return JournalPreview(draft.currency, draft.memo, lines, problems)
+
+
+def batches_list(*, status: str | None = None) -> QuerySet[PostingBatch]:
+    queryset = PostingBatch.objects.annotate(entry_count=Count("entries")).order_by("-window_start", "-pk")
+    return queryset.filter(status=status) if status else queryset
+
+
+@dataclass(frozen=True)
+class BatchSummaryRow:
+    account: Account
+    role: str
+    dimensions: dict
+    debit: Decimal
+    credit: Decimal
+
+
+def batch_summary(*, batch: PostingBatch) -> list[BatchSummaryRow]:
+    """Per account, role and dimensions: what the batch's documents add up to (open or closed)."""
+    totals = (
+        JournalLine.objects.filter(entry__batch=batch)
+        .values("account_id", "role", "dimensions")
+        .annotate(debit=Sum("debit"), credit=Sum("credit"))
+        .order_by("account_id", "role", "dimensions")
+    )
+    accounts = {account.pk: account for account in Account.objects.filter(journal_lines__entry__batch=batch)}
+    return [
+        BatchSummaryRow(
+            account=accounts[row["account_id"]],
+            role=row["role"],
+            dimensions=row["dimensions"],
+            debit=quantize(row["debit"], batch.currency),
+            credit=quantize(row["credit"], batch.currency),
+        )
+        for row in totals
+    ]
+
+
+def batch_summary_entry(*, batch: PostingBatch) -> JournalEntry | None:
+    return JournalEntry.objects.filter(source_key=f"batch:{batch.pk}").first()
+
+
+SOURCE_MODELS = {"order": Order, "refund": Refund, "payout": Payout}
+
+
+def source_document(*, kind: str, pk: int) -> Order | Refund | Payout | None:
+    model = SOURCE_MODELS.get(kind)
+    return model.objects.filter(pk=pk).first() if model is not None else None
+
+
+def entries_for_source(*, kind: str, pk: int) -> QuerySet[JournalEntry]:
+    """Every journal entry with a line drawn from this document (its own, reversals, refunds)."""
+    entry_ids = JournalLine.objects.filter(sources__contains=[{"type": kind, "id": pk}]).values("entry_id")
+    return JournalEntry.objects.filter(pk__in=entry_ids).annotate(total=Sum("lines__debit")).order_by("date", "pk")
+
+
+def orders_recent() -> QuerySet[Order]:
+    return Order.objects.order_by("-placed_at", "-pk")

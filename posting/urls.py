@@ -1,0 +1,15 @@
+from django.urls import path
+
+from posting import views
+
+urlpatterns = [
+    path("journals/", views.journals, name="posting_journals"),
+    path("journals/<int:entry_id>/", views.journal, name="posting_journal"),
+    path("trial-balance/", views.trial_balance_page, name="posting_trial_balance"),
+    path("export.<str:fmt>", views.ledger_export, name="posting_export"),
+    path("policy/", views.policy, name="posting_policy"),
+    path("batches/", views.batches, name="posting_batches"),
+    path("batches/<int:pk>/", views.batch, name="posting_batch"),
+    path("accounts/<int:pk>/", views.account_ledger_page, name="posting_account_ledger"),
+    path("documents/<str:kind>/<int:pk>/", views.source_document_page, name="posting_source"),
+]

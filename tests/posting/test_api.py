@@ -1,0 +1,133 @@
+"""Built-in ledger API on the tenant's domain: journals, batches, trial balance, posting policy."""
+
+from __future__ import annotations
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from commerce.services import order_upsert
+from mappings.services import standard_chart_apply
+from posting.models import PostingPolicy
+from posting.services import batch_close, journal_post_order, policy_update
+from tests.commerce.factories import shopify_order
+
+
+@pytest.fixture
+def acme_api(world, make_key, api_client, throttle_reset):
+    def make(scopes=("read", "write")):
+        return api_client(world.host(world.acme), make_key(tenant=world.acme, scopes=list(scopes)))
+
+    return make
+
+
+def _post_order(world, *, batched: bool = False):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        if batched:
+            policy_update(mode="batched")
+        order = order_upsert(source="shopify", connection_id=1, document=shopify_order()).obj
+        return journal_post_order(order=order).entry
+
+
+def test_journals_list_filter_and_detail_with_lines(world, acme_api):
+    entry = _post_order(world)
+    api = acme_api(scopes=["read"])
+    listing = api.get("/api/v1/journals/?status=ready").json()
+    assert [(row["source_key"], row["total"], row["currency"]) for row in listing["results"]] == [
+        (entry.source_key, "225.30", "USD")
+    ]
+    assert api.get("/api/v1/journals/?status=acked").json()["results"] == []
+    detail = api.get(f"/api/v1/journals/{entry.pk}/").json()
+    assert len(detail["lines"]) == 10
+    clearing = next(line for line in detail["lines"] if line["account"] == "1110")
+    assert clearing == {
+        "position": clearing["position"],
+        "account": "1110",
+        "account_name": "Card payments clearing",
+        "role": "payment_clearing",
+        "debit": "170.30",
+        "credit": "0.00",
+        "dimensions": {"channel": "web", "gateway": "stripe", "payment_method": "card"},
+        "description": "Payment clearing (stripe, card)",
+        "sources": [
+            {"type": "order", "id": entry.lines.first().sources[0]["id"], "external_id": "1001", "raw_event_id": None}
+        ],
+    }
+    assert api.get("/api/v1/journals/999999/").status_code == 404
+
+
+def test_trial_balance_balances_and_respects_as_of(world, acme_api):
+    _post_order(world)
+    api = acme_api(scopes=["read"])
+    body = api.get("/api/v1/trial-balance/?as_of=2026-03-14").json()
+    debit = sum(float(row["debit"]) for row in body["rows"])
+    credit = sum(float(row["credit"]) for row in body["rows"])
+    assert (body["as_of"], round(debit, 2), round(credit, 2)) == ("2026-03-14", 225.30, 225.30)
+    tax = [row for row in body["rows"] if row["code"] == "2100"]
+    assert tax == [
+        {
+            "code": "2100",
+            "name": "Sales tax payable",
+            "type": "liability",
+            "currency": "USD",
+            "debit": "0.00",
+            "credit": "15.30",
+            "balance": "-15.30",
+        }
+    ]
+    assert api.get("/api/v1/trial-balance/?as_of=2026-03-13").json()["rows"] == []
+    assert api.get("/api/v1/trial-balance/?as_of=yesterday").status_code == 400
+
+
+def test_batches_list_and_detail_summary(world, acme_api):
+    entry = _post_order(world, batched=True)
+    api = acme_api(scopes=["read"])
+    listing = api.get("/api/v1/batches/").json()["results"]
+    assert [(row["id"], row["status"], row["entry_count"]) for row in listing] == [(entry.batch_id, "open", 1)]
+    with tenant_context(world.acme):
+        summary_entry = batch_close(batch=entry.batch)
+    detail = api.get(f"/api/v1/batches/{entry.batch_id}/").json()
+    assert (detail["status"], detail["summary_entry"], detail["entries"]) == ("closed", summary_entry.pk, [entry.pk])
+    assert {
+        "account": "4100",
+        "role": "shipping_income",
+        "dimensions": {"channel": "web"},
+        "debit": "0.00",
+        "credit": "10.00",
+    } in detail["summary"]
+    assert api.get("/api/v1/batches/?status=open").json()["results"] == []
+
+
+def test_policy_get_defaults_and_patch(world, acme_api):
+    api = acme_api()
+    assert api.get("/api/v1/posting-policy/").json() == {
+        "recognise_on": "paid",
+        "discounts": "gross",
+        "allocation": "lines",
+        "mode": "per_document",
+        "batch_window": "daily",
+        "cutoff_hour": 0,
+    }
+    patched = api.patch("/api/v1/posting-policy/", {"recognise_on": "fulfilled", "cutoff_hour": 5})
+    assert (patched.status_code, patched.json()["recognise_on"], patched.json()["cutoff_hour"]) == (200, "fulfilled", 5)
+    with tenant_context(world.acme):
+        assert PostingPolicy.objects.get().recognise_on == "fulfilled"
+    bad = api.patch("/api/v1/posting-policy/", {"cutoff_hour": 24, "colour": "red"})
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]["details"]) == {"colour"}
+    assert acme_api(scopes=["read"]).patch("/api/v1/posting-policy/", {"mode": "batched"}).status_code == 403
+
+
+def test_ledger_api_is_404_for_another_tenant_and_on_the_partner_console(world, make_key, api_client, throttle_reset):
+    entry = _post_order(world)
+    cedar = api_client(world.host(world.acme), make_key(tenant=world.cedar, scopes=["read"]))
+    for url in [
+        "/api/v1/journals/",
+        f"/api/v1/journals/{entry.pk}/",
+        "/api/v1/batches/",
+        "/api/v1/trial-balance/",
+        "/api/v1/posting-policy/",
+    ]:
+        assert cedar.get(url).status_code == 404, url
+    partner_console = api_client("northwind.localhost", make_key(scopes=["read"]))
+    assert partner_console.get("/api/v1/journals/").status_code == 404

@@ -1,0 +1,271 @@
+"""Pure builder tests: exact role lines for vendor-shaped documents, no database."""
+
+from dataclasses import replace
+from decimal import Decimal as D
+
+import pytest
+
+from commerce.documents import DiscountDoc, OrderLineDoc, PaymentDoc, ShippingLineDoc, TaxLineDoc
+from posting.builders import Policy, PostingRefused, build_order, build_payout, build_refund, build_reversal
+from tests.commerce.factories import jpy_order, kwd_order, refund, shopify_order, stripe_payout
+
+GROSS = Policy()
+
+
+def rows(draft):
+    return [(line.role, dict(line.conditions), line.debit, line.credit) for line in draft.lines]
+
+
+def balanced(draft):
+    debit, credit = draft.totals()
+    return debit == credit
+
+
+WEB = {"channel": "web"}
+
+
+def test_order_with_coupon_line_discounts_two_jurisdictions_shipping_and_gift_card():
+    draft = build_order(shopify_order(), GROSS)
+    assert rows(draft) == [
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("9.32"), D("0.00")),
+        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("15.68"), D("0.00")),
+        (
+            "vendor_funded_discount_receivable",
+            {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
+            D("5.00"),
+            D("0.00"),
+        ),
+        ("payment_clearing", {**WEB, "gateway": "stripe", "payment_method": "card"}, D("170.30"), D("0.00")),
+        ("gift_card_liability", WEB, D("25.00"), D("0.00")),
+        ("revenue", {**WEB, "product_category": "apparel"}, D("0.00"), D("120.00")),
+        ("revenue", {**WEB, "product_category": "footwear"}, D("0.00"), D("80.00")),
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY"}, D("0.00"), D("7.20")),
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("0.00"), D("8.10")),
+        ("shipping_income", WEB, D("0.00"), D("10.00")),
+    ]
+    assert draft.totals() == (D("225.30"), D("225.30"))
+    assert draft.warnings == []
+
+
+def test_order_discounts_net_reduce_revenue_but_vendor_funding_stays_a_receivable():
+    draft = build_order(shopify_order(), Policy(discounts="net"))
+    assert rows(draft) == [
+        (
+            "vendor_funded_discount_receivable",
+            {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
+            D("5.00"),
+            D("0.00"),
+        ),
+        ("payment_clearing", {**WEB, "gateway": "stripe", "payment_method": "card"}, D("170.30"), D("0.00")),
+        ("gift_card_liability", WEB, D("25.00"), D("0.00")),
+        ("revenue", {**WEB, "product_category": "apparel"}, D("0.00"), D("110.68")),
+        ("revenue", {**WEB, "product_category": "footwear"}, D("0.00"), D("64.32")),
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY"}, D("0.00"), D("7.20")),
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("0.00"), D("8.10")),
+        ("shipping_income", WEB, D("0.00"), D("10.00")),
+    ]
+
+
+def test_order_level_allocation_posts_the_coupon_without_a_category():
+    draft = build_order(shopify_order(), Policy(allocation="order"))
+    discounts = [row for row in rows(draft) if row[0] == "discount"]
+    assert discounts == [
+        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("10.00"), D("0.00")),
+        ("discount", {**WEB, "promotion_funding": "merchant"}, D("15.00"), D("0.00")),
+    ]
+    assert balanced(draft)
+
+
+def test_tax_inclusive_prices_post_revenue_net_of_included_tax():
+    order = shopify_order(
+        currency="GBP",
+        taxes_included=True,
+        lines=(
+            OrderLineDoc("G1", "JUMPER", 1, D("120.00"), "apparel", taxes=(TaxLineDoc("GB", D("0.2"), D("20.00")),)),
+        ),
+        discounts=(),
+        shipping_lines=(ShippingLineDoc("S", D("6.00"), taxes=(TaxLineDoc("GB", D("0.2"), D("1.00")),)),),
+        payments=(PaymentDoc("g", "shopify_payments", D("126.00"), method="card"),),
+        vendor_total=None,
+    )
+    assert rows(build_order(order, GROSS)) == [
+        ("payment_clearing", {**WEB, "gateway": "shopify_payments", "payment_method": "card"}, D("126.00"), D("0.00")),
+        ("revenue", {**WEB, "product_category": "apparel"}, D("0.00"), D("100.00")),
+        ("tax_payable", {**WEB, "jurisdiction": "GB"}, D("0.00"), D("21.00")),
+        ("shipping_income", WEB, D("0.00"), D("5.00")),
+    ]
+
+
+def test_marketplace_facilitator_tax_never_reaches_merchant_tax_payable():
+    order = shopify_order(
+        channel="amazon",
+        lines=(
+            OrderLineDoc(
+                "A1", "TEE", 1, D("100.00"), taxes=(TaxLineDoc("US-WA", D("0.08"), D("8.00"), "marketplace"),)
+            ),
+        ),
+        discounts=(),
+        shipping_lines=(),
+        payments=(PaymentDoc("a", "marketplace", D("108.00")),),
+        vendor_total=None,
+    )
+    amazon = {"channel": "amazon"}
+    draft = build_order(order, GROSS)
+    assert rows(draft) == [
+        ("marketplace_tax_remitted", {**amazon, "jurisdiction": "US-WA"}, D("8.00"), D("0.00")),
+        ("payment_clearing", {**amazon, "gateway": "marketplace"}, D("108.00"), D("0.00")),
+        ("revenue", amazon, D("0.00"), D("100.00")),
+        ("marketplace_tax_collected", {**amazon, "jurisdiction": "US-WA"}, D("0.00"), D("8.00")),
+        ("payment_clearing", {**amazon, "gateway": "marketplace"}, D("0.00"), D("8.00")),
+    ]
+    assert "tax_payable" not in [row[0] for row in rows(draft)]
+
+
+def test_payments_that_do_not_cover_the_lines_are_refused_not_plugged():
+    order = shopify_order(payments=(PaymentDoc("p1", "stripe", D("195.29"), method="card"),))
+    with pytest.raises(PostingRefused) as refused:
+        build_order(order, GROSS)
+    assert refused.value.kinds == ["unbalanced"]
+    assert "195.29" in str(refused.value) and "195.30" in str(refused.value)
+
+
+def test_vendor_total_that_does_not_add_up_posts_the_lines_and_warns():
+    draft = build_order(shopify_order(vendor_total=D("195.00")), GROSS)
+    assert balanced(draft)
+    assert [warning.kind for warning in draft.warnings] == ["totals_mismatch"]
+
+
+def test_jpy_zero_decimal_tax_inclusive_order():
+    assert rows(build_order(jpy_order(), GROSS)) == [
+        ("payment_clearing", {"channel": "pos", "gateway": "square", "payment_method": "card"}, D("3000"), D("0")),
+        ("revenue", {"channel": "pos"}, D("0"), D("2728")),
+        ("tax_payable", {"channel": "pos", "jurisdiction": "JP"}, D("0"), D("272")),
+    ]
+
+
+def test_kwd_three_decimal_order_allocates_the_coupon_by_largest_remainder():
+    assert rows(build_order(kwd_order(), GROSS)) == [
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.067"), D("0.000")),
+        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("0.033"), D("0.000")),
+        ("payment_clearing", {**WEB, "gateway": "knet", "payment_method": "debit"}, D("4.150"), D("0.000")),
+        ("revenue", {**WEB, "product_category": "apparel"}, D("0.000"), D("2.500")),
+        ("revenue", {**WEB, "product_category": "footwear"}, D("0.000"), D("1.250")),
+        ("shipping_income", WEB, D("0.000"), D("0.500")),
+    ]
+
+
+def test_partial_refund_reverses_the_refunded_share_of_revenue_discounts_and_each_tax():
+    draft = build_refund(shopify_order(), refund("R1", (("L1", 1),)), [], GROSS)
+    assert rows(draft) == [
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY"}, D("1.75"), D("0.00")),
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("1.97"), D("0.00")),
+        ("refunds", {**WEB, "product_category": "apparel"}, D("50.00"), D("0.00")),
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("3.85")),
+        (
+            "vendor_funded_discount_receivable",
+            {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
+            D("0.00"),
+            D("2.50"),
+        ),
+        ("payment_clearing", {**WEB, "gateway": "stripe", "payment_method": "card"}, D("0.00"), D("47.37")),
+    ]
+
+
+def test_second_partial_refund_with_shipping_takes_the_remainder():
+    first = refund("R1", (("L1", 1),))
+    second = refund("R2", (("L1", 1),), shipping=D("5.00"))
+    assert rows(build_refund(shopify_order(), second, [first], GROSS)) == [
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY"}, D("1.94"), D("0.00")),
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("2.19"), D("0.00")),
+        ("shipping_income", WEB, D("5.00"), D("0.00")),
+        ("refunds", {**WEB, "product_category": "apparel"}, D("50.00"), D("0.00")),
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("3.85")),
+        (
+            "vendor_funded_discount_receivable",
+            {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
+            D("0.00"),
+            D("2.50"),
+        ),
+        ("payment_clearing", {**WEB, "gateway": "stripe", "payment_method": "card"}, D("0.00"), D("52.78")),
+    ]
+
+
+def test_jpy_refunds_in_thirds_round_each_step_and_sum_exactly_to_what_was_posted():
+    order = jpy_order()
+    refunds = [refund(f"J{n}", (("J1", 1),), currency="JPY", gateway="square") for n in range(3)]
+    drafts = [build_refund(order, current, refunds[:index], GROSS) for index, current in enumerate(refunds)]
+    revenue = [line.debit for draft in drafts for line in draft.lines if line.role == "refunds"]
+    tax = [line.debit for draft in drafts for line in draft.lines if line.role == "tax_payable"]
+    assert revenue == [D("909"), D("910"), D("909")]
+    assert tax == [D("91"), D("90"), D("91")]
+    assert sum(revenue) == D("2728") and sum(tax) == D("272")
+    assert all(balanced(draft) for draft in drafts)
+
+
+def test_refund_of_more_than_was_posted_is_refused():
+    with pytest.raises(PostingRefused) as refused:
+        build_refund(shopify_order(), refund("R9", (("L2", 1),)), [refund("R8", (("L2", 1),))], GROSS)
+    assert refused.value.kinds == ["refund_exceeds_posted"]
+    with pytest.raises(PostingRefused) as refused:
+        build_refund(shopify_order(), refund("R9", (), shipping=D("10.01")), [], GROSS)
+    assert refused.value.kinds == ["refund_exceeds_posted"]
+
+
+def test_refund_whose_vendor_amount_exceeds_the_reversal_is_refused():
+    with pytest.raises(PostingRefused) as refused:
+        build_refund(shopify_order(), refund("R1", (("L1", 1),), amount=D("50.00")), [], GROSS)
+    assert refused.value.kinds == ["refund_exceeds_posted"]
+    assert "47.37" in str(refused.value)
+
+
+def test_refund_in_another_currency_is_refused():
+    with pytest.raises(PostingRefused) as refused:
+        build_refund(shopify_order(), refund("R1", (("L1", 1),), currency="EUR"), [], GROSS)
+    assert refused.value.kinds == ["currency_mismatch"]
+
+
+def test_full_refund_of_every_line_and_shipping_mirrors_the_order_except_payments():
+    order = shopify_order(payments=(PaymentDoc("p1", "stripe", D("195.30"), method="card"),))
+    draft = build_refund(order, refund("R1", (("L1", 2), ("L2", 1), ("L3", 1)), shipping=D("10.00")), [], GROSS)
+    posted = {(role, tuple(c.items())): (d, c2) for role, c, d, c2 in rows(build_order(order, GROSS))}
+    for role, conditions, debit, credit in rows(draft):
+        if role == "refunds":
+            assert posted[("revenue", tuple(conditions.items()))] == (credit, debit)
+        else:
+            assert posted[(role, tuple(conditions.items()))] == (credit, debit)
+
+
+def test_payout_posts_bank_net_fees_clearing_adjustments_and_reserve():
+    stripe = {"gateway": "stripe"}
+    assert rows(build_payout(stripe_payout())) == [
+        ("payment_clearing", stripe, D("47.37"), D("0.00")),
+        ("merchant_fees", stripe, D("7.24"), D("0.00")),
+        ("bank", {}, D("104.69"), D("0.00")),
+        ("reserve", stripe, D("10.00"), D("0.00")),
+        ("payout_adjustment", stripe, D("1.00"), D("0.00")),
+        ("payment_clearing", stripe, D("0.00"), D("170.30")),
+    ]
+
+
+def test_payout_whose_lines_do_not_add_up_is_refused():
+    with pytest.raises(PostingRefused) as refused:
+        build_payout(stripe_payout(amount=D("104.68")))
+    assert refused.value.kinds == ["totals_mismatch"]
+
+
+def test_reversal_swaps_every_side():
+    draft = build_order(kwd_order(), GROSS)
+    reversal = build_reversal(draft.lines, currency="KWD", memo="Cancel")
+    assert [(line.role, line.debit, line.credit) for line in reversal.lines] == [
+        (line.role, line.credit, line.debit) for line in draft.lines
+    ]
+
+
+def test_order_discount_over_lines_with_nothing_left_to_discount_is_refused():
+    order = kwd_order(
+        lines=(OrderLineDoc("K1", "SCARF", 1, D("1.000")),),
+        discounts=(DiscountDoc(D("1.000"), line_external_id="K1"), DiscountDoc(D("0.100"), code="X")),
+    )
+    with pytest.raises(PostingRefused) as refused:
+        build_order(replace(order, payments=()), GROSS)
+    assert refused.value.kinds == ["invalid"]

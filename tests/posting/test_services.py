@@ -1,0 +1,323 @@
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django_tenants.utils import tenant_context
+
+from commerce.services import order_upsert, payout_upsert, refund_upsert
+from mappings.models import Account, AccountRule
+from mappings.services import standard_chart_apply
+from posting.builders import Problem
+from posting.models import JournalEntry, JournalLine
+from posting.services import (
+    PostingStatus,
+    entry_balance,
+    journal_post_cancellation,
+    journal_post_order,
+    journal_post_payout,
+    journal_post_refund,
+    policy_update,
+)
+from tests.commerce.factories import jpy_order, kwd_order, refund, shopify_order, stripe_payout
+
+
+def lines_of(entry):
+    return [(line.account.code, line.debit, line.credit) for line in entry.lines.select_related("account")]
+
+
+def all_balanced():
+    return all(entry_balance(entry=entry) == 0 for entry in JournalEntry.objects.all())
+
+
+def _order(document=None, connection_id=1):
+    return order_upsert(source="shopify", connection_id=connection_id, document=document or shopify_order()).obj
+
+
+def test_order_posts_exact_lines_by_account_and_is_idempotent(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        order = _order()
+        outcome = journal_post_order(order=order)
+        assert outcome.status == PostingStatus.POSTED
+        entry = outcome.entry
+        assert (entry.source_key, entry.date, entry.currency) == (f"order:{order.pk}:v1", dt.date(2026, 3, 14), "USD")
+        assert lines_of(entry) == [
+            ("4500", D("9.3200"), D("0")),
+            ("4500", D("15.6800"), D("0")),
+            ("1200", D("5.0000"), D("0")),
+            ("1110", D("170.3000"), D("0")),
+            ("2300", D("25.0000"), D("0")),
+            ("4010", D("0"), D("120.0000")),
+            ("4020", D("0"), D("80.0000")),
+            ("2100", D("0"), D("7.2000")),
+            ("2100", D("0"), D("8.1000")),
+            ("4100", D("0"), D("10.0000")),
+        ]
+        line = entry.lines.get(position=7)
+        assert line.dimensions == {"channel": "web", "jurisdiction": "US-NY"}
+        assert line.sources == [{"type": "order", "id": order.pk, "external_id": "1001", "raw_event_id": None}]
+        again = journal_post_order(order=order)
+        assert (again.status, again.entry.pk) == (PostingStatus.ALREADY_POSTED, entry.pk)
+        assert JournalEntry.objects.count() == 1
+
+
+def test_order_entry_date_is_the_local_date_in_the_tenant_timezone(world):
+    late = dt.datetime(2026, 3, 15, 2, 0, tzinfo=dt.UTC)  # 22:00 on the 14th in New York
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        entry = journal_post_order(order=_order(shopify_order(paid_at=late))).entry
+        assert entry.date == dt.date(2026, 3, 14)
+
+
+def test_unpaid_order_is_not_due_and_fulfilment_policy_waits_for_fulfilment(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        assert journal_post_order(order=_order(shopify_order(paid_at=None))).status == PostingStatus.NOT_DUE
+        policy_update(recognise_on="fulfilled")
+        order = _order(shopify_order(external_id="1002"))
+        assert journal_post_order(order=order).status == PostingStatus.NOT_DUE
+        assert JournalEntry.objects.count() == 0
+
+
+def test_unmapped_role_refuses_the_whole_entry_naming_role_and_conditions(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        AccountRule.objects.filter(role="gift_card_liability").delete()
+        outcome = journal_post_order(order=_order())
+        assert outcome.status == PostingStatus.REFUSED
+        assert outcome.problems == [
+            Problem(
+                "unmapped",
+                "No account is mapped for role 'gift_card_liability' (channel=web).",
+                role="gift_card_liability",
+                conditions=(("channel", "web"),),
+            )
+        ]
+        assert JournalEntry.objects.count() == 0
+        assert JournalLine.objects.count() == 0
+
+
+def test_inactive_account_counts_as_unmapped(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        Account.objects.filter(code="4100").update(active=False)
+        outcome = journal_post_order(order=_order())
+        assert [(problem.kind, problem.role) for problem in outcome.problems] == [("unmapped", "shipping_income")]
+
+
+def test_unbalanced_order_posts_nothing(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        payments = (shopify_order().payments[0],)
+        outcome = journal_post_order(order=_order(shopify_order(payments=payments)))
+        assert [problem.kind for problem in outcome.problems] == ["unbalanced"]
+        assert JournalEntry.objects.count() == 0
+
+
+def test_partial_then_final_refund_and_payout_by_account(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        order = _order()
+        journal_post_order(order=order)
+        first = refund_upsert(source="shopify", connection_id=1, document=refund("R1", (("L1", 1),))).obj
+        second_doc = refund("R2", (("L1", 1),), shipping=D("5.00"), processed_at=first.processed_at + dt.timedelta(1))
+        second = refund_upsert(source="shopify", connection_id=1, document=second_doc).obj
+        assert lines_of(journal_post_refund(refund=first).entry) == [
+            ("2100", D("1.7500"), D("0")),
+            ("2100", D("1.9700"), D("0")),
+            ("4600", D("50.0000"), D("0")),
+            ("4500", D("0"), D("3.8500")),
+            ("1200", D("0"), D("2.5000")),
+            ("1110", D("0"), D("47.3700")),
+        ]
+        assert lines_of(journal_post_refund(refund=second).entry) == [
+            ("2100", D("1.9400"), D("0")),
+            ("2100", D("2.1900"), D("0")),
+            ("4100", D("5.0000"), D("0")),
+            ("4600", D("50.0000"), D("0")),
+            ("4500", D("0"), D("3.8500")),
+            ("1200", D("0"), D("2.5000")),
+            ("1110", D("0"), D("52.7800")),
+        ]
+        payout = payout_upsert(source="stripe", connection_id=2, document=stripe_payout()).obj
+        entry = journal_post_payout(payout=payout).entry
+        assert (entry.date, lines_of(entry)) == (
+            dt.date(2026, 3, 17),
+            [
+                ("1110", D("47.3700"), D("0")),
+                ("6100", D("7.2400"), D("0")),
+                ("1010", D("104.6900"), D("0")),
+                ("1300", D("10.0000"), D("0")),
+                ("6200", D("1.0000"), D("0")),
+                ("1110", D("0"), D("170.3000")),
+            ],
+        )
+        assert all_balanced()
+
+
+def test_refund_before_the_order_is_posted_is_refused(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        _order(shopify_order(paid_at=None))
+        document = refund("R1", (("L1", 1),))
+        outcome = journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=document).obj)
+        assert [problem.kind for problem in outcome.problems] == ["order_not_posted"]
+
+
+def test_refund_larger_than_posted_is_refused(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        journal_post_order(order=_order())
+        document = refund("R1", (("L1", 1),), amount=D("60.00"))
+        outcome = journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=document).obj)
+        assert outcome.status == PostingStatus.REFUSED
+        assert outcome.problems[0].kind == "refund_exceeds_posted"
+        assert JournalEntry.objects.count() == 1
+
+
+def test_new_order_version_reverses_the_old_entry_and_posts_the_new(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        order = _order()
+        old = journal_post_order(order=order).entry
+        order = _order(shopify_order(source_version=2, store="soho"))
+        outcome = journal_post_order(order=order)
+        assert [entry.source_key for entry in outcome.reversed_entries] == [f"order:{order.pk}:v1:superseded"]
+        reversal = outcome.reversed_entries[0]
+        assert reversal.reverses_id == old.pk
+        assert lines_of(reversal) == [(code, credit, debit) for code, debit, credit in lines_of(old)]
+        assert outcome.entry.source_key == f"order:{order.pk}:v2"
+        assert journal_post_order(order=order).status == PostingStatus.ALREADY_POSTED
+        assert JournalEntry.objects.count() == 3
+        assert all_balanced()
+
+
+def test_cancellation_reverses_the_order_in_full_once(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        order = _order()
+        original = journal_post_order(order=order).entry
+        assert journal_post_cancellation(order=order).status == PostingStatus.NOT_DUE
+        order = _order(shopify_order(source_version=2, cancelled_at=dt.datetime(2026, 3, 16, 12, tzinfo=dt.UTC)))
+        journal_post_order(order=order)
+        current = JournalEntry.objects.get(source_key=f"order:{order.pk}:v2")
+        outcome = journal_post_cancellation(order=order)
+        assert (outcome.status, outcome.entry.reverses_id, outcome.entry.date) == (
+            PostingStatus.POSTED,
+            current.pk,
+            dt.date(2026, 3, 16),
+        )
+        assert lines_of(outcome.entry) == [(code, credit, debit) for code, debit, credit in lines_of(original)]
+        assert journal_post_cancellation(order=order).status == PostingStatus.ALREADY_POSTED
+
+
+def test_cancellation_after_a_posted_refund_is_refused(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        order = _order(shopify_order(cancelled_at=dt.datetime(2026, 3, 20, tzinfo=dt.UTC)))
+        journal_post_order(order=order)
+        refund_doc = refund("R1", (("L3", 1),))
+        journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=refund_doc).obj)
+        outcome = journal_post_cancellation(order=order)
+        assert [problem.kind for problem in outcome.problems] == ["invalid"]
+
+
+def test_jpy_and_kwd_orders_post_in_their_minor_units(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        jpy = journal_post_order(order=_order(jpy_order())).entry
+        kwd = journal_post_order(order=_order(kwd_order())).entry
+        assert lines_of(jpy) == [("1110", D("3000"), D("0")), ("4000", D("0"), D("2728")), ("2100", D("0"), D("272"))]
+        assert lines_of(kwd) == [
+            ("4500", D("0.0670"), D("0")),
+            ("4500", D("0.0330"), D("0")),
+            ("1110", D("4.1500"), D("0")),
+            ("4010", D("0"), D("2.5000")),
+            ("4020", D("0"), D("1.2500")),
+            ("4100", D("0"), D("0.5000")),
+        ]
+        assert (jpy.currency, kwd.currency) == ("JPY", "KWD")
+
+
+def _raw_unbalanced_entry(cursor, key: str) -> None:
+    cursor.execute(
+        "INSERT INTO posting_journalentry (source_key, date, currency, memo, status, external_ref, created_at) "
+        "VALUES (%s, '2026-03-14', 'USD', '', 'ready', '', now()) RETURNING id",
+        [key],
+    )
+    entry_id = cursor.fetchone()[0]
+    account_id = Account.objects.get(code="1010").pk
+    cursor.execute(
+        "INSERT INTO posting_journalline (entry_id, position, account_id, role, debit, credit, dimensions, "
+        "description, sources) VALUES (%s, 0, %s, 'bank', 10, 0, '{}', '', '[]')",
+        [entry_id, account_id],
+    )
+
+
+def test_database_trigger_rejects_an_unbalanced_entry_at_commit(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        with (
+            pytest.raises(IntegrityError, match="does not balance"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            _raw_unbalanced_entry(cursor, "raw:1")
+            # The trigger is deferred to commit; asking for the check now is what commit does.
+            cursor.execute("SET CONSTRAINTS posting_journalline_balance IMMEDIATE")
+        assert JournalEntry.objects.filter(source_key="raw:1").count() == 0
+
+
+def test_database_trigger_accepts_a_balanced_entry(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        with transaction.atomic(), connection.cursor() as cursor:
+            _raw_unbalanced_entry(cursor, "raw:2")
+            cursor.execute(
+                "INSERT INTO posting_journalline (entry_id, position, account_id, role, debit, credit, dimensions, "
+                "description, sources) SELECT id, 1, %s, 'bank', 0, 10, '{}', '', '[]' FROM posting_journalentry "
+                "WHERE source_key = 'raw:2'",
+                [Account.objects.get(code="1110").pk],
+            )
+            cursor.execute("SET CONSTRAINTS posting_journalline_balance IMMEDIATE")
+        assert entry_balance(entry=JournalEntry.objects.get(source_key="raw:2")) == 0
+
+
+def test_database_refuses_a_line_with_both_sides(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        entry = JournalEntry.objects.create(source_key="raw:3", date=dt.date(2026, 3, 14), currency="USD")
+        with pytest.raises(IntegrityError), transaction.atomic():
+            JournalLine.objects.create(
+                entry=entry, position=0, account=Account.objects.get(code="1010"), role="bank", debit=1, credit=1
+            )
+
+
+def test_database_trigger_rejects_an_unbalanced_entry_on_a_real_commit(world):
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"]) as raw:
+        cursor = raw.cursor()
+        cursor.execute(f'SET search_path TO "{world.acme.schema_name}"')
+        cursor.execute(
+            "INSERT INTO mappings_account (code, name, type, currency, active, external_id) "
+            "VALUES ('commit-probe', 'Probe', 'asset', '', true, '') RETURNING id"
+        )
+        account_id = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO posting_journalentry (source_key, date, currency, memo, status, external_ref, created_at) "
+            "VALUES ('raw:commit', '2026-03-14', 'USD', '', 'ready', '', now()) RETURNING id"
+        )
+        cursor.execute(
+            "INSERT INTO posting_journalline (entry_id, position, account_id, role, debit, credit, dimensions, "
+            "description, sources) VALUES (%s, 0, %s, 'bank', 10, 0, '{}', '', '[]')",
+            [cursor.fetchone()[0], account_id],
+        )
+        with pytest.raises(psycopg.errors.CheckViolation, match="does not balance"):
+            raw.commit()
+    with tenant_context(world.acme):
+        assert not JournalEntry.objects.filter(source_key="raw:commit").exists()
+        assert not Account.objects.filter(code="commit-probe").exists()
