@@ -1,0 +1,363 @@
+"""Tenant API for connectors: connections (credentials write-only), sync runs (list, start),
+inbound events (list, detail with the raw body, replay). Thin views over services/selectors."""
+
+from __future__ import annotations
+
+import json
+
+import django_filters
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from connectors import selectors, services
+from connectors.inbox import event_replay
+from connectors.models import Connection, InboundEvent, SyncRun
+from connectors.sync import sync_run_start
+from portal.api_errors import StrictSerializer
+from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
+
+SECRET_FIELD = serializers.DictField(
+    child=serializers.CharField(max_length=4000, allow_blank=True),
+    required=False,
+    write_only=True,
+    help_text="Write-only. Stored encrypted; never returned.",
+)
+
+
+class _Pagination(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ConnectionPagination(_Pagination):
+    ordering = ("-created_at", "-id")
+
+
+class RunPagination(_Pagination):
+    ordering = ("-queued_at", "-id")
+
+
+class EventPagination(_Pagination):
+    ordering = ("-received_at", "-id")
+
+
+class TenantApiView(ApiView):
+    api_area = "tenant"
+    session_roles = ("tenant_admin", "partner_admin", "partner_operator")
+
+
+# ---- connections ---------------------------------------------------------------------------
+
+
+class ConnectionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    vendor = serializers.ChoiceField(choices=Connection.Vendor.choices)
+    direction = serializers.ChoiceField(choices=Connection.Direction.choices)
+    name = serializers.CharField()
+    config = serializers.DictField()
+    status = serializers.ChoiceField(choices=Connection.Status.choices)
+    sync_interval_minutes = serializers.IntegerField()
+    has_credentials = serializers.BooleanField()
+    credential_keys = serializers.SerializerMethodField()
+    webhook_url = serializers.SerializerMethodField()
+    cursor = serializers.DictField()
+    next_sync_at = serializers.DateTimeField(allow_null=True)
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    last_failure_at = serializers.DateTimeField(allow_null=True)
+    last_message = serializers.CharField()
+    token_expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_credential_keys(self, connection: Connection) -> list[str]:
+        """Which credentials are stored (names only, never values)."""
+        return sorted(connection.credentials)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_webhook_url(self, connection: Connection) -> str | None:
+        request = self.context.get("request")
+        if connection.direction != Connection.Direction.SOURCE or connection.vendor == Connection.Vendor.CSV:
+            return None
+        url = f"/hooks/{connection.vendor}/{connection.pk}/"
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class ConnectionCreateInput(StrictSerializer):
+    vendor = serializers.ChoiceField(choices=Connection.Vendor.choices)
+    direction = serializers.ChoiceField(choices=Connection.Direction.choices, default=Connection.Direction.SOURCE)
+    name = serializers.CharField(max_length=120)
+    config = serializers.DictField(required=False, default=dict)
+    credentials = SECRET_FIELD
+    webhook_secret = serializers.CharField(max_length=500, required=False, write_only=True)
+    sync_interval_minutes = serializers.IntegerField(min_value=1, max_value=1440, default=15)
+
+
+class ConnectionUpdateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120, required=False)
+    config = serializers.DictField(required=False)
+    credentials = SECRET_FIELD
+    webhook_secret = serializers.CharField(max_length=500, required=False, write_only=True)
+    sync_interval_minutes = serializers.IntegerField(min_value=1, max_value=1440, required=False)
+    status = serializers.ChoiceField(choices=[("active", "Active"), ("paused", "Paused")], required=False)
+
+
+class ConnectionFilter(django_filters.FilterSet):
+    vendor = django_filters.ChoiceFilter(choices=Connection.Vendor.choices)
+    status = django_filters.ChoiceFilter(choices=Connection.Status.choices)
+
+    class Meta:
+        model = Connection
+        fields = ["vendor", "status"]
+
+
+class ConnectionListCreateApi(TenantApiView):
+    serializer_class = ConnectionOutput
+    pagination_class = ConnectionPagination
+    filterset_class = ConnectionFilter
+
+    def get_queryset(self):
+        return selectors.connections_list()
+
+    @extend_schema(operation_id="connections_list", responses={200: ConnectionOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(ConnectionOutput(page, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="connections_create",
+        request=ConnectionCreateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: ConnectionOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = ConnectionCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        connection = services.connection_create(**data.validated_data)
+        return Response(ConnectionOutput(connection, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+def _connection(pk: int) -> Connection:
+    connection = selectors.connection_get(connection_id=pk)
+    if connection is None:
+        raise Http404
+    return connection
+
+
+class ConnectionDetailApi(TenantApiView):
+    serializer_class = ConnectionOutput
+
+    @extend_schema(operation_id="connections_retrieve", responses={200: ConnectionOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ConnectionOutput(_connection(pk), context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="connections_update",
+        request=ConnectionUpdateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: ConnectionOutput, **WRITE_ERRORS},
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        connection = _connection(pk)
+        data = ConnectionUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        services.connection_update(
+            connection=connection,
+            name=values.get("name"),
+            config=values.get("config"),
+            sync_interval_minutes=values.get("sync_interval_minutes"),
+        )
+        if "credentials" in values or "webhook_secret" in values:
+            services.connection_credentials_set(
+                connection=connection,
+                credentials=values.get("credentials"),
+                webhook_secret=values.get("webhook_secret"),
+            )
+        if "status" in values:
+            services.connection_status_set(connection=connection, status=values["status"])
+        return Response(ConnectionOutput(_connection(pk), context={"request": request}).data)
+
+
+# ---- sync runs -----------------------------------------------------------------------------
+
+
+class SyncRunOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    connection = serializers.IntegerField(source="connection_id")
+    kind = serializers.ChoiceField(choices=SyncRun.Kind.choices)
+    status = serializers.ChoiceField(choices=SyncRun.Status.choices)
+    since = serializers.DateTimeField(allow_null=True)
+    topics = serializers.ListField(child=serializers.CharField())
+    cursor = serializers.DictField()
+    pages = serializers.IntegerField()
+    records = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    error = serializers.CharField()
+    queued_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class SyncRunStartInput(StrictSerializer):
+    connection = serializers.IntegerField(min_value=1, max_value=2**62)
+    kind = serializers.ChoiceField(
+        choices=[(SyncRun.Kind.MANUAL, "Sync now"), (SyncRun.Kind.BACKFILL, "Backfill")], default=SyncRun.Kind.MANUAL
+    )
+    since = serializers.DateTimeField(required=False, help_text="Required for a backfill.")
+
+
+class SyncRunFilter(django_filters.FilterSet):
+    connection = django_filters.NumberFilter(field_name="connection_id")
+    status = django_filters.ChoiceFilter(choices=SyncRun.Status.choices)
+
+    class Meta:
+        model = SyncRun
+        fields = ["connection", "status"]
+
+
+class SyncRunListStartApi(TenantApiView):
+    serializer_class = SyncRunOutput
+    pagination_class = RunPagination
+    filterset_class = SyncRunFilter
+
+    def get_queryset(self):
+        return selectors.sync_runs_list()
+
+    @extend_schema(operation_id="sync_runs_list", responses={200: SyncRunOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(SyncRunOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="sync_runs_start",
+        request=SyncRunStartInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: SyncRunOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = SyncRunStartInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        run = sync_run_start(
+            connection=_connection(values["connection"]), kind=values["kind"], since=values.get("since")
+        )
+        return Response(SyncRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SyncRunDetailApi(TenantApiView):
+    serializer_class = SyncRunOutput
+
+    @extend_schema(operation_id="sync_runs_retrieve", responses={200: SyncRunOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        run = selectors.sync_run_get(run_id=pk)
+        if run is None:
+            raise Http404
+        return Response(SyncRunOutput(run).data)
+
+
+# ---- inbound events ------------------------------------------------------------------------
+
+
+class EventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    connection = serializers.IntegerField(source="connection_id")
+    source = serializers.ChoiceField(choices=InboundEvent.Source.choices)
+    topic = serializers.CharField()
+    external_id = serializers.CharField()
+    payload_hash = serializers.CharField()
+    status = serializers.ChoiceField(choices=InboundEvent.Status.choices)
+    attempts = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField()
+    result = serializers.DictField()
+    trace_id = serializers.CharField()
+    sync_run = serializers.IntegerField(source="sync_run_id", allow_null=True)
+    received_at = serializers.DateTimeField()
+    processed_at = serializers.DateTimeField(allow_null=True)
+
+
+class EventDetailOutput(EventOutput):
+    headers = serializers.DictField(child=serializers.CharField())
+    body = serializers.CharField(help_text="The raw body as received.")
+    payload = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_payload(self, event: InboundEvent):
+        try:
+            return json.loads(event.body)
+        except ValueError:
+            return None
+
+
+class EventFilter(django_filters.FilterSet):
+    connection = django_filters.NumberFilter(field_name="connection_id")
+    status = django_filters.ChoiceFilter(choices=InboundEvent.Status.choices)
+    topic = django_filters.CharFilter(field_name="topic")
+    external_id = django_filters.CharFilter(field_name="external_id")
+
+    class Meta:
+        model = InboundEvent
+        fields = ["connection", "status", "topic", "external_id"]
+
+
+class EventListApi(TenantApiView):
+    serializer_class = EventOutput
+    pagination_class = EventPagination
+    filterset_class = EventFilter
+
+    def get_queryset(self):
+        return selectors.events_list()
+
+    @extend_schema(operation_id="events_list", responses={200: EventOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(EventOutput(page, many=True).data)
+
+
+def _event(pk: int) -> InboundEvent:
+    event = selectors.event_get(event_id=pk)
+    if event is None:
+        raise Http404
+    return event
+
+
+class EventDetailApi(TenantApiView):
+    serializer_class = EventDetailOutput
+
+    @extend_schema(operation_id="events_retrieve", responses={200: EventDetailOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(EventDetailOutput(_event(pk)).data)
+
+
+class EventReplayApi(TenantApiView):
+    serializer_class = EventOutput
+
+    @extend_schema(
+        operation_id="events_replay",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: EventOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        event = event_replay(event=_event(pk))
+        return Response(EventOutput(event).data, status=status.HTTP_202_ACCEPTED)
+
+
+urlpatterns = [
+    path("connections/", ConnectionListCreateApi.as_view(), name="api-connections"),
+    path("connections/<int:pk>/", ConnectionDetailApi.as_view(), name="api-connection-detail"),
+    path("sync-runs/", SyncRunListStartApi.as_view(), name="api-sync-runs"),
+    path("sync-runs/<int:pk>/", SyncRunDetailApi.as_view(), name="api-sync-run-detail"),
+    path("events/", EventListApi.as_view(), name="api-events"),
+    path("events/<int:pk>/", EventDetailApi.as_view(), name="api-event-detail"),
+    path("events/<int:pk>/replay/", EventReplayApi.as_view(), name="api-event-replay"),
+]

@@ -1,0 +1,314 @@
+"""The transactional inbox (DESIGN.md §6): store first, acknowledge, process on commit.
+
+`event_store` is all a webhook does before answering 200. `event_process` turns one stored event
+into canonical documents, upserts them into commerce and posts them, in one transaction that also
+marks the event processed, so a crash at any point leaves the event `received` or `failed` (swept
+and retried), never half-applied. Every step is idempotent, so a retry or a replay is always safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import uuid
+import zlib
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db import connection as db
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from commerce.documents import CanonicalOrder, CanonicalPayout, CanonicalRefund
+from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
+from connectors.errors import connector_problem_raise, connector_problem_resolved
+from connectors.http import ConnectorError
+from connectors.models import Connection, InboundEvent
+from connectors.vendors import adapter_for_vendor
+from connectors.vendors.base import DependencyMissing, Document, NormaliseError
+from posting import services as posting
+
+log = structlog.get_logger(__name__)
+
+SWEEP_AFTER = dt.timedelta(minutes=2)
+RETRY_BASE_SECONDS = 30
+RETRY_CAP_SECONDS = 3600
+# Headers worth keeping with the raw body (ids, topics, versions); signatures and auth never.
+KEPT_HEADERS = (
+    "x-shopify-topic",
+    "x-shopify-webhook-id",
+    "x-shopify-event-id",
+    "x-shopify-triggered-at",
+    "x-shopify-api-version",
+    "x-shopify-shop-domain",
+    "x-wc-webhook-topic",
+    "x-wc-webhook-resource",
+    "x-wc-webhook-event",
+    "x-wc-webhook-id",
+    "x-wc-webhook-delivery-id",
+    "square-environment",
+    "content-type",
+    "user-agent",
+)
+
+
+def payload_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def headers_kept(headers: Mapping[str, str]) -> dict[str, str]:
+    lowered = {key.lower(): value for key, value in headers.items()}
+    return {key: lowered[key][:200] for key in KEPT_HEADERS if key in lowered}
+
+
+def _dispatch(event_id: int) -> None:
+    """Send the processing task; if the broker is down the event stays `received` for the sweeper."""
+    from connectors.tasks import process_inbound_event
+
+    try:
+        process_inbound_event.apply_async(kwargs={"event_id": event_id}, retry=False)
+    except Exception:  # broker down: never fail the webhook that already committed its event
+        log.warning("connectors.dispatch_failed", event_id=event_id, exc_info=True)
+
+
+def event_store(
+    *,
+    connection: Connection,
+    topic: str,
+    external_id: str,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    source: str = InboundEvent.Source.WEBHOOK,
+    sync_run_id: int | None = None,
+    dispatch: bool = True,
+) -> tuple[InboundEvent, bool]:
+    """Store the raw event once (unique on connection, topic, external id, payload hash).
+    Returns (event, created); a duplicate returns the stored event and dispatches nothing."""
+    digest = payload_hash(body)
+    lookup = {"connection": connection, "topic": topic[:80], "external_id": external_id[:120], "payload_hash": digest}
+    existing = InboundEvent.objects.filter(**lookup).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            event = InboundEvent.objects.create(
+                **lookup,
+                source=source,
+                body=body.decode("utf-8", errors="replace"),
+                headers=headers_kept(headers or {}),
+                sync_run_id=sync_run_id,
+                trace_id=uuid.uuid4().hex,
+            )
+    except IntegrityError:
+        # A concurrent copy won the race: that one is the event.
+        return InboundEvent.objects.get(**lookup), False
+    if dispatch:
+        transaction.on_commit(lambda: _dispatch(event.pk))
+    return event, True
+
+
+def _retry_delay(attempts: int) -> float:
+    base = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+
+
+def _document_apply(*, connection: Connection, document: Document) -> dict[str, Any]:
+    source, connection_id = connection.vendor, connection.pk
+    if isinstance(document, CanonicalOrder):
+        result = order_upsert(source=source, connection_id=connection_id, document=document)
+        record: dict[str, Any] = {"type": "order", "external_id": document.external_id, "id": result.obj.pk}
+        if result.outcome != UpsertOutcome.IGNORED_STALE:
+            outcome = posting.journal_post_order(order=result.obj)
+            record["posting"] = outcome.status.value
+            record["journal_id"] = outcome.entry.pk if outcome.entry else None
+            if result.obj.cancelled_at is not None:
+                record["cancellation"] = posting.journal_post_cancellation(order=result.obj).status.value
+    elif isinstance(document, CanonicalRefund):
+        result = refund_upsert(source=source, connection_id=connection_id, document=document)
+        record = {"type": "refund", "external_id": document.external_id, "id": result.obj.pk}
+        if result.outcome != UpsertOutcome.IGNORED_STALE:
+            outcome = posting.journal_post_refund(refund=result.obj)
+            record["posting"] = outcome.status.value
+            record["journal_id"] = outcome.entry.pk if outcome.entry else None
+    elif isinstance(document, CanonicalPayout):
+        result = payout_upsert(source=source, connection_id=connection_id, document=document)
+        record = {"type": "payout", "external_id": document.external_id, "id": result.obj.pk}
+        if result.outcome != UpsertOutcome.IGNORED_STALE:
+            outcome = posting.journal_post_payout(payout=result.obj)
+            record["posting"] = outcome.status.value
+            record["journal_id"] = outcome.entry.pk if outcome.entry else None
+            if outcome.entry is not None:
+                record["reconciliation"] = posting.payout_reconcile(payout=result.obj).status
+    else:  # pragma: no cover - adapters return only the three document types
+        raise NormaliseError(f"Unknown document {type(document).__name__}.")
+    record["outcome"] = result.outcome.value
+    if result.outcome == UpsertOutcome.IGNORED_STALE:
+        log.info(
+            "connectors.stale_ignored",
+            event_type=record["type"],
+            external_id=record["external_id"],
+            stored_version=result.obj.source_version,
+        )
+    return record
+
+
+def _lock_key(connection_id: int, external_id: str) -> int:
+    return zlib.crc32(f"{db.schema_name}:{connection_id}:{external_id}".encode()) - 2**31
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in getattr(error, "message_dict", {}).items()
+        ) or "; ".join(error.messages)
+    if isinstance(error, ConnectorError):
+        return error.message
+    if isinstance(error, NormaliseError | DependencyMissing):
+        return str(error)
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+PERMANENT = (NormaliseError, ValidationError, ValueError, KeyError, TypeError)
+TRANSIENT = (ConnectorError, DatabaseError, DependencyMissing)
+
+
+def event_process(*, event_id: int) -> InboundEvent | None:
+    """Process one event; safe to call any number of times, concurrently too."""
+    with transaction.atomic():
+        event = InboundEvent.objects.select_for_update().select_related("connection").filter(pk=event_id).first()
+        if event is None or event.status in (
+            InboundEvent.Status.PROCESSED,
+            InboundEvent.Status.IGNORED,
+            InboundEvent.Status.DEAD,
+        ):
+            return event
+        connection = event.connection
+        if connection.status == Connection.Status.PAUSED:
+            return event  # stays received; resuming the connection sweeps it
+        with db.cursor() as cursor:
+            # Two events about the same order (created/updated) serialise here, so neither sees
+            # the other's half-written order nor races it to the unique constraint.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(connection.pk, event.external_id)])
+        event.attempts += 1
+        try:
+            with transaction.atomic():
+                records = event_apply(event=event, connection=connection)
+        except PERMANENT as error:
+            return _event_fail(event=event, error=error, permanent=True)
+        except TRANSIENT as error:
+            return _event_fail(event=event, error=error, permanent=False)
+        had_problem = event.attempts > 1 or bool(event.last_error)
+        event.status = InboundEvent.Status.PROCESSED if records else InboundEvent.Status.IGNORED
+        event.result = {"documents": records}
+        event.last_error = ""
+        event.next_attempt_at = None
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "result", "last_error", "next_attempt_at", "processed_at", "attempts"])
+        if had_problem:
+            connector_problem_resolved(obj=event, reason="Processed")
+        return event
+
+
+def event_apply(*, event: InboundEvent, connection: Connection) -> list[dict[str, Any]]:
+    adapter = adapter_for_vendor(connection.vendor)
+    try:
+        payload = json.loads(event.body)
+    except ValueError as error:
+        raise NormaliseError(f"The stored body is not JSON: {error}") from None
+    if event.topic not in adapter.topics:
+        raise NormaliseError(f"Topic {event.topic!r} is not one {connection.get_vendor_display()} connections handle.")
+    documents = adapter.normalise(topic=event.topic, payload=payload, connection=connection)
+    return [
+        _document_apply(connection=connection, document=replace(document, raw_event_id=event.pk))
+        for document in documents
+    ]
+
+
+def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool) -> InboundEvent:
+    message = _error_text(error)
+    event.last_error = message
+    dead = permanent or event.attempts >= settings.CONNECTOR_EVENT_MAX_ATTEMPTS
+    if dead:
+        event.status = InboundEvent.Status.DEAD
+        event.next_attempt_at = None
+    else:
+        event.status = InboundEvent.Status.FAILED
+        event.next_attempt_at = timezone.now() + dt.timedelta(seconds=_retry_delay(event.attempts))
+    event.save(update_fields=["status", "last_error", "next_attempt_at", "attempts"])
+    log.warning(
+        "connectors.event_failed",
+        event_id=event.pk,
+        topic=event.topic,
+        attempts=event.attempts,
+        dead=dead,
+        error=message,
+        trace_id=event.trace_id,
+    )
+    if dead:
+        cause = getattr(error, "cause", None) or ("normalise" if permanent else "dead_letter")
+        if isinstance(error, ValidationError):
+            cause = "invalid_document"
+        if isinstance(error, NormaliseError) and message.startswith("Topic "):
+            cause = "unknown_topic"
+        connector_problem_raise(
+            kind="normalise" if permanent else "sync",
+            cause=cause,
+            obj=event,
+            title=f"{event.connection.name}: {event.topic} {event.external_id} could not be processed",
+            detail=message,
+            context={"event_id": event.pk, "topic": event.topic, "attempts": event.attempts},
+            retry_name="connectors.replay",
+            retry_args={"event_id": event.pk},
+            payload=_payload_for_triage(event.body),
+        )
+    return event
+
+
+def _payload_for_triage(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+@transaction.atomic
+def event_replay(*, event: InboundEvent, dispatch: bool = True) -> InboundEvent:
+    """Run a stored event through the pipeline again (after fixing the cause). Idempotent: a
+    processed event is processed again and its documents upsert as unchanged."""
+    event = InboundEvent.objects.select_for_update().get(pk=event.pk)
+    event.status = InboundEvent.Status.RECEIVED
+    event.attempts = 0
+    event.next_attempt_at = None
+    event.save(update_fields=["status", "attempts", "next_attempt_at"])
+    if dispatch:
+        transaction.on_commit(lambda: _dispatch(event.pk))
+    return event
+
+
+def events_due() -> QuerySet[InboundEvent]:
+    """Events whose task was lost (broker down, worker killed) or whose retry is due."""
+    now = timezone.now()
+    return (
+        InboundEvent.objects.filter(
+            Q(status=InboundEvent.Status.RECEIVED, received_at__lt=now - SWEEP_AFTER)
+            | Q(status=InboundEvent.Status.PROCESSING, received_at__lt=now - SWEEP_AFTER)
+            | Q(status=InboundEvent.Status.FAILED, next_attempt_at__lte=now)
+        )
+        .exclude(connection__status=Connection.Status.PAUSED)
+        .order_by("received_at")
+    )
+
+
+def events_sweep(*, limit: int = 500) -> int:
+    """Re-enqueue due events (the per-minute periodic job). Returns how many were sent."""
+    ids = list(events_due().values_list("pk", flat=True)[:limit])
+    for event_id in ids:
+        _dispatch(event_id)
+    return len(ids)

@@ -1,0 +1,27 @@
+"""Per-minute work for every tenant (portal.periodic fan-out): sweep the inbox, start due syncs,
+resume stalled runs."""
+
+from __future__ import annotations
+
+from portal.periodic import periodic_job
+
+
+@periodic_job("connectors.inbox_sweep")
+def inbox_sweep() -> int:
+    from connectors.inbox import events_sweep
+
+    return events_sweep()
+
+
+@periodic_job("connectors.syncs_due")
+def syncs_due() -> int:
+    from connectors.sync import sync_runs_resume_stalled, sync_runs_start_due
+
+    return len(sync_runs_start_due()) + sync_runs_resume_stalled()
+
+
+@periodic_job("connectors.tokens_refresh")
+def tokens_refresh() -> int:
+    from connectors.oauth import tokens_refresh_due
+
+    return tokens_refresh_due()

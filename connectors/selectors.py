@@ -1,0 +1,51 @@
+"""Reads for the connector screens and API (tenant schema: run inside the tenant's context)."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from connectors.models import Connection, InboundEvent, SyncRun
+
+
+def connections_list() -> QuerySet[Connection]:
+    return Connection.objects.all().order_by("name", "pk")
+
+
+def connection_get(*, connection_id: int) -> Connection | None:
+    return Connection.objects.filter(pk=connection_id).first()
+
+
+def sync_runs_list(*, connection: Connection | None = None, status: str | None = None) -> QuerySet[SyncRun]:
+    runs = SyncRun.objects.select_related("connection")
+    if connection is not None:
+        runs = runs.filter(connection=connection)
+    if status:
+        runs = runs.filter(status=status)
+    return runs.order_by("-queued_at", "-pk")
+
+
+def sync_run_get(*, run_id: int) -> SyncRun | None:
+    return SyncRun.objects.select_related("connection").filter(pk=run_id).first()
+
+
+def events_list(
+    *, connection: Connection | None = None, status: str | None = None, search: str = ""
+) -> QuerySet[InboundEvent]:
+    events = InboundEvent.objects.select_related("connection").defer("body")
+    if connection is not None:
+        events = events.filter(connection=connection)
+    if status:
+        events = events.filter(status=status)
+    if search:
+        events = events.filter(Q(topic__icontains=search) | Q(external_id__icontains=search))
+    return events.order_by("-received_at", "-pk")
+
+
+def event_get(*, event_id: int) -> InboundEvent | None:
+    return InboundEvent.objects.select_related("connection", "sync_run").filter(pk=event_id).first()
+
+
+def event_counts(*, connection: Connection) -> dict[str, int]:
+    from django.db.models import Count
+
+    return dict(connection.events.values_list("status").annotate(count=Count("pk")).values_list("status", "count"))

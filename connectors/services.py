@@ -1,0 +1,200 @@
+"""Writes of connections: create, edit, credentials, status, key rotation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.crypto import token_rotate
+from connectors.models import Connection
+
+SOURCE_VENDORS = {
+    Connection.Vendor.SHOPIFY,
+    Connection.Vendor.WOOCOMMERCE,
+    Connection.Vendor.SQUARE,
+    Connection.Vendor.STRIPE,
+    Connection.Vendor.CSV,
+}
+MIN_INTERVAL_MINUTES = 1
+MAX_INTERVAL_MINUTES = 24 * 60
+
+
+def _validate(*, vendor: str, direction: str, name: str, config: dict, sync_interval_minutes: int) -> None:
+    errors: dict[str, list[str]] = {}
+    if vendor not in Connection.Vendor.values:
+        errors["vendor"] = [f"{vendor!r} is not a supported vendor."]
+    if direction not in Connection.Direction.values:
+        errors["direction"] = [f"{direction!r} is not source or erp."]
+    elif vendor in SOURCE_VENDORS and direction != Connection.Direction.SOURCE:
+        errors["direction"] = [f"{vendor} connections are sources of sales."]
+    elif vendor in Connection.Vendor.values and vendor not in SOURCE_VENDORS and direction != Connection.Direction.ERP:
+        errors["direction"] = [f"{vendor} connections are ERP targets."]
+    if not (name or "").strip():
+        errors["name"] = ["A connection needs a name."]
+    if not isinstance(config, dict):
+        errors["config"] = ["Config must be an object."]
+    if not MIN_INTERVAL_MINUTES <= sync_interval_minutes <= MAX_INTERVAL_MINUTES:
+        errors["sync_interval_minutes"] = [f"Between {MIN_INTERVAL_MINUTES} and {MAX_INTERVAL_MINUTES} minutes."]
+    if errors:
+        raise ValidationError(errors)
+    if vendor in SOURCE_VENDORS:
+        from connectors.vendors import adapters
+
+        adapter = adapters().get(vendor)
+        if adapter is not None:
+            adapter.config_validate(config)
+
+
+@transaction.atomic
+def connection_create(
+    *,
+    vendor: str,
+    direction: str = Connection.Direction.SOURCE,
+    name: str,
+    config: dict | None = None,
+    credentials: dict | None = None,
+    webhook_secret: str | None = None,
+    sync_interval_minutes: int = 15,
+    token_expires_at: dt.datetime | None = None,
+) -> Connection:
+    config = dict(config or {})
+    _validate(vendor=vendor, direction=direction, name=name, config=config, sync_interval_minutes=sync_interval_minutes)
+    connection = Connection(
+        vendor=vendor,
+        direction=direction,
+        name=name.strip(),
+        config=config,
+        sync_interval_minutes=sync_interval_minutes,
+        token_expires_at=token_expires_at,
+        next_sync_at=timezone.now(),
+    )
+    connection.credentials = {key: value for key, value in (credentials or {}).items() if value not in (None, "")}
+    # Vendors that sign with a secret we choose (WooCommerce) get a generated one unless given.
+    connection.webhook_secret = webhook_secret if webhook_secret is not None else secrets.token_urlsafe(32)
+    connection.save()
+    return connection
+
+
+@transaction.atomic
+def connection_update(
+    *,
+    connection: Connection,
+    name: str | None = None,
+    config: dict | None = None,
+    sync_interval_minutes: int | None = None,
+) -> Connection:
+    name = connection.name if name is None else name
+    config = connection.config if config is None else dict(config)
+    interval = connection.sync_interval_minutes if sync_interval_minutes is None else sync_interval_minutes
+    _validate(
+        vendor=connection.vendor,
+        direction=connection.direction,
+        name=name,
+        config=config,
+        sync_interval_minutes=interval,
+    )
+    connection.name = name.strip()
+    connection.config = config
+    connection.sync_interval_minutes = interval
+    connection.save(update_fields=["name", "config", "sync_interval_minutes", "updated_at"])
+    return connection
+
+
+@transaction.atomic
+def connection_credentials_set(
+    *,
+    connection: Connection,
+    credentials: dict | None = None,
+    webhook_secret: str | None = None,
+    token_expires_at: dt.datetime | None = None,
+    merge: bool = True,
+) -> Connection:
+    """Replace (or merge into) the stored credentials; None leaves a field as it is. Empty values in
+    a merge are ignored, so a form left blank never wipes a stored secret."""
+    fields = ["updated_at"]
+    if credentials is not None:
+        if not isinstance(credentials, dict) or not all(isinstance(k, str) for k in credentials):
+            raise ValidationError({"credentials": ["Credentials must be an object of named values."]})
+        current = connection.credentials if merge else {}
+        current.update({key: value for key, value in credentials.items() if value not in (None, "") or not merge})
+        connection.credentials = current
+        fields.append("credentials_encrypted")
+    if webhook_secret is not None and webhook_secret != "":
+        connection.webhook_secret = webhook_secret
+        fields.append("webhook_secret_encrypted")
+    if token_expires_at is not None:
+        connection.token_expires_at = token_expires_at
+        fields.append("token_expires_at")
+    connection.save(update_fields=fields)
+    return connection
+
+
+@transaction.atomic
+def connection_status_set(*, connection: Connection, status: str, message: str = "") -> Connection:
+    if status not in Connection.Status.values:
+        raise ValidationError({"status": [f"{status!r} is not active, paused or error."]})
+    connection.status = status
+    fields = ["status", "updated_at"]
+    if status == Connection.Status.ERROR:
+        connection.last_failure_at = timezone.now()
+        connection.last_message = message[:500]
+        fields += ["last_failure_at", "last_message"]
+    elif status == Connection.Status.ACTIVE:
+        connection.next_sync_at = timezone.now()
+        fields.append("next_sync_at")
+        if message:
+            connection.last_message = message[:500]
+            fields.append("last_message")
+    connection.save(update_fields=fields)
+    return connection
+
+
+def connection_success_record(*, connection: Connection, message: str = "") -> None:
+    now = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(last_success_at=now, last_message=message[:500], updated_at=now)
+
+
+def connection_failure_record(*, connection: Connection, message: str) -> None:
+    now = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(last_failure_at=now, last_message=message[:500], updated_at=now)
+
+
+def connection_test(*, connection: Connection) -> tuple[bool, str]:
+    """Call the vendor with the stored credentials: (worked, what it said). Never raises for a
+    vendor failure; the message is already redacted by the HTTP client."""
+    from connectors.http import ConnectorError
+    from connectors.vendors import adapters
+    from connectors.vendors.base import NormaliseError
+
+    adapter = adapters().get(connection.vendor)
+    if adapter is None:
+        return False, f"{connection.get_vendor_display()} connections are tested by the ERP integration."
+    try:
+        message = adapter.connection_test(connection=connection)
+    except ConnectorError as error:
+        connection_failure_record(connection=connection, message=error.message)
+        return False, error.message
+    except (NormaliseError, KeyError, AttributeError, TypeError) as error:
+        message = f"{connection.get_vendor_display()} answered something unexpected: {type(error).__name__}."
+        connection_failure_record(connection=connection, message=message)
+        return False, message
+    connection_success_record(connection=connection, message=message)
+    return True, message
+
+
+def credentials_rotate_all() -> int:
+    """Re-encrypt every connection's secrets with the newest key (run in each tenant schema)."""
+    count = 0
+    for connection in Connection.objects.select_for_update().only(
+        "pk", "credentials_encrypted", "webhook_secret_encrypted"
+    ):
+        Connection.objects.filter(pk=connection.pk).update(
+            credentials_encrypted=token_rotate(connection.credentials_encrypted),
+            webhook_secret_encrypted=token_rotate(connection.webhook_secret_encrypted),
+        )
+        count += 1
+    return count

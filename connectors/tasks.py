@@ -1,0 +1,30 @@
+"""Thin tasks: check they run in a tenant schema, load by id, call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
+
+
+def _tenant_only(name: str) -> None:
+    if connection.schema_name == get_public_schema_name():
+        raise RuntimeError(f"{name} must be sent from a tenant schema, not public.")
+
+
+@shared_task(name="connectors.process_inbound_event", acks_late=True)
+def process_inbound_event(*, event_id: int) -> str | None:
+    from connectors.inbox import event_process
+
+    _tenant_only("process_inbound_event")
+    event = event_process(event_id=event_id)
+    return event.status if event is not None else None
+
+
+@shared_task(name="connectors.sync_run_step", acks_late=True)
+def sync_run_step(*, run_id: int, step: int | None = None) -> str | None:
+    from connectors.sync import sync_run_step as run_step
+
+    _tenant_only("sync_run_step")
+    run = run_step(run_id=run_id, step=step)
+    return run.status if run is not None else None

@@ -1,0 +1,465 @@
+"""Shopify (Admin REST API 2025-07): orders (with their refunds), refunds, Shopify Payments payouts.
+
+Webhooks: `X-Shopify-Hmac-Sha256` = base64(HMAC-SHA256(app client secret, raw body)); topic in
+`X-Shopify-Topic`. Polling: `GET /orders.json?status=any&updated_at_min=…&order=updated_at asc`
+paged by the `Link: rel="next"` page_info URL; payouts from `/shopify_payments/payouts.json`
+with their balance transactions.
+
+Money traps handled: `taxes_included`; shop vs presentment currency (amounts are read from
+`*_set.shop_money`, presentment totals kept for reference); marketplace-collected tax
+(`channel_liable: true` → collected by the marketplace); Shopify already allocates order-level
+discounts to lines (`discount_allocations`), so every discount arrives line-level."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from commerce.documents import (
+    COLLECTED_BY_MARKETPLACE,
+    COLLECTED_BY_MERCHANT,
+    PAYOUT_ADJUSTMENT,
+    PAYOUT_CHARGE,
+    PAYOUT_FEE,
+    PAYOUT_REFUND,
+    PAYOUT_RESERVE,
+    CanonicalOrder,
+    CanonicalPayout,
+    CanonicalRefund,
+    DiscountDoc,
+    FulfilmentDoc,
+    OrderLineDoc,
+    PaymentDoc,
+    PayoutLineDoc,
+    RefundLineDoc,
+    ShippingLineDoc,
+    TaxLineDoc,
+)
+from connectors.http import VendorClient
+from connectors.models import Connection
+from connectors.vendors import adapter_register
+from connectors.vendors.base import (
+    Adapter,
+    DependencyMissing,
+    Document,
+    NormaliseError,
+    Page,
+    Record,
+    WebhookIdentity,
+    WebhookRejected,
+)
+from connectors.vendors.common import (
+    body,
+    currency_code,
+    line_level_total,
+    money,
+    optional_timestamp,
+    require,
+    timestamp,
+    version,
+)
+
+API_VERSION = "2025-07"
+SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled")
+PAID_STATUSES = {"paid", "partially_refunded", "refunded", "partially_paid"}
+GIFT_CARD_GATEWAYS = {"gift_card", "shopify_gift_card"}
+PAGE_SIZE = 250
+_NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
+BALANCE_TYPES = {
+    "charge": PAYOUT_CHARGE,
+    "refund": PAYOUT_REFUND,
+    "adjustment": PAYOUT_ADJUSTMENT,
+    "reserve": PAYOUT_RESERVE,
+    "dispute": PAYOUT_ADJUSTMENT,
+    "application_fee_refund": PAYOUT_FEE,
+    "shop_cash_credit": PAYOUT_ADJUSTMENT,
+}
+
+
+def _shop_amount(item: Mapping[str, Any], key: str, currency: str) -> Decimal:
+    """Prefer `<key>_set.shop_money.amount` (always the shop's currency) over the bare `<key>`."""
+    money_set = item.get(f"{key}_set") or {}
+    shop_money = money_set.get("shop_money") if isinstance(money_set, dict) else None
+    if isinstance(shop_money, dict) and shop_money.get("amount") is not None:
+        if shop_money.get("currency_code") and shop_money["currency_code"] != currency:
+            raise NormaliseError(f"{key}_set.shop_money is in {shop_money['currency_code']}, the shop in {currency}.")
+        return money(shop_money["amount"], currency, field=key)
+    return money(item.get(key), currency, field=key)
+
+
+def _taxes(item: Mapping[str, Any], currency: str) -> tuple[TaxLineDoc, ...]:
+    taxes = []
+    for tax in item.get("tax_lines") or []:
+        amount = _shop_amount(tax, "price", currency)
+        if amount == 0:
+            continue
+        taxes.append(
+            TaxLineDoc(
+                jurisdiction=str(tax.get("title") or "tax")[:80],
+                rate=Decimal(str(tax.get("rate") or 0)),
+                amount=amount,
+                collected_by=COLLECTED_BY_MARKETPLACE if tax.get("channel_liable") else COLLECTED_BY_MERCHANT,
+            )
+        )
+    return tuple(taxes)
+
+
+def _discount_application(order: Mapping[str, Any], index: Any) -> Mapping[str, Any]:
+    applications = order.get("discount_applications") or []
+    if isinstance(index, int) and 0 <= index < len(applications):
+        return applications[index]
+    return {}
+
+
+def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> CanonicalOrder:
+    currency = currency_code(order.get("currency"), field="currency")
+    order_id = str(require(order, "id"))
+    lines: list[OrderLineDoc] = []
+    discounts: list[DiscountDoc] = []
+    for item in order.get("line_items") or []:
+        line_id = str(require(item, "id"))
+        quantity = item.get("quantity")
+        if not isinstance(quantity, int) or quantity <= 0:
+            raise NormaliseError(f"line_items[{line_id}].quantity: {quantity!r} is not a positive integer.")
+        lines.append(
+            OrderLineDoc(
+                external_id=line_id,
+                sku=str(item.get("sku") or "")[:120],
+                quantity=quantity,
+                unit_price=_shop_amount(item, "price", currency),
+                product_category=str(item.get("product_type") or "")[:80],
+                title=str(item.get("title") or item.get("name") or "")[:255],
+                taxes=_taxes(item, currency),
+            )
+        )
+        for allocation in item.get("discount_allocations") or []:
+            amount = _shop_amount(allocation, "amount", currency)
+            if amount == 0:
+                continue
+            application = _discount_application(order, allocation.get("discount_application_index"))
+            discounts.append(
+                DiscountDoc(
+                    amount=amount,
+                    code=str(application.get("code") or application.get("title") or "")[:80],
+                    line_external_id=line_id,
+                )
+            )
+    shipping_lines = []
+    for shipping in order.get("shipping_lines") or []:
+        price = _shop_amount(shipping, "price", currency)
+        shipping_discount = sum(
+            (_shop_amount(allocation, "amount", currency) for allocation in shipping.get("discount_allocations") or []),
+            Decimal(0),
+        )
+        shipping_lines.append(
+            ShippingLineDoc(
+                external_id=str(require(shipping, "id")),
+                amount=price - shipping_discount,
+                code=str(shipping.get("code") or "")[:60],
+                title=str(shipping.get("title") or "")[:120],
+                taxes=_taxes(shipping, currency),
+            )
+        )
+    updated_at = timestamp(order.get("updated_at") or order.get("created_at"), field="updated_at")
+    placed_at = timestamp(require(order, "created_at"), field="created_at")
+    financial_status = order.get("financial_status") or ""
+    paid_at = None
+    if financial_status in PAID_STATUSES:
+        paid_at = optional_timestamp(order.get("processed_at"), field="processed_at") or placed_at
+    fulfilments = []
+    for fulfilment in order.get("fulfillments") or []:
+        if fulfilment.get("status") not in (None, "success"):
+            continue
+        fulfilments.append(
+            FulfilmentDoc(
+                external_id=str(require(fulfilment, "id")),
+                fulfilled_at=timestamp(require(fulfilment, "created_at"), field="fulfillments.created_at"),
+                lines=tuple(
+                    (str(require(line, "id")), int(line.get("quantity") or 0))
+                    for line in fulfilment.get("line_items") or []
+                ),
+                location=str(fulfilment.get("location_id") or ""),
+            )
+        )
+    fulfilled_at = (
+        max(f.fulfilled_at for f in fulfilments)
+        if order.get("fulfillment_status") == "fulfilled" and fulfilments
+        else None
+    )
+    vendor_total = _shop_amount(order, "total_price", currency) if order.get("total_price") is not None else None
+    presentment_currency = order.get("presentment_currency") or ""
+    presentment_amounts = {}
+    total_set = order.get("total_price_set") or {}
+    if isinstance(total_set, dict) and isinstance(total_set.get("presentment_money"), dict):
+        presentment_amounts["total"] = str(total_set["presentment_money"].get("amount"))
+    document = CanonicalOrder(
+        external_id=order_id,
+        source_version=version(updated_at),
+        currency=currency,
+        placed_at=placed_at,
+        lines=tuple(lines),
+        channel=str(order.get("source_name") or "")[:60],
+        store=str(order.get("location_id") or shop_domain or "")[:60],
+        paid_at=paid_at,
+        fulfilled_at=fulfilled_at,
+        cancelled_at=optional_timestamp(order.get("cancelled_at"), field="cancelled_at"),
+        customer_ref=str((order.get("customer") or {}).get("id") or "")[:120],
+        taxes_included=bool(order.get("taxes_included")),
+        discounts=tuple(discounts),
+        shipping_lines=tuple(shipping_lines),
+        fulfilments=tuple(fulfilments),
+        presentment_currency=presentment_currency if presentment_currency != currency else "",
+        presentment_amounts=presentment_amounts if presentment_currency not in ("", currency) else {},
+        vendor_total=vendor_total,
+    )
+    if paid_at is None:
+        return document
+    return _with_payments(document, order)
+
+
+def _with_payments(document: CanonicalOrder, order: Mapping[str, Any]) -> CanonicalOrder:
+    """The order's REST payload names its gateways but not the split between them; the amount is
+    the line-level total (what posting trusts), the vendor's own total is kept to flag differences."""
+    from dataclasses import replace
+
+    gateways = [str(name) for name in order.get("payment_gateway_names") or []]
+    card_gateways = [name for name in gateways if name not in GIFT_CARD_GATEWAYS]
+    gateway = card_gateways[0] if card_gateways else (gateways[0] if gateways else "shopify_payments")
+    total = line_level_total(document)
+    payment = PaymentDoc(
+        external_id=f"{document.external_id}:payment",
+        gateway=gateway[:60],
+        amount=total,
+        method="card" if gateway == "shopify_payments" else "",
+        is_gift_card=gateway in GIFT_CARD_GATEWAYS,
+    )
+    return replace(document, payments=(payment,))
+
+
+def refund_normalise(refund: Mapping[str, Any], *, currency: str, taxes_included: bool) -> CanonicalRefund:
+    refund_id = str(require(refund, "id"))
+    lines = []
+    for line in refund.get("refund_line_items") or []:
+        quantity = line.get("quantity")
+        if not isinstance(quantity, int) or quantity <= 0:
+            continue  # a zero-quantity line refunds money only; Shopify sends it for adjustments
+        lines.append(
+            RefundLineDoc(
+                line_external_id=str(require(line, "line_item_id")),
+                quantity=quantity,
+                restock=(line.get("restock_type") or "no_restock") != "no_restock",
+            )
+        )
+    shipping = Decimal(0)
+    for adjustment in refund.get("order_adjustments") or []:
+        if adjustment.get("kind") != "shipping_refund":
+            continue
+        amount = -_shop_amount(adjustment, "amount", currency)
+        tax = -_shop_amount(adjustment, "tax_amount", currency) if adjustment.get("tax_amount") is not None else 0
+        shipping += amount + (tax if taxes_included else 0)
+    transactions = [
+        t for t in refund.get("transactions") or [] if t.get("kind") == "refund" and t.get("status") == "success"
+    ]
+    amount = sum((_shop_amount(t, "amount", currency) for t in transactions), Decimal(0)) if transactions else None
+    gateway = str(transactions[0].get("gateway") or "") if transactions else ""
+    processed_at = timestamp(refund.get("processed_at") or refund.get("created_at"), field="processed_at")
+    return CanonicalRefund(
+        external_id=refund_id,
+        order_external_id=str(require(refund, "order_id")),
+        source_version=version(timestamp(require(refund, "created_at"), field="created_at")),
+        currency=currency,
+        processed_at=processed_at,
+        lines=tuple(lines),
+        shipping=shipping,
+        gateway=gateway[:60],
+        is_gift_card=gateway in GIFT_CARD_GATEWAYS,
+        amount=amount,
+        reason=str(refund.get("note") or "")[:255],
+    )
+
+
+def payout_normalise(record: Mapping[str, Any]) -> CanonicalPayout:
+    payout = require(record, "payout")
+    currency = currency_code(payout.get("currency"))
+    lines = []
+    for transaction in record.get("transactions") or []:
+        kind = transaction.get("type")
+        if kind == "payout":
+            continue
+        line_type = BALANCE_TYPES.get(kind)
+        if line_type is None:
+            raise NormaliseError(f"Balance transaction {transaction.get('id')} has unknown type {kind!r}.")
+        reference = transaction.get("source_order_id") if line_type == PAYOUT_CHARGE else transaction.get("source_id")
+        fee = money(transaction.get("fee") or "0", currency, field="fee")
+        lines.append(
+            PayoutLineDoc(
+                type=line_type,
+                amount=money(transaction.get("amount"), currency, field="amount"),
+                fee=abs(fee),
+                reference=str(reference or ""),
+                external_id=str(transaction.get("id") or ""),
+                description=str(transaction.get("source_type") or kind)[:255],
+            )
+        )
+    arrival = payout.get("date")
+    try:
+        arrival_date = dt.date.fromisoformat(str(arrival))
+    except ValueError:
+        raise NormaliseError(f"payout.date: {arrival!r} is not a date.") from None
+    return CanonicalPayout(
+        external_id=str(require(payout, "id")),
+        source_version=1 if payout.get("status") != "paid" else 2,
+        currency=currency,
+        arrival_date=arrival_date,
+        amount=money(payout.get("amount"), currency, field="amount"),
+        gateway="shopify_payments",
+        lines=tuple(lines),
+    )
+
+
+class ShopifyAdapter(Adapter):
+    vendor = Connection.Vendor.SHOPIFY
+    topics = (*ORDER_TOPICS, "refunds/create", "payouts")
+    poll_topics = ("orders", "payouts")
+    credential_fields = ("access_token",)
+    config_fields = ("shop_domain", "api_version")
+
+    def config_validate(self, config: Mapping[str, Any]) -> None:
+        domain = str(config.get("shop_domain") or "")
+        if not SHOP_DOMAIN.match(domain):
+            raise ValidationError({"config": ["shop_domain must look like your-store.myshopify.com."]})
+
+    def base_url(self, connection: Connection) -> str:
+        if settings.CONNECTOR_API_BASE_OVERRIDE and connection.config.get("api_base_url"):
+            return str(connection.config["api_base_url"]).rstrip("/")
+        api_version = connection.config.get("api_version") or API_VERSION
+        return f"https://{connection.config['shop_domain']}/admin/api/{api_version}"
+
+    def client(self, connection: Connection) -> VendorClient:
+        token = connection.credentials.get("access_token", "")
+        return VendorClient(
+            base_url=self.base_url(connection),
+            connection_id=connection.pk,
+            headers={"X-Shopify-Access-Token": token},
+            secrets=[token, connection.webhook_secret],
+            rate_per_second=2,  # REST leaky bucket: 2 requests/s on standard plans
+        )
+
+    def webhook_verify(self, *, connection: Connection, body: bytes, headers: Mapping[str, str], url: str) -> None:
+        given = headers.get("X-Shopify-Hmac-Sha256", "")
+        secret = connection.webhook_secret
+        if not given or not secret:
+            raise WebhookRejected("Missing X-Shopify-Hmac-Sha256.")
+        expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+        if not hmac.compare_digest(expected.encode(), given.strip().encode()):
+            raise WebhookRejected("The Shopify signature does not match.")
+
+    def webhook_identify(self, *, body: bytes, payload: Any, headers: Mapping[str, str]) -> WebhookIdentity:
+        topic = headers.get("X-Shopify-Topic", "")
+        if not topic:
+            raise WebhookRejected("Missing X-Shopify-Topic.", status=400)
+        if not isinstance(payload, dict) or payload.get("id") is None:
+            raise WebhookRejected("The payload has no id.", status=400)
+        return WebhookIdentity(topic=topic, external_id=str(payload["id"]))
+
+    def normalise(self, *, topic: str, payload: Any, connection: Connection) -> list[Document]:
+        if not isinstance(payload, dict):
+            raise NormaliseError("The payload is not a JSON object.")
+        if topic in ORDER_TOPICS:
+            order = order_normalise(payload, shop_domain="")
+            refunds = [
+                refund_normalise(refund, currency=order.currency, taxes_included=order.taxes_included)
+                for refund in payload.get("refunds") or []
+            ]
+            return [order, *refunds]
+        if topic == "refunds/create":
+            # The refund webhook carries no currency: it is the order's, which is already stored.
+            from commerce.models import Order
+
+            order = Order.objects.filter(
+                source=self.vendor, source_connection_id=connection.pk, external_id=str(payload.get("order_id"))
+            ).first()
+            if order is None:
+                raise DependencyMissing(
+                    f"Refund {payload.get('id')} is for order {payload.get('order_id')}, not stored yet."
+                )
+            return [refund_normalise(payload, currency=order.currency, taxes_included=order.taxes_included)]
+        if topic == "payouts":
+            return [payout_normalise(payload)]
+        raise NormaliseError(f"Topic {topic!r} is not handled by Shopify.")
+
+    def fetch_page(
+        self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None
+    ) -> Page:
+        if topic == "orders":
+            return self._orders_page(client=client, cursor=cursor, since=since)
+        if topic == "payouts":
+            return self._payouts_page(client=client, cursor=cursor, since=since)
+        raise NormaliseError(f"Shopify cannot poll {topic!r}.")
+
+    def _orders_page(self, *, client: VendorClient, cursor: dict, since: dt.datetime | None) -> Page:
+        watermark = cursor.get("updated_at_min") or (since.isoformat() if since else None)
+        if cursor.get("next"):
+            response = client.request("GET", cursor["next"])
+        else:
+            params = {"status": "any", "limit": PAGE_SIZE, "order": "updated_at asc"}
+            if watermark:
+                params["updated_at_min"] = watermark
+            response = client.request("GET", "orders.json", params=params)
+        from connectors.http import response_json
+
+        data = response_json(response, what="GET orders.json")
+        orders = data.get("orders") if isinstance(data, dict) else None
+        if not isinstance(orders, list):
+            raise NormaliseError("orders.json did not return an orders list.")
+        records = [Record("orders/updated", str(order.get("id")), body(order)) for order in orders]
+        newest = max((str(order.get("updated_at") or "") for order in orders), default="") or watermark
+        match = _NEXT_LINK.search(response.headers.get("Link", ""))
+        if match:
+            return Page(records, {"updated_at_min": watermark, "newest": newest, "next": match.group(1)}, done=False)
+        final = max(filter(None, [cursor.get("newest"), newest]), default=None)
+        return Page(records, {"updated_at_min": final} if final else {}, done=True)
+
+    def _payouts_page(self, *, client: VendorClient, cursor: dict, since: dt.datetime | None) -> Page:
+        params: dict[str, Any] = {"status": "paid", "limit": 50}
+        if cursor.get("since_id"):
+            params["since_id"] = cursor["since_id"]
+        elif since:
+            params["date_min"] = since.date().isoformat()
+        data = client.get("shopify_payments/payouts.json", params=params)
+        payouts = data.get("payouts") if isinstance(data, dict) else None
+        if not isinstance(payouts, list):
+            raise NormaliseError("payouts.json did not return a payouts list.")
+        records = []
+        for payout in payouts:
+            transactions = client.get("shopify_payments/balance/transactions.json", params={"payout_id": payout["id"]})
+            records.append(
+                Record(
+                    "payouts",
+                    str(payout["id"]),
+                    body({"payout": payout, "transactions": (transactions or {}).get("transactions", [])}),
+                )
+            )
+        last = max((int(p["id"]) for p in payouts), default=None)
+        next_cursor = {"since_id": last} if last is not None else dict(cursor)
+        return Page(records, next_cursor, done=len(payouts) < params["limit"])
+
+    def connection_test(self, *, connection: Connection) -> str:
+        with self.client(connection) as client:
+            shop = client.get("shop.json")
+        shop = (shop or {}).get("shop") or {}
+        name, domain, currency = shop.get("name", "?"), shop.get("myshopify_domain", "?"), shop.get("currency", "?")
+        return f"Connected to {name} ({domain}), currency {currency}."
+
+
+adapter_register(ShopifyAdapter())

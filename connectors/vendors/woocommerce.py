@@ -1,0 +1,334 @@
+"""WooCommerce (REST API wc/v3, WooCommerce 8 and 9): orders and their refunds.
+
+Webhooks: `X-WC-Webhook-Signature` = base64(HMAC-SHA256(webhook secret, raw body)), topic in
+`X-WC-Webhook-Topic` (`order.created`, `order.updated`, …). WooCommerce pings a new webhook with a
+form body `webhook_id=<n>` and no signature: answered 200 and not stored. Polling:
+`GET {store}/wp-json/wc/v3/orders?modified_after=…&dates_are_gmt=true&orderby=modified&order=asc`,
+paged by `page` up to `X-WP-TotalPages`. The store URL is set by the merchant, so every request
+passes the SSRF check.
+
+Money: WooCommerce keeps line `subtotal`/`total` excluding tax even when `prices_include_tax` is
+on; the printed (shelf) price is subtotal + subtotal_tax then, so `taxes_included` follows the
+store setting and the unit price is what the customer saw. Refunds are fetched from
+`/orders/{id}/refunds` (their line quantities are negative, tied by `_refunded_item_id`)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from commerce.documents import (
+    CanonicalOrder,
+    CanonicalRefund,
+    DiscountDoc,
+    OrderLineDoc,
+    PaymentDoc,
+    RefundLineDoc,
+    ShippingLineDoc,
+    TaxLineDoc,
+)
+from connectors.http import VendorClient, response_json
+from connectors.models import Connection
+from connectors.vendors import adapter_register
+from connectors.vendors.base import (
+    Adapter,
+    Document,
+    NormaliseError,
+    Page,
+    Record,
+    WebhookIdentity,
+    WebhookRejected,
+)
+from connectors.vendors.common import body, currency_code, line_level_total, money, require, version
+from posting.money import quantize
+
+ORDER_TOPICS = ("order.created", "order.updated", "order.restored")
+PAID_STATUSES = {"processing", "completed", "refunded", "on-hold"}
+PAGE_SIZE = 100
+
+
+def _gmt(value: Any, *, field: str) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise NormaliseError(f"{field}: {value!r} is not a date.") from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
+
+def _tax_docs(taxes: list, rates: Mapping[Any, Mapping[str, Any]], currency: str, field: str) -> tuple[TaxLineDoc, ...]:
+    docs = []
+    for tax in taxes or []:
+        # WooCommerce keeps 6 decimals per line and rounds per line when it totals (default setting).
+        try:
+            amount = quantize(Decimal(str(tax.get("total") or "0")), currency)
+        except ArithmeticError:
+            raise NormaliseError(f"{field}.taxes.total: {tax.get('total')!r} is not an amount.") from None
+        if amount == 0:
+            continue
+        rate = rates.get(tax.get("id"), {})
+        docs.append(
+            TaxLineDoc(
+                jurisdiction=str(rate.get("label") or rate.get("rate_code") or f"tax-{tax.get('id')}")[:80],
+                rate=Decimal(str(rate.get("rate_percent") or 0)) / 100,
+                amount=amount,
+            )
+        )
+    return tuple(docs)
+
+
+def _exact(value: Any, currency: str, *, field: str) -> Decimal:
+    """Line amounts can carry more decimals than the currency (WooCommerce stores 6); only an exact
+    value in the currency's minor unit is accepted."""
+    amount = Decimal(str(value or "0"))
+    if quantize(amount, currency) != amount:
+        raise NormaliseError(f"{field}: {value} is not a whole amount of {currency}.")
+    return quantize(amount, currency)
+
+
+def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
+    order_id = str(require(order, "id"))
+    currency = currency_code(order.get("currency"))
+    included = bool(order.get("prices_include_tax"))
+    rates = {rate.get("rate_id"): rate for rate in order.get("tax_lines") or []}
+    codes = ", ".join(str(coupon.get("code")) for coupon in order.get("coupon_lines") or [])
+    lines, discounts = [], []
+    for item in order.get("line_items") or []:
+        line_id = str(require(item, "id"))
+        quantity = item.get("quantity")
+        if not isinstance(quantity, int) or quantity <= 0:
+            raise NormaliseError(f"line_items[{line_id}].quantity: {quantity!r} is not a positive integer.")
+        field = f"line_items[{line_id}]"
+        subtotal = Decimal(str(item.get("subtotal") or "0"))
+        total = Decimal(str(item.get("total") or "0"))
+        if included:
+            subtotal += Decimal(str(item.get("subtotal_tax") or "0"))
+            total += Decimal(str(item.get("total_tax") or "0"))
+        gross = _exact(subtotal, currency, field=f"{field}.subtotal")
+        unit = gross / quantity
+        if quantize(unit, currency) != unit:
+            raise NormaliseError(f"{field}: {gross} over {quantity} is not a whole unit price.")
+        discount = gross - _exact(total, currency, field=f"{field}.total")
+        if discount:
+            discounts.append(DiscountDoc(amount=discount, code=codes[:80], line_external_id=line_id))
+        lines.append(
+            OrderLineDoc(
+                external_id=line_id,
+                sku=str(item.get("sku") or "")[:120],
+                quantity=quantity,
+                unit_price=quantize(unit, currency),
+                title=str(item.get("name") or "")[:255],
+                taxes=_tax_docs(item.get("taxes"), rates, currency, field),
+            )
+        )
+    shipping_lines = []
+    for shipping in order.get("shipping_lines") or []:
+        amount = money(shipping.get("total") or "0", currency, field="shipping_lines.total")
+        if included:
+            amount += money(shipping.get("total_tax") or "0", currency, field="shipping_lines.total_tax")
+        shipping_lines.append(
+            ShippingLineDoc(
+                external_id=str(require(shipping, "id")),
+                amount=amount,
+                code=str(shipping.get("method_id") or "")[:60],
+                title=str(shipping.get("method_title") or "")[:120],
+                taxes=_tax_docs(shipping.get("taxes"), rates, currency, "shipping_lines"),
+            )
+        )
+    for fee in order.get("fee_lines") or []:
+        amount = money(fee.get("total") or "0", currency, field="fee_lines.total")
+        if amount < 0:
+            raise NormaliseError(f"Fee line {fee.get('id')} is negative; negative fees are not supported.")
+        if included:
+            amount += money(fee.get("total_tax") or "0", currency, field="fee_lines.total_tax")
+        shipping_lines.append(
+            ShippingLineDoc(
+                external_id=f"fee-{require(fee, 'id')}",
+                amount=amount,
+                code="fee",
+                title=str(fee.get("name") or "Fee")[:120],
+                taxes=_tax_docs(fee.get("taxes"), rates, currency, "fee_lines"),
+            )
+        )
+    status = order.get("status") or ""
+    placed_at = _gmt(require(order, "date_created_gmt"), field="date_created_gmt")
+    modified = _gmt(order.get("date_modified_gmt") or order.get("date_created_gmt"), field="date_modified_gmt")
+    paid_at = _gmt(order.get("date_paid_gmt"), field="date_paid_gmt")
+    if paid_at is None and status in ("processing", "completed"):
+        paid_at = placed_at
+    document = CanonicalOrder(
+        external_id=order_id,
+        source_version=version(modified),
+        currency=currency,
+        placed_at=placed_at,
+        lines=tuple(lines),
+        channel=str(order.get("created_via") or "web")[:60],
+        paid_at=paid_at if status in PAID_STATUSES or paid_at else None,
+        fulfilled_at=_gmt(order.get("date_completed_gmt"), field="date_completed_gmt")
+        if status == "completed"
+        else None,
+        cancelled_at=modified if status == "cancelled" else None,
+        customer_ref=str(order.get("customer_id") or "")[:120],
+        taxes_included=included,
+        discounts=tuple(discounts),
+        shipping_lines=tuple(shipping_lines),
+        vendor_total=money(order.get("total") or "0", currency, field="total"),
+    )
+    if document.paid_at is None:
+        return document
+    from dataclasses import replace
+
+    method = str(order.get("payment_method") or "manual")[:60]
+    payment = PaymentDoc(
+        external_id=str(order.get("transaction_id") or f"{order_id}:payment")[:120],
+        gateway=method,
+        amount=line_level_total(document),
+        method=str(order.get("payment_method_title") or "")[:60],
+    )
+    return replace(document, payments=(payment,))
+
+
+def refund_normalise(refund: Mapping[str, Any], *, order_id: str, currency: str) -> CanonicalRefund:
+    refund_id = str(require(refund, "id"))
+    lines = []
+    for item in refund.get("line_items") or []:
+        quantity = abs(int(item.get("quantity") or 0))
+        if quantity == 0:
+            continue
+        refunded_item = next(
+            (meta.get("value") for meta in item.get("meta_data") or [] if meta.get("key") == "_refunded_item_id"), None
+        )
+        if refunded_item is None:
+            raise NormaliseError(f"Refund {refund_id} line {item.get('id')} does not name the refunded order line.")
+        lines.append(RefundLineDoc(line_external_id=str(refunded_item), quantity=quantity))
+    shipping = sum(
+        (
+            abs(money(line.get("total") or "0", currency, field="shipping_lines.total"))
+            for line in refund.get("shipping_lines") or []
+        ),
+        Decimal(0),
+    )
+    created = _gmt(require(refund, "date_created_gmt"), field="date_created_gmt")
+    return CanonicalRefund(
+        external_id=refund_id,
+        order_external_id=order_id,
+        source_version=version(created),
+        currency=currency,
+        processed_at=created,
+        lines=tuple(lines),
+        shipping=shipping,
+        amount=money(refund.get("amount") or "0", currency, field="amount"),
+        reason=str(refund.get("reason") or "")[:255],
+    )
+
+
+class WooCommerceAdapter(Adapter):
+    vendor = Connection.Vendor.WOOCOMMERCE
+    topics = (*ORDER_TOPICS, "orders")
+    poll_topics = ("orders",)
+    credential_fields = ("consumer_key", "consumer_secret")
+    config_fields = ("store_url",)
+
+    def config_validate(self, config: Mapping[str, Any]) -> None:
+        url = str(config.get("store_url") or "")
+        if not url.startswith("https://") and not url.startswith("http://"):
+            raise ValidationError({"config": ["store_url must be the shop's https:// address."]})
+
+    def client(self, connection: Connection) -> VendorClient:
+        key = connection.credentials.get("consumer_key", "")
+        secret = connection.credentials.get("consumer_secret", "")
+        return VendorClient(
+            base_url=f"{connection.config['store_url'].rstrip('/')}/wp-json/wc/v3",
+            connection_id=connection.pk,
+            auth=(key, secret),
+            secrets=[key, secret, connection.webhook_secret],
+            partner_url=True,
+            rate_per_second=5,
+        )
+
+    def webhook_ping(self, *, body: bytes, headers: Mapping[str, str]) -> bool:
+        return not headers.get("X-WC-Webhook-Topic") and body.startswith(b"webhook_id=")
+
+    def webhook_verify(self, *, connection: Connection, body: bytes, headers: Mapping[str, str], url: str) -> None:
+        given = headers.get("X-WC-Webhook-Signature", "")
+        secret = connection.webhook_secret
+        if not given or not secret:
+            raise WebhookRejected("Missing X-WC-Webhook-Signature.")
+        expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+        if not hmac.compare_digest(expected, given.strip().encode()):
+            raise WebhookRejected("The WooCommerce signature does not match.")
+
+    def webhook_identify(self, *, body: bytes, payload: Any, headers: Mapping[str, str]) -> WebhookIdentity:
+        topic = headers.get("X-WC-Webhook-Topic", "")
+        if not topic:
+            raise WebhookRejected("Missing X-WC-Webhook-Topic.", status=400)
+        if not isinstance(payload, dict) or payload.get("id") is None:
+            raise WebhookRejected("The payload has no id.", status=400)
+        return WebhookIdentity(topic=topic, external_id=str(payload["id"]))
+
+    def normalise(self, *, topic: str, payload: Any, connection: Connection) -> list[Document]:
+        if topic not in self.topics:
+            raise NormaliseError(f"Topic {topic!r} is not handled by WooCommerce.")
+        if not isinstance(payload, dict):
+            raise NormaliseError("The payload is not a JSON object.")
+        order = order_normalise(payload)
+        documents: list[Document] = [order]
+        refunds = payload.get("refund_details")
+        if refunds is None and payload.get("refunds"):
+            with self.client(connection) as client:
+                refunds = client.get(f"orders/{order.external_id}/refunds")
+        for refund in refunds or []:
+            documents.append(refund_normalise(refund, order_id=order.external_id, currency=order.currency))
+        return documents
+
+    def fetch_page(
+        self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None
+    ) -> Page:
+        if topic != "orders":
+            raise NormaliseError(f"WooCommerce cannot poll {topic!r}.")
+        watermark = cursor.get("modified_after") or (
+            since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") if since else None
+        )
+        page = int(cursor.get("page") or 1)
+        params: dict[str, Any] = {
+            "per_page": PAGE_SIZE,
+            "page": page,
+            "orderby": "modified",
+            "order": "asc",
+            "dates_are_gmt": "true",
+        }
+        if watermark:
+            params["modified_after"] = watermark
+        response = client.request("GET", "orders", params=params)
+        orders = response_json(response, what="GET orders")
+        if not isinstance(orders, list):
+            raise NormaliseError("orders did not return a list.")
+        records = []
+        for order in orders:
+            if order.get("refunds"):
+                order = {**order, "refund_details": client.get(f"orders/{order['id']}/refunds")}
+            records.append(Record("orders", str(order.get("id")), body(order)))
+        newest = max([cursor.get("newest") or "", *(str(order.get("date_modified_gmt") or "") for order in orders)])
+        pages = int(response.headers.get("X-WP-TotalPages") or 1)
+        if page < pages:
+            return Page(records, {"modified_after": watermark, "newest": newest, "page": page + 1}, done=False)
+        final = newest or watermark
+        return Page(records, {"modified_after": final} if final else {}, done=True)
+
+    def connection_test(self, *, connection: Connection) -> str:
+        with self.client(connection) as client:
+            status = client.get("system_status") or {}
+        environment = status.get("environment") or {}
+        site = environment.get("site_url", connection.config.get("store_url"))
+        return f"Connected to {site} (WooCommerce {environment.get('version', '?')})."
+
+
+adapter_register(WooCommerceAdapter())

@@ -1,0 +1,74 @@
+"""`POST /hooks/<vendor>/<connection id>/`: verify, store, answer — nothing else before the commit.
+
+401 bad signature, 404 unknown connection (or vendor mismatch), 413 too large, 400 not JSON or
+without the ids the vendor always sends, 200 stored or duplicate (a no-op)."""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from connectors.inbox import event_store
+from connectors.models import Connection
+from connectors.vendors import adapters
+from connectors.vendors.base import WebhookRejected
+
+log = structlog.get_logger(__name__)
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def webhook_receive(request: HttpRequest, vendor: str, connection_id: int) -> JsonResponse:
+    adapter = adapters().get(vendor)
+    connection = (
+        Connection.objects.filter(pk=connection_id, vendor=vendor, direction=Connection.Direction.SOURCE).first()
+        if adapter is not None and adapter.supports_webhooks
+        else None
+    )
+    if connection is None:
+        return _error(404, "not_found", "No such connection.")
+    limit = settings.CONNECTOR_WEBHOOK_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return _error(413, "too_large", f"Webhook bodies are limited to {limit} bytes.")
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return _error(413, "too_large", f"Webhook bodies are limited to {limit} bytes.")
+    if adapter.webhook_ping(body=body, headers=request.headers):
+        return JsonResponse({"status": "ping"})
+    url = request.build_absolute_uri()
+    try:
+        adapter.webhook_verify(connection=connection, body=body, headers=request.headers, url=url)
+    except WebhookRejected as rejected:
+        log.warning("connectors.webhook_rejected", vendor=vendor, connection_id=connection_id, reason=rejected.message)
+        return _error(rejected.status, "rejected", rejected.message)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return _error(400, "invalid_json", "The body is not valid JSON.")
+    try:
+        identity = adapter.webhook_identify(body=body, payload=payload, headers=request.headers)
+    except WebhookRejected as rejected:
+        return _error(rejected.status, "invalid_payload", rejected.message)
+    with transaction.atomic():
+        event, created = event_store(
+            connection=connection,
+            topic=identity.topic,
+            external_id=identity.external_id,
+            body=body,
+            headers=request.headers,
+        )
+    return JsonResponse({"status": "stored" if created else "duplicate", "event": event.pk})

@@ -1,0 +1,109 @@
+import pytest
+from django_tenants.utils import tenant_context
+
+from connectors.inbox import event_store
+from connectors.models import Connection, InboundEvent, SyncRun
+from tests.connectors.factories import ConnectionFactory
+from tests.connectors.helpers import fixture, fixture_bytes
+
+
+@pytest.fixture
+def acme_api(world, make_key, api_client, throttle_reset):
+    key = make_key(scopes=["read", "write"], tenant=world.acme)
+    return api_client(world.host(world.acme), key)
+
+
+def test_create_connection_with_write_only_credentials(world, acme_api):
+    response = acme_api.post(
+        "/api/v1/connections/",
+        {
+            "vendor": "stripe",
+            "name": "Stripe",
+            "config": {"api_version": "2024-06-20"},
+            "credentials": {"secret_key": "sk_test_abc"},
+            "webhook_secret": "whsec_x",
+        },
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert "credentials" not in body and "webhook_secret" not in body
+    assert "sk_test_abc" not in response.content.decode()
+    assert (body["vendor"], body["has_credentials"], body["credential_keys"]) == ("stripe", True, ["secret_key"])
+    assert body["webhook_url"] == f"http://{world.host(world.acme)}/hooks/stripe/{body['id']}/"
+    with tenant_context(world.acme):
+        assert Connection.objects.get(pk=body["id"]).credentials == {"secret_key": "sk_test_abc"}
+    listing = acme_api.get("/api/v1/connections/").json()
+    assert [item["id"] for item in listing["results"]] == [body["id"]]
+
+
+def test_create_rejects_unknown_fields_and_business_rules(world, acme_api):
+    response = acme_api.post("/api/v1/connections/", {"vendor": "stripe", "name": "x", "password": "p"})
+    assert (response.status_code, response.json()["error"]["details"]) == (400, {"password": ["Unknown field."]})
+    response = acme_api.post("/api/v1/connections/", {"vendor": "stripe", "direction": "erp", "name": "x"})
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"direction": ["stripe connections are sources of sales."]}
+
+
+def test_patch_updates_pauses_and_merges_credentials(world, acme_api):
+    with tenant_context(world.acme):
+        conn = ConnectionFactory()
+    response = acme_api.patch(
+        f"/api/v1/connections/{conn.pk}/", {"name": "Renamed", "status": "paused", "credentials": {"scope": "read"}}
+    )
+    assert response.status_code == 200, response.json()
+    assert (response.json()["name"], response.json()["status"]) == ("Renamed", "paused")
+    with tenant_context(world.acme):
+        assert Connection.objects.get(pk=conn.pk).credentials == {
+            "access_token": "shpat_test_0123456789abcdef",
+            "scope": "read",
+        }
+
+
+def test_sync_runs_start_and_list(world, acme_api, django_capture_on_commit_callbacks):
+    with tenant_context(world.acme):
+        conn = ConnectionFactory()
+    with django_capture_on_commit_callbacks(execute=False):
+        response = acme_api.post(
+            "/api/v1/sync-runs/", {"connection": conn.pk, "kind": "backfill", "since": "2025-01-01T00:00:00Z"}
+        )
+    assert response.status_code == 202, response.json()
+    run = response.json()
+    assert (run["kind"], run["status"], run["topics"]) == ("backfill", "queued", ["orders", "payouts"])
+    assert acme_api.get(f"/api/v1/sync-runs/?connection={conn.pk}").json()["results"][0]["id"] == run["id"]
+    assert acme_api.get(f"/api/v1/sync-runs/{run['id']}/").json()["since"] == "2025-01-01T00:00:00Z"
+    missing_date = acme_api.post("/api/v1/sync-runs/", {"connection": conn.pk, "kind": "backfill"})
+    assert missing_date.status_code == 400
+    assert acme_api.post("/api/v1/sync-runs/", {"connection": 999999}).status_code == 404
+
+
+def test_events_list_detail_and_replay(world, acme_api, django_capture_on_commit_callbacks):
+    with tenant_context(world.acme):
+        conn = ConnectionFactory()
+        event, _ = event_store(
+            connection=conn,
+            topic="orders/create",
+            external_id="5741329006917",
+            body=fixture_bytes("shopify", "orders_create.json"),
+            dispatch=False,
+        )
+        InboundEvent.objects.filter(pk=event.pk).update(status="dead", last_error="boom")
+    listing = acme_api.get("/api/v1/events/?status=dead").json()
+    assert [(item["id"], item["topic"]) for item in listing["results"]] == [(event.pk, "orders/create")]
+    detail = acme_api.get(f"/api/v1/events/{event.pk}/").json()
+    assert detail["payload"] == fixture("shopify", "orders_create.json")
+    with django_capture_on_commit_callbacks(execute=False) as hooks:
+        replay = acme_api.post(f"/api/v1/events/{event.pk}/replay/")
+    assert (replay.status_code, replay.json()["status"]) == (202, "received")
+    assert len(hooks) == 1
+
+
+def test_other_tenants_key_and_read_only_key(world, make_key, api_client, throttle_reset):
+    with tenant_context(world.acme):
+        conn = ConnectionFactory()
+    bluebird = api_client(world.host(world.acme), make_key(scopes=["read", "write"], tenant=world.bluebird))
+    assert bluebird.get("/api/v1/connections/").status_code == 404
+    reader = api_client(world.host(world.acme), make_key(scopes=["read"], tenant=world.acme))
+    assert reader.get(f"/api/v1/connections/{conn.pk}/").status_code == 200
+    assert reader.patch(f"/api/v1/connections/{conn.pk}/", {"name": "x"}).status_code == 403
+    with tenant_context(world.acme):
+        assert SyncRun.objects.count() == 0
