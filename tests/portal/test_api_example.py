@@ -9,8 +9,11 @@ import httpx
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django_tenants.utils import tenant_context
 
+from connectors.models import Connection
 from tenants.models import Tenant
+from triage.services import exception_raise
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "api-example.py"
 
@@ -28,12 +31,21 @@ def test_partner_script_creates_a_tenant_and_reads_it(world, make_key, monkeypat
     request_finished.disconnect(close_old_connections)
     try:
         module.main("juniper")
-        module.main("juniper")  # the retry replays instead of creating a second tenant
+        with tenant_context(Tenant.objects.get(slug="juniper")):
+            exception_raise(kind="sync", cause="auth_failed", title="Shopify refused the token", severity="high")
+        module.main("juniper")  # the retry replays instead of creating a second tenant or connection
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "tenant juniper at juniper.northwind.localhost: active"
     assert out[1].startswith("calling juniper as tb_live_") and out[1].endswith("with scopes ['read', 'write']")
-    assert "tenant juniper at juniper.northwind.localhost: active (replayed)" in out
+    assert out[2].startswith("connected source juniper web shop (id ")
+    assert "/hooks/shopify/" in out[2] or "webhooks go to http" in out[2]
+    assert out[3] == "0 open exception(s) in juniper"
+    assert out[4] == "tenant juniper at juniper.northwind.localhost: active (replayed)"
+    assert out[6] == out[2]  # the connection call replayed: same id
+    assert out[7:] == ["- [high] sync: Shopify refused the token", "1 open exception(s) in juniper"]
     assert Tenant.objects.filter(slug="juniper").count() == 1
+    with tenant_context(Tenant.objects.get(slug="juniper")):
+        assert Connection.objects.count() == 1
