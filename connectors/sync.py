@@ -34,6 +34,7 @@ from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.services import connection_status_set
 from connectors.vendors import adapters
 from connectors.vendors.base import NormaliseError
+from tenants.webhooks import tenant_event_emit
 
 log = structlog.get_logger(__name__)
 
@@ -256,6 +257,15 @@ def _run_fail(*, run: SyncRun, connection: Connection, error: Exception) -> Sync
         context={"run_id": run.pk, "pages": run.pages, "cursor": run.cursor},
         retry_name="connectors.sync",
         retry_args={"connection_id": connection.pk},
+    )
+    tenant_event_emit(
+        event="sync.failed",
+        payload={
+            "connection": {"id": connection.pk, "vendor": connection.vendor, "name": connection.name},
+            "sync_run": {"id": run.pk, "kind": run.kind, "pages": run.pages, "records": run.records},
+            "cause": cause,
+            "message": message[:500],
+        },
     )
     return run
 

@@ -20,13 +20,14 @@ from datetime import timedelta
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from portal.netsafety import UnsafeUrl, url_check
 from portal.netsafety import resolve_host as _resolve
-from tenants.models import Partner, User, WebhookDelivery, WebhookSubscription
+from tenants.models import Partner, Tenant, User, WebhookDelivery, WebhookSubscription
 
 EVENTS = (
     "exception.raised",
@@ -128,6 +129,16 @@ def webhook_event_emit(*, partner: Partner, event: str, payload: dict) -> list[W
     for delivery in deliveries:
         transaction.on_commit(lambda delivery_id=delivery.pk: _dispatch(delivery_id))
     return deliveries
+
+
+def tenant_event_emit(*, event: str, payload: dict) -> None:
+    """Emit `event` about the tenant whose schema is active to its partner's subscribers, once the
+    surrounding transaction commits (nothing is announced for work that rolled back)."""
+    tenant = getattr(db_connection, "tenant", None)
+    if not isinstance(tenant, Tenant):
+        raise RuntimeError(f"{event} is a tenant event: emit it inside a tenant schema.")
+    data = {"tenant": tenant.slug, **payload}
+    transaction.on_commit(lambda: webhook_event_emit(partner=tenant.partner, event=event, payload=data))
 
 
 def webhook_sign(*, secret: str, body: bytes, timestamp: int) -> str:

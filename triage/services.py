@@ -110,23 +110,23 @@ def _object_ref(obj: models.Model | None) -> tuple[ContentType | None, str, str,
 
 def _emit(event: str, exception: TriageException) -> None:
     """Signed outbound webhook to the partner's subscribers, after commit."""
-    from tenants.webhooks import webhook_event_emit
+    from tenants.webhooks import tenant_event_emit
 
-    tenant = _current_tenant()
-    payload = {
-        "tenant": tenant.slug,
-        "exception": {
-            "id": exception.pk,
-            "kind": exception.kind,
-            "cause": exception.cause,
-            "severity": exception.severity,
-            "status": exception.status,
-            "title": exception.title,
-            "count": exception.count,
-            "sla_due": exception.sla_due.isoformat(),
+    tenant_event_emit(
+        event=event,
+        payload={
+            "exception": {
+                "id": exception.pk,
+                "kind": exception.kind,
+                "cause": exception.cause,
+                "severity": exception.severity,
+                "status": exception.status,
+                "title": exception.title,
+                "count": exception.count,
+                "sla_due": exception.sla_due.isoformat(),
+            },
         },
-    }
-    transaction.on_commit(lambda: webhook_event_emit(partner=tenant.partner, event=event, payload=payload))
+    )
 
 
 @transaction.atomic

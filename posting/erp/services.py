@@ -24,6 +24,7 @@ from posting.erp.base import ErpAdapter, ErpError, ErpJournal, ErpLine, ErrorKin
 from posting.erp.errors import erp_problem_raise
 from posting.erp.models import ErpPush, ErpTarget
 from posting.models import JournalEntry
+from tenants.webhooks import tenant_event_emit
 from triage.services import exception_resolve_for_object
 
 log = structlog.get_logger(__name__)
@@ -178,6 +179,13 @@ def _acked(*, push: ErpPush, entry: JournalEntry, result: PushResult) -> ErpPush
     push.save()
     JournalEntry.objects.filter(pk=entry.pk).update(status=JournalEntry.Status.ACKED, external_ref=result.external_id)
     exception_resolve_for_object(obj=entry, reason=f"Acknowledged by {push.vendor} as {result.external_id}.")
+    tenant_event_emit(
+        event="journal.pushed",
+        payload={
+            "journal": {"id": entry.pk, "source_key": entry.source_key, "date": entry.date.isoformat()},
+            "erp": {"vendor": push.vendor, "external_id": result.external_id, "number": result.number},
+        },
+    )
     log.info(
         "erp.push.acked", entry=entry.pk, vendor=push.vendor, external_id=result.external_id, created=result.created
     )

@@ -206,3 +206,29 @@ def test_a_tenant_over_its_concurrency_cap_requeues_the_step(world, dispatched, 
         holder.release()
     with tenant_context(world.bluebird):
         assert sync._Slot().acquire()  # another tenant's slots are its own
+
+
+@respx.mock
+def test_a_failed_run_is_announced_to_the_partners_webhook_subscribers(
+    world, dispatched, free_slots, monkeypatch, django_capture_on_commit_callbacks
+):
+    from connectors import http
+    from tenants import webhooks
+    from tenants.models import WebhookDelivery
+
+    monkeypatch.setattr(http, "sleep", lambda seconds: None)
+    monkeypatch.setattr(webhooks, "_dispatch", lambda delivery_id, countdown=0: None)
+    hook = webhooks.webhook_subscription_create(
+        partner=world.northwind, url="https://93.184.216.34/hook", events=["sync.failed"], actor=None
+    )
+    respx.get(f"{SHOP}/orders.json").mock(return_value=httpx.Response(401, json={"errors": "Invalid API key"}))
+    with tenant_context(world.acme):
+        conn = ConnectionFactory()
+        run = sync_run_start(connection=conn, kind=SyncRun.Kind.MANUAL)
+        with django_capture_on_commit_callbacks(execute=True):
+            sync_run_step(run_id=run.pk, step=0)
+    [delivery] = WebhookDelivery.objects.filter(subscription=hook)
+    data = delivery.payload["data"]
+    assert (delivery.event, data["tenant"], data["cause"]) == ("sync.failed", "acme", "auth")
+    assert data["connection"] == {"id": conn.pk, "vendor": "shopify", "name": conn.name}
+    assert data["sync_run"]["id"] == run.pk

@@ -299,3 +299,27 @@ def test_batched_drafts_wait_and_the_closed_batch_summary_is_pushed_once(world):
         sent = create.calls[0].request
         assert f'"PrivateNote":"{summary.memo}"'.encode() in sent.content
         assert ErpPush.objects.count() == 1  # the drafts behind the summary are never pushed on their own
+
+
+def test_an_acknowledged_push_is_announced_once_to_webhook_subscribers(
+    world, monkeypatch, django_capture_on_commit_callbacks
+):
+    from tenants import webhooks
+    from tenants.models import WebhookDelivery
+
+    monkeypatch.setattr(webhooks, "_dispatch", lambda delivery_id, countdown=0: None)
+    hook = webhooks.webhook_subscription_create(
+        partner=world.northwind, url="https://93.184.216.34/hook", events=["journal.pushed"], actor=None
+    )
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        entry = _posted_order()
+        with django_capture_on_commit_callbacks(execute=True):
+            erp_push_entry(entry=entry)
+            erp_push_entry(entry=JournalEntry.objects.get(pk=entry.pk))  # already acknowledged: not again
+    [delivery] = WebhookDelivery.objects.filter(subscription=hook)
+    assert delivery.payload["data"] == {
+        "tenant": "acme",
+        "journal": {"id": entry.pk, "source_key": entry.source_key, "date": entry.date.isoformat()},
+        "erp": {"vendor": "builtin_ledger", "external_id": f"ledger:{entry.pk}", "number": str(entry.pk)},
+    }
