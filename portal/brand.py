@@ -26,6 +26,44 @@ def readable_text_on(background: str) -> str:
     return "#FFFFFF" if contrast_ratio("#FFFFFF", background) >= contrast_ratio("#111111", background) else "#111111"
 
 
+WCAG_AA_TEXT = 4.5
+
+
+@dataclass(frozen=True)
+class ContrastCheck:
+    """One pairing of a brand colour with the text drawn on or around it, judged against WCAG AA."""
+
+    label: str
+    ratio: float
+    advice: str
+
+    @property
+    def passes(self) -> bool:
+        return self.ratio >= WCAG_AA_TEXT
+
+
+def brand_contrast_checks(*, primary: str, accent: str) -> list[ContrastCheck]:
+    """The pairings the shell really draws: primary as link/button colour on white, and each brand
+    colour behind its own text (black or white, whichever reads better)."""
+    return [
+        ContrastCheck(
+            "Primary colour as text on white",
+            round(contrast_ratio(primary, "#FFFFFF"), 2),
+            "choose a darker primary colour",
+        ),
+        ContrastCheck(
+            "Text on the primary colour",
+            round(contrast_ratio(readable_text_on(primary), primary), 2),
+            "choose a darker or lighter primary colour",
+        ),
+        ContrastCheck(
+            "Text on the accent colour",
+            round(contrast_ratio(readable_text_on(accent), accent), 2),
+            "choose a darker or lighter accent colour",
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Brand:
     name: str

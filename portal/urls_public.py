@@ -15,6 +15,7 @@ urlpatterns = [
     path("tenants/new/", views.partner_tenant_create, name="partner_tenant_create"),
     path("tenants/<slug:slug>/", views.partner_tenant_detail, name="partner_tenant_detail"),
     path("brand/", views.partner_brand, name="partner_brand"),
+    path("brand/preview/", views.partner_brand_preview, name="partner_brand_preview"),
     path("members/", views.partner_member_list, name="partner_members"),
     path("audit/", views.partner_audit, name="partner_audit"),
     path("usage/", views_usage.partner_usage, name="partner_usage"),

@@ -9,11 +9,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from portal.brand import contrast_ratio
+from portal.brand import brand_contrast_checks, readable_text_on
 from tenants import selectors, services
 from tenants.forms import BrandForm, PartnerCreateForm, TenantActionForm, TenantWizardForm
 from tenants.models import Membership, Partner
 from tenants.onboarding import tenant_onboard
+from tenants.validators import validate_hex_colour
 
 
 def _apply_errors(form, error: ValidationError) -> None:
@@ -144,12 +145,40 @@ def partner_brand(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Brand saved.")
             return redirect("partner_brand")
-    contrast = round(contrast_ratio(partner.primary_colour, "#FFFFFF"), 2)
     return render(
         request,
         "tenants/partner_brand.html",
-        {"form": form, "partner": partner, "contrast": contrast, "contrast_ok": contrast >= 4.5},
+        {"form": form, **_brand_preview_context(partner.name, partner.primary_colour, partner.accent_colour)},
     )
+
+
+def _brand_preview_context(name: str, primary: str, accent: str) -> dict:
+    return {
+        "preview_name": name,
+        "preview_primary": primary,
+        "preview_accent": accent,
+        "on_primary": readable_text_on(primary),
+        "on_accent": readable_text_on(accent),
+        "checks": brand_contrast_checks(primary=primary, accent=accent),
+    }
+
+
+@require_http_methods(["GET"])
+def partner_brand_preview(request: HttpRequest) -> HttpResponse:
+    """The preview panel for colours being edited, before they are saved (htmx swaps it in)."""
+    partner = _require_partner(request, admin=True)
+    name = request.GET.get("name", "").strip()[:120] or partner.name
+    colours = []
+    for field, saved in (("primary_colour", partner.primary_colour), ("accent_colour", partner.accent_colour)):
+        value = request.GET.get(field, saved)
+        try:
+            validate_hex_colour(value)
+        except ValidationError:
+            return render(
+                request, "tenants/_brand_preview.html", {"preview_error": f"{value!r} is not a colour like #1F4E79."}
+            )
+        colours.append(value)
+    return render(request, "tenants/_brand_preview.html", _brand_preview_context(name, *colours))
 
 
 def partner_member_list(request: HttpRequest) -> HttpResponse:

@@ -21,6 +21,11 @@ def test_partner_admin_signs_in_and_sees_only_own_tenants(page: Page, portal: Po
     page.wait_for_url(portal.url("northwind.localhost", "/brand/"))
     assert page.inner_text("main h1") == "Brand"
     assert page.inner_text(".brand-preview-bar") == "Northwind Commerce Partners"
+    # Live preview: typing a pale colour updates the preview and warns, before anything is saved.
+    page.fill("#id_primary_colour", "#ffee88")
+    page.dispatch_event("#id_primary_colour", "input")
+    page.wait_for_selector("[data-testid=contrast] >> text=Primary colour as text on white: 1.18:1")
+    assert "fails WCAG AA" in page.inner_text("[data-testid=contrast]")
     screenshot(page, "partner-brand")
 
 

@@ -144,7 +144,9 @@ def test_brand_page_saves_logo_and_warns_on_low_contrast(world, host_client):
     assert response.status_code == 302
     page = client.get("/brand/").content.decode()
     assert "fails WCAG AA" in page
-    assert Partner.objects.get(pk=world.northwind.pk).logo.name.startswith("brand/logos/")
+    logo = Partner.objects.get(pk=world.northwind.pk).logo
+    assert logo.name.startswith("brand/logos/")
+    assert f'<link rel="icon" href="{logo.url}">' in page  # the partner's logo is the tab icon
 
 
 def test_brand_page_rejects_svg_logo_with_a_field_error(world, host_client):
@@ -209,3 +211,29 @@ def test_partner_tenant_list_shows_health_from_the_index_and_usage(world, host_c
     assert ">40<" in acme_row and "today" in acme_row
     assert 'data-testid="open-exceptions">0<' in bluebird_row and "never" in bluebird_row
     assert "cedar" not in page
+
+
+def test_brand_preview_shows_unsaved_colours_with_their_contrast(world, host_client):
+    client = host_client("northwind.localhost", world.partner_admin)
+    page = client.get(
+        "/brand/preview/", {"name": "Northwind Next", "primary_colour": "#FFEE88", "accent_colour": "#1F4E79"}
+    ).content.decode()
+    assert "Northwind Next" in page and "--p: #FFEE88" in page and "--on-p: #111111" in page
+    assert "Primary colour as text on white: 1.18:1" in page and "fails WCAG AA" in page
+    assert "Text on the accent colour: 8.66:1" in page
+    assert Partner.objects.get(pk=world.northwind.pk).primary_colour != "#FFEE88"  # nothing saved
+    bad = client.get("/brand/preview/", {"primary_colour": "red"})
+    assert bad.status_code == 200 and "&#x27;red&#x27; is not a colour like #1F4E79." in bad.content.decode()
+
+
+def test_brand_page_offers_the_live_preview_only_to_partner_admins(world, host_client):
+    page = host_client("northwind.localhost", world.partner_admin).get("/brand/").content.decode()
+    assert 'hx-get="/brand/preview/"' in page and 'data-testid="contrast"' in page
+    for outsider in (world.acme_admin, world.other_partner_admin):
+        refused = host_client("northwind.localhost", outsider).get("/brand/preview/", {"primary_colour": "#000000"})
+        assert refused.status_code == 404
+
+
+def test_product_favicon_where_the_partner_has_no_logo(world, host_client):
+    page = host_client("southpaw.localhost", world.other_partner_admin).get("/").content.decode()
+    assert '<link rel="icon" href="/static/favicon.svg">' in page
