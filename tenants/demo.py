@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -95,7 +96,16 @@ def demo_logins() -> list[DemoLogin]:
     return logins
 
 
-def demo_seed() -> list[DemoLogin]:
+DEMO_STEPS_PER_TENANT = 4
+
+
+def demo_seed_steps() -> int:
+    """How many times `demo_seed` reports progress (for a progress bar's total)."""
+    return 1 + len(TENANTS) * DEMO_STEPS_PER_TENANT
+
+
+def demo_seed(progress: Callable[[str], None] = lambda step: None) -> list[DemoLogin]:
+    """Create or refresh the demo; `progress(step)` is called after each of `demo_seed_steps()` steps."""
     services.public_tenant_ensure(domain=settings.PORTAL_PUBLIC_DOMAIN)
     _user(OPERATOR_EMAIL, "Olivia Operator", staff=True)
     partner = Partner.objects.filter(slug=PARTNER_SLUG).first()
@@ -116,6 +126,7 @@ def demo_seed() -> list[DemoLogin]:
         )
     partner_admin = _user(PARTNER_ADMIN_EMAIL, "Priya Partner")
     services.membership_grant(user=partner_admin, partner=partner, role=Membership.Role.PARTNER_ADMIN)
+    progress("partner and people")
     for spec in TENANTS:
         tenant = Tenant.objects.filter(slug=spec["slug"]).first()
         if tenant is None:
@@ -129,10 +140,14 @@ def demo_seed() -> list[DemoLogin]:
             ).tenant
         admin = _user(spec["admin"], f"{spec['name']} finance")
         services.membership_grant(user=admin, tenant=tenant, role=Membership.Role.TENANT_ADMIN)
+        progress(f"{tenant.slug}: schema and admin")
         with tenant_context(tenant):
             standard_chart_ensure()
             exceptions_demo_seed(currency=tenant.base_currency, assignee=admin)
+            progress(f"{tenant.slug}: chart and exceptions")
             if tenant.base_currency == "USD":  # the simulator speaks USD Shopify and Stripe traffic
                 demo_traffic_ingest()
+            progress(f"{tenant.slug}: webhook traffic")
             ledger_demo_seed(currency=tenant.base_currency)
+            progress(f"{tenant.slug}: a month of orders, refunds and payouts")
     return demo_logins()

@@ -1,13 +1,22 @@
-from django.core.management.base import BaseCommand
+import sys
 
-from tenants.demo import DEMO_PASSWORD, demo_seed
+from django.core.management.base import BaseCommand
+from tqdm import tqdm
+
+from tenants.demo import DEMO_PASSWORD, demo_seed, demo_seed_steps
 
 
 class Command(BaseCommand):
     help = "Create (or refresh) the demo partner, its two retail tenants and their people. Idempotent."
 
     def handle(self, *args, **options):
-        logins = demo_seed()
+        with tqdm(total=demo_seed_steps(), desc="seeding demo", unit="step", file=sys.stderr) as bar:
+
+            def advance(step: str) -> None:
+                bar.set_postfix_str(step)
+                bar.update()
+
+            logins = demo_seed(progress=advance)
         self.stdout.write(self.style.SUCCESS("Demo ready. Sign in with:"))
         for login in logins:
             self.stdout.write(f"  {login.area:<38} {login.url:<44} {login.email}")
