@@ -196,7 +196,9 @@ def _post(
     retry_name: str,
     retry_args: dict,
     sources: list[dict],
+    policy: PostingPolicy | None = None,
 ) -> PostingOutcome:
+    """`build` runs only when the entry is not posted yet, so replays cost one query."""
     existing = JournalEntry.objects.filter(source_key=source_key).first()
     if existing is not None:
         return PostingOutcome(PostingStatus.ALREADY_POSTED, entry=existing)
@@ -205,7 +207,7 @@ def _post(
         accounts = _resolve(draft, account_resolver(at=at))
     except PostingRefused as refused:
         return _refuse(refused, obj=obj, title=title, retry_name=retry_name, retry_args=retry_args)
-    policy = policy_get()
+    policy = policy or policy_get()
     reversed_entries = []
     try:
         with transaction.atomic():
@@ -328,13 +330,13 @@ def journal_post_order(*, order: Order) -> PostingOutcome:
     at = order_recognised_at(order=order, policy=policy)
     if at is None:
         return PostingOutcome(PostingStatus.NOT_DUE)
-    document = order_document(order=order)
     return _post(
         source_key=f"order:{order.pk}:v{order.source_version}",
         version_prefix=f"order:{order.pk}:v",
         date=_local_date(at),
         at=at,
-        build=lambda: build_order(document, _builder_policy(policy)),
+        build=lambda: build_order(order_document(order=order), _builder_policy(policy)),
+        policy=policy,
         obj=order,
         title=f"Order {order.external_id} could not be posted",
         retry_name="posting.order",
@@ -364,6 +366,7 @@ def journal_post_refund(*, refund: Refund) -> PostingOutcome:
         date=_local_date(refund.processed_at),
         at=refund.processed_at,
         build=lambda: build_refund(document, this, earlier, _builder_policy(policy)),
+        policy=policy,
         obj=refund,
         title=title,
         sources=[

@@ -263,21 +263,27 @@ def _close(
     _emit("exception.resolved", exception)
 
 
-@transaction.atomic
 def exception_resolve_for_object(*, obj: models.Model, reason: str) -> int:
     """The object behind open exceptions now succeeded: close its occurrences, and each group
-    whose occurrences are all closed. Returns the number of groups resolved."""
-    content_type = ContentType.objects.get_for_model(obj)
-    now = timezone.now()
+    whose occurrences are all closed. Returns the number of groups resolved. Called after every
+    successful step (every posting, every push), so the common case (nothing open) is one query."""
     occurrences = Occurrence.objects.filter(
-        content_type=content_type,
+        content_type=ContentType.objects.get_for_model(obj),
         object_id=str(obj.pk),
         resolved_at__isnull=True,
         exception__status__in=OPEN_STATUSES,
     )
+    group_ids = sorted(set(occurrences.values_list("exception_id", flat=True)))
+    if not group_ids:
+        return 0
+    with transaction.atomic():
+        return _resolve_groups(occurrences=occurrences, group_ids=group_ids, obj=obj, reason=reason)
+
+
+def _resolve_groups(*, occurrences: models.QuerySet, group_ids: list[int], obj: models.Model, reason: str) -> int:
     # Lock the groups (in id order, as every writer does) so a raise running at the same time
     # neither loses its count bump to this save nor reopens a group this closes unseen.
-    group_ids = sorted(set(occurrences.values_list("exception_id", flat=True)))
+    now = timezone.now()
     groups = list(TriageException.objects.select_for_update().filter(pk__in=group_ids).order_by("pk"))
     occurrences.update(resolved_at=now, resolution_reason=reason)
     resolved = 0
