@@ -45,7 +45,6 @@ class TenantDateTimeField(serializers.DateTimeField):
         return services.tenant_zone()
 
 
-
 class EligibilitySerializer(StrictSerializer):
     skus = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
     categories = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
