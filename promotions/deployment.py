@@ -6,11 +6,37 @@ put a double in `_OVERRIDES` so services run against a recording channel."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from promotions.channels.base import ChannelAdapter, PromotionSpec
+from promotions.channels.base import ChannelAck, ChannelAdapter, PromotionSpec
 from promotions.models import PromotionVersion, Stacking
 
+if TYPE_CHECKING:
+    from connectors.models import Connection
+
 _OVERRIDES: dict[str, ChannelAdapter] = {}
+
+
+class SimulatedChannel(ChannelAdapter):
+    """The demo's simulated connections (config `"simulated": true`, never polled either): a channel
+    that accepts every call. Nothing leaves the portal; the board names the channel as simulated."""
+
+    vendor = "simulated"
+
+    def publish(self, connection: Connection, spec: PromotionSpec, *, external_id: str | None) -> ChannelAck:
+        return ChannelAck(external_id or f"sim-{connection.pk}-{spec.key}", spec.version, "active", {"simulated": True})
+
+    def pause(self, connection: Connection, external_id: str) -> ChannelAck:
+        return ChannelAck(external_id, None, "paused", {"simulated": True})
+
+    def resume(self, connection: Connection, external_id: str) -> ChannelAck:
+        return ChannelAck(external_id, None, "active", {"simulated": True})
+
+    def remove(self, connection: Connection, external_id: str) -> ChannelAck:
+        return ChannelAck(external_id, None, "absent", {"simulated": True})
+
+    def read_back(self, connection: Connection, external_id: str) -> ChannelAck:
+        return ChannelAck(external_id, None, "active", {"simulated": True})
 
 
 def channel_adapter(vendor: str) -> ChannelAdapter:
@@ -19,7 +45,17 @@ def channel_adapter(vendor: str) -> ChannelAdapter:
         return _OVERRIDES[vendor]
     from promotions import channels
 
-    return channels.adapter_for(vendor)
+    adapter_for = getattr(channels, "adapter_for", None)
+    if adapter_for is None:
+        raise LookupError("No channel adapters are installed.")
+    return adapter_for(vendor)
+
+
+def connection_adapter(connection: Connection) -> ChannelAdapter:
+    """The adapter that talks to this connection: the simulated channel for simulated connections."""
+    if connection.config.get("simulated"):
+        return SimulatedChannel()
+    return channel_adapter(connection.vendor)
 
 
 def promotion_spec(version: PromotionVersion) -> PromotionSpec:

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from connectors.models import Connection
 from promotions.channels.base import ChannelAck, ChannelAdapter, ChannelRejected
-from promotions.deployment import channel_adapter, promotion_spec
+from promotions.deployment import channel_adapter, connection_adapter, promotion_spec
 from promotions.models import (
     SALES_CHANNEL_VENDORS,
     ChannelDeployment,
@@ -559,10 +559,11 @@ def promotion_reject(*, promotion: Promotion, actor: User | None, reason: str) -
 
 @transaction.atomic
 def promotion_publish(
-    *, promotion: Promotion, actor: User | None = None, actor_label: str | None = None
+    *, promotion: Promotion, actor: User | None = None, actor_label: str | None = None, dispatch: bool = True
 ) -> list[ChannelDeployment]:
     """Publish the approved current version: one deployment per channel in scope, each sent by its
-    own task after commit. Publishing the version already published returns its deployments."""
+    own task after commit. Publishing the version already published returns its deployments.
+    `dispatch=False` leaves them pending for `deployment_record` (a channel's answer given as data)."""
     promotion = _locked(promotion)
     version = promotion.current_version
     if promotion.published_version_id == version.pk:
@@ -606,6 +607,8 @@ def promotion_publish(
         actor_label=actor_label,
         changes={"version": version.number, "channels": [d.connection_id for d in deployments]},
     )
+    if not dispatch:
+        return deployments
     from promotions.tasks import deployment_send_task
 
     for deployment in deployments:
@@ -614,10 +617,12 @@ def promotion_publish(
     return deployments
 
 
-def deployment_acknowledge(*, deployment: ChannelDeployment, ack: ChannelAck) -> ChannelDeployment:
+def deployment_acknowledge(
+    *, deployment: ChannelDeployment, ack: ChannelAck, at: dt.datetime | None = None
+) -> ChannelDeployment:
     """Record what the channel reports holding. Acknowledged only when the channel's own read-back
     shows this deployment's version active; anything else is a failure that says what it shows."""
-    now = timezone.now()
+    now = at or timezone.now()
     deployment.external_id = ack.external_id or deployment.external_id
     deployment.acknowledged_version = ack.version
     expected = deployment.version.number
@@ -647,7 +652,7 @@ def _fail(deployment: ChannelDeployment, error: BaseException) -> None:
 
 
 def _adapter(deployment: ChannelDeployment) -> ChannelAdapter:
-    return channel_adapter(deployment.connection.vendor)
+    return connection_adapter(deployment.connection)
 
 
 @transaction.atomic
@@ -686,6 +691,31 @@ def deployment_send(*, deployment_id: int) -> ChannelDeployment | None:
         _fail(deployment, error)
     else:
         deployment_acknowledge(deployment=deployment, ack=ack)
+    promotion_settle(promotion=promotion, changed=True)
+    return deployment
+
+
+@transaction.atomic
+def deployment_record(
+    *, deployment_id: int, ack: ChannelAck | None, error: str = "", at: dt.datetime | None = None
+) -> ChannelDeployment:
+    """Record a channel's answer that arrived as data rather than through an adapter call (the
+    demo, or an operator confirming by hand): its read-back, or the error it gave."""
+    row = ChannelDeployment.objects.only("promotion_id").get(pk=deployment_id)
+    promotion = Promotion.objects.select_for_update().get(pk=row.promotion_id)
+    deployment = (
+        ChannelDeployment.objects.select_for_update(of=("self",))
+        .select_related("version", "connection")
+        .get(pk=deployment_id)
+    )
+    if deployment.state not in (D.PENDING, D.SENT, D.FAILED):
+        raise ValidationError({"state": f"The deployment is {deployment.state}; nothing is awaited from the channel."})
+    deployment.attempts += 1
+    deployment.sent_at = at or timezone.now()
+    if ack is not None:
+        deployment_acknowledge(deployment=deployment, ack=ack, at=at)
+    else:
+        _fail(deployment, ChannelRejected(error or "The channel gave no answer."))
     promotion_settle(promotion=promotion, changed=True)
     return deployment
 
@@ -875,7 +905,7 @@ def promotion_resume(
             failures.append(row)
             continue
         row.state, row.pause_reason, row.last_error = D.ACKNOWLEDGED, "", ""
-        row.acknowledged_version = ack.version
+        row.acknowledged_version = ack.version if ack.version is not None else row.acknowledged_version
         row.save(update_fields=["state", "pause_reason", "last_error", "acknowledged_version", "updated_at"])
         resumed.append(row)
     promotion_settle(promotion=promotion)

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from connectors.simulator import demo_traffic_ingest
 from mappings.services import standard_chart_ensure
 from posting.demo import ledger_demo_seed
+from promotions.demo import promotions_demo_seed
 from tenants import services
 from tenants.models import Membership, Partner, Tenant, User
 from triage.demo import exceptions_demo_seed
@@ -96,7 +97,7 @@ def demo_logins() -> list[DemoLogin]:
     return logins
 
 
-DEMO_STEPS_PER_TENANT = 4
+DEMO_STEPS_PER_TENANT = 5
 
 
 def demo_seed_steps() -> int:
@@ -148,6 +149,7 @@ def demo_seed(progress: Callable[[str], None] = lambda step: None) -> list[DemoL
             if tenant.base_currency == "USD":  # the simulator speaks USD Shopify and Stripe traffic
                 demo_traffic_ingest()
             progress(f"{tenant.slug}: webhook traffic")
+            progress(f"{tenant.slug}: {promotions_demo_seed(author=admin, approver=partner_admin)}")
             ledger_demo_seed(currency=tenant.base_currency)
             progress(f"{tenant.slug}: a month of orders, refunds and payouts")
     return demo_logins()
