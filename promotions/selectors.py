@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
 
-from promotions.models import ChannelDeployment, Promotion, PromotionVersion
+from promotions.models import ChannelDeployment, Funding, Promotion, PromotionVersion
 
 LIVE_STATUSES = (
     Promotion.Status.PUBLISHED,
@@ -195,3 +196,44 @@ def promotion_kpis(*, on_time_minutes: int = 15, since: dt.datetime | None = Non
         pauses_by_stock_guard=stock_pauses,
         rollbacks=rollbacks,
     )
+
+
+@dataclass(frozen=True)
+class DiscountFunding:
+    version: PromotionVersion
+    funding: str
+    vendor_share: Decimal  # percent of the discount the vendor funds (0 for merchant-funded)
+
+
+def _version_at(promotion: Promotion, at: dt.datetime | None) -> PromotionVersion | None:
+    """The version the channels carried at `at`: the newest acknowledged before it, else the published one."""
+    acknowledged = ChannelDeployment.objects.filter(promotion=promotion, acknowledged_at__isnull=False)
+    if at is not None:
+        acknowledged = acknowledged.filter(acknowledged_at__lte=at)
+    row = acknowledged.select_related("version").order_by("-version__number").first()
+    return row.version if row is not None else promotion.published_version
+
+
+def discount_funding(*, code: str, promotion_id: str, at: dt.datetime | None) -> DiscountFunding | None:
+    """Which published promotion an order's discount came from, by the channel's id for the
+    promotion (a deployment's external id), the promotion key, or a coupon code of its version."""
+    promotion = None
+    if promotion_id:
+        promotion = (
+            Promotion.objects.filter(deployments__external_id=promotion_id).first()
+            or Promotion.objects.filter(key=promotion_id).first()
+        )
+    if promotion is None and code:
+        wanted = code.strip().upper()
+        for candidate in Promotion.objects.filter(published_version__isnull=False).select_related("published_version"):
+            codes = {c.upper() for c in (candidate.published_version.eligibility or {}).get("coupon_codes") or []}
+            if wanted in codes:
+                promotion = candidate
+                break
+    if promotion is None or promotion.published_version_id is None:
+        return None
+    version = _version_at(promotion, at)
+    if version is None:
+        return None
+    share = Decimal(version.funding_share) if version.funding == Funding.VENDOR else Decimal(0)
+    return DiscountFunding(version=version, funding=version.funding, vendor_share=share)
