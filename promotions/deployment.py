@@ -5,10 +5,11 @@ put a double in `_OVERRIDES` so services run against a recording channel."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from promotions.channels.base import ChannelAck, ChannelAdapter, PromotionSpec
+from promotions.channels.base import ChannelAck, ChannelAdapter, PriceSpec, PromotionSpec
 from promotions.models import PromotionVersion, Stacking
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ class SimulatedChannel(ChannelAdapter):
 
     def read_back(self, connection: Connection, external_id: str) -> ChannelAck:
         return ChannelAck(external_id, None, "active", {"simulated": True})
+
+    def publish_prices(self, connection: Connection, spec: PriceSpec) -> Mapping[str, Decimal]:
+        return dict(spec.prices)
 
 
 def channel_adapter(vendor: str) -> ChannelAdapter:

@@ -155,3 +155,35 @@ def form_initial(promotion, zone) -> dict:
 class ActionForm(forms.Form):
     channel = forms.IntegerField(min_value=1, required=False)
     reason = forms.CharField(max_length=2000, required=False)
+
+
+class PriceListForm(forms.Form):
+    key = forms.SlugField(max_length=60)
+    name = forms.CharField(max_length=200)
+    starts_at = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Effective from"
+    )
+    channels = forms.ModelMultipleChoiceField(
+        queryset=Connection.objects.none(), widget=forms.CheckboxSelectMultiple, label="Sales channels"
+    )
+    prices = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), help_text="One line per SKU: SKU,price")
+    approval_threshold_percent = forms.DecimalField(
+        max_digits=6, decimal_places=2, initial=Decimal(10), min_value=0, label="Approval above change %"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channels"].queryset = Connection.objects.filter(
+            vendor__in=SALES_CHANNEL_VENDORS, direction=Connection.Direction.SOURCE
+        ).order_by("name")
+
+    def clean_prices(self) -> dict[str, str]:
+        prices = {}
+        for number, line in enumerate(self.cleaned_data["prices"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = [part.strip() for part in line.split(",")]
+            if len(parts) != 2:
+                raise forms.ValidationError(f"Line {number}: write SKU,price.")
+            prices[parts[0]] = parts[1]
+        return prices

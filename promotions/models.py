@@ -166,3 +166,103 @@ class ChannelDeployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} on {self.connection.name}"
+
+
+class PriceList(models.Model):
+    """Prices from the price master, published to channels like a promotion (issue 8 §5)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        VALIDATED = "validated", "Validated"
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        PUBLISHED = "published", "Published"
+
+    key = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # A version changing any price by more than this needs a second person's approval.
+    approval_threshold_percent = models.DecimalField(max_digits=6, decimal_places=2, default=10)
+    current_version = models.ForeignKey(
+        "PriceListVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    published_version = models.ForeignKey(
+        "PriceListVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    author_id = models.BigIntegerField(null=True, blank=True)
+    author_email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Price list {self.key}"
+
+
+class PriceListVersion(models.Model):
+    price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    starts_at = models.DateTimeField()
+    prices = models.JSONField(default=dict)  # {"SKU": "19.99"} in the list's currency
+    channels = models.ManyToManyField(Connection, related_name="price_list_versions", blank=True)
+    validation = models.JSONField(default=dict, blank=True)
+    requires_approval = models.BooleanField(default=False)
+    author_id = models.BigIntegerField(null=True, blank=True)
+    author_email = models.CharField(max_length=254, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by_id = models.BigIntegerField(null=True, blank=True)
+    approved_by_email = models.CharField(max_length=254, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["price_list_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["price_list", "number"], name="price_list_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.price_list.key} v{self.number}"
+
+
+class PriceListDeployment(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        FAILED = "failed", "Failed"
+
+    version = models.ForeignKey(PriceListVersion, on_delete=models.PROTECT, related_name="deployments")
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="price_list_deployments")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["version_id", "connection_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "connection"], name="price_deployment_version_connection_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} on {self.connection.name}"
+
+
+class ChannelPrice(models.Model):
+    """Audit trail: a price a channel showed for a SKU, read back from it, and when."""
+
+    deployment = models.ForeignKey(PriceListDeployment, on_delete=models.CASCADE, related_name="shown_prices")
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=120)
+    price = models.DecimalField(**MONEY)
+    expected = models.DecimalField(**MONEY)
+    shown_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-shown_at", "sku"]
+        indexes = [models.Index(fields=["connection", "sku", "-shown_at"], name="channel_price_sku_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.price} on {self.connection_id} at {self.shown_at:%Y-%m-%d %H:%M}"

@@ -7,7 +7,7 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
 from portal.periodic import periodic_job
-from promotions import services
+from promotions import prices, services
 
 
 def _tenant_only(task_name: str) -> None:
@@ -19,6 +19,13 @@ def _tenant_only(task_name: str) -> None:
 def deployment_send_task(deployment_id: int) -> dict[str, str]:
     _tenant_only("promotions.deployment_send")
     deployment = services.deployment_send(deployment_id=deployment_id)
+    return {"deployment": str(deployment_id), "state": deployment.state if deployment else "gone"}
+
+
+@shared_task(name="promotions.price_list_send")
+def price_list_send_task(deployment_id: int) -> dict[str, str]:
+    _tenant_only("promotions.price_list_send")
+    deployment = prices.price_list_send(deployment_id=deployment_id)
     return {"deployment": str(deployment_id), "state": deployment.state if deployment else "gone"}
 
 

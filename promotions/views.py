@@ -261,3 +261,83 @@ def deployment_board(request: HttpRequest) -> HttpResponse:
         for row in rows
     )
     return render(request, template, {"board": board, "in_flight": in_flight})
+
+
+@require_http_methods(["GET", "POST"])
+def price_lists(request: HttpRequest) -> HttpResponse:
+    from promotions import prices
+    from promotions.forms import PriceListForm
+    from promotions.models import PriceList
+
+    form = None
+    if _can_act(request):
+        with timezone.override(services.tenant_zone()):
+            form = PriceListForm(request.POST or None)
+            if request.method == "POST" and form.is_valid():
+                data = form.cleaned_data
+                try:
+                    price_list = prices.price_list_create(
+                        key=data["key"],
+                        name=data["name"],
+                        prices=data["prices"],
+                        starts_at=data["starts_at"],
+                        channels=list(data["channels"]),
+                        approval_threshold_percent=data["approval_threshold_percent"],
+                        actor=request.user,
+                    )
+                except ValidationError as error:
+                    for message in _messages_of(error):
+                        form.add_error(None, message)
+                else:
+                    return redirect("promotions_price_list", pk=price_list.pk)
+    elif request.method == "POST":
+        return HttpResponseForbidden("Viewers cannot create price lists.")
+    lists = PriceList.objects.select_related("current_version", "published_version")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "promotions/price_lists.html", {"lists": lists, "form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def price_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from promotions import prices
+    from promotions.models import ChannelPrice, PriceList
+
+    price_list = PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first()
+    if price_list is None:
+        raise Http404("No such price list.")
+    if request.method == "POST":
+        if not _can_act(request):
+            return HttpResponseForbidden("Viewers cannot act on price lists.")
+        action = request.POST.get("action", "")
+        calls = {
+            "validate": lambda: prices.price_list_validate(price_list=price_list, actor=request.user),
+            "submit": lambda: prices.price_list_submit(price_list=price_list, actor=request.user),
+            "approve": lambda: prices.price_list_approve(price_list=price_list, actor=request.user),
+            "publish": lambda: prices.price_list_publish(price_list=price_list, actor=request.user),
+        }
+        if action not in calls:
+            messages.error(request, "Unknown action.")
+        else:
+            try:
+                calls[action]()
+                messages.success(request, f"{action.title()}: done.")
+            except ValidationError as error:
+                for message in _messages_of(error):
+                    messages.error(request, message)
+            except PermissionDenied as error:
+                messages.error(request, str(error))
+        return redirect("promotions_price_list", pk=pk)
+    version = price_list.current_version
+    return render(
+        request,
+        "promotions/price_list.html",
+        {
+            "price_list": price_list,
+            "version": version,
+            "deployments": version.deployments.select_related("connection"),
+            "shown": ChannelPrice.objects.filter(deployment__version__price_list=price_list).select_related(
+                "connection"
+            )[:200],
+            "can_act": _can_act(request),
+        },
+    )

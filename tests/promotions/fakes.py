@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from promotions.channels.base import ChannelAck, ChannelAdapter, ChannelRejected, PromotionSpec
+from promotions.channels.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
 
 _IDS = itertools.count(1000)
 
@@ -22,7 +23,9 @@ class StoredObject:
 class FakeChannel(ChannelAdapter):
     vendor: str = "shopify"
     kinds: frozenset[str] = frozenset({"percent_off", "amount_off", "fixed_price", "free_shipping", "buy_x_get_y"})
-    features: frozenset[str] = frozenset({"pause"})
+    features: frozenset[str] = frozenset({"pause", "prices"})
+    prices: dict[str, Decimal] = field(default_factory=dict)
+    price_override: dict[str, Decimal] = field(default_factory=dict)  # prices the channel shows regardless
     objects: dict[str, StoredObject] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     refuse: str = ""  # a message: every call is refused with it while set
@@ -63,6 +66,12 @@ class FakeChannel(ChannelAdapter):
 
     def read_back(self, connection, external_id: str) -> ChannelAck:
         return self._ack(external_id)
+
+    def publish_prices(self, connection, spec: PriceSpec) -> dict[str, Decimal]:
+        self._check("publish_prices", spec.key)
+        self.prices.update(spec.prices)
+        self.prices.update(self.price_override)
+        return {sku: self.prices[sku] for sku in spec.prices}
 
     def active(self) -> dict[str, tuple[int, str]]:
         return {key: (obj.version, obj.state) for key, obj in self.objects.items()}
