@@ -102,7 +102,9 @@ def _record_answers(promotion: Promotion, spec: DemoPromotion, deployments: list
             services.deployment_record(deployment_id=deployment.pk, ack=None, error=f"{answer} ({DEMO_NOTE})", at=at)
 
 
-def _seed_one(spec: DemoPromotion, *, author: User, approver: User, channels: list[Connection]) -> Promotion:
+def _seed_one(
+    spec: DemoPromotion, *, author: User, approver: User, channels: list[Connection], skus: tuple[str, ...]
+) -> Promotion:
     now = timezone.now()
     starts, ends = spec.days
     promotion = services.promotion_create(
@@ -114,11 +116,14 @@ def _seed_one(spec: DemoPromotion, *, author: User, approver: User, channels: li
         value=Decimal(spec.value),
         starts_at=now + dt.timedelta(days=starts),
         ends_at=now + dt.timedelta(days=ends),
-        eligibility={"skus": list(spec.skus)},
+        eligibility={"skus": list(skus)},
+        # The demo promotions may share SKUs (the tenant's own SKU list): they stack with each other.
+        stacking="stackable",
+        stackable_with=[other.key for other in PROMOTIONS if other.key != spec.key],
         funding=spec.funding,
         funding_vendor_ref="ACME-APPAREL-CO" if spec.funding == "vendor" else "",
         funding_share=Decimal(50) if spec.funding == "vendor" else Decimal(100),
-        pricing={sku: {"price": "40.00", "cost": "14.00"} for sku in spec.skus},
+        pricing={sku: {"price": "40.00", "cost": "14.00"} for sku in skus},
     )
     if spec.target == "draft":
         return promotion
@@ -156,10 +161,13 @@ def promotions_demo_seed(*, author: User, approver: User) -> str:
     except LookupError as error:
         return f"promotions skipped: {error}"
     channels = demo_channels_ensure()
+    # When the tenant has a SKU list (inventory), promote its SKUs so validation finds them.
+    known = sorted(services.known_skus() or [])
     created = 0
-    for spec in PROMOTIONS:
+    for index, spec in enumerate(PROMOTIONS):
         if Promotion.objects.filter(key=spec.key).exists():
             continue
-        _seed_one(spec, author=author, approver=approver, channels=channels)
+        skus = (known[index % len(known)],) if known else spec.skus
+        _seed_one(spec, author=author, approver=approver, channels=channels, skus=skus)
         created += 1
     return f"promotions: {created} created, {len(PROMOTIONS) - created} already there"

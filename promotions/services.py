@@ -283,7 +283,7 @@ def promotion_edit(
 # ---- validate -----------------------------------------------------------------------------------
 
 
-def _known_skus() -> set[str] | None:
+def known_skus() -> set[str] | None:
     """The tenant's SKU list, when one exists (inventory levels); None when there is none."""
     try:
         model = apps.get_model("commerce", "InventoryLevel")
@@ -397,7 +397,7 @@ def validation_run(*, version: PromotionVersion, now: dt.datetime | None = None)
         error("cost_floor", message)
     for message in floor_warnings:
         warn("cost_floor", message)
-    known = _known_skus()
+    known = known_skus()
     if known is None:
         if version.skus:
             warn("sku", "This tenant has no SKU list (no inventory levels yet), so SKUs were not checked.")
