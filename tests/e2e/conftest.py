@@ -30,6 +30,11 @@ The browser. `playwright install` cannot download a browser here: the launch arg
 Debian's /usr/bin/chromium (`make browser` installs it). Chromium resolves `*.localhost` to the
 loopback address by itself, so the partner and tenant hosts work without any hosts file.
 
+The sandbox. A journey that writes a lot (a chart of accounts, journals, connections) asks for
+`sandbox`: a tenant of its own (Juniper Outdoor, juniper.northwind.localhost) with its own admin,
+created committed before the test and deleted with its schema after it, so nothing it writes can
+reach the shared world. tests/e2e/seed.py makes the data such a journey starts from.
+
 Screenshots. With SCREENSHOTS=1 in the environment, `screenshot(page, name)` saves a full-page PNG
 under docs/screenshots/; otherwise it does nothing.
 """
