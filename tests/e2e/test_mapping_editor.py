@@ -32,18 +32,14 @@ def test_edit_a_mapping_with_preview_then_activate(page: Page, portal: Portal, s
         ["4020 Sales - footwear", "revenue", "Revenue (footwear)", "", "80.00"]
     )
 
-    # Change the footwear revenue rule's account: remove it and add it again on 4000 Sales.
+    # Change the footwear revenue rule's account in place, from 4020 to 4000 Sales.
     rule = page.locator("section.panel").first.locator("tbody tr").filter(has_text="product_category: footwear")
-    expect(rule).to_contain_text("4020 Sales - footwear")
-    rule.get_by_role("button", name="Remove").click()
-    expect(page.locator("main")).to_contain_text("Rule removed.")
-    page.select_option("select[name=role]", "revenue")
-    page.select_option("select[name=account]", label="4000 Sales")
-    page.fill("input[name=product_category]", "footwear")
-    page.get_by_role("button", name="Add rule").click()
-    expect(page.locator("main")).to_contain_text("Rule added.")
-    rule = page.locator("section.panel").first.locator("tbody tr").filter(has_text="product_category: footwear")
-    expect(rule).to_contain_text("4000 Sales")
+    chosen = rule.locator("[data-testid=rule-account] option:checked")
+    expect(chosen).to_have_text("4020 Sales - footwear")
+    rule.locator("[data-testid=rule-account]").select_option(label="4000 Sales")
+    rule.get_by_role("button", name="Change").click()
+    expect(page.locator("main")).to_contain_text("Revenue now goes to 4000 Sales.")
+    expect(chosen).to_have_text("4000 Sales")
 
     # The preview shows where the amounts go under the draft, before it is activated.
     page.get_by_role("button", name="Preview journal").click()
