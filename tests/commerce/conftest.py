@@ -1,0 +1,58 @@
+"""Inventory test helpers: a real ChannelAdapter subclass standing in for a sales channel, and the
+debounce gate cleared around each test."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django_tenants.utils import tenant_context
+
+from commerce import inventory_sync
+from promotions.channels.base import ChannelAdapter, ChannelRejected
+
+
+class RecordingChannel(ChannelAdapter):
+    """Holds stock like a channel would: keeps what it was sent and shows it back. `reject` makes
+    the next calls fail as the channel would; `shows` overrides what the channel reports holding."""
+
+    features = frozenset({"inventory"})
+
+    def __init__(self, vendor: str) -> None:
+        self.vendor = vendor
+        self.calls: list[dict[tuple[str, str], Decimal]] = []
+        self.held: dict[tuple[str, str], Decimal] = {}
+        self.reject: str | None = None
+        self.shows: dict[tuple[str, str], Decimal] = {}
+
+    def push_available(
+        self, connection, levels: Mapping[tuple[str, str], Decimal]
+    ) -> Mapping[tuple[str, str], Decimal]:
+        self.calls.append(dict(levels))
+        if self.reject:
+            raise ChannelRejected(self.reject, detail={"keys": len(levels)})
+        self.held.update(levels)
+        return {key: self.shows.get(key, self.held[key]) for key in levels}
+
+
+@pytest.fixture
+def channels():
+    doubles = {vendor: RecordingChannel(vendor) for vendor in ("shopify", "square", "woocommerce")}
+    inventory_sync._OVERRIDES.update(doubles)
+    yield doubles
+    for vendor in doubles:
+        inventory_sync._OVERRIDES.pop(vendor, None)
+
+
+@pytest.fixture
+def push_gate(world):
+    """Clear the per-tenant debounce gate before and after a test."""
+    for tenant in (world.acme, world.bluebird):
+        with tenant_context(tenant):
+            cache.delete(inventory_sync.PUSH_GATE_KEY)
+    yield
+    for tenant in (world.acme, world.bluebird):
+        with tenant_context(tenant):
+            cache.delete(inventory_sync.PUSH_GATE_KEY)
