@@ -3,11 +3,13 @@ debounce gate cleared around each test."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django_tenants.utils import tenant_context
 
 from commerce import inventory_sync
@@ -56,3 +58,18 @@ def push_gate(world):
     for tenant in (world.acme, world.bluebird):
         with tenant_context(tenant):
             cache.delete(inventory_sync.PUSH_GATE_KEY)
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """`with committed():` runs the block's on-commit callbacks as a real commit would, and then
+    forgets them (the test transaction itself never commits)."""
+
+    @contextmanager
+    def commit() -> Iterator[None]:
+        start = len(connection.run_on_commit)
+        with django_capture_on_commit_callbacks(execute=True):
+            yield
+        del connection.run_on_commit[start:]
+
+    return commit
