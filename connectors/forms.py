@@ -106,5 +106,5 @@ class BackfillForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    topic = forms.ChoiceField(choices=[("orders", "Orders"), ("payouts", "Payouts")])
+    topic = forms.ChoiceField(choices=[("orders", "Orders"), ("payouts", "Payouts"), ("inventory", "Inventory levels")])
     file = forms.FileField()
