@@ -242,17 +242,25 @@ def reservations_sync(*, order: Order, previously_held: set[tuple[int | None, st
 # ---- safety stock and channel mapping ------------------------------------------------------
 
 
-def _audit(*, actor: User | None, action: str, changes: dict) -> None:
+def _audit(*, actor: User | None, action: str, changes: dict, actor_label: str | None = None) -> None:
     from tenants.services import audit_record
 
     tenant = getattr(connection, "tenant", None)
     if tenant is not None and getattr(tenant, "pk", None) and tenant.schema_name != "public":
-        audit_record(actor=actor, action=action, target=tenant, tenant=tenant, partner=tenant.partner, changes=changes)
+        audit_record(
+            actor=actor,
+            actor_label=actor_label,
+            action=action,
+            target=tenant,
+            tenant=tenant,
+            partner=tenant.partner,
+            changes=changes,
+        )
 
 
 @transaction.atomic
 def safety_stock_set(
-    *, location: InventoryLocation, sku: str, quantity: Any, actor: User | None = None
+    *, location: InventoryLocation, sku: str, quantity: Any, actor: User | None = None, actor_label: str | None = None
 ) -> SafetyStock | None:
     """Set the safety stock of one SKU at one location (None: back to the location's default). Audited."""
     errors: dict[str, list[str]] = {}
@@ -278,6 +286,7 @@ def safety_stock_set(
         stock_changed_mark(pairs=[(location.pk, sku)])
         _audit(
             actor=actor,
+            actor_label=actor_label,
             action="inventory.safety_stock_set",
             changes={"location": location.external_id, "sku": sku, "from": before, "to": after},
         )

@@ -14,6 +14,7 @@ from django_tenants.utils import tenant_context
 
 from commerce import inventory_sync
 from promotions.channels.base import ChannelAdapter, ChannelRejected
+from tests.tenants.conftest import api_client, make_key, throttle_reset  # noqa: F401
 
 
 class RecordingChannel(ChannelAdapter):
