@@ -94,10 +94,10 @@ def inventory_document_validate(document: CanonicalInventoryLevel) -> Decimal:
     return on_hand
 
 
-@transaction.atomic
 def inventory_location_ensure(
     *, source: str, connection_id: int | None, external_id: str, name: str = "", kind: str | None = None
 ) -> InventoryLocation:
+    # get_or_create guards its own insert; no savepoint of ours around the common read.
     location, created = InventoryLocation.objects.get_or_create(
         source=source,
         source_connection_id=connection_id,
