@@ -12,9 +12,14 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commerce.inventory import safety_stock_set
-from commerce.models import InventoryLocation
-from commerce.selectors import AtsRow, available_to_sell
+from commerce.inventory import (
+    channel_location_remove,
+    channel_location_set,
+    inventory_location_update,
+    safety_stock_set,
+)
+from commerce.models import ChannelLocation, InventoryLocation
+from commerce.selectors import AtsRow, available_to_sell, inventory_location_get, inventory_locations_list
 from connectors.api import TenantApiView
 from portal.api_auth import api_actor
 from portal.api_errors import StrictSerializer
@@ -146,7 +151,125 @@ class SafetyStockApi(TenantApiView):
         return Response(AtsRowOutput(row).data)
 
 
+# ---- locations and the channels selling from them ------------------------------------------
+
+
+class ChannelLocationOutput(serializers.Serializer):
+    channel_connection = serializers.IntegerField(source="channel_connection_id")
+    channel_location_id = serializers.CharField()
+
+
+class LocationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    source = serializers.CharField()
+    source_connection = serializers.IntegerField(source="source_connection_id", allow_null=True)
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=InventoryLocation.Kind.choices)
+    safety_stock_default = serializers.DecimalField(**QUANTITY)
+    channels = ChannelLocationOutput(many=True, source="channel_list")
+
+
+class LocationUpdateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120, required=False)
+    kind = serializers.ChoiceField(choices=InventoryLocation.Kind.choices, required=False)
+    safety_stock_default = serializers.DecimalField(**QUANTITY, min_value=0, required=False)
+
+
+class ChannelLocationInput(StrictSerializer):
+    channel_connection = serializers.IntegerField(min_value=1, max_value=2**62)
+    channel_location_id = serializers.CharField(max_length=120)
+
+
+def _location(pk: int) -> InventoryLocation:
+    location = inventory_location_get(location_id=pk)
+    if location is None:
+        raise Http404
+    return location
+
+
+class LocationListApi(TenantApiView):
+    serializer_class = LocationOutput
+
+    @extend_schema(operation_id="inventory_locations_list", responses={200: LocationOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(LocationOutput(inventory_locations_list(), many=True).data)
+
+
+class LocationDetailApi(TenantApiView):
+    serializer_class = LocationOutput
+
+    @extend_schema(operation_id="inventory_locations_retrieve", responses={200: LocationOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(LocationOutput(_location(pk)).data)
+
+    @extend_schema(
+        operation_id="inventory_locations_update",
+        request=LocationUpdateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: LocationOutput, **WRITE_ERRORS},
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        location = _location(pk)
+        data = LocationUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        inventory_location_update(location=location, actor=actor, actor_label=actor_label, **data.validated_data)
+        return Response(LocationOutput(_location(pk)).data)
+
+
+class LocationChannelsApi(TenantApiView):
+    serializer_class = LocationOutput
+
+    @extend_schema(
+        operation_id="inventory_locations_channel_set",
+        request=ChannelLocationInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: LocationOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        from connectors.models import Connection
+
+        location = _location(pk)
+        data = ChannelLocationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        channel = Connection.objects.filter(pk=data.validated_data["channel_connection"]).first()
+        if channel is None:
+            raise Http404
+        actor, actor_label = api_actor(request)
+        channel_location_set(
+            channel_connection=channel,
+            location=location,
+            channel_location_id=data.validated_data["channel_location_id"],
+            actor=actor,
+            actor_label=actor_label,
+        )
+        return Response(LocationOutput(_location(pk)).data)
+
+
+class LocationChannelDetailApi(TenantApiView):
+    serializer_class = LocationOutput
+
+    @extend_schema(operation_id="inventory_locations_channel_remove", responses={204: None, **WRITE_ERRORS})
+    def delete(self, request: Request, pk: int, channel: int) -> Response:
+        mapping = ChannelLocation.objects.filter(location_id=pk, channel_connection_id=channel).first()
+        if mapping is None:
+            raise Http404
+        actor, actor_label = api_actor(request)
+        channel_location_remove(mapping=mapping, actor=actor, actor_label=actor_label)
+        return Response(status=204)
+
+
+# Static paths come before `inventory/<sku>/`, so "locations" and "safety-stock" are not SKUs here.
 urlpatterns = [
+    path("inventory/locations/", LocationListApi.as_view(), name="api-inventory-locations"),
+    path("inventory/locations/<int:pk>/", LocationDetailApi.as_view(), name="api-inventory-location"),
+    path("inventory/locations/<int:pk>/channels/", LocationChannelsApi.as_view(), name="api-inventory-channels"),
+    path(
+        "inventory/locations/<int:pk>/channels/<int:channel>/",
+        LocationChannelDetailApi.as_view(),
+        name="api-inventory-channel",
+    ),
     path("inventory/", InventoryListApi.as_view(), name="api-inventory"),
     path("inventory/safety-stock/", SafetyStockApi.as_view(), name="api-inventory-safety"),
     path("inventory/<str:sku>/", InventorySkuApi.as_view(), name="api-inventory-sku"),

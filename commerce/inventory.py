@@ -294,8 +294,45 @@ def safety_stock_set(
 
 
 @transaction.atomic
+def inventory_location_update(
+    *,
+    location: InventoryLocation,
+    name: str | None = None,
+    kind: str | None = None,
+    safety_stock_default: Any = None,
+    actor: User | None = None,
+    actor_label: str | None = None,
+) -> InventoryLocation:
+    """Rename a location, set its kind (a web location takes online orders without a store), or
+    its default safety stock. Audited; a new default queues a push of every SKU there."""
+    location = InventoryLocation.objects.select_for_update().get(pk=location.pk)
+    changes: dict[str, Any] = {}
+    if name is not None and name != location.name:
+        if len(name) > 120:
+            raise ValidationError({"name": ["A name has at most 120 characters."]})
+        changes["name"], location.name = name, name
+    if kind is not None and kind != location.kind:
+        if kind not in InventoryLocation.Kind.values:
+            raise ValidationError({"kind": [f"{kind!r} is not store, warehouse or web."]})
+        changes["kind"], location.kind = kind, kind
+    if changes:
+        location.save(update_fields=list(changes))
+        _audit(
+            actor=actor,
+            actor_label=actor_label,
+            action="inventory.location_updated",
+            changes={"location": location.external_id, **changes},
+        )
+    if safety_stock_default is not None:
+        location = location_safety_default_set(
+            location=location, quantity=safety_stock_default, actor=actor, actor_label=actor_label
+        )
+    return location
+
+
+@transaction.atomic
 def location_safety_default_set(
-    *, location: InventoryLocation, quantity: Any, actor: User | None = None
+    *, location: InventoryLocation, quantity: Any, actor: User | None = None, actor_label: str | None = None
 ) -> InventoryLocation:
     value = quantity_parse(quantity, field="safety_stock_default", allow_negative=False)
     location = InventoryLocation.objects.select_for_update().get(pk=location.pk)
@@ -307,20 +344,34 @@ def location_safety_default_set(
         stock_changed_mark(pairs=[(location.pk, sku) for sku in skus])
         _audit(
             actor=actor,
+            actor_label=actor_label,
             action="inventory.safety_default_set",
             changes={"location": location.external_id, "from": quantity_text(before), "to": quantity_text(value)},
         )
     return location
 
 
+# Sales channels that hold stock figures (a channel adapter in promotions/channels takes them).
+CHANNEL_VENDORS = ("shopify", "square", "woocommerce")
+
+
 @transaction.atomic
 def channel_location_set(
-    *, channel_connection: Connection, location: InventoryLocation, channel_location_id: str, actor: User | None = None
+    *,
+    channel_connection: Connection,
+    location: InventoryLocation,
+    channel_location_id: str,
+    actor: User | None = None,
+    actor_label: str | None = None,
 ) -> ChannelLocation:
     """Say that a sales channel sells from `location` (under the channel's own location id); every
     SKU there is then pushed to it."""
     if not channel_location_id or len(channel_location_id) > 120:
         raise ValidationError({"channel_location_id": ["Give the channel's location id (at most 120 characters)."]})
+    if channel_connection.vendor not in CHANNEL_VENDORS or channel_connection.direction != "source":
+        raise ValidationError(
+            {"channel_connection": [f"{channel_connection} is not a sales channel that takes stock figures."]}
+        )
     mapping, _ = ChannelLocation.objects.update_or_create(
         channel_connection_id=channel_connection.pk,
         location=location,
@@ -330,10 +381,25 @@ def channel_location_set(
     stock_changed_mark(pairs=[(location.pk, sku) for sku in skus])
     _audit(
         actor=actor,
+        actor_label=actor_label,
         action="inventory.channel_location_set",
         changes={"channel": channel_connection.pk, "location": location.external_id, "as": channel_location_id},
     )
     return mapping
+
+
+@transaction.atomic
+def channel_location_remove(
+    *, mapping: ChannelLocation, actor: User | None = None, actor_label: str | None = None
+) -> None:
+    """Stop pushing this location's stock to the channel (what the channel shows is left as it is)."""
+    _audit(
+        actor=actor,
+        actor_label=actor_label,
+        action="inventory.channel_location_removed",
+        changes={"channel": mapping.channel_connection_id, "location": mapping.location.external_id},
+    )
+    mapping.delete()
 
 
 # ---- the debounce queue --------------------------------------------------------------------

@@ -345,3 +345,24 @@ def channel_stock_status() -> list[dict]:
         if entry["last_pushed_at"] is None or row["last"] > entry["last_pushed_at"]:
             entry["last_pushed_at"] = row["last"]
     return [channels[key] for key in sorted(channels)]
+
+
+def inventory_locations_list() -> list[InventoryLocation]:
+    """Every stock location with the channels selling from it (`location.channel_list`)."""
+    locations = list(InventoryLocation.objects.order_by("name", "external_id", "pk"))
+    channels: dict[int, list[ChannelLocation]] = defaultdict(list)
+    for mapping in ChannelLocation.objects.order_by("channel_connection_id"):
+        channels[mapping.location_id].append(mapping)
+    for location in locations:
+        location.channel_list = channels.get(location.pk, [])
+    return locations
+
+
+def inventory_location_get(*, location_id: int) -> InventoryLocation | None:
+    """One location with the channels selling from it (`location.channel_list`), or None."""
+    location = InventoryLocation.objects.filter(pk=location_id).first()
+    if location is not None:
+        location.channel_list = list(
+            ChannelLocation.objects.filter(location=location).order_by("channel_connection_id")
+        )
+    return location

@@ -4,4 +4,5 @@ from commerce import views
 
 urlpatterns = [
     path("", views.inventory, name="inventory"),
+    path("locations/<int:pk>/", views.location_detail, name="inventory_location"),
 ]

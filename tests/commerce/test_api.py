@@ -109,3 +109,60 @@ def test_a_read_key_cannot_write_and_another_tenant_sees_nothing(world, make_key
     assert bluebird.get("/api/v1/inventory/TEE-BLK/").status_code == 404
     wrong_host = api_client(world.host(world.acme), make_key(scopes=["read"], tenant=world.bluebird))
     assert wrong_host.get("/api/v1/inventory/").status_code in (401, 403, 404)
+
+
+def test_locations_list_update_and_channel_mapping(world, acme_api, stock):
+    store = stock["store"]
+    listing = acme_api.get("/api/v1/inventory/locations/").json()
+    assert [(item["external_id"], item["kind"], item["channels"]) for item in listing] == [
+        ("store-1", "store", []),
+        ("wh", "store", [{"channel_connection": stock["web"].pk, "channel_location_id": "9"}]),
+    ]
+    updated = acme_api.patch(
+        f"/api/v1/inventory/locations/{store.pk}/", {"kind": "web", "safety_stock_default": "2", "name": "Soho"}
+    )
+    assert updated.status_code == 200, updated.json()
+    assert (updated.json()["kind"], updated.json()["safety_stock_default"], updated.json()["name"]) == (
+        "web",
+        "2.000",
+        "Soho",
+    )
+    mapped = acme_api.post(
+        f"/api/v1/inventory/locations/{store.pk}/channels/",
+        {"channel_connection": stock["web"].pk, "channel_location_id": "8"},
+    )
+    assert mapped.json()["channels"] == [{"channel_connection": stock["web"].pk, "channel_location_id": "8"}]
+    assert acme_api.get("/api/v1/inventory/TEE-BLK/").json()["channels"] == [
+        {"channel_connection": stock["web"].pk, "ats": "4.000"}  # Soho 5 - 2 - 2 = 1, warehouse 3
+    ]
+    assert acme_api.delete(f"/api/v1/inventory/locations/{store.pk}/channels/{stock['web'].pk}/").status_code == 204
+    assert acme_api.delete(f"/api/v1/inventory/locations/{store.pk}/channels/{stock['web'].pk}/").status_code == 404
+    actions = set(AuditEvent.objects.filter(tenant=world.acme).values_list("action", flat=True))
+    assert {
+        "inventory.location_updated",
+        "inventory.safety_default_set",
+        "inventory.channel_location_removed",
+    } <= actions
+
+
+def test_location_and_channel_input_errors(world, acme_api, stock):
+    store = stock["store"]
+    assert acme_api.patch(f"/api/v1/inventory/locations/{store.pk}/", {"kind": "shed"}).status_code == 400
+    assert acme_api.patch(f"/api/v1/inventory/locations/{store.pk}/", {"safety_stock_default": "-1"}).status_code == 400
+    assert acme_api.patch("/api/v1/inventory/locations/999999/", {"kind": "web"}).status_code == 404
+    with tenant_context(world.acme):
+        stripe = ConnectionFactory(vendor="stripe", config={})
+    refused = acme_api.post(
+        f"/api/v1/inventory/locations/{store.pk}/channels/",
+        {"channel_connection": stripe.pk, "channel_location_id": "1"},
+    )
+    assert refused.status_code == 400
+    assert (
+        "channel_connection" in refused.json()["errors"]
+        if "errors" in refused.json()
+        else "channel_connection" in str(refused.json())
+    )
+    missing = acme_api.post(
+        f"/api/v1/inventory/locations/{store.pk}/channels/", {"channel_connection": 999999, "channel_location_id": "1"}
+    )
+    assert missing.status_code == 404

@@ -62,3 +62,38 @@ def test_viewers_cannot_edit_safety_stock(world, host_client, stock):
 
 def test_another_tenants_member_gets_404(world, host_client, stock):
     assert host_client(world.host(world.acme), world.bluebird_admin).get("/inventory/").status_code == 404
+
+
+def test_location_page_maps_a_channel_and_edits_settings(world, host_client, stock):
+    from commerce.models import ChannelLocation
+    from tests.connectors.factories import ConnectionFactory
+
+    with tenant_context(world.acme):
+        web = ConnectionFactory(vendor="shopify", name="Web shop")
+    client = host_client(world.host(world.acme), world.acme_admin)
+    assert "Web shop" in client.get(f"/inventory/locations/{stock.pk}/").content.decode()
+    mapped = client.post(
+        f"/inventory/locations/{stock.pk}/",
+        {"action": "channel", "channel_connection": web.pk, "channel_location_id": "71826145558"},
+    )
+    assert mapped.status_code == 302
+    saved = client.post(
+        f"/inventory/locations/{stock.pk}/",
+        {"action": "update", "name": "Soho", "kind": "web", "safety_stock_default": "1"},
+    )
+    assert saved.status_code == 302
+    with tenant_context(world.acme):
+        mapping = ChannelLocation.objects.get()
+        assert (mapping.channel_connection_id, mapping.channel_location_id) == (web.pk, "71826145558")
+        stock.refresh_from_db()
+        assert (stock.name, stock.kind, stock.safety_stock_default) == ("Soho", "web", D("1"))
+    assert "Web shop" in client.get("/inventory/").content.decode()
+    removed = client.post(f"/inventory/locations/{stock.pk}/", {"action": "remove", "mapping": mapping.pk})
+    assert removed.status_code == 302
+    bad = client.post(f"/inventory/locations/{stock.pk}/", {"action": "update", "name": "x", "kind": "shed"})
+    assert bad.status_code == 400
+    assert client.get("/inventory/locations/999999/").status_code == 404
+    assert (
+        host_client(world.host(world.acme), world.bluebird_admin).get(f"/inventory/locations/{stock.pk}/").status_code
+        == 404
+    )
