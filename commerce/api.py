@@ -190,10 +190,12 @@ def _location(pk: int) -> InventoryLocation:
 
 class LocationListApi(TenantApiView):
     serializer_class = LocationOutput
+    pagination_class = _Pagination
 
     @extend_schema(operation_id="inventory_locations_list", responses={200: LocationOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        return Response(LocationOutput(inventory_locations_list(), many=True).data)
+        page = self.paginate_queryset(inventory_locations_list())
+        return self.get_paginated_response(LocationOutput(page, many=True).data)
 
 
 class LocationDetailApi(TenantApiView):

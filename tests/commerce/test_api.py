@@ -113,7 +113,7 @@ def test_a_read_key_cannot_write_and_another_tenant_sees_nothing(world, make_key
 
 def test_locations_list_update_and_channel_mapping(world, acme_api, stock):
     store = stock["store"]
-    listing = acme_api.get("/api/v1/inventory/locations/").json()
+    listing = acme_api.get("/api/v1/inventory/locations/").json()["results"]
     assert [(item["external_id"], item["kind"], item["channels"]) for item in listing] == [
         ("store-1", "store", []),
         ("wh", "store", [{"channel_connection": stock["web"].pk, "channel_location_id": "9"}]),
@@ -157,11 +157,7 @@ def test_location_and_channel_input_errors(world, acme_api, stock):
         {"channel_connection": stripe.pk, "channel_location_id": "1"},
     )
     assert refused.status_code == 400
-    assert (
-        "channel_connection" in refused.json()["errors"]
-        if "errors" in refused.json()
-        else "channel_connection" in str(refused.json())
-    )
+    assert "is not a sales channel" in str(refused.json())
     missing = acme_api.post(
         f"/api/v1/inventory/locations/{store.pk}/channels/", {"channel_connection": 999999, "channel_location_id": "1"}
     )
