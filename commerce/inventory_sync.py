@@ -149,20 +149,28 @@ def _record(
     return disagreements
 
 
-def _problem(*, channel: Connection, cause: str, detail: str, keys: int) -> None:
+def _problem(*, channel: Connection, mappings: list[ChannelLocation], cause: str, detail: str, keys: int) -> None:
+    """One occurrence per channel location affected, so a later success resolves exactly those
+    (and never another kind of problem recorded on the connection itself)."""
     from triage.services import exception_raise
 
-    exception_raise(
-        kind="inventory",
-        cause=cause,
-        obj=channel,
-        title=f"{channel.name}: available-to-sell not accepted for {keys} SKU location(s)",
-        detail=detail,
-        context={"channel_connection_id": channel.pk, "keys": keys},
-        severity="high" if cause != "channel_mismatch" else "normal",
-        retry=RetryAction("commerce.inventory_push", {"channel_connection_id": channel.pk}),
-        tags=("inventory", cause),
-    )
+    for mapping in mappings:
+        exception_raise(
+            kind="inventory",
+            cause=cause,
+            obj=mapping,
+            title=f"{channel.name}: available-to-sell not accepted for {keys} SKU location(s)",
+            detail=detail,
+            context={
+                "channel_connection_id": channel.pk,
+                "channel_location_id": mapping.channel_location_id,
+                "keys": keys,
+            },
+            severity="high" if cause != "channel_mismatch" else "normal",
+            retry=RetryAction("commerce.inventory_push", {"channel_connection_id": channel.pk}),
+            tags=("inventory", cause),
+            object_label=f"{channel.name} at {mapping.location} (as {mapping.channel_location_id})"[:200],
+        )
 
 
 def _push_channel(
@@ -173,6 +181,8 @@ def _push_channel(
     from triage.services import exception_resolve_for_object
 
     report.channels += 1
+    sent_to = {channel_location for _, channel_location in levels}
+    affected = [mapping for mapping in mappings if mapping.channel_location_id in sent_to]
     try:
         shown = dict(channel_adapter(channel.vendor).push_available(channel, levels))
     except (ChannelRejected, ConnectorError) as error:
@@ -182,17 +192,26 @@ def _push_channel(
             cause = "channel_unsupported"
         _record(mappings=mappings, levels=levels, shown=None, error=message, report=report)
         report.errors[channel.pk] = message
-        _problem(channel=channel, cause=cause, detail=message, keys=len(levels))
+        _problem(channel=channel, mappings=affected, cause=cause, detail=message, keys=len(levels))
         log.warning("commerce.inventory_push_failed", channel=channel.pk, cause=cause, error=message)
         return False
     disagreements = _record(mappings=mappings, levels=levels, shown=shown, error="", report=report)
+    disagreeing = {channel_location for _, channel_location in disagreements}
+    for mapping in affected:
+        if mapping.channel_location_id not in disagreeing:
+            exception_resolve_for_object(obj=mapping, reason="Available-to-sell acknowledged")
     if disagreements:
         sample = ", ".join(f"{sku}@{location}" for sku, location in disagreements[:5])
         message = f"The channel shows other figures than were sent for {len(disagreements)} key(s): {sample}."
         report.errors[channel.pk] = message
-        _problem(channel=channel, cause="channel_mismatch", detail=message, keys=len(disagreements))
+        _problem(
+            channel=channel,
+            mappings=[mapping for mapping in affected if mapping.channel_location_id in disagreeing],
+            cause="channel_mismatch",
+            detail=message,
+            keys=len(disagreements),
+        )
         return False
-    exception_resolve_for_object(obj=channel, reason="Available-to-sell acknowledged")
     return True
 
 

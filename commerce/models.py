@@ -4,6 +4,7 @@ source version and the raw inbound event behind it; amounts are in the order's (
 from __future__ import annotations
 
 from django.db import models
+from django.urls import reverse
 
 MONEY = {"max_digits": 18, "decimal_places": 4}
 
@@ -291,6 +292,9 @@ class InventoryLocation(models.Model):
     def __str__(self) -> str:
         return self.name or self.external_id
 
+    def get_absolute_url(self) -> str:
+        return reverse("inventory_location", kwargs={"pk": self.pk})
+
 
 class InventoryLevel(models.Model):
     """On hand of one SKU at one location, as the source last reported it. `net_of_source_orders`
@@ -376,6 +380,9 @@ class ChannelLocation(models.Model):
 
     def __str__(self) -> str:
         return f"Channel {self.channel_connection_id} sells from {self.location_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("inventory_location", kwargs={"pk": self.location_id})
 
 
 class ChannelStock(models.Model):

@@ -205,3 +205,21 @@ def test_pushes_stay_in_their_tenant(world, channels, push_gate, dispatched):
     with tenant_context(world.bluebird):
         report = inventory_sync.inventory_push_due()
         assert (report.changes, channels["shopify"].calls) == (0, [])
+
+
+def test_a_good_push_resolves_its_own_problem_only(world, channels, push_gate, dispatched):
+    from triage.services import exception_raise
+
+    with tenant_context(world.acme):
+        web, _, _, _ = _world(world.acme)
+        auth = exception_raise(kind="sync", cause="auth", obj=web, title="Web shop: token revoked")
+        channels["shopify"].reject = "down for maintenance"
+        inventory_sync.inventory_push_due()
+        inventory_level_upsert(source="csv", connection_id=3, document=level("TEE", "6", 2))
+        channels["shopify"].reject = None
+        inventory_sync.inventory_push_due()
+        problem = TriageException.objects.get(kind="inventory")
+        auth.refresh_from_db()
+        assert (problem.status, auth.status) == ("resolved", "open")
+        occurrence = problem.occurrences.get()
+        assert occurrence.object_url == f"/inventory/locations/{InventoryLocation.objects.get(external_id='A').pk}/"
