@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("connectors.api")),
     path("", include("mappings.api")),
     path("", include("posting.api")),
+    path("", include("commerce.api")),
 ]

@@ -18,4 +18,5 @@ urlpatterns = [
     path("exceptions/", include("triage.urls")),
     path("hooks/", include("connectors.urls_hooks")),
     path("connections/", include("connectors.urls")),
+    path("inventory/", include("commerce.urls")),
 ]
