@@ -155,3 +155,21 @@ class CanonicalPayout:
     gateway: str
     lines: tuple[PayoutLineDoc, ...] = ()
     raw_event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CanonicalInventoryLevel:
+    """On hand of one SKU at one source location. `source_version` orders updates (milliseconds of
+    the vendor's updated/calculated-at, or a CSV count time), so a late, older update is ignored.
+    `net_of_source_orders` is true when the vendor's figure already excludes its own open orders
+    (Shopify `available`), so reservations from that source are not subtracted again."""
+
+    location_external_id: str
+    sku: str
+    on_hand: Decimal
+    source_version: int
+    external_id: str = ""  # the vendor's item id (Shopify inventory item, Square variation)
+    location_name: str = ""
+    updated_at: dt.datetime | None = None
+    net_of_source_orders: bool = False
+    raw_event_id: int | None = None

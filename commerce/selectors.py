@@ -4,6 +4,11 @@ journal builders consume)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Max, Sum
 
 from commerce.documents import (
     CanonicalOrder,
@@ -18,7 +23,17 @@ from commerce.documents import (
     ShippingLineDoc,
     TaxLineDoc,
 )
-from commerce.models import Order, Payout, Refund
+from commerce.models import (
+    ChannelLocation,
+    ChannelStock,
+    InventoryLevel,
+    InventoryLocation,
+    Order,
+    Payout,
+    Refund,
+    Reservation,
+    SafetyStock,
+)
 from posting.money import quantize
 
 
@@ -163,3 +178,191 @@ def payout_document(*, payout: Payout) -> CanonicalPayout:
             for line in payout.lines.all()
         ),
     )
+
+
+# ---- available to sell (issue 8, part 4) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AtsRow:
+    """One SKU at one location. `ats` may be negative (oversold); channels are sent `pushable`."""
+
+    sku: str
+    location_id: int
+    location_name: str
+    location_kind: str
+    on_hand: Decimal
+    reserved: Decimal
+    safety: Decimal
+    ats: Decimal
+
+    @property
+    def pushable(self) -> Decimal:
+        return max(self.ats, Decimal(0))
+
+    @property
+    def oversold(self) -> bool:
+        return self.ats < 0
+
+
+@dataclass(frozen=True)
+class ChannelAts:
+    """What one sales channel may sell of one SKU: the sum of `pushable` over the locations it sells from."""
+
+    channel_connection_id: int
+    sku: str
+    ats: Decimal
+
+
+@dataclass(frozen=True)
+class AvailableToSell:
+    rows: list[AtsRow]
+    channels: list[ChannelAts]
+
+    def channel_ats(self, *, channel_connection_id: int, sku: str) -> Decimal:
+        """ATS of `sku` on one channel (0 when the channel sells it from nowhere)."""
+        for row in self.channels:
+            if row.channel_connection_id == channel_connection_id and row.sku == sku:
+                return row.ats
+        return Decimal(0)
+
+
+def available_to_sell(
+    *,
+    skus: Iterable[str] | None = None,
+    location_ids: Iterable[int] | None = None,
+    sku_search: str | None = None,
+) -> AvailableToSell:
+    """Available-to-sell per SKU x location, and per channel connection x SKU.
+
+    ATS = on hand - reserved - safety stock, where
+    - on hand is the location's last reported level (0 when only reservations exist);
+    - reserved is the open reservations at the location, except those from the connection whose
+      level is already net of its own orders (Shopify `available`), so nothing is counted twice;
+    - safety is the SKU's safety stock at the location, else the location's default.
+    Rows keep a negative ATS (oversold); `pushable` and the channel sums never go below zero.
+
+    `skus` / `location_ids` restrict to exact SKUs / `InventoryLocation` ids; `sku_search` to SKUs
+    containing the text. Runs in the current tenant schema. The promotions stock-threshold guard
+    reads `channel_ats(channel_connection_id=…, sku=…)` from the result.
+    """
+    levels = InventoryLevel.objects.all()
+    reservations = Reservation.objects.filter(released_at__isnull=True, location__isnull=False)
+    safeties = SafetyStock.objects.all()
+    if skus is not None:
+        sku_list = list(skus)
+        levels, reservations, safeties = (
+            levels.filter(sku__in=sku_list),
+            reservations.filter(sku__in=sku_list),
+            safeties.filter(sku__in=sku_list),
+        )
+    if location_ids is not None:
+        ids = list(location_ids)
+        levels, reservations, safeties = (
+            levels.filter(location_id__in=ids),
+            reservations.filter(location_id__in=ids),
+            safeties.filter(location_id__in=ids),
+        )
+    if sku_search:
+        levels, reservations, safeties = (
+            levels.filter(sku__icontains=sku_search),
+            reservations.filter(sku__icontains=sku_search),
+            safeties.filter(sku__icontains=sku_search),
+        )
+    on_hand: dict[tuple[int, str], tuple[Decimal, bool, int | None]] = {
+        (location_id, sku): (quantity, net, connection_id)
+        for location_id, sku, quantity, net, connection_id in levels.values_list(
+            "location_id", "sku", "on_hand", "net_of_source_orders", "source_connection_id"
+        )
+    }
+    reserved: dict[tuple[int, str], list[tuple[int | None, Decimal]]] = defaultdict(list)
+    for location_id, sku, connection_id, quantity in (
+        reservations.values("location_id", "sku", "order_connection_id")
+        .annotate(quantity=Sum("quantity"))
+        .values_list("location_id", "sku", "order_connection_id", "quantity")
+    ):
+        reserved[(location_id, sku)].append((connection_id, quantity))
+    safety = {
+        (location_id, sku): quantity
+        for location_id, sku, quantity in safeties.values_list("location_id", "sku", "quantity")
+    }
+    keys = sorted(set(on_hand) | set(reserved), key=lambda key: (key[1], key[0]))
+    locations = InventoryLocation.objects.in_bulk({location_id for location_id, _ in keys})
+    rows = []
+    for key in keys:
+        location = locations[key[0]]
+        quantity, net, level_connection = on_hand.get(key, (Decimal(0), False, None))
+        held = sum(
+            (q for connection_id, q in reserved.get(key, ()) if not (net and connection_id == level_connection)),
+            Decimal(0),
+        )
+        kept = safety.get(key, location.safety_stock_default)
+        rows.append(
+            AtsRow(
+                sku=key[1],
+                location_id=key[0],
+                location_name=str(location),
+                location_kind=location.kind,
+                on_hand=quantity,
+                reserved=held,
+                safety=kept,
+                ats=quantity - held - kept,
+            )
+        )
+    by_location: dict[int, list[AtsRow]] = defaultdict(list)
+    for row in rows:
+        by_location[row.location_id].append(row)
+    sums: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for channel_id, location_id in ChannelLocation.objects.filter(location_id__in=list(by_location)).values_list(
+        "channel_connection_id", "location_id"
+    ):
+        for row in by_location[location_id]:
+            sums[(channel_id, row.sku)] += row.pushable
+    channels = [ChannelAts(channel_id, sku, total) for (channel_id, sku), total in sorted(sums.items())]
+    return AvailableToSell(rows=rows, channels=channels)
+
+
+def channel_stock_status() -> list[dict]:
+    """Last push per channel connection: when, how many SKUs acknowledged, mismatched or failed."""
+    summary = (
+        ChannelStock.objects.values("channel_location__channel_connection_id", "status")
+        .annotate(count=Count("pk"), last=Max("pushed_at"))
+        .order_by()
+    )
+    channels: dict[int, dict] = {}
+    for row in summary:
+        entry = channels.setdefault(
+            row["channel_location__channel_connection_id"],
+            {
+                "channel_connection_id": row["channel_location__channel_connection_id"],
+                "last_pushed_at": None,
+                "acknowledged": 0,
+                "mismatch": 0,
+                "failed": 0,
+            },
+        )
+        entry[row["status"]] = row["count"]
+        if entry["last_pushed_at"] is None or row["last"] > entry["last_pushed_at"]:
+            entry["last_pushed_at"] = row["last"]
+    return [channels[key] for key in sorted(channels)]
+
+
+def inventory_locations_list() -> list[InventoryLocation]:
+    """Every stock location with the channels selling from it (`location.channel_list`)."""
+    locations = list(InventoryLocation.objects.order_by("name", "external_id", "pk"))
+    channels: dict[int, list[ChannelLocation]] = defaultdict(list)
+    for mapping in ChannelLocation.objects.order_by("channel_connection_id"):
+        channels[mapping.location_id].append(mapping)
+    for location in locations:
+        location.channel_list = channels.get(location.pk, [])
+    return locations
+
+
+def inventory_location_get(*, location_id: int) -> InventoryLocation | None:
+    """One location with the channels selling from it (`location.channel_list`), or None."""
+    location = InventoryLocation.objects.filter(pk=location_id).first()
+    if location is not None:
+        location.channel_list = list(
+            ChannelLocation.objects.filter(location=location).order_by("channel_connection_id")
+        )
+    return location

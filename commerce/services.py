@@ -317,6 +317,9 @@ def order_upsert(*, source: str, connection_id: int | None, document: CanonicalO
         "presentment_amounts": document.presentment_amounts,
         "vendor_total": document.vendor_total,
     }
+    from commerce.inventory import reservations_held, reservations_sync
+
+    held = reservations_held(order=existing) if existing is not None else set()
     if existing is None:
         order = Order.objects.create(
             source=source, source_connection_id=connection_id, external_id=document.external_id, **fields
@@ -327,6 +330,7 @@ def order_upsert(*, source: str, connection_id: int | None, document: CanonicalO
             setattr(order, name, value)
         order.save()
     _order_children_write(order, document)
+    reservations_sync(order=order, previously_held=held)
     return UpsertResult(UpsertOutcome.CREATED if existing is None else UpsertOutcome.UPDATED, order)
 
 
@@ -410,6 +414,9 @@ def refund_upsert(*, source: str, connection_id: int | None, document: Canonical
         RefundLine(refund=refund, order_line=lines[doc.line_external_id], quantity=doc.quantity, restock=doc.restock)
         for doc in document.lines
     )
+    from commerce.inventory import reservations_sync
+
+    reservations_sync(order=order)
     return UpsertResult(UpsertOutcome.CREATED if existing is None else UpsertOutcome.UPDATED, refund)
 
 

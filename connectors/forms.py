@@ -13,6 +13,10 @@ CONFIG_FIELDS: dict[str, list[tuple[str, forms.Field]]] = {
     "shopify": [
         ("shop_domain", forms.CharField(label="Shop domain", help_text="your-store.myshopify.com")),
         ("api_version", forms.CharField(label="API version", initial="2025-07", required=False)),
+        (
+            "sync_inventory",
+            forms.BooleanField(label="Read inventory levels", required=False, help_text="Poll stock per location"),
+        ),
     ],
     "woocommerce": [
         ("store_url", forms.URLField(label="Store URL", assume_scheme="https", help_text="https://shop.example.com"))
@@ -31,6 +35,10 @@ CONFIG_FIELDS: dict[str, list[tuple[str, forms.Field]]] = {
                 required=False,
                 help_text="Only if Square calls a proxy URL",
             ),
+        ),
+        (
+            "sync_inventory",
+            forms.BooleanField(label="Read inventory counts", required=False, help_text="Poll IN_STOCK counts"),
         ),
     ],
     "stripe": [
@@ -106,5 +114,5 @@ class BackfillForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    topic = forms.ChoiceField(choices=[("orders", "Orders"), ("payouts", "Payouts")])
+    topic = forms.ChoiceField(choices=[("orders", "Orders"), ("payouts", "Payouts"), ("inventory", "Inventory levels")])
     file = forms.FileField()

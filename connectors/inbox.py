@@ -26,12 +26,12 @@ from django.db import connection as db
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from commerce.documents import CanonicalOrder, CanonicalPayout, CanonicalRefund
+from commerce.documents import CanonicalInventoryLevel, CanonicalOrder, CanonicalPayout, CanonicalRefund
 from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
 from connectors.errors import connector_problem_raise, connector_problem_resolved
 from connectors.http import ConnectorError
 from connectors.models import Connection, InboundEvent
-from connectors.vendors import adapter_for_vendor
+from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import DependencyMissing, Document, NormaliseError
 from posting import services as posting
 
@@ -146,7 +146,16 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
             record["journal_id"] = outcome.entry.pk if outcome.entry else None
             if outcome.entry is not None:
                 record["reconciliation"] = posting.payout_reconcile(payout=result.obj).status
-    else:  # pragma: no cover - adapters return only the three document types
+    elif isinstance(document, CanonicalInventoryLevel):
+        from commerce.inventory import inventory_level_upsert
+
+        result = inventory_level_upsert(source=source, connection_id=connection_id, document=document)
+        record = {
+            "type": "inventory_level",
+            "external_id": f"{document.location_external_id}:{document.sku}",
+            "id": result.obj.pk,
+        }
+    else:  # pragma: no cover - adapters return only these document types
         raise NormaliseError(f"Unknown document {type(document).__name__}.")
     record["outcome"] = result.outcome.value
     if result.outcome == UpsertOutcome.IGNORED_STALE:
@@ -257,8 +266,9 @@ def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool) -
             cause = "invalid_document"
         if isinstance(error, NormaliseError) and message.startswith("Topic "):
             cause = "unknown_topic"
+        inventory = event.topic in getattr(adapters().get(event.connection.vendor), "inventory_topics", ())
         connector_problem_raise(
-            kind="normalise" if permanent else "sync",
+            kind="inventory" if inventory else ("normalise" if permanent else "sync"),
             cause=cause,
             obj=event,
             title=f"{event.connection.name}: {event.topic} {event.external_id} could not be processed",

@@ -64,7 +64,7 @@ def _dispatch(run_id: int, *, queue: str | None, step: int, countdown: float = 0
 
 def pollable(connection: Connection) -> bool:
     adapter = adapters().get(connection.vendor)
-    return adapter is not None and bool(adapter.poll_topics)
+    return adapter is not None and bool(adapter.poll_topics_for(connection))
 
 
 @transaction.atomic
@@ -75,13 +75,13 @@ def sync_run_start(
     if kind == SyncRun.Kind.BACKFILL and since is None:
         raise ValidationError({"since": ["A backfill needs a start date."]})
     adapter = adapters().get(connection.vendor)
-    if adapter is None or not adapter.poll_topics:
+    if adapter is None or not adapter.poll_topics_for(connection):
         raise ValidationError({"connection": [f"{connection.get_vendor_display()} connections are not polled."]})
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     active = connection.sync_runs.filter(status__in=ACTIVE).first()
     if active is not None:
         return active
-    topics = list(adapter.poll_topics)
+    topics = list(adapter.poll_topics_for(connection))
     if kind == SyncRun.Kind.BACKFILL:
         cursor = {"topic_index": 0, "topic": {}}
     else:
@@ -167,7 +167,7 @@ def _step(run_id: int, step: int | None) -> SyncRun | None:
             run.started_at = now
         run.heartbeat_at = now
         adapter = adapters()[connection.vendor]
-        topics = run.topics or list(adapter.poll_topics)
+        topics = run.topics or list(adapter.poll_topics_for(connection))
         index = int(run.cursor.get("topic_index", 0))
         topic = topics[index]
         try:

@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("connectors.api")),
     path("", include("mappings.api")),
     path("", include("posting.api")),
+    path("", include("commerce.api")),
     path("", include("promotions.api")),
 ]

@@ -18,5 +18,6 @@ urlpatterns = [
     path("exceptions/", include("triage.urls")),
     path("hooks/", include("connectors.urls_hooks")),
     path("connections/", include("connectors.urls")),
+    path("inventory/", include("commerce.urls")),
     path("promotions/", include("promotions.urls")),
 ]

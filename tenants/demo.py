@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 from PIL import Image, ImageDraw
 
+from commerce.demo import inventory_demo_seed
 from connectors.simulator import demo_traffic_ingest
 from mappings.services import standard_chart_ensure
 from posting.demo import ledger_demo_seed
@@ -149,7 +150,8 @@ def demo_seed(progress: Callable[[str], None] = lambda step: None) -> list[DemoL
             if tenant.base_currency == "USD":  # the simulator speaks USD Shopify and Stripe traffic
                 demo_traffic_ingest()
             progress(f"{tenant.slug}: webhook traffic")
-            progress(f"{tenant.slug}: {promotions_demo_seed(author=admin, approver=partner_admin)}")
             ledger_demo_seed(currency=tenant.base_currency)
+            inventory_demo_seed(currency=tenant.base_currency)
             progress(f"{tenant.slug}: a month of orders, refunds and payouts")
+            progress(f"{tenant.slug}: {promotions_demo_seed(author=admin, approver=partner_admin)}")
     return demo_logins()

@@ -10,13 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from commerce.documents import CanonicalOrder, CanonicalPayout, CanonicalRefund
+from commerce.documents import CanonicalInventoryLevel, CanonicalOrder, CanonicalPayout, CanonicalRefund
 
 if TYPE_CHECKING:
     from connectors.http import VendorClient
     from connectors.models import Connection
 
-Document = CanonicalOrder | CanonicalRefund | CanonicalPayout
+Document = CanonicalOrder | CanonicalRefund | CanonicalPayout | CanonicalInventoryLevel
 
 
 class WebhookRejected(Exception):
@@ -73,6 +73,13 @@ class Adapter:
     # The credential fields the add/edit form asks for (never shown back).
     credential_fields: ClassVar[tuple[str, ...]] = ()
     config_fields: ClassVar[tuple[str, ...]] = ()
+
+    # Topics carrying stock levels: their failures are inventory exceptions (issue 8).
+    inventory_topics: ClassVar[tuple[str, ...]] = ()
+
+    def poll_topics_for(self, connection: Connection) -> tuple[str, ...]:
+        """The topics to poll for this connection (inventory only when its config asks for it)."""
+        return self.poll_topics
 
     def config_validate(self, config: Mapping[str, Any]) -> None:
         """Raise django ValidationError for a config this adapter cannot work with."""

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from commerce.documents import (
+    CanonicalInventoryLevel,
     CanonicalOrder,
     CanonicalPayout,
     DiscountDoc,
@@ -28,7 +29,7 @@ from commerce.documents import (
 from connectors.models import Connection
 from connectors.vendors import adapter_register
 from connectors.vendors.base import Adapter, Document, NormaliseError, Record
-from connectors.vendors.common import body, currency_code, line_level_total, money, timestamp
+from connectors.vendors.common import body, currency_code, line_level_total, money, timestamp, version
 
 ORDER_COLUMNS = {
     "required": ("order_id", "placed_at", "currency", "line_id", "quantity", "unit_price"),
@@ -58,7 +59,16 @@ PAYOUT_COLUMNS = {
     "required": ("payout_id", "arrival_date", "currency", "payout_amount", "gateway", "line_type", "line_amount"),
     "optional": ("payout_version", "line_fee", "reference", "description"),
 }
-TOPICS = {"orders": ("order_id", ORDER_COLUMNS), "payouts": ("payout_id", PAYOUT_COLUMNS)}
+INVENTORY_COLUMNS = {
+    "required": ("sku", "location", "on_hand"),
+    "optional": ("location_name", "counted_at"),
+}
+# The column(s) that make one record: an order, a payout, one SKU at one location.
+TOPICS = {
+    "orders": (("order_id",), ORDER_COLUMNS),
+    "payouts": (("payout_id",), PAYOUT_COLUMNS),
+    "inventory": (("location", "sku"), INVENTORY_COLUMNS),
+}
 MAX_ROWS = 100_000
 TRUE = {"1", "true", "yes", "y"}
 
@@ -66,7 +76,7 @@ TRUE = {"1", "true", "yes", "y"}
 def csv_records(*, content: bytes, topic: str) -> list[Record]:
     """Split a CSV file into records; a file that is not the documented format is a ValidationError."""
     if topic not in TOPICS:
-        raise ValidationError({"topic": [f"CSV files hold orders or payouts, not {topic!r}."]})
+        raise ValidationError({"topic": [f"CSV files hold orders, payouts or inventory, not {topic!r}."]})
     key, columns = TOPICS[topic]
     try:
         text = content.decode("utf-8-sig")
@@ -81,14 +91,19 @@ def csv_records(*, content: bytes, topic: str) -> list[Record]:
     if unknown:
         raise ValidationError({"file": [f"Unknown column(s): {', '.join(unknown)}."]})
     groups: dict[str, list[dict[str, str]]] = {}
+    # A count without its own time is as of the upload: a later file supersedes an earlier one.
+    uploaded_at = dt.datetime.now(tz=dt.UTC).isoformat()
     for number, row in enumerate(reader, start=2):
         if number > MAX_ROWS + 1:
             raise ValidationError({"file": [f"Files are limited to {MAX_ROWS} rows."]})
         clean = {name.strip(): (value or "").strip() for name, value in row.items() if name}
-        if not clean.get(key):
-            raise ValidationError({"file": [f"Row {number} has no {key}."]})
+        for name in key:
+            if not clean.get(name):
+                raise ValidationError({"file": [f"Row {number} has no {name}."]})
         clean["_row"] = str(number)
-        groups.setdefault(clean[key], []).append(clean)
+        if topic == "inventory" and not clean.get("counted_at"):
+            clean["counted_at"] = uploaded_at
+        groups.setdefault(":".join(clean[name] for name in key), []).append(clean)
     if not groups:
         raise ValidationError({"file": ["The file has no rows."]})
     return [Record(topic, external_id, body({"rows": rows})) for external_id, rows in groups.items()]
@@ -215,9 +230,39 @@ def payout_normalise(rows: list[Mapping[str, str]]) -> CanonicalPayout:
     )
 
 
+def inventory_normalise(rows: list[Mapping[str, str]]) -> CanonicalInventoryLevel:
+    """One SKU at one location: `on_hand` a whole or decimal count, `counted_at` ISO 8601 with zone."""
+    if len(rows) > 1:
+        numbers = ", ".join(row.get("_row", "?") for row in rows)
+        raise NormaliseError(f"Rows {numbers} give {rows[0].get('sku')!r} at {rows[0].get('location')!r} twice.")
+    row = rows[0]
+    where = f"Row {row.get('_row')}"
+    sku, location = row.get("sku") or "", row.get("location") or ""
+    if not sku or not location:
+        raise NormaliseError(f"{where}: sku and location are required.")
+    if len(sku) > 120 or len(location) > 120:
+        raise NormaliseError(f"{where}: sku and location have at most 120 characters.")
+    try:
+        on_hand = Decimal(row.get("on_hand") or "")
+    except InvalidOperation:
+        raise NormaliseError(f"{where}: on_hand {row.get('on_hand')!r} is not a number.") from None
+    if not on_hand.is_finite() or on_hand.quantize(Decimal("0.001")) != on_hand:
+        raise NormaliseError(f"{where}: on_hand {row.get('on_hand')!r} is not a count (at most 3 decimals).")
+    counted_at = timestamp(row.get("counted_at"), field=f"{where} counted_at")
+    return CanonicalInventoryLevel(
+        location_external_id=location,
+        sku=sku,
+        on_hand=on_hand,
+        source_version=version(counted_at),
+        location_name=(row.get("location_name") or "")[:120],
+        updated_at=counted_at,
+    )
+
+
 class CsvAdapter(Adapter):
     vendor = Connection.Vendor.CSV
-    topics = ("orders", "payouts")
+    topics = ("orders", "payouts", "inventory")
+    inventory_topics = ("inventory",)
     supports_webhooks = False
 
     def normalise(self, *, topic: str, payload: Any, connection: Connection) -> list[Document]:
@@ -228,6 +273,8 @@ class CsvAdapter(Adapter):
             return [order_normalise(rows)]
         if topic == "payouts":
             return [payout_normalise(rows)]
+        if topic == "inventory":
+            return [inventory_normalise(rows)]
         raise NormaliseError(f"Topic {topic!r} is not handled by CSV files.")
 
     def connection_test(self, *, connection: Connection) -> str:

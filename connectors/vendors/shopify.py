@@ -32,6 +32,7 @@ from commerce.documents import (
     PAYOUT_FEE,
     PAYOUT_REFUND,
     PAYOUT_RESERVE,
+    CanonicalInventoryLevel,
     CanonicalOrder,
     CanonicalPayout,
     CanonicalRefund,
@@ -70,6 +71,7 @@ from connectors.vendors.common import (
 
 API_VERSION = "2025-07"
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+INVENTORY_TOPIC = "inventory_levels/update"
 ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled")
 PAID_STATUSES = {"paid", "partially_refunded", "refunded", "partially_paid"}
 GIFT_CARD_GATEWAYS = {"gift_card", "shopify_gift_card"}
@@ -229,7 +231,8 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> Canon
 
 def _with_payments(document: CanonicalOrder, order: Mapping[str, Any]) -> CanonicalOrder:
     """The order's REST payload names its gateways but not the split between them; the amount is
-    the line-level total (what posting trusts), the vendor's own total is kept to flag differences."""
+    the line-level total (what posting trusts), the vendor's own total is kept to flag differences.
+    An order paid partly by gift card is split by `gift_card_split` once its transactions are read."""
     from dataclasses import replace
 
     gateways = [str(name) for name in order.get("payment_gateway_names") or []]
@@ -244,6 +247,47 @@ def _with_payments(document: CanonicalOrder, order: Mapping[str, Any]) -> Canoni
         is_gift_card=gateway in GIFT_CARD_GATEWAYS,
     )
     return replace(document, payments=(payment,))
+
+
+def needs_transactions(document: CanonicalOrder, order: Mapping[str, Any]) -> bool:
+    """A paid order that names a gift card next to another gateway: only its transactions say how
+    much each paid, and a gift card's share is a liability released, not card money to clear."""
+    gateways = {str(name) for name in order.get("payment_gateway_names") or []}
+    return bool(document.payments) and bool(gateways & GIFT_CARD_GATEWAYS) and bool(gateways - GIFT_CARD_GATEWAYS)
+
+
+def gift_card_split(document: CanonicalOrder, transactions: Any) -> CanonicalOrder:
+    """Split the order's payment into the gift-card share (successful gift-card sales and captures,
+    in shop currency) and the rest on the card gateway. More gift card than the order is an error."""
+    from dataclasses import replace
+
+    if not isinstance(transactions, list):
+        raise NormaliseError(f"Order {document.external_id}: transactions.json did not return a list.")
+    currency = document.currency
+    gift = Decimal(0)
+    for transaction in transactions:
+        if not isinstance(transaction, dict):
+            raise NormaliseError(f"Order {document.external_id}: a transaction is not an object.")
+        settled = transaction.get("kind") in ("sale", "capture") and transaction.get("status") == "success"
+        if settled and str(transaction.get("gateway") or "") in GIFT_CARD_GATEWAYS:
+            gift += money(transaction.get("amount"), currency, field=f"transaction {transaction.get('id')} amount")
+    [payment] = document.payments
+    if gift > payment.amount:
+        raise NormaliseError(
+            f"Order {document.external_id}: gift cards paid {gift} {currency}, more than the order's {payment.amount}."
+        )
+    payments = [replace(payment, amount=payment.amount - gift)] if payment.amount - gift else []
+    if gift:
+        payments.append(
+            PaymentDoc(
+                external_id=f"{document.external_id}:gift_card",
+                gateway="gift_card",
+                amount=gift,
+                method="gift_card",
+                is_gift_card=True,
+            )
+        )
+    return replace(document, payments=tuple(payments))
 
 
 def refund_normalise(refund: Mapping[str, Any], *, currency: str, taxes_included: bool) -> CanonicalRefund:
@@ -327,10 +371,36 @@ def payout_normalise(record: Mapping[str, Any]) -> CanonicalPayout:
     )
 
 
+def inventory_level_normalise(level: Mapping[str, Any], *, sku: str) -> CanonicalInventoryLevel | None:
+    """An InventoryLevel (webhook `inventory_levels/update` or `inventory_levels.json`). Shopify's
+    `available` already excludes quantities committed to its own open orders; None when the item
+    is not tracked at the location (`available: null`)."""
+    item_id = str(require(level, "inventory_item_id"))
+    location_id = str(require(level, "location_id"))
+    available = level.get("available")
+    if available is None:
+        return None
+    if isinstance(available, bool) or not isinstance(available, int):
+        raise NormaliseError(f"available: {available!r} is not a whole number.")
+    if not sku:
+        raise NormaliseError(f"Inventory item {item_id} has no SKU in Shopify; give the variant a SKU.")
+    updated_at = timestamp(require(level, "updated_at"), field="updated_at")
+    return CanonicalInventoryLevel(
+        location_external_id=location_id,
+        sku=sku[:120],
+        on_hand=Decimal(available),
+        source_version=version(updated_at),
+        external_id=item_id,
+        updated_at=updated_at,
+        net_of_source_orders=True,
+    )
+
+
 class ShopifyAdapter(Adapter):
     vendor = Connection.Vendor.SHOPIFY
-    topics = (*ORDER_TOPICS, "refunds/create", "payouts")
+    topics = (*ORDER_TOPICS, "refunds/create", "payouts", INVENTORY_TOPIC)
     poll_topics = ("orders", "payouts")
+    inventory_topics = (INVENTORY_TOPIC,)
     credential_fields = ("access_token",)
     config_fields = ("shop_domain", "api_version")
 
@@ -368,6 +438,10 @@ class ShopifyAdapter(Adapter):
         topic = headers.get("X-Shopify-Topic", "")
         if not topic:
             raise WebhookRejected("Missing X-Shopify-Topic.", status=400)
+        if topic == INVENTORY_TOPIC and isinstance(payload, dict):
+            if payload.get("inventory_item_id") is None or payload.get("location_id") is None:
+                raise WebhookRejected("The payload has no inventory_item_id or location_id.", status=400)
+            return WebhookIdentity(topic=topic, external_id=f"{payload['inventory_item_id']}:{payload['location_id']}")
         if not isinstance(payload, dict) or payload.get("id") is None:
             raise WebhookRejected("The payload has no id.", status=400)
         return WebhookIdentity(topic=topic, external_id=str(payload["id"]))
@@ -377,6 +451,10 @@ class ShopifyAdapter(Adapter):
             raise NormaliseError("The payload is not a JSON object.")
         if topic in ORDER_TOPICS:
             order = order_normalise(payload, shop_domain="")
+            if needs_transactions(order, payload):
+                with self.client(connection) as client:
+                    data = client.get(f"orders/{payload['id']}/transactions.json", params={"in_shop_currency": "true"})
+                order = gift_card_split(order, (data or {}).get("transactions") if isinstance(data, dict) else None)
             refunds = [
                 refund_normalise(refund, currency=order.currency, taxes_included=order.taxes_included)
                 for refund in payload.get("refunds") or []
@@ -396,7 +474,34 @@ class ShopifyAdapter(Adapter):
             return [refund_normalise(payload, currency=order.currency, taxes_included=order.taxes_included)]
         if topic == "payouts":
             return [payout_normalise(payload)]
+        if topic == INVENTORY_TOPIC:
+            document = inventory_level_normalise(payload, sku=self._sku(connection, payload))
+            return [document] if document is not None else []
         raise NormaliseError(f"Topic {topic!r} is not handled by Shopify.")
+
+    def poll_topics_for(self, connection: Connection) -> tuple[str, ...]:
+        if connection.config.get("sync_inventory"):
+            return (*self.poll_topics, "inventory_levels")
+        return self.poll_topics
+
+    def _sku(self, connection: Connection, level: Mapping[str, Any]) -> str:
+        """The webhook names the inventory item, not the SKU: the poller embeds it, a stored level
+        knows it, else the item is read (`GET inventory_items/{id}.json`)."""
+        if level.get("sku"):
+            return str(level["sku"])
+        item_id = str(level.get("inventory_item_id") or "")
+        from commerce.models import InventoryLevel
+
+        known = (
+            InventoryLevel.objects.filter(source=self.vendor, source_connection_id=connection.pk, external_id=item_id)
+            .values_list("sku", flat=True)
+            .first()
+        )
+        if known:
+            return known
+        with self.client(connection) as client:
+            item = (client.get(f"inventory_items/{item_id}.json") or {}).get("inventory_item") or {}
+        return str(item.get("sku") or "")
 
     def fetch_page(
         self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None
@@ -405,7 +510,55 @@ class ShopifyAdapter(Adapter):
             return self._orders_page(client=client, cursor=cursor, since=since)
         if topic == "payouts":
             return self._payouts_page(client=client, cursor=cursor, since=since)
+        if topic == "inventory_levels":
+            return self._inventory_page(connection=connection, client=client, cursor=cursor, since=since)
         raise NormaliseError(f"Shopify cannot poll {topic!r}.")
+
+    def _inventory_page(
+        self, *, connection: Connection, client: VendorClient, cursor: dict, since: dt.datetime | None
+    ) -> Page:
+        """`GET inventory_levels.json?location_ids=…&updated_at_min=…` paged by Link; each level's SKU
+        is read in batches from `inventory_items.json?ids=…` and kept in the record."""
+        from connectors.http import response_json
+
+        watermark = cursor.get("updated_at_min") or (since.isoformat() if since else None)
+        if cursor.get("next"):
+            response = client.request("GET", cursor["next"])
+        else:
+            locations = [str(item) for item in connection.config.get("location_ids") or []]
+            if not locations:
+                listed = client.get("locations.json") or {}
+                locations = [str(loc.get("id")) for loc in listed.get("locations") or [] if loc.get("active", True)]
+            if not locations:
+                return Page([], dict(cursor), done=True)
+            params: dict[str, Any] = {"location_ids": ",".join(locations), "limit": PAGE_SIZE}
+            if watermark:
+                params["updated_at_min"] = watermark
+            response = client.request("GET", "inventory_levels.json", params=params)
+        data = response_json(response, what="GET inventory_levels.json")
+        levels = data.get("inventory_levels") if isinstance(data, dict) else None
+        if not isinstance(levels, list):
+            raise NormaliseError("inventory_levels.json did not return an inventory_levels list.")
+        item_ids = sorted({str(level.get("inventory_item_id")) for level in levels})
+        skus: dict[str, str] = {}
+        for start in range(0, len(item_ids), 100):
+            batch = client.get("inventory_items.json", params={"ids": ",".join(item_ids[start : start + 100])}) or {}
+            for item in batch.get("inventory_items") or []:
+                skus[str(item.get("id"))] = str(item.get("sku") or "")
+        records = [
+            Record(
+                INVENTORY_TOPIC,
+                f"{level.get('inventory_item_id')}:{level.get('location_id')}",
+                body({**level, "sku": skus.get(str(level.get("inventory_item_id")), "")}),
+            )
+            for level in levels
+        ]
+        newest = max((str(level.get("updated_at") or "") for level in levels), default="") or watermark
+        match = _NEXT_LINK.search(response.headers.get("Link", ""))
+        if match:
+            return Page(records, {"updated_at_min": watermark, "newest": newest, "next": match.group(1)}, done=False)
+        final = max(filter(None, [cursor.get("newest"), newest]), default=None)
+        return Page(records, {"updated_at_min": final} if final else {}, done=True)
 
     def _orders_page(self, *, client: VendorClient, cursor: dict, since: dt.datetime | None) -> Page:
         watermark = cursor.get("updated_at_min") or (since.isoformat() if since else None)

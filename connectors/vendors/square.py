@@ -29,6 +29,7 @@ from commerce.documents import (
     PAYOUT_FEE,
     PAYOUT_REFUND,
     PAYOUT_RESERVE,
+    CanonicalInventoryLevel,
     CanonicalOrder,
     CanonicalPayout,
     CanonicalRefund,
@@ -61,6 +62,9 @@ ORDER_TOPICS = ("order.created", "order.updated")
 REFUND_TOPICS = ("refund.created", "refund.updated")
 PAYOUT_TOPICS = ("payout.paid",)
 PAYMENT_TOPICS = ("payment.created", "payment.updated")  # tenders arrive with the order
+INVENTORY_TOPIC = "inventory.count.updated"
+INVENTORY_POLL_TOPIC = "inventory"
+ON_HAND_STATE = "IN_STOCK"
 ENTRY_TYPES = {
     "CHARGE": PAYOUT_CHARGE,
     "REFUND": PAYOUT_REFUND,
@@ -295,10 +299,49 @@ def payout_normalise(
     )
 
 
+def inventory_count_normalise(count: Mapping[str, Any]) -> CanonicalInventoryLevel | None:
+    """One InventoryCount. Only the IN_STOCK state is stock on hand (SOLD, WASTE, RETURNED_BY_CUSTOMER…
+    are not); None for other states. The SKU is the variation's catalog object id, as on orders."""
+    if count.get("state") != ON_HAND_STATE:
+        return None
+    variation = str(require(count, "catalog_object_id"))
+    location = str(require(count, "location_id"))
+    if count.get("catalog_object_type") not in (None, "ITEM_VARIATION"):
+        raise NormaliseError(
+            f"Inventory count for {variation} is a {count.get('catalog_object_type')}, not a variation."
+        )
+    raw = count.get("quantity")
+    try:
+        quantity = Decimal(str(raw))
+    except ArithmeticError:
+        raise NormaliseError(f"quantity: {raw!r} is not a quantity.") from None
+    if raw is None or isinstance(raw, bool | float) or not quantity.is_finite():
+        raise NormaliseError(f"quantity: {raw!r} is not a quantity.")
+    calculated = timestamp(require(count, "calculated_at"), field="calculated_at")
+    return CanonicalInventoryLevel(
+        location_external_id=location,
+        sku=variation[:120],
+        on_hand=quantity,
+        source_version=version(calculated),
+        external_id=variation[:120],
+        updated_at=calculated,
+    )
+
+
 class SquareAdapter(Adapter):
     vendor = Connection.Vendor.SQUARE
-    topics = (*ORDER_TOPICS, *REFUND_TOPICS, *PAYOUT_TOPICS, *PAYMENT_TOPICS, "orders", "payouts")
+    topics = (
+        *ORDER_TOPICS,
+        *REFUND_TOPICS,
+        *PAYOUT_TOPICS,
+        *PAYMENT_TOPICS,
+        "orders",
+        "payouts",
+        INVENTORY_TOPIC,
+        INVENTORY_POLL_TOPIC,
+    )
     poll_topics = ("orders", "payouts")
+    inventory_topics = (INVENTORY_TOPIC, INVENTORY_POLL_TOPIC)
     credential_fields = ("access_token",)
     config_fields = ("location_ids", "environment", "notification_url")
 
@@ -344,6 +387,15 @@ class SquareAdapter(Adapter):
             return []  # a payment is the order's tender; the order event carries it
         if topic == "orders":
             return [order_normalise(payload)]
+        if topic == INVENTORY_TOPIC:
+            counts = require(payload, "data", "object", "inventory_counts")
+            if not isinstance(counts, list):
+                raise NormaliseError("data.object.inventory_counts is not a list.")
+            documents = [inventory_count_normalise(count) for count in counts if isinstance(count, dict)]
+            return [document for document in documents if document is not None]
+        if topic == INVENTORY_POLL_TOPIC:
+            document = inventory_count_normalise(payload)
+            return [document] if document is not None else []
         if topic in ORDER_TOPICS:
             order_id = str(require(payload, "data", "id"))
             with self.client(connection) as client:
@@ -417,7 +469,39 @@ class SquareAdapter(Adapter):
             if data.get("cursor"):
                 return Page(records, {**cursor, "cursor": data["cursor"], "newest": newest}, done=False)
             return Page(records, {"begin_time": newest} if newest else {}, done=True)
+        if topic == INVENTORY_POLL_TOPIC:
+            return self._inventory_page(connection=connection, client=client, cursor=cursor, since=since)
         raise NormaliseError(f"Square cannot poll {topic!r}.")
+
+    def poll_topics_for(self, connection: Connection) -> tuple[str, ...]:
+        if connection.config.get("sync_inventory"):
+            return (*self.poll_topics, INVENTORY_POLL_TOPIC)
+        return self.poll_topics
+
+    def _inventory_page(
+        self, *, connection: Connection, client: VendorClient, cursor: dict, since: dt.datetime | None
+    ) -> Page:
+        """`POST /v2/inventory/counts/batch-retrieve` for the configured locations, IN_STOCK only,
+        changed after the watermark; one record per count."""
+        locations = connection.config.get("location_ids") or []
+        if not locations:
+            raise NormaliseError("Set the Square location ids to poll inventory.")
+        start = cursor.get("updated_after") or (since.isoformat() if since else None)
+        query: dict[str, Any] = {"location_ids": locations, "states": [ON_HAND_STATE], "limit": 1000}
+        if start:
+            query["updated_after"] = start
+        if cursor.get("cursor"):
+            query["cursor"] = cursor["cursor"]
+        data = client.json("POST", "inventory/counts/batch-retrieve", json=query) or {}
+        counts = data.get("counts") or []
+        records = [
+            Record(INVENTORY_POLL_TOPIC, f"{count.get('catalog_object_id')}:{count.get('location_id')}", body(count))
+            for count in counts
+        ]
+        newest = max([cursor.get("newest") or "", *(str(count.get("calculated_at") or "") for count in counts)])
+        if data.get("cursor"):
+            return Page(records, {"updated_after": start, "newest": newest, "cursor": data["cursor"]}, done=False)
+        return Page(records, {"updated_after": newest or start} if (newest or start) else {}, done=True)
 
     def _orders_page(
         self, *, connection: Connection, client: VendorClient, cursor: dict, since: dt.datetime | None

@@ -144,7 +144,9 @@ ACCOUNT_ADAPTER = "tenants.adapters.BrandedAccountAdapter"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip,10/5m/key"}
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+# Security keys and passkeys need https; local development and the browser tests run on http://*.localhost.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=False)
 MFA_TOTP_ISSUER = PORTAL_PRODUCT_NAME
 
 # django-axes: lock an account+IP pair after repeated failures.
@@ -225,6 +227,8 @@ CONNECTORS_ALLOW_PRIVATE_URLS = env.bool("CONNECTORS_ALLOW_PRIVATE_URLS", defaul
 CONNECTOR_API_BASE_OVERRIDE = env.bool("CONNECTOR_API_BASE_OVERRIDE", default=DEBUG)
 CONNECTOR_WEBHOOK_MAX_BYTES = 2 * 1024 * 1024
 CONNECTOR_EVENT_MAX_ATTEMPTS = 5
+# Available-to-sell changes wait this long and go to the channels in one push per tenant.
+INVENTORY_PUSH_DEBOUNCE_SECONDS = env.int("INVENTORY_PUSH_DEBOUNCE_SECONDS", default=30)
 # Fairness: at most this many sync runs of one tenant work at once; backfills use their own queue.
 CONNECTOR_TENANT_SYNC_CONCURRENCY = env.int("CONNECTOR_TENANT_SYNC_CONCURRENCY", default=2)
 CONNECTOR_BACKFILL_QUEUE = env("CONNECTOR_BACKFILL_QUEUE", default="backfill")

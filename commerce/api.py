@@ -1,0 +1,278 @@
+"""Tenant API for inventory: available-to-sell per SKU x location (list, per SKU with channel sums)
+and safety stock updates. Thin views over commerce.selectors / commerce.inventory."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from commerce.inventory import (
+    channel_location_remove,
+    channel_location_set,
+    inventory_location_update,
+    safety_stock_set,
+)
+from commerce.models import ChannelLocation, InventoryLocation
+from commerce.selectors import AtsRow, available_to_sell, inventory_location_get, inventory_locations_list
+from connectors.api import TenantApiView
+from portal.api_auth import api_actor
+from portal.api_errors import StrictSerializer
+from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS
+
+QUANTITY = {"max_digits": 14, "decimal_places": 3}
+
+
+class AtsRowOutput(serializers.Serializer):
+    sku = serializers.CharField()
+    location = serializers.IntegerField(source="location_id")
+    location_name = serializers.CharField()
+    location_kind = serializers.CharField()
+    on_hand = serializers.DecimalField(**QUANTITY)
+    reserved = serializers.DecimalField(**QUANTITY)
+    safety = serializers.DecimalField(**QUANTITY)
+    ats = serializers.DecimalField(**QUANTITY, help_text="On hand - reserved - safety; negative when oversold.")
+    pushable = serializers.DecimalField(**QUANTITY, help_text="What channels are sent: ATS, never below zero.")
+    oversold = serializers.BooleanField()
+
+
+class ChannelAtsOutput(serializers.Serializer):
+    channel_connection = serializers.IntegerField(source="channel_connection_id")
+    ats = serializers.DecimalField(**QUANTITY)
+
+
+class SkuOutput(serializers.Serializer):
+    sku = serializers.CharField()
+    locations = AtsRowOutput(many=True)
+    channels = ChannelAtsOutput(many=True)
+
+
+class InventoryFilterInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=120, required=False, help_text="Exact SKU.")
+    search = serializers.CharField(max_length=120, required=False, help_text="SKUs containing this text.")
+    location = serializers.IntegerField(min_value=1, max_value=2**62, required=False, help_text="Location id.")
+    oversold = serializers.BooleanField(required=False, help_text="Only rows whose ATS is below zero.")
+
+
+class SafetyStockInput(StrictSerializer):
+    location = serializers.IntegerField(min_value=1, max_value=2**62)
+    sku = serializers.CharField(max_length=120)
+    quantity = serializers.DecimalField(
+        **QUANTITY, min_value=0, allow_null=True, help_text="Null: back to the location's default."
+    )
+
+
+class _Pagination(LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+
+def _location_ids(location: int | None) -> list[int] | None:
+    return [location] if location is not None else None
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("sku", OpenApiTypes.STR),
+        OpenApiParameter("search", OpenApiTypes.STR),
+        OpenApiParameter("location", OpenApiTypes.INT),
+        OpenApiParameter("oversold", OpenApiTypes.BOOL),
+    ]
+)
+class InventoryListApi(TenantApiView):
+    serializer_class = AtsRowOutput
+    pagination_class = _Pagination
+
+    @extend_schema(operation_id="inventory_list", responses={200: AtsRowOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        filters = InventoryFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = filters.validated_data
+        rows: list[AtsRow] = available_to_sell(
+            skus=[values["sku"]] if "sku" in values else None,
+            location_ids=_location_ids(values.get("location")),
+            sku_search=values.get("search"),
+        ).rows
+        if values.get("oversold"):
+            rows = [row for row in rows if row.oversold]
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(AtsRowOutput(page, many=True).data)
+
+
+class InventorySkuApi(TenantApiView):
+    serializer_class = SkuOutput
+
+    @extend_schema(operation_id="inventory_retrieve", responses={200: SkuOutput, **READ_ERRORS})
+    def get(self, request: Request, sku: str) -> Response:
+        result = available_to_sell(skus=[sku])
+        if not result.rows:
+            raise Http404
+        return Response(SkuOutput({"sku": sku, "locations": result.rows, "channels": result.channels}).data)
+
+
+class SafetyStockApi(TenantApiView):
+    serializer_class = AtsRowOutput
+
+    @extend_schema(
+        operation_id="inventory_safety_stock_set",
+        request=SafetyStockInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: AtsRowOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = SafetyStockInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        location = InventoryLocation.objects.filter(pk=values["location"]).first()
+        if location is None:
+            raise Http404
+        actor, actor_label = api_actor(request)
+        safety_stock_set(
+            location=location, sku=values["sku"], quantity=values["quantity"], actor=actor, actor_label=actor_label
+        )
+        rows = available_to_sell(skus=[values["sku"]], location_ids=[location.pk]).rows
+        row = rows[0] if rows else None
+        if row is None:  # a safety stock for a SKU with no stock and no orders here yet
+            row = AtsRow(
+                sku=values["sku"],
+                location_id=location.pk,
+                location_name=str(location),
+                location_kind=location.kind,
+                on_hand=0,
+                reserved=0,
+                safety=values["quantity"] if values["quantity"] is not None else location.safety_stock_default,
+                ats=-(values["quantity"] or location.safety_stock_default),
+            )
+        return Response(AtsRowOutput(row).data)
+
+
+# ---- locations and the channels selling from them ------------------------------------------
+
+
+class ChannelLocationOutput(serializers.Serializer):
+    channel_connection = serializers.IntegerField(source="channel_connection_id")
+    channel_location_id = serializers.CharField()
+
+
+class LocationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    source = serializers.CharField()
+    source_connection = serializers.IntegerField(source="source_connection_id", allow_null=True)
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=InventoryLocation.Kind.choices)
+    safety_stock_default = serializers.DecimalField(**QUANTITY)
+    channels = ChannelLocationOutput(many=True, source="channel_list")
+
+
+class LocationUpdateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120, required=False)
+    kind = serializers.ChoiceField(choices=InventoryLocation.Kind.choices, required=False)
+    safety_stock_default = serializers.DecimalField(**QUANTITY, min_value=0, required=False)
+
+
+class ChannelLocationInput(StrictSerializer):
+    channel_connection = serializers.IntegerField(min_value=1, max_value=2**62)
+    channel_location_id = serializers.CharField(max_length=120)
+
+
+def _location(pk: int) -> InventoryLocation:
+    location = inventory_location_get(location_id=pk)
+    if location is None:
+        raise Http404
+    return location
+
+
+class LocationListApi(TenantApiView):
+    serializer_class = LocationOutput
+    pagination_class = _Pagination
+
+    @extend_schema(operation_id="inventory_locations_list", responses={200: LocationOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(inventory_locations_list())
+        return self.get_paginated_response(LocationOutput(page, many=True).data)
+
+
+class LocationDetailApi(TenantApiView):
+    serializer_class = LocationOutput
+
+    @extend_schema(operation_id="inventory_locations_retrieve", responses={200: LocationOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(LocationOutput(_location(pk)).data)
+
+    @extend_schema(
+        operation_id="inventory_locations_update",
+        request=LocationUpdateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: LocationOutput, **WRITE_ERRORS},
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        location = _location(pk)
+        data = LocationUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        inventory_location_update(location=location, actor=actor, actor_label=actor_label, **data.validated_data)
+        return Response(LocationOutput(_location(pk)).data)
+
+
+class LocationChannelsApi(TenantApiView):
+    serializer_class = LocationOutput
+
+    @extend_schema(
+        operation_id="inventory_locations_channel_set",
+        request=ChannelLocationInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: LocationOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        from connectors.models import Connection
+
+        location = _location(pk)
+        data = ChannelLocationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        channel = Connection.objects.filter(pk=data.validated_data["channel_connection"]).first()
+        if channel is None:
+            raise Http404
+        actor, actor_label = api_actor(request)
+        channel_location_set(
+            channel_connection=channel,
+            location=location,
+            channel_location_id=data.validated_data["channel_location_id"],
+            actor=actor,
+            actor_label=actor_label,
+        )
+        return Response(LocationOutput(_location(pk)).data)
+
+
+class LocationChannelDetailApi(TenantApiView):
+    serializer_class = LocationOutput
+
+    @extend_schema(operation_id="inventory_locations_channel_remove", responses={204: None, **WRITE_ERRORS})
+    def delete(self, request: Request, pk: int, channel: int) -> Response:
+        mapping = ChannelLocation.objects.filter(location_id=pk, channel_connection_id=channel).first()
+        if mapping is None:
+            raise Http404
+        actor, actor_label = api_actor(request)
+        channel_location_remove(mapping=mapping, actor=actor, actor_label=actor_label)
+        return Response(status=204)
+
+
+# Static paths come before `inventory/<sku>/`, so "locations" and "safety-stock" are not SKUs here.
+urlpatterns = [
+    path("inventory/locations/", LocationListApi.as_view(), name="api-inventory-locations"),
+    path("inventory/locations/<int:pk>/", LocationDetailApi.as_view(), name="api-inventory-location"),
+    path("inventory/locations/<int:pk>/channels/", LocationChannelsApi.as_view(), name="api-inventory-channels"),
+    path(
+        "inventory/locations/<int:pk>/channels/<int:channel>/",
+        LocationChannelDetailApi.as_view(),
+        name="api-inventory-channel",
+    ),
+    path("inventory/", InventoryListApi.as_view(), name="api-inventory"),
+    path("inventory/safety-stock/", SafetyStockApi.as_view(), name="api-inventory-safety"),
+    path("inventory/<str:sku>/", InventorySkuApi.as_view(), name="api-inventory-sku"),
+]
