@@ -34,3 +34,10 @@ def promotions_expire_due() -> int:
     """Once a minute per tenant: promotions whose window has ended become expired."""
     _tenant_only("promotions.expire_due")
     return services.promotions_expire_due()
+
+
+@periodic_job("promotions.stock_guard")
+def promotions_stock_guard() -> int:
+    """Once a minute per tenant: pause promotions on channels whose stock fell below the threshold."""
+    _tenant_only("promotions.stock_guard")
+    return len(services.promotions_stock_guard()["paused"])
