@@ -4,7 +4,7 @@ out-of-order delivery (an older source version than the stored one is ignored an
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Generic, TypeVar
 
@@ -279,9 +279,18 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
         )
 
 
+def _promotion_funding(document: CanonicalOrder) -> CanonicalOrder:
+    """Discounts from a published promotion take its version's funding (promotions/funding.py)."""
+    from promotions.funding import discounts_funded
+
+    funded = discounts_funded(document.discounts, currency=document.currency, at=document.placed_at)
+    return document if funded == document.discounts else replace(document, discounts=funded)
+
+
 @transaction.atomic
 def order_upsert(*, source: str, connection_id: int | None, document: CanonicalOrder) -> UpsertResult[Order]:
     order_document_validate(document)
+    document = _promotion_funding(document)
     existing = (
         Order.objects.select_for_update()
         .filter(source=source, source_connection_id=connection_id, external_id=document.external_id)

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("mappings.api")),
     path("", include("posting.api")),
     path("", include("commerce.api")),
+    path("", include("promotions.api")),
 ]

@@ -19,4 +19,5 @@ urlpatterns = [
     path("hooks/", include("connectors.urls_hooks")),
     path("connections/", include("connectors.urls")),
     path("inventory/", include("commerce.urls")),
+    path("promotions/", include("promotions.urls")),
 ]

@@ -15,6 +15,7 @@ from commerce.demo import inventory_demo_seed
 from connectors.simulator import demo_traffic_ingest
 from mappings.services import standard_chart_ensure
 from posting.demo import ledger_demo_seed
+from promotions.demo import promotions_demo_seed
 from tenants import services
 from tenants.models import Membership, Partner, Tenant, User
 from triage.demo import exceptions_demo_seed
@@ -97,7 +98,7 @@ def demo_logins() -> list[DemoLogin]:
     return logins
 
 
-DEMO_STEPS_PER_TENANT = 4
+DEMO_STEPS_PER_TENANT = 5
 
 
 def demo_seed_steps() -> int:
@@ -152,4 +153,5 @@ def demo_seed(progress: Callable[[str], None] = lambda step: None) -> list[DemoL
             ledger_demo_seed(currency=tenant.base_currency)
             inventory_demo_seed(currency=tenant.base_currency)
             progress(f"{tenant.slug}: a month of orders, refunds and payouts")
+            progress(f"{tenant.slug}: {promotions_demo_seed(author=admin, approver=partner_admin)}")
     return demo_logins()

@@ -49,6 +49,7 @@ TENANT_APPS = [
     "mappings",
     "posting",
     "connectors",
+    "promotions",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -44,4 +44,4 @@ def test_seed_demo_is_idempotent(world, capsys):
     assert "http://acme.northwind.localhost:8000/" in captured.out
     assert "finance@acme-outfitters.test" in captured.out
     # the progress bar (on stderr) counts every step to the end and names the last one
-    assert "9/9" in captured.err and "a month of orders, refunds and payouts" in captured.err
+    assert "11/11" in captured.err and "a month of orders, refunds and payouts" in captured.err

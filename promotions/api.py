@@ -1,0 +1,628 @@
+"""Promotions API on the tenant's domain (`/api/v1/promotions/…`, tenant schema).
+
+Thin views on promotions.services: serializers check shape, services check the lifecycle. An
+illegal transition or an invalid window is 400 with the reason; self-approval or a role that may
+not approve is 403 with the reason. Approving and rejecting take a person (a session), not a key.
+Writes honour Idempotency-Key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import PermissionDenied
+from django.urls import path
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from connectors.models import Connection
+from portal.api_auth import api_actor
+from portal.api_errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer
+from promotions import selectors, services
+from promotions.models import SALES_CHANNEL_VENDORS, ChannelDeployment, Funding, Kind, Promotion, Stacking
+from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
+
+MAX_INT = 2**31 - 1
+MAX_ID = 2**63 - 1
+
+
+class TenantApiView(ApiView):
+    api_area = "tenant"
+
+
+def _who(request: Request) -> dict:
+    actor, label = api_actor(request)
+    return {"actor": actor, "actor_label": label}
+
+
+def _refused(error: PermissionDenied) -> ApiError:
+    return ApiError(status_code=403, code="permission_denied", message=str(error) or "You may not do this.")
+
+
+# ---- serializers --------------------------------------------------------------------------------
+
+
+class TenantDateTimeField(serializers.DateTimeField):
+    """Times without an offset are wall-clock times in the tenant's timezone, and times are shown there."""
+
+    def default_timezone(self):
+        return services.tenant_zone()
+
+    def to_internal_value(self, value):
+        try:
+            parsed = super().to_internal_value(value)
+            parsed.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            raise serializers.ValidationError("A date and time between the years 2000 and 2100.") from None
+        if not 2000 <= parsed.year <= 2100:
+            raise serializers.ValidationError("A date and time between the years 2000 and 2100.")
+        return parsed
+
+
+class EligibilitySerializer(StrictSerializer):
+    skus = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
+    categories = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
+    collections = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
+    customer_segment = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    min_spend = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
+    coupon_codes = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list)
+    locations = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
+
+
+class ExclusionsSerializer(StrictSerializer):
+    skus = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
+    categories = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
+    collections = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
+
+
+class PricingEntrySerializer(StrictSerializer):
+    price = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
+    cost = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
+
+
+class VersionFields(StrictSerializer):
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    value = serializers.DecimalField(max_digits=18, decimal_places=4)
+    currency = serializers.CharField(max_length=3, required=False)
+    buy_quantity = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False, allow_null=True)
+    get_quantity = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False, allow_null=True)
+    eligibility = EligibilitySerializer(required=False)
+    exclusions = ExclusionsSerializer(required=False)
+    stacking = serializers.ChoiceField(choices=Stacking.choices, required=False)
+    stackable_with = serializers.ListField(child=serializers.SlugField(max_length=60), required=False)
+    priority = serializers.IntegerField(required=False, min_value=-1000, max_value=1000)
+    starts_at = TenantDateTimeField(help_text="ISO 8601; without an offset it is read in the tenant timezone.")
+    ends_at = TenantDateTimeField(required=False, allow_null=True)
+    channels = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        help_text="Connection ids of sales channels (Shopify, ...).",
+    )
+    funding = serializers.ChoiceField(choices=Funding.choices, required=False)
+    funding_vendor_ref = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    funding_share = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    budget = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
+    usage_limit = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False, allow_null=True)
+    stock_threshold = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, allow_null=True)
+    pricing = serializers.DictField(child=PricingEntrySerializer(), required=False)
+
+
+class PromotionCreateInput(VersionFields):
+    key = serializers.SlugField(max_length=60)
+    name = serializers.CharField(max_length=200)
+
+
+class PromotionEditInput(VersionFields):
+    name = serializers.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+def _plain_json(value):
+    """Decimals in nested JSON fields are stored as strings."""
+    if isinstance(value, dict):
+        return {key: _plain_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(item) for item in value]
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+def _version_values(data: dict) -> dict:
+    values = dict(data)
+    if "channels" in values:
+        ids = values.pop("channels")
+        found = {c.pk: c for c in Connection.objects.filter(pk__in=ids, vendor__in=SALES_CHANNEL_VENDORS)}
+        missing = [pk for pk in ids if pk not in found]
+        if missing:
+            raise exceptions.ValidationError({"channels": [f"No sales channel with id {pk}." for pk in missing]})
+        values["channels"] = [found[pk] for pk in ids]
+    for field in ("eligibility", "exclusions", "pricing"):
+        if field in values:
+            values[field] = _plain_json(values[field])
+    return values
+
+
+class ChannelOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    vendor = serializers.CharField()
+
+
+class VersionOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    value = serializers.DecimalField(max_digits=18, decimal_places=4)
+    currency = serializers.CharField()
+    buy_quantity = serializers.IntegerField(allow_null=True)
+    get_quantity = serializers.IntegerField(allow_null=True)
+    eligibility = serializers.JSONField()
+    exclusions = serializers.JSONField()
+    stacking = serializers.CharField()
+    stackable_with = serializers.JSONField()
+    priority = serializers.IntegerField()
+    starts_at = TenantDateTimeField()
+    ends_at = TenantDateTimeField(allow_null=True)
+    channels = ChannelOutput(many=True, source="channels.all")
+    funding = serializers.CharField()
+    funding_vendor_ref = serializers.CharField()
+    funding_share = serializers.DecimalField(max_digits=5, decimal_places=2)
+    budget = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
+    usage_limit = serializers.IntegerField(allow_null=True)
+    stock_threshold = serializers.IntegerField(allow_null=True)
+    pricing = serializers.JSONField()
+    validation = serializers.JSONField()
+    author = serializers.CharField(source="author_email")
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    approved_by = serializers.CharField(source="approved_by_email")
+    approved_at = serializers.DateTimeField(allow_null=True)
+    rejected_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class DeploymentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    promotion = serializers.CharField(source="promotion.key")
+    version = serializers.IntegerField(source="version.number")
+    channel = ChannelOutput(source="connection")
+    state = serializers.ChoiceField(choices=ChannelDeployment.State.choices)
+    external_id = serializers.CharField()
+    acknowledged_version = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField()
+    pause_reason = serializers.CharField()
+    attempts = serializers.IntegerField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class AlignmentOutput(serializers.Serializer):
+    channel = serializers.CharField(source="connection_name")
+    vendor = serializers.CharField()
+    state = serializers.CharField()
+    target_version = serializers.IntegerField()
+    acknowledged_version = serializers.IntegerField(allow_null=True)
+    published_version = serializers.IntegerField(allow_null=True)
+    stale = serializers.BooleanField(help_text="The channel holds an older version than the published one.")
+
+
+class PromotionOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=Promotion.Status.choices)
+    author = serializers.CharField(source="author_email")
+    current_version = VersionOutput()
+    published_version = serializers.IntegerField(source="published_version.number", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class PromotionDetailOutput(PromotionOutput):
+    versions = serializers.SerializerMethodField()
+    alignment = serializers.SerializerMethodField()
+
+    @extend_schema_field(VersionOutput(many=True))
+    def get_versions(self, promotion: Promotion) -> list:
+        return VersionOutput(selectors.promotion_versions(promotion=promotion), many=True).data
+
+    @extend_schema_field(AlignmentOutput(many=True))
+    def get_alignment(self, promotion: Promotion) -> list:
+        return AlignmentOutput(selectors.version_alignment(promotion=promotion), many=True).data
+
+
+class ActionInput(StrictSerializer):
+    channels = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        allow_null=True,
+        help_text="Connection ids to act on (pause, resume, rollback); all channels when omitted.",
+    )
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, help_text="Reject only.")
+
+
+class ActionOutput(serializers.Serializer):
+    promotion = PromotionOutput()
+    validation = serializers.JSONField(required=False, help_text="Validate only: the rule results.")
+    deployments = DeploymentOutput(many=True, required=False, help_text="The deployments the action touched.")
+
+
+# ---- views --------------------------------------------------------------------------------------
+
+
+def _promotion(pk: int) -> Promotion:
+    promotion = selectors.promotion_get(pk=pk)
+    if promotion is None:
+        raise exceptions.NotFound("No such promotion.")
+    return promotion
+
+
+class PromotionPagination(CreatedCursorPagination):
+    pass
+
+
+STATUS_PARAMETER = OpenApiParameter(
+    "status", str, enum=Promotion.Status.values, required=False, description="Only promotions in this status."
+)
+EXAMPLE = {
+    "key": "spring-tees",
+    "name": "Spring tees 20% off",
+    "kind": "percent_off",
+    "value": "20",
+    "starts_at": "2030-04-01T09:00:00",
+    "ends_at": "2030-04-15T23:59:00",
+    "channels": [1],
+    "eligibility": {"skus": ["TEE-RED-M"]},
+    "pricing": {"TEE-RED-M": {"price": "25.00", "cost": "9.00"}},
+}
+
+
+class PromotionListCreateApi(TenantApiView):
+    serializer_class = PromotionOutput
+    pagination_class = PromotionPagination
+
+    def get_queryset(self):
+        wanted = self.request.query_params.get("status") or None
+        if wanted and wanted not in Promotion.Status.values:
+            raise exceptions.ValidationError({"status": [f"Unknown status {wanted!r}."]})
+        return selectors.promotions_list(status=wanted).prefetch_related("current_version__channels")
+
+    @extend_schema(
+        operation_id="promotions_list",
+        parameters=[STATUS_PARAMETER],
+        responses={200: PromotionOutput(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(PromotionOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="promotions_create",
+        request=PromotionCreateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: PromotionDetailOutput, **WRITE_ERRORS},
+        examples=[OpenApiExample("Percent off two weeks", value=EXAMPLE, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        data = PromotionCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = _version_values(data.validated_data)
+        promotion = services.promotion_create(**values, **_who(request))
+        return Response(PromotionDetailOutput(_promotion(promotion.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class PromotionDetailApi(TenantApiView):
+    serializer_class = PromotionDetailOutput
+
+    @extend_schema(operation_id="promotions_retrieve", responses={200: PromotionDetailOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(PromotionDetailOutput(_promotion(pk)).data)
+
+    @extend_schema(
+        operation_id="promotions_edit",
+        request=PromotionEditInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: PromotionDetailOutput, **WRITE_ERRORS},
+        description="Every edit makes a new version; the promotion goes back to draft for review.",
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        promotion = _promotion(pk)
+        data = PromotionEditInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not data.validated_data:
+            raise exceptions.ValidationError({"non_field_errors": ["Nothing to change."]})
+        services.promotion_edit(promotion=promotion, **_version_values(data.validated_data), **_who(request))
+        return Response(PromotionDetailOutput(_promotion(pk)).data)
+
+
+ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resume", "rollback")
+
+
+def _act(action: str, promotion: Promotion, data: dict, request: Request) -> dict:
+    who = _who(request)
+    channels = data.get("channels")
+    result: dict = {}
+    if action == "validate":
+        result["validation"] = services.promotion_validate(promotion=promotion, **who)
+    elif action == "submit":
+        services.promotion_submit(promotion=promotion, **who)
+    elif action == "approve":
+        services.promotion_approve(promotion=promotion, actor=who["actor"])
+    elif action == "reject":
+        services.promotion_reject(promotion=promotion, actor=who["actor"], reason=data.get("reason", ""))
+    elif action == "publish":
+        result["deployments"] = services.promotion_publish(promotion=promotion, **who)
+    elif action == "pause":
+        result["deployments"] = services.promotion_pause(promotion=promotion, connection_ids=channels, **who)
+    elif action == "resume":
+        result["deployments"] = services.promotion_resume(promotion=promotion, connection_ids=channels, **who)
+    else:
+        result["deployments"] = services.promotion_rollback(promotion=promotion, connection_ids=channels, **who)
+    return result
+
+
+def _action_view(action: str) -> type[TenantApiView]:
+    class PromotionActionApi(TenantApiView):
+        serializer_class = ActionOutput
+
+        @extend_schema(
+            operation_id=f"promotions_{action}",
+            request=ActionInput,
+            parameters=[IDEMPOTENCY_PARAMETER],
+            responses={200: ActionOutput, **WRITE_ERRORS},
+            description={
+                "validate": "Run the rule checks on the current version.",
+                "submit": "Submit the validated version for approval.",
+                "approve": "Approve the submitted version (a person other than its author, admin or partner role).",
+                "reject": "Reject the submitted version; `reason` is required.",
+                "publish": "Publish the approved version: one deployment per channel, sent in the background.",
+                "pause": "Pause on the given channels (all when `channels` is omitted).",
+                "resume": "Resume on the given channels (all when `channels` is omitted).",
+                "rollback": "Roll back on the given channels: remove a first version, re-publish the previous one.",
+            }[action],
+        )
+        def post(self, request: Request, pk: int) -> Response:
+            promotion = _promotion(pk)
+            data = ActionInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            try:
+                result = _act(action, promotion, data.validated_data, request)
+            except PermissionDenied as error:
+                raise _refused(error) from None
+            body = {"promotion": _promotion(pk), **result}
+            return Response(ActionOutput(body).data)
+
+    PromotionActionApi.__name__ = f"Promotion{action.title()}Api"
+    PromotionActionApi.__qualname__ = PromotionActionApi.__name__
+    return PromotionActionApi
+
+
+class DeploymentListApi(TenantApiView):
+    serializer_class = DeploymentOutput
+    pagination_class = CreatedCursorPagination
+
+    def get_queryset(self):
+        promotion = self.request.query_params.get("promotion")
+        queryset = selectors.deployments_list()
+        if promotion:
+            if not promotion.isdigit() or int(promotion) > MAX_ID:
+                raise exceptions.ValidationError({"promotion": ["A promotion id."]})
+            queryset = queryset.filter(promotion_id=int(promotion))
+        return queryset
+
+    @extend_schema(
+        operation_id="promotion_deployments_list",
+        parameters=[OpenApiParameter("promotion", int, required=False, description="Only this promotion's.")],
+        responses={200: DeploymentOutput(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(DeploymentOutput(page, many=True).data)
+
+
+class KpiOutput(serializers.Serializer):
+    channels_targeted = serializers.IntegerField()
+    acknowledged_on_time = serializers.IntegerField()
+    activation_accuracy = serializers.FloatField(allow_null=True)
+    on_time_minutes = serializers.IntegerField()
+    approval_to_live_median_minutes = serializers.DictField(child=serializers.FloatField())
+    approval_to_live_p95_minutes = serializers.DictField(child=serializers.FloatField())
+    pauses_by_stock_guard = serializers.IntegerField()
+    rollbacks = serializers.IntegerField()
+
+
+class KpiApi(TenantApiView):
+    serializer_class = KpiOutput
+
+    @extend_schema(operation_id="promotions_kpis", responses={200: KpiOutput, **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(KpiOutput(selectors.promotion_kpis()).data)
+
+
+# ---- price lists --------------------------------------------------------------------------------
+
+
+class PriceListInput(StrictSerializer):
+    key = serializers.SlugField(max_length=60)
+    name = serializers.CharField(max_length=200)
+    currency = serializers.CharField(max_length=3, required=False)
+    prices = serializers.DictField(child=serializers.DecimalField(max_digits=18, decimal_places=4), allow_empty=False)
+    starts_at = TenantDateTimeField()
+    channels = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID))
+    approval_threshold_percent = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, min_value=0)
+
+
+class PriceListEditInput(StrictSerializer):
+    prices = serializers.DictField(
+        child=serializers.DecimalField(max_digits=18, decimal_places=4), allow_empty=False, required=False
+    )
+    starts_at = TenantDateTimeField(required=False)
+    channels = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False)
+
+
+class PriceListOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    name = serializers.CharField()
+    currency = serializers.CharField()
+    status = serializers.CharField()
+    approval_threshold_percent = serializers.DecimalField(max_digits=6, decimal_places=2)
+    version = serializers.IntegerField(source="current_version.number")
+    starts_at = TenantDateTimeField(source="current_version.starts_at")
+    prices = serializers.JSONField(source="current_version.prices")
+    channels = ChannelOutput(many=True, source="current_version.channels.all")
+    validation = serializers.JSONField(source="current_version.validation")
+    requires_approval = serializers.BooleanField(source="current_version.requires_approval")
+    published_version = serializers.IntegerField(source="published_version.number", allow_null=True, default=None)
+
+
+class ChannelPriceOutput(serializers.Serializer):
+    channel = serializers.CharField(source="connection.name")
+    sku = serializers.CharField()
+    price = serializers.DecimalField(max_digits=18, decimal_places=4)
+    expected = serializers.DecimalField(max_digits=18, decimal_places=4)
+    shown_at = serializers.DateTimeField()
+
+
+def _price_list(pk: int):
+    from promotions.models import PriceList
+
+    price_list = PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first()
+    if price_list is None:
+        raise exceptions.NotFound("No such price list.")
+    return price_list
+
+
+class PriceListListCreateApi(TenantApiView):
+    serializer_class = PriceListOutput
+    pagination_class = PromotionPagination
+
+    def get_queryset(self):
+        from promotions.models import PriceList
+
+        return PriceList.objects.select_related("current_version", "published_version")
+
+    @extend_schema(operation_id="price_lists_list", responses={200: PriceListOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(PriceListOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="price_lists_create",
+        request=PriceListInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: PriceListOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        from promotions import prices
+
+        data = PriceListInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = _version_values(data.validated_data)
+        price_list = prices.price_list_create(**values, **_who(request))
+        return Response(PriceListOutput(_price_list(price_list.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class PriceListDetailApi(TenantApiView):
+    serializer_class = PriceListOutput
+
+    @extend_schema(operation_id="price_lists_retrieve", responses={200: PriceListOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(PriceListOutput(_price_list(pk)).data)
+
+    @extend_schema(
+        operation_id="price_lists_edit",
+        request=PriceListEditInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: PriceListOutput, **WRITE_ERRORS},
+        description="A new version; the published one stays on the channels until this one is published.",
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        from promotions import prices
+
+        price_list = _price_list(pk)
+        data = PriceListEditInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        prices.price_list_edit(price_list=price_list, **_version_values(data.validated_data), **_who(request))
+        return Response(PriceListOutput(_price_list(pk)).data)
+
+
+PRICE_ACTIONS = ("validate", "submit", "approve", "publish")
+
+
+def _price_action_view(action: str) -> type[TenantApiView]:
+    class PriceListActionApi(TenantApiView):
+        serializer_class = PriceListOutput
+
+        @extend_schema(
+            operation_id=f"price_lists_{action}",
+            request=None,
+            parameters=[IDEMPOTENCY_PARAMETER],
+            responses={200: PriceListOutput, **WRITE_ERRORS},
+        )
+        def post(self, request: Request, pk: int) -> Response:
+            from promotions import prices
+
+            price_list = _price_list(pk)
+            who = _who(request)
+            try:
+                if action == "validate":
+                    prices.price_list_validate(price_list=price_list, **who)
+                elif action == "submit":
+                    prices.price_list_submit(price_list=price_list, **who)
+                elif action == "approve":
+                    prices.price_list_approve(price_list=price_list, actor=who["actor"])
+                else:
+                    prices.price_list_publish(price_list=price_list, **who)
+            except PermissionDenied as error:
+                raise _refused(error) from None
+            return Response(PriceListOutput(_price_list(pk)).data)
+
+    PriceListActionApi.__name__ = f"PriceList{action.title()}Api"
+    PriceListActionApi.__qualname__ = PriceListActionApi.__name__
+    return PriceListActionApi
+
+
+class ChannelPriceListApi(TenantApiView):
+    serializer_class = ChannelPriceOutput
+    pagination_class = IdCursorPagination
+
+    def get_queryset(self):
+        from promotions.models import ChannelPrice
+
+        return ChannelPrice.objects.filter(deployment__version__price_list_id=self.kwargs["pk"]).select_related(
+            "connection"
+        )
+
+    @extend_schema(
+        operation_id="price_lists_channel_prices",
+        responses={200: ChannelPriceOutput(many=True), **READ_ERRORS},
+        description="Every price a channel showed for this list after a publish, and when.",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        _price_list(pk)
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ChannelPriceOutput(page, many=True).data)
+
+
+urlpatterns = [
+    path("price-lists/", PriceListListCreateApi.as_view(), name="api-price-lists"),
+    path("price-lists/<int:pk>/", PriceListDetailApi.as_view(), name="api-price-list-detail"),
+    path("price-lists/<int:pk>/channel-prices/", ChannelPriceListApi.as_view(), name="api-price-list-channel-prices"),
+    *[
+        path(f"price-lists/<int:pk>/{action}/", _price_action_view(action).as_view(), name=f"api-price-list-{action}")
+        for action in PRICE_ACTIONS
+    ],
+    path("promotions/", PromotionListCreateApi.as_view(), name="api-promotions"),
+    path("promotions/kpis/", KpiApi.as_view(), name="api-promotions-kpis"),
+    path("promotions/deployments/", DeploymentListApi.as_view(), name="api-promotion-deployments"),
+    path("promotions/<int:pk>/", PromotionDetailApi.as_view(), name="api-promotion-detail"),
+    *[
+        path(f"promotions/<int:pk>/{action}/", _action_view(action).as_view(), name=f"api-promotion-{action}")
+        for action in ACTIONS
+    ],
+]

@@ -1,0 +1,189 @@
+"""Portal forms for promotions: shape only; the lifecycle rules are the services'."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+
+from connectors.models import Connection
+from promotions.models import SALES_CHANNEL_VENDORS, Funding, Kind, Stacking
+
+
+def _words(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+class PromotionForm(forms.Form):
+    key = forms.SlugField(max_length=60, help_text="Short key tagged on every channel object, e.g. spring-tees.")
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=Kind.choices, label="Type")
+    value = forms.DecimalField(max_digits=18, decimal_places=4, help_text="Percent, or an amount in the shop currency.")
+    buy_quantity = forms.IntegerField(min_value=1, required=False)
+    get_quantity = forms.IntegerField(min_value=1, required=False)
+    starts_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Starts")
+    ends_at = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Ends", required=False
+    )
+    channels = forms.ModelMultipleChoiceField(
+        queryset=Connection.objects.none(), widget=forms.CheckboxSelectMultiple, label="Sales channels"
+    )
+    skus = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Comma-separated.")
+    categories = forms.CharField(required=False)
+    collections = forms.CharField(required=False)
+    coupon_codes = forms.CharField(required=False)
+    customer_segment = forms.CharField(required=False, max_length=120)
+    min_spend = forms.DecimalField(max_digits=18, decimal_places=4, required=False)
+    locations = forms.CharField(required=False, help_text="POS location ids; empty = all.")
+    exclude_skus = forms.CharField(required=False, label="Excluded SKUs")
+    stacking = forms.ChoiceField(choices=Stacking.choices)
+    stackable_with = forms.CharField(required=False, help_text="Promotion keys this one stacks with.")
+    priority = forms.IntegerField(initial=0, min_value=-1000, max_value=1000)
+    funding = forms.ChoiceField(choices=Funding.choices)
+    funding_vendor_ref = forms.CharField(required=False, max_length=120, label="Vendor reference")
+    funding_share = forms.DecimalField(max_digits=5, decimal_places=2, initial=Decimal(100), label="Vendor share %")
+    budget = forms.DecimalField(max_digits=18, decimal_places=4, required=False)
+    usage_limit = forms.IntegerField(min_value=1, required=False)
+    stock_threshold = forms.IntegerField(min_value=0, required=False, help_text="Pause when ATS falls below this.")
+    pricing = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One line per SKU: SKU,list price,unit cost (for the cost-floor check).",
+    )
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channels"].queryset = Connection.objects.filter(
+            vendor__in=SALES_CHANNEL_VENDORS, direction=Connection.Direction.SOURCE
+        ).order_by("name")
+        if editing:
+            self.fields["key"].disabled = True
+            self.fields["key"].required = False
+
+    def clean_pricing(self) -> dict:
+        pricing = {}
+        for number, line in enumerate((self.cleaned_data.get("pricing") or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = [part.strip() for part in line.split(",")]
+            if len(parts) != 3:
+                raise forms.ValidationError(f"Line {number}: write SKU,list price,unit cost.")
+            sku, price, cost = parts
+            try:
+                pricing[sku] = {
+                    "price": str(Decimal(price)) if price else None,
+                    "cost": str(Decimal(cost)) if cost else None,
+                }
+            except ArithmeticError:
+                raise forms.ValidationError(f"Line {number}: price and cost are numbers.") from None
+        return pricing
+
+    def version_values(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "kind": data["kind"],
+            "value": data["value"],
+            "buy_quantity": data.get("buy_quantity"),
+            "get_quantity": data.get("get_quantity"),
+            "starts_at": data["starts_at"],
+            "ends_at": data.get("ends_at"),
+            "channels": list(data["channels"]),
+            "eligibility": {
+                "skus": _words(data.get("skus", "")),
+                "categories": _words(data.get("categories", "")),
+                "collections": _words(data.get("collections", "")),
+                "coupon_codes": _words(data.get("coupon_codes", "")),
+                "locations": _words(data.get("locations", "")),
+                "customer_segment": data.get("customer_segment", ""),
+                "min_spend": str(data["min_spend"]) if data.get("min_spend") is not None else None,
+            },
+            "exclusions": {"skus": _words(data.get("exclude_skus", ""))},
+            "stacking": data["stacking"],
+            "stackable_with": _words(data.get("stackable_with", "")),
+            "priority": data.get("priority") or 0,
+            "funding": data["funding"],
+            "funding_vendor_ref": data.get("funding_vendor_ref", ""),
+            "funding_share": data.get("funding_share") if data.get("funding_share") is not None else Decimal(100),
+            "budget": data.get("budget"),
+            "usage_limit": data.get("usage_limit"),
+            "stock_threshold": data.get("stock_threshold"),
+            "pricing": data.get("pricing") or {},
+        }
+
+
+def form_initial(promotion, zone) -> dict:
+    version = promotion.current_version
+    eligibility = version.eligibility or {}
+
+    def local(value):
+        return value.astimezone(zone).replace(tzinfo=None) if value else None
+
+    return {
+        "key": promotion.key,
+        "name": promotion.name,
+        "kind": version.kind,
+        "value": version.value,
+        "buy_quantity": version.buy_quantity,
+        "get_quantity": version.get_quantity,
+        "starts_at": local(version.starts_at),
+        "ends_at": local(version.ends_at),
+        "channels": list(version.channels.all()),
+        "skus": ", ".join(eligibility.get("skus") or []),
+        "categories": ", ".join(eligibility.get("categories") or []),
+        "collections": ", ".join(eligibility.get("collections") or []),
+        "coupon_codes": ", ".join(eligibility.get("coupon_codes") or []),
+        "locations": ", ".join(eligibility.get("locations") or []),
+        "customer_segment": eligibility.get("customer_segment", ""),
+        "min_spend": eligibility.get("min_spend"),
+        "exclude_skus": ", ".join((version.exclusions or {}).get("skus") or []),
+        "stacking": version.stacking,
+        "stackable_with": ", ".join(version.stackable_with or []),
+        "priority": version.priority,
+        "funding": version.funding,
+        "funding_vendor_ref": version.funding_vendor_ref,
+        "funding_share": version.funding_share,
+        "budget": version.budget,
+        "usage_limit": version.usage_limit,
+        "stock_threshold": version.stock_threshold,
+        "pricing": "\n".join(
+            f"{sku},{entry.get('price') or ''},{entry.get('cost') or ''}"
+            for sku, entry in (version.pricing or {}).items()
+        ),
+    }
+
+
+class ActionForm(forms.Form):
+    channel = forms.IntegerField(min_value=1, required=False)
+    reason = forms.CharField(max_length=2000, required=False)
+
+
+class PriceListForm(forms.Form):
+    key = forms.SlugField(max_length=60)
+    name = forms.CharField(max_length=200)
+    starts_at = forms.DateTimeField(
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Effective from"
+    )
+    channels = forms.ModelMultipleChoiceField(
+        queryset=Connection.objects.none(), widget=forms.CheckboxSelectMultiple, label="Sales channels"
+    )
+    prices = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), help_text="One line per SKU: SKU,price")
+    approval_threshold_percent = forms.DecimalField(
+        max_digits=6, decimal_places=2, initial=Decimal(10), min_value=0, label="Approval above change %"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channels"].queryset = Connection.objects.filter(
+            vendor__in=SALES_CHANNEL_VENDORS, direction=Connection.Direction.SOURCE
+        ).order_by("name")
+
+    def clean_prices(self) -> dict[str, str]:
+        prices = {}
+        for number, line in enumerate(self.cleaned_data["prices"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = [part.strip() for part in line.split(",")]
+            if len(parts) != 2:
+                raise forms.ValidationError(f"Line {number}: write SKU,price.")
+            prices[parts[0]] = parts[1]
+        return prices

@@ -1,0 +1,268 @@
+"""Canonical promotions (issue 8, tenant schema).
+
+A `Promotion` is the governed object people talk about; each edit makes a new immutable
+`PromotionVersion`; each publish makes one `ChannelDeployment` per channel in scope, always naming
+the version it carries. People live in the public schema, so authors and approvers are kept as an
+id and an email snapshot (as triage does for assignees) rather than a cross-schema foreign key.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from connectors.models import Connection
+
+MONEY = {"max_digits": 18, "decimal_places": 4}
+SALES_CHANNEL_VENDORS = (Connection.Vendor.SHOPIFY, Connection.Vendor.WOOCOMMERCE, Connection.Vendor.SQUARE)
+
+
+class Kind(models.TextChoices):
+    PERCENT_OFF = "percent_off", "Percent off"
+    AMOUNT_OFF = "amount_off", "Amount off"
+    FIXED_PRICE = "fixed_price", "Fixed price"
+    BUY_X_GET_Y = "buy_x_get_y", "Buy X get Y"
+    FREE_SHIPPING = "free_shipping", "Free shipping"
+    BUNDLE = "bundle", "Bundle"
+
+
+class Stacking(models.TextChoices):
+    EXCLUSIVE = "exclusive", "Exclusive"
+    STACKABLE = "stackable", "Stackable with the listed promotions"
+
+
+class Funding(models.TextChoices):
+    MERCHANT = "merchant", "Merchant"
+    VENDOR = "vendor", "Vendor"
+
+
+class Promotion(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        VALIDATED = "validated", "Validated"
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        PUBLISHED = "published", "Published"
+        LIVE = "live", "Live"
+        PARTIALLY_LIVE = "partially_live", "Partially live"
+        PAUSED = "paused", "Paused"
+        EXPIRED = "expired", "Expired"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    key = models.SlugField(max_length=60, unique=True, help_text="Tenant-visible key, tagged on every channel object.")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    current_version = models.ForeignKey(
+        "PromotionVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    published_version = models.ForeignKey(
+        "PromotionVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    author_id = models.BigIntegerField(null=True, blank=True)
+    author_email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key})"
+
+    def get_absolute_url(self) -> str:
+        return f"/promotions/{self.pk}/"
+
+
+class PromotionVersion(models.Model):
+    """One immutable revision. Fields never change once the version is submitted (services only)."""
+
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.DecimalField(**MONEY, help_text="Percent for percent off and buy X get Y, money otherwise.")
+    currency = models.CharField(max_length=3)
+    buy_quantity = models.PositiveIntegerField(null=True, blank=True)
+    get_quantity = models.PositiveIntegerField(null=True, blank=True)
+    # {"skus": [], "categories": [], "collections": [], "customer_segment": "", "min_spend": "",
+    #  "coupon_codes": [], "locations": []}
+    eligibility = models.JSONField(default=dict, blank=True)
+    exclusions = models.JSONField(default=dict, blank=True)  # {"skus": [], "categories": [], "collections": []}
+    stacking = models.CharField(max_length=10, choices=Stacking.choices, default=Stacking.EXCLUSIVE)
+    stackable_with = models.JSONField(default=list, blank=True)  # promotion keys
+    priority = models.IntegerField(default=0)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    channels = models.ManyToManyField(Connection, related_name="promotion_versions", blank=True)
+    funding = models.CharField(max_length=10, choices=Funding.choices, default=Funding.MERCHANT)
+    funding_vendor_ref = models.CharField(max_length=120, blank=True)
+    funding_share = models.DecimalField(max_digits=5, decimal_places=2, default=100)
+    budget = models.DecimalField(**MONEY, null=True, blank=True)
+    usage_limit = models.PositiveIntegerField(null=True, blank=True)
+    stock_threshold = models.PositiveIntegerField(null=True, blank=True)
+    # The merchant's list price and unit cost per SKU ({"SKU": {"price": "20.00", "cost": "8.00"}}):
+    # the cost floor checked at validation. Nothing in commerce holds product costs.
+    pricing = models.JSONField(default=dict, blank=True)
+    validation = models.JSONField(default=dict, blank=True)  # {"ok", "errors": [...], "warnings": [...], "at"}
+    author_id = models.BigIntegerField(null=True, blank=True)
+    author_email = models.CharField(max_length=254, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by_id = models.BigIntegerField(null=True, blank=True)
+    approved_by_email = models.CharField(max_length=254, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["promotion_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["promotion", "number"], name="promotion_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.promotion.key} v{self.number}"
+
+    @property
+    def skus(self) -> list[str]:
+        return list(self.eligibility.get("skus") or [])
+
+
+class ChannelDeployment(models.Model):
+    """One version on one channel. The channel's current deployment is its newest row that was not
+    rolled back; `acknowledged_version` is what the channel itself reports holding."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        FAILED = "failed", "Failed"
+        PAUSED = "paused", "Paused"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    class PauseReason(models.TextChoices):
+        NONE = "", "—"
+        MANUAL = "manual", "Paused by a person"
+        STOCK_GUARD = "stock_guard", "Stock below the promotion's threshold"
+        EXPIRED = "expired", "Promotion window ended"
+
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="deployments")
+    version = models.ForeignKey(PromotionVersion, on_delete=models.PROTECT, related_name="deployments")
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="promotion_deployments")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    external_id = models.CharField(max_length=120, blank=True)
+    acknowledged_version = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    pause_reason = models.CharField(max_length=12, choices=PauseReason.choices, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["promotion_id", "connection_id", "version__number"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "connection"], name="deployment_version_connection_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} on {self.connection.name}"
+
+
+class PriceList(models.Model):
+    """Prices from the price master, published to channels like a promotion (issue 8 §5)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        VALIDATED = "validated", "Validated"
+        SUBMITTED = "submitted", "Submitted"
+        APPROVED = "approved", "Approved"
+        PUBLISHED = "published", "Published"
+
+    key = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # A version changing any price by more than this needs a second person's approval.
+    approval_threshold_percent = models.DecimalField(max_digits=6, decimal_places=2, default=10)
+    current_version = models.ForeignKey(
+        "PriceListVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    published_version = models.ForeignKey(
+        "PriceListVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    author_id = models.BigIntegerField(null=True, blank=True)
+    author_email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Price list {self.key}"
+
+
+class PriceListVersion(models.Model):
+    price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    starts_at = models.DateTimeField()
+    prices = models.JSONField(default=dict)  # {"SKU": "19.99"} in the list's currency
+    channels = models.ManyToManyField(Connection, related_name="price_list_versions", blank=True)
+    validation = models.JSONField(default=dict, blank=True)
+    requires_approval = models.BooleanField(default=False)
+    author_id = models.BigIntegerField(null=True, blank=True)
+    author_email = models.CharField(max_length=254, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by_id = models.BigIntegerField(null=True, blank=True)
+    approved_by_email = models.CharField(max_length=254, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["price_list_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["price_list", "number"], name="price_list_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.price_list.key} v{self.number}"
+
+
+class PriceListDeployment(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        FAILED = "failed", "Failed"
+
+    version = models.ForeignKey(PriceListVersion, on_delete=models.PROTECT, related_name="deployments")
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="price_list_deployments")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["version_id", "connection_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "connection"], name="price_deployment_version_connection_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} on {self.connection.name}"
+
+
+class ChannelPrice(models.Model):
+    """Audit trail: a price a channel showed for a SKU, read back from it, and when."""
+
+    deployment = models.ForeignKey(PriceListDeployment, on_delete=models.CASCADE, related_name="shown_prices")
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=120)
+    price = models.DecimalField(**MONEY)
+    expected = models.DecimalField(**MONEY)
+    shown_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-shown_at", "sku"]
+        indexes = [models.Index(fields=["connection", "sku", "-shown_at"], name="channel_price_sku_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.price} on {self.connection_id} at {self.shown_at:%Y-%m-%d %H:%M}"

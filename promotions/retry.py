@@ -1,0 +1,17 @@
+"""The triage retry action for a partial deployment: re-send the failed channels."""
+
+from __future__ import annotations
+
+from promotions.prices import PRICE_RETRY_ACTION, price_list_resend
+from promotions.services import RETRY_ACTION, deployments_retry_failed
+from triage.retry import retry_action
+
+
+@retry_action(RETRY_ACTION)
+def _retry_deployment(promotion_id: int) -> None:
+    deployments_retry_failed(promotion_id=promotion_id)
+
+
+@retry_action(PRICE_RETRY_ACTION)
+def _retry_price_list(deployment_id: int) -> None:
+    price_list_resend(deployment_id=deployment_id)

@@ -1,0 +1,239 @@
+"""Reads for promotions: lists, the channel board, version alignment and the KPIs (tenant schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Prefetch, QuerySet
+
+from promotions.models import ChannelDeployment, Funding, Promotion, PromotionVersion
+
+LIVE_STATUSES = (
+    Promotion.Status.PUBLISHED,
+    Promotion.Status.LIVE,
+    Promotion.Status.PARTIALLY_LIVE,
+    Promotion.Status.PAUSED,
+)
+
+
+def promotions_list(*, status: str | None = None) -> QuerySet[Promotion]:
+    queryset = Promotion.objects.select_related("current_version", "published_version")
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def promotion_get(*, pk: int) -> Promotion | None:
+    return promotions_list().filter(pk=pk).first()
+
+
+def promotion_versions(*, promotion: Promotion) -> QuerySet[PromotionVersion]:
+    return promotion.versions.prefetch_related("channels").order_by("-number")
+
+
+def approval_queue() -> QuerySet[Promotion]:
+    return promotions_list(status=Promotion.Status.SUBMITTED).order_by("updated_at", "id")
+
+
+def deployments_list(*, promotion: Promotion | None = None) -> QuerySet[ChannelDeployment]:
+    queryset = ChannelDeployment.objects.select_related("promotion", "version", "connection")
+    if promotion is not None:
+        queryset = queryset.filter(promotion=promotion)
+    return queryset.order_by("-created_at", "-id")
+
+
+def deployments_current(*, promotion: Promotion) -> list[ChannelDeployment]:
+    """Each channel's current deployment: its newest row that was not rolled back (or, when every
+    row was rolled back, its newest row), one per connection, in connection order."""
+    rows = (
+        ChannelDeployment.objects.filter(promotion=promotion)
+        .select_related("version", "connection")
+        .order_by("connection_id", "-version__number")
+    )
+    current: dict[int, ChannelDeployment] = {}
+    for row in rows:
+        chosen = current.get(row.connection_id)
+        if chosen is None or (chosen.state == ChannelDeployment.State.ROLLED_BACK and row.state != chosen.state):
+            current[row.connection_id] = row
+    return list(current.values())
+
+
+def deployment_previous_acknowledged(*, deployment: ChannelDeployment) -> ChannelDeployment | None:
+    """The version this channel held before `deployment`: the newest older row it acknowledged."""
+    return (
+        ChannelDeployment.objects.filter(
+            promotion_id=deployment.promotion_id,
+            connection_id=deployment.connection_id,
+            version__number__lt=deployment.version.number,
+            state__in=(ChannelDeployment.State.ACKNOWLEDGED, ChannelDeployment.State.PAUSED),
+        )
+        .select_related("version", "connection")
+        .order_by("-version__number")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class ChannelAlignment:
+    deployment: ChannelDeployment
+    connection_name: str
+    vendor: str
+    state: str
+    target_version: int
+    acknowledged_version: int | None
+    published_version: int | None
+    stale: bool
+
+
+def version_alignment(*, promotion: Promotion) -> list[ChannelAlignment]:
+    """Each channel's acknowledged version next to the promotion's published version; a channel
+    holding an older (or no) version of a published promotion is flagged stale."""
+    published = promotion.published_version.number if promotion.published_version_id else None
+    rows = []
+    for deployment in deployments_current(promotion=promotion):
+        acknowledged = deployment.acknowledged_version
+        live_on_channel = deployment.state != ChannelDeployment.State.ROLLED_BACK
+        stale = bool(
+            published is not None
+            and live_on_channel
+            and promotion.status != Promotion.Status.ROLLED_BACK
+            and (acknowledged is None or acknowledged < published)
+        )
+        rows.append(
+            ChannelAlignment(
+                deployment=deployment,
+                connection_name=deployment.connection.name,
+                vendor=deployment.connection.vendor,
+                state=deployment.state,
+                target_version=deployment.version.number,
+                acknowledged_version=acknowledged,
+                published_version=published,
+                stale=stale,
+            )
+        )
+    return rows
+
+
+def promotions_board() -> list[tuple[Promotion, list[ChannelAlignment]]]:
+    promotions = (
+        Promotion.objects.filter(deployments__isnull=False)
+        .distinct()
+        .select_related("current_version", "published_version")
+        .prefetch_related(Prefetch("deployments"))
+        .order_by("-updated_at", "-id")
+    )
+    return [(promotion, version_alignment(promotion=promotion)) for promotion in promotions]
+
+
+def promotions_in_month(*, year: int, month: int, tz: dt.tzinfo) -> list[tuple[Promotion, PromotionVersion]]:
+    """Promotions whose window (current version) touches the month, in the tenant's timezone."""
+    start = dt.datetime(year, month, 1, tzinfo=tz)
+    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
+    rows = []
+    for promotion in promotions_list().filter(current_version__starts_at__lt=end):
+        version = promotion.current_version
+        if version.ends_at is None or version.ends_at > start:
+            rows.append((promotion, version))
+    return rows
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+@dataclass(frozen=True)
+class PromotionKpis:
+    channels_targeted: int
+    acknowledged_on_time: int
+    activation_accuracy: float | None  # share, 0..1
+    on_time_minutes: int
+    approval_to_live_median_minutes: dict[str, float]  # per vendor
+    approval_to_live_p95_minutes: dict[str, float]
+    pauses_by_stock_guard: int
+    rollbacks: int
+
+
+def promotion_kpis(*, on_time_minutes: int = 15, since: dt.datetime | None = None) -> PromotionKpis:
+    """Activation accuracy = deployments acknowledged within `on_time_minutes` of their publish /
+    deployments targeted; approval → live minutes per channel vendor (median, p95); pauses by the
+    stock guard; rollbacks."""
+    deployments = ChannelDeployment.objects.select_related("version", "connection")
+    if since is not None:
+        deployments = deployments.filter(created_at__gte=since)
+    targeted = on_time = stock_pauses = rollbacks = 0
+    minutes: dict[str, list[float]] = {}
+    window = dt.timedelta(minutes=on_time_minutes)
+    for deployment in deployments:
+        targeted += 1
+        if deployment.acknowledged_at is not None and deployment.acknowledged_at - deployment.created_at <= window:
+            on_time += 1
+        if deployment.pause_reason == ChannelDeployment.PauseReason.STOCK_GUARD:
+            stock_pauses += 1
+        if deployment.state == ChannelDeployment.State.ROLLED_BACK:
+            rollbacks += 1
+        approved_at = deployment.version.approved_at
+        if deployment.acknowledged_at is not None and approved_at is not None:
+            delay = (deployment.acknowledged_at - approved_at).total_seconds() / 60
+            minutes.setdefault(deployment.connection.vendor, []).append(max(delay, 0.0))
+    return PromotionKpis(
+        channels_targeted=targeted,
+        acknowledged_on_time=on_time,
+        activation_accuracy=(on_time / targeted) if targeted else None,
+        on_time_minutes=on_time_minutes,
+        approval_to_live_median_minutes={
+            vendor: round(statistics.median(values), 1) for vendor, values in sorted(minutes.items())
+        },
+        approval_to_live_p95_minutes={
+            vendor: round(_percentile(values, 0.95) or 0.0, 1) for vendor, values in sorted(minutes.items())
+        },
+        pauses_by_stock_guard=stock_pauses,
+        rollbacks=rollbacks,
+    )
+
+
+@dataclass(frozen=True)
+class DiscountFunding:
+    version: PromotionVersion
+    funding: str
+    vendor_share: Decimal  # percent of the discount the vendor funds (0 for merchant-funded)
+
+
+def _version_at(promotion: Promotion, at: dt.datetime | None) -> PromotionVersion | None:
+    """The version the channels carried at `at`: the newest acknowledged before it, else the published one."""
+    acknowledged = ChannelDeployment.objects.filter(promotion=promotion, acknowledged_at__isnull=False)
+    if at is not None:
+        acknowledged = acknowledged.filter(acknowledged_at__lte=at)
+    row = acknowledged.select_related("version").order_by("-version__number").first()
+    return row.version if row is not None else promotion.published_version
+
+
+def discount_funding(*, code: str, promotion_id: str, at: dt.datetime | None) -> DiscountFunding | None:
+    """Which published promotion an order's discount came from, by the channel's id for the
+    promotion (a deployment's external id), the promotion key, or a coupon code of its version."""
+    promotion = None
+    if promotion_id:
+        promotion = (
+            Promotion.objects.filter(deployments__external_id=promotion_id).first()
+            or Promotion.objects.filter(key=promotion_id).first()
+        )
+    if promotion is None and code:
+        wanted = code.strip().upper()
+        for candidate in Promotion.objects.filter(published_version__isnull=False).select_related("published_version"):
+            codes = {c.upper() for c in (candidate.published_version.eligibility or {}).get("coupon_codes") or []}
+            if wanted in codes:
+                promotion = candidate
+                break
+    if promotion is None or promotion.published_version_id is None:
+        return None
+    version = _version_at(promotion, at)
+    if version is None:
+        return None
+    share = Decimal(version.funding_share) if version.funding == Funding.VENDOR else Decimal(0)
+    return DiscountFunding(version=version, funding=version.funding, vendor_share=share)

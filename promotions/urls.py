@@ -1,0 +1,17 @@
+from django.urls import path
+
+from promotions import views
+
+urlpatterns = [
+    path("", views.promotion_list, name="promotions_list"),
+    path("calendar/", views.promotion_calendar, name="promotions_calendar"),
+    path("new/", views.promotion_new, name="promotions_new"),
+    path("approvals/", views.approval_queue, name="promotions_approvals"),
+    path("board/", views.deployment_board, name="promotions_board"),
+    path("prices/", views.price_lists, name="promotions_price_lists"),
+    path("prices/<int:pk>/", views.price_list_detail, name="promotions_price_list"),
+    path("<int:pk>/", views.promotion_detail, name="promotions_detail"),
+    path("<int:pk>/edit/", views.promotion_edit, name="promotions_edit"),
+    path("<int:pk>/board/", views.promotion_board_fragment, name="promotions_board_fragment"),
+    path("<int:pk>/<slug:action>/", views.promotion_action, name="promotions_action"),
+]

@@ -1,0 +1,343 @@
+"""Promotion pages: list with KPIs, month calendar, editor with validation results, approval
+queue, and the per-channel deployment board (htmx polls it while channels are in flight).
+
+Thin: forms check shape, promotions.services does the work; a refused transition comes back as a
+message and nothing changed. Viewers read but may not act (403)."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from promotions import selectors, services
+from promotions.forms import ActionForm, PromotionForm, form_initial
+from promotions.models import ChannelDeployment, Promotion
+from tenants.models import Membership
+
+ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resume", "rollback")
+
+
+def _can_act(request: HttpRequest) -> bool:
+    return request.membership_role != Membership.Role.TENANT_VIEWER
+
+
+def _promotion_or_404(pk: int) -> Promotion:
+    promotion = selectors.promotion_get(pk=pk)
+    if promotion is None:
+        raise Http404("No such promotion.")
+    return promotion
+
+
+def _messages_of(error: ValidationError) -> list[str]:
+    if hasattr(error, "error_dict"):
+        return [message for messages_ in error.message_dict.values() for message in messages_]
+    return list(error.messages)
+
+
+def _kpi_chart(kpis: selectors.PromotionKpis) -> dict:
+    vendors = sorted(set(kpis.approval_to_live_median_minutes) | set(kpis.approval_to_live_p95_minutes))
+    return {
+        "labels": vendors,
+        "datasets": [
+            {
+                "label": "Median minutes, approval → live",
+                "data": [kpis.approval_to_live_median_minutes.get(v) for v in vendors],
+            },
+            {"label": "p95 minutes", "data": [kpis.approval_to_live_p95_minutes.get(v) for v in vendors]},
+        ],
+    }
+
+
+@require_GET
+def promotion_list(request: HttpRequest) -> HttpResponse:
+    wanted = request.GET.get("status") or None
+    if wanted not in (None, *Promotion.Status.values):
+        wanted = None
+    kpis = selectors.promotion_kpis()
+    return render(
+        request,
+        "promotions/list.html",
+        {
+            "promotions": selectors.promotions_list(status=wanted)[:200],
+            "statuses": Promotion.Status.choices,
+            "status": wanted,
+            "kpis": kpis,
+            "accuracy_percent": round(kpis.activation_accuracy * 100, 1)
+            if kpis.activation_accuracy is not None
+            else None,
+            "kpi_chart": _kpi_chart(kpis),
+            "can_act": _can_act(request),
+        },
+    )
+
+
+@require_GET
+def promotion_calendar(request: HttpRequest) -> HttpResponse:
+    zone = services.tenant_zone()
+    today = timezone.now().astimezone(zone).date()
+    try:
+        year, month = (int(part) for part in request.GET.get("month", "").split("-"))
+        dt.date(year, month, 1)
+    except ValueError:
+        year, month = today.year, today.month
+    rows = selectors.promotions_in_month(year=year, month=month, tz=zone)
+    weeks = []
+    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
+        days = []
+        for day in week:
+            start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+            end = start + dt.timedelta(days=1)
+            running = [
+                promotion
+                for promotion, version in rows
+                if version.starts_at < end and (version.ends_at is None or version.ends_at > start)
+            ]
+            days.append({"date": day, "in_month": day.month == month, "today": day == today, "promotions": running})
+        weeks.append(days)
+    first = dt.date(year, month, 1)
+    previous = (first - dt.timedelta(days=1)).strftime("%Y-%m")
+    following = (first + dt.timedelta(days=32)).strftime("%Y-%m")
+    return render(
+        request,
+        "promotions/calendar.html",
+        {"weeks": weeks, "month": first, "previous": previous, "following": following, "zone": zone},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def promotion_new(request: HttpRequest) -> HttpResponse:
+    if not _can_act(request):
+        return HttpResponseForbidden("Viewers cannot create promotions.")
+    with timezone.override(services.tenant_zone()):
+        form = PromotionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                promotion = services.promotion_create(
+                    key=form.cleaned_data["key"],
+                    name=form.cleaned_data["name"],
+                    actor=request.user,
+                    **form.version_values(),
+                )
+            except ValidationError as error:
+                for message in _messages_of(error):
+                    form.add_error(None, message)
+            else:
+                messages.success(request, f"Created {promotion.key} as a draft (version 1).")
+                return redirect("promotions_detail", pk=promotion.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "promotions/edit.html", {"form": form, "promotion": None}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def promotion_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    promotion = _promotion_or_404(pk)
+    if not _can_act(request):
+        return HttpResponseForbidden("Viewers cannot edit promotions.")
+    zone = services.tenant_zone()
+    with timezone.override(zone):
+        form = PromotionForm(request.POST or None, initial=form_initial(promotion, zone), editing=True)
+        if request.method == "POST" and form.is_valid():
+            try:
+                version = services.promotion_edit(
+                    promotion=promotion, actor=request.user, name=form.cleaned_data["name"], **form.version_values()
+                )
+            except ValidationError as error:
+                for message in _messages_of(error):
+                    form.add_error(None, message)
+            else:
+                messages.success(request, f"Saved as version {version.number}; validate it before submitting.")
+                return redirect("promotions_detail", pk=promotion.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "promotions/edit.html", {"form": form, "promotion": promotion}, status=status)
+
+
+def _board_context(promotion: Promotion) -> dict:
+    alignment = selectors.version_alignment(promotion=promotion)
+    in_flight = any(row.state in (ChannelDeployment.State.PENDING, ChannelDeployment.State.SENT) for row in alignment)
+    return {"promotion": promotion, "alignment": alignment, "in_flight": in_flight}
+
+
+@require_GET
+def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    promotion = _promotion_or_404(pk)
+    version = promotion.current_version
+    return render(
+        request,
+        "promotions/detail.html",
+        {
+            **_board_context(promotion),
+            "version": version,
+            "versions": selectors.promotion_versions(promotion=promotion),
+            "validation": version.validation or {},
+            "zone": services.tenant_zone(),
+            "can_act": _can_act(request),
+        },
+    )
+
+
+@require_GET
+def promotion_board_fragment(request: HttpRequest, pk: int) -> HttpResponse:
+    promotion = _promotion_or_404(pk)
+    return render(request, "promotions/_board.html", {**_board_context(promotion), "can_act": _can_act(request)})
+
+
+@require_POST
+def promotion_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        raise Http404("No such action.")
+    promotion = _promotion_or_404(pk)
+    if not _can_act(request):
+        return HttpResponseForbidden("Viewers cannot act on promotions.")
+    form = ActionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The channel must be a channel id.")
+        return redirect("promotions_detail", pk=pk)
+    channel = form.cleaned_data.get("channel")
+    channels = [channel] if channel else None
+    who = {"actor": request.user}
+    try:
+        if action == "validate":
+            results = services.promotion_validate(promotion=promotion, **who)
+            if results["ok"]:
+                messages.success(request, "Every rule passed; the version can be submitted.")
+            else:
+                messages.error(request, f"{len(results['errors'])} rule(s) failed; see the validation results.")
+        elif action == "submit":
+            services.promotion_submit(promotion=promotion, **who)
+            messages.success(request, "Submitted for approval.")
+        elif action == "approve":
+            services.promotion_approve(promotion=promotion, **who)
+            messages.success(request, "Approved; it can be published.")
+        elif action == "reject":
+            services.promotion_reject(promotion=promotion, reason=form.cleaned_data.get("reason", ""), **who)
+            messages.success(request, "Rejected.")
+        elif action == "publish":
+            deployments = services.promotion_publish(promotion=promotion, **who)
+            messages.success(request, f"Publishing to {len(deployments)} channel(s).")
+        elif action == "pause":
+            done = services.promotion_pause(promotion=promotion, connection_ids=channels, **who)
+            messages.success(request, f"Paused on {len(done)} channel(s).")
+        elif action == "resume":
+            done = services.promotion_resume(promotion=promotion, connection_ids=channels, **who)
+            messages.success(request, f"Resumed on {len(done)} channel(s).")
+        else:
+            done = services.promotion_rollback(promotion=promotion, connection_ids=channels, **who)
+            messages.success(request, f"Rolled back on {len(done)} channel(s).")
+    except ValidationError as error:
+        for message in _messages_of(error):
+            messages.error(request, message)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    target = request.POST.get("next", "")
+    if target == "approvals":
+        return redirect(reverse("promotions_approvals"))
+    return redirect("promotions_detail", pk=pk)
+
+
+@require_GET
+def approval_queue(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "promotions/approvals.html",
+        {"promotions": selectors.approval_queue(), "can_act": _can_act(request)},
+    )
+
+
+@require_GET
+def deployment_board(request: HttpRequest) -> HttpResponse:
+    board = selectors.promotions_board()
+    template = "promotions/_board_all.html" if request.htmx else "promotions/board.html"
+    in_flight = any(
+        row.state in (ChannelDeployment.State.PENDING, ChannelDeployment.State.SENT)
+        for _p, rows in board
+        for row in rows
+    )
+    return render(request, template, {"board": board, "in_flight": in_flight})
+
+
+@require_http_methods(["GET", "POST"])
+def price_lists(request: HttpRequest) -> HttpResponse:
+    from promotions import prices
+    from promotions.forms import PriceListForm
+    from promotions.models import PriceList
+
+    form = None
+    if _can_act(request):
+        with timezone.override(services.tenant_zone()):
+            form = PriceListForm(request.POST or None)
+            if request.method == "POST" and form.is_valid():
+                data = form.cleaned_data
+                try:
+                    price_list = prices.price_list_create(
+                        key=data["key"],
+                        name=data["name"],
+                        prices=data["prices"],
+                        starts_at=data["starts_at"],
+                        channels=list(data["channels"]),
+                        approval_threshold_percent=data["approval_threshold_percent"],
+                        actor=request.user,
+                    )
+                except ValidationError as error:
+                    for message in _messages_of(error):
+                        form.add_error(None, message)
+                else:
+                    return redirect("promotions_price_list", pk=price_list.pk)
+    elif request.method == "POST":
+        return HttpResponseForbidden("Viewers cannot create price lists.")
+    lists = PriceList.objects.select_related("current_version", "published_version")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "promotions/price_lists.html", {"lists": lists, "form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def price_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from promotions import prices
+    from promotions.models import ChannelPrice, PriceList
+
+    price_list = PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first()
+    if price_list is None:
+        raise Http404("No such price list.")
+    if request.method == "POST":
+        if not _can_act(request):
+            return HttpResponseForbidden("Viewers cannot act on price lists.")
+        action = request.POST.get("action", "")
+        calls = {
+            "validate": lambda: prices.price_list_validate(price_list=price_list, actor=request.user),
+            "submit": lambda: prices.price_list_submit(price_list=price_list, actor=request.user),
+            "approve": lambda: prices.price_list_approve(price_list=price_list, actor=request.user),
+            "publish": lambda: prices.price_list_publish(price_list=price_list, actor=request.user),
+        }
+        if action not in calls:
+            messages.error(request, "Unknown action.")
+        else:
+            try:
+                calls[action]()
+                messages.success(request, f"{action.title()}: done.")
+            except ValidationError as error:
+                for message in _messages_of(error):
+                    messages.error(request, message)
+            except PermissionDenied as error:
+                messages.error(request, str(error))
+        return redirect("promotions_price_list", pk=pk)
+    version = price_list.current_version
+    return render(
+        request,
+        "promotions/price_list.html",
+        {
+            "price_list": price_list,
+            "version": version,
+            "deployments": version.deployments.select_related("connection"),
+            "shown": ChannelPrice.objects.filter(deployment__version__price_list=price_list).select_related(
+                "connection"
+            )[:200],
+            "can_act": _can_act(request),
+        },
+    )

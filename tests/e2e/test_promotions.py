@@ -1,0 +1,99 @@
+"""Promotions in a real browser: an author creates, validates and submits; a second person approves
+from the queue and publishes; the board shows every channel acknowledged on the published version.
+
+The channels are recording doubles (tests/promotions/fakes.py) registered for the server threads,
+and the Celery dispatch is captured so the test plays the worker's part (deployment_send)."""
+
+import pytest
+from django_tenants.utils import tenant_context
+from playwright.sync_api import Page, expect
+
+from connectors.models import Connection
+from promotions import services, tasks
+from promotions.models import ChannelDeployment, Promotion, PromotionVersion
+from tenants.models import AuditEvent, Tenant
+from tests.connectors.factories import ConnectionFactory
+from tests.e2e.conftest import Portal, committed, sign_in
+from tests.promotions.conftest import channels  # noqa: F401 - the recording channel doubles fixture
+from triage.models import Exception as TriageException
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("channels")]
+HOST = "acme.northwind.localhost"
+
+
+def _channels() -> list[int]:
+    with tenant_context(Tenant.objects.get(slug="acme")):
+        return [
+            ConnectionFactory(vendor="shopify", name="Web store").pk,
+            ConnectionFactory(vendor="woocommerce", name="Outlet store", config={"store_url": "https://o.test"}).pk,
+        ]
+
+
+def _send(ids: list[int]) -> list[str]:
+    with tenant_context(Tenant.objects.get(slug="acme")):
+        return [services.deployment_send(deployment_id=pk).state for pk in ids]
+
+
+def _clean() -> None:
+    with tenant_context(Tenant.objects.get(slug="acme")):
+        ChannelDeployment.objects.all().delete()
+        Promotion.objects.update(current_version=None, published_version=None)
+        PromotionVersion.objects.all().delete()
+        Promotion.objects.all().delete()
+        TriageException.objects.filter(kind="promotion_deployment").delete()
+        Connection.objects.all().delete()
+    AuditEvent.objects.filter(target_type="promotions.promotion").delete()
+
+
+def test_create_validate_submit_approve_publish(page: Page, portal: Portal, world, screenshot, monkeypatch):
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.deployment_send_task, "delay", lambda deployment_id: sent.append(deployment_id))
+    committed(_channels)
+    try:
+        sign_in(page, portal, host=HOST, email=world.acme_admin.email)
+        page.goto(portal.url(HOST, "/promotions/"))
+        page.get_by_role("link", name="New promotion").click()
+        page.fill("#id_key", "spring-tees")
+        page.fill("#id_name", "Spring tees 20% off")
+        page.select_option("#id_kind", "percent_off")
+        page.fill("#id_value", "20")
+        page.fill("#id_starts_at", "2030-04-01T09:00")
+        page.fill("#id_ends_at", "2030-04-15T23:00")
+        page.get_by_label("Web store").check()
+        page.get_by_label("Outlet store").check()
+        page.fill("#id_skus", "TEE-RED-M, TEE-BLU-M")
+        page.fill("#id_pricing", "TEE-RED-M,25,9\nTEE-BLU-M,25,9")
+        page.click("[data-testid=save-promotion]")
+        expect(page.locator("[data-testid=promotion-status]")).to_have_text("Draft")
+        page.click("[data-testid=action-validate]")
+        expect(page.locator("[data-testid=promotion-status]")).to_have_text("Validated")
+        expect(page.locator("[data-testid=validation-results]")).to_contain_text("Every rule passed.")
+        page.click("[data-testid=action-submit]")
+        expect(page.locator("[data-testid=promotion-status]")).to_have_text("Submitted")
+        page.click("[data-testid=action-approve]")
+        expect(page.get_by_role("status")).to_contain_text("another person must approve")
+        expect(page.locator("[data-testid=promotion-status]")).to_have_text("Submitted")
+
+        page.context.clear_cookies()  # the approver signs in as another person
+        sign_in(page, portal, host=HOST, email=world.partner_admin.email)
+        page.goto(portal.url(HOST, "/promotions/approvals/"))
+        queue = page.locator("[data-testid=approval-queue]")
+        expect(queue).to_contain_text("Spring tees 20% off")
+        queue.get_by_role("button", name="Approve").click()
+        expect(page.locator("body")).to_contain_text("Nothing waits for approval.")
+        page.goto(portal.url(HOST, "/promotions/"))
+        page.get_by_role("link", name="Spring tees 20% off").click()
+        expect(page.locator("[data-testid=promotion-status]")).to_have_text("Approved")
+        page.click("[data-testid=action-publish]")
+        expect(page.locator("[data-testid=promotion-status]")).to_have_text("Published")
+        expect(page.locator("[data-testid=deployment-board]")).to_contain_text("Pending")
+        assert len(sent) == 2
+        assert committed(lambda: _send(sent)) == ["acknowledged", "acknowledged"]
+        # the board polls while channels are in flight: it turns to acknowledged without a reload
+        expect(page.locator("[data-testid=deployment-board]")).not_to_contain_text("Pending", timeout=8000)
+        expect(page.locator("[data-testid=deployment-board] .ok")).to_have_count(2)
+        page.reload()
+        expect(page.locator("[data-testid=promotion-status]")).to_have_text("Live")
+        screenshot(page, "promotions-board")
+    finally:
+        committed(_clean)

@@ -1,0 +1,144 @@
+"""Promotion pages: every page renders, the editor creates a version in the tenant timezone, actions
+answer with messages, viewers cannot act, and another tenant's member gets 404."""
+
+from __future__ import annotations
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from promotions.models import Promotion
+from tenants.models import Membership
+from tests.factories import MembershipFactory, UserFactory
+from tests.promotions.conftest import promotion, published, sales_channels
+
+
+@pytest.fixture
+def acme_promo(world, channels):
+    with tenant_context(world.acme):
+        shop, woo, pos = sales_channels()
+        promo = published(
+            promotion(author=world.acme_admin, channels=[shop, woo]),
+            author=world.acme_admin,
+            approver=world.partner_admin,
+        )
+    return promo, (shop, woo, pos)
+
+
+def test_every_page_renders(world, host_client, acme_promo):
+    promo, _ = acme_promo
+    client = host_client(world.host(world.acme), world.acme_admin)
+    for url in (
+        "/promotions/",
+        "/promotions/?status=live",
+        "/promotions/calendar/",
+        "/promotions/calendar/?month=2030-02",
+        "/promotions/calendar/?month=bogus",
+        "/promotions/new/",
+        "/promotions/approvals/",
+        "/promotions/board/",
+        f"/promotions/{promo.pk}/",
+        f"/promotions/{promo.pk}/edit/",
+        f"/promotions/{promo.pk}/board/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    page = client.get(f"/promotions/{promo.pk}/").content.decode()
+    assert 'data-testid="deployment-board"' in page and "Aligned" in page
+    assert 'href="/promotions/"' in client.get("/").content.decode()
+
+
+def test_editor_creates_a_draft_in_the_tenant_timezone(world, host_client, channels):
+    with tenant_context(world.acme):
+        shop, _woo, _pos = sales_channels()
+    client = host_client(world.host(world.acme), world.acme_admin)
+    response = client.post(
+        "/promotions/new/",
+        {
+            "key": "summer",
+            "name": "Summer",
+            "kind": "percent_off",
+            "value": "15",
+            "starts_at": "2030-07-01T09:00",
+            "ends_at": "2030-07-10T09:00",
+            "channels": [shop.pk],
+            "skus": "TEE-RED-M, TEE-BLU-M",
+            "stacking": "exclusive",
+            "priority": "0",
+            "funding": "merchant",
+            "funding_share": "100",
+            "pricing": "TEE-RED-M,20,8",
+        },
+    )
+    assert response.status_code == 302
+    with tenant_context(world.acme):
+        version = Promotion.objects.get(key="summer").current_version
+        assert version.starts_at.isoformat() == "2030-07-01T13:00:00+00:00"
+        assert version.eligibility["skus"] == ["TEE-RED-M", "TEE-BLU-M"]
+        assert version.pricing == {"TEE-RED-M": {"price": "20", "cost": "8"}}
+
+
+def test_editor_refuses_an_inverted_window(world, host_client, channels):
+    with tenant_context(world.acme):
+        shop, _woo, _pos = sales_channels()
+    client = host_client(world.host(world.acme), world.acme_admin)
+    response = client.post(
+        "/promotions/new/",
+        {
+            "key": "bad",
+            "name": "Bad",
+            "kind": "percent_off",
+            "value": "15",
+            "starts_at": "2030-07-10T09:00",
+            "ends_at": "2030-07-01T09:00",
+            "channels": [shop.pk],
+            "stacking": "exclusive",
+            "priority": "0",
+            "funding": "merchant",
+            "funding_share": "100",
+        },
+    )
+    assert response.status_code == 400
+    assert "The window must end after it starts." in response.content.decode()
+
+
+def test_self_approval_on_the_page_is_a_message_and_changes_nothing(world, host_client, channels):
+    with tenant_context(world.acme):
+        promo = promotion(author=world.acme_admin, channels=sales_channels()[:1])
+    client = host_client(world.host(world.acme), world.acme_admin)
+    client.post(f"/promotions/{promo.pk}/validate/")
+    client.post(f"/promotions/{promo.pk}/submit/")
+    response = client.post(f"/promotions/{promo.pk}/approve/", follow=True)
+    assert "another person must approve" in response.content.decode()
+    with tenant_context(world.acme):
+        assert Promotion.objects.get(pk=promo.pk).status == "submitted"
+    partner = host_client(world.host(world.acme), world.partner_admin)
+    partner.post(f"/promotions/{promo.pk}/approve/", {"next": "approvals"})
+    with tenant_context(world.acme):
+        assert Promotion.objects.get(pk=promo.pk).status == "approved"
+
+
+def test_pause_one_channel_from_the_board(world, host_client, acme_promo):
+    promo, (shop, _woo, _pos) = acme_promo
+    client = host_client(world.host(world.acme), world.acme_admin)
+    client.post(f"/promotions/{promo.pk}/pause/", {"channel": shop.pk})
+    with tenant_context(world.acme):
+        assert Promotion.objects.get(pk=promo.pk).status == "partially_live"
+
+
+def test_viewer_reads_but_cannot_act(world, host_client, acme_promo):
+    promo, _ = acme_promo
+    viewer = UserFactory(email="viewer@acme.test")
+    MembershipFactory(user=viewer, tenant=world.acme, role=Membership.Role.TENANT_VIEWER)
+    client = host_client(world.host(world.acme), viewer)
+    assert client.get(f"/promotions/{promo.pk}/").status_code == 200
+    assert client.post(f"/promotions/{promo.pk}/pause/").status_code == 403
+    assert client.get("/promotions/new/").status_code == 403
+
+
+def test_another_tenants_member_gets_404(world, host_client, acme_promo):
+    promo, _ = acme_promo
+    outsider = host_client(world.host(world.acme), world.cedar_admin)
+    for url in ("/promotions/", f"/promotions/{promo.pk}/", "/promotions/board/"):
+        assert outsider.get(url).status_code == 404
+    neighbour = host_client(world.host(world.bluebird), world.bluebird_admin)
+    assert neighbour.get(f"/promotions/{promo.pk}/").status_code == 404
