@@ -117,9 +117,23 @@ class BoundedJSONParser(JSONParser):
             return super().parse(stream, media_type, parser_context)
         body = django_request.body  # raises RequestDataTooBig above the limit
         try:
-            return json.loads(body.decode("utf-8")) if body else {}
+            data = json.loads(body.decode("utf-8")) if body else {}
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+        if _has_nul(data):
+            # PostgreSQL text and jsonb cannot hold U+0000: refuse it here rather than fail on save.
+            raise exceptions.ParseError("JSON parse error - text may not contain the NUL character (\\u0000).")
+        return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 class CreatedCursorPagination(CursorPagination):

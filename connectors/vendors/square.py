@@ -346,7 +346,8 @@ class SquareAdapter(Adapter):
     config_fields = ("location_ids", "environment", "notification_url")
 
     def config_validate(self, config: Mapping[str, Any]) -> None:
-        if config.get("environment", "production") not in BASES:
+        environment = config.get("environment", "production")
+        if not isinstance(environment, str) or environment not in BASES:
             raise ValidationError({"config": ["environment must be production or sandbox."]})
         locations = config.get("location_ids", [])
         if not isinstance(locations, list) or not all(isinstance(item, str) for item in locations):

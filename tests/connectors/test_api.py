@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django_tenants.utils import tenant_context
 
@@ -107,3 +109,24 @@ def test_other_tenants_key_and_read_only_key(world, make_key, api_client, thrott
     assert reader.patch(f"/api/v1/connections/{conn.pk}/", {"name": "x"}).status_code == 403
     with tenant_context(world.acme):
         assert SyncRun.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        # an unhashable environment used to reach `in BASES` and fail with a TypeError (a 500)
+        ({"vendor": "square", "name": "POS", "config": {"environment": ["sandbox"]}}, "environment must be"),
+        # jsonb cannot store U+0000: refused while parsing, before anything is saved
+        (
+            {"vendor": "shopify", "name": "Shop", "config": {"shop_domain": "a.myshopify.com", "note": "x\u0000y"}},
+            "NUL character",
+        ),
+        ({"vendor": "stripe", "name": "Stripe\u0000", "config": {}}, "NUL character"),
+    ],
+)
+def test_hostile_connection_configs_are_400_not_500(world, acme_api, payload, message):
+    response = acme_api.post("/api/v1/connections/", payload)
+    assert response.status_code == 400, response.content
+    assert message in json.dumps(response.json()["error"])
+    with tenant_context(world.acme):
+        assert not Connection.objects.exists()
