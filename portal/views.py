@@ -1,6 +1,9 @@
+import datetime as dt
+
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -17,6 +20,7 @@ from portal.dashboard import (
 )
 from portal.health import health_check
 from portal.trace import order_trace, orders_list
+from promotions.selectors import promotion_kpis
 from tenants.models import Membership
 from tenants.selectors import audit_events_for_tenant, tenant_members
 
@@ -53,6 +57,7 @@ def tenant_home(request: HttpRequest) -> HttpResponse:
             "interventions": sum(manual_interventions().values()),
             "breaches": sla_breaches(),
             "reconciliation": reconciliation_cycle(),
+            "promotions": promotion_kpis(since=timezone.now() - dt.timedelta(days=30)),
             "membership_role_label": Membership.Role(request.membership_role).label,
             "members": tenant_members(tenant=tenant),
             "audit_events": audit_events_for_tenant(tenant=tenant, limit=20),

@@ -1,3 +1,6 @@
+from tests.promotions.conftest import channels  # noqa: F401 - the recording sales channels fixture
+
+
 def test_tenant_home_shows_the_members_role_by_its_label(world, host_client):
     page = host_client(world.host(world.acme), world.acme_admin).get("/").content.decode()
     assert '<div class="card-value">Tenant admin</div>' in page
@@ -25,3 +28,23 @@ def test_tenant_dashboard_shows_health_kpis_linking_to_their_lists(world, host_c
     for testid in ("kpi-latency", "kpi-events", "kpi-exceptions-rate", "kpi-perfect", "kpi-interventions"):
         assert f'data-testid="{testid}"' in page
     assert 'href="/exceptions/?sla=yes"' in page
+
+
+def test_tenant_home_shows_promotion_activation_accuracy(world, host_client, channels):  # noqa: F811
+    from django_tenants.utils import tenant_context
+
+    from tests.promotions.conftest import promotion, published, sales_channels
+
+    client = host_client(world.host(world.acme), world.acme_admin)
+    assert 'data-testid="kpi-promotions">—<' in client.get("/").content.decode()
+    with tenant_context(world.acme):
+        shop, woo, pos = sales_channels()
+        channels["square"].refuse = "down"  # one of three channels fails: 2 of 3 live on time
+        published(
+            promotion(author=world.acme_admin, channels=[shop, woo, pos]),
+            author=world.acme_admin,
+            approver=world.partner_admin,
+        )
+    page = client.get("/").content.decode()
+    assert 'data-testid="kpi-promotions">67 %<' in page
+    assert "2 of 3 channel deployments live within 15 min" in page
