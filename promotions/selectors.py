@@ -19,6 +19,40 @@ LIVE_STATUSES = (
 )
 
 
+def version_review_state(*, promotion: Promotion) -> str:
+    """Where the current version is in review: draft, validated, submitted, approved, rejected."""
+    version = promotion.current_version
+    if version.rejected_reason:
+        return Promotion.Status.REJECTED
+    if version.approved_at:
+        return Promotion.Status.APPROVED
+    if version.submitted_at:
+        return Promotion.Status.SUBMITTED
+    if version.validation.get("ok"):
+        return Promotion.Status.VALIDATED
+    return Promotion.Status.DRAFT
+
+
+def promotion_actions(*, promotion: Promotion) -> frozenset[str]:
+    """The transitions that make sense now, so pages offer only those (the services still check)."""
+    S = Promotion.Status
+    review = version_review_state(promotion=promotion)
+    actions = set()
+    if review in (S.DRAFT, S.VALIDATED) and promotion.status in (S.DRAFT, S.VALIDATED, *LIVE_STATUSES):
+        actions.add("validate")
+    if review == S.VALIDATED:
+        actions.add("submit")
+    if review == S.SUBMITTED:
+        actions |= {"approve", "reject"}
+    if review == S.APPROVED and promotion.published_version_id != promotion.current_version_id:
+        actions.add("publish")
+    if promotion.status in LIVE_STATUSES:
+        actions |= {"pause", "rollback"}
+    if promotion.status in (S.PAUSED, S.PARTIALLY_LIVE):
+        actions.add("resume")
+    return frozenset(actions)
+
+
 def promotions_list(*, status: str | None = None) -> QuerySet[Promotion]:
     queryset = Promotion.objects.select_related("current_version", "published_version")
     if status:

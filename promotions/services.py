@@ -35,7 +35,12 @@ from promotions.models import (
     PromotionVersion,
     Stacking,
 )
-from promotions.selectors import LIVE_STATUSES, deployment_previous_acknowledged, deployments_current
+from promotions.selectors import (
+    LIVE_STATUSES,
+    deployment_previous_acknowledged,
+    deployments_current,
+    version_review_state,
+)
 from tenants.models import Membership, Tenant, User
 from tenants.selectors import membership_role_for_tenant
 from tenants.services import audit_record
@@ -462,24 +467,10 @@ def promotion_validate(*, promotion: Promotion, actor: User | None = None, actor
 # ---- review -------------------------------------------------------------------------------------
 
 
-def _working_version_state(promotion: Promotion) -> str:
-    """Where the current version is in review: draft, validated, submitted, approved, rejected."""
-    version = promotion.current_version
-    if version.rejected_reason:
-        return S.REJECTED
-    if version.approved_at:
-        return S.APPROVED
-    if version.submitted_at:
-        return S.SUBMITTED
-    if version.validation.get("ok"):
-        return S.VALIDATED
-    return S.DRAFT
-
-
 @transaction.atomic
 def promotion_submit(*, promotion: Promotion, actor: User | None = None, actor_label: str | None = None) -> Promotion:
     promotion = _locked(promotion)
-    state = _working_version_state(promotion)
+    state = version_review_state(promotion=promotion)
     if state == S.SUBMITTED:
         return promotion
     if state != S.VALIDATED:
@@ -512,7 +503,7 @@ def _check_approver(promotion: Promotion, actor: User | None) -> None:
 def promotion_approve(*, promotion: Promotion, actor: User | None) -> Promotion:
     promotion = _locked(promotion)
     version = promotion.current_version
-    state = _working_version_state(promotion)
+    state = version_review_state(promotion=promotion)
     if state == S.APPROVED and actor is not None and version.approved_by_id == actor.pk:
         return promotion
     if state != S.SUBMITTED:
@@ -536,7 +527,7 @@ def promotion_reject(*, promotion: Promotion, actor: User | None, reason: str) -
     version = promotion.current_version
     if not (reason or "").strip():
         raise ValidationError({"reason": "Say why the promotion is rejected."}, code="required")
-    state = _working_version_state(promotion)
+    state = version_review_state(promotion=promotion)
     if state == S.REJECTED:
         return promotion
     if state != S.SUBMITTED:
@@ -568,11 +559,11 @@ def promotion_publish(
     version = promotion.current_version
     if promotion.published_version_id == version.pk:
         return list(ChannelDeployment.objects.filter(version=version).select_related("connection", "version"))
-    if _working_version_state(promotion) != S.APPROVED:
+    if version_review_state(promotion=promotion) != S.APPROVED:
         raise ValidationError(
             {
                 "status": f"Only an approved version can be published; version {version.number} is "
-                f"{_working_version_state(promotion)}."
+                f"{version_review_state(promotion=promotion)}."
             },
             code="illegal_transition",
         )

@@ -179,6 +179,7 @@ def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "validation": version.validation or {},
             "zone": services.tenant_zone(),
             "can_act": _can_act(request),
+            "actions": selectors.promotion_actions(promotion=promotion),
         },
     )
 

@@ -142,3 +142,19 @@ def test_another_tenants_member_gets_404(world, host_client, acme_promo):
         assert outsider.get(url).status_code == 404
     neighbour = host_client(world.host(world.bluebird), world.bluebird_admin)
     assert neighbour.get(f"/promotions/{promo.pk}/").status_code == 404
+
+
+def test_detail_offers_only_the_transitions_that_apply_now(world, host_client, channels):
+    client = host_client(world.host(world.acme), world.acme_admin)
+    with tenant_context(world.acme):
+        shop, woo, _pos = sales_channels()
+        draft = promotion(author=world.acme_admin, channels=[shop, woo])
+    page = client.get(f"/promotions/{draft.pk}/").content.decode()
+    assert 'data-testid="action-validate"' in page
+    assert not any(f'data-testid="action-{name}"' in page for name in ("submit", "approve", "reject", "publish"))
+    assert "Pause all" not in page and "Roll back all" not in page
+    with tenant_context(world.acme):
+        live = published(draft, author=world.acme_admin, approver=world.partner_admin)
+    page = client.get(f"/promotions/{live.pk}/").content.decode()
+    assert not any(f'data-testid="action-{name}"' in page for name in ("validate", "submit", "approve", "publish"))
+    assert "Pause all" in page and "Roll back all" in page
