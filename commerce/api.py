@@ -3,6 +3,8 @@ and safety stock updates. Thin views over commerce.selectors / commerce.inventor
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +21,13 @@ from commerce.inventory import (
     safety_stock_set,
 )
 from commerce.models import ChannelLocation, InventoryLocation
-from commerce.selectors import AtsRow, available_to_sell, inventory_location_get, inventory_locations_list
+from commerce.selectors import (
+    AtsRow,
+    available_to_sell,
+    inventory_location_get,
+    inventory_locations_list,
+    reservations_unallocated,
+)
 from connectors.api import TenantApiView
 from portal.api_auth import api_actor
 from portal.api_errors import StrictSerializer
@@ -50,6 +58,9 @@ class SkuOutput(serializers.Serializer):
     sku = serializers.CharField()
     locations = AtsRowOutput(many=True)
     channels = ChannelAtsOutput(many=True)
+    unallocated_reserved = serializers.DecimalField(
+        **QUANTITY, help_text="Reserved by open orders with no stock location (lowers no location's ATS)."
+    )
 
 
 class InventoryFilterInput(serializers.Serializer):
@@ -110,9 +121,14 @@ class InventorySkuApi(TenantApiView):
     @extend_schema(operation_id="inventory_retrieve", responses={200: SkuOutput, **READ_ERRORS})
     def get(self, request: Request, sku: str) -> Response:
         result = available_to_sell(skus=[sku])
-        if not result.rows:
+        unallocated = reservations_unallocated(skus=[sku]).get(sku, Decimal(0))
+        if not result.rows and not unallocated:
             raise Http404
-        return Response(SkuOutput({"sku": sku, "locations": result.rows, "channels": result.channels}).data)
+        return Response(
+            SkuOutput(
+                {"sku": sku, "locations": result.rows, "channels": result.channels, "unallocated_reserved": unallocated}
+            ).data
+        )
 
 
 class SafetyStockApi(TenantApiView):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import structlog
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
@@ -53,7 +54,10 @@ def channel_adapter(vendor: str) -> ChannelAdapter:
         from promotions.channels import adapter_for
     except ImportError:
         raise ChannelUnsupported(f"No channel adapters are installed; {vendor} cannot take inventory.") from None
-    return adapter_for(vendor)
+    try:
+        return adapter_for(vendor)
+    except (LookupError, ValueError, ValidationError) as error:
+        raise ChannelUnsupported(f"{vendor} has no channel adapter: {error}") from None
 
 
 def _debounce_seconds() -> int:
@@ -185,11 +189,17 @@ def _push_channel(
     affected = [mapping for mapping in mappings if mapping.channel_location_id in sent_to]
     try:
         shown = dict(channel_adapter(channel.vendor).push_available(channel, levels))
-    except (ChannelRejected, ConnectorError) as error:
-        message = getattr(error, "message", str(error))
-        cause = "channel_rejected" if isinstance(error, ChannelRejected) else f"channel_{error.cause}"
+    except Exception as error:  # one channel's failure, whatever it is, must not hold up the others
+        message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         if isinstance(error, ChannelUnsupported):
             cause = "channel_unsupported"
+        elif isinstance(error, ChannelRejected):
+            cause = "channel_rejected"
+        elif isinstance(error, ConnectorError):
+            cause = f"channel_{error.cause}"
+        else:
+            cause = "channel_error"
+            log.exception("commerce.inventory_push_crashed", channel=channel.pk)
         _record(mappings=mappings, levels=levels, shown=None, error=message, report=report)
         report.errors[channel.pk] = message
         _problem(channel=channel, mappings=affected, cause=cause, detail=message, keys=len(levels))

@@ -162,3 +162,10 @@ def test_location_and_channel_input_errors(world, acme_api, stock):
         f"/api/v1/inventory/locations/{store.pk}/channels/", {"channel_connection": 999999, "channel_location_id": "1"}
     )
     assert missing.status_code == 404
+
+
+def test_retrieve_reports_reservations_without_a_location(world, acme_api):
+    with tenant_context(world.acme):
+        order_upsert(source="shopify", connection_id=7, document=shopify_order(store="nowhere"))
+    body = acme_api.get("/api/v1/inventory/TEE-BLK/").json()
+    assert (body["locations"], body["unallocated_reserved"]) == ([], "2.000")

@@ -214,3 +214,18 @@ def test_levels_are_per_tenant(world):
     with tenant_context(world.bluebird):
         assert available_to_sell().rows == []
         assert InventoryLevel.objects.count() == 0
+
+
+def test_orders_without_a_stock_location_are_reported_apart(world):
+    from commerce.selectors import reservations_unallocated
+
+    with tenant_context(world.acme):
+        order_upsert(source="shopify", connection_id=7, document=shopify_order(store="nowhere"))
+        assert available_to_sell().rows == []
+        assert reservations_unallocated() == {"BOOT-BRN": D("1"), "SOCK": D("1"), "TEE-BLK": D("2")}
+        web = InventoryLocation.objects.create(
+            source="shopify", source_connection_id=7, external_id="web", kind=InventoryLocation.Kind.WEB
+        )
+        order_upsert(source="shopify", connection_id=7, document=shopify_order(store="nowhere", source_version=2))
+        assert reservations_unallocated() == {}
+        assert {row.location_id for row in available_to_sell().rows} == {web.pk}

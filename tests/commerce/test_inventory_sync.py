@@ -223,3 +223,26 @@ def test_a_good_push_resolves_its_own_problem_only(world, channels, push_gate, d
         assert (problem.status, auth.status) == ("resolved", "open")
         occurrence = problem.occurrences.get()
         assert occurrence.object_url == f"/inventory/locations/{InventoryLocation.objects.get(external_id='A').pk}/"
+
+
+def test_an_unexpected_adapter_error_is_an_exception_and_other_channels_still_get_stock(
+    world, channels, push_gate, dispatched
+):
+    def broken(connection, levels):
+        raise TypeError("adapter bug")
+
+    with tenant_context(world.acme):
+        _world(world.acme)
+        channels["shopify"].push_available = broken
+        report = inventory_sync.inventory_push_due()
+        assert report.acknowledged == 2  # Square's two keys
+        assert TriageException.objects.get(kind="inventory").cause == "channel_error"
+        assert StockChange.objects.count() == 0
+
+
+def test_the_push_task_runs_in_its_tenant(world, channels, push_gate, dispatched):
+    from commerce.tasks import inventory_push
+
+    with tenant_context(world.acme):
+        _world(world.acme)
+        assert inventory_push.run() == {"changes": 2, "channels": 2, "failed": 0}
