@@ -92,9 +92,11 @@ class BadResponse(ConnectorError):
 
 
 class RequestRejected(ConnectorError):
-    """A 4xx other than auth and rate limit: the vendor refused what we sent (validation)."""
+    """A 4xx other than auth and rate limit: the vendor refused what we sent (validation).
+    `body` keeps the vendor's (redacted) answer so callers can report the vendor's own message."""
 
     cause = "validation"
+    body = ""
 
 
 class UnsafeUrl(ConnectorError):
@@ -270,7 +272,9 @@ class VendorClient:
             raise BadResponse(f"{what} answered a redirect (HTTP {status}); check the base URL.", status_code=status)
         if status >= 400:
             detail = redact(response.text[:300], self.secrets)
-            raise RequestRejected(f"{what} was rejected: HTTP {status}: {detail}", status_code=status)
+            rejected = RequestRejected(f"{what} was rejected: HTTP {status}: {detail}", status_code=status)
+            rejected.body = redact(response.text[:4000], self.secrets)
+            raise rejected
         return response
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

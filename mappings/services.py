@@ -321,6 +321,19 @@ def account_update(*, account: Account, actor=None, **values: object) -> Account
 
 
 @transaction.atomic
+def account_rule_account_set(*, rule: AccountRule, account: Account) -> AccountRule:
+    """Point a draft rule at another account (its role and conditions stay)."""
+    mapping_set = MappingSet.objects.select_for_update().get(pk=rule.mapping_set_id)
+    if mapping_set.status != MappingSet.Status.DRAFT:
+        raise ValidationError({"mapping_set": "Only a draft mapping set can be edited; copy it to a new draft."})
+    if not account.active:
+        raise ValidationError({"account": f"Account {account.code} is inactive."})
+    rule.account = account
+    rule.save(update_fields=["account"])
+    return rule
+
+
+@transaction.atomic
 def account_rule_remove(*, rule: AccountRule) -> None:
     mapping_set = MappingSet.objects.select_for_update().get(pk=rule.mapping_set_id)
     if mapping_set.status != MappingSet.Status.DRAFT:

@@ -191,6 +191,14 @@ def mapping_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 services.account_rule_remove(rule=rule)
                 messages.success(request, "Rule removed.")
                 return redirect("mappings_set", pk=pk)
+            elif action == "set_rule_account":
+                rule = AccountRule.objects.filter(pk=request.POST.get("rule") or 0, mapping_set=mapping_set).first()
+                account = Account.objects.filter(pk=request.POST.get("account") or 0).first()
+                if rule is None or account is None:
+                    raise Http404("No such rule or account.")
+                services.account_rule_account_set(rule=rule, account=account)
+                messages.success(request, f"{rule.get_role_display()} now goes to {account.code} {account.name}.")
+                return redirect("mappings_set", pk=pk)
             elif action == "set_value":
                 value_form = ValueMapForm(request.POST)
                 if value_form.is_valid():
@@ -228,6 +236,7 @@ def mapping_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         **_preview_context(request, mapping_set),
         "rules": mapping_set.rules.select_related("account").order_by("role", "pk"),
+        "rule_accounts": accounts_list(),
         "values": mapping_set.value_maps.order_by("kind", "source_value"),
         "rule_form": rule_form,
         "value_form": value_form,

@@ -44,6 +44,7 @@ class TrialBalanceRow:
     currency: str
     debit: Decimal
     credit: Decimal
+    account_id: int | None = None  # for a link to the account's ledger
 
     @property
     def balance(self) -> Decimal:
@@ -58,7 +59,7 @@ def trial_balance(*, as_of: dt.date | None = None) -> list[TrialBalanceRow]:
     if as_of is not None:
         lines = lines.filter(entry__date__lte=as_of)
     totals = (
-        lines.values("account__code", "account__name", "account__type", "entry__currency")
+        lines.values("account_id", "account__code", "account__name", "account__type", "entry__currency")
         .annotate(debit=Sum("debit"), credit=Sum("credit"))
         .order_by("account__code", "entry__currency")
     )
@@ -70,6 +71,7 @@ def trial_balance(*, as_of: dt.date | None = None) -> list[TrialBalanceRow]:
             currency=row["entry__currency"],
             debit=quantize(row["debit"], row["entry__currency"]),
             credit=quantize(row["credit"], row["entry__currency"]),
+            account_id=row["account_id"],
         )
         for row in totals
     ]

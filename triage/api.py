@@ -7,6 +7,7 @@ Thin views, like tenants/api.py: serializers check shape, triage.services checks
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.urls import path
 from django.utils import timezone
@@ -18,8 +19,8 @@ from rest_framework.response import Response
 from portal.api_auth import api_actor
 from portal.api_errors import CreatedCursorPagination, StrictSerializer, error_responses
 from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
-from tenants.models import TriageIndex
-from tenants.selectors import partner_triage_index
+from tenants.models import AlertRule, TriageIndex
+from tenants.selectors import alert_rules_for_partner, partner_tenants, partner_triage_index
 from triage import selectors, services
 from triage.models import OPEN_STATUSES, Comment, FixClass, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
@@ -527,7 +528,103 @@ class PartnerExceptionListApi(ApiView):
         return self.get_paginated_response(PartnerExceptionOutput(page, many=True, context={"request": request}).data)
 
 
+# ---- alert rules (partner console) ----------------------------------------------------------
+
+
+class AlertRuleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    tenant = serializers.SlugField(source="tenant.slug", allow_null=True, help_text="null: every tenant.")
+    trigger = serializers.ChoiceField(choices=AlertRule.Trigger.choices)
+    threshold = serializers.IntegerField(help_text="N occurrences, for count_over.")
+    window_minutes = serializers.IntegerField(help_text="within M minutes, for count_over.")
+    emails = serializers.ListField(child=serializers.EmailField())
+    webhook = serializers.BooleanField(help_text="Also send the signed `exception.alert` webhook.")
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class AlertRuleCreateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120)
+    trigger = serializers.ChoiceField(choices=AlertRule.Trigger.choices)
+    tenant = serializers.SlugField(required=False, allow_null=True, default=None, help_text="Omit for every tenant.")
+    threshold = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
+    window_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, default=60)
+    emails = serializers.ListField(child=serializers.EmailField(), max_length=20, default=list)
+    webhook = serializers.BooleanField(default=True)
+
+
+class AlertRuleListCreateApi(ApiView):
+    api_area = "partner"
+    serializer_class = AlertRuleOutput
+    admin_scope = True
+    queryset = AlertRule.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AlertRule.objects.none()
+        return alert_rules_for_partner(partner=self.request.partner)
+
+    @extend_schema(operation_id="alert_rules_list", responses={200: AlertRuleOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(AlertRuleOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="alert_rules_create",
+        request=AlertRuleCreateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: AlertRuleOutput, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Critical to the on-call inbox",
+                value={"name": "Critical", "trigger": "critical", "emails": ["oncall@partner.example"]},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = AlertRuleCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        slug = values.pop("tenant")
+        tenant = None
+        if slug:
+            tenant = partner_tenants(partner=request.partner).filter(slug=slug).first()
+            if tenant is None:
+                raise exceptions.ValidationError({"tenant": [f"You have no tenant {slug!r}."]})
+        actor, actor_label = api_actor(request)
+        try:
+            rule = services.alert_rule_create(
+                partner=request.partner, tenant=tenant, actor=actor, actor_label=actor_label, **values
+            )
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError(error.message_dict) from error
+        return Response(AlertRuleOutput(rule).data, status=status.HTTP_201_CREATED)
+
+
+class AlertRuleDeactivateApi(ApiView):
+    api_area = "partner"
+    serializer_class = AlertRuleOutput
+    admin_scope = True
+    queryset = AlertRule.objects.none()
+
+    @extend_schema(
+        operation_id="alert_rules_deactivate", responses={200: AlertRuleOutput, **error_responses(401, 403, 404, 429)}
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        rule = alert_rules_for_partner(partner=request.partner).filter(pk=pk).first()
+        if rule is None:
+            raise exceptions.NotFound("No such alert rule.")
+        actor, actor_label = api_actor(request)
+        return Response(
+            AlertRuleOutput(services.alert_rule_deactivate(rule=rule, actor=actor, actor_label=actor_label)).data
+        )
+
+
 urlpatterns = [
+    path("alert-rules/", AlertRuleListCreateApi.as_view(), name="api-alert-rules"),
+    path("alert-rules/<int:pk>/", AlertRuleDeactivateApi.as_view(), name="api-alert-rule-detail"),
     path("exceptions/", ExceptionListApi.as_view(), name="api-exceptions"),
     path("exceptions/bulk/", ExceptionBulkApi.as_view(), name="api-exceptions-bulk"),
     path("exceptions/<int:pk>/", ExceptionDetailApi.as_view(), name="api-exception-detail"),

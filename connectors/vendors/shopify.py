@@ -231,7 +231,8 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> Canon
 
 def _with_payments(document: CanonicalOrder, order: Mapping[str, Any]) -> CanonicalOrder:
     """The order's REST payload names its gateways but not the split between them; the amount is
-    the line-level total (what posting trusts), the vendor's own total is kept to flag differences."""
+    the line-level total (what posting trusts), the vendor's own total is kept to flag differences.
+    An order paid partly by gift card is split by `gift_card_split` once its transactions are read."""
     from dataclasses import replace
 
     gateways = [str(name) for name in order.get("payment_gateway_names") or []]
@@ -246,6 +247,47 @@ def _with_payments(document: CanonicalOrder, order: Mapping[str, Any]) -> Canoni
         is_gift_card=gateway in GIFT_CARD_GATEWAYS,
     )
     return replace(document, payments=(payment,))
+
+
+def needs_transactions(document: CanonicalOrder, order: Mapping[str, Any]) -> bool:
+    """A paid order that names a gift card next to another gateway: only its transactions say how
+    much each paid, and a gift card's share is a liability released, not card money to clear."""
+    gateways = {str(name) for name in order.get("payment_gateway_names") or []}
+    return bool(document.payments) and bool(gateways & GIFT_CARD_GATEWAYS) and bool(gateways - GIFT_CARD_GATEWAYS)
+
+
+def gift_card_split(document: CanonicalOrder, transactions: Any) -> CanonicalOrder:
+    """Split the order's payment into the gift-card share (successful gift-card sales and captures,
+    in shop currency) and the rest on the card gateway. More gift card than the order is an error."""
+    from dataclasses import replace
+
+    if not isinstance(transactions, list):
+        raise NormaliseError(f"Order {document.external_id}: transactions.json did not return a list.")
+    currency = document.currency
+    gift = Decimal(0)
+    for transaction in transactions:
+        if not isinstance(transaction, dict):
+            raise NormaliseError(f"Order {document.external_id}: a transaction is not an object.")
+        settled = transaction.get("kind") in ("sale", "capture") and transaction.get("status") == "success"
+        if settled and str(transaction.get("gateway") or "") in GIFT_CARD_GATEWAYS:
+            gift += money(transaction.get("amount"), currency, field=f"transaction {transaction.get('id')} amount")
+    [payment] = document.payments
+    if gift > payment.amount:
+        raise NormaliseError(
+            f"Order {document.external_id}: gift cards paid {gift} {currency}, more than the order's {payment.amount}."
+        )
+    payments = [replace(payment, amount=payment.amount - gift)] if payment.amount - gift else []
+    if gift:
+        payments.append(
+            PaymentDoc(
+                external_id=f"{document.external_id}:gift_card",
+                gateway="gift_card",
+                amount=gift,
+                method="gift_card",
+                is_gift_card=True,
+            )
+        )
+    return replace(document, payments=tuple(payments))
 
 
 def refund_normalise(refund: Mapping[str, Any], *, currency: str, taxes_included: bool) -> CanonicalRefund:
@@ -409,6 +451,10 @@ class ShopifyAdapter(Adapter):
             raise NormaliseError("The payload is not a JSON object.")
         if topic in ORDER_TOPICS:
             order = order_normalise(payload, shop_domain="")
+            if needs_transactions(order, payload):
+                with self.client(connection) as client:
+                    data = client.get(f"orders/{payload['id']}/transactions.json", params={"in_shop_currency": "true"})
+                order = gift_card_split(order, (data or {}).get("transactions") if isinstance(data, dict) else None)
             refunds = [
                 refund_normalise(refund, currency=order.currency, taxes_included=order.taxes_included)
                 for refund in payload.get("refunds") or []

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import template
+
+from posting.money import MoneyError, quantize, to_decimal
 
 register = template.Library()
 
@@ -25,3 +29,17 @@ def duration(seconds: float | None) -> str:
 def dict_get(mapping: dict, key: object) -> object:
     """`mapping[key]` in a template, or an empty list when the key is absent."""
     return mapping.get(key, [])
+
+
+@register.filter
+def money(amount: Decimal | None, currency: str) -> str:
+    """A stored amount (four decimal places) shown in the currency's minor unit, 80.0000 USD → 80.00,
+    unless that would hide a fraction of a minor unit, which is then shown as stored."""
+    if amount is None or amount == "":
+        return ""
+    try:
+        value = to_decimal(amount)
+        rounded = quantize(value, currency)
+    except MoneyError:
+        return str(amount)
+    return str(rounded) if rounded == value else format(value.normalize(), "f")

@@ -1,7 +1,9 @@
 import datetime as dt
 from decimal import Decimal as D
 
+import httpx
 import pytest
+import respx
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -15,6 +17,8 @@ from posting.services import entry_balance
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture_bytes
 from triage.models import Exception as TriageException
+
+SHOP = "https://acme-outfitters.myshopify.com/admin/api/2025-07"
 
 
 def test_the_per_minute_fan_out_runs_the_connector_jobs(world, monkeypatch, django_capture_on_commit_callbacks):
@@ -46,7 +50,20 @@ def test_the_per_minute_fan_out_runs_the_connector_jobs(world, monkeypatch, djan
         ("orders_create_total_mismatch.json", "totals_mismatch"),
     ],
 )
+@respx.mock
 def test_vendor_traps_post_balanced_journals_and_flag_what_does_not_add_up(world, name, expected_cause):
+    # The GBP order was paid partly by gift card: its transactions say how much.
+    respx.get(f"{SHOP}/orders/5741330710853/transactions.json").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "transactions": [
+                    {"id": 1, "kind": "sale", "status": "success", "gateway": "gift_card", "amount": "20.00"},
+                    {"id": 2, "kind": "sale", "status": "success", "gateway": "shopify_payments", "amount": "44.99"},
+                ]
+            },
+        )
+    )
     with tenant_context(world.acme):
         standard_chart_apply()
         conn = ConnectionFactory()
@@ -65,6 +82,7 @@ def test_vendor_traps_post_balanced_journals_and_flag_what_does_not_add_up(world
         if name == "orders_create_taxes_included_gbp.json":
             revenue = sum(line.credit for line in entry.lines.filter(role="revenue"))
             assert revenue == D("50.0000")  # 60.00 less the 10.00 VAT it included
+            assert sum(line.debit for line in entry.lines.filter(role="gift_card_liability")) == D("20.0000")
         if name == "orders_create_marketplace_tax.json":
             assert not entry.lines.filter(role="tax_payable").exists()
             assert sum(line.credit for line in entry.lines.filter(role="marketplace_tax_collected")) == D("13.7700")

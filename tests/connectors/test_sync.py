@@ -43,6 +43,7 @@ def _two_orders():
     first = fixture("shopify", "orders_create.json")
     second = fixture("shopify", "orders_create_taxes_included_gbp.json")
     second.update(currency="USD", presentment_currency="USD", id=5741330710999, updated_at="2025-09-12T11:00:00-04:00")
+    second["payment_gateway_names"] = ["shopify_payments"]  # paging is the point here, not the gift-card split
     for item in second["line_items"] + second["shipping_lines"]:
         for money_set in [item["price_set"]] + [t["price_set"] for t in item["tax_lines"]]:
             money_set["shop_money"]["currency_code"] = "USD"

@@ -30,6 +30,11 @@ The browser. `playwright install` cannot download a browser here: the launch arg
 Debian's /usr/bin/chromium (`make browser` installs it). Chromium resolves `*.localhost` to the
 loopback address by itself, so the partner and tenant hosts work without any hosts file.
 
+The sandbox. A journey that writes a lot (a chart of accounts, journals, connections) asks for
+`sandbox`: a tenant of its own (Juniper Outdoor, juniper.northwind.localhost) with its own admin,
+created committed before the test and deleted with its schema after it, so nothing it writes can
+reach the shared world. tests/e2e/seed.py makes the data such a journey starts from.
+
 Screenshots. With SCREENSHOTS=1 in the environment, `screenshot(page, name)` saves a full-page PNG
 under docs/screenshots/; otherwise it does nothing.
 """
@@ -50,6 +55,8 @@ from django.test.testcases import LiveServerThread
 from django.urls import reverse
 from playwright.sync_api import Page
 
+from tenants.models import AuditEvent, Membership, Partner, Tenant, User
+from tenants.services import membership_grant, tenant_create, tenant_delete, user_create
 from tests import conftest as root
 from tests.conftest import PASSWORD
 
@@ -157,3 +164,49 @@ def screenshot() -> Callable[[Page, str], None]:
         page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"), full_page=True)
 
     return save
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A tenant of its own for a journey that writes a lot (a chart, journals, connections)."""
+
+    tenant: Tenant
+    host: str
+    admin: User
+
+
+SANDBOX_SLUG = "juniper"
+SANDBOX_ADMIN = "finance@juniper.test"
+
+
+def _sandbox_remove() -> None:
+    tenant = Tenant.objects.filter(slug=SANDBOX_SLUG).first()
+    if tenant is not None:
+        AuditEvent.objects.filter(tenant=tenant).delete()
+        tenant_delete(tenant=tenant, confirm_slug=SANDBOX_SLUG, actor=None)
+    AuditEvent.objects.filter(actor__email=SANDBOX_ADMIN).delete()
+    User.objects.filter(email=SANDBOX_ADMIN).delete()
+
+
+@pytest.fixture
+def sandbox(world) -> Iterator[Sandbox]:
+    """Juniper Outdoor, a Northwind tenant created (committed) for one test with its own admin, and
+    deleted with its schema afterwards, so a journey's writes never reach the shared world."""
+
+    def create() -> Sandbox:
+        _sandbox_remove()  # a run killed half-way must not block the next one
+        created = tenant_create(
+            partner=Partner.objects.get(slug="northwind"),
+            slug=SANDBOX_SLUG,
+            name="Juniper Outdoor",
+            timezone="America/Chicago",
+        )
+        admin = user_create(email=SANDBOX_ADMIN, password=PASSWORD, name="Jo Finance", verified=True)
+        membership_grant(user=admin, tenant=created.tenant, role=Membership.Role.TENANT_ADMIN)
+        return Sandbox(tenant=created.tenant, host=created.domain, admin=admin)
+
+    made = committed(create)
+    try:
+        yield made
+    finally:
+        committed(_sandbox_remove)

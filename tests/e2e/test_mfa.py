@@ -70,3 +70,49 @@ def test_tenant_admin_activates_totp_and_signs_in_with_a_code(page: Page, portal
     finally:
         # The world is committed: leave finance@acme.test without a second factor for other tests.
         committed(lambda: Authenticator.objects.filter(user=user).delete())
+
+
+def test_tenant_admin_adds_a_security_key_and_signs_in_with_it(page: Page, portal: Portal, world, screenshot):
+    """WebAuthn through Chromium's virtual authenticator (DevTools protocol): a platform key that
+    verifies the user, as a laptop's fingerprint reader or a phone passkey would."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    authenticator = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+            }
+        },
+    )["authenticatorId"]
+    host = world.host(world.acme)
+    user = world.acme_admin
+    try:
+        sign_in(page, portal, host=host, email=user.email)
+        page.wait_for_url(portal.url(host, "/"))
+        page.goto(portal.url(host, reverse("mfa_add_webauthn")))
+        page.wait_for_url(portal.url(host, reverse("account_reauthenticate")) + "?next=*")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(portal.url(host, reverse("mfa_add_webauthn")))
+        page.fill("input[name=name]", "Work laptop")
+        screenshot(page, "mfa-security-key")
+        page.click("#mfa_webauthn_add")
+        page.wait_for_url(lambda url: reverse("mfa_add_webauthn") not in url)
+        keys = committed(lambda: list(Authenticator.objects.filter(user=user).values_list("type", flat=True)))
+        assert sorted(keys) == [Authenticator.Type.RECOVERY_CODES, Authenticator.Type.WEBAUTHN]
+        assert len(cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})["credentials"]) == 1
+
+        page.goto(portal.url(host, "/"))
+        page.click("button:has-text('Sign out')")
+        sign_in(page, portal, host=host, email=user.email)
+        page.wait_for_url(portal.url(host, reverse("mfa_authenticate")))
+        page.click("#mfa_webauthn_authenticate")
+        page.wait_for_url(portal.url(host, "/"))
+        assert page.inner_text("[data-testid=tenant-name]") == "Acme Outfitters"
+    finally:
+        committed(lambda: Authenticator.objects.filter(user=user).delete())

@@ -129,6 +129,31 @@ def test_mapping_editor_adds_and_removes_rules_and_value_maps(world, host_client
         assert not ValueMap.objects.filter(pk=value.pk).exists()
 
 
+def test_mapping_editor_changes_a_rules_account_in_place(world, host_client):
+    active, draft, _order = _draft_with_order(world)
+    client = host_client(world.host(world.acme), world.acme_admin)
+    with tenant_context(world.acme):
+        rule = draft.rules.get(role="shipping_income")
+        other = Account.objects.get(code="4000")
+        retired = Account.objects.create(code="4099", name="Old sales", type="revenue", active=False)
+        live_rule = active.rules.get(role="shipping_income")
+    url = f"/chart-of-accounts/mapping-sets/{draft.pk}/"
+    page = client.get(url).content.decode()
+    assert f'id="rule-account-{rule.pk}"' in page and "4099 Old sales (inactive)</option>" in page
+    changed = client.post(url, {"action": "set_rule_account", "rule": rule.pk, "account": other.pk})
+    assert changed.status_code == 302
+    refused = client.post(url, {"action": "set_rule_account", "rule": rule.pk, "account": retired.pk})
+    assert refused.status_code == 400 and "Account 4099 is inactive." in refused.content.decode()
+    live = client.post(
+        f"/chart-of-accounts/mapping-sets/{active.pk}/",
+        {"action": "set_rule_account", "rule": live_rule.pk, "account": other.pk},
+    )
+    assert live.status_code == 400
+    with tenant_context(world.acme):
+        assert AccountRule.objects.get(pk=rule.pk).account_id == other.pk
+        assert AccountRule.objects.get(pk=live_rule.pk).account.code == "4100"  # the live set is untouched
+
+
 def test_live_mapping_set_cannot_be_edited_from_the_page(world, host_client):
     active, _draft, _order = _draft_with_order(world)
     client = host_client(world.host(world.acme), world.acme_admin)

@@ -68,6 +68,7 @@ def test_order_trace_page_shows_trace_id_lines_and_erp_id(world, host_client):
     assert f"Journal entry {entry.pk}" in page
     assert "ERP id <code>QB-778</code>" in page
     assert "Order 1001 could not be posted" in page
+    assert '<td class="num">80.00</td>' in page and "80.0000" not in page  # USD amounts in cents
 
 
 def test_orders_list_searches_and_links_to_the_trace(world, host_client):

@@ -38,6 +38,9 @@ def test_trial_balance_page_and_exports(world, host_client):
     client = host_client(world.host(world.acme), world.acme_admin)
     page = client.get("/ledger/trial-balance/?as_of=2026-03-14").content.decode()
     assert "2100" in page and "225.30" in page
+    with tenant_context(world.acme):
+        tax = Account.objects.get(code="2100")
+    assert f'<a href="/ledger/accounts/{tax.pk}/">2100</a>' in page  # each row opens the account's ledger
     empty = client.get("/ledger/trial-balance/?as_of=2026-03-13").content.decode()
     assert "Nothing posted by 2026-03-13" in empty
     csv_response = client.get("/ledger/export.csv")

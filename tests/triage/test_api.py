@@ -210,3 +210,50 @@ def test_partner_wide_list_reads_only_the_partners_tenants(world, api_client, ma
     assert [row["exception_id"] for row in bluebird_only["results"]] == [bluebird.pk]
     assert api_client(ACME, make_key(partner=world.northwind)).get("/api/v1/partner-exceptions/").status_code == 404
     assert api_client(NORTHWIND, make_key(partner=world.southpaw)).get("/api/v1/partner-exceptions/").status_code == 404
+
+
+def test_partner_admin_key_manages_alert_rules_of_its_own_tenants_only(world, api_client, make_key):
+    from tenants.models import AlertRule, AuditEvent
+
+    admin = api_client(NORTHWIND, make_key(scopes=["read", "write", "admin"]))
+    created = admin.post(
+        "/api/v1/alert-rules/",
+        {
+            "name": "Acme storms",
+            "trigger": "count_over",
+            "tenant": "acme",
+            "threshold": 50,
+            "window_minutes": 10,
+            "emails": ["oncall@northwind.test"],
+        },
+    )
+    assert created.status_code == 201, created.json()
+    rule = created.json()
+    assert (rule["tenant"], rule["trigger"], rule["threshold"], rule["emails"]) == (
+        "acme",
+        "count_over",
+        50,
+        ["oncall@northwind.test"],
+    )
+    assert [r["name"] for r in admin.get("/api/v1/alert-rules/").json()["results"]] == ["Acme storms"]
+    assert AuditEvent.objects.filter(action="alert_rule.created", target_id=str(rule["id"])).exists()
+
+    # another partner's tenant, a count rule without N, an unknown field: 400 with the reason
+    cedar = admin.post("/api/v1/alert-rules/", {"name": "x", "trigger": "critical", "tenant": "cedar"})
+    assert cedar.status_code == 400 and "tenant" in cedar.json()["error"]["details"]
+    no_n = admin.post("/api/v1/alert-rules/", {"name": "x", "trigger": "count_over", "emails": ["a@b.test"]})
+    assert no_n.status_code == 400 and "threshold" in no_n.json()["error"]["details"]
+    assert admin.post("/api/v1/alert-rules/", {"name": "x", "trigger": "critical", "colour": "red"}).status_code == 400
+
+    # a write-only key may not touch alert rules; another partner cannot see or deactivate this one
+    assert api_client(NORTHWIND, make_key(scopes=["read", "write"])).get("/api/v1/alert-rules/").status_code == 403
+    southpaw = api_client("southpaw.localhost", make_key(partner=world.southpaw, scopes=["read", "write", "admin"]))
+    assert southpaw.get("/api/v1/alert-rules/").json()["results"] == []
+    assert southpaw.delete(f"/api/v1/alert-rules/{rule['id']}/").status_code == 404
+    assert (
+        api_client(ACME, make_key(tenant=world.acme, scopes=["admin"])).get("/api/v1/alert-rules/").status_code == 404
+    )
+
+    gone = admin.delete(f"/api/v1/alert-rules/{rule['id']}/")
+    assert gone.status_code == 200 and gone.json()["active"] is False
+    assert AlertRule.objects.get(pk=rule["id"]).active is False

@@ -1,7 +1,9 @@
 import datetime as dt
 from decimal import Decimal as D
 
+import httpx
 import pytest
+import respx
 
 from commerce.documents import (
     CanonicalOrder,
@@ -20,6 +22,7 @@ from connectors.vendors.base import NormaliseError
 from connectors.vendors.shopify import order_normalise, payout_normalise, refund_normalise
 from tests.connectors.helpers import fixture
 
+SHOP = "https://acme-outfitters.myshopify.com/admin/api/2025-07"
 EDT = dt.timezone(dt.timedelta(hours=-4))
 
 
@@ -132,3 +135,66 @@ def test_amounts_with_too_many_decimals_and_missing_fields_are_refused():
     del order["created_at"]
     with pytest.raises(NormaliseError, match=r"The payload has no created_at\."):
         order_normalise(order)
+
+
+def _gift_card_order() -> dict:
+    order = fixture("shopify", "orders_create.json")
+    order["payment_gateway_names"] = ["gift_card", "shopify_payments"]
+    return order
+
+
+@respx.mock
+def test_gift_card_share_is_read_from_the_orders_transactions_and_posted_to_the_liability(world):
+    from django_tenants.utils import tenant_context
+
+    from commerce.services import order_upsert
+    from connectors.vendors.shopify import ShopifyAdapter
+    from mappings.services import standard_chart_apply
+    from posting.models import JournalLine
+    from posting.services import journal_post_order
+    from tests.connectors.factories import ConnectionFactory
+
+    route = respx.get(f"{SHOP}/orders/5741329006917/transactions.json").mock(
+        return_value=httpx.Response(200, json=fixture("shopify", "order_transactions_gift_card.json"))
+    )
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        conn = ConnectionFactory()
+        [order] = ShopifyAdapter().normalise(topic="orders/create", payload=_gift_card_order(), connection=conn)
+        assert route.calls.last.request.url.params["in_shop_currency"] == "true"
+        # the failed gift-card attempt is ignored; the card pays the rest of the line-level total
+        assert order.payments == (
+            PaymentDoc("5741329006917:payment", "shopify_payments", D("125.87"), method="card"),
+            PaymentDoc("5741329006917:gift_card", "gift_card", D("50.00"), method="gift_card", is_gift_card=True),
+        )
+        stored = order_upsert(source="shopify", connection_id=conn.pk, document=order).obj
+        entry = journal_post_order(order=stored).entry
+        debits = {line.role: line.debit for line in JournalLine.objects.filter(entry=entry, debit__gt=0)}
+        assert debits["gift_card_liability"] == D("50.00")
+        assert debits["payment_clearing"] == D("125.87")
+
+
+@respx.mock
+def test_gift_cards_worth_more_than_the_order_are_refused(world):
+    from django_tenants.utils import tenant_context
+
+    from connectors.vendors.shopify import ShopifyAdapter
+    from tests.connectors.factories import ConnectionFactory
+
+    transactions = fixture("shopify", "order_transactions_gift_card.json")
+    transactions["transactions"][1]["amount"] = "500.00"
+    respx.get(f"{SHOP}/orders/5741329006917/transactions.json").mock(
+        return_value=httpx.Response(200, json=transactions)
+    )
+    with tenant_context(world.acme), pytest.raises(NormaliseError, match=r"gift cards paid 500\.00 USD"):
+        ShopifyAdapter().normalise(topic="orders/create", payload=_gift_card_order(), connection=ConnectionFactory())
+
+
+def test_orders_paid_by_one_gateway_need_no_transactions_call():
+    from connectors.vendors.shopify import needs_transactions
+
+    plain = fixture("shopify", "orders_create.json")
+    assert not needs_transactions(order_normalise(plain), plain)
+    only_gift = {**plain, "payment_gateway_names": ["gift_card"]}
+    assert not needs_transactions(order_normalise(only_gift), only_gift)
+    assert needs_transactions(order_normalise(_gift_card_order()), _gift_card_order())
