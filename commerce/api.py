@@ -20,7 +20,7 @@ from commerce.inventory import (
     inventory_location_update,
     safety_stock_set,
 )
-from commerce.models import ChannelLocation, InventoryLocation
+from commerce.models import ChannelLocation, InventoryLevel, InventoryLocation
 from commerce.selectors import (
     AtsRow,
     available_to_sell,
@@ -97,6 +97,7 @@ def _location_ids(location: int | None) -> list[int] | None:
 )
 class InventoryListApi(TenantApiView):
     serializer_class = AtsRowOutput
+    queryset = InventoryLevel.objects.none()  # for the schema only: rows come from available_to_sell
     pagination_class = _Pagination
 
     @extend_schema(operation_id="inventory_list", responses={200: AtsRowOutput(many=True), **READ_ERRORS})
@@ -206,6 +207,7 @@ def _location(pk: int) -> InventoryLocation:
 
 class LocationListApi(TenantApiView):
     serializer_class = LocationOutput
+    queryset = InventoryLocation.objects.none()  # for the schema only: rows come from the selector
     pagination_class = _Pagination
 
     @extend_schema(operation_id="inventory_locations_list", responses={200: LocationOutput(many=True), **READ_ERRORS})

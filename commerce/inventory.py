@@ -442,7 +442,10 @@ def stock_changed_mark(*, pairs: Iterable[tuple[int | None, str]]) -> int:
     rows = [StockChange(location_id=location_id, sku=sku) for location_id, sku in wanted if location_id in sold_from]
     if not rows:
         return 0
-    StockChange.objects.bulk_create(rows, ignore_conflicts=True)
+    # A row already queued (or being pushed) gets the new change time, so a push in flight keeps it.
+    StockChange.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["location", "sku"], update_fields=["changed_at"]
+    )
     from commerce.inventory_sync import inventory_push_schedule
 
     inventory_push_schedule()

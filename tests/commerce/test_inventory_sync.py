@@ -246,3 +246,34 @@ def test_the_push_task_runs_in_its_tenant(world, channels, push_gate, dispatched
     with tenant_context(world.acme):
         _world(world.acme)
         assert inventory_push.run() == {"changes": 2, "channels": 2, "failed": 0}
+
+
+def test_a_change_during_a_push_stays_queued_for_the_next_one(world, channels, push_gate, dispatched):
+    with tenant_context(world.acme):
+        _world(world.acme)
+        original = channels["shopify"].push_available
+
+        def push_while_stock_moves(connection, levels):
+            inventory_level_upsert(source="csv", connection_id=90003, document=level("TEE", "1", 7))
+            return original(connection, levels)
+
+        channels["shopify"].push_available = push_while_stock_moves
+        inventory_sync.inventory_push_due()
+        assert list(StockChange.objects.values_list("sku", flat=True)) == ["TEE"]
+        channels["shopify"].push_available = original
+        inventory_sync.inventory_push_due()
+        assert channels["shopify"].calls[-1] == {("TEE", "gid-A"): D("1.000")}
+        assert StockChange.objects.count() == 0
+
+
+def test_a_claim_in_flight_is_left_alone_and_a_dead_one_is_taken_over(world, channels, push_gate, dispatched):
+    from django.utils import timezone
+
+    with tenant_context(world.acme):
+        _world(world.acme)
+        now = timezone.now()
+        StockChange.objects.update(claimed_at=now, changed_at=now - timezone.timedelta(seconds=1))
+        assert inventory_sync.inventory_push_due().changes == 0
+        StockChange.objects.update(claimed_at=now - inventory_sync.CLAIM_TIMEOUT - timezone.timedelta(seconds=1))
+        assert inventory_sync.inventory_push_due().changes == 2
+        assert StockChange.objects.count() == 0
