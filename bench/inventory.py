@@ -85,8 +85,9 @@ def main() -> None:
         tenant = services.tenant_create(partner=partner, slug="benchshop", name="Bench Shop").tenant
         with tenant_context(tenant):
             cache.delete(inventory_sync.PUSH_GATE_KEY)
+            source = Connection.objects.create(vendor="csv", name="Stock files", config={})
             locations = [
-                inventory_location_ensure(source="csv", connection_id=1, external_id=code, name=code)
+                inventory_location_ensure(source="csv", connection_id=source.pk, external_id=code, name=code)
                 for code in ("WH", "STORE-1", "STORE-2")
             ]
             web = Connection.objects.create(vendor="shopify", name="Web", config={})
@@ -107,7 +108,7 @@ def main() -> None:
                 started = time.perf_counter()
                 for location, sku in tqdm(keys, desc=label, unit="update"):
                     document = CanonicalInventoryLevel(location, sku, Decimal(quantity), version)
-                    outcome = inventory_level_upsert(source="csv", connection_id=1, document=document).outcome
+                    outcome = inventory_level_upsert(source="csv", connection_id=source.pk, document=document).outcome
                     assert outcome == expected, outcome
                 return time.perf_counter() - started
 

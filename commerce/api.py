@@ -3,6 +3,8 @@ and safety stock updates. Thin views over commerce.selectors / commerce.inventor
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -18,8 +20,14 @@ from commerce.inventory import (
     inventory_location_update,
     safety_stock_set,
 )
-from commerce.models import ChannelLocation, InventoryLocation
-from commerce.selectors import AtsRow, available_to_sell, inventory_location_get, inventory_locations_list
+from commerce.models import ChannelLocation, InventoryLevel, InventoryLocation
+from commerce.selectors import (
+    AtsRow,
+    available_to_sell,
+    inventory_location_get,
+    inventory_locations_list,
+    reservations_unallocated,
+)
 from connectors.api import TenantApiView
 from portal.api_auth import api_actor
 from portal.api_errors import StrictSerializer
@@ -50,6 +58,9 @@ class SkuOutput(serializers.Serializer):
     sku = serializers.CharField()
     locations = AtsRowOutput(many=True)
     channels = ChannelAtsOutput(many=True)
+    unallocated_reserved = serializers.DecimalField(
+        **QUANTITY, help_text="Reserved by open orders with no stock location (lowers no location's ATS)."
+    )
 
 
 class InventoryFilterInput(serializers.Serializer):
@@ -86,6 +97,7 @@ def _location_ids(location: int | None) -> list[int] | None:
 )
 class InventoryListApi(TenantApiView):
     serializer_class = AtsRowOutput
+    queryset = InventoryLevel.objects.none()  # for the schema only: rows come from available_to_sell
     pagination_class = _Pagination
 
     @extend_schema(operation_id="inventory_list", responses={200: AtsRowOutput(many=True), **READ_ERRORS})
@@ -110,9 +122,14 @@ class InventorySkuApi(TenantApiView):
     @extend_schema(operation_id="inventory_retrieve", responses={200: SkuOutput, **READ_ERRORS})
     def get(self, request: Request, sku: str) -> Response:
         result = available_to_sell(skus=[sku])
-        if not result.rows:
+        unallocated = reservations_unallocated(skus=[sku]).get(sku, Decimal(0))
+        if not result.rows and not unallocated:
             raise Http404
-        return Response(SkuOutput({"sku": sku, "locations": result.rows, "channels": result.channels}).data)
+        return Response(
+            SkuOutput(
+                {"sku": sku, "locations": result.rows, "channels": result.channels, "unallocated_reserved": unallocated}
+            ).data
+        )
 
 
 class SafetyStockApi(TenantApiView):
@@ -190,6 +207,7 @@ def _location(pk: int) -> InventoryLocation:
 
 class LocationListApi(TenantApiView):
     serializer_class = LocationOutput
+    queryset = InventoryLocation.objects.none()  # for the schema only: rows come from the selector
     pagination_class = _Pagination
 
     @extend_schema(operation_id="inventory_locations_list", responses={200: LocationOutput(many=True), **READ_ERRORS})

@@ -37,10 +37,10 @@ class ChannelLocationForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
-        from commerce.inventory import CHANNEL_VENDORS
+        from commerce.inventory import channel_vendors
         from connectors.models import Connection
 
         super().__init__(*args, **kwargs)
         self.fields["channel_connection"].queryset = Connection.objects.filter(
-            vendor__in=CHANNEL_VENDORS, direction=Connection.Direction.SOURCE
+            vendor__in=channel_vendors(), direction=Connection.Direction.SOURCE
         ).order_by("name")

@@ -360,8 +360,11 @@ def location_safety_default_set(
     return location
 
 
-# Sales channels that hold stock figures (a channel adapter in promotions/channels takes them).
-CHANNEL_VENDORS = ("shopify", "square", "woocommerce")
+def channel_vendors() -> tuple[str, ...]:
+    """Sales channels that hold stock figures (those with a channel adapter in promotions/channels)."""
+    from promotions.channels import channel_vendors as vendors
+
+    return vendors()
 
 
 @transaction.atomic
@@ -377,9 +380,20 @@ def channel_location_set(
     SKU there is then pushed to it."""
     if not channel_location_id or len(channel_location_id) > 120:
         raise ValidationError({"channel_location_id": ["Give the channel's location id (at most 120 characters)."]})
-    if channel_connection.vendor not in CHANNEL_VENDORS or channel_connection.direction != "source":
+    if channel_connection.vendor not in channel_vendors() or channel_connection.direction != "source":
         raise ValidationError(
             {"channel_connection": [f"{channel_connection} is not a sales channel that takes stock figures."]}
+        )
+    if location.source_connection_id == channel_connection.pk:
+        # The channel counts this location itself: writing our ATS over its count would come back
+        # as the next count (less reservations and safety stock again), a loop that ratchets to 0.
+        raise ValidationError(
+            {
+                "location": [
+                    f"{location} is counted by {channel_connection} itself; it already shows that stock. "
+                    "Map the channel to locations counted elsewhere (a warehouse, a CSV or another source)."
+                ]
+            }
         )
     mapping, _ = ChannelLocation.objects.update_or_create(
         channel_connection_id=channel_connection.pk,
@@ -428,7 +442,10 @@ def stock_changed_mark(*, pairs: Iterable[tuple[int | None, str]]) -> int:
     rows = [StockChange(location_id=location_id, sku=sku) for location_id, sku in wanted if location_id in sold_from]
     if not rows:
         return 0
-    StockChange.objects.bulk_create(rows, ignore_conflicts=True)
+    # A row already queued (or being pushed) gets the new change time, so a push in flight keeps it.
+    StockChange.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["location", "sku"], update_fields=["changed_at"]
+    )
     from commerce.inventory_sync import inventory_push_schedule
 
     inventory_push_schedule()

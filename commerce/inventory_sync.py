@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 import structlog
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection as db
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from commerce.models import ChannelLocation, ChannelStock, StockChange
@@ -36,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 PUSH_GATE_KEY = "commerce:inventory-push-queued"
 DRAIN_LIMIT = 20_000
+CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 
 # Test doubles by vendor (filled by a fixture); production resolves through promotions.channels.
 _OVERRIDES: dict[str, ChannelAdapter] = {}
@@ -53,7 +56,10 @@ def channel_adapter(vendor: str) -> ChannelAdapter:
         from promotions.channels import adapter_for
     except ImportError:
         raise ChannelUnsupported(f"No channel adapters are installed; {vendor} cannot take inventory.") from None
-    return adapter_for(vendor)
+    try:
+        return adapter_for(vendor)
+    except (LookupError, ValueError, ValidationError) as error:
+        raise ChannelUnsupported(f"{vendor} has no channel adapter: {error}") from None
 
 
 def _debounce_seconds() -> int:
@@ -176,7 +182,8 @@ def _problem(*, channel: Connection, mappings: list[ChannelLocation], cause: str
 def _push_channel(
     *, channel: Connection, mappings: list[ChannelLocation], levels: dict[tuple[str, str], Decimal], report: PushReport
 ) -> bool:
-    """One `push_available` call for one channel; True when the channel shows exactly what was sent."""
+    """One `push_available` call for one channel (no transaction open while it runs); then its
+    outcome is recorded in one transaction. True when the channel shows exactly what was sent."""
     from connectors.http import ConnectorError
     from triage.services import exception_resolve_for_object
 
@@ -185,22 +192,31 @@ def _push_channel(
     affected = [mapping for mapping in mappings if mapping.channel_location_id in sent_to]
     try:
         shown = dict(channel_adapter(channel.vendor).push_available(channel, levels))
-    except (ChannelRejected, ConnectorError) as error:
-        message = getattr(error, "message", str(error))
-        cause = "channel_rejected" if isinstance(error, ChannelRejected) else f"channel_{error.cause}"
+    except Exception as error:  # one channel's failure, whatever it is, must not hold up the others
+        message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         if isinstance(error, ChannelUnsupported):
             cause = "channel_unsupported"
-        _record(mappings=mappings, levels=levels, shown=None, error=message, report=report)
+        elif isinstance(error, ChannelRejected):
+            cause = "channel_rejected"
+        elif isinstance(error, ConnectorError):
+            cause = f"channel_{error.cause}"
+        else:
+            cause = "channel_error"
+            log.exception("commerce.inventory_push_crashed", channel=channel.pk)
+        with transaction.atomic():
+            _record(mappings=mappings, levels=levels, shown=None, error=message, report=report)
+            _problem(channel=channel, mappings=affected, cause=cause, detail=message, keys=len(levels))
         report.errors[channel.pk] = message
-        _problem(channel=channel, mappings=affected, cause=cause, detail=message, keys=len(levels))
         log.warning("commerce.inventory_push_failed", channel=channel.pk, cause=cause, error=message)
         return False
-    disagreements = _record(mappings=mappings, levels=levels, shown=shown, error="", report=report)
-    disagreeing = {channel_location for _, channel_location in disagreements}
-    for mapping in affected:
-        if mapping.channel_location_id not in disagreeing:
-            exception_resolve_for_object(obj=mapping, reason="Available-to-sell acknowledged")
-    if disagreements:
+    with transaction.atomic():
+        disagreements = _record(mappings=mappings, levels=levels, shown=shown, error="", report=report)
+        disagreeing = {channel_location for _, channel_location in disagreements}
+        for mapping in affected:
+            if mapping.channel_location_id not in disagreeing:
+                exception_resolve_for_object(obj=mapping, reason="Available-to-sell acknowledged")
+        if not disagreements:
+            return True
         sample = ", ".join(f"{sku}@{location}" for sku, location in disagreements[:5])
         message = f"The channel shows other figures than were sent for {len(disagreements)} key(s): {sample}."
         report.errors[channel.pk] = message
@@ -212,7 +228,6 @@ def _push_channel(
             keys=len(disagreements),
         )
         return False
-    return True
 
 
 def _push(*, pairs: set[tuple[int, str]], report: PushReport, only_channel_id: int | None = None) -> None:
@@ -264,19 +279,29 @@ def _push(*, pairs: set[tuple[int, str]], report: PushReport, only_channel_id: i
 
 def inventory_push_due(*, limit: int = DRAIN_LIMIT) -> PushReport:
     """Drain the change queue: push the latest ATS of every changed (location, sku) to its channels.
-    The queue rows stay locked until the pushes are recorded, so a crash re-queues them and two
-    workers never push the same rows; a channel call is absolute (set, not adjust), so a repeat is safe."""
+    Rows are claimed in a short transaction (no lock is held while channels answer, so ingest never
+    waits on a slow channel), deleted after the push unless they changed meanwhile, and taken over
+    after CLAIM_TIMEOUT if this push dies. A channel call sets absolute figures, so a repeat is safe."""
     cache.delete(PUSH_GATE_KEY)  # from here on, a new change queues the next push
     report = PushReport()
+    claimed_at = timezone.now()
     with transaction.atomic():
         changes = list(
             StockChange.objects.select_for_update(skip_locked=True)
+            .filter(
+                Q(claimed_at__isnull=True)
+                | Q(claimed_at__lt=claimed_at - CLAIM_TIMEOUT)
+                | Q(changed_at__gt=F("claimed_at"))
+            )
             .order_by("pk")
             .values_list("pk", "location_id", "sku")[:limit]
         )
-        report.changes = len(changes)
-        _push(pairs={(location_id, sku) for _, location_id, sku in changes}, report=report)
-        StockChange.objects.filter(pk__in=[pk for pk, _, _ in changes]).delete()
+        StockChange.objects.filter(pk__in=[pk for pk, _, _ in changes]).update(claimed_at=claimed_at)
+    report.changes = len(changes)
+    _push(pairs={(location_id, sku) for _, location_id, sku in changes}, report=report)
+    StockChange.objects.filter(
+        pk__in=[pk for pk, _, _ in changes], claimed_at=claimed_at, changed_at__lte=claimed_at
+    ).delete()
     if len(changes) == limit:
         inventory_push_schedule()
     log.info(
@@ -292,12 +317,11 @@ def inventory_push_due(*, limit: int = DRAIN_LIMIT) -> PushReport:
 def inventory_push_channel(*, channel_connection_id: int) -> PushReport:
     """Push again every SKU whose last push to this channel failed or was not acknowledged as sent."""
     report = PushReport()
-    with transaction.atomic():
-        stale = ChannelStock.objects.filter(channel_location__channel_connection_id=channel_connection_id).exclude(
-            status=ChannelStock.Status.ACKNOWLEDGED
-        )
-        pairs = set(stale.values_list("channel_location__location_id", "sku"))
-        _push(pairs=pairs, report=report, only_channel_id=channel_connection_id)
+    stale = ChannelStock.objects.filter(channel_location__channel_connection_id=channel_connection_id).exclude(
+        status=ChannelStock.Status.ACKNOWLEDGED
+    )
+    pairs = set(stale.values_list("channel_location__location_id", "sku"))
+    _push(pairs=pairs, report=report, only_channel_id=channel_connection_id)
     return report
 
 

@@ -413,11 +413,14 @@ class ChannelStock(models.Model):
 class StockChange(models.Model):
     """A (sku, location) whose ATS changed and is not yet pushed to its channels: the debounce
     queue. Rows are written in the same transaction as the change, so a rolled-back change never
-    triggers a push, and a lost task leaves the row for the per-minute sweep."""
+    triggers a push, and a lost task leaves the row for the per-minute sweep. A push claims rows
+    (`claimed_at`) in a short transaction and deletes them after the channels answered, unless
+    they changed again meanwhile; a claim older than the timeout is taken over (a crashed push)."""
 
     location = models.ForeignKey(InventoryLocation, on_delete=models.CASCADE, related_name="+")
     sku = models.CharField(max_length=120)
     changed_at = models.DateTimeField(auto_now=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["location", "sku"], name="commerce_stockchange_unique")]

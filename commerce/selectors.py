@@ -366,3 +366,12 @@ def inventory_location_get(*, location_id: int) -> InventoryLocation | None:
             ChannelLocation.objects.filter(location=location).order_by("channel_connection_id")
         )
     return location
+
+
+def reservations_unallocated(*, skus: Iterable[str] | None = None) -> dict[str, Decimal]:
+    """Open reservations with no stock location (an order from a source with no matching or web
+    location): they lower no ATS until a location takes them, so the portal shows them apart."""
+    reservations = Reservation.objects.filter(released_at__isnull=True, location__isnull=True)
+    if skus is not None:
+        reservations = reservations.filter(sku__in=list(skus))
+    return dict(reservations.values("sku").annotate(total=Sum("quantity")).order_by("sku").values_list("sku", "total"))

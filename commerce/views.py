@@ -20,7 +20,12 @@ from commerce.inventory import (
     safety_stock_set,
 )
 from commerce.models import ChannelLocation, InventoryLocation
-from commerce.selectors import available_to_sell, channel_stock_status, inventory_locations_list
+from commerce.selectors import (
+    available_to_sell,
+    channel_stock_status,
+    inventory_locations_list,
+    reservations_unallocated,
+)
 from connectors.models import Connection
 from tenants.models import Membership
 
@@ -82,6 +87,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
         {
             "page": Paginator(shown, 100).get_page(request.GET.get("page")),
             "locations": locations,
+            "unallocated": reservations_unallocated(),
             "search": search,
             "location_id": location_id,
             "oversold_only": oversold_only,

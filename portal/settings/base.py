@@ -251,6 +251,7 @@ SPECTACULAR_SETTINGS = {
         "ExceptionStatusFilterEnum": "triage.api.STATUS_FILTER_CHOICES",
         "ConnectionStatusEnum": "connectors.models.Connection.Status",
         "SyncRunStatusEnum": "connectors.models.SyncRun.Status",
+        "InventoryLocationKindEnum": "commerce.models.InventoryLocation.Kind",
         "InboundEventStatusEnum": "connectors.models.InboundEvent.Status",
         "ConnectionSettableStatusEnum": [("active", "Active"), ("paused", "Paused")],
         "AccountTypeEnum": "mappings.models.Account.Type",

@@ -23,10 +23,10 @@ def stock(world):
         for sku, on_hand, where in (("TEE-BLK", "5", "store-1"), ("SOCK", "0", "store-1"), ("TEE-BLK", "3", "wh")):
             inventory_level_upsert(
                 source="shopify",
-                connection_id=7,
+                connection_id=90007,
                 document=CanonicalInventoryLevel(where, sku, D(on_hand), 1, location_name=where.title()),
             )
-        order_upsert(source="shopify", connection_id=7, document=shopify_order(store="store-1"))
+        order_upsert(source="shopify", connection_id=90007, document=shopify_order(store="store-1"))
         web = ConnectionFactory(vendor="shopify", name="Web")
         channel_location_set(
             channel_connection=web, location=InventoryLocation.objects.get(external_id="wh"), channel_location_id="9"
@@ -162,3 +162,10 @@ def test_location_and_channel_input_errors(world, acme_api, stock):
         f"/api/v1/inventory/locations/{store.pk}/channels/", {"channel_connection": 999999, "channel_location_id": "1"}
     )
     assert missing.status_code == 404
+
+
+def test_retrieve_reports_reservations_without_a_location(world, acme_api):
+    with tenant_context(world.acme):
+        order_upsert(source="shopify", connection_id=90007, document=shopify_order(store="nowhere"))
+    body = acme_api.get("/api/v1/inventory/TEE-BLK/").json()
+    assert (body["locations"], body["unallocated_reserved"]) == ([], "2.000")

@@ -36,8 +36,8 @@ def _world(tenant):
     """Two channels (Shopify web, Square store) selling from location A; only Square from B."""
     web = ConnectionFactory(vendor="shopify", name="Web shop")
     pos = ConnectionFactory(vendor="square", name="Stores", config={"location_ids": ["SQ-1"]})
-    inventory_level_upsert(source="csv", connection_id=3, document=level("TEE", "5", 1, "A"))
-    inventory_level_upsert(source="csv", connection_id=3, document=level("TEE", "2", 1, "B"))
+    inventory_level_upsert(source="csv", connection_id=90003, document=level("TEE", "5", 1, "A"))
+    inventory_level_upsert(source="csv", connection_id=90003, document=level("TEE", "2", 1, "B"))
     a, b = InventoryLocation.objects.get(external_id="A"), InventoryLocation.objects.get(external_id="B")
     channel_location_set(channel_connection=web, location=a, channel_location_id="gid-A")
     channel_location_set(channel_connection=pos, location=a, channel_location_id="SQ-1")
@@ -54,7 +54,7 @@ def test_many_changes_make_one_task_and_one_push_per_channel(
             web, _pos, _a, _b = _world(world.acme)
         for version in range(2, 52):
             with committed():
-                inventory_level_upsert(source="csv", connection_id=3, document=level("TEE", str(version), version))
+                inventory_level_upsert(source="csv", connection_id=90003, document=level("TEE", str(version), version))
         assert dispatched == [{"countdown": 30, "retry": False}]
         report = inventory_sync.inventory_push_due()
         assert (report.changes, report.channels, report.acknowledged) == (2, 2, 3)
@@ -71,14 +71,14 @@ def test_the_gate_reopens_when_the_push_starts(world, channels, push_gate, dispa
             _world(world.acme)
         inventory_sync.inventory_push_due()
         with committed():
-            inventory_level_upsert(source="csv", connection_id=3, document=level("TEE", "4", 9))
+            inventory_level_upsert(source="csv", connection_id=90003, document=level("TEE", "4", 9))
         assert len(dispatched) == 2
 
 
 def test_nothing_is_queued_for_a_location_no_channel_sells_from(world, channels, push_gate, dispatched, committed):
     with tenant_context(world.acme):
         with committed():
-            inventory_level_upsert(source="csv", connection_id=3, document=level("TEE", "5", 1, "Z"))
+            inventory_level_upsert(source="csv", connection_id=90003, document=level("TEE", "5", 1, "Z"))
         assert (dispatched, StockChange.objects.count()) == ([], 0)
 
 
@@ -104,8 +104,8 @@ def test_an_order_reserving_stock_lowers_what_channels_are_sent(world, channels,
             shipping_lines=(),
             vendor_total=None,
         )
-        InventoryLocation.objects.filter(pk=a.pk).update(source="shopify", source_connection_id=7)
-        order_upsert(source="shopify", connection_id=7, document=document)
+        InventoryLocation.objects.filter(pk=a.pk).update(source="shopify", source_connection_id=90007)
+        order_upsert(source="shopify", connection_id=90007, document=document)
         inventory_sync.inventory_push_due()
         assert channels["shopify"].calls[-1] == {("TEE", "gid-A"): D("3.000")}
 
@@ -215,7 +215,7 @@ def test_a_good_push_resolves_its_own_problem_only(world, channels, push_gate, d
         auth = exception_raise(kind="sync", cause="auth", obj=web, title="Web shop: token revoked")
         channels["shopify"].reject = "down for maintenance"
         inventory_sync.inventory_push_due()
-        inventory_level_upsert(source="csv", connection_id=3, document=level("TEE", "6", 2))
+        inventory_level_upsert(source="csv", connection_id=90003, document=level("TEE", "6", 2))
         channels["shopify"].reject = None
         inventory_sync.inventory_push_due()
         problem = TriageException.objects.get(kind="inventory")
@@ -223,3 +223,57 @@ def test_a_good_push_resolves_its_own_problem_only(world, channels, push_gate, d
         assert (problem.status, auth.status) == ("resolved", "open")
         occurrence = problem.occurrences.get()
         assert occurrence.object_url == f"/inventory/locations/{InventoryLocation.objects.get(external_id='A').pk}/"
+
+
+def test_an_unexpected_adapter_error_is_an_exception_and_other_channels_still_get_stock(
+    world, channels, push_gate, dispatched
+):
+    def broken(connection, levels):
+        raise TypeError("adapter bug")
+
+    with tenant_context(world.acme):
+        _world(world.acme)
+        channels["shopify"].push_available = broken
+        report = inventory_sync.inventory_push_due()
+        assert report.acknowledged == 2  # Square's two keys
+        assert TriageException.objects.get(kind="inventory").cause == "channel_error"
+        assert StockChange.objects.count() == 0
+
+
+def test_the_push_task_runs_in_its_tenant(world, channels, push_gate, dispatched):
+    from commerce.tasks import inventory_push
+
+    with tenant_context(world.acme):
+        _world(world.acme)
+        assert inventory_push.run() == {"changes": 2, "channels": 2, "failed": 0}
+
+
+def test_a_change_during_a_push_stays_queued_for_the_next_one(world, channels, push_gate, dispatched):
+    with tenant_context(world.acme):
+        _world(world.acme)
+        original = channels["shopify"].push_available
+
+        def push_while_stock_moves(connection, levels):
+            inventory_level_upsert(source="csv", connection_id=90003, document=level("TEE", "1", 7))
+            return original(connection, levels)
+
+        channels["shopify"].push_available = push_while_stock_moves
+        inventory_sync.inventory_push_due()
+        assert list(StockChange.objects.values_list("sku", flat=True)) == ["TEE"]
+        channels["shopify"].push_available = original
+        inventory_sync.inventory_push_due()
+        assert channels["shopify"].calls[-1] == {("TEE", "gid-A"): D("1.000")}
+        assert StockChange.objects.count() == 0
+
+
+def test_a_claim_in_flight_is_left_alone_and_a_dead_one_is_taken_over(world, channels, push_gate, dispatched):
+    from django.utils import timezone
+
+    with tenant_context(world.acme):
+        _world(world.acme)
+        now = timezone.now()
+        StockChange.objects.update(claimed_at=now, changed_at=now - timezone.timedelta(seconds=1))
+        assert inventory_sync.inventory_push_due().changes == 0
+        StockChange.objects.update(claimed_at=now - inventory_sync.CLAIM_TIMEOUT - timezone.timedelta(seconds=1))
+        assert inventory_sync.inventory_push_due().changes == 2
+        assert StockChange.objects.count() == 0

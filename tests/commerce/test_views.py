@@ -18,10 +18,10 @@ def stock(world):
     with tenant_context(world.acme):
         inventory_level_upsert(
             source="shopify",
-            connection_id=7,
+            connection_id=90007,
             document=CanonicalInventoryLevel("store-1", "TEE-BLK", D("5"), 1, location_name="Soho"),
         )
-        order_upsert(source="shopify", connection_id=7, document=shopify_order(store="store-1"))
+        order_upsert(source="shopify", connection_id=90007, document=shopify_order(store="store-1"))
         return InventoryLocation.objects.get()
 
 
