@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -134,6 +135,18 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nul(item) for item in value)
     return False
+
+
+class LenientContentNegotiation(DefaultContentNegotiation):
+    """An Accept header naming nothing we serve (or not parseable at all, like `Accept;`) gets the
+    view's first renderer, JSON, instead of a 406: HTTP lets a server ignore Accept, and every
+    error this API documents is JSON."""
+
+    def select_renderer(self, request: Any, renderers: list, format_suffix: str | None = None) -> tuple:
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except exceptions.NotAcceptable:
+            return renderers[0], renderers[0].media_type
 
 
 class CreatedCursorPagination(CursorPagination):

@@ -40,3 +40,23 @@ class RequestContextMiddleware:
             "request", method=request.method, path=request.path, status=response.status_code
         )
         return response
+
+
+class ContentLengthMiddleware:
+    """First in the chain: a Content-Length that is not a whole number is the client's error (400),
+    before anything (metrics, body parsing) tries to read it as one."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        length = request.META.get("CONTENT_LENGTH", "")
+        if length and not length.strip().isdigit():
+            if request.path.startswith("/api/"):
+                from portal.api_errors import api_error_response
+
+                return api_error_response(
+                    request, status_code=400, code="bad_request", message="Content-Length must be a whole number."
+                )
+            return HttpResponse("Content-Length must be a whole number.", status=400, content_type="text/plain")
+        return self.get_response(request)

@@ -84,6 +84,7 @@ CACHES = {
 }
 
 MIDDLEWARE = [
+    "portal.middleware.ContentLengthMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -208,6 +209,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api_errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["portal.api_errors.BoundedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "portal.api_errors.LenientContentNegotiation",
 }
 # Requests per minute, counted in Redis (portal.api_auth): per API key, and per tenant (or per
 # partner for partner-level calls) whatever the credential.
