@@ -121,20 +121,31 @@ class BoundedJSONParser(JSONParser):
             data = json.loads(body.decode("utf-8")) if body else {}
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
-        if _has_nul(data):
-            # PostgreSQL text and jsonb cannot hold U+0000: refuse it here rather than fail on save.
-            raise exceptions.ParseError("JSON parse error - text may not contain the NUL character (\\u0000).")
+        nul = _nul_paths(data)
+        if nul:
+            # PostgreSQL text and jsonb cannot hold U+0000: refuse it here, field by field, rather
+            # than fail on save (DRF's CharField checks its own fields; JSON fields it does not).
+            raise exceptions.ValidationError({path: ["Null characters are not allowed."] for path in nul})
         return data
 
 
-def _has_nul(value: Any) -> bool:
+def _nul_paths(value: Any, path: str = "") -> list[str]:
+    """Dotted paths of every key or string holding U+0000 (`config.note`, `lines.0.sku`)."""
     if isinstance(value, str):
-        return "\x00" in value
+        return [path or "non_field_errors"] if "\x00" in value else []
     if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+        found = []
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            found += [here] if "\x00" in str(key) else _nul_paths(item, here)
+        return found
     if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+        return [
+            found
+            for index, item in enumerate(value)
+            for found in _nul_paths(item, f"{path}.{index}" if path else str(index))
+        ]
+    return []
 
 
 class LenientContentNegotiation(DefaultContentNegotiation):
