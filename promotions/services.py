@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -834,6 +834,34 @@ def _channel_call(row: ChannelDeployment, call) -> ChannelAck | None:
         return None
 
 
+def _channels_switch(
+    *,
+    promotion: Promotion,
+    connection_ids: Iterable[int] | None,
+    from_state: str,
+    expect: str,
+    doing: str,
+    call: Callable[[ChannelAdapter, ChannelDeployment], ChannelAck],
+    apply: Callable[[ChannelDeployment, ChannelAck], None],
+) -> tuple[list[ChannelDeployment], list[ChannelDeployment]]:
+    """Call each in-scope channel in `from_state`; a channel whose read-back is not `expect` is a
+    failure (its error kept on the row), the others are updated by `apply`. (done, failures)."""
+    done, failures = [], []
+    for row in _in_scope(deployments_current(promotion=promotion), connection_ids):
+        if row.state != from_state:
+            continue
+        ack = _channel_call(row, lambda adapter, row=row: call(adapter, row))
+        if ack is None or ack.state != expect:
+            if ack is not None:
+                row.last_error = f"The channel still reports the promotion {ack.state} after {doing}."
+                row.save(update_fields=["last_error", "updated_at"])
+            failures.append(row)
+            continue
+        apply(row, ack)
+        done.append(row)
+    return done, failures
+
+
 @transaction.atomic
 def promotion_pause(
     *,
@@ -846,21 +874,20 @@ def promotion_pause(
     """Pause on the given channels (all when None). Channels already paused are left as they are."""
     promotion = _locked(promotion)
     _refuse(promotion, "pause", LIVE_STATUSES)
-    rows = _in_scope(deployments_current(promotion=promotion), connection_ids)
-    paused, failures = [], []
-    for row in rows:
-        if row.state != D.ACKNOWLEDGED:
-            continue
-        ack = _channel_call(row, lambda adapter, row=row: adapter.pause(row.connection, row.external_id))
-        if ack is None or ack.state != "paused":
-            if ack is not None:
-                row.last_error = f"The channel still reports the promotion {ack.state} after pausing."
-                row.save(update_fields=["last_error", "updated_at"])
-            failures.append(row)
-            continue
+
+    def paused_now(row: ChannelDeployment, ack: ChannelAck) -> None:
         row.state, row.pause_reason, row.paused_at, row.last_error = D.PAUSED, reason, timezone.now(), ""
         row.save(update_fields=["state", "pause_reason", "paused_at", "last_error", "updated_at"])
-        paused.append(row)
+
+    paused, failures = _channels_switch(
+        promotion=promotion,
+        connection_ids=connection_ids,
+        from_state=D.ACKNOWLEDGED,
+        expect="paused",
+        doing="pausing",
+        call=lambda adapter, row: adapter.pause(row.connection, row.external_id),
+        apply=paused_now,
+    )
     promotion_settle(promotion=promotion)
     _raise_channel_failures(promotion, "pause_failed", "pause", failures)
     _audit(
@@ -883,22 +910,21 @@ def promotion_resume(
 ) -> list[ChannelDeployment]:
     promotion = _locked(promotion)
     _refuse(promotion, "resume", LIVE_STATUSES)
-    rows = _in_scope(deployments_current(promotion=promotion), connection_ids)
-    resumed, failures = [], []
-    for row in rows:
-        if row.state != D.PAUSED:
-            continue
-        ack = _channel_call(row, lambda adapter, row=row: adapter.resume(row.connection, row.external_id))
-        if ack is None or ack.state != "active":
-            if ack is not None:
-                row.last_error = f"The channel still reports the promotion {ack.state} after resuming."
-                row.save(update_fields=["last_error", "updated_at"])
-            failures.append(row)
-            continue
+
+    def resumed_now(row: ChannelDeployment, ack: ChannelAck) -> None:
         row.state, row.pause_reason, row.last_error = D.ACKNOWLEDGED, "", ""
         row.acknowledged_version = ack.version if ack.version is not None else row.acknowledged_version
         row.save(update_fields=["state", "pause_reason", "last_error", "acknowledged_version", "updated_at"])
-        resumed.append(row)
+
+    resumed, failures = _channels_switch(
+        promotion=promotion,
+        connection_ids=connection_ids,
+        from_state=D.PAUSED,
+        expect="active",
+        doing="resuming",
+        call=lambda adapter, row: adapter.resume(row.connection, row.external_id),
+        apply=resumed_now,
+    )
     promotion_settle(promotion=promotion)
     _raise_channel_failures(promotion, "resume_failed", "resume", failures)
     _audit(
