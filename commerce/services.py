@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 
 import structlog
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import ProtectedError, Sum
 
 from commerce.documents import (
@@ -42,6 +42,7 @@ from posting.money import MoneyError, currency_check, quantize
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+M = TypeVar("M", bound=models.Model)
 
 
 class UpsertOutcome(enum.StrEnum):
@@ -287,6 +288,20 @@ def _promotion_funding(document: CanonicalOrder) -> CanonicalOrder:
     return document if funded == document.discounts else replace(document, discounts=funded)
 
 
+def _document_save(
+    model: type[M], existing: M | None, *, source: str, connection_id: int | None, external_id: str, fields: dict
+) -> M:
+    """Create the stored document, or overwrite the existing one's fields with the new version's."""
+    if existing is None:
+        return model.objects.create(
+            source=source, source_connection_id=connection_id, external_id=external_id, **fields
+        )
+    for name, value in fields.items():
+        setattr(existing, name, value)
+    existing.save()
+    return existing
+
+
 @transaction.atomic
 def order_upsert(*, source: str, connection_id: int | None, document: CanonicalOrder) -> UpsertResult[Order]:
     order_document_validate(document)
@@ -320,15 +335,9 @@ def order_upsert(*, source: str, connection_id: int | None, document: CanonicalO
     from commerce.inventory import reservations_held, reservations_sync
 
     held = reservations_held(order=existing) if existing is not None else set()
-    if existing is None:
-        order = Order.objects.create(
-            source=source, source_connection_id=connection_id, external_id=document.external_id, **fields
-        )
-    else:
-        order = existing
-        for name, value in fields.items():
-            setattr(order, name, value)
-        order.save()
+    order = _document_save(
+        Order, existing, source=source, connection_id=connection_id, external_id=document.external_id, fields=fields
+    )
     _order_children_write(order, document)
     reservations_sync(order=order, previously_held=held)
     return UpsertResult(UpsertOutcome.CREATED if existing is None else UpsertOutcome.UPDATED, order)
@@ -400,15 +409,10 @@ def refund_upsert(*, source: str, connection_id: int | None, document: Canonical
         "amount": document.amount,
         "reason": document.reason,
     }
-    if existing is None:
-        refund = Refund.objects.create(
-            source=source, source_connection_id=connection_id, external_id=document.external_id, **fields
-        )
-    else:
-        refund = existing
-        for name, value in fields.items():
-            setattr(refund, name, value)
-        refund.save()
+    refund = _document_save(
+        Refund, existing, source=source, connection_id=connection_id, external_id=document.external_id, fields=fields
+    )
+    if existing is not None:
         refund.lines.all().delete()
     RefundLine.objects.bulk_create(
         RefundLine(refund=refund, order_line=lines[doc.line_external_id], quantity=doc.quantity, restock=doc.restock)
@@ -453,15 +457,10 @@ def payout_upsert(*, source: str, connection_id: int | None, document: Canonical
         "arrival_date": document.arrival_date,
         "amount": document.amount,
     }
-    if existing is None:
-        payout = Payout.objects.create(
-            source=source, source_connection_id=connection_id, external_id=document.external_id, **fields
-        )
-    else:
-        payout = existing
-        for name, value in fields.items():
-            setattr(payout, name, value)
-        payout.save()
+    payout = _document_save(
+        Payout, existing, source=source, connection_id=connection_id, external_id=document.external_id, fields=fields
+    )
+    if existing is not None:
         payout.lines.all().delete()
     PayoutLine.objects.bulk_create(
         PayoutLine(
