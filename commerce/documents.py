@@ -133,6 +133,7 @@ PAYOUT_REFUND = "refund"
 PAYOUT_FEE = "fee"
 PAYOUT_ADJUSTMENT = "adjustment"
 PAYOUT_RESERVE = "reserve"
+PAYOUT_OTHER = "other"  # a vendor line type Tillbridge does not know: booked to payout suspense
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class PayoutLineDoc:
     reference: str = ""  # external id of the order (charge) or refund (refund) behind the line
     external_id: str = ""
     description: str = ""
+    vendor_type: str = ""  # the vendor's own line type, kept for the reconciliation page
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,7 @@ class PayoutLine(models.Model):
         FEE = "fee", "Fee"
         ADJUSTMENT = "adjustment", "Adjustment"
         RESERVE = "reserve", "Reserve"
+        OTHER = "other", "Other (vendor type not known to Tillbridge)"
 
     payout = models.ForeignKey(Payout, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField()
@@ -246,6 +247,7 @@ class PayoutLine(models.Model):
     reference = models.CharField(max_length=120, blank=True)
     external_id = models.CharField(max_length=120, blank=True)
     description = models.CharField(max_length=255, blank=True)
+    vendor_type = models.CharField(max_length=60, blank=True)  # the vendor's own line type, as sent
 
     class Meta:
         ordering = ["payout_id", "position"]

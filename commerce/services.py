@@ -472,6 +472,7 @@ def payout_upsert(*, source: str, connection_id: int | None, document: Canonical
             reference=doc.reference,
             external_id=doc.external_id,
             description=doc.description,
+            vendor_type=doc.vendor_type,
         )
         for position, doc in enumerate(document.lines)
     )

@@ -45,6 +45,7 @@ class PostingRole(models.TextChoices):
     ROUNDING = "rounding", "Rounding"
     RESERVE = "reserve", "Payout reserve"
     PAYOUT_ADJUSTMENT = "payout_adjustment", "Payout adjustments"
+    PAYOUT_SUSPENSE = "payout_suspense", "Payout suspense (unknown payout lines)"
 
 
 # Condition keys an AccountRule may set. Their order is the documented tie-break in
