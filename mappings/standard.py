@@ -14,6 +14,7 @@ STANDARD_ACCOUNTS: list[tuple[str, str, str, str]] = [
     ("1120", "Marketplace clearing", Account.Type.ASSET, "1100"),
     ("1200", "Vendor-funded promotions receivable", Account.Type.ASSET, ""),
     ("1300", "Payout reserves held", Account.Type.ASSET, ""),
+    ("1900", "Payout suspense", Account.Type.ASSET, ""),
     ("2100", "Sales tax payable", Account.Type.LIABILITY, ""),
     ("2200", "Marketplace facilitator tax", Account.Type.LIABILITY, ""),
     ("2300", "Gift card liability", Account.Type.LIABILITY, ""),
@@ -48,4 +49,5 @@ STANDARD_RULES: list[tuple[str, str, dict[str, str]]] = [
     (PostingRole.ROUNDING, "6900", {}),
     (PostingRole.RESERVE, "1300", {}),
     (PostingRole.PAYOUT_ADJUSTMENT, "6200", {}),
+    (PostingRole.PAYOUT_SUSPENSE, "1900", {}),
 ]
