@@ -87,7 +87,7 @@ def test_apply_writes_exactly_the_diff_and_raises_mapping_exceptions_for_orphane
         connection = erp_connection(vendor="quickbooks")
         preview = chart_import_preview(connection=connection, chart=ERP_CHART)
         assert preview.status == ChartImport.Status.PREVIEW
-        assert len(preview.diff["deactivate"]) == 17  # the 19 standard accounts but 1110 and 2100
+        assert len(preview.diff["deactivate"]) == 18  # the 20 standard accounts but 1110 and 2100
         with (
             mock.patch("posting.erp.chart.erp_problem_raise") as raised,
             django_capture_on_commit_callbacks(execute=True),
