@@ -20,6 +20,7 @@ from portal.dashboard import (
 )
 from portal.health import health_check
 from portal.trace import order_trace, orders_list
+from posting.selectors import batches_waiting
 from promotions.selectors import promotion_kpis
 from tenants.models import Membership
 from tenants.selectors import audit_events_for_tenant, tenant_members
@@ -51,6 +52,8 @@ def tenant_home(request: HttpRequest) -> HttpResponse:
             "orders_30d": sum(activity.series["orders"]),
             "journals_30d": sum(activity.series["journals"]),
             "backlog": journal_backlog(),
+            "batches_waiting": batches_waiting(),
+            "now": timezone.now(),
             "events_waiting": event_backlog(),
             "latency": sync_latency(),
             "quality": order_quality(),

@@ -23,6 +23,7 @@ SEVERITY = {
     "order_not_posted": "low",
     "invalid": "normal",
     "reconciliation_difference": "normal",
+    "batch_close_failed": "high",
 }
 
 

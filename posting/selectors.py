@@ -203,6 +203,15 @@ class BatchSummaryRow:
     credit: Decimal
 
 
+def batches_waiting() -> list[PostingBatch]:
+    """Open batches, soonest to close first, with how many entries each holds (the dashboard's list)."""
+    return list(
+        PostingBatch.objects.filter(status=PostingBatch.Status.OPEN)
+        .annotate(entry_count=Count("entries"))
+        .order_by("window_end", "currency")[:20]
+    )
+
+
 def batch_summary(*, batch: PostingBatch) -> list[BatchSummaryRow]:
     """Per account, role and dimensions: what the batch's documents add up to (open or closed)."""
     totals = (

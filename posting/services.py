@@ -310,9 +310,23 @@ def batch_close(*, batch: PostingBatch) -> JournalEntry | None:
 
 
 def batches_close_due(*, now: dt.datetime) -> list[JournalEntry]:
-    """Close every open batch whose window has ended (the periodic job's one call)."""
+    """Close every open batch whose window has ended (the periodic job's one call). A batch that
+    cannot close is raised into the inbox and the others still close; it is tried again next run."""
     due = PostingBatch.objects.filter(status=PostingBatch.Status.OPEN, window_end__lte=now).order_by("window_start")
-    return [entry for batch in due if (entry := batch_close(batch=batch)) is not None]
+    closed: list[JournalEntry] = []
+    for batch in due:
+        try:
+            entry = batch_close(batch=batch)
+        except Exception as error:  # any failure of one batch becomes an exception record
+            posting_problem_raise(
+                problem=Problem("batch_close_failed", f"{type(error).__name__}: {error}"),
+                obj=batch,
+                title=f"Posting batch {batch.pk} ({batch.currency}) could not close",
+            )
+            continue
+        if entry is not None:
+            closed.append(entry)
+    return closed
 
 
 def _order_sources(order: Order) -> list[dict]:

@@ -3,11 +3,14 @@ refuses `public`). Pushing is dispatched per entry so one slow ERP call never ho
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name
 
 from portal.periodic import periodic_job
+from posting import services as posting_services
 from posting.erp import services
 from posting.models import JournalEntry
 
@@ -40,6 +43,17 @@ def erp_push_due() -> int:
     for entry_id in ids:
         erp_push_journal.delay(entry_id)
     return len(ids)
+
+
+@periodic_job("posting.batches_close_due")
+def batches_close_due() -> int:
+    """Once a minute per tenant: close every batch whose window (tenant zone, cut-off hour) has
+    ended and queue the push of its summary entry."""
+    _tenant_only("posting.batches_close_due")
+    entries = posting_services.batches_close_due(now=dt.datetime.now(dt.UTC))
+    for entry in entries:
+        erp_push_dispatch(entry_id=entry.pk)
+    return len(entries)
 
 
 def erp_push_dispatch(*, entry_id: int, force: bool = False) -> None:
