@@ -38,8 +38,11 @@ from commerce.models import (
     TaxLine,
 )
 from posting.money import MoneyError, currency_check, quantize
+from tenants.usage import usage_count
 
 log = structlog.get_logger(__name__)
+
+_METERED = {Order: "orders_ingested", Refund: "refunds_ingested"}
 
 T = TypeVar("T")
 M = TypeVar("M", bound=models.Model)
@@ -291,11 +294,15 @@ def _promotion_funding(document: CanonicalOrder) -> CanonicalOrder:
 def _document_save(
     model: type[M], existing: M | None, *, source: str, connection_id: int | None, external_id: str, fields: dict
 ) -> M:
-    """Create the stored document, or overwrite the existing one's fields with the new version's."""
+    """Create the stored document, or overwrite the existing one's fields with the new version's.
+    A first version is metered for billing in the same transaction (a new version is not)."""
     if existing is None:
-        return model.objects.create(
+        created = model.objects.create(
             source=source, source_connection_id=connection_id, external_id=external_id, **fields
         )
+        if model in _METERED:
+            usage_count(metric=_METERED[model])
+        return created
     for name, value in fields.items():
         setattr(existing, name, value)
     existing.save()

@@ -34,6 +34,7 @@ from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import DependencyMissing, Document, NormaliseError
 from posting import services as posting
+from tenants.usage import usage_count
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +107,8 @@ def event_store(
                 sync_run_id=sync_run_id,
                 trace_id=uuid.uuid4().hex,
             )
+            if source == InboundEvent.Source.WEBHOOK:
+                usage_count(metric="webhook_events")
     except IntegrityError:
         # A concurrent copy won the race: that one is the event.
         return InboundEvent.objects.get(**lookup), False

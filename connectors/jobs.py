@@ -25,3 +25,14 @@ def tokens_refresh() -> int:
     from connectors.oauth import tokens_refresh_due
 
     return tokens_refresh_due()
+
+
+@periodic_job("connectors.active_connections_meter")
+def active_connections_meter() -> int:
+    """Today's active-connection count for billing (a gauge: rewritten, never added up)."""
+    from connectors.models import Connection
+    from tenants.usage import usage_gauge_set
+
+    count = Connection.objects.filter(status=Connection.Status.ACTIVE).count()
+    usage_gauge_set(metric="active_connections", value=count)
+    return count

@@ -34,6 +34,7 @@ from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.services import connection_status_set
 from connectors.vendors import adapters
 from connectors.vendors.base import NormaliseError
+from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit
 
 log = structlog.get_logger(__name__)
@@ -87,6 +88,7 @@ def sync_run_start(
     else:
         cursor = {"topic_index": 0, "topic": dict(connection.cursor.get(topics[0], {}))}
     run = SyncRun.objects.create(connection=connection, kind=kind, since=since, topics=topics, cursor=cursor)
+    usage_count(metric="sync_runs")
     connection.next_sync_at = timezone.now() + dt.timedelta(minutes=connection.sync_interval_minutes)
     connection.save(update_fields=["next_sync_at"])
     transaction.on_commit(lambda: _dispatch(run.pk, queue=_queue_for(run), step=0))

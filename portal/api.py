@@ -8,6 +8,7 @@ urlpatterns = [
     path("schema/swagger/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-swagger"),
     path("schema/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("", include("tenants.api")),
+    path("", include("tenants.api_billing")),
     path("", include("posting.erp.api")),
     path("", include("triage.api")),
     path("", include("connectors.api")),

@@ -19,6 +19,8 @@ urlpatterns = [
     path("members/", views.partner_member_list, name="partner_members"),
     path("audit/", views.partner_audit, name="partner_audit"),
     path("usage/", views_usage.partner_usage, name="partner_usage"),
+    path("usage/rates/", views_usage.partner_rates, name="partner_rates"),
+    path("usage/statements/", views_usage.partner_statements, name="partner_statements"),
     path("", include("triage.urls_partner")),
     path("", include("portal.urls_common")),
 ]

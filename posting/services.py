@@ -34,6 +34,7 @@ from posting.builders import (
 from posting.errors import posting_problem_raise
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
 from posting.money import quantize
+from tenants.usage import usage_count
 from triage.services import exception_resolve_for_object
 
 
@@ -128,6 +129,8 @@ def _entry_write(
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
     )
+    if batch is None:  # a batch's drafts are metered once, as its summary
+        usage_count(metric="journals_posted")
     JournalLine.objects.bulk_create(
         JournalLine(
             entry=entry,
@@ -157,6 +160,8 @@ def _reversal_write(*, entry: JournalEntry, source_key: str, date: dt.date, memo
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
     )
+    if batch is None:  # a batch's drafts are metered once, as its summary
+        usage_count(metric="journals_posted")
     JournalLine.objects.bulk_create(
         JournalLine(
             entry=reversal,
@@ -292,6 +297,7 @@ def batch_close(*, batch: PostingBatch) -> JournalEntry | None:
         memo=f"Summary of {count} entries from {local_start:%Y-%m-%d %H:%M}",
         status=JournalEntry.Status.READY,
     )
+    usage_count(metric="journals_posted")
     JournalLine.objects.bulk_create(
         JournalLine(
             entry=entry,

@@ -252,10 +252,15 @@ class UsageRecord(models.Model):
 
     class Metric(models.TextChoices):
         ORDERS_INGESTED = "orders_ingested", "Orders ingested"
+        REFUNDS_INGESTED = "refunds_ingested", "Refunds ingested"
         JOURNALS_POSTED = "journals_posted", "Journals posted"
+        ERP_PUSHES = "erp_pushes", "ERP pushes acknowledged"
         API_CALLS = "api_calls", "API calls"
+        WEBHOOK_EVENTS = "webhook_events", "Webhook events"
         SYNC_RUNS = "sync_runs", "Sync runs"
         ACTIVE_CONNECTIONS = "active_connections", "Active connections"
+
+    GAUGES = frozenset({"active_connections"})  # a day's value, not a sum: a month bills its peak
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="usage_records")
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="usage_records")
@@ -273,6 +278,38 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant or self.partner} {self.day} {self.metric}={self.count}"
+
+
+class RateCard(models.Model):
+    """What a partner charges its tenants on one plan each month: a base fee and, per metric, the
+    volume included and the price of each unit beyond it (tenants.billing makes the statements)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="rate_cards")
+    plan = models.CharField(max_length=12, choices=Tenant.Plan.choices)
+    currency = models.CharField(max_length=3, default="USD")
+    monthly_fee = models.DecimalField(max_digits=12, decimal_places=4, default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["plan"]
+        constraints = [models.UniqueConstraint(fields=["partner", "plan"], name="rate_card_partner_plan_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.partner} {self.plan}"
+
+
+class RateCardLine(models.Model):
+    rate_card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="lines")
+    metric = models.CharField(max_length=32, choices=UsageRecord.Metric.choices)
+    included = models.PositiveBigIntegerField(default=0)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=4, default=0)
+
+    class Meta:
+        ordering = ["metric"]
+        constraints = [models.UniqueConstraint(fields=["rate_card", "metric"], name="rate_card_line_metric_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.rate_card} {self.metric}"
 
 
 class IdempotencyRecord(models.Model):

@@ -76,7 +76,11 @@ def partner_tenants_health(*, partner: Partner, today: dt.date | None = None) ->
         orders_this_month=usage_of(UsageRecord.Metric.ORDERS_INGESTED),
         journals_this_month=usage_of(UsageRecord.Metric.JOURNALS_POSTED),
         last_sync_day=Subquery(
-            UsageRecord.objects.filter(tenant=OuterRef("pk"), metric=UsageRecord.Metric.SYNC_RUNS, count__gt=0)
+            UsageRecord.objects.filter(
+                tenant=OuterRef("pk"),
+                metric__in=(UsageRecord.Metric.SYNC_RUNS, UsageRecord.Metric.WEBHOOK_EVENTS),
+                count__gt=0,
+            )
             .order_by("-day")
             .values("day")[:1]
         ),

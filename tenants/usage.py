@@ -13,7 +13,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
 
 from tenants.models import Partner, Tenant, UsageRecord
@@ -48,6 +48,48 @@ def usage_increment(
         )
 
 
+def usage_count(*, metric: str, amount: int = 1) -> None:
+    """Count `amount` of `metric` for the tenant whose schema is active, in the caller's transaction:
+    called where the work is first written (a created order, a new journal, an acknowledged push),
+    so a replay that writes nothing counts nothing and a rolled-back attempt un-counts itself. One
+    statement, no tenant lookup; nothing is counted in the public schema."""
+    if metric not in METRICS:
+        raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
+    table = UsageRecord._meta.db_table
+    tenants = Tenant._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO public.{table} (partner_id, tenant_id, day, metric, count)
+            SELECT t.partner_id, t.id, %s, %s, %s FROM public.{tenants} t
+            WHERE t.schema_name = %s AND t.partner_id IS NOT NULL
+            ON CONFLICT (partner_id, tenant_id, day, metric)
+            DO UPDATE SET count = public.{table}.count + EXCLUDED.count
+            """,
+            [timezone.now().date(), metric, amount, connection.schema_name],
+        )
+
+
+def usage_gauge_set(*, metric: str, value: int) -> None:
+    """Set today's value of a gauge metric (active connections) for the active tenant schema:
+    running it again the same day overwrites, never adds."""
+    if metric not in METRICS:
+        raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
+    table = UsageRecord._meta.db_table
+    tenants = Tenant._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO public.{table} (partner_id, tenant_id, day, metric, count)
+            SELECT t.partner_id, t.id, %s, %s, %s FROM public.{tenants} t
+            WHERE t.schema_name = %s AND t.partner_id IS NOT NULL
+            ON CONFLICT (partner_id, tenant_id, day, metric)
+            DO UPDATE SET count = EXCLUDED.count
+            """,
+            [timezone.now().date(), metric, value, connection.schema_name],
+        )
+
+
 def usage_for_partner(
     *, partner: Partner, start: date, end: date, tenant: Tenant | None = None
 ) -> QuerySet[UsageRecord]:
@@ -70,7 +112,7 @@ def usage_month_table(*, partner: Partner, start: date, end: date) -> list[Usage
     totals = (
         UsageRecord.objects.filter(partner=partner, day__gte=start, day__lte=end)
         .values("tenant__slug", "tenant__name", "metric")
-        .annotate(total=Sum("count"))
+        .annotate(total=Sum("count"), peak=Max("count"))
         .order_by()
     )
     rows: dict[str, UsageRow] = {}
@@ -80,7 +122,8 @@ def usage_month_table(*, partner: Partner, start: date, end: date) -> list[Usage
         slug = item["tenant__slug"] or ""
         if slug not in rows:
             rows[slug] = UsageRow(label="Partner API", slug="", counts=dict.fromkeys(METRICS, 0))
-        rows[slug].counts[item["metric"]] += item["total"]
+        gauge = item["metric"] in UsageRecord.GAUGES
+        rows[slug].counts[item["metric"]] += item["peak"] if gauge else item["total"]
     return list(rows.values())
 
 

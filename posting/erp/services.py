@@ -24,6 +24,7 @@ from posting.erp.base import ErpAdapter, ErpError, ErpJournal, ErpLine, ErrorKin
 from posting.erp.errors import erp_problem_raise
 from posting.erp.models import ErpPush, ErpTarget
 from posting.models import JournalEntry
+from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit
 from triage.services import exception_resolve_for_object
 
@@ -177,6 +178,7 @@ def _acked(*, push: ErpPush, entry: JournalEntry, result: PushResult) -> ErpPush
     push.error_kind = push.error_message = ""
     push.acked_at = timezone.now()
     push.save()
+    usage_count(metric="erp_pushes")
     JournalEntry.objects.filter(pk=entry.pk).update(status=JournalEntry.Status.ACKED, external_ref=result.external_id)
     exception_resolve_for_object(obj=entry, reason=f"Acknowledged by {push.vendor} as {result.external_id}.")
     tenant_event_emit(

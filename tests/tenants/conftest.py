@@ -42,6 +42,9 @@ class ApiClient:
             path, json.dumps(data if data is not None else {}), content_type="application/json", **kwargs
         )
 
+    def put(self, path: str, data=None, **kwargs):
+        return self.client.put(path, json.dumps(data or {}), content_type="application/json", **kwargs)
+
     def patch(self, path: str, data=None, **kwargs):
         return self.client.patch(path, json.dumps(data or {}), content_type="application/json", **kwargs)
 

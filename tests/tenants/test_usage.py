@@ -100,12 +100,15 @@ def test_usage_page_and_csv(world, host_client):
         "month",
         "tenant",
         "orders_ingested",
+        "refunds_ingested",
         "journals_posted",
+        "erp_pushes",
         "api_calls",
+        "webhook_events",
         "sync_runs",
         "active_connections",
     ]
-    assert rows[1] == ["2026-03", "acme", "1234", "0", "0", "0", "0"]
+    assert rows[1] == ["2026-03", "acme", "1234", "0", "0", "0", "0", "0", "0", "0"]
     assert client.get("/usage/?month=garbage").status_code == 404
     assert (
         host_client("southpaw.localhost", world.other_partner_admin)
@@ -114,3 +117,81 @@ def test_usage_page_and_csv(world, host_client):
         == 0
     )
     assert host_client(world.host(world.acme), world.acme_admin).get("/usage/").status_code == 404
+
+
+def _metered(tenant) -> dict[str, int]:
+    rows = UsageRecord.objects.filter(tenant=tenant).values_list("metric", "count")
+    return {metric: count for metric, count in rows if count}
+
+
+def test_work_is_metered_once_where_it_happens_and_replays_count_nothing(world, host_client):
+    from django.db import transaction
+    from django_tenants.utils import tenant_context
+
+    from commerce.services import order_upsert
+    from connectors.inbox import event_process
+    from connectors.jobs import active_connections_meter
+    from connectors.models import InboundEvent
+    from mappings.services import standard_chart_apply
+    from posting.erp.services import erp_push_entry
+    from posting.models import JournalEntry
+    from tests.commerce.factories import kwd_order
+    from tests.connectors.factories import ConnectionFactory
+    from tests.connectors.helpers import fixture_bytes, shopify_headers
+
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        shop = ConnectionFactory(secrets={"webhook_secret": "meter-secret"})
+    body = fixture_bytes("shopify", "orders_create.json")
+    client = host_client(world.host(world.acme))
+    for _ in range(2):  # the vendor delivers the same webhook twice
+        response = client.post(
+            f"/hooks/shopify/{shop.pk}/",
+            data=body,
+            content_type="application/json",
+            **shopify_headers(body, "meter-secret", "orders/create"),
+        )
+        assert response.status_code == 200
+    with tenant_context(world.acme):
+        event = InboundEvent.objects.get()
+        for _ in range(2):  # processed, then replayed
+            event_process(event_id=event.pk)
+        entry = JournalEntry.objects.get()
+        for _ in range(2):  # acknowledged, then pushed again
+            erp_push_entry(entry=entry)
+        for _ in range(2):  # the gauge is rewritten, not added to
+            active_connections_meter()
+        try:
+            with transaction.atomic():  # an attempt that rolls back un-counts itself
+                order_upsert(source="shopify", connection_id=shop.pk, document=kwd_order(external_id="RB-1"))
+                raise RuntimeError("worker died")
+        except RuntimeError:
+            pass
+    assert _metered(world.acme) == {
+        "webhook_events": 1,
+        "orders_ingested": 1,
+        "journals_posted": 1,
+        "erp_pushes": 1,
+        "active_connections": 1,
+    }
+    assert _metered(world.bluebird) == {}
+
+
+def test_partner_console_health_reads_the_metered_work(world, host_client):
+    from django_tenants.utils import tenant_context
+
+    from commerce.services import order_upsert
+    from mappings.services import standard_chart_apply
+    from posting.services import journal_post_order
+    from tests.commerce.factories import kwd_order
+
+    with tenant_context(world.bluebird):
+        standard_chart_apply()
+        for number in range(3):
+            order = order_upsert(source="shopify", connection_id=1, document=kwd_order(external_id=f"C{number}")).obj
+            journal_post_order(order=order)
+    from tenants.selectors import partner_tenants_health
+
+    health = {tenant.slug: tenant for tenant in partner_tenants_health(partner=world.northwind)}
+    assert (health["bluebird"].orders_this_month, health["bluebird"].journals_this_month) == (3, 3)
+    assert (health["acme"].orders_this_month, health["acme"].journals_this_month) == (0, 0)
