@@ -17,6 +17,8 @@ urlpatterns = [
     path("brand/", views.partner_brand, name="partner_brand"),
     path("brand/preview/", views.partner_brand_preview, name="partner_brand_preview"),
     path("members/", views.partner_member_list, name="partner_members"),
+    path("domains/", views.partner_domains, name="partner_domains"),
+    path("domains/<int:pk>/check/", views.partner_domain_check, name="partner_domain_check"),
     path("audit/", views.partner_audit, name="partner_audit"),
     path("usage/", views_usage.partner_usage, name="partner_usage"),
     path("", include("triage.urls_partner")),
