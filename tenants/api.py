@@ -23,8 +23,24 @@ from portal.api_errors import CreatedCursorPagination, StrictSerializer, error_r
 from portal.idempotency import IdempotentMixin
 from tenants import selectors, services
 from tenants.api_keys import api_key_create, api_key_revoke, api_keys_for_partner, api_keys_for_tenant
+from tenants.domains import (
+    challenge_name,
+    challenge_value,
+    domain_verification_check,
+    domain_verification_create,
+    domain_verifications_for_partner,
+)
 from tenants.invitations import member_invite
-from tenants.models import ApiKey, AuditEvent, Membership, Tenant, UsageRecord, WebhookDelivery, WebhookSubscription
+from tenants.models import (
+    ApiKey,
+    AuditEvent,
+    DomainVerification,
+    Membership,
+    Tenant,
+    UsageRecord,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from tenants.usage import usage_csv, usage_for_partner
 from tenants.webhooks import (
     EVENTS,
@@ -689,6 +705,104 @@ class WebhookRedeliverApi(PartnerApiView):
         return Response(WebhookDeliveryOutput(again).data, status=status.HTTP_202_ACCEPTED)
 
 
+# ---- custom domains ------------------------------------------------------------------------
+
+
+class DomainVerificationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    domain = serializers.CharField()
+    status = serializers.ChoiceField(choices=DomainVerification.Status.choices)
+    record_type = serializers.SerializerMethodField()
+    record_name = serializers.SerializerMethodField()
+    record_value = serializers.SerializerMethodField()
+    last_error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    checked_at = serializers.DateTimeField(allow_null=True)
+    verified_at = serializers.DateTimeField(allow_null=True)
+
+    def get_record_type(self, verification: DomainVerification) -> str:
+        return "TXT"
+
+    def get_record_name(self, verification: DomainVerification) -> str:
+        return challenge_name(verification.domain)
+
+    def get_record_value(self, verification: DomainVerification) -> str:
+        return challenge_value(verification.token)
+
+
+class DomainVerificationCreateInput(StrictSerializer):
+    domain = serializers.CharField(max_length=253)
+
+
+class DomainVerificationListCreateApi(PartnerApiView):
+    serializer_class = DomainVerificationOutput
+    admin_scope = True
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return DomainVerification.objects.none()
+        return domain_verifications_for_partner(partner=self.request.partner)
+
+    @extend_schema(
+        operation_id="domain_verifications_list",
+        responses={200: DomainVerificationOutput(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(DomainVerificationOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="domain_verifications_create",
+        request=DomainVerificationCreateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: DomainVerificationOutput, **WRITE_ERRORS},
+        examples=[OpenApiExample("Claim", value={"domain": "shops.partner.example"}, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        data = DomainVerificationCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        verification = domain_verification_create(
+            partner=request.partner, actor=actor, actor_label=actor_label, **data.validated_data
+        )
+        return Response(DomainVerificationOutput(verification).data, status=status.HTTP_201_CREATED)
+
+
+def _partner_verification(request: Request, pk: int) -> DomainVerification:
+    verification = domain_verifications_for_partner(partner=request.partner).filter(pk=pk).first()
+    if verification is None:
+        raise exceptions.NotFound("No such domain.")
+    return verification
+
+
+class DomainVerificationDetailApi(PartnerApiView):
+    serializer_class = DomainVerificationOutput
+    admin_scope = True
+
+    @extend_schema(
+        operation_id="domain_verifications_retrieve", responses={200: DomainVerificationOutput, **READ_ERRORS}
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(DomainVerificationOutput(_partner_verification(request, pk)).data)
+
+
+class DomainVerificationCheckApi(PartnerApiView):
+    serializer_class = DomainVerificationOutput
+    admin_scope = True
+
+    @extend_schema(
+        operation_id="domain_verifications_check",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: DomainVerificationOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        verification = _partner_verification(request, pk)
+        actor, actor_label = api_actor(request)
+        verification = domain_verification_check(verification=verification, actor=actor, actor_label=actor_label)
+        return Response(DomainVerificationOutput(verification).data)
+
+
 # ---- tenant domain -------------------------------------------------------------------------
 
 
@@ -743,5 +857,14 @@ urlpatterns = [
     path("webhooks/<int:pk>/", WebhookDeactivateApi.as_view(), name="api-webhook-detail"),
     path("webhook-deliveries/", WebhookDeliveryListApi.as_view(), name="api-webhook-deliveries"),
     path("webhook-deliveries/<int:pk>/redeliver/", WebhookRedeliverApi.as_view(), name="api-webhook-redeliver"),
+    path("domain-verifications/", DomainVerificationListCreateApi.as_view(), name="api-domain-verifications"),
+    path(
+        "domain-verifications/<int:pk>/", DomainVerificationDetailApi.as_view(), name="api-domain-verification-detail"
+    ),
+    path(
+        "domain-verifications/<int:pk>/check/",
+        DomainVerificationCheckApi.as_view(),
+        name="api-domain-verification-check",
+    ),
     path("tenant/", TenantSelfApi.as_view(), name="api-tenant-self"),
 ]

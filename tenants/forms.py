@@ -16,7 +16,11 @@ class PartnerCreateForm(forms.Form):
 class TenantCreateForm(forms.Form):
     name = forms.CharField(max_length=120)
     slug = forms.SlugField(max_length=40, help_text="Becomes the sub-domain: <slug>.<your domain>.")
-    domain = forms.CharField(max_length=253, required=False, help_text="Leave empty for <slug>.<your domain>.")
+    domain = forms.CharField(
+        max_length=253,
+        required=False,
+        help_text="Leave empty for <slug>.<your domain>; or a host under a custom domain you have verified.",
+    )
     timezone = forms.ChoiceField(choices=[], initial="UTC")
     base_currency = forms.CharField(max_length=3, initial="USD")
     plan = forms.ChoiceField(choices=Tenant.Plan.choices, initial=Tenant.Plan.STARTER)
@@ -58,3 +62,9 @@ class BrandForm(forms.Form):
 class TenantActionForm(forms.Form):
     action = forms.ChoiceField(choices=[("suspend", "Suspend"), ("resume", "Resume"), ("delete", "Delete")])
     confirm_slug = forms.CharField(required=False)
+
+
+class CustomDomainForm(forms.Form):
+    domain = forms.CharField(
+        max_length=253, help_text="A domain you control, e.g. shops.example.com. Tenants can then live under it."
+    )

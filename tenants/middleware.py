@@ -36,8 +36,13 @@ class DomainRoutingMiddleware(TenantMainMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         connection.set_schema_to_public()
         hostname = self.hostname_from_request(request)
-        domain = Domain.objects.select_related("tenant", "tenant__partner", "partner").filter(domain=hostname).first()
-        if domain is None:
+        domain = (
+            Domain.objects.select_related("tenant", "tenant__partner", "partner", "verification")
+            .filter(domain=hostname)
+            .first()
+        )
+        if domain is None or (domain.verification is not None and not domain.verification.is_verified):
+            # A host on a custom domain routes only while the partner's claim to it is verified.
             raise Http404(f"No portal at {hostname}")
         tenant = domain.tenant
         tenant.domain_url = hostname

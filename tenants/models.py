@@ -117,11 +117,54 @@ class Tenant(TenantMixin):
         return self.status == self.Status.ACTIVE
 
 
+class DomainVerification(models.Model):
+    """A partner's claim to a custom domain, proven by a DNS TXT record (tenants/domains.py).
+
+    The partner publishes `_tillbridge-challenge.<domain>  TXT  "tillbridge-verification=<token>"`.
+    Until the record is seen the claim is pending; tenant hosts on it are refused, and a host whose
+    claim is not verified (pending, or failed after the record disappeared) does not route."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        VERIFIED = "verified", "Verified"
+        FAILED = "failed", "Failed"
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="domain_verifications")
+    domain = models.CharField(max_length=253)
+    token = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    last_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["domain", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "domain"], name="domain_verification_unique_partner"),
+            # Anyone may claim a name (only its owner can publish the record); one partner holds it.
+            models.UniqueConstraint(
+                fields=["domain"], condition=Q(status="verified"), name="domain_verification_one_verified"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain} ({self.status})"
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status == self.Status.VERIFIED
+
+
 class Domain(DomainMixin):
     """A host name. Tenant domains point at a tenant schema; partner console domains point at the
-    public schema and name the partner whose brand and console they serve."""
+    public schema and name the partner whose brand and console they serve. A tenant host on a
+    partner's custom domain names the verification it rests on, and routes only while verified."""
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="domains", null=True, blank=True)
+    verification = models.ForeignKey(
+        DomainVerification, on_delete=models.PROTECT, related_name="hosts", null=True, blank=True
+    )
 
 
 class Membership(models.Model):

@@ -15,11 +15,11 @@ from django.db.models import Model
 
 from portal.context import client_ip_var
 from tenants import provisioning, webhooks
-from tenants.models import AuditEvent, Domain, Membership, Partner, Tenant, User
+from tenants.domains import DomainRefused, partner_domain_validate, tenant_domain_validate
+from tenants.models import AuditEvent, Domain, DomainVerification, Membership, Partner, Tenant, User
 from tenants.validators import validate_hex_colour, validate_logo
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-HOST_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 RESERVED_SLUGS = {"public", "www", "api", "admin", "template", "static", "media", "tenant-template"}
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
@@ -54,16 +54,6 @@ def audit_record(
     )
 
 
-def domain_validate(domain: str) -> str:
-    host = (domain or "").strip().lower().rstrip(".")
-    labels = host.split(".")
-    if not host or len(host) > 253 or not all(HOST_LABEL_RE.match(label) for label in labels):
-        raise ValidationError({"domain": f"{domain!r} is not a valid host name."}, code="invalid_domain")
-    if Domain.objects.filter(domain=host).exists():
-        raise ValidationError({"domain": f"The domain {host} is already in use."}, code="duplicate_domain")
-    return host
-
-
 def _slug_validate(slug: str, *, model: type[Model]) -> str:
     slug = (slug or "").strip().lower()
     if not SLUG_RE.match(slug) or slug in RESERVED_SLUGS:
@@ -89,7 +79,7 @@ def partner_create(
     sender_name: str = "",
 ) -> Partner:
     slug = _slug_validate(slug, model=Partner)
-    host = domain_validate(domain)
+    host = partner_domain_validate(domain)
     if not (name or "").strip():
         raise ValidationError({"name": "A partner needs a name."})
     partner = Partner(
@@ -189,7 +179,9 @@ def tenant_create(
     """Create a tenant, its domain and its schema in one transaction: all or nothing."""
     started = time.perf_counter()
     slug = _slug_validate(slug, model=Tenant)
-    host = domain_validate(domain or f"{slug}.{partner_primary_domain(partner=partner)}")
+    host, verification = tenant_domain_validate(
+        partner=partner, domain=domain or f"{slug}.{partner_primary_domain(partner=partner)}"
+    )
     errors: dict[str, str] = {}
     if not (name or "").strip():
         errors["name"] = "A tenant needs a name."
@@ -213,7 +205,13 @@ def tenant_create(
                 base_currency=base_currency,
                 plan=plan,
             )
-            Domain.objects.create(domain=host, tenant=tenant, is_primary=True)
+            if verification is not None and not (
+                DomainVerification.objects.select_for_update()
+                .filter(pk=verification.pk, status=DomainVerification.Status.VERIFIED)
+                .exists()
+            ):
+                raise DomainRefused("unverified_custom_domain", f"{verification.domain} is no longer verified.")
+            Domain.objects.create(domain=host, tenant=tenant, is_primary=True, verification=verification)
             provisioning.schema_provision(schema_name=tenant.schema_name, snapshot=snapshot)
             audit_record(
                 actor=actor,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from tenants.domains import domain_verifications_recheck
 from tenants.models import WebhookDelivery
 from tenants.webhooks import webhook_deliveries_overdue, webhook_delivery_attempt
 
@@ -27,3 +28,10 @@ def webhook_deliveries_sweep() -> int:
     for delivery_id in ids:
         webhook_deliver.delay(delivery_id=delivery_id)
     return len(ids)
+
+
+@shared_task(name="tenants.domain_verifications_recheck")
+def domain_verifications_recheck_task() -> dict[str, int]:
+    """Beat entry (portal/celery.py): verify pending custom domains, flag verified ones whose TXT
+    record is gone. Public-schema work, so a platform beat entry rather than a per-tenant job."""
+    return domain_verifications_recheck()

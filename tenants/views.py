@@ -11,7 +11,15 @@ from django.views.decorators.http import require_http_methods
 
 from portal.brand import brand_contrast_checks, readable_text_on
 from tenants import selectors, services
-from tenants.forms import BrandForm, PartnerCreateForm, TenantActionForm, TenantWizardForm
+from tenants.domains import (
+    CHALLENGE_LABEL,
+    challenge_name,
+    challenge_value,
+    domain_verification_check,
+    domain_verification_create,
+    domain_verifications_for_partner,
+)
+from tenants.forms import BrandForm, CustomDomainForm, PartnerCreateForm, TenantActionForm, TenantWizardForm
 from tenants.models import Membership, Partner
 from tenants.onboarding import tenant_onboard
 from tenants.validators import validate_hex_colour
@@ -193,3 +201,48 @@ def partner_audit(request: HttpRequest) -> HttpResponse:
         "tenants/partner_audit.html",
         {"events": selectors.audit_events_for_partner(partner=partner, limit=200)},
     )
+
+
+@require_http_methods(["GET", "POST"])
+def partner_domains(request: HttpRequest) -> HttpResponse:
+    """Custom domains: add one, see the TXT record to publish, check it now."""
+    partner = _require_partner(request, admin=True)
+    form = CustomDomainForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            verification = domain_verification_create(
+                partner=partner, domain=form.cleaned_data["domain"], actor=request.user
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, f"{verification.domain} added: publish its TXT record, then check it.")
+            return redirect("partner_domains")
+    rows = [
+        {"claim": claim, "record_name": challenge_name(claim.domain), "record_value": challenge_value(claim.token)}
+        for claim in domain_verifications_for_partner(partner=partner)
+    ]
+    return render(
+        request,
+        "tenants/partner_domains.html",
+        {
+            "form": form,
+            "rows": rows,
+            "console_domains": partner.domains.filter(tenant__schema_name="public").values_list("domain", flat=True),
+            "challenge_label": CHALLENGE_LABEL,
+        },
+    )
+
+
+@require_http_methods(["POST"])
+def partner_domain_check(request: HttpRequest, pk: int) -> HttpResponse:
+    partner = _require_partner(request, admin=True)
+    claim = domain_verifications_for_partner(partner=partner).filter(pk=pk).first()
+    if claim is None:
+        raise Http404("Not found")
+    claim = domain_verification_check(verification=claim, actor=request.user)
+    if claim.is_verified:
+        messages.success(request, f"{claim.domain} is verified: tenants can now use it.")
+    else:
+        messages.error(request, f"{claim.domain} is {claim.get_status_display().lower()}: {claim.last_error}")
+    return redirect("partner_domains")

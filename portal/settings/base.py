@@ -18,6 +18,8 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[".localhost", "localho
 
 # The public (operator) domain; partner consoles live on their own domains, tenants below them.
 PORTAL_PUBLIC_DOMAIN = env("PORTAL_PUBLIC_DOMAIN", default="localhost")
+# Looks up the TXT record that proves a partner's custom domain (tenants/domains.py).
+DOMAIN_TXT_RESOLVER = "tenants.domains.dns_txt_records"
 PORTAL_PRODUCT_NAME = "Tillbridge"
 PORTAL_SCHEME = env("PORTAL_SCHEME", default="http")
 PORTAL_PORT = env.int("PORTAL_PORT", default=8000)

@@ -18,3 +18,4 @@ WORKER_HEARTBEAT_KEY = f"tillbridge:test{_TEST_REDIS_DB}:worker-heartbeat"
 AXES_FAILURE_LIMIT = 5
 CONNECTOR_API_BASE_OVERRIDE = True  # adapters may call a local vendor simulator in tests
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True  # the browser tests run on http://*.localhost
+DOMAIN_TXT_RESOLVER = "tests.fake_dns.txt_records"  # tests never query real DNS
