@@ -47,6 +47,45 @@ def membership_role_for_partner(*, user: User, partner: Partner) -> str | None:
     return Membership.objects.filter(user=user, partner=partner).values_list("role", flat=True).first()
 
 
+def domain_for_host(host: str) -> Domain | None:
+    """The Domain row a host name (no port) routes to, or None for a host the portal does not serve."""
+    host = (host or "").strip().lower().rstrip(".")
+    if not host:
+        return None
+    return Domain.objects.select_related("tenant", "partner").filter(domain=host).first()
+
+
+def membership_role_for_domain(*, user: User, domain: Domain) -> str | None:
+    """The user's role on the area a domain serves; the one rule behind pages and auth mails.
+
+    - a tenant domain: a membership in that tenant, or in the partner that owns it;
+    - a partner console domain (public schema, names a partner): a membership in that partner;
+    - the operator domain (public schema, no partner): platform staff (`is_staff`) → "operator".
+    An inactive user belongs nowhere."""
+    if not user.is_active:
+        return None
+    tenant = domain.tenant
+    if tenant.schema_name != "public":
+        return membership_role_for_tenant(user=user, tenant=tenant)
+    if domain.partner_id is not None:
+        return membership_role_for_partner(user=user, partner=domain.partner)
+    return "operator" if user.is_staff else None
+
+
+def membership_role_for_host(*, user: User, host: str) -> str | None:
+    """The user's role on a host name, or None when the user does not belong there (or the host is
+    unknown). Auth mails (reset, verification, invitation) are sent only when this is not None."""
+    domain = domain_for_host(host)
+    return None if domain is None else membership_role_for_domain(user=user, domain=domain)
+
+
+def area_primary_host(*, tenant: Tenant | None = None, partner: Partner | None = None) -> str | None:
+    """The primary host of a tenant (its portal) or, without a tenant, of a partner's console."""
+    rows = Domain.objects.filter(is_primary=True)
+    rows = rows.filter(tenant=tenant) if tenant is not None else rows.filter(partner=partner)
+    return rows.order_by("pk").values_list("domain", flat=True).first()
+
+
 def partner_tenants(*, partner: Partner) -> QuerySet[Tenant]:
     return (
         Tenant.objects.filter(partner=partner)
