@@ -25,6 +25,8 @@ OPEN_PREFIXES = ("/healthz", "/metrics", "/static/", "/media/", "/hooks/")
 # Reachable while signed out, so a person can sign in.
 AUTH_PREFIXES = ("/accounts/",)
 LOGOUT_PATH = "/accounts/logout/"
+# An invitation is answered by the invited user on any host: the view shows it only to that user.
+INVITATION_PREFIX = "/accounts/invitations/"
 # On a partner console, `/api/v1/tenants/<slug>/<resource>` acts on one of the partner's tenants as
 # if called on that tenant's domain. The partner's own tenant endpoints (detail, suspend, resume)
 # stay on the console.
@@ -106,7 +108,7 @@ class MembershipMiddleware:
         else:
             role = "operator" if user.is_staff else None
         if role is None:
-            if path == LOGOUT_PATH:
+            if path == LOGOUT_PATH or path.startswith(INVITATION_PREFIX):
                 return None
             raise Http404("Not found")
         request.membership_role = role

@@ -12,6 +12,7 @@ from tenants.models import (
     AlertRule,
     AuditEvent,
     Domain,
+    Invitation,
     Membership,
     Partner,
     Tenant,
@@ -80,10 +81,38 @@ def membership_role_for_host(*, user: User, host: str) -> str | None:
 
 
 def area_primary_host(*, tenant: Tenant | None = None, partner: Partner | None = None) -> str | None:
-    """The primary host of a tenant (its portal) or, without a tenant, of a partner's console."""
-    rows = Domain.objects.filter(is_primary=True)
-    rows = rows.filter(tenant=tenant) if tenant is not None else rows.filter(partner=partner)
-    return rows.order_by("pk").values_list("domain", flat=True).first()
+    """The main host of a tenant (its portal) or, without a tenant, of a partner's console.
+
+    Partner consoles share the public tenant, where django-tenants keeps one primary domain in
+    all, so a console's own domains are ordered primary first rather than filtered on it."""
+    rows = Domain.objects.filter(tenant=tenant) if tenant is not None else Domain.objects.filter(partner=partner)
+    return rows.order_by("-is_primary", "pk").values_list("domain", flat=True).first()
+
+
+def user_home_host(*, user: User) -> str | None:
+    """A host the user belongs to, for links in mails about them: the area of their oldest
+    membership, else the operator console for platform staff, else None."""
+    for membership in Membership.objects.filter(user=user).order_by("created_at", "pk"):
+        host = area_primary_host(tenant=membership.tenant, partner=None if membership.tenant_id else membership.partner)
+        if host is not None:
+            return host
+    if user.is_staff:
+        operator = Domain.objects.filter(tenant__schema_name="public", partner__isnull=True)
+        return operator.order_by("-is_primary", "pk").values_list("domain", flat=True).first()
+    return None
+
+
+def partner_pending_invitations(*, partner: Partner) -> QuerySet[Invitation]:
+    """Invitations of the partner not yet answered nor expired, for its members page."""
+    return (
+        Invitation.objects.filter(partner=partner, status=Invitation.Status.PENDING, expires_at__gt=timezone.now())
+        .select_related("user", "tenant")
+        .order_by("user__email", "pk")
+    )
+
+
+def invitation_for_key(*, key: str) -> Invitation | None:
+    return Invitation.objects.select_related("user", "partner", "tenant").filter(key=key).first() if key else None
 
 
 def partner_tenants(*, partner: Partner) -> QuerySet[Tenant]:
