@@ -56,21 +56,26 @@ def domain_for_host(host: str) -> Domain | None:
     return Domain.objects.select_related("tenant", "partner").filter(domain=host).first()
 
 
-def membership_role_for_domain(*, user: User, domain: Domain) -> str | None:
-    """The user's role on the area a domain serves; the one rule behind pages and auth mails.
+def membership_role_for_area(*, user: User, tenant: Tenant | None, partner: Partner | None) -> str | None:
+    """The one membership rule, for pages (MembershipMiddleware) and auth mails alike:
 
-    - a tenant domain: a membership in that tenant, or in the partner that owns it;
-    - a partner console domain (public schema, names a partner): a membership in that partner;
-    - the operator domain (public schema, no partner): platform staff (`is_staff`) → "operator".
-    An inactive user belongs nowhere."""
-    if not user.is_active:
+    - a tenant portal: a membership in that tenant, or in the partner that owns it;
+    - a partner console (no tenant, a partner): a membership in that partner;
+    - the operator console (neither): platform staff (`is_staff`) → "operator".
+    A signed-out or inactive user belongs nowhere."""
+    if not user.is_authenticated or not user.is_active:
         return None
-    tenant = domain.tenant
-    if tenant.schema_name != "public":
+    if tenant is not None and not tenant.is_public:
         return membership_role_for_tenant(user=user, tenant=tenant)
-    if domain.partner_id is not None:
-        return membership_role_for_partner(user=user, partner=domain.partner)
+    if partner is not None:
+        return membership_role_for_partner(user=user, partner=partner)
     return "operator" if user.is_staff else None
+
+
+def membership_role_for_domain(*, user: User, domain: Domain) -> str | None:
+    """The user's role on the area a domain serves (a tenant domain, a partner console domain in
+    the public schema, or the operator domain)."""
+    return membership_role_for_area(user=user, tenant=domain.tenant, partner=domain.partner)
 
 
 def membership_role_for_host(*, user: User, host: str) -> str | None:

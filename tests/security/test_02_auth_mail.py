@@ -171,3 +171,20 @@ def test_invitation_of_a_new_user_links_to_the_tenant_host_in_the_inviting_brand
     assert refused.context["token_fail"] is True
     assert _set_password_with(acme, _path_of(link)).status_code == 302
     assert _signs_in(acme, "newbie@acme.test", NEW_PASSWORD)
+
+
+def test_operator_resets_only_on_the_operator_host_in_the_product_brand(world, mailoutbox):
+    _reset("northwind.localhost", "operator@tillbridge.test")
+    assert mailoutbox == []
+    _reset("localhost", "operator@tillbridge.test")
+    (message,) = mailoutbox
+    assert message.subject.startswith("[Tillbridge]")
+    assert _link(message).startswith("http://localhost/accounts/password/reset/key/")
+
+
+def test_a_deactivated_member_gets_no_mail(world, mailoutbox):
+    user = _unverified_member(world, "gone@acme.test")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    _reset(world.host(world.acme), "gone@acme.test")
+    assert mailoutbox == []
