@@ -5,8 +5,10 @@ from django.urls import include, path
 from django.views.static import serve
 
 from portal import views
+from tenants import views as tenant_views
 
 urlpatterns = [
+    path("accounts/invitations/<str:key>/", tenant_views.invitation_respond, name="invitation_respond"),
     path("accounts/", include("allauth.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include("portal.api")),

@@ -286,6 +286,17 @@ class MemberInviteInput(StrictSerializer):
     tenant = serializers.SlugField(required=False, help_text="Invite into this tenant (tenant roles) instead.")
 
 
+class MemberAddedOutput(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
+    status = serializers.CharField(
+        help_text="Always 'invited': a new person gets a set-your-password mail, a person who already has "
+        "an account elsewhere gets an invitation to accept. The answer is the same either way, so it "
+        "does not tell whether the address has an account; see the members list for who joined."
+    )
+
+
 class MemberListInviteApi(PartnerApiView):
     serializer_class = MemberOutput
     admin_scope = True
@@ -304,7 +315,7 @@ class MemberListInviteApi(PartnerApiView):
         operation_id="members_invite",
         request=MemberInviteInput,
         parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: MemberOutput, **WRITE_ERRORS},
+        responses={202: MemberAddedOutput, **WRITE_ERRORS},
         examples=[
             OpenApiExample(
                 "Invite",
@@ -319,7 +330,7 @@ class MemberListInviteApi(PartnerApiView):
         values = data.validated_data
         tenant = _partner_tenant(request, values["tenant"]) if values.get("tenant") else None
         actor, actor_label = api_actor(request)
-        membership = member_invite(
+        added = member_invite(
             partner=request.partner,
             email=values["email"],
             name=values["name"],
@@ -329,7 +340,8 @@ class MemberListInviteApi(PartnerApiView):
             actor_label=actor_label,
             request=request._request,
         )
-        return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)
+        body = {"email": added.email, "role": added.role, "tenant": added.tenant, "status": "invited"}
+        return Response(MemberAddedOutput(body).data, status=status.HTTP_202_ACCEPTED)
 
 
 class MemberRevokeApi(PartnerApiView):

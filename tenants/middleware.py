@@ -18,13 +18,15 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
 from tenants.models import Domain, Partner, Tenant
-from tenants.selectors import membership_role_for_partner, membership_role_for_tenant
+from tenants.selectors import membership_role_for_area
 
 # Reachable by anyone on any host: health and metrics, static files, webhooks (signed per vendor).
 OPEN_PREFIXES = ("/healthz", "/metrics", "/static/", "/media/", "/hooks/")
 # Reachable while signed out, so a person can sign in.
 AUTH_PREFIXES = ("/accounts/",)
 LOGOUT_PATH = "/accounts/logout/"
+# An invitation is answered by the invited user on any host: the view shows it only to that user.
+INVITATION_PREFIX = "/accounts/invitations/"
 # On a partner console, `/api/v1/tenants/<slug>/<resource>` acts on one of the partner's tenants as
 # if called on that tenant's domain. The partner's own tenant endpoints (detail, suspend, resume)
 # stay on the console.
@@ -104,14 +106,13 @@ class MembershipMiddleware:
                 return None
             return redirect_to_login(request.get_full_path())
         area = getattr(request, "portal_area", None)
-        if area == "tenant":
-            role = membership_role_for_tenant(user=user, tenant=request.tenant)
-        elif area == "partner":
-            role = membership_role_for_partner(user=user, partner=request.partner)
-        else:
-            role = "operator" if user.is_staff else None
+        role = membership_role_for_area(
+            user=user,
+            tenant=request.tenant if area == "tenant" else None,
+            partner=request.partner if area == "partner" else None,
+        )
         if role is None:
-            if path == LOGOUT_PATH:
+            if path == LOGOUT_PATH or path.startswith(INVITATION_PREFIX):
                 return None
             raise Http404("Not found")
         request.membership_role = role

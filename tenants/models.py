@@ -206,6 +206,49 @@ class Membership(models.Model):
         return f"{self.user} · {self.get_role_display()} · {self.partner or self.tenant}"
 
 
+class Invitation(models.Model):
+    """An offer to an existing user of a membership in a partner or one of its tenants.
+
+    A partner cannot add a person who already has an account elsewhere on the platform by itself:
+    the person is mailed, and the membership exists only once they accept (tenants.invitations)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    key = models.CharField(max_length=64, unique=True, help_text="Random, in the accept link.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="invitations")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="invitations")
+    role = models.CharField(max_length=20, choices=Membership.Role.choices)
+    inviter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    inviter_label = models.CharField(max_length=120, help_text="Who invited: an email or 'api-key:<prefix>'.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "partner", "tenant"],
+                condition=Q(status="pending"),
+                name="invitation_one_pending_per_area",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.tenant or self.partner} ({self.status})"
+
+    def is_open(self, *, at=None) -> bool:
+        return self.status == self.Status.PENDING and self.expires_at > (at or timezone.now())
+
+
 class AuditEvent(models.Model):
     """One change made by a person, an API key or the system, through a service."""
 

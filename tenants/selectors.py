@@ -12,6 +12,7 @@ from tenants.models import (
     AlertRule,
     AuditEvent,
     Domain,
+    Invitation,
     Membership,
     Partner,
     Tenant,
@@ -45,6 +46,78 @@ def membership_role_for_partner(*, user: User, partner: Partner) -> str | None:
     if not user.is_authenticated:
         return None
     return Membership.objects.filter(user=user, partner=partner).values_list("role", flat=True).first()
+
+
+def domain_for_host(host: str) -> Domain | None:
+    """The Domain row a host name (no port) routes to, or None for a host the portal does not serve."""
+    host = (host or "").strip().lower().rstrip(".")
+    if not host:
+        return None
+    return Domain.objects.select_related("tenant", "partner").filter(domain=host).first()
+
+
+def membership_role_for_area(*, user: User, tenant: Tenant | None, partner: Partner | None) -> str | None:
+    """The one membership rule, for pages (MembershipMiddleware) and auth mails alike:
+
+    - a tenant portal: a membership in that tenant, or in the partner that owns it;
+    - a partner console (no tenant, a partner): a membership in that partner;
+    - the operator console (neither): platform staff (`is_staff`) → "operator".
+    A signed-out or inactive user belongs nowhere."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if tenant is not None and not tenant.is_public:
+        return membership_role_for_tenant(user=user, tenant=tenant)
+    if partner is not None:
+        return membership_role_for_partner(user=user, partner=partner)
+    return "operator" if user.is_staff else None
+
+
+def membership_role_for_domain(*, user: User, domain: Domain) -> str | None:
+    """The user's role on the area a domain serves (a tenant domain, a partner console domain in
+    the public schema, or the operator domain)."""
+    return membership_role_for_area(user=user, tenant=domain.tenant, partner=domain.partner)
+
+
+def membership_role_for_host(*, user: User, host: str) -> str | None:
+    """The user's role on a host name, or None when the user does not belong there (or the host is
+    unknown). Auth mails (reset, verification, invitation) are sent only when this is not None."""
+    domain = domain_for_host(host)
+    return None if domain is None else membership_role_for_domain(user=user, domain=domain)
+
+
+def area_primary_host(*, tenant: Tenant | None = None, partner: Partner | None = None) -> str | None:
+    """The main host of a tenant (its portal) or, without a tenant, of a partner's console.
+
+    Partner consoles share the public tenant, where django-tenants keeps one primary domain in
+    all, so a console's own domains are ordered primary first rather than filtered on it."""
+    rows = Domain.objects.filter(tenant=tenant) if tenant is not None else Domain.objects.filter(partner=partner)
+    return rows.order_by("-is_primary", "pk").values_list("domain", flat=True).first()
+
+
+def user_home_host(*, user: User) -> str | None:
+    """A host the user belongs to, for links in mails about them: the area of their oldest
+    membership, else the operator console for platform staff, else None."""
+    for membership in Membership.objects.filter(user=user).order_by("created_at", "pk"):
+        host = area_primary_host(tenant=membership.tenant, partner=None if membership.tenant_id else membership.partner)
+        if host is not None:
+            return host
+    if user.is_staff:
+        operator = Domain.objects.filter(tenant__schema_name="public", partner__isnull=True)
+        return operator.order_by("-is_primary", "pk").values_list("domain", flat=True).first()
+    return None
+
+
+def partner_pending_invitations(*, partner: Partner) -> QuerySet[Invitation]:
+    """Invitations of the partner not yet answered nor expired, for its members page."""
+    return (
+        Invitation.objects.filter(partner=partner, status=Invitation.Status.PENDING, expires_at__gt=timezone.now())
+        .select_related("user", "tenant")
+        .order_by("user__email", "pk")
+    )
+
+
+def invitation_for_key(*, key: str) -> Invitation | None:
+    return Invitation.objects.select_related("user", "partner", "tenant").filter(key=key).first() if key else None
 
 
 def partner_tenants(*, partner: Partner) -> QuerySet[Tenant]:

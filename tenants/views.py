@@ -4,13 +4,14 @@ services for writes, selectors for reads."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from portal.brand import brand_contrast_checks, readable_text_on
-from tenants import selectors, services
+from tenants import invitations, selectors, services
 from tenants.domains import (
     CHALLENGE_LABEL,
     challenge_name,
@@ -191,7 +192,14 @@ def partner_brand_preview(request: HttpRequest) -> HttpResponse:
 
 def partner_member_list(request: HttpRequest) -> HttpResponse:
     partner = _require_partner(request)
-    return render(request, "tenants/partner_members.html", {"members": selectors.partner_members(partner=partner)})
+    return render(
+        request,
+        "tenants/partner_members.html",
+        {
+            "members": selectors.partner_members(partner=partner),
+            "invitations": selectors.partner_pending_invitations(partner=partner),
+        },
+    )
 
 
 def partner_audit(request: HttpRequest) -> HttpResponse:
@@ -246,3 +254,39 @@ def partner_domain_check(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, f"{claim.domain} is {claim.get_status_display().lower()}: {claim.last_error}")
     return redirect("partner_domains")
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_respond(request: HttpRequest, key: str) -> HttpResponse:
+    """The invited user, signed in, accepts or declines. Anyone else sees 404, as for a bad key."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    invitation = selectors.invitation_for_key(key=key)
+    if invitation is None or invitation.user_id != request.user.pk:
+        raise Http404("Not found")
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in {"accept", "decline"}:
+            return HttpResponseBadRequest("Answer with accept or decline.")
+        try:
+            if action == "accept":
+                invitations.invitation_accept(invitation=invitation, user=request.user)
+                host = selectors.area_primary_host(tenant=invitation.tenant, partner=invitation.partner)
+                return redirect(invitations.absolute_url_on_host(request=request, host=host, path="/"))
+            invitations.invitation_decline(invitation=invitation, user=request.user)
+            messages.info(request, "Invitation declined.")
+            invitation.refresh_from_db()
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            status = 400
+    return render(
+        request,
+        "tenants/invitation.html",
+        {
+            "invitation": invitation,
+            "area_name": invitation.tenant.name if invitation.tenant else invitation.partner.name,
+            "inviting_partner": invitation.partner,
+        },
+        status=status,
+    )

@@ -268,7 +268,7 @@ def _assignee(email: str | None):
         return None
     user = selectors.assignable_user_get(email=email)
     if user is None:
-        raise exceptions.ValidationError({"assignee": ["That person has no access to this tenant."]})
+        raise exceptions.ValidationError({"assignee": [selectors.ASSIGNEE_REFUSED]})
     return user
 
 

@@ -114,18 +114,27 @@ def exception_last_activity_id(*, exception: TriageException) -> int:
     return exception.activities.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
+# One answer for an address nobody uses and for an account without access here, so assigning
+# cannot be used to find out which addresses have accounts on the platform.
+ASSIGNEE_REFUSED = "No one with that email has access to this tenant."
+
+
+def _assignable_user_ids():
+    tenant = connection.tenant
+    return Membership.objects.filter(Q(tenant=tenant) | Q(partner_id=tenant.partner_id), user__is_active=True).values(
+        "user_id"
+    )
+
+
 def assignable_users() -> list[User]:
     """People who may be assigned in the current tenant: its members and its partner's staff."""
-    tenant = connection.tenant
-    user_ids = Membership.objects.filter(
-        Q(tenant=tenant) | Q(partner_id=tenant.partner_id), user__is_active=True
-    ).values("user_id")
-    return list(User.objects.filter(pk__in=user_ids).order_by("email"))
+    return list(User.objects.filter(pk__in=_assignable_user_ids()).order_by("email"))
 
 
 def assignable_user_get(*, email: str) -> User | None:
-    """A user by email, or None; membership itself is checked by the assign service."""
-    return User.objects.filter(email__iexact=email.strip()).first()
+    """The person with this email who may be assigned in the current tenant, or None: an unknown
+    address and an account without access here are not told apart (ASSIGNEE_REFUSED)."""
+    return User.objects.filter(email__iexact=email.strip(), pk__in=_assignable_user_ids()).first()
 
 
 def exception_counts() -> dict[str, int]:

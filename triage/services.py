@@ -22,6 +22,7 @@ from tenants.services import audit_record
 from triage.models import OPEN_STATUSES, Activity, Comment, FixClass, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
 from triage.retry import RetryAction, retry_action_accepts_payload, retry_action_get
+from triage.selectors import ASSIGNEE_REFUSED
 from triage.sla import SEVERITY_RANK, sla_due
 
 log = structlog.get_logger(__name__)
@@ -315,7 +316,7 @@ def exception_assign(
 ) -> TriageException:
     exception = _locked(exception)
     if assignee is not None and not _member_of_current_tenant(assignee):
-        raise ValidationError({"assignee": "That person has no access to this tenant."})
+        raise ValidationError({"assignee": ASSIGNEE_REFUSED})
     if not exception.is_open:
         raise ValidationError({"status": "Reopen or raise again before assigning: this exception is closed."})
     exception.assignee_id = assignee.pk if assignee else None

@@ -89,7 +89,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if form.is_valid() and form.cleaned_data["action"] == "assign" and form.cleaned_data["assignee"]:
         assignee = selectors.assignable_user_get(email=form.cleaned_data["assignee"])
         if assignee is None:
-            form.add_error("assignee", "No such person.")
+            form.add_error("assignee", selectors.ASSIGNEE_REFUSED)
     if not form.is_valid():
         return render(request, "triage/inbox.html", _inbox_context(request, bulk_form=form), status=400)
     data = form.cleaned_data
@@ -202,7 +202,7 @@ def _assign(request: HttpRequest, exception: TriageException) -> HttpResponse:
         email = form.cleaned_data["assignee"].strip()
         assignee = selectors.assignable_user_get(email=email) if email else None
         if email and assignee is None:
-            form.add_error("assignee", "That person has no access to this tenant.")
+            form.add_error("assignee", selectors.ASSIGNEE_REFUSED)
         else:
             try:
                 services.exception_assign(exception=exception, assignee=assignee, actor=request.user)

@@ -146,6 +146,9 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_ADAPTER = "tenants.adapters.BrandedAccountAdapter"
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+# Reset links work only on the host they were mailed for; an unknown address gets no mail (DESIGN.md §7).
+ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = "tenants.tokens.HostBoundTokenGenerator"  # noqa: S105 (a class path)
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip,10/5m/key"}
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 # Security keys and passkeys need https; local development and the browser tests run on http://*.localhost.

@@ -110,7 +110,7 @@ def test_assign_only_to_people_with_access_and_emails_them(
     try:
         with tenant_context(world.acme):
             exception = _raise(_probe("one"))
-            with pytest.raises(ValidationError, match="no access"):
+            with pytest.raises(ValidationError, match="has access to this tenant"):
                 services.exception_assign(exception=exception, assignee=world.cedar_admin, actor=world.acme_admin)
             with django_capture_on_commit_callbacks(execute=True):
                 services.exception_assign(exception=exception, assignee=world.partner_admin, actor=world.acme_admin)

@@ -12,6 +12,7 @@ from tests.triage.conftest import probe, raise_exception
 from triage import services
 from triage.models import Exception as TriageException
 from triage.retry import RetryAction, retry_action
+from triage.selectors import ASSIGNEE_REFUSED
 
 ACME = "acme.northwind.localhost"
 
@@ -95,7 +96,8 @@ def test_assign_to_someone_without_access_is_refused(world, host_client):
     with tenant_context(world.acme):
         mapping.refresh_from_db()
     assert (refused.status_code, unknown.status_code, done.status_code) == (400, 400, 302)
-    assert "no access" in refused.content.decode()
+    assert ASSIGNEE_REFUSED in refused.content.decode()
+    assert ASSIGNEE_REFUSED in unknown.content.decode()
     assert (mapping.status, mapping.assignee_email) == ("assigned", world.partner_admin.email)
 
 
@@ -130,6 +132,23 @@ def test_bulk_resolve_ignore_and_assign_from_the_inbox(world, host_client):
     assert assigned.status_code == 302
     # b needs a reason to be resolved, so it stayed open and could be assigned.
     assert statuses == {a.pk: "resolved", b.pk: "assigned", c.pk: "assigned"}
+
+
+def test_bulk_assign_answers_the_same_for_unknown_emails_and_other_partners_accounts(world, host_client):
+    with tenant_context(world.acme):
+        exception = raise_exception(probe("order"), kind="sync", cause="enum")
+    client = host_client(ACME, world.acme_admin)
+
+    def bulk_assign(email: str):
+        return client.post("/exceptions/bulk/", {"action": "assign", "ids": [exception.pk], "assignee": email})
+
+    other_partners = bulk_assign(world.cedar_admin.email)
+    nobody = bulk_assign("ghost@nowhere.test")
+    assert (other_partners.status_code, nobody.status_code) == (400, 400)
+    assert other_partners.context["bulk_form"].errors == nobody.context["bulk_form"].errors
+    assert nobody.context["bulk_form"].errors == {"assignee": [ASSIGNEE_REFUSED]}
+    with tenant_context(world.acme):
+        assert TriageException.objects.get(pk=exception.pk).status == "open"
 
 
 def test_retry_button_answers_a_polling_fragment_then_the_result(world, host_client):
