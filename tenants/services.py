@@ -8,15 +8,17 @@ from dataclasses import dataclass
 from zoneinfo import available_timezones
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 
 from portal.context import client_ip_var
+from portal.uploads import image_reencode
 from tenants import provisioning, webhooks
 from tenants.models import AuditEvent, Domain, Membership, Partner, Tenant, User
-from tenants.validators import validate_hex_colour, validate_logo
+from tenants.validators import validate_hex_colour
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 HOST_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -139,8 +141,14 @@ def partner_brand_update(
     if accent_colour is not None:
         validate_hex_colour(accent_colour)
     if logo is not None:
-        validate_logo(logo)
-        partner.logo.save(logo.name, logo, save=False)
+        try:
+            clean = image_reencode(
+                upload=logo, max_bytes=settings.BRAND_LOGO_MAX_BYTES, max_pixels=settings.BRAND_LOGO_MAX_PIXELS
+            )
+        except ValidationError as error:
+            raise ValidationError({"logo": error.error_list}) from error
+        # Only the re-encoded pixels are stored, under a generated name: never the upload's bytes or name.
+        partner.logo.save(clean.name, clean.content, save=False)
         changes["logo"] = partner.logo.name
     partner.full_clean()
     partner.save()
