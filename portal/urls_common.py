@@ -4,12 +4,13 @@ from django.urls import include, path
 
 from portal import views
 from portal.media import media_serve
+from portal.metrics import metrics
 
 urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include("portal.api")),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics, name="metrics"),
     # Brand logos: re-encoded images (portal.uploads), served with a safe type and a sandbox CSP.
     path("media/<path:path>", media_serve, name="media"),
 ]

@@ -269,7 +269,7 @@ SPECTACULAR_SETTINGS = {
 BRAND_LOGO_MAX_BYTES = 512 * 1024
 BRAND_LOGO_MAX_PIXELS = 2048
 
-# Security headers and tokens (issue 13).
+# Security headers and tokens (issue 13: uploads, metrics, redirects).
 # Every page's Content-Security-Policy (django-csp): script only from our own static files, no
 # inline script or event handler. Inline styles stay allowed: brand colours are set inline and are
 # validated #RRGGBB values. /media/ answers with its own sandboxing policy (portal/media.py).
@@ -285,6 +285,8 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+# /metrics answers only to `Authorization: Bearer <METRICS_TOKEN>`; unset means /metrics is off (404).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # structlog renders every log line (ours and Django's) as JSON carrying request id and tenant.
 LOGGING_CONFIG = None
