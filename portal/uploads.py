@@ -9,6 +9,7 @@ of the format written, so `/media/` (portal/media.py) serves it with the matchin
 from __future__ import annotations
 
 import io
+import re
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ ACCEPTED_FORMATS = {"PNG", "JPEG", "WEBP", "GIF"}
 OUTPUT_FORMAT = {"PNG": "PNG", "GIF": "PNG", "JPEG": "JPEG", "WEBP": "WEBP"}
 EXTENSION = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 ACCEPTED_LABEL = "PNG, JPEG, WebP or GIF"
+GENERATED_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|webp)$")
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,11 @@ def image_reencode(*, upload: UploadedFile, max_bytes: int, max_pixels: int) -> 
         width=pixels.width,
         height=pixels.height,
     )
+
+
+def image_stored_name_is_generated(name: str) -> bool:
+    """True for a file name image_reencode made (and so for re-encoded content)."""
+    return bool(GENERATED_NAME.match(name))
 
 
 def _pixels_only(image: Image.Image, output_format: str) -> Image.Image:

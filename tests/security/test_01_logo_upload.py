@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.test import Client
 from PIL import Image
 
-from tenants.models import Partner
+from tenants.models import AuditEvent, Partner
 
 NORTHWIND = "northwind.localhost"
 SOUTHPAW = "southpaw.localhost"
@@ -265,3 +266,54 @@ def test_pages_carry_a_csp_without_inline_script(world, host_client, who, host, 
     html = response.content.decode()
     assert INLINE_SCRIPT.findall(html) == []
     assert INLINE_HANDLER.findall(html) == []
+
+
+def test_api_browsers_load_their_script_from_urls_and_only_they_allow_the_cdn(world, host_client):
+    client = host_client(NORTHWIND, world.partner_admin)
+
+    swagger = client.get("/api/v1/schema/swagger/")
+    script = client.get("/api/v1/schema/swagger/?script=")
+    redoc = client.get("/api/v1/schema/redoc/")
+    page = client.get("/brand/")
+
+    assert (swagger.status_code, script.status_code, redoc.status_code) == (200, 200, 200)
+    assert INLINE_SCRIPT.findall(swagger.content.decode()) == []
+    assert script["Content-Type"].startswith("application/javascript")
+    assert _script_src(swagger["Content-Security-Policy"]) == "'self' https://cdn.jsdelivr.net"
+    assert _script_src(redoc["Content-Security-Policy"]) == "'self' https://cdn.jsdelivr.net"
+    assert "jsdelivr" not in page["Content-Security-Policy"]
+
+
+# ---- logos stored before re-encoding -----------------------------------------------------------
+
+
+def test_logos_reencode_command_cleans_up_logos_stored_under_the_uploaders_name(
+    world, logos_dir, django_capture_on_commit_callbacks
+):
+    (logos_dir / "x.html").write_bytes(_png() + HTML_PAYLOAD)
+    (logos_dir / "y.svg").write_bytes(SVG)
+    Partner.objects.filter(pk=world.northwind.pk).update(logo="brand/logos/x.html")
+    Partner.objects.filter(pk=world.southpaw.pk).update(logo="brand/logos/y.svg")
+    out = io.StringIO()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("logos_reencode", stdout=out)
+
+    northwind = Partner.objects.get(pk=world.northwind.pk)
+    assert GENERATED_NAME.match(northwind.logo.name) and northwind.logo.name.endswith(".png")
+    with northwind.logo.open("rb") as handle:
+        assert b"<script" not in handle.read()
+    assert Partner.objects.get(pk=world.southpaw.pk).logo.name == ""
+    assert not (logos_dir / "x.html").exists() and not (logos_dir / "y.svg").exists()
+    assert out.getvalue().splitlines() == [
+        "northwind: reencoded",
+        "southpaw: removed",
+        "Logos: 1 reencoded, 1 removed.",
+    ]
+    actions = AuditEvent.objects.filter(action__startswith="partner.logo_").values_list("partner__slug", "action")
+    assert sorted(actions) == [("northwind", "partner.logo_reencode"), ("southpaw", "partner.logo_remove")]
+
+    again = io.StringIO()
+    call_command("logos_reencode", stdout=again)
+    assert again.getvalue().splitlines() == ["Logos: 1 kept."]
+    assert Partner.objects.get(pk=world.northwind.pk).logo.name == northwind.logo.name
