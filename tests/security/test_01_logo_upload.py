@@ -317,3 +317,23 @@ def test_logos_reencode_command_cleans_up_logos_stored_under_the_uploaders_name(
     call_command("logos_reencode", stdout=again)
     assert again.getvalue().splitlines() == ["Logos: 1 kept."]
     assert Partner.objects.get(pk=world.northwind.pk).logo.name == northwind.logo.name
+
+
+def test_the_api_takes_no_logo_upload(world, admin):
+    as_json = admin.patch("/api/v1/brand/", {"logo": "x.html"}, content_type="application/json")
+    boundary = "BoUnDaRy"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="logo"; filename="x.html"\r\n'
+            f"Content-Type: text/html\r\n\r\n"
+        ).encode()
+        + _png()
+        + HTML_PAYLOAD
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    as_file = admin.patch("/api/v1/brand/", body, content_type=f"multipart/form-data; boundary={boundary}")
+
+    assert as_json.status_code == 400
+    assert list(as_json.json()["error"]["details"]) == ["logo"]
+    assert as_file.status_code == 415
+    assert Partner.objects.get(pk=world.northwind.pk).logo.name == ""
