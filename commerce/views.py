@@ -27,6 +27,7 @@ from commerce.selectors import (
     reservations_unallocated,
 )
 from connectors.models import Connection
+from portal.redirects import redirect_next
 from tenants.models import Membership
 
 
@@ -65,7 +66,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
                     form.add_error(field if field in form.fields else None, errors)
             else:
                 messages.success(request, f"Safety stock for {values['sku']} at {values['location']} saved.")
-                return redirect(request.get_full_path())
+                return redirect_next(request, request.get_full_path(), default="inventory")
         status = 400
     search = request.GET.get("q", "").strip()[:120]
     location_id = request.GET.get("location", "")

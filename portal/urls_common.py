@@ -1,10 +1,10 @@
 """URLs served on every host: sign-in, health, metrics."""
 
-from django.conf import settings
 from django.urls import include, path
-from django.views.static import serve
 
 from portal import views
+from portal.media import media_serve
+from portal.metrics import metrics
 from tenants import views as tenant_views
 
 urlpatterns = [
@@ -12,7 +12,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include("portal.api")),
-    path("", include("django_prometheus.urls")),
-    # Brand logos; uploads are validated raster images (tenants.validators).
-    path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}),
+    path("metrics", metrics, name="metrics"),
+    # Brand logos: re-encoded images (portal.uploads), served with a safe type and a sandbox CSP.
+    path("media/<path:path>", media_serve, name="media"),
 ]

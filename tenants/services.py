@@ -8,20 +8,24 @@ from dataclasses import dataclass
 from zoneinfo import available_timezones
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 
 from portal.context import client_ip_var
+from portal.uploads import image_reencode, image_stored_name_is_generated
 from tenants import provisioning, webhooks
 from tenants.domains import DomainRefused, partner_domain_validate, tenant_domain_validate
 from tenants.models import AuditEvent, Domain, DomainVerification, Membership, Partner, Tenant, User
-from tenants.validators import validate_hex_colour, validate_logo
+from tenants.validators import validate_hex_colour
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 RESERVED_SLUGS = {"public", "www", "api", "admin", "template", "static", "media", "tenant-template"}
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+LOGO_DIRECTORY = "brand/logos/"
 
 
 def _actor_label(actor: User | None, actor_label: str | None) -> str:
@@ -129,8 +133,14 @@ def partner_brand_update(
     if accent_colour is not None:
         validate_hex_colour(accent_colour)
     if logo is not None:
-        validate_logo(logo)
-        partner.logo.save(logo.name, logo, save=False)
+        try:
+            clean = image_reencode(
+                upload=logo, max_bytes=settings.BRAND_LOGO_MAX_BYTES, max_pixels=settings.BRAND_LOGO_MAX_PIXELS
+            )
+        except ValidationError as error:
+            raise ValidationError({"logo": error.error_list}) from error
+        # Only the re-encoded pixels are stored, under a generated name: never the upload's bytes or name.
+        partner.logo.save(clean.name, clean.content, save=False)
         changes["logo"] = partner.logo.name
     partner.full_clean()
     partner.save()
@@ -144,6 +154,44 @@ def partner_brand_update(
             actor_label=actor_label,
         )
     return partner
+
+
+@transaction.atomic
+def partner_logo_reencode(*, partner: Partner) -> str:
+    """Bring a logo stored before uploads were re-encoded up to today's rule: re-encode it under a
+    generated name, or remove it when it is not an acceptable image (or its file is gone). The old
+    file is deleted once the change is committed. Returns "kept", "reencoded", "removed" or "none"."""
+    old_name = partner.logo.name
+    if not old_name:
+        return "none"
+    if image_stored_name_is_generated(old_name.removeprefix(LOGO_DIRECTORY)):
+        return "kept"
+    storage = partner.logo.storage
+    try:
+        with storage.open(old_name, "rb") as handle:
+            clean = image_reencode(
+                upload=File(handle, name=old_name),
+                max_bytes=settings.BRAND_LOGO_MAX_BYTES,
+                max_pixels=settings.BRAND_LOGO_MAX_PIXELS,
+            )
+    except (ValidationError, FileNotFoundError):
+        clean = None
+    if clean is None:
+        partner.logo = ""
+        outcome = "removed"
+    else:
+        partner.logo.save(clean.name, clean.content, save=False)
+        outcome = "reencoded"
+    partner.save(update_fields=["logo"])
+    audit_record(
+        actor=None,
+        action=f"partner.logo_{'reencode' if clean else 'remove'}",
+        target=partner,
+        partner=partner,
+        changes={"logo": [old_name, partner.logo.name]},
+    )
+    transaction.on_commit(lambda: storage.delete(old_name))
+    return outcome
 
 
 def partner_primary_domain(*, partner: Partner) -> str:

@@ -17,9 +17,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidde
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from portal.redirects import redirect_next
 from tenants.models import Membership
 from triage import selectors, services
 from triage.forms import (
@@ -74,12 +74,6 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "triage/inbox.html", _inbox_context(request))
 
 
-def _safe_next(request: HttpRequest, target: str) -> str:
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return reverse("triage_inbox")
-
-
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponse:
     if not _can_act(request):
@@ -108,7 +102,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{data['action'].title()}: {len(result['done'])} exception(s) done.")
     for exception_id, message in result["errors"].items():
         messages.error(request, f"#{exception_id}: {message}")
-    return redirect(_safe_next(request, data["next"]))
+    return redirect_next(request, data["next"], default="triage_inbox")
 
 
 def _detail_or_404(exception_id: int) -> selectors.ExceptionDetail:

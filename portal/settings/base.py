@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "portal.middleware.ContentLengthMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.DomainRoutingMiddleware",
     "portal.middleware.RequestContextMiddleware",
@@ -272,6 +273,25 @@ SPECTACULAR_SETTINGS = {
 # Logo uploads: raster images only (SVG can carry script), bounded in bytes and pixels.
 BRAND_LOGO_MAX_BYTES = 512 * 1024
 BRAND_LOGO_MAX_PIXELS = 2048
+
+# Security headers and tokens (issue 13: uploads, metrics, redirects).
+# Every page's Content-Security-Policy (django-csp): script only from our own static files, no
+# inline script or event handler. Inline styles stay allowed: brand colours are set inline and are
+# validated #RRGGBB values. /media/ answers with its own sandboxing policy (portal/media.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# /metrics answers only to `Authorization: Bearer <METRICS_TOKEN>`; unset means /metrics is off (404).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # structlog renders every log line (ours and Django's) as JSON carrying request id and tenant.
 LOGGING_CONFIG = None

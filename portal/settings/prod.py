@@ -12,6 +12,10 @@ if not env("REDIS_URL", default=None):
     raise ImproperlyConfigured("Set REDIS_URL in production.")
 if not env.list("CONNECTOR_CREDENTIAL_KEYS", default=[]):
     raise ImproperlyConfigured("Set CONNECTOR_CREDENTIAL_KEYS (Fernet keys, newest first) in production.")
+# METRICS_TOKEN: the bearer token Prometheus sends to /metrics. Unset, /metrics answers 404 on
+# every host; set, it must be long and random (e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`).
+if 0 < len(env("METRICS_TOKEN", default="")) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters (or unset to turn /metrics off).")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 PORTAL_SCHEME = "https"
 SESSION_COOKIE_SECURE = True

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from portal.redirects import redirect_next
 from posting.erp import connections, selectors, services
 from posting.erp.base import ErpError
 from posting.erp.chart import chart_import_apply, chart_import_preview
@@ -255,4 +256,4 @@ def erp_repush(request: HttpRequest, entry_id: int) -> HttpResponse:
         raise Http404("No such journal entry.")
     erp_push_dispatch(entry_id=entry_id, force=True)
     messages.success(request, f"Journal {entry_id} queued for a re-push.")
-    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/") else "erp_pushes")
+    return redirect_next(request, request.POST.get("next"), default="erp_pushes")

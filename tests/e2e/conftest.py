@@ -92,11 +92,35 @@ def browser_context_args(browser_context_args: dict) -> dict:
     return {**browser_context_args, "viewport": VIEWPORT}
 
 
+# Reported in the page itself, so a violation in any frame or at any moment of the test is caught.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "inline") +
+                " at " + event.sourceFile + ":" + event.lineNumber);
+});
+"""
+
+
+def _is_csp_violation(text: str) -> bool:
+    return text.startswith("CSP violation: ") or "Content Security Policy" in text
+
+
 @pytest.fixture
-def page(page: Page) -> Page:
+def csp_violations() -> list[str]:
+    """What the browser reported as blocked by the Content-Security-Policy during the test."""
+    return []
+
+
+@pytest.fixture
+def page(page: Page, csp_violations: list[str]) -> Iterator[Page]:
+    """The browser page, failing the test if the portal's Content-Security-Policy blocks anything
+    (an inline script or handler, an eval, a resource from another origin) on any page it visits."""
     # Every page here answers in well under a second; fail fast rather than after 30 s.
     page.set_default_timeout(10_000)
-    return page
+    page.add_init_script(CSP_LISTENER)
+    page.on("console", lambda message: csp_violations.append(message.text) if _is_csp_violation(message.text) else None)
+    yield page
+    assert csp_violations == [], f"The browser reported Content-Security-Policy violations: {csp_violations}"
 
 
 @dataclass(frozen=True)

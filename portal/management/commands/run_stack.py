@@ -97,7 +97,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  Password for every demo login: {DEMO_PASSWORD}")
         self.stdout.write(
             f"  Health: http://localhost:{options['port']}/healthz   "
-            f"Metrics: http://localhost:{options['port']}/metrics\n"
+            f"Metrics: http://localhost:{options['port']}/metrics "
+            f"({'Authorization: Bearer $METRICS_TOKEN' if settings.METRICS_TOKEN else 'off: set METRICS_TOKEN'})\n"
         )
         try:
             while not stopping:
