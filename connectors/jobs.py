@@ -1,9 +1,10 @@
 """Per-minute work for every tenant (portal.periodic fan-out): sweep the inbox, start due syncs,
-resume stalled runs."""
+resume stalled runs; and on a tenant's resume, process what its suspension held."""
 
 from __future__ import annotations
 
 from portal.periodic import periodic_job
+from tenants.lifecycle import on_tenant_resume
 
 
 @periodic_job("connectors.inbox_sweep")
@@ -25,3 +26,10 @@ def tokens_refresh() -> int:
     from connectors.oauth import tokens_refresh_due
 
     return tokens_refresh_due()
+
+
+@on_tenant_resume("connectors.release_held")
+def release_held_on_resume() -> None:
+    from connectors.inbox import events_release_on_resume
+
+    events_release_on_resume()

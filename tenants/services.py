@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 
 from portal.context import client_ip_var
-from tenants import provisioning, webhooks
+from tenants import lifecycle, provisioning, webhooks
 from tenants.models import AuditEvent, Domain, Membership, Partner, Tenant, User
 from tenants.validators import validate_hex_colour, validate_logo
 
@@ -251,6 +251,8 @@ def tenant_status_set(*, tenant: Tenant, status: str, actor: User | None, actor_
             changes={"status": [previous, status]},
             actor_label=actor_label,
         )
+        if status == Tenant.Status.ACTIVE:
+            lifecycle.tenant_resume_schedule(tenant=tenant)
     return tenant
 
 
