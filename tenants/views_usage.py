@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import csv
 import io
 from datetime import date, timedelta
 
@@ -12,6 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from portal.spreadsheet import csv_writer
 from tenants.models import UsageRecord
 from tenants.usage import METRICS, usage_month_table
 
@@ -37,7 +37,7 @@ def partner_usage(request: HttpRequest) -> HttpResponse:
     month = start.strftime("%Y-%m")
     if request.GET.get("format") == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = csv_writer(out)
         writer.writerow(["month", "tenant", *METRICS])
         for row in rows:
             writer.writerow([month, row.slug, *(row.counts[metric] for metric in METRICS)])
