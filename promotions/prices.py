@@ -233,7 +233,13 @@ def price_list_approve(*, price_list: PriceList, actor: User | None) -> PriceLis
             {"status": f"Only a submitted price list can be approved; it is {price_list.status}."},
             code="illegal_transition",
         )
-    four_eyes_check(author_id=version.author_id, author_key=version.author_key, actor=actor, verb="approve")
+    four_eyes_check(
+        author_id=version.author_id,
+        author_email=version.author_email,
+        author_key=version.author_key,
+        actor=actor,
+        verb="approve",
+    )
     if membership_role_for_tenant(user=actor, tenant=_tenant()) not in APPROVER_ROLES:
         raise PermissionDenied("Approving takes a tenant admin or a partner role.")
     version.approved_by_id, version.approved_by_email, version.approved_at = actor.pk, actor.email, timezone.now()

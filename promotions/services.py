@@ -119,14 +119,24 @@ def _who(actor: User | None, actor_label: str | None) -> Author:
 
 
 def four_eyes_check(
-    *, author_id: int | None, author_key: str, actor: User | None, verb: str = "approve or reject"
+    *,
+    author_id: int | None,
+    author_email: str,
+    author_key: str,
+    actor: User | None,
+    verb: str = "approve or reject",
 ) -> None:
     """Refuse an approval or rejection by the version's own author. Approving takes a person (a
     session): never a key or the system. A version written by person P, in a session or through
     any of P's keys, is never approved by P; one written by a key no person owns may be approved
-    by any person with the role."""
+    by any person with the role. Versions written through a key before authors were resolved to
+    people (author_email holds the key's label) are resolved here."""
     if actor is None:
         raise PermissionDenied(f"It takes a person to {verb} a version, not an API key or the system.")
+    if author_id is None:
+        label = author_key or (author_email if author_email.startswith(ACTOR_LABEL_PREFIX) else "")
+        person = api_key_person(actor_label=label)
+        author_id, author_key = (person.pk, label) if person is not None else (None, author_key)
     if author_id is not None and actor.pk == author_id:
         through = f" (through your API key {author_key.removeprefix(ACTOR_LABEL_PREFIX)})" if author_key else ""
         raise PermissionDenied(f"You wrote this version{through}, so another person must {verb} it.")
@@ -523,7 +533,9 @@ def promotion_submit(*, promotion: Promotion, actor: User | None = None, actor_l
 
 def _check_approver(promotion: Promotion, actor: User | None) -> None:
     version = promotion.current_version
-    four_eyes_check(author_id=version.author_id, author_key=version.author_key, actor=actor)
+    four_eyes_check(
+        author_id=version.author_id, author_email=version.author_email, author_key=version.author_key, actor=actor
+    )
     role = membership_role_for_tenant(user=actor, tenant=_tenant())
     if role not in APPROVER_ROLES:
         raise PermissionDenied("Approving takes a tenant admin or a partner role.")

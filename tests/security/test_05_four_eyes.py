@@ -121,3 +121,18 @@ def test_a_price_list_written_through_my_key_cannot_be_approved_in_my_session(wo
     approved = other.post(f"{base}/approve/")
     assert approved.status_code == 200, approved.json()
     assert approved.json()["status"] == "approved"
+
+
+def test_a_version_written_through_my_key_before_the_fix_is_still_mine(world):
+    """Rows written before authors were resolved to people hold only the key's label."""
+    host, shop, me, other = _setup(world)
+    key = _own_key(host, world.acme_admin)
+    base = _promotion_edited_by_key(host, shop, other, key)
+    with tenant_context(world.acme):
+        PromotionVersion.objects.filter(number=2).update(
+            author_id=None, author_email=f"api-key:{key[:16]}", author_key=""
+        )
+    own = me.post(f"{base}/approve/")
+    assert own.status_code == 403
+    assert "through your API key" in own.json()["error"]["message"]
+    assert other.post(f"{base}/approve/").status_code == 200
