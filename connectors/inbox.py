@@ -212,6 +212,9 @@ def event_process(*, event_id: int) -> InboundEvent | None:
             return _event_hold(event)
         connection = event.connection
         if connection.status == Connection.Status.PAUSED:
+            if event.status == InboundEvent.Status.HELD:  # released by the tenant, held by the connection
+                event.status = InboundEvent.Status.RECEIVED
+                event.save(update_fields=["status"])
             return event  # stays received; resuming the connection sweeps it
         with db.cursor() as cursor:
             # Two events about the same order (created/updated) serialise here, so neither sees
@@ -369,8 +372,8 @@ def events_release_held() -> int:
         held = InboundEvent.objects.filter(status=InboundEvent.Status.HELD).order_by("received_at", "pk")
         for event_id in list(held.values_list("pk", flat=True)):
             event = event_process(event_id=event_id)
-            if event is not None and event.status == InboundEvent.Status.HELD:
-                break  # suspended again meanwhile
+            if event is not None and event.status == InboundEvent.Status.HELD and tenant_current_suspended():
+                break  # suspended again meanwhile: the next resume goes on from here
             count += 1
     finally:
         redis.delete(lock)

@@ -216,3 +216,47 @@ def test_a_suspended_tenant_refuses_pages_and_keys_but_acknowledges_webhooks(wor
     with tenant_context(world.acme):
         assert InboundEvent.objects.get(connection=conn).status == "held"
         assert Order.objects.count() == 0
+
+
+def test_release_processes_held_events_in_received_order_and_leaves_a_paused_connection_received(world, monkeypatch):
+    """The release itself, in-process: oldest first, one paused connection does not stop the rest."""
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").delete(f"tb:inbox-release:{world.acme.schema_name}")
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        live = connection_create(
+            vendor="shopify",
+            name="Live shop",
+            config={"shop_domain": "acme-outfitters.myshopify.com"},
+            credentials={"access_token": "a"},
+            webhook_secret=SECRET,
+        )
+        paused = connection_create(
+            vendor="shopify",
+            name="Paused shop",
+            config={"shop_domain": "acme-outfitters.myshopify.com"},
+            credentials={"access_token": "b"},
+            webhook_secret=SECRET,
+        )
+    _suspend(world.acme)
+    with tenant_context(world.acme):
+        stored = [
+            inbox.event_store(
+                connection=conn, topic="orders/create", external_id=str(order_id), body=_order_body(order_id)
+            )[0]
+            for conn, order_id in ((paused, 7_300_000_000_020), *((live, i) for i in ORDER_IDS))
+        ]
+        assert {e.status for e in stored} == {"held"}
+        assert inbox.events_release_held() == 0  # still suspended: nothing moves
+        Connection.objects.filter(pk=paused.pk).update(status=Connection.Status.PAUSED)
+    sent = []
+    monkeypatch.setattr(inbox, "_dispatch_release", lambda: sent.append(True))
+    tenant_services.tenant_status_set(tenant=Tenant.objects.get(pk=world.acme.pk), status="active", actor=None)
+    with tenant_context(world.acme):
+        assert inbox.events_sweep() == 0 and sent == [True]  # held events left over: the sweep sends the release
+        assert inbox.events_release_held() == 4
+        statuses = dict(InboundEvent.objects.values_list("external_id", "status"))
+        assert statuses.pop("7300000000020") == "received"  # waits for its connection's resume
+        assert set(statuses.values()) == {"processed"}
+        assert list(Order.objects.order_by("pk").values_list("external_id", flat=True)) == [str(i) for i in ORDER_IDS]
