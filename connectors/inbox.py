@@ -4,6 +4,10 @@
 into canonical documents, upserts them into commerce and posts them, in one transaction that also
 marks the event processed, so a crash at any point leaves the event `received` or `failed` (swept
 and retried), never half-applied. Every step is idempotent, so a retry or a replay is always safe.
+
+A suspended tenant's events are still verified, stored and acknowledged, but `held`: nothing
+dispatches them, the sweeper skips them and `event_process` holds any it is handed. On resume
+`events_release_held` processes them one by one in the order they were received (DESIGN.md §7).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db import connection as db
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django_redis import get_redis_connection
 
 from commerce.documents import CanonicalInventoryLevel, CanonicalOrder, CanonicalPayout, CanonicalRefund
 from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
@@ -34,6 +39,7 @@ from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import DependencyMissing, Document, NormaliseError
 from posting import services as posting
+from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count
 
 log = structlog.get_logger(__name__)
@@ -97,6 +103,7 @@ def event_store(
     existing = InboundEvent.objects.filter(**lookup).first()
     if existing is not None:
         return existing, False
+    held = tenant_current_suspended()
     try:
         with transaction.atomic():
             event = InboundEvent.objects.create(
@@ -106,13 +113,16 @@ def event_store(
                 headers=headers_kept(headers or {}),
                 sync_run_id=sync_run_id,
                 trace_id=uuid.uuid4().hex,
+                status=InboundEvent.Status.HELD if held else InboundEvent.Status.RECEIVED,
             )
             if source == InboundEvent.Source.WEBHOOK:
                 usage_count(metric="webhook_events")
     except IntegrityError:
         # A concurrent copy won the race: that one is the event.
         return InboundEvent.objects.get(**lookup), False
-    if dispatch:
+    if held:
+        log.info("connectors.event_held", event_id=event.pk, topic=event.topic, schema=db.schema_name)
+    elif dispatch:
         transaction.on_commit(lambda: _dispatch(event.pk))
     return event, True
 
@@ -201,8 +211,13 @@ def event_process(*, event_id: int) -> InboundEvent | None:
             InboundEvent.Status.DEAD,
         ):
             return event
+        if tenant_current_suspended():
+            return _event_hold(event)
         connection = event.connection
         if connection.status == Connection.Status.PAUSED:
+            if event.status == InboundEvent.Status.HELD:  # released by the tenant, held by the connection
+                event.status = InboundEvent.Status.RECEIVED
+                event.save(update_fields=["status"])
             return event  # stays received; resuming the connection sweeps it
         with db.cursor() as cursor:
             # Two events about the same order (created/updated) serialise here, so neither sees
@@ -226,6 +241,15 @@ def event_process(*, event_id: int) -> InboundEvent | None:
         if had_problem:
             connector_problem_resolved(obj=event, reason="Processed")
         return event
+
+
+def _event_hold(event: InboundEvent) -> InboundEvent:
+    """The tenant is suspended: keep the event for `events_release_held`, untouched otherwise."""
+    if event.status != InboundEvent.Status.HELD:
+        event.status = InboundEvent.Status.HELD
+        event.next_attempt_at = None
+        event.save(update_fields=["status", "next_attempt_at"])
+    return event
 
 
 def event_apply(*, event: InboundEvent, connection: Connection) -> list[dict[str, Any]]:
@@ -320,8 +344,56 @@ def events_due() -> QuerySet[InboundEvent]:
 
 
 def events_sweep(*, limit: int = 500) -> int:
-    """Re-enqueue due events (the per-minute periodic job). Returns how many were sent."""
+    """Re-enqueue due events (the per-minute periodic job). Returns how many were sent. A suspended
+    tenant's sweep sends nothing; an active tenant with held events left over (the release task was
+    lost) sends the release again."""
+    if tenant_current_suspended():
+        return 0
+    if InboundEvent.objects.filter(status=InboundEvent.Status.HELD).exists():
+        _dispatch_release()
     ids = list(events_due().values_list("pk", flat=True)[:limit])
     for event_id in ids:
         _dispatch(event_id)
     return len(ids)
+
+
+RELEASE_LOCK_SECONDS = 600
+
+
+def events_release_held() -> int:
+    """Process the held events of the current (resumed) tenant one by one, oldest received first.
+    One release runs per tenant at a time; stops as soon as the tenant is suspended again.
+    Returns how many events were processed."""
+    if tenant_current_suspended():
+        return 0
+    redis = get_redis_connection("default")
+    lock = f"tb:inbox-release:{db.schema_name}"
+    if not redis.set(lock, "1", nx=True, ex=RELEASE_LOCK_SECONDS):
+        return 0  # another release is running through them in order
+    count = 0
+    try:
+        held = InboundEvent.objects.filter(status=InboundEvent.Status.HELD).order_by("received_at", "pk")
+        for event_id in list(held.values_list("pk", flat=True)):
+            event = event_process(event_id=event_id)
+            if event is not None and event.status == InboundEvent.Status.HELD and tenant_current_suspended():
+                break  # suspended again meanwhile: the next resume goes on from here
+            count += 1
+    finally:
+        redis.delete(lock)
+    log.info("connectors.held_released", schema=db.schema_name, count=count)
+    return count
+
+
+def _dispatch_release() -> None:
+    from connectors.tasks import release_held_events
+
+    try:
+        release_held_events.apply_async(retry=False)
+    except Exception:  # broker down: the inbox sweep sends it again
+        log.warning("connectors.release_dispatch_failed", schema=db.schema_name, exc_info=True)
+
+
+def events_release_on_resume() -> None:
+    """The tenant was just resumed: send the release if anything is held."""
+    if InboundEvent.objects.filter(status=InboundEvent.Status.HELD).exists():
+        _dispatch_release()

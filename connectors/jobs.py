@@ -1,9 +1,10 @@
 """Per-minute work for every tenant (portal.periodic fan-out): sweep the inbox, start due syncs,
-resume stalled runs."""
+resume stalled runs; and on a tenant's resume, process what its suspension held."""
 
 from __future__ import annotations
 
 from portal.periodic import periodic_job
+from tenants.lifecycle import on_tenant_resume
 
 
 @periodic_job("connectors.inbox_sweep")
@@ -36,3 +37,10 @@ def active_connections_meter() -> int:
     count = Connection.objects.filter(status=Connection.Status.ACTIVE).count()
     usage_gauge_set(metric="active_connections", value=count)
     return count
+
+
+@on_tenant_resume("connectors.release_held")
+def release_held_on_resume() -> None:
+    from connectors.inbox import events_release_on_resume
+
+    events_release_on_resume()

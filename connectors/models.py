@@ -138,6 +138,7 @@ class InboundEvent(models.Model):
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
+        HELD = "held", "Held (tenant suspended)"
         PROCESSING = "processing", "Processing"
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored"

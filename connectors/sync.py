@@ -34,6 +34,7 @@ from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.services import connection_status_set
 from connectors.vendors import adapters
 from connectors.vendors.base import NormaliseError
+from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit
 
@@ -136,7 +137,11 @@ class _Slot:
 
 def sync_run_step(*, run_id: int, step: int | None = None) -> SyncRun | None:
     """Run one page of the run (the task's one call). Safe to call twice: a locked run is skipped,
-    and a step number that is not the run's current one is a stale copy and does nothing."""
+    and a step number that is not the run's current one is a stale copy and does nothing. A
+    suspended tenant's run does nothing either: it stays where it is and the stalled-run sweep
+    sends it again once the tenant is resumed."""
+    if tenant_current_suspended():
+        return SyncRun.objects.filter(pk=run_id).first()
     slot = _Slot()
     if not slot.acquire():
         run = SyncRun.objects.filter(pk=run_id).first()
@@ -273,7 +278,10 @@ def _run_fail(*, run: SyncRun, connection: Connection, error: Exception) -> Sync
 
 
 def sync_runs_start_due(*, now: dt.datetime | None = None) -> list[SyncRun]:
-    """Start an incremental run for every active, pollable connection whose interval is up."""
+    """Start an incremental run for every active, pollable connection whose interval is up
+    (none while the tenant is suspended)."""
+    if tenant_current_suspended():
+        return []
     now = now or timezone.now()
     due = Connection.objects.filter(status=Connection.Status.ACTIVE, direction=Connection.Direction.SOURCE).filter(
         Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
@@ -287,7 +295,10 @@ def sync_runs_start_due(*, now: dt.datetime | None = None) -> list[SyncRun]:
 
 
 def sync_runs_resume_stalled(*, now: dt.datetime | None = None) -> int:
-    """Send again runs whose worker died (no heartbeat for 5 minutes): they resume from their cursor."""
+    """Send again runs whose worker died (no heartbeat for 5 minutes): they resume from their cursor.
+    Nothing is sent while the tenant is suspended."""
+    if tenant_current_suspended():
+        return 0
     cutoff = (now or timezone.now()) - STALLED_AFTER
     stalled = SyncRun.objects.filter(status__in=ACTIVE).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, queued_at__lt=cutoff)

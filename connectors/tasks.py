@@ -21,6 +21,14 @@ def process_inbound_event(*, event_id: int) -> str | None:
     return event.status if event is not None else None
 
 
+@shared_task(name="connectors.release_held_events", acks_late=True)
+def release_held_events() -> int:
+    from connectors.inbox import events_release_held
+
+    _tenant_only("release_held_events")
+    return events_release_held()
+
+
 @shared_task(name="connectors.sync_run_step", acks_late=True)
 def sync_run_step(*, run_id: int, step: int | None = None) -> str | None:
     from connectors.sync import sync_run_step as run_step

@@ -1,7 +1,8 @@
 """`POST /hooks/<vendor>/<connection id>/`: verify, store, answer — nothing else before the commit.
 
 401 bad signature, 404 unknown connection (or vendor mismatch), 413 too large, 400 not JSON or
-without the ids the vendor always sends, 200 stored or duplicate (a no-op)."""
+without the ids the vendor always sends, 200 stored, held (the tenant is suspended: stored, processed
+on resume) or duplicate (a no-op)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from connectors.inbox import event_store
-from connectors.models import Connection
+from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapters
 from connectors.vendors.base import WebhookRejected
 
@@ -71,4 +72,5 @@ def webhook_receive(request: HttpRequest, vendor: str, connection_id: int) -> Js
             body=body,
             headers=request.headers,
         )
-    return JsonResponse({"status": "stored" if created else "duplicate", "event": event.pk})
+    status = "held" if event.status == InboundEvent.Status.HELD else "stored"
+    return JsonResponse({"status": status if created else "duplicate", "event": event.pk})

@@ -1,10 +1,14 @@
 """`Idempotency-Key` for POST and PATCH (DESIGN.md §6, §7).
 
-The first request with a key inserts an `in_progress` row (unique on principal + key) before the
+The first request with a key inserts an `in_progress` row (unique on scope + principal + key) before the
 view runs, and stores the response status and body after it. A repeat with the same method, path
 and body gets the stored response with `Idempotent-Replayed: true`; with anything else it gets 422
 `idempotency_key_reused`; while the first is still running it gets 409 `idempotency_in_progress`.
 A 5xx or an unhandled error drops the row, so the client may retry.
+
+The scope is the schema the request acts in (a tenant's, or 'public' on a partner or operator
+console): one partner key sending the same key and body to two of its tenants makes two writes,
+never a replay of the other tenant's response (DESIGN.md §7).
 
 Records are kept `API_IDEMPOTENCY_TTL_HOURS` (24 h). They are purged lazily: every new record
 deletes its principal's expired ones, and an expired record for the same key is replaced — so no
@@ -20,6 +24,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -49,6 +54,11 @@ def _body_hash(request: Request) -> str:
     return digest.hexdigest()
 
 
+def _scope(request: Request) -> str:
+    tenant = getattr(request._request, "tenant", None)
+    return tenant.schema_name if tenant is not None else get_public_schema_name()
+
+
 def idempotency_begin(request: Request) -> IdempotencyRecord | None:
     """Claim the request's key, or raise: replay (IdempotentReplay), 409 or 422."""
     if request.method not in METHODS:
@@ -58,6 +68,7 @@ def idempotency_begin(request: Request) -> IdempotencyRecord | None:
         return None
     if len(key) > MAX_KEY_LENGTH:
         raise ApiError(status_code=400, code="invalid", message=f"{HEADER} is longer than {MAX_KEY_LENGTH}.")
+    scope = _scope(request)
     principal = principal_id(request)
     body_hash = _body_hash(request)
     expired_before = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_TTL_HOURS)
@@ -65,11 +76,16 @@ def idempotency_begin(request: Request) -> IdempotencyRecord | None:
     try:
         with transaction.atomic():
             return IdempotencyRecord.objects.create(
-                principal=principal, key=key, method=request.method, path=request.path[:500], body_hash=body_hash
+                scope=scope,
+                principal=principal,
+                key=key,
+                method=request.method,
+                path=request.path[:500],
+                body_hash=body_hash,
             )
     except IntegrityError:
         pass
-    existing = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
+    existing = IdempotencyRecord.objects.filter(scope=scope, principal=principal, key=key).first()
     if existing is None:  # finished and dropped (5xx) meanwhile: the client may simply retry
         raise ApiError(status_code=409, code="idempotency_in_progress", message="Retry this request.")
     if existing.body_hash != body_hash:

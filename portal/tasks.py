@@ -12,7 +12,7 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name, tenant_context
 
 from portal.periodic import periodic_jobs
-from tenants.selectors import active_tenants
+from tenants.selectors import active_tenants, tenant_current_suspended
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +44,8 @@ def tenant_periodic_run() -> dict[str, str]:
     """Run every registered periodic job in the schema this task was sent from."""
     if connection.schema_name == get_public_schema_name():
         raise RuntimeError("tenant_periodic_run must be sent from a tenant schema, not public.")
+    if tenant_current_suspended():  # suspended after the fan-out: no sweeps, syncs or pushes
+        return {}
     results: dict[str, str] = {}
     for name, job in periodic_jobs().items():
         try:

@@ -1,15 +1,19 @@
 """Exports of the built-in ledger: CSV (one row per journal line) and beancount text, which
-beancount's own loader checks independently (every transaction balances, every account opened)."""
+beancount's own loader checks independently (every transaction balances, every account opened).
+
+Both carry text people typed (account names, memos, descriptions): the CSV neutralises formulas
+(portal.spreadsheet), the beancount strings are escaped so a memo can never end its string or
+start a directive of its own."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
 import re
 
 from mappings.models import Account
+from portal.spreadsheet import csv_writer
 from posting.models import JournalEntry, JournalLine
 from posting.money import quantize
 
@@ -52,7 +56,7 @@ def _lines(start: dt.date | None, end: dt.date | None):
 
 def ledger_csv(*, start: dt.date | None = None, end: dt.date | None = None) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for line in _lines(start, end).iterator(chunk_size=2000):
         entry = line.entry
@@ -83,8 +87,16 @@ def beancount_account(account: Account) -> str:
     return f"{BEANCOUNT_ROOTS[account.type]}:{label[:1].upper()}{label[1:]}"
 
 
+_BEANCOUNT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Other control characters (NUL, vertical tab, form feed, ...) have no escape: they become spaces.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
+
+
 def _quoted(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A beancount string literal: backslash, quote, newline, CR and tab escaped (beancount reads
+    them back as the original characters), other control characters replaced by a space."""
+    text = _CONTROL.sub(" ", text)
+    return '"' + "".join(_BEANCOUNT_ESCAPES.get(char, char) for char in text) + '"'
 
 
 def ledger_beancount(*, start: dt.date | None = None, end: dt.date | None = None) -> str:

@@ -105,6 +105,9 @@ class PromotionVersion(models.Model):
     validation = models.JSONField(default=dict, blank=True)  # {"ok", "errors": [...], "warnings": [...], "at"}
     author_id = models.BigIntegerField(null=True, blank=True)
     author_email = models.CharField(max_length=254, blank=True)
+    author_key = models.CharField(
+        max_length=60, blank=True, help_text="'api-key:<prefix>' when written through an API key."
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
     approved_by_id = models.BigIntegerField(null=True, blank=True)
     approved_by_email = models.CharField(max_length=254, blank=True)
@@ -212,6 +215,9 @@ class PriceListVersion(models.Model):
     requires_approval = models.BooleanField(default=False)
     author_id = models.BigIntegerField(null=True, blank=True)
     author_email = models.CharField(max_length=254, blank=True)
+    author_key = models.CharField(
+        max_length=60, blank=True, help_text="'api-key:<prefix>' when written through an API key."
+    )
     submitted_at = models.DateTimeField(null=True, blank=True)
     approved_by_id = models.BigIntegerField(null=True, blank=True)
     approved_by_email = models.CharField(max_length=254, blank=True)

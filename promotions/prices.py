@@ -20,7 +20,7 @@ from posting.money import quantize
 from promotions.channels.base import PriceSpec
 from promotions.deployment import channel_adapter, connection_adapter
 from promotions.models import ChannelPrice, PriceList, PriceListDeployment, PriceListVersion
-from promotions.services import APPROVER_ROLES, _aware, _channels, _tenant, _who
+from promotions.services import APPROVER_ROLES, _aware, _channels, _tenant, _who, four_eyes_check
 from tenants.models import User
 from tenants.selectors import membership_role_for_tenant
 from tenants.services import audit_record
@@ -82,22 +82,21 @@ def price_list_create(
     if PriceList.objects.filter(key=key).exists():
         raise ValidationError({"key": f"A price list with key {key!r} already exists."}, code="duplicate")
     currency = (currency or _tenant().base_currency).upper()
-    author_id, author_email = _who(actor, actor_label)
+    author = _who(actor, actor_label)
     price_list = PriceList.objects.create(
         key=key,
         name=name,
         currency=currency,
         approval_threshold_percent=approval_threshold_percent,
-        author_id=author_id,
-        author_email=author_email,
+        author_id=author.id,
+        author_email=author.email,
     )
     version = PriceListVersion.objects.create(
         price_list=price_list,
         number=1,
         starts_at=_aware(starts_at),
         prices=_clean_prices(prices, currency),
-        author_id=author_id,
-        author_email=author_email,
+        **author.fields,
     )
     version.channels.set(_channels(channels))
     price_list.current_version = version
@@ -121,14 +120,13 @@ def price_list_edit(
     """A new version; the published one stays on the channels until this one is published."""
     price_list = _locked(price_list)
     previous = price_list.current_version
-    author_id, author_email = _who(actor, actor_label)
+    author = _who(actor, actor_label)
     version = PriceListVersion.objects.create(
         price_list=price_list,
         number=previous.number + 1,
         starts_at=_aware(starts_at) if starts_at else previous.starts_at,
         prices=_clean_prices(prices, price_list.currency) if prices is not None else previous.prices,
-        author_id=author_id,
-        author_email=author_email,
+        **author.fields,
     )
     version.channels.set(_channels(channels) if channels is not None else previous.channels.all())
     price_list.current_version = version
@@ -235,10 +233,13 @@ def price_list_approve(*, price_list: PriceList, actor: User | None) -> PriceLis
             {"status": f"Only a submitted price list can be approved; it is {price_list.status}."},
             code="illegal_transition",
         )
-    if actor is None:
-        raise PermissionDenied("Approving takes a person, not an API key or the system.")
-    if actor.pk == version.author_id:
-        raise PermissionDenied("You wrote this version, so another person must approve it.")
+    four_eyes_check(
+        author_id=version.author_id,
+        author_email=version.author_email,
+        author_key=version.author_key,
+        actor=actor,
+        verb="approve",
+    )
     if membership_role_for_tenant(user=actor, tenant=_tenant()) not in APPROVER_ROLES:
         raise PermissionDenied("Approving takes a tenant admin or a partner role.")
     version.approved_by_id, version.approved_by_email, version.approved_at = actor.pk, actor.email, timezone.now()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -41,6 +42,7 @@ from promotions.selectors import (
     deployments_current,
     version_review_state,
 )
+from tenants.api_keys import ACTOR_LABEL_PREFIX, api_key_person
 from tenants.models import Membership, Tenant, User
 from tenants.selectors import membership_role_for_tenant
 from tenants.services import audit_record
@@ -91,10 +93,53 @@ def _tenant() -> Tenant:
     return tenant
 
 
-def _who(actor: User | None, actor_label: str | None) -> tuple[int | None, str]:
+@dataclass(frozen=True)
+class Author:
+    """Who wrote a version: a person whenever there is one (four eyes, DESIGN.md §7), and the key
+    it came through, if any. A key no person owns is recorded as the author itself."""
+
+    id: int | None
+    email: str
+    key: str = ""
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {"author_id": self.id, "author_email": self.email, "author_key": self.key}
+
+
+def _who(actor: User | None, actor_label: str | None) -> Author:
     if actor is not None:
-        return actor.pk, actor.email
-    return None, actor_label or "system"
+        return Author(actor.pk, actor.email)
+    if actor_label and actor_label.startswith(ACTOR_LABEL_PREFIX):
+        person = api_key_person(actor_label=actor_label)
+        if person is not None:
+            return Author(person.pk, person.email, actor_label)
+        return Author(None, actor_label, actor_label)
+    return Author(None, actor_label or "system")
+
+
+def four_eyes_check(
+    *,
+    author_id: int | None,
+    author_email: str,
+    author_key: str,
+    actor: User | None,
+    verb: str = "approve or reject",
+) -> None:
+    """Refuse an approval or rejection by the version's own author. Approving takes a person (a
+    session): never a key or the system. A version written by person P, in a session or through
+    any of P's keys, is never approved by P; one written by a key no person owns may be approved
+    by any person with the role. Versions written through a key before authors were resolved to
+    people (author_email holds the key's label) are resolved here."""
+    if actor is None:
+        raise PermissionDenied(f"It takes a person to {verb} a version, not an API key or the system.")
+    if author_id is None:
+        label = author_key or (author_email if author_email.startswith(ACTOR_LABEL_PREFIX) else "")
+        person = api_key_person(actor_label=label)
+        author_id, author_key = (person.pk, label) if person is not None else (None, author_key)
+    if author_id is not None and actor.pk == author_id:
+        through = f" (through your API key {author_key.removeprefix(ACTOR_LABEL_PREFIX)})" if author_key else ""
+        raise PermissionDenied(f"You wrote this version{through}, so another person must {verb} it.")
 
 
 def _audit(
@@ -235,11 +280,9 @@ def promotion_create(
             raise ValidationError({required: "This field is required."}, code="required")
     clean = _clean_fields(fields)
     channels = _channels(channels)
-    author_id, author_email = _who(actor, actor_label)
-    promotion = Promotion.objects.create(key=key, name=name, author_id=author_id, author_email=author_email)
-    version = PromotionVersion.objects.create(
-        promotion=promotion, number=1, author_id=author_id, author_email=author_email, **clean
-    )
+    author = _who(actor, actor_label)
+    promotion = Promotion.objects.create(key=key, name=name, author_id=author.id, author_email=author.email)
+    version = PromotionVersion.objects.create(promotion=promotion, number=1, **author.fields, **clean)
     version.channels.set(channels)
     promotion.current_version = version
     promotion.save(update_fields=["current_version", "updated_at"])
@@ -268,9 +311,9 @@ def promotion_edit(
     if values["ends_at"] is not None and values["ends_at"] <= values["starts_at"]:
         raise ValidationError({"ends_at": "The window must end after it starts."}, code="invalid_window")
     new_channels = _channels(channels) if channels is not None else list(previous.channels.all())
-    author_id, author_email = _who(actor, actor_label)
+    author = _who(actor, actor_label)
     version = PromotionVersion.objects.create(
-        promotion=promotion, number=previous.number + 1, author_id=author_id, author_email=author_email, **values
+        promotion=promotion, number=previous.number + 1, **author.fields, **values
     )
     version.channels.set(new_channels)
     promotion.current_version = version
@@ -489,11 +532,10 @@ def promotion_submit(*, promotion: Promotion, actor: User | None = None, actor_l
 
 
 def _check_approver(promotion: Promotion, actor: User | None) -> None:
-    if actor is None:
-        raise PermissionDenied("Approving or rejecting takes a person, not an API key or the system.")
     version = promotion.current_version
-    if actor.pk == version.author_id:
-        raise PermissionDenied("You wrote this version, so another person must approve or reject it.")
+    four_eyes_check(
+        author_id=version.author_id, author_email=version.author_email, author_key=version.author_key, actor=actor
+    )
     role = membership_role_for_tenant(user=actor, tenant=_tenant())
     if role not in APPROVER_ROLES:
         raise PermissionDenied("Approving takes a tenant admin or a partner role.")

@@ -38,6 +38,20 @@ def api_key_hash(raw_key: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), raw_key.encode(), hashlib.sha256).hexdigest()
 
 
+ACTOR_LABEL_PREFIX = "api-key:"
+
+
+def api_key_person(*, actor_label: str | None) -> User | None:
+    """The person behind a key-authenticated action (`actor_label` is `api-key:<prefix>`): the
+    user who made the key, or None for a key no person owns (made by the system or by an ownerless
+    key). Four-eyes checks use it, so a person acting through their key is still that person."""
+    if not actor_label or not actor_label.startswith(ACTOR_LABEL_PREFIX):
+        return None
+    prefix = actor_label[len(ACTOR_LABEL_PREFIX) :]
+    api_key = ApiKey.objects.select_related("created_by").filter(prefix=prefix).first()
+    return api_key.created_by if api_key is not None else None
+
+
 @dataclass(frozen=True)
 class ApiKeyCreated:
     api_key: ApiKey
@@ -75,7 +89,9 @@ def api_key_create(
         scopes=sorted(set(scopes)),
         partner=partner,
         tenant=tenant,
-        created_by=actor,
+        # A key made through another key belongs to that key's person, so a chain of keys never
+        # sheds the person behind it (four eyes, DESIGN.md §7).
+        created_by=actor if actor is not None else api_key_person(actor_label=actor_label),
         expires_at=expires_at,
     )
     audit_record(

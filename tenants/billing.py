@@ -6,7 +6,6 @@ statement adds up exactly as printed. Gauges (active connections) bill the month
 from __future__ import annotations
 
 import calendar
-import csv
 import io
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +14,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from portal.spreadsheet import csv_writer
 from posting.money import MoneyError, currency_check, quantize
 from tenants.models import Partner, RateCard, RateCardLine, Tenant, UsageRecord
 from tenants.services import audit_record
@@ -173,7 +173,7 @@ def statements_for_month(*, partner: Partner, month: date, tenant: Tenant | None
 def statements_csv(*, statements: list[Statement]) -> str:
     """One row per tenant and metric, plus the base fee and the total: what a billing system imports."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(
         ["month", "tenant", "plan", "item", "used", "included", "billable", "unit_price", "amount", "currency"]
     )

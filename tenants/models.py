@@ -405,6 +405,9 @@ class IdempotencyRecord(models.Model):
         IN_PROGRESS = "in_progress", "In progress"
         COMPLETE = "complete", "Complete"
 
+    scope = models.CharField(
+        max_length=63, default="public", help_text="The schema the request acted in: a tenant's, or 'public'."
+    )
     principal = models.CharField(max_length=80, help_text="'api-key:<id>' or 'user:<id>'.")
     key = models.CharField(max_length=255)
     method = models.CharField(max_length=8)
@@ -417,10 +420,12 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["principal", "key"], name="idempotency_unique_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "principal", "key"], name="idempotency_unique_scope_key")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.principal} {self.key} {self.status}"
+        return f"{self.scope} {self.principal} {self.key} {self.status}"
 
 
 class WebhookSubscription(models.Model):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 
 from tenants.models import (
     AlertRule,
@@ -194,6 +196,15 @@ def audit_events_for_tenant(*, tenant: Tenant, limit: int = 100) -> list[AuditEv
 
 def tenant_primary_domain(*, tenant: Tenant) -> str | None:
     return Domain.objects.filter(tenant=tenant, is_primary=True).values_list("domain", flat=True).first()
+
+
+def tenant_current_suspended() -> bool:
+    """Is the tenant whose schema the connection is on suspended? Read fresh, never cached: a
+    worker must see a suspension the moment it commits (DESIGN.md §7)."""
+    schema = connection.schema_name
+    if schema == get_public_schema_name():
+        return False
+    return Tenant.objects.filter(schema_name=schema, status=Tenant.Status.SUSPENDED).exists()
 
 
 def active_tenants() -> QuerySet[Tenant]:

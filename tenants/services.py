@@ -17,7 +17,7 @@ from django.db.models import Model
 
 from portal.context import client_ip_var
 from portal.uploads import image_reencode, image_stored_name_is_generated
-from tenants import provisioning, webhooks
+from tenants import lifecycle, provisioning, webhooks
 from tenants.domains import DomainRefused, partner_domain_validate, tenant_domain_validate
 from tenants.models import AuditEvent, Domain, DomainVerification, Membership, Partner, Tenant, User
 from tenants.validators import validate_hex_colour
@@ -297,6 +297,8 @@ def tenant_status_set(*, tenant: Tenant, status: str, actor: User | None, actor_
             changes={"status": [previous, status]},
             actor_label=actor_label,
         )
+        if status == Tenant.Status.ACTIVE:
+            lifecycle.tenant_resume_schedule(tenant=tenant)
     return tenant
 
 

@@ -6,7 +6,6 @@ count and never collide on the unique row. Partner-level API calls are counted w
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +15,7 @@ from django.db import connection
 from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
 
+from portal.spreadsheet import csv_writer
 from tenants.models import Partner, Tenant, UsageRecord
 
 METRICS = tuple(UsageRecord.Metric.values)
@@ -129,7 +129,7 @@ def usage_month_table(*, partner: Partner, start: date, end: date) -> list[Usage
 
 def usage_csv(*, records: QuerySet[UsageRecord]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(["day", "tenant", "metric", "count"])
     for record in records:
         writer.writerow(

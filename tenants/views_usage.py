@@ -4,7 +4,6 @@ monthly statements a partner re-bills from (CSV exports of both)."""
 from __future__ import annotations
 
 import calendar
-import csv
 import io
 from datetime import date, timedelta
 
@@ -16,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from portal.spreadsheet import csv_writer
 from tenants.billing import month_bounds, rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
 from tenants.models import Membership, Tenant, UsageRecord
 from tenants.usage import METRICS, usage_month_table
@@ -42,7 +42,7 @@ def partner_usage(request: HttpRequest) -> HttpResponse:
     month = start.strftime("%Y-%m")
     if request.GET.get("format") == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = csv_writer(out)
         writer.writerow(["month", "tenant", *METRICS])
         for row in rows:
             writer.writerow([month, row.slug, *(row.counts[metric] for metric in METRICS)])

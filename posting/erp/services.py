@@ -24,6 +24,7 @@ from posting.erp.base import ErpAdapter, ErpError, ErpJournal, ErpLine, ErrorKin
 from posting.erp.errors import erp_problem_raise
 from posting.erp.models import ErpPush, ErpTarget
 from posting.models import JournalEntry
+from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit
 from triage.services import exception_resolve_for_object
@@ -153,7 +154,10 @@ def _send(adapter: ErpAdapter, entry: JournalEntry, target: ErpTarget) -> PushRe
 
 
 def erp_push_entry(*, entry: JournalEntry, force: bool = False) -> PushOutcome:
-    """Push one journal entry to the tenant's target and record the outcome (see module doc)."""
+    """Push one journal entry to the tenant's target and record the outcome (see module doc).
+    A suspended tenant pushes nothing; the entry stays due and the sweep pushes it after resume."""
+    if tenant_current_suspended():
+        return PushOutcome(None, "the tenant is suspended")
     target = erp_target_get()
     if target.connection_id and target.since and entry.date < target.since:
         return PushOutcome(None, f"dated before the switch to {target.connection} on {target.since}")

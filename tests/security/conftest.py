@@ -1,0 +1,3 @@
+"""Security tests share the API helpers of tests/tenants."""
+
+from tests.tenants.conftest import api_client, make_key, throttle_reset  # noqa: F401
