@@ -3,8 +3,10 @@ from decimal import Decimal as D
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django_tenants.utils import tenant_context
 
+from commerce.documents import PaymentDoc
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from mappings.models import Account, AccountRule
 from mappings.services import standard_chart_apply
@@ -19,7 +21,7 @@ from posting.services import (
     journal_post_refund,
     policy_update,
 )
-from tests.commerce.factories import jpy_order, kwd_order, refund, shopify_order, stripe_payout
+from tests.commerce.factories import PAID_AT, jpy_order, kwd_order, refund, shopify_order, stripe_payout
 
 
 def lines_of(entry):
@@ -212,15 +214,83 @@ def test_cancellation_reverses_the_order_in_full_once(world):
         assert journal_post_cancellation(order=order).status == PostingStatus.ALREADY_POSTED
 
 
-def test_cancellation_after_a_posted_refund_is_refused(world):
+def account_net(code):
+    totals = JournalLine.objects.filter(account__code=code).aggregate(debit=Sum("debit"), credit=Sum("credit"))
+    return (totals["debit"] or D(0)) - (totals["credit"] or D(0))
+
+
+CANCELLED_AT = dt.datetime(2026, 3, 20, tzinfo=dt.UTC)
+
+
+def test_cancellation_after_a_posted_refund_reverses_only_what_the_refund_left(world):
+    # Behaviour change (issue 14): this used to be refused; DESIGN.md §4 now says overlapping
+    # documents post only what is outstanding.
     with tenant_context(world.acme):
         standard_chart_apply()
-        order = _order(shopify_order(cancelled_at=dt.datetime(2026, 3, 20, tzinfo=dt.UTC)))
-        journal_post_order(order=order)
-        refund_doc = refund("R1", (("L3", 1),))
+        order = _order(shopify_order(cancelled_at=CANCELLED_AT))
+        original = journal_post_order(order=order).entry
+        refund_doc = refund("R1", (("L1", 1),))
         journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=refund_doc).obj)
         outcome = journal_post_cancellation(order=order)
-        assert [problem.kind for problem in outcome.problems] == ["invalid"]
+        assert outcome.status == PostingStatus.POSTED
+        assert (outcome.entry.reverses_id, outcome.entry.date) == (original.pk, dt.date(2026, 3, 19))
+        # order minus refund R1 (Dr refunds 50.00 counts against apparel revenue), reversed
+        assert lines_of(outcome.entry) == [
+            ("4500", D("0"), D("5.4700")),  # discount apparel 9.32 - 3.85
+            ("4500", D("0"), D("15.6800")),  # discount footwear
+            ("1200", D("0"), D("2.5000")),  # vendor-funded receivable 5.00 - 2.50
+            ("1110", D("0"), D("122.9300")),  # stripe clearing 170.30 - 47.37
+            ("2300", D("0"), D("25.0000")),  # gift card
+            ("4010", D("70.0000"), D("0")),  # apparel revenue 120.00 - 50.00 refunded
+            ("4020", D("80.0000"), D("0")),
+            ("2100", D("5.4500"), D("0")),  # US-NY 7.20 - 1.75
+            ("2100", D("6.1300"), D("0")),  # US-NY-NYC 8.10 - 1.97
+            ("4100", D("10.0000"), D("0")),
+        ]
+        assert all_balanced()
+        assert [account_net(code) for code in ("1110", "2300", "2100", "4100", "4500", "1200")] == [D(0)] * 6
+        assert (account_net("4010"), account_net("4020"), account_net("4600")) == (D("-50"), D(0), D("50"))
+        assert journal_post_cancellation(order=order).status == PostingStatus.ALREADY_POSTED
+        # a further refund after the cancellation finds nothing outstanding
+        late = refund_upsert(source="shopify", connection_id=1, document=refund("R2", (("L3", 1),))).obj
+        assert journal_post_refund(refund=late).status == PostingStatus.COVERED
+        assert JournalEntry.objects.count() == 3
+        assert account_net("1110") == D(0)
+
+
+def test_refund_after_a_cancellation_posts_nothing_and_clearing_ends_at_zero(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        order = _order(shopify_order(cancelled_at=CANCELLED_AT))
+        original = journal_post_order(order=order).entry
+        cancellation = journal_post_cancellation(order=order).entry
+        assert lines_of(cancellation) == [(code, credit, debit) for code, debit, credit in lines_of(original)]
+        document = refund("R1", (("L1", 2), ("L2", 1), ("L3", 1)), shipping=D("10.00"), amount=D("170.30"))
+        full = refund_upsert(source="shopify", connection_id=1, document=document).obj
+        outcome = journal_post_refund(refund=full)
+        assert (outcome.status, outcome.entry, outcome.problems) == (PostingStatus.COVERED, None, [])
+        assert journal_post_refund(refund=full).status == PostingStatus.COVERED
+        assert JournalEntry.objects.count() == 2
+        assert not JournalLine.objects.filter(role="refunds").exists()
+        assert [account_net(code) for code in ("1110", "2300", "4010", "4020", "2100", "4100")] == [D(0)] * 6
+        assert all_balanced()
+
+
+def test_cancellation_after_refunds_that_took_everything_posts_nothing(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        card_only = (PaymentDoc("p1", "stripe", D("195.30"), method="card"),)
+        order = _order(shopify_order(cancelled_at=CANCELLED_AT, payments=card_only))
+        journal_post_order(order=order)
+        for index, (lines, shipping) in enumerate([((("L1", 1),), D(0)), ((("L1", 1), ("L2", 1), ("L3", 1)), D(10))]):
+            document = refund(f"R{index}", lines, shipping=shipping, processed_at=PAID_AT + dt.timedelta(days=index))
+            stored = refund_upsert(source="shopify", connection_id=1, document=document).obj
+            outcome = journal_post_refund(refund=stored)
+            assert outcome.status == PostingStatus.POSTED
+        assert account_net("1110") == D(0)
+        assert journal_post_cancellation(order=order).status == PostingStatus.COVERED
+        assert JournalEntry.objects.count() == 3
+        assert all_balanced()
 
 
 def test_jpy_and_kwd_orders_post_in_their_minor_units(world):
