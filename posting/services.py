@@ -59,7 +59,15 @@ def policy_get() -> PostingPolicy:
     return policy
 
 
-POLICY_FIELDS = ("recognise_on", "discounts", "allocation", "mode", "batch_window", "cutoff_hour")
+POLICY_FIELDS = (
+    "recognise_on",
+    "discounts",
+    "allocation",
+    "mode",
+    "batch_window",
+    "cutoff_hour",
+    "unallocated_refunds",
+)
 
 
 @transaction.atomic
@@ -75,7 +83,9 @@ def policy_update(**values: object) -> PostingPolicy:
 
 
 def _builder_policy(policy: PostingPolicy) -> Policy:
-    return Policy(discounts=policy.discounts, allocation=policy.allocation)
+    return Policy(
+        discounts=policy.discounts, allocation=policy.allocation, unallocated_refunds=policy.unallocated_refunds
+    )
 
 
 def tenant_zone() -> zoneinfo.ZoneInfo:

@@ -1,5 +1,6 @@
 """Pure builder tests: exact role lines for vendor-shaped documents, no database."""
 
+from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal as D
 
@@ -269,3 +270,123 @@ def test_order_discount_over_lines_with_nothing_left_to_discount_is_refused():
     with pytest.raises(PostingRefused) as refused:
         build_order(replace(order, payments=()), GROSS)
     assert refused.value.kinds == ["invalid"]
+
+
+# --- refunds with an amount and no lines (issue 14) --------------------------------------------
+
+CARD = {**WEB, "gateway": "stripe", "payment_method": "card"}
+
+
+def card_only_order():
+    return shopify_order(payments=(PaymentDoc("p1", "stripe", D("195.30"), method="card"),))
+
+
+def test_lineless_refund_of_everything_left_mirrors_the_order_except_payments():
+    draft = build_refund(card_only_order(), refund("W1", (), amount=D("195.30")), [], GROSS)
+    assert rows(draft) == [
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY"}, D("7.20"), D("0.00")),
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("8.10"), D("0.00")),
+        ("shipping_income", WEB, D("10.00"), D("0.00")),
+        ("refunds", {**WEB, "product_category": "apparel"}, D("120.00"), D("0.00")),
+        ("refunds", {**WEB, "product_category": "footwear"}, D("80.00"), D("0.00")),
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("9.32")),
+        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("0.00"), D("15.68")),
+        (
+            "vendor_funded_discount_receivable",
+            {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
+            D("0.00"),
+            D("5.00"),
+        ),
+        ("payment_clearing", CARD, D("0.00"), D("195.30")),
+    ]
+    assert draft.memo == "Refund W1 of order 1001 (no lines: everything left reversed)"
+
+
+def test_lineless_refund_equal_to_what_a_partial_refund_left_reverses_exactly_the_rest():
+    first = refund("R1", (("L1", 1),))
+    draft = build_refund(card_only_order(), refund("W1", (), amount=D("147.93")), [first], GROSS)
+    assert rows(draft) == [
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY"}, D("5.45"), D("0.00")),
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("6.13"), D("0.00")),
+        ("shipping_income", WEB, D("10.00"), D("0.00")),
+        ("refunds", {**WEB, "product_category": "apparel"}, D("70.00"), D("0.00")),
+        ("refunds", {**WEB, "product_category": "footwear"}, D("80.00"), D("0.00")),
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("5.47")),
+        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("0.00"), D("15.68")),
+        (
+            "vendor_funded_discount_receivable",
+            {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
+            D("0.00"),
+            D("2.50"),
+        ),
+        ("payment_clearing", CARD, D("0.00"), D("147.93")),
+    ]
+
+
+def test_lineless_partial_refund_prorates_over_remaining_revenue_tax_and_shipping_by_largest_remainder():
+    # 30.00 over weights 100 / 3.49 / 3.93 (L1), 80 / 2.57 / 2.89 (L2), 20 / 0.74 / 0.83 (L3),
+    # 10 / 0.40 / 0.45 (shipping): floors take 29.95, the five cents go to the five largest
+    # remainders (shipping NYC, L3 NY, L1 revenue, L2 NYC, L1 NY).
+    draft = build_refund(card_only_order(), refund("W1", (), amount=D("30.00")), [], GROSS)
+    assert rows(draft) == [
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY"}, D("0.96"), D("0.00")),  # .47 + .34 + .10 + .05
+        ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("1.08"), D("0.00")),  # .52 + .39 + .11 + .06
+        ("shipping_income", WEB, D("1.33"), D("0.00")),
+        ("refunds", {**WEB, "product_category": "apparel"}, D("15.98"), D("0.00")),  # 13.32 + 2.66
+        ("refunds", {**WEB, "product_category": "footwear"}, D("10.65"), D("0.00")),
+        ("payment_clearing", CARD, D("0.00"), D("30.00")),
+    ]
+    assert draft.memo == "Refund W1 of order 1001 (no lines: pro rata over what is left)"
+
+
+def test_prorated_then_final_lineless_refund_sum_exactly_to_what_the_order_posted():
+    order = card_only_order()
+    first = refund("W1", (), amount=D("30.00"))
+    second = refund("W2", (), amount=D("165.30"))
+    drafts = [build_refund(order, first, [], GROSS), build_refund(order, second, [first], GROSS)]
+    reversed_ = defaultdict(D)
+    for draft in drafts:
+        assert balanced(draft)
+        for role, conditions, debit, credit in rows(draft):
+            role = "revenue" if role == "refunds" else role
+            reversed_[(role, tuple(sorted(conditions.items())))] += debit - credit
+    posted = {
+        (role, tuple(sorted(conditions.items()))): credit - debit
+        for role, conditions, debit, credit in rows(build_order(order, GROSS))
+    }
+    assert dict(reversed_) == posted
+
+
+def test_lineless_partial_refund_to_the_refunds_account_by_policy():
+    policy = Policy(unallocated_refunds="refunds_account")
+    draft = build_refund(card_only_order(), refund("W1", (), amount=D("30.00")), [], policy)
+    assert rows(draft) == [
+        ("refunds", WEB, D("30.00"), D("0.00")),
+        ("payment_clearing", CARD, D("0.00"), D("30.00")),
+    ]
+    # a later refund of the rest no longer equals what the lines have left: the policy again
+    rest = build_refund(
+        card_only_order(), refund("W2", (), amount=D("165.30")), [refund("W1", (), amount=D("30.00"))], policy
+    )
+    assert rows(rest) == [("refunds", WEB, D("165.30"), D("0.00")), ("payment_clearing", CARD, D("0.00"), D("165.30"))]
+
+
+def test_lineless_refund_of_more_than_is_left_or_of_nothing_is_refused():
+    with pytest.raises(PostingRefused) as refused:
+        build_refund(card_only_order(), refund("W1", (), amount=D("147.94")), [refund("R1", (("L1", 1),))], GROSS)
+    assert refused.value.kinds == ["refund_exceeds_posted"]
+    assert "147.93" in str(refused.value)
+    with pytest.raises(PostingRefused) as refused:
+        build_refund(card_only_order(), refund("W1", ()), [], GROSS)
+    assert refused.value.kinds == ["invalid"]
+
+
+def test_line_refund_after_a_prorated_lineless_refund_never_reverses_more_than_is_left():
+    order = card_only_order()
+    earlier = [refund("W1", (), amount=D("30.00"))]
+    rest = refund("R1", (("L1", 2), ("L2", 1), ("L3", 1)), shipping=D("10.00"))
+    draft = build_refund(order, rest, earlier, GROSS)
+    assert balanced(draft)
+    assert [row for row in rows(draft) if row[0] == "payment_clearing"] == [
+        ("payment_clearing", CARD, D("0.00"), D("165.30"))
+    ]

@@ -391,3 +391,54 @@ def test_database_trigger_rejects_an_unbalanced_entry_on_a_real_commit(world):
     with tenant_context(world.acme):
         assert not JournalEntry.objects.filter(source_key="raw:commit").exists()
         assert not Account.objects.filter(code="commit-probe").exists()
+
+
+def test_lineless_refund_is_accepted_by_commerce_and_prorated_then_cancellation_settles_the_rest(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        card_only = (PaymentDoc("p1", "stripe", D("195.30"), method="card"),)
+        order = _order(shopify_order(cancelled_at=CANCELLED_AT, payments=card_only))
+        journal_post_order(order=order)
+        stored = refund_upsert(source="shopify", connection_id=1, document=refund("W1", (), amount=D("30.00")))
+        assert (stored.obj.lines.count(), stored.obj.amount) == (0, D("30.00"))
+        entry = journal_post_refund(refund=stored.obj).entry
+        assert lines_of(entry) == [
+            ("2100", D("0.9600"), D("0")),
+            ("2100", D("1.0800"), D("0")),
+            ("4100", D("1.3300"), D("0")),
+            ("4600", D("15.9800"), D("0")),
+            ("4600", D("10.6500"), D("0")),
+            ("1110", D("0"), D("30.0000")),
+        ]
+        cancellation = journal_post_cancellation(order=order).entry
+        assert lines_of(cancellation) == [
+            ("4500", D("0"), D("9.3200")),
+            ("4500", D("0"), D("15.6800")),
+            ("1200", D("0"), D("5.0000")),
+            ("1110", D("0"), D("165.3000")),
+            ("4010", D("104.0200"), D("0")),  # 120.00 - 15.98
+            ("4020", D("69.3500"), D("0")),  # 80.00 - 10.65
+            ("2100", D("6.2400"), D("0")),  # 7.20 - 0.96
+            ("2100", D("7.0200"), D("0")),  # 8.10 - 1.08
+            ("4100", D("8.6700"), D("0")),  # 10.00 - 1.33
+        ]
+        assert [account_net(code) for code in ("1110", "2100", "4100", "4500", "1200")] == [D(0)] * 5
+        assert all_balanced()
+
+
+def test_lineless_refund_to_the_refunds_account_then_cancellation(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        policy_update(unallocated_refunds="refunds_account")
+        order = _order(shopify_order(cancelled_at=CANCELLED_AT))
+        journal_post_order(order=order)
+        stored = refund_upsert(source="shopify", connection_id=1, document=refund("W1", (), amount=D("30.00"))).obj
+        assert lines_of(journal_post_refund(refund=stored).entry) == [
+            ("4600", D("30.0000"), D("0")),
+            ("1110", D("0"), D("30.0000")),
+        ]
+        cancellation = journal_post_cancellation(order=order).entry
+        assert ("4600", D("0"), D("30.0000")) in lines_of(cancellation)
+        assert ("1110", D("0"), D("140.3000")) in lines_of(cancellation)  # 170.30 paid by card - 30.00
+        assert [account_net(code) for code in ("1110", "2300", "4600", "4010", "4020")] == [D(0)] * 5
+        assert all_balanced()
