@@ -446,7 +446,8 @@ def payout_upsert(*, source: str, connection_id: int | None, document: Canonical
         if line.type not in PayoutLine.Type.values:
             errors.setdefault(f"lines[{index}].type", []).append(f"{line.type!r} is not a payout line type.")
         _amount(errors, f"lines[{index}].amount", line.amount, document.currency, signed=True)
-        _amount(errors, f"lines[{index}].fee", line.fee, document.currency)
+        # Fees keep their sign: a negative fee is a refunded fee (DESIGN.md §4).
+        _amount(errors, f"lines[{index}].fee", line.fee, document.currency, signed=True)
     if errors:
         raise ValidationError(errors)
     fields = {

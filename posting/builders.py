@@ -46,7 +46,9 @@ ROLE_ORDER = [role.value for role in PostingRole]
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # unmapped | unbalanced | refund_exceeds_posted | currency_mismatch | totals_mismatch | invalid
+    # unmapped | unbalanced | refund_exceeds_posted | currency_mismatch | totals_mismatch | invalid
+    # | payout_suspense
+    kind: str
     message: str
     role: str = ""
     conditions: tuple[tuple[str, str], ...] = ()
@@ -669,6 +671,10 @@ def build_refund(
 
 
 def build_payout(payout: CanonicalPayout) -> Draft:
+    """Dr bank the net paid out; per line, its fee to merchant fees with its sign (a refunded fee,
+    negative, credits merchant fees), charges and refunds against payment clearing, fee lines to
+    merchant fees, adjustments and reserve to their roles, and any other line (a vendor type
+    Tillbridge does not know) to payout suspense with one warning naming the vendor types."""
     currency = payout.currency
     net = sum((line.amount - line.fee for line in payout.lines), Decimal(0))
     if net != payout.amount:
@@ -683,6 +689,7 @@ def build_payout(payout: CanonicalPayout) -> Draft:
         )
     lines = _Lines(currency, {})
     lines.debit(PostingRole.BANK, payout.amount)
+    suspense: dict[str, Decimal] = defaultdict(Decimal)
     for line in payout.lines:
         lines.debit(PostingRole.MERCHANT_FEES, line.fee, gateway=payout.gateway)
         if line.type in (PAYOUT_CHARGE, PAYOUT_REFUND):
@@ -693,9 +700,23 @@ def build_payout(payout: CanonicalPayout) -> Draft:
             lines.credit(PostingRole.PAYOUT_ADJUSTMENT, line.amount, gateway=payout.gateway)
         elif line.type == PAYOUT_RESERVE:
             lines.credit(PostingRole.RESERVE, line.amount, gateway=payout.gateway)
-        else:
-            raise PostingRefused([Problem("invalid", f"Unknown payout line type {line.type!r}.")])
-    return _balanced(Draft(currency=currency, memo=f"Payout {payout.external_id}", lines=lines.result()))
+        else:  # PAYOUT_OTHER, or a type this code does not know: never a refused payout
+            vendor_type = line.vendor_type or line.type or "unknown"
+            lines.credit(PostingRole.PAYOUT_SUSPENSE, line.amount, gateway=payout.gateway, vendor_type=vendor_type)
+            suspense[vendor_type] += line.amount
+    warnings = []
+    if suspense:
+        listed = ", ".join(f"{vendor_type} ({amount} {currency})" for vendor_type, amount in sorted(suspense.items()))
+        warnings.append(
+            Problem(
+                "payout_suspense",
+                f"Payout {payout.external_id} has lines of vendor types Tillbridge does not know, booked to "
+                f"payout suspense: {listed}. Reclassify them from the suspense account.",
+            )
+        )
+    return _balanced(
+        Draft(currency=currency, memo=f"Payout {payout.external_id}", lines=lines.result(), warnings=warnings)
+    )
 
 
 def build_reversal(lines: Sequence[RoleLine], *, currency: str, memo: str) -> Draft:

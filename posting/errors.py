@@ -13,7 +13,7 @@ from triage.services import exception_raise
 
 log = structlog.get_logger(__name__)
 
-KINDS = {"unmapped": "mapping", "reconciliation_difference": "reconciliation"}
+KINDS = {"unmapped": "mapping", "reconciliation_difference": "reconciliation", "payout_suspense": "reconciliation"}
 SEVERITY = {
     "unbalanced": "high",
     "refund_exceeds_posted": "high",
@@ -23,6 +23,7 @@ SEVERITY = {
     "order_not_posted": "low",
     "invalid": "normal",
     "reconciliation_difference": "normal",
+    "payout_suspense": "normal",
 }
 
 

@@ -608,7 +608,8 @@ def payout_reconcile(*, payout: Payout) -> Reconciliation:
             "differences": differences,
         },
     )
-    if not differences:
+    # Lines booked to payout suspense keep their exception open until someone reclassifies them.
+    if not differences and not payout.lines.filter(type=PayoutLine.Type.OTHER).exists():
         exception_resolve_for_object(obj=payout, reason="Payout reconciles.")
     for difference in differences:
         message = (

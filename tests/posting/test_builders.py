@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from commerce.documents import DiscountDoc, OrderLineDoc, PaymentDoc, ShippingLineDoc, TaxLineDoc
+from commerce.documents import DiscountDoc, OrderLineDoc, PaymentDoc, PayoutLineDoc, ShippingLineDoc, TaxLineDoc
 from posting.builders import Policy, PostingRefused, build_order, build_payout, build_refund, build_reversal
 from tests.commerce.factories import jpy_order, kwd_order, refund, shopify_order, stripe_payout
 
@@ -389,4 +389,56 @@ def test_line_refund_after_a_prorated_lineless_refund_never_reverses_more_than_i
     assert balanced(draft)
     assert [row for row in rows(draft) if row[0] == "payment_clearing"] == [
         ("payment_clearing", CARD, D("0.00"), D("165.30"))
+    ]
+
+
+# --- payouts: signed fees and unknown vendor line types (issue 14) -----------------------------
+
+
+def payout_with_fee_refunds_and_unknown_lines():
+    """A charge with its fee; a refund whose fee the processor gave back (fee -1.20); a fee line
+    refunding 2.00 of fees; two lines of vendor types Tillbridge does not know (Shopify balance
+    transactions `credit` and `debit`). Net 165.06 - 46.17 + 2.00 + 5.00 - 3.00 = 122.89."""
+    return stripe_payout(
+        amount=D("122.89"),
+        lines=(
+            PayoutLineDoc("charge", D("170.30"), fee=D("5.24"), reference="1001"),
+            PayoutLineDoc("refund", D("-47.37"), fee=D("-1.20"), reference="R1"),
+            PayoutLineDoc("fee", D("2.00"), description="Fee refund"),
+            PayoutLineDoc("other", D("5.00"), vendor_type="credit", description="Goodwill credit"),
+            PayoutLineDoc("other", D("-3.00"), vendor_type="debit", description="Chargeback debit"),
+        ),
+    )
+
+
+def test_payout_fees_keep_their_sign_and_unknown_lines_go_to_payout_suspense_with_one_warning():
+    stripe = {"gateway": "stripe"}
+    draft = build_payout(payout_with_fee_refunds_and_unknown_lines())
+    assert rows(draft) == [
+        ("payment_clearing", stripe, D("47.37"), D("0.00")),
+        ("merchant_fees", stripe, D("5.24"), D("0.00")),
+        ("bank", {}, D("122.89"), D("0.00")),  # the bank line is the payout net
+        ("payout_suspense", {**stripe, "vendor_type": "debit"}, D("3.00"), D("0.00")),
+        ("payment_clearing", stripe, D("0.00"), D("170.30")),
+        ("merchant_fees", stripe, D("0.00"), D("3.20")),  # fee refunds: 1.20 on the refund + the 2.00 fee line
+        ("payout_suspense", {**stripe, "vendor_type": "credit"}, D("0.00"), D("5.00")),
+    ]
+    assert draft.totals() == (D("178.50"), D("178.50"))
+    assert [(warning.kind, warning.message) for warning in draft.warnings] == [
+        (
+            "payout_suspense",
+            "Payout po_1 has lines of vendor types Tillbridge does not know, booked to payout suspense: "
+            "credit (5.00 USD), debit (-3.00 USD). Reclassify them from the suspense account.",
+        )
+    ]
+
+
+def test_a_negative_fee_alone_credits_merchant_fees():
+    payout = stripe_payout(
+        amount=D("41.90"), lines=(PayoutLineDoc("charge", D("41.44"), fee=D("-0.46"), reference="1001"),)
+    )
+    assert rows(build_payout(payout)) == [
+        ("bank", {}, D("41.90"), D("0.00")),
+        ("payment_clearing", {"gateway": "stripe"}, D("0.00"), D("41.44")),
+        ("merchant_fees", {"gateway": "stripe"}, D("0.00"), D("0.46")),
     ]

@@ -442,3 +442,48 @@ def test_lineless_refund_to_the_refunds_account_then_cancellation(world):
         assert ("1110", D("0"), D("140.3000")) in lines_of(cancellation)  # 170.30 paid by card - 30.00
         assert [account_net(code) for code in ("1110", "2300", "4600", "4010", "4020")] == [D(0)] * 5
         assert all_balanced()
+
+
+def test_payout_with_fee_refunds_and_unknown_lines_posts_to_suspense_and_raises_one_exception(
+    world, django_capture_on_commit_callbacks
+):
+    from commerce.documents import PayoutLineDoc
+    from posting.services import payout_reconcile
+    from triage.models import Exception as TriageException
+
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        journal_post_order(order=_order())
+        refund_doc = refund("R1", (("L1", 1),))
+        journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=refund_doc).obj)
+        document = stripe_payout(
+            amount=D("122.89"),
+            lines=(
+                PayoutLineDoc("charge", D("170.30"), fee=D("5.24"), reference="1001"),
+                PayoutLineDoc("refund", D("-47.37"), fee=D("-1.20"), reference="R1"),
+                PayoutLineDoc("fee", D("2.00"), description="Fee refund"),
+                PayoutLineDoc("other", D("5.00"), vendor_type="credit"),
+                PayoutLineDoc("other", D("-3.00"), vendor_type="debit"),
+            ),
+        )
+        payout = payout_upsert(source="shopify", connection_id=2, document=document).obj  # negative fee accepted
+        outcome = journal_post_payout(payout=payout)
+        assert outcome.status == PostingStatus.POSTED
+        assert lines_of(outcome.entry) == [
+            ("1110", D("47.3700"), D("0")),
+            ("6100", D("5.2400"), D("0")),
+            ("1010", D("122.8900"), D("0")),
+            ("1900", D("3.0000"), D("0")),
+            ("1110", D("0"), D("170.3000")),
+            ("6100", D("0"), D("3.2000")),
+            ("1900", D("0"), D("5.0000")),
+        ]
+        assert entry_balance(entry=outcome.entry) == 0
+        assert journal_post_payout(payout=payout).status == PostingStatus.ALREADY_POSTED
+        with django_capture_on_commit_callbacks(execute=True):
+            assert payout_reconcile(payout=payout).status == "matched"
+        group = TriageException.objects.get(cause="payout_suspense")
+        assert (group.kind, group.status, group.count) == ("reconciliation", "open", 1)
+        occurrence = group.occurrences.get()
+        assert (occurrence.object_id, occurrence.resolved_at) == (str(payout.pk), None)
+        assert "credit (5.00 USD), debit (-3.00 USD)" in occurrence.detail
