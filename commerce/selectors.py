@@ -79,6 +79,9 @@ def order_document(*, order: Order) -> CanonicalOrder:
                 quantity=line.quantity,
                 unit_price=quantize(line.unit_price, currency),
                 taxes=tuple(line_taxes[line.pk]),
+                discount_allocations=tuple(
+                    (int(position), quantize(amount, currency)) for position, amount in line.discount_allocations
+                ),
             )
             for line in lines
         ),

@@ -111,6 +111,16 @@ def order_document_validate(document: CanonicalOrder) -> None:
             errors.setdefault(f"lines[{index}].quantity", []).append(f"{line.quantity!r} must be a positive integer.")
         _amount(errors, f"lines[{index}].unit_price", line.unit_price, currency)
         _taxes_validate(errors, f"lines[{index}]", line.taxes, currency)
+        for number, allocation in enumerate(line.discount_allocations):
+            field = f"lines[{index}].discount_allocations[{number}]"
+            position, amount = allocation if len(allocation) == 2 else (None, None)
+            if (
+                not isinstance(position, int)
+                or not 0 <= position < len(document.discounts)
+                or document.discounts[position].line_external_id is not None
+            ):
+                errors.setdefault(field, []).append(f"{position!r} is not the index of an order-level discount.")
+            _amount(errors, f"{field}.amount", amount, currency)
         if isinstance(line.quantity, int) and line.quantity > 0 and isinstance(line.unit_price, Decimal):
             gross_by_line[line.external_id] = line.gross
     for index, discount in enumerate(document.discounts):
@@ -208,6 +218,7 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
                 "gross": doc.gross,
                 "discount_total": discount,
                 "net": doc.gross - discount,
+                "discount_allocations": [[index, str(amount)] for index, amount in doc.discount_allocations],
             },
         )
         lines[doc.external_id] = line

@@ -7,9 +7,12 @@ Order entry (DESIGN.md §4), per line and then summed per role and conditions:
   discounts when discounts are presented net;
 - discounts: merchant-funded → Dr `discount` (gross presentation), vendor-funded → Dr
   `vendor_funded_discount_receivable` (either presentation: the vendor owes it back);
-- an order-level discount is allocated to lines in proportion to their gross after line discounts,
-  by largest remainder. With `allocation=order` its discount line carries no product category
-  (net presentation always allocates, since revenue per category must be reduced);
+- an order-level discount is allocated to lines in proportion to their gross amount (DESIGN.md §4),
+  by largest remainder, unless the vendor stated its own per-line allocations
+  (`OrderLineDoc.discount_allocations`): those are used when they sum to the discount, otherwise
+  the gross allocation is used and a warning raised. A line discounted beyond its gross is refused.
+  With `allocation=order` its discount line carries no product category (net presentation always
+  allocates, since revenue per category must be reduced);
 - tax per jurisdiction → Cr `tax_payable`; marketplace-facilitator tax → Cr
   `marketplace_tax_collected` and Dr `marketplace_tax_remitted` with the marketplace keeping it
   (Cr `payment_clearing`), never the merchant's tax payable;
@@ -161,6 +164,7 @@ class OrderShares:
     shipping_printed: Decimal  # shipping as printed (incl. tax when inclusive): the refund ratio base
     shipping_taxes: tuple[tuple[str, str, Decimal], ...]
     total: Decimal  # what the customer pays, from line-level amounts
+    warnings: tuple[Problem, ...] = ()
 
 
 def _tax_sum(taxes: Iterable) -> dict[tuple[str, str], Decimal]:
@@ -178,21 +182,45 @@ def order_shares(order: CanonicalOrder, policy: Policy) -> OrderShares:
         if discount.line_external_id is not None:
             line_discounts[discount.line_external_id].append((discount.funding, False, discount.amount))
     grosses = [quantize(line.gross, currency) for line in order.lines]
-    weights = [
-        gross - sum((amount for _f, _o, amount in line_discounts[line.external_id]), Decimal(0))
-        for line, gross in zip(order.lines, grosses, strict=True)
-    ]
-    for discount in order.discounts:
-        if discount.line_external_id is None:
+    warnings: list[Problem] = []
+    vendor_parts: dict[int, list[Decimal]] = {}
+    for number, line in enumerate(order.lines):
+        for index, amount in line.discount_allocations:
+            vendor_parts.setdefault(index, [Decimal(0)] * len(order.lines))[number] += amount
+    for index, discount in enumerate(order.discounts):
+        if discount.line_external_id is not None:
+            continue
+        name = discount.code or discount.promotion_id or f"#{index}"
+        parts = vendor_parts.get(index)
+        if parts is not None and sum(parts, Decimal(0)) != discount.amount:
+            warnings.append(
+                Problem(
+                    "totals_mismatch",
+                    f"The vendor's allocations of order discount {name} sum to {sum(parts, Decimal(0))}, not "
+                    f"{discount.amount}; allocated by gross amount instead.",
+                )
+            )
+            parts = None
+        if parts is None:
             try:
-                parts = allocate(discount.amount, weights, currency)
+                parts = allocate(discount.amount, grosses, currency)
             except MoneyError as error:
-                raise PostingRefused(
-                    [Problem("invalid", f"Order discount {discount.code or discount.promotion_id}: {error}")]
-                ) from error
-            for line, part in zip(order.lines, parts, strict=True):
-                if part:
-                    line_discounts[line.external_id].append((discount.funding, True, part))
+                raise PostingRefused([Problem("invalid", f"Order discount {name}: {error}")]) from error
+        for line, part in zip(order.lines, parts, strict=True):
+            if part:
+                line_discounts[line.external_id].append((discount.funding, True, part))
+    for line, gross in zip(order.lines, grosses, strict=True):
+        discounted = sum((amount for _f, _o, amount in line_discounts[line.external_id]), Decimal(0))
+        if discounted > gross:
+            raise PostingRefused(
+                [
+                    Problem(
+                        "invalid",
+                        f"Discounts of {discounted} {currency} on line {line.external_id!r} exceed its gross "
+                        f"amount of {gross} {currency}.",
+                    )
+                ]
+            )
     shares = []
     total = Decimal(0)
     for line, gross in zip(order.lines, grosses, strict=True):
@@ -226,6 +254,7 @@ def order_shares(order: CanonicalOrder, policy: Policy) -> OrderShares:
         shipping_printed=shipping_printed,
         shipping_taxes=tuple((j, by, amount) for (j, by), amount in shipping_taxes.items()),
         total=total,
+        warnings=tuple(warnings),
     )
 
 
@@ -309,7 +338,7 @@ def build_order(order: CanonicalOrder, policy: Policy) -> Draft:
                 )
             ]
         )
-    warnings = []
+    warnings = list(shares.warnings)
     if order.vendor_total is not None and order.vendor_total != shares.total:
         warnings.append(
             Problem(

@@ -28,8 +28,8 @@ WEB = {"channel": "web"}
 def test_order_with_coupon_line_discounts_two_jurisdictions_shipping_and_gift_card():
     draft = build_order(shopify_order(), GROSS)
     assert rows(draft) == [
-        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("9.32"), D("0.00")),
-        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("15.68"), D("0.00")),
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("9.00"), D("0.00")),
+        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("16.00"), D("0.00")),
         (
             "vendor_funded_discount_receivable",
             {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
@@ -59,8 +59,8 @@ def test_order_discounts_net_reduce_revenue_but_vendor_funding_stays_a_receivabl
         ),
         ("payment_clearing", {**WEB, "gateway": "stripe", "payment_method": "card"}, D("170.30"), D("0.00")),
         ("gift_card_liability", WEB, D("25.00"), D("0.00")),
-        ("revenue", {**WEB, "product_category": "apparel"}, D("0.00"), D("110.68")),
-        ("revenue", {**WEB, "product_category": "footwear"}, D("0.00"), D("64.32")),
+        ("revenue", {**WEB, "product_category": "apparel"}, D("0.00"), D("111.00")),
+        ("revenue", {**WEB, "product_category": "footwear"}, D("0.00"), D("64.00")),
         ("tax_payable", {**WEB, "jurisdiction": "US-NY"}, D("0.00"), D("7.20")),
         ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("0.00"), D("8.10")),
         ("shipping_income", WEB, D("0.00"), D("10.00")),
@@ -161,14 +161,14 @@ def test_partial_refund_reverses_the_refunded_share_of_revenue_discounts_and_eac
         ("tax_payable", {**WEB, "jurisdiction": "US-NY"}, D("1.75"), D("0.00")),
         ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("1.97"), D("0.00")),
         ("refunds", {**WEB, "product_category": "apparel"}, D("50.00"), D("0.00")),
-        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("3.85")),
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("3.75")),
         (
             "vendor_funded_discount_receivable",
             {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
             D("0.00"),
             D("2.50"),
         ),
-        ("payment_clearing", {**WEB, "gateway": "stripe", "payment_method": "card"}, D("0.00"), D("47.37")),
+        ("payment_clearing", {**WEB, "gateway": "stripe", "payment_method": "card"}, D("0.00"), D("47.47")),
     ]
 
 
@@ -180,14 +180,14 @@ def test_second_partial_refund_with_shipping_takes_the_remainder():
         ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("2.19"), D("0.00")),
         ("shipping_income", WEB, D("5.00"), D("0.00")),
         ("refunds", {**WEB, "product_category": "apparel"}, D("50.00"), D("0.00")),
-        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("3.85")),
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("3.75")),
         (
             "vendor_funded_discount_receivable",
             {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
             D("0.00"),
             D("2.50"),
         ),
-        ("payment_clearing", {**WEB, "gateway": "stripe", "payment_method": "card"}, D("0.00"), D("52.78")),
+        ("payment_clearing", {**WEB, "gateway": "stripe", "payment_method": "card"}, D("0.00"), D("52.88")),
     ]
 
 
@@ -216,7 +216,7 @@ def test_refund_whose_vendor_amount_exceeds_the_reversal_is_refused():
     with pytest.raises(PostingRefused) as refused:
         build_refund(shopify_order(), refund("R1", (("L1", 1),), amount=D("50.00")), [], GROSS)
     assert refused.value.kinds == ["refund_exceeds_posted"]
-    assert "47.37" in str(refused.value)
+    assert "47.47" in str(refused.value)
 
 
 def test_refund_in_another_currency_is_refused():
@@ -239,9 +239,9 @@ def test_full_refund_of_every_line_and_shipping_mirrors_the_order_except_payment
 def test_payout_posts_bank_net_fees_clearing_adjustments_and_reserve():
     stripe = {"gateway": "stripe"}
     assert rows(build_payout(stripe_payout())) == [
-        ("payment_clearing", stripe, D("47.37"), D("0.00")),
+        ("payment_clearing", stripe, D("47.47"), D("0.00")),
         ("merchant_fees", stripe, D("7.24"), D("0.00")),
-        ("bank", {}, D("104.69"), D("0.00")),
+        ("bank", {}, D("104.59"), D("0.00")),
         ("reserve", stripe, D("10.00"), D("0.00")),
         ("payout_adjustment", stripe, D("1.00"), D("0.00")),
         ("payment_clearing", stripe, D("0.00"), D("170.30")),
@@ -289,8 +289,8 @@ def test_lineless_refund_of_everything_left_mirrors_the_order_except_payments():
         ("shipping_income", WEB, D("10.00"), D("0.00")),
         ("refunds", {**WEB, "product_category": "apparel"}, D("120.00"), D("0.00")),
         ("refunds", {**WEB, "product_category": "footwear"}, D("80.00"), D("0.00")),
-        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("9.32")),
-        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("0.00"), D("15.68")),
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("9.00")),
+        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("0.00"), D("16.00")),
         (
             "vendor_funded_discount_receivable",
             {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
@@ -304,22 +304,22 @@ def test_lineless_refund_of_everything_left_mirrors_the_order_except_payments():
 
 def test_lineless_refund_equal_to_what_a_partial_refund_left_reverses_exactly_the_rest():
     first = refund("R1", (("L1", 1),))
-    draft = build_refund(card_only_order(), refund("W1", (), amount=D("147.93")), [first], GROSS)
+    draft = build_refund(card_only_order(), refund("W1", (), amount=D("147.83")), [first], GROSS)
     assert rows(draft) == [
         ("tax_payable", {**WEB, "jurisdiction": "US-NY"}, D("5.45"), D("0.00")),
         ("tax_payable", {**WEB, "jurisdiction": "US-NY-NYC"}, D("6.13"), D("0.00")),
         ("shipping_income", WEB, D("10.00"), D("0.00")),
         ("refunds", {**WEB, "product_category": "apparel"}, D("70.00"), D("0.00")),
         ("refunds", {**WEB, "product_category": "footwear"}, D("80.00"), D("0.00")),
-        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("5.47")),
-        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("0.00"), D("15.68")),
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("0.00"), D("5.25")),
+        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("0.00"), D("16.00")),
         (
             "vendor_funded_discount_receivable",
             {**WEB, "product_category": "apparel", "promotion_funding": "vendor"},
             D("0.00"),
             D("2.50"),
         ),
-        ("payment_clearing", CARD, D("0.00"), D("147.93")),
+        ("payment_clearing", CARD, D("0.00"), D("147.83")),
     ]
 
 
@@ -373,9 +373,9 @@ def test_lineless_partial_refund_to_the_refunds_account_by_policy():
 
 def test_lineless_refund_of_more_than_is_left_or_of_nothing_is_refused():
     with pytest.raises(PostingRefused) as refused:
-        build_refund(card_only_order(), refund("W1", (), amount=D("147.94")), [refund("R1", (("L1", 1),))], GROSS)
+        build_refund(card_only_order(), refund("W1", (), amount=D("147.84")), [refund("R1", (("L1", 1),))], GROSS)
     assert refused.value.kinds == ["refund_exceeds_posted"]
-    assert "147.93" in str(refused.value)
+    assert "147.83" in str(refused.value)
     with pytest.raises(PostingRefused) as refused:
         build_refund(card_only_order(), refund("W1", ()), [], GROSS)
     assert refused.value.kinds == ["invalid"]
@@ -398,12 +398,12 @@ def test_line_refund_after_a_prorated_lineless_refund_never_reverses_more_than_i
 def payout_with_fee_refunds_and_unknown_lines():
     """A charge with its fee; a refund whose fee the processor gave back (fee -1.20); a fee line
     refunding 2.00 of fees; two lines of vendor types Tillbridge does not know (Shopify balance
-    transactions `credit` and `debit`). Net 165.06 - 46.17 + 2.00 + 5.00 - 3.00 = 122.89."""
+    transactions `credit` and `debit`). Net 165.06 - 46.27 + 2.00 + 5.00 - 3.00 = 122.79."""
     return stripe_payout(
-        amount=D("122.89"),
+        amount=D("122.79"),
         lines=(
             PayoutLineDoc("charge", D("170.30"), fee=D("5.24"), reference="1001"),
-            PayoutLineDoc("refund", D("-47.37"), fee=D("-1.20"), reference="R1"),
+            PayoutLineDoc("refund", D("-47.47"), fee=D("-1.20"), reference="R1"),
             PayoutLineDoc("fee", D("2.00"), description="Fee refund"),
             PayoutLineDoc("other", D("5.00"), vendor_type="credit", description="Goodwill credit"),
             PayoutLineDoc("other", D("-3.00"), vendor_type="debit", description="Chargeback debit"),
@@ -415,9 +415,9 @@ def test_payout_fees_keep_their_sign_and_unknown_lines_go_to_payout_suspense_wit
     stripe = {"gateway": "stripe"}
     draft = build_payout(payout_with_fee_refunds_and_unknown_lines())
     assert rows(draft) == [
-        ("payment_clearing", stripe, D("47.37"), D("0.00")),
+        ("payment_clearing", stripe, D("47.47"), D("0.00")),
         ("merchant_fees", stripe, D("5.24"), D("0.00")),
-        ("bank", {}, D("122.89"), D("0.00")),  # the bank line is the payout net
+        ("bank", {}, D("122.79"), D("0.00")),  # the bank line is the payout net
         ("payout_suspense", {**stripe, "vendor_type": "debit"}, D("3.00"), D("0.00")),
         ("payment_clearing", stripe, D("0.00"), D("170.30")),
         ("merchant_fees", stripe, D("0.00"), D("3.20")),  # fee refunds: 1.20 on the refund + the 2.00 fee line
@@ -442,3 +442,60 @@ def test_a_negative_fee_alone_credits_merchant_fees():
         ("payment_clearing", {"gateway": "stripe"}, D("0.00"), D("41.44")),
         ("merchant_fees", {"gateway": "stripe"}, D("0.00"), D("0.46")),
     ]
+
+
+# --- order-level discounts: gross weights and the vendor's own allocations (issue 14) -----------
+
+
+def _discount_rows(draft):
+    return [row for row in rows(draft) if row[0] == "discount"]
+
+
+def test_order_level_discount_is_weighted_by_gross_not_by_net_of_line_discounts():
+    # SAVE15 over grosses 100 / 80 / 20 → 7.50 / 6.00 / 1.50; weighted net of the line discounts
+    # (95 / 70 / 20) it was 7.70 / 5.68 / 1.62, i.e. 9.32 apparel and 15.68 footwear.
+    assert _discount_rows(build_order(shopify_order(), GROSS)) == [
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("9.00"), D("0.00")),
+        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("16.00"), D("0.00")),
+    ]
+
+
+def _with_allocations(*amounts):
+    order = shopify_order()
+    lines = tuple(
+        replace(line, discount_allocations=((2, D(amount)),)) for line, amount in zip(order.lines, amounts, strict=True)
+    )
+    return replace(order, lines=lines)
+
+
+def test_vendor_per_line_allocations_of_an_order_discount_are_used_when_they_sum_to_it():
+    draft = build_order(_with_allocations("8.00", "5.00", "2.00"), GROSS)
+    assert _discount_rows(draft) == [
+        ("discount", {**WEB, "product_category": "apparel", "promotion_funding": "merchant"}, D("10.00"), D("0.00")),
+        ("discount", {**WEB, "product_category": "footwear", "promotion_funding": "merchant"}, D("15.00"), D("0.00")),
+    ]
+    assert balanced(draft) and draft.warnings == []
+
+
+def test_vendor_allocations_that_do_not_sum_to_the_discount_fall_back_to_gross_and_warn():
+    draft = build_order(_with_allocations("8.00", "5.00", "1.99"), GROSS)
+    assert _discount_rows(draft) == _discount_rows(build_order(shopify_order(), GROSS))
+    assert balanced(draft)
+    assert [(warning.kind, warning.message) for warning in draft.warnings] == [
+        (
+            "totals_mismatch",
+            "The vendor's allocations of order discount SAVE15 sum to 14.99, not 15.00; "
+            "allocated by gross amount instead.",
+        )
+    ]
+
+
+def test_refund_mirrors_the_vendor_allocation_of_the_order_discount():
+    order = replace(_with_allocations("8.00", "5.00", "2.00"), payments=card_only_order().payments)
+    draft = build_refund(order, refund("R1", (("L1", 1),)), [], GROSS)
+    assert (
+        "discount",
+        {**WEB, "product_category": "apparel", "promotion_funding": "merchant"},
+        D("0.00"),
+        D("4.00"),
+    ) in rows(draft)

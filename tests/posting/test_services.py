@@ -45,8 +45,8 @@ def test_order_posts_exact_lines_by_account_and_is_idempotent(world):
         entry = outcome.entry
         assert (entry.source_key, entry.date, entry.currency) == (f"order:{order.pk}:v1", dt.date(2026, 3, 14), "USD")
         assert lines_of(entry) == [
-            ("4500", D("9.3200"), D("0")),
-            ("4500", D("15.6800"), D("0")),
+            ("4500", D("9.0000"), D("0")),
+            ("4500", D("16.0000"), D("0")),
             ("1200", D("5.0000"), D("0")),
             ("1110", D("170.3000"), D("0")),
             ("2300", D("25.0000"), D("0")),
@@ -129,27 +129,27 @@ def test_partial_then_final_refund_and_payout_by_account(world):
             ("2100", D("1.7500"), D("0")),
             ("2100", D("1.9700"), D("0")),
             ("4600", D("50.0000"), D("0")),
-            ("4500", D("0"), D("3.8500")),
+            ("4500", D("0"), D("3.7500")),
             ("1200", D("0"), D("2.5000")),
-            ("1110", D("0"), D("47.3700")),
+            ("1110", D("0"), D("47.4700")),
         ]
         assert lines_of(journal_post_refund(refund=second).entry) == [
             ("2100", D("1.9400"), D("0")),
             ("2100", D("2.1900"), D("0")),
             ("4100", D("5.0000"), D("0")),
             ("4600", D("50.0000"), D("0")),
-            ("4500", D("0"), D("3.8500")),
+            ("4500", D("0"), D("3.7500")),
             ("1200", D("0"), D("2.5000")),
-            ("1110", D("0"), D("52.7800")),
+            ("1110", D("0"), D("52.8800")),
         ]
         payout = payout_upsert(source="stripe", connection_id=2, document=stripe_payout()).obj
         entry = journal_post_payout(payout=payout).entry
         assert (entry.date, lines_of(entry)) == (
             dt.date(2026, 3, 17),
             [
-                ("1110", D("47.3700"), D("0")),
+                ("1110", D("47.4700"), D("0")),
                 ("6100", D("7.2400"), D("0")),
-                ("1010", D("104.6900"), D("0")),
+                ("1010", D("104.5900"), D("0")),
                 ("1300", D("10.0000"), D("0")),
                 ("6200", D("1.0000"), D("0")),
                 ("1110", D("0"), D("170.3000")),
@@ -236,10 +236,10 @@ def test_cancellation_after_a_posted_refund_reverses_only_what_the_refund_left(w
         assert (outcome.entry.reverses_id, outcome.entry.date) == (original.pk, dt.date(2026, 3, 19))
         # order minus refund R1 (Dr refunds 50.00 counts against apparel revenue), reversed
         assert lines_of(outcome.entry) == [
-            ("4500", D("0"), D("5.4700")),  # discount apparel 9.32 - 3.85
-            ("4500", D("0"), D("15.6800")),  # discount footwear
+            ("4500", D("0"), D("5.2500")),  # discount apparel 9.00 - 3.75
+            ("4500", D("0"), D("16.0000")),  # discount footwear
             ("1200", D("0"), D("2.5000")),  # vendor-funded receivable 5.00 - 2.50
-            ("1110", D("0"), D("122.9300")),  # stripe clearing 170.30 - 47.37
+            ("1110", D("0"), D("122.8300")),  # stripe clearing 170.30 - 47.47
             ("2300", D("0"), D("25.0000")),  # gift card
             ("4010", D("70.0000"), D("0")),  # apparel revenue 120.00 - 50.00 refunded
             ("4020", D("80.0000"), D("0")),
@@ -412,8 +412,8 @@ def test_lineless_refund_is_accepted_by_commerce_and_prorated_then_cancellation_
         ]
         cancellation = journal_post_cancellation(order=order).entry
         assert lines_of(cancellation) == [
-            ("4500", D("0"), D("9.3200")),
-            ("4500", D("0"), D("15.6800")),
+            ("4500", D("0"), D("9.0000")),
+            ("4500", D("0"), D("16.0000")),
             ("1200", D("0"), D("5.0000")),
             ("1110", D("0"), D("165.3000")),
             ("4010", D("104.0200"), D("0")),  # 120.00 - 15.98
@@ -457,10 +457,10 @@ def test_payout_with_fee_refunds_and_unknown_lines_posts_to_suspense_and_raises_
         refund_doc = refund("R1", (("L1", 1),))
         journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=refund_doc).obj)
         document = stripe_payout(
-            amount=D("122.89"),
+            amount=D("122.79"),
             lines=(
                 PayoutLineDoc("charge", D("170.30"), fee=D("5.24"), reference="1001"),
-                PayoutLineDoc("refund", D("-47.37"), fee=D("-1.20"), reference="R1"),
+                PayoutLineDoc("refund", D("-47.47"), fee=D("-1.20"), reference="R1"),
                 PayoutLineDoc("fee", D("2.00"), description="Fee refund"),
                 PayoutLineDoc("other", D("5.00"), vendor_type="credit"),
                 PayoutLineDoc("other", D("-3.00"), vendor_type="debit"),
@@ -470,9 +470,9 @@ def test_payout_with_fee_refunds_and_unknown_lines_posts_to_suspense_and_raises_
         outcome = journal_post_payout(payout=payout)
         assert outcome.status == PostingStatus.POSTED
         assert lines_of(outcome.entry) == [
-            ("1110", D("47.3700"), D("0")),
+            ("1110", D("47.4700"), D("0")),
             ("6100", D("5.2400"), D("0")),
-            ("1010", D("122.8900"), D("0")),
+            ("1010", D("122.7900"), D("0")),
             ("1900", D("3.0000"), D("0")),
             ("1110", D("0"), D("170.3000")),
             ("6100", D("0"), D("3.2000")),
@@ -487,3 +487,33 @@ def test_payout_with_fee_refunds_and_unknown_lines_posts_to_suspense_and_raises_
         occurrence = group.occurrences.get()
         assert (occurrence.object_id, occurrence.resolved_at) == (str(payout.pk), None)
         assert "credit (5.00 USD), debit (-3.00 USD)" in occurrence.detail
+
+
+def test_vendor_discount_allocations_are_stored_used_and_a_mismatch_is_an_exception(world):
+    from dataclasses import replace
+
+    from django.core.exceptions import ValidationError
+
+    from triage.models import Exception as TriageException
+
+    def allocated(*amounts, external_id="1001"):
+        order = shopify_order(external_id=external_id)
+        lines = tuple(
+            replace(line, discount_allocations=((2, D(amount)),))
+            for line, amount in zip(order.lines, amounts, strict=True)
+        )
+        return replace(order, lines=lines)
+
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        entry = journal_post_order(order=_order(allocated("8.00", "5.00", "2.00"))).entry
+        assert lines_of(entry)[:2] == [("4500", D("10.0000"), D("0")), ("4500", D("15.0000"), D("0"))]
+        outcome = journal_post_order(order=_order(allocated("8.00", "5.00", "1.99", external_id="1002")))
+        assert lines_of(outcome.entry)[:2] == [("4500", D("9.0000"), D("0")), ("4500", D("16.0000"), D("0"))]
+        group = TriageException.objects.get(cause="totals_mismatch")
+        assert "sum to 14.99, not 15.00" in group.occurrences.get().detail
+        bad = shopify_order(external_id="1003")
+        bad = replace(bad, lines=(replace(bad.lines[0], discount_allocations=((0, D("1.00")),)), *bad.lines[1:]))
+        with pytest.raises(ValidationError) as error:
+            _order(bad)
+        assert "lines[0].discount_allocations[0]" in error.value.message_dict
