@@ -113,7 +113,8 @@ def order_document_validate(document: CanonicalOrder) -> None:
         _taxes_validate(errors, f"lines[{index}]", line.taxes, currency)
         for number, allocation in enumerate(line.discount_allocations):
             field = f"lines[{index}].discount_allocations[{number}]"
-            position, amount = allocation if len(allocation) == 2 else (None, None)
+            pair = isinstance(allocation, tuple | list) and len(allocation) == 2
+            position, amount = allocation if pair else (None, None)
             if (
                 not isinstance(position, int)
                 or not 0 <= position < len(document.discounts)
