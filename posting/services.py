@@ -474,7 +474,6 @@ def journal_post_cancellation(*, order: Order) -> PostingOutcome:
         )
     if entry is None:
         return PostingOutcome(PostingStatus.COVERED)
-    exception_resolve_for_object(obj=order, reason=f"Cancellation posted as journal entry {entry.pk}.")
     return PostingOutcome(PostingStatus.POSTED, entry=entry)
 
 
