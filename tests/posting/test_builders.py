@@ -499,3 +499,19 @@ def test_refund_mirrors_the_vendor_allocation_of_the_order_discount():
         D("0.00"),
         D("4.00"),
     ) in rows(draft)
+
+
+def test_lineless_prorate_works_in_minor_units_for_zero_and_three_decimal_currencies():
+    jpy = build_refund(jpy_order(), refund("J1", (), amount=D("1000"), currency="JPY", gateway="square"), [], GROSS)
+    assert rows(jpy) == [  # 909.33 / 90.67: the one yen left goes to the tax's larger remainder
+        ("tax_payable", {"channel": "pos", "jurisdiction": "JP"}, D("91"), D("0")),
+        ("refunds", {"channel": "pos"}, D("909"), D("0")),
+        ("payment_clearing", {"channel": "pos", "gateway": "square", "payment_method": "card"}, D("0"), D("1000")),
+    ]
+    kwd = build_refund(kwd_order(), refund("K1", (), amount=D("1.000"), currency="KWD", gateway="knet"), [], GROSS)
+    assert rows(kwd) == [  # 588.235 / 294.118 / 117.647 fils: the fils left goes to shipping
+        ("shipping_income", WEB, D("0.118"), D("0.000")),
+        ("refunds", {**WEB, "product_category": "apparel"}, D("0.588"), D("0.000")),
+        ("refunds", {**WEB, "product_category": "footwear"}, D("0.294"), D("0.000")),
+        ("payment_clearing", {**WEB, "gateway": "knet", "payment_method": "debit"}, D("0.000"), D("1.000")),
+    ]
