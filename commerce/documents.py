@@ -6,7 +6,8 @@ Amount conventions (one for every vendor):
 - `OrderLineDoc.unit_price` and `ShippingLineDoc.amount` are as the vendor printed them: they include
   tax when `CanonicalOrder.taxes_included` is true;
 - discounts are positive amounts; a discount with `line_external_id=None` is order-level and is
-  allocated to lines by the journal builder;
+  allocated to lines by the journal builder (by gross, or by the vendor's own allocations in
+  `OrderLineDoc.discount_allocations`);
 - payout line amounts are signed from the merchant's side (charge +, refund -, withheld reserve -).
 """
 
@@ -39,6 +40,10 @@ class OrderLineDoc:
     product_category: str = ""
     title: str = ""
     taxes: tuple[TaxLineDoc, ...] = ()
+    # The vendor's own share of order-level discounts on this line (Shopify line items'
+    # `discount_allocations`): (index of the discount in `CanonicalOrder.discounts`, amount).
+    # When present they replace the builder's allocation, checked to sum to the discount.
+    discount_allocations: tuple[tuple[int, Decimal], ...] = ()
 
     @property
     def gross(self) -> Decimal:

@@ -72,6 +72,8 @@ class OrderLine(models.Model):
     gross = models.DecimalField(**MONEY)
     discount_total = models.DecimalField(**MONEY, default=0)
     net = models.DecimalField(**MONEY)
+    # The vendor's shares of order-level discounts: [[discount position, "amount"], ...]
+    discount_allocations = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["order_id", "position"]

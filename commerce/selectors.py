@@ -79,6 +79,9 @@ def order_document(*, order: Order) -> CanonicalOrder:
                 quantity=line.quantity,
                 unit_price=quantize(line.unit_price, currency),
                 taxes=tuple(line_taxes[line.pk]),
+                discount_allocations=tuple(
+                    (int(position), quantize(amount, currency)) for position, amount in line.discount_allocations
+                ),
             )
             for line in lines
         ),
@@ -174,6 +177,7 @@ def payout_document(*, payout: Payout) -> CanonicalPayout:
                 reference=line.reference,
                 external_id=line.external_id,
                 description=line.description,
+                vendor_type=line.vendor_type,
             )
             for line in payout.lines.all()
         ),

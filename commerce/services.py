@@ -114,6 +114,17 @@ def order_document_validate(document: CanonicalOrder) -> None:
             errors.setdefault(f"lines[{index}].quantity", []).append(f"{line.quantity!r} must be a positive integer.")
         _amount(errors, f"lines[{index}].unit_price", line.unit_price, currency)
         _taxes_validate(errors, f"lines[{index}]", line.taxes, currency)
+        for number, allocation in enumerate(line.discount_allocations):
+            field = f"lines[{index}].discount_allocations[{number}]"
+            pair = isinstance(allocation, tuple | list) and len(allocation) == 2
+            position, amount = allocation if pair else (None, None)
+            if (
+                not isinstance(position, int)
+                or not 0 <= position < len(document.discounts)
+                or document.discounts[position].line_external_id is not None
+            ):
+                errors.setdefault(field, []).append(f"{position!r} is not the index of an order-level discount.")
+            _amount(errors, f"{field}.amount", amount, currency)
         if isinstance(line.quantity, int) and line.quantity > 0 and isinstance(line.unit_price, Decimal):
             gross_by_line[line.external_id] = line.gross
     for index, discount in enumerate(document.discounts):
@@ -211,6 +222,7 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
                 "gross": doc.gross,
                 "discount_total": discount,
                 "net": doc.gross - discount,
+                "discount_allocations": [[index, str(amount)] for index, amount in doc.discount_allocations],
             },
         )
         lines[doc.external_id] = line
@@ -453,7 +465,8 @@ def payout_upsert(*, source: str, connection_id: int | None, document: Canonical
         if line.type not in PayoutLine.Type.values:
             errors.setdefault(f"lines[{index}].type", []).append(f"{line.type!r} is not a payout line type.")
         _amount(errors, f"lines[{index}].amount", line.amount, document.currency, signed=True)
-        _amount(errors, f"lines[{index}].fee", line.fee, document.currency)
+        # Fees keep their sign: a negative fee is a refunded fee (DESIGN.md §4).
+        _amount(errors, f"lines[{index}].fee", line.fee, document.currency, signed=True)
     if errors:
         raise ValidationError(errors)
     fields = {

@@ -223,6 +223,7 @@ class PolicySerializer(StrictSerializer):
     mode = serializers.ChoiceField(choices=PostingPolicy.Mode.choices, required=False)
     batch_window = serializers.ChoiceField(choices=PostingPolicy.Window.choices, required=False)
     cutoff_hour = serializers.IntegerField(min_value=0, max_value=23, required=False)
+    unallocated_refunds = serializers.ChoiceField(choices=PostingPolicy.UnallocatedRefunds.choices, required=False)
 
 
 class PolicyApi(TenantApiView):

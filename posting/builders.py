@@ -7,9 +7,12 @@ Order entry (DESIGN.md §4), per line and then summed per role and conditions:
   discounts when discounts are presented net;
 - discounts: merchant-funded → Dr `discount` (gross presentation), vendor-funded → Dr
   `vendor_funded_discount_receivable` (either presentation: the vendor owes it back);
-- an order-level discount is allocated to lines in proportion to their gross after line discounts,
-  by largest remainder. With `allocation=order` its discount line carries no product category
-  (net presentation always allocates, since revenue per category must be reduced);
+- an order-level discount is allocated to lines in proportion to their gross amount (DESIGN.md §4),
+  by largest remainder, unless the vendor stated its own per-line allocations
+  (`OrderLineDoc.discount_allocations`): those are used when they sum to the discount, otherwise
+  the gross allocation is used and a warning raised. A line discounted beyond its gross is refused.
+  With `allocation=order` its discount line carries no product category (net presentation always
+  allocates, since revenue per category must be reduced);
 - tax per jurisdiction → Cr `tax_payable`; marketplace-facilitator tax → Cr
   `marketplace_tax_collected` and Dr `marketplace_tax_remitted` with the marketplace keeping it
   (Cr `payment_clearing`), never the merchant's tax payable;
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from commerce.documents import (
@@ -46,7 +49,9 @@ ROLE_ORDER = [role.value for role in PostingRole]
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # unmapped | unbalanced | refund_exceeds_posted | currency_mismatch | totals_mismatch | invalid
+    # unmapped | unbalanced | refund_exceeds_posted | currency_mismatch | totals_mismatch | invalid
+    # | payout_suspense
+    kind: str
     message: str
     role: str = ""
     conditions: tuple[tuple[str, str], ...] = ()
@@ -95,6 +100,7 @@ class Policy:
 
     discounts: str = "gross"
     allocation: str = "lines"
+    unallocated_refunds: str = "prorate"  # a lineless refund below what is left: prorate | refunds_account
 
 
 class _Lines:
@@ -158,6 +164,7 @@ class OrderShares:
     shipping_printed: Decimal  # shipping as printed (incl. tax when inclusive): the refund ratio base
     shipping_taxes: tuple[tuple[str, str, Decimal], ...]
     total: Decimal  # what the customer pays, from line-level amounts
+    warnings: tuple[Problem, ...] = ()
 
 
 def _tax_sum(taxes: Iterable) -> dict[tuple[str, str], Decimal]:
@@ -175,21 +182,45 @@ def order_shares(order: CanonicalOrder, policy: Policy) -> OrderShares:
         if discount.line_external_id is not None:
             line_discounts[discount.line_external_id].append((discount.funding, False, discount.amount))
     grosses = [quantize(line.gross, currency) for line in order.lines]
-    weights = [
-        gross - sum((amount for _f, _o, amount in line_discounts[line.external_id]), Decimal(0))
-        for line, gross in zip(order.lines, grosses, strict=True)
-    ]
-    for discount in order.discounts:
-        if discount.line_external_id is None:
+    warnings: list[Problem] = []
+    vendor_parts: dict[int, list[Decimal]] = {}
+    for number, line in enumerate(order.lines):
+        for index, amount in line.discount_allocations:
+            vendor_parts.setdefault(index, [Decimal(0)] * len(order.lines))[number] += amount
+    for index, discount in enumerate(order.discounts):
+        if discount.line_external_id is not None:
+            continue
+        name = discount.code or discount.promotion_id or f"#{index}"
+        parts = vendor_parts.get(index)
+        if parts is not None and sum(parts, Decimal(0)) != discount.amount:
+            warnings.append(
+                Problem(
+                    "totals_mismatch",
+                    f"The vendor's allocations of order discount {name} sum to {sum(parts, Decimal(0))}, not "
+                    f"{discount.amount}; allocated by gross amount instead.",
+                )
+            )
+            parts = None
+        if parts is None:
             try:
-                parts = allocate(discount.amount, weights, currency)
+                parts = allocate(discount.amount, grosses, currency)
             except MoneyError as error:
-                raise PostingRefused(
-                    [Problem("invalid", f"Order discount {discount.code or discount.promotion_id}: {error}")]
-                ) from error
-            for line, part in zip(order.lines, parts, strict=True):
-                if part:
-                    line_discounts[line.external_id].append((discount.funding, True, part))
+                raise PostingRefused([Problem("invalid", f"Order discount {name}: {error}")]) from error
+        for line, part in zip(order.lines, parts, strict=True):
+            if part:
+                line_discounts[line.external_id].append((discount.funding, True, part))
+    for line, gross in zip(order.lines, grosses, strict=True):
+        discounted = sum((amount for _f, _o, amount in line_discounts[line.external_id]), Decimal(0))
+        if discounted > gross:
+            raise PostingRefused(
+                [
+                    Problem(
+                        "invalid",
+                        f"Discounts of {discounted} {currency} on line {line.external_id!r} exceed its gross "
+                        f"amount of {gross} {currency}.",
+                    )
+                ]
+            )
     shares = []
     total = Decimal(0)
     for line, gross in zip(order.lines, grosses, strict=True):
@@ -223,6 +254,7 @@ def order_shares(order: CanonicalOrder, policy: Policy) -> OrderShares:
         shipping_printed=shipping_printed,
         shipping_taxes=tuple((j, by, amount) for (j, by), amount in shipping_taxes.items()),
         total=total,
+        warnings=tuple(warnings),
     )
 
 
@@ -306,7 +338,7 @@ def build_order(order: CanonicalOrder, policy: Policy) -> Draft:
                 )
             ]
         )
-    warnings = []
+    warnings = list(shares.warnings)
     if order.vendor_total is not None and order.vendor_total != shares.total:
         warnings.append(
             Problem(
@@ -346,75 +378,283 @@ def _cumulative_amount(amount: Decimal, before: Decimal, now: Decimal, whole: De
     return quantize(amount * (before + now) / whole, currency) - quantize(amount * before / whole, currency)
 
 
+@dataclass
+class _Taken:
+    """What the order's earlier refunds already reversed: per component of the order's posting
+    (revenue, each discount and tax of each line, shipping income, each shipping tax), the refunded
+    quantities and printed shipping (the pro-rata bases), and what went to the refunds account."""
+
+    amounts: dict[tuple, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    quantities: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    shipping: Decimal = Decimal(0)
+    unallocated: Decimal = Decimal(0)
+
+    def copy(self) -> _Taken:
+        amounts, quantities = defaultdict(Decimal, self.amounts), defaultdict(int, self.quantities)
+        return _Taken(amounts, quantities, self.shipping, self.unallocated)
+
+
+@dataclass(frozen=True)
+class _Reversal:
+    shares: list[LineShare]
+    shipping_income: Decimal
+    shipping_taxes: list[tuple[str, str, Decimal]]
+    unallocated: Decimal = Decimal(0)  # booked whole to the refunds account (policy refunds_account)
+    note: str = ""
+
+
+def _take(taken: _Taken, key: tuple, posted: Decimal, part: Decimal) -> Decimal:
+    """`part` of a component, never more than what is left of it; recorded as taken."""
+    left = posted - taken.amounts[key]
+    if part > left:
+        part = max(left, Decimal(0))
+    taken.amounts[key] += part
+    return part
+
+
+def _remaining(shares: OrderShares, taken: _Taken) -> _Reversal:
+    lines = [
+        LineShare(
+            line_id=share.line_id,
+            category=share.category,
+            quantity=share.quantity,
+            revenue=share.revenue - taken.amounts[("revenue", share.line_id)],
+            discounts=tuple(
+                (funding, level, amount - taken.amounts[("discount", share.line_id, index)])
+                for index, (funding, level, amount) in enumerate(share.discounts)
+            ),
+            taxes=tuple(
+                (jurisdiction, by, amount - taken.amounts[("tax", share.line_id, index)])
+                for index, (jurisdiction, by, amount) in enumerate(share.taxes)
+            ),
+        )
+        for share in shares.lines
+    ]
+    return _Reversal(
+        shares=lines,
+        shipping_income=shares.shipping_income - taken.amounts[("shipping",)],
+        shipping_taxes=[
+            (jurisdiction, by, amount - taken.amounts[("shipping_tax", index)])
+            for index, (jurisdiction, by, amount) in enumerate(shares.shipping_taxes)
+        ],
+    )
+
+
+def _take_all(taken: _Taken, reversal: _Reversal) -> None:
+    for share in reversal.shares:
+        taken.amounts[("revenue", share.line_id)] += share.revenue
+        for index, (_f, _l, amount) in enumerate(share.discounts):
+            taken.amounts[("discount", share.line_id, index)] += amount
+        for index, (_j, _b, amount) in enumerate(share.taxes):
+            taken.amounts[("tax", share.line_id, index)] += amount
+    taken.amounts[("shipping",)] += reversal.shipping_income
+    for index, (_j, _b, amount) in enumerate(reversal.shipping_taxes):
+        taken.amounts[("shipping_tax", index)] += amount
+    taken.unallocated += reversal.unallocated
+
+
+def _paid_back(order: CanonicalOrder, policy: Policy, reversal: _Reversal) -> Decimal:
+    """What posting `reversal` pays back to the customer: its debits less its credits."""
+    lines = _Lines(order.currency, _base(order))
+    _shares_post(
+        lines,
+        order=order,
+        policy=policy,
+        shares=reversal.shares,
+        shipping_income=reversal.shipping_income,
+        shipping_taxes=reversal.shipping_taxes,
+        sign=-1,
+        revenue_role=PostingRole.REFUNDS,
+    )
+    lines.debit(PostingRole.REFUNDS, reversal.unallocated)
+    return sum((amount if side == "debit" else -amount for (_r, _c, side), amount in lines.amounts.items()), Decimal(0))
+
+
+def _reverse_lines(
+    order: CanonicalOrder, shares: OrderShares, refund: CanonicalRefund, taken: _Taken
+) -> tuple[_Reversal, list[Problem]]:
+    """The refunded quantities' pro-rata share (cumulative, so the last refund exhausts exactly
+    what was posted), each component capped at what earlier refunds left of it."""
+    currency = order.currency
+    by_id = {share.line_id: share for share in shares.lines}
+    now: dict[str, int] = defaultdict(int)
+    for line in refund.lines:
+        now[line.line_external_id] += line.quantity
+    problems = []
+    refunded = []
+    for line_id, quantity in now.items():
+        share = by_id.get(line_id)
+        if share is None:
+            problems.append(Problem("invalid", f"Line {line_id!r} is not on order {order.external_id}."))
+            continue
+        before = taken.quantities[line_id]
+        if before + quantity > share.quantity:
+            problems.append(
+                Problem(
+                    "refund_exceeds_posted",
+                    f"Line {line_id!r}: refunding {quantity} after {before} of {share.quantity} posted.",
+                )
+            )
+            continue
+
+        def part(key: tuple, amount: Decimal, share=share, before=before, quantity=quantity) -> Decimal:
+            return _take(taken, key, amount, _cumulative(amount, before, quantity, share.quantity, currency))
+
+        refunded.append(
+            LineShare(
+                line_id=line_id,
+                category=share.category,
+                quantity=quantity,
+                revenue=part(("revenue", line_id), share.revenue),
+                discounts=tuple(
+                    (funding, level, part(("discount", line_id, index), amount))
+                    for index, (funding, level, amount) in enumerate(share.discounts)
+                ),
+                taxes=tuple(
+                    (jurisdiction, by, part(("tax", line_id, index), amount))
+                    for index, (jurisdiction, by, amount) in enumerate(share.taxes)
+                ),
+            )
+        )
+        taken.quantities[line_id] += quantity
+    shipping_income = Decimal(0)
+    shipping_taxes: list[tuple[str, str, Decimal]] = []
+    if refund.shipping:
+        if taken.shipping + refund.shipping > shares.shipping_printed:
+            problems.append(
+                Problem(
+                    "refund_exceeds_posted",
+                    f"Refunding {refund.shipping} of shipping after {taken.shipping} of "
+                    f"{shares.shipping_printed} posted.",
+                )
+            )
+        else:
+            whole = shares.shipping_printed
+            shipping_income = _take(
+                taken,
+                ("shipping",),
+                shares.shipping_income,
+                _cumulative_amount(shares.shipping_income, taken.shipping, refund.shipping, whole, currency),
+            )
+            shipping_taxes = [
+                (
+                    jurisdiction,
+                    by,
+                    _take(
+                        taken,
+                        ("shipping_tax", index),
+                        amount,
+                        _cumulative_amount(amount, taken.shipping, refund.shipping, whole, currency),
+                    ),
+                )
+                for index, (jurisdiction, by, amount) in enumerate(shares.shipping_taxes)
+            ]
+            taken.shipping += refund.shipping
+    return _Reversal(refunded, shipping_income, shipping_taxes), problems
+
+
+def _reverse_amount(
+    order: CanonicalOrder, shares: OrderShares, refund: CanonicalRefund, taken: _Taken, policy: Policy
+) -> tuple[_Reversal, list[Problem]]:
+    """A refund with an amount and no lines (WooCommerce's automatic full refund, Stripe refunds,
+    Shopify order adjustments). Equal to what is left → exactly what is left; less → the policy:
+    pro rata over the remaining revenue, tax and shipping by largest remainder, or the whole
+    amount to the refunds account. More than is left is refused."""
+    currency = order.currency
+    amount = refund.amount
+    if amount is None or amount <= 0:
+        return _Reversal([], Decimal(0), []), [
+            Problem("invalid", f"Refund {refund.external_id} has no lines, no shipping and no positive amount.")
+        ]
+    remaining = _remaining(shares, taken)
+    components_left = _paid_back(order, policy, remaining)
+    left = components_left - taken.unallocated
+    if amount > left:
+        return _Reversal([], Decimal(0), []), [
+            Problem(
+                "refund_exceeds_posted",
+                f"Refund {refund.external_id} of {amount} {currency} exceeds the {left} {currency} "
+                f"left to refund on order {order.external_id}.",
+            )
+        ]
+    if amount == components_left and not taken.unallocated:
+        _take_all(taken, remaining)
+        return replace(remaining, note="no lines: everything left reversed"), []
+    if policy.unallocated_refunds == "refunds_account":
+        reversal = _Reversal([], Decimal(0), [], unallocated=amount, note="no lines: to the refunds account")
+        _take_all(taken, reversal)
+        return reversal, []
+    keys: list[tuple] = []
+    weights: list[Decimal] = []
+    for share in remaining.shares:
+        keys.append(("revenue", share.line_id))
+        weights.append(share.revenue)
+        for index, (_j, _b, tax) in enumerate(share.taxes):
+            keys.append(("tax", share.line_id, index))
+            weights.append(tax)
+    keys.append(("shipping",))
+    weights.append(remaining.shipping_income)
+    for index, (_j, _b, tax) in enumerate(remaining.shipping_taxes):
+        keys.append(("shipping_tax", index))
+        weights.append(tax)
+    try:
+        allocated = allocate(amount, [max(weight, Decimal(0)) for weight in weights], currency)
+        parts = dict(zip(keys, allocated, strict=True))
+    except MoneyError as error:
+        return _Reversal([], Decimal(0), []), [Problem("invalid", f"Refund {refund.external_id}: {error}")]
+    reversal = _Reversal(
+        shares=[
+            LineShare(
+                line_id=share.line_id,
+                category=share.category,
+                quantity=0,
+                revenue=parts[("revenue", share.line_id)],
+                discounts=(),
+                taxes=tuple(
+                    (jurisdiction, by, parts[("tax", share.line_id, index)])
+                    for index, (jurisdiction, by, _t) in enumerate(share.taxes)
+                ),
+            )
+            for share in remaining.shares
+        ],
+        shipping_income=parts[("shipping",)],
+        shipping_taxes=[
+            (jurisdiction, by, parts[("shipping_tax", index)])
+            for index, (jurisdiction, by, _t) in enumerate(remaining.shipping_taxes)
+        ],
+        note="no lines: pro rata over what is left",
+    )
+    _take_all(taken, reversal)
+    return reversal, []
+
+
+def _reverse(
+    order: CanonicalOrder, shares: OrderShares, refund: CanonicalRefund, taken: _Taken, policy: Policy
+) -> tuple[_Reversal, list[Problem]]:
+    if not refund.lines and not refund.shipping:
+        return _reverse_amount(order, shares, refund, taken, policy)
+    return _reverse_lines(order, shares, refund, taken)
+
+
 def build_refund(
     order: CanonicalOrder, refund: CanonicalRefund, earlier: Sequence[CanonicalRefund], policy: Policy
 ) -> Draft:
-    """The mirror of what `order` posted for the refunded quantities and shipping, after `earlier`
-    refunds of the same order took their shares."""
+    """The mirror of what `order` posted for the refunded quantities and shipping (or, for a refund
+    with an amount and no lines, for that amount: `_reverse_amount`), after `earlier` refunds of
+    the same order took their shares. An earlier refund that would be refused took nothing."""
     currency = order.currency
     if refund.currency != currency:
         raise PostingRefused(
             [Problem("currency_mismatch", f"The refund is in {refund.currency}, the order in {currency}.")]
         )
     shares = order_shares(order, policy)
-    by_id = {share.line_id: share for share in shares.lines}
-    before: dict[str, int] = defaultdict(int)
+    taken = _Taken()
     for other in earlier:
-        for line in other.lines:
-            before[line.line_external_id] += line.quantity
-    now: dict[str, int] = defaultdict(int)
-    for line in refund.lines:
-        now[line.line_external_id] += line.quantity
-    problems = []
-    refunded_shares = []
-    for line_id, quantity in now.items():
-        share = by_id.get(line_id)
-        if share is None:
-            problems.append(Problem("invalid", f"Line {line_id!r} is not on order {order.external_id}."))
-            continue
-        if before[line_id] + quantity > share.quantity:
-            problems.append(
-                Problem(
-                    "refund_exceeds_posted",
-                    f"Line {line_id!r}: refunding {quantity} after {before[line_id]} of {share.quantity} posted.",
-                )
-            )
-            continue
-
-        def part(amount: Decimal, share=share, line_id=line_id, quantity=quantity) -> Decimal:
-            return _cumulative(amount, before[line_id], quantity, share.quantity, currency)
-
-        refunded_shares.append(
-            LineShare(
-                line_id=line_id,
-                category=share.category,
-                quantity=quantity,
-                revenue=part(share.revenue),
-                discounts=tuple((funding, level, part(amount)) for funding, level, amount in share.discounts),
-                taxes=tuple((jurisdiction, by, part(amount)) for jurisdiction, by, amount in share.taxes),
-            )
-        )
-    shipping_before = sum((other.shipping for other in earlier), Decimal(0))
-    shipping_income = Decimal(0)
-    shipping_taxes: list[tuple[str, str, Decimal]] = []
-    if refund.shipping:
-        if shipping_before + refund.shipping > shares.shipping_printed:
-            problems.append(
-                Problem(
-                    "refund_exceeds_posted",
-                    f"Refunding {refund.shipping} of shipping after {shipping_before} of "
-                    f"{shares.shipping_printed} posted.",
-                )
-            )
-        else:
-            whole = shares.shipping_printed
-            shipping_income = _cumulative_amount(
-                shares.shipping_income, shipping_before, refund.shipping, whole, currency
-            )
-            shipping_taxes = [
-                (jurisdiction, by, _cumulative_amount(amount, shipping_before, refund.shipping, whole, currency))
-                for jurisdiction, by, amount in shares.shipping_taxes
-            ]
+        trial = taken.copy()
+        reversal, problems = _reverse(order, shares, other, trial, policy)
+        if not problems and (other.amount is None or other.amount == _paid_back(order, policy, reversal)):
+            taken = trial
+    reversal, problems = _reverse(order, shares, refund, taken, policy)
     if problems:
         raise PostingRefused(problems)
     lines = _Lines(currency, _base(order))
@@ -422,12 +662,13 @@ def build_refund(
         lines,
         order=order,
         policy=policy,
-        shares=refunded_shares,
-        shipping_income=shipping_income,
-        shipping_taxes=shipping_taxes,
+        shares=reversal.shares,
+        shipping_income=reversal.shipping_income,
+        shipping_taxes=reversal.shipping_taxes,
         sign=-1,
         revenue_role=PostingRole.REFUNDS,
     )
+    lines.debit(PostingRole.REFUNDS, reversal.unallocated)
     debit = sum((amount for (_r, _c, side), amount in lines.amounts.items() if side == "debit"), Decimal(0))
     credit = sum((amount for (_r, _c, side), amount in lines.amounts.items() if side == "credit"), Decimal(0))
     paid_back = debit - credit
@@ -452,12 +693,17 @@ def build_refund(
             gateway=refund.gateway,
             payment_method=payment.method if payment else "",
         )
-    return _balanced(
-        Draft(currency=currency, memo=f"Refund {refund.external_id} of order {order.external_id}", lines=lines.result())
-    )
+    memo = f"Refund {refund.external_id} of order {order.external_id}"
+    if reversal.note:
+        memo = f"{memo} ({reversal.note})"
+    return _balanced(Draft(currency=currency, memo=memo, lines=lines.result()))
 
 
 def build_payout(payout: CanonicalPayout) -> Draft:
+    """Dr bank the net paid out; per line, its fee to merchant fees with its sign (a refunded fee,
+    negative, credits merchant fees), charges and refunds against payment clearing, fee lines to
+    merchant fees, adjustments and reserve to their roles, and any other line (a vendor type
+    Tillbridge does not know) to payout suspense with one warning naming the vendor types."""
     currency = payout.currency
     net = sum((line.amount - line.fee for line in payout.lines), Decimal(0))
     if net != payout.amount:
@@ -472,6 +718,7 @@ def build_payout(payout: CanonicalPayout) -> Draft:
         )
     lines = _Lines(currency, {})
     lines.debit(PostingRole.BANK, payout.amount)
+    suspense: dict[str, Decimal] = defaultdict(Decimal)
     for line in payout.lines:
         lines.debit(PostingRole.MERCHANT_FEES, line.fee, gateway=payout.gateway)
         if line.type in (PAYOUT_CHARGE, PAYOUT_REFUND):
@@ -482,9 +729,23 @@ def build_payout(payout: CanonicalPayout) -> Draft:
             lines.credit(PostingRole.PAYOUT_ADJUSTMENT, line.amount, gateway=payout.gateway)
         elif line.type == PAYOUT_RESERVE:
             lines.credit(PostingRole.RESERVE, line.amount, gateway=payout.gateway)
-        else:
-            raise PostingRefused([Problem("invalid", f"Unknown payout line type {line.type!r}.")])
-    return _balanced(Draft(currency=currency, memo=f"Payout {payout.external_id}", lines=lines.result()))
+        else:  # PAYOUT_OTHER, or a type this code does not know: never a refused payout
+            vendor_type = line.vendor_type or line.type or "unknown"
+            lines.credit(PostingRole.PAYOUT_SUSPENSE, line.amount, gateway=payout.gateway, vendor_type=vendor_type)
+            suspense[vendor_type] += line.amount
+    warnings = []
+    if suspense:
+        listed = ", ".join(f"{vendor_type} ({amount} {currency})" for vendor_type, amount in sorted(suspense.items()))
+        warnings.append(
+            Problem(
+                "payout_suspense",
+                f"Payout {payout.external_id} has lines of vendor types Tillbridge does not know, booked to "
+                f"payout suspense: {listed}. Reclassify them from the suspense account.",
+            )
+        )
+    return _balanced(
+        Draft(currency=currency, memo=f"Payout {payout.external_id}", lines=lines.result(), warnings=warnings)
+    )
 
 
 def build_reversal(lines: Sequence[RoleLine], *, currency: str, memo: str) -> Draft:

@@ -13,7 +13,7 @@ from triage.services import exception_raise
 
 log = structlog.get_logger(__name__)
 
-KINDS = {"unmapped": "mapping", "reconciliation_difference": "reconciliation"}
+KINDS = {"unmapped": "mapping", "reconciliation_difference": "reconciliation", "payout_suspense": "reconciliation"}
 SEVERITY = {
     "unbalanced": "high",
     "refund_exceeds_posted": "high",
@@ -24,6 +24,7 @@ SEVERITY = {
     "invalid": "normal",
     "reconciliation_difference": "normal",
     "batch_close_failed": "high",
+    "payout_suspense": "normal",
 }
 
 

@@ -12,3 +12,9 @@ class PolicyForm(forms.Form):
     cutoff_hour = forms.IntegerField(
         min_value=0, max_value=23, label="Daily cut-off hour", help_text="0-23, in the tenant's time zone."
     )
+    unallocated_refunds = forms.ChoiceField(
+        choices=PostingPolicy.UnallocatedRefunds.choices,
+        label="Refunds with no lines",
+        help_text="For a refund with an amount but no lines, less than what is left to refund. "
+        "One equal to what is left always reverses exactly what is left.",
+    )

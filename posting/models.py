@@ -12,8 +12,9 @@ from commerce.models import MONEY
 
 class PostingPolicy(models.Model):
     """One row per tenant schema (`singleton` is always 1). Defaults: recognise revenue when paid,
-    discounts shown gross (revenue at list price, a separate discount debit), order-level discounts
-    allocated to lines, one journal entry per document, daily batch window, cut-off at midnight."""
+        discounts shown gross (revenue at list price, a separate discount debit), order-level discounts
+        allocated to lines, one journal entry per document, daily batch window, cut-off at midnight, a
+    refund with an amount but no lines (less than what is left) prorated over what is left."""
 
     class Recognise(models.TextChoices):
         PAID = "paid", "When paid"
@@ -35,6 +36,10 @@ class PostingPolicy(models.Model):
         HOURLY = "hourly", "Hourly"
         DAILY = "daily", "Daily"
 
+    class UnallocatedRefunds(models.TextChoices):
+        PRORATE = "prorate", "Pro rata over remaining revenue, shipping and tax"
+        REFUNDS_ACCOUNT = "refunds_account", "Whole amount to the refunds account"
+
     singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
     recognise_on = models.CharField(max_length=10, choices=Recognise.choices, default=Recognise.PAID)
     discounts = models.CharField(max_length=10, choices=Discounts.choices, default=Discounts.GROSS)
@@ -42,6 +47,10 @@ class PostingPolicy(models.Model):
     mode = models.CharField(max_length=14, choices=Mode.choices, default=Mode.PER_DOCUMENT)
     batch_window = models.CharField(max_length=10, choices=Window.choices, default=Window.DAILY)
     cutoff_hour = models.PositiveSmallIntegerField(default=0)
+    # A refund with an amount but no lines, less than what is left to refund (DESIGN.md §4).
+    unallocated_refunds = models.CharField(
+        max_length=16, choices=UnallocatedRefunds.choices, default=UnallocatedRefunds.PRORATE
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, models, transaction
 
 from commerce.models import Order, Payout, PayoutLine, Refund
 from commerce.selectors import order_document, payout_document, refund_document, refunds_before
+from mappings.models import PostingRole
 from mappings.selectors import AccountResolver, Unmapped, account_resolver
 from posting.builders import (
     Draft,
@@ -43,6 +44,7 @@ class PostingStatus(enum.StrEnum):
     ALREADY_POSTED = "already_posted"
     NOT_DUE = "not_due"
     REFUSED = "refused"
+    COVERED = "covered"  # nothing outstanding: an overlapping document already posted all of it
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,15 @@ def policy_get() -> PostingPolicy:
     return policy
 
 
-POLICY_FIELDS = ("recognise_on", "discounts", "allocation", "mode", "batch_window", "cutoff_hour")
+POLICY_FIELDS = (
+    "recognise_on",
+    "discounts",
+    "allocation",
+    "mode",
+    "batch_window",
+    "cutoff_hour",
+    "unallocated_refunds",
+)
 
 
 @transaction.atomic
@@ -74,7 +84,9 @@ def policy_update(**values: object) -> PostingPolicy:
 
 
 def _builder_policy(policy: PostingPolicy) -> Policy:
-    return Policy(discounts=policy.discounts, allocation=policy.allocation)
+    return Policy(
+        discounts=policy.discounts, allocation=policy.allocation, unallocated_refunds=policy.unallocated_refunds
+    )
 
 
 def tenant_zone() -> zoneinfo.ZoneInfo:
@@ -369,19 +381,36 @@ def _order_entry(order: Order) -> JournalEntry | None:
     return JournalEntry.objects.filter(source_key=f"order:{order.pk}:v{order.source_version}").first()
 
 
+def _cancellation_key(order: Order) -> str:
+    return f"order:{order.pk}:cancel"
+
+
 def journal_post_refund(*, refund: Refund) -> PostingOutcome:
+    """Post the mirror of what the order posted for the refunded lines (posting.builders). After
+    the order's cancellation was posted nothing is outstanding: the cancellation already reversed
+    revenue, tax and the payment, so the refund posts no entry (COVERED) and clearing stays at zero."""
     order = refund.order
     title = f"Refund {refund.external_id} of order {order.external_id} could not be posted"
     retry = {"retry_name": "posting.refund", "retry_args": {"refund_id": refund.pk}}
+    source_key = f"refund:{refund.pk}:v{refund.source_version}"
+    existing = JournalEntry.objects.filter(source_key=source_key).first()
+    if existing is not None:
+        return PostingOutcome(PostingStatus.ALREADY_POSTED, entry=existing)
     if _order_entry(order) is None:
         problem = Problem("order_not_posted", f"Order {order.external_id} has not been posted yet.")
         return _refuse(PostingRefused([problem]), obj=refund, title=title, **retry)
+    cancellation = JournalEntry.objects.filter(source_key=_cancellation_key(order)).first()
+    if cancellation is not None:
+        exception_resolve_for_object(
+            obj=refund, reason=f"Covered by the cancellation of order {order.external_id} (entry {cancellation.pk})."
+        )
+        return PostingOutcome(PostingStatus.COVERED)
     policy = policy_get()
     document = order_document(order=order)
     earlier = [refund_document(refund=other) for other in refunds_before(refund=refund)]
     this = refund_document(refund=refund)
     return _post(
-        source_key=f"refund:{refund.pk}:v{refund.source_version}",
+        source_key=source_key,
         version_prefix=f"refund:{refund.pk}:v",
         date=_local_date(refund.processed_at),
         at=refund.processed_at,
@@ -397,11 +426,42 @@ def journal_post_refund(*, refund: Refund) -> PostingOutcome:
     )
 
 
+def _order_entries(order: Order) -> models.QuerySet[JournalEntry]:
+    """Every entry posted for the order and its refunds: versions, their supersession reversals
+    and refunds (not the cancellation). Their lines net to what is still outstanding."""
+    keys = models.Q(source_key__startswith=f"order:{order.pk}:v")
+    for pk in order.refunds.values_list("pk", flat=True):
+        keys |= models.Q(source_key__startswith=f"refund:{pk}:v")
+    return JournalEntry.objects.filter(keys)
+
+
+def _outstanding(order: Order) -> list[tuple[JournalLine, Decimal]]:
+    """What the order's entries net to, per account, role and dimensions, as (first line of the
+    key, debit minus credit). A refund's debit to `refunds` counts against the revenue it mirrors
+    (same dimensions), so a later cancellation reverses only the revenue no refund took back."""
+    lines = list(JournalLine.objects.filter(entry__in=_order_entries(order)).order_by("entry__pk", "position"))
+    revenue = {}
+    for line in lines:
+        if line.role == PostingRole.REVENUE:
+            revenue.setdefault(tuple(sorted(line.dimensions.items())), line)
+    net: dict[tuple, Decimal] = {}
+    first: dict[tuple, JournalLine] = {}
+    for line in lines:
+        dims = tuple(sorted(line.dimensions.items()))
+        mirrored = revenue.get(dims) if line.role == PostingRole.REFUNDS else None
+        owner = mirrored or line
+        key = (owner.account_id, owner.role, dims)
+        first.setdefault(key, owner)
+        net[key] = net.get(key, Decimal(0)) + line.debit - line.credit
+    return [(first[key], amount) for key, amount in net.items() if amount != 0]
+
+
 def journal_post_cancellation(*, order: Order) -> PostingOutcome:
-    """Reverse the order's posted entry in full. Refused when refunds were already posted: those
-    reversed part of it, so a full reversal would take the same amounts back twice."""
-    title = f"Cancellation of order {order.external_id} could not be posted"
-    source_key = f"order:{order.pk}:cancel"
+    """Reverse what the order still has outstanding. With no refund posted that is the order's
+    entry in full (its exact mirror); after refunds it is only what they did not already take back:
+    the remaining revenue (net of the refunds' mirror of it), discounts, tax, shipping and the part
+    of each payment not yet refunded, so nothing is reversed twice and clearing ends at zero."""
+    source_key = _cancellation_key(order)
     existing = JournalEntry.objects.filter(source_key=source_key).first()
     if existing is not None:
         return PostingOutcome(PostingStatus.ALREADY_POSTED, entry=existing)
@@ -410,24 +470,68 @@ def journal_post_cancellation(*, order: Order) -> PostingOutcome:
     original = _order_entry(order)
     if original is None:
         return PostingOutcome(PostingStatus.NOT_DUE)
-    refund_keys = [f"refund:{pk}:v" for pk in order.refunds.values_list("pk", flat=True)]
-    if any(JournalEntry.objects.filter(source_key__startswith=key).exists() for key in refund_keys):
-        problem = Problem("invalid", f"Order {order.external_id} has posted refunds; refund the rest instead.")
+    date = _local_date(order.cancelled_at)
+    memo = f"Cancellation of order {order.external_id}"
+    refund_keys = models.Q()
+    for pk in order.refunds.values_list("pk", flat=True):
+        refund_keys |= models.Q(source_key__startswith=f"refund:{pk}:v")
+    refunded = bool(refund_keys) and JournalEntry.objects.filter(refund_keys).exists()
+    try:
+        with transaction.atomic():
+            if not refunded:
+                entry = _reversal_write(entry=original, source_key=source_key, date=date, memo=memo)
+            else:
+                entry = _outstanding_reverse(
+                    order=order, original=original, source_key=source_key, date=date, memo=memo
+                )
+    except PostingRefused as refused:
         return _refuse(
-            PostingRefused([problem]),
+            refused,
             obj=order,
-            title=title,
+            title=f"Cancellation of order {order.external_id} could not be posted",
             retry_name="posting.cancellation",
             retry_args={"order_id": order.pk},
         )
-    with transaction.atomic():
-        entry = _reversal_write(
-            entry=original,
-            source_key=source_key,
-            date=_local_date(order.cancelled_at),
-            memo=f"Cancellation of order {order.external_id}",
-        )
+    if entry is None:
+        return PostingOutcome(PostingStatus.COVERED)
     return PostingOutcome(PostingStatus.POSTED, entry=entry)
+
+
+def _outstanding_reverse(
+    *, order: Order, original: JournalEntry, source_key: str, date: dt.date, memo: str
+) -> JournalEntry | None:
+    outstanding = _outstanding(order)
+    if not outstanding:
+        return None  # refunds already took everything back
+    debit = sum((-amount for _line, amount in outstanding if amount < 0), Decimal(0))
+    credit = sum((amount for _line, amount in outstanding if amount > 0), Decimal(0))
+    if debit != credit:  # every entry netted balances, so this is a corrupted ledger, never fudged
+        raise PostingRefused([Problem("unbalanced", f"Outstanding debits {debit} and credits {credit} differ.")])
+    batch = original.batch if original.batch is not None and original.batch.status == PostingBatch.Status.OPEN else None
+    entry = JournalEntry.objects.create(
+        source_key=source_key,
+        date=date,
+        currency=original.currency,
+        memo=f"{memo} (what refunds left outstanding)"[:255],
+        reverses=original,
+        batch=batch,
+        status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
+    )
+    JournalLine.objects.bulk_create(
+        JournalLine(
+            entry=entry,
+            position=position,
+            account_id=line.account_id,
+            role=line.role,
+            debit=-amount if amount < 0 else Decimal(0),
+            credit=amount if amount > 0 else Decimal(0),
+            dimensions=line.dimensions,
+            description=f"Cancellation: {line.description}"[:255],
+            sources=_order_sources(order),
+        )
+        for position, (line, amount) in enumerate(outstanding)
+    )
+    return entry
 
 
 def journal_post_payout(*, payout: Payout) -> PostingOutcome:
@@ -523,7 +627,8 @@ def payout_reconcile(*, payout: Payout) -> Reconciliation:
             "differences": differences,
         },
     )
-    if not differences:
+    # Lines booked to payout suspense keep their exception open until someone reclassifies them.
+    if not differences and not payout.lines.filter(type=PayoutLine.Type.OTHER).exists():
         exception_resolve_for_object(obj=payout, reason="Payout reconciles.")
     for difference in differences:
         message = (

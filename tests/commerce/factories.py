@@ -31,7 +31,7 @@ def ny_taxes(state: str, city: str) -> tuple[TaxLineDoc, ...]:
 
 def shopify_order(**changes) -> CanonicalOrder:
     """USD web order: three lines over two categories, a line discount, an order-level coupon
-    allocated over the lines after line discounts (7.70/5.68/1.62), a vendor-funded line discount, state and city tax
+    allocated over the lines by gross amount (7.50/6.00/1.50), a vendor-funded line discount, state and city tax
     on lines and shipping, paid by card and gift card. Line-level total 195.30."""
     order = CanonicalOrder(
         external_id="1001",
@@ -119,11 +119,11 @@ def stripe_payout(**changes) -> CanonicalPayout:
         source_version=1,
         currency="USD",
         arrival_date=dt.date(2026, 3, 17),
-        amount=D("104.69"),
+        amount=D("104.59"),
         gateway="stripe",
         lines=(
             PayoutLineDoc("charge", D("170.30"), fee=D("5.24"), reference="1001"),
-            PayoutLineDoc("refund", D("-47.37"), reference="R1"),
+            PayoutLineDoc("refund", D("-47.47"), reference="R1"),
             PayoutLineDoc("fee", D("-2.00"), description="Monthly fee"),
             PayoutLineDoc("adjustment", D("-1.00"), description="Dispute fee"),
             PayoutLineDoc("reserve", D("-10.00"), description="Rolling reserve"),

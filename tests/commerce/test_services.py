@@ -119,3 +119,47 @@ def test_payout_upsert_round_trip_stale_and_bad_line_type(world):
             payout_upsert(source="stripe", connection_id=3, document=bad)
         assert error.value.message_dict == {"lines[0].type": ["'bonus' is not a payout line type."]}
         assert Payout.objects.count() == 1
+
+
+def test_refund_with_an_amount_and_no_lines_is_accepted_and_round_trips(world):
+    with tenant_context(world.acme):
+        order_upsert(source="woocommerce", connection_id=7, document=shopify_order())
+        document = refund("W1", (), amount=D("195.30"), reason="Order fully refunded")
+        stored = refund_upsert(source="woocommerce", connection_id=7, document=document).obj
+        assert (stored.lines.count(), stored.amount) == (0, D("195.3000"))
+        assert refund_document(refund=stored) == document
+
+
+def test_payout_line_fee_keeps_its_sign_and_vendor_type_round_trips(world):
+    with tenant_context(world.acme):
+        lines = (
+            PayoutLineDoc("charge", D("41.44"), fee=D("-0.46"), reference="1001"),
+            PayoutLineDoc("other", D("1.00"), vendor_type="credit"),
+        )
+        document = stripe_payout(amount=D("42.90"), lines=lines)
+        payout = payout_upsert(source="shopify", connection_id=7, document=document).obj
+        assert payout_document(payout=payout) == document
+
+
+def test_vendor_discount_allocations_round_trip_and_bad_ones_are_refused(world):
+    with tenant_context(world.acme):
+        order = shopify_order()
+        shares = (D("8.00"), D("5.00"), D("2.00"))
+        lines = tuple(
+            replace(line, discount_allocations=((2, share),)) for line, share in zip(order.lines, shares, strict=True)
+        )
+        allocated = replace(order, lines=lines)
+        stored = order_upsert(source="shopify", connection_id=7, document=allocated).obj
+        assert order_document(order=stored) == allocated
+        for bad, field in [
+            (((5, D("1.00")),), "lines[0].discount_allocations[0]"),  # no such discount
+            (((0, D("1.00")),), "lines[0].discount_allocations[0]"),  # a line-level discount
+            (((2, D("1.001")),), "lines[0].discount_allocations[0].amount"),
+            (("nonsense",), "lines[0].discount_allocations[0]"),
+        ]:
+            document = replace(
+                order, external_id="X", lines=(replace(order.lines[0], discount_allocations=bad), *order.lines[1:])
+            )
+            with pytest.raises(ValidationError) as error:
+                order_upsert(source="shopify", connection_id=7, document=document)
+            assert field in error.value.message_dict, bad

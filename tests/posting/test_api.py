@@ -107,11 +107,17 @@ def test_policy_get_defaults_and_patch(world, acme_api):
         "mode": "per_document",
         "batch_window": "daily",
         "cutoff_hour": 0,
+        "unallocated_refunds": "prorate",
     }
     patched = api.patch("/api/v1/posting-policy/", {"recognise_on": "fulfilled", "cutoff_hour": 5})
     assert (patched.status_code, patched.json()["recognise_on"], patched.json()["cutoff_hour"]) == (200, "fulfilled", 5)
     with tenant_context(world.acme):
         assert PostingPolicy.objects.get().recognise_on == "fulfilled"
+    patched = api.patch("/api/v1/posting-policy/", {"unallocated_refunds": "refunds_account"})
+    assert (patched.status_code, patched.json()["unallocated_refunds"]) == (200, "refunds_account")
+    assert api.patch("/api/v1/posting-policy/", {"unallocated_refunds": "guess"}).status_code == 400
+    with tenant_context(world.acme):
+        assert PostingPolicy.objects.get().unallocated_refunds == "refunds_account"
     bad = api.patch("/api/v1/posting-policy/", {"cutoff_hour": 24, "colour": "red"})
     assert bad.status_code == 400
     assert set(bad.json()["error"]["details"]) == {"colour"}

@@ -32,10 +32,10 @@ def test_payout_differences_are_recorded_per_line(world, django_capture_on_commi
         _posted_order_and_refund()
         lines = (
             PayoutLineDoc("charge", D("170.00"), fee=D("5.24"), reference="1001"),
-            PayoutLineDoc("refund", D("-47.37"), reference="R1"),
+            PayoutLineDoc("refund", D("-47.47"), reference="R1"),
             PayoutLineDoc("charge", D("10.00"), reference="9999"),
         )
-        document = replace(stripe_payout(), lines=lines, amount=D("127.39"))
+        document = replace(stripe_payout(), lines=lines, amount=D("127.29"))
         payout = payout_upsert(source="stripe", connection_id=2, document=document).obj
         with django_capture_on_commit_callbacks(execute=True):
             reconciliation = payout_reconcile(payout=payout)

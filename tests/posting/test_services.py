@@ -3,8 +3,10 @@ from decimal import Decimal as D
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django_tenants.utils import tenant_context
 
+from commerce.documents import PaymentDoc
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from mappings.models import Account, AccountRule
 from mappings.services import standard_chart_apply
@@ -19,7 +21,7 @@ from posting.services import (
     journal_post_refund,
     policy_update,
 )
-from tests.commerce.factories import jpy_order, kwd_order, refund, shopify_order, stripe_payout
+from tests.commerce.factories import PAID_AT, jpy_order, kwd_order, refund, shopify_order, stripe_payout
 
 
 def lines_of(entry):
@@ -43,8 +45,8 @@ def test_order_posts_exact_lines_by_account_and_is_idempotent(world):
         entry = outcome.entry
         assert (entry.source_key, entry.date, entry.currency) == (f"order:{order.pk}:v1", dt.date(2026, 3, 14), "USD")
         assert lines_of(entry) == [
-            ("4500", D("9.3200"), D("0")),
-            ("4500", D("15.6800"), D("0")),
+            ("4500", D("9.0000"), D("0")),
+            ("4500", D("16.0000"), D("0")),
             ("1200", D("5.0000"), D("0")),
             ("1110", D("170.3000"), D("0")),
             ("2300", D("25.0000"), D("0")),
@@ -127,27 +129,27 @@ def test_partial_then_final_refund_and_payout_by_account(world):
             ("2100", D("1.7500"), D("0")),
             ("2100", D("1.9700"), D("0")),
             ("4600", D("50.0000"), D("0")),
-            ("4500", D("0"), D("3.8500")),
+            ("4500", D("0"), D("3.7500")),
             ("1200", D("0"), D("2.5000")),
-            ("1110", D("0"), D("47.3700")),
+            ("1110", D("0"), D("47.4700")),
         ]
         assert lines_of(journal_post_refund(refund=second).entry) == [
             ("2100", D("1.9400"), D("0")),
             ("2100", D("2.1900"), D("0")),
             ("4100", D("5.0000"), D("0")),
             ("4600", D("50.0000"), D("0")),
-            ("4500", D("0"), D("3.8500")),
+            ("4500", D("0"), D("3.7500")),
             ("1200", D("0"), D("2.5000")),
-            ("1110", D("0"), D("52.7800")),
+            ("1110", D("0"), D("52.8800")),
         ]
         payout = payout_upsert(source="stripe", connection_id=2, document=stripe_payout()).obj
         entry = journal_post_payout(payout=payout).entry
         assert (entry.date, lines_of(entry)) == (
             dt.date(2026, 3, 17),
             [
-                ("1110", D("47.3700"), D("0")),
+                ("1110", D("47.4700"), D("0")),
                 ("6100", D("7.2400"), D("0")),
-                ("1010", D("104.6900"), D("0")),
+                ("1010", D("104.5900"), D("0")),
                 ("1300", D("10.0000"), D("0")),
                 ("6200", D("1.0000"), D("0")),
                 ("1110", D("0"), D("170.3000")),
@@ -212,15 +214,83 @@ def test_cancellation_reverses_the_order_in_full_once(world):
         assert journal_post_cancellation(order=order).status == PostingStatus.ALREADY_POSTED
 
 
-def test_cancellation_after_a_posted_refund_is_refused(world):
+def account_net(code):
+    totals = JournalLine.objects.filter(account__code=code).aggregate(debit=Sum("debit"), credit=Sum("credit"))
+    return (totals["debit"] or D(0)) - (totals["credit"] or D(0))
+
+
+CANCELLED_AT = dt.datetime(2026, 3, 20, tzinfo=dt.UTC)
+
+
+def test_cancellation_after_a_posted_refund_reverses_only_what_the_refund_left(world):
+    # Behaviour change (issue 14): this used to be refused; DESIGN.md §4 now says overlapping
+    # documents post only what is outstanding.
     with tenant_context(world.acme):
         standard_chart_apply()
-        order = _order(shopify_order(cancelled_at=dt.datetime(2026, 3, 20, tzinfo=dt.UTC)))
-        journal_post_order(order=order)
-        refund_doc = refund("R1", (("L3", 1),))
+        order = _order(shopify_order(cancelled_at=CANCELLED_AT))
+        original = journal_post_order(order=order).entry
+        refund_doc = refund("R1", (("L1", 1),))
         journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=refund_doc).obj)
         outcome = journal_post_cancellation(order=order)
-        assert [problem.kind for problem in outcome.problems] == ["invalid"]
+        assert outcome.status == PostingStatus.POSTED
+        assert (outcome.entry.reverses_id, outcome.entry.date) == (original.pk, dt.date(2026, 3, 19))
+        # order minus refund R1 (Dr refunds 50.00 counts against apparel revenue), reversed
+        assert lines_of(outcome.entry) == [
+            ("4500", D("0"), D("5.2500")),  # discount apparel 9.00 - 3.75
+            ("4500", D("0"), D("16.0000")),  # discount footwear
+            ("1200", D("0"), D("2.5000")),  # vendor-funded receivable 5.00 - 2.50
+            ("1110", D("0"), D("122.8300")),  # stripe clearing 170.30 - 47.47
+            ("2300", D("0"), D("25.0000")),  # gift card
+            ("4010", D("70.0000"), D("0")),  # apparel revenue 120.00 - 50.00 refunded
+            ("4020", D("80.0000"), D("0")),
+            ("2100", D("5.4500"), D("0")),  # US-NY 7.20 - 1.75
+            ("2100", D("6.1300"), D("0")),  # US-NY-NYC 8.10 - 1.97
+            ("4100", D("10.0000"), D("0")),
+        ]
+        assert all_balanced()
+        assert [account_net(code) for code in ("1110", "2300", "2100", "4100", "4500", "1200")] == [D(0)] * 6
+        assert (account_net("4010"), account_net("4020"), account_net("4600")) == (D("-50"), D(0), D("50"))
+        assert journal_post_cancellation(order=order).status == PostingStatus.ALREADY_POSTED
+        # a further refund after the cancellation finds nothing outstanding
+        late = refund_upsert(source="shopify", connection_id=1, document=refund("R2", (("L3", 1),))).obj
+        assert journal_post_refund(refund=late).status == PostingStatus.COVERED
+        assert JournalEntry.objects.count() == 3
+        assert account_net("1110") == D(0)
+
+
+def test_refund_after_a_cancellation_posts_nothing_and_clearing_ends_at_zero(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        order = _order(shopify_order(cancelled_at=CANCELLED_AT))
+        original = journal_post_order(order=order).entry
+        cancellation = journal_post_cancellation(order=order).entry
+        assert lines_of(cancellation) == [(code, credit, debit) for code, debit, credit in lines_of(original)]
+        document = refund("R1", (("L1", 2), ("L2", 1), ("L3", 1)), shipping=D("10.00"), amount=D("170.30"))
+        full = refund_upsert(source="shopify", connection_id=1, document=document).obj
+        outcome = journal_post_refund(refund=full)
+        assert (outcome.status, outcome.entry, outcome.problems) == (PostingStatus.COVERED, None, [])
+        assert journal_post_refund(refund=full).status == PostingStatus.COVERED
+        assert JournalEntry.objects.count() == 2
+        assert not JournalLine.objects.filter(role="refunds").exists()
+        assert [account_net(code) for code in ("1110", "2300", "4010", "4020", "2100", "4100")] == [D(0)] * 6
+        assert all_balanced()
+
+
+def test_cancellation_after_refunds_that_took_everything_posts_nothing(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        card_only = (PaymentDoc("p1", "stripe", D("195.30"), method="card"),)
+        order = _order(shopify_order(cancelled_at=CANCELLED_AT, payments=card_only))
+        journal_post_order(order=order)
+        for index, (lines, shipping) in enumerate([((("L1", 1),), D(0)), ((("L1", 1), ("L2", 1), ("L3", 1)), D(10))]):
+            document = refund(f"R{index}", lines, shipping=shipping, processed_at=PAID_AT + dt.timedelta(days=index))
+            stored = refund_upsert(source="shopify", connection_id=1, document=document).obj
+            outcome = journal_post_refund(refund=stored)
+            assert outcome.status == PostingStatus.POSTED
+        assert account_net("1110") == D(0)
+        assert journal_post_cancellation(order=order).status == PostingStatus.COVERED
+        assert JournalEntry.objects.count() == 3
+        assert all_balanced()
 
 
 def test_jpy_and_kwd_orders_post_in_their_minor_units(world):
@@ -321,3 +391,129 @@ def test_database_trigger_rejects_an_unbalanced_entry_on_a_real_commit(world):
     with tenant_context(world.acme):
         assert not JournalEntry.objects.filter(source_key="raw:commit").exists()
         assert not Account.objects.filter(code="commit-probe").exists()
+
+
+def test_lineless_refund_is_accepted_by_commerce_and_prorated_then_cancellation_settles_the_rest(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        card_only = (PaymentDoc("p1", "stripe", D("195.30"), method="card"),)
+        order = _order(shopify_order(cancelled_at=CANCELLED_AT, payments=card_only))
+        journal_post_order(order=order)
+        stored = refund_upsert(source="shopify", connection_id=1, document=refund("W1", (), amount=D("30.00")))
+        assert (stored.obj.lines.count(), stored.obj.amount) == (0, D("30.00"))
+        entry = journal_post_refund(refund=stored.obj).entry
+        assert lines_of(entry) == [
+            ("2100", D("0.9600"), D("0")),
+            ("2100", D("1.0800"), D("0")),
+            ("4100", D("1.3300"), D("0")),
+            ("4600", D("15.9800"), D("0")),
+            ("4600", D("10.6500"), D("0")),
+            ("1110", D("0"), D("30.0000")),
+        ]
+        cancellation = journal_post_cancellation(order=order).entry
+        assert lines_of(cancellation) == [
+            ("4500", D("0"), D("9.0000")),
+            ("4500", D("0"), D("16.0000")),
+            ("1200", D("0"), D("5.0000")),
+            ("1110", D("0"), D("165.3000")),
+            ("4010", D("104.0200"), D("0")),  # 120.00 - 15.98
+            ("4020", D("69.3500"), D("0")),  # 80.00 - 10.65
+            ("2100", D("6.2400"), D("0")),  # 7.20 - 0.96
+            ("2100", D("7.0200"), D("0")),  # 8.10 - 1.08
+            ("4100", D("8.6700"), D("0")),  # 10.00 - 1.33
+        ]
+        assert [account_net(code) for code in ("1110", "2100", "4100", "4500", "1200")] == [D(0)] * 5
+        assert all_balanced()
+
+
+def test_lineless_refund_to_the_refunds_account_then_cancellation(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        policy_update(unallocated_refunds="refunds_account")
+        order = _order(shopify_order(cancelled_at=CANCELLED_AT))
+        journal_post_order(order=order)
+        stored = refund_upsert(source="shopify", connection_id=1, document=refund("W1", (), amount=D("30.00"))).obj
+        assert lines_of(journal_post_refund(refund=stored).entry) == [
+            ("4600", D("30.0000"), D("0")),
+            ("1110", D("0"), D("30.0000")),
+        ]
+        cancellation = journal_post_cancellation(order=order).entry
+        assert ("4600", D("0"), D("30.0000")) in lines_of(cancellation)
+        assert ("1110", D("0"), D("140.3000")) in lines_of(cancellation)  # 170.30 paid by card - 30.00
+        assert [account_net(code) for code in ("1110", "2300", "4600", "4010", "4020")] == [D(0)] * 5
+        assert all_balanced()
+
+
+def test_payout_with_fee_refunds_and_unknown_lines_posts_to_suspense_and_raises_one_exception(
+    world, django_capture_on_commit_callbacks
+):
+    from commerce.documents import PayoutLineDoc
+    from posting.services import payout_reconcile
+    from triage.models import Exception as TriageException
+
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        journal_post_order(order=_order())
+        refund_doc = refund("R1", (("L1", 1),))
+        journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=refund_doc).obj)
+        document = stripe_payout(
+            amount=D("122.79"),
+            lines=(
+                PayoutLineDoc("charge", D("170.30"), fee=D("5.24"), reference="1001"),
+                PayoutLineDoc("refund", D("-47.47"), fee=D("-1.20"), reference="R1"),
+                PayoutLineDoc("fee", D("2.00"), description="Fee refund"),
+                PayoutLineDoc("other", D("5.00"), vendor_type="credit"),
+                PayoutLineDoc("other", D("-3.00"), vendor_type="debit"),
+            ),
+        )
+        payout = payout_upsert(source="shopify", connection_id=2, document=document).obj  # negative fee accepted
+        outcome = journal_post_payout(payout=payout)
+        assert outcome.status == PostingStatus.POSTED
+        assert lines_of(outcome.entry) == [
+            ("1110", D("47.4700"), D("0")),
+            ("6100", D("5.2400"), D("0")),
+            ("1010", D("122.7900"), D("0")),
+            ("1900", D("3.0000"), D("0")),
+            ("1110", D("0"), D("170.3000")),
+            ("6100", D("0"), D("3.2000")),
+            ("1900", D("0"), D("5.0000")),
+        ]
+        assert entry_balance(entry=outcome.entry) == 0
+        assert journal_post_payout(payout=payout).status == PostingStatus.ALREADY_POSTED
+        with django_capture_on_commit_callbacks(execute=True):
+            assert payout_reconcile(payout=payout).status == "matched"
+        group = TriageException.objects.get(cause="payout_suspense")
+        assert (group.kind, group.status, group.count) == ("reconciliation", "open", 1)
+        occurrence = group.occurrences.get()
+        assert (occurrence.object_id, occurrence.resolved_at) == (str(payout.pk), None)
+        assert "credit (5.00 USD), debit (-3.00 USD)" in occurrence.detail
+
+
+def test_vendor_discount_allocations_are_stored_used_and_a_mismatch_is_an_exception(world):
+    from dataclasses import replace
+
+    from django.core.exceptions import ValidationError
+
+    from triage.models import Exception as TriageException
+
+    def allocated(*amounts, external_id="1001"):
+        order = shopify_order(external_id=external_id)
+        lines = tuple(
+            replace(line, discount_allocations=((2, D(amount)),))
+            for line, amount in zip(order.lines, amounts, strict=True)
+        )
+        return replace(order, lines=lines)
+
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        entry = journal_post_order(order=_order(allocated("8.00", "5.00", "2.00"))).entry
+        assert lines_of(entry)[:2] == [("4500", D("10.0000"), D("0")), ("4500", D("15.0000"), D("0"))]
+        outcome = journal_post_order(order=_order(allocated("8.00", "5.00", "1.99", external_id="1002")))
+        assert lines_of(outcome.entry)[:2] == [("4500", D("9.0000"), D("0")), ("4500", D("16.0000"), D("0"))]
+        group = TriageException.objects.get(cause="totals_mismatch")
+        assert "sum to 14.99, not 15.00" in group.occurrences.get().detail
+        bad = shopify_order(external_id="1003")
+        bad = replace(bad, lines=(replace(bad.lines[0], discount_allocations=((0, D("1.00")),)), *bad.lines[1:]))
+        with pytest.raises(ValidationError) as error:
+            _order(bad)
+        assert "lines[0].discount_allocations[0]" in error.value.message_dict

@@ -60,6 +60,7 @@ def test_policy_page_shows_defaults_and_saves(world, host_client):
     client = host_client(world.host(world.acme), world.acme_admin)
     page = client.get("/ledger/policy/").content.decode()
     assert '<option value="paid" selected>' in page and "America/New_York" in page
+    assert '<option value="prorate" selected>' in page
     response = client.post(
         "/ledger/policy/",
         {
@@ -69,6 +70,7 @@ def test_policy_page_shows_defaults_and_saves(world, host_client):
             "mode": "batched",
             "batch_window": "hourly",
             "cutoff_hour": "6",
+            "unallocated_refunds": "refunds_account",
         },
     )
     assert (response.status_code, response["Location"]) == (302, "/ledger/policy/")
@@ -80,7 +82,11 @@ def test_policy_page_shows_defaults_and_saves(world, host_client):
             "order",
             "batched",
         )
-        assert (policy.batch_window, policy.cutoff_hour) == ("hourly", 6)
+        assert (policy.batch_window, policy.cutoff_hour, policy.unallocated_refunds) == (
+            "hourly",
+            6,
+            "refunds_account",
+        )
 
 
 def test_policy_page_refuses_a_bad_cutoff_and_viewers(world, host_client):
