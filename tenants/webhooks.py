@@ -141,6 +141,19 @@ def tenant_event_emit(*, event: str, payload: dict) -> None:
     transaction.on_commit(lambda: webhook_event_emit(partner=tenant.partner, event=event, payload=data))
 
 
+@transaction.atomic
+def webhook_secrets_rotate() -> int:
+    """Re-encrypt every subscription's signing secret with the newest credential key."""
+    from connectors.crypto import token_rotate
+
+    count = 0
+    for subscription in WebhookSubscription.objects.select_for_update().exclude(secret_encrypted=""):
+        subscription.secret_encrypted = token_rotate(subscription.secret_encrypted)
+        subscription.save(update_fields=["secret_encrypted"])
+        count += 1
+    return count
+
+
 def webhook_sign(*, secret: str, body: bytes, timestamp: int) -> str:
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
