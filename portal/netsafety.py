@@ -183,7 +183,8 @@ class GuardedTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.scheme not in ("http", "https") or not request.url.host:
             raise UnsafeUrl("Use an http:// or https:// URL with a host name.", "invalid_scheme")
-        host = request.url.host
+        # The ASCII (IDNA) form: the name the connection pool hands the backend for this host.
+        host = request.url.raw_host.decode("ascii")
         # Looked up through the module at call time, so a test's injected resolver is the one used.
         addresses = host_addresses_check(host, allow_private=self.allow_private, resolve=resolve_host)
         self.backend.pins[host] = addresses[0]

@@ -257,3 +257,24 @@ def test_production_settings_refuse_the_test_only_override():
     result = _prod_settings(CONNECTORS_ALLOW_PRIVATE_URLS="true")
     assert result.returncode != 0
     assert "CONNECTORS_ALLOW_PRIVATE_URLS is for development and tests only" in result.stderr
+
+
+def test_outbound_webhooks_go_through_the_guarded_client(world, monkeypatch, sockets, settings):
+    from tenants import webhooks
+
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    monkeypatch.setattr(webhooks, "_resolve", lambda host: ["93.184.216.34"])  # public when saved
+    monkeypatch.setattr(webhooks, "_dispatch", lambda delivery_id, countdown=0: None)
+    webhooks.webhook_subscription_create(
+        partner=world.northwind, url="https://hooks.partner.example/h", events=["tenant.created"], actor=None
+    )
+    [delivery] = webhooks.webhook_event_emit(partner=world.northwind, event="tenant.created", payload={})
+    _resolver(monkeypatch, ["169.254.169.254"])  # the name now points at the metadata service
+    webhooks.webhook_delivery_attempt(delivery=delivery)
+    assert delivery.last_error == "The URL points at a private, loopback, link-local or reserved address."
+    assert sockets == []
+    _resolver(monkeypatch, ["93.184.216.34"])
+    webhooks.webhook_delivery_attempt(delivery=delivery)
+    assert sockets == [("93.184.216.34", 443)]
+    assert delivery.last_error.startswith("could not connect to the endpoint (trace id ")
+    assert "refused" not in json.dumps(delivery.attempt_log).lower()
