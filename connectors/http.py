@@ -4,8 +4,12 @@
 - retries of transient failures (timeouts, transport errors, 5xx, 429) with exponential backoff and
   full jitter, honouring `Retry-After` (seconds or HTTP date, capped);
 - a per-connection rate limit counted in Redis, so every worker shares the vendor's budget;
-- partner-set URLs (a WooCommerce store, an ERP base URL) pass the SSRF check first;
-- every error is one of the classes below, and its message has the connection's secrets redacted.
+- every connection goes through `portal.netsafety`'s guarded transport: the host is resolved once,
+  refused when any address is private, loopback, link-local or reserved (unless the dev/test
+  override CONNECTORS_ALLOW_PRIVATE_URLS is on), and the socket goes to the address checked;
+- every error is one of the classes below, and its message has the connection's secrets redacted;
+  a failed connection says only "could not connect to the vendor" with a trace id (the raw error
+  is logged under that id, never shown).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json as jsonlib
 import random
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
@@ -180,14 +184,12 @@ class VendorClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_attempts: int = 4,
         rate_per_second: int | None = None,
-        partner_url: bool = False,
-        transport: httpx.BaseTransport | None = None,
+        on_response: Callable[[httpx.Response], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.connection_id = connection_id
         self.secrets = tuple(secrets)
         self.max_attempts = max_attempts
-        self.partner_url = partner_url
         self.limiter = (
             RateLimiter(
                 key=f"tb:conn-rate:{db_connection.schema_name}:{connection_id or 'none'}", per_second=rate_per_second
@@ -195,12 +197,12 @@ class VendorClient:
             if rate_per_second
             else None
         )
-        self._client = httpx.Client(
+        self._client = netsafety.outbound_client(
+            allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
             auth=auth,
             timeout=timeout,
-            follow_redirects=False,
-            transport=transport,
+            event_hooks={"response": [on_response]} if on_response else None,
         )
 
     def close(self) -> None:
@@ -220,13 +222,10 @@ class VendorClient:
                 raise UnsafeUrl(f"Refusing to follow {redact(url, self.secrets)} off {self.base_url}.")
         else:
             url = f"{self.base_url}/{path.lstrip('/')}"
-        if self.partner_url:
-            try:
-                netsafety.url_check(
-                    url, allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS, resolve=netsafety.resolve_host
-                )
-            except netsafety.UnsafeUrl as error:
-                raise UnsafeUrl(error.message) from error
+        try:
+            netsafety.url_shape_check(url)
+        except netsafety.UnsafeUrl as error:
+            raise UnsafeUrl(error.message) from error
         return url
 
     def _describe(self, method: str, url: str) -> str:
@@ -239,10 +238,13 @@ class VendorClient:
         started = time.perf_counter()
         try:
             response = self._client.request(method, url, **kwargs)
+        except netsafety.UnsafeUrl as error:
+            raise UnsafeUrl(error.message) from None
         except httpx.TimeoutException as error:
             raise VendorTimeout(f"{what} timed out ({type(error).__name__}).") from None
         except httpx.TransportError as error:
-            raise VendorUnavailable(redact(f"{what} failed: {type(error).__name__}: {error}", self.secrets)) from None
+            message = netsafety.connect_failure_message(error, what=what)
+            raise VendorUnavailable(f"{what}: {message}.") from None
         log.info(
             "connectors.http",
             method=method,

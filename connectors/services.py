@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from connectors.crypto import token_rotate
 from connectors.models import Connection
+from portal import netsafety
 
 SOURCE_VENDORS = {
     Connection.Vendor.SHOPIFY,
@@ -21,6 +23,28 @@ SOURCE_VENDORS = {
 }
 MIN_INTERVAL_MINUTES = 1
 MAX_INTERVAL_MINUTES = 24 * 60
+
+
+def config_host_parts_errors(config: dict) -> dict[str, list[str]]:
+    """Config values that become part of a URL the portal calls, checked whatever the vendor:
+    a base URL a person typed (an ERP server) is https and public, a NetSuite account id is a bare
+    host label. Vendor-specific ones (a Shopify shop domain) are checked by the vendor's adapter."""
+    errors: dict[str, list[str]] = {}
+    if config.get("base_url"):
+        try:
+            netsafety.base_url_check(
+                str(config["base_url"]),
+                allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS,
+                resolve=netsafety.resolve_host,
+            )
+        except netsafety.UnsafeUrl as error:
+            errors["base_url"] = [error.message]
+    if "account_id" in config:
+        try:
+            netsafety.netsuite_account_id_check(config["account_id"])
+        except netsafety.UnsafeUrl as error:
+            errors["account_id"] = [error.message]
+    return errors
 
 
 def _validate(*, vendor: str, direction: str, name: str, config: dict, sync_interval_minutes: int) -> None:
@@ -39,6 +63,8 @@ def _validate(*, vendor: str, direction: str, name: str, config: dict, sync_inte
         errors["config"] = ["Config must be an object."]
     if not MIN_INTERVAL_MINUTES <= sync_interval_minutes <= MAX_INTERVAL_MINUTES:
         errors["sync_interval_minutes"] = [f"Between {MIN_INTERVAL_MINUTES} and {MAX_INTERVAL_MINUTES} minutes."]
+    if isinstance(config, dict):
+        errors.update(config_host_parts_errors(config))
     if errors:
         raise ValidationError(errors)
     if vendor in SOURCE_VENDORS:

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
+from connectors.crypto import secret_decrypt, secret_encrypt
 from tenants.validators import validate_hex_colour, validate_logo
 
 
@@ -434,7 +435,9 @@ class WebhookSubscription(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="webhook_subscriptions")
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list)
-    secret = models.CharField(max_length=80)
+    # The signing secret, encrypted like connector credentials (connectors/crypto.py, MultiFernet);
+    # read and written only through `secret`, and shown to the partner once, when created.
+    secret_encrypted = models.TextField(blank=True, default="")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -443,6 +446,14 @@ class WebhookSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} → {self.url}"
+
+    @property
+    def secret(self) -> str:
+        return secret_decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = secret_encrypt(value or "")
 
 
 class WebhookDelivery(models.Model):

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from portal.netsafety import UnsafeUrl, url_check
+from portal.netsafety import UnsafeUrl, connect_failure_message, outbound_client, url_check, url_shape_check
 from portal.netsafety import resolve_host as _resolve
 from tenants.models import Partner, Tenant, User, WebhookDelivery, WebhookSubscription
 
@@ -141,6 +141,19 @@ def tenant_event_emit(*, event: str, payload: dict) -> None:
     transaction.on_commit(lambda: webhook_event_emit(partner=tenant.partner, event=event, payload=data))
 
 
+@transaction.atomic
+def webhook_secrets_rotate() -> int:
+    """Re-encrypt every subscription's signing secret with the newest credential key."""
+    from connectors.crypto import token_rotate
+
+    count = 0
+    for subscription in WebhookSubscription.objects.select_for_update().exclude(secret_encrypted=""):
+        subscription.secret_encrypted = token_rotate(subscription.secret_encrypted)
+        subscription.save(update_fields=["secret_encrypted"])
+        count += 1
+    return count
+
+
 def webhook_sign(*, secret: str, body: bytes, timestamp: int) -> str:
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
@@ -163,27 +176,33 @@ def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> float | None:
     error = ""
     started = time.perf_counter()
     try:
-        webhook_url_validate(subscription.url)  # again: DNS may have changed since it was saved
-        response = httpx.post(
-            subscription.url,
-            content=body,
-            timeout=TIMEOUT_SECONDS,
-            follow_redirects=False,
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "Tillbridge-Webhooks/1",
-                EVENT_HEADER: delivery.event,
-                "X-Tillbridge-Delivery": str(delivery.pk),
-                SIGNATURE_HEADER: webhook_sign(secret=subscription.secret, body=body, timestamp=timestamp),
-            },
-        )
+        # Checked again on the way out by the guarded client: the host is resolved once, refused
+        # when any address is private, and the connection goes to the address checked.
+        url_shape_check(subscription.url)
+        with outbound_client(allow_private=settings.WEBHOOKS_ALLOW_PRIVATE, timeout=TIMEOUT_SECONDS) as client:
+            response = client.post(
+                subscription.url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "Tillbridge-Webhooks/1",
+                    EVENT_HEADER: delivery.event,
+                    "X-Tillbridge-Delivery": str(delivery.pk),
+                    SIGNATURE_HEADER: webhook_sign(secret=subscription.secret, body=body, timestamp=timestamp),
+                },
+            )
         status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
-    except ValidationError as exc:
-        error = "; ".join(exc.messages)
+    except UnsafeUrl as exc:
+        error = exc.message
+    except httpx.TimeoutException as exc:
+        error = f"{type(exc).__name__}: the endpoint did not answer in time."
     except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        # Partners read this: the raw error (refused, reset, unreachable) stays in the logs.
+        error = connect_failure_message(exc, what=f"webhook delivery {delivery.pk}").replace(
+            "the vendor", "the endpoint"
+        )
     now = timezone.now()
     delivery.attempts += 1
     delivery.last_status_code = status_code

@@ -124,6 +124,28 @@ def _back_to_public():
     connection.set_schema_to_public()
 
 
+def _test_resolver(host: str) -> list[str]:
+    """Tests never ask real DNS: an IP literal is itself, *.localhost is loopback, and any other
+    name (vendor hosts, documentation names) is one public address. Tests that need another answer
+    replace `netsafety.resolve_host` themselves."""
+    import ipaddress
+
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    if host == "localhost" or host.endswith(".localhost"):
+        return ["127.0.0.1"]
+    return ["93.184.216.34"]
+
+
+@pytest.fixture(autouse=True)
+def _outbound_dns(monkeypatch):
+    from portal import netsafety
+
+    monkeypatch.setattr(netsafety, "resolve_host", _test_resolver)
+
+
 def client_for(host: str, user: User | None = None) -> Client:
     client = Client(HTTP_HOST=host)
     if user is not None:
@@ -154,6 +176,8 @@ def celery_worker(django_db_setup):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
         "DATABASE_URL": _database_url(db),
+        # Worker-run tests call local fakes on 127.0.0.1 (the test-only override of the SSRF guard).
+        "CONNECTORS_ALLOW_PRIVATE_URLS": "true",
     }
     process = subprocess.Popen(
         [

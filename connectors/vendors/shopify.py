@@ -45,7 +45,7 @@ from commerce.documents import (
     ShippingLineDoc,
     TaxLineDoc,
 )
-from connectors.http import VendorClient
+from connectors.http import UnsafeUrl, VendorClient
 from connectors.models import Connection
 from connectors.vendors import adapter_register
 from connectors.vendors.base import (
@@ -68,9 +68,11 @@ from connectors.vendors.common import (
     timestamp,
     version,
 )
+from portal import netsafety
 
 API_VERSION = "2025-07"
-SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+SHOP_DOMAIN = netsafety.SHOPIFY_SHOP_DOMAIN
+API_VERSION_FORMAT = re.compile(r"^(\d{4}-\d{2}|unstable)$")
 INVENTORY_TOPIC = "inventory_levels/update"
 ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled")
 PAID_STATUSES = {"paid", "partially_refunded", "refunded", "partially_paid"}
@@ -408,12 +410,38 @@ class ShopifyAdapter(Adapter):
         domain = str(config.get("shop_domain") or "")
         if not SHOP_DOMAIN.match(domain):
             raise ValidationError({"config": ["shop_domain must look like your-store.myshopify.com."]})
+        api_version = config.get("api_version") or API_VERSION
+        if not isinstance(api_version, str) or not API_VERSION_FORMAT.match(api_version):
+            raise ValidationError({"config": ["api_version must look like 2025-07."]})
+        if config.get("api_base_url"):
+            if not settings.CONNECTOR_API_BASE_OVERRIDE:
+                raise ValidationError({"config": ["api_base_url is for local simulators and is off here."]})
+            try:
+                netsafety.url_check(
+                    str(config["api_base_url"]),
+                    allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS,
+                    resolve=netsafety.resolve_host,
+                )
+            except netsafety.UnsafeUrl as error:
+                raise ValidationError({"config": [f"api_base_url: {error.message}"]}) from error
 
     def base_url(self, connection: Connection) -> str:
+        """Checked again here: config saved before these checks existed must not reach the client."""
         if settings.CONNECTOR_API_BASE_OVERRIDE and connection.config.get("api_base_url"):
-            return str(connection.config["api_base_url"]).rstrip("/")
+            # The shared client's guard checks the address it resolves to on every connection.
+            url = str(connection.config["api_base_url"]).strip()
+            try:
+                netsafety.url_shape_check(url)
+            except netsafety.UnsafeUrl as error:
+                raise UnsafeUrl(error.message) from None
+            return url.rstrip("/")
         api_version = connection.config.get("api_version") or API_VERSION
-        return f"https://{connection.config['shop_domain']}/admin/api/{api_version}"
+        domain = connection.config.get("shop_domain")
+        if not isinstance(domain, str) or not SHOP_DOMAIN.match(domain):
+            raise UnsafeUrl("shop_domain must look like your-store.myshopify.com.")
+        if not isinstance(api_version, str) or not API_VERSION_FORMAT.match(api_version):
+            raise UnsafeUrl("api_version must look like 2025-07.")
+        return f"https://{domain}/admin/api/{api_version}"
 
     def client(self, connection: Connection) -> VendorClient:
         token = connection.credentials.get("access_token", "")

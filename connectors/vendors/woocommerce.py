@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from commerce.documents import (
@@ -34,7 +35,7 @@ from commerce.documents import (
     ShippingLineDoc,
     TaxLineDoc,
 )
-from connectors.http import VendorClient, response_json
+from connectors.http import UnsafeUrl, VendorClient, response_json
 from connectors.models import Connection
 from connectors.vendors import adapter_register
 from connectors.vendors.base import (
@@ -47,6 +48,7 @@ from connectors.vendors.base import (
     WebhookRejected,
 )
 from connectors.vendors.common import body, currency_code, line_level_total, money, require, version
+from portal import netsafety
 from posting.money import quantize
 
 ORDER_TOPICS = ("order.created", "order.updated", "order.restored")
@@ -238,19 +240,35 @@ class WooCommerceAdapter(Adapter):
     config_fields = ("store_url",)
 
     def config_validate(self, config: Mapping[str, Any]) -> None:
-        url = str(config.get("store_url") or "")
-        if not url.startswith("https://") and not url.startswith("http://"):
-            raise ValidationError({"config": ["store_url must be the shop's https:// address."]})
+        try:
+            netsafety.base_url_check(
+                str(config.get("store_url") or ""),
+                allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS,
+                resolve=netsafety.resolve_host,
+            )
+        except netsafety.UnsafeUrl as error:
+            raise ValidationError(
+                {"config": [f"store_url must be the shop's https:// address: {error.message}"]}
+            ) from error
+
+    def base_url(self, connection: Connection) -> str:
+        """The store URL, checked again where it is used (https unless the dev/test override is on);
+        the shared client's guard checks the address it resolves to on every connection."""
+        url = str(connection.config.get("store_url") or "").strip()
+        try:
+            netsafety.url_shape_check(url, https_only=not settings.CONNECTORS_ALLOW_PRIVATE_URLS)
+        except netsafety.UnsafeUrl as error:
+            raise UnsafeUrl(error.message) from None
+        return f"{url.rstrip('/')}/wp-json/wc/v3"
 
     def client(self, connection: Connection) -> VendorClient:
         key = connection.credentials.get("consumer_key", "")
         secret = connection.credentials.get("consumer_secret", "")
         return VendorClient(
-            base_url=f"{connection.config['store_url'].rstrip('/')}/wp-json/wc/v3",
+            base_url=self.base_url(connection),
             connection_id=connection.pk,
             auth=(key, secret),
             secrets=[key, secret, connection.webhook_secret],
-            partner_url=True,
             rate_per_second=5,
         )
 

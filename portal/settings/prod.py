@@ -24,3 +24,12 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = 31536000
 STORAGES["staticfiles"]["BACKEND"] = "whitenoise.storage.CompressedManifestStaticFilesStorage"  # noqa: F405
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+
+# Outbound SSRF guards (portal/netsafety.py) are on whatever DJANGO_DEBUG says: base.py defaults
+# these dev/test overrides to DEBUG, and production must not start with any of them asked for.
+for _override in ("WEBHOOKS_ALLOW_PRIVATE", "CONNECTORS_ALLOW_PRIVATE_URLS", "CONNECTOR_API_BASE_OVERRIDE"):
+    if env.bool(_override, default=False):
+        raise ImproperlyConfigured(f"{_override} is for development and tests only: unset it in production.")
+WEBHOOKS_ALLOW_PRIVATE = False
+CONNECTORS_ALLOW_PRIVATE_URLS = False
+CONNECTOR_API_BASE_OVERRIDE = False

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from connectors import services as connector_services
 from connectors.models import Connection
-from portal import netsafety
 from posting.erp.base import ErpAdapter, ErpError, ErrorKind
 from posting.erp.http import ErpHttp, client_factory
 from posting.erp.ledger import BuiltinLedgerAdapter
@@ -76,14 +73,8 @@ def erp_connection_create(
     if vendor not in FIELDS:
         raise ValidationError({"vendor": f"{vendor!r} is not an ERP."})
     if config.get("base_url"):
-        try:
-            config["base_url"] = netsafety.url_check(
-                config["base_url"],
-                allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS,
-                resolve=netsafety.resolve_host,
-            ).rstrip("/")
-        except netsafety.UnsafeUrl as error:
-            raise ValidationError({"base_url": error.message}) from error
+        config["base_url"] = str(config["base_url"]).strip().rstrip("/")
+    # Host parts (base URL, NetSuite account id) are checked by connection_create.
     if vendor == "quickbooks":
         config.setdefault("environment", "production")
         if config["environment"] not in ("production", "sandbox"):
@@ -120,13 +111,6 @@ def credentials_save(connection: Connection, credentials: dict[str, Any]) -> Non
     connection.token_expires_at = fresh.token_expires_at
 
 
-def _partner_hosts(config: dict[str, Any]) -> tuple[str, ...]:
-    if not config.get("base_url"):
-        return ()
-    parts = urlsplit(config["base_url"])
-    return (f"{parts.scheme}://{parts.netloc}",)
-
-
 def adapter_for(connection: Connection | None) -> ErpAdapter:
     """The adapter of a connection (None: the built-in ledger)."""
     if connection is None:
@@ -136,7 +120,6 @@ def adapter_for(connection: Connection | None) -> ErpAdapter:
         client_factory(
             connection_id=connection.pk,
             secrets=tuple(str(value) for value in credentials.values() if value),
-            partner_hosts=_partner_hosts(connection.config),
             rate_per_second=RATES.get(connection.vendor),
         )
     )

@@ -37,6 +37,7 @@ from posting.erp.base import (
     retry_after_seconds,
     wire_json,
 )
+from posting.erp.http import partner_base_url
 
 ROOT_TYPES = {"Asset": "asset", "Liability": "liability", "Equity": "equity", "Income": "revenue", "Expense": "expense"}
 DOCSTATUS = {0: EntryState.DRAFT, 1: EntryState.POSTED, 2: EntryState.CANCELLED}
@@ -77,7 +78,7 @@ class ErpNextAdapter(ErpAdapter):
 
     @property
     def base(self) -> str:
-        return self.config["base_url"].rstrip("/")
+        return partner_base_url(self.config.get("base_url", ""), label=self.label)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {

@@ -3,7 +3,7 @@
 Two things differ from a sales-channel sync, and both are settled here rather than in each adapter:
 - the ERP's own error body matters (it is the message a person must read: "the period is
   closed", "account 4999 does not exist"), while the shared client turns any 4xx/5xx into an
-  exception carrying a truncated summary. A recording transport keeps the last response of the
+  exception carrying a truncated summary. A response hook keeps the last response of the
   client, so `send` can hand the adapter the ERP's full answer whatever its status;
 - a write that timed out may have been applied: retrying it blindly could post twice. Writes go
   out with a single attempt; the push pipeline looks the reference up before any new attempt.
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
+from django.conf import settings
 
 from connectors.http import (
     BadResponse,
@@ -28,24 +29,18 @@ from connectors.http import (
     VendorTimeout,
     VendorUnavailable,
 )
+from portal import netsafety
 from posting.erp.base import ErpError, ErrorKind
 
 
-class ResponseKeeper(httpx.BaseTransport):
-    """An httpx transport that remembers the last response it returned."""
+class ResponseKeeper:
+    """An httpx response hook that remembers the last response of its client."""
 
-    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
-        self.inner = inner or httpx.HTTPTransport()
+    def __init__(self) -> None:
         self.last: httpx.Response | None = None
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.last = None
-        response = self.inner.handle_request(request)
+    def __call__(self, response: httpx.Response) -> None:
         self.last = response
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 ClientFactory = Callable[..., VendorClient]
@@ -55,20 +50,18 @@ def client_factory(
     *,
     connection_id: int | None = None,
     secrets: tuple[str, ...] = (),
-    partner_hosts: tuple[str, ...] = (),
     rate_per_second: int | None = None,
 ) -> ClientFactory:
-    """Build VendorClients for one connection: `partner_hosts` (URLs a person typed, e.g. an Odoo
-    server) pass the SSRF check on every call; vendor-owned hosts (Intuit, Xero, NetSuite) do not need it."""
+    """Build VendorClients for one connection. Every host, vendor-owned (Intuit, Xero, NetSuite) or
+    typed by a person (an Odoo server), passes the shared client's SSRF guard on every call."""
 
     def build(base_url: str, keeper: ResponseKeeper) -> VendorClient:
         return VendorClient(
             base_url=base_url,
             connection_id=connection_id,
             secrets=secrets,
-            partner_url=base_url in partner_hosts,
             rate_per_second=rate_per_second,
-            transport=keeper,
+            on_response=keeper,
             headers={"Accept": "application/json"},
         )
 
@@ -117,3 +110,21 @@ class ErpHttp:
     def close(self) -> None:
         for client, _keeper in self._clients.values():
             client.close()
+
+
+def partner_base_url(url: str, *, label: str) -> str:
+    """A base URL from config (Odoo, ERPNext), checked again where it is used: https (http only
+    under the dev/test override), no credentials. Its addresses are checked on every connection."""
+    try:
+        netsafety.url_shape_check(url, https_only=not settings.CONNECTORS_ALLOW_PRIVATE_URLS)
+    except netsafety.UnsafeUrl as error:
+        raise ErpError(ErrorKind.VALIDATION, f"{label}: {error.message}") from None
+    return url.strip().rstrip("/")
+
+
+def netsuite_account_id(value: object) -> str:
+    """The account id, checked again where it becomes a host name."""
+    try:
+        return netsafety.netsuite_account_id_check(value)
+    except netsafety.UnsafeUrl as error:
+        raise ErpError(ErrorKind.VALIDATION, f"NetSuite: {error.message}") from None

@@ -43,6 +43,7 @@ from posting.erp.base import (
     retry_after_seconds,
     wire_json,
 )
+from posting.erp.http import netsuite_account_id
 
 ACCOUNT_TYPES = {
     "Bank": "asset",
@@ -155,7 +156,7 @@ class NetSuiteAdapter(ErpAdapter):
     @property
     def auth(self) -> TokenAuth:
         return TokenAuth(
-            realm=self.config["account_id"].upper(),
+            realm=netsuite_account_id(self.config.get("account_id")).upper(),
             consumer_key=self.credentials["consumer_key"],
             consumer_secret=self.credentials["consumer_secret"],
             token=self.credentials["token_id"],
@@ -164,7 +165,7 @@ class NetSuiteAdapter(ErpAdapter):
 
     @property
     def base(self) -> str:
-        host = self.config["account_id"].lower().replace("_", "-")
+        host = netsuite_account_id(self.config.get("account_id")).lower().replace("_", "-")
         return f"https://{host}.suitetalk.api.netsuite.com/services/rest"
 
     def _request(

@@ -33,6 +33,7 @@ from posting.erp.base import (
     retry_after_seconds,
     wire_json,
 )
+from posting.erp.http import partner_base_url
 
 READS = {"search_read", "read", "search", "search_count", "fields_get"}
 STATES = {"draft": EntryState.DRAFT, "posted": EntryState.POSTED, "cancel": EntryState.CANCELLED}
@@ -78,7 +79,7 @@ class OdooAdapter(ErpAdapter):
         }
         response = self.send(
             "POST",
-            f"{self.config['base_url'].rstrip('/')}/jsonrpc",
+            f"{partner_base_url(self.config.get('base_url', ''), label=self.label)}/jsonrpc",
             content=wire_json(body),
             headers={"Content-Type": "application/json", "Accept": "application/json"},
             retry=safe,

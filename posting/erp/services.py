@@ -5,14 +5,23 @@ up before creating, so a push whose answer was lost is found, not duplicated).
 
 Network calls happen outside database transactions: the push row is marked `pushing` and
 committed first, so a crash mid-call leaves a row the next sweep picks up again.
+
+One push of an entry to a target at a time: every push, forced re-pushes included, holds a
+PostgreSQL advisory lock for (schema, target, entry) from its claim to its recorded outcome, and
+checks the push's state again once it holds it. A normal push that finds the lock taken skips;
+a forced one waits for it, so two "Re-push" clicks send the journal once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import structlog
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -34,6 +43,8 @@ log = structlog.get_logger(__name__)
 RETRY_NAME = "posting.erp_push"
 MAX_AUTOMATIC_ATTEMPTS = 5
 STALE_PUSHING = dt.timedelta(minutes=10)
+# How long a forced re-push waits for a push of the same entry that is under way.
+FORCED_PUSH_LOCK_WAIT_SECONDS = 120.0
 SEVERITY = {
     ErrorKind.RECONNECT: "high",
     ErrorKind.CLOSED_PERIOD: "high",
@@ -153,6 +164,27 @@ def _send(adapter: ErpAdapter, entry: JournalEntry, target: ErpTarget) -> PushRe
     return adapter.push(journal)
 
 
+@contextmanager
+def _push_lock(*, entry: JournalEntry, target: ErpTarget, wait: float) -> Iterator[bool]:
+    """A session-level advisory lock (it outlives the claim's transaction and is held through the
+    ERP call, which runs outside any transaction); yields whether it was obtained within `wait`."""
+    key = f"tillbridge:erp-push:{db_connection.schema_name}:{target.key}:{entry.pk}"
+    deadline = time.monotonic() + wait
+    with db_connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+            held = bool(cursor.fetchone()[0])
+            if held or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+    try:
+        yield held
+    finally:
+        if held:
+            with db_connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+
 def erp_push_entry(*, entry: JournalEntry, force: bool = False) -> PushOutcome:
     """Push one journal entry to the tenant's target and record the outcome (see module doc).
     A suspended tenant pushes nothing; the entry stays due and the sweep pushes it after resume."""
@@ -161,6 +193,17 @@ def erp_push_entry(*, entry: JournalEntry, force: bool = False) -> PushOutcome:
     target = erp_target_get()
     if target.connection_id and target.since and entry.date < target.since:
         return PushOutcome(None, f"dated before the switch to {target.connection} on {target.since}")
+    with _push_lock(entry=entry, target=target, wait=FORCED_PUSH_LOCK_WAIT_SECONDS if force else 0) as held:
+        if not held:
+            return PushOutcome(
+                ErpPush.objects.filter(entry=entry, target_key=target.key).first(), "another push is in progress"
+            )
+        return _push_locked(entry=entry, target=target, force=force)
+
+
+def _push_locked(*, entry: JournalEntry, target: ErpTarget, force: bool) -> PushOutcome:
+    # The claim reads the push row again under the lock: a push that finished while this one
+    # waited is "already acknowledged" here.
     claimed = _claim(entry=entry, target=target, force=force)
     if isinstance(claimed, str):
         return PushOutcome(ErpPush.objects.filter(entry=entry, target_key=target.key).first(), claimed)

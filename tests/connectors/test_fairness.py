@@ -86,6 +86,7 @@ def backfill_worker(celery_worker):
             f"postgres://{db_settings['USER']}:{db_settings['PASSWORD'] or ''}@{db_settings['HOST']}:"
             f"{db_settings['PORT']}/{db_settings['NAME']}"
         ),
+        "CONNECTORS_ALLOW_PRIVATE_URLS": "true",  # the fake shop listens on 127.0.0.1
     }
     process = subprocess.Popen(
         [
@@ -116,7 +117,8 @@ def backfill_worker(celery_worker):
 
 
 @pytest.fixture
-def two_tenants(django_db_blocker, fake_shopify):
+def two_tenants(django_db_blocker, fake_shopify, settings):
+    settings.CONNECTORS_ALLOW_PRIVATE_URLS = True  # the fake shop listens on 127.0.0.1
     from tests.conftest import _WORLD
 
     made = []

@@ -101,10 +101,10 @@ def test_redaction_of_known_secrets_query_parameters_and_bearer_tokens():
 
 
 @respx.mock
-def test_partner_urls_are_checked_against_ssrf(settings, monkeypatch):
+def test_every_host_is_checked_against_ssrf(settings, monkeypatch):
     settings.CONNECTORS_ALLOW_PRIVATE_URLS = False
     monkeypatch.setattr(netsafety, "resolve_host", lambda host: ["10.0.0.8"])
-    client = VendorClient(base_url="https://erp.partner.example/api", partner_url=True)
+    client = VendorClient(base_url="https://erp.partner.example/api")
     with pytest.raises(UnsafeUrl) as error:
         client.get("orders")
     assert error.value.message == "The URL points at a private, loopback, link-local or reserved address."

@@ -1,4 +1,5 @@
-"""Re-encrypt every connection's credentials with the newest CONNECTOR_CREDENTIAL_KEYS key.
+"""Re-encrypt every connection's credentials, and every outbound webhook's signing secret, with the
+newest CONNECTOR_CREDENTIAL_KEYS key.
 
 Rotation: put the new key first in CONNECTOR_CREDENTIAL_KEYS (keep the old one after it), deploy,
 run this command, then remove the old key."""
@@ -12,6 +13,7 @@ from django_tenants.utils import tenant_context
 from connectors.crypto import CredentialsUnreadable
 from connectors.services import credentials_rotate_all
 from tenants.models import Tenant
+from tenants.webhooks import webhook_secrets_rotate
 
 
 class Command(BaseCommand):
@@ -27,4 +29,9 @@ class Command(BaseCommand):
                     raise CommandError(f"{tenant.slug}: {error} Keep the old key in the list until rotated.") from error
             total += count
             self.stdout.write(f"{tenant.slug}: {count} connection(s) re-encrypted")
+        try:
+            hooks = webhook_secrets_rotate()
+        except CredentialsUnreadable as error:
+            raise CommandError(f"webhook secrets: {error} Keep the old key in the list until rotated.") from error
+        self.stdout.write(f"webhooks: {hooks} signing secret(s) re-encrypted")
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} connection(s)."))

@@ -58,10 +58,10 @@ def test_exhausted_local_rate_limit_is_rate_limited(monkeypatch):
     assert (error.value.kind, error.value.retry_after) == (ErrorKind.RATE_LIMITED, 0.4)
 
 
-def test_partner_set_host_on_a_private_address_is_refused(monkeypatch, settings):
+def test_a_host_on_a_private_address_is_refused(monkeypatch, settings):
     settings.CONNECTORS_ALLOW_PRIVATE_URLS = False
     monkeypatch.setattr(netsafety, "resolve_host", lambda host: ["10.0.0.5"])
-    client = ErpHttp(client_factory(partner_hosts=("https://odoo.internal",)))
+    client = ErpHttp(client_factory())
     with pytest.raises(ErpError) as error:
         client.send("POST", "https://odoo.internal/jsonrpc", label="Odoo")
     assert (error.value.kind, error.value.message) == (
