@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,6 +41,7 @@ class RateCardOutput(serializers.Serializer):
     monthly_fee = serializers.DecimalField(max_digits=12, decimal_places=4)
     lines = serializers.SerializerMethodField()
 
+    @extend_schema_field(RateCardLineSerializer(many=True))
     def get_lines(self, card) -> list[dict]:  # every metric, zero where the card has no price
         priced = {line.metric: line for line in card.lines.all()} if card.pk else {}
         return [
@@ -67,6 +68,7 @@ class RateCardInput(StrictSerializer):
 
 class RateCardListApi(PartnerApiView):
     serializer_class = RateCardOutput
+    pagination_class = None  # one card per plan: a short, fixed list
     queryset = Tenant.objects.none()
 
     @extend_schema(operation_id="rate_cards_list", responses={200: RateCardOutput(many=True), **READ_ERRORS})
@@ -145,6 +147,7 @@ class StatementQuery(serializers.Serializer):
 
 class StatementListApi(PartnerApiView):
     serializer_class = StatementOutput
+    pagination_class = None  # one statement per tenant for one month
     content_negotiation_class = JsonOnlyNegotiation
     queryset = Tenant.objects.none()
 

@@ -37,6 +37,7 @@ def test_the_per_minute_fan_out_runs_the_connector_jobs(world, monkeypatch, djan
         "connectors.inbox_sweep": "ok",
         "connectors.syncs_due": "ok",
         "connectors.tokens_refresh": "ok",
+        "connectors.active_connections_meter": "ok",
     }
     assert swept == [event.pk]
     assert len(started) == 1
