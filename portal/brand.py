@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 
@@ -73,6 +74,7 @@ class Brand:
     support_email: str
     sender_name: str
     is_partner: bool
+    show_product: bool = True  # "Powered by" the product; off on a white-label partner's plan
 
     @property
     def on_primary(self) -> str:
@@ -85,6 +87,16 @@ class Brand:
     @property
     def initials(self) -> str:
         return "".join(word[0] for word in self.name.split()[:2]).upper()
+
+
+def brand_sender(brand: Brand) -> str:
+    """The From header of a mail in `brand`: a partner's mails carry its sender name (never the
+    product's, whatever its plan) from its support address, or from the platform's no-reply address
+    when it has none."""
+    if not brand.is_partner:
+        return settings.DEFAULT_FROM_EMAIL
+    address = brand.support_email or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return formataddr((brand.sender_name or brand.name, address))
 
 
 def brand_for_partner(partner) -> Brand:
@@ -106,4 +118,5 @@ def brand_for_partner(partner) -> Brand:
         support_email=partner.support_email,
         sender_name=partner.sender_name or partner.name,
         is_partner=True,
+        show_product=partner.plan != partner.Plan.WHITE_LABEL,
     )

@@ -11,6 +11,7 @@ handler500 = "portal.views.server_error"
 urlpatterns = [
     path("", views.console_home, name="home"),
     path("partners/new/", views.operator_partner_create, name="operator_partner_create"),
+    path("partners/<slug:slug>/plan/", views.operator_partner_plan, name="operator_partner_plan"),
     path("tenants/", views.partner_tenant_list, name="partner_tenants"),
     path("tenants/new/", views.partner_tenant_create, name="partner_tenant_create"),
     path("tenants/<slug:slug>/", views.partner_tenant_detail, name="partner_tenant_detail"),

@@ -12,9 +12,11 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from allauth.core import context as allauth_context
+from allauth.mfa.adapter import DefaultMFAAdapter
 from django.http import HttpRequest
 
-from portal.brand import Brand, brand_for_partner
+from portal.brand import Brand, brand_for_partner, brand_sender
 from tenants.selectors import membership_role_for_host
 from tenants.tokens import request_hostname
 
@@ -67,8 +69,8 @@ class BrandedAccountAdapter(DefaultAccountAdapter):
             msg = self.render_mail(template_prefix, email, context)
         finally:
             self._brand = None
+        msg.from_email = brand_sender(brand)
         if brand.is_partner and brand.support_email:
-            msg.from_email = f"{brand.sender_name} <{brand.support_email}>"
             msg.reply_to = [brand.support_email]
         msg.send()
 
@@ -87,3 +89,18 @@ def axes_username(request: HttpRequest, credentials: dict | None) -> str | None:
     if value is None and request is not None and request.method == "POST":
         value = request.POST.get("login")
     return value.strip().lower() if isinstance(value, str) else value
+
+
+class BrandedMFAAdapter(DefaultMFAAdapter):
+    """Authenticator apps and passkey prompts name the brand of the host being visited: the partner's
+    name on its hosts (the product's name appears nowhere on a white-label partner's pages)."""
+
+    def _brand(self) -> Brand:
+        request = getattr(allauth_context, "request", None)
+        return brand_for_partner(getattr(request, "partner", None) if request is not None else None)
+
+    def get_totp_issuer(self) -> str:
+        return self._brand().name
+
+    def _get_site_name(self) -> str:
+        return self._brand().name

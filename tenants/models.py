@@ -63,6 +63,12 @@ class Partner(models.Model):
     accent_colour = models.CharField(max_length=7, default="#F2A900", validators=[validate_hex_colour])
     support_email = models.EmailField(blank=True)
     sender_name = models.CharField(max_length=120, blank=True, help_text="Name shown as the sender of emails.")
+
+    class Plan(models.TextChoices):
+        STANDARD = "standard", "Standard (shows 'Powered by' the product)"
+        WHITE_LABEL = "white_label", "White label (no product name on pages or mails)"
+
+    plan = models.CharField(max_length=12, choices=Plan.choices, default=Plan.STANDARD)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

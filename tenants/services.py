@@ -105,6 +105,26 @@ def partner_create(
 
 
 @transaction.atomic
+def partner_plan_set(*, partner: Partner, plan: str, actor: User | None, actor_label: str | None = None) -> Partner:
+    """The operator sets a partner's plan; white label removes the product name from its pages and mails."""
+    if plan not in Partner.Plan.values:
+        raise ValidationError({"plan": [f"{plan!r} is not a partner plan."]})
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    if partner.plan != plan:
+        audit_record(
+            actor=actor,
+            actor_label=actor_label,
+            action="partner.plan_set",
+            target=partner,
+            partner=partner,
+            changes={"plan": [partner.plan, plan]},
+        )
+        partner.plan = plan
+        partner.save(update_fields=["plan"])
+    return partner
+
+
+@transaction.atomic
 def partner_brand_update(
     *,
     partner: Partner,

@@ -45,7 +45,11 @@ def _require_partner(request: HttpRequest, *, admin: bool = False) -> Partner:
 def console_home(request: HttpRequest) -> HttpResponse:
     if request.portal_area == "partner":
         return partner_tenant_list(request)
-    return render(request, "tenants/operator_home.html", {"partners": selectors.partners_overview()})
+    return render(
+        request,
+        "tenants/operator_home.html",
+        {"partners": selectors.partners_overview(), "plans": Partner.Plan.choices},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -62,6 +66,23 @@ def operator_partner_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Partner {partner.name} created.")
             return redirect("home")
     return render(request, "tenants/operator_partner_create.html", {"form": form})
+
+
+@require_http_methods(["POST"])
+def operator_partner_plan(request: HttpRequest, slug: str) -> HttpResponse:
+    """The operator switches a partner between the standard and the white-label plan."""
+    if request.portal_area != "operator":
+        raise Http404("Not found")
+    partner = Partner.objects.filter(slug=slug).first()
+    if partner is None:
+        raise Http404("No such partner")
+    try:
+        partner = services.partner_plan_set(partner=partner, plan=request.POST.get("plan", ""), actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{partner.name} is on the {partner.get_plan_display().split(' (')[0]} plan.")
+    return redirect("home")
 
 
 def partner_tenant_list(request: HttpRequest) -> HttpResponse:

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from portal.brand import brand_for_partner
+from portal.brand import brand_for_partner, brand_sender
 from tenants.models import AlertRule, Tenant
 from tenants.webhooks import webhook_event_emit
 from triage.models import Exception as TriageException
@@ -40,8 +40,7 @@ def _exception_url(tenant: Tenant, exception: TriageException) -> str:
 
 def _send(*, tenant: Tenant, exception: TriageException, subject: str, body: str, to: list[str]) -> None:
     brand = brand_for_partner(tenant.partner)
-    sender = f"{brand.sender_name or brand.name} <{settings.DEFAULT_FROM_EMAIL}>"
-    send_mail(f"[{brand.name}] {subject}", body, sender, to)
+    send_mail(f"[{brand.name}] {subject}", body, brand_sender(brand), to)
 
 
 def assignee_notify(*, exception_id: int) -> bool:

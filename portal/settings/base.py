@@ -154,7 +154,7 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip,10/5m/key"}
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 # Security keys and passkeys need https; local development and the browser tests run on http://*.localhost.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=False)
-MFA_TOTP_ISSUER = PORTAL_PRODUCT_NAME
+MFA_ADAPTER = "tenants.adapters.BrandedMFAAdapter"  # TOTP issuer and passkey name: the host's brand
 
 # django-axes: lock an account+IP pair after repeated failures.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
