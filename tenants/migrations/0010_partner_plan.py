@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0008_merge_idempotency_scope'),
+        ('tenants', '0009_merge_webhook_secret_encrypted'),
     ]
 
     operations = [
