@@ -98,10 +98,17 @@ def host_addresses_check(
 def url_check(
     url: str, *, allow_private: bool, resolve: Callable[[str], list[str]] | None = None, https_only: bool = False
 ) -> str:
-    """The stripped URL if it is safe to call, else UnsafeUrl with a message for the person who set it."""
+    """The stripped URL if it is safe to call, else UnsafeUrl with a message for the person who set it.
+    A name that resolves to a non-public address is refused now; a name that does not resolve yet
+    (DNS not set up, no network where the demo is seeded) is accepted, because the guarded client
+    resolves and checks again on every connection and refuses it there."""
     parts = url_shape_check(url, https_only=https_only)
     if not allow_private:
-        host_addresses_check(parts.hostname, allow_private=False, resolve=resolve)
+        try:
+            host_addresses_check(parts.hostname, allow_private=False, resolve=resolve)
+        except UnsafeUrl as error:
+            if error.code != "unresolvable":
+                raise
     return (url or "").strip()
 
 
