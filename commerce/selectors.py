@@ -174,6 +174,7 @@ def payout_document(*, payout: Payout) -> CanonicalPayout:
                 reference=line.reference,
                 external_id=line.external_id,
                 description=line.description,
+                vendor_type=line.vendor_type,
             )
             for line in payout.lines.all()
         ),

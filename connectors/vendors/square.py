@@ -27,6 +27,7 @@ from commerce.documents import (
     PAYOUT_ADJUSTMENT,
     PAYOUT_CHARGE,
     PAYOUT_FEE,
+    PAYOUT_OTHER,
     PAYOUT_REFUND,
     PAYOUT_RESERVE,
     CanonicalInventoryLevel,
@@ -65,25 +66,43 @@ PAYMENT_TOPICS = ("payment.created", "payment.updated")  # tenders arrive with t
 INVENTORY_TOPIC = "inventory.count.updated"
 INVENTORY_POLL_TOPIC = "inventory"
 ON_HAND_STATE = "IN_STOCK"
+# Square payout entry (`PaymentBalanceActivity`) types Tillbridge books to a named role; any other
+# type becomes an `other` line keeping Square's type, booked to payout suspense (never a refused payout).
 ENTRY_TYPES = {
     "CHARGE": PAYOUT_CHARGE,
     "REFUND": PAYOUT_REFUND,
     "FEE": PAYOUT_FEE,
     "PROCESSING_FEE": PAYOUT_FEE,
+    "TAX_ON_FEE": PAYOUT_FEE,
+    "DEPOSIT_FEE": PAYOUT_FEE,
+    "DEPOSIT_FEE_REVERSED": PAYOUT_FEE,
+    "FREE_PROCESSING": PAYOUT_FEE,
+    "THIRD_PARTY_FEE": PAYOUT_FEE,
+    "THIRD_PARTY_FEE_REFUND": PAYOUT_FEE,
     "ADJUSTMENT": PAYOUT_ADJUSTMENT,
     "OTHER_ADJUSTMENT": PAYOUT_ADJUSTMENT,
+    "RELEASE_ADJUSTMENT": PAYOUT_ADJUSTMENT,
+    "DISPUTE": PAYOUT_ADJUSTMENT,
+    "OPEN_DISPUTE": PAYOUT_ADJUSTMENT,
+    "OTHER": PAYOUT_ADJUSTMENT,
     "HOLD_ADJUSTMENT": PAYOUT_RESERVE,
     "RESERVE_HOLD": PAYOUT_RESERVE,
+    "RESERVE_RELEASE": PAYOUT_RESERVE,
     "RESERVE_RELEASED": PAYOUT_RESERVE,
-    "DISPUTE": PAYOUT_ADJUSTMENT,
-    "OTHER": PAYOUT_ADJUSTMENT,
+    "AUTOMATIC_SAVINGS": PAYOUT_RESERVE,
+    "AUTOMATIC_SAVINGS_REVERSED": PAYOUT_RESERVE,
 }
 
 
 def _money(value: Any, *, field: str, currency: str | None = None) -> tuple[Decimal, str]:
+    """A Square `Money` object. Square's reference examples name the currency `currency` or
+    `currency_code` (payouts); an amount with neither is in the document's own currency."""
     if not isinstance(value, dict):
         raise NormaliseError(f"{field} is missing.")
-    code = currency_code(value.get("currency"), field=f"{field}.currency")
+    given = value.get("currency") if value.get("currency") is not None else value.get("currency_code")
+    if given is None and currency is not None:
+        given = currency
+    code = currency_code(given, field=f"{field}.currency")
     if currency is not None and code != currency:
         raise NormaliseError(f"{field} is in {code}, the order in {currency}.")
     return minor(value.get("amount"), code, field=f"{field}.amount"), code
@@ -256,17 +275,22 @@ def refund_normalise(refund: Mapping[str, Any], return_order: Mapping[str, Any] 
 def payout_normalise(
     payout: Mapping[str, Any], entries: list[Mapping[str, Any]], references: Mapping[str, str]
 ) -> CanonicalPayout:
-    amount, currency = _money(payout.get("amount_money"), field="amount_money")
+    """A payout with its entries. Gross and fee keep Square's signs (a refund's fee comes back as a
+    negative fee), so gross - fee is Square's `net_amount_money` for every entry."""
+    amount, currency = _money(payout.get("amount_money"), field="payout.amount_money")
+    if not isinstance(entries, list):
+        raise NormaliseError("payout_entries: is not a list.")
     lines = []
-    for entry in entries:
-        kind = entry.get("type")
-        line_type = ENTRY_TYPES.get(kind)
-        if line_type is None:
-            raise NormaliseError(f"Payout entry {entry.get('id')} has unknown type {kind!r}.")
-        gross, _ = _money(entry.get("gross_amount_money"), field="gross_amount_money", currency=currency)
+    for index, entry in enumerate(entries):
+        field = f"payout_entries[{index}]"
+        if not isinstance(entry, dict):
+            raise NormaliseError(f"{field}: {entry!r} is not a payout entry.")
+        kind = str(entry.get("type") or "").strip().upper()
+        line_type = ENTRY_TYPES.get(kind, PAYOUT_OTHER)
+        gross, _ = _money(entry.get("gross_amount_money"), field=f"{field}.gross_amount_money", currency=currency)
         fee = Decimal(0)
         if entry.get("fee_amount_money"):
-            fee, _ = _money(entry["fee_amount_money"], field="fee_amount_money", currency=currency)
+            fee, _ = _money(entry["fee_amount_money"], field=f"{field}.fee_amount_money", currency=currency)
         if line_type == PAYOUT_CHARGE:
             payment_id = str((entry.get("type_charge_details") or {}).get("payment_id") or "")
             reference = references.get(payment_id, payment_id)
@@ -278,16 +302,17 @@ def payout_normalise(
             PayoutLineDoc(
                 type=line_type,
                 amount=gross,
-                fee=abs(fee),
-                reference=reference,
-                external_id=str(entry.get("id") or ""),
-                description=str(kind).lower(),
+                fee=fee,
+                reference=reference[:120],
+                external_id=str(entry.get("id") or "")[:120],
+                description=kind.lower()[:255],
+                vendor_type=kind[:60],
             )
         )
     try:
         arrival = dt.date.fromisoformat(str(payout.get("arrival_date")))
     except ValueError:
-        raise NormaliseError(f"arrival_date: {payout.get('arrival_date')!r} is not a date.") from None
+        raise NormaliseError(f"payout.arrival_date: {payout.get('arrival_date')!r} is not a date.") from None
     return CanonicalPayout(
         external_id=str(require(payout, "id")),
         source_version=int(payout.get("version") or 1),

@@ -24,6 +24,7 @@ from commerce.documents import (
     PAYOUT_ADJUSTMENT,
     PAYOUT_CHARGE,
     PAYOUT_FEE,
+    PAYOUT_OTHER,
     PAYOUT_REFUND,
     PAYOUT_RESERVE,
     CanonicalOrder,
@@ -164,9 +165,8 @@ def payout_normalise(payout: Mapping[str, Any], transactions: list[Mapping[str, 
         kind = transaction.get("type")
         if kind in ("payout", "payout_cancel", "payout_failure"):
             continue
-        line_type = BALANCE_TYPES.get(kind)
-        if line_type is None:
-            raise NormaliseError(f"Balance transaction {transaction.get('id')} has unknown type {kind!r}.")
+        # An unknown type is kept with Stripe's own type and booked to payout suspense.
+        line_type = BALANCE_TYPES.get(kind, PAYOUT_OTHER)
         lines.append(
             PayoutLineDoc(
                 type=line_type,
@@ -175,6 +175,7 @@ def payout_normalise(payout: Mapping[str, Any], transactions: list[Mapping[str, 
                 reference=_object_id(transaction.get("source")),
                 external_id=str(transaction.get("id") or ""),
                 description=str(transaction.get("description") or transaction.get("reporting_category") or kind)[:255],
+                vendor_type=str(kind or "")[:60],
             )
         )
     arrival = dt.datetime.fromtimestamp(require(payout, "arrival_date"), tz=dt.UTC).date()
