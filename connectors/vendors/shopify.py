@@ -510,6 +510,7 @@ class ShopifyAdapter(Adapter):
     topics = (*ORDER_TOPICS, "refunds/create", "payouts", INVENTORY_TOPIC)
     poll_topics = ("orders", "payouts")
     inventory_topics = (INVENTORY_TOPIC,)
+    topic_header = "X-Shopify-Topic"
     credential_fields = ("access_token",)
     config_fields = ("shop_domain", "api_version")
 
@@ -565,6 +566,10 @@ class ShopifyAdapter(Adapter):
     def normalise(self, *, topic: str, payload: Any, connection: Connection) -> list[Document]:
         if not isinstance(payload, dict):
             raise NormaliseError("The payload is not a JSON object.")
+        for key in ("order", "refund"):
+            # a resource as the REST API returns it (GET orders/{id}.json: {"order": {...}})
+            if payload.get("id") is None and isinstance(payload.get(key), dict) and key in topic:
+                payload = payload[key]
         if topic in ORDER_TOPICS:
             order = order_normalise(payload, shop_domain="")
             if needs_transactions(order, payload):

@@ -47,6 +47,7 @@ from connectors.models import Connection
 from connectors.vendors import adapter_register
 from connectors.vendors.base import (
     Adapter,
+    DependencyMissing,
     Document,
     NormaliseError,
     Page,
@@ -231,21 +232,32 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
     )
 
 
+def _is_event(payload: Any) -> bool:
+    """A Square webhook event envelope: `type` and a `data` object."""
+    return isinstance(payload, dict) and isinstance(payload.get("type"), str) and isinstance(payload.get("data"), dict)
+
+
+def _saved_object(payload: Mapping[str, Any], topic: str) -> Mapping[str, Any]:
+    """The object of a saved API response: `{"order": …}`, `{"refund": …}`, `{"payout": …}` or bare."""
+    for key in ("order", "refund", "payout"):
+        if key in topic and isinstance(payload.get(key), dict):
+            return payload[key]
+    return payload
+
+
 def refund_normalise(refund: Mapping[str, Any], return_order: Mapping[str, Any] | None) -> CanonicalRefund | None:
-    """A completed refund with its itemised return; None while pending or when it failed."""
+    """A completed refund; None while pending or when it failed. With its itemised return order the
+    refund carries the returned lines; without one (an amount-only refund, Square's RefundPayment
+    without itemisation) it is a refund of its amount with no lines against the refund's order,
+    and posting decides how that amount is spread (DESIGN.md §4)."""
     if refund.get("status") != "COMPLETED":
         return None
     refund_id = str(require(refund, "id"))
-    amount, currency = _money(refund.get("amount_money"), field="amount_money")
+    amount, currency = _money(refund.get("amount_money"), field="refund.amount_money")
     returns = (return_order or {}).get("returns") or []
-    if not returns:
-        raise NormaliseError(
-            f"Refund {refund_id} is an amount-only refund with no itemised return; refund it per item in Square "
-            "or post it by hand."
-        )
-    source_order = str(require(returns[0], "source_order_id"))
     lines = []
     shipping = Decimal(0)
+    source_order = str(require(returns[0], "source_order_id")) if returns else str(require(refund, "order_id"))
     for ret in returns:
         for line in ret.get("return_line_items") or []:
             lines.append(
@@ -406,13 +418,24 @@ class SquareAdapter(Adapter):
             raise WebhookRejected("The event has no data.id.", status=400)
         return WebhookIdentity(topic=str(payload["type"]), external_id=str(data["id"]))
 
+    def file_identify(self, *, topic: str, payload: Any) -> WebhookIdentity:
+        """A saved file is a webhook event, or an object as Square's API returns it: an order
+        (RetrieveOrder `{"order": …}` or the bare Order), a refund (GetPaymentRefund `{"refund": …}`,
+        optionally with its `return_order`), a payout (GetPayout `{"payout": …}` with the
+        ListPayoutEntries `payout_entries`)."""
+        if _is_event(payload):
+            return self.webhook_identify(body=b"", payload=payload, headers={})
+        obj = _saved_object(payload, topic)
+        if not obj.get("id"):
+            raise WebhookRejected("The saved object has no id.", status=400)
+        return WebhookIdentity(topic=topic, external_id=str(obj["id"]))
+
     def normalise(self, *, topic: str, payload: Any, connection: Connection) -> list[Document]:
         if not isinstance(payload, dict):
             raise NormaliseError("The payload is not a JSON object.")
         if topic in PAYMENT_TOPICS:
             return []  # a payment is the order's tender; the order event carries it
-        if topic == "orders":
-            return [order_normalise(payload)]
+        event = _is_event(payload)
         if topic == INVENTORY_TOPIC:
             counts = require(payload, "data", "object", "inventory_counts")
             if not isinstance(counts, list):
@@ -422,6 +445,8 @@ class SquareAdapter(Adapter):
         if topic == INVENTORY_POLL_TOPIC:
             document = inventory_count_normalise(payload)
             return [document] if document is not None else []
+        if topic == "orders" or (topic in ORDER_TOPICS and not event):
+            return [order_normalise(_saved_object(payload, topic))]
         if topic in ORDER_TOPICS:
             order_id = str(require(payload, "data", "id"))
             with self.client(connection) as client:
@@ -430,24 +455,53 @@ class SquareAdapter(Adapter):
                 raise NormaliseError(f"Square returned no order {order_id}.")
             return [order_normalise(order)]
         if topic in REFUND_TOPICS:
-            refund = require(payload, "data", "object", "refund")
+            refund = require(payload, "data", "object", "refund") if event else _saved_object(payload, topic)
+            if not isinstance(refund, dict):
+                raise NormaliseError("refund: is not an object.")
             if refund.get("status") != "COMPLETED":
                 return []
-            return_order = None
-            if refund.get("order_id"):
-                with self.client(connection) as client:
-                    return_order = (client.get(f"orders/{refund['order_id']}") or {}).get("order")
-            document = refund_normalise(refund, return_order)
+            document = refund_normalise(refund, self._return_order(connection, refund, payload, event=event))
             return [document] if document else []
         if topic in (*PAYOUT_TOPICS, "payouts"):
-            payout = payload.get("payout") if topic == "payouts" else require(payload, "data", "object", "payout")
-            if topic == "payouts":
-                entries = payload.get("entries") or []
+            if event:
+                payout = require(payload, "data", "object", "payout")
+                entries = None
             else:
+                payout = _saved_object(payload, topic)
+                entries = payload.get("entries") if "entries" in payload else payload.get("payout_entries")
+            if entries is None:
                 with self.client(connection) as client:
-                    entries = self._entries(client, str(payout["id"]))
+                    entries = self._entries(client, str(require(payout, "id")))
+            if not isinstance(entries, list):
+                raise NormaliseError("payout_entries: is not a list.")
             return [payout_normalise(payout, entries, self._references(connection, entries))]
         raise NormaliseError(f"Topic {topic!r} is not handled by Square.")
+
+    def _return_order(
+        self, connection: Connection, refund: Mapping[str, Any], payload: Mapping[str, Any], *, event: bool
+    ) -> Mapping[str, Any] | None:
+        """The itemised return behind a refund. A refund whose `order_id` is a stored order is an
+        amount-only refund of that order (no return); a saved file may carry its `return_order`;
+        only a webhook event reads the return order from Square's API."""
+        order_id = refund.get("order_id")
+        if not order_id:
+            return None
+        from commerce.models import Order
+
+        stored = Order.objects.filter(
+            source=self.vendor, source_connection_id=connection.pk, external_id=str(order_id)
+        ).exists()
+        if stored:
+            return None
+        if not event:
+            if isinstance(payload.get("return_order"), dict):
+                return payload["return_order"]
+            raise DependencyMissing(
+                f"Refund {refund.get('id')} is for order {order_id}, not stored yet; ingest the order first "
+                "or save the refund with its return_order."
+            )
+        with self.client(connection) as client:
+            return (client.get(f"orders/{order_id}") or {}).get("order")
 
     def _references(self, connection: Connection, entries: list[Mapping[str, Any]]) -> dict[str, str]:
         """Payout entries name payments; reconciliation matches orders: map through stored tenders."""

@@ -243,13 +243,30 @@ class StripeAdapter(Adapter):
             raise WebhookRejected("The event has no data.object.id.", status=400)
         return WebhookIdentity(topic=str(payload["type"]), external_id=str(obj["id"]))
 
+    def file_identify(self, *, topic: str, payload: Any) -> WebhookIdentity:
+        """A saved event, or a bare API object (a charge, refund or payout as `GET /v1/…` returns it)."""
+        if isinstance(payload, dict) and payload.get("object") == "event":
+            return self.webhook_identify(body=b"", payload=payload, headers={})
+        if (
+            not isinstance(payload, dict)
+            or payload.get("object") not in ("charge", "refund", "payout")
+            or not payload.get("id")
+        ):
+            raise WebhookRejected(
+                "The file is neither a Stripe event nor a charge, refund or payout object.", status=400
+            )
+        return WebhookIdentity(topic=topic, external_id=str(payload["id"]))
+
     def normalise(self, *, topic: str, payload: Any, connection: Connection) -> list[Document]:
         if not isinstance(payload, dict):
             raise NormaliseError("The payload is not a JSON object.")
-        if topic in ("charges", "refunds", "payouts"):  # polled records: the bare object
+        if topic in ("charges", "refunds", "payouts") or payload.get("object") != "event":
+            # polled records and saved API objects: the bare object
             obj, version = payload, None
         else:
             obj, version = require(payload, "data", "object"), payload.get("created")
+        if not isinstance(obj, dict):
+            raise NormaliseError("data.object: is not an object.")
         if topic in COVERED_TOPICS:
             return []
         if topic in (*CHARGE_TOPICS, "charges"):
@@ -266,6 +283,8 @@ class StripeAdapter(Adapter):
             if obj.get("status") != "paid":
                 return []
             transactions = payload.get("balance_transactions")
+            if isinstance(transactions, dict):  # a saved `GET /v1/balance_transactions?payout=…` list object
+                transactions = transactions.get("data")
             if transactions is None:
                 with self.client(connection) as client:
                     transactions = self._balance_transactions(client, str(obj["id"]))

@@ -234,6 +234,7 @@ class WooCommerceAdapter(Adapter):
     vendor = Connection.Vendor.WOOCOMMERCE
     topics = (*ORDER_TOPICS, "orders")
     poll_topics = ("orders",)
+    topic_header = "X-WC-Webhook-Topic"
     credential_fields = ("consumer_key", "consumer_secret")
     config_fields = ("store_url",)
 

@@ -156,3 +156,29 @@ def test_every_balance_transaction_type_of_the_sample_maps_and_unknown_types_are
     rows = {str(t["id"]): D(t["net"]) for t in transactions}
     mismatched = [line.external_id for line in payout.lines if line.amount - line.fee != rows[line.external_id]]
     assert mismatched == ["758509248"]
+
+
+def test_an_order_adjustment_refund_has_its_amount_and_no_lines():
+    """A refund of money only (no refund_line_items, an order adjustment for the difference), from
+    Shopify's SDK refund sample."""
+    from connectors.vendors.shopify import refund_normalise
+
+    refund = fixture("shopify", "sdk_refund.json")["refund"]
+    refund["refund_line_items"] = []
+    refund["order_adjustments"] = [
+        {
+            "id": 1,
+            "order_id": refund["order_id"],
+            "refund_id": refund["id"],
+            "amount": "-209.00",
+            "kind": "refund_discrepancy",
+        }
+    ]
+    document = refund_normalise(refund, currency="USD", taxes_included=False)
+    assert (document.external_id, document.order_external_id, document.lines, document.shipping) == (
+        "509562969",
+        "450789469",
+        (),
+        D("0"),
+    )
+    assert (document.amount, document.gateway, document.reason) == (D("209.00"), "bogus", "it broke during shipping")
