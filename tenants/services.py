@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from zoneinfo import available_timezones
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -90,6 +91,8 @@ def partner_create(
 ) -> Partner:
     slug = _slug_validate(slug, model=Partner)
     host = domain_validate(domain)
+    if host == settings.PORTAL_PUBLIC_DOMAIN.lower():
+        raise ValidationError({"domain": f"{host} is the operator's own domain, not a partner's."})
     if not (name or "").strip():
         raise ValidationError({"name": "A partner needs a name."})
     partner = Partner(
@@ -102,7 +105,8 @@ def partner_create(
     )
     partner.full_clean()
     partner.save()
-    public = Tenant.objects.get(schema_name="public")
+    # A migrated but unseeded database has no public tenant yet: the first partner creates it.
+    public = public_tenant_ensure(domain=settings.PORTAL_PUBLIC_DOMAIN)
     Domain.objects.create(domain=host, tenant=public, partner=partner, is_primary=True)
     audit_record(
         actor=actor, action="partner.create", target=partner, partner=partner, changes={"slug": slug, "domain": host}
