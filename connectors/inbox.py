@@ -28,6 +28,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from commerce.documents import CanonicalInventoryLevel, CanonicalOrder, CanonicalPayout, CanonicalRefund
+from commerce.selectors import order_stored
 from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
 from connectors.errors import connector_problem_raise, connector_problem_resolved
 from connectors.http import ConnectorError
@@ -132,6 +133,11 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
             if result.obj.cancelled_at is not None:
                 record["cancellation"] = posting.journal_post_cancellation(order=result.obj).status.value
     elif isinstance(document, CanonicalRefund):
+        if not order_stored(source=source, connection_id=connection_id, external_id=document.order_external_id):
+            # Delivered before its order (webhooks arrive in any order): retried, then a dead letter.
+            raise DependencyMissing(
+                f"Refund {document.external_id} is for order {document.order_external_id}, not stored yet."
+            )
         result = refund_upsert(source=source, connection_id=connection_id, document=document)
         record = {"type": "refund", "external_id": document.external_id, "id": result.obj.pk}
         if result.outcome != UpsertOutcome.IGNORED_STALE:

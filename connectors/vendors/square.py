@@ -520,12 +520,20 @@ class SquareAdapter(Adapter):
     def _entries(self, client: VendorClient, payout_id: str) -> list[dict]:
         entries: list[dict] = []
         params: dict[str, Any] = {"limit": 100}
+        seen: set[str] = set()
         while True:
             data = client.get(f"payouts/{payout_id}/payout-entries", params=params) or {}
-            entries.extend(data.get("payout_entries") or [])
-            if not data.get("cursor"):
+            page = data.get("payout_entries") or []
+            if not isinstance(page, list):
+                raise NormaliseError(f"Payout {payout_id}: payout_entries is not a list.")
+            entries.extend(page)
+            cursor = data.get("cursor")
+            if not cursor:
                 return entries
-            params["cursor"] = data["cursor"]
+            if cursor in seen or not page:  # a cursor that does not move on would page forever
+                raise NormaliseError(f"Payout {payout_id}: Square returned the entries cursor {cursor!r} again.")
+            seen.add(cursor)
+            params["cursor"] = cursor
 
     def fetch_page(
         self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None

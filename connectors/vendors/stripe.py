@@ -296,10 +296,16 @@ class StripeAdapter(Adapter):
         params: dict[str, Any] = {"payout": payout_id, "limit": PAGE_SIZE}
         while True:
             data = client.get("balance_transactions", params=params)
-            rows.extend(data.get("data") or [])
-            if not data.get("has_more") or not rows:
+            page = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(page, list):
+                raise NormaliseError(f"Payout {payout_id}: /v1/balance_transactions did not return a list.")
+            rows.extend(page)
+            if not data.get("has_more") or not page:
                 return rows
-            params["starting_after"] = rows[-1]["id"]
+            last = page[-1].get("id") if isinstance(page[-1], dict) else None
+            if not last or last == params.get("starting_after"):  # a page that does not move on
+                raise NormaliseError(f"Payout {payout_id}: Stripe returned the same balance transactions page again.")
+            params["starting_after"] = last
 
     def fetch_page(
         self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None

@@ -310,3 +310,21 @@ def test_an_unexpected_error_while_posting_names_the_document_and_rolls_it_back(
             "Storing and posting order 727 failed: OSError: ledger disk full",
         )
         assert not Order.objects.exists()  # the half-applied order rolled back with the failure
+
+
+def test_a_refund_delivered_before_its_order_waits_for_it_then_applies(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        conn = ConnectionFactory(vendor="woocommerce", config={"store_url": "https://example.com"})
+        stripe = ConnectionFactory(vendor="stripe", config={})
+        refund = fixture("stripe", "openapi_refund.json")
+        event = _store(stripe, "refund.created", json.dumps(refund).encode())
+        event = event_process(event_id=event.pk)
+        assert (event.status, event.last_error) == (
+            "failed",
+            "Refund re_1Pgc72B7WZ01zgkWqPvrRrPE is for order ch_1PgafuB7WZ01zgkWXYmPNZs8, not stored yet.",
+        )
+        assert event.next_attempt_at is not None and not TriageException.objects.exists()
+        event_process(event_id=_store(stripe, "charge.succeeded", fixture_bytes("stripe", "openapi_charge.json")).pk)
+        event = event_process(event_id=event.pk)
+        assert (event.status, Refund.objects.get().amount, conn.vendor) == ("processed", D("1.00"), "woocommerce")
