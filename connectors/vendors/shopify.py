@@ -99,6 +99,9 @@ BALANCE_TYPES = {
     "chargeback_reversal": PAYOUT_ADJUSTMENT,
     "payout_failure": PAYOUT_ADJUSTMENT,  # a failed earlier payout's money back in the balance
     "payout_cancellation": PAYOUT_ADJUSTMENT,
+    "transfer": PAYOUT_ADJUSTMENT,  # another payout's movement (this payout's own transfer row is skipped)
+    "transfer_failure": PAYOUT_ADJUSTMENT,
+    "transfer_cancel": PAYOUT_ADJUSTMENT,
     "reserve": PAYOUT_RESERVE,
     "reserved_funds": PAYOUT_RESERVE,
     "reserved_funds_withdrawal": PAYOUT_RESERVE,

@@ -182,3 +182,18 @@ def test_an_order_adjustment_refund_has_its_amount_and_no_lines():
         D("0"),
     )
     assert (document.amount, document.gateway, document.reason) == (D("209.00"), "bogus", "it broke during shipping")
+
+
+def test_graphql_style_transfer_rows_the_payouts_own_is_skipped_and_others_are_adjustments():
+    payout = fixture("shopify", "sdk_payout.json")
+    row = fixture("shopify", "sdk_payouts_transactions.json")["transactions"][0]
+    transactions = [
+        {**row, "id": 1, "type": "transfer", "source_id": 623721858, "amount": "-41.90", "net": "-41.90"},
+        {**row, "id": 2, "type": "transfer_failure", "source_id": 512467833, "amount": "12.00", "net": "12.00"},
+        {**row, "id": 3, "type": "payout_failure", "source_id": 512467833, "amount": "3.00", "net": "3.00"},
+    ]
+    lines = payout_normalise({**payout, "transactions": transactions}).lines
+    assert [(line.external_id, line.type, line.vendor_type, line.amount) for line in lines] == [
+        ("2", "adjustment", "transfer_failure", D("12.00")),
+        ("3", "adjustment", "payout_failure", D("3.00")),
+    ]
