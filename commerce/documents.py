@@ -68,6 +68,11 @@ class ShippingLineDoc:
     taxes: tuple[TaxLineDoc, ...] = ()
 
 
+# The gateway label of a payment whose vendor names none (Shopify manual and draft orders send
+# `payment_gateway_names: [""]`): it maps to the default payment clearing rule, never dead-letters.
+DEFAULT_GATEWAY = "manual"
+
+
 @dataclass(frozen=True)
 class PaymentDoc:
     external_id: str

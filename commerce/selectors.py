@@ -128,6 +128,11 @@ def order_document(*, order: Order) -> CanonicalOrder:
     )
 
 
+def order_stored(*, source: str, connection_id: int | None, external_id: str) -> bool:
+    """Whether the order a document refers to is stored yet (a refund can arrive before it)."""
+    return Order.objects.filter(source=source, source_connection_id=connection_id, external_id=external_id).exists()
+
+
 def refund_document(*, refund: Refund) -> CanonicalRefund:
     currency = refund.currency
     return CanonicalRefund(

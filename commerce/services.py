@@ -16,6 +16,7 @@ from django.db.models import ProtectedError, Sum
 from commerce.documents import (
     COLLECTED_BY_MARKETPLACE,
     COLLECTED_BY_MERCHANT,
+    DEFAULT_GATEWAY,
     FUNDING_MERCHANT,
     FUNDING_VENDOR,
     CanonicalOrder,
@@ -321,8 +322,21 @@ def _document_save(
     return existing
 
 
+def _labels_defaulted(document: CanonicalOrder) -> CanonicalOrder:
+    """A payment the vendor names no gateway for (a blank label) takes the default clearing
+    gateway: a missing label maps to a default role, it never dead-letters a paid order."""
+    if all(isinstance(p.gateway, str) and p.gateway.strip() for p in document.payments):
+        return document
+    payments = tuple(
+        p if isinstance(p.gateway, str) and p.gateway.strip() else replace(p, gateway=DEFAULT_GATEWAY)
+        for p in document.payments
+    )
+    return replace(document, payments=payments)
+
+
 @transaction.atomic
 def order_upsert(*, source: str, connection_id: int | None, document: CanonicalOrder) -> UpsertResult[Order]:
+    document = _labels_defaulted(document)
     order_document_validate(document)
     document = _promotion_funding(document)
     existing = (

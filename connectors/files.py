@@ -17,8 +17,6 @@ from connectors.vendors.base import Record, WebhookRejected
 from connectors.vendors.csvdrop import csv_records
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-# The topic header each vendor's identify step reads, for a saved payload without its headers.
-TOPIC_HEADERS = {"shopify": "X-Shopify-Topic", "woocommerce": "X-WC-Webhook-Topic"}
 
 
 @dataclass
@@ -43,9 +41,8 @@ def file_records(*, connection: Connection, topic: str, content: bytes) -> list[
         payload = json.loads(content)
     except ValueError:
         raise ValidationError({"file": ["The file is not valid JSON."]}) from None
-    headers = {TOPIC_HEADERS[connection.vendor]: topic} if connection.vendor in TOPIC_HEADERS else {}
     try:
-        identity = adapter.webhook_identify(body=content, payload=payload, headers=headers)
+        identity = adapter.file_identify(topic=topic, payload=payload)
     except WebhookRejected as rejected:
         raise ValidationError({"file": [rejected.message]}) from None
     return [Record(topic, identity.external_id, content)]

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import random
+import re
 import uuid
 import zlib
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 
 from commerce.documents import CanonicalInventoryLevel, CanonicalOrder, CanonicalPayout, CanonicalRefund
+from commerce.selectors import order_stored
 from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
 from connectors.errors import connector_problem_raise, connector_problem_resolved
 from connectors.http import ConnectorError
@@ -144,6 +146,11 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
             if result.obj.cancelled_at is not None:
                 record["cancellation"] = posting.journal_post_cancellation(order=result.obj).status.value
     elif isinstance(document, CanonicalRefund):
+        if not order_stored(source=source, connection_id=connection_id, external_id=document.order_external_id):
+            # Delivered before its order (webhooks arrive in any order): retried, then a dead letter.
+            raise DependencyMissing(
+                f"Refund {document.external_id} is for order {document.order_external_id}, not stored yet."
+            )
         result = refund_upsert(source=source, connection_id=connection_id, document=document)
         record = {"type": "refund", "external_id": document.external_id, "id": result.obj.pk}
         if result.outcome != UpsertOutcome.IGNORED_STALE:
@@ -185,7 +192,7 @@ def _lock_key(connection_id: int, external_id: str) -> int:
     return zlib.crc32(f"{db.schema_name}:{connection_id}:{external_id}".encode()) - 2**31
 
 
-def _error_text(error: BaseException) -> str:
+def _error_text(error: BaseException, *, stage: str = "") -> str:
     if isinstance(error, ValidationError):
         return "; ".join(
             f"{field}: {' '.join(messages)}" for field, messages in getattr(error, "message_dict", {}).items()
@@ -194,10 +201,22 @@ def _error_text(error: BaseException) -> str:
         return error.message
     if isinstance(error, NormaliseError | DependencyMissing):
         return str(error)
-    return f"{type(error).__name__}: {error}"[:2000]
+    prefix = f"{stage} failed: " if stage else ""
+    return f"{prefix}{type(error).__name__}: {error}"[:2000]
 
 
-PERMANENT = (NormaliseError, ValidationError, ValueError, KeyError, TypeError)
+_FIELD_PATH = re.compile(r"^([A-Za-z_][\w]*(?:\[[^\]]*\])*(?:\.[A-Za-z_][\w]*(?:\[[^\]]*\])*)*): ")
+
+
+def error_field(message: str) -> str:
+    """The field path an error message starts with (`line_items[0].subtotal: …`), or ""."""
+    match = _FIELD_PATH.match(message)
+    return match.group(1) if match else ""
+
+
+# Deterministic data errors: the same payload fails the same way, so the event is a dead letter at
+# once. Anything else (the database, the network, a bug) is retried with backoff, then dead.
+PERMANENT = (NormaliseError, ValidationError, ValueError, LookupError, TypeError, AttributeError, ArithmeticError)
 TRANSIENT = (ConnectorError, DatabaseError, DependencyMissing)
 
 
@@ -224,13 +243,17 @@ def event_process(*, event_id: int) -> InboundEvent | None:
             # the other's half-written order nor races it to the unique constraint.
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(connection.pk, event.external_id)])
         event.attempts += 1
+        stage = [f"Normalising {event.topic}"]
         try:
             with transaction.atomic():
-                records = event_apply(event=event, connection=connection)
+                records = event_apply(event=event, connection=connection, stage=stage)
         except PERMANENT as error:
-            return _event_fail(event=event, error=error, permanent=True)
+            return _event_fail(event=event, error=error, permanent=True, stage=stage[0])
         except TRANSIENT as error:
-            return _event_fail(event=event, error=error, permanent=False)
+            return _event_fail(event=event, error=error, permanent=False, stage=stage[0])
+        except Exception as error:  # any other type: never leave the event `received` (DESIGN.md §4)
+            log.exception("connectors.event_unexpected_error", event_id=event.pk, topic=event.topic)
+            return _event_fail(event=event, error=error, permanent=False, stage=stage[0])
         had_problem = event.attempts > 1 or bool(event.last_error)
         event.status = InboundEvent.Status.PROCESSED if records else InboundEvent.Status.IGNORED
         event.result = {"documents": records}
@@ -252,7 +275,11 @@ def _event_hold(event: InboundEvent) -> InboundEvent:
     return event
 
 
-def event_apply(*, event: InboundEvent, connection: Connection) -> list[dict[str, Any]]:
+def event_apply(*, event: InboundEvent, connection: Connection, stage: list[str] | None = None) -> list[dict[str, Any]]:
+    """Normalise the event and apply its documents. `stage[0]` is kept up to date (normalising,
+    then storing and posting each document) so a failure can say where it happened."""
+    stage = stage if stage is not None else [""]
+    stage[0] = f"Normalising {event.topic}"
     adapter = adapter_for_vendor(connection.vendor)
     try:
         payload = json.loads(event.body)
@@ -261,14 +288,21 @@ def event_apply(*, event: InboundEvent, connection: Connection) -> list[dict[str
     if event.topic not in adapter.topics:
         raise NormaliseError(f"Topic {event.topic!r} is not one {connection.get_vendor_display()} connections handle.")
     documents = adapter.normalise(topic=event.topic, payload=payload, connection=connection)
-    return [
-        _document_apply(connection=connection, document=replace(document, raw_event_id=event.pk))
-        for document in documents
-    ]
+    records = []
+    for document in documents:
+        stage[0] = (
+            f"Storing and posting {type(document).__name__.removeprefix('Canonical').lower()} {_doc_id(document)}"
+        )
+        records.append(_document_apply(connection=connection, document=replace(document, raw_event_id=event.pk)))
+    return records
 
 
-def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool) -> InboundEvent:
-    message = _error_text(error)
+def _doc_id(document: Document) -> str:
+    return str(getattr(document, "external_id", "") or getattr(document, "sku", ""))
+
+
+def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool, stage: str = "") -> InboundEvent:
+    message = _error_text(error, stage=stage)
     event.last_error = message
     dead = permanent or event.attempts >= settings.CONNECTOR_EVENT_MAX_ATTEMPTS
     if dead:
@@ -300,7 +334,14 @@ def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool) -
             obj=event,
             title=f"{event.connection.name}: {event.topic} {event.external_id} could not be processed",
             detail=message,
-            context={"event_id": event.pk, "topic": event.topic, "attempts": event.attempts},
+            context={
+                "event_id": event.pk,
+                "topic": event.topic,
+                "attempts": event.attempts,
+                "field": error_field(message),
+                "stage": stage,
+                "error_type": type(error).__name__,
+            },
             retry_name="connectors.replay",
             retry_args={"event_id": event.pk},
             payload=_payload_for_triage(event.body),

@@ -7,60 +7,12 @@ Banker's rounding (half-even) would disagree with the vendor on every .5 of a mi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
-# ISO 4217 minor units. Anything not listed has 2, which is true of every other active currency
-# except the few listed with 0 or 3 (and the unused 4-digit funds codes, which retail never sees).
-MINOR_UNITS: dict[str, int] = {
-    # zero decimals
-    "BIF": 0,
-    "CLP": 0,
-    "DJF": 0,
-    "GNF": 0,
-    "ISK": 0,
-    "JPY": 0,
-    "KMF": 0,
-    "KRW": 0,
-    "PYG": 0,
-    "RWF": 0,
-    "UGX": 0,
-    "VND": 0,
-    "VUV": 0,
-    "XAF": 0,
-    "XOF": 0,
-    "XPF": 0,
-    # three decimals
-    "BHD": 3,
-    "IQD": 3,
-    "JOD": 3,
-    "KWD": 3,
-    "LYD": 3,
-    "OMR": 3,
-    "TND": 3,
-    # two decimals (the common ones, listed so the table documents them)
-    "AED": 2,
-    "AUD": 2,
-    "BRL": 2,
-    "CAD": 2,
-    "CHF": 2,
-    "CNY": 2,
-    "CZK": 2,
-    "DKK": 2,
-    "EUR": 2,
-    "GBP": 2,
-    "HKD": 2,
-    "INR": 2,
-    "MXN": 2,
-    "NOK": 2,
-    "NZD": 2,
-    "PLN": 2,
-    "SEK": 2,
-    "SGD": 2,
-    "USD": 2,
-    "ZAR": 2,
-}
+from iso4217 import Currency
 
 
 class MoneyError(ValueError):
@@ -68,13 +20,32 @@ class MoneyError(ValueError):
 
 
 def currency_check(currency: str) -> str:
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
-        raise MoneyError(f"{currency!r} is not an ISO 4217 currency code.")
+    """`currency` if it is an active ISO 4217 code with a minor unit; MoneyError otherwise.
+
+    The code list and minor units come from the maintained `iso4217` package (ISO's own table),
+    so a new or withdrawn currency is a dependency update, not a code change. Codes without a minor
+    unit (precious metals XAU/XAG, testing XTS, "no currency" XXX) are not money Tillbridge posts."""
+    minor_units(currency)
     return currency
 
 
+@functools.cache
+def _iso_exponent(currency: str) -> int | None:
+    try:
+        return Currency(currency).exponent
+    except ValueError:
+        return None
+
+
 def minor_units(currency: str) -> int:
-    return MINOR_UNITS.get(currency_check(currency), 2)
+    """Decimal places of `currency` per ISO 4217 (JPY 0, USD 2, KWD 3). An unknown code is an error,
+    never a guess: posting two decimals of a currency that has none (or three) misstates the books."""
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        raise MoneyError(f"{currency!r} is not an ISO 4217 currency code.")
+    exponent = _iso_exponent(currency)
+    if exponent is None:
+        raise MoneyError(f"{currency!r} is not an ISO 4217 currency with a minor unit.")
+    return exponent
 
 
 def _exponent(currency: str) -> Decimal:

@@ -96,7 +96,8 @@ def partner_create(
     )
     partner.full_clean()
     partner.save()
-    public = Tenant.objects.get(schema_name="public")
+    # A migrated but unseeded database has no public tenant yet: the first partner creates it.
+    public = public_tenant_ensure(domain=settings.PORTAL_PUBLIC_DOMAIN)
     Domain.objects.create(domain=host, tenant=public, partner=partner, is_primary=True)
     audit_record(
         actor=actor, action="partner.create", target=partner, partner=partner, changes={"slug": slug, "domain": host}

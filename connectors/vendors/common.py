@@ -9,7 +9,7 @@ from typing import Any
 
 from commerce.documents import CanonicalOrder
 from connectors.vendors.base import NormaliseError
-from posting.money import MoneyError, from_minor, quantize, to_decimal
+from posting.money import MoneyError, currency_check, from_minor, quantize, to_decimal
 
 
 def money(value: Any, currency: str, *, field: str = "amount") -> Decimal:
@@ -72,9 +72,14 @@ def require(payload: Any, *keys: str) -> Any:
 
 
 def currency_code(value: Any, *, field: str = "currency") -> str:
+    """An ISO 4217 code the money helper knows the minor unit of; anything else is an exception
+    naming the field, never a guess at two decimals (DESIGN.md §4)."""
     if not isinstance(value, str) or len(value) != 3 or not value.isalpha():
         raise NormaliseError(f"{field}: {value!r} is not a currency code.")
-    return value.upper()
+    try:
+        return currency_check(value.upper())
+    except MoneyError as error:
+        raise NormaliseError(f"{field}: {error}") from None
 
 
 def line_level_total(order: CanonicalOrder) -> Decimal:

@@ -27,9 +27,11 @@ from django.core.exceptions import ValidationError
 from commerce.documents import (
     COLLECTED_BY_MARKETPLACE,
     COLLECTED_BY_MERCHANT,
+    DEFAULT_GATEWAY,
     PAYOUT_ADJUSTMENT,
     PAYOUT_CHARGE,
     PAYOUT_FEE,
+    PAYOUT_OTHER,
     PAYOUT_REFUND,
     PAYOUT_RESERVE,
     CanonicalInventoryLevel,
@@ -69,6 +71,7 @@ from connectors.vendors.common import (
     version,
 )
 from portal import netsafety
+from posting.money import allocate
 
 API_VERSION = "2025-07"
 SHOP_DOMAIN = netsafety.SHOPIFY_SHOP_DOMAIN
@@ -79,15 +82,47 @@ PAID_STATUSES = {"paid", "partially_refunded", "refunded", "partially_paid"}
 GIFT_CARD_GATEWAYS = {"gift_card", "shopify_gift_card"}
 PAGE_SIZE = 250
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
+# Shopify Payments balance transaction types (REST `type`, GraphQL `ShopifyPaymentsTransactionType`
+# in lower case) Tillbridge books to a named role. Any other type becomes an `other` line that keeps
+# Shopify's type and is booked to payout suspense: one unknown line never refuses the whole payout.
 BALANCE_TYPES = {
     "charge": PAYOUT_CHARGE,
     "refund": PAYOUT_REFUND,
     "adjustment": PAYOUT_ADJUSTMENT,
-    "reserve": PAYOUT_RESERVE,
-    "dispute": PAYOUT_ADJUSTMENT,
-    "application_fee_refund": PAYOUT_FEE,
+    "charge_adjustment": PAYOUT_ADJUSTMENT,
+    "refund_adjustment": PAYOUT_ADJUSTMENT,
+    "credit": PAYOUT_ADJUSTMENT,  # a balance adjustment in the merchant's favour (or its reversal)
+    "debit": PAYOUT_ADJUSTMENT,  # a balance adjustment against the merchant (or its reversal)
     "shop_cash_credit": PAYOUT_ADJUSTMENT,
+    "dispute": PAYOUT_ADJUSTMENT,
+    "dispute_withdrawal": PAYOUT_ADJUSTMENT,
+    "dispute_reversal": PAYOUT_ADJUSTMENT,
+    "chargeback": PAYOUT_ADJUSTMENT,
+    "chargeback_reversal": PAYOUT_ADJUSTMENT,
+    "payout_failure": PAYOUT_ADJUSTMENT,  # a failed earlier payout's money back in the balance
+    "payout_cancellation": PAYOUT_ADJUSTMENT,
+    "transfer": PAYOUT_ADJUSTMENT,  # another payout's movement (this payout's own transfer row is skipped)
+    "transfer_failure": PAYOUT_ADJUSTMENT,
+    "transfer_cancel": PAYOUT_ADJUSTMENT,
+    "reserve": PAYOUT_RESERVE,
+    "reserved_funds": PAYOUT_RESERVE,
+    "reserved_funds_withdrawal": PAYOUT_RESERVE,
+    "reserved_funds_reversal": PAYOUT_RESERVE,
+    "chargeback_fee": PAYOUT_FEE,
+    "chargeback_fee_refund": PAYOUT_FEE,
+    "application_fee_refund": PAYOUT_FEE,
 }
+# The payout's own row in its balance transactions (REST `payout`; GraphQL lists it as a `transfer`
+# whose source is the payout itself).
+PAYOUT_ROW_TYPES = ("payout",)
+# `summary` of a payout (GET payouts/{id}.json) when its balance transactions are not at hand.
+SUMMARY_KINDS = (
+    ("charges", PAYOUT_CHARGE),
+    ("refunds", PAYOUT_REFUND),
+    ("adjustments", PAYOUT_ADJUSTMENT),
+    ("reserved_funds", PAYOUT_RESERVE),
+    ("retried_payouts", PAYOUT_ADJUSTMENT),
+)
 
 
 def _shop_amount(item: Mapping[str, Any], key: str, currency: str) -> Decimal:
@@ -125,6 +160,26 @@ def _discount_application(order: Mapping[str, Any], index: Any) -> Mapping[str, 
     return {}
 
 
+def _order_level_taxes(order: Mapping[str, Any], lines: list[OrderLineDoc], currency: str) -> list[OrderLineDoc]:
+    """An order whose taxes are only at order level (older orders, Shopify's SDK samples): each
+    order tax line is spread over the lines by gross amount (largest remainder), so the tax is
+    posted to its jurisdiction instead of silently dropped."""
+    from dataclasses import replace
+
+    order_taxes = _taxes(order, currency)
+    if not order_taxes:
+        return lines
+    weights = [line.gross for line in lines]
+    if not sum(weights):
+        raise NormaliseError("tax_lines: the order has tax but no line amount to carry it.")
+    per_line: list[list[TaxLineDoc]] = [[] for _ in lines]
+    for tax in order_taxes:
+        for index, amount in enumerate(allocate(tax.amount, weights, currency)):
+            if amount:
+                per_line[index].append(replace(tax, amount=amount))
+    return [replace(line, taxes=tuple(taxes)) for line, taxes in zip(lines, per_line, strict=True)]
+
+
 def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> CanonicalOrder:
     currency = currency_code(order.get("currency"), field="currency")
     order_id = str(require(order, "id"))
@@ -158,8 +213,10 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> Canon
                     line_external_id=line_id,
                 )
             )
+    if lines and not any(line.taxes for line in lines):
+        lines = _order_level_taxes(order, lines, currency)
     shipping_lines = []
-    for shipping in order.get("shipping_lines") or []:
+    for position, shipping in enumerate(order.get("shipping_lines") or []):
         price = _shop_amount(shipping, "price", currency)
         shipping_discount = sum(
             (_shop_amount(allocation, "amount", currency) for allocation in shipping.get("discount_allocations") or []),
@@ -167,7 +224,8 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> Canon
         )
         shipping_lines.append(
             ShippingLineDoc(
-                external_id=str(require(shipping, "id")),
+                # Older orders' shipping lines carry no id (Shopify's own SDK samples): their position is stable.
+                external_id=str(shipping.get("id") or f"shipping-{position}"),
                 amount=price - shipping_discount,
                 code=str(shipping.get("code") or "")[:60],
                 title=str(shipping.get("title") or "")[:120],
@@ -237,9 +295,9 @@ def _with_payments(document: CanonicalOrder, order: Mapping[str, Any]) -> Canoni
     An order paid partly by gift card is split by `gift_card_split` once its transactions are read."""
     from dataclasses import replace
 
-    gateways = [str(name) for name in order.get("payment_gateway_names") or []]
+    gateways = _gateway_names(order)
     card_gateways = [name for name in gateways if name not in GIFT_CARD_GATEWAYS]
-    gateway = card_gateways[0] if card_gateways else (gateways[0] if gateways else "shopify_payments")
+    gateway = card_gateways[0] if card_gateways else (gateways[0] if gateways else DEFAULT_GATEWAY)
     total = line_level_total(document)
     payment = PaymentDoc(
         external_id=f"{document.external_id}:payment",
@@ -251,10 +309,19 @@ def _with_payments(document: CanonicalOrder, order: Mapping[str, Any]) -> Canoni
     return replace(document, payments=(payment,))
 
 
+def _gateway_names(order: Mapping[str, Any]) -> list[str]:
+    """The order's gateway labels without the empty ones Shopify sends for manual and draft orders
+    (`payment_gateway_names: [""]`); no label at all means the default clearing gateway."""
+    names = order.get("payment_gateway_names")
+    if not isinstance(names, list):
+        return []
+    return [str(name).strip() for name in names if isinstance(name, str | int) and str(name).strip()]
+
+
 def needs_transactions(document: CanonicalOrder, order: Mapping[str, Any]) -> bool:
     """A paid order that names a gift card next to another gateway: only its transactions say how
     much each paid, and a gift card's share is a liability released, not card money to clear."""
-    gateways = {str(name) for name in order.get("payment_gateway_names") or []}
+    gateways = set(_gateway_names(order))
     return bool(document.payments) and bool(gateways & GIFT_CARD_GATEWAYS) and bool(gateways - GIFT_CARD_GATEWAYS)
 
 
@@ -317,7 +384,7 @@ def refund_normalise(refund: Mapping[str, Any], *, currency: str, taxes_included
         t for t in refund.get("transactions") or [] if t.get("kind") == "refund" and t.get("status") == "success"
     ]
     amount = sum((_shop_amount(t, "amount", currency) for t in transactions), Decimal(0)) if transactions else None
-    gateway = str(transactions[0].get("gateway") or "") if transactions else ""
+    gateway = (str(transactions[0].get("gateway") or "").strip() or DEFAULT_GATEWAY) if transactions else ""
     processed_at = timestamp(refund.get("processed_at") or refund.get("created_at"), field="processed_at")
     return CanonicalRefund(
         external_id=refund_id,
@@ -334,40 +401,85 @@ def refund_normalise(refund: Mapping[str, Any], *, currency: str, taxes_included
     )
 
 
-def payout_normalise(record: Mapping[str, Any]) -> CanonicalPayout:
-    payout = require(record, "payout")
-    currency = currency_code(payout.get("currency"))
+def _balance_line(transaction: Any, *, index: int, payout_id: str, currency: str) -> PayoutLineDoc | None:
+    """One balance transaction as a payout line; None for the payout's own row. Amount and fee keep
+    Shopify's signs (a refunded fee is a negative fee), so amount - fee is always Shopify's net."""
+    field = f"transactions[{index}]"
+    if not isinstance(transaction, dict):
+        raise NormaliseError(f"{field}: {transaction!r} is not a balance transaction.")
+    kind = str(transaction.get("type") or "").strip().lower()
+    if kind in PAYOUT_ROW_TYPES or (kind == "transfer" and str(transaction.get("source_id")) == payout_id):
+        return None
+    line_type = BALANCE_TYPES.get(kind, PAYOUT_OTHER)
+    reference = transaction.get("source_order_id") if line_type == PAYOUT_CHARGE else transaction.get("source_id")
+    fee = transaction.get("fee")
+    return PayoutLineDoc(
+        type=line_type,
+        amount=money(transaction.get("amount"), currency, field=f"{field}.amount"),
+        fee=money("0" if fee is None else fee, currency, field=f"{field}.fee"),
+        reference=str(reference or "")[:120],
+        external_id=str(transaction.get("id") or "")[:120],
+        description=str(transaction.get("source_type") or kind)[:255],
+        vendor_type=kind[:60],
+    )
+
+
+def _summary_lines(payout: Mapping[str, Any], *, payout_id: str, currency: str) -> list[PayoutLineDoc]:
+    """A payout as GET payouts/{id}.json returns it, without its balance transactions: one line per
+    non-zero summary kind (gross and fee as Shopify signs them, so they net to the payout)."""
+    summary = payout.get("summary")
+    if not isinstance(summary, dict):
+        raise NormaliseError("payout: has neither transactions nor a summary to build its lines from.")
     lines = []
-    for transaction in record.get("transactions") or []:
-        kind = transaction.get("type")
-        if kind == "payout":
-            continue
-        line_type = BALANCE_TYPES.get(kind)
-        if line_type is None:
-            raise NormaliseError(f"Balance transaction {transaction.get('id')} has unknown type {kind!r}.")
-        reference = transaction.get("source_order_id") if line_type == PAYOUT_CHARGE else transaction.get("source_id")
-        fee = money(transaction.get("fee") or "0", currency, field="fee")
-        lines.append(
-            PayoutLineDoc(
-                type=line_type,
-                amount=money(transaction.get("amount"), currency, field="amount"),
-                fee=abs(fee),
-                reference=str(reference or ""),
-                external_id=str(transaction.get("id") or ""),
-                description=str(transaction.get("source_type") or kind)[:255],
+    for kind, line_type in SUMMARY_KINDS:
+        gross = money(summary.get(f"{kind}_gross_amount") or "0", currency, field=f"payout.summary.{kind}_gross_amount")
+        fee = money(summary.get(f"{kind}_fee_amount") or "0", currency, field=f"payout.summary.{kind}_fee_amount")
+        if gross or fee:
+            lines.append(
+                PayoutLineDoc(
+                    type=line_type,
+                    amount=gross,
+                    fee=fee,
+                    external_id=f"{payout_id}:{kind}",
+                    description=f"Payout summary: {kind.replace('_', ' ')}",
+                    vendor_type=f"summary:{kind}",
+                )
             )
-        )
+    return lines
+
+
+def payout_normalise(record: Mapping[str, Any]) -> CanonicalPayout:
+    """A Shopify Payments payout in any of the shapes its API returns: `{"payout": {...},
+    "transactions": [...]}` (the poller's record: the payout and its balance transactions),
+    `{"payout": {...}}` (GET payouts/{id}.json: lines from its summary), or the bare payout object;
+    `transactions` may also be the balance transactions response `{"transactions": [...]}`."""
+    payout = record.get("payout") if isinstance(record.get("payout"), dict) else record
+    payout_id = str(require(payout, "id"))
+    currency = currency_code(payout.get("currency"), field="payout.currency")
+    transactions = record.get("transactions") if payout is not record else None
+    if isinstance(transactions, dict):
+        transactions = transactions.get("transactions")
+    if transactions is None:
+        lines = _summary_lines(payout, payout_id=payout_id, currency=currency)
+    elif isinstance(transactions, list):
+        lines = [
+            line
+            for index, transaction in enumerate(transactions)
+            if (line := _balance_line(transaction, index=index, payout_id=payout_id, currency=currency)) is not None
+        ]
+    else:
+        raise NormaliseError(f"transactions: {type(transactions).__name__} is not a list of balance transactions.")
     arrival = payout.get("date")
     try:
         arrival_date = dt.date.fromisoformat(str(arrival))
     except ValueError:
         raise NormaliseError(f"payout.date: {arrival!r} is not a date.") from None
     return CanonicalPayout(
-        external_id=str(require(payout, "id")),
+        external_id=payout_id,
         source_version=1 if payout.get("status") != "paid" else 2,
         currency=currency,
         arrival_date=arrival_date,
-        amount=money(payout.get("amount"), currency, field="amount"),
+        amount=money(payout.get("amount"), currency, field="payout.amount"),
         gateway="shopify_payments",
         lines=tuple(lines),
     )
@@ -403,6 +515,7 @@ class ShopifyAdapter(Adapter):
     topics = (*ORDER_TOPICS, "refunds/create", "payouts", INVENTORY_TOPIC)
     poll_topics = ("orders", "payouts")
     inventory_topics = (INVENTORY_TOPIC,)
+    topic_header = "X-Shopify-Topic"
     credential_fields = ("access_token",)
     config_fields = ("shop_domain", "api_version")
 
@@ -470,6 +583,13 @@ class ShopifyAdapter(Adapter):
             if payload.get("inventory_item_id") is None or payload.get("location_id") is None:
                 raise WebhookRejected("The payload has no inventory_item_id or location_id.", status=400)
             return WebhookIdentity(topic=topic, external_id=f"{payload['inventory_item_id']}:{payload['location_id']}")
+        if isinstance(payload, dict) and payload.get("id") is None:
+            # A resource as the REST API returns it, wrapped in its name: {"payout": {...}}, {"order": {...}}
+            wrapped = next(
+                (payload[key] for key in ("payout", "order", "refund") if isinstance(payload.get(key), dict)), None
+            )
+            if wrapped is not None and wrapped.get("id") is not None:
+                return WebhookIdentity(topic=topic, external_id=str(wrapped["id"]))
         if not isinstance(payload, dict) or payload.get("id") is None:
             raise WebhookRejected("The payload has no id.", status=400)
         return WebhookIdentity(topic=topic, external_id=str(payload["id"]))
@@ -477,6 +597,10 @@ class ShopifyAdapter(Adapter):
     def normalise(self, *, topic: str, payload: Any, connection: Connection) -> list[Document]:
         if not isinstance(payload, dict):
             raise NormaliseError("The payload is not a JSON object.")
+        for key in ("order", "refund"):
+            # a resource as the REST API returns it (GET orders/{id}.json: {"order": {...}})
+            if payload.get("id") is None and isinstance(payload.get(key), dict) and key in topic:
+                payload = payload[key]
         if topic in ORDER_TOPICS:
             order = order_normalise(payload, shop_domain="")
             if needs_transactions(order, payload):

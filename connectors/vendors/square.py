@@ -27,6 +27,7 @@ from commerce.documents import (
     PAYOUT_ADJUSTMENT,
     PAYOUT_CHARGE,
     PAYOUT_FEE,
+    PAYOUT_OTHER,
     PAYOUT_REFUND,
     PAYOUT_RESERVE,
     CanonicalInventoryLevel,
@@ -46,6 +47,7 @@ from connectors.models import Connection
 from connectors.vendors import adapter_register
 from connectors.vendors.base import (
     Adapter,
+    DependencyMissing,
     Document,
     NormaliseError,
     Page,
@@ -65,25 +67,43 @@ PAYMENT_TOPICS = ("payment.created", "payment.updated")  # tenders arrive with t
 INVENTORY_TOPIC = "inventory.count.updated"
 INVENTORY_POLL_TOPIC = "inventory"
 ON_HAND_STATE = "IN_STOCK"
+# Square payout entry (`PaymentBalanceActivity`) types Tillbridge books to a named role; any other
+# type becomes an `other` line keeping Square's type, booked to payout suspense (never a refused payout).
 ENTRY_TYPES = {
     "CHARGE": PAYOUT_CHARGE,
     "REFUND": PAYOUT_REFUND,
     "FEE": PAYOUT_FEE,
     "PROCESSING_FEE": PAYOUT_FEE,
+    "TAX_ON_FEE": PAYOUT_FEE,
+    "DEPOSIT_FEE": PAYOUT_FEE,
+    "DEPOSIT_FEE_REVERSED": PAYOUT_FEE,
+    "FREE_PROCESSING": PAYOUT_FEE,
+    "THIRD_PARTY_FEE": PAYOUT_FEE,
+    "THIRD_PARTY_FEE_REFUND": PAYOUT_FEE,
     "ADJUSTMENT": PAYOUT_ADJUSTMENT,
     "OTHER_ADJUSTMENT": PAYOUT_ADJUSTMENT,
+    "RELEASE_ADJUSTMENT": PAYOUT_ADJUSTMENT,
+    "DISPUTE": PAYOUT_ADJUSTMENT,
+    "OPEN_DISPUTE": PAYOUT_ADJUSTMENT,
+    "OTHER": PAYOUT_ADJUSTMENT,
     "HOLD_ADJUSTMENT": PAYOUT_RESERVE,
     "RESERVE_HOLD": PAYOUT_RESERVE,
+    "RESERVE_RELEASE": PAYOUT_RESERVE,
     "RESERVE_RELEASED": PAYOUT_RESERVE,
-    "DISPUTE": PAYOUT_ADJUSTMENT,
-    "OTHER": PAYOUT_ADJUSTMENT,
+    "AUTOMATIC_SAVINGS": PAYOUT_RESERVE,
+    "AUTOMATIC_SAVINGS_REVERSED": PAYOUT_RESERVE,
 }
 
 
 def _money(value: Any, *, field: str, currency: str | None = None) -> tuple[Decimal, str]:
+    """A Square `Money` object. Square's reference examples name the currency `currency` or
+    `currency_code` (payouts); an amount with neither is in the document's own currency."""
     if not isinstance(value, dict):
         raise NormaliseError(f"{field} is missing.")
-    code = currency_code(value.get("currency"), field=f"{field}.currency")
+    given = value.get("currency") if value.get("currency") is not None else value.get("currency_code")
+    if given is None and currency is not None:
+        given = currency
+    code = currency_code(given, field=f"{field}.currency")
     if currency is not None and code != currency:
         raise NormaliseError(f"{field} is in {code}, the order in {currency}.")
     return minor(value.get("amount"), code, field=f"{field}.amount"), code
@@ -212,21 +232,32 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
     )
 
 
+def _is_event(payload: Any) -> bool:
+    """A Square webhook event envelope: `type` and a `data` object."""
+    return isinstance(payload, dict) and isinstance(payload.get("type"), str) and isinstance(payload.get("data"), dict)
+
+
+def _saved_object(payload: Mapping[str, Any], topic: str) -> Mapping[str, Any]:
+    """The object of a saved API response: `{"order": …}`, `{"refund": …}`, `{"payout": …}` or bare."""
+    for key in ("order", "refund", "payout"):
+        if key in topic and isinstance(payload.get(key), dict):
+            return payload[key]
+    return payload
+
+
 def refund_normalise(refund: Mapping[str, Any], return_order: Mapping[str, Any] | None) -> CanonicalRefund | None:
-    """A completed refund with its itemised return; None while pending or when it failed."""
+    """A completed refund; None while pending or when it failed. With its itemised return order the
+    refund carries the returned lines; without one (an amount-only refund, Square's RefundPayment
+    without itemisation) it is a refund of its amount with no lines against the refund's order,
+    and posting decides how that amount is spread (DESIGN.md §4)."""
     if refund.get("status") != "COMPLETED":
         return None
     refund_id = str(require(refund, "id"))
-    amount, currency = _money(refund.get("amount_money"), field="amount_money")
+    amount, currency = _money(refund.get("amount_money"), field="refund.amount_money")
     returns = (return_order or {}).get("returns") or []
-    if not returns:
-        raise NormaliseError(
-            f"Refund {refund_id} is an amount-only refund with no itemised return; refund it per item in Square "
-            "or post it by hand."
-        )
-    source_order = str(require(returns[0], "source_order_id"))
     lines = []
     shipping = Decimal(0)
+    source_order = str(require(returns[0], "source_order_id")) if returns else str(require(refund, "order_id"))
     for ret in returns:
         for line in ret.get("return_line_items") or []:
             lines.append(
@@ -256,17 +287,22 @@ def refund_normalise(refund: Mapping[str, Any], return_order: Mapping[str, Any] 
 def payout_normalise(
     payout: Mapping[str, Any], entries: list[Mapping[str, Any]], references: Mapping[str, str]
 ) -> CanonicalPayout:
-    amount, currency = _money(payout.get("amount_money"), field="amount_money")
+    """A payout with its entries. Gross and fee keep Square's signs (a refund's fee comes back as a
+    negative fee), so gross - fee is Square's `net_amount_money` for every entry."""
+    amount, currency = _money(payout.get("amount_money"), field="payout.amount_money")
+    if not isinstance(entries, list):
+        raise NormaliseError("payout_entries: is not a list.")
     lines = []
-    for entry in entries:
-        kind = entry.get("type")
-        line_type = ENTRY_TYPES.get(kind)
-        if line_type is None:
-            raise NormaliseError(f"Payout entry {entry.get('id')} has unknown type {kind!r}.")
-        gross, _ = _money(entry.get("gross_amount_money"), field="gross_amount_money", currency=currency)
+    for index, entry in enumerate(entries):
+        field = f"payout_entries[{index}]"
+        if not isinstance(entry, dict):
+            raise NormaliseError(f"{field}: {entry!r} is not a payout entry.")
+        kind = str(entry.get("type") or "").strip().upper()
+        line_type = ENTRY_TYPES.get(kind, PAYOUT_OTHER)
+        gross, _ = _money(entry.get("gross_amount_money"), field=f"{field}.gross_amount_money", currency=currency)
         fee = Decimal(0)
         if entry.get("fee_amount_money"):
-            fee, _ = _money(entry["fee_amount_money"], field="fee_amount_money", currency=currency)
+            fee, _ = _money(entry["fee_amount_money"], field=f"{field}.fee_amount_money", currency=currency)
         if line_type == PAYOUT_CHARGE:
             payment_id = str((entry.get("type_charge_details") or {}).get("payment_id") or "")
             reference = references.get(payment_id, payment_id)
@@ -278,16 +314,17 @@ def payout_normalise(
             PayoutLineDoc(
                 type=line_type,
                 amount=gross,
-                fee=abs(fee),
-                reference=reference,
-                external_id=str(entry.get("id") or ""),
-                description=str(kind).lower(),
+                fee=fee,
+                reference=reference[:120],
+                external_id=str(entry.get("id") or "")[:120],
+                description=kind.lower()[:255],
+                vendor_type=kind[:60],
             )
         )
     try:
         arrival = dt.date.fromisoformat(str(payout.get("arrival_date")))
     except ValueError:
-        raise NormaliseError(f"arrival_date: {payout.get('arrival_date')!r} is not a date.") from None
+        raise NormaliseError(f"payout.arrival_date: {payout.get('arrival_date')!r} is not a date.") from None
     return CanonicalPayout(
         external_id=str(require(payout, "id")),
         source_version=int(payout.get("version") or 1),
@@ -381,13 +418,24 @@ class SquareAdapter(Adapter):
             raise WebhookRejected("The event has no data.id.", status=400)
         return WebhookIdentity(topic=str(payload["type"]), external_id=str(data["id"]))
 
+    def file_identify(self, *, topic: str, payload: Any) -> WebhookIdentity:
+        """A saved file is a webhook event, or an object as Square's API returns it: an order
+        (RetrieveOrder `{"order": …}` or the bare Order), a refund (GetPaymentRefund `{"refund": …}`,
+        optionally with its `return_order`), a payout (GetPayout `{"payout": …}` with the
+        ListPayoutEntries `payout_entries`)."""
+        if _is_event(payload):
+            return self.webhook_identify(body=b"", payload=payload, headers={})
+        obj = _saved_object(payload, topic)
+        if not obj.get("id"):
+            raise WebhookRejected("The saved object has no id.", status=400)
+        return WebhookIdentity(topic=topic, external_id=str(obj["id"]))
+
     def normalise(self, *, topic: str, payload: Any, connection: Connection) -> list[Document]:
         if not isinstance(payload, dict):
             raise NormaliseError("The payload is not a JSON object.")
         if topic in PAYMENT_TOPICS:
             return []  # a payment is the order's tender; the order event carries it
-        if topic == "orders":
-            return [order_normalise(payload)]
+        event = _is_event(payload)
         if topic == INVENTORY_TOPIC:
             counts = require(payload, "data", "object", "inventory_counts")
             if not isinstance(counts, list):
@@ -397,6 +445,8 @@ class SquareAdapter(Adapter):
         if topic == INVENTORY_POLL_TOPIC:
             document = inventory_count_normalise(payload)
             return [document] if document is not None else []
+        if topic == "orders" or (topic in ORDER_TOPICS and not event):
+            return [order_normalise(_saved_object(payload, topic))]
         if topic in ORDER_TOPICS:
             order_id = str(require(payload, "data", "id"))
             with self.client(connection) as client:
@@ -405,24 +455,53 @@ class SquareAdapter(Adapter):
                 raise NormaliseError(f"Square returned no order {order_id}.")
             return [order_normalise(order)]
         if topic in REFUND_TOPICS:
-            refund = require(payload, "data", "object", "refund")
+            refund = require(payload, "data", "object", "refund") if event else _saved_object(payload, topic)
+            if not isinstance(refund, dict):
+                raise NormaliseError("refund: is not an object.")
             if refund.get("status") != "COMPLETED":
                 return []
-            return_order = None
-            if refund.get("order_id"):
-                with self.client(connection) as client:
-                    return_order = (client.get(f"orders/{refund['order_id']}") or {}).get("order")
-            document = refund_normalise(refund, return_order)
+            document = refund_normalise(refund, self._return_order(connection, refund, payload, event=event))
             return [document] if document else []
         if topic in (*PAYOUT_TOPICS, "payouts"):
-            payout = payload.get("payout") if topic == "payouts" else require(payload, "data", "object", "payout")
-            if topic == "payouts":
-                entries = payload.get("entries") or []
+            if event:
+                payout = require(payload, "data", "object", "payout")
+                entries = None
             else:
+                payout = _saved_object(payload, topic)
+                entries = payload.get("entries") if "entries" in payload else payload.get("payout_entries")
+            if entries is None:
                 with self.client(connection) as client:
-                    entries = self._entries(client, str(payout["id"]))
+                    entries = self._entries(client, str(require(payout, "id")))
+            if not isinstance(entries, list):
+                raise NormaliseError("payout_entries: is not a list.")
             return [payout_normalise(payout, entries, self._references(connection, entries))]
         raise NormaliseError(f"Topic {topic!r} is not handled by Square.")
+
+    def _return_order(
+        self, connection: Connection, refund: Mapping[str, Any], payload: Mapping[str, Any], *, event: bool
+    ) -> Mapping[str, Any] | None:
+        """The itemised return behind a refund. A refund whose `order_id` is a stored order is an
+        amount-only refund of that order (no return); a saved file may carry its `return_order`;
+        only a webhook event reads the return order from Square's API."""
+        order_id = refund.get("order_id")
+        if not order_id:
+            return None
+        from commerce.models import Order
+
+        stored = Order.objects.filter(
+            source=self.vendor, source_connection_id=connection.pk, external_id=str(order_id)
+        ).exists()
+        if stored:
+            return None
+        if not event:
+            if isinstance(payload.get("return_order"), dict):
+                return payload["return_order"]
+            raise DependencyMissing(
+                f"Refund {refund.get('id')} is for order {order_id}, not stored yet; ingest the order first "
+                "or save the refund with its return_order."
+            )
+        with self.client(connection) as client:
+            return (client.get(f"orders/{order_id}") or {}).get("order")
 
     def _references(self, connection: Connection, entries: list[Mapping[str, Any]]) -> dict[str, str]:
         """Payout entries name payments; reconciliation matches orders: map through stored tenders."""
@@ -441,12 +520,20 @@ class SquareAdapter(Adapter):
     def _entries(self, client: VendorClient, payout_id: str) -> list[dict]:
         entries: list[dict] = []
         params: dict[str, Any] = {"limit": 100}
+        seen: set[str] = set()
         while True:
             data = client.get(f"payouts/{payout_id}/payout-entries", params=params) or {}
-            entries.extend(data.get("payout_entries") or [])
-            if not data.get("cursor"):
+            page = data.get("payout_entries") or []
+            if not isinstance(page, list):
+                raise NormaliseError(f"Payout {payout_id}: payout_entries is not a list.")
+            entries.extend(page)
+            cursor = data.get("cursor")
+            if not cursor:
                 return entries
-            params["cursor"] = data["cursor"]
+            if cursor in seen or not page:  # a cursor that does not move on would page forever
+                raise NormaliseError(f"Payout {payout_id}: Square returned the entries cursor {cursor!r} again.")
+            seen.add(cursor)
+            params["cursor"] = cursor
 
     def fetch_page(
         self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None

@@ -24,6 +24,7 @@ from commerce.documents import (
     PAYOUT_ADJUSTMENT,
     PAYOUT_CHARGE,
     PAYOUT_FEE,
+    PAYOUT_OTHER,
     PAYOUT_REFUND,
     PAYOUT_RESERVE,
     CanonicalOrder,
@@ -164,9 +165,8 @@ def payout_normalise(payout: Mapping[str, Any], transactions: list[Mapping[str, 
         kind = transaction.get("type")
         if kind in ("payout", "payout_cancel", "payout_failure"):
             continue
-        line_type = BALANCE_TYPES.get(kind)
-        if line_type is None:
-            raise NormaliseError(f"Balance transaction {transaction.get('id')} has unknown type {kind!r}.")
+        # An unknown type is kept with Stripe's own type and booked to payout suspense.
+        line_type = BALANCE_TYPES.get(kind, PAYOUT_OTHER)
         lines.append(
             PayoutLineDoc(
                 type=line_type,
@@ -175,6 +175,7 @@ def payout_normalise(payout: Mapping[str, Any], transactions: list[Mapping[str, 
                 reference=_object_id(transaction.get("source")),
                 external_id=str(transaction.get("id") or ""),
                 description=str(transaction.get("description") or transaction.get("reporting_category") or kind)[:255],
+                vendor_type=str(kind or "")[:60],
             )
         )
     arrival = dt.datetime.fromtimestamp(require(payout, "arrival_date"), tz=dt.UTC).date()
@@ -242,13 +243,30 @@ class StripeAdapter(Adapter):
             raise WebhookRejected("The event has no data.object.id.", status=400)
         return WebhookIdentity(topic=str(payload["type"]), external_id=str(obj["id"]))
 
+    def file_identify(self, *, topic: str, payload: Any) -> WebhookIdentity:
+        """A saved event, or a bare API object (a charge, refund or payout as `GET /v1/…` returns it)."""
+        if isinstance(payload, dict) and payload.get("object") == "event":
+            return self.webhook_identify(body=b"", payload=payload, headers={})
+        if (
+            not isinstance(payload, dict)
+            or payload.get("object") not in ("charge", "refund", "payout")
+            or not payload.get("id")
+        ):
+            raise WebhookRejected(
+                "The file is neither a Stripe event nor a charge, refund or payout object.", status=400
+            )
+        return WebhookIdentity(topic=topic, external_id=str(payload["id"]))
+
     def normalise(self, *, topic: str, payload: Any, connection: Connection) -> list[Document]:
         if not isinstance(payload, dict):
             raise NormaliseError("The payload is not a JSON object.")
-        if topic in ("charges", "refunds", "payouts"):  # polled records: the bare object
+        if topic in ("charges", "refunds", "payouts") or payload.get("object") != "event":
+            # polled records and saved API objects: the bare object
             obj, version = payload, None
         else:
             obj, version = require(payload, "data", "object"), payload.get("created")
+        if not isinstance(obj, dict):
+            raise NormaliseError("data.object: is not an object.")
         if topic in COVERED_TOPICS:
             return []
         if topic in (*CHARGE_TOPICS, "charges"):
@@ -265,6 +283,8 @@ class StripeAdapter(Adapter):
             if obj.get("status") != "paid":
                 return []
             transactions = payload.get("balance_transactions")
+            if isinstance(transactions, dict):  # a saved `GET /v1/balance_transactions?payout=…` list object
+                transactions = transactions.get("data")
             if transactions is None:
                 with self.client(connection) as client:
                     transactions = self._balance_transactions(client, str(obj["id"]))
@@ -276,10 +296,16 @@ class StripeAdapter(Adapter):
         params: dict[str, Any] = {"payout": payout_id, "limit": PAGE_SIZE}
         while True:
             data = client.get("balance_transactions", params=params)
-            rows.extend(data.get("data") or [])
-            if not data.get("has_more") or not rows:
+            page = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(page, list):
+                raise NormaliseError(f"Payout {payout_id}: /v1/balance_transactions did not return a list.")
+            rows.extend(page)
+            if not data.get("has_more") or not page:
                 return rows
-            params["starting_after"] = rows[-1]["id"]
+            last = page[-1].get("id") if isinstance(page[-1], dict) else None
+            if not last or last == params.get("starting_after"):  # a page that does not move on
+                raise NormaliseError(f"Payout {payout_id}: Stripe returned the same balance transactions page again.")
+            params["starting_after"] = last
 
     def fetch_page(
         self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None

@@ -66,21 +66,40 @@ def _gmt(value: Any, *, field: str) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
-def _tax_docs(taxes: list, rates: Mapping[Any, Mapping[str, Any]], currency: str, field: str) -> tuple[TaxLineDoc, ...]:
+def _decimal(value: Any, *, field: str) -> Decimal:
+    """A WooCommerce number (a decimal string, up to 6 places; missing or "" is 0), or a
+    NormaliseError naming the field: `"abc"` or `NaN` is never a traceback (issue 14)."""
+    if value is None or value == "":
+        return Decimal(0)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise NormaliseError(f"{field}: {value!r} is not a number.")
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise NormaliseError(f"{field}: {value!r} is not a number.") from None
+    if not number.is_finite():
+        raise NormaliseError(f"{field}: {value!r} is not a finite number.")
+    return number
+
+
+def _tax_docs(taxes: Any, rates: Mapping[Any, Mapping[str, Any]], currency: str, field: str) -> tuple[TaxLineDoc, ...]:
+    if taxes in (None, ""):
+        return ()
+    if not isinstance(taxes, list):
+        raise NormaliseError(f"{field}.taxes: is not a list.")
     docs = []
-    for tax in taxes or []:
+    for index, tax in enumerate(taxes):
+        if not isinstance(tax, dict):
+            raise NormaliseError(f"{field}.taxes[{index}]: {tax!r} is not a tax.")
         # WooCommerce keeps 6 decimals per line and rounds per line when it totals (default setting).
-        try:
-            amount = quantize(Decimal(str(tax.get("total") or "0")), currency)
-        except ArithmeticError:
-            raise NormaliseError(f"{field}.taxes.total: {tax.get('total')!r} is not an amount.") from None
+        amount = quantize(_decimal(tax.get("total"), field=f"{field}.taxes[{index}].total"), currency)
         if amount == 0:
             continue
         rate = rates.get(tax.get("id"), {})
         docs.append(
             TaxLineDoc(
                 jurisdiction=str(rate.get("label") or rate.get("rate_code") or f"tax-{tax.get('id')}")[:80],
-                rate=Decimal(str(rate.get("rate_percent") or 0)) / 100,
+                rate=_decimal(rate.get("rate_percent"), field="tax_lines.rate_percent") / 100,
                 amount=amount,
             )
         )
@@ -90,30 +109,43 @@ def _tax_docs(taxes: list, rates: Mapping[Any, Mapping[str, Any]], currency: str
 def _exact(value: Any, currency: str, *, field: str) -> Decimal:
     """Line amounts can carry more decimals than the currency (WooCommerce stores 6); only an exact
     value in the currency's minor unit is accepted."""
-    amount = Decimal(str(value or "0"))
+    amount = value if isinstance(value, Decimal) else _decimal(value, field=field)
     if quantize(amount, currency) != amount:
         raise NormaliseError(f"{field}: {value} is not a whole amount of {currency}.")
     return quantize(amount, currency)
+
+
+def _objects(payload: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """`payload[key]` as a list of objects (missing or null is empty), else a NormaliseError naming it."""
+    items = payload.get(key)
+    if items in (None, ""):
+        return []
+    if not isinstance(items, list):
+        raise NormaliseError(f"{key}: is not a list.")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise NormaliseError(f"{key}[{index}]: {item!r} is not an object.")
+    return items
 
 
 def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
     order_id = str(require(order, "id"))
     currency = currency_code(order.get("currency"))
     included = bool(order.get("prices_include_tax"))
-    rates = {rate.get("rate_id"): rate for rate in order.get("tax_lines") or []}
-    codes = ", ".join(str(coupon.get("code")) for coupon in order.get("coupon_lines") or [])
+    rates = {rate.get("rate_id"): rate for rate in _objects(order, "tax_lines")}
+    codes = ", ".join(str(coupon.get("code")) for coupon in _objects(order, "coupon_lines"))
     lines, discounts = [], []
-    for item in order.get("line_items") or []:
+    for index, item in enumerate(_objects(order, "line_items")):
+        field = f"line_items[{index}]"
         line_id = str(require(item, "id"))
         quantity = item.get("quantity")
-        if not isinstance(quantity, int) or quantity <= 0:
-            raise NormaliseError(f"line_items[{line_id}].quantity: {quantity!r} is not a positive integer.")
-        field = f"line_items[{line_id}]"
-        subtotal = Decimal(str(item.get("subtotal") or "0"))
-        total = Decimal(str(item.get("total") or "0"))
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            raise NormaliseError(f"{field}.quantity: {quantity!r} is not a positive integer.")
+        subtotal = _decimal(item.get("subtotal"), field=f"{field}.subtotal")
+        total = _decimal(item.get("total"), field=f"{field}.total")
         if included:
-            subtotal += Decimal(str(item.get("subtotal_tax") or "0"))
-            total += Decimal(str(item.get("total_tax") or "0"))
+            subtotal += _decimal(item.get("subtotal_tax"), field=f"{field}.subtotal_tax")
+            total += _decimal(item.get("total_tax"), field=f"{field}.total_tax")
         gross = _exact(subtotal, currency, field=f"{field}.subtotal")
         unit = gross / quantity
         if quantize(unit, currency) != unit:
@@ -132,32 +164,32 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
             )
         )
     shipping_lines = []
-    for shipping in order.get("shipping_lines") or []:
-        amount = money(shipping.get("total") or "0", currency, field="shipping_lines.total")
+    for index, shipping in enumerate(_objects(order, "shipping_lines")):
+        amount = money(shipping.get("total") or "0", currency, field=f"shipping_lines[{index}].total")
         if included:
-            amount += money(shipping.get("total_tax") or "0", currency, field="shipping_lines.total_tax")
+            amount += money(shipping.get("total_tax") or "0", currency, field=f"shipping_lines[{index}].total_tax")
         shipping_lines.append(
             ShippingLineDoc(
                 external_id=str(require(shipping, "id")),
                 amount=amount,
                 code=str(shipping.get("method_id") or "")[:60],
                 title=str(shipping.get("method_title") or "")[:120],
-                taxes=_tax_docs(shipping.get("taxes"), rates, currency, "shipping_lines"),
+                taxes=_tax_docs(shipping.get("taxes"), rates, currency, f"shipping_lines[{index}]"),
             )
         )
-    for fee in order.get("fee_lines") or []:
-        amount = money(fee.get("total") or "0", currency, field="fee_lines.total")
+    for index, fee in enumerate(_objects(order, "fee_lines")):
+        amount = money(fee.get("total") or "0", currency, field=f"fee_lines[{index}].total")
         if amount < 0:
             raise NormaliseError(f"Fee line {fee.get('id')} is negative; negative fees are not supported.")
         if included:
-            amount += money(fee.get("total_tax") or "0", currency, field="fee_lines.total_tax")
+            amount += money(fee.get("total_tax") or "0", currency, field=f"fee_lines[{index}].total_tax")
         shipping_lines.append(
             ShippingLineDoc(
                 external_id=f"fee-{require(fee, 'id')}",
                 amount=amount,
                 code="fee",
                 title=str(fee.get("name") or "Fee")[:120],
-                taxes=_tax_docs(fee.get("taxes"), rates, currency, "fee_lines"),
+                taxes=_tax_docs(fee.get("taxes"), rates, currency, f"fee_lines[{index}]"),
             )
         )
     status = order.get("status") or ""
@@ -201,12 +233,15 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
 def refund_normalise(refund: Mapping[str, Any], *, order_id: str, currency: str) -> CanonicalRefund:
     refund_id = str(require(refund, "id"))
     lines = []
-    for item in refund.get("line_items") or []:
-        quantity = abs(int(item.get("quantity") or 0))
+    for index, item in enumerate(_objects(refund, "line_items")):
+        raw_quantity = item.get("quantity")
+        if raw_quantity is not None and (isinstance(raw_quantity, bool) or not isinstance(raw_quantity, int)):
+            raise NormaliseError(f"refunds.line_items[{index}].quantity: {raw_quantity!r} is not a whole number.")
+        quantity = abs(raw_quantity or 0)
         if quantity == 0:
             continue
         refunded_item = next(
-            (meta.get("value") for meta in item.get("meta_data") or [] if meta.get("key") == "_refunded_item_id"), None
+            (meta.get("value") for meta in _objects(item, "meta_data") if meta.get("key") == "_refunded_item_id"), None
         )
         if refunded_item is None:
             raise NormaliseError(f"Refund {refund_id} line {item.get('id')} does not name the refunded order line.")
@@ -214,7 +249,7 @@ def refund_normalise(refund: Mapping[str, Any], *, order_id: str, currency: str)
     shipping = sum(
         (
             abs(money(line.get("total") or "0", currency, field="shipping_lines.total"))
-            for line in refund.get("shipping_lines") or []
+            for line in _objects(refund, "shipping_lines")
         ),
         Decimal(0),
     )
@@ -236,6 +271,7 @@ class WooCommerceAdapter(Adapter):
     vendor = Connection.Vendor.WOOCOMMERCE
     topics = (*ORDER_TOPICS, "orders")
     poll_topics = ("orders",)
+    topic_header = "X-WC-Webhook-Topic"
     credential_fields = ("consumer_key", "consumer_secret")
     config_fields = ("store_url",)
 

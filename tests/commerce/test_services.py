@@ -163,3 +163,39 @@ def test_vendor_discount_allocations_round_trip_and_bad_ones_are_refused(world):
             with pytest.raises(ValidationError) as error:
                 order_upsert(source="shopify", connection_id=7, document=document)
             assert field in error.value.message_dict, bad
+
+
+def test_payout_fees_keep_their_sign_and_unknown_vendor_lines_are_stored_as_other(world):
+    lines = (
+        PayoutLineDoc("refund", D("-3.54"), fee=D("-0.23"), vendor_type="refund"),
+        PayoutLineDoc("other", D("5.00"), external_id="1", vendor_type="anomaly_credit"),
+    )
+    document = stripe_payout(amount=D("1.69"), lines=lines)
+    with tenant_context(world.acme):
+        stored = payout_upsert(source="shopify", connection_id=3, document=document).obj
+        assert list(stored.lines.values_list("type", "amount", "fee", "vendor_type")) == [
+            ("refund", D("-3.54"), D("-0.23"), "refund"),
+            ("other", D("5.00"), D("0.00"), "anomaly_credit"),
+        ]
+        assert payout_document(payout=stored) == document
+
+
+def test_a_payment_with_a_blank_gateway_is_stored_on_the_default_gateway(world):
+    order = shopify_order()
+    payments = tuple(
+        replace(payment, gateway=" ") if payment.external_id == "p1" else payment for payment in order.payments
+    )
+    with tenant_context(world.acme):
+        stored = order_upsert(source="shopify", connection_id=7, document=replace(order, payments=payments)).obj
+        assert sorted(stored.payments.values_list("external_id", "gateway")) == [
+            ("p1", "manual"),
+            ("p2", "shopify_gift_card"),
+        ]
+
+
+def test_a_refund_with_an_amount_and_no_lines_is_stored_with_its_amount(world):
+    with tenant_context(world.acme):
+        order_upsert(source="shopify", connection_id=7, document=shopify_order())
+        stored = refund_upsert(source="shopify", connection_id=7, document=refund("R9", (), amount=D("19.53"))).obj
+        assert (stored.amount, stored.lines.count(), stored.shipping) == (D("19.53"), 0, D("0.00"))
+        assert refund_document(refund=stored).lines == ()

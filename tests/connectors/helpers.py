@@ -56,3 +56,12 @@ def woocommerce_headers(body: bytes, secret: str, topic: str) -> dict[str, str]:
         "HTTP_X_WC_WEBHOOK_ID": "14",
         "HTTP_X_WC_WEBHOOK_DELIVERY_ID": "f1b2c3d4e5",
     }
+
+
+def journal_lines(entry) -> list[tuple[str, str, str, str]]:
+    """(role, account code, debit, credit) of a posted entry, in posting order; amounts as strings
+    normalised to two decimals (the column stores four)."""
+    return [
+        (line.role, line.account.code, f"{line.debit:.2f}", f"{line.credit:.2f}")
+        for line in entry.lines.select_related("account").order_by("position")
+    ]

@@ -213,3 +213,118 @@ def test_dispatch_failure_when_the_broker_is_down_leaves_the_event_received(worl
         event = _store(conn, "orders/create", b'{"id": 1}', "1")
         inbox._dispatch(event.pk)
         assert InboundEvent.objects.get(pk=event.pk).status == "received"
+
+
+# ---- issue 14: any failure ends the event failed or dead with an exception naming the field -----
+
+
+def _woo(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        return ConnectionFactory(vendor="woocommerce", config={"store_url": "https://example.com"})
+
+
+def _ingest_woo(tmp_path, order: dict) -> str:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order))
+    out = StringIO()
+    call_command(
+        "ingest_file", "--tenant", "acme", "--vendor", "woocommerce", "--topic", "order.updated", str(path), stdout=out
+    )
+    return out.getvalue()
+
+
+def test_a_malformed_woocommerce_number_is_a_dead_letter_naming_the_field_not_a_traceback(world, tmp_path):
+    _woo(world)
+    order = fixture("woocommerce", "docs_order_727.json")
+    order["line_items"][0]["subtotal"] = "abc"
+    output = _ingest_woo(tmp_path, order)  # no decimal.InvalidOperation out of the command
+    message = "line_items[0].subtotal: 'abc' is not a number."
+    with tenant_context(world.acme):
+        event = InboundEvent.objects.get()
+        assert (event.status, event.last_error, event.attempts) == ("dead", message, 1)
+        problem = TriageException.objects.get(kind="normalise")
+        assert (problem.detail, problem.context["field"], problem.context["event_id"]) == (
+            message,
+            "line_items[0].subtotal",
+            event.pk,
+        )
+        assert not Order.objects.exists()
+    assert output.splitlines() == [f"event {event.pk} order.updated 727: dead", f"  exception: {message}"]
+
+
+def test_an_unknown_currency_code_is_a_dead_letter_naming_the_currency(world, tmp_path):
+    _woo(world)
+    order = {**fixture("woocommerce", "docs_order_727.json"), "currency": "XYZ"}
+    _ingest_woo(tmp_path, order)
+    with tenant_context(world.acme):
+        event = InboundEvent.objects.get()
+        assert (event.status, event.last_error) == (
+            "dead",
+            "currency: 'XYZ' is not an ISO 4217 currency with a minor unit.",
+        )
+        assert TriageException.objects.get(kind="normalise").context["field"] == "currency"
+        assert not JournalEntry.objects.exists()
+
+
+def test_an_unexpected_error_while_normalising_fails_the_event_then_dead_letters_it(world, monkeypatch, settings):
+    from connectors.vendors.woocommerce import WooCommerceAdapter
+
+    conn = _woo(world)
+
+    def explode(self, **kwargs):
+        raise RuntimeError("the adapter tripped")
+
+    monkeypatch.setattr(WooCommerceAdapter, "normalise", explode)
+    body = fixture_bytes("woocommerce", "docs_order_727.json")
+    with tenant_context(world.acme):
+        event = _store(conn, "order.updated", body)
+        event = event_process(event_id=event.pk)
+        message = "Normalising order.updated failed: RuntimeError: the adapter tripped"
+        assert (event.status, event.last_error, event.attempts) == ("failed", message, 1)
+        assert event.next_attempt_at is not None
+        assert not TriageException.objects.exists()
+        for _ in range(settings.CONNECTOR_EVENT_MAX_ATTEMPTS - 1):
+            event = event_process(event_id=event.pk)
+        assert (event.status, event.attempts) == ("dead", settings.CONNECTOR_EVENT_MAX_ATTEMPTS)
+        problem = TriageException.objects.get()
+        assert (problem.kind, problem.detail, problem.context["error_type"]) == ("sync", message, "RuntimeError")
+
+
+def test_an_unexpected_error_while_posting_names_the_document_and_rolls_it_back(world, monkeypatch):
+    conn = _woo(world)
+
+    def explode(**kwargs):
+        raise OSError("ledger disk full")
+
+    monkeypatch.setattr(inbox.posting, "journal_post_order", explode)
+    with tenant_context(world.acme):
+        event = _store(conn, "order.updated", fixture_bytes("woocommerce", "docs_order_727.json"))
+        event = event_process(event_id=event.pk)
+        assert (event.status, event.last_error) == (
+            "failed",
+            "Storing and posting order 727 failed: OSError: ledger disk full",
+        )
+        assert not Order.objects.exists()  # the half-applied order rolled back with the failure
+
+
+def test_a_refund_delivered_before_its_order_waits_for_it_then_applies(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        conn = ConnectionFactory(vendor="woocommerce", config={"store_url": "https://example.com"})
+        stripe = ConnectionFactory(vendor="stripe", config={})
+        refund = fixture("stripe", "openapi_refund.json")
+        event = _store(stripe, "refund.created", json.dumps(refund).encode())
+        event = event_process(event_id=event.pk)
+        assert (event.status, event.last_error) == (
+            "failed",
+            "Refund re_1Pgc72B7WZ01zgkWqPvrRrPE is for order ch_1PgafuB7WZ01zgkWXYmPNZs8, not stored yet.",
+        )
+        assert event.next_attempt_at is not None and not TriageException.objects.exists()
+        event_process(event_id=_store(stripe, "charge.succeeded", fixture_bytes("stripe", "openapi_charge.json")).pk)
+        event = event_process(event_id=event.pk)
+        assert (event.status, Refund.objects.get().amount, conn.vendor) == ("processed", D("1.00"), "woocommerce")

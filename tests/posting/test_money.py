@@ -20,9 +20,13 @@ def test_minor_units_of_zero_two_and_three_decimal_currencies():
     ]
 
 
-def test_unknown_but_well_formed_currency_has_two_decimals_and_bad_codes_are_refused():
-    assert minor_units("XYZ") == 2
-    for bad in ("usd", "US", "USDX", "", None):
+def test_minor_units_come_from_iso_4217_not_a_hand_kept_table():
+    # Currencies a hand-kept table would have guessed at two decimals.
+    assert [minor_units(code) for code in ("ISK", "UYI", "CLF", "LYD", "MGA", "XPF")] == [0, 0, 4, 3, 2, 0]
+
+
+def test_unknown_or_non_money_currency_codes_and_bad_codes_are_refused():
+    for bad in ("XYZ", "XAU", "XXX", "usd", "US", "USDX", "", None):
         with pytest.raises(MoneyError):
             minor_units(bad)
 

@@ -45,3 +45,28 @@ def test_seed_demo_is_idempotent(world, capsys):
     assert "finance@acme-outfitters.test" in captured.out
     # the progress bar (on stderr) counts every step to the end and names the last one
     assert "11/11" in captured.err and "a month of orders, refunds and payouts" in captured.err
+
+
+def test_partner_create_on_a_migrated_but_unseeded_database_creates_the_public_tenant(world, capsys, settings):
+    from tenants.models import Domain
+
+    # Unseeded: no public tenant row and no domains (the schema itself exists: migrate made it).
+    Domain.objects.all().delete()
+    Tenant.objects.filter(schema_name="public").delete()
+    call_command("partner_create", slug="eastwind", name="Eastwind", domain="eastwind.localhost")
+    assert "Partner eastwind created at eastwind.localhost" in capsys.readouterr().out
+    public = Tenant.objects.get(schema_name="public")
+    assert (public.slug, public.partner_id) == ("public", None)
+    assert sorted(Domain.objects.filter(tenant=public).values_list("domain", "partner__slug")) == [
+        ("eastwind.localhost", "eastwind"),
+        (settings.PORTAL_PUBLIC_DOMAIN, None),
+    ]
+
+
+def test_partner_create_refuses_the_operators_own_domain_clearly_even_before_it_exists(world, settings):
+    from tenants.models import Domain
+
+    Domain.objects.all().delete()
+    Tenant.objects.filter(schema_name="public").delete()
+    with pytest.raises(CommandError, match="is the operator's own domain, not a partner's"):
+        call_command("partner_create", slug="p3", name="P", domain=settings.PORTAL_PUBLIC_DOMAIN)

@@ -120,8 +120,8 @@ def test_payout_normalises_balance_transactions_without_the_payout_row():
         amount=D("169.77"),
         gateway="shopify_payments",
         lines=(
-            PayoutLineDoc("charge", D("175.87"), D("5.40"), "5741329006917", "699519475", "charge"),
-            PayoutLineDoc("adjustment", D("-0.70"), D("0.00"), "460709370", "699519476", "adjustment"),
+            PayoutLineDoc("charge", D("175.87"), D("5.40"), "5741329006917", "699519475", "charge", "charge"),
+            PayoutLineDoc("adjustment", D("-0.70"), D("0.00"), "460709370", "699519476", "adjustment", "adjustment"),
         ),
     )
 

@@ -74,14 +74,15 @@ def test_inclusive_tax_jpy_order_normalises_exactly():
     )
 
 
-def test_weighted_quantities_and_amount_only_refunds_are_refused_clearly():
+def test_weighted_quantities_are_refused_clearly_and_amount_only_refunds_carry_no_lines():
     order = fixture("square", "order.json")["order"]
     order["line_items"][0]["quantity"] = "1.5"
     with pytest.raises(NormaliseError, match=r"1\.5 is not a whole positive quantity"):
         order_normalise(order)
+    # Issue 14: an amount-only refund is accepted with its amount and no lines (posting spreads it).
     refund = fixture("square", "refund_updated_event.json")["data"]["object"]["refund"]
-    with pytest.raises(NormaliseError, match="amount-only refund"):
-        refund_normalise(refund, {"id": "x", "returns": []})
+    document = refund_normalise(refund, {"id": "x", "returns": []})
+    assert (document.order_external_id, document.lines, document.amount) == (refund["order_id"], (), D("285"))
 
 
 def test_signature_covers_the_notification_url_and_body(world, host_client, square_conn):

@@ -74,7 +74,9 @@ def test_refund_and_payout_normalise():
     )
     assert (payout.amount, payout.arrival_date) == (D("33.24"), dt.date(2024, 9, 20))
     assert payout.lines == (
-        PayoutLineDoc("charge", D("49.99"), D("1.75"), CHARGE, "txn_3PqLkR2eZvKYlo2C1f9a7Wc2", "Order #A-2291"),
+        PayoutLineDoc(
+            "charge", D("49.99"), D("1.75"), CHARGE, "txn_3PqLkR2eZvKYlo2C1f9a7Wc2", "Order #A-2291", "charge"
+        ),
         PayoutLineDoc(
             "refund",
             D("-15.00"),
@@ -82,6 +84,7 @@ def test_refund_and_payout_normalise():
             "re_3PqLkR2eZvKYlo2C1Wn6sHgD",
             "txn_3PqLkR2eZvKYlo2C1bH2kLm9",
             "REFUND FOR CHARGE (Order #A-2291)",
+            "refund",
         ),
     )
 
