@@ -68,5 +68,12 @@ def test_partner_create_refuses_the_operators_own_domain_clearly_even_before_it_
 
     Domain.objects.all().delete()
     Tenant.objects.filter(schema_name="public").delete()
-    with pytest.raises(CommandError, match="is the operator's own domain, not a partner's"):
+    # The operator's domain in tests is `localhost`, which the domain rules refuse as a host at all.
+    with pytest.raises(CommandError, match=r"(operator's own domain|cannot be a portal host)"):
         call_command("partner_create", slug="p3", name="P", domain=settings.PORTAL_PUBLIC_DOMAIN)
+
+
+def test_partner_create_refuses_a_named_operator_domain_by_its_rule(world, settings):
+    settings.PORTAL_PUBLIC_DOMAIN = "tillbridge.example"
+    with pytest.raises(CommandError, match=r"tillbridge\.example is the operator's domain"):
+        call_command("partner_create", slug="p4", name="P", domain="tillbridge.example")
