@@ -8,7 +8,7 @@ from commerce.services import order_upsert, payout_upsert, refund_upsert
 from mappings.services import standard_chart_apply
 from posting.models import Reconciliation
 from posting.services import journal_post_order, journal_post_payout, journal_post_refund, payout_reconcile
-from tests.commerce.factories import refund, shopify_order, stripe_payout
+from tests.commerce.factories import refund, shopify_order, stripe_payout, stripe_payout_all_types
 from triage.models import Exception as TriageException
 
 
@@ -86,19 +86,6 @@ def test_payout_in_another_currency_is_a_reconciliation_exception(world, django_
         assert (group.cause, group.count) == ("reconciliation_difference", 5)
 
 
-def _full_payout_document():
-    lines = (
-        PayoutLineDoc("charge", D("170.30"), fee=D("5.24"), reference="1001"),
-        PayoutLineDoc("refund", D("-47.47"), reference="R1"),
-        PayoutLineDoc("fee", D("-2.00"), description="Monthly fee"),
-        PayoutLineDoc("fee", D("0.46"), description="Fee refund", vendor_type="refund_fee"),
-        PayoutLineDoc("adjustment", D("-1.00"), description="Dispute fee"),
-        PayoutLineDoc("reserve", D("-10.00"), description="Rolling reserve"),
-        PayoutLineDoc("other", D("3.25"), description="Mystery", vendor_type="transfer_reversal"),
-    )
-    return replace(stripe_payout(), lines=lines, amount=D("108.30"))
-
-
 def _states(reconciliation):
     return [
         (row["type"], row["state"], row["role"], row["expected"], row["difference"]) for row in reconciliation.lines
@@ -108,7 +95,7 @@ def _states(reconciliation):
 def test_every_payout_line_is_matched_to_its_document_or_role(world, django_capture_on_commit_callbacks):
     with tenant_context(world.acme):
         _posted_order_and_refund()
-        payout = payout_upsert(source="stripe", connection_id=2, document=_full_payout_document()).obj
+        payout = payout_upsert(source="stripe", connection_id=2, document=stripe_payout_all_types()).obj
         entry = journal_post_payout(payout=payout).entry
         with django_capture_on_commit_callbacks(execute=True):
             reconciliation = payout_reconcile(payout=payout)
@@ -138,7 +125,7 @@ def test_every_payout_line_is_matched_to_its_document_or_role(world, django_capt
 def test_unposted_payout_leaves_fee_adjustment_and_reserve_unmatched(world, django_capture_on_commit_callbacks):
     with tenant_context(world.acme):
         _posted_order_and_refund()
-        payout = payout_upsert(source="stripe", connection_id=2, document=_full_payout_document()).obj
+        payout = payout_upsert(source="stripe", connection_id=2, document=stripe_payout_all_types()).obj
         with django_capture_on_commit_callbacks(execute=True):
             reconciliation = payout_reconcile(payout=payout)
         assert [(row["state"], row["difference"]) for row in reconciliation.lines] == [
