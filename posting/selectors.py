@@ -403,3 +403,85 @@ def captured_not_paid_out(*, days: int = 7, now: dt.datetime | None = None) -> l
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class PartnerPayoutRow:
+    tenant_slug: str
+    tenant_name: str
+    payout_id: int
+    external_id: str
+    gateway: str
+    arrival_date: dt.date
+    amount: Decimal
+    currency: str
+    status: str
+    matched: int
+    line_count: int
+    difference: Decimal | None
+
+
+@dataclass(frozen=True)
+class PartnerPayoutPage:
+    rows: list[PartnerPayoutRow]
+    number: int
+    num_pages: int
+    count: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def partner_payouts(
+    *, tenants, status: str | None = None, search: str = "", page: int = 1, per_page: int = 50
+) -> PartnerPayoutPage:
+    """Payouts of several tenants, newest first, read in each tenant's own schema. Each schema gives
+    at most the first `page * per_page` rows, which is all the merged page can need."""
+    from django_tenants.utils import schema_exists, tenant_context
+
+    page = max(page, 1)
+    rows: list[PartnerPayoutRow] = []
+    count = 0
+    for tenant in tenants:
+        if not schema_exists(tenant.schema_name):
+            continue
+        with tenant_context(tenant):
+            queryset = payouts_list(status=status, search=search)
+            count += queryset.count()
+            for payout in queryset[: page * per_page]:
+                reconciliation = getattr(payout, "reconciliation", None)
+                rows.append(
+                    PartnerPayoutRow(
+                        tenant_slug=tenant.slug,
+                        tenant_name=tenant.name,
+                        payout_id=payout.pk,
+                        external_id=payout.external_id,
+                        gateway=payout.gateway,
+                        arrival_date=payout.arrival_date,
+                        amount=quantize(payout.amount, payout.currency),
+                        currency=payout.currency,
+                        status=payout.reconciliation_status,
+                        matched=reconciliation.matched if reconciliation else 0,
+                        line_count=payout.line_count,
+                        difference=quantize(reconciliation.difference, payout.currency) if reconciliation else None,
+                    )
+                )
+    rows.sort(key=lambda row: (row.arrival_date, row.tenant_slug, row.payout_id), reverse=True)
+    num_pages = max((count + per_page - 1) // per_page, 1)
+    page = min(page, num_pages)
+    return PartnerPayoutPage(
+        rows=rows[(page - 1) * per_page : page * per_page], number=page, num_pages=num_pages, count=count
+    )

@@ -21,6 +21,7 @@ from posting.selectors import (
     entries_for_source,
     journal_detail,
     journals_list,
+    partner_payouts,
     payout_reconciliation,
     payouts_list,
     policy_read,
@@ -221,4 +222,28 @@ def unsettled_report(request: HttpRequest, fmt: str = "html") -> HttpResponse:
         request,
         "posting/unsettled.html",
         {"rows": rows, "days": days, "totals": sorted(totals.items())},
+    )
+
+
+def partner_payouts_page(request: HttpRequest) -> HttpResponse:
+    """Partner console: the payouts of every tenant of this partner, with their reconciliation."""
+    if request.portal_area != "partner":
+        raise Http404("Not found")
+    from tenants.selectors import partner_tenants
+
+    status = request.GET.get("status", "")
+    if status not in Reconciliation.Status.values:
+        status = ""
+    search = request.GET.get("q", "").strip()[:100]
+    try:
+        number = int(request.GET.get("page", "1"))
+    except ValueError:
+        number = 1
+    page = partner_payouts(
+        tenants=partner_tenants(partner=request.partner), status=status or None, search=search, page=number
+    )
+    return render(
+        request,
+        "posting/partner_payouts.html",
+        {"page": page, "status": status, "search": search, "statuses": Reconciliation.Status.choices},
     )

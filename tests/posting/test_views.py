@@ -250,3 +250,26 @@ def test_captured_not_paid_out_report_page_and_csv(world, host_client):
     assert client.get("/ledger/unsettled.csv?days=3000").content.decode().splitlines()[1:] == []
     assert client.get("/ledger/unsettled/?days=abc").status_code == 400
     assert client.get("/ledger/unsettled/?days=-1").status_code == 400
+
+
+def test_partner_payouts_list_shows_only_its_own_tenants(world, host_client):
+    from dataclasses import replace
+
+    from commerce.services import payout_upsert
+    from tests.commerce.factories import stripe_payout
+
+    _reconciled_payout(world)
+    for tenant, external_id in ((world.bluebird, "po_bluebird"), (world.cedar, "po_cedar")):
+        with tenant_context(tenant):
+            payout_upsert(source="stripe", connection_id=2, document=replace(stripe_payout(), external_id=external_id))
+    northwind = host_client("northwind.localhost", world.partner_admin)
+    html = northwind.get("/payouts/").content.decode()
+    assert 'data-tenant="acme"' in html and ">po_1<" in html and ">po_bluebird<" in html
+    assert "po_cedar" not in html and 'data-tenant="cedar"' not in html
+    assert "(2 payouts)" in html
+    filtered = northwind.get("/payouts/?status=differences").content.decode()
+    assert ">po_1<" in filtered and "po_bluebird" not in filtered
+    southpaw = host_client("southpaw.localhost", world.other_partner_admin).get("/payouts/").content.decode()
+    assert ">po_cedar<" in southpaw and "po_1<" not in southpaw and "po_bluebird" not in southpaw
+    # Not a tenant page: the tenant's own host has no such partner view.
+    assert host_client(world.host(world.acme), world.acme_admin).get("/payouts/").status_code == 404
