@@ -723,7 +723,7 @@ def payout_reconcile(*, payout: Payout) -> Reconciliation:
         rows.append(row)
 
     matched = sum(1 for row in rows if row["state"] == "matched")
-    if matched == len(rows) and rows:
+    if matched == len(rows):  # a payout with no lines has nothing left to match
         status = Reconciliation.Status.MATCHED
     elif matched == 0:
         status = Reconciliation.Status.UNMATCHED

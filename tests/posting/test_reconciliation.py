@@ -158,3 +158,41 @@ def test_payout_with_nothing_matching_is_unmatched(world):
             "no order with this reference",
             "no refund with this reference",
         ]
+
+
+def test_reconciliation_retry_fails_on_differences_and_passes_with_only_suspense_left(world):
+    import pytest
+
+    from posting.retry import RETRY_ACTIONS, StillRefused
+
+    with tenant_context(world.acme):
+        _posted_order_and_refund()
+        payout = payout_upsert(source="stripe", connection_id=2, document=stripe_payout_all_types()).obj
+        with pytest.raises(StillRefused, match="the payout is not posted"):
+            RETRY_ACTIONS["posting.payout_reconcile"](payout_id=payout.pk)
+        journal_post_payout(payout=payout)
+        reconciliation = RETRY_ACTIONS["posting.payout_reconcile"](payout_id=payout.pk)
+        assert (reconciliation.status, reconciliation.differences) == ("differences", [])
+
+
+def test_captured_not_paid_out_after_n_days(world):
+    import datetime as dt
+
+    from posting.selectors import captured_not_paid_out
+    from tests.commerce.factories import PAID_AT
+
+    with tenant_context(world.acme):
+        _posted_order_and_refund()  # order 1001, paid PAID_AT: 170.30 by stripe, 25.00 gift card
+        later = replace(shopify_order(), external_id="1002", paid_at=PAID_AT + dt.timedelta(days=5))
+        order_upsert(source="shopify", connection_id=1, document=later)
+        now = PAID_AT + dt.timedelta(days=8)
+        assert [(row.order, row.gateway, row.amount, row.days) for row in captured_not_paid_out(days=7, now=now)] == [
+            ("1001", "stripe", D("170.30"), 8)
+        ]
+        assert [row.order for row in captured_not_paid_out(days=2, now=now)] == ["1001", "1002"]
+        payout_upsert(source="stripe", connection_id=2, document=stripe_payout())  # settles 1001's charge
+        assert [row.order for row in captured_not_paid_out(days=2, now=now)] == ["1002"]
+        # A payout from another gateway does not settle a stripe capture.
+        other = replace(stripe_payout(), external_id="po_2", gateway="paypal", lines=stripe_payout().lines[:1])
+        payout_upsert(source="stripe", connection_id=2, document=replace(other, amount=D("165.06")))
+        assert [row.order for row in captured_not_paid_out(days=2, now=now)] == ["1002"]

@@ -273,3 +273,31 @@ def test_partner_payouts_list_shows_only_its_own_tenants(world, host_client):
     assert ">po_cedar<" in southpaw and "po_1<" not in southpaw and "po_bluebird" not in southpaw
     # Not a tenant page: the tenant's own host has no such partner view.
     assert host_client(world.host(world.acme), world.acme_admin).get("/payouts/").status_code == 404
+
+
+def test_partner_payouts_pages_merge_tenants_newest_first(world):
+    import datetime as dt
+    from dataclasses import replace
+
+    from commerce.services import payout_upsert
+    from posting.selectors import partner_payouts
+    from tenants.selectors import partner_tenants
+    from tests.commerce.factories import stripe_payout
+
+    start = dt.date(2026, 1, 1)
+    for tenant, offset in ((world.acme, 0), (world.bluebird, 1)):
+        with tenant_context(tenant):
+            for number in range(3):  # acme on even days, bluebird on odd days
+                arrival = start + dt.timedelta(days=2 * number + offset)
+                document = replace(stripe_payout(), external_id=f"{tenant.slug}-{number}", arrival_date=arrival)
+                payout_upsert(source="stripe", connection_id=2, document=document)
+    tenants = partner_tenants(partner=world.northwind)
+    pages = [partner_payouts(tenants=tenants, page=number, per_page=2) for number in (1, 2, 3, 9)]
+    assert [[row.external_id for row in page.rows] for page in pages] == [
+        ["bluebird-2", "acme-2"],
+        ["bluebird-1", "acme-1"],
+        ["bluebird-0", "acme-0"],
+        ["bluebird-0", "acme-0"],  # past the end: the last page
+    ]
+    assert (pages[0].count, pages[0].num_pages, pages[0].has_next, pages[2].has_next) == (6, 3, True, False)
+    assert partner_payouts(tenants=partner_tenants(partner=world.southpaw)).rows == []
