@@ -409,6 +409,7 @@ def captured_not_paid_out(*, days: int = 7, now: dt.datetime | None = None) -> l
 class PartnerPayoutRow:
     tenant_slug: str
     tenant_name: str
+    tenant_host: str | None  # the tenant portal's primary domain, for a link to the payout's page
     payout_id: int
     external_id: str
     gateway: str
@@ -458,6 +459,8 @@ def partner_payouts(
     for tenant in tenants:
         if not schema_exists(tenant.schema_name):
             continue
+        primary = next((domain for domain in tenant.domains.all() if domain.is_primary), None)
+        host = primary.domain if primary is not None else None
         with tenant_context(tenant):
             queryset = payouts_list(status=status, search=search)
             count += queryset.count()
@@ -467,6 +470,7 @@ def partner_payouts(
                     PartnerPayoutRow(
                         tenant_slug=tenant.slug,
                         tenant_name=tenant.name,
+                        tenant_host=host,
                         payout_id=payout.pk,
                         external_id=payout.external_id,
                         gateway=payout.gateway,

@@ -252,6 +252,13 @@ def test_captured_not_paid_out_report_page_and_csv(world, host_client):
     assert client.get("/ledger/unsettled/?days=-1").status_code == 400
 
 
+def _payout_pk(tenant, external_id: str) -> int:
+    from commerce.models import Payout
+
+    with tenant_context(tenant):
+        return Payout.objects.get(external_id=external_id).pk
+
+
 def test_partner_payouts_list_shows_only_its_own_tenants(world, host_client):
     from dataclasses import replace
 
@@ -265,6 +272,8 @@ def test_partner_payouts_list_shows_only_its_own_tenants(world, host_client):
     northwind = host_client("northwind.localhost", world.partner_admin)
     html = northwind.get("/payouts/").content.decode()
     assert 'data-tenant="acme"' in html and ">po_1<" in html and ">po_bluebird<" in html
+    acme_payout = _payout_pk(world.acme, "po_1")
+    assert f"://{world.host(world.acme)}/ledger/payouts/{acme_payout}/" in html
     assert "po_cedar" not in html and 'data-tenant="cedar"' not in html
     assert "(2 payouts)" in html
     filtered = northwind.get("/payouts/?status=differences").content.decode()
