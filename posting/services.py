@@ -616,10 +616,12 @@ PAYOUT_LINE_ROLES: dict[str, tuple[str, int]] = {
 
 
 def _payout_role_postings(payout: Payout) -> tuple[list[int], dict[str, tuple[Decimal, list[int]]]]:
-    """Every journal entry posted for this payout (all versions, reversals netting out) and, per
-    role, the net debit posted and the ids of the journal lines behind it."""
+    """Every journal entry posted for this payout, oldest first (all versions, reversals netting
+    out) and, per role, the net debit posted and the ids of the journal lines behind it."""
     entries = list(
-        JournalEntry.objects.filter(source_key__startswith=f"payout:{payout.pk}:v").values_list("pk", flat=True)
+        JournalEntry.objects.filter(source_key__startswith=f"payout:{payout.pk}:v")
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     per_role: dict[str, tuple[Decimal, list[int]]] = {}
     for line_id, role, debit, credit in JournalLine.objects.filter(entry_id__in=entries).values_list(

@@ -196,3 +196,23 @@ def test_captured_not_paid_out_after_n_days(world):
         other = replace(stripe_payout(), external_id="po_2", gateway="paypal", lines=stripe_payout().lines[:1])
         payout_upsert(source="stripe", connection_id=2, document=replace(other, amount=D("165.06")))
         assert [row.order for row in captured_not_paid_out(days=2, now=now)] == ["1002"]
+
+
+def test_new_payout_version_is_matched_against_what_its_journals_net_to(world):
+    from posting.models import JournalEntry
+
+    with tenant_context(world.acme):
+        _posted_order_and_refund()
+        first = journal_post_payout(
+            payout=payout_upsert(source="stripe", connection_id=2, document=stripe_payout()).obj
+        )
+        lines = (*stripe_payout().lines[:4], PayoutLineDoc("reserve", D("-12.00"), description="Rolling reserve"))
+        document = replace(stripe_payout(), source_version=2, lines=lines, amount=D("102.59"))
+        payout = payout_upsert(source="stripe", connection_id=2, document=document).obj
+        second = journal_post_payout(payout=payout).entry
+        assert JournalEntry.objects.filter(source_key__startswith=f"payout:{payout.pk}:v").count() == 3
+        reconciliation = payout_reconcile(payout=payout)
+        assert (reconciliation.status, reconciliation.matched, reconciliation.difference) == ("matched", 5, 0)
+        reserve = reconciliation.lines[4]
+        assert (reserve["role"], reserve["expected"], reserve["journal_entry"]) == ("reserve", "-12.00", second.pk)
+        assert first.entry.pk != second.pk
