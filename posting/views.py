@@ -7,7 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
+from commerce.models import Payout
 from mappings.models import Account
 from posting.exports import ledger_beancount, ledger_csv
 from posting.forms import PolicyForm
@@ -28,7 +30,7 @@ from posting.selectors import (
     source_document,
     trial_balance,
 )
-from posting.services import POLICY_FIELDS, policy_update
+from posting.services import POLICY_FIELDS, payout_reconcile, policy_update
 from tenants.models import Membership
 
 
@@ -182,7 +184,24 @@ def payout(request: HttpRequest, pk: int) -> HttpResponse:
     view = payout_reconciliation(payout_id=pk)
     if view is None:
         raise Http404("No such payout.")
-    return render(request, "posting/payout_detail.html", {"view": view, "payout": view.payout})
+    return render(
+        request,
+        "posting/payout_detail.html",
+        {"view": view, "payout": view.payout, "can_edit": _can_edit(request)},
+    )
+
+
+@require_POST
+def payout_recheck(request: HttpRequest, pk: int) -> HttpResponse:
+    """Check the payout again (after the orders or refunds it settles were posted, say)."""
+    found = Payout.objects.filter(pk=pk).first()
+    if found is None:
+        raise Http404("No such payout.")
+    if not _can_edit(request):
+        return HttpResponse("Viewers cannot re-check a payout.", status=403)
+    reconciliation = payout_reconcile(payout=found)
+    messages.success(request, f"Payout checked again: {reconciliation.get_status_display().lower()}.")
+    return redirect("posting_payout", pk=found.pk)
 
 
 UNSETTLED_DAYS_MAX = 3650

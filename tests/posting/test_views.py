@@ -310,3 +310,32 @@ def test_partner_payouts_pages_merge_tenants_newest_first(world):
     ]
     assert (pages[0].count, pages[0].num_pages, pages[0].has_next, pages[2].has_next) == (6, 3, True, False)
     assert partner_payouts(tenants=partner_tenants(partner=world.southpaw)).rows == []
+
+
+def test_payout_check_again_after_the_order_is_posted_and_viewers_cannot(world, host_client):
+    from commerce.services import payout_upsert, refund_upsert
+    from posting.models import Reconciliation
+    from posting.services import journal_post_payout, journal_post_refund, payout_reconcile
+    from tests.commerce.factories import refund, stripe_payout_all_types
+
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        order = order_upsert(source="shopify", connection_id=1, document=shopify_order()).obj
+        payout = payout_upsert(source="stripe", connection_id=2, document=stripe_payout_all_types()).obj
+        journal_post_payout(payout=payout)
+        assert payout_reconcile(payout=payout).matched == 4  # fees, adjustment, reserve: order and refund not posted
+        journal_post_order(order=order)
+        document = refund("R1", (("L1", 1),))
+        journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=document).obj)
+    viewer = UserFactory(email="viewer-payouts@acme.test")
+    services.membership_grant(user=viewer, tenant=world.acme, role=Membership.Role.TENANT_VIEWER)
+    viewer_client = host_client(world.host(world.acme), viewer)
+    assert "Check again" not in viewer_client.get(f"/ledger/payouts/{payout.pk}/").content.decode()
+    assert viewer_client.post(f"/ledger/payouts/{payout.pk}/recheck/").status_code == 403
+    client = host_client(world.host(world.acme), world.acme_admin)
+    assert client.get(f"/ledger/payouts/{payout.pk}/recheck/").status_code == 405
+    response = client.post(f"/ledger/payouts/{payout.pk}/recheck/")
+    assert (response.status_code, response["Location"]) == (302, f"/ledger/payouts/{payout.pk}/")
+    with tenant_context(world.acme):
+        assert Reconciliation.objects.get(payout=payout).matched == 6
+    assert client.post("/ledger/payouts/999999/recheck/").status_code == 404
