@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from commerce.models import Order, Payout
 from connectors.models import InboundEvent
+from mappings.models import PostingRole
 from posting.erp.models import ErpPush
-from posting.models import JournalEntry, Reconciliation
+from posting.models import JournalEntry, JournalLine, Reconciliation
 from triage.models import OPEN_STATUSES, Activity, Occurrence
 from triage.models import Exception as TriageException
 
@@ -214,4 +215,34 @@ def reconciliation_cycle(*, days: int = 30, now: dt.datetime | None = None) -> d
         "payouts": payouts.count(),
         "matched": len(cycle_days),
         "median_days": _percentile(cycle_days, 0.5),
+    }
+
+
+def discount_reconciliation_cycle(*, days: int = 30, now: dt.datetime | None = None) -> dict[str, float | int | None]:
+    """Orders placed in the window whose journal books a vendor-funded discount (a debit to the
+    vendor-funded discount receivable, from a vendor-funded promotion or a discount the channel marked
+    vendor-funded): how many have that claim reconciled, and the median hours from the order's
+    posting to it. Tillbridge keeps no record of the vendor's invoice or payment, so the claim counts
+    as reconciled when the ERP acknowledged the journal holding the receivable (where finance
+    invoices the vendor); orders still waiting for the ERP are counted and not timed."""
+    since = _window_start(days=days, now=now)
+    order_pks = set(Order.objects.filter(placed_at__gte=since).values_list("pk", flat=True))
+    entries = _order_entry_pks(order_pks)
+    funded = set(
+        JournalLine.objects.filter(
+            entry_id__in=list(entries), role=PostingRole.VENDOR_FUNDED_DISCOUNT_RECEIVABLE, debit__gt=0
+        ).values_list("entry_id", flat=True)
+    )
+    posted_at = dict(JournalEntry.objects.filter(pk__in=funded).values_list("pk", "created_at"))
+    acked: dict[int, dt.datetime] = {}
+    for entry_pk, acked_at in ErpPush.objects.filter(
+        entry_id__in=funded, status=ErpPush.Status.ACKED, acked_at__isnull=False
+    ).values_list("entry_id", "acked_at"):
+        acked[entry_pk] = min(acked_at, acked.get(entry_pk, acked_at))
+    hours = sorted(max((acked[pk] - posted_at[pk]).total_seconds() / 3600, 0.0) for pk in acked)
+    median = _percentile(hours, 0.5)
+    return {
+        "orders": len({entries[pk] for pk in funded}),
+        "reconciled": len({entries[pk] for pk in acked}),
+        "median_hours": round(median, 1) if median is not None else None,
     }

@@ -3,6 +3,7 @@
 
 from django.urls import include, path
 
+from posting.views import partner_payouts_page
 from tenants import views, views_usage
 
 handler404 = "portal.views.page_not_found"
@@ -21,6 +22,7 @@ urlpatterns = [
     path("domains/", views.partner_domains, name="partner_domains"),
     path("domains/<int:pk>/check/", views.partner_domain_check, name="partner_domain_check"),
     path("audit/", views.partner_audit, name="partner_audit"),
+    path("payouts/", partner_payouts_page, name="partner_payouts"),
     path("usage/", views_usage.partner_usage, name="partner_usage"),
     path("usage/rates/", views_usage.partner_rates, name="partner_rates"),
     path("usage/statements/", views_usage.partner_statements, name="partner_statements"),

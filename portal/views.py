@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from portal.api_errors import api_error_response
 from portal.dashboard import (
+    discount_reconciliation_cycle,
     event_backlog,
     journal_backlog,
     manual_interventions,
@@ -60,6 +61,7 @@ def tenant_home(request: HttpRequest) -> HttpResponse:
             "interventions": sum(manual_interventions().values()),
             "breaches": sla_breaches(),
             "reconciliation": reconciliation_cycle(),
+            "discount_reconciliation": discount_reconciliation_cycle(),
             "promotions": promotion_kpis(since=timezone.now() - dt.timedelta(days=30)),
             "membership_role_label": Membership.Role(request.membership_role).label,
             "members": tenant_members(tenant=tenant),

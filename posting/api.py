@@ -6,13 +6,14 @@ from __future__ import annotations
 import django_filters
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from commerce.models import Payout, PayoutLine
 from portal.api_errors import CreatedCursorPagination, StrictSerializer
-from posting.models import JournalEntry, PostingBatch, PostingPolicy
+from posting.models import JournalEntry, PostingBatch, PostingPolicy, Reconciliation
 from posting.money import quantize
 from posting.selectors import (
     batch_summary,
@@ -20,7 +21,10 @@ from posting.selectors import (
     batches_list,
     journal_detail,
     journals_list,
+    payout_reconciliation,
+    payouts_list,
     policy_read,
+    reconciliations_list,
     trial_balance,
 )
 from posting.services import policy_update
@@ -245,6 +249,175 @@ class PolicyApi(TenantApiView):
         return Response(PolicySerializer(policy_update(**data.validated_data)).data)
 
 
+# --- payouts and their reconciliation (issue 14 item 12) ----------------------------------------
+
+LINE_MATCH_STATES = [("matched", "Matched"), ("unmatched", "Unmatched"), ("suspense", "In payout suspense")]
+
+
+class PayoutOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    source = serializers.CharField()
+    gateway = serializers.CharField()
+    currency = serializers.CharField()
+    arrival_date = serializers.DateField()
+    amount = serializers.SerializerMethodField()
+    line_count = serializers.IntegerField()
+    reconciliation_status = serializers.ChoiceField(
+        choices=Reconciliation.Status.choices, help_text="`unmatched` also when the payout was never checked."
+    )
+    matched_lines = serializers.SerializerMethodField()
+    difference = serializers.SerializerMethodField(help_text="Sum over the lines not matched, in the payout currency.")
+    checked_at = serializers.SerializerMethodField()
+
+    def _reconciliation(self, payout) -> Reconciliation | None:
+        return getattr(payout, "reconciliation", None)
+
+    def get_amount(self, payout) -> str:
+        return str(quantize(payout.amount, payout.currency))
+
+    def get_matched_lines(self, payout) -> int:
+        reconciliation = self._reconciliation(payout)
+        return reconciliation.matched if reconciliation is not None else 0
+
+    def get_difference(self, payout) -> str:
+        reconciliation = self._reconciliation(payout)
+        if reconciliation is None:
+            return str(quantize(payout.amount, payout.currency))
+        return str(quantize(reconciliation.difference, payout.currency))
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_checked_at(self, payout) -> str | None:
+        reconciliation = self._reconciliation(payout)
+        return serializers.DateTimeField().to_representation(reconciliation.checked_at) if reconciliation else None
+
+
+class PayoutLineDocumentOutput(serializers.Serializer):
+    type = serializers.CharField(help_text="`order` or `refund`.")
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+
+
+class PayoutLineMatchOutput(serializers.Serializer):
+    line = serializers.IntegerField(help_text="Position of the line in the payout, from 0.")
+    type = serializers.ChoiceField(choices=PayoutLine.Type.choices)
+    vendor_type = serializers.CharField()
+    reference = serializers.CharField()
+    description = serializers.CharField()
+    amount = serializers.CharField()
+    fee = serializers.CharField()
+    state = serializers.ChoiceField(choices=LINE_MATCH_STATES)
+    role = serializers.CharField(help_text="Posting role the line settles or is booked to.")
+    document = PayoutLineDocumentOutput(allow_null=True, help_text="Order or refund a charge or refund settles.")
+    journal_entry = serializers.IntegerField(allow_null=True)
+    journal_lines = serializers.ListField(child=serializers.IntegerField())
+    expected = serializers.CharField(allow_null=True)
+    difference = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class PayoutDetailOutput(PayoutOutput):
+    lines = PayoutLineMatchOutput(many=True)
+    journal_entries = serializers.ListField(child=serializers.IntegerField())
+    open_exceptions = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of open exceptions.")
+
+
+class PayoutFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(field_name="reconciliation_status", choices=Reconciliation.Status.choices)
+    arrival_from = django_filters.DateFilter(field_name="arrival_date", lookup_expr="gte")
+    arrival_to = django_filters.DateFilter(field_name="arrival_date", lookup_expr="lte")
+    gateway = django_filters.CharFilter(max_length=60)
+
+    class Meta:
+        model = Payout
+        fields = ["status", "arrival_from", "arrival_to", "gateway"]
+
+
+class PayoutPagination(CreatedCursorPagination):
+    ordering = ("-arrival_date", "-id")
+
+
+class PayoutListApi(TenantApiView):
+    serializer_class = PayoutOutput
+    filterset_class = PayoutFilter
+    pagination_class = PayoutPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Payout.objects.none()
+        return payouts_list()
+
+    @extend_schema(operation_id="payouts_list", responses={200: PayoutOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(PayoutOutput(page, many=True).data)
+
+
+class PayoutDetailApi(TenantApiView):
+    serializer_class = PayoutDetailOutput
+
+    @extend_schema(operation_id="payouts_retrieve", responses={200: PayoutDetailOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        view = payout_reconciliation(payout_id=pk)
+        if view is None:
+            raise exceptions.NotFound("No such payout.")
+        payout = payouts_list().get(pk=pk)
+        data = {
+            **PayoutOutput(payout).data,
+            "lines": PayoutLineMatchOutput(view.lines, many=True).data,
+            "journal_entries": [entry.pk for entry in view.entries],
+            "open_exceptions": [exception.pk for exception in view.exceptions],
+        }
+        return Response(data)
+
+
+class ReconciliationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    payout = serializers.IntegerField(source="payout_id")
+    payout_external_id = serializers.CharField(source="payout.external_id")
+    currency = serializers.CharField(source="payout.currency")
+    status = serializers.ChoiceField(choices=Reconciliation.Status.choices)
+    matched_lines = serializers.IntegerField(source="matched")
+    line_count = serializers.SerializerMethodField()
+    difference = serializers.SerializerMethodField()
+    differences = serializers.ListField(child=serializers.DictField(), help_text="The lines that did not match.")
+    checked_at = serializers.DateTimeField()
+
+    def get_line_count(self, reconciliation) -> int:
+        return len(reconciliation.lines)
+
+    def get_difference(self, reconciliation) -> str:
+        return str(quantize(reconciliation.difference, reconciliation.payout.currency))
+
+
+class ReconciliationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Reconciliation.Status.choices)
+
+    class Meta:
+        model = Reconciliation
+        fields = ["status"]
+
+
+class ReconciliationPagination(CreatedCursorPagination):
+    ordering = ("-checked_at", "-id")
+
+
+class ReconciliationListApi(TenantApiView):
+    serializer_class = ReconciliationOutput
+    filterset_class = ReconciliationFilter
+    pagination_class = ReconciliationPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Reconciliation.objects.none()
+        return reconciliations_list()
+
+    @extend_schema(operation_id="reconciliations_list", responses={200: ReconciliationOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(ReconciliationOutput(page, many=True).data)
+
+
 urlpatterns = [
     path("journals/", JournalListApi.as_view(), name="api-journals"),
     path("journals/<int:pk>/", JournalDetailApi.as_view(), name="api-journal-detail"),
@@ -252,4 +425,7 @@ urlpatterns = [
     path("batches/<int:pk>/", BatchDetailApi.as_view(), name="api-batch-detail"),
     path("trial-balance/", TrialBalanceApi.as_view(), name="api-trial-balance"),
     path("posting-policy/", PolicyApi.as_view(), name="api-posting-policy"),
+    path("payouts/", PayoutListApi.as_view(), name="api-payouts"),
+    path("payouts/<int:pk>/", PayoutDetailApi.as_view(), name="api-payout-detail"),
+    path("reconciliations/", ReconciliationListApi.as_view(), name="api-reconciliations"),
 ]

@@ -135,17 +135,26 @@ class JournalLine(models.Model):
 
 
 class Reconciliation(models.Model):
-    """The latest check of one payout against what was posted for the orders and refunds behind it."""
+    """The latest check of one payout: every line matched to the document it settles (charges, refunds)
+    or to the payout journal's line of its role (fees, adjustments, reserve), or shown in suspense.
+    `matched`: every line matched; `differences`: some lines matched, others not or in suspense;
+    `unmatched`: no line matched at all."""
 
     class Status(models.TextChoices):
         MATCHED = "matched", "Matched"
         DIFFERENCES = "differences", "Differences"
+        UNMATCHED = "unmatched", "Unmatched"
 
     payout = models.OneToOneField("commerce.Payout", on_delete=models.CASCADE, related_name="reconciliation")
     status = models.CharField(max_length=12, choices=Status.choices)
     matched = models.PositiveIntegerField(default=0)
     # [{"line": 0, "reference": "1001", "expected": "170.30", "actual": "170.00", "reason": "..."}]
     differences = models.JSONField(default=list, blank=True)
+    # One row per payout line, in order: its state (matched / unmatched / suspense), the role or
+    # document it was matched to, what was expected and the difference (see payout_reconcile).
+    lines = models.JSONField(default=list, blank=True)
+    # Sum over the lines not matched (paid out less expected, or the whole line when nothing was).
+    difference = models.DecimalField(**MONEY, default=0)
     checked_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -23,7 +23,9 @@ def _outcome(outcome: services.PostingOutcome) -> services.PostingOutcome:
 
 
 def _reconciled(reconciliation: Reconciliation) -> Reconciliation:
-    if reconciliation.status != Reconciliation.Status.MATCHED:
+    """Differences are what a reconciliation retry fixes; lines in payout suspense have their own
+    exception (reclassify them), so they do not keep this one failing."""
+    if reconciliation.differences:
         reasons = "; ".join(difference["reason"] for difference in reconciliation.differences)
         raise StillRefused(f"The payout still does not reconcile: {reasons}")
     return reconciliation

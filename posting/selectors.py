@@ -6,14 +6,15 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
 from commerce.models import Order, Payout, Refund
 from commerce.selectors import order_document
 from mappings.models import Account, MappingSet
 from mappings.selectors import AccountResolver, Unmapped
 from posting.builders import Policy, PostingRefused, build_order
-from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy
+from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
 from posting.money import quantize
 
 
@@ -253,3 +254,238 @@ def entries_for_source(*, kind: str, pk: int) -> QuerySet[JournalEntry]:
 
 def orders_recent() -> QuerySet[Order]:
     return Order.objects.order_by("-placed_at", "-pk")
+
+
+# --- payout reconciliation (issue 14 item 12) ---------------------------------------------------
+
+
+def payouts_list(*, status: str | None = None, search: str = "") -> QuerySet[Payout]:
+    """Payouts, newest first, with their reconciliation's status (`unmatched` when never checked),
+    matched line count and unexplained difference."""
+    queryset = (
+        Payout.objects.select_related("reconciliation")
+        .annotate(
+            line_count=Count("lines", distinct=True),
+            reconciliation_status=Coalesce(F("reconciliation__status"), Value("unmatched")),
+        )
+        .order_by("-arrival_date", "-pk")
+    )
+    if status:
+        queryset = queryset.filter(reconciliation_status=status)
+    if search:
+        queryset = queryset.filter(Q(external_id__icontains=search) | Q(gateway__icontains=search))
+    return queryset
+
+
+def reconciliations_list() -> QuerySet[Reconciliation]:
+    return Reconciliation.objects.select_related("payout").order_by("-checked_at", "-pk")
+
+
+@dataclass(frozen=True)
+class PayoutReconciliationView:
+    payout: Payout
+    reconciliation: Reconciliation | None
+    lines: list[dict]
+    entries: list[JournalEntry]
+    exceptions: list  # open triage exceptions about this payout
+    unmatched: list[dict]
+    in_suspense: list[dict]
+
+
+def payout_open_exceptions(*, payout: Payout) -> list:
+    from django.contrib.contenttypes.models import ContentType
+
+    from triage.models import OPEN_STATUSES
+    from triage.models import Exception as TriageException
+
+    content_type = ContentType.objects.get_for_model(Payout)
+    return list(
+        TriageException.objects.filter(
+            status__in=OPEN_STATUSES,
+            occurrences__content_type=content_type,
+            occurrences__object_id=str(payout.pk),
+            occurrences__resolved_at__isnull=True,
+        )
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def payout_reconciliation(*, payout_id: int) -> PayoutReconciliationView | None:
+    """One payout with every line and its match as last checked (lines never checked are listed
+    from the payout itself as unmatched), the payout's journal entries and open exceptions."""
+    payout = Payout.objects.select_related("reconciliation").filter(pk=payout_id).first()
+    if payout is None:
+        return None
+    reconciliation = getattr(payout, "reconciliation", None)
+    if reconciliation is not None and reconciliation.lines:
+        lines = list(reconciliation.lines)
+    else:
+        lines = [
+            {
+                "line": position,
+                "line_id": line.pk,
+                "type": line.type,
+                "vendor_type": line.vendor_type,
+                "reference": line.reference,
+                "description": line.description,
+                "amount": str(quantize(line.amount, payout.currency)),
+                "fee": str(quantize(line.fee, payout.currency)),
+                "role": "",
+                "document": None,
+                "journal_entry": None,
+                "journal_lines": [],
+                "expected": None,
+                "difference": str(quantize(line.amount, payout.currency)),
+                "state": "unmatched",
+                "reason": "not reconciled yet",
+            }
+            for position, line in enumerate(payout.lines.order_by("position"))
+        ]
+    entries = list(
+        JournalEntry.objects.filter(source_key__startswith=f"payout:{payout.pk}:v")
+        .annotate(total=Sum("lines__debit"))
+        .order_by("pk")
+    )
+    return PayoutReconciliationView(
+        payout=payout,
+        reconciliation=reconciliation,
+        lines=lines,
+        entries=entries,
+        exceptions=payout_open_exceptions(payout=payout),
+        unmatched=[line for line in lines if line.get("state") == "unmatched"],
+        in_suspense=[line for line in lines if line.get("state") == "suspense"],
+    )
+
+
+@dataclass(frozen=True)
+class UnsettledPayment:
+    order_id: int
+    order: str
+    gateway: str
+    currency: str
+    amount: Decimal
+    paid_at: dt.datetime
+    days: int
+
+
+def captured_not_paid_out(*, days: int = 7, now: dt.datetime | None = None) -> list[UnsettledPayment]:
+    """Card payments (not gift cards) captured on orders paid more than `days` ago whose settlement
+    has appeared in no payout: no payout charge line references the order for that gateway.
+    Cancelled orders stay listed: their capture still needs a payout or a refund to settle."""
+    from django.db.models import Exists, OuterRef
+    from django.utils import timezone
+
+    from commerce.models import Payment, PayoutLine
+
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    settled = PayoutLine.objects.filter(
+        type=PayoutLine.Type.CHARGE, reference=OuterRef("order__external_id"), payout__gateway=OuterRef("gateway")
+    )
+    rows = (
+        Payment.objects.filter(is_gift_card=False, amount__gt=0, order__paid_at__lte=cutoff)
+        .annotate(settled=Exists(settled))
+        .filter(settled=False)
+        .values("order_id", "order__external_id", "gateway", "order__currency", "order__paid_at")
+        .annotate(total=Sum("amount"))
+        .order_by("order__paid_at", "order_id", "gateway")
+    )
+    current = now or timezone.now()
+    return [
+        UnsettledPayment(
+            order_id=row["order_id"],
+            order=row["order__external_id"],
+            gateway=row["gateway"],
+            currency=row["order__currency"],
+            amount=quantize(row["total"], row["order__currency"]),
+            paid_at=row["order__paid_at"],
+            days=(current - row["order__paid_at"]).days,
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class PartnerPayoutRow:
+    tenant_slug: str
+    tenant_name: str
+    tenant_host: str | None  # the tenant portal's primary domain, for a link to the payout's page
+    payout_id: int
+    external_id: str
+    gateway: str
+    arrival_date: dt.date
+    amount: Decimal
+    currency: str
+    status: str
+    matched: int
+    line_count: int
+    difference: Decimal | None
+
+
+@dataclass(frozen=True)
+class PartnerPayoutPage:
+    rows: list[PartnerPayoutRow]
+    number: int
+    num_pages: int
+    count: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.num_pages
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def partner_payouts(
+    *, tenants, status: str | None = None, search: str = "", page: int = 1, per_page: int = 50
+) -> PartnerPayoutPage:
+    """Payouts of several tenants, newest first, read in each tenant's own schema. Each schema gives
+    at most the first `page * per_page` rows, which is all the merged page can need."""
+    from django_tenants.utils import schema_exists, tenant_context
+
+    page = max(page, 1)
+    rows: list[PartnerPayoutRow] = []
+    count = 0
+    for tenant in tenants:
+        if not schema_exists(tenant.schema_name):
+            continue
+        primary = next((domain for domain in tenant.domains.all() if domain.is_primary), None)
+        host = primary.domain if primary is not None else None
+        with tenant_context(tenant):
+            queryset = payouts_list(status=status, search=search)
+            count += queryset.count()
+            for payout in queryset[: page * per_page]:
+                reconciliation = getattr(payout, "reconciliation", None)
+                rows.append(
+                    PartnerPayoutRow(
+                        tenant_slug=tenant.slug,
+                        tenant_name=tenant.name,
+                        tenant_host=host,
+                        payout_id=payout.pk,
+                        external_id=payout.external_id,
+                        gateway=payout.gateway,
+                        arrival_date=payout.arrival_date,
+                        amount=quantize(payout.amount, payout.currency),
+                        currency=payout.currency,
+                        status=payout.reconciliation_status,
+                        matched=reconciliation.matched if reconciliation else 0,
+                        line_count=payout.line_count,
+                        difference=quantize(reconciliation.difference, payout.currency) if reconciliation else None,
+                    )
+                )
+    rows.sort(key=lambda row: (row.arrival_date, row.tenant_slug, row.payout_id), reverse=True)
+    num_pages = max((count + per_page - 1) // per_page, 1)
+    page = min(page, num_pages)
+    return PartnerPayoutPage(
+        rows=rows[(page - 1) * per_page : page * per_page], number=page, num_pages=num_pages, count=count
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import zoneinfo
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -562,78 +563,190 @@ def _posted_clearing_credit(entry: JournalEntry) -> Decimal:
     return entry.lines.filter(role="payment_clearing").aggregate(total=models.Sum("credit"))["total"] or Decimal(0)
 
 
-def _charge_expected(*, reference: str, gateway: str, currency: str) -> tuple[Decimal | None, str]:
+@dataclass(frozen=True)
+class _Expected:
+    """What a charge or refund line should be, from the document it settles; `amount` None: not known."""
+
+    amount: Decimal | None
+    reason: str = ""
+    document: dict | None = None
+    entry_id: int | None = None
+
+
+def _charge_expected(*, reference: str, gateway: str, currency: str) -> _Expected:
     orders = list(Order.objects.filter(external_id=reference)[:2])
     if len(orders) != 1:
-        return None, "no order with this reference" if not orders else "several orders share this reference"
+        return _Expected(None, "no order with this reference" if not orders else "several orders share this reference")
     order = orders[0]
+    document = {"type": "order", "id": order.pk, "external_id": order.external_id}
     if order.currency != currency:
-        return None, f"the order is in {order.currency}, the payout in {currency}"
-    if _order_entry(order) is None:
-        return None, "the order is not posted"
+        return _Expected(None, f"the order is in {order.currency}, the payout in {currency}", document)
+    entry = _order_entry(order)
+    if entry is None:
+        return _Expected(None, "the order is not posted", document)
     paid = order.payments.filter(gateway=gateway, is_gift_card=False).aggregate(total=models.Sum("amount"))["total"]
-    return quantize(paid or 0, order.currency), ""
+    return _Expected(quantize(paid or 0, order.currency), "", document, entry.pk)
 
 
-def _refund_expected(*, reference: str, currency: str) -> tuple[Decimal | None, str]:
+def _refund_expected(*, reference: str, currency: str) -> _Expected:
     refunds = list(Refund.objects.filter(external_id=reference)[:2])
     if len(refunds) != 1:
-        return None, "no refund with this reference" if not refunds else "several refunds share this reference"
+        return _Expected(
+            None, "no refund with this reference" if not refunds else "several refunds share this reference"
+        )
     refund = refunds[0]
+    document = {"type": "refund", "id": refund.pk, "external_id": refund.external_id, "order_id": refund.order_id}
     if refund.currency != currency:
-        return None, f"the refund is in {refund.currency}, the payout in {currency}"
+        return _Expected(None, f"the refund is in {refund.currency}, the payout in {currency}", document)
     entry = JournalEntry.objects.filter(source_key=f"refund:{refund.pk}:v{refund.source_version}").first()
     if entry is None:
-        return None, "the refund is not posted"
-    return -quantize(_posted_clearing_credit(entry), refund.currency), ""
+        return _Expected(None, "the refund is not posted", document)
+    return _Expected(-quantize(_posted_clearing_credit(entry), refund.currency), "", document, entry.pk)
+
+
+# The role each payout line type is booked to by build_payout, and the sign that turns the line's
+# amount into a debit on that role (a fee line of -2.00 debits merchant fees 2.00; an adjustment,
+# reserve or unknown line of -1.00 credits its role -1.00, i.e. debits it 1.00).
+PAYOUT_LINE_ROLES: dict[str, tuple[str, int]] = {
+    PayoutLine.Type.FEE: (PostingRole.MERCHANT_FEES, -1),
+    PayoutLine.Type.ADJUSTMENT: (PostingRole.PAYOUT_ADJUSTMENT, -1),
+    PayoutLine.Type.RESERVE: (PostingRole.RESERVE, -1),
+    PayoutLine.Type.OTHER: (PostingRole.PAYOUT_SUSPENSE, -1),
+}
+
+
+def _payout_role_postings(payout: Payout) -> tuple[list[int], dict[str, tuple[Decimal, list[int]]]]:
+    """Every journal entry posted for this payout, oldest first (all versions, reversals netting
+    out) and, per role, the net debit posted and the ids of the journal lines behind it."""
+    entries = list(
+        JournalEntry.objects.filter(source_key__startswith=f"payout:{payout.pk}:v")
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    per_role: dict[str, tuple[Decimal, list[int]]] = {}
+    for line_id, role, debit, credit in JournalLine.objects.filter(entry_id__in=entries).values_list(
+        "pk", "role", "debit", "credit"
+    ):
+        total, ids = per_role.get(role, (Decimal(0), []))
+        per_role[role] = (total + debit - credit, [*ids, line_id])
+    return entries, per_role
+
+
+def _money(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
 
 
 @transaction.atomic
 def payout_reconcile(*, payout: Payout) -> Reconciliation:
-    """Match each charge and refund line of a payout to what was posted for its order or refund.
-    Every difference (amount, missing or unposted document) is recorded and raised as a problem."""
-    differences = []
-    matched = 0
-    for position, line in enumerate(payout.lines.order_by("position")):
-        if line.type == PayoutLine.Type.CHARGE:
-            expected, reason = _charge_expected(
-                reference=line.reference, gateway=payout.gateway, currency=payout.currency
-            )
-        elif line.type == PayoutLine.Type.REFUND:
-            expected, reason = _refund_expected(reference=line.reference, currency=payout.currency)
+    """Match every line of a payout (DESIGN.md §4). Charges and refunds: to what was posted for the
+    order or refund they settle. Fee, adjustment and reserve lines (and the fees carried on charge
+    lines): to the payout journal's line of their role, which must hold exactly what the payout's
+    lines of that role add up to. Lines of a vendor type Tillbridge does not know are shown in
+    suspense (their exception stays open until reclassified). Every other difference is recorded,
+    raised as a reconciliation problem, and its amount explained per line."""
+    currency = payout.currency
+    payout_lines = list(payout.lines.order_by("position"))
+    entries, per_role = _payout_role_postings(payout)
+    # What the payout's lines put on each role, as a net debit.
+    role_expected: dict[str, Decimal] = defaultdict(Decimal)
+    for line in payout_lines:
+        role_expected[PostingRole.MERCHANT_FEES] += line.fee
+        if line.type in PAYOUT_LINE_ROLES:
+            role, sign = PAYOUT_LINE_ROLES[line.type]
+            role_expected[role] += sign * line.amount
+
+    rows: list[dict] = []
+    differences: list[dict] = []
+    for position, line in enumerate(payout_lines):
+        actual = quantize(line.amount, currency)
+        row = {
+            "line": position,
+            "line_id": line.pk,
+            "type": line.type,
+            "vendor_type": line.vendor_type,
+            "reference": line.reference,
+            "description": line.description,
+            "amount": str(actual),
+            "fee": str(quantize(line.fee, currency)),
+            "role": "",
+            "document": None,
+            "journal_entry": None,
+            "journal_lines": [],
+            "expected": None,
+            "difference": "0",
+            "reason": "",
+        }
+        if line.type in (PayoutLine.Type.CHARGE, PayoutLine.Type.REFUND):
+            if line.type == PayoutLine.Type.CHARGE:
+                expected = _charge_expected(reference=line.reference, gateway=payout.gateway, currency=currency)
+            else:
+                expected = _refund_expected(reference=line.reference, currency=currency)
+            row.update(role=PostingRole.PAYMENT_CLEARING, document=expected.document, journal_entry=expected.entry_id)
+            reason = expected.reason
+            if expected.amount is not None and expected.amount != actual:
+                reason = f"posted {expected.amount}, paid out {actual}"
+            row["expected"] = _money(expected.amount)
+            gap = actual - expected.amount if expected.amount is not None else actual
         else:
-            continue
-        actual = quantize(line.amount, payout.currency)
-        if expected is not None and expected != actual:
-            reason = f"posted {expected}, paid out {actual}"
-        if reason:
+            role, _sign = PAYOUT_LINE_ROLES.get(line.type, (PostingRole.PAYOUT_SUSPENSE, -1))
+            posted, line_ids = per_role.get(role, (Decimal(0), []))
+            wanted = quantize(role_expected.get(role, Decimal(0)), currency)
+            row.update(role=role, journal_entry=entries[-1] if entries else None, journal_lines=line_ids)
+            row["expected"] = _money(actual) if entries else None
+            gap = Decimal(0)
+            if not entries:
+                reason, gap = "the payout is not posted", actual
+                row["expected"] = None
+            elif quantize(posted, currency) != wanted:
+                reason = f"the payout journal holds {quantize(posted, currency)} on {role}, its lines {wanted}"
+                gap = actual
+            else:
+                reason = ""
+        row["difference"] = str(quantize(gap, currency)) if reason else "0"
+        if line.type == PayoutLine.Type.OTHER and not reason:
+            row["state"] = "suspense"
+            row["difference"] = str(actual)
+            row["reason"] = f"vendor type {line.vendor_type or 'unknown'!r} booked to payout suspense"
+        elif reason:
+            row["state"] = "unmatched"
+            row["reason"] = reason
             differences.append(
                 {
                     "line": position,
                     "type": line.type,
                     "reference": line.reference,
-                    "expected": str(expected) if expected is not None else None,
+                    "expected": row["expected"],
                     "actual": str(actual),
                     "reason": reason,
                 }
             )
         else:
-            matched += 1
+            row["state"] = "matched"
+        rows.append(row)
+
+    matched = sum(1 for row in rows if row["state"] == "matched")
+    if matched == len(rows):  # a payout with no lines has nothing left to match
+        status = Reconciliation.Status.MATCHED
+    elif matched == 0:
+        status = Reconciliation.Status.UNMATCHED
+    else:
+        status = Reconciliation.Status.DIFFERENCES
+    difference = quantize(sum((Decimal(row["difference"]) for row in rows), Decimal(0)), currency)
     reconciliation, _ = Reconciliation.objects.update_or_create(
         payout=payout,
         defaults={
-            "status": Reconciliation.Status.DIFFERENCES if differences else Reconciliation.Status.MATCHED,
+            "status": status,
             "matched": matched,
             "differences": differences,
+            "lines": rows,
+            "difference": difference,
         },
     )
     # Lines booked to payout suspense keep their exception open until someone reclassifies them.
-    if not differences and not payout.lines.filter(type=PayoutLine.Type.OTHER).exists():
+    if status == Reconciliation.Status.MATCHED:
         exception_resolve_for_object(obj=payout, reason="Payout reconciles.")
-    for difference in differences:
-        message = (
-            f"Payout {payout.external_id} {difference['type']} {difference['reference']!r}: {difference['reason']}."
-        )
+    for row in differences:
+        message = f"Payout {payout.external_id} {row['type']} {row['reference']!r}: {row['reason']}."
         transaction.on_commit(
             lambda message=message: posting_problem_raise(
                 problem=Problem("reconciliation_difference", message),

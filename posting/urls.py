@@ -12,4 +12,9 @@ urlpatterns = [
     path("batches/<int:pk>/", views.batch, name="posting_batch"),
     path("accounts/<int:pk>/", views.account_ledger_page, name="posting_account_ledger"),
     path("documents/<str:kind>/<int:pk>/", views.source_document_page, name="posting_source"),
+    path("payouts/", views.payouts, name="posting_payouts"),
+    path("payouts/<int:pk>/", views.payout, name="posting_payout"),
+    path("payouts/<int:pk>/recheck/", views.payout_recheck, name="posting_payout_recheck"),
+    path("unsettled/", views.unsettled_report, name="posting_unsettled"),
+    path("unsettled.csv", views.unsettled_report, {"fmt": "csv"}, name="posting_unsettled_csv"),
 ]

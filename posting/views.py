@@ -1,28 +1,36 @@
+import csv
 import datetime as dt
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
+from commerce.models import Payout
 from mappings.models import Account
 from posting.exports import ledger_beancount, ledger_csv
 from posting.forms import PolicyForm
-from posting.models import JournalEntry, PostingBatch
+from posting.models import JournalEntry, PostingBatch, Reconciliation
 from posting.selectors import (
     account_ledger,
     batch_summary,
     batch_summary_entry,
     batches_list,
+    captured_not_paid_out,
     entries_for_source,
     journal_detail,
     journals_list,
+    partner_payouts,
+    payout_reconciliation,
+    payouts_list,
     policy_read,
     source_document,
     trial_balance,
 )
-from posting.services import POLICY_FIELDS, policy_update
+from posting.services import POLICY_FIELDS, payout_reconcile, policy_update
 from tenants.models import Membership
 
 
@@ -156,4 +164,105 @@ def source_document_page(request: HttpRequest, kind: str, pk: int) -> HttpRespon
         request,
         "posting/source_document.html",
         {"kind": kind, "document": document, "entries": entries_for_source(kind=kind, pk=pk)},
+    )
+
+
+def payouts(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    if status not in Reconciliation.Status.values:
+        status = ""
+    search = request.GET.get("q", "").strip()[:100]
+    page = Paginator(payouts_list(status=status or None, search=search), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "posting/payouts.html",
+        {"page": page, "status": status, "search": search, "statuses": Reconciliation.Status.choices},
+    )
+
+
+def payout(request: HttpRequest, pk: int) -> HttpResponse:
+    view = payout_reconciliation(payout_id=pk)
+    if view is None:
+        raise Http404("No such payout.")
+    return render(
+        request,
+        "posting/payout_detail.html",
+        {"view": view, "payout": view.payout, "can_edit": _can_edit(request)},
+    )
+
+
+@require_POST
+def payout_recheck(request: HttpRequest, pk: int) -> HttpResponse:
+    """Check the payout again (after the orders or refunds it settles were posted, say)."""
+    found = Payout.objects.filter(pk=pk).first()
+    if found is None:
+        raise Http404("No such payout.")
+    if not _can_edit(request):
+        return HttpResponse("Viewers cannot re-check a payout.", status=403)
+    reconciliation = payout_reconcile(payout=found)
+    messages.success(request, f"Payout checked again: {reconciliation.get_status_display().lower()}.")
+    return redirect("posting_payout", pk=found.pk)
+
+
+UNSETTLED_DAYS_MAX = 3650
+
+
+def _unsettled_days(request: HttpRequest) -> int | None:
+    raw = request.GET.get("days", "7").strip() or "7"
+    try:
+        days = int(raw)
+    except ValueError:
+        return None
+    return days if 0 <= days <= UNSETTLED_DAYS_MAX else None
+
+
+def unsettled_report(request: HttpRequest, fmt: str = "html") -> HttpResponse:
+    """Payments captured on orders whose settlement has appeared in no payout after N days."""
+    days = _unsettled_days(request)
+    if days is None:
+        return HttpResponse(
+            f"days must be a whole number from 0 to {UNSETTLED_DAYS_MAX}.", status=400, content_type="text/plain"
+        )
+    rows = captured_not_paid_out(days=days)
+    if fmt == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        writer = csv.writer(response)
+        writer.writerow(["order", "order_id", "gateway", "currency", "amount", "paid_at", "days_since_paid"])
+        for row in rows:
+            writer.writerow(
+                [row.order, row.order_id, row.gateway, row.currency, row.amount, row.paid_at.isoformat(), row.days]
+            )
+        response["Content-Disposition"] = f'attachment; filename="unsettled-{request.tenant.slug}-{days}d.csv"'
+        return response
+    totals: dict[str, Decimal] = {}
+    for row in rows:
+        totals[row.currency] = totals.get(row.currency, Decimal(0)) + row.amount
+    return render(
+        request,
+        "posting/unsettled.html",
+        {"rows": rows, "days": days, "totals": sorted(totals.items())},
+    )
+
+
+def partner_payouts_page(request: HttpRequest) -> HttpResponse:
+    """Partner console: the payouts of every tenant of this partner, with their reconciliation."""
+    if request.portal_area != "partner":
+        raise Http404("Not found")
+    from tenants.selectors import partner_tenants
+
+    status = request.GET.get("status", "")
+    if status not in Reconciliation.Status.values:
+        status = ""
+    search = request.GET.get("q", "").strip()[:100]
+    try:
+        number = int(request.GET.get("page", "1"))
+    except ValueError:
+        number = 1
+    page = partner_payouts(
+        tenants=partner_tenants(partner=request.partner), status=status or None, search=search, page=number
+    )
+    return render(
+        request,
+        "posting/partner_payouts.html",
+        {"page": page, "status": status, "search": search, "statuses": Reconciliation.Status.choices},
     )

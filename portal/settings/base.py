@@ -267,6 +267,9 @@ SPECTACULAR_SETTINGS = {
         "PostingRoleEnum": "mappings.models.PostingRole",
         "JournalEntryStatusEnum": "posting.models.JournalEntry.Status",
         "PostingBatchStatusEnum": "posting.models.PostingBatch.Status",
+        "ReconciliationStatusEnum": "posting.models.Reconciliation.Status",
+        "PayoutLineTypeEnum": "commerce.models.PayoutLine.Type",
+        "PayoutLineMatchStateEnum": "posting.api.LINE_MATCH_STATES",
     },
 }
 

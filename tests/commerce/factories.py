@@ -130,3 +130,18 @@ def stripe_payout(**changes) -> CanonicalPayout:
         ),
     )
     return replace(payout, **changes)
+
+
+def stripe_payout_all_types(**changes) -> CanonicalPayout:
+    """Every payout line type: charge 170.30 (fee 5.24) for order 1001, refund R1 -47.47, a fee, a fee
+    refund, an adjustment, a reserve and a line of a vendor type Tillbridge does not know."""
+    lines = (
+        PayoutLineDoc("charge", D("170.30"), fee=D("5.24"), reference="1001"),
+        PayoutLineDoc("refund", D("-47.47"), reference="R1"),
+        PayoutLineDoc("fee", D("-2.00"), description="Monthly fee"),
+        PayoutLineDoc("fee", D("0.46"), description="Fee refund", vendor_type="refund_fee"),
+        PayoutLineDoc("adjustment", D("-1.00"), description="Dispute fee"),
+        PayoutLineDoc("reserve", D("-10.00"), description="Rolling reserve"),
+        PayoutLineDoc("other", D("3.25"), description="Mystery", vendor_type="transfer_reversal"),
+    )
+    return replace(stripe_payout(), lines=lines, amount=D("108.30"), **changes)

@@ -141,3 +141,49 @@ def test_reconciliation_cycle_counts_matched_payouts(world):
     with tenant_context(world.acme):
         cycle = reconciliation_cycle()
     assert cycle == {"payouts": 0, "matched": 0, "median_days": None}
+
+
+def test_discount_reconciliation_cycle_times_vendor_funded_claims_to_the_erp_ack(world, host_client):
+    from decimal import Decimal
+
+    from portal.dashboard import discount_reconciliation_cycle
+
+    now = timezone.now()
+    posted_at = now - dt.timedelta(days=2)
+
+    def post(external_id: str, *, vendor: bool, ack_hours: float | None):
+        document = replace(shopify_order(), external_id=external_id, placed_at=posted_at, paid_at=posted_at)
+        if not vendor:
+            document = replace(
+                document,
+                discounts=tuple(
+                    replace(discount, funding="merchant", promotion_id="") for discount in document.discounts
+                ),
+            )
+        entry = journal_post_order(order=order_upsert(source="shopify", connection_id=1, document=document).obj).entry
+        JournalEntry.objects.filter(pk=entry.pk).update(created_at=posted_at)
+        if ack_hours is not None:
+            ErpPush.objects.create(
+                entry=entry,
+                target_key="builtin",
+                vendor="builtin_ledger",
+                reference=f"TB-{entry.pk}",
+                status="acked",
+                acked_at=posted_at + dt.timedelta(hours=ack_hours),
+            )
+        return entry
+
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        funded = post("2001", vendor=True, ack_hours=5)
+        assert funded.lines.filter(role="vendor_funded_discount_receivable", debit=Decimal("5.00")).exists()
+        post("2002", vendor=True, ack_hours=9)
+        post("2003", vendor=True, ack_hours=None)  # waiting for the ERP: counted, not timed
+        post("2004", vendor=False, ack_hours=1)  # no vendor-funded discount: not counted
+        cycle = discount_reconciliation_cycle(now=now)
+        assert cycle == {"orders": 3, "reconciled": 2, "median_hours": 5.0}
+        assert discount_reconciliation_cycle(days=1, now=now) == {"orders": 0, "reconciled": 0, "median_hours": None}
+    html = host_client(world.host(world.acme), world.acme_admin).get("/").content.decode()
+    card = html.split('data-testid="kpi-discount-reconciliation">')[1]
+    assert card.startswith("5.0 h<") and "2 of 3 vendor-funded discount claims" in card
+    assert 'data-testid="kpi-reconciliation"' in html

@@ -137,3 +137,58 @@ def test_ledger_api_is_404_for_another_tenant_and_on_the_partner_console(world, 
         assert cedar.get(url).status_code == 404, url
     partner_console = api_client("northwind.localhost", make_key(scopes=["read"]))
     assert partner_console.get("/api/v1/journals/").status_code == 404
+
+
+def _reconciled_payout(world, tenant=None):
+    from commerce.services import payout_upsert, refund_upsert
+    from posting.services import journal_post_payout, journal_post_refund, payout_reconcile
+    from tests.commerce.factories import refund, stripe_payout_all_types
+
+    with tenant_context(tenant or world.acme):
+        standard_chart_apply()
+        journal_post_order(order=order_upsert(source="shopify", connection_id=1, document=shopify_order()).obj)
+        document = refund("R1", (("L1", 1),))
+        journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=document).obj)
+        payout = payout_upsert(source="stripe", connection_id=2, document=stripe_payout_all_types()).obj
+        journal_post_payout(payout=payout)
+        payout_reconcile(payout=payout)
+        return payout
+
+
+def test_payouts_list_filter_and_detail_with_line_matches(world, acme_api):
+    payout = _reconciled_payout(world)
+    api = acme_api(scopes=["read"])
+    listing = api.get("/api/v1/payouts/").json()
+    assert [
+        (row["external_id"], row["reconciliation_status"], row["matched_lines"], row["line_count"], row["difference"])
+        for row in listing["results"]
+    ] == [("po_1", "differences", 6, 7, "3.25")]
+    assert api.get("/api/v1/payouts/?status=matched").json()["results"] == []
+    assert api.get("/api/v1/payouts/?status=bogus").status_code == 400
+    detail = api.get(f"/api/v1/payouts/{payout.pk}/").json()
+    assert [(line["type"], line["state"], line["role"], line["difference"]) for line in detail["lines"]] == [
+        ("charge", "matched", "payment_clearing", "0"),
+        ("refund", "matched", "payment_clearing", "0"),
+        ("fee", "matched", "merchant_fees", "0"),
+        ("fee", "matched", "merchant_fees", "0"),
+        ("adjustment", "matched", "payout_adjustment", "0"),
+        ("reserve", "matched", "reserve", "0"),
+        ("other", "suspense", "payout_suspense", "3.25"),
+    ]
+    assert detail["lines"][0]["document"]["type"] == "order"
+    assert detail["lines"][1]["document"]["external_id"] == "R1"
+    assert len(detail["journal_entries"]) == 1 and len(detail["open_exceptions"]) == 1
+    assert api.get("/api/v1/payouts/999999/").status_code == 404
+
+
+def test_reconciliations_list_and_other_tenants_payouts_are_not_found(world, acme_api, make_key, api_client):
+    payout = _reconciled_payout(world)
+    listing = acme_api(scopes=["read"]).get("/api/v1/reconciliations/?status=differences").json()
+    assert [(row["payout"], row["status"], row["matched_lines"], row["line_count"]) for row in listing["results"]] == [
+        (payout.pk, "differences", 6, 7)
+    ]
+    assert listing["results"][0]["difference"] == "3.25"
+    bluebird = api_client(world.host(world.bluebird), make_key(tenant=world.bluebird, scopes=["read"]))
+    assert bluebird.get(f"/api/v1/payouts/{payout.pk}/").status_code == 404
+    assert bluebird.get("/api/v1/payouts/").json()["results"] == []
+    assert bluebird.get("/api/v1/reconciliations/").json()["results"] == []

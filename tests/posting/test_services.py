@@ -481,7 +481,11 @@ def test_payout_with_fee_refunds_and_unknown_lines_posts_to_suspense_and_raises_
         assert entry_balance(entry=outcome.entry) == 0
         assert journal_post_payout(payout=payout).status == PostingStatus.ALREADY_POSTED
         with django_capture_on_commit_callbacks(execute=True):
-            assert payout_reconcile(payout=payout).status == "matched"
+            reconciliation = payout_reconcile(payout=payout)
+        # Charges, refunds and fees match; the two unknown lines stay in suspense (not a difference).
+        assert (reconciliation.status, reconciliation.matched, reconciliation.differences) == ("differences", 3, [])
+        assert [row["state"] for row in reconciliation.lines[3:]] == ["suspense", "suspense"]
+        assert reconciliation.difference == D("2.00")
         group = TriageException.objects.get(cause="payout_suspense")
         assert (group.kind, group.status, group.count) == ("reconciliation", "open", 1)
         occurrence = group.occurrences.get()

@@ -156,3 +156,186 @@ def test_another_tenants_member_gets_404_on_policy_batches_ledger_and_documents(
         f"/ledger/documents/order/{line.sources[0]['id']}/",
     ]:
         assert client.get(url).status_code == 404, url
+
+
+def _reconciled_payout(world, tenant=None):
+    from commerce.services import payout_upsert, refund_upsert
+    from posting.services import journal_post_payout, journal_post_refund, payout_reconcile
+    from tests.commerce.factories import refund, stripe_payout_all_types
+
+    with tenant_context(tenant or world.acme):
+        standard_chart_apply()
+        order = order_upsert(source="shopify", connection_id=1, document=shopify_order()).obj
+        journal_post_order(order=order)
+        document = refund("R1", (("L1", 1),))
+        refund_obj = refund_upsert(source="shopify", connection_id=1, document=document).obj
+        journal_post_refund(refund=refund_obj)
+        payout = payout_upsert(source="stripe", connection_id=2, document=stripe_payout_all_types()).obj
+        journal_post_payout(payout=payout)
+        payout_reconcile(payout=payout)
+        return payout, order, refund_obj
+
+
+def test_payout_page_shows_each_line_match_links_and_the_difference(world, host_client):
+    from triage.models import Exception as TriageException
+
+    payout, order, refund_obj = _reconciled_payout(world)
+    with tenant_context(world.acme):
+        suspense = TriageException.objects.get(cause="payout_suspense")
+        entry = JournalEntry.objects.get(source_key__startswith=f"payout:{payout.pk}:v")
+    client = host_client(world.host(world.acme), world.acme_admin)
+    page = client.get(f"/ledger/payouts/{payout.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'href="/ledger/documents/order/{order.pk}/"' in html
+    assert f'href="/ledger/documents/refund/{refund_obj.pk}/"' in html
+    assert f'href="/ledger/journals/{entry.pk}/"' in html
+    assert f'href="/exceptions/{suspense.pk}/"' in html
+    assert html.count('class="badge status-matched"') == 6
+    assert html.count('class="badge status-suspense"') == 1
+    assert "3.25 USD in payout suspense until reclassified" in html
+    assert client.get("/ledger/payouts/999999/").status_code == 404
+
+
+def test_payouts_list_filters_by_status_and_paginates(world, host_client):
+    from dataclasses import replace
+
+    from commerce.services import payout_upsert
+    from tests.commerce.factories import stripe_payout
+
+    payout, _order, _refund = _reconciled_payout(world)
+    with tenant_context(world.acme):
+        for number in range(55):  # never reconciled: unmatched
+            payout_upsert(
+                source="stripe", connection_id=2, document=replace(stripe_payout(), external_id=f"po_x{number}")
+            )
+    client = host_client(world.host(world.acme), world.acme_admin)
+    differences = client.get("/ledger/payouts/?status=differences").content.decode()
+    assert f'href="/ledger/payouts/{payout.pk}/"' in differences and "po_x1<" not in differences
+    unmatched = client.get("/ledger/payouts/?status=unmatched").content.decode()
+    assert "po_1<" not in unmatched and "Page 1 of 2" in unmatched and "status=unmatched" in unmatched
+    second = client.get("/ledger/payouts/?status=unmatched&page=2").content.decode()
+    assert second.count('class="badge status-unmatched"') == 5
+    assert "No payouts match" in client.get("/ledger/payouts/?status=matched").content.decode()
+    assert client.get("/ledger/payouts/?q=po_x54").content.decode().count("status-unmatched") == 1
+
+
+def test_other_tenants_payout_is_not_found(world, host_client):
+    payout, _order, _refund = _reconciled_payout(world)
+    client = host_client(world.host(world.bluebird), world.bluebird_admin)
+    assert client.get(f"/ledger/payouts/{payout.pk}/").status_code == 404
+    assert "No payouts yet" in client.get("/ledger/payouts/").content.decode()
+
+
+def test_captured_not_paid_out_report_page_and_csv(world, host_client):
+    from dataclasses import replace
+
+    _reconciled_payout(world)
+    with tenant_context(world.acme):
+        unpaid = order_upsert(
+            source="shopify", connection_id=1, document=replace(shopify_order(), external_id="1002")
+        ).obj
+    client = host_client(world.host(world.acme), world.acme_admin)
+    page = client.get("/ledger/unsettled/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'href="/ledger/documents/order/{unpaid.pk}/">1002<' in html
+    assert ">1001<" not in html  # settled by payout po_1
+    assert "170.30 USD" in html and "gift" not in html.split("<table")[1]
+    csv_response = client.get("/ledger/unsettled.csv?days=7")
+    assert csv_response["Content-Type"].startswith("text/csv")
+    rows = csv_response.content.decode().splitlines()
+    assert rows[0] == "order,order_id,gateway,currency,amount,paid_at,days_since_paid"
+    assert [row.split(",")[:5] for row in rows[1:]] == [["1002", str(unpaid.pk), "stripe", "USD", "170.30"]]
+    assert client.get("/ledger/unsettled.csv?days=3000").content.decode().splitlines()[1:] == []
+    assert client.get("/ledger/unsettled/?days=abc").status_code == 400
+    assert client.get("/ledger/unsettled/?days=-1").status_code == 400
+
+
+def _payout_pk(tenant, external_id: str) -> int:
+    from commerce.models import Payout
+
+    with tenant_context(tenant):
+        return Payout.objects.get(external_id=external_id).pk
+
+
+def test_partner_payouts_list_shows_only_its_own_tenants(world, host_client):
+    from dataclasses import replace
+
+    from commerce.services import payout_upsert
+    from tests.commerce.factories import stripe_payout
+
+    _reconciled_payout(world)
+    for tenant, external_id in ((world.bluebird, "po_bluebird"), (world.cedar, "po_cedar")):
+        with tenant_context(tenant):
+            payout_upsert(source="stripe", connection_id=2, document=replace(stripe_payout(), external_id=external_id))
+    northwind = host_client("northwind.localhost", world.partner_admin)
+    html = northwind.get("/payouts/").content.decode()
+    assert 'data-tenant="acme"' in html and ">po_1<" in html and ">po_bluebird<" in html
+    acme_payout = _payout_pk(world.acme, "po_1")
+    assert f"://{world.host(world.acme)}/ledger/payouts/{acme_payout}/" in html
+    assert "po_cedar" not in html and 'data-tenant="cedar"' not in html
+    assert "(2 payouts)" in html
+    filtered = northwind.get("/payouts/?status=differences").content.decode()
+    assert ">po_1<" in filtered and "po_bluebird" not in filtered
+    southpaw = host_client("southpaw.localhost", world.other_partner_admin).get("/payouts/").content.decode()
+    assert ">po_cedar<" in southpaw and "po_1<" not in southpaw and "po_bluebird" not in southpaw
+    # Not a tenant page: the tenant's own host has no such partner view.
+    assert host_client(world.host(world.acme), world.acme_admin).get("/payouts/").status_code == 404
+
+
+def test_partner_payouts_pages_merge_tenants_newest_first(world):
+    import datetime as dt
+    from dataclasses import replace
+
+    from commerce.services import payout_upsert
+    from posting.selectors import partner_payouts
+    from tenants.selectors import partner_tenants
+    from tests.commerce.factories import stripe_payout
+
+    start = dt.date(2026, 1, 1)
+    for tenant, offset in ((world.acme, 0), (world.bluebird, 1)):
+        with tenant_context(tenant):
+            for number in range(3):  # acme on even days, bluebird on odd days
+                arrival = start + dt.timedelta(days=2 * number + offset)
+                document = replace(stripe_payout(), external_id=f"{tenant.slug}-{number}", arrival_date=arrival)
+                payout_upsert(source="stripe", connection_id=2, document=document)
+    tenants = partner_tenants(partner=world.northwind)
+    pages = [partner_payouts(tenants=tenants, page=number, per_page=2) for number in (1, 2, 3, 9)]
+    assert [[row.external_id for row in page.rows] for page in pages] == [
+        ["bluebird-2", "acme-2"],
+        ["bluebird-1", "acme-1"],
+        ["bluebird-0", "acme-0"],
+        ["bluebird-0", "acme-0"],  # past the end: the last page
+    ]
+    assert (pages[0].count, pages[0].num_pages, pages[0].has_next, pages[2].has_next) == (6, 3, True, False)
+    assert partner_payouts(tenants=partner_tenants(partner=world.southpaw)).rows == []
+
+
+def test_payout_check_again_after_the_order_is_posted_and_viewers_cannot(world, host_client):
+    from commerce.services import payout_upsert, refund_upsert
+    from posting.models import Reconciliation
+    from posting.services import journal_post_payout, journal_post_refund, payout_reconcile
+    from tests.commerce.factories import refund, stripe_payout_all_types
+
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        order = order_upsert(source="shopify", connection_id=1, document=shopify_order()).obj
+        payout = payout_upsert(source="stripe", connection_id=2, document=stripe_payout_all_types()).obj
+        journal_post_payout(payout=payout)
+        assert payout_reconcile(payout=payout).matched == 4  # fees, adjustment, reserve: order and refund not posted
+        journal_post_order(order=order)
+        document = refund("R1", (("L1", 1),))
+        journal_post_refund(refund=refund_upsert(source="shopify", connection_id=1, document=document).obj)
+    viewer = UserFactory(email="viewer-payouts@acme.test")
+    services.membership_grant(user=viewer, tenant=world.acme, role=Membership.Role.TENANT_VIEWER)
+    viewer_client = host_client(world.host(world.acme), viewer)
+    assert "Check again" not in viewer_client.get(f"/ledger/payouts/{payout.pk}/").content.decode()
+    assert viewer_client.post(f"/ledger/payouts/{payout.pk}/recheck/").status_code == 403
+    client = host_client(world.host(world.acme), world.acme_admin)
+    assert client.get(f"/ledger/payouts/{payout.pk}/recheck/").status_code == 405
+    response = client.post(f"/ledger/payouts/{payout.pk}/recheck/")
+    assert (response.status_code, response["Location"]) == (302, f"/ledger/payouts/{payout.pk}/")
+    with tenant_context(world.acme):
+        assert Reconciliation.objects.get(payout=payout).matched == 6
+    assert client.post("/ledger/payouts/999999/recheck/").status_code == 404
