@@ -261,6 +261,11 @@ SPECTACULAR_SETTINGS = {
         "PostingRoleEnum": "mappings.models.PostingRole",
         "JournalEntryStatusEnum": "posting.models.JournalEntry.Status",
         "PostingBatchStatusEnum": "posting.models.PostingBatch.Status",
+        "ValueMapKindEnum": "mappings.models.ValueMap.Kind",
+        "PromotionKindEnum": "promotions.models.Kind",
+        "PromotionStatusEnum": "promotions.models.Promotion.Status",
+        "MembershipRoleEnum": "tenants.models.Membership.Role",
+        "ExceptionKindEnum": "triage.models.Kind",
     },
 }
 
