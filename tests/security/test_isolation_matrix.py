@@ -17,8 +17,9 @@ fails) the day it is added.
 
 Expectations: anonymous → a redirect to sign-in, 401, 403, 404 or 405; someone else → 403, 404, 405
 (or a redirect to sign-in) and never a byte of the victim's data; on their own host, a route naming
-the victim's objects never answers 2xx; a viewer's write → 403/404/405; and any write leaves every
-victim row as it was. Nothing may answer 5xx.
+the victim's objects never answers 2xx; a viewer's write to the API → 403/404/405; and any write
+(a viewer's write to a page included) changes no row of the victim's schema and none of its rows
+in public. Nothing may answer 5xx.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class Victim:
     staff: User  # the victim partner's own admin (approves the victim's promotions)
     ids: dict[str, str] = field(default_factory=dict)
     sessions: dict[str, str] = field(default_factory=dict)  # actor → session key
+    public_digest_sql: str = ""
 
     @property
     def host(self) -> str:
@@ -571,35 +573,45 @@ def _client(world, victim: Victim, actor: Actor) -> tuple[Client, User | None]:
 
 
 def _fingerprint(victim: Victim) -> str:
-    """A digest of every row of the victim's schema and of its rows in the public schema."""
+    """Every write to the victim's schema in this transaction (PostgreSQL's per-transaction table
+    counters), and a digest of the victim's rows in the public schema."""
     with connection.cursor() as cursor:
+        if not victim.public_digest_sql:
+            victim.public_digest_sql = _public_digest_sql(cursor, victim)
         cursor.execute(
-            "SELECT table_schema, table_name, "
-            "EXISTS (SELECT 1 FROM information_schema.columns k WHERE k.table_schema = t.table_schema "
-            "AND k.table_name = t.table_name AND k.column_name = 'tenant_id'), "
-            "EXISTS (SELECT 1 FROM information_schema.columns k WHERE k.table_schema = t.table_schema "
-            "AND k.table_name = t.table_name AND k.column_name = 'partner_id') "
-            "FROM information_schema.tables t WHERE table_type = 'BASE TABLE' AND table_schema IN (%s, 'public')",
+            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_xact_user_tables "
+            "WHERE schemaname = %s",
             [victim.tenant.schema_name],
         )
-        parts = []
-        for schema, table, has_tenant, has_partner in cursor.fetchall():
-            where = ""
-            if schema == "public":
-                if table in ("tenants_tenant",):
-                    where = f" WHERE t.id = {victim.tenant.pk}"
-                elif table in ("tenants_partner",):
-                    where = f" WHERE t.id = {victim.partner.pk}"
-                elif has_tenant:
-                    where = f" WHERE t.tenant_id = {victim.tenant.pk}"
-                elif has_partner:
-                    where = f" WHERE t.partner_id = {victim.partner.pk}"
-                else:
-                    continue
-            rows = "string_agg(t::text, '|' ORDER BY t::text)"
-            parts.append(f'(SELECT md5(coalesce({rows}, \'\')) FROM "{schema}"."{table}" t{where})')
-        cursor.execute("SELECT md5(concat(" + ", ".join(parts) + "))")
-        return cursor.fetchone()[0]
+        writes = cursor.fetchone()[0]
+        cursor.execute(victim.public_digest_sql)
+        return f"{writes}:{cursor.fetchone()[0]}"
+
+
+def _public_digest_sql(cursor, victim: Victim) -> str:
+    cursor.execute(
+        "SELECT t.table_name, "
+        "EXISTS (SELECT 1 FROM information_schema.columns k WHERE k.table_schema = 'public' "
+        "AND k.table_name = t.table_name AND k.column_name = 'tenant_id'), "
+        "EXISTS (SELECT 1 FROM information_schema.columns k WHERE k.table_schema = 'public' "
+        "AND k.table_name = t.table_name AND k.column_name = 'partner_id') "
+        "FROM information_schema.tables t WHERE table_type = 'BASE TABLE' AND table_schema = 'public'"
+    )
+    parts = []
+    for table, has_tenant, has_partner in cursor.fetchall():
+        if table == "tenants_tenant":
+            where = f"t.id = {victim.tenant.pk}"
+        elif table == "tenants_partner":
+            where = f"t.id = {victim.partner.pk}"
+        elif has_tenant:
+            where = f"t.tenant_id = {victim.tenant.pk}"
+        elif has_partner:
+            where = f"t.partner_id = {victim.partner.pk}"
+        else:
+            continue
+        rows = "string_agg(t::text, '|' ORDER BY t::text)"
+        parts.append(f'(SELECT md5(coalesce({rows}, \'\')) FROM "public"."{table}" t WHERE {where})')
+    return "SELECT md5(concat(" + ", ".join(parts) + "))"
 
 
 def _send(client: Client, method: str, path: str):
@@ -682,3 +694,17 @@ def test_the_matrix_covers_every_route() -> None:
     assert ("tenant", "api/v1/promotions/<int:pk>/approve/") in covered
     assert ("public", "usage/") in covered
     assert len(CASES) > 1000
+
+
+def test_the_fingerprint_notices_any_write_to_the_victim(victim: Victim, world) -> None:
+    """The matrix's "nothing changed" check can fail: a write in the schema or in public shows."""
+    from mappings.models import Account
+
+    before = _fingerprint(victim)
+    with tenant_context(victim.tenant):
+        Account.objects.filter(pk=victim.ids["account"]).update(name="QVMARK renamed")
+    connection.set_schema_to_public()
+    in_schema = _fingerprint(victim)
+    assert in_schema != before
+    Membership.objects.filter(pk=victim.ids["member"]).update(role=Membership.Role.TENANT_ADMIN)
+    assert _fingerprint(victim) != in_schema
