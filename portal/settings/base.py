@@ -270,6 +270,11 @@ SPECTACULAR_SETTINGS = {
         "ReconciliationStatusEnum": "posting.models.Reconciliation.Status",
         "PayoutLineTypeEnum": "commerce.models.PayoutLine.Type",
         "PayoutLineMatchStateEnum": "posting.api.LINE_MATCH_STATES",
+        "ValueMapKindEnum": "mappings.models.ValueMap.Kind",
+        "PromotionKindEnum": "promotions.models.Kind",
+        "PromotionStatusEnum": "promotions.models.Promotion.Status",
+        "MembershipRoleEnum": "tenants.models.Membership.Role",
+        "ExceptionKindEnum": "triage.models.Kind",
     },
 }
 

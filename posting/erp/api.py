@@ -98,6 +98,7 @@ class PushOutput(serializers.Serializer):
 
 class PushListApi(TenantApiView):
     serializer_class = PushOutput
+    queryset = ErpPush.objects.none()  # the schema's model; get() reads through the selector
 
     @extend_schema(operation_id="erp_pushes_list", responses={200: PushOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
@@ -175,6 +176,8 @@ class ChartImportDetailApi(TenantApiView):
 
 
 class ChartImportApplyApi(ChartImportDetailApi):
+    http_method_names = ["post", "options"]  # applying is a write; reading is ChartImportDetailApi's
+
     @extend_schema(
         operation_id="erp_chart_import_apply", request=None, responses={200: ChartImportOutput, **WRITE_ERRORS}
     )
