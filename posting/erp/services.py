@@ -151,10 +151,23 @@ def _original_push(entry: JournalEntry, target: ErpTarget) -> ErpPush | None:
     ).first()
 
 
+def _mirrors(entry: JournalEntry, original: JournalEntry) -> bool:
+    """Whether `entry` is the exact mirror of `original` (a cancellation after refunds or version
+    changes reverses only what is outstanding: that is pushed as its own journal)."""
+
+    def key(line, *, mirrored: bool) -> tuple:
+        debit, credit = (line.credit, line.debit) if mirrored else (line.debit, line.credit)
+        return (line.account_id, debit, credit, tuple(sorted(line.dimensions.items())))
+
+    ours = sorted(key(line, mirrored=False) for line in entry.lines.all())
+    theirs = sorted(key(line, mirrored=True) for line in original.lines.all())
+    return ours == theirs
+
+
 def _send(adapter: ErpAdapter, entry: JournalEntry, target: ErpTarget) -> PushResult:
     journal = erp_journal_build(entry=entry)
     original = _original_push(entry, target)
-    if original is not None:
+    if original is not None and _mirrors(entry, entry.reverses):
         return adapter.reverse(
             external_id=original.external_id,
             original=erp_journal_build(entry=entry.reverses),
