@@ -35,6 +35,7 @@ from posting.builders import (
 from posting.errors import posting_problem_raise
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
 from posting.money import quantize
+from posting.periods import open_date
 from tenants.usage import usage_count
 from triage.services import exception_resolve_for_object
 
@@ -133,11 +134,12 @@ def _entry_write(
     debit, credit = draft.totals()
     if debit != credit:  # builders already refuse this; the trigger is the last line of defence
         raise PostingRefused([Problem("unbalanced", f"Debits {debit} and credits {credit} differ.")])
+    date, memo = open_date(date, draft.memo[:255])  # never into a closed period
     entry = JournalEntry.objects.create(
         source_key=source_key,
         date=date,
         currency=draft.currency,
-        memo=draft.memo[:255],
+        memo=memo,
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
     )
@@ -163,11 +165,12 @@ def _entry_write(
 def _reversal_write(*, entry: JournalEntry, source_key: str, date: dt.date, memo: str) -> JournalEntry:
     # A reversal joins its original's batch while that is open, so the summary nets them out.
     batch = entry.batch if entry.batch is not None and entry.batch.status == PostingBatch.Status.OPEN else None
+    date, memo = open_date(date, memo[:255])  # never into a closed period
     reversal = JournalEntry.objects.create(
         source_key=source_key,
         date=date,
         currency=entry.currency,
-        memo=memo[:255],
+        memo=memo,
         reverses=entry,
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
@@ -376,11 +379,12 @@ def batch_close(*, batch: PostingBatch) -> JournalEntry | None:
     if not rows:
         return None
     local_start = batch.window_start.astimezone(tenant_zone())
+    date, memo = open_date(local_start.date(), f"Summary of {count} entries from {local_start:%Y-%m-%d %H:%M}")
     entry = JournalEntry.objects.create(
         source_key=source_key,
-        date=local_start.date(),
+        date=date,
         currency=batch.currency,
-        memo=f"Summary of {count} entries from {local_start:%Y-%m-%d %H:%M}",
+        memo=memo,
         status=JournalEntry.Status.READY,
     )
     usage_count(metric="journals_posted")
@@ -594,11 +598,12 @@ def _outstanding_reverse(
     if debit != credit:  # every entry netted balances, so this is a corrupted ledger, never fudged
         raise PostingRefused([Problem("unbalanced", f"Outstanding debits {debit} and credits {credit} differ.")])
     batch = original.batch if original.batch is not None and original.batch.status == PostingBatch.Status.OPEN else None
+    date, memo = open_date(date, f"{memo} (what is still outstanding)"[:255])  # never into a closed period
     entry = JournalEntry.objects.create(
         source_key=source_key,
         date=date,
         currency=original.currency,
-        memo=f"{memo} (what refunds left outstanding)"[:255],
+        memo=memo,
         reverses=original,
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
