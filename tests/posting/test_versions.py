@@ -8,8 +8,8 @@ from django.db.models import Sum
 from django_tenants.utils import tenant_context
 
 from commerce.documents import OrderLineDoc, PaymentDoc, ShippingLineDoc
-from commerce.models import Order
-from commerce.services import order_upsert
+from commerce.models import Order, Refund
+from commerce.services import order_upsert, refund_upsert
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry, JournalLine, PostingBatch
 from posting.services import (
@@ -18,9 +18,10 @@ from posting.services import (
     entry_balance,
     journal_post_cancellation,
     journal_post_order,
+    journal_post_refund,
     policy_update,
 )
-from tests.commerce.factories import kwd_order, ny_taxes, shopify_order
+from tests.commerce.factories import kwd_order, ny_taxes, refund, shopify_order
 
 CHANGED_AT = dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -169,3 +170,30 @@ def test_batched_change_joins_the_batch_of_the_change_window(world):
             ("1110", D("0.2500"), D("0")),
             ("4100", D("0"), D("0.2500")),
         ]
+
+
+def test_refund_version_change_posts_only_the_additional_refund_dated_at_the_change(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        journal_post_order(order=_upsert(shopify_order()))
+        first = refund_upsert(source="shopify", connection_id=1, document=refund("R1", (("L1", 1),))).obj
+        original = journal_post_refund(refund=first).entry
+        assert original.date == dt.date(2026, 3, 17)
+        second = refund_upsert(
+            source="shopify", connection_id=1, document=refund("R1", (("L1", 2),), source_version=2)
+        ).obj
+        Refund.objects.filter(pk=second.pk).update(updated_at=CHANGED_AT)
+        second.refresh_from_db()
+        entry = journal_post_refund(refund=second).entry
+        assert (entry.source_key, entry.date) == (f"refund:{second.pk}:v2", dt.date(2026, 4, 2))
+        # Both tees now: the full L1 tax (3.49 / 3.93) less what v1 already took (1.75 / 1.97).
+        assert lines_of(entry) == [
+            ("2100", D("1.7400"), D("0")),
+            ("2100", D("1.9600"), D("0")),
+            ("4600", D("50.0000"), D("0")),
+            ("4500", D("0"), D("3.7500")),
+            ("1200", D("0"), D("2.5000")),
+            ("1110", D("0"), D("47.4500")),
+        ]
+        assert entry.memo.endswith("version change v1 → v2, difference only")
+        assert JournalEntry.objects.filter(source_key__startswith=f"refund:{second.pk}:").count() == 2
