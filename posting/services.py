@@ -246,6 +246,10 @@ def _difference(
     return lines or None
 
 
+class _Unchanged(Exception):
+    """A new version that posts exactly what was posted: leaves the posting transaction."""
+
+
 def _version_of(source_key: str) -> str:
     return source_key.rsplit(":", 1)[-1]
 
@@ -300,7 +304,8 @@ def _post(
             else:
                 difference = _difference(accounts, _posted_net(version_prefix))
                 if difference is None:
-                    return PostingOutcome(PostingStatus.UNCHANGED, entry=previous)
+                    unchanged = previous
+                    raise _Unchanged
                 moment = max(changed_at or at, at)
                 change = f"{_version_of(previous.source_key)} → {_version_of(source_key)}"
                 adjusting = [
@@ -319,6 +324,9 @@ def _post(
                     sources=sources,
                     batch=_batch_for(at=moment, currency=draft.currency, policy=policy),
                 )
+    except _Unchanged:
+        exception_resolve_for_object(obj=obj, reason=f"Nothing changed since journal entry {unchanged.pk}.")
+        return PostingOutcome(PostingStatus.UNCHANGED, entry=unchanged)
     except IntegrityError:
         existing = JournalEntry.objects.filter(source_key=source_key).first()
         if existing is None:
@@ -440,8 +448,16 @@ def journal_post_order(*, order: Order) -> PostingOutcome:
     at = order_recognised_at(order=order, policy=policy)
     if at is None:
         return PostingOutcome(PostingStatus.NOT_DUE)
+    source_key = f"order:{order.pk}:v{order.source_version}"
+    cancellation = JournalEntry.objects.filter(source_key=_cancellation_key(order)).first()
+    if cancellation is not None and not JournalEntry.objects.filter(source_key=source_key).exists():
+        # Nothing is outstanding after the cancellation: a later version changes nothing posted.
+        exception_resolve_for_object(
+            obj=order, reason=f"Order {order.external_id} is cancelled (entry {cancellation.pk})."
+        )
+        return PostingOutcome(PostingStatus.COVERED, entry=cancellation)
     return _post(
-        source_key=f"order:{order.pk}:v{order.source_version}",
+        source_key=source_key,
         version_prefix=f"order:{order.pk}:v",
         date=_local_date(at),
         at=at,

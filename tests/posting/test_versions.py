@@ -197,3 +197,17 @@ def test_refund_version_change_posts_only_the_additional_refund_dated_at_the_cha
         ]
         assert entry.memo.endswith("version change v1 → v2, difference only")
         assert JournalEntry.objects.filter(source_key__startswith=f"refund:{second.pk}:").count() == 2
+
+
+def test_after_the_cancellation_a_later_version_posts_nothing(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        journal_post_order(order=_upsert(shopify_order()))
+        cancelled = shopify_order(source_version=2, cancelled_at=dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC))
+        order = _upsert(cancelled)
+        assert journal_post_order(order=order).status == PostingStatus.UNCHANGED
+        cancellation = journal_post_cancellation(order=order).entry
+        later = replace(_price_change(), source_version=3, cancelled_at=cancelled.cancelled_at)
+        outcome = journal_post_order(order=_upsert(later))
+        assert (outcome.status, outcome.entry) == (PostingStatus.COVERED, cancellation)
+        assert _net_by_account(JournalEntry.objects.all()) == {}
