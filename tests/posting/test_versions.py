@@ -8,8 +8,8 @@ from django.db.models import Sum
 from django_tenants.utils import tenant_context
 
 from commerce.documents import OrderLineDoc, PaymentDoc, ShippingLineDoc
-from commerce.models import Order, Refund
-from commerce.services import order_upsert, refund_upsert
+from commerce.models import Order, Payout, Refund
+from commerce.services import order_upsert, payout_upsert, refund_upsert
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry, JournalLine, PostingBatch
 from posting.services import (
@@ -18,10 +18,11 @@ from posting.services import (
     entry_balance,
     journal_post_cancellation,
     journal_post_order,
+    journal_post_payout,
     journal_post_refund,
     policy_update,
 )
-from tests.commerce.factories import kwd_order, ny_taxes, refund, shopify_order
+from tests.commerce.factories import kwd_order, ny_taxes, refund, shopify_order, stripe_payout
 
 CHANGED_AT = dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -211,3 +212,21 @@ def test_after_the_cancellation_a_later_version_posts_nothing(world):
         outcome = journal_post_order(order=_upsert(later))
         assert (outcome.status, outcome.entry) == (PostingStatus.COVERED, cancellation)
         assert _net_by_account(JournalEntry.objects.all()) == {}
+
+
+def test_payout_version_change_posts_the_fee_difference_dated_at_the_change(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        first = journal_post_payout(
+            payout=payout_upsert(source="stripe", connection_id=2, document=stripe_payout()).obj
+        )
+        assert first.entry.date == dt.date(2026, 3, 17)
+        document = stripe_payout(source_version=2, amount=D("103.59"))
+        lines = list(document.lines)
+        lines[2] = replace(lines[2], amount=D("-3.00"))  # the monthly fee was 3.00, not 2.00
+        payout = payout_upsert(source="stripe", connection_id=2, document=replace(document, lines=tuple(lines))).obj
+        Payout.objects.filter(pk=payout.pk).update(updated_at=CHANGED_AT)
+        payout.refresh_from_db()
+        entry = journal_post_payout(payout=payout).entry
+        assert (entry.source_key, entry.date) == (f"payout:{payout.pk}:v2", dt.date(2026, 4, 2))
+        assert lines_of(entry) == [("6100", D("1.0000"), D("0")), ("1010", D("0"), D("1.0000"))]

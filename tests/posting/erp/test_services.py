@@ -153,6 +153,8 @@ def test_closed_period_is_an_exception_with_the_erps_words_and_not_retried_autom
         respx.post(f"{BASE}/journalentry").respond(400, json=Q["closed_period"])
         push = erp_push_entry(entry=entry).push
         assert (push.status, push.error_kind) == (ErpPush.Status.FAILED, "closed_period")
+        # It was sent again once, moved to today, and the ERP refused that too: a person decides.
+        assert push.moved_to is not None and len(respx.calls) == 4
         assert push.error_message == (
             "QuickBooks Online: Account Period Closed — Account Period Closed, Cannot update through Services API: "
             "The books are closed as of 2025-12-31."
