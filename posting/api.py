@@ -3,6 +3,8 @@ Reads go through posting.selectors; the one write (the policy) through posting.s
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -12,9 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce.models import Payout, PayoutLine
+from portal.api_auth import api_actor
 from portal.api_errors import CreatedCursorPagination, StrictSerializer
 from posting.models import JournalEntry, PostingBatch, PostingPolicy, Reconciliation
 from posting.money import quantize
+from posting.periods import period_close, period_close_get, period_reopen
 from posting.selectors import (
     batch_summary,
     batch_summary_entry,
@@ -29,6 +33,7 @@ from posting.selectors import (
 )
 from posting.services import policy_update
 from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
+from tenants.models import Membership
 
 
 class TenantApiView(ApiView):
@@ -418,6 +423,76 @@ class ReconciliationListApi(TenantApiView):
         return self.get_paginated_response(ReconciliationOutput(page, many=True).data)
 
 
+class LedgerPeriodOutput(serializers.Serializer):
+    closed_through = serializers.DateField(allow_null=True)
+    first_open_date = serializers.SerializerMethodField()
+    changed_at = serializers.DateTimeField()
+
+    def get_first_open_date(self, period) -> str | None:
+        return (period.closed_through + dt.timedelta(days=1)).isoformat() if period.closed_through else None
+
+
+class LedgerPeriodCloseInput(StrictSerializer):
+    closed_through = serializers.DateField(help_text="The last day of the month to close through.")
+
+
+class LedgerPeriodReopenInput(StrictSerializer):
+    closed_through = serializers.DateField(
+        allow_null=True, help_text="An earlier month end the ledger stays closed through, or null for none."
+    )
+
+
+class LedgerPeriodApi(TenantApiView):
+    """The built-in ledger's closed periods: no entry is dated on or before `closed_through`;
+    postings for a closed date move to `first_open_date` with a memo."""
+
+    serializer_class = LedgerPeriodOutput
+    pagination_class = None
+
+    @extend_schema(operation_id="ledger_period_retrieve", responses={200: LedgerPeriodOutput, **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(LedgerPeriodOutput(period_close_get()).data)
+
+
+class _LedgerPeriodWriteApi(TenantApiView):
+    serializer_class = LedgerPeriodOutput
+    pagination_class = None
+    admin_scope = True
+    session_roles = (Membership.Role.TENANT_ADMIN, Membership.Role.PARTNER_ADMIN)
+
+
+class LedgerPeriodCloseApi(_LedgerPeriodWriteApi):
+    @extend_schema(
+        operation_id="ledger_period_close",
+        request=LedgerPeriodCloseInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: LedgerPeriodOutput, **WRITE_ERRORS},
+        description="Close the ledger through a month end (audited; tenant admins only).",
+    )
+    def post(self, request: Request) -> Response:
+        data = LedgerPeriodCloseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, label = api_actor(request)
+        period = period_close(through=data.validated_data["closed_through"], actor=actor, actor_label=label)
+        return Response(LedgerPeriodOutput(period).data)
+
+
+class LedgerPeriodReopenApi(_LedgerPeriodWriteApi):
+    @extend_schema(
+        operation_id="ledger_period_reopen",
+        request=LedgerPeriodReopenInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: LedgerPeriodOutput, **WRITE_ERRORS},
+        description="Reopen periods back to an earlier month end or to none (audited; tenant admins only).",
+    )
+    def post(self, request: Request) -> Response:
+        data = LedgerPeriodReopenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, label = api_actor(request)
+        period = period_reopen(through=data.validated_data["closed_through"], actor=actor, actor_label=label)
+        return Response(LedgerPeriodOutput(period).data)
+
+
 urlpatterns = [
     path("journals/", JournalListApi.as_view(), name="api-journals"),
     path("journals/<int:pk>/", JournalDetailApi.as_view(), name="api-journal-detail"),
@@ -428,4 +503,7 @@ urlpatterns = [
     path("payouts/", PayoutListApi.as_view(), name="api-payouts"),
     path("payouts/<int:pk>/", PayoutDetailApi.as_view(), name="api-payout-detail"),
     path("reconciliations/", ReconciliationListApi.as_view(), name="api-reconciliations"),
+    path("ledger-period/", LedgerPeriodApi.as_view(), name="api-ledger-period"),
+    path("ledger-period/close/", LedgerPeriodCloseApi.as_view(), name="api-ledger-period-close"),
+    path("ledger-period/reopen/", LedgerPeriodReopenApi.as_view(), name="api-ledger-period-reopen"),
 ]

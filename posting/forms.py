@@ -18,3 +18,20 @@ class PolicyForm(forms.Form):
         help_text="For a refund with an amount but no lines, less than what is left to refund. "
         "One equal to what is left always reverses exactly what is left.",
     )
+
+
+class PeriodCloseForm(forms.Form):
+    closed_through = forms.DateField(
+        label="Close through",
+        help_text="The last day of a month. Postings dated on or before it move to the first open date.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+class PeriodReopenForm(forms.Form):
+    closed_through = forms.DateField(
+        required=False,
+        label="Keep closed through",
+        help_text="An earlier month end, or empty to reopen every period.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )

@@ -64,6 +64,23 @@ class PostingPolicy(models.Model):
         return "Posting policy"
 
 
+class PeriodClose(models.Model):
+    """The built-in ledger's closed periods (one row per tenant schema): every date up to and
+    including `closed_through` (a month end) is closed. No entry is ever dated in a closed period:
+    the posting services move it to the first open date with a memo saying so. Closing and
+    reopening are audited (posting.periods)."""
+
+    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
+    closed_through = models.DateField(null=True, blank=True)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(singleton=1), name="posting_period_close_singleton")]
+
+    def __str__(self) -> str:
+        return f"Ledger closed through {self.closed_through}" if self.closed_through else "Ledger: no closed period"
+
+
 class PostingBatch(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"

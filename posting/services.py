@@ -13,7 +13,7 @@ import datetime as dt
 import enum
 import zoneinfo
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -36,6 +36,7 @@ from posting.builders import (
 from posting.errors import posting_problem_raise
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
 from posting.money import quantize
+from posting.periods import open_date
 from tenants.usage import usage_count
 from triage.services import exception_resolve_for_object
 
@@ -46,6 +47,7 @@ class PostingStatus(enum.StrEnum):
     NOT_DUE = "not_due"
     REFUSED = "refused"
     COVERED = "covered"  # nothing outstanding: an overlapping document already posted all of it
+    UNCHANGED = "unchanged"  # a new version posting exactly what was posted for the document so far
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,6 @@ class PostingOutcome:
     status: PostingStatus
     entry: JournalEntry | None = None
     problems: list[Problem] = field(default_factory=list)
-    reversed_entries: list[JournalEntry] = field(default_factory=list)
 
 
 def policy_get() -> PostingPolicy:
@@ -134,11 +135,12 @@ def _entry_write(
     debit, credit = draft.totals()
     if debit != credit:  # builders already refuse this; the trigger is the last line of defence
         raise PostingRefused([Problem("unbalanced", f"Debits {debit} and credits {credit} differ.")])
+    date, memo = open_date(date, draft.memo[:255])  # never into a closed period
     entry = JournalEntry.objects.create(
         source_key=source_key,
         date=date,
         currency=draft.currency,
-        memo=draft.memo[:255],
+        memo=memo,
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
     )
@@ -164,11 +166,12 @@ def _entry_write(
 def _reversal_write(*, entry: JournalEntry, source_key: str, date: dt.date, memo: str) -> JournalEntry:
     # A reversal joins its original's batch while that is open, so the summary nets them out.
     batch = entry.batch if entry.batch is not None and entry.batch.status == PostingBatch.Status.OPEN else None
+    date, memo = open_date(date, memo[:255])  # never into a closed period
     reversal = JournalEntry.objects.create(
         source_key=source_key,
         date=date,
         currency=entry.currency,
-        memo=memo[:255],
+        memo=memo,
         reverses=entry,
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
@@ -192,14 +195,64 @@ def _reversal_write(*, entry: JournalEntry, source_key: str, date: dt.date, memo
     return reversal
 
 
-def _superseded(prefix: str, current_key: str) -> list[JournalEntry]:
-    """Entries of earlier versions of the same document that are still in force."""
-    return list(
-        JournalEntry.objects.filter(source_key__startswith=prefix, reverses__isnull=True, reversals__isnull=True)
-        .exclude(source_key=current_key)
-        .exclude(source_key__endswith=":cancel")
-        .order_by("pk")
-    )
+def _dimension_key(dimensions: dict) -> tuple:
+    return tuple(sorted((str(key), str(value)) for key, value in (dimensions or {}).items()))
+
+
+def _posted_net(prefix: str) -> dict[tuple, tuple[Decimal, str]]:
+    """What every entry posted so far for one document (all its versions, and the supersession
+    reversals of the old rule) nets to per (account, role, dimensions): (debit minus credit,
+    the first description)."""
+    net: dict[tuple, tuple[Decimal, str]] = {}
+    lines = JournalLine.objects.filter(entry__source_key__startswith=prefix).order_by("entry_id", "position")
+    for line in lines:
+        key = (line.account_id, line.role, _dimension_key(line.dimensions))
+        amount, description = net.get(key, (Decimal(0), line.description))
+        net[key] = (amount + line.debit - line.credit, description)
+    return net
+
+
+def _difference(
+    accounts: list[tuple[RoleLine, int]], posted: dict[tuple, tuple[Decimal, str]]
+) -> list[tuple[RoleLine, int]] | None:
+    """The lines that turn what was posted into what the new version posts: per account, role and
+    dimensions, the new net less the posted net. None when the new version changes nothing."""
+    wanted: dict[tuple, tuple[Decimal, RoleLine]] = {}
+    for line, account_id in accounts:
+        key = (account_id, line.role, _dimension_key(line.conditions_dict))
+        amount, first = wanted.get(key, (Decimal(0), line))
+        wanted[key] = (amount + line.debit - line.credit, first)
+    keys = list(wanted) + [key for key in posted if key not in wanted]
+    lines: list[tuple[RoleLine, int]] = []
+    for key in keys:
+        new_amount, first = wanted.get(key, (Decimal(0), None))
+        old_amount, old_description = posted.get(key, (Decimal(0), ""))
+        change = new_amount - old_amount
+        if change == 0:
+            continue
+        account_id, role, dimensions = key
+        description = first.description if first is not None else old_description
+        lines.append(
+            (
+                RoleLine(
+                    role=role,
+                    debit=change if change > 0 else Decimal(0),
+                    credit=-change if change < 0 else Decimal(0),
+                    conditions=dimensions,
+                    description=description,
+                ),
+                account_id,
+            )
+        )
+    return lines or None
+
+
+class _Unchanged(Exception):
+    """A new version that posts exactly what was posted: leaves the posting transaction."""
+
+
+def _version_of(source_key: str) -> str:
+    return source_key.rsplit(":", 1)[-1]
 
 
 def _post(
@@ -215,8 +268,14 @@ def _post(
     retry_args: dict,
     sources: list[dict],
     policy: PostingPolicy | None = None,
+    changed_at: dt.datetime | None = None,
 ) -> PostingOutcome:
-    """`build` runs only when the entry is not posted yet, so replays cost one query."""
+    """`build` runs only when the entry is not posted yet, so replays cost one query.
+
+    A new version of a document already posted (DESIGN.md §4) posts only the difference between
+    what the new version posts and what was posted for the document so far, as one adjusting
+    entry dated at the change (`changed_at`, when the new version was received), never a reversal
+    and re-post at the original date; a version that changes nothing posts nothing (UNCHANGED)."""
     existing = JournalEntry.objects.filter(source_key=source_key).first()
     if existing is not None:
         return PostingOutcome(PostingStatus.ALREADY_POSTED, entry=existing)
@@ -226,23 +285,49 @@ def _post(
     except PostingRefused as refused:
         return _refuse(refused, obj=obj, title=title, retry_name=retry_name, retry_args=retry_args)
     policy = policy or policy_get()
-    reversed_entries = []
     try:
         with transaction.atomic():
-            batch = _batch_for(at=at, currency=draft.currency, policy=policy)
+            # One version of a document posts at a time, so two differences never overlap.
+            type(obj).objects.select_for_update().filter(pk=obj.pk).first()
+            previous = None
             if version_prefix is not None:
-                for old in _superseded(version_prefix, source_key):
-                    reversed_entries.append(
-                        _reversal_write(
-                            entry=old,
-                            source_key=f"{old.source_key}:superseded",
-                            date=date,
-                            memo=f"Superseded by {source_key}: {old.memo}",
-                        )
-                    )
-            entry = _entry_write(
-                source_key=source_key, date=date, draft=draft, accounts=accounts, sources=sources, batch=batch
-            )
+                previous = (
+                    JournalEntry.objects.filter(source_key__startswith=version_prefix)
+                    .exclude(source_key__endswith=":superseded")
+                    .order_by("-pk")
+                    .first()
+                )
+            if previous is None:
+                batch = _batch_for(at=at, currency=draft.currency, policy=policy)
+                entry = _entry_write(
+                    source_key=source_key, date=date, draft=draft, accounts=accounts, sources=sources, batch=batch
+                )
+            else:
+                difference = _difference(accounts, _posted_net(version_prefix))
+                if difference is None:
+                    unchanged = previous
+                    raise _Unchanged
+                moment = max(changed_at or at, at)
+                change = f"{_version_of(previous.source_key)} → {_version_of(source_key)}"
+                adjusting = [
+                    (replace(line, description=f"Change {change}: {line.description}"), account)
+                    for line, account in difference
+                ]
+                entry = _entry_write(
+                    source_key=source_key,
+                    date=_local_date(moment),
+                    draft=Draft(
+                        currency=draft.currency,
+                        memo=f"{draft.memo}: version change {change}, difference only",
+                        lines=[line for line, _account in adjusting],
+                    ),
+                    accounts=adjusting,
+                    sources=sources,
+                    batch=_batch_for(at=moment, currency=draft.currency, policy=policy),
+                )
+    except _Unchanged:
+        exception_resolve_for_object(obj=obj, reason=f"Nothing changed since journal entry {unchanged.pk}.")
+        return PostingOutcome(PostingStatus.UNCHANGED, entry=unchanged)
     except IntegrityError:
         existing = JournalEntry.objects.filter(source_key=source_key).first()
         if existing is None:
@@ -251,7 +336,7 @@ def _post(
     exception_resolve_for_object(obj=obj, reason=f"Posted as journal entry {entry.pk}.")
     for warning in draft.warnings:
         posting_problem_raise(problem=warning, obj=obj, title=title)
-    return PostingOutcome(PostingStatus.POSTED, entry=entry, reversed_entries=reversed_entries)
+    return PostingOutcome(PostingStatus.POSTED, entry=entry)
 
 
 def batch_window(*, at: dt.datetime, policy: PostingPolicy) -> tuple[dt.datetime, dt.datetime]:
@@ -303,11 +388,12 @@ def batch_close(*, batch: PostingBatch) -> JournalEntry | None:
     if not rows:
         return None
     local_start = batch.window_start.astimezone(tenant_zone())
+    date, memo = open_date(local_start.date(), f"Summary of {count} entries from {local_start:%Y-%m-%d %H:%M}")
     entry = JournalEntry.objects.create(
         source_key=source_key,
-        date=local_start.date(),
+        date=date,
         currency=batch.currency,
-        memo=f"Summary of {count} entries from {local_start:%Y-%m-%d %H:%M}",
+        memo=memo,
         status=JournalEntry.Status.READY,
     )
     usage_count(metric="journals_posted")
@@ -357,17 +443,26 @@ def order_recognised_at(*, order: Order, policy: PostingPolicy) -> dt.datetime |
 
 
 def journal_post_order(*, order: Order) -> PostingOutcome:
-    """Post the order's current version when the policy recognises it (paid or fulfilled). An
-    earlier version already posted is reversed in the same transaction."""
+    """Post the order's current version when the policy recognises it (paid or fulfilled). After
+    an earlier version was posted, only the difference is posted, dated at the change."""
     policy = policy_get()
     at = order_recognised_at(order=order, policy=policy)
     if at is None:
         return PostingOutcome(PostingStatus.NOT_DUE)
+    source_key = f"order:{order.pk}:v{order.source_version}"
+    cancellation = JournalEntry.objects.filter(source_key=_cancellation_key(order)).first()
+    if cancellation is not None and not JournalEntry.objects.filter(source_key=source_key).exists():
+        # Nothing is outstanding after the cancellation: a later version changes nothing posted.
+        exception_resolve_for_object(
+            obj=order, reason=f"Order {order.external_id} is cancelled (entry {cancellation.pk})."
+        )
+        return PostingOutcome(PostingStatus.COVERED, entry=cancellation)
     return _post(
-        source_key=f"order:{order.pk}:v{order.source_version}",
+        source_key=source_key,
         version_prefix=f"order:{order.pk}:v",
         date=_local_date(at),
         at=at,
+        changed_at=order.updated_at,
         build=lambda: build_order(order_document(order=order), _builder_policy(policy)),
         policy=policy,
         obj=order,
@@ -379,7 +474,14 @@ def journal_post_order(*, order: Order) -> PostingOutcome:
 
 
 def _order_entry(order: Order) -> JournalEntry | None:
-    return JournalEntry.objects.filter(source_key=f"order:{order.pk}:v{order.source_version}").first()
+    """The order's latest entry (its first posting, or the latest version's difference); None
+    while the order is not posted. A version that changed nothing has no entry of its own."""
+    return (
+        JournalEntry.objects.filter(source_key__startswith=f"order:{order.pk}:v")
+        .exclude(source_key__endswith=":superseded")
+        .order_by("-pk")
+        .first()
+    )
 
 
 def _cancellation_key(order: Order) -> str:
@@ -415,6 +517,7 @@ def journal_post_refund(*, refund: Refund) -> PostingOutcome:
         version_prefix=f"refund:{refund.pk}:v",
         date=_local_date(refund.processed_at),
         at=refund.processed_at,
+        changed_at=refund.updated_at,
         build=lambda: build_refund(document, this, earlier, _builder_policy(policy)),
         policy=policy,
         obj=refund,
@@ -477,9 +580,12 @@ def journal_post_cancellation(*, order: Order) -> PostingOutcome:
     for pk in order.refunds.values_list("pk", flat=True):
         refund_keys |= models.Q(source_key__startswith=f"refund:{pk}:v")
     refunded = bool(refund_keys) and JournalEntry.objects.filter(refund_keys).exists()
+    # After a version change the order's entries are its first posting and the differences: the
+    # cancellation reverses what they net to, not the latest difference alone.
+    changed = JournalEntry.objects.filter(source_key__startswith=f"order:{order.pk}:v").count() > 1
     try:
         with transaction.atomic():
-            if not refunded:
+            if not refunded and not changed:
                 entry = _reversal_write(entry=original, source_key=source_key, date=date, memo=memo)
             else:
                 entry = _outstanding_reverse(
@@ -509,11 +615,12 @@ def _outstanding_reverse(
     if debit != credit:  # every entry netted balances, so this is a corrupted ledger, never fudged
         raise PostingRefused([Problem("unbalanced", f"Outstanding debits {debit} and credits {credit} differ.")])
     batch = original.batch if original.batch is not None and original.batch.status == PostingBatch.Status.OPEN else None
+    date, memo = open_date(date, f"{memo} (what is still outstanding)"[:255])  # never into a closed period
     entry = JournalEntry.objects.create(
         source_key=source_key,
         date=date,
         currency=original.currency,
-        memo=f"{memo} (what refunds left outstanding)"[:255],
+        memo=memo,
         reverses=original,
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
@@ -543,6 +650,7 @@ def journal_post_payout(*, payout: Payout) -> PostingOutcome:
         version_prefix=f"payout:{payout.pk}:v",
         date=payout.arrival_date,
         at=at,
+        changed_at=payout.updated_at,
         build=lambda: build_payout(document),
         obj=payout,
         title=f"Payout {payout.external_id} could not be posted",
@@ -598,10 +706,16 @@ def _refund_expected(*, reference: str, currency: str) -> _Expected:
     document = {"type": "refund", "id": refund.pk, "external_id": refund.external_id, "order_id": refund.order_id}
     if refund.currency != currency:
         return _Expected(None, f"the refund is in {refund.currency}, the payout in {currency}", document)
-    entry = JournalEntry.objects.filter(source_key=f"refund:{refund.pk}:v{refund.source_version}").first()
-    if entry is None:
+    entries = JournalEntry.objects.filter(source_key__startswith=f"refund:{refund.pk}:v")
+    latest = entries.order_by("-pk").first()
+    if latest is None:
         return _Expected(None, "the refund is not posted", document)
-    return _Expected(-quantize(_posted_clearing_credit(entry), refund.currency), "", document, entry.pk)
+    # Its first posting and every version's difference, net.
+    totals = JournalLine.objects.filter(entry__in=entries, role="payment_clearing").aggregate(
+        debit=models.Sum("debit"), credit=models.Sum("credit")
+    )
+    credited = (totals["credit"] or Decimal(0)) - (totals["debit"] or Decimal(0))
+    return _Expected(-quantize(credited, refund.currency), "", document, latest.pk)
 
 
 # The role each payout line type is booked to by build_payout, and the sign that turns the line's

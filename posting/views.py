@@ -12,8 +12,9 @@ from django.views.decorators.http import require_POST
 from commerce.models import Payout
 from mappings.models import Account
 from posting.exports import ledger_beancount, ledger_csv
-from posting.forms import PolicyForm
+from posting.forms import PeriodCloseForm, PeriodReopenForm, PolicyForm
 from posting.models import JournalEntry, PostingBatch, Reconciliation
+from posting.periods import period_close, period_close_get, period_reopen
 from posting.selectors import (
     account_ledger,
     batch_summary,
@@ -108,12 +109,77 @@ def policy(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Posting policy saved. It applies to documents posted from now on.")
                 return redirect("posting_policy")
         status = 400
+    return _policy_render(request, form=form, status=status)
+
+
+def _can_close(request: HttpRequest) -> bool:
+    return request.membership_role in (Membership.Role.TENANT_ADMIN, Membership.Role.PARTNER_ADMIN)
+
+
+def _policy_render(
+    request: HttpRequest,
+    *,
+    form: PolicyForm | None = None,
+    close_form: PeriodCloseForm | None = None,
+    reopen_form: PeriodReopenForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    if form is None:
+        current = policy_read()
+        form = PolicyForm(initial={name: getattr(current, name) for name in POLICY_FIELDS})
+    period = period_close_get()
     return render(
         request,
         "posting/policy.html",
-        {"form": form, "can_edit": can_edit, "timezone": request.tenant.timezone},
+        {
+            "form": form,
+            "can_edit": _can_edit(request),
+            "can_close": _can_close(request),
+            "timezone": request.tenant.timezone,
+            "period": period,
+            "first_open": period.closed_through + dt.timedelta(days=1) if period.closed_through else None,
+            "close_form": close_form or PeriodCloseForm(),
+            "reopen_form": reopen_form or PeriodReopenForm(),
+        },
         status=status,
     )
+
+
+def period_close_page(request: HttpRequest) -> HttpResponse:
+    """Close the built-in ledger through a month end (POST only; tenant admins)."""
+    if request.method != "POST":
+        return redirect("posting_policy")
+    if not _can_close(request):
+        return HttpResponse("Only a tenant admin can close or reopen ledger periods.", status=403)
+    form = PeriodCloseForm(request.POST)
+    if form.is_valid():
+        try:
+            period = period_close(through=form.cleaned_data["closed_through"], actor=request.user)
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(request, f"Ledger closed through {period.closed_through:%Y-%m-%d}.")
+            return redirect("posting_policy")
+    return _policy_render(request, close_form=form, status=400)
+
+
+def period_reopen_page(request: HttpRequest) -> HttpResponse:
+    """Reopen ledger periods back to an earlier month end, or all of them (POST only; tenant admins)."""
+    if request.method != "POST":
+        return redirect("posting_policy")
+    if not _can_close(request):
+        return HttpResponse("Only a tenant admin can close or reopen ledger periods.", status=403)
+    form = PeriodReopenForm(request.POST)
+    if form.is_valid():
+        try:
+            period = period_reopen(through=form.cleaned_data["closed_through"], actor=request.user)
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            closed = f"closed through {period.closed_through:%Y-%m-%d}" if period.closed_through else "fully open"
+            messages.success(request, f"Ledger reopened: now {closed}.")
+            return redirect("posting_policy")
+    return _policy_render(request, reopen_form=form, status=400)
 
 
 def batches(request: HttpRequest) -> HttpResponse:

@@ -53,6 +53,9 @@ class ErpPush(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error_kind = models.CharField(max_length=20, blank=True)
     error_message = models.TextField(blank=True)
+    # When the ERP answered "period closed" for the entry's date: the date the journal was sent
+    # with instead (the tenant-local day of that answer), noted in the journal's memo.
+    moved_to = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     acked_at = models.DateTimeField(null=True, blank=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -91,13 +92,24 @@ def _dimensions(line, *, at: dt.datetime) -> dict[str, str]:
     return mapped
 
 
-def erp_journal_build(*, entry: JournalEntry) -> ErpJournal:
+def _moved_memo(entry: JournalEntry, push: ErpPush | None) -> str:
+    memo = entry.memo or entry.source_key
+    if push is None or push.moved_to is None:
+        return memo
+    label = push.vendor if push.connection_id is None else str(push.connection)
+    note = f"(originally dated {entry.date.isoformat()}; period closed in {label})"
+    return f"{memo[: 254 - len(note)]} {note}"
+
+
+def erp_journal_build(*, entry: JournalEntry, push: ErpPush | None = None) -> ErpJournal:
+    """The journal as the ERP receives it; dated `push.moved_to` when the ERP refused its own
+    date as a closed period (see `_push_locked`)."""
     at = dt.datetime.combine(entry.date, dt.time(12), tzinfo=dt.UTC)
     return ErpJournal(
         reference=journal_reference(entry),
-        date=entry.date,
+        date=push.moved_to if push is not None and push.moved_to else entry.date,
         currency=entry.currency,
-        memo=entry.memo or entry.source_key,
+        memo=_moved_memo(entry, push),
         lines=[
             ErpLine(
                 account_code=line.account.code,
@@ -151,17 +163,50 @@ def _original_push(entry: JournalEntry, target: ErpTarget) -> ErpPush | None:
     ).first()
 
 
-def _send(adapter: ErpAdapter, entry: JournalEntry, target: ErpTarget) -> PushResult:
-    journal = erp_journal_build(entry=entry)
+def _mirrors(entry: JournalEntry, original: JournalEntry) -> bool:
+    """Whether `entry` is the exact mirror of `original` (a cancellation after refunds or version
+    changes reverses only what is outstanding: that is pushed as its own journal)."""
+
+    def key(line, *, mirrored: bool) -> tuple:
+        debit, credit = (line.credit, line.debit) if mirrored else (line.debit, line.credit)
+        return (line.account_id, debit, credit, tuple(sorted(line.dimensions.items())))
+
+    ours = sorted(key(line, mirrored=False) for line in entry.lines.all())
+    theirs = sorted(key(line, mirrored=True) for line in original.lines.all())
+    return ours == theirs
+
+
+def _send(adapter: ErpAdapter, entry: JournalEntry, target: ErpTarget, push: ErpPush) -> PushResult:
+    journal = erp_journal_build(entry=entry, push=push)
     original = _original_push(entry, target)
-    if original is not None:
+    if original is not None and _mirrors(entry, entry.reverses):
         return adapter.reverse(
             external_id=original.external_id,
-            original=erp_journal_build(entry=entry.reverses),
+            original=erp_journal_build(entry=entry.reverses, push=original),
             reference=journal.reference,
-            date=entry.date,
+            date=journal.date,
         )
     return adapter.push(journal)
+
+
+def _move_out_of_closed_period(*, push: ErpPush, entry: JournalEntry, target: ErpTarget) -> bool:
+    """The ERP answered "period closed" (ErrorKind.CLOSED_PERIOD) for the entry's date: send it
+    again dated the tenant-local day of that answer, with a memo naming the original date — the
+    same move the built-in ledger makes (posting.periods), since an ERP does not say where its
+    open period starts. Once per push; the built-in ledger keeps its own date."""
+    if not target.connection_id or push.moved_to is not None:
+        return False
+    today = timezone.localdate(timezone=_tenant_zone())
+    if today <= entry.date:
+        return False  # today's period is closed too: a person must reopen it in the ERP
+    push.moved_to = today
+    push.save(update_fields=["moved_to", "updated_at"])
+    log.info("erp.push.moved", entry=entry.pk, vendor=push.vendor, original=str(entry.date), moved_to=str(today))
+    return True
+
+
+def _tenant_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(getattr(getattr(db_connection, "tenant", None), "timezone", None) or "UTC")
 
 
 @contextmanager
@@ -210,7 +255,14 @@ def _push_locked(*, entry: JournalEntry, target: ErpTarget, force: bool) -> Push
     push = claimed
     try:
         with connections.adapter_for(target.connection) as adapter:
-            result = _send(adapter, entry, target)
+            try:
+                result = _send(adapter, entry, target, push)
+            except ErpError as error:
+                if error.kind != ErrorKind.CLOSED_PERIOD or not _move_out_of_closed_period(
+                    push=push, entry=entry, target=target
+                ):
+                    raise
+                result = _send(adapter, entry, target, push)
     except ErpError as error:
         return PushOutcome(_failed(push=push, entry=entry, error=error))
     return PushOutcome(_acked(push=push, entry=entry, result=result))

@@ -1,8 +1,11 @@
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal as D
 
 from django_tenants.utils import tenant_context
 
+from commerce.documents import ShippingLineDoc
+from commerce.models import Order
 from commerce.services import order_upsert
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry, PostingBatch, PostingPolicy
@@ -68,16 +71,27 @@ def test_late_document_for_a_closed_window_posts_on_its_own(world):
         assert (entry.status, entry.batch_id) == ("ready", None)
 
 
-def test_superseded_draft_is_reversed_inside_the_open_batch(world):
+def test_changed_version_in_the_same_window_posts_its_difference_inside_the_open_batch(world):
     with tenant_context(world.acme):
         standard_chart_apply()
         policy_update(mode="batched")
         journal_post_order(order=order_upsert(source="shopify", connection_id=1, document=kwd_order()).obj)
-        newer = order_upsert(source="shopify", connection_id=1, document=kwd_order(source_version=2)).obj
+        unchanged = order_upsert(source="shopify", connection_id=1, document=kwd_order(source_version=2)).obj
+        assert journal_post_order(order=unchanged).status == "unchanged"
+        document = kwd_order(source_version=3, shipping_lines=(ShippingLineDoc("KS", D("0.750")),))
+        document = replace(document, payments=(replace(document.payments[0], amount=D("4.400")),))
+        newer = order_upsert(source="shopify", connection_id=1, document=document).obj
+        Order.objects.filter(pk=newer.pk).update(updated_at=PAID_AT + dt.timedelta(hours=1))  # received that day
+        newer.refresh_from_db()
         outcome = journal_post_order(order=newer)
         batch = PostingBatch.objects.get()
-        assert [entry.status for entry in batch.entries.order_by("pk")] == ["draft", "draft", "draft"]
-        assert outcome.reversed_entries[0].batch_id == batch.pk
+        assert [entry.status for entry in batch.entries.order_by("pk")] == ["draft", "draft"]
+        assert outcome.entry.batch_id == batch.pk
+        assert [(line.account.code, line.debit, line.credit) for line in outcome.entry.lines.all()] == [
+            ("1110", D("0.2500"), D("0")),
+            ("4100", D("0"), D("0.2500")),
+        ]
         summary = batch_close(batch=batch)
         assert len(_lines(summary)) == 6
-        assert _lines(summary)[0] == ("1110", D("4.1500"), D("0"))
+        assert _lines(summary)[0] == ("1110", D("4.4000"), D("0"))
+        assert ("4100", D("0"), D("0.7500")) in _lines(summary)

@@ -4,10 +4,13 @@ without losing history, acknowledgements, the failure modes of the brief, and re
 from __future__ import annotations
 
 import datetime as dt
+import json
+import zoneinfo
 from unittest import mock
 
 import httpx
 import respx
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from commerce.services import order_upsert
@@ -150,12 +153,35 @@ def test_closed_period_is_an_exception_with_the_erps_words_and_not_retried_autom
         respx.post(f"{BASE}/journalentry").respond(400, json=Q["closed_period"])
         push = erp_push_entry(entry=entry).push
         assert (push.status, push.error_kind) == (ErpPush.Status.FAILED, "closed_period")
+        # It was sent again once, moved to today, and the ERP refused that too: a person decides.
+        assert push.moved_to is not None and len(respx.calls) == 4
         assert push.error_message == (
             "QuickBooks Online: Account Period Closed — Account Period Closed, Cannot update through Services API: "
             "The books are closed as of 2025-12-31."
         )
         assert raised.call_args.kwargs["severity"] == "high"
         assert list(entries_due()) == []
+
+
+@respx.mock
+def test_closed_period_answer_moves_the_journal_to_today_with_a_memo_and_keeps_the_ledger_date(world):
+    with tenant_context(world.acme), mock.patch("posting.erp.services.erp_problem_raise") as raised:
+        standard_chart_apply()
+        connection = _qbo()
+        entry = _posted_order()
+        respx.get(f"{BASE}/query").respond(200, json=Q["none"])
+        create = respx.post(f"{BASE}/journalentry").mock(
+            side_effect=[httpx.Response(400, json=Q["closed_period"]), httpx.Response(200, json=Q["created"])]
+        )
+        push = erp_push_entry(entry=entry).push
+        today = timezone.localdate(timezone=zoneinfo.ZoneInfo("America/New_York"))
+        assert (push.status, push.moved_to) == (ErpPush.Status.ACKED, today)
+        sent = [json.loads(call.request.content) for call in create.calls]
+        assert [body["TxnDate"] for body in sent] == ["2026-03-14", today.isoformat()]
+        assert sent[1]["PrivateNote"] == f"Order 1001 (originally dated 2026-03-14; period closed in {connection})"
+        entry.refresh_from_db()
+        assert entry.date == dt.date(2026, 3, 14)  # the built-in ledger keeps the document's date
+        assert not raised.called
 
 
 @respx.mock

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('posting', '0005_policy_unallocated_refunds'),
+        ('posting', '0007_erp_push_moved_to'),
     ]
 
     operations = [
