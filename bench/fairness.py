@@ -1,0 +1,268 @@
+"""Fairness benchmark (issue 15): tenant B's webhook → journal latency while tenant A sends a storm
+of N webhooks, against B alone, in one run.
+
+Creates a scratch database with two tenants (A and B) on the standard chart, each with a Shopify
+connection, starts gunicorn and a Celery worker on it, then:
+  1. B alone: B sends --samples signed order webhooks one after another; each is timed from the
+     POST until its balanced journal is committed;
+  2. storm: A POSTs N order webhooks from C threads as fast as gunicorn takes them, and while A's
+     backlog is being worked off B sends --samples webhooks again, timed the same way;
+  3. waits until A's N journals are all posted (nothing lost) and prints both p95s and their ratio.
+Goal: B's p95 during A's storm <= 1.5 x B's p95 alone.
+Usage: .venv/bin/python bench/fairness.py [N] [--samples S] [--concurrency C] [--keep]
+The bench uses Redis databases BENCH_REDIS_DB and BENCH_REDIS_DB+1 (default 10 and 11).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.provisioning import drop_database, recreate_database, scratch_database_url  # noqa: E402
+
+REDIS_DB = os.environ.get("BENCH_REDIS_DB", "10")
+SECRET = "bench-fairness-secret"  # noqa: S105 - a scratch database
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("events", nargs="?", type=int, default=10_000, help="tenant A's storm (default 10000)")
+    parser.add_argument("--samples", type=int, default=40, help="B's timed webhooks per phase")
+    parser.add_argument("--concurrency", type=int, default=8, help="A's sending threads")
+    parser.add_argument("--web-workers", type=int, default=3)
+    parser.add_argument("--celery-concurrency", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    url = scratch_database_url("tillbridge_bench_fairness")
+    recreate_database(url)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "bench.ingest_settings",
+        "TEST_REDIS_DB": REDIS_DB,
+        "LOG_LEVEL": "ERROR",
+    }
+    os.environ.update(
+        {key: env[key] for key in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "TEST_REDIS_DB", "LOG_LEVEL")}
+    )
+    import django
+
+    django.setup()
+    import httpx
+    import redis
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection as db
+    from django_tenants.utils import tenant_context
+
+    from commerce.models import Order
+    from connectors.services import connection_create
+    from connectors.simulator import shopify_order, shopify_signature
+    from mappings.services import standard_chart_apply
+    from portal.fairness import fair_clear
+    from posting.models import JournalEntry
+    from tenants import services
+    from tenants.provisioning import template_ensure
+
+    processes: list[subprocess.Popen] = []
+    try:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+        fair_clear()
+        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+        services.public_tenant_ensure(domain="localhost")
+        template_ensure()
+        partner = services.partner_create(slug="fairpartner", name="Fair Partner", domain="fair.localhost")
+        shops = {}
+        for role in ("a", "b"):
+            tenant = services.tenant_create(partner=partner, slug=f"shop{role}", name=f"Shop {role.upper()}").tenant
+            with tenant_context(tenant):
+                standard_chart_apply()
+                conn = connection_create(
+                    vendor="shopify",
+                    name=f"Shop {role.upper()}",
+                    config={"shop_domain": f"shop-{role}.myshopify.com", "simulated": True},
+                    credentials={"access_token": "shpat_bench"},
+                    webhook_secret=SECRET,
+                )
+            shops[role] = (tenant, conn, tenant.domains.get(is_primary=True).domain)
+        db.set_schema_to_public()
+        port = _free_port()
+        common = ["--without-gossip", "--without-mingle", "--loglevel=WARNING"]
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "portal.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(args.web_workers),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "worker",
+                    f"--concurrency={args.celery_concurrency}",
+                    *common,
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/hooks/__hello__", headers={"Host": shops["b"][2]}).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.3)
+
+        def post(client: httpx.Client, role: str, number: int) -> None:
+            _tenant, conn, host = shops[role]
+            body = json.dumps(shopify_order(number, rng=random.Random(number), at=now)).encode()
+            response = client.post(
+                f"{base}/hooks/shopify/{conn.pk}/",
+                content=body,
+                headers={
+                    "Host": host,
+                    "Content-Type": "application/json",
+                    "X-Shopify-Topic": "orders/create",
+                    "X-Shopify-Hmac-Sha256": shopify_signature(body, SECRET),
+                },
+            )
+            if response.status_code != 200:
+                raise RuntimeError(f"webhook answered {response.status_code}")
+
+        def journal_posted(number: int) -> bool:
+            order = Order.objects.filter(external_id=str(7_100_000_000_000 + number)).only("pk").first()
+            return (
+                order is not None and JournalEntry.objects.filter(source_key__startswith=f"order:{order.pk}:").exists()
+            )
+
+        def b_latency(client: httpx.Client, number: int) -> float:
+            started = time.perf_counter()
+            post(client, "b", number)
+            with tenant_context(shops["b"][0]):
+                while not journal_posted(number):
+                    if time.perf_counter() - started > 600:
+                        raise RuntimeError(f"B's order {number} was not posted within 600 s")
+                    time.sleep(0.005)
+            return time.perf_counter() - started
+
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        b_client = httpx.Client(timeout=30)
+        for number in range(3):  # warm both processes up (imports, connections); not measured
+            b_latency(b_client, 900_000 + number)
+        alone = [b_latency(b_client, 1_000 + number) for number in range(args.samples)]
+
+        def a_journals() -> int:
+            with tenant_context(shops["a"][0]):
+                return JournalEntry.objects.count()
+
+        sent = {"count": 0, "seconds": 0.0}
+
+        def storm() -> None:
+            started = time.perf_counter()
+            with httpx.Client(timeout=60) as client, ThreadPoolExecutor(args.concurrency) as pool:
+                for _ in pool.map(lambda number: post(client, "a", number), range(args.events)):
+                    sent["count"] += 1
+            sent["seconds"] = time.perf_counter() - started
+
+        storm_started = time.perf_counter()
+        sender = threading.Thread(target=storm, daemon=True)
+        sender.start()
+        while sent["count"] < min(args.events, max(50, args.events // 10)):  # A's backlog is building
+            time.sleep(0.05)
+        during = []
+        backlog_at = []
+        for number in range(args.samples):
+            during.append(b_latency(b_client, 2_000 + number))
+            backlog_at.append(sent["count"] - a_journals())
+        sender.join()
+        a_done_at = None
+        while (posted := a_journals()) < args.events:
+            if time.perf_counter() - storm_started > 3600:
+                raise RuntimeError(f"only {posted} of A's {args.events} journals after an hour")
+            time.sleep(0.5)
+        a_done_at = time.perf_counter() - storm_started
+        with tenant_context(shops["b"][0]):
+            b_total = JournalEntry.objects.count()
+
+        p95_alone, p95_during = _percentile(alone, 95), _percentile(during, 95)
+        print()
+        print(
+            f"fairness benchmark: tenant A storm of {args.events} webhooks from {args.concurrency} threads, "
+            f"{args.samples} timed webhooks of tenant B per phase; gunicorn {args.web_workers} workers, "
+            f"Celery concurrency {args.celery_concurrency}, {os.cpu_count()} CPUs"
+        )
+        print(f"  B alone            p50 {statistics.median(alone) * 1000:7.1f} ms   p95 {p95_alone * 1000:7.1f} ms")
+        print(
+            f"  B during A's storm p50 {statistics.median(during) * 1000:7.1f} ms   p95 {p95_during * 1000:7.1f} ms"
+            f"   (A's backlog while B was timed: {min(backlog_at)}-{max(backlog_at)} events waiting)"
+        )
+        print(f"  ratio p95 during / alone: {p95_during / p95_alone:.2f}x   (goal ≤ 1.5x)")
+        print(
+            f"  A's {args.events} webhooks accepted in {sent['seconds']:.1f} s; all {args.events} journals posted "
+            f"after {a_done_at:.1f} s; B's journals {b_total} (expected {3 + 2 * args.samples})"
+        )
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            drop_database(url)
+
+
+if __name__ == "__main__":
+    main()
