@@ -274,7 +274,8 @@ class FairTask(TenantTask):
 
     def apply_async(self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None, **options):
         schema = connection.schema_name
-        if not self.fair_queue or schema == get_public_schema_name() or options.pop("fair", True) is False:
+        fair = options.pop("fair", True) and settings.FAIR_QUEUES_ENABLED
+        if not fair or not self.fair_queue or schema == get_public_schema_name():
             return super().apply_async(args, kwargs, task_id, producer, link, link_error, **options)
         countdown, eta = options.pop("countdown", None), options.pop("eta", None)
         if countdown or eta:

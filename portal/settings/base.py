@@ -242,6 +242,9 @@ CONNECTOR_TENANT_SYNC_CONCURRENCY = env.int("CONNECTOR_TENANT_SYNC_CONCURRENCY",
 CONNECTOR_BACKFILL_QUEUE = env("CONNECTOR_BACKFILL_QUEUE", default="backfill")
 # Fair queues (portal/fairness.py): tenants take turns; `quantum` is how many jobs one tenant runs
 # per turn in that queue, `lease_seconds` how long a job may run before it is handed out again.
+# FAIR_QUEUES_ENABLED=false sends these tasks straight to Celery's FIFO queue (to compare, or to
+# fall back); the tasks are the same either way.
+FAIR_QUEUES_ENABLED = env.bool("FAIR_QUEUES_ENABLED", default=True)
 FAIR_QUEUES = {
     "events": {"quantum": env.int("FAIR_EVENTS_QUANTUM", default=1), "lease_seconds": 600},
     "erp": {"quantum": env.int("FAIR_ERP_QUANTUM", default=1), "lease_seconds": 600},

@@ -119,6 +119,52 @@ def test_a_send_from_a_tenant_goes_to_its_fair_queue_and_from_public_does_not(cl
     assert (job.task, job.kwargs, job.task_id) == ("connectors.process_inbound_event", {"event_id": 123}, result.id)
 
 
+def test_every_queue_named_in_the_issue_is_fair(settings):
+    from commerce.tasks import inventory_push
+    from posting.tasks import erp_push_journal
+    from promotions.tasks import deployment_send_task, price_list_send_task
+
+    tasks = (process_inbound_event, erp_push_journal, inventory_push, deployment_send_task, price_list_send_task)
+    queues = {task.name: task.fair_queue for task in tasks}
+    assert queues == {
+        "connectors.process_inbound_event": "events",
+        "posting.erp_push_journal": "erp",
+        "commerce.inventory_push": "inventory",
+        "promotions.deployment_send": "promotions",
+        "promotions.price_list_send": "promotions",
+    }
+    assert set(queues.values()) <= set(settings.FAIR_QUEUES)
+
+
+def test_a_countdown_send_waits_in_celery_then_joins_its_tenants_fair_queue(clean_queues, world, monkeypatch):
+    from commerce.tasks import inventory_push
+    from portal import tasks as portal_tasks
+
+    later, pumps = [], []
+    monkeypatch.setattr(portal_tasks.fair_submit_later, "apply_async", lambda **options: later.append(options))
+    monkeypatch.setattr(fairness, "pump_send", lambda *, queue, **options: pumps.append(queue))
+    with tenant_context(world.bluebird):
+        inventory_push.apply_async(countdown=30, retry=False)
+        assert fair_backlog(queue="inventory") == {}  # not before its countdown
+        assert [(o["kwargs"]["task"], o["countdown"]) for o in later] == [("commerce.inventory_push", 30)]
+        portal_tasks.fair_submit_later.run(**later[0]["kwargs"])  # what the worker does when it is due
+    assert fair_backlog(queue="inventory") == {world.bluebird.schema_name: 1}
+    assert pumps == ["inventory"]
+
+
+def test_a_pump_runs_the_job_in_its_tenants_schema_and_keeps_its_result(clean_queues, world, monkeypatch):
+    from posting.tasks import erp_push_journal
+
+    monkeypatch.setattr(fairness, "pump_send", lambda *, queue, **options: None)
+    with tenant_context(world.acme):
+        result = erp_push_journal.delay(987_654_321)
+    job = fairness.fair_run_next(queue="erp")
+    assert (job.schema, job.task_id) == (world.acme.schema_name, result.id)
+    assert result.get(timeout=5) == {"entry": "987654321", "result": "gone"}
+    assert fairness.fair_run_next(queue="erp") is None
+    assert fair_reclaim(queue="erp", now=time.time() + 3600) == 0  # its lease ended with the run
+
+
 # --- with the real worker -------------------------------------------------------------------
 
 
