@@ -36,7 +36,7 @@ from celery import states
 from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 from tenant_schemas_celery.task import TenantTask
 
 log = structlog.get_logger(__name__)
@@ -251,7 +251,7 @@ def fair_run_next(*, queue: str) -> Job | None:
             raise LookupError(f"No task named {job.task!r} is registered.")
         try:
             tenant = TenantTask.get_tenant_for_schema(schema_name=job.schema)
-        except Exception:
+        except get_tenant_model().DoesNotExist:  # the tenant was deleted: its work goes with it
             log.warning("fairness.tenant_gone", queue=queue, schema=job.schema, task=job.task)
             return job
         with tenant_context(tenant):

@@ -291,3 +291,11 @@ def test_an_erp_backlog_in_one_tenant_does_not_hold_up_another_tenants_pushes(ce
     print(f"A's backlog when B sent: {STORM - a_at_send}; A pushes run before B's last: {a_before_b - a_at_send}")
     assert STORM - a_at_send >= 50, "A's backlog was drained before B sent anything: the test proves nothing"
     assert a_before_b - a_at_send <= 10, f"B waited behind {a_before_b - a_at_send} of A's {STORM - a_at_send} pushes"
+
+
+def test_a_job_of_a_deleted_tenant_is_dropped(clean_queues, world):
+    fair_submit(queue="erp", schema="t_deleted_long_ago", task="posting.erp_push_journal", args=[1])
+    job = fairness.fair_run_next(queue="erp")
+    assert job.schema == "t_deleted_long_ago"
+    assert fair_backlog(queue="erp") == {}
+    assert fair_reclaim(queue="erp", now=time.time() + 3600) == 0
