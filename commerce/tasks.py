@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
+from portal.fairness import FairTask
 from portal.periodic import periodic_job
 
 
@@ -14,7 +15,7 @@ def _tenant_only(name: str) -> None:
         raise RuntimeError(f"{name} must be sent from a tenant schema, not public.")
 
 
-@shared_task(name="commerce.inventory_push", acks_late=True)
+@shared_task(base=FairTask, fair_queue="inventory", name="commerce.inventory_push", acks_late=True)
 def inventory_push() -> dict[str, int]:
     from commerce.inventory_sync import inventory_push_due
 

@@ -6,13 +6,15 @@ from celery import shared_task
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
+from portal.fairness import FairTask
+
 
 def _tenant_only(name: str) -> None:
     if connection.schema_name == get_public_schema_name():
         raise RuntimeError(f"{name} must be sent from a tenant schema, not public.")
 
 
-@shared_task(name="connectors.process_inbound_event", acks_late=True)
+@shared_task(base=FairTask, fair_queue="events", name="connectors.process_inbound_event", acks_late=True)
 def process_inbound_event(*, event_id: int) -> str | None:
     from connectors.inbox import event_process
 

@@ -55,3 +55,35 @@ def tenant_periodic_run() -> dict[str, str]:
             log.exception("periodic_job_failed", job=name, schema=connection.schema_name)
             results[name] = f"error: {exc}"
     return results
+
+
+@shared_task(name="portal.fair_pump", acks_late=False)
+def fair_pump(*, queue: str) -> str | None:
+    """One token of a fair queue: run whichever tenant's job is next (portal/fairness.py)."""
+    from portal.fairness import fair_run_next
+
+    job = fair_run_next(queue=queue)
+    return f"{job.schema}:{job.task}" if job is not None else None
+
+
+@shared_task(name="portal.fair_submit_later")
+def fair_submit_later(*, task: str, args: list, kwargs: dict) -> str:
+    """A fair task sent with a countdown: now due, it joins its tenant's fair queue."""
+    from portal.celery import app
+
+    return app.tasks[task].apply_async(args=args, kwargs=kwargs).id
+
+
+@shared_task(name="portal.fair_reclaim")
+def fair_reclaim() -> int:
+    """Once a minute: jobs whose worker died while running them go back to their tenant's list."""
+    from portal.fairness import fair_reclaim as reclaim
+    from portal.fairness import pump_send
+
+    total = 0
+    for queue in settings.FAIR_QUEUES:
+        count = reclaim(queue=queue)
+        if count:
+            pump_send(queue=queue, count=count)
+        total += count
+    return total

@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name
 
+from portal.fairness import FairTask
 from portal.periodic import periodic_job
 from posting import services as posting_services
 from posting.erp import services
@@ -20,7 +21,7 @@ def _tenant_only(task_name: str) -> None:
         raise RuntimeError(f"{task_name} must be sent from a tenant schema, not public.")
 
 
-@shared_task(name="posting.erp_push_journal")
+@shared_task(base=FairTask, fair_queue="erp", name="posting.erp_push_journal")
 def erp_push_journal(entry_id: int, force: bool = False) -> dict[str, str]:
     _tenant_only("posting.erp_push_journal")
     entry = JournalEntry.objects.filter(pk=entry_id).first()

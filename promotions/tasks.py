@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
+from portal.fairness import FairTask
 from portal.periodic import periodic_job
 from promotions import prices, services
 
@@ -15,14 +16,14 @@ def _tenant_only(task_name: str) -> None:
         raise RuntimeError(f"{task_name} must be sent from a tenant schema, not public.")
 
 
-@shared_task(name="promotions.deployment_send")
+@shared_task(base=FairTask, fair_queue="promotions", name="promotions.deployment_send")
 def deployment_send_task(deployment_id: int) -> dict[str, str]:
     _tenant_only("promotions.deployment_send")
     deployment = services.deployment_send(deployment_id=deployment_id)
     return {"deployment": str(deployment_id), "state": deployment.state if deployment else "gone"}
 
 
-@shared_task(name="promotions.price_list_send")
+@shared_task(base=FairTask, fair_queue="promotions", name="promotions.price_list_send")
 def price_list_send_task(deployment_id: int) -> dict[str, str]:
     _tenant_only("promotions.price_list_send")
     deployment = prices.price_list_send(deployment_id=deployment_id)

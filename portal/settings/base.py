@@ -240,6 +240,17 @@ INVENTORY_PUSH_DEBOUNCE_SECONDS = env.int("INVENTORY_PUSH_DEBOUNCE_SECONDS", def
 # Fairness: at most this many sync runs of one tenant work at once; backfills use their own queue.
 CONNECTOR_TENANT_SYNC_CONCURRENCY = env.int("CONNECTOR_TENANT_SYNC_CONCURRENCY", default=2)
 CONNECTOR_BACKFILL_QUEUE = env("CONNECTOR_BACKFILL_QUEUE", default="backfill")
+# Fair queues (portal/fairness.py): tenants take turns; `quantum` is how many jobs one tenant runs
+# per turn in that queue, `lease_seconds` how long a job may run before it is handed out again.
+# FAIR_QUEUES_ENABLED=false sends these tasks straight to Celery's FIFO queue (to compare, or to
+# fall back); the tasks are the same either way.
+FAIR_QUEUES_ENABLED = env.bool("FAIR_QUEUES_ENABLED", default=True)
+FAIR_QUEUES = {
+    "events": {"quantum": env.int("FAIR_EVENTS_QUANTUM", default=1), "lease_seconds": 600},
+    "erp": {"quantum": env.int("FAIR_ERP_QUANTUM", default=1), "lease_seconds": 600},
+    "inventory": {"quantum": env.int("FAIR_INVENTORY_QUANTUM", default=1), "lease_seconds": 900},
+    "promotions": {"quantum": env.int("FAIR_PROMOTIONS_QUANTUM", default=1), "lease_seconds": 600},
+}
 # OAuth apps for "Connect with …" (client id, secret); empty means tokens are entered by hand.
 CONNECTOR_OAUTH_APPS = {
     "shopify": (env("SHOPIFY_APP_CLIENT_ID", default=""), env("SHOPIFY_APP_CLIENT_SECRET", default="")),

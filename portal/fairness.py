@@ -1,0 +1,294 @@
+"""Fair claiming of tenant work across every queue (DESIGN.md §6, issue 15 item 3).
+
+One Celery FIFO queue serves every tenant, so a task sent directly would wait behind every task
+sent before it: one retailer's webhook storm or ERP backlog would delay every other retailer.
+Tasks declared with `base=FairTask` are therefore not sent as themselves. `apply_async` from a
+tenant schema stores the job in Redis in that tenant's own list for the task's fair queue
+(`fair_queue`: events, erp, inventory, promotions) and sends an anonymous *pump* token instead.
+A pump takes whichever job is next in a round-robin over the tenants that have work in that queue
+(each tenant takes up to its queue's `quantum` jobs per turn, FAIR_QUEUES in settings), runs it in
+that tenant's schema and stores its result under the job's task id. So the Celery queue stays
+FIFO, but what each token runs is chosen fairly: tenant B's one event runs after at most one
+turn of every other busy tenant, not after tenant A's 10,000.
+
+No work is lost or done twice:
+- submit and take are single Lua scripts (atomic). A job already waiting (same task, same
+  arguments, same tenant) is not queued again: the duplicate returns the waiting job's id.
+- a taken job is leased (`lease_seconds`): if the worker dies while running it, `fair_reclaim`
+  (beat, once a minute) puts it back in its tenant's list and sends a pump for it.
+- a pump that finds nothing (its job was a duplicate or ran already) does nothing.
+- tasks are idempotent anyway (they check state before acting) and the per-app sweeps still
+  re-send whatever the database says is due.
+A send with a countdown/eta waits in Celery as `portal.fair_submit_later` and joins the fair
+queue when due. A send from `public` (no tenant) is an ordinary Celery send.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from celery import states
+from django.conf import settings
+from django.db import connection
+from django_redis import get_redis_connection
+from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
+from tenant_schemas_celery.task import TenantTask
+
+log = structlog.get_logger(__name__)
+
+PREFIX = "tb:fair"
+
+# KEYS: ring, active, jobs, ids, seq   ARGV: schema, member, task id
+_SUBMIT = """
+local existing = redis.call('HGET', KEYS[4], ARGV[2])
+if existing then return {0, existing} end
+local seq = redis.call('INCR', KEYS[5])
+redis.call('ZADD', KEYS[3], seq, ARGV[2])
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then redis.call('RPUSH', KEYS[1], ARGV[1]) end
+return {1, ARGV[3]}
+"""
+
+# KEYS: ring, active, turns, inflight   ARGV: jobs prefix, ids prefix, quantum, lease deadline
+_TAKE = r"""
+while true do
+  local schema = redis.call('LINDEX', KEYS[1], 0)
+  if not schema then return false end
+  local jobs = ARGV[1] .. schema
+  local popped = redis.call('ZPOPMIN', jobs)
+  local done_with_tenant = false
+  local result = false
+  if #popped > 0 then
+    local member = popped[1]
+    local ids = ARGV[2] .. schema
+    local task_id = redis.call('HGET', ids, member) or ''
+    redis.call('HDEL', ids, member)
+    local served = redis.call('HINCRBY', KEYS[3], schema, 1)
+    redis.call('ZADD', KEYS[4], ARGV[4], schema .. '\n' .. task_id .. '\n' .. member)
+    result = {schema, member, task_id}
+    if redis.call('ZCARD', jobs) == 0 then
+      done_with_tenant = true
+    elseif served >= tonumber(ARGV[3]) then
+      redis.call('LPOP', KEYS[1])
+      redis.call('RPUSH', KEYS[1], schema)
+      redis.call('HDEL', KEYS[3], schema)
+    end
+  else
+    done_with_tenant = true
+  end
+  if done_with_tenant then
+    redis.call('LPOP', KEYS[1])
+    redis.call('SREM', KEYS[2], schema)
+    redis.call('HDEL', KEYS[3], schema)
+  end
+  if result then return result end
+end
+"""
+
+
+def queue_settings(queue: str) -> dict[str, int]:
+    """The queue's budget: `quantum` jobs per tenant per turn, `lease_seconds` to finish a job."""
+    configured = settings.FAIR_QUEUES.get(queue)
+    if configured is None:
+        raise LookupError(f"{queue!r} is not a fair queue (FAIR_QUEUES).")
+    return {
+        "quantum": max(1, int(configured.get("quantum", 1))),
+        "lease_seconds": int(configured.get("lease_seconds", 600)),
+    }
+
+
+def _keys(queue: str) -> dict[str, str]:
+    base = f"{PREFIX}:{queue}"
+    return {
+        "ring": f"{base}:ring",
+        "active": f"{base}:active",
+        "turns": f"{base}:turns",
+        "inflight": f"{base}:inflight",
+        "seq": f"{base}:seq",
+        "jobs": f"{base}:jobs:",
+        "ids": f"{base}:ids:",
+    }
+
+
+def _redis():
+    return get_redis_connection("default")
+
+
+def _member(task: str, args: list | tuple | None, kwargs: dict | None) -> str:
+    return json.dumps([task, list(args or ()), dict(kwargs or {})], sort_keys=True, separators=(",", ":"))
+
+
+def _inflight(schema: str, task_id: str, member: str) -> str:
+    """The lease entry: schema, task id and job, one per line (the job's JSON has no raw newline)."""
+    return f"{schema}\n{task_id}\n{member}"
+
+
+@dataclass(frozen=True)
+class Job:
+    schema: str
+    task: str
+    args: list
+    kwargs: dict
+    task_id: str
+    raw: str  # the inflight entry, to finish or reclaim it
+
+
+def fair_submit(
+    *,
+    queue: str,
+    schema: str,
+    task: str,
+    args: list | tuple | None = None,
+    kwargs: dict | None = None,
+    task_id: str | None = None,
+) -> tuple[str, bool]:
+    """Queue one job for `schema` in `queue`. Returns (task id, created): a job with the same task
+    and arguments already waiting for the tenant is not queued twice; its id is returned."""
+    queue_settings(queue)
+    keys = _keys(queue)
+    created, job_id = _redis().eval(
+        _SUBMIT,
+        5,
+        keys["ring"],
+        keys["active"],
+        keys["jobs"] + schema,
+        keys["ids"] + schema,
+        keys["seq"],
+        schema,
+        _member(task, args, kwargs),
+        task_id or str(uuid.uuid4()),
+    )
+    return (job_id.decode() if isinstance(job_id, bytes) else job_id), bool(created)
+
+
+def fair_take(*, queue: str) -> Job | None:
+    """Take the next job in round-robin order over the tenants with work (leased, not yet done)."""
+    budget = queue_settings(queue)
+    keys = _keys(queue)
+    taken = _redis().eval(
+        _TAKE,
+        4,
+        keys["ring"],
+        keys["active"],
+        keys["turns"],
+        keys["inflight"],
+        keys["jobs"],
+        keys["ids"],
+        budget["quantum"],
+        time.time() + budget["lease_seconds"],
+    )
+    if not taken:
+        return None
+    schema, member, task_id = (part.decode() if isinstance(part, bytes) else part for part in taken)
+    name, args, kwargs = json.loads(member)
+    return Job(
+        schema=schema, task=name, args=args, kwargs=kwargs, task_id=task_id, raw=_inflight(schema, task_id, member)
+    )
+
+
+def fair_done(*, queue: str, job: Job) -> None:
+    """End the job's lease (it ran, successfully or not)."""
+    _redis().zrem(_keys(queue)["inflight"], job.raw)
+
+
+def fair_reclaim(*, queue: str, now: float | None = None) -> int:
+    """Put jobs whose lease ran out (their worker died) back in their tenant's list. Returns how
+    many; the caller sends one pump per job."""
+    redis = _redis()
+    inflight = _keys(queue)["inflight"]
+    count = 0
+    for entry in redis.zrangebyscore(inflight, "-inf", now if now is not None else time.time()):
+        if not redis.zrem(inflight, entry):
+            continue  # another reclaimer or the job's own worker got it first
+        schema, task_id, member = (entry.decode() if isinstance(entry, bytes) else entry).split("\n", 2)
+        name, args, kwargs = json.loads(member)
+        fair_submit(queue=queue, schema=schema, task=name, args=args, kwargs=kwargs, task_id=task_id or None)
+        count += 1
+    return count
+
+
+def fair_backlog(*, queue: str) -> dict[str, int]:
+    """Jobs waiting per tenant schema in `queue` (for dashboards and tests)."""
+    redis = _redis()
+    keys = _keys(queue)
+    schemas = sorted(s.decode() if isinstance(s, bytes) else s for s in redis.smembers(keys["active"]))
+    counts = {schema: redis.zcard(keys["jobs"] + schema) for schema in schemas}
+    return {schema: count for schema, count in counts.items() if count}
+
+
+def fair_clear() -> None:
+    """Drop every fair queue's state (tests and the bench start clean)."""
+    redis = _redis()
+    keys = list(redis.scan_iter(f"{PREFIX}:*", count=1000))
+    if keys:
+        redis.delete(*keys)
+
+
+def pump_send(*, queue: str, count: int = 1, **options: Any) -> None:
+    """Send `count` pump tokens for `queue`. They run in `public`; each picks its tenant itself."""
+    from portal.tasks import fair_pump
+
+    headers = {**(options.pop("headers", None) or {}), "_schema_name": get_public_schema_name()}
+    for _ in range(count):
+        fair_pump.apply_async(kwargs={"queue": queue}, headers=headers, **options)
+
+
+def fair_run_next(*, queue: str) -> Job | None:
+    """Run the next fair job of `queue` in its tenant's schema (what one pump does)."""
+    from portal.celery import app
+
+    job = fair_take(queue=queue)
+    if job is None:
+        return None
+    task = app.tasks.get(job.task)
+    try:
+        if task is None:
+            raise LookupError(f"No task named {job.task!r} is registered.")
+        try:
+            tenant = TenantTask.get_tenant_for_schema(schema_name=job.schema)
+        except get_tenant_model().DoesNotExist:  # the tenant was deleted: its work goes with it
+            log.warning("fairness.tenant_gone", queue=queue, schema=job.schema, task=job.task)
+            return job
+        with tenant_context(tenant):
+            result = task.run(*job.args, **job.kwargs)
+        task.backend.store_result(job.task_id, result, states.SUCCESS)
+    except Exception as exc:  # the job failed like a task would: record it; the pump itself succeeds
+        log.exception("fairness.job_failed", queue=queue, schema=job.schema, task=job.task)
+        if task is not None:
+            task.backend.store_result(job.task_id, exc, states.FAILURE)
+    finally:
+        fair_done(queue=queue, job=job)
+    return job
+
+
+class FairTask(TenantTask):
+    """A task whose sends from a tenant schema go through its tenant's fair queue (`fair_queue`)."""
+
+    abstract = True
+    fair_queue: str = ""
+
+    def apply_async(self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None, **options):
+        schema = connection.schema_name
+        fair = options.pop("fair", True) and settings.FAIR_QUEUES_ENABLED
+        if not fair or not self.fair_queue or schema == get_public_schema_name():
+            return super().apply_async(args, kwargs, task_id, producer, link, link_error, **options)
+        countdown, eta = options.pop("countdown", None), options.pop("eta", None)
+        if countdown or eta:
+            from portal.tasks import fair_submit_later
+
+            return fair_submit_later.apply_async(
+                kwargs={"task": self.name, "args": list(args or ()), "kwargs": dict(kwargs or {})},
+                countdown=countdown,
+                eta=eta,
+                **options,
+            )
+        job_id, _created = fair_submit(
+            queue=self.fair_queue, schema=schema, task=self.name, args=args, kwargs=kwargs, task_id=task_id
+        )
+        pump_send(queue=self.fair_queue, **options)
+        return self.AsyncResult(job_id)

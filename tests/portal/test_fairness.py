@@ -1,0 +1,301 @@
+"""Fair queues (portal/fairness.py): the round-robin scheduler on real Redis, and, with the real
+worker, a storm or backlog in tenant A not sitting in front of tenant B's work."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import time
+import uuid
+
+import pytest
+from django.db import connection as db
+from django.db.models import Max
+from django_tenants.utils import tenant_context
+
+from connectors.inbox import event_process, event_store
+from connectors.models import InboundEvent
+from connectors.services import connection_create
+from connectors.simulator import shopify_order
+from connectors.tasks import process_inbound_event
+from mappings.services import standard_chart_apply
+from portal import fairness
+from portal.fairness import fair_backlog, fair_done, fair_reclaim, fair_submit, fair_take
+from posting.erp.models import ErpPush
+from posting.models import JournalEntry
+from posting.tasks import erp_push_due
+from tenants import services as tenant_services
+
+
+@pytest.fixture
+def clean_queues():
+    fairness.fair_clear()
+    yield
+    fairness.fair_clear()
+
+
+def _order(queue: str) -> list[str]:
+    taken = []
+    while (job := fair_take(queue=queue)) is not None:
+        taken.append(f"{job.schema}:{job.args[0]}")
+        fair_done(queue=queue, job=job)
+    return taken
+
+
+def test_tenants_take_turns(clean_queues):
+    for number in range(5):
+        fair_submit(queue="events", schema="a", task="t", args=[number])
+    for number in range(2):
+        fair_submit(queue="events", schema="b", task="t", args=[number])
+    assert _order("events") == ["a:0", "b:0", "a:1", "b:1", "a:2", "a:3", "a:4"]
+    assert fair_backlog(queue="events") == {}
+
+
+def test_a_tenant_that_arrives_late_is_served_next_not_after_the_backlog(clean_queues):
+    for number in range(100):
+        fair_submit(queue="erp", schema="a", task="t", args=[number])
+    first = fair_take(queue="erp")
+    fair_done(queue="erp", job=first)
+    fair_submit(queue="erp", schema="b", task="t", args=[0])
+    assert _order("erp")[:2] == ["a:1", "b:0"]
+
+
+def test_the_quantum_is_the_queues_budget_per_turn(clean_queues, settings):
+    settings.FAIR_QUEUES = {**settings.FAIR_QUEUES, "events": {"quantum": 3, "lease_seconds": 60}}
+    for number in range(5):
+        fair_submit(queue="events", schema="a", task="t", args=[number])
+        fair_submit(queue="events", schema="b", task="t", args=[number])
+    assert _order("events") == ["a:0", "a:1", "a:2", "b:0", "b:1", "b:2", "a:3", "a:4", "b:3", "b:4"]
+
+
+def test_queues_are_independent(clean_queues):
+    fair_submit(queue="events", schema="a", task="t", args=[1])
+    fair_submit(queue="promotions", schema="a", task="t", args=[2])
+    assert fair_backlog(queue="events") == {"a": 1}
+    assert fair_backlog(queue="inventory") == {}
+    assert _order("promotions") == ["a:2"]
+    assert _order("events") == ["a:1"]
+
+
+def test_a_job_already_waiting_is_not_queued_twice(clean_queues):
+    first_id, created = fair_submit(queue="events", schema="a", task="t", args=[7], task_id="one")
+    second_id, again = fair_submit(queue="events", schema="a", task="t", args=[7], task_id="two")
+    assert (first_id, created, second_id, again) == ("one", True, "one", False)
+    assert fair_backlog(queue="events") == {"a": 1}
+    job = fair_take(queue="events")
+    assert job.task_id == "one"
+    fair_done(queue="events", job=job)
+    # Once taken, the same job may be queued again (a later change needs a later run).
+    assert fair_submit(queue="events", schema="a", task="t", args=[7])[1] is True
+
+
+def test_a_job_whose_worker_died_is_handed_out_again_after_its_lease(clean_queues):
+    fair_submit(queue="events", schema="a", task="t", args=[1], task_id="lost")
+    job = fair_take(queue="events")  # the worker that took it dies: no fair_done
+    assert fair_take(queue="events") is None
+    assert fair_reclaim(queue="events") == 0  # the lease has not run out yet
+    assert fair_reclaim(queue="events", now=time.time() + 3600) == 1
+    again = fair_take(queue="events")
+    assert (again.schema, again.args, again.task_id) == ("a", [1], "lost")
+    fair_done(queue="events", job=again)
+    fair_done(queue="events", job=job)
+    assert fair_reclaim(queue="events", now=time.time() + 3600) == 0
+
+
+def test_an_unknown_queue_is_refused(clean_queues):
+    with pytest.raises(LookupError):
+        fair_submit(queue="nope", schema="a", task="t")
+
+
+def test_a_send_from_a_tenant_goes_to_its_fair_queue_and_from_public_does_not(clean_queues, world, monkeypatch):
+    pumps = []
+    monkeypatch.setattr(fairness, "pump_send", lambda *, queue, **options: pumps.append(queue))
+    with tenant_context(world.acme):
+        result = process_inbound_event.delay(event_id=123)
+    assert pumps == ["events"]
+    assert fair_backlog(queue="events") == {world.acme.schema_name: 1}
+    job = fair_take(queue="events")
+    assert (job.task, job.kwargs, job.task_id) == ("connectors.process_inbound_event", {"event_id": 123}, result.id)
+
+
+def test_every_queue_named_in_the_issue_is_fair(settings):
+    from commerce.tasks import inventory_push
+    from posting.tasks import erp_push_journal
+    from promotions.tasks import deployment_send_task, price_list_send_task
+
+    tasks = (process_inbound_event, erp_push_journal, inventory_push, deployment_send_task, price_list_send_task)
+    queues = {task.name: task.fair_queue for task in tasks}
+    assert queues == {
+        "connectors.process_inbound_event": "events",
+        "posting.erp_push_journal": "erp",
+        "commerce.inventory_push": "inventory",
+        "promotions.deployment_send": "promotions",
+        "promotions.price_list_send": "promotions",
+    }
+    assert set(queues.values()) <= set(settings.FAIR_QUEUES)
+
+
+def test_a_countdown_send_waits_in_celery_then_joins_its_tenants_fair_queue(clean_queues, world, monkeypatch):
+    from commerce.tasks import inventory_push
+    from portal import tasks as portal_tasks
+
+    later, pumps = [], []
+    monkeypatch.setattr(portal_tasks.fair_submit_later, "apply_async", lambda **options: later.append(options))
+    monkeypatch.setattr(fairness, "pump_send", lambda *, queue, **options: pumps.append(queue))
+    with tenant_context(world.bluebird):
+        inventory_push.apply_async(countdown=30, retry=False)
+        assert fair_backlog(queue="inventory") == {}  # not before its countdown
+        assert [(o["kwargs"]["task"], o["countdown"]) for o in later] == [("commerce.inventory_push", 30)]
+        portal_tasks.fair_submit_later.run(**later[0]["kwargs"])  # what the worker does when it is due
+    assert fair_backlog(queue="inventory") == {world.bluebird.schema_name: 1}
+    assert pumps == ["inventory"]
+
+
+def test_a_pump_runs_the_job_in_its_tenants_schema_and_keeps_its_result(clean_queues, world, monkeypatch):
+    from posting.tasks import erp_push_journal
+
+    monkeypatch.setattr(fairness, "pump_send", lambda *, queue, **options: None)
+    with tenant_context(world.acme):
+        result = erp_push_journal.delay(987_654_321)
+    job = fairness.fair_run_next(queue="erp")
+    assert (job.schema, job.task_id) == (world.acme.schema_name, result.id)
+    assert result.get(timeout=5) == {"entry": "987654321", "result": "gone"}
+    assert fairness.fair_run_next(queue="erp") is None
+    assert fair_reclaim(queue="erp", now=time.time() + 3600) == 0  # its lease ended with the run
+
+
+# --- with the real worker -------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_shops(django_db_blocker):
+    from tests.conftest import _WORLD
+
+    made = []
+    with django_db_blocker.unblock():
+        fairness.fair_clear()
+        for role in ("a", "b"):
+            slug = f"fq{role}{uuid.uuid4().hex[:5]}"
+            tenant = tenant_services.tenant_create(partner=_WORLD.northwind, slug=slug, name=slug).tenant
+            with tenant_context(tenant):
+                standard_chart_apply()
+                conn = connection_create(
+                    vendor="shopify",
+                    name=f"Shop {role}",
+                    config={"shop_domain": "acme-outfitters.myshopify.com", "simulated": True},
+                    credentials={"access_token": "shpat_fair"},
+                    webhook_secret="fair-secret",
+                )
+            made.append((tenant, conn))
+        db.set_schema_to_public()
+    yield made, django_db_blocker
+    with django_db_blocker.unblock():
+        db.set_schema_to_public()
+        for tenant, _conn in made:
+            tenant_services.tenant_delete(tenant=tenant, confirm_slug=tenant.slug, actor=None)
+
+
+def _store(conn, count: int, offset: int, *, dispatch: bool) -> list[int]:
+    ids = []
+    at = dt.datetime.now(dt.UTC)
+    for number in range(offset, offset + count):
+        body = json.dumps(shopify_order(number, rng=random.Random(number), at=at)).encode()
+        event, _ = event_store(
+            connection=conn, topic="orders/create", external_id=str(number), body=body, dispatch=dispatch
+        )
+        ids.append(event.pk)
+    return ids
+
+
+def _wait(check, seconds: float = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the worker did not finish in time"
+        time.sleep(0.2)
+
+
+STORM = 200
+
+
+@pytest.mark.worker
+def test_a_webhook_storm_in_one_tenant_does_not_hold_up_another_tenants_events(celery_worker, two_shops):
+    (tenant_a, conn_a), (tenant_b, conn_b) = two_shops[0]
+    blocker = two_shops[1]
+    with blocker.unblock():
+        with tenant_context(tenant_a):
+            _store(conn_a, STORM, 0, dispatch=True)  # each commit sends its processing task
+            a_at_send = InboundEvent.objects.filter(processed_at__isnull=False).count()
+        with tenant_context(tenant_b):
+            _store(conn_b, 3, 50_000, dispatch=True)
+
+        def b_done() -> bool:
+            with tenant_context(tenant_b):
+                return InboundEvent.objects.filter(status=InboundEvent.Status.PROCESSED).count() == 3
+
+        _wait(b_done)
+        with tenant_context(tenant_b):
+            b_last = InboundEvent.objects.aggregate(last=Max("processed_at"))["last"]
+            assert JournalEntry.objects.count() == 3
+        with tenant_context(tenant_a):
+            a_before_b = InboundEvent.objects.filter(processed_at__lte=b_last).count()
+        _wait(lambda: _all_processed(tenant_a, STORM))
+        with tenant_context(tenant_a):
+            assert JournalEntry.objects.count() == STORM  # nothing lost, nothing posted twice
+        db.set_schema_to_public()
+    print(f"A's backlog when B sent: {STORM - a_at_send}; A events run before B's last: {a_before_b - a_at_send}")
+    assert STORM - a_at_send >= 50, "A's storm was drained before B sent anything: the test proves nothing"
+    assert a_before_b - a_at_send <= 10, f"B waited behind {a_before_b - a_at_send} of A's {STORM - a_at_send} events"
+
+
+def _all_processed(tenant, count: int) -> bool:
+    with tenant_context(tenant):
+        return InboundEvent.objects.filter(status=InboundEvent.Status.PROCESSED).count() == count
+
+
+@pytest.mark.worker
+def test_an_erp_backlog_in_one_tenant_does_not_hold_up_another_tenants_pushes(celery_worker, two_shops):
+    (tenant_a, conn_a), (tenant_b, conn_b) = two_shops[0]
+    blocker = two_shops[1]
+    with blocker.unblock():
+        for tenant, conn, count, offset in ((tenant_a, conn_a, STORM, 0), (tenant_b, conn_b, 3, 50_000)):
+            with tenant_context(tenant):
+                for event_id in _store(conn, count, offset, dispatch=False):
+                    event_process(event_id=event_id)  # journals posted here; pushes wait for the sweep
+                assert JournalEntry.objects.count() == count
+        with tenant_context(tenant_a):
+            assert erp_push_due() == STORM  # A's backlog: one push task per entry
+            a_at_send = ErpPush.objects.filter(status=ErpPush.Status.ACKED).count()
+        with tenant_context(tenant_b):
+            assert erp_push_due() == 3
+
+        def b_done() -> bool:
+            with tenant_context(tenant_b):
+                return ErpPush.objects.filter(status=ErpPush.Status.ACKED).count() == 3
+
+        _wait(b_done)
+        with tenant_context(tenant_b):
+            b_last = ErpPush.objects.aggregate(last=Max("acked_at"))["last"]
+        with tenant_context(tenant_a):
+            a_before_b = ErpPush.objects.filter(status=ErpPush.Status.ACKED, acked_at__lte=b_last).count()
+
+        def a_done() -> bool:
+            with tenant_context(tenant_a):
+                return ErpPush.objects.filter(status=ErpPush.Status.ACKED).count() == STORM
+
+        _wait(a_done)
+        with tenant_context(tenant_a):
+            assert ErpPush.objects.count() == STORM  # one push per entry: none lost, none doubled
+            assert erp_push_due() == 0
+        db.set_schema_to_public()
+    print(f"A's backlog when B sent: {STORM - a_at_send}; A pushes run before B's last: {a_before_b - a_at_send}")
+    assert STORM - a_at_send >= 50, "A's backlog was drained before B sent anything: the test proves nothing"
+    assert a_before_b - a_at_send <= 10, f"B waited behind {a_before_b - a_at_send} of A's {STORM - a_at_send} pushes"
+
+
+def test_a_job_of_a_deleted_tenant_is_dropped(clean_queues, world):
+    fair_submit(queue="erp", schema="t_deleted_long_ago", task="posting.erp_push_journal", args=[1])
+    job = fairness.fair_run_next(queue="erp")
+    assert job.schema == "t_deleted_long_ago"
+    assert fair_backlog(queue="erp") == {}
+    assert fair_reclaim(queue="erp", now=time.time() + 3600) == 0
