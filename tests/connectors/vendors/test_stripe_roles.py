@@ -362,3 +362,40 @@ def test_sales_channel_charge_without_its_balance_transaction_leaves_the_fee_to_
             ("1110", "payment_clearing", Z, D("49.99")),
         ]
         assert (_account("6100"), _account("1110")) == (D("1.75"), Z)
+
+
+def test_level3_partial_refund_is_prorated_over_lines_shipping_and_tax(world):
+    refund = copy.deepcopy(fixture("stripe", "refund_created.json"))
+    refund["data"]["object"].update(charge=L3_CHARGE, amount=7539 // 3, currency="usd")
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        stripe = _stripe()
+        _process(stripe, fixture_bytes("stripe", "charge_succeeded_level3.json"), "charge.succeeded", L3_CHARGE)
+        event = _process(stripe, refund, "refund.created", refund["data"]["object"]["id"])
+        assert event.status == "processed", event.last_error
+        entry = _entry("refund:")
+        assert sum(line.credit for line in entry.lines.filter(role="payment_clearing")) == D("25.13")
+        assert {line.role for line in entry.lines.all()} >= {"refunds", "tax_payable", "shipping_income"}
+        assert entry_balance(entry=entry) == 0
+
+
+@pytest.mark.parametrize(
+    ("level3", "reason"),
+    [
+        ({"line_items": [{"product_code": "X", "unit_cost": "25.00", "quantity": 1}]}, "unit_cost"),
+        ({"line_items": [{"product_code": "X", "unit_cost": 100, "quantity": -2}]}, "quantity"),
+        ({"line_items": ["X"]}, "level3.line_items[0]: not an object"),
+        ({"line_items": [{"product_code": "X", "unit_cost": 7000, "quantity": 1}]}, "do not equal"),
+    ],
+)
+def test_level3_that_is_malformed_or_does_not_add_up_is_an_exception_never_a_guess(world, level3, reason):
+    event = copy.deepcopy(fixture("stripe", "charge_succeeded_level3.json"))
+    event["data"]["object"]["level3"] = level3
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        stripe = _stripe()
+        processed = _process(stripe, event, "charge.succeeded", L3_CHARGE)
+        assert processed.status in ("processed", "dead")
+        assert JournalEntry.objects.count() == 0
+        exception = TriageException.objects.get()
+        assert reason in f"{exception.title} {exception.detail}"
