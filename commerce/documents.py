@@ -138,6 +138,26 @@ class CanonicalRefund:
     raw_event_id: int | None = None
 
 
+@dataclass(frozen=True)
+class CanonicalProcessorCharge:
+    """A payment processor's charge that pays a storefront's order (Stripe in the `processor`
+    role, DESIGN.md §4). It books no sale: it settles the order's payment clearing and books the
+    processor's fee. `references` are the ids a storefront order may keep for it (the charge id,
+    the payment intent id); `order_references` the storefront order ids the charge names in its
+    metadata. `fee` is None when the balance transaction is not known yet (booked at payout)."""
+
+    external_id: str
+    gateway: str
+    currency: str
+    amount: Decimal
+    created_at: dt.datetime
+    fee: Decimal | None = None
+    references: tuple[str, ...] = ()
+    order_references: tuple[str, ...] = ()
+    description: str = ""
+    raw_event_id: int | None = None
+
+
 PAYOUT_CHARGE = "charge"
 PAYOUT_REFUND = "refund"
 PAYOUT_FEE = "fee"

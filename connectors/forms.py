@@ -44,6 +44,19 @@ CONFIG_FIELDS: dict[str, list[tuple[str, forms.Field]]] = {
     "stripe": [
         ("api_version", forms.CharField(label="API version", initial="2024-06-20", required=False)),
         ("stripe_account", forms.CharField(label="Connected account (acct_…)", required=False)),
+        (
+            "role",
+            forms.ChoiceField(
+                label="Role",
+                required=False,
+                choices=[
+                    ("", "Automatic: processor when a storefront is connected"),
+                    ("processor", "Processor: settles the storefront's orders, books fees"),
+                    ("sales_channel", "Sales channel: each charge is a sale"),
+                ],
+                help_text="Processor charges never book a sale; the storefront's order does.",
+            ),
+        ),
     ],
     "csv": [],
 }

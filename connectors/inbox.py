@@ -32,7 +32,13 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from commerce.documents import CanonicalInventoryLevel, CanonicalOrder, CanonicalPayout, CanonicalRefund
+from commerce.documents import (
+    CanonicalInventoryLevel,
+    CanonicalOrder,
+    CanonicalPayout,
+    CanonicalProcessorCharge,
+    CanonicalRefund,
+)
 from commerce.selectors import order_stored
 from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
 from connectors.errors import connector_problem_raise, connector_problem_resolved
@@ -166,6 +172,22 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
             record["journal_id"] = outcome.entry.pk if outcome.entry else None
             if outcome.entry is not None:
                 record["reconciliation"] = posting.payout_reconcile(payout=result.obj).status
+    elif isinstance(document, CanonicalProcessorCharge):
+        # Nothing is stored in commerce: the storefront's order is the document; the charge only
+        # settles its clearing and books the fee (posting.services.journal_post_processor_charge).
+        outcome = posting.journal_post_processor_charge(charge=document)
+        if outcome.status == posting.PostingStatus.ORDER_MISSING:
+            raise DependencyMissing(
+                f"Stripe charge {document.external_id} pays an order not ingested yet "
+                f"(looked for {', '.join((*document.references, *document.order_references))})."
+            )
+        return {
+            "type": "processor_charge",
+            "external_id": document.external_id,
+            "posting": outcome.status.value,
+            "journal_id": outcome.entry.pk if outcome.entry else None,
+            "outcome": "posted" if outcome.entry else outcome.status.value,
+        }
     elif isinstance(document, CanonicalInventoryLevel):
         from commerce.inventory import inventory_level_upsert
 

@@ -174,7 +174,9 @@ def demo_connections_ensure() -> tuple[Connection, Connection]:
     stripe = Connection.objects.filter(name=DEMO_STRIPE).first() or connection_create(
         vendor=Connection.Vendor.STRIPE,
         name=DEMO_STRIPE,
-        config={"api_version": "2024-06-20", "simulated": True},
+        # The demo's Stripe sells invoices of its own, next to the Shopify shop: a sales channel
+        # (a tenant with a storefront would otherwise derive the processor role).
+        config={"api_version": "2024-06-20", "simulated": True, "role": "sales_channel"},
         credentials={"secret_key": "sk_test_simulated_demo"},
     )
     return shop, stripe

@@ -39,7 +39,9 @@ from commerce.documents import (
     PAYOUT_RESERVE,
     CanonicalOrder,
     CanonicalPayout,
+    CanonicalProcessorCharge,
     CanonicalRefund,
+    PaymentDoc,
 )
 from mappings.models import PostingRole
 from posting.money import MoneyError, allocate, quantize, zero
@@ -324,7 +326,10 @@ def _balanced(draft: Draft) -> Draft:
     return draft
 
 
-def build_order(order: CanonicalOrder, policy: Policy) -> Draft:
+def build_order(order: CanonicalOrder, policy: Policy, *, book_fees: bool = False) -> Draft:
+    """With `book_fees` (a charge of a merchant selling through the processor alone, whose fee the
+    processor stated at charge time) each payment's fee is booked now: Dr merchant fees, Cr that
+    payment's clearing, so the payout clears only the net (`build_payout`'s `fees_booked`)."""
     currency = order.currency
     shares = order_shares(order, policy)
     paid = sum((payment.amount for payment in order.payments), Decimal(0))
@@ -355,6 +360,11 @@ def build_order(order: CanonicalOrder, policy: Policy) -> Draft:
             lines.debit(
                 PostingRole.PAYMENT_CLEARING, payment.amount, gateway=payment.gateway, payment_method=payment.method
             )
+            if book_fees and payment.fee:
+                lines.debit(PostingRole.MERCHANT_FEES, payment.fee, gateway=payment.gateway)
+                lines.credit(
+                    PostingRole.PAYMENT_CLEARING, payment.fee, gateway=payment.gateway, payment_method=payment.method
+                )
     _shares_post(
         lines,
         order=order,
@@ -699,11 +709,14 @@ def build_refund(
     return _balanced(Draft(currency=currency, memo=memo, lines=lines.result()))
 
 
-def build_payout(payout: CanonicalPayout) -> Draft:
+def build_payout(payout: CanonicalPayout, *, fees_booked: frozenset[str] = frozenset()) -> Draft:
     """Dr bank the net paid out; per line, its fee to merchant fees with its sign (a refunded fee,
     negative, credits merchant fees), charges and refunds against payment clearing, fee lines to
     merchant fees, adjustments and reserve to their roles, and any other line (a vendor type
-    Tillbridge does not know) to payout suspense with one warning naming the vendor types."""
+    Tillbridge does not know) to payout suspense with one warning naming the vendor types.
+    A charge line whose reference is in `fees_booked` had its fee booked at charge time (Stripe
+    processor charges, Stripe sales-channel charges with an expanded balance transaction): its
+    fee is matched to that booking, not booked again, and only its net clears."""
     currency = payout.currency
     net = sum((line.amount - line.fee for line in payout.lines), Decimal(0))
     if net != payout.amount:
@@ -720,6 +733,9 @@ def build_payout(payout: CanonicalPayout) -> Draft:
     lines.debit(PostingRole.BANK, payout.amount)
     suspense: dict[str, Decimal] = defaultdict(Decimal)
     for line in payout.lines:
+        if line.type == PAYOUT_CHARGE and line.reference and line.reference in fees_booked:
+            lines.credit(PostingRole.PAYMENT_CLEARING, line.amount - line.fee, gateway=payout.gateway)
+            continue
         lines.debit(PostingRole.MERCHANT_FEES, line.fee, gateway=payout.gateway)
         if line.type in (PAYOUT_CHARGE, PAYOUT_REFUND):
             lines.credit(PostingRole.PAYMENT_CLEARING, line.amount, gateway=payout.gateway)
@@ -757,3 +773,46 @@ def build_reversal(lines: Sequence[RoleLine], *, currency: str, memo: str) -> Dr
             lines=[RoleLine(line.role, line.conditions, line.credit, line.debit, line.description) for line in lines],
         )
     )
+
+
+def build_processor_charge(
+    charge: CanonicalProcessorCharge, order: CanonicalOrder, payment: PaymentDoc | None, *, fee: Decimal
+) -> Draft:
+    """A processor's charge paying a storefront order (DESIGN.md §4, role `processor`): no sale.
+    Cr the order's payment clearing (the dimensions its order entry debited) the amount charged;
+    Dr merchant fees the fee stated at charge time; Dr the processor's clearing (gateway only, what
+    its payout clears) the net. A fee of zero leaves the fee to the payout."""
+    currency = order.currency
+    if charge.currency != currency:
+        raise PostingRefused(
+            [
+                Problem(
+                    "currency_mismatch",
+                    f"The charge is in {charge.currency}, order {order.external_id} in {currency}.",
+                )
+            ]
+        )
+    if fee > charge.amount:
+        raise PostingRefused([Problem("invalid", f"Charge {charge.external_id}: fee {fee} exceeds {charge.amount}.")])
+    lines = _Lines(currency, {})
+    lines.credit(
+        PostingRole.PAYMENT_CLEARING,
+        charge.amount,
+        channel=order.channel,
+        store=order.store,
+        gateway=payment.gateway if payment else charge.gateway,
+        payment_method=payment.method if payment else "",
+    )
+    lines.debit(PostingRole.MERCHANT_FEES, fee, gateway=charge.gateway)
+    lines.debit(PostingRole.PAYMENT_CLEARING, charge.amount - fee, gateway=charge.gateway)
+    warnings = []
+    if payment is not None and payment.amount != charge.amount:
+        warnings.append(
+            Problem(
+                "totals_mismatch",
+                f"{charge.gateway} charge {charge.external_id} of {charge.amount} {currency} settles order "
+                f"{order.external_id}, whose payment is {payment.amount} {currency}.",
+            )
+        )
+    memo = f"{charge.gateway} charge {charge.external_id} settles order {order.external_id}"
+    return _balanced(Draft(currency=currency, memo=memo, lines=lines.result(), warnings=warnings))

@@ -19,7 +19,8 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 
-from commerce.models import Order, Payout, PayoutLine, Refund
+from commerce.documents import CanonicalProcessorCharge, PaymentDoc
+from commerce.models import Order, Payment, Payout, PayoutLine, Refund
 from commerce.selectors import order_document, payout_document, refund_document, refunds_before
 from mappings.models import PostingRole
 from mappings.selectors import AccountResolver, Unmapped, account_resolver
@@ -31,6 +32,7 @@ from posting.builders import (
     RoleLine,
     build_order,
     build_payout,
+    build_processor_charge,
     build_refund,
 )
 from posting.errors import posting_problem_raise
@@ -48,6 +50,7 @@ class PostingStatus(enum.StrEnum):
     REFUSED = "refused"
     COVERED = "covered"  # nothing outstanding: an overlapping document already posted all of it
     UNCHANGED = "unchanged"  # a new version posting exactly what was posted for the document so far
+    ORDER_MISSING = "order_missing"  # a processor charge whose storefront order is not ingested yet
 
 
 @dataclass(frozen=True)
@@ -457,13 +460,14 @@ def journal_post_order(*, order: Order) -> PostingOutcome:
             obj=order, reason=f"Order {order.external_id} is cancelled (entry {cancellation.pk})."
         )
         return PostingOutcome(PostingStatus.COVERED, entry=cancellation)
+    book_fees = _fees_at_charge(order)
     return _post(
         source_key=source_key,
         version_prefix=f"order:{order.pk}:v",
         date=_local_date(at),
         at=at,
         changed_at=order.updated_at,
-        build=lambda: build_order(order_document(order=order), _builder_policy(policy)),
+        build=lambda: build_order(order_document(order=order), _builder_policy(policy), book_fees=book_fees),
         policy=policy,
         obj=order,
         title=f"Order {order.external_id} could not be posted",
@@ -642,8 +646,136 @@ def _outstanding_reverse(
     return entry
 
 
+# --- processors: fees at charge time (DESIGN.md §4) ---------------------------------------------
+
+PROCESSOR_CHARGE_PREFIX = "processor_charge:"
+FEE_AT_CHARGE_SOURCES = ("stripe",)  # sales-channel orders whose fee the processor states at charge time
+
+
+def _processor_charge_key(charge_id: str) -> str:
+    return f"{PROCESSOR_CHARGE_PREFIX}{charge_id}"
+
+
+def _payout_booked_fee(reference: str) -> bool:
+    """True when a posted payout already booked the fee of the charge `reference` (the payout
+    arrived first): the charge must not book it again."""
+    for line in PayoutLine.objects.filter(type=PayoutLine.Type.CHARGE, reference=reference).select_related("payout"):
+        payout = line.payout
+        key = f"payout:{payout.pk}:v{payout.source_version}"
+        if line.fee and JournalEntry.objects.filter(source_key=key).exists():
+            return True
+    return False
+
+
+def _fees_at_charge(order: Order) -> bool:
+    """A sales-channel charge books its fee with the sale, unless a payout already booked it."""
+    if order.source not in FEE_AT_CHARGE_SOURCES:
+        return False
+    payments = [payment for payment in order.payments.all() if payment.fee]
+    return bool(payments) and not any(_payout_booked_fee(payment.external_id) for payment in payments)
+
+
+def fees_booked_at_charge(*, references: list[str]) -> frozenset[str]:
+    """Of the charge references, those whose fee is already booked at charge time: by a processor
+    charge entry, or by the posted current version of a sales-channel order (its fee line)."""
+    references = [reference for reference in references if reference]
+    if not references:
+        return frozenset()
+    keys = {_processor_charge_key(reference): reference for reference in references}
+    booked = {
+        keys[key]
+        for key in JournalLine.objects.filter(
+            entry__source_key__in=list(keys), role=PostingRole.MERCHANT_FEES
+        ).values_list("entry__source_key", flat=True)
+    }
+    for order in Order.objects.filter(source__in=FEE_AT_CHARGE_SOURCES, external_id__in=references):
+        entry = _order_entry(order)
+        if entry is not None and entry.lines.filter(role=PostingRole.MERCHANT_FEES).exists():
+            booked.add(order.external_id)
+    return frozenset(booked)
+
+
+def processor_charge_order(*, charge: CanonicalProcessorCharge) -> tuple[Order, PaymentDoc | None] | None:
+    """The storefront order a processor charge pays: the order whose payment keeps the charge or
+    payment intent id (WooCommerce's `transaction_id`, a gateway's transaction reference), else the
+    one order the charge's metadata names. Orders of the processor's own connection never count."""
+    payment = (
+        Payment.objects.filter(external_id__in=charge.references, is_gift_card=False)
+        .exclude(order__source=charge.gateway)
+        .select_related("order")
+        .order_by("pk")
+        .first()
+    )
+    order = payment.order if payment is not None else None
+    if order is None and charge.order_references:
+        orders = list(Order.objects.filter(external_id__in=charge.order_references).exclude(source=charge.gateway)[:2])
+        order = orders[0] if len(orders) == 1 else None
+    if order is None:
+        return None
+    if payment is None:
+        candidates = [p for p in order.payments.order_by("position") if not p.is_gift_card]
+        payment = next((p for p in candidates if charge.gateway in p.gateway.lower()), None) or next(
+            iter(candidates), None
+        )
+    doc = None
+    if payment is not None:
+        doc = PaymentDoc(
+            external_id=payment.external_id,
+            gateway=payment.gateway,
+            amount=quantize(payment.amount, order.currency),
+            method=payment.method,
+        )
+    return order, doc
+
+
+def journal_post_processor_charge(*, charge: CanonicalProcessorCharge) -> PostingOutcome:
+    """Post a processor's charge that pays a storefront order: it settles the order's payment
+    clearing and books the fee at charge time; it never books a sale (the order did). Idempotent
+    on `processor_charge:<charge id>`. ORDER_MISSING when the order is not ingested yet (the
+    caller retries the event, then raises it); nothing is posted in that case."""
+    source_key = _processor_charge_key(charge.external_id)
+    existing = JournalEntry.objects.filter(source_key=source_key).first()
+    if existing is not None:
+        return PostingOutcome(PostingStatus.ALREADY_POSTED, entry=existing)
+    found = processor_charge_order(charge=charge)
+    if found is None:
+        return PostingOutcome(PostingStatus.ORDER_MISSING)
+    order, payment = found
+    fee = charge.fee or Decimal(0)
+    if fee and _payout_booked_fee(charge.external_id):
+        fee = Decimal(0)  # the payout posted first and booked it
+    document = order_document(order=order)
+    retry = {
+        "retry_name": "connectors.replay" if charge.raw_event_id else None,
+        "retry_args": {"event_id": charge.raw_event_id},
+    }
+    return _post(
+        source_key=source_key,
+        version_prefix=None,
+        date=_local_date(charge.created_at),
+        at=charge.created_at,
+        build=lambda: build_processor_charge(charge, document, payment, fee=quantize(fee, order.currency)),
+        obj=order,
+        title=f"{charge.gateway} charge {charge.external_id} for order {order.external_id} could not be posted",
+        sources=[
+            {
+                "type": "processor_charge",
+                "external_id": charge.external_id,
+                "raw_event_id": charge.raw_event_id,
+                "amount": str(charge.amount),
+                "fee_at_charge": str(fee) if fee else None,
+            },
+            *_order_sources(order),
+        ],
+        **retry,
+    )
+
+
 def journal_post_payout(*, payout: Payout) -> PostingOutcome:
     document = payout_document(payout=payout)
+    fees_booked = fees_booked_at_charge(
+        references=[line.reference for line in document.lines if line.type == PayoutLine.Type.CHARGE]
+    )
     at = dt.datetime.combine(payout.arrival_date, dt.time(12), tzinfo=tenant_zone())
     return _post(
         source_key=f"payout:{payout.pk}:v{payout.source_version}",
@@ -651,7 +783,7 @@ def journal_post_payout(*, payout: Payout) -> PostingOutcome:
         date=payout.arrival_date,
         at=at,
         changed_at=payout.updated_at,
-        build=lambda: build_payout(document),
+        build=lambda: build_payout(document, fees_booked=fees_booked),
         obj=payout,
         title=f"Payout {payout.external_id} could not be posted",
         retry_name="posting.payout",
@@ -683,6 +815,13 @@ class _Expected:
 
 def _charge_expected(*, reference: str, gateway: str, currency: str) -> _Expected:
     orders = list(Order.objects.filter(external_id=reference)[:2])
+    processor_entry = None
+    if not orders:
+        processor_entry = JournalEntry.objects.filter(source_key=_processor_charge_key(reference)).first()
+    if processor_entry is not None:  # a processor charge: it settled its storefront order's clearing
+        if processor_entry.currency != currency:
+            return None, f"the charge is in {processor_entry.currency}, the payout in {currency}"
+        return quantize(_posted_clearing_credit(processor_entry), currency), ""
     if len(orders) != 1:
         return _Expected(None, "no order with this reference" if not orders else "several orders share this reference")
     order = orders[0]

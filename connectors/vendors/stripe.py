@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from commerce.documents import (
     PAYOUT_ADJUSTMENT,
     PAYOUT_CHARGE,
@@ -29,14 +31,18 @@ from commerce.documents import (
     PAYOUT_RESERVE,
     CanonicalOrder,
     CanonicalPayout,
+    CanonicalProcessorCharge,
     CanonicalRefund,
+    DiscountDoc,
     OrderLineDoc,
     PaymentDoc,
     PayoutLineDoc,
-    RefundLineDoc,
+    ShippingLineDoc,
+    TaxLineDoc,
 )
 from connectors.http import VendorClient
 from connectors.models import Connection
+from connectors.selectors import STRIPE_ROLE_PROCESSOR, STRIPE_ROLES, stripe_role
 from connectors.vendors import adapter_register
 from connectors.vendors.base import (
     Adapter,
@@ -85,18 +91,98 @@ def _object_id(value: Any) -> str:
     return str(value or "")
 
 
-def charge_normalise(charge: Mapping[str, Any], *, version_seconds: int | None = None) -> CanonicalOrder:
-    charge_id = str(require(charge, "id"))
-    currency = currency_code(charge.get("currency"))
+def _balance_fee(balance_transaction: Any, currency: str) -> Decimal | None:
+    """The fee of an expanded balance transaction; None when it is only an id (not expanded)."""
+    if isinstance(balance_transaction, dict) and balance_transaction.get("fee") is not None:
+        return minor(balance_transaction["fee"], currency, field="balance_transaction.fee")
+    return None
+
+
+def _captured_units(charge: Mapping[str, Any], charge_id: str) -> tuple[bool, int]:
     captured = bool(charge.get("captured")) and charge.get("status") == "succeeded"
     amount_units = charge.get("amount_captured") if captured else charge.get("amount")
-    if not isinstance(amount_units, int) or amount_units <= 0:
-        raise NormaliseError(f"Charge {charge_id} has no positive amount.")
+    if isinstance(amount_units, bool) or not isinstance(amount_units, int) or amount_units <= 0:
+        raise NormaliseError(f"Charge {charge_id}: amount {amount_units!r} is not a positive amount.")
+    return captured, amount_units
+
+
+def _jurisdiction(charge: Mapping[str, Any]) -> str:
+    """Where level-3 tax is owed: the shipping address, else the billing address (country-state)."""
+    for holder in (charge.get("shipping"), charge.get("billing_details")):
+        address = holder.get("address") if isinstance(holder, dict) else None
+        if isinstance(address, dict) and address.get("country"):
+            parts = [str(address["country"]), str(address.get("state") or "")]
+            return "-".join(part for part in parts if part)[:80]
+    return "unspecified"
+
+
+def _level3_count(value: Any, field: str, *, default: int | None = None, positive: bool = False) -> int:
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < (1 if positive else 0):
+        raise NormaliseError(f"{field}: {value!r} is not a {'positive' if positive else 'non-negative'} whole number.")
+    return value
+
+
+def _level3(
+    charge: Mapping[str, Any], charge_id: str, currency: str
+) -> tuple[tuple[OrderLineDoc, ...], tuple[DiscountDoc, ...], tuple[ShippingLineDoc, ...]] | None:
+    """Stripe's level-3 data (`level3.line_items` with product_code, product_description,
+    unit_cost, quantity, tax_amount, discount_amount in minor units; `level3.shipping_amount`):
+    one order line per item, its discount and tax, and shipping. None when the charge has none."""
+    level3 = charge.get("level3")
+    if level3 is None:
+        return None
+    if not isinstance(level3, dict):
+        raise NormaliseError("level3: not an object.")
+    items = level3.get("line_items")
+    if not items:
+        return None
+    if not isinstance(items, list):
+        raise NormaliseError("level3.line_items: not a list.")
+    jurisdiction = _jurisdiction(charge)
+    lines = []
+    discounts = []
+    for index, item in enumerate(items):
+        field = f"level3.line_items[{index}]"
+        if not isinstance(item, dict):
+            raise NormaliseError(f"{field}: not an object.")
+        quantity = _level3_count(item.get("quantity"), f"{field}.quantity", default=1, positive=True)
+        unit_cost = minor(_level3_count(item.get("unit_cost"), f"{field}.unit_cost"), currency)
+        tax = minor(_level3_count(item.get("tax_amount"), f"{field}.tax_amount", default=0), currency)
+        discount = minor(_level3_count(item.get("discount_amount"), f"{field}.discount_amount", default=0), currency)
+        line_id = f"{charge_id}:l3:{index}"
+        taxable = unit_cost * quantity - discount
+        rate = (tax / taxable).quantize(Decimal("0.000001")) if taxable > 0 else Decimal(0)
+        lines.append(
+            OrderLineDoc(
+                external_id=line_id,
+                sku=str(item.get("product_code") or "")[:120],
+                quantity=quantity,
+                unit_price=unit_cost,
+                title=str(item.get("product_description") or item.get("product_code") or "Stripe item")[:255],
+                taxes=(TaxLineDoc(jurisdiction=jurisdiction, rate=rate, amount=tax),) if tax else (),
+            )
+        )
+        if discount:
+            discounts.append(DiscountDoc(amount=discount, code="level3", line_external_id=line_id))
+    shipping_units = _level3_count(level3.get("shipping_amount"), "level3.shipping_amount", default=0)
+    shipping = ()
+    if shipping_units:
+        shipping = (ShippingLineDoc(f"{charge_id}:shipping", minor(shipping_units, currency), title="Shipping"),)
+    return tuple(lines), tuple(discounts), shipping
+
+
+def charge_normalise(charge: Mapping[str, Any], *, version_seconds: int | None = None) -> CanonicalOrder:
+    """A charge of a merchant who sells through Stripe alone (role `sales_channel`): the sale.
+    With level-3 data its items, discounts, tax and shipping are the order; without, the whole
+    amount is one line counted in minor units. The fee is kept when the balance transaction is
+    expanded (posted at charge time), else it is booked by the payout."""
+    charge_id = str(require(charge, "id"))
+    currency = currency_code(charge.get("currency"))
+    captured, amount_units = _captured_units(charge, charge_id)
     created = dt.datetime.fromtimestamp(require(charge, "created"), tz=dt.UTC)
-    fee = Decimal(0)
-    balance_transaction = charge.get("balance_transaction")
-    if isinstance(balance_transaction, dict) and isinstance(balance_transaction.get("fee"), int):
-        fee = minor(balance_transaction["fee"], currency, field="balance_transaction.fee")
+    fee = _balance_fee(charge.get("balance_transaction"), currency) or Decimal(0)
     method = ((charge.get("payment_method_details") or {}).get("type")) or ""
     payments = ()
     if captured:
@@ -109,6 +195,20 @@ def charge_normalise(charge: Mapping[str, Any], *, version_seconds: int | None =
                 fee=fee,
             ),
         )
+    level3 = _level3(charge, charge_id, currency)
+    if level3 is not None:
+        lines, discounts, shipping = level3
+    else:
+        lines = (
+            OrderLineDoc(
+                external_id=f"{charge_id}:amount",
+                sku="",
+                quantity=amount_units,
+                unit_price=from_minor(1, currency),
+                title=str(charge.get("description") or charge.get("statement_descriptor") or "Stripe charge")[:255],
+            ),
+        )
+        discounts, shipping = (), ()
     return CanonicalOrder(
         external_id=charge_id,
         source_version=(version_seconds or int(created.timestamp())) * 1000,
@@ -117,17 +217,47 @@ def charge_normalise(charge: Mapping[str, Any], *, version_seconds: int | None =
         paid_at=created if captured else None,
         channel="stripe",
         customer_ref=_object_id(charge.get("customer"))[:120],
-        lines=(
-            OrderLineDoc(
-                external_id=f"{charge_id}:amount",
-                sku="",
-                quantity=amount_units,
-                unit_price=from_minor(1, currency),
-                title=str(charge.get("description") or charge.get("statement_descriptor") or "Stripe charge")[:255],
-            ),
-        ),
+        lines=lines,
+        discounts=discounts,
+        shipping_lines=shipping,
         payments=payments,
         vendor_total=minor(amount_units, currency),
+    )
+
+
+# Where storefront payment plugins leave their order's id in the charge's metadata
+# (WooCommerce Stripe Gateway: `order_id`; others: `order_number`, `shopify_order_id`).
+ORDER_METADATA_KEYS = ("order_id", "order_number", "woocommerce_order_id", "shopify_order_id")
+
+
+def processor_charge_normalise(
+    charge: Mapping[str, Any], *, balance_transaction: Any = None
+) -> CanonicalProcessorCharge | None:
+    """A charge of a Stripe connection in the `processor` role: the payment of a storefront's
+    order. None while it is not captured (nothing was settled yet)."""
+    charge_id = str(require(charge, "id"))
+    currency = currency_code(charge.get("currency"))
+    captured, amount_units = _captured_units(charge, charge_id)
+    if not captured:
+        return None
+    created = dt.datetime.fromtimestamp(require(charge, "created"), tz=dt.UTC)
+    if balance_transaction is None:
+        balance_transaction = charge.get("balance_transaction")
+    fee = _balance_fee(balance_transaction, currency)
+    intent = _object_id(charge.get("payment_intent"))
+    metadata = charge.get("metadata") if isinstance(charge.get("metadata"), dict) else {}
+    named = (str(metadata.get(key) or "").strip()[:120] for key in ORDER_METADATA_KEYS)
+    order_references = tuple(dict.fromkeys(reference for reference in named if reference))
+    return CanonicalProcessorCharge(
+        external_id=charge_id,
+        gateway="stripe",
+        currency=currency,
+        amount=minor(amount_units, currency),
+        created_at=created,
+        fee=fee,
+        references=tuple(reference for reference in (charge_id, intent) if reference),
+        order_references=order_references,
+        description=str(charge.get("description") or "")[:255],
     )
 
 
@@ -150,7 +280,8 @@ def refund_normalise(refund: Mapping[str, Any], *, version_seconds: int | None =
         source_version=(version_seconds or int(created.timestamp())) * 1000,
         currency=currency,
         processed_at=created,
-        lines=(RefundLineDoc(f"{charge_id}:amount", units),),
+        # No lines: a Stripe refund names an amount only. Posting reverses what remains when it is
+        # all of it, else applies the tenant's policy for lineless refunds (level-3 items too).
         gateway="stripe",
         amount=minor(units, currency),
         reason=str(refund.get("reason") or "")[:255],
@@ -195,7 +326,12 @@ class StripeAdapter(Adapter):
     topics = (*CHARGE_TOPICS, *REFUND_TOPICS, *PAYOUT_TOPICS, *COVERED_TOPICS, "charges", "refunds", "payouts")
     poll_topics = ("charges", "refunds", "payouts")
     credential_fields = ("secret_key",)
-    config_fields = ("api_version",)
+    config_fields = ("api_version", "stripe_account", "role")
+
+    def config_validate(self, config: Mapping[str, Any]) -> None:
+        role = config.get("role")
+        if role not in (None, "", *STRIPE_ROLES):
+            raise ValidationError({"config": [f"role: {role!r} is not one of {', '.join(STRIPE_ROLES)} (or empty)."]})
 
     def client(self, connection: Connection) -> VendorClient:
         key = connection.credentials.get("secret_key") or connection.credentials.get("access_token", "")
@@ -270,6 +406,8 @@ class StripeAdapter(Adapter):
         if topic in COVERED_TOPICS:
             return []
         if topic in (*CHARGE_TOPICS, "charges"):
+            if stripe_role(connection=connection) == STRIPE_ROLE_PROCESSOR:
+                return self._processor_charge(obj, connection)
             documents: list[Document] = [charge_normalise(obj, version_seconds=version)]
             for refund in (obj.get("refunds") or {}).get("data") or []:
                 document = refund_normalise(refund)
@@ -277,6 +415,8 @@ class StripeAdapter(Adapter):
                     documents.append(document)
             return documents
         if topic in (*REFUND_TOPICS, "refunds"):
+            if stripe_role(connection=connection) == STRIPE_ROLE_PROCESSOR:
+                return []  # the storefront's own refund books it; the payout settles the money
             document = refund_normalise(obj, version_seconds=version)
             return [document] if document is not None else []
         if topic in (*PAYOUT_TOPICS, "payouts"):
@@ -290,6 +430,17 @@ class StripeAdapter(Adapter):
                     transactions = self._balance_transactions(client, str(obj["id"]))
             return [payout_normalise(obj, transactions)]
         raise NormaliseError(f"Topic {topic!r} is not handled by Stripe.")
+
+    def _processor_charge(self, charge: Mapping[str, Any], connection: Connection) -> list[Document]:
+        """A processor charge books its fee at charge time: from the expanded balance transaction,
+        or read from Stripe when the event carries only its id (webhooks do)."""
+        balance_transaction = charge.get("balance_transaction")
+        captured = bool(charge.get("captured")) and charge.get("status") == "succeeded"
+        if captured and isinstance(balance_transaction, str) and balance_transaction:
+            with self.client(connection) as client:
+                balance_transaction = client.get(f"balance_transactions/{balance_transaction}")
+        document = processor_charge_normalise(charge, balance_transaction=balance_transaction)
+        return [document] if document is not None else []
 
     def _balance_transactions(self, client: VendorClient, payout_id: str) -> list[dict]:
         rows: list[dict] = []

@@ -7,7 +7,15 @@ from decimal import Decimal as D
 import pytest
 
 from commerce.documents import DiscountDoc, OrderLineDoc, PaymentDoc, PayoutLineDoc, ShippingLineDoc, TaxLineDoc
-from posting.builders import Policy, PostingRefused, build_order, build_payout, build_refund, build_reversal
+from posting.builders import (
+    Policy,
+    PostingRefused,
+    build_order,
+    build_payout,
+    build_processor_charge,
+    build_refund,
+    build_reversal,
+)
 from tests.commerce.factories import jpy_order, kwd_order, refund, shopify_order, stripe_payout
 
 GROSS = Policy()
@@ -515,3 +523,56 @@ def test_lineless_prorate_works_in_minor_units_for_zero_and_three_decimal_curren
         ("refunds", {**WEB, "product_category": "footwear"}, D("0.294"), D("0.000")),
         ("payment_clearing", {**WEB, "gateway": "knet", "payment_method": "debit"}, D("0.000"), D("1.000")),
     ]
+
+
+def test_payout_matches_fees_already_booked_at_charge_time():
+    """The charge 1001 booked its 5.24 fee when charged: the payout clears its net only, the monthly
+    fee line is still booked, and bank and balance are unchanged."""
+    stripe = {"gateway": "stripe"}
+    assert rows(build_payout(stripe_payout(), fees_booked=frozenset({"1001"}))) == [
+        ("payment_clearing", stripe, D("47.47"), D("0.00")),
+        ("merchant_fees", stripe, D("2.00"), D("0.00")),
+        ("bank", {}, D("104.59"), D("0.00")),
+        ("reserve", stripe, D("10.00"), D("0.00")),
+        ("payout_adjustment", stripe, D("1.00"), D("0.00")),
+        ("payment_clearing", stripe, D("0.00"), D("165.06")),
+    ]
+
+
+def _processor_charge(**changes):
+    import datetime as dt
+
+    from commerce.documents import CanonicalProcessorCharge
+
+    charge = CanonicalProcessorCharge(
+        external_id="ch_1",
+        gateway="stripe",
+        currency="USD",
+        amount=D("80.10"),
+        created_at=dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC),
+        fee=D("2.62"),
+        references=("ch_1",),
+    )
+    return replace(charge, **changes)
+
+
+def test_processor_charge_settles_the_orders_clearing_and_books_the_fee_without_revenue():
+    order = shopify_order()
+    payment = order.payments[0]
+    draft = build_processor_charge(_processor_charge(amount=payment.amount), order, payment, fee=D("2.62"))
+    order_clearing = {**WEB, "gateway": payment.gateway, "payment_method": payment.method}
+    order_clearing = {key: value for key, value in order_clearing.items() if value}
+    assert rows(draft) == [
+        ("payment_clearing", {"gateway": "stripe"}, payment.amount - D("2.62"), D("0.00")),
+        ("merchant_fees", {"gateway": "stripe"}, D("2.62"), D("0.00")),
+        ("payment_clearing", order_clearing, D("0.00"), payment.amount),
+    ]
+    assert not {line.role for line in draft.lines} & {"revenue", "tax_payable", "shipping_income"}
+    assert draft.warnings == []
+    # Fee unknown (left to the payout) and a charge that differs from the order's payment.
+    other = build_processor_charge(_processor_charge(amount=D("10.00")), order, payment, fee=D("0"))
+    assert [line.role for line in other.lines] == ["payment_clearing", "payment_clearing"]
+    assert [warning.kind for warning in other.warnings] == ["totals_mismatch"]
+    with pytest.raises(PostingRefused) as refused:
+        build_processor_charge(_processor_charge(currency="EUR"), order, payment, fee=D("0"))
+    assert refused.value.kinds == ["currency_mismatch"]
