@@ -819,9 +819,16 @@ def _charge_expected(*, reference: str, gateway: str, currency: str) -> _Expecte
     if not orders:
         processor_entry = JournalEntry.objects.filter(source_key=_processor_charge_key(reference)).first()
     if processor_entry is not None:  # a processor charge: it settled its storefront order's clearing
+        line = processor_entry.lines.order_by("position").first()
+        order_source = next((source for source in line.sources if source.get("type") == "order"), None)
+        document = (
+            {"type": "order", "id": order_source["id"], "external_id": order_source["external_id"]}
+            if order_source
+            else None
+        )
         if processor_entry.currency != currency:
-            return None, f"the charge is in {processor_entry.currency}, the payout in {currency}"
-        return quantize(_posted_clearing_credit(processor_entry), currency), ""
+            return _Expected(None, f"the charge is in {processor_entry.currency}, the payout in {currency}", document)
+        return _Expected(quantize(_posted_clearing_credit(processor_entry), currency), "", document, processor_entry.pk)
     if len(orders) != 1:
         return _Expected(None, "no order with this reference" if not orders else "several orders share this reference")
     order = orders[0]

@@ -316,7 +316,8 @@ def test_a_refund_delivered_before_its_order_waits_for_it_then_applies(world):
     with tenant_context(world.acme):
         standard_chart_apply()
         conn = ConnectionFactory(vendor="woocommerce", config={"store_url": "https://example.com"})
-        stripe = ConnectionFactory(vendor="stripe", config={})
+        # Stripe as the sales channel: as a processor beside the shop its refunds are the shop's to book.
+        stripe = ConnectionFactory(vendor="stripe", config={"role": "sales_channel"})
         refund = fixture("stripe", "openapi_refund.json")
         event = _store(stripe, "refund.created", json.dumps(refund).encode())
         event = event_process(event_id=event.pk)

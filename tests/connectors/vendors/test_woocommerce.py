@@ -108,12 +108,7 @@ def test_order_then_refunded_update_posts_the_order_and_the_refund(world, woo):
         assert Refund.objects.get().amount == D("28.00")
         assert [
             key.split(":")[0] for key in JournalEntry.objects.order_by("pk").values_list("source_key", flat=True)
-        ] == [
-            "order",
-            "order",
-            "order",
-            "refund",
-        ]
+        ] == ["order", "refund"]  # the "refunded" version of the order changes nothing it posts
         assert all(entry_balance(entry=entry) == 0 for entry in JournalEntry.objects.all())
     assert route.calls[0].request.headers["Authorization"].startswith("Basic ")
 
