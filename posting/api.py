@@ -11,6 +11,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api_auth import api_actor
 from portal.api_errors import CreatedCursorPagination, StrictSerializer
 from posting.models import JournalEntry, PostingBatch, PostingPolicy
 from posting.money import quantize
@@ -241,7 +242,9 @@ class PolicyApi(TenantApiView):
     def patch(self, request: Request) -> Response:
         data = PolicySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(PolicySerializer(policy_update(**data.validated_data)).data)
+        actor, actor_label = api_actor(request)
+        policy = policy_update(**data.validated_data, actor=actor, actor_label=actor_label)
+        return Response(PolicySerializer(policy).data)
 
 
 urlpatterns = [

@@ -93,7 +93,7 @@ def policy(request: HttpRequest) -> HttpResponse:
         form = PolicyForm(request.POST)
         if form.is_valid():
             try:
-                policy_update(**form.cleaned_data)
+                policy_update(**form.cleaned_data, actor=request.user)
             except ValidationError as error:
                 form.add_error(None, error.messages)
             else:
