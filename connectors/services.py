@@ -150,6 +150,7 @@ def connection_credentials_set(
     credentials: dict | None = None,
     webhook_secret: str | None = None,
     token_expires_at: dt.datetime | None = None,
+    refresh_token_expires_at: dt.datetime | None = None,
     merge: bool = True,
     actor: User | None = None,
     actor_label: str | None = None,
@@ -178,6 +179,9 @@ def connection_credentials_set(
     if token_expires_at is not None:
         connection.token_expires_at = token_expires_at
         fields.append("token_expires_at")
+    if refresh_token_expires_at is not None:
+        connection.refresh_token_expires_at = refresh_token_expires_at
+        fields.append("refresh_token_expires_at")
     connection.save(update_fields=fields)
     if audit and changes:
         audit_record_in_tenant(

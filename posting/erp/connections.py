@@ -22,6 +22,7 @@ from posting.erp.oauth import OAuth2Adapter
 from posting.erp.registry import FIELDS, adapter_class
 from tenants import services as tenant_services
 from tenants.models import User
+from triage.services import exception_resolve_for_object
 
 # Requests per second per connection, under each vendor's published limits (Xero: 60 a minute;
 # QuickBooks: 500 a minute per company; NetSuite: by account concurrency).
@@ -125,10 +126,12 @@ def credentials_save(connection: Connection, credentials: dict[str, Any]) -> Non
             credentials=credentials,
             merge=False,
             token_expires_at=_expiry(credentials.get("expires_at")),
+            refresh_token_expires_at=_expiry(credentials.get("refresh_expires_at")),
             audit=False,
         )
     connection.credentials_encrypted = fresh.credentials_encrypted
     connection.token_expires_at = fresh.token_expires_at
+    connection.refresh_token_expires_at = fresh.refresh_token_expires_at
 
 
 def _partner_hosts(config: dict[str, Any]) -> tuple[str, ...]:
@@ -203,6 +206,7 @@ def erp_oauth_complete(
     connector_services.connection_status_set(
         connection=connection, status=Connection.Status.ACTIVE, message=f"Connected to {adapter.label}."
     )
+    exception_resolve_for_object(obj=connection, reason=f"Connected to {adapter.label} again.")
     tenant_services.audit_record_in_tenant(
         actor=actor,
         actor_label=actor_label,
