@@ -18,6 +18,7 @@ from connectors import selectors, services
 from connectors.inbox import event_replay
 from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.sync import sync_run_start
+from portal.api_auth import api_actor
 from portal.api_errors import StrictSerializer
 from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
 
@@ -138,7 +139,8 @@ class ConnectionListCreateApi(TenantApiView):
     def post(self, request: Request) -> Response:
         data = ConnectionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        connection = services.connection_create(**data.validated_data)
+        actor, actor_label = api_actor(request)
+        connection = services.connection_create(**data.validated_data, actor=actor, actor_label=actor_label)
         return Response(ConnectionOutput(connection, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
@@ -167,21 +169,39 @@ class ConnectionDetailApi(TenantApiView):
         data = ConnectionUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        actor, actor_label = api_actor(request)
         services.connection_update(
             connection=connection,
             name=values.get("name"),
             config=values.get("config"),
             sync_interval_minutes=values.get("sync_interval_minutes"),
+            actor=actor,
+            actor_label=actor_label,
         )
         if "credentials" in values or "webhook_secret" in values:
             services.connection_credentials_set(
                 connection=connection,
                 credentials=values.get("credentials"),
                 webhook_secret=values.get("webhook_secret"),
+                actor=actor,
+                actor_label=actor_label,
             )
         if "status" in values:
-            services.connection_status_set(connection=connection, status=values["status"])
+            services.connection_status_set(
+                connection=connection, status=values["status"], actor=actor, actor_label=actor_label
+            )
         return Response(ConnectionOutput(_connection(pk), context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="connections_destroy",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={204: None, **WRITE_ERRORS},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        actor, actor_label = api_actor(request)
+        services.connection_delete(connection=_connection(pk), actor=actor, actor_label=actor_label)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # ---- sync runs -----------------------------------------------------------------------------

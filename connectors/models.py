@@ -47,7 +47,10 @@ class Connection(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     last_message = models.CharField(max_length=500, blank=True)
-    token_expires_at = models.DateTimeField(null=True, blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True, help_text="When the OAuth access token expires.")
+    refresh_token_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the OAuth refresh token lapses if it is not used (QuickBooks, Xero)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -28,6 +28,7 @@ from connectors.errors import connector_problem_raise, connector_problem_resolve
 from connectors.http import ConnectorError, VendorClient
 from connectors.models import Connection
 from connectors.services import connection_credentials_set, connection_status_set
+from tenants.models import User
 
 log = structlog.get_logger(__name__)
 
@@ -153,9 +154,12 @@ def oauth_complete(*, state: str, code: str, user_id: int, query: Mapping[str, s
         connection.config = {**connection.config, "stripe_account": tokens.get("stripe_user_id", "")}
         connection.save(update_fields=["config"])
         expires_at = None
-    connection_credentials_set(connection=connection, credentials=credentials, token_expires_at=expires_at)
+    actor = User.objects.filter(pk=user_id).first()
+    connection_credentials_set(connection=connection, credentials=credentials, token_expires_at=expires_at, actor=actor)
     if connection.status == Connection.Status.ERROR:
-        connection_status_set(connection=connection, status=Connection.Status.ACTIVE, message="Reconnected.")
+        connection_status_set(
+            connection=connection, status=Connection.Status.ACTIVE, message="Reconnected.", actor=actor
+        )
     connector_problem_resolved(obj=connection, reason="Reconnected")
     return connection
 
@@ -182,6 +186,7 @@ def token_refresh(*, connection: Connection) -> Connection:
         connection=connection,
         credentials={"access_token": tokens["access_token"], "refresh_token": tokens.get("refresh_token", refresh)},
         token_expires_at=dt.datetime.fromisoformat(tokens["expires_at"].replace("Z", "+00:00")),
+        audit=False,
     )
 
 

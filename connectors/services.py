@@ -8,11 +8,14 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from connectors.crypto import token_rotate
 from connectors.models import Connection
 from portal import netsafety
+from tenants.models import User
+from tenants.services import audit_diff, audit_record_in_tenant, audit_secret_changes
 
 SOURCE_VENDORS = {
     Connection.Vendor.SHOPIFY,
@@ -21,6 +24,7 @@ SOURCE_VENDORS = {
     Connection.Vendor.STRIPE,
     Connection.Vendor.CSV,
 }
+AUDIT_CHANGED = "changed"  # what the audit log says of a secret, never its value
 MIN_INTERVAL_MINUTES = 1
 MAX_INTERVAL_MINUTES = 24 * 60
 
@@ -86,6 +90,8 @@ def connection_create(
     webhook_secret: str | None = None,
     sync_interval_minutes: int = 15,
     token_expires_at: dt.datetime | None = None,
+    actor: User | None = None,
+    actor_label: str | None = None,
 ) -> Connection:
     config = dict(config or {})
     _validate(vendor=vendor, direction=direction, name=name, config=config, sync_interval_minutes=sync_interval_minutes)
@@ -102,7 +108,31 @@ def connection_create(
     # Vendors that sign with a secret we choose (WooCommerce) get a generated one unless given.
     connection.webhook_secret = webhook_secret if webhook_secret is not None else secrets.token_urlsafe(32)
     connection.save()
+    changes = audit_diff(
+        {},
+        {
+            "vendor": vendor,
+            "direction": direction,
+            "name": connection.name,
+            "config": config,
+            "sync_interval_minutes": sync_interval_minutes,
+        },
+    )
+    stored = connection.credentials
+    if stored:
+        changes["credentials"] = audit_secret_changes({}, stored)
+    audit_record_in_tenant(
+        actor=actor, actor_label=actor_label, action="connection.create", target=connection, changes=changes
+    )
     return connection
+
+
+def _connection_state(connection: Connection) -> dict:
+    return {
+        "name": connection.name,
+        "config": dict(connection.config),
+        "sync_interval_minutes": connection.sync_interval_minutes,
+    }
 
 
 @transaction.atomic
@@ -112,7 +142,11 @@ def connection_update(
     name: str | None = None,
     config: dict | None = None,
     sync_interval_minutes: int | None = None,
+    actor: User | None = None,
+    actor_label: str | None = None,
+    audit: bool = True,
 ) -> Connection:
+    before = _connection_state(connection)
     name = connection.name if name is None else name
     config = connection.config if config is None else dict(config)
     interval = connection.sync_interval_minutes if sync_interval_minutes is None else sync_interval_minutes
@@ -127,6 +161,11 @@ def connection_update(
     connection.config = config
     connection.sync_interval_minutes = interval
     connection.save(update_fields=["name", "config", "sync_interval_minutes", "updated_at"])
+    changes = audit_diff(before, _connection_state(connection))
+    if audit and changes:
+        audit_record_in_tenant(
+            actor=actor, actor_label=actor_label, action="connection.update", target=connection, changes=changes
+        )
     return connection
 
 
@@ -137,32 +176,104 @@ def connection_credentials_set(
     credentials: dict | None = None,
     webhook_secret: str | None = None,
     token_expires_at: dt.datetime | None = None,
+    refresh_token_expires_at: dt.datetime | None = None,
     merge: bool = True,
+    actor: User | None = None,
+    actor_label: str | None = None,
+    audit: bool = True,
 ) -> Connection:
     """Replace (or merge into) the stored credentials; None leaves a field as it is. Empty values in
-    a merge are ignored, so a form left blank never wipes a stored secret."""
+    a merge are ignored, so a form left blank never wipes a stored secret. The audit record names
+    the fields that changed, never their values; automatic token refreshes pass `audit=False`."""
     fields = ["updated_at"]
+    changes: dict = {}
     if credentials is not None:
         if not isinstance(credentials, dict) or not all(isinstance(k, str) for k in credentials):
             raise ValidationError({"credentials": ["Credentials must be an object of named values."]})
-        current = connection.credentials if merge else {}
+        before = connection.credentials
+        current = dict(before) if merge else {}
         current.update({key: value for key, value in credentials.items() if value not in (None, "") or not merge})
         connection.credentials = current
         fields.append("credentials_encrypted")
+        if current != before:
+            changes["credentials"] = audit_secret_changes(before, current)
     if webhook_secret is not None and webhook_secret != "":
+        if webhook_secret != connection.webhook_secret:
+            changes["webhook_secret"] = AUDIT_CHANGED
         connection.webhook_secret = webhook_secret
         fields.append("webhook_secret_encrypted")
     if token_expires_at is not None:
         connection.token_expires_at = token_expires_at
         fields.append("token_expires_at")
+    if refresh_token_expires_at is not None:
+        connection.refresh_token_expires_at = refresh_token_expires_at
+        fields.append("refresh_token_expires_at")
     connection.save(update_fields=fields)
+    if audit and changes:
+        audit_record_in_tenant(
+            actor=actor,
+            actor_label=actor_label,
+            action="connection.credentials_change",
+            target=connection,
+            changes=changes,
+        )
     return connection
 
 
 @transaction.atomic
-def connection_status_set(*, connection: Connection, status: str, message: str = "") -> Connection:
+def connection_delete(*, connection: Connection, actor: User | None = None, actor_label: str | None = None) -> None:
+    """Delete a connection with its sync runs and stored events. Orders it brought in stay (they
+    keep its id). Refused while the connection is the ERP target or something posted or deployed
+    through it must stay traceable: pause it instead."""
+    from posting.erp.models import ErpTarget
+
+    if ErpTarget.objects.filter(connection=connection).exists():
+        raise ValidationError(
+            {"connection": ["This connection is the ERP target: point posting elsewhere before deleting it."]},
+            code="connection_in_use",
+        )
+    audit_record_in_tenant(
+        actor=actor,
+        actor_label=actor_label,
+        action="connection.delete",
+        target=connection,
+        changes={
+            "vendor": connection.vendor,
+            "direction": connection.direction,
+            "name": connection.name,
+        },
+    )
+    try:
+        with transaction.atomic():
+            Connection.objects.filter(pk=connection.pk).delete()
+    except ProtectedError as error:
+        raise ValidationError(
+            {"connection": ["Journals or promotions were sent through this connection: pause it instead."]},
+            code="connection_in_use",
+        ) from error
+
+
+@transaction.atomic
+def connection_status_set(
+    *,
+    connection: Connection,
+    status: str,
+    message: str = "",
+    actor: User | None = None,
+    actor_label: str | None = None,
+) -> Connection:
+    """Set the status. A person's or a key's change (an actor is given) is audited; the status the
+    system sets after a failure is not (the failure is an exception in the inbox)."""
     if status not in Connection.Status.values:
         raise ValidationError({"status": [f"{status!r} is not active, paused or error."]})
+    if (actor is not None or actor_label) and connection.status != status:
+        audit_record_in_tenant(
+            actor=actor,
+            actor_label=actor_label,
+            action="connection.status_change",
+            target=connection,
+            changes={"status": [connection.status, status]},
+        )
     connection.status = status
     fields = ["status", "updated_at"]
     if status == Connection.Status.ERROR:

@@ -66,6 +66,7 @@ def connection_add(request: HttpRequest) -> HttpResponse:
                 credentials={k: v for k, v in form.credentials().items() if v},
                 webhook_secret=form.cleaned_data.get("webhook_secret") or None,
                 sync_interval_minutes=form.cleaned_data["sync_interval_minutes"],
+                actor=request.user,
             )
         except ValidationError as error:
             form.add_error(None, _errors(error))
@@ -115,11 +116,13 @@ def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 config=form.config(),
                 sync_interval_minutes=form.cleaned_data["sync_interval_minutes"],
+                actor=request.user,
             )
             services.connection_credentials_set(
                 connection=connection,
                 credentials=form.credentials(),
                 webhook_secret=form.cleaned_data.get("webhook_secret") or None,
+                actor=request.user,
             )
         except ValidationError as error:
             form.add_error(None, _errors(error))
@@ -160,8 +163,12 @@ def connection_action(request: HttpRequest, connection_id: int, action: str) -> 
             return redirect("connectors_run", run_id=run.pk)
         elif action in ("pause", "resume"):
             status = Connection.Status.PAUSED if action == "pause" else Connection.Status.ACTIVE
-            services.connection_status_set(connection=connection, status=status)
+            services.connection_status_set(connection=connection, status=status, actor=request.user)
             messages.success(request, f"{connection.name} is {status.label.lower()}.")
+        elif action == "delete":
+            services.connection_delete(connection=connection, actor=request.user)
+            messages.success(request, f"{connection.name} was deleted.")
+            return redirect("connectors_connections")
         elif action == "upload":
             form = UploadForm(request.POST, request.FILES)
             if not form.is_valid():

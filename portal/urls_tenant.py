@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from portal import views
+from tenants import views as tenant_views
 
 handler404 = "portal.views.page_not_found"
 handler500 = "portal.views.server_error"
@@ -10,6 +11,7 @@ handler500 = "portal.views.server_error"
 urlpatterns = [
     path("", views.tenant_home, name="home"),
     path("orders/", views.orders, name="orders"),
+    path("audit/", tenant_views.tenant_audit, name="tenant_audit"),
     path("orders/<int:order_id>/", views.order_trace_page, name="order_trace"),
     path("", include("portal.urls_common")),
     path("chart-of-accounts/", include("mappings.urls")),

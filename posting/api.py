@@ -251,7 +251,9 @@ class PolicyApi(TenantApiView):
     def patch(self, request: Request) -> Response:
         data = PolicySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(PolicySerializer(policy_update(**data.validated_data)).data)
+        actor, actor_label = api_actor(request)
+        policy = policy_update(**data.validated_data, actor=actor, actor_label=actor_label)
+        return Response(PolicySerializer(policy).data)
 
 
 # --- payouts and their reconciliation (issue 14 item 12) ----------------------------------------

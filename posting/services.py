@@ -39,6 +39,8 @@ from posting.errors import posting_problem_raise
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
 from posting.money import quantize
 from posting.periods import open_date
+from tenants.models import User
+from tenants.services import audit_diff, audit_record_in_tenant
 from tenants.usage import usage_count
 from triage.services import exception_resolve_for_object
 
@@ -77,14 +79,20 @@ POLICY_FIELDS = (
 
 
 @transaction.atomic
-def policy_update(**values: object) -> PostingPolicy:
+def policy_update(*, actor: User | None = None, actor_label: str | None = None, **values: object) -> PostingPolicy:
     policy = PostingPolicy.objects.select_for_update().get(pk=policy_get().pk)
+    before = {name: getattr(policy, name) for name in POLICY_FIELDS}
     for name, value in values.items():
         if name not in POLICY_FIELDS:
             raise ValidationError({name: "Not a posting policy setting."})
         setattr(policy, name, value)
     policy.full_clean()
     policy.save()
+    changes = audit_diff(before, {name: getattr(policy, name) for name in POLICY_FIELDS})
+    if changes:
+        audit_record_in_tenant(
+            actor=actor, actor_label=actor_label, action="posting_policy.update", target=policy, changes=changes
+        )
     return policy
 
 

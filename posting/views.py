@@ -1,4 +1,3 @@
-import csv
 import datetime as dt
 from decimal import Decimal
 
@@ -11,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from commerce.models import Payout
 from mappings.models import Account
+from portal.spreadsheet import csv_writer
 from posting.exports import ledger_beancount, ledger_csv
 from posting.forms import PeriodCloseForm, PeriodReopenForm, PolicyForm
 from posting.models import JournalEntry, PostingBatch, Reconciliation
@@ -102,7 +102,7 @@ def policy(request: HttpRequest) -> HttpResponse:
         form = PolicyForm(request.POST)
         if form.is_valid():
             try:
-                policy_update(**form.cleaned_data)
+                policy_update(**form.cleaned_data, actor=request.user)
             except ValidationError as error:
                 form.add_error(None, error.messages)
             else:
@@ -292,7 +292,7 @@ def unsettled_report(request: HttpRequest, fmt: str = "html") -> HttpResponse:
     rows = captured_not_paid_out(days=days)
     if fmt == "csv":
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        writer = csv.writer(response)
+        writer = csv_writer(response)
         writer.writerow(["order", "order_id", "gateway", "currency", "amount", "paid_at", "days_since_paid"])
         for row in rows:
             writer.writerow(

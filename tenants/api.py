@@ -549,19 +549,28 @@ class AuditEventOutput(serializers.Serializer):
     target_id = serializers.CharField()
     target_label = serializers.CharField()
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
-    changes = serializers.DictField()
+    changes = serializers.DictField(help_text="What changed as {field: [old, new]}; secrets only as 'changed'.")
+    request_id = serializers.CharField(help_text="The X-Request-ID of the request that made the change.")
     created_at = serializers.DateTimeField()
 
 
 class AuditEventFilter(django_filters.FilterSet):
     tenant = django_filters.CharFilter(field_name="tenant__slug")
-    action = django_filters.CharFilter()
+    action = django_filters.CharFilter(
+        method="filter_action", help_text='An action, or every action under a prefix ending in "." (connection.).'
+    )
+    actor = django_filters.CharFilter(
+        field_name="actor_label", lookup_expr="icontains", help_text="Part of an email or an api-key label."
+    )
     since = django_filters.DateFilter(field_name="created_at__date", lookup_expr="gte")
     until = django_filters.DateFilter(field_name="created_at__date", lookup_expr="lte")
 
     class Meta:
         model = AuditEvent
-        fields = ["tenant", "action", "since", "until"]
+        fields = ["tenant", "action", "actor", "since", "until"]
+
+    def filter_action(self, queryset, name: str, value: str):
+        return selectors.audit_events_filter(queryset, action=value)
 
 
 class AuditEventListApi(PartnerApiView):
@@ -574,12 +583,18 @@ class AuditEventListApi(PartnerApiView):
         return selectors.audit_events_for_partner_qs(partner=self.request.partner)
 
     @extend_schema(
-        operation_id="audit_events_list",
+        operation_id="audit_list",
         responses={200: AuditEventOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(AuditEventOutput(page, many=True).data)
+
+
+class AuditEventLegacyListApi(AuditEventListApi):
+    """`audit-events/`, the first name of `audit/`: same answer, left out of the schema."""
+
+    schema = None
 
 
 # ---- webhooks ------------------------------------------------------------------------------
@@ -864,7 +879,9 @@ urlpatterns = [
     path("api-keys/", ApiKeyListCreateApi.as_view(), name="api-keys"),
     path("api-keys/<str:prefix>/revoke/", ApiKeyRevokeApi.as_view(), name="api-key-revoke"),
     path("usage/", UsageApi.as_view(), name="api-usage"),
-    path("audit-events/", AuditEventListApi.as_view(), name="api-audit-events"),
+    path("audit/", AuditEventListApi.as_view(), name="api-audit"),
+    # The first name of the same list, kept for clients that use it (not in the schema).
+    path("audit-events/", AuditEventLegacyListApi.as_view(), name="api-audit-events"),
     path("webhooks/", WebhookListCreateApi.as_view(), name="api-webhooks"),
     path("webhooks/<int:pk>/", WebhookDeactivateApi.as_view(), name="api-webhook-detail"),
     path("webhook-deliveries/", WebhookDeliveryListApi.as_view(), name="api-webhook-deliveries"),

@@ -68,3 +68,19 @@ class CustomDomainForm(forms.Form):
     domain = forms.CharField(
         max_length=253, help_text="A domain you control, e.g. shops.example.com. Tenants can then live under it."
     )
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(
+        max_length=80, required=False, help_text='An action, or a prefix ending in "." (e.g. "connection.").'
+    )
+    actor = forms.CharField(max_length=120, required=False, help_text="Part of an email or an api-key label.")
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    tenant = forms.SlugField(max_length=40, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data

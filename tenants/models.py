@@ -269,6 +269,9 @@ class AuditEvent(models.Model):
     tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     changes = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(
+        max_length=64, blank=True, default="", help_text="The X-Request-ID of the request that made the change."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -216,6 +216,77 @@ def audit_events_for_partner_qs(*, partner: Partner) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(Q(partner=partner) | Q(tenant__partner=partner)).select_related("tenant")
 
 
+def partner_tenants_for_filter(*, partner: Partner) -> list[tuple[str, str]]:
+    return list(Tenant.objects.filter(partner=partner).order_by("name").values_list("slug", "name"))
+
+
+def audit_events_for_tenant_qs(*, tenant: Tenant) -> QuerySet[AuditEvent]:
+    """One tenant's audit events, unsliced for filtering and export."""
+    return AuditEvent.objects.filter(tenant=tenant).select_related("tenant")
+
+
+def audit_events_filter(
+    events: QuerySet[AuditEvent],
+    *,
+    action: str = "",
+    actor: str = "",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    tenant_slug: str = "",
+) -> QuerySet[AuditEvent]:
+    """Narrow audit events: an action (exact, or every action under a prefix ending in "."), an
+    actor (part of the email or key label), a date range (inclusive, UTC days), a tenant."""
+    if action:
+        events = events.filter(action__startswith=action) if action.endswith(".") else events.filter(action=action)
+    if actor:
+        events = events.filter(actor_label__icontains=actor)
+    if since:
+        events = events.filter(created_at__date__gte=since)
+    if until:
+        events = events.filter(created_at__date__lte=until)
+    if tenant_slug:
+        events = events.filter(tenant__slug=tenant_slug)
+    return events.order_by("-created_at", "-id")
+
+
+def audit_actions(events: QuerySet[AuditEvent]) -> list[str]:
+    return list(events.order_by("action").values_list("action", flat=True).distinct())
+
+
+def audit_events_csv(*, events: QuerySet[AuditEvent]) -> str:
+    """The events as CSV (changes as JSON; cells that a spreadsheet would run as a formula are
+    prefixed with a quote)."""
+    import io
+    import json
+
+    from portal.spreadsheet import csv_cell, csv_writer
+
+    out = io.StringIO()
+    writer = csv_writer(out)
+    writer.writerow(
+        ["created_at", "actor", "action", "tenant", "target_type", "target_id", "target", "changes", "request_id", "ip"]
+    )
+    for event in events.iterator(chunk_size=500):
+        writer.writerow(
+            [
+                csv_cell(value)
+                for value in (
+                    event.created_at.isoformat(),
+                    event.actor_label,
+                    event.action,
+                    event.tenant.slug if event.tenant_id else "",
+                    event.target_type,
+                    event.target_id,
+                    event.target_label,
+                    json.dumps(event.changes, sort_keys=True, default=str),
+                    event.request_id,
+                    event.ip_address or "",
+                )
+            ]
+        )
+    return out.getvalue()
+
+
 def tenant_switcher_entries(*, partner: Partner) -> list[dict[str, str]]:
     """Name, slug and primary domain of each of the partner's tenants, for the shell's switcher."""
     rows = (

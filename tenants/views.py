@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -20,7 +21,14 @@ from tenants.domains import (
     domain_verification_create,
     domain_verifications_for_partner,
 )
-from tenants.forms import BrandForm, CustomDomainForm, PartnerCreateForm, TenantActionForm, TenantWizardForm
+from tenants.forms import (
+    AuditFilterForm,
+    BrandForm,
+    CustomDomainForm,
+    PartnerCreateForm,
+    TenantActionForm,
+    TenantWizardForm,
+)
 from tenants.models import Membership, Partner
 from tenants.onboarding import tenant_onboard
 from tenants.validators import validate_hex_colour
@@ -223,12 +231,73 @@ def partner_member_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def partner_audit(request: HttpRequest) -> HttpResponse:
-    partner = _require_partner(request)
+AUDIT_PAGE_SIZE = 100
+
+
+def _audit_page(request: HttpRequest, *, events, tenants, filename: str, template: str) -> HttpResponse:
+    """The audit list with filters (action, actor, date range, tenant) and `?export=csv`; a bad
+    filter answers 400 with the form's errors."""
+    form = AuditFilterForm(request.GET or None)
+    status = 200
+    if request.GET and not form.is_valid():
+        status = 400
+        events = events.none()
+    elif request.GET:
+        data = form.cleaned_data
+        events = selectors.audit_events_filter(
+            events,
+            action=data["action"],
+            actor=data["actor"],
+            since=data["since"],
+            until=data["until"],
+            tenant_slug=data["tenant"] if tenants is not None else "",
+        )
+    else:
+        events = events.order_by("-created_at", "-id")
+    if request.GET.get("export") == "csv" and status == 200:
+        response = HttpResponse(selectors.audit_events_csv(events=events), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("export", None)
     return render(
         request,
-        "tenants/partner_audit.html",
-        {"events": selectors.audit_events_for_partner(partner=partner, limit=200)},
+        template,
+        {
+            "form": form,
+            "page": page,
+            "events": page.object_list,
+            "tenants": tenants,
+            "query": query.urlencode(),
+        },
+        status=status,
+    )
+
+
+def partner_audit(request: HttpRequest) -> HttpResponse:
+    partner = _require_partner(request)
+    return _audit_page(
+        request,
+        events=selectors.audit_events_for_partner_qs(partner=partner),
+        tenants=selectors.partner_tenants_for_filter(partner=partner),
+        filename=f"audit-{partner.slug}.csv",
+        template="tenants/partner_audit.html",
+    )
+
+
+def tenant_audit(request: HttpRequest) -> HttpResponse:
+    """The tenant console's audit log: changes to this tenant only."""
+    if request.portal_area != "tenant":
+        raise Http404("Not found")
+    tenant = request.tenant
+    return _audit_page(
+        request,
+        events=selectors.audit_events_for_tenant_qs(tenant=tenant),
+        tenants=None,
+        filename=f"audit-{tenant.slug}.csv",
+        template="tenants/tenant_audit.html",
     )
 
 

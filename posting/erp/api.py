@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api_auth import api_actor
 from portal.api_errors import ApiError, StrictSerializer, error_responses
 from posting.erp import connections, selectors, services
 from posting.erp.base import ErpError
@@ -69,7 +70,10 @@ class TargetApi(TenantApiView):
             if connection is None:
                 raise ApiError(status_code=404, code="not_found", message="No such ERP connection.")
         try:
-            target = services.erp_target_set(connection=connection, since=data.validated_data.get("since"))
+            actor, actor_label = api_actor(request)
+            target = services.erp_target_set(
+                connection=connection, since=data.validated_data.get("since"), actor=actor, actor_label=actor_label
+            )
         except ValidationError as error:
             raise ApiError(status_code=422, code="connection_not_ready", message=" ".join(error.messages)) from error
         return Response(TargetOutput(_target_data(target)).data)
@@ -184,7 +188,8 @@ class ChartImportApplyApi(ChartImportDetailApi):
     def post(self, request: Request, pk: int) -> Response:
         chart_import = self._get(pk)
         try:
-            chart_import_apply(chart_import=chart_import)
+            actor, actor_label = api_actor(request)
+            chart_import_apply(chart_import=chart_import, actor=actor, actor_label=actor_label)
         except ValueError as error:
             raise ApiError(status_code=409, code="not_applicable", message=str(error)) from error
         chart_import.refresh_from_db()

@@ -16,6 +16,8 @@ from mappings.models import Account, AccountRule, MappingSet
 from posting.erp.base import ErpAccount, ErpChart, ErpDimension, ErpTaxCode
 from posting.erp.errors import erp_problem_raise
 from posting.erp.models import ChartImport
+from tenants.models import User
+from tenants.services import audit_record_in_tenant
 
 FIELDS = ("name", "type", "active", "external_id", "currency")
 
@@ -123,7 +125,9 @@ def _rules_in_force() -> list[AccountRule]:
 
 
 @transaction.atomic
-def chart_import_apply(*, chart_import: ChartImport) -> ChartDiff:
+def chart_import_apply(
+    *, chart_import: ChartImport, actor: User | None = None, actor_label: str | None = None
+) -> ChartDiff:
     """Apply the reviewed differences (recomputed against the same fetched chart, so changes made
     locally since the preview are respected) and raise a mapping exception per rule whose account
     is now inactive."""
@@ -151,6 +155,18 @@ def chart_import_apply(*, chart_import: ChartImport) -> ChartDiff:
     chart_import.applied_at = timezone.now()
     chart_import.diff = diff.as_dict()
     chart_import.save(update_fields=["status", "applied_at", "diff"])
+    audit_record_in_tenant(
+        actor=actor,
+        actor_label=actor_label,
+        action="erp_chart.import_apply",
+        target=chart_import,
+        changes={
+            "connection": chart_import.connection_id,
+            "created": [row["code"] for row in diff.create],
+            "updated": {row["code"]: row["changes"] for row in diff.update},
+            "deactivated": deactivated,
+        },
+    )
     for rule in _rules_in_force():
         transaction.on_commit(lambda rule=rule: _rule_problem(rule))
     return diff

@@ -17,6 +17,9 @@ from posting.erp.http import ErpHttp, client_factory
 from posting.erp.ledger import BuiltinLedgerAdapter
 from posting.erp.oauth import OAuth2Adapter
 from posting.erp.registry import FIELDS, adapter_class
+from tenants import services as tenant_services
+from tenants.models import User
+from triage.services import exception_resolve_for_object
 
 # Requests per second per connection, under each vendor's published limits (Xero: 60 a minute;
 # QuickBooks: 500 a minute per company; NetSuite: by account concurrency).
@@ -68,7 +71,13 @@ def erp_connection_check(connection: Connection) -> None:
 
 
 def erp_connection_create(
-    *, vendor: str, name: str, config: dict[str, Any], credentials: dict[str, Any], actor=None
+    *,
+    vendor: str,
+    name: str,
+    config: dict[str, Any],
+    credentials: dict[str, Any],
+    actor: User | None = None,
+    actor_label: str | None = None,
 ) -> Connection:
     if vendor not in FIELDS:
         raise ValidationError({"vendor": f"{vendor!r} is not an ERP."})
@@ -86,6 +95,8 @@ def erp_connection_create(
         config=config,
         credentials=credentials,
         webhook_secret="",
+        actor=actor,
+        actor_label=actor_label,
     )
 
 
@@ -106,9 +117,12 @@ def credentials_save(connection: Connection, credentials: dict[str, Any]) -> Non
             credentials=credentials,
             merge=False,
             token_expires_at=_expiry(credentials.get("expires_at")),
+            refresh_token_expires_at=_expiry(credentials.get("refresh_expires_at")),
+            audit=False,
         )
     connection.credentials_encrypted = fresh.credentials_encrypted
     connection.token_expires_at = fresh.token_expires_at
+    connection.refresh_token_expires_at = fresh.refresh_token_expires_at
 
 
 def adapter_for(connection: Connection | None) -> ErpAdapter:
@@ -139,11 +153,19 @@ def erp_connection_needs_reconnect(connection: Connection, *, reason: str) -> No
 
 
 def erp_oauth_complete(
-    *, connection: Connection, code: str, redirect_uri: str, code_verifier: str = "", realm_id: str = ""
+    *,
+    connection: Connection,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str = "",
+    realm_id: str = "",
+    actor: User | None = None,
+    actor_label: str | None = None,
 ) -> Connection:
     """Exchange the authorisation code, store the tokens, and record which company/organisation
     the grant reaches (QuickBooks sends `realmId` with the code; Xero lists its connections)."""
     config = dict(connection.config)
+    before = dict(connection.config)
     if connection.vendor == "quickbooks":
         if not realm_id:
             raise ErpError(ErrorKind.RECONNECT, "QuickBooks Online sent no company id (realmId): connect again.")
@@ -161,8 +183,21 @@ def erp_oauth_complete(
             raise ErpError(ErrorKind.RECONNECT, "The Xero sign-in reached no organisation: connect again.")
         config["tenant_id"] = organisations[0]["tenantId"]
         config["organisation"] = organisations[0].get("tenantName", "")
-    connector_services.connection_update(connection=connection, config=config)
+    connector_services.connection_update(
+        connection=connection, config=config, actor=actor, actor_label=actor_label, audit=False
+    )
     connector_services.connection_status_set(
         connection=connection, status=Connection.Status.ACTIVE, message=f"Connected to {adapter.label}."
+    )
+    exception_resolve_for_object(obj=connection, reason=f"Connected to {adapter.label} again.")
+    tenant_services.audit_record_in_tenant(
+        actor=actor,
+        actor_label=actor_label,
+        action="connection.oauth_connect",
+        target=connection,
+        changes={
+            "credentials": "changed: access_token, refresh_token",
+            "config": tenant_services.audit_diff(before, config),
+        },
     )
     return connection

@@ -1,6 +1,8 @@
 """OAuth 2 for the ERPs that use it (QuickBooks Online, Xero): the authorisation URL with `state`
-and PKCE (S256), the code exchange, and the bearer-token request that refreshes an expired access
-token once and, when the refresh is refused too, asks a person to connect again."""
+and PKCE (S256), the code exchange, and the bearer-token request that refreshes an access token
+about to expire before the call (and an expired one after a 401, once); when the refresh is refused
+too, a person must connect again. The keepalive (posting/erp/tokens.py) keeps idle refresh tokens
+from lapsing."""
 
 from __future__ import annotations
 
@@ -31,12 +33,16 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge
 
 
-def expires_at(seconds: Any) -> str:
+def expires_at(seconds: Any, *, default: int = 3600) -> str:
     try:
         seconds = int(seconds)
     except (TypeError, ValueError):
-        seconds = 3600
+        seconds = default
     return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)).isoformat()
+
+
+# An access token this close to its expiry is refreshed before the call rather than after a 401.
+ACCESS_AHEAD = dt.timedelta(minutes=2)
 
 
 class OAuth2Adapter(ErpAdapter):
@@ -44,6 +50,9 @@ class OAuth2Adapter(ErpAdapter):
     token_url: str
     scopes: tuple[str, ...]
     uses_pkce: bool = True
+    # How long a refresh token lives unused (the token endpoint may say so itself: QuickBooks'
+    # `x_refresh_token_expires_in`); the keepalive job refreshes well before this.
+    refresh_token_lifetime: dt.timedelta = dt.timedelta(days=60)
 
     # -- connect flow
     @classmethod
@@ -84,7 +93,18 @@ class OAuth2Adapter(ErpAdapter):
             access_token=body["access_token"],
             refresh_token=body.get("refresh_token", self.credentials.get("refresh_token", "")),
             expires_at=expires_at(body.get("expires_in")),
+            refresh_expires_at=expires_at(
+                body.get("x_refresh_token_expires_in"), default=int(self.refresh_token_lifetime.total_seconds())
+            ),
         )
+
+    def access_expiring(self, *, now: dt.datetime | None = None) -> bool:
+        """Whether the stored access token expires within ACCESS_AHEAD (unknown expiry: no)."""
+        try:
+            expiry = dt.datetime.fromisoformat(self.credentials.get("expires_at") or "")
+        except (TypeError, ValueError):
+            return False
+        return expiry <= (now or dt.datetime.now(dt.UTC)) + ACCESS_AHEAD
 
     def authorization_complete(self, *, code: str, redirect_uri: str, code_verifier: str = "") -> None:
         data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
@@ -103,9 +123,12 @@ class OAuth2Adapter(ErpAdapter):
         return {"Authorization": f"Bearer {self.credentials.get('access_token', '')}", "Accept": "application/json"}
 
     def authorised(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send with the bearer token; on 401 refresh once and send again; a second 401 means the
-        grant itself is gone (revoked, or the refresh token expired): RECONNECT."""
+        """Send with the bearer token, refreshed first when it is about to expire; on 401 refresh
+        once and send again; a second 401 means the grant itself is gone (revoked, or the refresh
+        token expired): RECONNECT."""
         headers = kwargs.pop("headers", {})
+        if self.access_expiring():
+            self.refresh()
         response = self.send(method, url, headers={**self.auth_headers(), **headers}, **kwargs)
         if response.status_code != 401:
             return response

@@ -54,13 +54,15 @@ class QuickBooksAdapter(OAuth2Adapter):
     token_url = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"  # noqa: S105 - a URL, not a secret
     scopes = ("com.intuit.quickbooks.accounting",)
     uses_pkce = False  # Intuit documents the confidential-client code flow (client secret), not PKCE
+    refresh_token_lifetime = dt.timedelta(days=100)  # Intuit also sends x_refresh_token_expires_in
     capabilities = Capabilities(
         tax_codes=True,
         dimensions=("class", "department"),
         native_reversal=False,
         oauth2=True,
         notes=(
-            "OAuth 2 (client id/secret, refresh on 401, re-connect when the refresh token is refused). "
+            "OAuth 2 (client id/secret; refreshed before the access token expires and kept alive "
+            "before the 100-day refresh token lapses; re-connect when the refresh token is refused). "
             "Accounts by Id; Class and Department (location) per line. Reversal = mirrored entry "
             "(the API has no reverse operation). DocNumber holds ≤ 21 characters. Tax codes are "
             "imported for mapping only: journal lines carry no tax detail."

@@ -34,7 +34,9 @@ from posting.erp.base import ErpAdapter, ErpError, ErpJournal, ErpLine, ErrorKin
 from posting.erp.errors import erp_problem_raise
 from posting.erp.models import ErpPush, ErpTarget
 from posting.models import JournalEntry
+from tenants.models import User
 from tenants.selectors import tenant_current_suspended
+from tenants.services import audit_diff, audit_record_in_tenant
 from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit
 from triage.services import exception_resolve_for_object
@@ -65,16 +67,32 @@ def erp_target_get() -> ErpTarget:
 
 
 @transaction.atomic
-def erp_target_set(*, connection=None, since: dt.date | None = None) -> ErpTarget:
+def erp_target_set(
+    *,
+    connection=None,
+    since: dt.date | None = None,
+    actor: User | None = None,
+    actor_label: str | None = None,
+) -> ErpTarget:
     """Point the tenant at an ERP connection (or back at the built-in ledger). Nothing posted is
     lost or re-sent: journals dated before `since` (default today) keep their acknowledgements."""
     if connection is not None:
         connections.erp_connection_check(connection)
     target = ErpTarget.objects.select_for_update().get(pk=erp_target_get().pk)
+    before = {"connection": _target_name(target), "since": target.since}
     target.connection = connection
     target.since = since or timezone.localdate()
     target.save()
+    changes = audit_diff(before, {"connection": _target_name(target), "since": target.since})
+    if changes:
+        audit_record_in_tenant(
+            actor=actor, actor_label=actor_label, action="erp_target.switch", target=target, changes=changes
+        )
     return target
+
+
+def _target_name(target: ErpTarget) -> str:
+    return f"{target.connection} #{target.connection_id}" if target.connection_id else "Built-in ledger"
 
 
 def _dimensions(line, *, at: dt.datetime) -> dict[str, str]:

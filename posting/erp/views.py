@@ -65,7 +65,9 @@ def erp_home(request: HttpRequest) -> HttpResponse:
             chosen = form.cleaned_data["connection"]
             try:
                 services.erp_target_set(
-                    connection=_connection(chosen) if chosen else None, since=form.cleaned_data["since"]
+                    connection=_connection(chosen) if chosen else None,
+                    since=form.cleaned_data["since"],
+                    actor=request.user,
                 )
             except ValidationError as error:
                 form.add_error("connection", error)
@@ -179,6 +181,7 @@ def erp_oauth_callback(request: HttpRequest) -> HttpResponse:
             redirect_uri=request.build_absolute_uri(reverse("erp_oauth_callback")),
             code_verifier=pending.get("verifier", ""),
             realm_id=request.GET.get("realmId", ""),
+            actor=request.user,
         )
     except ErpError as error:
         return render(request, "posting/erp/oauth_failed.html", {"reason": error.message}, status=400)
@@ -207,7 +210,7 @@ def erp_chart(request: HttpRequest, pk: int) -> HttpResponse:
             if chart_import is None:
                 raise Http404("No such import.")
             try:
-                diff = chart_import_apply(chart_import=chart_import)
+                diff = chart_import_apply(chart_import=chart_import, actor=request.user)
             except ValueError as error:
                 messages.error(request, str(error))
             else:

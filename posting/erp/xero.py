@@ -60,13 +60,15 @@ class XeroAdapter(OAuth2Adapter):
     connections_url = "https://api.xero.com/connections"
     scopes = ("openid", "profile", "email", "offline_access", "accounting.transactions", "accounting.settings")
     uses_pkce = True
+    refresh_token_lifetime = dt.timedelta(days=60)  # unused for 60 days, a Xero refresh token lapses
     capabilities = Capabilities(
         tax_codes=True,
         dimensions=("tracking",),
         native_reversal=False,
         oauth2=True,
         notes=(
-            "OAuth 2 with PKCE (refresh on 401, re-connect when refused); one organisation "
+            "OAuth 2 with PKCE (refreshed before expiry, refresh token kept alive within its 60 days; "
+            "re-connect when refused); one organisation "
             "(Xero-tenant-id) per connection. Accounts by Code (Xero accounts without a code are not "
             "imported). Up to two tracking categories per line (dimension key = category name). "
             "LineAmountTypes NoTax: no tax lines are generated. Reversal = mirrored manual journal."

@@ -130,3 +130,66 @@ def test_hostile_connection_configs_are_400_not_500(world, acme_api, payload, me
     assert message in json.dumps(response.json()["error"])
     with tenant_context(world.acme):
         assert not Connection.objects.exists()
+
+
+def test_connection_create_edit_delete_over_http_are_audited_with_key_and_request_id(world, acme_api):
+    from django.forms.models import model_to_dict
+
+    from tenants.models import ApiKey, AuditEvent
+
+    created = acme_api.post(
+        "/api/v1/connections/",
+        {"vendor": "stripe", "name": "Stripe", "credentials": {"secret_key": "sk_live_TOPSECRET"}},
+    )
+    assert created.status_code == 201
+    pk = created.json()["id"]
+    patched = acme_api.patch(
+        f"/api/v1/connections/{pk}/",
+        {"name": "Stripe EU", "credentials": {"secret_key": "sk_live_NEWSECRET"}, "webhook_secret": "whsec_HIDDEN"},
+    )
+    assert patched.status_code == 200
+    deleted = acme_api.client.delete(f"/api/v1/connections/{pk}/")
+    assert deleted.status_code == 204
+    with tenant_context(world.acme):
+        assert not Connection.objects.filter(pk=pk).exists()
+    assert acme_api.client.delete(f"/api/v1/connections/{pk}/").status_code == 404
+    prefix = ApiKey.objects.get(tenant=world.acme).prefix
+    events = list(AuditEvent.objects.filter(target_type="connectors.connection", target_id=str(pk)).order_by("id"))
+    assert [(e.action, e.actor_label, e.tenant_id) for e in events] == [
+        ("connection.create", f"api-key:{prefix}", world.acme.pk),
+        ("connection.update", f"api-key:{prefix}", world.acme.pk),
+        ("connection.credentials_change", f"api-key:{prefix}", world.acme.pk),
+        ("connection.delete", f"api-key:{prefix}", world.acme.pk),
+    ]
+    assert events[0].request_id == created["X-Request-ID"]
+    assert events[1].request_id == events[2].request_id == patched["X-Request-ID"]
+    assert events[3].request_id == deleted["X-Request-ID"]
+    assert events[1].changes == {"name": ["Stripe", "Stripe EU"]}
+    assert events[2].changes == {"credentials": "changed: secret_key", "webhook_secret": "changed"}
+    stored = json.dumps([model_to_dict(e) for e in events], default=str)
+    for secret in ("sk_live_TOPSECRET", "sk_live_NEWSECRET", "whsec_HIDDEN"):
+        assert secret not in stored
+
+
+def test_connection_edit_and_delete_in_the_portal_are_audited_as_the_person(world, host_client):
+    from tenants.models import AuditEvent
+
+    with tenant_context(world.acme):
+        conn = ConnectionFactory(vendor="stripe", name="Stripe", secrets={"credentials": {"secret_key": "sk_old"}})
+    client = host_client(world.host(world.acme), world.acme_admin)
+    response = client.post(
+        f"/connections/{conn.pk}/edit/",
+        {"name": "Stripe shop", "sync_interval_minutes": 15, "secret_secret_key": "sk_PORTAL_SECRET"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert client.post(f"/connections/{conn.pk}/pause/").status_code == 302
+    assert client.post(f"/connections/{conn.pk}/delete/").status_code == 302
+    events = AuditEvent.objects.filter(target_id=str(conn.pk), target_type="connectors.connection").order_by("id")
+    assert [(e.action, e.actor_label) for e in events] == [
+        ("connection.update", world.acme_admin.email),
+        ("connection.credentials_change", world.acme_admin.email),
+        ("connection.status_change", world.acme_admin.email),
+        ("connection.delete", world.acme_admin.email),
+    ]
+    assert all(len(e.request_id) == 32 for e in events)
+    assert "sk_PORTAL_SECRET" not in json.dumps(list(events.values()), default=str)

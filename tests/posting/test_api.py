@@ -192,3 +192,31 @@ def test_reconciliations_list_and_other_tenants_payouts_are_not_found(world, acm
     assert bluebird.get(f"/api/v1/payouts/{payout.pk}/").status_code == 404
     assert bluebird.get("/api/v1/payouts/").json()["results"] == []
     assert bluebird.get("/api/v1/reconciliations/").json()["results"] == []
+
+
+def test_policy_change_is_audited_as_a_diff_with_the_key_and_request_id(world, acme_api):
+    from tenants.models import ApiKey, AuditEvent
+
+    api = acme_api()
+    patched = api.patch("/api/v1/posting-policy/", {"mode": "batched", "cutoff_hour": 5})
+    assert patched.status_code == 200
+    api.patch("/api/v1/posting-policy/", {"mode": "batched"})  # nothing changed: no record
+    (event,) = AuditEvent.objects.filter(action="posting_policy.update")
+    prefix = ApiKey.objects.filter(tenant=world.acme).latest("id").prefix
+    assert (event.actor_label, event.tenant, event.partner) == (f"api-key:{prefix}", world.acme, world.northwind)
+    assert event.changes == {"cutoff_hour": [0, 5], "mode": ["per_document", "batched"]}
+    assert event.request_id == patched["X-Request-ID"]
+
+
+def test_policy_change_in_the_portal_is_audited_as_the_person(world, host_client):
+    from posting.services import POLICY_FIELDS
+    from tenants.models import AuditEvent
+
+    with tenant_context(world.acme):
+        current = {name: getattr(PostingPolicy.objects.get_or_create(singleton=1)[0], name) for name in POLICY_FIELDS}
+    response = host_client(world.host(world.acme), world.acme_admin).post(
+        "/ledger/policy/", {**current, "discounts": "net"}
+    )
+    assert response.status_code == 302
+    (event,) = AuditEvent.objects.filter(action="posting_policy.update")
+    assert (event.actor_label, event.changes) == (world.acme_admin.email, {"discounts": ["gross", "net"]})

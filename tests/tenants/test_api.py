@@ -376,3 +376,53 @@ def test_partner_session_member_acts_on_its_tenant_through_the_partner_domain(wo
     response = host_client(PARTNER_HOST, world.partner_admin).get(f"/api/v1/tenants/{world.acme.slug}/tenant/")
     assert response.status_code == 200
     assert response.json()["slug"] == world.acme.slug
+
+
+def _audit_seed(world):
+    """Three tenant-level changes: acme by its admin and by a key, cedar (another partner) by its admin."""
+    from django_tenants.utils import tenant_context
+
+    from posting.services import policy_update
+
+    with tenant_context(world.acme):
+        policy_update(mode="batched", actor=world.acme_admin)
+        policy_update(cutoff_hour=4, actor_label="api-key:tb_seedkey")
+    with tenant_context(world.cedar):
+        policy_update(mode="batched", actor=world.cedar_admin)
+    from django.db import connection
+
+    connection.set_schema_to_public()
+
+
+def test_audit_api_filters_by_action_actor_dates_and_is_the_partners_own(world, make_key, api_client):
+    _audit_seed(world)
+    client = api_client(PARTNER_HOST, make_key(scopes=["read"]))
+    rows = client.get("/api/v1/audit/?action=posting_policy.update").json()["results"]
+    assert [(row["tenant"], row["actor"], row["changes"]) for row in rows] == [
+        ("acme", "api-key:tb_seedkey", {"cutoff_hour": [0, 4]}),
+        ("acme", world.acme_admin.email, {"mode": ["per_document", "batched"]}),
+    ]
+    assert set(rows[0]) >= {"request_id", "created_at", "target_type", "target_id"}
+    by_actor = client.get("/api/v1/audit/?actor=seedkey").json()["results"]
+    assert [row["changes"] for row in by_actor] == [{"cutoff_hour": [0, 4]}]
+    prefix = client.get("/api/v1/audit/?action=posting_policy.&tenant=acme").json()["results"]
+    assert len(prefix) == 2
+    today = timezone.now().date()
+    dated = client.get(f"/api/v1/audit/?action=posting_policy.update&since={today}&until={today}").json()
+    assert len(dated["results"]) == 2
+    tomorrow = today + timedelta(days=1)
+    assert client.get(f"/api/v1/audit/?since={tomorrow}").json()["results"] == []
+    assert client.get("/api/v1/audit/?until=not-a-date").status_code == 400
+    # Cross-partner: northwind never sees cedar's change, even by naming the tenant; southpaw sees only its own.
+    assert client.get("/api/v1/audit/?tenant=cedar").json()["results"] == []
+    other = api_client(OTHER_PARTNER_HOST, make_key(scopes=["read"], partner=world.southpaw))
+    theirs = other.get("/api/v1/audit/?action=posting_policy.update").json()["results"]
+    assert [(row["tenant"], row["actor"]) for row in theirs] == [("cedar", world.cedar_admin.email)]
+    # The first name of the list answers the same.
+    legacy = client.get("/api/v1/audit-events/?action=posting_policy.update").json()["results"]
+    assert [row["id"] for row in legacy] == [row["id"] for row in rows]
+
+
+def test_audit_api_is_not_served_on_a_tenant_host(world, make_key, api_client):
+    key = make_key(scopes=["read"], tenant=world.acme)
+    assert api_client(world.host(world.acme), key).get("/api/v1/audit/").status_code == 404

@@ -237,3 +237,72 @@ def test_brand_page_offers_the_live_preview_only_to_partner_admins(world, host_c
 def test_product_favicon_where_the_partner_has_no_logo(world, host_client):
     page = host_client("southpaw.localhost", world.other_partner_admin).get("/").content.decode()
     assert '<link rel="icon" href="/static/favicon.svg">' in page
+
+
+def _policy_changes(world):
+    from django.db import connection
+
+    from posting.services import policy_update
+
+    with tenant_context(world.acme):
+        policy_update(mode="batched", actor=world.acme_admin)
+        policy_update(cutoff_hour=4, actor_label="api-key:tb_seedkey")
+    with tenant_context(world.bluebird):
+        policy_update(cutoff_hour=2, actor=world.bluebird_admin)
+    with tenant_context(world.cedar):
+        policy_update(mode="batched", actor=world.cedar_admin)
+    connection.set_schema_to_public()
+
+
+def test_partner_audit_page_filters_and_exports_csv(world, host_client):
+    import csv
+    import datetime as dt
+    import json
+
+    _policy_changes(world)
+    client = host_client("northwind.localhost", world.partner_admin)
+    page = client.get("/audit/?action=posting_policy.update&tenant=acme")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert body.count("<code>posting_policy.update</code>") == 2
+    assert world.bluebird_admin.email not in body
+    exported = client.get("/audit/?action=posting_policy.update&export=csv")
+    assert exported["Content-Type"].startswith("text/csv")
+    assert 'filename="audit-northwind.csv"' in exported["Content-Disposition"]
+    table = list(csv.reader(io.StringIO(exported.content.decode())))
+    assert table[0][:4] == ["created_at", "actor", "action", "tenant"]
+    assert sorted((row[1], row[3]) for row in table[1:]) == sorted(
+        [
+            (world.acme_admin.email, "acme"),
+            ("api-key:tb_seedkey", "acme"),
+            (world.bluebird_admin.email, "bluebird"),
+        ]
+    )
+    assert {json.dumps(json.loads(row[7]), sort_keys=True) for row in table[1:]} >= {'{"cutoff_hour": [0, 4]}'}
+    by_actor = list(csv.reader(io.StringIO(client.get("/audit/?actor=seedkey&export=csv").content.decode())))
+    assert [row[1] for row in by_actor[1:]] == ["api-key:tb_seedkey"]
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    later = list(csv.reader(io.StringIO(client.get(f"/audit/?since={tomorrow}&export=csv").content.decode())))
+    assert later[1:] == []
+    assert client.get("/audit/?since=2026-02-01&until=2026-01-01").status_code == 400
+    assert client.get("/audit/?since=garbage").status_code == 400
+    # Cross-partner: cedar's change is southpaw's alone, even when northwind names the tenant.
+    assert world.cedar_admin.email not in client.get("/audit/?tenant=cedar").content.decode()
+    other = host_client("southpaw.localhost", world.other_partner_admin).get("/audit/?export=csv").content.decode()
+    assert world.cedar_admin.email in other and world.acme_admin.email not in other
+
+
+def test_tenant_audit_page_shows_only_this_tenant_and_exports(world, host_client):
+    import csv
+
+    _policy_changes(world)
+    client = host_client(world.host(world.acme), world.acme_admin)
+    page = client.get("/audit/?action=posting_policy.update")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert body.count("<code>posting_policy.update</code>") == 2
+    assert world.bluebird_admin.email not in body and world.cedar_admin.email not in body
+    table = list(csv.reader(io.StringIO(client.get("/audit/?export=csv&tenant=bluebird").content.decode())))
+    assert {row[3] for row in table[1:]} == {"acme"}
+    assert len([row for row in table[1:] if row[2] == "posting_policy.update"]) == 2
+    assert host_client(world.host(world.bluebird), world.acme_admin).get("/audit/").status_code in (302, 403, 404)

@@ -118,3 +118,33 @@ def test_another_tenants_key_gets_404(world, make_key, api_client):
     api = api_client(world.host(world.acme), make_key(scopes=("read", "write"), tenant=world.cedar))
     for path in ["/api/v1/erp/target/", "/api/v1/erp/pushes/", "/api/v1/erp/chart-imports/1/"]:
         assert api.get(path).status_code == 404, path
+
+
+@respx.mock
+def test_target_switch_and_chart_apply_are_audited_with_the_key(world, acme_api, make_key):
+    from tenants.models import ApiKey, AuditEvent
+
+    connection = _xero(world)
+    api = acme_api()
+    switched = api.client.put(
+        "/api/v1/erp/target/", {"connection_id": connection.pk, "since": "2026-03-01"}, content_type="application/json"
+    )
+    assert switched.status_code == 200
+    respx.get(f"{API}/Accounts").respond(200, json=X["accounts"])
+    respx.get(f"{API}/TaxRates").respond(200, json=X["tax_rates"])
+    respx.get(f"{API}/TrackingCategories").respond(200, json=X["tracking"])
+    preview = api.post(f"/api/v1/erp/connections/{connection.pk}/chart-imports/").json()
+    applied = api.post(f"/api/v1/erp/chart-imports/{preview['id']}/apply/")
+    assert applied.status_code == 200
+    label = f"api-key:{ApiKey.objects.filter(tenant=world.acme).latest('id').prefix}"
+    (switch,) = AuditEvent.objects.filter(action="erp_target.switch")
+    assert (switch.actor_label, switch.tenant, switch.request_id) == (label, world.acme, switched["X-Request-ID"])
+    assert switch.changes == {
+        "connection": ["Built-in ledger", f"{connection} #{connection.pk}"],
+        "since": [None, "2026-03-01"],
+    }
+    (chart,) = AuditEvent.objects.filter(action="erp_chart.import_apply")
+    assert (chart.actor_label, chart.target_id) == (label, str(preview["id"]))
+    assert chart.request_id == applied["X-Request-ID"]
+    assert chart.changes["created"] == ["1210", "2100", "4010"]
+    assert chart.changes["deactivated"] == [] and chart.changes["connection"] == connection.pk

@@ -3,6 +3,7 @@ with its diff, push status with re-push, viewers read-only, other tenants' membe
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
 import respx
@@ -81,6 +82,22 @@ def test_oauth_connect_round_trip_with_state_and_pkce(world, host_client):
         connection.refresh_from_db()
         assert connection.config["tenant_id"] == "70784a63-d24b-46a9-a4db-0e70a274b056"
         assert connection.credentials["access_token"] == "eyJ-new-access"
+        # The grant's lapse dates are known from the start (Xero: 60 days unused).
+        assert connection.token_expires_at is not None
+        lapses = connection.refresh_token_expires_at - dt.datetime.now(dt.UTC)
+        assert dt.timedelta(days=59) < lapses <= dt.timedelta(days=60)
+    # Connecting is audited as the person, naming the credentials but never their values.
+    from tenants.models import AuditEvent
+
+    (event,) = AuditEvent.objects.filter(action="connection.oauth_connect")
+    assert (event.actor_label, event.tenant, event.target_id) == (
+        world.acme_admin.email,
+        world.acme,
+        str(connection.pk),
+    )
+    assert event.changes["credentials"] == "changed: access_token, refresh_token"
+    assert event.changes["config"]["tenant_id"][1] == "70784a63-d24b-46a9-a4db-0e70a274b056"
+    assert "eyJ-new-access" not in str(AuditEvent.objects.filter(pk=event.pk).values().get())
 
 
 def test_oauth_callback_with_a_forged_state_is_refused(world, host_client):
