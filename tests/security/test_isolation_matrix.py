@@ -186,7 +186,7 @@ def _build_victim(world) -> Victim:
 
 def _seed_tenant(victim: Victim) -> None:
     from commerce.demo import inventory_demo_seed
-    from commerce.models import InventoryLevel, InventoryLocation, Order
+    from commerce.models import InventoryLevel, InventoryLocation, Order, Payout
     from connectors.models import Connection, InboundEvent, SyncRun
     from connectors.simulator import demo_traffic_ingest
     from mappings.models import Account, AccountRule, MappingSet
@@ -263,6 +263,7 @@ def _seed_tenant(victim: Victim) -> None:
             sku=level.sku,
             price_list=_first(PriceList),
             promotion=_first(Promotion),
+            payout=_first(Payout),
         )
     connection.set_schema_to_public()
 
@@ -279,6 +280,11 @@ def _seed_public(victim: Victim, viewer_membership: Membership) -> None:
     UsageRecord.objects.create(
         partner=victim.partner, tenant=victim.tenant, day=dt.date(2026, 2, 1), metric="orders_ingested"
     )
+    from tenants.models import DomainVerification
+
+    claim = DomainVerification.objects.create(
+        partner=victim.partner, domain="qvmark.quokkavault.test", token="qvmark-token-" + "0" * 20
+    )
     authenticator = Authenticator.objects.create(
         user=victim.admin, type=Authenticator.Type.WEBAUTHN, data={"name": "QVMARK key", "credential": {}}
     )
@@ -289,6 +295,7 @@ def _seed_public(victim: Victim, viewer_membership: Membership) -> None:
         delivery=str(delivery.pk),
         alert_rule=str(rule.pk),
         authenticator=str(authenticator.pk),
+        domain_verification=str(claim.pk),
         tenant_slug=victim.tenant.slug,
     )
 
@@ -319,9 +326,10 @@ KWARG_FIXTURES: dict[str, Callable[[Victim], str]] = {
     # allauth's tokens: the victim admin's user id with a key that is not valid.
     "uidb36": lambda v: _base36(v.admin.pk),
     "key": lambda v: "invalid-key",
+    "plan": lambda v: "starter",
 }
 # The kwargs that are values rather than the victim's objects.
-NOT_OBJECTS = {"fmt", "kind", "name", "action", "vendor", "path", "uidb36", "key"}
+NOT_OBJECTS = {"fmt", "kind", "name", "action", "vendor", "path", "uidb36", "key", "plan"}
 
 PK_FIXTURES: dict[str, str] = {
     "mfa_remove_webauthn": "authenticator",
@@ -385,6 +393,12 @@ PK_FIXTURES: dict[str, str] = {
     "promotions_edit": "promotion",
     "promotions_board_fragment": "promotion",
     "promotions_action": "promotion",
+    "posting_payout": "payout",
+    "posting_payout_recheck": "payout",
+    "api-payout-detail": "payout",
+    "api-domain-verification-detail": "domain_verification",
+    "api-domain-verification-check": "domain_verification",
+    "partner_domain_check": "domain_verification",
 }
 
 
