@@ -20,4 +20,9 @@
     // <a data-inert>: a sample link (the brand preview) that goes nowhere.
     if (event.target.closest("a[data-inert]")) { event.preventDefault(); }
   });
+  // <form data-confirm="question">: ask before submitting (a destructive action).
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest ? event.target.closest("form[data-confirm]") : null;
+    if (form && !window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+  });
 })();

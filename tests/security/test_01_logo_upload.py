@@ -337,3 +337,17 @@ def test_the_api_takes_no_logo_upload(world, admin):
     assert list(as_json.json()["error"]["details"]) == ["logo"]
     assert as_file.status_code == 415
     assert Partner.objects.get(pk=world.northwind.pk).logo.name == ""
+
+
+def test_no_template_carries_an_inline_script_or_handler():
+    """The CSP forbids inline script; a template that adds one (an `onsubmit=` confirm, say) would
+    be silently broken in the browser. Behaviours go in static/js with data attributes instead."""
+    from django.conf import settings
+
+    offenders = []
+    for directory in settings.TEMPLATES[0]["DIRS"]:
+        for template in Path(directory).rglob("*.html"):
+            text = template.read_text()
+            if INLINE_SCRIPT.search(text) or INLINE_HANDLER.search(text):
+                offenders.append(str(template.relative_to(directory)))
+    assert offenders == []
