@@ -755,7 +755,7 @@ def build_payout(payout: CanonicalPayout, *, fees_booked: frozenset[str] = froze
         warnings.append(
             Problem(
                 "payout_suspense",
-                f"Payout {payout.external_id} has lines of vendor types Tillbridge does not know, booked to "
+                f"Payout {payout.external_id} has lines of vendor types the portal does not know, booked to "
                 f"payout suspense: {listed}. Reclassify them from the suspense account.",
             )
         )

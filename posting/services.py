@@ -345,8 +345,10 @@ def _post(
             raise
         return PostingOutcome(PostingStatus.ALREADY_POSTED, entry=existing)
     exception_resolve_for_object(obj=obj, reason=f"Posted as journal entry {entry.pk}.")
-    for warning in draft.warnings:
-        posting_problem_raise(problem=warning, obj=obj, title=title)
+    for warning in draft.warnings:  # posted, but something needs a person: not "could not be posted"
+        posting_problem_raise(
+            problem=warning, obj=obj, title=f"{title.removesuffix(' could not be posted')} posted with a warning"
+        )
     return PostingOutcome(PostingStatus.POSTED, entry=entry)
 
 

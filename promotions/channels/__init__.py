@@ -25,7 +25,7 @@ def adapter_for(vendor: str) -> ChannelAdapter:
     """The channel adapter for a connection's vendor; LookupError for vendors that are not channels
     (payments, CSV drops, ERPs)."""
     if vendor not in _ADAPTERS:
-        raise LookupError(f"{vendor!r} is not a sales channel Tillbridge can publish to.")
+        raise LookupError(f"{vendor!r} is not a sales channel the portal can publish to.")
     if vendor not in _LOADED:
         module_name, _, class_name = _ADAPTERS[vendor].partition(":")
         _LOADED[vendor] = getattr(importlib.import_module(module_name), class_name)()

@@ -351,7 +351,7 @@ class ShopifyChannel(ChannelAdapter):
         if rule is None:
             return self._ack(None, external_id)
         raise ChannelRejected(
-            f"Shopify price rule {external_id} was not written by Tillbridge (its title has no promotion tag).",
+            f"Shopify price rule {external_id} was not written by this portal (its title has no promotion tag).",
             detail={"title": rule.get("title")},
         )
 

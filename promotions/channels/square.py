@@ -291,7 +291,7 @@ class SquareChannel(ChannelAdapter):
         tag = tag_parse((rule.get("pricing_rule_data") or {}).get("name"))
         if tag is None:
             raise ChannelRejected(
-                f"Square pricing rule {external_id} was not written by Tillbridge (its name has no promotion tag)."
+                f"Square pricing rule {external_id} was not written by this portal (its name has no promotion tag)."
             )
         return rule, tag
 

@@ -435,7 +435,7 @@ def test_payout_fees_keep_their_sign_and_unknown_lines_go_to_payout_suspense_wit
     assert [(warning.kind, warning.message) for warning in draft.warnings] == [
         (
             "payout_suspense",
-            "Payout po_1 has lines of vendor types Tillbridge does not know, booked to payout suspense: "
+            "Payout po_1 has lines of vendor types the portal does not know, booked to payout suspense: "
             "credit (5.00 USD), debit (-3.00 USD). Reclassify them from the suspense account.",
         )
     ]

@@ -471,6 +471,8 @@ def test_payout_with_fee_refunds_and_unknown_lines_posts_to_suspense_and_raises_
         assert reconciliation.difference == D("2.00")
         group = TriageException.objects.get(cause="payout_suspense")
         assert (group.kind, group.status, group.count) == ("reconciliation", "open", 1)
+        assert group.title == "Payout po_1 posted with a warning"  # posted: not "could not be posted"
+        assert "the portal does not know" in group.detail and "Tillbridge" not in group.detail
         occurrence = group.occurrences.get()
         assert (occurrence.object_id, occurrence.resolved_at) == (str(payout.pk), None)
         assert "credit (5.00 USD), debit (-3.00 USD)" in occurrence.detail
