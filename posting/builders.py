@@ -463,8 +463,9 @@ def _take_all(taken: _Taken, reversal: _Reversal) -> None:
     taken.unallocated += reversal.unallocated
 
 
-def _paid_back(order: CanonicalOrder, policy: Policy, reversal: _Reversal) -> Decimal:
-    """What posting `reversal` pays back to the customer: its debits less its credits."""
+def _reversal_lines(order: CanonicalOrder, policy: Policy, reversal: _Reversal) -> _Lines:
+    """The refund-side lines of `reversal`: revenue, discounts, tax and shipping reversed, and what
+    could not be allocated to a line on the refunds role."""
     lines = _Lines(order.currency, _base(order))
     _shares_post(
         lines,
@@ -477,7 +478,16 @@ def _paid_back(order: CanonicalOrder, policy: Policy, reversal: _Reversal) -> De
         revenue_role=PostingRole.REFUNDS,
     )
     lines.debit(PostingRole.REFUNDS, reversal.unallocated)
+    return lines
+
+
+def _net_debit(lines: _Lines) -> Decimal:
     return sum((amount if side == "debit" else -amount for (_r, _c, side), amount in lines.amounts.items()), Decimal(0))
+
+
+def _paid_back(order: CanonicalOrder, policy: Policy, reversal: _Reversal) -> Decimal:
+    """What posting `reversal` pays back to the customer: its debits less its credits."""
+    return _net_debit(_reversal_lines(order, policy, reversal))
 
 
 def _reverse_lines(
@@ -667,21 +677,8 @@ def build_refund(
     reversal, problems = _reverse(order, shares, refund, taken, policy)
     if problems:
         raise PostingRefused(problems)
-    lines = _Lines(currency, _base(order))
-    _shares_post(
-        lines,
-        order=order,
-        policy=policy,
-        shares=reversal.shares,
-        shipping_income=reversal.shipping_income,
-        shipping_taxes=reversal.shipping_taxes,
-        sign=-1,
-        revenue_role=PostingRole.REFUNDS,
-    )
-    lines.debit(PostingRole.REFUNDS, reversal.unallocated)
-    debit = sum((amount for (_r, _c, side), amount in lines.amounts.items() if side == "debit"), Decimal(0))
-    credit = sum((amount for (_r, _c, side), amount in lines.amounts.items() if side == "credit"), Decimal(0))
-    paid_back = debit - credit
+    lines = _reversal_lines(order, policy, reversal)
+    paid_back = _net_debit(lines)
     if refund.amount is not None and refund.amount != paid_back:
         kind = "refund_exceeds_posted" if refund.amount > paid_back else "totals_mismatch"
         raise PostingRefused(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
@@ -10,6 +12,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
+from portal.spreadsheet import csv_cell, csv_writer
 from tenants.models import (
     AlertRule,
     AuditEvent,
@@ -256,11 +259,6 @@ def audit_actions(events: QuerySet[AuditEvent]) -> list[str]:
 def audit_events_csv(*, events: QuerySet[AuditEvent]) -> str:
     """The events as CSV (changes as JSON; cells that a spreadsheet would run as a formula are
     prefixed with a quote)."""
-    import io
-    import json
-
-    from portal.spreadsheet import csv_cell, csv_writer
-
     out = io.StringIO()
     writer = csv_writer(out)
     writer.writerow(

@@ -51,32 +51,24 @@ def usage_increment(
 def usage_count(*, metric: str, amount: int = 1) -> None:
     """Count `amount` of `metric` for the tenant whose schema is active, in the caller's transaction:
     called where the work is first written (a created order, a new journal, an acknowledged push),
-    so a replay that writes nothing counts nothing and a rolled-back attempt un-counts itself. One
-    statement, no tenant lookup; nothing is counted in the public schema."""
-    if metric not in METRICS:
-        raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
-    table = UsageRecord._meta.db_table
-    tenants = Tenant._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO public.{table} (partner_id, tenant_id, day, metric, count)
-            SELECT t.partner_id, t.id, %s, %s, %s FROM public.{tenants} t
-            WHERE t.schema_name = %s AND t.partner_id IS NOT NULL
-            ON CONFLICT (partner_id, tenant_id, day, metric)
-            DO UPDATE SET count = public.{table}.count + EXCLUDED.count
-            """,
-            [timezone.now().date(), metric, amount, connection.schema_name],
-        )
+    so a replay that writes nothing counts nothing and a rolled-back attempt un-counts itself."""
+    _current_tenant_write(metric=metric, value=amount, add=True)
 
 
 def usage_gauge_set(*, metric: str, value: int) -> None:
     """Set today's value of a gauge metric (active connections) for the active tenant schema:
     running it again the same day overwrites, never adds."""
+    _current_tenant_write(metric=metric, value=value, add=False)
+
+
+def _current_tenant_write(*, metric: str, value: int, add: bool) -> None:
+    """One statement, no tenant lookup: today's row of the active schema's tenant, added to or
+    overwritten. Nothing is counted in the public schema (its tenant has no partner)."""
     if metric not in METRICS:
         raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
     table = UsageRecord._meta.db_table
     tenants = Tenant._meta.db_table
+    update = f"public.{table}.count + EXCLUDED.count" if add else "EXCLUDED.count"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -84,7 +76,7 @@ def usage_gauge_set(*, metric: str, value: int) -> None:
             SELECT t.partner_id, t.id, %s, %s, %s FROM public.{tenants} t
             WHERE t.schema_name = %s AND t.partner_id IS NOT NULL
             ON CONFLICT (partner_id, tenant_id, day, metric)
-            DO UPDATE SET count = EXCLUDED.count
+            DO UPDATE SET count = {update}
             """,
             [timezone.now().date(), metric, value, connection.schema_name],
         )
