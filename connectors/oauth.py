@@ -108,6 +108,16 @@ def _token_client(base_url: str, secrets_: list[str]) -> VendorClient:
     return VendorClient(base_url=base_url, secrets=secrets_, max_attempts=2)
 
 
+def _square_token(connection: Connection, *, client_id: str, secret: str, grant_type: str, grant: str) -> dict:
+    """Square's token endpoint, for a code exchange (`grant_type` "authorization_code", `grant` the
+    code) and a refresh ("refresh_token", the refresh token) alike."""
+    base = SQUARE_BASE[connection.config.get("environment", "production")]
+    field = "code" if grant_type == "authorization_code" else "refresh_token"
+    body = {"client_id": client_id, "client_secret": secret, field: grant, "grant_type": grant_type}
+    with _token_client(base, [secret, grant]) as client:
+        return client.json("POST", "oauth2/token", json=body)
+
+
 @transaction.atomic
 def oauth_complete(*, state: str, code: str, user_id: int, query: Mapping[str, str]) -> Connection:
     data = oauth_state_take(state=state, user_id=user_id)
@@ -127,18 +137,9 @@ def oauth_complete(*, state: str, code: str, user_id: int, query: Mapping[str, s
         credentials = {"access_token": tokens["access_token"], "scope": tokens.get("scope", "")}
         expires_at = None
     elif connection.vendor == Connection.Vendor.SQUARE:
-        base = SQUARE_BASE[connection.config.get("environment", "production")]
-        with _token_client(base, [secret, code]) as client:
-            tokens = client.json(
-                "POST",
-                "oauth2/token",
-                json={
-                    "client_id": client_id,
-                    "client_secret": secret,
-                    "code": code,
-                    "grant_type": "authorization_code",
-                },
-            )
+        tokens = _square_token(
+            connection, client_id=client_id, secret=secret, grant_type="authorization_code", grant=code
+        )
         credentials = {
             "access_token": tokens["access_token"],
             "refresh_token": tokens.get("refresh_token", ""),
@@ -170,18 +171,7 @@ def token_refresh(*, connection: Connection) -> Connection:
     refresh = connection.credentials.get("refresh_token")
     if not refresh:
         raise OAuthError("There is no refresh token; reconnect.")
-    base = SQUARE_BASE[connection.config.get("environment", "production")]
-    with _token_client(base, [secret, refresh]) as client:
-        tokens = client.json(
-            "POST",
-            "oauth2/token",
-            json={
-                "client_id": client_id,
-                "client_secret": secret,
-                "refresh_token": refresh,
-                "grant_type": "refresh_token",
-            },
-        )
+    tokens = _square_token(connection, client_id=client_id, secret=secret, grant_type="refresh_token", grant=refresh)
     return connection_credentials_set(
         connection=connection,
         credentials={"access_token": tokens["access_token"], "refresh_token": tokens.get("refresh_token", refresh)},
