@@ -182,6 +182,14 @@ def demo_connections_ensure() -> tuple[Connection, Connection]:
     return shop, stripe
 
 
+def _event_store_new(*, connection: Connection, topic: str, external_id: str, payload: dict) -> int | None:
+    """Store one simulated event without dispatching it; its id when it is new, else None."""
+    event, created = event_store(
+        connection=connection, topic=topic, external_id=external_id, body=json.dumps(payload).encode(), dispatch=False
+    )
+    return event.pk if created else None
+
+
 def demo_traffic_ingest(*, orders: int = 12, charges: int = 6, seed: int = 2026) -> int:
     """Replay simulated webhooks in process (store → process), as seed_demo does. Returns how many
     events were new (a second run with the same seed is a no-op)."""
@@ -192,29 +200,25 @@ def demo_traffic_ingest(*, orders: int = 12, charges: int = 6, seed: int = 2026)
     with transaction.atomic():
         for number in range(orders):
             payload = shopify_order(number, rng=rng, at=start + dt.timedelta(hours=3 * number))
-            event, created = event_store(
-                connection=shop,
-                topic="orders/create",
-                external_id=str(payload["id"]),
-                body=json.dumps(payload).encode(),
-                dispatch=False,
+            stored.append(
+                _event_store_new(
+                    connection=shop, topic="orders/create", external_id=str(payload["id"]), payload=payload
+                )
             )
-            if created:
-                stored.append(event.pk)
         for number in range(charges):
             payload = stripe_charge_event(number, rng=rng, at=start + dt.timedelta(hours=5 * number))
-            event, created = event_store(
-                connection=stripe,
-                topic="charge.succeeded",
-                external_id=payload["data"]["object"]["id"],
-                body=json.dumps(payload).encode(),
-                dispatch=False,
+            external_id = payload["data"]["object"]["id"]
+            stored.append(
+                _event_store_new(connection=stripe, topic="charge.succeeded", external_id=external_id, payload=payload)
             )
-            if created:
-                stored.append(event.pk)
+    stored = [event_id for event_id in stored if event_id is not None]
     for event_id in stored:
         event_process(event_id=event_id)
     return len(stored)
+
+
+def _post_json(client, url: str, body: bytes, headers: dict[str, str]) -> int:
+    return client.post(url, content=body, headers={"Content-Type": "application/json", **headers}).status_code
 
 
 def http_traffic_send(
@@ -225,30 +229,16 @@ def http_traffic_send(
     now = dt.datetime.now(dt.UTC)
     statuses = []
     for number in range(orders):
-        payload = shopify_order(10_000 + seed * 1000 + number, rng=rng, at=now)
-        body = json.dumps(payload).encode()
-        response = client.post(
-            f"{base_url}/hooks/shopify/{shop.pk}/",
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Shopify-Topic": "orders/create",
-                "X-Shopify-Hmac-Sha256": shopify_signature(body, shop.webhook_secret),
-            },
-        )
-        statuses.append(response.status_code)
+        body = json.dumps(shopify_order(10_000 + seed * 1000 + number, rng=rng, at=now)).encode()
+        headers = {
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": shopify_signature(body, shop.webhook_secret),
+        }
+        statuses.append(_post_json(client, f"{base_url}/hooks/shopify/{shop.pk}/", body, headers))
         if number % 3 == 0:
-            event = stripe_charge_event(10_000 + seed * 1000 + number, rng=rng, at=now)
-            body = json.dumps(event).encode()
-            response = client.post(
-                f"{base_url}/hooks/stripe/{stripe.pk}/",
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "Stripe-Signature": signature_header(
-                        secret=stripe.webhook_secret, body=body, timestamp=int(time.time())
-                    ),
-                },
+            body = json.dumps(stripe_charge_event(10_000 + seed * 1000 + number, rng=rng, at=now)).encode()
+            header = signature_header(secret=stripe.webhook_secret, body=body, timestamp=int(time.time()))
+            statuses.append(
+                _post_json(client, f"{base_url}/hooks/stripe/{stripe.pk}/", body, {"Stripe-Signature": header})
             )
-            statuses.append(response.status_code)
     return statuses
