@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.spreadsheet import csv_writer
 from tenants.billing import month_bounds, rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
+from tenants.form_errors import form_errors_add
 from tenants.models import Membership, Tenant, UsageRecord
 from tenants.usage import METRICS, usage_month_table
 
@@ -123,8 +124,7 @@ def partner_rates(request: HttpRequest) -> HttpResponse:
                     actor=request.user,
                 )
             except ValidationError as error:
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                form_errors_add(form, error)
             else:
                 messages.success(request, f"{Tenant.Plan(posted_plan).label} rate card saved.")
                 return redirect("partner_rates")
