@@ -143,11 +143,17 @@ def mapping_set_create(*, name: str) -> MappingSet:
     return MappingSet.objects.create(name=name.strip())
 
 
-@transaction.atomic
-def account_rule_add(*, mapping_set: MappingSet, role: str, account: Account, **conditions: str) -> AccountRule:
-    mapping_set = MappingSet.objects.select_for_update().get(pk=mapping_set.pk)
+def _draft_for_edit(mapping_set_id: int) -> MappingSet:
+    """The mapping set, locked, if it is still a draft: an active or archived set never changes."""
+    mapping_set = MappingSet.objects.select_for_update().get(pk=mapping_set_id)
     if mapping_set.status != MappingSet.Status.DRAFT:
         raise ValidationError({"mapping_set": "Only a draft mapping set can be edited; copy it to a new draft."})
+    return mapping_set
+
+
+@transaction.atomic
+def account_rule_add(*, mapping_set: MappingSet, role: str, account: Account, **conditions: str) -> AccountRule:
+    mapping_set = _draft_for_edit(mapping_set.pk)
     if role not in PostingRole.values:
         raise ValidationError({"role": f"{role!r} is not a posting role."})
     unknown = set(conditions) - set(CONDITION_KEYS)
@@ -166,9 +172,7 @@ def _conditions_full(conditions: dict[str, str]) -> dict[str, str]:
 
 @transaction.atomic
 def value_map_set(*, mapping_set: MappingSet, kind: str, source_value: str, erp_value: str) -> ValueMap:
-    mapping_set = MappingSet.objects.select_for_update().get(pk=mapping_set.pk)
-    if mapping_set.status != MappingSet.Status.DRAFT:
-        raise ValidationError({"mapping_set": "Only a draft mapping set can be edited."})
+    mapping_set = _draft_for_edit(mapping_set.pk)
     if kind not in ValueMap.Kind.values:
         raise ValidationError({"kind": f"{kind!r} is not a value map kind."})
     row, _ = ValueMap.objects.update_or_create(
@@ -323,9 +327,7 @@ def account_update(*, account: Account, actor=None, **values: object) -> Account
 @transaction.atomic
 def account_rule_account_set(*, rule: AccountRule, account: Account) -> AccountRule:
     """Point a draft rule at another account (its role and conditions stay)."""
-    mapping_set = MappingSet.objects.select_for_update().get(pk=rule.mapping_set_id)
-    if mapping_set.status != MappingSet.Status.DRAFT:
-        raise ValidationError({"mapping_set": "Only a draft mapping set can be edited; copy it to a new draft."})
+    _draft_for_edit(rule.mapping_set_id)
     if not account.active:
         raise ValidationError({"account": f"Account {account.code} is inactive."})
     rule.account = account
@@ -335,15 +337,11 @@ def account_rule_account_set(*, rule: AccountRule, account: Account) -> AccountR
 
 @transaction.atomic
 def account_rule_remove(*, rule: AccountRule) -> None:
-    mapping_set = MappingSet.objects.select_for_update().get(pk=rule.mapping_set_id)
-    if mapping_set.status != MappingSet.Status.DRAFT:
-        raise ValidationError({"mapping_set": "Only a draft mapping set can be edited; copy it to a new draft."})
+    _draft_for_edit(rule.mapping_set_id)
     rule.delete()
 
 
 @transaction.atomic
 def value_map_remove(*, value_map: ValueMap) -> None:
-    mapping_set = MappingSet.objects.select_for_update().get(pk=value_map.mapping_set_id)
-    if mapping_set.status != MappingSet.Status.DRAFT:
-        raise ValidationError({"mapping_set": "Only a draft mapping set can be edited."})
+    _draft_for_edit(value_map.mapping_set_id)
     value_map.delete()
