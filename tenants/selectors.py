@@ -228,6 +228,12 @@ def audit_events_for_tenant_qs(*, tenant: Tenant) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(tenant=tenant).select_related("tenant")
 
 
+def _narrow(queryset: QuerySet, **lookups: object) -> QuerySet:
+    """Filter by each lookup that has a value; one given as None or "" (a blank filter field) is ignored."""
+    given = {lookup: value for lookup, value in lookups.items() if value is not None and value != ""}
+    return queryset.filter(**given) if given else queryset
+
+
 def audit_events_filter(
     events: QuerySet[AuditEvent],
     *,
@@ -241,14 +247,13 @@ def audit_events_filter(
     actor (part of the email or key label), a date range (inclusive, UTC days), a tenant."""
     if action:
         events = events.filter(action__startswith=action) if action.endswith(".") else events.filter(action=action)
-    if actor:
-        events = events.filter(actor_label__icontains=actor)
-    if since:
-        events = events.filter(created_at__date__gte=since)
-    if until:
-        events = events.filter(created_at__date__lte=until)
-    if tenant_slug:
-        events = events.filter(tenant__slug=tenant_slug)
+    events = _narrow(
+        events,
+        actor_label__icontains=actor,
+        created_at__date__gte=since,
+        created_at__date__lte=until,
+        tenant__slug=tenant_slug,
+    )
     return events.order_by("-created_at", "-id")
 
 
@@ -313,12 +318,7 @@ def partner_triage_index(
     """The partner's exceptions across all its tenants, most urgent SLA first. `status` is a status,
     "open_all" (open, assigned, snoozed) or "" (any); `assignee` an email or "none"."""
     queryset = TriageIndex.objects.filter(partner=partner)
-    if tenant_slug:
-        queryset = queryset.filter(tenant__slug=tenant_slug)
-    if kind:
-        queryset = queryset.filter(kind=kind)
-    if severity:
-        queryset = queryset.filter(severity=severity)
+    queryset = _narrow(queryset, tenant__slug=tenant_slug, kind=kind, severity=severity)
     if status == "open_all":
         queryset = queryset.filter(status__in=TRIAGE_OPEN_STATUSES)
     elif status:
