@@ -244,22 +244,26 @@ def standard_chart_ensure() -> MappingSet:
     return active if active is not None else standard_chart_apply()
 
 
-def _account_fields_check(*, code: str, name: str, type: str, parent: Account | None, currency: str, pk=None) -> None:
+def _account_check(account: Account) -> None:
+    """The account as it is about to be saved (new or changed): a unique code, a name, a known type,
+    an ISO currency if any, and no parent under itself."""
     errors: dict[str, str] = {}
-    if not code.strip():
+    code = account.code.strip()
+    if not code:
         errors["code"] = "An account needs a code."
-    elif Account.objects.filter(code=code.strip()).exclude(pk=pk).exists():
-        errors["code"] = f"Account {code.strip()} already exists."
-    if not name.strip():
+    elif Account.objects.filter(code=code).exclude(pk=account.pk).exists():
+        errors["code"] = f"Account {code} already exists."
+    if not account.name.strip():
         errors["name"] = "An account needs a name."
-    if type not in Account.Type.values:
-        errors["type"] = f"{type!r} is not one of {', '.join(Account.Type.values)}."
+    if account.type not in Account.Type.values:
+        errors["type"] = f"{account.type!r} is not one of {', '.join(Account.Type.values)}."
+    currency = account.currency
     if currency and (len(currency) != 3 or not currency.isalpha() or not currency.isupper()):
         errors["currency"] = "A currency is a three-letter ISO 4217 code, e.g. USD."
-    if parent is not None and pk is not None:
-        node: Account | None = parent
+    if account.parent is not None and account.pk is not None:
+        node: Account | None = account.parent
         while node is not None:
-            if node.pk == pk:
+            if node.pk == account.pk:
                 errors["parent"] = "An account cannot sit under itself or one of its children."
                 break
             node = node.parent
@@ -279,8 +283,7 @@ def account_create(
     active: bool = True,
     actor=None,
 ) -> Account:
-    _account_fields_check(code=code, name=name, type=type, parent=parent, currency=currency)
-    account = Account.objects.create(
+    account = Account(
         code=code.strip(),
         name=name.strip(),
         type=type,
@@ -289,6 +292,8 @@ def account_create(
         external_id=external_id,
         active=active,
     )
+    _account_check(account)
+    account.save(force_insert=True)
     _audit(actor=actor, action="account.created", changes={"code": account.code})
     return account
 
@@ -308,14 +313,7 @@ def account_update(*, account: Account, actor=None, **values: object) -> Account
     before = {name: str(getattr(account, name)) for name in values}
     for name, value in values.items():
         setattr(account, name, value.strip() if isinstance(value, str) else value)
-    _account_fields_check(
-        code=account.code,
-        name=account.name,
-        type=account.type,
-        parent=account.parent,
-        currency=account.currency,
-        pk=account.pk,
-    )
+    _account_check(account)
     if "code" in values and before["code"] != account.code and account.journal_lines.exists():
         raise ValidationError({"code": "This account has journal lines; its code can no longer change."})
     account.save()
