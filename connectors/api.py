@@ -4,12 +4,14 @@ inbound events (list, detail with the raw body, replay). Thin views over service
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 import django_filters
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.mixins import ListModelMixin
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -117,7 +119,7 @@ class ConnectionFilter(django_filters.FilterSet):
         fields = ["vendor", "status"]
 
 
-class ConnectionListCreateApi(TenantApiView):
+class ConnectionListCreateApi(ListModelMixin, TenantApiView):
     serializer_class = ConnectionOutput
     pagination_class = ConnectionPagination
     filterset_class = ConnectionFilter
@@ -127,8 +129,7 @@ class ConnectionListCreateApi(TenantApiView):
 
     @extend_schema(operation_id="connections_list", responses={200: ConnectionOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(ConnectionOutput(page, many=True, context={"request": request}).data)
+        return self.list(request)
 
     @extend_schema(
         operation_id="connections_create",
@@ -144,11 +145,18 @@ class ConnectionListCreateApi(TenantApiView):
         return Response(ConnectionOutput(connection, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
-def _connection(pk: int) -> Connection:
-    connection = selectors.connection_get(connection_id=pk)
-    if connection is None:
+T = TypeVar("T")
+
+
+def _found(found: T | None) -> T:
+    """A selector's `None` as the API's 404."""
+    if found is None:
         raise Http404
-    return connection
+    return found
+
+
+def _connection(pk: int) -> Connection:
+    return _found(selectors.connection_get(connection_id=pk))
 
 
 class ConnectionDetailApi(TenantApiView):
@@ -244,7 +252,7 @@ class SyncRunFilter(django_filters.FilterSet):
         fields = ["connection", "status"]
 
 
-class SyncRunListStartApi(TenantApiView):
+class SyncRunListStartApi(ListModelMixin, TenantApiView):
     serializer_class = SyncRunOutput
     pagination_class = RunPagination
     filterset_class = SyncRunFilter
@@ -254,8 +262,7 @@ class SyncRunListStartApi(TenantApiView):
 
     @extend_schema(operation_id="sync_runs_list", responses={200: SyncRunOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(SyncRunOutput(page, many=True).data)
+        return self.list(request)
 
     @extend_schema(
         operation_id="sync_runs_start",
@@ -278,10 +285,7 @@ class SyncRunDetailApi(TenantApiView):
 
     @extend_schema(operation_id="sync_runs_retrieve", responses={200: SyncRunOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
-        run = selectors.sync_run_get(run_id=pk)
-        if run is None:
-            raise Http404
-        return Response(SyncRunOutput(run).data)
+        return Response(SyncRunOutput(_found(selectors.sync_run_get(run_id=pk))).data)
 
 
 # ---- inbound events ------------------------------------------------------------------------
@@ -329,7 +333,7 @@ class EventFilter(django_filters.FilterSet):
         fields = ["connection", "status", "topic", "external_id"]
 
 
-class EventListApi(TenantApiView):
+class EventListApi(ListModelMixin, TenantApiView):
     serializer_class = EventOutput
     pagination_class = EventPagination
     filterset_class = EventFilter
@@ -339,15 +343,11 @@ class EventListApi(TenantApiView):
 
     @extend_schema(operation_id="events_list", responses={200: EventOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(EventOutput(page, many=True).data)
+        return self.list(request)
 
 
 def _event(pk: int) -> InboundEvent:
-    event = selectors.event_get(event_id=pk)
-    if event is None:
-        raise Http404
-    return event
+    return _found(selectors.event_get(event_id=pk))
 
 
 class EventDetailApi(TenantApiView):
