@@ -159,18 +159,8 @@ def partner_brand(request: HttpRequest) -> HttpResponse:
     }
     form = BrandForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
-            services.partner_brand_update(
-                partner=partner,
-                actor=request.user,
-                name=data["name"],
-                primary_colour=data["primary_colour"],
-                accent_colour=data["accent_colour"],
-                support_email=data["support_email"],
-                sender_name=data["sender_name"],
-                logo=data["logo"],
-            )
+            services.partner_brand_update(partner=partner, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
             form_errors_add(form, error)
         else:
