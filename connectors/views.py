@@ -39,6 +39,15 @@ def _errors(error: ValidationError) -> str:
     return "; ".join(error.messages)
 
 
+def _connection_form_page(
+    request: HttpRequest, form, *, vendor: str, connection: Connection | None = None
+) -> HttpResponse:
+    """The add and edit form of a source connection (the same page)."""
+    label = Connection.Vendor(vendor).label
+    context = {"form": form, "vendor": vendor, "vendor_label": label, "connection": connection}
+    return render(request, "connectors/connection_form.html", context)
+
+
 def connections(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -73,11 +82,7 @@ def connection_add(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"{connection.name} was added.")
             return redirect("connectors_connection", connection_id=connection.pk)
-    return render(
-        request,
-        "connectors/connection_form.html",
-        {"form": form, "vendor": vendor, "vendor_label": Connection.Vendor(vendor).label, "connection": None},
-    )
+    return _connection_form_page(request, form, vendor=vendor)
 
 
 def connection_detail(request: HttpRequest, connection_id: int) -> HttpResponse:
@@ -129,16 +134,7 @@ def connection_edit(request: HttpRequest, connection_id: int) -> HttpResponse:
         else:
             messages.success(request, "Saved.")
             return redirect("connectors_connection", connection_id=connection.pk)
-    return render(
-        request,
-        "connectors/connection_form.html",
-        {
-            "form": form,
-            "vendor": connection.vendor,
-            "vendor_label": connection.get_vendor_display(),
-            "connection": connection,
-        },
-    )
+    return _connection_form_page(request, form, vendor=connection.vendor, connection=connection)
 
 
 @require_POST
