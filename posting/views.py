@@ -15,6 +15,7 @@ from posting.exports import ledger_beancount, ledger_csv
 from posting.forms import PeriodCloseForm, PeriodReopenForm, PolicyForm
 from posting.models import JournalEntry, PostingBatch, Reconciliation
 from posting.periods import period_close, period_close_get, period_reopen
+from posting.reconciliation import payout_reconcile
 from posting.selectors import (
     account_ledger,
     batch_summary,
@@ -31,7 +32,7 @@ from posting.selectors import (
     source_document,
     trial_balance,
 )
-from posting.services import POLICY_FIELDS, payout_reconcile, policy_update
+from posting.services import POLICY_FIELDS, policy_update
 from tenants.models import Membership
 
 
