@@ -40,7 +40,8 @@ from commerce.documents import (
     CanonicalRefund,
 )
 from commerce.selectors import order_stored
-from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
+from commerce.services import order_upsert, payout_upsert, refund_upsert
+from commerce.upserts import UpsertOutcome
 from connectors.errors import connector_problem_raise, connector_problem_resolved
 from connectors.http import ConnectorError
 from connectors.models import Connection, InboundEvent
