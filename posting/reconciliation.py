@@ -18,6 +18,7 @@ from posting.journals import order_entry
 from posting.models import JournalEntry, JournalLine, Reconciliation
 from posting.money import quantize
 from posting.processors import processor_charge_key
+from posting.selectors import payout_line_row
 from triage.services import exception_resolve_for_object
 
 
@@ -185,23 +186,7 @@ def _reconcile_row(
 ) -> dict:
     currency = payout.currency
     actual = quantize(line.amount, currency)
-    row = {
-        "line": position,
-        "line_id": line.pk,
-        "type": line.type,
-        "vendor_type": line.vendor_type,
-        "reference": line.reference,
-        "description": line.description,
-        "amount": str(actual),
-        "fee": str(quantize(line.fee, currency)),
-        "role": "",
-        "document": None,
-        "journal_entry": None,
-        "journal_lines": [],
-        "expected": None,
-        "difference": "0",
-        "reason": "",
-    }
+    row = payout_line_row(position, line, currency)
     if line.type in (PayoutLine.Type.CHARGE, PayoutLine.Type.REFUND):
         fields, reason, gap = _document_match(line, payout=payout, actual=actual)
     else:
