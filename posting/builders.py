@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Protocol
 
 from commerce.documents import (
     COLLECTED_BY_MARKETPLACE,
@@ -289,22 +290,34 @@ def _marketplace_gateway(order: CanonicalOrder) -> tuple[str, str] | None:
     return (payment.gateway, payment.method) if payment else None
 
 
+class SharesToPost(Protocol):
+    """What `shares_post` posts: an order's shares (OrderShares) or a refund's part of them."""
+
+    @property
+    def lines(self) -> Sequence[LineShare]: ...
+
+    @property
+    def shipping_income(self) -> Decimal: ...
+
+    @property
+    def shipping_taxes(self) -> Sequence[tuple[str, str, Decimal]]: ...
+
+
 def shares_post(
     lines: Lines,
     *,
     order: CanonicalOrder,
     policy: Policy,
-    shares: Iterable[LineShare],
-    shipping_income: Decimal,
-    shipping_taxes: Iterable[tuple[str, str, Decimal]],
+    parts: SharesToPost,
     sign: int,
     revenue_role: str,
 ) -> None:
-    """Post line shares; sign=+1 for an order (revenue credited), -1 for a refund (mirrored)."""
+    """Post line shares and shipping; sign=+1 for an order (revenue credited), -1 for a refund
+    (mirrored)."""
     net = policy.discounts == "net"
     marketplace = _marketplace_gateway(order)
     taxes: list[tuple[str, str, Decimal]] = []
-    for share in shares:
+    for share in parts.lines:
         lines.credit(revenue_role, sign * share.revenue, product_category=share.category)
         for funding, order_level, amount in share.discounts:
             if net and funding != FUNDING_VENDOR:
@@ -317,8 +330,8 @@ def shares_post(
                 product_category=share.category if by_line else "",
             )
         taxes.extend(share.taxes)
-    lines.credit(PostingRole.SHIPPING_INCOME, sign * shipping_income)
-    taxes.extend(shipping_taxes)
+    lines.credit(PostingRole.SHIPPING_INCOME, sign * parts.shipping_income)
+    taxes.extend(parts.shipping_taxes)
     for jurisdiction, collected_by, amount in taxes:
         if collected_by == COLLECTED_BY_MARKETPLACE:
             if marketplace is None:
@@ -389,9 +402,7 @@ def build_order(order: CanonicalOrder, policy: Policy, *, book_fees: bool = Fals
         lines,
         order=order,
         policy=policy,
-        shares=shares.lines,
-        shipping_income=shares.shipping_income,
-        shipping_taxes=shares.shipping_taxes,
+        parts=shares,
         sign=1,
         revenue_role=PostingRole.REVENUE,
     )

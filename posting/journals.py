@@ -41,7 +41,7 @@ def _open_batch(entry: JournalEntry) -> PostingBatch | None:
     return entry.batch if entry.batch is not None and entry.batch.status == PostingBatch.Status.OPEN else None
 
 
-def _entry_create(
+def entry_create(
     *,
     source_key: str,
     date: dt.date,
@@ -51,6 +51,8 @@ def _entry_create(
     reverses: JournalEntry | None = None,
     metered: bool = True,
 ) -> JournalEntry:
+    """The entry row alone, dated in an open period: a draft while in an open batch, else ready
+    (and metered for billing, unless `metered` is False)."""
     date, memo = open_date(date, memo[:255])  # never into a closed period
     entry = JournalEntry.objects.create(
         source_key=source_key,
@@ -78,7 +80,7 @@ def entry_write(
     debit, credit = draft.totals()
     if debit != credit:  # builders already refuse this; the trigger is the last line of defence
         raise PostingRefused([Problem("unbalanced", f"Debits {debit} and credits {credit} differ.")])
-    entry = _entry_create(source_key=source_key, date=date, currency=draft.currency, memo=draft.memo, batch=batch)
+    entry = entry_create(source_key=source_key, date=date, currency=draft.currency, memo=draft.memo, batch=batch)
     JournalLine.objects.bulk_create(
         JournalLine(
             entry=entry,
@@ -98,7 +100,7 @@ def entry_write(
 
 def reversal_write(*, entry: JournalEntry, source_key: str, date: dt.date, memo: str) -> JournalEntry:
     """The exact mirror of `entry`, line by line."""
-    reversal = _entry_create(
+    reversal = entry_create(
         source_key=source_key, date=date, currency=entry.currency, memo=memo, batch=_open_batch(entry), reverses=entry
     )
     JournalLine.objects.bulk_create(
@@ -211,7 +213,7 @@ def outstanding_reverse(
     credit = sum((amount for _line, amount in outstanding if amount > 0), Decimal(0))
     if debit != credit:  # every entry netted balances, so this is a corrupted ledger, never fudged
         raise PostingRefused([Problem("unbalanced", f"Outstanding debits {debit} and credits {credit} differ.")])
-    entry = _entry_create(
+    entry = entry_create(
         source_key=source_key,
         date=date,
         currency=original.currency,

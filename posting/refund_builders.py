@@ -55,7 +55,7 @@ class _Taken:
 
 @dataclass(frozen=True)
 class _Reversal:
-    shares: list[LineShare]
+    lines: list[LineShare]
     shipping_income: Decimal
     shipping_taxes: list[tuple[str, str, Decimal]]
     unallocated: Decimal = Decimal(0)  # booked whole to the refunds account (policy refunds_account)
@@ -90,7 +90,7 @@ def _remaining(shares: OrderShares, taken: _Taken) -> _Reversal:
         for share in shares.lines
     ]
     return _Reversal(
-        shares=lines,
+        lines=lines,
         shipping_income=shares.shipping_income - taken.amounts[("shipping",)],
         shipping_taxes=[
             (jurisdiction, by, amount - taken.amounts[("shipping_tax", index)])
@@ -100,7 +100,7 @@ def _remaining(shares: OrderShares, taken: _Taken) -> _Reversal:
 
 
 def _take_all(taken: _Taken, reversal: _Reversal) -> None:
-    for share in reversal.shares:
+    for share in reversal.lines:
         taken.amounts[("revenue", share.line_id)] += share.revenue
         for index, (_f, _l, amount) in enumerate(share.discounts):
             taken.amounts[("discount", share.line_id, index)] += amount
@@ -120,9 +120,7 @@ def _reversal_lines(order: CanonicalOrder, policy: Policy, reversal: _Reversal) 
         lines,
         order=order,
         policy=policy,
-        shares=reversal.shares,
-        shipping_income=reversal.shipping_income,
-        shipping_taxes=reversal.shipping_taxes,
+        parts=reversal,
         sign=-1,
         revenue_role=PostingRole.REFUNDS,
     )
@@ -254,7 +252,7 @@ def _reverse_amount(
         return reversal, []
     keys: list[tuple] = []
     weights: list[Decimal] = []
-    for share in remaining.shares:
+    for share in remaining.lines:
         keys.append(("revenue", share.line_id))
         weights.append(share.revenue)
         for index, (_j, _b, tax) in enumerate(share.taxes):
@@ -271,7 +269,7 @@ def _reverse_amount(
     except MoneyError as error:
         return _Reversal([], Decimal(0), []), [Problem("invalid", f"Refund {refund.external_id}: {error}")]
     reversal = _Reversal(
-        shares=[
+        lines=[
             LineShare(
                 line_id=share.line_id,
                 category=share.category,
@@ -283,7 +281,7 @@ def _reverse_amount(
                     for index, (jurisdiction, by, _t) in enumerate(share.taxes)
                 ),
             )
-            for share in remaining.shares
+            for share in remaining.lines
         ],
         shipping_income=parts[("shipping",)],
         shipping_taxes=[

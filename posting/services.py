@@ -35,6 +35,7 @@ from posting.builders import (
 from posting.errors import posting_problem_raise
 from posting.journals import (
     cancellation_key,
+    entry_create,
     entry_write,
     net_difference,
     order_entry,
@@ -45,7 +46,6 @@ from posting.journals import (
 )
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy
 from posting.money import quantize
-from posting.periods import open_date
 from posting.processors import (
     fees_at_charge,
     fees_booked_at_charge,
@@ -56,7 +56,6 @@ from posting.processors import (
 from posting.refund_builders import build_refund
 from tenants.models import User
 from tenants.services import audit_diff, audit_record_in_tenant
-from tenants.usage import usage_count
 from triage.services import exception_resolve_for_object
 
 
@@ -325,15 +324,13 @@ def batch_close(*, batch: PostingBatch) -> JournalEntry | None:
     if not rows:
         return None
     local_start = batch.window_start.astimezone(tenant_zone())
-    date, memo = open_date(local_start.date(), f"Summary of {count} entries from {local_start:%Y-%m-%d %H:%M}")
-    entry = JournalEntry.objects.create(
+    entry = entry_create(
         source_key=source_key,
-        date=date,
+        date=local_start.date(),
         currency=batch.currency,
-        memo=memo,
-        status=JournalEntry.Status.READY,
+        memo=f"Summary of {count} entries from {local_start:%Y-%m-%d %H:%M}",
+        batch=None,
     )
-    usage_count(metric="journals_posted")
     JournalLine.objects.bulk_create(
         JournalLine(
             entry=entry,
