@@ -5,6 +5,10 @@ Every service is idempotent on the entry's `source_key` (`order:<pk>:v<version>`
 the entry already posted. A document that cannot be posted (an unmapped role, amounts that do not
 balance, a refund larger than what was posted) posts nothing and raises one problem per cause
 through `posting_problem_raise`; the outcome carries the same problems for the caller.
+
+Here: the policy, what to post and when (versions, batches, overlaps). The entries are written by
+posting.journals, processor fees are settled in posting.processors, payouts are reconciled in
+posting.reconciliation, and the lines come from posting.builders and posting.refund_builders.
 """
 
 from __future__ import annotations
