@@ -55,7 +55,7 @@ def main() -> None:
     from commerce.inventory import channel_location_set, inventory_level_upsert, inventory_location_ensure
     from commerce.models import ChannelStock, InventoryLevel, StockChange
     from commerce.selectors import available_to_sell
-    from commerce.services import UpsertOutcome
+    from commerce.upserts import UpsertOutcome
     from connectors.models import Connection
     from promotions.channels.base import ChannelAdapter
     from tenants import services

@@ -31,7 +31,8 @@ from commerce.models import (
     SafetyStock,
     StockChange,
 )
-from commerce.services import UpsertOutcome, UpsertResult, _stale
+from commerce.upserts import UpsertOutcome, UpsertResult, stale_outcome
+from tenants.services import audit_record
 
 if TYPE_CHECKING:
     from connectors.models import Connection
@@ -143,7 +144,9 @@ def inventory_level_upsert(
         else:
             stock_changed_mark(pairs=[(location.pk, document.sku)])
             return UpsertResult(UpsertOutcome.CREATED, level)
-    outcome = _stale(existing, document.source_version, "inventory_level", f"{location.external_id}:{document.sku}")
+    outcome = stale_outcome(
+        existing, document.source_version, "inventory_level", f"{location.external_id}:{document.sku}"
+    )
     if outcome is not None:
         return UpsertResult(outcome, existing)
     moved = existing.on_hand != on_hand or existing.net_of_source_orders != document.net_of_source_orders
@@ -252,8 +255,6 @@ def reservations_sync(*, order: Order, previously_held: set[tuple[int | None, st
 
 
 def _audit(*, actor: User | None, action: str, changes: dict, actor_label: str | None = None) -> None:
-    from tenants.services import audit_record
-
     tenant = getattr(connection, "tenant", None)
     if tenant is not None and getattr(tenant, "pk", None) and tenant.schema_name != "public":
         audit_record(
@@ -349,8 +350,7 @@ def location_safety_default_set(
     if before != value:
         location.safety_stock_default = value
         location.save(update_fields=["safety_stock_default"])
-        skus = InventoryLevel.objects.filter(location=location).values_list("sku", flat=True)
-        stock_changed_mark(pairs=[(location.pk, sku) for sku in skus])
+        _location_stock_changed(location)
         _audit(
             actor=actor,
             actor_label=actor_label,
@@ -400,8 +400,7 @@ def channel_location_set(
         location=location,
         defaults={"channel_location_id": channel_location_id},
     )
-    skus = InventoryLevel.objects.filter(location=location).values_list("sku", flat=True)
-    stock_changed_mark(pairs=[(location.pk, sku) for sku in skus])
+    _location_stock_changed(location)
     _audit(
         actor=actor,
         actor_label=actor_label,
@@ -426,6 +425,12 @@ def channel_location_remove(
 
 
 # ---- the debounce queue --------------------------------------------------------------------
+
+
+def _location_stock_changed(location: InventoryLocation) -> None:
+    """Every SKU the location reports may have moved (its safety stock or channels changed)."""
+    skus = InventoryLevel.objects.filter(location=location).values_list("sku", flat=True)
+    stock_changed_mark(pairs=[(location.pk, sku) for sku in skus])
 
 
 def stock_changed_mark(*, pairs: Iterable[tuple[int | None, str]]) -> int:

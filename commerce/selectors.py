@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 
 from commerce.documents import (
     CanonicalOrder,
@@ -37,23 +37,99 @@ from commerce.models import (
 from posting.money import quantize
 
 
-def order_document(*, order: Order) -> CanonicalOrder:
-    currency = order.currency
+def _order_taxes(order: Order) -> tuple[dict[int, list[TaxLineDoc]], dict[int, list[TaxLineDoc]]]:
+    """The order's tax lines per order line id and per shipping line id."""
     line_taxes: dict[int, list[TaxLineDoc]] = defaultdict(list)
     shipping_taxes: dict[int, list[TaxLineDoc]] = defaultdict(list)
     for tax in order.tax_lines.all():
         doc = TaxLineDoc(
             jurisdiction=tax.jurisdiction,
             rate=tax.rate,
-            amount=quantize(tax.amount, currency),
+            amount=quantize(tax.amount, order.currency),
             collected_by=tax.collected_by,
         )
         if tax.order_line_id is not None:
             line_taxes[tax.order_line_id].append(doc)
         else:
             shipping_taxes[tax.shipping_line_id].append(doc)
+    return line_taxes, shipping_taxes
+
+
+def _order_line_docs(lines: list, line_taxes: dict[int, list[TaxLineDoc]], currency: str) -> tuple[OrderLineDoc, ...]:
+    return tuple(
+        OrderLineDoc(
+            external_id=line.external_id,
+            sku=line.sku,
+            title=line.title,
+            product_category=line.product_category,
+            quantity=line.quantity,
+            unit_price=quantize(line.unit_price, currency),
+            taxes=tuple(line_taxes[line.pk]),
+            discount_allocations=tuple(
+                (int(position), quantize(amount, currency)) for position, amount in line.discount_allocations
+            ),
+        )
+        for line in lines
+    )
+
+
+def _order_discount_docs(order: Order, external_by_pk: dict[int, str]) -> tuple[DiscountDoc, ...]:
+    return tuple(
+        DiscountDoc(
+            amount=quantize(discount.amount, order.currency),
+            code=discount.code,
+            promotion_id=discount.promotion_id,
+            funding=discount.funding,
+            line_external_id=external_by_pk[discount.order_line_id] if discount.order_line_id else None,
+        )
+        for discount in order.discounts.all()
+    )
+
+
+def _order_settlement_docs(
+    order: Order, shipping_taxes: dict[int, list[TaxLineDoc]]
+) -> tuple[tuple[ShippingLineDoc, ...], tuple[PaymentDoc, ...], tuple[FulfilmentDoc, ...]]:
+    """The order's shipping lines, payments and fulfilments as documents."""
+    currency = order.currency
+    shipping_lines = tuple(
+        ShippingLineDoc(
+            external_id=shipping.external_id,
+            code=shipping.code,
+            title=shipping.title,
+            amount=quantize(shipping.amount, currency),
+            taxes=tuple(shipping_taxes[shipping.pk]),
+        )
+        for shipping in order.shipping_lines.all()
+    )
+    payments = tuple(
+        PaymentDoc(
+            external_id=payment.external_id,
+            gateway=payment.gateway,
+            method=payment.method,
+            amount=quantize(payment.amount, currency),
+            fee=quantize(payment.fee, currency),
+            is_gift_card=payment.is_gift_card,
+        )
+        for payment in order.payments.all()
+    )
+    fulfilments = tuple(
+        FulfilmentDoc(
+            external_id=fulfilment.external_id,
+            fulfilled_at=fulfilment.fulfilled_at,
+            location=fulfilment.location,
+            lines=tuple((line.order_line.external_id, line.quantity) for line in fulfilment.lines.all()),
+        )
+        for fulfilment in order.fulfilments.all()
+    )
+    return shipping_lines, payments, fulfilments
+
+
+def order_document(*, order: Order) -> CanonicalOrder:
+    currency = order.currency
+    line_taxes, shipping_taxes = _order_taxes(order)
     lines = list(order.lines.all())
-    external_by_pk = {line.pk: line.external_id for line in lines}
+    discounts = _order_discount_docs(order, {line.pk: line.external_id for line in lines})
+    shipping_lines, payments, fulfilments = _order_settlement_docs(order, shipping_taxes)
     return CanonicalOrder(
         external_id=order.external_id,
         source_version=order.source_version,
@@ -70,61 +146,11 @@ def order_document(*, order: Order) -> CanonicalOrder:
         presentment_amounts=order.presentment_amounts,
         vendor_total=quantize(order.vendor_total, currency) if order.vendor_total is not None else None,
         raw_event_id=order.raw_event_id,
-        lines=tuple(
-            OrderLineDoc(
-                external_id=line.external_id,
-                sku=line.sku,
-                title=line.title,
-                product_category=line.product_category,
-                quantity=line.quantity,
-                unit_price=quantize(line.unit_price, currency),
-                taxes=tuple(line_taxes[line.pk]),
-                discount_allocations=tuple(
-                    (int(position), quantize(amount, currency)) for position, amount in line.discount_allocations
-                ),
-            )
-            for line in lines
-        ),
-        discounts=tuple(
-            DiscountDoc(
-                amount=quantize(discount.amount, currency),
-                code=discount.code,
-                promotion_id=discount.promotion_id,
-                funding=discount.funding,
-                line_external_id=external_by_pk[discount.order_line_id] if discount.order_line_id else None,
-            )
-            for discount in order.discounts.all()
-        ),
-        shipping_lines=tuple(
-            ShippingLineDoc(
-                external_id=shipping.external_id,
-                code=shipping.code,
-                title=shipping.title,
-                amount=quantize(shipping.amount, currency),
-                taxes=tuple(shipping_taxes[shipping.pk]),
-            )
-            for shipping in order.shipping_lines.all()
-        ),
-        payments=tuple(
-            PaymentDoc(
-                external_id=payment.external_id,
-                gateway=payment.gateway,
-                method=payment.method,
-                amount=quantize(payment.amount, currency),
-                fee=quantize(payment.fee, currency),
-                is_gift_card=payment.is_gift_card,
-            )
-            for payment in order.payments.all()
-        ),
-        fulfilments=tuple(
-            FulfilmentDoc(
-                external_id=fulfilment.external_id,
-                fulfilled_at=fulfilment.fulfilled_at,
-                location=fulfilment.location,
-                lines=tuple((line.order_line.external_id, line.quantity) for line in fulfilment.lines.all()),
-            )
-            for fulfilment in order.fulfilments.all()
-        ),
+        lines=_order_line_docs(lines, line_taxes, currency),
+        discounts=discounts,
+        shipping_lines=shipping_lines,
+        payments=payments,
+        fulfilments=fulfilments,
     )
 
 
@@ -255,29 +281,16 @@ def available_to_sell(
     containing the text. Runs in the current tenant schema. The promotions stock-threshold guard
     reads `channel_ats(channel_connection_id=…, sku=…)` from the result.
     """
-    levels = InventoryLevel.objects.all()
-    reservations = Reservation.objects.filter(released_at__isnull=True, location__isnull=False)
-    safeties = SafetyStock.objects.all()
-    if skus is not None:
-        sku_list = list(skus)
-        levels, reservations, safeties = (
-            levels.filter(sku__in=sku_list),
-            reservations.filter(sku__in=sku_list),
-            safeties.filter(sku__in=sku_list),
+    sku_list = list(skus) if skus is not None else None
+    ids = list(location_ids) if location_ids is not None else None
+    levels, reservations, safeties = (
+        _narrowed(queryset, skus=sku_list, location_ids=ids, sku_search=sku_search)
+        for queryset in (
+            InventoryLevel.objects.all(),
+            Reservation.objects.filter(released_at__isnull=True, location__isnull=False),
+            SafetyStock.objects.all(),
         )
-    if location_ids is not None:
-        ids = list(location_ids)
-        levels, reservations, safeties = (
-            levels.filter(location_id__in=ids),
-            reservations.filter(location_id__in=ids),
-            safeties.filter(location_id__in=ids),
-        )
-    if sku_search:
-        levels, reservations, safeties = (
-            levels.filter(sku__icontains=sku_search),
-            reservations.filter(sku__icontains=sku_search),
-            safeties.filter(sku__icontains=sku_search),
-        )
+    )
     on_hand: dict[tuple[int, str], tuple[Decimal, bool, int | None]] = {
         (location_id, sku): (quantity, net, connection_id)
         for location_id, sku, quantity, net, connection_id in levels.values_list(
@@ -295,6 +308,28 @@ def available_to_sell(
         (location_id, sku): quantity
         for location_id, sku, quantity in safeties.values_list("location_id", "sku", "quantity")
     }
+    rows = _ats_rows(on_hand=on_hand, reserved=reserved, safety=safety)
+    return AvailableToSell(rows=rows, channels=_channels_ats(rows))
+
+
+def _narrowed(
+    queryset: QuerySet, *, skus: list[str] | None, location_ids: list[int] | None, sku_search: str | None
+) -> QuerySet:
+    if skus is not None:
+        queryset = queryset.filter(sku__in=skus)
+    if location_ids is not None:
+        queryset = queryset.filter(location_id__in=location_ids)
+    if sku_search:
+        queryset = queryset.filter(sku__icontains=sku_search)
+    return queryset
+
+
+def _ats_rows(
+    *,
+    on_hand: dict[tuple[int, str], tuple[Decimal, bool, int | None]],
+    reserved: dict[tuple[int, str], list[tuple[int | None, Decimal]]],
+    safety: dict[tuple[int, str], Decimal],
+) -> list[AtsRow]:
     keys = sorted(set(on_hand) | set(reserved), key=lambda key: (key[1], key[0]))
     locations = InventoryLocation.objects.in_bulk({location_id for location_id, _ in keys})
     rows = []
@@ -318,6 +353,11 @@ def available_to_sell(
                 ats=quantity - held - kept,
             )
         )
+    return rows
+
+
+def _channels_ats(rows: list[AtsRow]) -> list[ChannelAts]:
+    """Per channel and SKU, the sum of `pushable` over the locations the channel sells from."""
     by_location: dict[int, list[AtsRow]] = defaultdict(list)
     for row in rows:
         by_location[row.location_id].append(row)
@@ -327,8 +367,7 @@ def available_to_sell(
     ):
         for row in by_location[location_id]:
             sums[(channel_id, row.sku)] += row.pushable
-    channels = [ChannelAts(channel_id, sku, total) for (channel_id, sku), total in sorted(sums.items())]
-    return AvailableToSell(rows=rows, channels=channels)
+    return [ChannelAts(channel_id, sku, total) for (channel_id, sku), total in sorted(sums.items())]
 
 
 def channel_stock_status() -> list[dict]:

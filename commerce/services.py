@@ -3,12 +3,11 @@ out-of-order delivery (an older source version than the stored one is ignored an
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import TypeVar
 
-import structlog
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError, Sum
@@ -22,8 +21,10 @@ from commerce.documents import (
     CanonicalOrder,
     CanonicalPayout,
     CanonicalRefund,
+    DiscountDoc,
     TaxLineDoc,
 )
+from commerce.inventory import reservations_held, reservations_sync
 from commerce.models import (
     DiscountAllocation,
     Fulfilment,
@@ -38,28 +39,13 @@ from commerce.models import (
     ShippingLine,
     TaxLine,
 )
+from commerce.upserts import UpsertOutcome, UpsertResult, stale_outcome
 from posting.money import MoneyError, currency_check, quantize
 from tenants.usage import usage_count
 
-log = structlog.get_logger(__name__)
-
 _METERED = {Order: "orders_ingested", Refund: "refunds_ingested"}
 
-T = TypeVar("T")
 M = TypeVar("M", bound=models.Model)
-
-
-class UpsertOutcome(enum.StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    IGNORED_STALE = "ignored_stale"
-    UNCHANGED = "unchanged"
-
-
-@dataclass(frozen=True)
-class UpsertResult(Generic[T]):
-    outcome: UpsertOutcome
-    obj: T
 
 
 def _amount(errors: dict[str, list[str]], field: str, value: Decimal, currency: str, *, signed: bool = False) -> None:
@@ -172,24 +158,8 @@ def order_document_validate(document: CanonicalOrder) -> None:
         raise ValidationError(errors)
 
 
-def _stale(existing, version: int, kind: str, external_id: str) -> UpsertOutcome | None:
-    if existing is None:
-        return None
-    if version < existing.source_version:
-        log.info(
-            "commerce.stale_version_ignored",
-            kind=kind,
-            external_id=external_id,
-            stored=existing.source_version,
-            received=version,
-        )
-        return UpsertOutcome.IGNORED_STALE
-    if version == existing.source_version:
-        return UpsertOutcome.UNCHANGED
-    return None
-
-
-def _order_children_write(order: Order, document: CanonicalOrder) -> None:
+def _order_children_clear(order: Order, document: CanonicalOrder) -> None:
+    """Remove what the new version replaces; lines it keeps stay (refund lines point at them)."""
     kept = {line.external_id for line in document.lines}
     try:
         order.lines.exclude(external_id__in=kept).delete()
@@ -200,6 +170,25 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
     order.shipping_lines.all().delete()
     order.payments.all().delete()
     order.fulfilments.all().delete()
+
+
+def _taxes_add(taxes: list[TaxLine], order: Order, docs: tuple[TaxLineDoc, ...], **owner: models.Model) -> None:
+    """Append the tax lines of one order line or shipping line (`owner`) to `taxes`."""
+    taxes.extend(
+        TaxLine(
+            order=order,
+            position=len(taxes) + index,
+            **owner,
+            jurisdiction=tax.jurisdiction,
+            rate=tax.rate,
+            amount=tax.amount,
+            collected_by=tax.collected_by,
+        )
+        for index, tax in enumerate(docs)
+    )
+
+
+def _order_lines_write(order: Order, document: CanonicalOrder, taxes: list[TaxLine]) -> dict[str, OrderLine]:
     line_discounts: dict[str, Decimal] = {}
     for discount in document.discounts:
         if discount.line_external_id is not None:
@@ -207,7 +196,6 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
                 line_discounts.get(discount.line_external_id, Decimal(0)) + discount.amount
             )
     lines: dict[str, OrderLine] = {}
-    taxes: list[TaxLine] = []
     for position, doc in enumerate(document.lines):
         discount = line_discounts.get(doc.external_id, Decimal(0))
         line, _ = OrderLine.objects.update_or_create(
@@ -227,18 +215,14 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
             },
         )
         lines[doc.external_id] = line
-        taxes.extend(
-            TaxLine(
-                order=order,
-                position=len(taxes) + index,
-                order_line=line,
-                jurisdiction=tax.jurisdiction,
-                rate=tax.rate,
-                amount=tax.amount,
-                collected_by=tax.collected_by,
-            )
-            for index, tax in enumerate(doc.taxes)
-        )
+        _taxes_add(taxes, order, doc.taxes, order_line=line)
+    return lines
+
+
+def _order_children_write(order: Order, document: CanonicalOrder) -> None:
+    _order_children_clear(order, document)
+    taxes: list[TaxLine] = []
+    lines = _order_lines_write(order, document, taxes)
     for position, doc in enumerate(document.shipping_lines):
         shipping = ShippingLine.objects.create(
             order=order,
@@ -248,18 +232,7 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
             title=doc.title,
             amount=doc.amount,
         )
-        taxes.extend(
-            TaxLine(
-                order=order,
-                position=len(taxes) + index,
-                shipping_line=shipping,
-                jurisdiction=tax.jurisdiction,
-                rate=tax.rate,
-                amount=tax.amount,
-                collected_by=tax.collected_by,
-            )
-            for index, tax in enumerate(doc.taxes)
-        )
+        _taxes_add(taxes, order, doc.taxes, shipping_line=shipping)
     TaxLine.objects.bulk_create(taxes)
     DiscountAllocation.objects.bulk_create(
         DiscountAllocation(
@@ -296,12 +269,34 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
         )
 
 
-def _promotion_funding(document: CanonicalOrder) -> CanonicalOrder:
-    """Discounts from a published promotion take its version's funding (promotions/funding.py)."""
-    from promotions.funding import discounts_funded
+# Discounts from a published promotion take its version's funding. Promotions sit above commerce, so
+# they register their matcher (promotions.funding.discounts_funded) from PromotionsConfig.ready():
+# a callback registered from above, never an import of promotions here.
+DiscountFunder = Callable[..., tuple[DiscountDoc, ...]]
+_DISCOUNT_FUNDERS: list[DiscountFunder] = []
 
-    funded = discounts_funded(document.discounts, currency=document.currency, at=document.placed_at)
+
+def discount_funder_register(funder: DiscountFunder) -> None:
+    """Register `funder(discounts, *, currency, at) -> discounts`, applied to every order upserted."""
+    if funder not in _DISCOUNT_FUNDERS:
+        _DISCOUNT_FUNDERS.append(funder)
+
+
+def _promotion_funding(document: CanonicalOrder) -> CanonicalOrder:
+    funded = document.discounts
+    for funder in _DISCOUNT_FUNDERS:
+        funded = funder(funded, currency=document.currency, at=document.placed_at)
     return document if funded == document.discounts else replace(document, discounts=funded)
+
+
+def _stored(model: type[M], *, source: str, connection_id: int | None, external_id: str, lock: bool = True) -> M | None:
+    """The stored document of this source and connection, locked for the upsert unless `lock` is False."""
+    rows = model.objects.select_for_update() if lock else model.objects.all()
+    return rows.filter(source=source, source_connection_id=connection_id, external_id=external_id).first()
+
+
+def _written(existing: M | None, obj: M) -> UpsertResult[M]:
+    return UpsertResult(UpsertOutcome.CREATED if existing is None else UpsertOutcome.UPDATED, obj)
 
 
 def _document_save(
@@ -339,12 +334,8 @@ def order_upsert(*, source: str, connection_id: int | None, document: CanonicalO
     document = _labels_defaulted(document)
     order_document_validate(document)
     document = _promotion_funding(document)
-    existing = (
-        Order.objects.select_for_update()
-        .filter(source=source, source_connection_id=connection_id, external_id=document.external_id)
-        .first()
-    )
-    outcome = _stale(existing, document.source_version, "order", document.external_id)
+    existing = _stored(Order, source=source, connection_id=connection_id, external_id=document.external_id)
+    outcome = stale_outcome(existing, document.source_version, "order", document.external_id)
     if outcome is not None:
         return UpsertResult(outcome, existing)
     if existing is not None and existing.currency != document.currency:
@@ -365,15 +356,13 @@ def order_upsert(*, source: str, connection_id: int | None, document: CanonicalO
         "presentment_amounts": document.presentment_amounts,
         "vendor_total": document.vendor_total,
     }
-    from commerce.inventory import reservations_held, reservations_sync
-
     held = reservations_held(order=existing) if existing is not None else set()
     order = _document_save(
         Order, existing, source=source, connection_id=connection_id, external_id=document.external_id, fields=fields
     )
     _order_children_write(order, document)
     reservations_sync(order=order, previously_held=held)
-    return UpsertResult(UpsertOutcome.CREATED if existing is None else UpsertOutcome.UPDATED, order)
+    return _written(existing, order)
 
 
 @transaction.atomic
@@ -381,17 +370,11 @@ def refund_upsert(*, source: str, connection_id: int | None, document: Canonical
     errors: dict[str, list[str]] = {}
     if not _currency(errors, "currency", document.currency):
         raise ValidationError(errors)
-    order = (
-        Order.objects.select_for_update()
-        .filter(source=source, source_connection_id=connection_id, external_id=document.order_external_id)
-        .first()
-    )
+    order = _stored(Order, source=source, connection_id=connection_id, external_id=document.order_external_id)
     if order is None:
         raise ValidationError({"order_external_id": [f"No order {document.order_external_id!r} from this source."]})
-    existing = Refund.objects.filter(
-        source=source, source_connection_id=connection_id, external_id=document.external_id
-    ).first()
-    outcome = _stale(existing, document.source_version, "refund", document.external_id)
+    existing = _stored(Refund, source=source, connection_id=connection_id, external_id=document.external_id, lock=False)
+    outcome = stale_outcome(existing, document.source_version, "refund", document.external_id)
     if outcome is not None:
         return UpsertResult(outcome, existing)
     if document.currency != order.currency:
@@ -451,10 +434,8 @@ def refund_upsert(*, source: str, connection_id: int | None, document: Canonical
         RefundLine(refund=refund, order_line=lines[doc.line_external_id], quantity=doc.quantity, restock=doc.restock)
         for doc in document.lines
     )
-    from commerce.inventory import reservations_sync
-
     reservations_sync(order=order)
-    return UpsertResult(UpsertOutcome.CREATED if existing is None else UpsertOutcome.UPDATED, refund)
+    return _written(existing, refund)
 
 
 @transaction.atomic
@@ -462,12 +443,8 @@ def payout_upsert(*, source: str, connection_id: int | None, document: Canonical
     errors: dict[str, list[str]] = {}
     if not _currency(errors, "currency", document.currency):
         raise ValidationError(errors)
-    existing = (
-        Payout.objects.select_for_update()
-        .filter(source=source, source_connection_id=connection_id, external_id=document.external_id)
-        .first()
-    )
-    outcome = _stale(existing, document.source_version, "payout", document.external_id)
+    existing = _stored(Payout, source=source, connection_id=connection_id, external_id=document.external_id)
+    outcome = stale_outcome(existing, document.source_version, "payout", document.external_id)
     if outcome is not None:
         return UpsertResult(outcome, existing)
     if existing is not None and existing.currency != document.currency:
@@ -510,4 +487,4 @@ def payout_upsert(*, source: str, connection_id: int | None, document: Canonical
         )
         for position, doc in enumerate(document.lines)
     )
-    return UpsertResult(UpsertOutcome.CREATED if existing is None else UpsertOutcome.UPDATED, payout)
+    return _written(existing, payout)

@@ -40,13 +40,15 @@ from commerce.documents import (
     CanonicalRefund,
 )
 from commerce.selectors import order_stored
-from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
+from commerce.services import order_upsert, payout_upsert, refund_upsert
+from commerce.upserts import UpsertOutcome
 from connectors.errors import connector_problem_raise, connector_problem_resolved
 from connectors.http import ConnectorError
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import DependencyMissing, Document, NormaliseError
 from posting import services as posting
+from posting.reconciliation import payout_reconcile
 from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count
 
@@ -171,7 +173,7 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
             record["posting"] = outcome.status.value
             record["journal_id"] = outcome.entry.pk if outcome.entry else None
             if outcome.entry is not None:
-                record["reconciliation"] = posting.payout_reconcile(payout=result.obj).status
+                record["reconciliation"] = payout_reconcile(payout=result.obj).status
     elif isinstance(document, CanonicalProcessorCharge):
         # Nothing is stored in commerce: the storefront's order is the document; the charge only
         # settles its clearing and books the fee (posting.services.journal_post_processor_charge).

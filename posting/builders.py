@@ -17,17 +17,16 @@ Order entry (DESIGN.md §4), per line and then summed per role and conditions:
   `marketplace_tax_collected` and Dr `marketplace_tax_remitted` with the marketplace keeping it
   (Cr `payment_clearing`), never the merchant's tax payable;
 - payments → Dr `payment_clearing` per gateway/method, gift cards → Dr `gift_card_liability`.
-Refund entry: for each refunded line the cumulative share of what the order posted is
-`round(posted * refunded_so_far / quantity)`, and this refund takes the difference from the share
-before it, so partial refunds never exceed, and the last one exactly exhausts, what was posted.
+Refund entries: posting.refund_builders.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Protocol
 
 from commerce.documents import (
     COLLECTED_BY_MARKETPLACE,
@@ -40,7 +39,7 @@ from commerce.documents import (
     CanonicalOrder,
     CanonicalPayout,
     CanonicalProcessorCharge,
-    CanonicalRefund,
+    OrderLineDoc,
     PaymentDoc,
 )
 from mappings.models import PostingRole
@@ -105,7 +104,7 @@ class Policy:
     unallocated_refunds: str = "prorate"  # a lineless refund below what is left: prorate | refunds_account
 
 
-class _Lines:
+class Lines:
     """Signed amounts per (role, conditions, side); a positive amount is a debit."""
 
     def __init__(self, currency: str, base: dict[str, str]):
@@ -176,14 +175,16 @@ def _tax_sum(taxes: Iterable) -> dict[tuple[str, str], Decimal]:
     return summed
 
 
-def order_shares(order: CanonicalOrder, policy: Policy) -> OrderShares:
+def _order_discounts(
+    order: CanonicalOrder, grosses: list[Decimal]
+) -> tuple[dict[str, list[tuple[str, bool, Decimal]]], list[Problem]]:
+    """Each line's discounts as (funding, order_level, amount): its own, and its part of every
+    order-level discount (the vendor's allocation when it sums to the discount, else by gross)."""
     currency = order.currency
-    net = policy.discounts == "net"
     line_discounts: dict[str, list[tuple[str, bool, Decimal]]] = defaultdict(list)
     for discount in order.discounts:
         if discount.line_external_id is not None:
             line_discounts[discount.line_external_id].append((discount.funding, False, discount.amount))
-    grosses = [quantize(line.gross, currency) for line in order.lines]
     warnings: list[Problem] = []
     vendor_parts: dict[int, list[Decimal]] = {}
     for number, line in enumerate(order.lines):
@@ -211,6 +212,39 @@ def order_shares(order: CanonicalOrder, policy: Policy) -> OrderShares:
         for line, part in zip(order.lines, parts, strict=True):
             if part:
                 line_discounts[line.external_id].append((discount.funding, True, part))
+    return line_discounts, warnings
+
+
+def _line_share(
+    line: OrderLineDoc,
+    gross: Decimal,
+    discounts: tuple[tuple[str, bool, Decimal], ...],
+    *,
+    order: CanonicalOrder,
+    net: bool,
+) -> tuple[LineShare, Decimal]:
+    """The line's share of the order's posting, and what the customer pays for it."""
+    taxes = _tax_sum(line.taxes)
+    tax_total = sum(taxes.values(), Decimal(0))
+    discount_total = sum((amount for _f, _o, amount in discounts), Decimal(0))
+    revenue = gross - tax_total if order.taxes_included else gross
+    if net:
+        revenue -= sum((amount for funding, _o, amount in discounts if funding != FUNDING_VENDOR), Decimal(0))
+    share = LineShare(
+        line_id=line.external_id,
+        category=line.product_category,
+        quantity=line.quantity,
+        revenue=revenue,
+        discounts=discounts,
+        taxes=tuple((jurisdiction, by, amount) for (jurisdiction, by), amount in taxes.items()),
+    )
+    return share, gross - discount_total + (Decimal(0) if order.taxes_included else tax_total)
+
+
+def order_shares(order: CanonicalOrder, policy: Policy) -> OrderShares:
+    currency = order.currency
+    grosses = [quantize(line.gross, currency) for line in order.lines]
+    line_discounts, warnings = _order_discounts(order, grosses)
     for line, gross in zip(order.lines, grosses, strict=True):
         discounted = sum((amount for _f, _o, amount in line_discounts[line.external_id]), Decimal(0))
         if discounted > gross:
@@ -226,24 +260,11 @@ def order_shares(order: CanonicalOrder, policy: Policy) -> OrderShares:
     shares = []
     total = Decimal(0)
     for line, gross in zip(order.lines, grosses, strict=True):
-        taxes = _tax_sum(line.taxes)
-        tax_total = sum(taxes.values(), Decimal(0))
-        discounts = tuple(line_discounts[line.external_id])
-        discount_total = sum((amount for _f, _o, amount in discounts), Decimal(0))
-        revenue = gross - tax_total if order.taxes_included else gross
-        if net:
-            revenue -= sum((amount for funding, _o, amount in discounts if funding != FUNDING_VENDOR), Decimal(0))
-        total += gross - discount_total + (Decimal(0) if order.taxes_included else tax_total)
-        shares.append(
-            LineShare(
-                line_id=line.external_id,
-                category=line.product_category,
-                quantity=line.quantity,
-                revenue=revenue,
-                discounts=discounts,
-                taxes=tuple((jurisdiction, by, amount) for (jurisdiction, by), amount in taxes.items()),
-            )
+        share, paid = _line_share(
+            line, gross, tuple(line_discounts[line.external_id]), order=order, net=policy.discounts == "net"
         )
+        shares.append(share)
+        total += paid
     shipping_printed = sum((shipping.amount for shipping in order.shipping_lines), Decimal(0))
     shipping_taxes = _tax_sum(tax for shipping in order.shipping_lines for tax in shipping.taxes)
     shipping_tax_total = sum(shipping_taxes.values(), Decimal(0))
@@ -269,22 +290,34 @@ def _marketplace_gateway(order: CanonicalOrder) -> tuple[str, str] | None:
     return (payment.gateway, payment.method) if payment else None
 
 
-def _shares_post(
-    lines: _Lines,
+class SharesToPost(Protocol):
+    """What `shares_post` posts: an order's shares (OrderShares) or a refund's part of them."""
+
+    @property
+    def lines(self) -> Sequence[LineShare]: ...
+
+    @property
+    def shipping_income(self) -> Decimal: ...
+
+    @property
+    def shipping_taxes(self) -> Sequence[tuple[str, str, Decimal]]: ...
+
+
+def shares_post(
+    lines: Lines,
     *,
     order: CanonicalOrder,
     policy: Policy,
-    shares: Iterable[LineShare],
-    shipping_income: Decimal,
-    shipping_taxes: Iterable[tuple[str, str, Decimal]],
+    parts: SharesToPost,
     sign: int,
     revenue_role: str,
 ) -> None:
-    """Post line shares; sign=+1 for an order (revenue credited), -1 for a refund (mirrored)."""
+    """Post line shares and shipping; sign=+1 for an order (revenue credited), -1 for a refund
+    (mirrored)."""
     net = policy.discounts == "net"
     marketplace = _marketplace_gateway(order)
     taxes: list[tuple[str, str, Decimal]] = []
-    for share in shares:
+    for share in parts.lines:
         lines.credit(revenue_role, sign * share.revenue, product_category=share.category)
         for funding, order_level, amount in share.discounts:
             if net and funding != FUNDING_VENDOR:
@@ -297,8 +330,8 @@ def _shares_post(
                 product_category=share.category if by_line else "",
             )
         taxes.extend(share.taxes)
-    lines.credit(PostingRole.SHIPPING_INCOME, sign * shipping_income)
-    taxes.extend(shipping_taxes)
+    lines.credit(PostingRole.SHIPPING_INCOME, sign * parts.shipping_income)
+    taxes.extend(parts.shipping_taxes)
     for jurisdiction, collected_by, amount in taxes:
         if collected_by == COLLECTED_BY_MARKETPLACE:
             if marketplace is None:
@@ -313,11 +346,11 @@ def _shares_post(
             lines.credit(PostingRole.TAX_PAYABLE, sign * amount, jurisdiction=jurisdiction)
 
 
-def _base(order: CanonicalOrder) -> dict[str, str]:
+def order_base(order: CanonicalOrder) -> dict[str, str]:
     return {"channel": order.channel, "store": order.store}
 
 
-def _balanced(draft: Draft) -> Draft:
+def balanced(draft: Draft) -> Draft:
     debit, credit = draft.totals()
     if debit != credit:
         raise PostingRefused(
@@ -352,7 +385,7 @@ def build_order(order: CanonicalOrder, policy: Policy, *, book_fees: bool = Fals
                 "posted from the lines.",
             )
         )
-    lines = _Lines(currency, _base(order))
+    lines = Lines(currency, order_base(order))
     for payment in order.payments:
         if payment.is_gift_card:
             lines.debit(PostingRole.GIFT_CARD_LIABILITY, payment.amount)
@@ -365,345 +398,17 @@ def build_order(order: CanonicalOrder, policy: Policy, *, book_fees: bool = Fals
                 lines.credit(
                     PostingRole.PAYMENT_CLEARING, payment.fee, gateway=payment.gateway, payment_method=payment.method
                 )
-    _shares_post(
+    shares_post(
         lines,
         order=order,
         policy=policy,
-        shares=shares.lines,
-        shipping_income=shares.shipping_income,
-        shipping_taxes=shares.shipping_taxes,
+        parts=shares,
         sign=1,
         revenue_role=PostingRole.REVENUE,
     )
-    return _balanced(
+    return balanced(
         Draft(currency=currency, memo=f"Order {order.external_id}", lines=lines.result(), warnings=warnings)
     )
-
-
-def _cumulative(amount: Decimal, before: int, now: int, whole: int, currency: str) -> Decimal:
-    return quantize(amount * (before + now) / whole, currency) - quantize(amount * before / whole, currency)
-
-
-def _cumulative_amount(amount: Decimal, before: Decimal, now: Decimal, whole: Decimal, currency: str) -> Decimal:
-    return quantize(amount * (before + now) / whole, currency) - quantize(amount * before / whole, currency)
-
-
-@dataclass
-class _Taken:
-    """What the order's earlier refunds already reversed: per component of the order's posting
-    (revenue, each discount and tax of each line, shipping income, each shipping tax), the refunded
-    quantities and printed shipping (the pro-rata bases), and what went to the refunds account."""
-
-    amounts: dict[tuple, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-    quantities: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    shipping: Decimal = Decimal(0)
-    unallocated: Decimal = Decimal(0)
-
-    def copy(self) -> _Taken:
-        amounts, quantities = defaultdict(Decimal, self.amounts), defaultdict(int, self.quantities)
-        return _Taken(amounts, quantities, self.shipping, self.unallocated)
-
-
-@dataclass(frozen=True)
-class _Reversal:
-    shares: list[LineShare]
-    shipping_income: Decimal
-    shipping_taxes: list[tuple[str, str, Decimal]]
-    unallocated: Decimal = Decimal(0)  # booked whole to the refunds account (policy refunds_account)
-    note: str = ""
-
-
-def _take(taken: _Taken, key: tuple, posted: Decimal, part: Decimal) -> Decimal:
-    """`part` of a component, never more than what is left of it; recorded as taken."""
-    left = posted - taken.amounts[key]
-    if part > left:
-        part = max(left, Decimal(0))
-    taken.amounts[key] += part
-    return part
-
-
-def _remaining(shares: OrderShares, taken: _Taken) -> _Reversal:
-    lines = [
-        LineShare(
-            line_id=share.line_id,
-            category=share.category,
-            quantity=share.quantity,
-            revenue=share.revenue - taken.amounts[("revenue", share.line_id)],
-            discounts=tuple(
-                (funding, level, amount - taken.amounts[("discount", share.line_id, index)])
-                for index, (funding, level, amount) in enumerate(share.discounts)
-            ),
-            taxes=tuple(
-                (jurisdiction, by, amount - taken.amounts[("tax", share.line_id, index)])
-                for index, (jurisdiction, by, amount) in enumerate(share.taxes)
-            ),
-        )
-        for share in shares.lines
-    ]
-    return _Reversal(
-        shares=lines,
-        shipping_income=shares.shipping_income - taken.amounts[("shipping",)],
-        shipping_taxes=[
-            (jurisdiction, by, amount - taken.amounts[("shipping_tax", index)])
-            for index, (jurisdiction, by, amount) in enumerate(shares.shipping_taxes)
-        ],
-    )
-
-
-def _take_all(taken: _Taken, reversal: _Reversal) -> None:
-    for share in reversal.shares:
-        taken.amounts[("revenue", share.line_id)] += share.revenue
-        for index, (_f, _l, amount) in enumerate(share.discounts):
-            taken.amounts[("discount", share.line_id, index)] += amount
-        for index, (_j, _b, amount) in enumerate(share.taxes):
-            taken.amounts[("tax", share.line_id, index)] += amount
-    taken.amounts[("shipping",)] += reversal.shipping_income
-    for index, (_j, _b, amount) in enumerate(reversal.shipping_taxes):
-        taken.amounts[("shipping_tax", index)] += amount
-    taken.unallocated += reversal.unallocated
-
-
-def _reversal_lines(order: CanonicalOrder, policy: Policy, reversal: _Reversal) -> _Lines:
-    """The refund-side lines of `reversal`: revenue, discounts, tax and shipping reversed, and what
-    could not be allocated to a line on the refunds role."""
-    lines = _Lines(order.currency, _base(order))
-    _shares_post(
-        lines,
-        order=order,
-        policy=policy,
-        shares=reversal.shares,
-        shipping_income=reversal.shipping_income,
-        shipping_taxes=reversal.shipping_taxes,
-        sign=-1,
-        revenue_role=PostingRole.REFUNDS,
-    )
-    lines.debit(PostingRole.REFUNDS, reversal.unallocated)
-    return lines
-
-
-def _net_debit(lines: _Lines) -> Decimal:
-    return sum((amount if side == "debit" else -amount for (_r, _c, side), amount in lines.amounts.items()), Decimal(0))
-
-
-def _paid_back(order: CanonicalOrder, policy: Policy, reversal: _Reversal) -> Decimal:
-    """What posting `reversal` pays back to the customer: its debits less its credits."""
-    return _net_debit(_reversal_lines(order, policy, reversal))
-
-
-def _reverse_lines(
-    order: CanonicalOrder, shares: OrderShares, refund: CanonicalRefund, taken: _Taken
-) -> tuple[_Reversal, list[Problem]]:
-    """The refunded quantities' pro-rata share (cumulative, so the last refund exhausts exactly
-    what was posted), each component capped at what earlier refunds left of it."""
-    currency = order.currency
-    by_id = {share.line_id: share for share in shares.lines}
-    now: dict[str, int] = defaultdict(int)
-    for line in refund.lines:
-        now[line.line_external_id] += line.quantity
-    problems = []
-    refunded = []
-    for line_id, quantity in now.items():
-        share = by_id.get(line_id)
-        if share is None:
-            problems.append(Problem("invalid", f"Line {line_id!r} is not on order {order.external_id}."))
-            continue
-        before = taken.quantities[line_id]
-        if before + quantity > share.quantity:
-            problems.append(
-                Problem(
-                    "refund_exceeds_posted",
-                    f"Line {line_id!r}: refunding {quantity} after {before} of {share.quantity} posted.",
-                )
-            )
-            continue
-
-        def part(key: tuple, amount: Decimal, share=share, before=before, quantity=quantity) -> Decimal:
-            return _take(taken, key, amount, _cumulative(amount, before, quantity, share.quantity, currency))
-
-        refunded.append(
-            LineShare(
-                line_id=line_id,
-                category=share.category,
-                quantity=quantity,
-                revenue=part(("revenue", line_id), share.revenue),
-                discounts=tuple(
-                    (funding, level, part(("discount", line_id, index), amount))
-                    for index, (funding, level, amount) in enumerate(share.discounts)
-                ),
-                taxes=tuple(
-                    (jurisdiction, by, part(("tax", line_id, index), amount))
-                    for index, (jurisdiction, by, amount) in enumerate(share.taxes)
-                ),
-            )
-        )
-        taken.quantities[line_id] += quantity
-    shipping_income = Decimal(0)
-    shipping_taxes: list[tuple[str, str, Decimal]] = []
-    if refund.shipping:
-        if taken.shipping + refund.shipping > shares.shipping_printed:
-            problems.append(
-                Problem(
-                    "refund_exceeds_posted",
-                    f"Refunding {refund.shipping} of shipping after {taken.shipping} of "
-                    f"{shares.shipping_printed} posted.",
-                )
-            )
-        else:
-            whole = shares.shipping_printed
-            shipping_income = _take(
-                taken,
-                ("shipping",),
-                shares.shipping_income,
-                _cumulative_amount(shares.shipping_income, taken.shipping, refund.shipping, whole, currency),
-            )
-            shipping_taxes = [
-                (
-                    jurisdiction,
-                    by,
-                    _take(
-                        taken,
-                        ("shipping_tax", index),
-                        amount,
-                        _cumulative_amount(amount, taken.shipping, refund.shipping, whole, currency),
-                    ),
-                )
-                for index, (jurisdiction, by, amount) in enumerate(shares.shipping_taxes)
-            ]
-            taken.shipping += refund.shipping
-    return _Reversal(refunded, shipping_income, shipping_taxes), problems
-
-
-def _reverse_amount(
-    order: CanonicalOrder, shares: OrderShares, refund: CanonicalRefund, taken: _Taken, policy: Policy
-) -> tuple[_Reversal, list[Problem]]:
-    """A refund with an amount and no lines (WooCommerce's automatic full refund, Stripe refunds,
-    Shopify order adjustments). Equal to what is left → exactly what is left; less → the policy:
-    pro rata over the remaining revenue, tax and shipping by largest remainder, or the whole
-    amount to the refunds account. More than is left is refused."""
-    currency = order.currency
-    amount = refund.amount
-    if amount is None or amount <= 0:
-        return _Reversal([], Decimal(0), []), [
-            Problem("invalid", f"Refund {refund.external_id} has no lines, no shipping and no positive amount.")
-        ]
-    remaining = _remaining(shares, taken)
-    components_left = _paid_back(order, policy, remaining)
-    left = components_left - taken.unallocated
-    if amount > left:
-        return _Reversal([], Decimal(0), []), [
-            Problem(
-                "refund_exceeds_posted",
-                f"Refund {refund.external_id} of {amount} {currency} exceeds the {left} {currency} "
-                f"left to refund on order {order.external_id}.",
-            )
-        ]
-    if amount == components_left and not taken.unallocated:
-        _take_all(taken, remaining)
-        return replace(remaining, note="no lines: everything left reversed"), []
-    if policy.unallocated_refunds == "refunds_account":
-        reversal = _Reversal([], Decimal(0), [], unallocated=amount, note="no lines: to the refunds account")
-        _take_all(taken, reversal)
-        return reversal, []
-    keys: list[tuple] = []
-    weights: list[Decimal] = []
-    for share in remaining.shares:
-        keys.append(("revenue", share.line_id))
-        weights.append(share.revenue)
-        for index, (_j, _b, tax) in enumerate(share.taxes):
-            keys.append(("tax", share.line_id, index))
-            weights.append(tax)
-    keys.append(("shipping",))
-    weights.append(remaining.shipping_income)
-    for index, (_j, _b, tax) in enumerate(remaining.shipping_taxes):
-        keys.append(("shipping_tax", index))
-        weights.append(tax)
-    try:
-        allocated = allocate(amount, [max(weight, Decimal(0)) for weight in weights], currency)
-        parts = dict(zip(keys, allocated, strict=True))
-    except MoneyError as error:
-        return _Reversal([], Decimal(0), []), [Problem("invalid", f"Refund {refund.external_id}: {error}")]
-    reversal = _Reversal(
-        shares=[
-            LineShare(
-                line_id=share.line_id,
-                category=share.category,
-                quantity=0,
-                revenue=parts[("revenue", share.line_id)],
-                discounts=(),
-                taxes=tuple(
-                    (jurisdiction, by, parts[("tax", share.line_id, index)])
-                    for index, (jurisdiction, by, _t) in enumerate(share.taxes)
-                ),
-            )
-            for share in remaining.shares
-        ],
-        shipping_income=parts[("shipping",)],
-        shipping_taxes=[
-            (jurisdiction, by, parts[("shipping_tax", index)])
-            for index, (jurisdiction, by, _t) in enumerate(remaining.shipping_taxes)
-        ],
-        note="no lines: pro rata over what is left",
-    )
-    _take_all(taken, reversal)
-    return reversal, []
-
-
-def _reverse(
-    order: CanonicalOrder, shares: OrderShares, refund: CanonicalRefund, taken: _Taken, policy: Policy
-) -> tuple[_Reversal, list[Problem]]:
-    if not refund.lines and not refund.shipping:
-        return _reverse_amount(order, shares, refund, taken, policy)
-    return _reverse_lines(order, shares, refund, taken)
-
-
-def build_refund(
-    order: CanonicalOrder, refund: CanonicalRefund, earlier: Sequence[CanonicalRefund], policy: Policy
-) -> Draft:
-    """The mirror of what `order` posted for the refunded quantities and shipping (or, for a refund
-    with an amount and no lines, for that amount: `_reverse_amount`), after `earlier` refunds of
-    the same order took their shares. An earlier refund that would be refused took nothing."""
-    currency = order.currency
-    if refund.currency != currency:
-        raise PostingRefused(
-            [Problem("currency_mismatch", f"The refund is in {refund.currency}, the order in {currency}.")]
-        )
-    shares = order_shares(order, policy)
-    taken = _Taken()
-    for other in earlier:
-        trial = taken.copy()
-        reversal, problems = _reverse(order, shares, other, trial, policy)
-        if not problems and (other.amount is None or other.amount == _paid_back(order, policy, reversal)):
-            taken = trial
-    reversal, problems = _reverse(order, shares, refund, taken, policy)
-    if problems:
-        raise PostingRefused(problems)
-    lines = _reversal_lines(order, policy, reversal)
-    paid_back = _net_debit(lines)
-    if refund.amount is not None and refund.amount != paid_back:
-        kind = "refund_exceeds_posted" if refund.amount > paid_back else "totals_mismatch"
-        raise PostingRefused(
-            [
-                Problem(
-                    kind,
-                    f"The vendor refunded {refund.amount} {currency} but the refunded lines "
-                    f"posted {paid_back} {currency}.",
-                )
-            ]
-        )
-    if refund.is_gift_card:
-        lines.credit(PostingRole.GIFT_CARD_LIABILITY, paid_back)
-    else:
-        payment = next((p for p in order.payments if p.gateway == refund.gateway), None)
-        lines.credit(
-            PostingRole.PAYMENT_CLEARING,
-            paid_back,
-            gateway=refund.gateway,
-            payment_method=payment.method if payment else "",
-        )
-    memo = f"Refund {refund.external_id} of order {order.external_id}"
-    if reversal.note:
-        memo = f"{memo} ({reversal.note})"
-    return _balanced(Draft(currency=currency, memo=memo, lines=lines.result()))
 
 
 def build_payout(payout: CanonicalPayout, *, fees_booked: frozenset[str] = frozenset()) -> Draft:
@@ -726,7 +431,7 @@ def build_payout(payout: CanonicalPayout, *, fees_booked: frozenset[str] = froze
                 )
             ]
         )
-    lines = _Lines(currency, {})
+    lines = Lines(currency, {})
     lines.debit(PostingRole.BANK, payout.amount)
     suspense: dict[str, Decimal] = defaultdict(Decimal)
     for line in payout.lines:
@@ -756,14 +461,14 @@ def build_payout(payout: CanonicalPayout, *, fees_booked: frozenset[str] = froze
                 f"payout suspense: {listed}. Reclassify them from the suspense account.",
             )
         )
-    return _balanced(
+    return balanced(
         Draft(currency=currency, memo=f"Payout {payout.external_id}", lines=lines.result(), warnings=warnings)
     )
 
 
 def build_reversal(lines: Sequence[RoleLine], *, currency: str, memo: str) -> Draft:
     """Every line with its sides swapped: a cancellation undoes exactly what was posted."""
-    return _balanced(
+    return balanced(
         Draft(
             currency=currency,
             memo=memo,
@@ -791,7 +496,7 @@ def build_processor_charge(
         )
     if fee > charge.amount:
         raise PostingRefused([Problem("invalid", f"Charge {charge.external_id}: fee {fee} exceeds {charge.amount}.")])
-    lines = _Lines(currency, {})
+    lines = Lines(currency, {})
     lines.credit(
         PostingRole.PAYMENT_CLEARING,
         charge.amount,
@@ -812,4 +517,4 @@ def build_processor_charge(
             )
         )
     memo = f"{charge.gateway} charge {charge.external_id} settles order {order.external_id}"
-    return _balanced(Draft(currency=currency, memo=memo, lines=lines.result(), warnings=warnings))
+    return balanced(Draft(currency=currency, memo=memo, lines=lines.result(), warnings=warnings))

@@ -27,7 +27,8 @@ from commerce.models import Order, Refund
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from posting.models import JournalEntry
 from posting.money import quantize
-from posting.services import journal_post_order, journal_post_payout, journal_post_refund, payout_reconcile
+from posting.reconciliation import payout_reconcile
+from posting.services import journal_post_order, journal_post_payout, journal_post_refund
 
 SOURCE = "demo"
 ORDERS_PER_DAY = 2

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from posting.models import PeriodClose
 from tenants.models import User
+from tenants.services import audit_record
 
 
 def period_close_get() -> PeriodClose:
@@ -53,8 +54,6 @@ def _month_end(day: dt.date) -> bool:
 
 
 def _audit(*, period: PeriodClose, action: str, before: dt.date | None, actor: User | None, actor_label: str | None):
-    from tenants.services import audit_record
-
     tenant = connection.tenant
     audit_record(
         actor=actor,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from commerce.models import Order, Payout, Refund
 from posting import services
 from posting.models import Reconciliation
+from posting.reconciliation import payout_reconcile
 from triage.retry import retry_action
 
 
@@ -45,7 +46,7 @@ RETRY_ACTIONS: dict[str, Callable[..., object]] = {
     ),
     "posting.payout": lambda payout_id: _outcome(services.journal_post_payout(payout=Payout.objects.get(pk=payout_id))),
     "posting.payout_reconcile": lambda payout_id: _reconciled(
-        services.payout_reconcile(payout=Payout.objects.get(pk=payout_id))
+        payout_reconcile(payout=Payout.objects.get(pk=payout_id))
     ),
     "posting.erp_push": _erp_pushed,
 }

@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -15,6 +16,7 @@ from posting.exports import ledger_beancount, ledger_csv
 from posting.forms import PeriodCloseForm, PeriodReopenForm, PolicyForm
 from posting.models import JournalEntry, PostingBatch, Reconciliation
 from posting.periods import period_close, period_close_get, period_reopen
+from posting.reconciliation import payout_reconcile
 from posting.selectors import (
     account_ledger,
     batch_summary,
@@ -31,8 +33,9 @@ from posting.selectors import (
     source_document,
     trial_balance,
 )
-from posting.services import POLICY_FIELDS, payout_reconcile, policy_update
+from posting.services import POLICY_FIELDS, policy_update
 from tenants.models import Membership
+from tenants.selectors import partner_tenants
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -42,17 +45,18 @@ def _date(value: str | None) -> dt.date | None:
         return None
 
 
-def journals(request: HttpRequest) -> HttpResponse:
+def _filtered_list(request: HttpRequest, *, template: str, statuses: type[models.TextChoices], rows) -> HttpResponse:
+    """A list page filtered by one of `statuses` and a search text, 50 rows a page."""
     status = request.GET.get("status", "")
-    if status not in JournalEntry.Status.values:
+    if status not in statuses.values:
         status = ""
     search = request.GET.get("q", "").strip()[:100]
-    page = Paginator(journals_list(status=status or None, search=search), 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "posting/journals.html",
-        {"page": page, "status": status, "search": search, "statuses": JournalEntry.Status.choices},
-    )
+    page = Paginator(rows(status=status or None, search=search), 50).get_page(request.GET.get("page"))
+    return render(request, template, {"page": page, "status": status, "search": search, "statuses": statuses.choices})
+
+
+def journals(request: HttpRequest) -> HttpResponse:
+    return _filtered_list(request, template="posting/journals.html", statuses=JournalEntry.Status, rows=journals_list)
 
 
 def journal(request: HttpRequest, entry_id: int) -> HttpResponse:
@@ -234,16 +238,7 @@ def source_document_page(request: HttpRequest, kind: str, pk: int) -> HttpRespon
 
 
 def payouts(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
-    if status not in Reconciliation.Status.values:
-        status = ""
-    search = request.GET.get("q", "").strip()[:100]
-    page = Paginator(payouts_list(status=status or None, search=search), 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "posting/payouts.html",
-        {"page": page, "status": status, "search": search, "statuses": Reconciliation.Status.choices},
-    )
+    return _filtered_list(request, template="posting/payouts.html", statuses=Reconciliation.Status, rows=payouts_list)
 
 
 def payout(request: HttpRequest, pk: int) -> HttpResponse:
@@ -314,8 +309,6 @@ def partner_payouts_page(request: HttpRequest) -> HttpResponse:
     """Partner console: the payouts of every tenant of this partner, with their reconciliation."""
     if request.portal_area != "partner":
         raise Http404("Not found")
-    from tenants.selectors import partner_tenants
-
     status = request.GET.get("status", "")
     if status not in Reconciliation.Status.values:
         status = ""

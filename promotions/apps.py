@@ -6,5 +6,12 @@ class PromotionsConfig(AppConfig):
     verbose_name = "Promotions"
 
     def ready(self) -> None:
-        # Registers the periodic expiry job and the triage retry action in every process.
+        # Imported only once the apps are loaded: they import models. `retry` and `tasks` register
+        # the periodic expiry job and the triage retry action in every process; orders take a
+        # published promotion's funding through a callback registered with commerce, which sits
+        # below promotions and so never imports it.
+        from commerce.services import discount_funder_register
         from promotions import retry, tasks  # noqa: F401
+        from promotions.funding import discounts_funded
+
+        discount_funder_register(discounts_funded)

@@ -15,7 +15,8 @@ from commerce.inventory import (
 )
 from commerce.models import InventoryLevel, InventoryLocation, Reservation, StockChange
 from commerce.selectors import available_to_sell
-from commerce.services import UpsertOutcome, order_upsert, refund_upsert
+from commerce.services import order_upsert, refund_upsert
+from commerce.upserts import UpsertOutcome
 from tenants.models import AuditEvent
 from tests.commerce.factories import PAID_AT, refund, shopify_order
 from tests.connectors.factories import ConnectionFactory

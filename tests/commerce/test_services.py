@@ -8,7 +8,8 @@ from django_tenants.utils import tenant_context
 from commerce.documents import OrderLineDoc, PayoutLineDoc
 from commerce.models import Order, OrderLine, Payout, Refund, TaxLine
 from commerce.selectors import order_document, payout_document, refund_document
-from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
+from commerce.services import order_upsert, payout_upsert, refund_upsert
+from commerce.upserts import UpsertOutcome
 from tests.commerce.factories import refund, shopify_order, stripe_payout
 
 

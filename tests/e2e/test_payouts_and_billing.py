@@ -17,7 +17,8 @@ pytestmark = pytest.mark.e2e
 def _reconciled_payout(sandbox: Sandbox) -> int:
     from commerce.services import order_upsert, payout_upsert, refund_upsert
     from mappings.services import standard_chart_apply
-    from posting.services import journal_post_order, journal_post_payout, journal_post_refund, payout_reconcile
+    from posting.reconciliation import payout_reconcile
+    from posting.services import journal_post_order, journal_post_payout, journal_post_refund
     from tests.commerce.factories import refund, shopify_order, stripe_payout_all_types
 
     with tenant_context(sandbox.tenant):

@@ -141,7 +141,8 @@ def test_ledger_api_is_404_for_another_tenant_and_on_the_partner_console(world, 
 
 def _reconciled_payout(world, tenant=None):
     from commerce.services import payout_upsert, refund_upsert
-    from posting.services import journal_post_payout, journal_post_refund, payout_reconcile
+    from posting.reconciliation import payout_reconcile
+    from posting.services import journal_post_payout, journal_post_refund
     from tests.commerce.factories import refund, stripe_payout_all_types
 
     with tenant_context(tenant or world.acme):

@@ -7,7 +7,8 @@ from commerce.documents import PayoutLineDoc
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from mappings.services import standard_chart_apply
 from posting.models import Reconciliation
-from posting.services import journal_post_order, journal_post_payout, journal_post_refund, payout_reconcile
+from posting.reconciliation import payout_reconcile
+from posting.services import journal_post_order, journal_post_payout, journal_post_refund
 from tests.commerce.factories import refund, shopify_order, stripe_payout, stripe_payout_all_types
 from triage.models import Exception as TriageException
 

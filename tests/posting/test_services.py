@@ -431,7 +431,7 @@ def test_payout_with_fee_refunds_and_unknown_lines_posts_to_suspense_and_raises_
     world, django_capture_on_commit_callbacks
 ):
     from commerce.documents import PayoutLineDoc
-    from posting.services import payout_reconcile
+    from posting.reconciliation import payout_reconcile
     from triage.models import Exception as TriageException
 
     with tenant_context(world.acme):

@@ -160,7 +160,8 @@ def test_another_tenants_member_gets_404_on_policy_batches_ledger_and_documents(
 
 def _reconciled_payout(world, tenant=None):
     from commerce.services import payout_upsert, refund_upsert
-    from posting.services import journal_post_payout, journal_post_refund, payout_reconcile
+    from posting.reconciliation import payout_reconcile
+    from posting.services import journal_post_payout, journal_post_refund
     from tests.commerce.factories import refund, stripe_payout_all_types
 
     with tenant_context(tenant or world.acme):
@@ -315,7 +316,8 @@ def test_partner_payouts_pages_merge_tenants_newest_first(world):
 def test_payout_check_again_after_the_order_is_posted_and_viewers_cannot(world, host_client):
     from commerce.services import payout_upsert, refund_upsert
     from posting.models import Reconciliation
-    from posting.services import journal_post_payout, journal_post_refund, payout_reconcile
+    from posting.reconciliation import payout_reconcile
+    from posting.services import journal_post_payout, journal_post_refund
     from tests.commerce.factories import refund, stripe_payout_all_types
 
     with tenant_context(world.acme):

@@ -1,0 +1,46 @@
+"""What an upsert of a versioned vendor document did, and the one rule for versions: an older
+source version than the stored one is ignored (and logged), the same version changes nothing.
+Shared by the document writes (commerce.services) and the inventory writes (commerce.inventory)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class UpsertOutcome(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    IGNORED_STALE = "ignored_stale"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class UpsertResult(Generic[T]):
+    outcome: UpsertOutcome
+    obj: T
+
+
+def stale_outcome(existing, version: int, kind: str, external_id: str) -> UpsertOutcome | None:
+    """IGNORED_STALE or UNCHANGED when `version` must not overwrite `existing`; None to write it."""
+    if existing is None:
+        return None
+    if version < existing.source_version:
+        log.info(
+            "commerce.stale_version_ignored",
+            kind=kind,
+            external_id=external_id,
+            stored=existing.source_version,
+            received=version,
+        )
+        return UpsertOutcome.IGNORED_STALE
+    if version == existing.source_version:
+        return UpsertOutcome.UNCHANGED
+    return None
