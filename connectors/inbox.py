@@ -309,7 +309,7 @@ def event_apply(*, event: InboundEvent, connection: Connection, stage: list[str]
         raise NormaliseError(f"The stored body is not JSON: {error}") from None
     if event.topic not in adapter.topics:
         raise NormaliseError(f"Topic {event.topic!r} is not one {connection.get_vendor_display()} connections handle.")
-    documents = adapter.normalise(topic=event.topic, payload=payload, connection=connection)
+    documents = adapter.documents(topic=event.topic, payload=payload, connection=connection)
     records = []
     for document in documents:
         stage[0] = (

@@ -272,7 +272,7 @@ def test_an_unknown_currency_code_is_a_dead_letter_naming_the_currency(world, tm
 
 
 def test_an_unexpected_error_while_normalising_fails_the_event_then_dead_letters_it(world, monkeypatch, settings):
-    from connectors.vendors.woocommerce import WooCommerceAdapter
+    from connectors.vendors.woocommerce.adapter import WooCommerceAdapter
 
     conn = _woo(world)
 
