@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -115,68 +116,75 @@ def _decimal(row: Mapping[str, str], name: str, *, default: str | None = None) -
         raise NormaliseError(f"Row {row.get('_row')}: {name} {value!r} is not a number.") from None
 
 
+def _line(row: Mapping[str, str], currency: str) -> tuple[OrderLineDoc, DiscountDoc | None]:
+    """One row's line and its discount (None without one)."""
+    where = f"Row {row['_row']}"
+    try:
+        quantity = int(row.get("quantity") or "")
+    except ValueError:
+        raise NormaliseError(f"{where}: quantity {row.get('quantity')!r} is not a whole number.") from None
+    if quantity <= 0:
+        raise NormaliseError(f"{where}: quantity must be positive.")
+    taxes = ()
+    if row.get("tax_amount"):
+        taxes = (
+            TaxLineDoc(
+                jurisdiction=row.get("tax_jurisdiction") or "tax",
+                rate=_decimal(row, "tax_rate", default="0"),
+                amount=money(row["tax_amount"], currency, field=f"{where} tax_amount"),
+            ),
+        )
+    line = OrderLineDoc(
+        external_id=row["line_id"],
+        sku=row.get("sku", "")[:120],
+        quantity=quantity,
+        unit_price=money(row.get("unit_price"), currency, field=f"{where} unit_price"),
+        product_category=row.get("category", "")[:80],
+        title=row.get("title", "")[:255],
+        taxes=taxes,
+    )
+    amount = money(row["line_discount"], currency, field=f"{where} line_discount") if row.get("line_discount") else 0
+    if not amount:
+        return line, None
+    return line, DiscountDoc(amount=amount, code=row.get("discount_code", "")[:80], line_external_id=row["line_id"])
+
+
+def _shipping(first: Mapping[str, str], currency: str) -> list[ShippingLineDoc]:
+    """The order's shipping, from its first row."""
+    if not first.get("shipping"):
+        return []
+    shipping_taxes = ()
+    if first.get("shipping_tax"):
+        shipping_taxes = (
+            TaxLineDoc(
+                first.get("shipping_tax_jurisdiction") or "tax",
+                _decimal(first, "shipping_tax_rate", default="0"),
+                money(first["shipping_tax"], currency, field="shipping_tax"),
+            ),
+        )
+    return [ShippingLineDoc("shipping", money(first["shipping"], currency, field="shipping"), taxes=shipping_taxes)]
+
+
 def order_normalise(rows: list[Mapping[str, str]]) -> CanonicalOrder:
     first = rows[0]
     currency = currency_code(first.get("currency"))
     included = (first.get("taxes_included") or "").lower() in TRUE
     lines, discounts = [], []
     for row in rows:
-        where = f"Row {row['_row']}"
-        try:
-            quantity = int(row.get("quantity") or "")
-        except ValueError:
-            raise NormaliseError(f"{where}: quantity {row.get('quantity')!r} is not a whole number.") from None
-        if quantity <= 0:
-            raise NormaliseError(f"{where}: quantity must be positive.")
-        taxes = ()
-        if row.get("tax_amount"):
-            taxes = (
-                TaxLineDoc(
-                    jurisdiction=row.get("tax_jurisdiction") or "tax",
-                    rate=_decimal(row, "tax_rate", default="0"),
-                    amount=money(row["tax_amount"], currency, field=f"{where} tax_amount"),
-                ),
-            )
-        lines.append(
-            OrderLineDoc(
-                external_id=row["line_id"],
-                sku=row.get("sku", "")[:120],
-                quantity=quantity,
-                unit_price=money(row.get("unit_price"), currency, field=f"{where} unit_price"),
-                product_category=row.get("category", "")[:80],
-                title=row.get("title", "")[:255],
-                taxes=taxes,
-            )
-        )
-        if row.get("line_discount"):
-            amount = money(row["line_discount"], currency, field=f"{where} line_discount")
-            if amount:
-                discounts.append(
-                    DiscountDoc(amount=amount, code=row.get("discount_code", "")[:80], line_external_id=row["line_id"])
-                )
-    shipping = []
-    if first.get("shipping"):
-        shipping_taxes = ()
-        if first.get("shipping_tax"):
-            shipping_taxes = (
-                TaxLineDoc(
-                    first.get("shipping_tax_jurisdiction") or "tax",
-                    _decimal(first, "shipping_tax_rate", default="0"),
-                    money(first["shipping_tax"], currency, field="shipping_tax"),
-                ),
-            )
-        shipping.append(
-            ShippingLineDoc("shipping", money(first["shipping"], currency, field="shipping"), taxes=shipping_taxes)
-        )
+        line, discount = _line(row, currency)
+        lines.append(line)
+        if discount is not None:
+            discounts.append(discount)
+    shipping = _shipping(first, currency)
     placed_at = timestamp(first.get("placed_at"), field="placed_at")
     paid_at = timestamp(first["paid_at"], field="paid_at") if first.get("paid_at") else None
     try:
-        version = int(first.get("order_version") or 1)
+        order_version = int(first.get("order_version") or 1)
     except ValueError:
         raise NormaliseError(f"order_version {first.get('order_version')!r} is not a whole number.") from None
     document = CanonicalOrder(
         external_id=first["order_id"],
-        source_version=version,
+        source_version=order_version,
         currency=currency,
         placed_at=placed_at,
         paid_at=paid_at,
@@ -189,8 +197,6 @@ def order_normalise(rows: list[Mapping[str, str]]) -> CanonicalOrder:
     )
     if paid_at is None:
         return document
-    from dataclasses import replace
-
     payment = PaymentDoc(
         external_id=f"{document.external_id}:payment",
         gateway=first.get("payment_gateway") or "manual",

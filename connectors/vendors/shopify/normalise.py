@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -138,8 +139,6 @@ def _order_level_taxes(order: Mapping[str, Any], lines: list[OrderLineDoc], curr
     """An order whose taxes are only at order level (older orders, Shopify's SDK samples): each
     order tax line is spread over the lines by gross amount (largest remainder), so the tax is
     posted to its jurisdiction instead of silently dropped."""
-    from dataclasses import replace
-
     order_taxes = _taxes(order, currency)
     if not order_taxes:
         return lines
@@ -154,9 +153,8 @@ def _order_level_taxes(order: Mapping[str, Any], lines: list[OrderLineDoc], curr
     return [replace(line, taxes=tuple(taxes)) for line, taxes in zip(lines, per_line, strict=True)]
 
 
-def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> CanonicalOrder:
-    currency = currency_code(order.get("currency"), field="currency")
-    order_id = str(require(order, "id"))
+def _line_items(order: Mapping[str, Any], currency: str) -> tuple[list[OrderLineDoc], list[DiscountDoc]]:
+    """The order's lines and the discounts Shopify already allocated to each of them."""
     lines: list[OrderLineDoc] = []
     discounts: list[DiscountDoc] = []
     for item in order.get("line_items") or []:
@@ -189,6 +187,10 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> Canon
             )
     if lines and not any(line.taxes for line in lines):
         lines = _order_level_taxes(order, lines, currency)
+    return lines, discounts
+
+
+def _shipping_lines(order: Mapping[str, Any], currency: str) -> list[ShippingLineDoc]:
     shipping_lines = []
     for position, shipping in enumerate(order.get("shipping_lines") or []):
         price = _shop_amount(shipping, "price", currency)
@@ -206,12 +208,11 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> Canon
                 taxes=_taxes(shipping, currency),
             )
         )
-    updated_at = timestamp(order.get("updated_at") or order.get("created_at"), field="updated_at")
-    placed_at = timestamp(require(order, "created_at"), field="created_at")
-    financial_status = order.get("financial_status") or ""
-    paid_at = None
-    if financial_status in PAID_STATUSES:
-        paid_at = optional_timestamp(order.get("processed_at"), field="processed_at") or placed_at
+    return shipping_lines
+
+
+def _fulfilments(order: Mapping[str, Any]) -> list[FulfilmentDoc]:
+    """The successful fulfilments (pending, cancelled and failed ones move no goods)."""
     fulfilments = []
     for fulfilment in order.get("fulfillments") or []:
         if fulfilment.get("status") not in (None, "success"):
@@ -227,17 +228,39 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> Canon
                 location=str(fulfilment.get("location_id") or ""),
             )
         )
+    return fulfilments
+
+
+def _presentment(order: Mapping[str, Any], currency: str) -> tuple[str, dict[str, str]]:
+    """The presentment currency and totals, kept for reference when they differ from the shop's."""
+    presentment_currency = order.get("presentment_currency") or ""
+    if presentment_currency in ("", currency):
+        return "", {}
+    presentment_amounts = {}
+    total_set = order.get("total_price_set") or {}
+    if isinstance(total_set, dict) and isinstance(total_set.get("presentment_money"), dict):
+        presentment_amounts["total"] = str(total_set["presentment_money"].get("amount"))
+    return presentment_currency, presentment_amounts
+
+
+def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> CanonicalOrder:
+    currency = currency_code(order.get("currency"), field="currency")
+    order_id = str(require(order, "id"))
+    lines, discounts = _line_items(order, currency)
+    shipping_lines = _shipping_lines(order, currency)
+    updated_at = timestamp(order.get("updated_at") or order.get("created_at"), field="updated_at")
+    placed_at = timestamp(require(order, "created_at"), field="created_at")
+    paid_at = None
+    if (order.get("financial_status") or "") in PAID_STATUSES:
+        paid_at = optional_timestamp(order.get("processed_at"), field="processed_at") or placed_at
+    fulfilments = _fulfilments(order)
     fulfilled_at = (
         max(f.fulfilled_at for f in fulfilments)
         if order.get("fulfillment_status") == "fulfilled" and fulfilments
         else None
     )
     vendor_total = _shop_amount(order, "total_price", currency) if order.get("total_price") is not None else None
-    presentment_currency = order.get("presentment_currency") or ""
-    presentment_amounts = {}
-    total_set = order.get("total_price_set") or {}
-    if isinstance(total_set, dict) and isinstance(total_set.get("presentment_money"), dict):
-        presentment_amounts["total"] = str(total_set["presentment_money"].get("amount"))
+    presentment_currency, presentment_amounts = _presentment(order, currency)
     document = CanonicalOrder(
         external_id=order_id,
         source_version=version(updated_at),
@@ -254,8 +277,8 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> Canon
         discounts=tuple(discounts),
         shipping_lines=tuple(shipping_lines),
         fulfilments=tuple(fulfilments),
-        presentment_currency=presentment_currency if presentment_currency != currency else "",
-        presentment_amounts=presentment_amounts if presentment_currency not in ("", currency) else {},
+        presentment_currency=presentment_currency,
+        presentment_amounts=presentment_amounts,
         vendor_total=vendor_total,
     )
     if paid_at is None:
@@ -267,8 +290,6 @@ def _with_payments(document: CanonicalOrder, order: Mapping[str, Any]) -> Canoni
     """The order's REST payload names its gateways but not the split between them; the amount is
     the line-level total (what posting trusts), the vendor's own total is kept to flag differences.
     An order paid partly by gift card is split by `gift_card_split` once its transactions are read."""
-    from dataclasses import replace
-
     gateways = _gateway_names(order)
     card_gateways = [name for name in gateways if name not in GIFT_CARD_GATEWAYS]
     gateway = card_gateways[0] if card_gateways else (gateways[0] if gateways else DEFAULT_GATEWAY)
@@ -304,8 +325,6 @@ def needs_transactions(order: Mapping[str, Any]) -> bool:
 def gift_card_split(document: CanonicalOrder, transactions: Any) -> CanonicalOrder:
     """Split the order's payment into the gift-card share (successful gift-card sales and captures,
     in shop currency) and the rest on the card gateway. More gift card than the order is an error."""
-    from dataclasses import replace
-
     if not isinstance(transactions, list):
         raise NormaliseError(f"Order {document.external_id}: transactions.json did not return a list.")
     currency = document.currency

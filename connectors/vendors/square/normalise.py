@@ -103,14 +103,10 @@ def _quantity(value: Any, *, field: str) -> int:
     return int(quantity)
 
 
-def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
-    order_id = str(require(order, "id"))
-    total, currency = _money(order.get("total_money"), field="total_money")
-    taxes_by_uid = {tax.get("uid"): tax for tax in order.get("taxes") or []}
-    kinds = {tax.get("type") for tax in taxes_by_uid.values()}
-    if {"ADDITIVE", "INCLUSIVE"} <= kinds:
-        raise NormaliseError("The order mixes inclusive and additive taxes; post it by hand.")
-    included = "INCLUSIVE" in kinds
+def _line_items(
+    order: Mapping[str, Any], currency: str, taxes_by_uid: Mapping[Any, Mapping[str, Any]]
+) -> tuple[list[OrderLineDoc], list[DiscountDoc]]:
+    """The order's lines with their taxes, and the discounts Square already spread over them."""
     discounts_by_uid = {discount.get("uid"): discount for discount in order.get("discounts") or []}
     lines, discounts = [], []
     for index, item in enumerate(order.get("line_items") or []):
@@ -151,6 +147,12 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
                 taxes=tuple(taxes),
             )
         )
+    return lines, discounts
+
+
+def _service_charges(
+    order: Mapping[str, Any], currency: str, taxes_by_uid: Mapping[Any, Mapping[str, Any]], *, included: bool
+) -> list[ShippingLineDoc]:
     shipping = []
     for charge in order.get("service_charges") or []:
         amount, _ = _money(charge.get("total_money"), field="service_charges.total_money", currency=currency)
@@ -176,6 +178,10 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
                 taxes=tuple(charge_taxes),
             )
         )
+    return shipping
+
+
+def _tenders(order: Mapping[str, Any], currency: str) -> list[PaymentDoc]:
     payments = []
     for tender in order.get("tenders") or []:
         amount, _ = _money(tender.get("amount_money"), field="tenders.amount_money", currency=currency)
@@ -193,6 +199,20 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
                 is_gift_card=kind == "SQUARE_GIFT_CARD",
             )
         )
+    return payments
+
+
+def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
+    order_id = str(require(order, "id"))
+    total, currency = _money(order.get("total_money"), field="total_money")
+    taxes_by_uid = {tax.get("uid"): tax for tax in order.get("taxes") or []}
+    kinds = {tax.get("type") for tax in taxes_by_uid.values()}
+    if {"ADDITIVE", "INCLUSIVE"} <= kinds:
+        raise NormaliseError("The order mixes inclusive and additive taxes; post it by hand.")
+    included = "INCLUSIVE" in kinds
+    lines, discounts = _line_items(order, currency, taxes_by_uid)
+    shipping = _service_charges(order, currency, taxes_by_uid, included=included)
+    payments = _tenders(order, currency)
     state = order.get("state")
     placed_at = timestamp(require(order, "created_at"), field="created_at")
     paid = sum((payment.amount for payment in payments), Decimal(0))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -108,11 +109,10 @@ def _objects(payload: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     return items
 
 
-def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
-    order_id = str(require(order, "id"))
-    currency = currency_code(order.get("currency"))
-    included = bool(order.get("prices_include_tax"))
-    rates = {rate.get("rate_id"): rate for rate in _objects(order, "tax_lines")}
+def _line_items(
+    order: Mapping[str, Any], currency: str, rates: Mapping[Any, Mapping[str, Any]], *, included: bool
+) -> tuple[list[OrderLineDoc], list[DiscountDoc]]:
+    """The order's lines at the price the customer saw, and each line's share of the coupons."""
     codes = ", ".join(str(coupon.get("code")) for coupon in _objects(order, "coupon_lines"))
     lines, discounts = [], []
     for index, item in enumerate(_objects(order, "line_items")):
@@ -143,6 +143,13 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
                 taxes=_tax_docs(item.get("taxes"), rates, currency, field),
             )
         )
+    return lines, discounts
+
+
+def _shipping_and_fees(
+    order: Mapping[str, Any], currency: str, rates: Mapping[Any, Mapping[str, Any]], *, included: bool
+) -> list[ShippingLineDoc]:
+    """Shipping lines, then fee lines (posted like shipping: a charge on top of the goods)."""
     shipping_lines = []
     for index, shipping in enumerate(_objects(order, "shipping_lines")):
         amount = money(shipping.get("total") or "0", currency, field=f"shipping_lines[{index}].total")
@@ -172,6 +179,29 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
                 taxes=_tax_docs(fee.get("taxes"), rates, currency, f"fee_lines[{index}]"),
             )
         )
+    return shipping_lines
+
+
+def _with_payment(document: CanonicalOrder, order: Mapping[str, Any]) -> CanonicalOrder:
+    """A paid order's one payment: the line-level total (what posting trusts) on its gateway."""
+    order_id = document.external_id
+    method = str(order.get("payment_method") or "manual")[:60]
+    payment = PaymentDoc(
+        external_id=str(order.get("transaction_id") or f"{order_id}:payment")[:120],
+        gateway=method,
+        amount=line_level_total(document),
+        method=str(order.get("payment_method_title") or "")[:60],
+    )
+    return replace(document, payments=(payment,))
+
+
+def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
+    order_id = str(require(order, "id"))
+    currency = currency_code(order.get("currency"))
+    included = bool(order.get("prices_include_tax"))
+    rates = {rate.get("rate_id"): rate for rate in _objects(order, "tax_lines")}
+    lines, discounts = _line_items(order, currency, rates, included=included)
+    shipping_lines = _shipping_and_fees(order, currency, rates, included=included)
     status = order.get("status") or ""
     placed_at = _gmt(require(order, "date_created_gmt"), field="date_created_gmt")
     modified = _gmt(order.get("date_modified_gmt") or order.get("date_created_gmt"), field="date_modified_gmt")
@@ -198,16 +228,7 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
     )
     if document.paid_at is None:
         return document
-    from dataclasses import replace
-
-    method = str(order.get("payment_method") or "manual")[:60]
-    payment = PaymentDoc(
-        external_id=str(order.get("transaction_id") or f"{order_id}:payment")[:120],
-        gateway=method,
-        amount=line_level_total(document),
-        method=str(order.get("payment_method_title") or "")[:60],
-    )
-    return replace(document, payments=(payment,))
+    return _with_payment(document, order)
 
 
 def refund_normalise(refund: Mapping[str, Any], *, order_id: str, currency: str) -> CanonicalRefund:
