@@ -39,6 +39,7 @@ from commerce.documents import (
     CanonicalProcessorCharge,
     CanonicalRefund,
 )
+from commerce.inventory import inventory_level_upsert
 from commerce.selectors import order_stored
 from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
 from connectors.errors import connector_problem_raise, connector_problem_resolved
@@ -189,8 +190,6 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
             "outcome": "posted" if outcome.entry else outcome.status.value,
         }
     elif isinstance(document, CanonicalInventoryLevel):
-        from commerce.inventory import inventory_level_upsert
-
         result = inventory_level_upsert(source=source, connection_id=connection_id, document=document)
         record = {
             "type": "inventory_level",

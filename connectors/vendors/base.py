@@ -13,9 +13,11 @@ channel's truth rather than the request they sent."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from commerce.documents import CanonicalInventoryLevel, CanonicalOrder, CanonicalPayout, CanonicalRefund
@@ -141,6 +143,54 @@ class Adapter:
     def connection_test(self, *, connection: Connection) -> str:
         """Call the vendor with the stored credentials; return a short description or raise ConnectorError."""
         raise NormaliseError(f"{self.vendor} has no API to test.")
+
+
+class PackageAdapter(Adapter):
+    """A source adapter made of the modules of its vendor package (`connectors/vendors/<vendor>/`,
+    the package its class is defined in): `client` (config_validate, client, connection_test),
+    `webhooks` (webhook_verify, webhook_identify and, where the vendor has them, file_identify and
+    webhook_ping), `polling` (fetch_page) and `normalise` (pure). A vendor's adapter adds what it
+    reads in `prefetch`."""
+
+    def _module(self, concern: str) -> ModuleType:
+        return importlib.import_module(f"{type(self).__module__.rpartition('.')[0]}.{concern}")
+
+    def config_validate(self, config: Mapping[str, Any]) -> None:
+        self._module("client").config_validate(config)
+
+    def client(self, connection: Connection) -> VendorClient:
+        return self._module("client").client(connection)
+
+    def connection_test(self, *, connection: Connection) -> str:
+        return self._module("client").connection_test(connection=connection)
+
+    def webhook_ping(self, *, body: bytes, headers: Mapping[str, str]) -> bool:
+        ping = getattr(self._module("webhooks"), "webhook_ping", None)
+        return ping(body=body, headers=headers) if ping else False
+
+    def webhook_verify(self, *, connection: Connection, body: bytes, headers: Mapping[str, str], url: str) -> None:
+        self._module("webhooks").webhook_verify(connection=connection, body=body, headers=headers, url=url)
+
+    def webhook_identify(self, *, body: bytes, payload: Any, headers: Mapping[str, str]) -> WebhookIdentity:
+        return self._module("webhooks").webhook_identify(body=body, payload=payload, headers=headers)
+
+    def file_identify(self, *, topic: str, payload: Any) -> WebhookIdentity:
+        identify = getattr(self._module("webhooks"), "file_identify", None)
+        return (
+            identify(topic=topic, payload=payload) if identify else super().file_identify(topic=topic, payload=payload)
+        )
+
+    def normalise(
+        self, *, topic: str, payload: Any, connection: Connection, fetched: Mapping[str, Any]
+    ) -> list[Document]:
+        return self._module("normalise").normalise(topic=topic, payload=payload, fetched=fetched)
+
+    def fetch_page(
+        self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None
+    ) -> Page:
+        return self._module("polling").fetch_page(
+            connection=connection, client=client, topic=topic, cursor=cursor, since=since
+        )
 
 
 class ChannelRejected(Exception):

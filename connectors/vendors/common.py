@@ -4,7 +4,10 @@ mapping a vendor's validation answer to `ChannelRejected`, and quantity checks."
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,7 +18,7 @@ from typing import Any, TypeVar
 
 from commerce.documents import CanonicalOrder
 from connectors.http import RequestRejected
-from connectors.vendors.base import ChannelRejected, NormaliseError
+from connectors.vendors.base import ChannelRejected, NormaliseError, WebhookRejected
 from posting.money import MoneyError, currency_check, from_minor, quantize, to_decimal
 
 
@@ -99,6 +102,17 @@ def line_level_total(order: CanonicalOrder) -> Decimal:
         (tax.amount for shipping in order.shipping_lines for tax in shipping.taxes), Decimal(0)
     )
     return gross - discounts + shipping + (Decimal(0) if order.taxes_included else taxes)
+
+
+def hmac_base64_verify(*, headers: Mapping[str, str], header: str, secret: str, message: bytes, vendor: str) -> None:
+    """Raise WebhookRejected unless `header` holds base64(HMAC-SHA256(secret, message)) (Shopify,
+    WooCommerce and Square sign their webhooks this way; they differ in what `message` is)."""
+    given = headers.get(header, "")
+    if not given or not secret:
+        raise WebhookRejected(f"Missing {header}.")
+    expected = base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest())
+    if not hmac.compare_digest(expected, given.strip().encode()):
+        raise WebhookRejected(f"The {vendor} signature does not match.")
 
 
 def body(value: Any) -> bytes:

@@ -1,22 +1,20 @@
-"""Shopify's source adapter: the one object the inbox and the sync know, made of this package's
-client, webhooks, polling and (pure) normalise."""
+"""Shopify's source adapter (client, webhooks, polling and normalise come from this package): what
+an event needs read before it is normalised, and which topics the connection polls."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from commerce.models import InventoryLevel, Order
-from connectors.http import VendorClient
 from connectors.models import Connection
 from connectors.vendors import adapter_register
-from connectors.vendors.base import Adapter, DependencyMissing, Document, Page, WebhookIdentity
-from connectors.vendors.shopify import client, normalise, polling, webhooks
+from connectors.vendors.base import DependencyMissing, PackageAdapter
+from connectors.vendors.shopify import client, normalise
 from connectors.vendors.shopify.normalise import INVENTORY_TOPIC, ORDER_TOPICS
 
 
-class ShopifyAdapter(Adapter):
+class ShopifyAdapter(PackageAdapter):
     vendor = Connection.Vendor.SHOPIFY
     topics = (*ORDER_TOPICS, "refunds/create", "payouts", INVENTORY_TOPIC)
     poll_topics = ("orders", "payouts")
@@ -24,24 +22,6 @@ class ShopifyAdapter(Adapter):
     topic_header = "X-Shopify-Topic"
     credential_fields = ("access_token",)
     config_fields = ("shop_domain", "api_version")
-
-    def config_validate(self, config: Mapping[str, Any]) -> None:
-        client.config_validate(config)
-
-    def base_url(self, connection: Connection) -> str:
-        return client.base_url(connection)
-
-    def client(self, connection: Connection) -> VendorClient:
-        return client.client(connection)
-
-    def connection_test(self, *, connection: Connection) -> str:
-        return client.connection_test(connection=connection)
-
-    def webhook_verify(self, *, connection: Connection, body: bytes, headers: Mapping[str, str], url: str) -> None:
-        webhooks.webhook_verify(connection=connection, body=body, headers=headers, url=url)
-
-    def webhook_identify(self, *, body: bytes, payload: Any, headers: Mapping[str, str]) -> WebhookIdentity:
-        return webhooks.webhook_identify(body=body, payload=payload, headers=headers)
 
     def prefetch(self, *, topic: str, payload: Any, connection: Connection) -> dict[str, Any]:
         payload = normalise.resource(topic, payload)
@@ -64,11 +44,6 @@ class ShopifyAdapter(Adapter):
             return {"sku": self._sku(connection, payload)}
         return {}
 
-    def normalise(
-        self, *, topic: str, payload: Any, connection: Connection, fetched: Mapping[str, Any]
-    ) -> list[Document]:
-        return normalise.normalise(topic=topic, payload=payload, fetched=fetched)
-
     def poll_topics_for(self, connection: Connection) -> tuple[str, ...]:
         if connection.config.get("sync_inventory"):
             return (*self.poll_topics, "inventory_levels")
@@ -86,11 +61,6 @@ class ShopifyAdapter(Adapter):
             .first()
         )
         return known or client.inventory_item_sku(connection, item_id)
-
-    def fetch_page(
-        self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None
-    ) -> Page:
-        return polling.fetch_page(connection=connection, client=client, topic=topic, cursor=cursor, since=since)
 
 
 adapter_register(ShopifyAdapter())

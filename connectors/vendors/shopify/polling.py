@@ -8,6 +8,8 @@ import datetime as dt
 import re
 from typing import Any
 
+import httpx
+
 from connectors.http import VendorClient, response_json
 from connectors.models import Connection
 from connectors.vendors.base import NormaliseError, Page, Record
@@ -28,6 +30,19 @@ def fetch_page(
     if topic == "inventory_levels":
         return _inventory_page(connection=connection, client=client, cursor=cursor, since=since)
     raise NormaliseError(f"Shopify cannot poll {topic!r}.")
+
+
+def _linked_page(
+    records: list[Record], objects: list[dict], *, response: httpx.Response, cursor: dict, watermark: str | None
+) -> Page:
+    """A page of an `updated_at_min` listing paged by its `Link: rel="next"` URL: the next page
+    keeps the run's watermark; the last one moves it to the newest `updated_at` seen in the run."""
+    newest = max((str(obj.get("updated_at") or "") for obj in objects), default="") or watermark
+    match = _NEXT_LINK.search(response.headers.get("Link", ""))
+    if match:
+        return Page(records, {"updated_at_min": watermark, "newest": newest, "next": match.group(1)}, done=False)
+    final = max(filter(None, [cursor.get("newest"), newest]), default=None)
+    return Page(records, {"updated_at_min": final} if final else {}, done=True)
 
 
 def _inventory_page(*, connection: Connection, client: VendorClient, cursor: dict, since: dt.datetime | None) -> Page:
@@ -65,12 +80,7 @@ def _inventory_page(*, connection: Connection, client: VendorClient, cursor: dic
         )
         for level in levels
     ]
-    newest = max((str(level.get("updated_at") or "") for level in levels), default="") or watermark
-    match = _NEXT_LINK.search(response.headers.get("Link", ""))
-    if match:
-        return Page(records, {"updated_at_min": watermark, "newest": newest, "next": match.group(1)}, done=False)
-    final = max(filter(None, [cursor.get("newest"), newest]), default=None)
-    return Page(records, {"updated_at_min": final} if final else {}, done=True)
+    return _linked_page(records, levels, response=response, cursor=cursor, watermark=watermark)
 
 
 def _orders_page(*, client: VendorClient, cursor: dict, since: dt.datetime | None) -> Page:
@@ -87,12 +97,7 @@ def _orders_page(*, client: VendorClient, cursor: dict, since: dt.datetime | Non
     if not isinstance(orders, list):
         raise NormaliseError("orders.json did not return an orders list.")
     records = [Record("orders/updated", str(order.get("id")), body(order)) for order in orders]
-    newest = max((str(order.get("updated_at") or "") for order in orders), default="") or watermark
-    match = _NEXT_LINK.search(response.headers.get("Link", ""))
-    if match:
-        return Page(records, {"updated_at_min": watermark, "newest": newest, "next": match.group(1)}, done=False)
-    final = max(filter(None, [cursor.get("newest"), newest]), default=None)
-    return Page(records, {"updated_at_min": final} if final else {}, done=True)
+    return _linked_page(records, orders, response=response, cursor=cursor, watermark=watermark)
 
 
 def _payouts_page(*, client: VendorClient, cursor: dict, since: dt.datetime | None) -> Page:

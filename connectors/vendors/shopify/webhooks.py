@@ -3,25 +3,18 @@ the topic in `X-Shopify-Topic`."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
 from connectors.models import Connection
 from connectors.vendors.base import WebhookIdentity, WebhookRejected
+from connectors.vendors.common import hmac_base64_verify
 from connectors.vendors.shopify.normalise import INVENTORY_TOPIC
 
 
 def webhook_verify(*, connection: Connection, body: bytes, headers: Mapping[str, str], url: str) -> None:
-    given = headers.get("X-Shopify-Hmac-Sha256", "")
     secret = connection.webhook_secret
-    if not given or not secret:
-        raise WebhookRejected("Missing X-Shopify-Hmac-Sha256.")
-    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    if not hmac.compare_digest(expected.encode(), given.strip().encode()):
-        raise WebhookRejected("The Shopify signature does not match.")
+    hmac_base64_verify(headers=headers, header="X-Shopify-Hmac-Sha256", secret=secret, message=body, vendor="Shopify")
 
 
 def webhook_identify(*, body: bytes, payload: Any, headers: Mapping[str, str]) -> WebhookIdentity:

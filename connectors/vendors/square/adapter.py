@@ -3,17 +3,15 @@ client, webhooks, polling and (pure) normalise."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from commerce.models import Order, Payment
-from connectors.http import VendorClient
 from connectors.models import Connection
 from connectors.vendors import adapter_register
-from connectors.vendors.base import Adapter, DependencyMissing, Document, Page, WebhookIdentity
+from connectors.vendors.base import DependencyMissing, PackageAdapter
 from connectors.vendors.common import require
-from connectors.vendors.square import client, normalise, polling, webhooks
+from connectors.vendors.square import client, normalise
 from connectors.vendors.square.normalise import (
     INVENTORY_POLL_TOPIC,
     INVENTORY_TOPIC,
@@ -24,7 +22,7 @@ from connectors.vendors.square.normalise import (
 )
 
 
-class SquareAdapter(Adapter):
+class SquareAdapter(PackageAdapter):
     vendor = Connection.Vendor.SQUARE
     topics = (
         *ORDER_TOPICS,
@@ -40,24 +38,6 @@ class SquareAdapter(Adapter):
     inventory_topics = (INVENTORY_TOPIC, INVENTORY_POLL_TOPIC)
     credential_fields = ("access_token",)
     config_fields = ("location_ids", "environment", "notification_url")
-
-    def config_validate(self, config: Mapping[str, Any]) -> None:
-        client.config_validate(config)
-
-    def client(self, connection: Connection) -> VendorClient:
-        return client.client(connection)
-
-    def connection_test(self, *, connection: Connection) -> str:
-        return client.connection_test(connection=connection)
-
-    def webhook_verify(self, *, connection: Connection, body: bytes, headers: Mapping[str, str], url: str) -> None:
-        webhooks.webhook_verify(connection=connection, body=body, headers=headers, url=url)
-
-    def webhook_identify(self, *, body: bytes, payload: Any, headers: Mapping[str, str]) -> WebhookIdentity:
-        return webhooks.webhook_identify(body=body, payload=payload, headers=headers)
-
-    def file_identify(self, *, topic: str, payload: Any) -> WebhookIdentity:
-        return webhooks.file_identify(topic=topic, payload=payload)
 
     def prefetch(self, *, topic: str, payload: Any, connection: Connection) -> dict[str, Any]:
         """Order events carry only the order's id; a refund needs its itemised return order; a
@@ -79,11 +59,6 @@ class SquareAdapter(Adapter):
             references = self._references(connection, entries) if isinstance(entries, list) else {}
             return {"entries": entries, "references": references}
         return {}
-
-    def normalise(
-        self, *, topic: str, payload: Any, connection: Connection, fetched: Mapping[str, Any]
-    ) -> list[Document]:
-        return normalise.normalise(topic=topic, payload=payload, fetched=fetched)
 
     def _return_order(
         self, connection: Connection, refund: Mapping[str, Any], payload: Mapping[str, Any], *, event: bool
@@ -124,11 +99,6 @@ class SquareAdapter(Adapter):
         if connection.config.get("sync_inventory"):
             return (*self.poll_topics, INVENTORY_POLL_TOPIC)
         return self.poll_topics
-
-    def fetch_page(
-        self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None
-    ) -> Page:
-        return polling.fetch_page(connection=connection, client=client, topic=topic, cursor=cursor, since=since)
 
 
 adapter_register(SquareAdapter())

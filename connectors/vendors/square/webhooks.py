@@ -5,26 +5,24 @@ Square's API returns it."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
 from connectors.models import Connection
 from connectors.vendors.base import WebhookIdentity, WebhookRejected
+from connectors.vendors.common import hmac_base64_verify
 from connectors.vendors.square.normalise import is_event, saved_object
 
 
 def webhook_verify(*, connection: Connection, body: bytes, headers: Mapping[str, str], url: str) -> None:
-    given = headers.get("x-square-hmacsha256-signature", "")
-    secret = connection.webhook_secret
-    if not given or not secret:
-        raise WebhookRejected("Missing x-square-hmacsha256-signature.")
     notification_url = connection.config.get("notification_url") or url
-    digest = hmac.new(secret.encode(), notification_url.encode() + body, hashlib.sha256).digest()
-    if not hmac.compare_digest(base64.b64encode(digest), given.strip().encode()):
-        raise WebhookRejected("The Square signature does not match.")
+    hmac_base64_verify(
+        headers=headers,
+        header="x-square-hmacsha256-signature",
+        secret=connection.webhook_secret,
+        message=notification_url.encode() + body,
+        vendor="Square",
+    )
 
 
 def webhook_identify(*, body: bytes, payload: Any, headers: Mapping[str, str]) -> WebhookIdentity:

@@ -4,14 +4,12 @@ signature: answered 200 and not stored."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
 from connectors.models import Connection
 from connectors.vendors.base import WebhookIdentity, WebhookRejected
+from connectors.vendors.common import hmac_base64_verify
 
 
 def webhook_ping(*, body: bytes, headers: Mapping[str, str]) -> bool:
@@ -19,13 +17,10 @@ def webhook_ping(*, body: bytes, headers: Mapping[str, str]) -> bool:
 
 
 def webhook_verify(*, connection: Connection, body: bytes, headers: Mapping[str, str], url: str) -> None:
-    given = headers.get("X-WC-Webhook-Signature", "")
     secret = connection.webhook_secret
-    if not given or not secret:
-        raise WebhookRejected("Missing X-WC-Webhook-Signature.")
-    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, given.strip().encode()):
-        raise WebhookRejected("The WooCommerce signature does not match.")
+    hmac_base64_verify(
+        headers=headers, header="X-WC-Webhook-Signature", secret=secret, message=body, vendor="WooCommerce"
+    )
 
 
 def webhook_identify(*, body: bytes, payload: Any, headers: Mapping[str, str]) -> WebhookIdentity:
