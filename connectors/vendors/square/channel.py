@@ -213,24 +213,8 @@ class SquareChannel(ChannelAdapter):
             discount_old = related.get((rule or {}).get("pricing_rule_data", {}).get("discount_id", ""))
             products_old = related.get((rule or {}).get("pricing_rule_data", {}).get("match_products_id", ""))
 
-            if spec.kind == "percent_off":
-                discount_data = {
-                    "name": name,
-                    "discount_type": "FIXED_PERCENTAGE",
-                    "percentage": f"{spec.value.normalize():f}",
-                }
-            else:
-                discount_data = {
-                    "name": name,
-                    "discount_type": "FIXED_AMOUNT",
-                    "amount_money": {"amount": to_minor(spec.value, spec.currency), "currency": spec.currency},
-                }
-            product_ids = [variations[sku]["id"] for sku in dict.fromkeys(spec.skus)] + list(spec.categories)
-            product_set_data: dict[str, Any] = {"name": name}
-            if product_ids:
-                product_set_data["product_ids_any"] = product_ids
-            else:
-                product_set_data["all_products"] = True
+            discount_data = self._discount_data(spec, name)
+            product_set_data = self._product_set_data(spec, name, variations)
             rule_data: dict[str, Any] = {
                 "name": name,
                 "discount_id": discount_old["id"] if discount_old else "#discount",
@@ -248,28 +232,44 @@ class SquareChannel(ChannelAdapter):
                 self._object("PRODUCT_SET", products_old, "#products", "product_set_data", product_set_data, presence),
                 self._object("PRICING_RULE", rule, "#rule", "pricing_rule_data", rule_data, presence),
             ]
-            data = self._upsert(client, objects, doing=f"save pricing rule {spec.key} v{spec.version}")
-            rule_id = rule["id"] if rule else None
-            for mapping in data.get("id_mappings") or []:
-                if mapping.get("client_object_id") == "#rule":
-                    rule_id = mapping.get("object_id")
-            if not rule_id:
-                raise BadResponse("Square saved the pricing rule but did not say its id.")
+            doing = f"save pricing rule {spec.key} v{spec.version}"
+            rule_id = self._rule_id(self._upsert(client, objects, doing=doing), rule["id"] if rule else None)
             saved = self._object_get(client, rule_id)
             if saved is None and rule is None:
                 # Square answered from its idempotency cache: the same promotion was created before and
                 # removed since (rollback, then publish again). Create it afresh under a new key.
-                data = self._upsert(
-                    client, objects, doing=f"save pricing rule {spec.key} v{spec.version}", salt=rule_id
-                )
-                rule_id = next(
-                    (m.get("object_id") for m in data.get("id_mappings") or [] if m.get("client_object_id") == "#rule"),
-                    None,
-                )
-                if not rule_id:
-                    raise BadResponse("Square saved the pricing rule but did not say its id.")
+                rule_id = self._rule_id(self._upsert(client, objects, doing=doing, salt=rule_id), None)
                 saved = self._object_get(client, rule_id)
             return self._ack(saved, rule_id)
+
+    @staticmethod
+    def _discount_data(spec: PromotionSpec, name: str) -> dict[str, Any]:
+        if spec.kind == "percent_off":
+            return {"name": name, "discount_type": "FIXED_PERCENTAGE", "percentage": f"{spec.value.normalize():f}"}
+        return {
+            "name": name,
+            "discount_type": "FIXED_AMOUNT",
+            "amount_money": {"amount": to_minor(spec.value, spec.currency), "currency": spec.currency},
+        }
+
+    @staticmethod
+    def _product_set_data(spec: PromotionSpec, name: str, variations: Mapping[str, dict]) -> dict[str, Any]:
+        """The SKUs' variations and the categories in scope; none at all means every product."""
+        product_ids = [variations[sku]["id"] for sku in dict.fromkeys(spec.skus)] + list(spec.categories)
+        if product_ids:
+            return {"name": name, "product_ids_any": product_ids}
+        return {"name": name, "all_products": True}
+
+    @staticmethod
+    def _rule_id(data: Mapping[str, Any], known: str | None) -> str:
+        """The pricing rule's id: Square's id for the new `#rule`, else the one it already had."""
+        rule_id = known
+        for mapping in data.get("id_mappings") or []:
+            if mapping.get("client_object_id") == "#rule":
+                rule_id = mapping.get("object_id")
+        if not rule_id:
+            raise BadResponse("Square saved the pricing rule but did not say its id.")
+        return rule_id
 
     @staticmethod
     def _object(
