@@ -57,7 +57,8 @@ def main() -> None:
     from commerce.selectors import available_to_sell
     from commerce.upserts import UpsertOutcome
     from connectors.models import Connection
-    from promotions.channels.base import ChannelAdapter
+    from connectors.vendors import channels as vendor_channels
+    from connectors.vendors.base import ChannelAdapter
     from tenants import services
     from tenants.provisioning import template_ensure
 
@@ -73,7 +74,7 @@ def main() -> None:
             return dict(levels)
 
     echoes = {vendor: EchoChannel(vendor) for vendor in ("shopify", "square")}
-    inventory_sync._OVERRIDES.update(echoes)
+    vendor_channels._OVERRIDES.update(echoes)
     dispatched: list[dict] = []
     tasks.inventory_push.apply_async = lambda **kwargs: dispatched.append(kwargs)
 

@@ -20,6 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from commerce.documents import CanonicalInventoryLevel
+from commerce.inventory_sync import inventory_push_schedule, sales_channel_vendors
 from commerce.models import (
     ChannelLocation,
     FulfilmentLine,
@@ -361,10 +362,8 @@ def location_safety_default_set(
 
 
 def channel_vendors() -> tuple[str, ...]:
-    """Sales channels that hold stock figures (those with a channel adapter in promotions/channels)."""
-    from promotions.channels import channel_vendors as vendors
-
-    return vendors()
+    """Sales channels that hold stock figures (those with a channel adapter in connectors/vendors)."""
+    return sales_channel_vendors()
 
 
 @transaction.atomic
@@ -451,7 +450,5 @@ def stock_changed_mark(*, pairs: Iterable[tuple[int | None, str]]) -> int:
     StockChange.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["location", "sku"], update_fields=["changed_at"]
     )
-    from commerce.inventory_sync import inventory_push_schedule
-
     inventory_push_schedule()
     return len(rows)

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import structlog
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.db import connection as db
 from django.db import transaction
 from django.db.models import F, Q
@@ -28,8 +29,8 @@ from django.utils import timezone
 
 from commerce.models import ChannelLocation, ChannelStock, StockChange
 from commerce.selectors import available_to_sell
-from promotions.channels.base import ChannelAdapter, ChannelRejected, ChannelUnsupported
 from triage.retry import RetryAction, retry_action
+from triage.services import exception_raise, exception_resolve_for_object
 
 if TYPE_CHECKING:
     from connectors.models import Connection
@@ -40,26 +41,55 @@ PUSH_GATE_KEY = "commerce:inventory-push-queued"
 DRAIN_LIMIT = 20_000
 CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 
-# Test doubles by vendor (filled by a fixture); production resolves through promotions.channels.
-_OVERRIDES: dict[str, ChannelAdapter] = {}
-
 
 class ChannelPushFailed(Exception):
     """A retried push still did not land on the channel."""
 
 
-def channel_adapter(vendor: str) -> ChannelAdapter:
-    """The channel adapter for a vendor: a registered test double, else `promotions.channels.adapter_for`."""
-    if vendor in _OVERRIDES:
-        return _OVERRIDES[vendor]
-    try:
-        from promotions.channels import adapter_for
-    except ImportError:
-        raise ChannelUnsupported(f"No channel adapters are installed; {vendor} cannot take inventory.") from None
-    try:
-        return adapter_for(vendor)
-    except (LookupError, ValueError, ValidationError) as error:
-        raise ChannelUnsupported(f"{vendor} has no channel adapter: {error}") from None
+class ChannelPushError(Exception):
+    """A channel did not take the figures; `cause` says why (`channel_rejected`,
+    `channel_unsupported`, `channel_<connector cause>`)."""
+
+    def __init__(self, message: str, *, cause: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+
+
+Levels = Mapping[tuple[str, str], Decimal]
+
+
+@dataclass(frozen=True)
+class SalesChannels:
+    """What commerce needs of the sales channels' adapters (connectors/vendors/<vendor>/channel.py),
+    which sit above it: the connectors app registers them from its ready(), commerce never imports
+    them. `connections` gives the channel connections to push to (not paused), by id;
+    `push_available` sets ATS per (sku, channel location) and returns what the channel shows,
+    raising ChannelPushError when the channel does not take them."""
+
+    vendors: Callable[[], tuple[str, ...]]
+    connections: Callable[[Iterable[int]], dict[int, Connection]]
+    push_available: Callable[[Connection, Levels], Levels]
+
+
+_SALES_CHANNELS: list[SalesChannels] = []
+
+
+def sales_channels_register(channels: SalesChannels) -> None:
+    _SALES_CHANNELS[:] = [channels]
+
+
+def sales_channel_vendors() -> tuple[str, ...]:
+    """The connection vendors that are sales channels (none when no adapters are registered)."""
+    return _SALES_CHANNELS[0].vendors() if _SALES_CHANNELS else ()
+
+
+def _channel_push(channel: Connection, levels: Levels) -> Levels:
+    if not _SALES_CHANNELS:
+        raise ChannelPushError(
+            f"No channel adapters are installed; {channel.vendor} cannot take inventory.", cause="channel_unsupported"
+        )
+    return _SALES_CHANNELS[0].push_available(channel, levels)
 
 
 def _debounce_seconds() -> int:
@@ -71,8 +101,8 @@ def _push_dispatch() -> None:
     countdown = _debounce_seconds()
     if not cache.add(PUSH_GATE_KEY, "1", timeout=countdown + 5):
         return
-    from commerce.tasks import inventory_push
-
+    # The task by its registered name: commerce/tasks.py imports this module, not the other way round.
+    inventory_push = current_app.tasks["commerce.inventory_push"]
     try:
         inventory_push.apply_async(countdown=countdown, retry=False)
     except Exception:  # broker down: the rows stay queued and the per-minute sweep pushes them
@@ -158,8 +188,6 @@ def _record(
 def _problem(*, channel: Connection, mappings: list[ChannelLocation], cause: str, detail: str, keys: int) -> None:
     """One occurrence per channel location affected, so a later success resolves exactly those
     (and never another kind of problem recorded on the connection itself)."""
-    from triage.services import exception_raise
-
     for mapping in mappings:
         exception_raise(
             kind="inventory",
@@ -184,22 +212,15 @@ def _push_channel(
 ) -> bool:
     """One `push_available` call for one channel (no transaction open while it runs); then its
     outcome is recorded in one transaction. True when the channel shows exactly what was sent."""
-    from connectors.http import ConnectorError
-    from triage.services import exception_resolve_for_object
-
     report.channels += 1
     sent_to = {channel_location for _, channel_location in levels}
     affected = [mapping for mapping in mappings if mapping.channel_location_id in sent_to]
     try:
-        shown = dict(channel_adapter(channel.vendor).push_available(channel, levels))
+        shown = dict(_channel_push(channel, levels))
     except Exception as error:  # one channel's failure, whatever it is, must not hold up the others
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
-        if isinstance(error, ChannelUnsupported):
-            cause = "channel_unsupported"
-        elif isinstance(error, ChannelRejected):
-            cause = "channel_rejected"
-        elif isinstance(error, ConnectorError):
-            cause = f"channel_{error.cause}"
+        if isinstance(error, ChannelPushError):
+            cause = error.cause
         else:
             cause = "channel_error"
             log.exception("commerce.inventory_push_crashed", channel=channel.pk)
@@ -231,8 +252,6 @@ def _push_channel(
 
 
 def _push(*, pairs: set[tuple[int, str]], report: PushReport, only_channel_id: int | None = None) -> None:
-    from connectors.models import Connection
-
     if not pairs:
         return
     changed = ChannelLocation.objects.filter(location_id__in={location_id for location_id, _ in pairs})
@@ -258,10 +277,10 @@ def _push(*, pairs: set[tuple[int, str]], report: PushReport, only_channel_id: i
         location_ids={mapping.location_id for found in siblings.values() for mapping in found},
     )
     pushable = {(row.location_id, row.sku): row.pushable for row in result.rows}
-    channels = Connection.objects.in_bulk(list(keys))
+    channels = _SALES_CHANNELS[0].connections(keys) if _SALES_CHANNELS else {}
     for channel_id in sorted(keys):
         channel = channels.get(channel_id)
-        if channel is None or channel.status == Connection.Status.PAUSED:
+        if channel is None:
             continue  # a removed or paused channel is sent nothing
         levels: dict[tuple[str, str], Decimal] = {}
         for sku, channel_location in sorted(keys[channel_id]):

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
+from commerce.inventory_sync import inventory_push_due, inventory_push_stale_pending
 from portal.fairness import FairTask
 from portal.periodic import periodic_job
 
@@ -17,8 +18,6 @@ def _tenant_only(name: str) -> None:
 
 @shared_task(base=FairTask, fair_queue="inventory", name="commerce.inventory_push", acks_late=True)
 def inventory_push() -> dict[str, int]:
-    from commerce.inventory_sync import inventory_push_due
-
     _tenant_only("commerce.inventory_push")
     report = inventory_push_due()
     return {"changes": report.changes, "channels": report.channels, "failed": report.failed}
@@ -27,7 +26,5 @@ def inventory_push() -> dict[str, int]:
 @periodic_job("commerce.inventory_push_sweep")
 def inventory_push_sweep() -> int:
     """Once a minute per tenant: queue a push when changes wait (their task was lost or never sent)."""
-    from commerce.inventory_sync import inventory_push_stale_pending
-
     _tenant_only("commerce.inventory_push_sweep")
     return inventory_push_stale_pending()

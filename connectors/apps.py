@@ -6,4 +6,13 @@ class ConnectorsConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the per-minute periodic jobs and the triage retry actions in every process.
+        # Commerce sits below the vendor packages: it reaches the sales channels through this callback.
+        from commerce.inventory_sync import SalesChannels, sales_channels_register
         from connectors import jobs, retry  # noqa: F401
+        from connectors.selectors import connections_unpaused
+        from connectors.vendors import channel_vendors
+        from connectors.vendors.channels import push_available
+
+        sales_channels_register(
+            SalesChannels(vendors=channel_vendors, connections=connections_unpaused, push_available=push_available)
+        )

@@ -14,7 +14,7 @@ from connectors.inbox import event_process, event_store
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor
 from connectors.vendors.base import Record, WebhookRejected
-from connectors.vendors.csvdrop import csv_records
+from connectors.vendors.csvdrop.normalise import csv_records
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 

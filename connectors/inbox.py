@@ -20,7 +20,7 @@ import re
 import uuid
 import zlib
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -39,6 +39,7 @@ from commerce.documents import (
     CanonicalProcessorCharge,
     CanonicalRefund,
 )
+from commerce.inventory import inventory_level_upsert
 from commerce.selectors import order_stored
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from commerce.upserts import UpsertOutcome
@@ -46,7 +47,7 @@ from connectors.errors import connector_problem_raise, connector_problem_resolve
 from connectors.http import ConnectorError
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
-from connectors.vendors.base import DependencyMissing, Document, NormaliseError
+from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError
 from posting import services as posting
 from posting.reconciliation import payout_reconcile
 from tenants.selectors import tenant_current_suspended
@@ -191,8 +192,6 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
             "outcome": "posted" if outcome.entry else outcome.status.value,
         }
     elif isinstance(document, CanonicalInventoryLevel):
-        from commerce.inventory import inventory_level_upsert
-
         result = inventory_level_upsert(source=source, connection_id=connection_id, document=document)
         record = {
             "type": "inventory_level",
@@ -244,15 +243,18 @@ PERMANENT = (NormaliseError, ValidationError, ValueError, LookupError, TypeError
 TRANSIENT = (ConnectorError, DatabaseError, DependencyMissing)
 
 
+_FINISHED = (InboundEvent.Status.PROCESSED, InboundEvent.Status.IGNORED, InboundEvent.Status.DEAD)
+
+
 def event_process(*, event_id: int) -> InboundEvent | None:
-    """Process one event; safe to call any number of times, concurrently too."""
+    """Process one event; safe to call any number of times, concurrently too. What the event needs
+    from the vendor's API (and the stored documents it refers to) is read first, outside the
+    transaction and its locks (DESIGN.md §1); under the locks the event is only normalised (pure)
+    and applied."""
+    prefetched = _event_prefetch(event_id)
     with transaction.atomic():
         event = InboundEvent.objects.select_for_update().select_related("connection").filter(pk=event_id).first()
-        if event is None or event.status in (
-            InboundEvent.Status.PROCESSED,
-            InboundEvent.Status.IGNORED,
-            InboundEvent.Status.DEAD,
-        ):
+        if event is None or event.status in _FINISHED:
             return event
         if tenant_current_suspended():
             return _event_hold(event)
@@ -270,7 +272,7 @@ def event_process(*, event_id: int) -> InboundEvent | None:
         stage = [f"Normalising {event.topic}"]
         try:
             with transaction.atomic():
-                records = event_apply(event=event, connection=connection, stage=stage)
+                records = event_apply(event=event, connection=connection, stage=stage, prefetched=prefetched)
         except PERMANENT as error:
             return _event_fail(event=event, error=error, permanent=True, stage=stage[0])
         except TRANSIENT as error:
@@ -299,11 +301,16 @@ def _event_hold(event: InboundEvent) -> InboundEvent:
     return event
 
 
-def event_apply(*, event: InboundEvent, connection: Connection, stage: list[str] | None = None) -> list[dict[str, Any]]:
-    """Normalise the event and apply its documents. `stage[0]` is kept up to date (normalising,
-    then storing and posting each document) so a failure can say where it happened."""
-    stage = stage if stage is not None else [""]
-    stage[0] = f"Normalising {event.topic}"
+@dataclass(frozen=True)
+class Prefetched:
+    """What `adapter.prefetch` read for an event before its transaction, or the error it raised
+    (raised again under the event's lock, so it fails the event exactly as a normalise error would)."""
+
+    fetched: Mapping[str, Any] = field(default_factory=dict)
+    error: BaseException | None = None
+
+
+def _event_payload(event: InboundEvent, connection: Connection) -> tuple[Adapter, Any]:
     adapter = adapter_for_vendor(connection.vendor)
     try:
         payload = json.loads(event.body)
@@ -311,7 +318,42 @@ def event_apply(*, event: InboundEvent, connection: Connection, stage: list[str]
         raise NormaliseError(f"The stored body is not JSON: {error}") from None
     if event.topic not in adapter.topics:
         raise NormaliseError(f"Topic {event.topic!r} is not one {connection.get_vendor_display()} connections handle.")
-    documents = adapter.normalise(topic=event.topic, payload=payload, connection=connection)
+    return adapter, payload
+
+
+def _event_prefetch(event_id: int) -> Prefetched | None:
+    """Read what the event needs from the network, holding no transaction and no lock. None when the
+    event will not be normalised now (gone, finished, held, or its connection paused)."""
+    event = InboundEvent.objects.select_related("connection").filter(pk=event_id).first()
+    if event is None or event.status in _FINISHED:
+        return None
+    if event.connection.status == Connection.Status.PAUSED or tenant_current_suspended():
+        return None
+    try:
+        adapter, payload = _event_payload(event, event.connection)
+        return Prefetched(fetched=adapter.prefetch(topic=event.topic, payload=payload, connection=event.connection))
+    except Exception as error:  # classified under the lock by event_process, like any normalise error
+        return Prefetched(error=error)
+
+
+def event_apply(
+    *,
+    event: InboundEvent,
+    connection: Connection,
+    stage: list[str] | None = None,
+    prefetched: Prefetched | None = None,
+) -> list[dict[str, Any]]:
+    """Normalise the event and apply its documents. `stage[0]` is kept up to date (normalising,
+    then storing and posting each document) so a failure can say where it happened. Without
+    `prefetched` (the caller read nothing beforehand), the adapter's reads happen here."""
+    stage = stage if stage is not None else [""]
+    stage[0] = f"Normalising {event.topic}"
+    if prefetched is not None and prefetched.error is not None:
+        raise prefetched.error
+    adapter, payload = _event_payload(event, connection)
+    if prefetched is None:
+        prefetched = Prefetched(fetched=adapter.prefetch(topic=event.topic, payload=payload, connection=connection))
+    documents = adapter.normalise(topic=event.topic, payload=payload, connection=connection, fetched=prefetched.fetched)
     records = []
     for document in documents:
         stage[0] = (

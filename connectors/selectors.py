@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Q, QuerySet
 
 from connectors.models import Connection, InboundEvent, SyncRun
@@ -13,6 +15,12 @@ def connections_list() -> QuerySet[Connection]:
 
 def connection_get(*, connection_id: int) -> Connection | None:
     return Connection.objects.filter(pk=connection_id).first()
+
+
+def connections_unpaused(ids: Iterable[int]) -> dict[int, Connection]:
+    """The connections with these ids that are not paused, by id (removed ones are absent)."""
+    found = Connection.objects.in_bulk(list(ids))
+    return {pk: connection for pk, connection in found.items() if connection.status != Connection.Status.PAUSED}
 
 
 def sync_runs_list(*, connection: Connection | None = None, status: str | None = None) -> QuerySet[SyncRun]:

@@ -19,7 +19,7 @@ from django.db import transaction
 from connectors.inbox import event_process, event_store
 from connectors.models import Connection
 from connectors.services import connection_create
-from connectors.vendors.stripe import signature_header
+from connectors.vendors.stripe.webhooks import signature_header
 
 CATALOG = [
     ("SOCK-MER-M", "Merino Crew Sock", "Socks", Decimal("18.00")),

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from connectors.models import Connection
 from connectors.services import connection_create
+from connectors.vendors.base import ChannelAck
 from promotions import services
-from promotions.channels.base import ChannelAck
 from promotions.deployment import channel_adapter
 from promotions.models import ChannelDeployment, Promotion
 from tenants.models import User

@@ -1,6 +1,6 @@
 """The one way from promotions to a channel adapter, and the spec a version becomes.
 
-`channel_adapter(vendor)` asks `promotions.channels.adapter_for` at call time; tests (and only tests)
+`channel_adapter(vendor)` asks `connectors.vendors.channel_adapter_for` at call time; tests (and only tests)
 put a double in `_OVERRIDES` so services run against a recording channel."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from promotions.channels.base import ChannelAck, ChannelAdapter, PriceSpec, PromotionSpec
+from connectors.vendors import channel_adapter_for
+from connectors.vendors.base import ChannelAck, ChannelAdapter, PriceSpec, PromotionSpec
 from promotions.models import PromotionVersion, Stacking
 
 if TYPE_CHECKING:
@@ -47,12 +48,7 @@ def channel_adapter(vendor: str) -> ChannelAdapter:
     """The adapter for a vendor; LookupError when no adapter takes promotions for it."""
     if vendor in _OVERRIDES:
         return _OVERRIDES[vendor]
-    from promotions import channels
-
-    adapter_for = getattr(channels, "adapter_for", None)
-    if adapter_for is None:
-        raise LookupError("No channel adapters are installed.")
-    return adapter_for(vendor)
+    return channel_adapter_for(vendor)
 
 
 def connection_adapter(connection: Connection) -> ChannelAdapter:

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.models import Connection
+from connectors.vendors.base import PriceSpec
 from posting.money import quantize
-from promotions.channels.base import PriceSpec
 from promotions.deployment import channel_adapter, connection_adapter
 from promotions.models import ChannelPrice, PriceList, PriceListDeployment, PriceListVersion
 from promotions.services import APPROVER_ROLES, _aware, _channels, _tenant, _who, four_eyes_check

@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from connectors.models import Connection
-from promotions.channels.base import ChannelAck, ChannelAdapter, ChannelRejected
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected
 from promotions.deployment import channel_adapter, connection_adapter, promotion_spec
 from promotions.models import (
     SALES_CHANNEL_VENDORS,

@@ -13,7 +13,8 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from commerce import inventory_sync
-from promotions.channels.base import ChannelAdapter, ChannelRejected
+from connectors.vendors import channels as vendor_channels
+from connectors.vendors.base import ChannelAdapter, ChannelRejected
 from tests.tenants.conftest import api_client, make_key, throttle_reset  # noqa: F401
 
 
@@ -43,10 +44,10 @@ class RecordingChannel(ChannelAdapter):
 @pytest.fixture
 def channels():
     doubles = {vendor: RecordingChannel(vendor) for vendor in ("shopify", "square", "woocommerce")}
-    inventory_sync._OVERRIDES.update(doubles)
+    vendor_channels._OVERRIDES.update(doubles)
     yield doubles
     for vendor in doubles:
-        inventory_sync._OVERRIDES.pop(vendor, None)
+        vendor_channels._OVERRIDES.pop(vendor, None)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The debounced push through the real Square channel adapter (promotions/channels/square.py)
+"""The debounced push through the real Square channel adapter (connectors/vendors/square/channel.py)
 against the Square fake of its contract tests: counts set, read back and recorded."""
 
 from decimal import Decimal as D
@@ -15,7 +15,7 @@ from commerce.models import ChannelStock, InventoryLocation
 from connectors import http
 from portal import netsafety
 from tests.connectors.factories import ConnectionFactory
-from tests.promotions.channels.test_square import LOCATION, FakeSquare
+from tests.connectors.vendors.square.test_channel import LOCATION, FakeSquare
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,8 @@ from commerce.inventory import channel_location_set, inventory_level_upsert, saf
 from commerce.models import ChannelStock, InventoryLocation, StockChange
 from commerce.services import order_upsert
 from connectors.models import Connection
-from promotions.channels.base import ChannelUnsupported
+from connectors.vendors import channels as vendor_channels
+from connectors.vendors.base import ChannelUnsupported
 from tests.commerce.factories import shopify_order
 from tests.connectors.factories import ConnectionFactory
 from triage.models import Exception as TriageException
@@ -156,19 +157,19 @@ def test_a_channel_showing_another_figure_is_flagged(world, channels, push_gate,
 def test_a_channel_without_an_inventory_adapter_is_an_exception_not_a_crash(world, channels, push_gate, dispatched):
     with tenant_context(world.acme):
         _world(world.acme)
-        inventory_sync._OVERRIDES.pop("shopify")
-        original = inventory_sync.channel_adapter
+        vendor_channels._OVERRIDES.pop("shopify")
+        original = vendor_channels.channel_adapter
 
         def unsupported(vendor):
             if vendor == "shopify":
                 raise ChannelUnsupported("shopify does not take inventory")
             return original(vendor)
 
-        inventory_sync.channel_adapter = unsupported
+        vendor_channels.channel_adapter = unsupported
         try:
             inventory_sync.inventory_push_due()
         finally:
-            inventory_sync.channel_adapter = original
+            vendor_channels.channel_adapter = original
         assert TriageException.objects.get(kind="inventory").cause == "channel_unsupported"
 
 

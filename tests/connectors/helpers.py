@@ -33,7 +33,7 @@ def shopify_headers(body: bytes, secret: str, topic: str) -> dict[str, str]:
 def stripe_headers(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
     import time
 
-    from connectors.vendors.stripe import signature_header
+    from connectors.vendors.stripe.webhooks import signature_header
 
     return {
         "HTTP_STRIPE_SIGNATURE": signature_header(secret=secret, body=body, timestamp=timestamp or int(time.time()))

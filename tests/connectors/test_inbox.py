@@ -2,6 +2,9 @@ import datetime as dt
 import json
 from decimal import Decimal as D
 
+import httpx
+import respx
+from django.db import connection as db
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -15,6 +18,8 @@ from posting.services import entry_balance
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, fixture_bytes
 from triage.models import Exception as TriageException
+
+SHOPIFY_API = "https://acme-outfitters.myshopify.com/admin/api/2025-07"
 
 
 def _store(conn, topic, body, external_id=None):
@@ -272,7 +277,7 @@ def test_an_unknown_currency_code_is_a_dead_letter_naming_the_currency(world, tm
 
 
 def test_an_unexpected_error_while_normalising_fails_the_event_then_dead_letters_it(world, monkeypatch, settings):
-    from connectors.vendors.woocommerce import WooCommerceAdapter
+    from connectors.vendors.woocommerce.adapter import WooCommerceAdapter
 
     conn = _woo(world)
 
@@ -329,3 +334,41 @@ def test_a_refund_delivered_before_its_order_waits_for_it_then_applies(world):
         event_process(event_id=_store(stripe, "charge.succeeded", fixture_bytes("stripe", "openapi_charge.json")).pk)
         event = event_process(event_id=event.pk)
         assert (event.status, Refund.objects.get().amount, conn.vendor) == ("processed", D("1.00"), "woocommerce")
+
+
+@respx.mock
+def test_the_vendor_api_is_read_before_the_events_transaction_and_locks(world):
+    order = fixture("shopify", "orders_create.json")
+    order["payment_gateway_names"] = ["gift_card", "shopify_payments"]
+    depth = []
+
+    def transactions(request):
+        depth.append(len(db.atomic_blocks))
+        return httpx.Response(200, json=fixture("shopify", "order_transactions_gift_card.json"))
+
+    respx.get(f"{SHOPIFY_API}/orders/5741329006917/transactions.json").mock(side_effect=transactions)
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        event = _store(ConnectionFactory(), "orders/create", json.dumps(order).encode())
+        outside = len(db.atomic_blocks)
+        processed = event_process(event_id=event.pk)
+        assert processed.status == "processed"
+        assert depth == [outside]  # no transaction of event_process was open while Shopify answered
+        assert sorted(Order.objects.get().payments.values_list("gateway", flat=True)) == [
+            "gift_card",
+            "shopify_payments",
+        ]
+
+
+@respx.mock
+def test_a_failed_read_before_the_transaction_fails_the_event_like_a_normalise_error(world):
+    order = fixture("shopify", "orders_create.json")
+    order["payment_gateway_names"] = ["gift_card", "shopify_payments"]
+    respx.get(f"{SHOPIFY_API}/orders/5741329006917/transactions.json").mock(
+        return_value=httpx.Response(200, json={"transactions": "nope"})
+    )
+    with tenant_context(world.acme):
+        event = _store(ConnectionFactory(), "orders/create", json.dumps(order).encode())
+        processed = event_process(event_id=event.pk)
+        assert (processed.status, processed.attempts) == ("dead", 1)
+        assert processed.last_error == "Order 5741329006917: transactions.json did not return a list."

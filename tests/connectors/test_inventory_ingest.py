@@ -15,8 +15,8 @@ from connectors.inbox import event_process, event_store
 from connectors.models import InboundEvent
 from connectors.vendors import adapter_for_vendor
 from connectors.vendors.base import WebhookRejected
-from connectors.vendors.shopify import inventory_level_normalise
-from connectors.vendors.square import inventory_count_normalise
+from connectors.vendors.shopify.normalise import inventory_level_normalise
+from connectors.vendors.square.normalise import inventory_count_normalise
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import FIXTURES, fixture, fixture_bytes, shopify_headers
 from triage.models import Exception as TriageException

@@ -8,7 +8,7 @@ from connectors.models import Connection, InboundEvent
 from connectors.simulator import demo_traffic_ingest, shopify_order
 from connectors.sync import sync_runs_start_due
 from connectors.vendors.common import line_level_total
-from connectors.vendors.shopify import order_normalise
+from connectors.vendors.shopify.normalise import order_normalise
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry
 from posting.services import entry_balance

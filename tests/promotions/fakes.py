@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from promotions.channels.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
 
 _IDS = itertools.count(1000)
 

@@ -1,0 +1,1 @@
+"""CSV file drops: `normalise` (the file's records and their documents, pure) and the `adapter`."""

@@ -1,0 +1,2 @@
+"""Everything Tillbridge knows about WooCommerce: `client`, `webhooks`, `polling`, `normalise` (pure),
+`channel` (promotion, price and available-to-sell writes) and the source `adapter` built of them."""
