@@ -17,10 +17,11 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from tenants.models import AlertRule, Membership, Partner, Tenant, TriageIndex, User
+from tenants.models import Membership, Partner, Tenant, User
 from tenants.services import audit_record
 from triage.models import OPEN_STATUSES, Activity, Comment, FixClass, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
+from triage.partner.models import AlertRule, TriageIndex
 from triage.retry import RetryAction, retry_action_accepts_payload, retry_action_get
 from triage.selectors import ASSIGNEE_REFUSED
 from triage.sla import SEVERITY_RANK, sla_due

@@ -200,9 +200,9 @@ def _seed_tenant(victim: Victim) -> None:
     from promotions.demo import promotions_demo_seed
     from promotions.models import PriceList, Promotion
     from promotions.prices import price_list_create
-    from tenants.models import TriageIndex
     from triage.demo import exceptions_demo_seed
     from triage.models import Exception as TriageException
+    from triage.partner.models import TriageIndex
 
     with tenant_context(victim.tenant):
         _bump_sequences(victim.tenant.schema_name)

@@ -1,9 +1,10 @@
 from django_tenants.utils import tenant_context
 
 from tenants.demo import demo_seed
-from tenants.models import Tenant, TriageIndex
+from tenants.models import Tenant
 from triage.demo import PROBLEMS
 from triage.models import Exception as TriageException
+from triage.partner.models import TriageIndex
 
 
 def test_seed_demo_adds_a_spread_of_exceptions_once_per_tenant(world):
