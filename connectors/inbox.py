@@ -41,7 +41,6 @@ from commerce.documents import (
 )
 from commerce.selectors import order_stored
 from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
-from connectors.errors import connector_problem_raise, connector_problem_resolved
 from connectors.http import ConnectorError
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
@@ -49,6 +48,8 @@ from connectors.vendors.base import DependencyMissing, Document, NormaliseError
 from posting import services as posting
 from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count
+from triage.retry import RetryAction
+from triage.services import exception_raise, exception_resolve_for_object
 
 log = structlog.get_logger(__name__)
 
@@ -284,7 +285,7 @@ def event_process(*, event_id: int) -> InboundEvent | None:
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "result", "last_error", "next_attempt_at", "processed_at", "attempts"])
         if had_problem:
-            connector_problem_resolved(obj=event, reason="Processed")
+            exception_resolve_for_object(obj=event, reason="Processed")
         return event
 
 
@@ -350,7 +351,7 @@ def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool, s
         if isinstance(error, NormaliseError) and message.startswith("Topic "):
             cause = "unknown_topic"
         inventory = event.topic in getattr(adapters().get(event.connection.vendor), "inventory_topics", ())
-        connector_problem_raise(
+        exception_raise(
             kind="inventory" if inventory else ("normalise" if permanent else "sync"),
             cause=cause,
             obj=event,
@@ -364,8 +365,8 @@ def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool, s
                 "stage": stage,
                 "error_type": type(error).__name__,
             },
-            retry_name="connectors.replay",
-            retry_args={"event_id": event.pk},
+            retry=RetryAction("connectors.replay", {"event_id": event.pk}),
+            tags=("connectors", cause),
             payload=_payload_for_triage(event.body),
         )
     return event

@@ -4,7 +4,7 @@ Every service is idempotent on the entry's `source_key` (`order:<pk>:v<version>`
 `refund:<pk>:v<version>`, `order:<pk>:cancel`, `payout:<pk>:v<version>`): running it again returns
 the entry already posted. A document that cannot be posted (an unmapped role, amounts that do not
 balance, a refund larger than what was posted) posts nothing and raises one problem per cause
-through `posting_problem_raise`; the outcome carries the same problems for the caller.
+into triage (`exception_raise`); the outcome carries the same problems for the caller.
 """
 
 from __future__ import annotations
@@ -35,14 +35,15 @@ from posting.builders import (
     build_processor_charge,
     build_refund,
 )
-from posting.errors import posting_problem_raise
+from posting.errors import problem_fields
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
 from posting.money import quantize
 from posting.periods import open_date
 from tenants.models import User
 from tenants.services import audit_diff, audit_record_in_tenant
 from tenants.usage import usage_count
-from triage.services import exception_resolve_for_object
+from triage.retry import RetryAction
+from triage.services import exception_raise, exception_resolve_for_object
 
 
 class PostingStatus(enum.StrEnum):
@@ -130,7 +131,7 @@ def _refuse(
     refused: PostingRefused, *, obj: models.Model, title: str, retry_name: str, retry_args: dict
 ) -> PostingOutcome:
     for problem in refused.problems:
-        posting_problem_raise(problem=problem, obj=obj, title=title, retry_name=retry_name, retry_args=retry_args)
+        exception_raise(**problem_fields(problem), obj=obj, title=title, retry=RetryAction(retry_name, retry_args))
     return PostingOutcome(PostingStatus.REFUSED, problems=refused.problems)
 
 
@@ -346,8 +347,10 @@ def _post(
         return PostingOutcome(PostingStatus.ALREADY_POSTED, entry=existing)
     exception_resolve_for_object(obj=obj, reason=f"Posted as journal entry {entry.pk}.")
     for warning in draft.warnings:  # posted, but something needs a person: not "could not be posted"
-        posting_problem_raise(
-            problem=warning, obj=obj, title=f"{title.removesuffix(' could not be posted')} posted with a warning"
+        exception_raise(
+            **problem_fields(warning),
+            obj=obj,
+            title=f"{title.removesuffix(' could not be posted')} posted with a warning",
         )
     return PostingOutcome(PostingStatus.POSTED, entry=entry)
 
@@ -436,8 +439,8 @@ def batches_close_due(*, now: dt.datetime) -> list[JournalEntry]:
         try:
             entry = batch_close(batch=batch)
         except Exception as error:  # any failure of one batch becomes an exception record
-            posting_problem_raise(
-                problem=Problem("batch_close_failed", f"{type(error).__name__}: {error}"),
+            exception_raise(
+                **problem_fields(Problem("batch_close_failed", f"{type(error).__name__}: {error}")),
                 obj=batch,
                 title=f"Posting batch {batch.pk} ({batch.currency}) could not close",
             )
@@ -1018,12 +1021,11 @@ def payout_reconcile(*, payout: Payout) -> Reconciliation:
     for row in differences:
         message = f"Payout {payout.external_id} {row['type']} {row['reference']!r}: {row['reason']}."
         transaction.on_commit(
-            lambda message=message: posting_problem_raise(
-                problem=Problem("reconciliation_difference", message),
+            lambda message=message: exception_raise(
+                **problem_fields(Problem("reconciliation_difference", message)),
                 obj=payout,
                 title=f"Payout {payout.external_id} does not reconcile",
-                retry_name="posting.payout_reconcile",
-                retry_args={"payout_id": payout.pk},
+                retry=RetryAction("posting.payout_reconcile", {"payout_id": payout.pk}),
             )
         )
     return reconciliation
