@@ -11,7 +11,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from tenants.demo import DEMO_PASSWORD, demo_logins
+from portal.demo.seed import DEMO_PASSWORD, demo_logins
 
 
 class Command(BaseCommand):
