@@ -121,6 +121,29 @@ def _emit(event: str, exception: TriageException) -> None:
     )
 
 
+def _failure(
+    *,
+    kind: str,
+    cause: str,
+    title: str,
+    detail: str,
+    context: dict | None,
+    severity: str | None,
+    fix_class: str | None,
+    tags: Iterable[str],
+    retry: RetryAction | None,
+    payload: Any,
+) -> Failure:
+    """The raise as a checked `Failure`: a known kind, and a severity (the cause's by default)."""
+    severity = severity or cause_severity(cause)
+    if kind not in Kind.values:
+        raise ValueError(f"Unknown exception kind {kind!r}.")
+    if severity not in Severity.values:
+        raise ValueError(f"Unknown severity {severity!r}.")
+    fix_class = fix_class or cause_fix_class(kind, cause)
+    return Failure(kind, cause, title[:255], detail, context or {}, severity, fix_class, tuple(tags), retry, payload)
+
+
 @transaction.atomic
 def exception_raise(
     *,
@@ -142,22 +165,18 @@ def exception_raise(
     type → the same group: its count and last_seen rise, a resolved or ignored group reopens, and
     the object gets (or bumps) its occurrence. `severity` and `fix_class` default from the cause
     (triage/causes.py); `retry` is what the Retry button runs; `payload` the raw input, editable."""
-    failure = Failure(
+    failure = _failure(
         kind=kind,
         cause=cause,
-        title=title[:255],
+        title=title,
         detail=detail,
-        context=context or {},
-        severity=severity or cause_severity(cause),
-        fix_class=fix_class or cause_fix_class(kind, cause),
-        tags=tuple(tags),
+        context=context,
+        severity=severity,
+        fix_class=fix_class,
+        tags=tags,
         retry=retry,
         payload=payload,
     )
-    if kind not in Kind.values:
-        raise ValueError(f"Unknown exception kind {kind!r}.")
-    if failure.severity not in Severity.values:
-        raise ValueError(f"Unknown severity {failure.severity!r}.")
     log.warning("triage.problem", kind=kind, cause=cause, title=title, detail=detail)
     tenant = _current_tenant()
     now = timezone.now()
