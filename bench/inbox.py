@@ -2,7 +2,7 @@
 
 Creates a scratch database, inserts tenant rows (no schemas: the partner inbox reads only the
 public TriageIndex, DESIGN.md §5) and their TriageIndex rows in bulk, then times the partner inbox's
-first page through the real selector (tenants.selectors.partner_triage_index): filtered by severity,
+first page through the real selector (triage.partner.selectors.partner_triage_index): filtered by severity,
 open statuses, sorted by SLA due, 50 rows with each tenant's name and domain. Prints the median of
 repeated runs (target < 50 ms), and the same with the page's row count, as the console shows it.
 
@@ -53,8 +53,9 @@ def main() -> None:
     from tqdm import tqdm
 
     from tenants import services
-    from tenants.models import Domain, Tenant, TriageIndex
-    from tenants.selectors import partner_triage_index
+    from tenants.models import Domain, Tenant
+    from triage.partner.models import TriageIndex
+    from triage.partner.selectors import partner_triage_index
 
     rng = random.Random(20260314)
     try:

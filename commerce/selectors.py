@@ -3,12 +3,14 @@ journal builders consume)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from commerce.documents import (
     CanonicalOrder,
@@ -423,3 +425,41 @@ def reservations_unallocated(*, skus: Iterable[str] | None = None) -> dict[str, 
     if skus is not None:
         reservations = reservations.filter(sku__in=list(skus))
     return dict(reservations.values("sku").annotate(total=Sum("quantity")).order_by("sku").values_list("sku", "total"))
+
+
+# ---- reads for the portal's dashboard and order trace (portal/dashboard.py, portal/trace.py) ----
+
+
+def orders_placed_per_day(*, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> dict[dt.date, int]:
+    """Orders placed in [start, end), counted per day in `tz`."""
+    rows = (
+        Order.objects.filter(placed_at__gte=start, placed_at__lt=end)
+        .annotate(day=TruncDate("placed_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+    )
+    return {row["day"]: row["n"] for row in rows}
+
+
+def orders_placed_since(*, since: dt.datetime) -> dict[int, int | None]:
+    """Order pk → the pk of the raw event it came from (None for orders made without one)."""
+    return dict(Order.objects.filter(placed_at__gte=since).values_list("pk", "raw_event_id"))
+
+
+def orders_search(*, search: str = "") -> QuerySet[Order]:
+    orders = Order.objects.order_by("-placed_at", "-pk")
+    if search:
+        orders = orders.filter(Q(external_id__icontains=search) | Q(customer_ref__icontains=search))
+    return orders
+
+
+def order_get(*, order_id: int) -> Order | None:
+    return Order.objects.filter(pk=order_id).first()
+
+
+def order_refund_ids(*, order: Order) -> list[int]:
+    return list(order.refunds.values_list("pk", flat=True))
+
+
+def payouts_arrived_count(*, since: dt.date) -> int:
+    return Payout.objects.filter(arrival_date__gte=since).count()

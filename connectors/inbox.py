@@ -43,7 +43,6 @@ from commerce.inventory import inventory_level_upsert
 from commerce.selectors import order_stored
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from commerce.upserts import UpsertOutcome
-from connectors.errors import connector_problem_raise, connector_problem_resolved
 from connectors.http import ConnectorError
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
@@ -52,6 +51,8 @@ from posting import services as posting
 from posting.reconciliation import payout_reconcile
 from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count
+from triage.retry import RetryAction
+from triage.services import exception_raise, exception_resolve_for_object
 
 log = structlog.get_logger(__name__)
 
@@ -288,7 +289,7 @@ def event_process(*, event_id: int) -> InboundEvent | None:
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "result", "last_error", "next_attempt_at", "processed_at", "attempts"])
         if had_problem:
-            connector_problem_resolved(obj=event, reason="Processed")
+            exception_resolve_for_object(obj=event, reason="Processed")
         return event
 
 
@@ -394,7 +395,7 @@ def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool, s
         if isinstance(error, NormaliseError) and message.startswith("Topic "):
             cause = "unknown_topic"
         inventory = event.topic in getattr(adapters().get(event.connection.vendor), "inventory_topics", ())
-        connector_problem_raise(
+        exception_raise(
             kind="inventory" if inventory else ("normalise" if permanent else "sync"),
             cause=cause,
             obj=event,
@@ -408,8 +409,8 @@ def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool, s
                 "stage": stage,
                 "error_type": type(error).__name__,
             },
-            retry_name="connectors.replay",
-            retry_args={"event_id": event.pk},
+            retry=RetryAction("connectors.replay", {"event_id": event.pk}),
+            tags=("connectors", cause),
             payload=_payload_for_triage(event.body),
         )
     return event

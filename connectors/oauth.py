@@ -24,11 +24,11 @@ from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
-from connectors.errors import connector_problem_raise, connector_problem_resolved
 from connectors.http import ConnectorError, VendorClient
 from connectors.models import Connection
 from connectors.services import connection_credentials_set, connection_status_set
 from tenants.models import User
+from triage.services import exception_raise, exception_resolve_for_object
 
 log = structlog.get_logger(__name__)
 
@@ -161,7 +161,7 @@ def oauth_complete(*, state: str, code: str, user_id: int, query: Mapping[str, s
         connection_status_set(
             connection=connection, status=Connection.Status.ACTIVE, message="Reconnected.", actor=actor
         )
-    connector_problem_resolved(obj=connection, reason="Reconnected")
+    exception_resolve_for_object(obj=connection, reason="Reconnected")
     return connection
 
 
@@ -196,12 +196,13 @@ def tokens_refresh_due(*, now: dt.datetime | None = None) -> int:
             message = getattr(error, "message", None) or str(error)
             with transaction.atomic():
                 connection_status_set(connection=connection, status=Connection.Status.ERROR, message=message)
-                connector_problem_raise(
+                exception_raise(
                     kind="sync",
                     cause="auth",
                     obj=connection,
                     title=f"{connection.name}: the access token could not be refreshed; reconnect",
                     detail=message,
                     context={"token_expires_at": connection.token_expires_at.isoformat()},
+                    tags=("connectors", "auth"),
                 )
     return refreshed

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from connectors.models import Connection, InboundEvent, SyncRun
 
@@ -75,3 +76,26 @@ def stripe_role(*, connection: Connection) -> str:
         return explicit
     storefront = Connection.objects.filter(vendor__in=STOREFRONT_VENDORS, direction=Connection.Direction.SOURCE)
     return STRIPE_ROLE_PROCESSOR if storefront.exists() else STRIPE_ROLE_SALES_CHANNEL
+
+
+# ---- reads for the portal's dashboard and order trace (portal/dashboard.py, portal/trace.py) ----
+
+
+def events_received_at(*, event_ids: Iterable[int]) -> dict[int, dt.datetime]:
+    return dict(InboundEvent.objects.filter(pk__in=set(event_ids)).values_list("pk", "received_at"))
+
+
+def events_backlog_counts() -> dict[str, int]:
+    """Vendor events not yet turned into documents, by state (received, processing, failed)."""
+    waiting = ("received", "processing", "failed")
+    rows = InboundEvent.objects.filter(status__in=waiting).values("status").annotate(n=Count("pk"))
+    found = {row["status"]: row["n"] for row in rows}
+    return {status: found.get(status, 0) for status in waiting}
+
+
+def events_for_document(*, raw_event_id: int | None, connection_id: int | None, external_id: str) -> list[InboundEvent]:
+    """The raw event a document came from and every other event about it on its connection."""
+    events = Q(pk=raw_event_id) if raw_event_id else Q(pk__in=[])
+    if connection_id:
+        events |= Q(connection_id=connection_id, external_id=external_id)
+    return list(InboundEvent.objects.filter(events).order_by("received_at", "pk"))

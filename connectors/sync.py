@@ -27,7 +27,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from connectors.errors import connector_problem_raise, connector_problem_resolved
 from connectors.http import AuthFailed, ConnectorError
 from connectors.inbox import event_process, event_store
 from connectors.models import Connection, InboundEvent, SyncRun
@@ -37,6 +36,8 @@ from connectors.vendors.base import NormaliseError
 from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit
+from triage.retry import RetryAction
+from triage.services import exception_raise, exception_resolve_for_object
 
 log = structlog.get_logger(__name__)
 
@@ -211,7 +212,7 @@ def _step(run_id: int, step: int | None) -> SyncRun | None:
                 last_success_at=run.finished_at,
                 last_message=f"Synced {run.records} records in {run.pages} pages.",
             )
-            connector_problem_resolved(obj=connection, reason="Sync succeeded")
+            exception_resolve_for_object(obj=connection, reason="Sync succeeded")
         else:
             transaction.on_commit(lambda: _dispatch(run.pk, queue=_queue_for(run), step=next_step))
         return run
@@ -255,15 +256,15 @@ def _run_fail(*, run: SyncRun, connection: Connection, error: Exception) -> Sync
     Connection.objects.filter(pk=connection.pk).update(last_failure_at=run.finished_at, last_message=message[:500])
     if isinstance(error, AuthFailed):
         connection_status_set(connection=connection, status=Connection.Status.ERROR, message=message)
-    connector_problem_raise(
+    exception_raise(
         kind="sync",
         cause=cause if isinstance(error, ConnectorError) else "normalise",
         obj=connection,
         title=f"{connection.name}: sync failed ({cause.replace('_', ' ')})",
         detail=message,
         context={"run_id": run.pk, "pages": run.pages, "cursor": run.cursor},
-        retry_name="connectors.sync",
-        retry_args={"connection_id": connection.pk},
+        retry=RetryAction("connectors.sync", {"connection_id": connection.pk}),
+        tags=("connectors", cause if isinstance(error, ConnectorError) else "normalise"),
     )
     tenant_event_emit(
         event="sync.failed",

@@ -11,13 +11,12 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commerce.models import Order
 from mappings import services
 from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
+from mappings.preview import preview_build, preview_order_get
 from mappings.selectors import accounts_list, mapping_sets_list
 from portal.api_auth import api_actor
 from portal.api_errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer, error_responses
-from posting.selectors import journal_preview
 from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
 
 
@@ -311,10 +310,10 @@ class MappingSetPreviewApi(TenantApiView):
         mapping_set = _mapping_set(pk)
         query = PreviewQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        order = Order.objects.filter(pk=query.validated_data["order"]).first()
+        order = preview_order_get(order_id=query.validated_data["order"])
         if order is None:
             raise exceptions.NotFound("No such order.")
-        preview = journal_preview(order=order, mapping_set=mapping_set)
+        preview = preview_build(order=order, mapping_set=mapping_set)
         return Response(
             PreviewOutput(
                 {

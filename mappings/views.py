@@ -3,6 +3,8 @@ in mappings.services do the writes; viewers read only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.forms import Form
@@ -19,9 +21,9 @@ from mappings.forms import (
     ValueMapForm,
 )
 from mappings.models import Account, AccountRule, MappingSet, ValueMap
+from mappings.preview import preview_build, preview_order_get, preview_orders
 from mappings.selectors import accounts_list, mapping_sets_list
 from mappings.services import AccountsImportError, accounts_import_csv
-from posting.selectors import journal_preview, orders_recent
 from tenants.models import Membership
 
 
@@ -151,101 +153,128 @@ def _set_or_404(pk: int) -> MappingSet:
 
 def _preview_context(request: HttpRequest, mapping_set: MappingSet) -> dict:
     order_id = request.GET.get("order", "")
-    order = None
-    if order_id.isdigit():
-        order = orders_recent().filter(pk=int(order_id)).first()
-    preview = journal_preview(order=order, mapping_set=mapping_set) if order is not None else None
+    order = preview_order_get(order_id=int(order_id)) if order_id.isdigit() else None
+    preview = preview_build(order=order, mapping_set=mapping_set) if order is not None else None
     return {"set": mapping_set, "preview_order": order, "preview": preview, "order_id": order_id}
 
 
 def mapping_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mapping_set = _set_or_404(pk)
     can_edit = _can_edit(request)
-    rule_form, value_form, activate_form = AccountRuleForm(), ValueMapForm(), ActivateForm()
+    forms = {"rule_form": AccountRuleForm(), "value_form": ValueMapForm(), "activate_form": ActivateForm()}
     status = 200
     if request.method == "POST":
         if not can_edit:
             return _forbidden()
-        action = request.POST.get("action", "")
+        act = SET_ACTIONS.get(request.POST.get("action", ""))
+        if act is None:
+            return HttpResponse("Unknown action.", status=400)
         try:
-            if action == "add_rule":
-                rule_form = AccountRuleForm(request.POST)
-                if rule_form.is_valid():
-                    data = rule_form.cleaned_data
-                    try:
-                        services.account_rule_add(
-                            mapping_set=mapping_set,
-                            role=data["role"],
-                            account=data["account"],
-                            **rule_form.conditions(),
-                        )
-                    except ValidationError as error:
-                        _service_errors(rule_form, error)
-                if not rule_form.errors:
-                    messages.success(request, "Rule added.")
-                    return redirect("mappings_set", pk=pk)
-            elif action == "remove_rule":
-                rule = AccountRule.objects.filter(pk=request.POST.get("rule") or 0, mapping_set=mapping_set).first()
-                if rule is None:
-                    raise Http404("No such rule in this set.")
-                services.account_rule_remove(rule=rule)
-                messages.success(request, "Rule removed.")
-                return redirect("mappings_set", pk=pk)
-            elif action == "set_rule_account":
-                rule = AccountRule.objects.filter(pk=request.POST.get("rule") or 0, mapping_set=mapping_set).first()
-                account = Account.objects.filter(pk=request.POST.get("account") or 0).first()
-                if rule is None or account is None:
-                    raise Http404("No such rule or account.")
-                services.account_rule_account_set(rule=rule, account=account)
-                messages.success(request, f"{rule.get_role_display()} now goes to {account.code} {account.name}.")
-                return redirect("mappings_set", pk=pk)
-            elif action == "set_value":
-                value_form = ValueMapForm(request.POST)
-                if value_form.is_valid():
-                    try:
-                        services.value_map_set(mapping_set=mapping_set, **value_form.cleaned_data)
-                    except ValidationError as error:
-                        _service_errors(value_form, error)
-                if not value_form.errors:
-                    messages.success(request, "Value map saved.")
-                    return redirect("mappings_set", pk=pk)
-            elif action == "remove_value":
-                row = ValueMap.objects.filter(pk=request.POST.get("value") or 0, mapping_set=mapping_set).first()
-                if row is None:
-                    raise Http404("No such value map in this set.")
-                services.value_map_remove(value_map=row)
-                messages.success(request, "Value map removed.")
-                return redirect("mappings_set", pk=pk)
-            elif action == "activate":
-                activate_form = ActivateForm(request.POST)
-                if activate_form.is_valid():
-                    try:
-                        services.mapping_set_activate(
-                            mapping_set=mapping_set, effective_from=activate_form.cleaned_data["effective_from"]
-                        )
-                    except ValidationError as error:
-                        _service_errors(activate_form, error)
-                if not activate_form.errors:
-                    messages.success(request, f"{mapping_set.name} is now active.")
-                    return redirect("mappings_set", pk=pk)
-            else:
-                return HttpResponse("Unknown action.", status=400)
+            outcome = act(request, mapping_set)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
+            outcome = {}
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        forms.update(outcome)
         status = 400
     context = {
         **_preview_context(request, mapping_set),
+        **forms,
         "rules": mapping_set.rules.select_related("account").order_by("role", "pk"),
         "rule_accounts": accounts_list(),
         "values": mapping_set.value_maps.order_by("kind", "source_value"),
-        "rule_form": rule_form,
-        "value_form": value_form,
-        "activate_form": activate_form,
-        "orders": orders_recent()[:50],
+        "orders": preview_orders(limit=50),
         "can_edit": can_edit and mapping_set.status == MappingSet.Status.DRAFT,
         "can_write": can_edit,
     }
     return render(request, "mappings/set_detail.html", context, status=status)
+
+
+# ---- the mapping set page's actions: each returns the redirect, or the forms to show again ------
+
+SetActionOutcome = HttpResponse | dict[str, Form]
+
+
+def _saved(request: HttpRequest, mapping_set: MappingSet, message: str) -> HttpResponse:
+    messages.success(request, message)
+    return redirect("mappings_set", pk=mapping_set.pk)
+
+
+def _form_saved(
+    request: HttpRequest, mapping_set: MappingSet, form: Form, key: str, save: Callable[[dict], None], message: str
+) -> SetActionOutcome:
+    """Validate `form`, run `save(cleaned_data)`; the service's refusal lands on the form."""
+    if form.is_valid():
+        try:
+            save(form.cleaned_data)
+        except ValidationError as error:
+            _service_errors(form, error)
+    return {key: form} if form.errors else _saved(request, mapping_set, message)
+
+
+def _rule_add(request: HttpRequest, mapping_set: MappingSet) -> SetActionOutcome:
+    form = AccountRuleForm(request.POST)
+
+    def save(data: dict) -> None:
+        conditions = form.conditions()
+        services.account_rule_add(mapping_set=mapping_set, role=data["role"], account=data["account"], **conditions)
+
+    return _form_saved(request, mapping_set, form, "rule_form", save, "Rule added.")
+
+
+def _rule_of(request: HttpRequest, mapping_set: MappingSet) -> AccountRule | None:
+    return AccountRule.objects.filter(pk=request.POST.get("rule") or 0, mapping_set=mapping_set).first()
+
+
+def _rule_remove(request: HttpRequest, mapping_set: MappingSet) -> SetActionOutcome:
+    rule = _rule_of(request, mapping_set)
+    if rule is None:
+        raise Http404("No such rule in this set.")
+    services.account_rule_remove(rule=rule)
+    return _saved(request, mapping_set, "Rule removed.")
+
+
+def _rule_account_set(request: HttpRequest, mapping_set: MappingSet) -> SetActionOutcome:
+    rule = _rule_of(request, mapping_set)
+    account = Account.objects.filter(pk=request.POST.get("account") or 0).first()
+    if rule is None or account is None:
+        raise Http404("No such rule or account.")
+    services.account_rule_account_set(rule=rule, account=account)
+    return _saved(request, mapping_set, f"{rule.get_role_display()} now goes to {account.code} {account.name}.")
+
+
+def _value_set(request: HttpRequest, mapping_set: MappingSet) -> SetActionOutcome:
+    def save(data: dict) -> None:
+        services.value_map_set(mapping_set=mapping_set, **data)
+
+    return _form_saved(request, mapping_set, ValueMapForm(request.POST), "value_form", save, "Value map saved.")
+
+
+def _value_remove(request: HttpRequest, mapping_set: MappingSet) -> SetActionOutcome:
+    row = ValueMap.objects.filter(pk=request.POST.get("value") or 0, mapping_set=mapping_set).first()
+    if row is None:
+        raise Http404("No such value map in this set.")
+    services.value_map_remove(value_map=row)
+    return _saved(request, mapping_set, "Value map removed.")
+
+
+def _activate(request: HttpRequest, mapping_set: MappingSet) -> SetActionOutcome:
+    def save(data: dict) -> None:
+        services.mapping_set_activate(mapping_set=mapping_set, effective_from=data["effective_from"])
+
+    message = f"{mapping_set.name} is now active."
+    return _form_saved(request, mapping_set, ActivateForm(request.POST), "activate_form", save, message)
+
+
+SET_ACTIONS: dict[str, Callable[[HttpRequest, MappingSet], SetActionOutcome]] = {
+    "add_rule": _rule_add,
+    "remove_rule": _rule_remove,
+    "set_rule_account": _rule_account_set,
+    "set_value": _value_set,
+    "remove_value": _value_remove,
+    "activate": _activate,
+}
 
 
 def mapping_set_preview(request: HttpRequest, pk: int) -> HttpResponse:

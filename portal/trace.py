@@ -7,16 +7,19 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q, QuerySet
+from commerce import selectors as commerce
+from connectors import selectors as connectors
+from posting import selectors as posting
+from triage import selectors as triage
 
-from commerce.models import Order, PayoutLine
-from commerce.selectors import order_document
-from connectors.models import InboundEvent
-from posting.erp.models import ErpPush
-from posting.models import JournalEntry
-from triage.models import Occurrence
+if TYPE_CHECKING:  # the trace hands these objects to the template as the apps' selectors return them
+    from commerce.models import Order, PayoutLine
+    from connectors.models import InboundEvent
+    from posting.erp.models import ErpPush
+    from posting.models import JournalEntry
+    from triage.models import Occurrence
 
 
 @dataclass(frozen=True)
@@ -31,52 +34,29 @@ class OrderTrace:
     occurrences: list[Occurrence]
 
 
-def orders_list(*, search: str = "") -> QuerySet[Order]:
-    orders = Order.objects.order_by("-placed_at", "-pk")
-    if search:
-        orders = orders.filter(Q(external_id__icontains=search) | Q(customer_ref__icontains=search))
-    return orders
-
-
-def _entry_keys(order: Order) -> Q:
-    keys = Q(source_key__startswith=f"order:{order.pk}:")
-    for refund_pk in order.refunds.values_list("pk", flat=True):
-        keys |= Q(source_key__startswith=f"refund:{refund_pk}:")
-    return keys
-
-
 def order_trace(*, order_id: int) -> OrderTrace | None:
-    order = Order.objects.filter(pk=order_id).first()
+    order = commerce.order_get(order_id=order_id)
     if order is None:
         return None
-    events_filter = Q(pk=order.raw_event_id) if order.raw_event_id else Q(pk__in=[])
-    if order.source_connection_id:
-        events_filter |= Q(connection_id=order.source_connection_id, external_id=order.external_id)
-    events = list(InboundEvent.objects.filter(events_filter).order_by("received_at", "pk"))
-    entries = list(
-        JournalEntry.objects.filter(_entry_keys(order)).prefetch_related("lines__account").order_by("created_at", "pk")
+    events = connectors.events_for_document(
+        raw_event_id=order.raw_event_id, connection_id=order.source_connection_id, external_id=order.external_id
     )
-    pushes: dict[int, list[ErpPush]] = {}
-    for push in ErpPush.objects.filter(entry__in=entries).order_by("created_at"):
-        pushes.setdefault(push.entry_id, []).append(push)
-    payout_lines = list(
-        PayoutLine.objects.filter(reference=order.external_id, payout__currency=order.currency)
-        .select_related("payout", "payout__reconciliation")
-        .order_by("payout__arrival_date")
+    entries = posting.order_journal_entries(order=order, refund_ids=commerce.order_refund_ids(order=order))
+    occurrences = triage.occurrences_for_objects(
+        objects={
+            "commerce.order": [order.pk],
+            "connectors.inboundevent": [event.pk for event in events],
+            "posting.journalentry": [entry.pk for entry in entries],
+        }
     )
-    types = ContentType.objects.get_for_models(Order, InboundEvent, JournalEntry)
-    objects = Q(content_type=types[Order], object_id=str(order.pk))
-    objects |= Q(content_type=types[InboundEvent], object_id__in=[str(event.pk) for event in events])
-    objects |= Q(content_type=types[JournalEntry], object_id__in=[str(entry.pk) for entry in entries])
-    occurrences = list(Occurrence.objects.filter(objects).select_related("exception").order_by("first_seen"))
-    document = dataclasses.asdict(order_document(order=order))
+    document = dataclasses.asdict(commerce.order_document(order=order))
     return OrderTrace(
         order=order,
         trace_ids=sorted({event.trace_id for event in events if event.trace_id}),
         events=events,
         document_json=json.dumps(document, indent=2, default=str),
         entries=entries,
-        pushes=pushes,
-        payout_lines=payout_lines,
+        pushes=posting.entries_erp_pushes(entries=entries),
+        payout_lines=posting.order_payout_lines(order=order),
         occurrences=occurrences,
     )

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from commerce import selectors as commerce_selectors
 from portal.api_errors import api_error_response
 from portal.dashboard import (
     discount_reconciliation_cycle,
@@ -20,7 +21,7 @@ from portal.dashboard import (
     sync_latency,
 )
 from portal.health import health_check
-from portal.trace import order_trace, orders_list
+from portal.trace import order_trace
 from posting.selectors import batches_waiting
 from promotions.selectors import promotion_kpis
 from tenants.models import Membership
@@ -85,7 +86,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
 @require_GET
 def orders(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:100]
-    page = Paginator(orders_list(search=search), 50).get_page(request.GET.get("page"))
+    page = Paginator(commerce_selectors.orders_search(search=search), 50).get_page(request.GET.get("page"))
     return render(request, "portal/orders.html", {"page": page, "search": search})
 
 

@@ -5,7 +5,12 @@ class PostingConfig(AppConfig):
     name = "posting"
 
     def ready(self) -> None:
+        from mappings.preview import PreviewSource, preview_source_register
         from posting.erp import tokens  # noqa: F401 - registers the token keepalive job
         from posting.retry import retry_actions_register
+        from posting.selectors import journal_preview, orders_recent
 
         retry_actions_register()
+        # A mapping set's page previews the journal an order would post under it (mappings sits
+        # below posting, so posting hands it the way).
+        preview_source_register(PreviewSource(orders=orders_recent, journal_preview=journal_preview))

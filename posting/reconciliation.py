@@ -13,13 +13,14 @@ from django.db import models, transaction
 from commerce.models import Order, Payout, PayoutLine, Refund
 from mappings.models import PostingRole
 from posting.builders import Problem
-from posting.errors import posting_problem_raise
+from posting.errors import problem_fields
 from posting.journals import order_entry
 from posting.models import JournalEntry, JournalLine, Reconciliation
 from posting.money import quantize
 from posting.processors import processor_charge_key
 from posting.selectors import payout_line_row
-from triage.services import exception_resolve_for_object
+from triage.retry import RetryAction
+from triage.services import exception_raise, exception_resolve_for_object
 
 
 def _posted_clearing_credit(entry: JournalEntry) -> Decimal:
@@ -220,12 +221,11 @@ def _differences_raise(*, payout: Payout, differences: list[dict]) -> None:
     for row in differences:
         message = f"Payout {payout.external_id} {row['type']} {row['reference']!r}: {row['reason']}."
         transaction.on_commit(
-            lambda message=message: posting_problem_raise(
-                problem=Problem("reconciliation_difference", message),
+            lambda message=message: exception_raise(
+                **problem_fields(Problem("reconciliation_difference", message)),
                 obj=payout,
                 title=f"Payout {payout.external_id} does not reconcile",
-                retry_name="posting.payout_reconcile",
-                retry_args={"payout_id": payout.pk},
+                retry=RetryAction("posting.payout_reconcile", {"payout_id": payout.pk}),
             )
         )
 

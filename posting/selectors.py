@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django_tenants.utils import schema_exists, tenant_context
 
 from commerce.models import Order, Payment, Payout, PayoutLine, Refund
 from commerce.selectors import order_document
-from mappings.models import Account, MappingSet
+from mappings.models import Account, MappingSet, PostingRole
 from mappings.selectors import AccountResolver, Unmapped
 from posting.builders import Policy, PostingRefused, build_order
+from posting.erp.models import ErpPush
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
 from posting.money import quantize
 from triage.models import OPEN_STATUSES
@@ -490,4 +492,93 @@ def partner_payouts(
     page = min(page, num_pages)
     return PartnerPayoutPage(
         rows=rows[(page - 1) * per_page : page * per_page], number=page, num_pages=num_pages, count=count
+    )
+
+
+# ---- reads for the portal's dashboard and order trace (portal/dashboard.py, portal/trace.py) ----
+
+
+def journals_created_per_day(*, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> dict[dt.date, int]:
+    """Journal entries created in [start, end), counted per day in `tz`."""
+    rows = (
+        JournalEntry.objects.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+    )
+    return {row["day"]: row["n"] for row in rows}
+
+
+def journals_unacknowledged_counts() -> dict[str, int]:
+    """Journals not yet acknowledged by the ERP, by state (ready, pushed, failed)."""
+    waiting = ("ready", "pushed", "failed")
+    rows = JournalEntry.objects.filter(status__in=waiting).values("status").annotate(n=Count("pk"))
+    found = {row["status"]: row["n"] for row in rows}
+    return {status: found.get(status, 0) for status in waiting}
+
+
+def order_entry_ids(*, order_ids: set[int]) -> dict[int, int]:
+    """Journal entry pk → order pk for the orders' own entries (not cancellations or reversals)."""
+    found: dict[int, int] = {}
+    for entry_pk, key in JournalEntry.objects.filter(source_key__startswith="order:").values_list("pk", "source_key"):
+        parts = key.split(":")
+        if len(parts) == 3 and parts[2].startswith("v") and int(parts[1]) in order_ids:
+            found[entry_pk] = int(parts[1])
+    return found
+
+
+def entries_first_acked_at(*, entry_ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """Entry pk → when the ERP first acknowledged it (entries never acknowledged are left out)."""
+    acked: dict[int, dt.datetime] = {}
+    for entry_pk, acked_at in ErpPush.objects.filter(
+        entry_id__in=list(entry_ids), status=ErpPush.Status.ACKED, acked_at__isnull=False
+    ).values_list("entry_id", "acked_at"):
+        acked[entry_pk] = min(acked_at, acked.get(entry_pk, acked_at))
+    return acked
+
+
+def entries_created_at(*, entry_ids: Iterable[int]) -> dict[int, dt.datetime]:
+    return dict(JournalEntry.objects.filter(pk__in=list(entry_ids)).values_list("pk", "created_at"))
+
+
+def entries_with_vendor_funded_receivable(*, entry_ids: Iterable[int]) -> set[int]:
+    """The entries that debit the vendor-funded discount receivable (a claim on the vendor)."""
+    return set(
+        JournalLine.objects.filter(
+            entry_id__in=list(entry_ids), role=PostingRole.VENDOR_FUNDED_DISCOUNT_RECEIVABLE, debit__gt=0
+        ).values_list("entry_id", flat=True)
+    )
+
+
+def reconciliations_matched(*, arrived_since: dt.date) -> list[tuple[dt.datetime, dt.date]]:
+    """(checked at, payout arrival date) of each matched reconciliation of payouts arrived since."""
+    return list(
+        Reconciliation.objects.filter(
+            payout__arrival_date__gte=arrived_since, status=Reconciliation.Status.MATCHED
+        ).values_list("checked_at", "payout__arrival_date")
+    )
+
+
+def order_journal_entries(*, order: Order, refund_ids: Iterable[int]) -> list[JournalEntry]:
+    """Every entry posted for the order and its refunds, with their lines and accounts."""
+    keys = Q(source_key__startswith=f"order:{order.pk}:")
+    for refund_pk in refund_ids:
+        keys |= Q(source_key__startswith=f"refund:{refund_pk}:")
+    return list(JournalEntry.objects.filter(keys).prefetch_related("lines__account").order_by("created_at", "pk"))
+
+
+def entries_erp_pushes(*, entries: Iterable[JournalEntry]) -> dict[int, list[ErpPush]]:
+    """Entry pk → its ERP pushes, oldest first."""
+    pushes: dict[int, list[ErpPush]] = {}
+    for push in ErpPush.objects.filter(entry__in=list(entries)).order_by("created_at"):
+        pushes.setdefault(push.entry_id, []).append(push)
+    return pushes
+
+
+def order_payout_lines(*, order: Order) -> list[PayoutLine]:
+    """The payout lines that settle the order (matched by reference), oldest payout first."""
+    return list(
+        PayoutLine.objects.filter(reference=order.external_id, payout__currency=order.currency)
+        .select_related("payout", "payout__reconciliation")
+        .order_by("payout__arrival_date")
     )

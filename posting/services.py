@@ -4,7 +4,7 @@ Every service is idempotent on the entry's `source_key` (`order:<pk>:v<version>`
 `refund:<pk>:v<version>`, `order:<pk>:cancel`, `payout:<pk>:v<version>`): running it again returns
 the entry already posted. A document that cannot be posted (an unmapped role, amounts that do not
 balance, a refund larger than what was posted) posts nothing and raises one problem per cause
-through `posting_problem_raise`; the outcome carries the same problems for the caller.
+into triage (`exception_raise`); the outcome carries the same problems for the caller.
 
 Here: the policy, what to post and when (versions, batches, overlaps). The entries are written by
 posting.journals, processor fees are settled in posting.processors, payouts are reconciled in
@@ -36,7 +36,7 @@ from posting.builders import (
     build_payout,
     build_processor_charge,
 )
-from posting.errors import posting_problem_raise
+from posting.errors import problem_fields
 from posting.journals import (
     cancellation_key,
     entry_create,
@@ -60,7 +60,8 @@ from posting.processors import (
 from posting.refund_builders import build_refund
 from tenants.models import User
 from tenants.services import audit_diff, audit_record_in_tenant
-from triage.services import exception_resolve_for_object
+from triage.retry import RetryAction
+from triage.services import exception_raise, exception_resolve_for_object
 
 
 class PostingStatus(enum.StrEnum):
@@ -148,7 +149,7 @@ def _refuse(
     refused: PostingRefused, *, obj: models.Model, title: str, retry_name: str, retry_args: dict
 ) -> PostingOutcome:
     for problem in refused.problems:
-        posting_problem_raise(problem=problem, obj=obj, title=title, retry_name=retry_name, retry_args=retry_args)
+        exception_raise(**problem_fields(problem), obj=obj, title=title, retry=RetryAction(retry_name, retry_args))
     return PostingOutcome(PostingStatus.REFUSED, problems=refused.problems)
 
 
@@ -211,8 +212,10 @@ def _difference_write(
 def _posted(*, entry: JournalEntry, draft: Draft, obj: models.Model, title: str) -> PostingOutcome:
     exception_resolve_for_object(obj=obj, reason=f"Posted as journal entry {entry.pk}.")
     for warning in draft.warnings:  # posted, but something needs a person: not "could not be posted"
-        posting_problem_raise(
-            problem=warning, obj=obj, title=f"{title.removesuffix(' could not be posted')} posted with a warning"
+        exception_raise(
+            **problem_fields(warning),
+            obj=obj,
+            title=f"{title.removesuffix(' could not be posted')} posted with a warning",
         )
     return PostingOutcome(PostingStatus.POSTED, entry=entry)
 
@@ -361,8 +364,8 @@ def batches_close_due(*, now: dt.datetime) -> list[JournalEntry]:
         try:
             entry = batch_close(batch=batch)
         except Exception as error:  # any failure of one batch becomes an exception record
-            posting_problem_raise(
-                problem=Problem("batch_close_failed", f"{type(error).__name__}: {error}"),
+            exception_raise(
+                **problem_fields(Problem("batch_close_failed", f"{type(error).__name__}: {error}")),
                 obj=batch,
                 title=f"Posting batch {batch.pk} ({batch.currency}) could not close",
             )

@@ -5,23 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections.abc import Callable
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Expression, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from portal.spreadsheet import csv_cell, csv_writer
 from tenants.models import (
-    AlertRule,
     AuditEvent,
     Domain,
     Invitation,
     Membership,
     Partner,
     Tenant,
-    TriageIndex,
     UsageRecord,
     User,
 )
@@ -134,23 +133,34 @@ def partner_tenants(*, partner: Partner) -> QuerySet[Tenant]:
     )
 
 
-def partner_tenants_health(*, partner: Partner, today: dt.date | None = None) -> QuerySet[Tenant]:
-    """The partner's tenants with their health: open exceptions, SLA breaches (from the public
-    TriageIndex) and this month's orders and journals (from usage), without touching tenant schemas."""
-    today = today or timezone.now().date()
-    open_rows = TriageIndex.objects.filter(tenant=OuterRef("pk"), status__in=("open", "assigned", "snoozed"))
-    month_usage = UsageRecord.objects.filter(tenant=OuterRef("pk"), day__gte=today.replace(day=1), day__lte=today)
+# Extra per-tenant columns for the partner's tenant list, registered by apps above tenants (the
+# triage index registers open exceptions and SLA breaches from triage/partner/apps.py).
+TenantHealthAnnotations = Callable[[], dict[str, Expression]]
+_tenant_health_annotations: list[TenantHealthAnnotations] = []
 
-    def count_of(rows: QuerySet) -> Coalesce:
-        return Coalesce(Subquery(rows.order_by().values("tenant").annotate(n=Count("pk")).values("n")), 0)
+
+def tenant_health_register(annotations: TenantHealthAnnotations) -> None:
+    """Add columns to `partner_tenants_health`: `annotations()` returns expressions on Tenant."""
+    if annotations not in _tenant_health_annotations:
+        _tenant_health_annotations.append(annotations)
+
+
+def partner_tenants_health(*, partner: Partner, today: dt.date | None = None) -> QuerySet[Tenant]:
+    """The partner's tenants with their health: what registered apps add (open exceptions, SLA
+    breaches from the public triage index) and this month's orders and journals (from usage),
+    without touching tenant schemas."""
+    today = today or timezone.now().date()
+    month_usage = UsageRecord.objects.filter(tenant=OuterRef("pk"), day__gte=today.replace(day=1), day__lte=today)
 
     def usage_of(metric: str) -> Coalesce:
         rows = month_usage.filter(metric=metric).order_by().values("tenant").annotate(n=Sum("count")).values("n")
         return Coalesce(Subquery(rows), 0)
 
+    extra: dict[str, Expression] = {}
+    for columns in _tenant_health_annotations:
+        extra.update(columns())
     return partner_tenants(partner=partner).annotate(
-        open_exceptions=count_of(open_rows),
-        sla_breaches=count_of(open_rows.filter(sla_breached=True)),
+        **extra,
         orders_this_month=usage_of(UsageRecord.Metric.ORDERS_INGESTED),
         journals_this_month=usage_of(UsageRecord.Metric.JOURNALS_POSTED),
         last_sync_day=Subquery(
@@ -298,41 +308,3 @@ def tenant_switcher_entries(*, partner: Partner) -> list[dict[str, str]]:
         .values_list("tenant__name", "tenant__slug", "domain")
     )
     return [{"name": name, "slug": slug, "domain": domain} for name, slug, domain in rows]
-
-
-# ---- partner-wide exception inbox (reads only the public TriageIndex) -------------------------
-
-TRIAGE_OPEN_STATUSES = ("open", "assigned", "snoozed")
-
-
-def partner_triage_index(
-    *,
-    partner: Partner,
-    tenant_slug: str = "",
-    kind: str = "",
-    severity: str = "",
-    status: str = "open_all",
-    assignee: str = "",
-    sla_breached: bool | None = None,
-) -> QuerySet[TriageIndex]:
-    """The partner's exceptions across all its tenants, most urgent SLA first. `status` is a status,
-    "open_all" (open, assigned, snoozed) or "" (any); `assignee` an email or "none"."""
-    queryset = TriageIndex.objects.filter(partner=partner)
-    queryset = _narrow(queryset, tenant__slug=tenant_slug, kind=kind, severity=severity)
-    if status == "open_all":
-        queryset = queryset.filter(status__in=TRIAGE_OPEN_STATUSES)
-    elif status:
-        queryset = queryset.filter(status=status)
-    if assignee == "none":
-        queryset = queryset.filter(assignee_id__isnull=True)
-    elif assignee:
-        queryset = queryset.filter(assignee_email__iexact=assignee)
-    if sla_breached is not None:
-        breached = Q(sla_breached=True) | Q(status__in=TRIAGE_OPEN_STATUSES, sla_due__lte=timezone.now())
-        queryset = queryset.filter(breached) if sla_breached else queryset.exclude(breached)
-    primary_domain = Domain.objects.filter(tenant_id=OuterRef("tenant_id"), is_primary=True).values("domain")[:1]
-    return queryset.select_related("tenant").annotate(tenant_domain=Subquery(primary_domain)).order_by("sla_due", "pk")
-
-
-def alert_rules_for_partner(*, partner: Partner) -> QuerySet[AlertRule]:
-    return AlertRule.objects.filter(partner=partner).select_related("tenant").order_by("-active", "name", "pk")

@@ -18,10 +18,11 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 
 from portal.brand import brand_for_partner, brand_sender
-from tenants.models import AlertRule, Tenant
+from tenants.models import Tenant
 from tenants.webhooks import webhook_event_emit
 from triage.models import Exception as TriageException
 from triage.models import Severity
+from triage.partner.models import AlertRule
 
 log = structlog.get_logger(__name__)
 DEDUPE_SECONDS = 6 * 3600

@@ -19,11 +19,12 @@ from rest_framework.response import Response
 from portal.api_auth import api_actor
 from portal.api_errors import CreatedCursorPagination, StrictSerializer, error_responses
 from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
-from tenants.models import AlertRule, TriageIndex
-from tenants.selectors import alert_rules_for_partner, partner_tenants, partner_triage_index
+from tenants.selectors import partner_tenants
 from triage import selectors, services
 from triage.models import OPEN_STATUSES, Comment, FixClass, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
+from triage.partner.models import AlertRule, TriageIndex
+from triage.partner.selectors import alert_rules_for_partner, partner_triage_index
 from triage.views_partner import tenant_exception_url
 
 MAX_ID = 2**63 - 1

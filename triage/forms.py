@@ -9,8 +9,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tenants.models import AlertRule, Tenant
+from tenants.models import Tenant
 from triage.models import FixClass, Kind, Severity, Status
+from triage.partner.models import AlertRule
 from triage.selectors import STATUS_OPEN, ExceptionFilters
 from triage.services import BULK_ACTIONS
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -147,3 +151,52 @@ def exception_counts() -> dict[str, int]:
         unassigned=Count("pk", filter=Q(assignee_id__isnull=True)),
         critical=Count("pk", filter=Q(severity="critical")),
     )
+
+
+# ---- reads for the portal's dashboard and order trace (portal/dashboard.py, portal/trace.py) ----
+# Objects are named by model label ("commerce.order") so callers need not import the models.
+
+
+def _content_types(labels: Iterable[str]) -> dict[str, ContentType]:
+    models = {label: apps.get_model(label) for label in labels}
+    found = ContentType.objects.get_for_models(*models.values())
+    return {label: found[model] for label, model in models.items()}
+
+
+def occurrences_since_count(*, since: dt.datetime) -> int:
+    return Occurrence.objects.filter(first_seen__gte=since).count()
+
+
+def occurrence_object_ids_since(*, since: dt.datetime, labels: Iterable[str]) -> dict[str, set[str]]:
+    """Model label → ids of its objects with an occurrence first seen since `since`."""
+    types = _content_types(labels)
+    label_of = {content_type.pk: label for label, content_type in types.items()}
+    touched: dict[str, set[str]] = {label: set() for label in types}
+    for content_type_id, object_id in Occurrence.objects.filter(
+        content_type__in=types.values(), first_seen__gte=since
+    ).values_list("content_type_id", "object_id"):
+        touched[label_of[content_type_id]].add(object_id)
+    return touched
+
+
+def occurrences_for_objects(*, objects: dict[str, Iterable[object]]) -> list[Occurrence]:
+    """Occurrences on the given objects (model label → their pks), oldest first, with their group."""
+    types = _content_types(objects)
+    matching = Q(pk__in=[])
+    for label, pks in objects.items():
+        matching |= Q(content_type=types[label], object_id__in=[str(pk) for pk in pks])
+    return list(Occurrence.objects.filter(matching).select_related("exception").order_by("first_seen"))
+
+
+def manual_activity_counts(*, since: dt.datetime) -> dict[str, int]:
+    """Things people did by hand since `since` (retries, payload edits, resolves …), by action."""
+    rows = Activity.objects.filter(manual=True, created_at__gte=since).values("action").annotate(n=Count("pk"))
+    return {row["action"]: row["n"] for row in rows.order_by("action")}
+
+
+def sla_breach_counts(*, since: dt.datetime, now: dt.datetime) -> dict[str, int]:
+    """Breaches stamped since `since`, and exceptions open past their SLA at `now`."""
+    return {
+        "in_window": TriageException.objects.filter(sla_breached_at__gte=since).count(),
+        "open_now": TriageException.objects.filter(status__in=OPEN_STATUSES, sla_due__lte=now).count(),
+    }

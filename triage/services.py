@@ -14,33 +14,26 @@ import structlog
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
-from tenants.models import AlertRule, Membership, Partner, Tenant, TriageIndex, User
+from tenants.models import Membership, Partner, Tenant, User
 from tenants.services import audit_record
-from triage.models import OPEN_STATUSES, Activity, Comment, FixClass, Kind, Occurrence, Severity, Status
+from tenants.webhooks import tenant_event_emit
+from triage.causes import cause_fix_class, cause_severity
+from triage.grouping import Failure, group_record, occurrence_record
+from triage.models import OPEN_STATUSES, Activity, Comment, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
+from triage.partner.models import AlertRule, TriageIndex
 from triage.retry import RetryAction, retry_action_accepts_payload, retry_action_get
 from triage.selectors import ASSIGNEE_REFUSED
-from triage.sla import SEVERITY_RANK, sla_due
+from triage.sla import SEVERITY_RANK
 
 log = structlog.get_logger(__name__)
 
 SYSTEM = "system"
 # Kinds that touch the books: a person closing one by hand must say why.
 REASON_REQUIRED_KINDS = frozenset({Kind.POSTING, Kind.ERP_PUSH, Kind.RECONCILIATION, Kind.MAPPING})
-DEFAULT_FIX_CLASS = {
-    Kind.MAPPING: FixClass.MAPPING,
-    Kind.NORMALISE: FixClass.PARSE,
-    Kind.WEBHOOK: FixClass.PARSE,
-    Kind.RECONCILIATION: FixClass.VALUE,
-    Kind.POSTING: FixClass.BUSINESS_RULE,
-    Kind.ERP_PUSH: FixClass.VALUE,
-    Kind.SYNC: FixClass.CONNECTION_AUTH,
-    Kind.PROMOTION_DEPLOYMENT: FixClass.BUSINESS_RULE,
-    Kind.INVENTORY: FixClass.VALUE,
-}
 
 
 def _current_tenant() -> Tenant:
@@ -111,8 +104,6 @@ def _object_ref(obj: models.Model | None) -> tuple[ContentType | None, str, str,
 
 def _emit(event: str, exception: TriageException) -> None:
     """Signed outbound webhook to the partner's subscribers, after commit."""
-    from tenants.webhooks import tenant_event_emit
-
     tenant_event_emit(
         event=event,
         payload={
@@ -130,6 +121,29 @@ def _emit(event: str, exception: TriageException) -> None:
     )
 
 
+def _failure(
+    *,
+    kind: str,
+    cause: str,
+    title: str,
+    detail: str,
+    context: dict | None,
+    severity: str | None,
+    fix_class: str | None,
+    tags: Iterable[str],
+    retry: RetryAction | None,
+    payload: Any,
+) -> Failure:
+    """The raise as a checked `Failure`: a known kind, and a severity (the cause's by default)."""
+    severity = severity or cause_severity(cause)
+    if kind not in Kind.values:
+        raise ValueError(f"Unknown exception kind {kind!r}.")
+    if severity not in Severity.values:
+        raise ValueError(f"Unknown severity {severity!r}.")
+    fix_class = fix_class or cause_fix_class(kind, cause)
+    return Failure(kind, cause, title[:255], detail, context or {}, severity, fix_class, tuple(tags), retry, payload)
+
+
 @transaction.atomic
 def exception_raise(
     *,
@@ -139,7 +153,7 @@ def exception_raise(
     obj: models.Model | None = None,
     detail: str = "",
     context: dict | None = None,
-    severity: str = Severity.NORMAL,
+    severity: str | None = None,
     fix_class: str | None = None,
     tags: Iterable[str] = (),
     retry: RetryAction | None = None,
@@ -147,103 +161,49 @@ def exception_raise(
     object_label: str | None = None,
     object_url: str | None = None,
 ) -> TriageException:
-    """Record a failure. Same kind + cause + object type → the same group: its count and last_seen
-    rise, a resolved or ignored group reopens, and the object gets (or bumps) its occurrence."""
-    if kind not in Kind.values:
-        raise ValueError(f"Unknown exception kind {kind!r}.")
-    if severity not in Severity.values:
-        raise ValueError(f"Unknown severity {severity!r}.")
+    """Record a failure: the one way any app raises into the inbox. Same kind + cause + object
+    type → the same group: its count and last_seen rise, a resolved or ignored group reopens, and
+    the object gets (or bumps) its occurrence. `severity` and `fix_class` default from the cause
+    (triage/causes.py); `retry` is what the Retry button runs; `payload` the raw input, editable."""
+    failure = _failure(
+        kind=kind,
+        cause=cause,
+        title=title,
+        detail=detail,
+        context=context,
+        severity=severity,
+        fix_class=fix_class,
+        tags=tags,
+        retry=retry,
+        payload=payload,
+    )
+    log.warning("triage.problem", kind=kind, cause=cause, title=title, detail=detail)
     tenant = _current_tenant()
     now = timezone.now()
     content_type, object_id, label, url = _object_ref(obj)
     object_type = f"{content_type.app_label}.{content_type.model}" if content_type else ""
-    fingerprint = f"{kind}:{cause}:{object_type}"[:200]
-    exception = TriageException.objects.select_for_update().filter(fingerprint=fingerprint).first()
-    event = None
-    created = False
-    if exception is None:
-        # Two workers can both miss the group and both insert it (say, 50 orders failing on one
-        # missing mapping in parallel): the second insert waits for the first to commit and then
-        # hits the unique fingerprint, so it rolls back to the savepoint and joins the group.
-        try:
-            with transaction.atomic():
-                exception = TriageException.objects.create(
-                    kind=kind,
-                    cause=cause,
-                    object_type=object_type,
-                    fingerprint=fingerprint,
-                    severity=severity,
-                    fix_class=fix_class or DEFAULT_FIX_CLASS.get(kind, FixClass.VALUE),
-                    tags=sorted(set(tags)),
-                    title=title[:255],
-                    detail=detail,
-                    context=context or {},
-                    first_seen=now,
-                    last_seen=now,
-                    count=1,
-                    sla_due=sla_due(plan=tenant.plan, severity=severity, since=now),
-                    retry_name=retry.name if retry else "",
-                )
-        except IntegrityError:
-            exception = TriageException.objects.select_for_update().get(fingerprint=fingerprint)
-        else:
-            created = True
-            _activity(exception, "raised", detail={"title": title})
-            event = "exception.raised"
-    if not created:
-        exception.count += 1
-        exception.last_seen = now
-        exception.title, exception.detail, exception.context = title[:255], detail, context or {}
-        exception.tags = sorted(set(exception.tags) | set(tags))
-        if retry:
-            exception.retry_name = retry.name
-        if SEVERITY_RANK[severity] < SEVERITY_RANK[exception.severity]:
-            exception.severity = severity
-            exception.sla_due = min(exception.sla_due, sla_due(plan=tenant.plan, severity=severity, since=now))
-        if not exception.is_open:
-            exception.status = Status.OPEN
-            exception.resolved_at = None
-            exception.resolution_reason = ""
-            exception.sla_breached_at = None
-            exception.sla_due = sla_due(plan=tenant.plan, severity=exception.severity, since=now)
-            _activity(exception, "reopened", detail={"title": title})
-            event = "exception.raised"
-        exception.save()
-    occurrence, created = Occurrence.objects.select_for_update().get_or_create(
+    exception, happened = group_record(failure=failure, object_type=object_type, plan=tenant.plan, now=now)
+    if happened:
+        _activity(exception, happened, detail={"title": title})
+    occurrence_record(
         exception=exception,
+        failure=failure,
         content_type=content_type,
         object_id=object_id,
-        defaults={
-            "object_label": object_label or label,
-            "object_url": object_url or url,
-            "detail": detail,
-            "context": context or {},
-            "retry_args": retry.args if retry else {},
-            "payload": payload,
-            "first_seen": now,
-            "last_seen": now,
-        },
+        object_label=object_label or label,
+        object_url=object_url or url,
+        now=now,
     )
-    if not created:
-        occurrence.count += 1
-        occurrence.last_seen = now
-        occurrence.detail, occurrence.context = detail, context or {}
-        occurrence.resolved_at, occurrence.resolution_reason = None, ""
-        if retry:
-            occurrence.retry_args = retry.args
-        if payload is not None:
-            occurrence.payload = payload
-        occurrence.save()
     _index_sync(exception)
-    if event:
-        _emit(event, exception)
-    _alerts_after_commit(exception, "new_group" if event else "raised")
+    if happened:
+        _emit("exception.raised", exception)
+    _alerts_after_commit(exception, "new_group" if happened else "raised")
     log.info("triage.raised", kind=kind, cause=cause, exception_id=exception.pk, count=exception.count)
     return exception
 
 
 def _alerts_after_commit(exception: TriageException, trigger: str) -> None:
-    from triage.tasks import alerts_evaluate_task
+    from triage.tasks import alerts_evaluate_task  # tasks import this module: deferred
 
     exception_id = exception.pk
     transaction.on_commit(lambda: alerts_evaluate_task.delay(exception_id=exception_id, trigger=trigger))
@@ -328,7 +288,7 @@ def exception_assign(
     )
     _index_sync(exception)
     if assignee is not None and (actor is None or assignee.pk != actor.pk):
-        from triage.tasks import assignee_notify_task
+        from triage.tasks import assignee_notify_task  # tasks import this module: deferred
 
         exception_id = exception.pk
         transaction.on_commit(lambda: assignee_notify_task.delay(exception_id=exception_id))
@@ -369,27 +329,30 @@ def exception_snooze(
 def exception_resolve(
     *, exception: TriageException, reason: str = "", actor: User | None = None, actor_label: str | None = None
 ) -> TriageException:
-    exception = _locked(exception)
     reason = (reason or "").strip()
     if exception.kind in REASON_REQUIRED_KINDS and not reason:
         raise ValidationError({"reason": f"Say why this {exception.get_kind_display().lower()} exception is resolved."})
-    if not exception.is_open:
-        raise ValidationError({"status": "This exception is already closed."})
-    _close(exception, status=Status.RESOLVED, reason=reason or "Resolved", actor=actor, actor_label=actor_label)
-    return exception
+    reason = reason or "Resolved"
+    return _close_open(exception, status=Status.RESOLVED, reason=reason, actor=actor, actor_label=actor_label)
 
 
 @transaction.atomic
 def exception_ignore(
     *, exception: TriageException, reason: str, actor: User | None = None, actor_label: str | None = None
 ) -> TriageException:
-    exception = _locked(exception)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why this exception can be ignored."})
+    return _close_open(exception, status=Status.IGNORED, reason=reason, actor=actor, actor_label=actor_label)
+
+
+def _close_open(
+    exception: TriageException, *, status: str, reason: str, actor: User | None, actor_label: str | None
+) -> TriageException:
+    exception = _locked(exception)
     if not exception.is_open:
         raise ValidationError({"status": "This exception is already closed."})
-    _close(exception, status=Status.IGNORED, reason=reason, actor=actor, actor_label=actor_label)
+    _close(exception, status=status, reason=reason, actor=actor, actor_label=actor_label)
     return exception
 
 
@@ -425,7 +388,7 @@ def exception_retry(
     if not exception.is_open:
         raise ValidationError({"status": "This exception is already closed."})
     _activity(exception, "retry_requested", actor=actor, actor_label=actor_label)
-    from triage.tasks import exception_retry_task
+    from triage.tasks import exception_retry_task  # tasks import this module: deferred
 
     transaction.on_commit(lambda: exception_retry_task.delay(exception_id=exception.pk))
     return exception

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -200,53 +202,58 @@ def _assign(request: HttpRequest, exception: TriageException) -> HttpResponse:
     return _refused(request, exception, assign_form=form)
 
 
-def _comment(request: HttpRequest, exception: TriageException) -> HttpResponse:
-    form = CommentForm(request.POST)
+def _form_action(
+    request: HttpRequest,
+    exception: TriageException,
+    form: Form,
+    form_key: str,
+    act: Callable[[dict], str],
+) -> HttpResponse:
+    """Validate `form`, run `act(cleaned_data)` (the service call, returning the success message)
+    and redirect; a refused form or service re-renders the page with the reason."""
     if form.is_valid():
         try:
-            services.exception_comment(exception=exception, body=form.cleaned_data["body"], actor=request.user)
+            message = act(form.cleaned_data)
         except ValidationError as error:
             form_errors_add(form, error)
         else:
-            return _done(request, exception, "Comment added.")
-    return _refused(request, exception, comment_form=form)
+            return _done(request, exception, message)
+    return _refused(request, exception, **{form_key: form})
+
+
+def _comment(request: HttpRequest, exception: TriageException) -> HttpResponse:
+    def act(data: dict) -> str:
+        services.exception_comment(exception=exception, body=data["body"], actor=request.user)
+        return "Comment added."
+
+    return _form_action(request, exception, CommentForm(request.POST), "comment_form", act)
 
 
 def _snooze(request: HttpRequest, exception: TriageException) -> HttpResponse:
-    form = SnoozeForm(request.POST)
-    if form.is_valid():
-        until = timezone.now() + dt.timedelta(hours=form.cleaned_data["hours"])
-        try:
-            services.exception_snooze(exception=exception, until=until, actor=request.user)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            return _done(request, exception, f"Snoozed until {until:%Y-%m-%d %H:%M} UTC.")
-    return _refused(request, exception, snooze_form=form)
+    def act(data: dict) -> str:
+        until = timezone.now() + dt.timedelta(hours=data["hours"])
+        services.exception_snooze(exception=exception, until=until, actor=request.user)
+        return f"Snoozed until {until:%Y-%m-%d %H:%M} UTC."
+
+    return _form_action(request, exception, SnoozeForm(request.POST), "snooze_form", act)
 
 
 def _resolve(request: HttpRequest, exception: TriageException) -> HttpResponse:
-    form = ReasonForm(request.POST)
-    if form.is_valid():
-        try:
-            services.exception_resolve(exception=exception, reason=form.cleaned_data["reason"], actor=request.user)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            return _done(request, exception, "Resolved.")
-    return _refused(request, exception, resolve_form=form)
+    return _close_action(request, exception, services.exception_resolve, "resolve_form", "Resolved.")
 
 
 def _ignore(request: HttpRequest, exception: TriageException) -> HttpResponse:
-    form = ReasonForm(request.POST)
-    if form.is_valid():
-        try:
-            services.exception_ignore(exception=exception, reason=form.cleaned_data["reason"], actor=request.user)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            return _done(request, exception, "Ignored.")
-    return _refused(request, exception, ignore_form=form)
+    return _close_action(request, exception, services.exception_ignore, "ignore_form", "Ignored.")
+
+
+def _close_action(
+    request: HttpRequest, exception: TriageException, close: Callable[..., object], form_key: str, message: str
+) -> HttpResponse:
+    def act(data: dict) -> str:
+        close(exception=exception, reason=data["reason"], actor=request.user)
+        return message
+
+    return _form_action(request, exception, ReasonForm(request.POST), form_key, act)
 
 
 def _retry_requested(request: HttpRequest, exception: TriageException) -> HttpResponse:

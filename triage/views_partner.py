@@ -12,9 +12,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tenants.form_errors import form_errors_add
 from tenants.models import Membership, Partner
-from tenants.selectors import alert_rules_for_partner, partner_tenants, partner_triage_index
+from tenants.selectors import partner_tenants
 from triage import services
 from triage.forms import AlertRuleForm, PartnerInboxFilterForm
+from triage.partner.selectors import alert_rules_for_partner, partner_triage_index
 from triage.views import PAGE_SIZE
 
 

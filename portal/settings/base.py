@@ -27,6 +27,7 @@ PORTAL_PORT = env.int("PORTAL_PORT", default=8000)
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    "triage.partner",  # public schema: the partner-wide exception index and alert rules
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from mappings.models import Account, AccountRule, MappingSet
 from posting.erp.base import ErpAccount, ErpChart, ErpDimension, ErpTaxCode
-from posting.erp.errors import erp_problem_raise
 from posting.erp.models import ChartImport
 from tenants.models import User
 from tenants.services import audit_record_in_tenant
+from triage.services import exception_raise
 
 FIELDS = ("name", "type", "active", "external_id", "currency")
 
@@ -174,9 +174,10 @@ def chart_import_apply(
 
 def _rule_problem(rule: AccountRule) -> None:
     conditions = ", ".join(f"{key}={value}" for key, value in rule.conditions().items()) or "no conditions"
-    erp_problem_raise(
+    exception_raise(
         kind="mapping",
         cause="account_deactivated",
+        tags=("erp", "account_deactivated"),
         obj=rule,
         title=f"Rule for {rule.role} points at inactive account {rule.account.code}",
         detail=(

@@ -31,7 +31,6 @@ from mappings.models import ValueMap
 from mappings.selectors import mapping_set_at
 from posting.erp import connections
 from posting.erp.base import ErpAdapter, ErpError, ErpJournal, ErpLine, ErrorKind, PushResult
-from posting.erp.errors import erp_problem_raise
 from posting.erp.models import ErpPush, ErpTarget
 from posting.models import JournalEntry
 from tenants.models import User
@@ -39,7 +38,8 @@ from tenants.selectors import tenant_current_suspended
 from tenants.services import audit_diff, audit_record_in_tenant
 from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit
-from triage.services import exception_resolve_for_object
+from triage.retry import RetryAction
+from triage.services import exception_raise, exception_resolve_for_object
 
 log = structlog.get_logger(__name__)
 
@@ -322,9 +322,10 @@ def _failed(*, push: ErpPush, entry: JournalEntry, error: ErpError) -> ErpPush:
     if error.kind == ErrorKind.RECONNECT and push.connection_id:
         connections.erp_connection_needs_reconnect(push.connection, reason=error.message)
     cause = "reconnect_required" if error.kind == ErrorKind.RECONNECT else error.kind.value
-    erp_problem_raise(
+    exception_raise(
         kind="erp_push",
         cause=cause,
+        tags=("erp", cause),
         obj=entry,
         title=f"Journal {entry.source_key} was not accepted by {label}",
         detail=error.message,
@@ -336,8 +337,7 @@ def _failed(*, push: ErpPush, entry: JournalEntry, error: ErpError) -> ErpPush:
             "erp_code": error.code,
         },
         severity=SEVERITY.get(error.kind, "normal"),
-        retry_name=RETRY_NAME,
-        retry_args={"entry_id": entry.pk},
+        retry=RetryAction(RETRY_NAME, {"entry_id": entry.pk}),
     )
     return push
 

@@ -22,10 +22,9 @@ from connectors.models import Connection
 from portal.periodic import periodic_job
 from posting.erp import connections
 from posting.erp.base import ErpError, ErrorKind
-from posting.erp.errors import erp_problem_raise
 from posting.erp.oauth import OAuth2Adapter
 from posting.erp.registry import ADAPTERS
-from triage.services import exception_resolve_for_object
+from triage.services import exception_raise, exception_resolve_for_object
 
 log = structlog.get_logger(__name__)
 
@@ -43,9 +42,10 @@ def _attempt_allowed(connection: Connection) -> bool:
 
 
 def _reconnect_raise(connection: Connection, *, title: str, detail: str) -> None:
-    erp_problem_raise(
+    exception_raise(
         kind="erp_push",
         cause="reconnect_required",
+        tags=("erp", "reconnect_required"),
         obj=connection,
         title=title,
         detail=detail,

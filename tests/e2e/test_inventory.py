@@ -5,8 +5,8 @@ import pytest
 from django_tenants.utils import tenant_context
 from playwright.sync_api import Page
 
-from commerce.demo import SOURCE, inventory_demo_seed
 from commerce.models import InventoryLocation, Order
+from portal.demo.commerce import SOURCE, inventory_demo_seed
 from tenants.models import AuditEvent
 from tests.e2e.conftest import Portal, committed, sign_in
 

@@ -4,10 +4,11 @@ import pytest
 from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
-from tenants.models import Tenant, TriageIndex
+from tenants.models import Tenant
 from tests.e2e.conftest import Portal, committed, sign_in
 from triage import services
 from triage.models import Exception as TriageException
+from triage.partner.models import TriageIndex
 
 
 def _raise(slug: str, **kwargs) -> int:

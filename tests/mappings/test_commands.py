@@ -4,8 +4,8 @@ from django_tenants.utils import tenant_context
 from commerce.models import Order
 from mappings.models import Account, MappingSet
 from mappings.standard import STANDARD_ACCOUNTS
+from portal.demo.seed import demo_seed
 from posting.models import JournalEntry, Reconciliation
-from tenants.demo import demo_seed
 from tenants.models import Tenant
 
 

@@ -4,23 +4,24 @@ from django_tenants.utils import tenant_context
 from commerce.services import order_upsert
 from mappings.services import standard_chart_apply
 from posting.builders import Problem
-from posting.errors import posting_problem_raise
+from posting.errors import problem_fields
 from posting.retry import RETRY_ACTIONS, StillRefused
 from posting.services import PostingStatus
 from tests.commerce.factories import shopify_order
 from triage.models import Exception as TriageException
+from triage.retry import RetryAction
+from triage.services import exception_raise
 
 
 def test_problem_lands_in_triage_with_kind_cause_context_and_retry(world):
     with tenant_context(world.acme):
         order = order_upsert(source="shopify", connection_id=1, document=shopify_order()).obj
         problem = Problem("unmapped", "No account.", role="revenue", conditions=(("channel", "web"),))
-        raised = posting_problem_raise(
-            problem=problem,
+        raised = exception_raise(
+            **problem_fields(problem),
             obj=order,
             title="Order 1001 could not be posted",
-            retry_name="posting.order",
-            retry_args={"order_id": order.pk},
+            retry=RetryAction("posting.order", {"order_id": order.pk}),
         )
         exception = TriageException.objects.get(pk=raised.pk)
         occurrence = exception.occurrences.get()

@@ -185,24 +185,24 @@ def _build_victim(world) -> Victim:
 
 
 def _seed_tenant(victim: Victim) -> None:
-    from commerce.demo import inventory_demo_seed
     from commerce.models import InventoryLevel, InventoryLocation, Order, Payout
     from connectors.models import Connection, InboundEvent, SyncRun
     from connectors.simulator import demo_traffic_ingest
     from mappings.models import Account, AccountRule, MappingSet
     from mappings.services import standard_chart_ensure
-    from posting.demo import ledger_demo_seed
+    from portal.demo.commerce import inventory_demo_seed
+    from portal.demo.posting import ledger_demo_seed
+    from portal.demo.promotions import promotions_demo_seed
+    from portal.demo.triage import exceptions_demo_seed
     from posting.erp.base import ErpChart
     from posting.erp.chart import chart_import_preview
     from posting.erp.models import ChartImport, ErpPush
     from posting.erp.services import erp_target_get
     from posting.models import JournalEntry, PostingBatch
-    from promotions.demo import promotions_demo_seed
     from promotions.models import PriceList, Promotion
     from promotions.prices import price_list_create
-    from tenants.models import TriageIndex
-    from triage.demo import exceptions_demo_seed
     from triage.models import Exception as TriageException
+    from triage.partner.models import TriageIndex
 
     with tenant_context(victim.tenant):
         _bump_sequences(victim.tenant.schema_name)

@@ -35,18 +35,6 @@ def test_commands_refuse_bad_input_with_a_clear_error(world, command, kwargs, me
     assert (Partner.objects.count(), Tenant.objects.count()) == before
 
 
-def test_seed_demo_is_idempotent(world, capsys):
-    call_command("seed_demo")
-    counts = (Partner.objects.count(), Tenant.objects.count())
-    call_command("seed_demo")
-    assert (Partner.objects.count(), Tenant.objects.count()) == counts
-    captured = capsys.readouterr()
-    assert "http://acme.northwind.localhost:8000/" in captured.out
-    assert "finance@acme-outfitters.test" in captured.out
-    # the progress bar (on stderr) counts every step to the end and names the last one
-    assert "11/11" in captured.err and "a month of orders, refunds and payouts" in captured.err
-
-
 def test_partner_create_on_a_migrated_but_unseeded_database_creates_the_public_tenant(world, capsys, settings):
     from tenants.models import Domain
 

@@ -180,7 +180,8 @@ def test_partner_tenant_list_shows_health_from_the_index_and_usage(world, host_c
 
     from django.utils import timezone
 
-    from tenants.models import TriageIndex, UsageRecord
+    from tenants.models import UsageRecord
+    from triage.partner.models import TriageIndex
 
     now = timezone.now()
     common = {"kind": "mapping", "severity": "high", "severity_rank": 1, "fix_class": "mapping", "title": "x"}

@@ -1,9 +1,10 @@
 import pytest
 from django_tenants.utils import tenant_context
 
-from tenants.models import AlertRule, WebhookSubscription
+from tenants.models import WebhookSubscription
 from tests.triage.conftest import probe, raise_exception
 from triage import alerts
+from triage.partner.models import AlertRule
 
 
 @pytest.fixture

@@ -225,7 +225,8 @@ def test_partner_wide_list_reads_only_the_partners_tenants(world, api_client, ma
 
 
 def test_partner_admin_key_manages_alert_rules_of_its_own_tenants_only(world, api_client, make_key):
-    from tenants.models import AlertRule, AuditEvent
+    from tenants.models import AuditEvent
+    from triage.partner.models import AlertRule
 
     admin = api_client(NORTHWIND, make_key(scopes=["read", "write", "admin"]))
     created = admin.post(

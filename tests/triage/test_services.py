@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from tenants.models import TriageIndex
 from triage import services
 from triage.models import Exception as TriageException
+from triage.partner.models import TriageIndex
 from triage.retry import RetryAction, retry_action
 from triage.tasks import exception_retry_task
 

@@ -6,11 +6,12 @@ from django.contrib.contenttypes.models import ContentType
 from django_tenants.utils import tenant_context
 
 import tests.worker_tasks  # noqa: F401 - registers tests.probe_present here, as in the worker
-from tenants.models import Membership, TriageIndex
+from tenants.models import Membership
 from tests.factories import UserFactory
 from tests.triage.conftest import probe, raise_exception
 from triage import services
 from triage.models import Exception as TriageException
+from triage.partner.models import TriageIndex
 from triage.retry import RetryAction, retry_action
 from triage.selectors import ASSIGNEE_REFUSED
 

@@ -1,7 +1,8 @@
 from django_tenants.utils import tenant_context
 
-from tenants.models import AlertRule, AuditEvent
+from tenants.models import AuditEvent
 from tests.triage.conftest import probe, raise_exception
+from triage.partner.models import AlertRule
 
 NORTHWIND = "northwind.localhost"
 SOUTHPAW = "southpaw.localhost"

@@ -12,7 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from tenants.demo import DEMO_PASSWORD, demo_logins
+from portal.demo.seed import DEMO_PASSWORD, demo_logins
 
 CELERY_WORKER_FLAGS = ("--without-gossip", "--without-mingle")
 

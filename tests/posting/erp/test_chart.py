@@ -89,7 +89,7 @@ def test_apply_writes_exactly_the_diff_and_raises_mapping_exceptions_for_orphane
         assert preview.status == ChartImport.Status.PREVIEW
         assert len(preview.diff["deactivate"]) == 18  # the 20 standard accounts but 1110 and 2100
         with (
-            mock.patch("posting.erp.chart.erp_problem_raise") as raised,
+            mock.patch("posting.erp.chart.exception_raise") as raised,
             django_capture_on_commit_callbacks(execute=True),
         ):
             diff = chart_import_apply(chart_import=preview)

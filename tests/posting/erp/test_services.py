@@ -24,6 +24,7 @@ from posting.services import journal_post_cancellation, journal_post_order
 from tests.commerce.factories import shopify_order
 from tests.posting.erp.conftest import exchanges
 from tests.posting.erp.factories import erp_connection
+from triage.retry import RetryAction
 
 Q = exchanges("quickbooks")
 BASE = "https://sandbox-quickbooks.api.intuit.com/v3/company/9130357"
@@ -116,7 +117,7 @@ def test_switching_to_quickbooks_keeps_history_and_pushes_new_entries(world):
 
 @respx.mock
 def test_timeout_after_create_fails_then_the_retry_finds_the_entry_without_duplicating(world):
-    with tenant_context(world.acme), mock.patch("posting.erp.services.erp_problem_raise") as raised:
+    with tenant_context(world.acme), mock.patch("posting.erp.services.exception_raise") as raised:
         standard_chart_apply()
         _qbo()
         entry = _posted_order()
@@ -128,11 +129,10 @@ def test_timeout_after_create_fails_then_the_retry_finds_the_entry_without_dupli
         assert (push.status, push.error_kind) == (ErpPush.Status.FAILED, "timeout")
         assert JournalEntry.objects.get(pk=entry.pk).status == JournalEntry.Status.FAILED
         problem = raised.call_args.kwargs
-        assert (problem["kind"], problem["cause"], problem["retry_name"], problem["retry_args"]) == (
+        assert (problem["kind"], problem["cause"], problem["retry"]) == (
             "erp_push",
             "timeout",
-            "posting.erp_push",
-            {"entry_id": entry.pk},
+            RetryAction("posting.erp_push", {"entry_id": entry.pk}),
         )
         assert problem["detail"] == (
             f"QuickBooks Online did not answer in time: POST {BASE}/journalentry timed out (ReadTimeout)."
@@ -145,7 +145,7 @@ def test_timeout_after_create_fails_then_the_retry_finds_the_entry_without_dupli
 
 @respx.mock
 def test_closed_period_is_an_exception_with_the_erps_words_and_not_retried_automatically(world):
-    with tenant_context(world.acme), mock.patch("posting.erp.services.erp_problem_raise") as raised:
+    with tenant_context(world.acme), mock.patch("posting.erp.services.exception_raise") as raised:
         standard_chart_apply()
         _qbo()
         entry = _posted_order()
@@ -165,7 +165,7 @@ def test_closed_period_is_an_exception_with_the_erps_words_and_not_retried_autom
 
 @respx.mock
 def test_closed_period_answer_moves_the_journal_to_today_with_a_memo_and_keeps_the_ledger_date(world):
-    with tenant_context(world.acme), mock.patch("posting.erp.services.erp_problem_raise") as raised:
+    with tenant_context(world.acme), mock.patch("posting.erp.services.exception_raise") as raised:
         standard_chart_apply()
         connection = _qbo()
         entry = _posted_order()
@@ -186,7 +186,7 @@ def test_closed_period_answer_moves_the_journal_to_today_with_a_memo_and_keeps_t
 
 @respx.mock
 def test_missing_erp_account_id_is_an_unknown_account_exception_before_any_call(world):
-    with tenant_context(world.acme), mock.patch("posting.erp.services.erp_problem_raise") as raised:
+    with tenant_context(world.acme), mock.patch("posting.erp.services.exception_raise") as raised:
         standard_chart_apply()
         _qbo()
         Account.objects.filter(code="4100").update(external_id="")
@@ -218,7 +218,7 @@ def test_expired_token_is_refreshed_once_and_the_new_tokens_are_stored_encrypted
 
 @respx.mock
 def test_refused_refresh_raises_a_reconnect_exception(world):
-    with tenant_context(world.acme), mock.patch("posting.erp.services.erp_problem_raise") as raised:
+    with tenant_context(world.acme), mock.patch("posting.erp.services.exception_raise") as raised:
         standard_chart_apply()
         connection = _qbo()
         entry = _posted_order()

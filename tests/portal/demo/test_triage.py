@@ -1,9 +1,10 @@
 from django_tenants.utils import tenant_context
 
-from tenants.demo import demo_seed
-from tenants.models import Tenant, TriageIndex
-from triage.demo import PROBLEMS
+from portal.demo.seed import demo_seed
+from portal.demo.triage import PROBLEMS
+from tenants.models import Tenant
 from triage.models import Exception as TriageException
+from triage.partner.models import TriageIndex
 
 
 def test_seed_demo_adds_a_spread_of_exceptions_once_per_tenant(world):
@@ -12,7 +13,7 @@ def test_seed_demo_adds_a_spread_of_exceptions_once_per_tenant(world):
     for slug in ("acme", "bluebird"):
         tenant = Tenant.objects.get(slug=slug)
         with tenant_context(tenant):
-            # the demo's real partial deployment (promotions/demo.py) comes on top of the spread
+            # the demo's real partial deployment (portal/demo/promotions.py) comes on top of the spread
             real = TriageException.objects.filter(cause="partial_deployment").count()
             groups = {e.kind: (e.status, e.count) for e in TriageException.objects.exclude(cause="partial_deployment")}
             occurrences = TriageException.objects.get(kind="mapping").occurrences.count()

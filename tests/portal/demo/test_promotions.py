@@ -1,7 +1,7 @@
 from django_tenants.utils import tenant_context
 
+from portal.demo.promotions import PROMOTIONS, promotions_demo_seed
 from promotions import selectors
-from promotions.demo import PROMOTIONS, promotions_demo_seed
 from promotions.models import Promotion
 from triage.models import Exception as TriageException
 

@@ -11,14 +11,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_tenants.utils import tenant_context
 from PIL import Image, ImageDraw
 
-from commerce.demo import inventory_demo_seed
 from connectors.simulator import demo_traffic_ingest
 from mappings.services import standard_chart_ensure
-from posting.demo import ledger_demo_seed
-from promotions.demo import promotions_demo_seed
+from portal.demo.commerce import inventory_demo_seed
+from portal.demo.posting import ledger_demo_seed
+from portal.demo.promotions import promotions_demo_seed
+from portal.demo.triage import exceptions_demo_seed
 from tenants import services
 from tenants.models import Membership, Partner, Tenant, User
-from triage.demo import exceptions_demo_seed
 
 DEMO_PASSWORD = "tillbridge-demo-2026"  # noqa: S105 - published demo login
 PARTNER_SLUG = "northwind"

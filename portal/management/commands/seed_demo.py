@@ -3,7 +3,7 @@ import sys
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from tenants.demo import DEMO_PASSWORD, demo_seed, demo_seed_steps
+from portal.demo.seed import DEMO_PASSWORD, demo_seed, demo_seed_steps
 
 
 class Command(BaseCommand):

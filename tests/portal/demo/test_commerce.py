@@ -2,9 +2,9 @@ from decimal import Decimal as D
 
 from django_tenants.utils import tenant_context
 
-from commerce.demo import inventory_demo_seed
 from commerce.models import InventoryLevel, Reservation
 from commerce.selectors import available_to_sell
+from portal.demo.commerce import inventory_demo_seed
 
 
 def test_demo_stock_is_idempotent_and_shows_an_oversold_sku(world):

@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from commerce.models import Order, Payout, Refund
 from mappings.services import standard_chart_apply
-from posting.demo import ledger_demo_seed
+from portal.demo.posting import ledger_demo_seed
 from posting.models import JournalEntry, JournalLine, Reconciliation
 from triage.models import Exception as TriageException
 

@@ -13,7 +13,7 @@ from commerce.inventory import inventory_level_upsert, inventory_location_ensure
 from commerce.models import InventoryLocation, Reservation
 from commerce.services import order_upsert
 
-SOURCE = "demo-stock"  # apart from the ledger demo's orders (posting/demo.py)
+SOURCE = "demo-stock"  # apart from the ledger demo's orders (portal/demo/posting.py)
 LOCATIONS = [
     # external id, name, kind, default safety stock
     ("WH-EAST", "East warehouse", InventoryLocation.Kind.WAREHOUSE, Decimal(5)),
