@@ -2,7 +2,7 @@
 second person when a price moves by more than the list's threshold, published per channel through
 `adapter.publish_prices`, and every price a channel shows afterwards kept as a `ChannelPrice` row.
 
-Same habits as promotions.services: each transition locks the list row, checks, executes, audits."""
+Same habits as the promotion lifecycle: each transition locks the list row, checks, executes, audits."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from connectors.models import Connection
 from posting.money import quantize
 from promotions.channels.base import PriceSpec
 from promotions.deployment import channel_adapter, connection_adapter
+from promotions.lifecycle import _channels
 from promotions.models import ChannelPrice, PriceList, PriceListDeployment, PriceListVersion
-from promotions.services import APPROVER_ROLES, _aware, _channels, _tenant, _who, four_eyes_check
+from promotions.transitions import APPROVER_ROLES, _aware, _tenant, _who, four_eyes_check
 from tenants.models import User
 from tenants.selectors import membership_role_for_tenant
 from tenants.services import audit_record
