@@ -50,6 +50,7 @@ TENANT_APPS = [
     "commerce",
     "mappings",
     "posting",
+    "posting.erp",
     "connectors",
     "promotions",
 ]
