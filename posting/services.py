@@ -35,6 +35,7 @@ from posting.builders import (
     build_processor_charge,
     build_refund,
 )
+from posting.erp.tasks import erp_push_dispatch
 from posting.errors import posting_problem_raise
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
 from posting.money import quantize
@@ -155,8 +156,9 @@ def _entry_write(
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
     )
-    if batch is None:  # a batch's drafts are metered once, as its summary
+    if batch is None:  # a batch's drafts are metered once, as its summary, and pushed as it
         usage_count(metric="journals_posted")
+        erp_push_dispatch(entry_id=entry.pk)  # sent once this transaction commits
     JournalLine.objects.bulk_create(
         JournalLine(
             entry=entry,
@@ -187,8 +189,9 @@ def _reversal_write(*, entry: JournalEntry, source_key: str, date: dt.date, memo
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
     )
-    if batch is None:  # a batch's drafts are metered once, as its summary
+    if batch is None:  # a batch's drafts are metered once, as its summary, and pushed as it
         usage_count(metric="journals_posted")
+        erp_push_dispatch(entry_id=reversal.pk)  # sent once this transaction commits
     JournalLine.objects.bulk_create(
         JournalLine(
             entry=reversal,
@@ -639,6 +642,8 @@ def _outstanding_reverse(
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
     )
+    if batch is None:
+        erp_push_dispatch(entry_id=entry.pk)  # sent once this transaction commits
     JournalLine.objects.bulk_create(
         JournalLine(
             entry=entry,

@@ -10,4 +10,4 @@ class ErpConfig(AppConfig):
     verbose_name = "ERP"
 
     def ready(self) -> None:
-        from posting.erp import tokens  # noqa: F401 - registers the token keepalive job
+        from posting.erp import tasks, tokens  # noqa: F401 - registers the push sweep and the token keepalive
