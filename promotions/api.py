@@ -19,8 +19,17 @@ from rest_framework.response import Response
 from connectors.models import Connection
 from portal.api_auth import api_actor
 from portal.api_errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer
-from promotions import deployment, lifecycle, selectors, transitions
-from promotions.models import SALES_CHANNEL_VENDORS, ChannelDeployment, Funding, Kind, Promotion, Stacking
+from promotions import deployment, lifecycle, prices, selectors, transitions
+from promotions.models import (
+    SALES_CHANNEL_VENDORS,
+    ChannelDeployment,
+    ChannelPrice,
+    Funding,
+    Kind,
+    PriceList,
+    Promotion,
+    Stacking,
+)
 from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
 
 MAX_INT = 2**31 - 1
@@ -489,8 +498,6 @@ class ChannelPriceOutput(serializers.Serializer):
 
 
 def _price_list(pk: int):
-    from promotions.models import PriceList
-
     price_list = PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first()
     if price_list is None:
         raise exceptions.NotFound("No such price list.")
@@ -502,8 +509,6 @@ class PriceListListCreateApi(TenantApiView):
     pagination_class = PromotionPagination
 
     def get_queryset(self):
-        from promotions.models import PriceList
-
         return PriceList.objects.select_related("current_version", "published_version")
 
     @extend_schema(operation_id="price_lists_list", responses={200: PriceListOutput(many=True), **READ_ERRORS})
@@ -518,8 +523,6 @@ class PriceListListCreateApi(TenantApiView):
         responses={201: PriceListOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        from promotions import prices
-
         data = PriceListInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = _version_values(data.validated_data)
@@ -542,8 +545,6 @@ class PriceListDetailApi(TenantApiView):
         description="A new version; the published one stays on the channels until this one is published.",
     )
     def patch(self, request: Request, pk: int) -> Response:
-        from promotions import prices
-
         price_list = _price_list(pk)
         data = PriceListEditInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -565,8 +566,6 @@ def _price_action_view(action: str) -> type[TenantApiView]:
             responses={200: PriceListOutput, **WRITE_ERRORS},
         )
         def post(self, request: Request, pk: int) -> Response:
-            from promotions import prices
-
             price_list = _price_list(pk)
             who = _who(request)
             try:
@@ -592,8 +591,6 @@ class ChannelPriceListApi(TenantApiView):
     pagination_class = IdCursorPagination
 
     def get_queryset(self):
-        from promotions.models import ChannelPrice
-
         if getattr(self, "swagger_fake_view", False):
             return ChannelPrice.objects.none()
         return ChannelPrice.objects.filter(deployment__version__price_list_id=self.kwargs["pk"]).select_related(

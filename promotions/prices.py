@@ -274,7 +274,7 @@ def price_list_publish(
     price_list.published_version, price_list.status = version, S.PUBLISHED
     price_list.save(update_fields=["published_version", "status", "updated_at"])
     _audit(price_list, "publish", actor=actor, actor_label=actor_label, changes={"version": version.number})
-    from promotions.tasks import price_list_send_task
+    from promotions.tasks import price_list_send_task  # tasks imports this module
 
     for deployment in deployments:
         deployment_id = deployment.pk
