@@ -5,10 +5,12 @@ entry there, and the periodic sweep queues what is still due."""
 from __future__ import annotations
 
 import datetime as dt
+import time
+import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django_tenants.utils import tenant_context
 
 from commerce.services import order_upsert
@@ -19,6 +21,7 @@ from posting.erp.services import entries_due
 from posting.erp.tasks import erp_push_due, erp_push_journal
 from posting.models import JournalEntry, JournalLine
 from posting.services import PostingStatus, journal_post_order
+from tenants import services as tenant_services
 from tests.commerce.factories import shopify_order
 
 
@@ -123,3 +126,27 @@ def test_a_broker_outage_leaves_the_entry_to_the_sweep(world, monkeypatch, djang
             outcome = journal_post_order(order=order)
         assert outcome.status == PostingStatus.POSTED
         assert list(entries_due()) == [outcome.entry]
+
+
+@pytest.mark.worker
+def test_a_committed_posting_is_acknowledged_by_the_worker_without_the_sweep(celery_worker, django_db_blocker):
+    from tests.conftest import _WORLD as world
+
+    with django_db_blocker.unblock():
+        slug = f"onc{uuid.uuid4().hex[:6]}"
+        tenant = tenant_services.tenant_create(partner=world.northwind, slug=slug, name=slug).tenant
+        try:
+            with tenant_context(tenant):
+                standard_chart_apply()
+                order = order_upsert(source="shopify", connection_id=1, document=shopify_order()).obj
+                entry = journal_post_order(order=order).entry  # commits: the push is sent now
+                deadline = time.monotonic() + 60
+                while not ErpPush.objects.filter(entry=entry, status=ErpPush.Status.ACKED).exists():
+                    assert time.monotonic() < deadline, "the push sent on commit was not acknowledged"
+                    time.sleep(0.2)
+                assert ErpPush.objects.get(entry=entry).vendor == "builtin_ledger"
+                assert JournalEntry.objects.get(pk=entry.pk).status == JournalEntry.Status.ACKED
+                assert list(entries_due()) == []
+        finally:
+            connection.set_schema_to_public()
+            tenant_services.tenant_delete(tenant=tenant, confirm_slug=tenant.slug, actor=None)
