@@ -24,7 +24,7 @@ from promotions.models import ChannelPrice, PriceList, PriceListDeployment, Pric
 from promotions.transitions import APPROVER_ROLES, _aware, _tenant, _who, four_eyes_check
 from tenants.models import User
 from tenants.selectors import membership_role_for_tenant
-from tenants.services import audit_record
+from tenants.services import audit_record_in_tenant
 from triage.models import Kind as TriageKind
 from triage.retry import RetryAction
 from triage.services import exception_raise, exception_resolve_for_object
@@ -35,15 +35,9 @@ PRICE_RETRY_ACTION = "promotions.price_list_send"
 
 
 def _audit(price_list: PriceList, action: str, *, actor: User | None, actor_label: str | None, changes: dict) -> None:
-    tenant = _tenant()
-    audit_record(
-        actor=actor,
-        actor_label=actor_label,
-        action=f"price_list.{action}",
-        target=price_list,
-        tenant=tenant,
-        partner=tenant.partner,
-        changes=changes,
+    _tenant()  # price lists are audited in their tenant's schema only
+    audit_record_in_tenant(
+        actor=actor, actor_label=actor_label, action=f"price_list.{action}", target=price_list, changes=changes
     )
 
 

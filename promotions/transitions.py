@@ -22,7 +22,7 @@ from django.utils import timezone
 from promotions.models import Promotion
 from tenants.api_keys import ACTOR_LABEL_PREFIX, api_key_person
 from tenants.models import Membership, Tenant, User
-from tenants.services import audit_record
+from tenants.services import audit_record_in_tenant
 
 APPROVER_ROLES = frozenset(
     {Membership.Role.TENANT_ADMIN, Membership.Role.PARTNER_ADMIN, Membership.Role.PARTNER_OPERATOR}
@@ -88,15 +88,9 @@ def four_eyes_check(
 def _audit(
     promotion: Promotion, action: str, *, actor: User | None, actor_label: str | None, changes: dict | None = None
 ) -> None:
-    tenant = _tenant()
-    audit_record(
-        actor=actor,
-        actor_label=actor_label,
-        action=f"promotion.{action}",
-        target=promotion,
-        tenant=tenant,
-        partner=tenant.partner,
-        changes=changes or {},
+    _tenant()  # promotions are audited in their tenant's schema only
+    audit_record_in_tenant(
+        actor=actor, actor_label=actor_label, action=f"promotion.{action}", target=promotion, changes=changes
     )
 
 
