@@ -6,7 +6,7 @@ class PostingConfig(AppConfig):
 
     def ready(self) -> None:
         from mappings.preview import PreviewSource, preview_source_register
-        from posting.erp import tokens  # noqa: F401 - registers the token keepalive job
+        from posting import tasks  # noqa: F401 - registers the batch close job
         from posting.retry import retry_actions_register
         from posting.selectors import journal_preview, orders_recent
 

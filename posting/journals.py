@@ -12,6 +12,7 @@ from django.db import models
 from commerce.models import Order
 from mappings.models import PostingRole
 from posting.builders import Draft, PostingRefused, Problem, RoleLine
+from posting.erp.tasks import erp_push_dispatch
 from posting.models import JournalEntry, JournalLine, PostingBatch
 from posting.periods import open_date
 from tenants.usage import usage_count
@@ -65,6 +66,8 @@ def entry_create(
     )
     if metered and batch is None:  # a batch's drafts are metered once, as its summary
         usage_count(metric="journals_posted")
+    if batch is None:  # a batch's drafts are pushed as its summary, when the batch closes
+        erp_push_dispatch(entry_id=entry.pk)  # sent once this transaction commits
     return entry
 
 

@@ -176,7 +176,3 @@ class Reconciliation(models.Model):
 
     def __str__(self) -> str:
         return f"Reconciliation of payout {self.payout_id}: {self.status}"
-
-
-# ERP target, pushes and chart imports live in posting/erp/models.py; imported so Django registers them.
-from posting.erp.models import ChartImport, ErpPush, ErpTarget  # noqa: E402, F401

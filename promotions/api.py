@@ -1,9 +1,9 @@
 """Promotions API on the tenant's domain (`/api/v1/promotions/…`, tenant schema).
 
-Thin views on promotions.services: serializers check shape, services check the lifecycle. An
-illegal transition or an invalid window is 400 with the reason; self-approval or a role that may
-not approve is 403 with the reason. Approving and rejecting take a person (a session), not a key.
-Writes honour Idempotency-Key."""
+Thin views on the promotion services (lifecycle, deployment): serializers check shape, services
+check the lifecycle. An illegal transition or an invalid window is 400 with the reason;
+self-approval or a role that may not approve is 403 with the reason. Approving and rejecting take
+a person (a session), not a key. Writes honour Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -19,8 +19,17 @@ from rest_framework.response import Response
 from connectors.models import Connection
 from portal.api_auth import api_actor
 from portal.api_errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer
-from promotions import selectors, services
-from promotions.models import SALES_CHANNEL_VENDORS, ChannelDeployment, Funding, Kind, Promotion, Stacking
+from promotions import deployment, lifecycle, prices, selectors, transitions
+from promotions.models import (
+    SALES_CHANNEL_VENDORS,
+    ChannelDeployment,
+    ChannelPrice,
+    Funding,
+    Kind,
+    PriceList,
+    Promotion,
+    Stacking,
+)
 from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
 
 MAX_INT = 2**31 - 1
@@ -47,7 +56,7 @@ class TenantDateTimeField(serializers.DateTimeField):
     """Times without an offset are wall-clock times in the tenant's timezone, and times are shown there."""
 
     def default_timezone(self):
-        return services.tenant_zone()
+        return transitions.tenant_zone()
 
     def to_internal_value(self, value):
         try:
@@ -311,7 +320,7 @@ class PromotionListCreateApi(TenantApiView):
         data = PromotionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = _version_values(data.validated_data)
-        promotion = services.promotion_create(**values, **_who(request))
+        promotion = lifecycle.promotion_create(**values, **_who(request))
         return Response(PromotionDetailOutput(_promotion(promotion.pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -335,7 +344,7 @@ class PromotionDetailApi(TenantApiView):
         data.is_valid(raise_exception=True)
         if not data.validated_data:
             raise exceptions.ValidationError({"non_field_errors": ["Nothing to change."]})
-        services.promotion_edit(promotion=promotion, **_version_values(data.validated_data), **_who(request))
+        lifecycle.promotion_edit(promotion=promotion, **_version_values(data.validated_data), **_who(request))
         return Response(PromotionDetailOutput(_promotion(pk)).data)
 
 
@@ -347,21 +356,21 @@ def _act(action: str, promotion: Promotion, data: dict, request: Request) -> dic
     channels = data.get("channels")
     result: dict = {}
     if action == "validate":
-        result["validation"] = services.promotion_validate(promotion=promotion, **who)
+        result["validation"] = lifecycle.promotion_validate(promotion=promotion, **who)
     elif action == "submit":
-        services.promotion_submit(promotion=promotion, **who)
+        lifecycle.promotion_submit(promotion=promotion, **who)
     elif action == "approve":
-        services.promotion_approve(promotion=promotion, actor=who["actor"])
+        lifecycle.promotion_approve(promotion=promotion, actor=who["actor"])
     elif action == "reject":
-        services.promotion_reject(promotion=promotion, actor=who["actor"], reason=data.get("reason", ""))
+        lifecycle.promotion_reject(promotion=promotion, actor=who["actor"], reason=data.get("reason", ""))
     elif action == "publish":
-        result["deployments"] = services.promotion_publish(promotion=promotion, **who)
+        result["deployments"] = deployment.promotion_publish(promotion=promotion, **who)
     elif action == "pause":
-        result["deployments"] = services.promotion_pause(promotion=promotion, connection_ids=channels, **who)
+        result["deployments"] = deployment.promotion_pause(promotion=promotion, connection_ids=channels, **who)
     elif action == "resume":
-        result["deployments"] = services.promotion_resume(promotion=promotion, connection_ids=channels, **who)
+        result["deployments"] = deployment.promotion_resume(promotion=promotion, connection_ids=channels, **who)
     else:
-        result["deployments"] = services.promotion_rollback(promotion=promotion, connection_ids=channels, **who)
+        result["deployments"] = deployment.promotion_rollback(promotion=promotion, connection_ids=channels, **who)
     return result
 
 
@@ -489,8 +498,6 @@ class ChannelPriceOutput(serializers.Serializer):
 
 
 def _price_list(pk: int):
-    from promotions.models import PriceList
-
     price_list = PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first()
     if price_list is None:
         raise exceptions.NotFound("No such price list.")
@@ -502,8 +509,6 @@ class PriceListListCreateApi(TenantApiView):
     pagination_class = PromotionPagination
 
     def get_queryset(self):
-        from promotions.models import PriceList
-
         return PriceList.objects.select_related("current_version", "published_version")
 
     @extend_schema(operation_id="price_lists_list", responses={200: PriceListOutput(many=True), **READ_ERRORS})
@@ -518,8 +523,6 @@ class PriceListListCreateApi(TenantApiView):
         responses={201: PriceListOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        from promotions import prices
-
         data = PriceListInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = _version_values(data.validated_data)
@@ -542,8 +545,6 @@ class PriceListDetailApi(TenantApiView):
         description="A new version; the published one stays on the channels until this one is published.",
     )
     def patch(self, request: Request, pk: int) -> Response:
-        from promotions import prices
-
         price_list = _price_list(pk)
         data = PriceListEditInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -565,8 +566,6 @@ def _price_action_view(action: str) -> type[TenantApiView]:
             responses={200: PriceListOutput, **WRITE_ERRORS},
         )
         def post(self, request: Request, pk: int) -> Response:
-            from promotions import prices
-
             price_list = _price_list(pk)
             who = _who(request)
             try:
@@ -592,8 +591,6 @@ class ChannelPriceListApi(TenantApiView):
     pagination_class = IdCursorPagination
 
     def get_queryset(self):
-        from promotions.models import ChannelPrice
-
         if getattr(self, "swagger_fake_view", False):
             return ChannelPrice.objects.none()
         return ChannelPrice.objects.filter(deployment__version__price_list_id=self.kwargs["pk"]).select_related(

@@ -2,7 +2,7 @@
 second person when a price moves by more than the list's threshold, published per channel through
 `adapter.publish_prices`, and every price a channel shows afterwards kept as a `ChannelPrice` row.
 
-Same habits as promotions.services: each transition locks the list row, checks, executes, audits."""
+Same habits as the promotion lifecycle: each transition locks the list row, checks, executes, audits."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from connectors.models import Connection
 from connectors.vendors.base import PriceSpec
 from posting.money import quantize
 from promotions.deployment import channel_adapter, connection_adapter
+from promotions.lifecycle import _channels
 from promotions.models import ChannelPrice, PriceList, PriceListDeployment, PriceListVersion
-from promotions.services import APPROVER_ROLES, _aware, _channels, _tenant, _who, four_eyes_check
+from promotions.transitions import APPROVER_ROLES, _aware, _tenant, _who, four_eyes_check
 from tenants.models import User
 from tenants.selectors import membership_role_for_tenant
-from tenants.services import audit_record
+from tenants.services import audit_record_in_tenant
 from triage.models import Kind as TriageKind
 from triage.retry import RetryAction
 from triage.services import exception_raise, exception_resolve_for_object
@@ -34,15 +35,9 @@ PRICE_RETRY_ACTION = "promotions.price_list_send"
 
 
 def _audit(price_list: PriceList, action: str, *, actor: User | None, actor_label: str | None, changes: dict) -> None:
-    tenant = _tenant()
-    audit_record(
-        actor=actor,
-        actor_label=actor_label,
-        action=f"price_list.{action}",
-        target=price_list,
-        tenant=tenant,
-        partner=tenant.partner,
-        changes=changes,
+    _tenant()  # price lists are audited in their tenant's schema only
+    audit_record_in_tenant(
+        actor=actor, actor_label=actor_label, action=f"price_list.{action}", target=price_list, changes=changes
     )
 
 
@@ -273,7 +268,7 @@ def price_list_publish(
     price_list.published_version, price_list.status = version, S.PUBLISHED
     price_list.save(update_fields=["published_version", "status", "updated_at"])
     _audit(price_list, "publish", actor=actor, actor_label=actor_label, changes={"version": version.number})
-    from promotions.tasks import price_list_send_task
+    from promotions.tasks import price_list_send_task  # tasks imports this module
 
     for deployment in deployments:
         deployment_id = deployment.pk

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from promotions.deployment import RETRY_ACTION, deployments_retry_failed
 from promotions.prices import PRICE_RETRY_ACTION, price_list_resend
-from promotions.services import RETRY_ACTION, deployments_retry_failed
 from triage.retry import retry_action
 
 

@@ -8,7 +8,8 @@ from django_tenants.utils import get_public_schema_name
 
 from portal.fairness import FairTask
 from portal.periodic import periodic_job
-from promotions import prices, services
+from promotions import lifecycle, prices, stock_guard
+from promotions.deployment import deployment_send
 
 
 def _tenant_only(task_name: str) -> None:
@@ -19,7 +20,7 @@ def _tenant_only(task_name: str) -> None:
 @shared_task(base=FairTask, fair_queue="promotions", name="promotions.deployment_send")
 def deployment_send_task(deployment_id: int) -> dict[str, str]:
     _tenant_only("promotions.deployment_send")
-    deployment = services.deployment_send(deployment_id=deployment_id)
+    deployment = deployment_send(deployment_id=deployment_id)
     return {"deployment": str(deployment_id), "state": deployment.state if deployment else "gone"}
 
 
@@ -34,11 +35,11 @@ def price_list_send_task(deployment_id: int) -> dict[str, str]:
 def promotions_expire_due() -> int:
     """Once a minute per tenant: promotions whose window has ended become expired."""
     _tenant_only("promotions.expire_due")
-    return services.promotions_expire_due()
+    return lifecycle.promotions_expire_due()
 
 
 @periodic_job("promotions.stock_guard")
 def promotions_stock_guard() -> int:
     """Once a minute per tenant: pause promotions on channels whose stock fell below the threshold."""
     _tenant_only("promotions.stock_guard")
-    return len(services.promotions_stock_guard()["paused"])
+    return len(stock_guard.promotions_stock_guard()["paused"])

@@ -1,7 +1,7 @@
 """Promotion pages: list with KPIs, month calendar, editor with validation results, approval
 queue, and the per-channel deployment board (htmx polls it while channels are in flight).
 
-Thin: forms check shape, promotions.services does the work; a refused transition comes back as a
+Thin: forms check shape, the lifecycle and deployment services do the work; a refused transition comes back as a
 message and nothing changed. Viewers read but may not act (403)."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from promotions import selectors, services
-from promotions.forms import ActionForm, PromotionForm, form_initial
-from promotions.models import ChannelDeployment, Promotion
+from promotions import deployment, lifecycle, prices, selectors, transitions
+from promotions.forms import ActionForm, PriceListForm, PromotionForm, form_initial
+from promotions.models import ChannelDeployment, ChannelPrice, PriceList, Promotion
 from tenants.models import Membership
 
 ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resume", "rollback")
@@ -81,7 +81,7 @@ def promotion_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def promotion_calendar(request: HttpRequest) -> HttpResponse:
-    zone = services.tenant_zone()
+    zone = transitions.tenant_zone()
     today = timezone.now().astimezone(zone).date()
     try:
         year, month = (int(part) for part in request.GET.get("month", "").split("-"))
@@ -116,11 +116,11 @@ def promotion_calendar(request: HttpRequest) -> HttpResponse:
 def promotion_new(request: HttpRequest) -> HttpResponse:
     if not _can_act(request):
         return HttpResponseForbidden("Viewers cannot create promotions.")
-    with timezone.override(services.tenant_zone()):
+    with timezone.override(transitions.tenant_zone()):
         form = PromotionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                promotion = services.promotion_create(
+                promotion = lifecycle.promotion_create(
                     key=form.cleaned_data["key"],
                     name=form.cleaned_data["name"],
                     actor=request.user,
@@ -141,12 +141,12 @@ def promotion_edit(request: HttpRequest, pk: int) -> HttpResponse:
     promotion = _promotion_or_404(pk)
     if not _can_act(request):
         return HttpResponseForbidden("Viewers cannot edit promotions.")
-    zone = services.tenant_zone()
+    zone = transitions.tenant_zone()
     with timezone.override(zone):
         form = PromotionForm(request.POST or None, initial=form_initial(promotion, zone), editing=True)
         if request.method == "POST" and form.is_valid():
             try:
-                version = services.promotion_edit(
+                version = lifecycle.promotion_edit(
                     promotion=promotion, actor=request.user, name=form.cleaned_data["name"], **form.version_values()
                 )
             except ValidationError as error:
@@ -177,7 +177,7 @@ def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "version": version,
             "versions": selectors.promotion_versions(promotion=promotion),
             "validation": version.validation or {},
-            "zone": services.tenant_zone(),
+            "zone": transitions.tenant_zone(),
             "can_act": _can_act(request),
             "actions": selectors.promotion_actions(promotion=promotion),
         },
@@ -206,31 +206,31 @@ def promotion_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
     who = {"actor": request.user}
     try:
         if action == "validate":
-            results = services.promotion_validate(promotion=promotion, **who)
+            results = lifecycle.promotion_validate(promotion=promotion, **who)
             if results["ok"]:
                 messages.success(request, "Every rule passed; the version can be submitted.")
             else:
                 messages.error(request, f"{len(results['errors'])} rule(s) failed; see the validation results.")
         elif action == "submit":
-            services.promotion_submit(promotion=promotion, **who)
+            lifecycle.promotion_submit(promotion=promotion, **who)
             messages.success(request, "Submitted for approval.")
         elif action == "approve":
-            services.promotion_approve(promotion=promotion, **who)
+            lifecycle.promotion_approve(promotion=promotion, **who)
             messages.success(request, "Approved; it can be published.")
         elif action == "reject":
-            services.promotion_reject(promotion=promotion, reason=form.cleaned_data.get("reason", ""), **who)
+            lifecycle.promotion_reject(promotion=promotion, reason=form.cleaned_data.get("reason", ""), **who)
             messages.success(request, "Rejected.")
         elif action == "publish":
-            deployments = services.promotion_publish(promotion=promotion, **who)
+            deployments = deployment.promotion_publish(promotion=promotion, **who)
             messages.success(request, f"Publishing to {len(deployments)} channel(s).")
         elif action == "pause":
-            done = services.promotion_pause(promotion=promotion, connection_ids=channels, **who)
+            done = deployment.promotion_pause(promotion=promotion, connection_ids=channels, **who)
             messages.success(request, f"Paused on {len(done)} channel(s).")
         elif action == "resume":
-            done = services.promotion_resume(promotion=promotion, connection_ids=channels, **who)
+            done = deployment.promotion_resume(promotion=promotion, connection_ids=channels, **who)
             messages.success(request, f"Resumed on {len(done)} channel(s).")
         else:
-            done = services.promotion_rollback(promotion=promotion, connection_ids=channels, **who)
+            done = deployment.promotion_rollback(promotion=promotion, connection_ids=channels, **who)
             messages.success(request, f"Rolled back on {len(done)} channel(s).")
     except ValidationError as error:
         for message in _messages_of(error):
@@ -266,13 +266,9 @@ def deployment_board(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def price_lists(request: HttpRequest) -> HttpResponse:
-    from promotions import prices
-    from promotions.forms import PriceListForm
-    from promotions.models import PriceList
-
     form = None
     if _can_act(request):
-        with timezone.override(services.tenant_zone()):
+        with timezone.override(transitions.tenant_zone()):
             form = PriceListForm(request.POST or None)
             if request.method == "POST" and form.is_valid():
                 data = form.cleaned_data
@@ -300,9 +296,6 @@ def price_lists(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def price_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from promotions import prices
-    from promotions.models import ChannelPrice, PriceList
-
     price_list = PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first()
     if price_list is None:
         raise Http404("No such price list.")

@@ -18,8 +18,7 @@ from django.utils import timezone
 from connectors.models import Connection
 from connectors.services import connection_create
 from connectors.vendors.base import ChannelAck
-from promotions import services
-from promotions.deployment import channel_adapter
+from promotions import deployment, lifecycle, validation
 from promotions.models import ChannelDeployment, Promotion
 from tenants.models import User
 
@@ -87,19 +86,19 @@ def demo_channels_ensure() -> list[Connection]:
 
 
 def _record_answers(promotion: Promotion, spec: DemoPromotion, deployments: list[ChannelDeployment]) -> None:
-    for deployment in deployments:
-        minutes, answer = spec.answers.get(deployment.connection.vendor, (3, "ok"))
-        at = deployment.created_at + dt.timedelta(minutes=minutes)
+    for row in deployments:
+        minutes, answer = spec.answers.get(row.connection.vendor, (3, "ok"))
+        at = row.created_at + dt.timedelta(minutes=minutes)
         if answer == "ok":
             ack = ChannelAck(
-                external_id=f"demo-{deployment.connection.vendor}-{promotion.key}",
-                version=deployment.version.number,
+                external_id=f"demo-{row.connection.vendor}-{promotion.key}",
+                version=row.version.number,
                 state="active",
                 raw={"note": DEMO_NOTE},
             )
-            services.deployment_record(deployment_id=deployment.pk, ack=ack, at=at)
+            deployment.deployment_record(deployment_id=row.pk, ack=ack, at=at)
         else:
-            services.deployment_record(deployment_id=deployment.pk, ack=None, error=f"{answer} ({DEMO_NOTE})", at=at)
+            deployment.deployment_record(deployment_id=row.pk, ack=None, error=f"{answer} ({DEMO_NOTE})", at=at)
 
 
 def _seed_one(
@@ -107,7 +106,7 @@ def _seed_one(
 ) -> Promotion:
     now = timezone.now()
     starts, ends = spec.days
-    promotion = services.promotion_create(
+    promotion = lifecycle.promotion_create(
         key=spec.key,
         name=spec.name,
         channels=channels,
@@ -127,29 +126,29 @@ def _seed_one(
     )
     if spec.target == "draft":
         return promotion
-    services.promotion_validate(promotion=promotion, actor=author)
+    lifecycle.promotion_validate(promotion=promotion, actor=author)
     if spec.target == "validated":
         return promotion
-    services.promotion_submit(promotion=promotion, actor=author)
+    lifecycle.promotion_submit(promotion=promotion, actor=author)
     if spec.target == "submitted":
         return promotion
     if spec.target == "rejected":
-        return services.promotion_reject(
+        return lifecycle.promotion_reject(
             promotion=promotion, actor=approver, reason="60% is below cost on most lines; try 30%."
         )
-    services.promotion_approve(promotion=promotion, actor=approver)
+    lifecycle.promotion_approve(promotion=promotion, actor=approver)
     if spec.target == "approved":
         return promotion
-    deployments = services.promotion_publish(promotion=promotion, actor=approver, dispatch=False)
+    deployments = deployment.promotion_publish(promotion=promotion, actor=approver, dispatch=False)
     if spec.target == "published":
         return promotion  # still waiting for the channels' answers
     _record_answers(promotion, spec, deployments)
     if spec.target == "paused":
-        services.promotion_pause(promotion=promotion, actor=None, actor_label="stock-guard", reason="stock_guard")
+        deployment.promotion_pause(promotion=promotion, actor=None, actor_label="stock-guard", reason="stock_guard")
     elif spec.target == "rolled_back":
-        services.promotion_rollback(promotion=promotion, actor=approver)
+        deployment.promotion_rollback(promotion=promotion, actor=approver)
     elif spec.target == "expired":
-        services.promotion_expire(promotion=promotion, now=now + dt.timedelta(days=ends, minutes=1))
+        lifecycle.promotion_expire(promotion=promotion, now=now + dt.timedelta(days=ends, minutes=1))
     return promotion
 
 
@@ -157,12 +156,12 @@ def promotions_demo_seed(*, author: User, approver: User) -> str:
     """Seed the demo promotions in the current tenant schema; returns what it did, in words."""
     try:
         for vendor, _name, _config in CHANNELS:
-            channel_adapter(vendor)
+            deployment.channel_adapter(vendor)
     except LookupError as error:
         return f"promotions skipped: {error}"
     channels = demo_channels_ensure()
     # When the tenant has a SKU list (inventory), promote its SKUs so validation finds them.
-    known = sorted(services.known_skus() or [])
+    known = sorted(validation.known_skus() or [])
     created = 0
     for index, spec in enumerate(PROMOTIONS):
         if Promotion.objects.filter(key=spec.key).exists():

@@ -51,6 +51,7 @@ TENANT_APPS = [
     "commerce",
     "mappings",
     "posting",
+    "posting.erp",
     "connectors",
     "promotions",
 ]

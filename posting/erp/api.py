@@ -16,7 +16,7 @@ from posting.erp import connections, selectors, services
 from posting.erp.base import ErpError
 from posting.erp.chart import chart_import_apply, chart_import_preview
 from posting.erp.models import ChartImport, ErpPush
-from posting.tasks import erp_push_dispatch
+from posting.erp.tasks import erp_push_dispatch
 from tenants.api import ApiView
 from tenants.models import Membership
 

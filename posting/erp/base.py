@@ -20,12 +20,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
-
-if TYPE_CHECKING:
-    from posting.erp.http import ErpHttp
 
 
 class ErrorKind(enum.StrEnum):
@@ -234,7 +231,24 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return None
 
 
+def rate_limit_check(response: httpx.Response, message: str) -> None:
+    """An ERP's HTTP 429 becomes a RATE_LIMITED error with its words and its Retry-After."""
+    if response.status_code == 429:
+        raise ErpError(ErrorKind.RATE_LIMITED, message, status_code=429, retry_after=retry_after_seconds(response))
+
+
 # ---- the adapter ------------------------------------------------------------------------------
+
+
+class ErpTransport(Protocol):
+    """What an adapter needs from HTTP; `posting.erp.http.ErpHttp` provides it (and tests' doubles).
+    Declared here so the interface does not import the client built on it."""
+
+    def send(
+        self, method: str, url: str, *, label: str, retry: bool | None = None, **kwargs: Any
+    ) -> httpx.Response: ...
+
+    def close(self) -> None: ...
 
 
 class ErpAdapter(abc.ABC):
@@ -251,7 +265,7 @@ class ErpAdapter(abc.ABC):
         *,
         config: dict[str, Any],
         credentials: dict[str, Any],
-        http: ErpHttp | None,
+        http: ErpTransport | None,
         on_credentials: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.config = dict(config)

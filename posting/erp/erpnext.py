@@ -33,8 +33,8 @@ from posting.erp.base import (
     ErpTaxCode,
     ErrorKind,
     PushResult,
+    rate_limit_check,
     response_json,
-    retry_after_seconds,
     wire_json,
 )
 from posting.erp.http import partner_base_url
@@ -89,13 +89,7 @@ class ErpNextAdapter(ErpAdapter):
             kwargs["content"] = wire_json(kwargs.pop("json_body"))
             headers["Content-Type"] = "application/json"
         response = self.send(method, f"{self.base}{path}", headers=headers, **kwargs)
-        if response.status_code == 429:
-            raise ErpError(
-                ErrorKind.RATE_LIMITED,
-                "ERPNext: too many requests (HTTP 429).",
-                status_code=429,
-                retry_after=retry_after_seconds(response),
-            )
+        rate_limit_check(response, "ERPNext: too many requests (HTTP 429).")
         body = response_json(response, vendor=self.label)
         if response.status_code >= 400:
             raise self._error(response.status_code, body)

@@ -73,4 +73,4 @@ class BuiltinLedgerAdapter(ErpAdapter):
         return ErpEntry(external_id, EntryState.POSTED, entry_id)
 
     def reverse(self, *, external_id: str, original: ErpJournal, reference: str, date: dt.date) -> PushResult:
-        return self.push(original.mirrored(reference=reference, date=date, memo=f"Reversal of {original.reference}"))
+        return self.mirror_reverse(original=original, reference=reference, date=date)

@@ -1,5 +1,5 @@
-"""Where journals go and how each push went (tenant schema). Imported by posting/models.py so
-Django registers them in the posting app."""
+"""Where journals go and how each push went (tenant schema), in the `erp` app. The tables keep the
+names they were created with in the posting app."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class ErpTarget(models.Model):
     changed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "posting_erptarget"
         constraints = [models.CheckConstraint(condition=Q(singleton=1), name="posting_erp_target_singleton")]
 
     def __str__(self) -> str:
@@ -61,6 +62,7 @@ class ErpPush(models.Model):
     acked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "posting_erppush"
         ordering = ["-updated_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["entry", "target_key"], name="posting_erp_push_unique")]
         indexes = [models.Index(fields=["status", "updated_at"], name="posting_erp_push_status")]
@@ -87,6 +89,7 @@ class ChartImport(models.Model):
     applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "posting_chartimport"
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:

@@ -39,8 +39,8 @@ from posting.erp.base import (
     ErpTaxCode,
     ErrorKind,
     PushResult,
+    rate_limit_check,
     response_json,
-    retry_after_seconds,
     wire_json,
 )
 from posting.erp.http import netsuite_account_id
@@ -185,13 +185,7 @@ class NetSuiteAdapter(ErpAdapter):
             kwargs["content"] = wire_json(body)
             all_headers["Content-Type"] = "application/json"
         response = self.send(method, url, headers=all_headers, retry=retry, **kwargs)
-        if response.status_code == 429:
-            raise ErpError(
-                ErrorKind.RATE_LIMITED,
-                "NetSuite: concurrency or request limit exceeded (HTTP 429).",
-                status_code=429,
-                retry_after=retry_after_seconds(response),
-            )
+        rate_limit_check(response, "NetSuite: concurrency or request limit exceeded (HTTP 429).")
         if response.status_code >= 400:
             raise self._error(response.status_code, response_json(response, vendor=self.label))
         return response

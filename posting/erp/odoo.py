@@ -29,8 +29,8 @@ from posting.erp.base import (
     ErpTaxCode,
     ErrorKind,
     PushResult,
+    rate_limit_check,
     response_json,
-    retry_after_seconds,
     wire_json,
 )
 from posting.erp.http import partner_base_url
@@ -84,13 +84,7 @@ class OdooAdapter(ErpAdapter):
             headers={"Content-Type": "application/json", "Accept": "application/json"},
             retry=safe,
         )
-        if response.status_code == 429:
-            raise ErpError(
-                ErrorKind.RATE_LIMITED,
-                "Odoo: too many requests (HTTP 429).",
-                status_code=429,
-                retry_after=retry_after_seconds(response),
-            )
+        rate_limit_check(response, "Odoo: too many requests (HTTP 429).")
         if response.status_code >= 500 and "json" not in response.headers.get("content-type", ""):
             response_json(response, vendor=self.label)  # raises BAD_RESPONSE quoting the page
         payload = response_json(response, vendor=self.label)

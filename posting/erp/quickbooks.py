@@ -30,8 +30,8 @@ from posting.erp.base import (
     ErpTaxCode,
     ErrorKind,
     PushResult,
+    rate_limit_check,
     response_json,
-    retry_after_seconds,
     wire_json,
 )
 from posting.erp.oauth import OAuth2Adapter
@@ -81,13 +81,7 @@ class QuickBooksAdapter(OAuth2Adapter):
             kwargs["content"] = wire_json(body)
             headers["Content-Type"] = "application/json"
         response = self.authorised(method, f"{self.base}{path}", headers=headers, **kwargs)
-        if response.status_code == 429:
-            raise ErpError(
-                ErrorKind.RATE_LIMITED,
-                "QuickBooks Online: ThrottleExceeded (HTTP 429).",
-                status_code=429,
-                retry_after=retry_after_seconds(response),
-            )
+        rate_limit_check(response, "QuickBooks Online: ThrottleExceeded (HTTP 429).")
         payload = response_json(response, vendor=self.label)
         if "Fault" in payload:
             raise self._error(response.status_code, payload["Fault"])

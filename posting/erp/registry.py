@@ -6,6 +6,7 @@ from posting.erp.base import ErpAdapter
 from posting.erp.erpnext import ErpNextAdapter
 from posting.erp.ledger import BuiltinLedgerAdapter
 from posting.erp.netsuite import NetSuiteAdapter
+from posting.erp.oauth import OAuth2Adapter
 from posting.erp.odoo import OdooAdapter
 from posting.erp.quickbooks import QuickBooksAdapter
 from posting.erp.xero import XeroAdapter
@@ -52,8 +53,6 @@ FIELDS: dict[str, list[tuple[str, str, bool]]] = {
 def describe(vendor: str) -> dict[str, object]:
     """What templates show about an ERP (templates would call a class, so they get plain values)."""
     adapter = adapter_class(vendor)
-    from posting.erp.oauth import OAuth2Adapter
-
     return {
         "vendor": adapter.vendor,
         "label": adapter.label,

@@ -19,7 +19,7 @@ from posting.erp.chart import chart_import_apply, chart_import_preview
 from posting.erp.models import ChartImport, ErpPush
 from posting.erp.oauth import OAuth2Adapter
 from posting.erp.registry import ADAPTERS, FIELDS, adapter_class, describe
-from posting.tasks import erp_push_dispatch
+from posting.erp.tasks import erp_push_dispatch
 from tenants.models import Membership
 
 SESSION_KEY = "erp_oauth"

@@ -31,8 +31,8 @@ from posting.erp.base import (
     ErpTaxCode,
     ErrorKind,
     PushResult,
+    rate_limit_check,
     response_json,
-    retry_after_seconds,
     wire_json,
 )
 from posting.erp.oauth import OAuth2Adapter
@@ -90,14 +90,8 @@ class XeroAdapter(OAuth2Adapter):
             kwargs["content"] = wire_json(body)
             all_headers["Content-Type"] = "application/json"
         response = self.authorised(method, f"{API}{path}", headers=all_headers, **kwargs)
-        if response.status_code == 429:
-            problem = response.headers.get("x-rate-limit-problem", "")
-            raise ErpError(
-                ErrorKind.RATE_LIMITED,
-                f"Xero: rate limit exceeded{f' ({problem} limit)' if problem else ''}.",
-                status_code=429,
-                retry_after=retry_after_seconds(response),
-            )
+        problem = response.headers.get("x-rate-limit-problem", "")
+        rate_limit_check(response, f"Xero: rate limit exceeded{f' ({problem} limit)' if problem else ''}.")
         payload = response_json(response, vendor=self.label)
         if response.status_code >= 400:
             raise self._error(response.status_code, payload)

@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
 from connectors.models import Connection
-from promotions import services, tasks
+from promotions import deployment, tasks
 from promotions.models import ChannelDeployment, Promotion, PromotionVersion
 from tenants.models import AuditEvent, Tenant
 from tests.connectors.factories import ConnectionFactory
@@ -31,7 +31,7 @@ def _channels() -> list[int]:
 
 def _send(ids: list[int]) -> list[str]:
     with tenant_context(Tenant.objects.get(slug="acme")):
-        return [services.deployment_send(deployment_id=pk).state for pk in ids]
+        return [deployment.deployment_send(deployment_id=pk).state for pk in ids]
 
 
 def _clean() -> None:

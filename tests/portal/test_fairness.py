@@ -22,9 +22,10 @@ from connectors.tasks import process_inbound_event
 from mappings.services import standard_chart_apply
 from portal import fairness
 from portal.fairness import fair_backlog, fair_done, fair_reclaim, fair_submit, fair_take
+from posting import services as posting_services
 from posting.erp.models import ErpPush
+from posting.erp.tasks import erp_push_due
 from posting.models import JournalEntry
-from posting.tasks import erp_push_due
 from tenants import services as tenant_services
 
 
@@ -121,7 +122,7 @@ def test_a_send_from_a_tenant_goes_to_its_fair_queue_and_from_public_does_not(cl
 
 def test_every_queue_named_in_the_issue_is_fair(settings):
     from commerce.tasks import inventory_push
-    from posting.tasks import erp_push_journal
+    from posting.erp.tasks import erp_push_journal
     from promotions.tasks import deployment_send_task, price_list_send_task
 
     tasks = (process_inbound_event, erp_push_journal, inventory_push, deployment_send_task, price_list_send_task)
@@ -153,7 +154,7 @@ def test_a_countdown_send_waits_in_celery_then_joins_its_tenants_fair_queue(clea
 
 
 def test_a_pump_runs_the_job_in_its_tenants_schema_and_keeps_its_result(clean_queues, world, monkeypatch):
-    from posting.tasks import erp_push_journal
+    from posting.erp.tasks import erp_push_journal
 
     monkeypatch.setattr(fairness, "pump_send", lambda *, queue, **options: None)
     with tenant_context(world.acme):
@@ -254,9 +255,12 @@ def _all_processed(tenant, count: int) -> bool:
 
 
 @pytest.mark.worker
-def test_an_erp_backlog_in_one_tenant_does_not_hold_up_another_tenants_pushes(celery_worker, two_shops):
+def test_an_erp_backlog_in_one_tenant_does_not_hold_up_another_tenants_pushes(celery_worker, two_shops, monkeypatch):
     (tenant_a, conn_a), (tenant_b, conn_b) = two_shops[0]
     blocker = two_shops[1]
+    # Each posted journal sends its push on commit; held back here so that the sweep sends A's
+    # whole backlog at once, ahead of B's three pushes.
+    monkeypatch.setattr(posting_services, "erp_push_dispatch", lambda **kwargs: None)
     with blocker.unblock():
         for tenant, conn, count, offset in ((tenant_a, conn_a, STORM, 0), (tenant_b, conn_b, 3, 50_000)):
             with tenant_context(tenant):

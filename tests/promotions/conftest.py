@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from promotions import deployment, services
+from promotions import deployment, lifecycle
 from tests.connectors.factories import ConnectionFactory
 from tests.promotions.fakes import FakeChannel
 from tests.tenants.conftest import api_client, make_key, throttle_reset  # noqa: F401 - shared fixtures
@@ -45,24 +45,24 @@ def promotion(*, key="spring-10", author, channels, **fields):
         "pricing": {"TEE-RED-M": {"price": "20.00", "cost": "8.00"}, "TEE-BLU-M": {"price": "20.00", "cost": "8.00"}},
     }
     values.update(fields)
-    return services.promotion_create(
+    return lifecycle.promotion_create(
         key=key, name=key.replace("-", " ").title(), channels=channels, actor=author, **values
     )
 
 
 def approved(promo, *, author, approver):
-    services.promotion_validate(promotion=promo, actor=author)
-    services.promotion_submit(promotion=promo, actor=author)
-    return services.promotion_approve(promotion=promo, actor=approver)
+    lifecycle.promotion_validate(promotion=promo, actor=author)
+    lifecycle.promotion_submit(promotion=promo, actor=author)
+    return lifecycle.promotion_approve(promotion=promo, actor=approver)
 
 
 def send_all(deployments):
-    return [services.deployment_send(deployment_id=d.pk) for d in deployments]
+    return [deployment.deployment_send(deployment_id=d.pk) for d in deployments]
 
 
 def published(promo, *, author, approver):
     approved(promo, author=author, approver=approver)
-    deployments = services.promotion_publish(promotion=promo, actor=approver)
+    deployments = deployment.promotion_publish(promotion=promo, actor=approver)
     send_all(deployments)
     promo.refresh_from_db()
     return promo

@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django_tenants.utils import tenant_context
 
-from promotions import services, tasks
+from promotions import deployment, lifecycle, tasks
 from promotions.models import ChannelDeployment, Promotion, PromotionVersion
 from tenants.models import AuditEvent, Membership
 from tests.factories import MembershipFactory, UserFactory
@@ -41,8 +41,8 @@ def test_two_publishes_at_once_publish_once(committed):
     approved(promo, author=world.acme_admin, approver=world.partner_admin)
     results = []
     errors = _commit_after_the_other_connection_waits(
-        lambda: results.append(services.promotion_publish(promotion=promo, actor=world.partner_admin)),
-        lambda: results.append(services.promotion_publish(promotion=promo, actor=world.acme_admin)),
+        lambda: results.append(deployment.promotion_publish(promotion=promo, actor=world.partner_admin)),
+        lambda: results.append(deployment.promotion_publish(promotion=promo, actor=world.acme_admin)),
     )
     assert errors == []
     assert ChannelDeployment.objects.count() == 3
@@ -56,11 +56,11 @@ def test_two_approvals_at_once_approve_once(committed):
     second = UserFactory(email="second-approver@northwind.test")
     MembershipFactory(user=second, partner=world.northwind, role=Membership.Role.PARTNER_OPERATOR)
     promo = promotion(author=world.acme_admin, channels=sales_channels()[:1])
-    services.promotion_validate(promotion=promo, actor=world.acme_admin)
-    services.promotion_submit(promotion=promo, actor=world.acme_admin)
+    lifecycle.promotion_validate(promotion=promo, actor=world.acme_admin)
+    lifecycle.promotion_submit(promotion=promo, actor=world.acme_admin)
     errors = _commit_after_the_other_connection_waits(
-        lambda: services.promotion_approve(promotion=promo, actor=world.partner_admin),
-        lambda: services.promotion_approve(promotion=promo, actor=second),
+        lambda: lifecycle.promotion_approve(promotion=promo, actor=world.partner_admin),
+        lambda: lifecycle.promotion_approve(promotion=promo, actor=second),
     )
     assert [type(error) for error in errors] == [ValidationError]
     assert "Only a submitted version can be approved; version 1 is approved." in str(errors[0])

@@ -7,7 +7,7 @@ from django_tenants.utils import tenant_context
 
 from commerce.documents import CanonicalInventoryLevel
 from commerce.inventory import channel_location_set, inventory_level_upsert
-from promotions import selectors, services
+from promotions import selectors, stock_guard
 from promotions.models import ChannelDeployment
 from tests.promotions.conftest import promotion, published, sales_channels
 from triage.models import Exception as TriageException
@@ -40,7 +40,7 @@ def test_stock_guard_pauses_exactly_the_short_channels(world, channels):
             author=world.acme_admin,
             approver=world.partner_admin,
         )
-        result = services.promotions_stock_guard()
+        result = stock_guard.promotions_stock_guard()
         assert [(d.connection.name, d.state, d.pause_reason) for d in result["paused"]] == [
             ("Outlet store", "paused", "stock_guard")
         ]
@@ -52,5 +52,5 @@ def test_stock_guard_pauses_exactly_the_short_channels(world, channels):
         assert promo.status == "partially_live"
         exception = TriageException.objects.get(kind="inventory")
         assert (exception.cause, exception.detail) == ("stock_guard_paused", "Outlet store: TEE-RED-M 3 < 5")
-        assert services.promotions_stock_guard()["paused"] == []  # already paused: nothing more
+        assert stock_guard.promotions_stock_guard()["paused"] == []  # already paused: nothing more
         assert selectors.promotion_kpis().pauses_by_stock_guard == 1

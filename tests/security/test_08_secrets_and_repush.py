@@ -17,6 +17,7 @@ from django_tenants.utils import tenant_context
 
 from connectors import crypto
 from mappings.services import standard_chart_apply
+from posting import services as posting_services
 from posting.erp import services as erp_services
 from posting.erp.base import EntryState, ErpJournal, PushResult
 from posting.erp.models import ErpPush
@@ -137,11 +138,13 @@ class CountingErp:
 
 
 @pytest.fixture
-def committed_entry(django_db_setup, django_db_blocker):
-    """A tenant of its own with one posted journal entry, committed (two connections must see it)."""
+def committed_entry(django_db_setup, django_db_blocker, monkeypatch):
+    """A tenant of its own with one posted journal entry, committed (two connections must see it).
+    Its push on commit is held back: the pushes raced here are the only ones."""
     from tests.conftest import _WORLD as world
     from tests.posting.erp.test_services import _posted_order
 
+    monkeypatch.setattr(posting_services, "erp_push_dispatch", lambda **kwargs: None)
     with django_db_blocker.unblock():
         slug = f"repush{uuid.uuid4().hex[:6]}"
         tenant = tenant_services.tenant_create(partner=world.northwind, slug=slug, name=slug).tenant
