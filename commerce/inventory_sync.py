@@ -184,7 +184,7 @@ def _push_channel(
 ) -> bool:
     """One `push_available` call for one channel (no transaction open while it runs); then its
     outcome is recorded in one transaction. True when the channel shows exactly what was sent."""
-    from connectors.http import ConnectorError
+    from core.http.client import ConnectorError
     from triage.services import exception_resolve_for_object
 
     report.channels += 1

@@ -34,7 +34,7 @@ from commerce.models import (
     Reservation,
     SafetyStock,
 )
-from posting.money import quantize
+from core.money import quantize
 
 
 def order_document(*, order: Order) -> CanonicalOrder:

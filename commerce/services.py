@@ -38,7 +38,7 @@ from commerce.models import (
     ShippingLine,
     TaxLine,
 )
-from posting.money import MoneyError, currency_check, quantize
+from core.money import MoneyError, currency_check, quantize
 from tenants.usage import usage_count
 
 log = structlog.get_logger(__name__)

@@ -6,8 +6,8 @@ from celery import shared_task
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
-from portal.fairness import FairTask
-from portal.periodic import periodic_job
+from core.fairness import FairTask
+from core.periodic import periodic_job
 
 
 def _tenant_only(name: str) -> None:

@@ -27,7 +27,7 @@ from commerce.selectors import (
     reservations_unallocated,
 )
 from connectors.models import Connection
-from portal.redirects import redirect_next
+from core.redirects import redirect_next
 from tenants.models import Membership
 
 

@@ -42,10 +42,10 @@ from commerce.documents import (
 from commerce.selectors import order_stored
 from commerce.services import UpsertOutcome, order_upsert, payout_upsert, refund_upsert
 from connectors.errors import connector_problem_raise, connector_problem_resolved
-from connectors.http import ConnectorError
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import DependencyMissing, Document, NormaliseError
+from core.http.client import ConnectorError
 from posting import services as posting
 from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count

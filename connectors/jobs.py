@@ -1,9 +1,9 @@
-"""Per-minute work for every tenant (portal.periodic fan-out): sweep the inbox, start due syncs,
+"""Per-minute work for every tenant (core.periodic fan-out): sweep the inbox, start due syncs,
 resume stalled runs; and on a tenant's resume, process what its suspension held."""
 
 from __future__ import annotations
 
-from portal.periodic import periodic_job
+from core.periodic import periodic_job
 from tenants.lifecycle import on_tenant_resume
 
 

@@ -25,9 +25,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.errors import connector_problem_raise, connector_problem_resolved
-from connectors.http import ConnectorError, VendorClient
 from connectors.models import Connection
 from connectors.services import connection_credentials_set, connection_status_set
+from core.http.client import ConnectorError, VendorClient
 from tenants.models import User
 
 log = structlog.get_logger(__name__)

@@ -11,9 +11,9 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from connectors.crypto import token_rotate
 from connectors.models import Connection
-from portal import netsafety
+from core.crypto import token_rotate
+from core.http import netsafety
 from tenants.models import User
 from tenants.services import audit_diff, audit_record_in_tenant, audit_secret_changes
 
@@ -303,9 +303,9 @@ def connection_failure_record(*, connection: Connection, message: str) -> None:
 def connection_test(*, connection: Connection) -> tuple[bool, str]:
     """Call the vendor with the stored credentials: (worked, what it said). Never raises for a
     vendor failure; the message is already redacted by the HTTP client."""
-    from connectors.http import ConnectorError
     from connectors.vendors import adapters
     from connectors.vendors.base import NormaliseError
+    from core.http.client import ConnectorError
 
     adapter = adapters().get(connection.vendor)
     if adapter is None:

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
-from portal.fairness import FairTask
+from core.fairness import FairTask
 
 
 def _tenant_only(name: str) -> None:

@@ -208,7 +208,7 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(error))
         return redirect("connectors_connections")
     except Exception as error:  # the vendor's token endpoint failed: say so, keep the old tokens
-        from connectors.http import ConnectorError
+        from core.http.client import ConnectorError
 
         if not isinstance(error, ConnectorError | KeyError):
             raise

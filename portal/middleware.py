@@ -6,7 +6,7 @@ import uuid
 import structlog
 from django.http import HttpRequest, HttpResponse
 
-from portal.context import client_ip_var, request_id_var
+from core.context import client_ip_var, request_id_var
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 

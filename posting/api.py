@@ -14,10 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce.models import Payout, PayoutLine
+from core.money import quantize
 from portal.api_auth import api_actor
 from portal.api_errors import CreatedCursorPagination, StrictSerializer
 from posting.models import JournalEntry, PostingBatch, PostingPolicy, Reconciliation
-from posting.money import quantize
 from posting.periods import period_close, period_close_get, period_reopen
 from posting.selectors import (
     batch_summary,

@@ -11,11 +11,11 @@ from django.db.models.functions import Coalesce
 
 from commerce.models import Order, Payout, Refund
 from commerce.selectors import order_document
+from core.money import quantize
 from mappings.models import Account, MappingSet
 from mappings.selectors import AccountResolver, Unmapped
 from posting.builders import Policy, PostingRefused, build_order
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
-from posting.money import quantize
 
 
 def journals_list(*, status: str | None = None, search: str = "") -> QuerySet[JournalEntry]:

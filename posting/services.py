@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, models, transaction
 from commerce.documents import CanonicalProcessorCharge, PaymentDoc
 from commerce.models import Order, Payment, Payout, PayoutLine, Refund
 from commerce.selectors import order_document, payout_document, refund_document, refunds_before
+from core.money import quantize
 from mappings.models import PostingRole
 from mappings.selectors import AccountResolver, Unmapped, account_resolver
 from posting.builders import (
@@ -37,7 +38,6 @@ from posting.builders import (
 )
 from posting.errors import posting_problem_raise
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
-from posting.money import quantize
 from posting.periods import open_date
 from tenants.models import User
 from tenants.services import audit_diff, audit_record_in_tenant

@@ -9,8 +9,8 @@ from celery import shared_task
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name
 
-from portal.fairness import FairTask
-from portal.periodic import periodic_job
+from core.fairness import FairTask
+from core.periodic import periodic_job
 from posting import services as posting_services
 from posting.erp import services
 from posting.models import JournalEntry

@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from commerce.models import Payout
+from core.spreadsheet import csv_writer
 from mappings.models import Account
-from portal.spreadsheet import csv_writer
 from posting.exports import ledger_beancount, ledger_csv
 from posting.forms import PeriodCloseForm, PeriodReopenForm, PolicyForm
 from posting.models import JournalEntry, PostingBatch, Reconciliation

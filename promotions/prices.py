@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.models import Connection
-from posting.money import quantize
+from core.money import quantize
 from promotions.channels.base import PriceSpec
 from promotions.deployment import channel_adapter, connection_adapter
 from promotions.models import ChannelPrice, PriceList, PriceListDeployment, PriceListVersion

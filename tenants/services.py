@@ -15,8 +15,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 
-from portal.context import client_ip_var, request_id_var
-from portal.uploads import image_reencode, image_stored_name_is_generated
+from core.context import client_ip_var, request_id_var
+from core.uploads import image_reencode, image_stored_name_is_generated
 from tenants import lifecycle, provisioning, webhooks
 from tenants.domains import DomainRefused, partner_domain_validate, tenant_domain_validate
 from tenants.models import AuditEvent, Domain, DomainVerification, Membership, Partner, Tenant, User

@@ -25,8 +25,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from portal.netsafety import UnsafeUrl, connect_failure_message, outbound_client, url_check, url_shape_check
-from portal.netsafety import resolve_host as _resolve
+from core.http.netsafety import UnsafeUrl, connect_failure_message, outbound_client, url_check, url_shape_check
+from core.http.netsafety import resolve_host as _resolve
 from tenants.models import Partner, Tenant, User, WebhookDelivery, WebhookSubscription
 
 EVENTS = (
@@ -144,7 +144,7 @@ def tenant_event_emit(*, event: str, payload: dict) -> None:
 @transaction.atomic
 def webhook_secrets_rotate() -> int:
     """Re-encrypt every subscription's signing secret with the newest credential key."""
-    from connectors.crypto import token_rotate
+    from core.crypto import token_rotate
 
     count = 0
     for subscription in WebhookSubscription.objects.select_for_update().exclude(secret_encrypted=""):

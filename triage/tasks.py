@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 
-from portal.periodic import periodic_job
+from core.periodic import periodic_job
 from triage import alerts, services
 
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.redirects import redirect_next
+from core.redirects import redirect_next
 from tenants.models import Membership
 from triage import selectors, services
 from triage.forms import (

@@ -9,7 +9,7 @@ from typing import Any
 
 from commerce.documents import CanonicalOrder
 from connectors.vendors.base import NormaliseError
-from posting.money import MoneyError, currency_check, from_minor, quantize, to_decimal
+from core.money import MoneyError, currency_check, from_minor, quantize, to_decimal
 
 
 def money(value: Any, currency: str, *, field: str = "amount") -> Decimal:

@@ -47,7 +47,6 @@ from commerce.documents import (
     ShippingLineDoc,
     TaxLineDoc,
 )
-from connectors.http import UnsafeUrl, VendorClient
 from connectors.models import Connection
 from connectors.vendors import adapter_register
 from connectors.vendors.base import (
@@ -70,8 +69,9 @@ from connectors.vendors.common import (
     timestamp,
     version,
 )
-from portal import netsafety
-from posting.money import allocate
+from core.http import netsafety
+from core.http.client import UnsafeUrl, VendorClient
+from core.money import allocate
 
 API_VERSION = "2025-07"
 SHOP_DOMAIN = netsafety.SHOPIFY_SHOP_DOMAIN
@@ -671,7 +671,7 @@ class ShopifyAdapter(Adapter):
     ) -> Page:
         """`GET inventory_levels.json?location_ids=…&updated_at_min=…` paged by Link; each level's SKU
         is read in batches from `inventory_items.json?ids=…` and kept in the record."""
-        from connectors.http import response_json
+        from core.http.client import response_json
 
         watermark = cursor.get("updated_at_min") or (since.isoformat() if since else None)
         if cursor.get("next"):
@@ -721,7 +721,7 @@ class ShopifyAdapter(Adapter):
             if watermark:
                 params["updated_at_min"] = watermark
             response = client.request("GET", "orders.json", params=params)
-        from connectors.http import response_json
+        from core.http.client import response_json
 
         data = response_json(response, what="GET orders.json")
         orders = data.get("orders") if isinstance(data, dict) else None

@@ -42,7 +42,6 @@ from commerce.documents import (
     ShippingLineDoc,
     TaxLineDoc,
 )
-from connectors.http import VendorClient
 from connectors.models import Connection
 from connectors.vendors import adapter_register
 from connectors.vendors.base import (
@@ -56,7 +55,8 @@ from connectors.vendors.base import (
     WebhookRejected,
 )
 from connectors.vendors.common import body, currency_code, minor, optional_timestamp, require, timestamp, version
-from posting.money import quantize
+from core.http.client import VendorClient
+from core.money import quantize
 
 API_VERSION = "2025-07-16"
 BASES = {"production": "https://connect.squareup.com/v2", "sandbox": "https://connect.squareupsandbox.com/v2"}

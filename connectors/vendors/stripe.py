@@ -7,7 +7,7 @@ topic and `data.object.id` the external id.
 Stripe charges carry no item lines. A charge becomes an order with one line counted in the
 currency's minor units (quantity = amount in minor units, unit price = one minor unit), so a
 partial refund of any amount maps to an exact quantity and posting's pro-rata refund rule stays
-exact. Amounts arrive in minor units and are converted with posting.money (JPY 0, KWD 3 decimals).
+exact. Amounts arrive in minor units and are converted with core.money (JPY 0, KWD 3 decimals).
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from commerce.documents import (
     ShippingLineDoc,
     TaxLineDoc,
 )
-from connectors.http import VendorClient
 from connectors.models import Connection
 from connectors.selectors import STRIPE_ROLE_PROCESSOR, STRIPE_ROLES, stripe_role
 from connectors.vendors import adapter_register
@@ -54,7 +53,8 @@ from connectors.vendors.base import (
     WebhookRejected,
 )
 from connectors.vendors.common import body, currency_code, minor, require
-from posting.money import from_minor
+from core.http.client import VendorClient
+from core.money import from_minor
 
 API_BASE = "https://api.stripe.com/v1"
 API_VERSION = "2024-06-20"

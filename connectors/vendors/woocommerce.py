@@ -35,7 +35,6 @@ from commerce.documents import (
     ShippingLineDoc,
     TaxLineDoc,
 )
-from connectors.http import UnsafeUrl, VendorClient, response_json
 from connectors.models import Connection
 from connectors.vendors import adapter_register
 from connectors.vendors.base import (
@@ -48,8 +47,9 @@ from connectors.vendors.base import (
     WebhookRejected,
 )
 from connectors.vendors.common import body, currency_code, line_level_total, money, require, version
-from portal import netsafety
-from posting.money import quantize
+from core.http import netsafety
+from core.http.client import UnsafeUrl, VendorClient, response_json
+from core.money import quantize
 
 ORDER_TOPICS = ("order.created", "order.updated", "order.restored")
 PAID_STATUSES = {"processing", "completed", "refunded", "on-hold"}

@@ -227,7 +227,7 @@ API_IDEMPOTENCY_TTL_HOURS = 24
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
 WEBHOOKS_MAX_ATTEMPTS = 8
 # Connectors: MultiFernet keys for credentials (newest first; `rotate_credentials_key` re-encrypts).
-# Empty outside prod means a key derived from SECRET_KEY (connectors/crypto.py); prod refuses that.
+# Empty outside prod means a key derived from SECRET_KEY (core/crypto.py); prod refuses that.
 CONNECTOR_CREDENTIAL_KEYS = env.list("CONNECTOR_CREDENTIAL_KEYS", default=[])
 # Partner-set vendor URLs (WooCommerce store, ERP base URL) must resolve to public addresses.
 CONNECTORS_ALLOW_PRIVATE_URLS = env.bool("CONNECTORS_ALLOW_PRIVATE_URLS", default=DEBUG)
@@ -240,7 +240,7 @@ INVENTORY_PUSH_DEBOUNCE_SECONDS = env.int("INVENTORY_PUSH_DEBOUNCE_SECONDS", def
 # Fairness: at most this many sync runs of one tenant work at once; backfills use their own queue.
 CONNECTOR_TENANT_SYNC_CONCURRENCY = env.int("CONNECTOR_TENANT_SYNC_CONCURRENCY", default=2)
 CONNECTOR_BACKFILL_QUEUE = env("CONNECTOR_BACKFILL_QUEUE", default="backfill")
-# Fair queues (portal/fairness.py): tenants take turns; `quantum` is how many jobs one tenant runs
+# Fair queues (core/fairness.py): tenants take turns; `quantum` is how many jobs one tenant runs
 # per turn in that queue, `lease_seconds` how long a job may run before it is handed out again.
 # FAIR_QUEUES_ENABLED=false sends these tasks straight to Celery's FIFO queue (to compare, or to
 # fall back); the tasks are the same either way.
@@ -296,7 +296,7 @@ BRAND_LOGO_MAX_PIXELS = 2048
 # Security headers and tokens (issue 13: uploads, metrics, redirects).
 # Every page's Content-Security-Policy (django-csp): script only from our own static files, no
 # inline script or event handler. Inline styles stay allowed: brand colours are set inline and are
-# validated #RRGGBB values. /media/ answers with its own sandboxing policy (portal/media.py).
+# validated #RRGGBB values. /media/ answers with its own sandboxing policy (core/media.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from connectors.http import RequestRejected
+from core.http.client import RequestRejected
 from promotions.channels.base import ChannelRejected
 
 T = TypeVar("T")

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from connectors.http import BadResponse, RequestRejected, VendorClient
 from connectors.vendors import adapter_for_vendor
-from posting.money import quantize
+from core.http.client import BadResponse, RequestRejected, VendorClient
+from core.money import quantize
 from promotions.channels.base import (
     ChannelAck,
     ChannelAdapter,

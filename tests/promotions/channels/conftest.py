@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from connectors import http
-from portal import netsafety
+from core.http import client as http
+from core.http import netsafety
 from promotions.channels.base import PromotionSpec
 
 

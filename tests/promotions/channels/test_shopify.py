@@ -13,7 +13,7 @@ import httpx
 import pytest
 import respx
 
-from connectors.http import AuthFailed, RateLimited
+from core.http.client import AuthFailed, RateLimited
 from promotions.channels import adapter_for
 from promotions.channels.base import ChannelRejected, ChannelUnsupported, PriceSpec
 from tests.connectors.factories import ConnectionFactory

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import respx
 
-from connectors.http import VendorUnavailable
+from core.http.client import VendorUnavailable
 from promotions.channels import adapter_for
 from promotions.channels.base import ChannelRejected, ChannelUnsupported, PriceSpec
 from promotions.channels.square import PAUSED_FROM, PAUSED_UNTIL

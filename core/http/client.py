@@ -4,7 +4,7 @@
 - retries of transient failures (timeouts, transport errors, 5xx, 429) with exponential backoff and
   full jitter, honouring `Retry-After` (seconds or HTTP date, capped);
 - a per-connection rate limit counted in Redis, so every worker shares the vendor's budget;
-- every connection goes through `portal.netsafety`'s guarded transport: the host is resolved once,
+- every connection goes through `core.http.netsafety`'s guarded transport: the host is resolved once,
   refused when any address is private, loopback, link-local or reserved (unless the dev/test
   override CONNECTORS_ALLOW_PRIVATE_URLS is on), and the socket goes to the address checked;
 - every error is one of the classes below, and its message has the connection's secrets redacted;
@@ -29,7 +29,7 @@ from django.db import connection as db_connection
 from django_redis import get_redis_connection
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from portal import netsafety
+from core.http import netsafety
 
 log = structlog.get_logger(__name__)
 
@@ -246,7 +246,7 @@ class VendorClient:
             message = netsafety.connect_failure_message(error, what=what)
             raise VendorUnavailable(f"{what}: {message}.") from None
         log.info(
-            "connectors.http",
+            "core.http.client",
             method=method,
             url=redact(url, self.secrets),
             status=response.status_code,
