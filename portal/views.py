@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal.api_errors import api_error_response
+from core.api.errors import api_error_response
 from portal.dashboard import (
     discount_reconciliation_cycle,
     event_backlog,

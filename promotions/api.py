@@ -17,18 +17,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from connectors.models import Connection
-from portal.api_auth import api_actor
-from portal.api_errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer
+from core.api.auth import api_actor
+from core.api.errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from promotions import selectors, services
 from promotions.models import SALES_CHANNEL_VENDORS, ChannelDeployment, Funding, Kind, Promotion, Stacking
-from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
 
 MAX_INT = 2**31 - 1
 MAX_ID = 2**63 - 1
-
-
-class TenantApiView(ApiView):
-    api_area = "tenant"
 
 
 def _who(request: Request) -> dict:

@@ -12,15 +12,15 @@ from django.http import HttpResponse
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import exceptions, generics, serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api_auth import api_actor, principal_scopes, request_api_key
-from portal.api_errors import CreatedCursorPagination, StrictSerializer, error_responses
-from portal.idempotency import IdempotentMixin
+from core.api.auth import api_actor, principal_scopes, request_api_key
+from core.api.errors import CreatedCursorPagination, StrictSerializer, error_responses
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView, PartnerApiView
 from tenants import selectors, services
 from tenants.api_keys import api_key_create, api_key_revoke, api_keys_for_partner, api_keys_for_tenant
 from tenants.domains import (
@@ -50,37 +50,6 @@ from tenants.webhooks import (
     webhook_subscription_deactivate,
     webhook_subscriptions_for_partner,
 )
-
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Repeat a write safely: the first response is replayed for 24 h.",
-)
-READ_ERRORS = error_responses(400, 401, 403, 404, 429)
-WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429)
-
-
-class ApiView(IdempotentMixin, generics.GenericAPIView):
-    """Base of this module's views. `session_roles` narrows which session roles may write."""
-
-    session_roles: tuple[str, ...] = ()
-
-    def check_permissions(self, request: Request) -> None:
-        super().check_permissions(request)
-        if (
-            self.session_roles
-            and request.method not in ("GET", "HEAD", "OPTIONS")
-            and request_api_key(request) is None
-            and getattr(request, "membership_role", None) not in self.session_roles
-        ):
-            self.permission_denied(request, message="Your role may not do this.")
-
-
-class PartnerApiView(ApiView):
-    api_area = "partner"
-
 
 # ---- tenants -------------------------------------------------------------------------------
 

@@ -14,16 +14,10 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api_auth import api_actor
-from portal.api_errors import StrictSerializer
-from tenants.api import (
-    IDEMPOTENCY_PARAMETER,
-    READ_ERRORS,
-    WRITE_ERRORS,
-    JsonOnlyNegotiation,
-    PartnerApiView,
-    _partner_tenant,
-)
+from core.api.auth import api_actor
+from core.api.errors import StrictSerializer
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from tenants.api import JsonOnlyNegotiation, _partner_tenant
 from tenants.billing import rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
 from tenants.models import Membership, Tenant, UsageRecord
 from tenants.usage import METRICS

@@ -16,9 +16,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api_auth import api_actor
-from portal.api_errors import CreatedCursorPagination, StrictSerializer, error_responses
-from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
+from core.api.auth import api_actor
+from core.api.errors import CreatedCursorPagination, StrictSerializer, error_responses
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
 from tenants.models import AlertRule, TriageIndex
 from tenants.selectors import alert_rules_for_partner, partner_tenants, partner_triage_index
 from triage import selectors, services

@@ -204,24 +204,24 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # API keys first: its WWW-Authenticate header makes unauthenticated calls 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "portal.api_auth.ApiKeyAuthentication",
+        "core.api.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["portal.api_auth.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["portal.api_auth.KeyRateThrottle", "portal.api_auth.TenantRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "portal.api_errors.CreatedCursorPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.auth.KeyRateThrottle", "core.api.auth.TenantRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.errors.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "portal.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["portal.api_errors.BoundedJSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "portal.api_errors.LenientContentNegotiation",
+    "DEFAULT_PARSER_CLASSES": ["core.api.errors.BoundedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.errors.LenientContentNegotiation",
 }
-# Requests per minute, counted in Redis (portal.api_auth): per API key, and per tenant (or per
+# Requests per minute, counted in Redis (core.api.auth): per API key, and per tenant (or per
 # partner for partner-level calls) whatever the credential.
 API_RATE_PER_KEY = env.int("API_RATE_PER_KEY", default=600)
 API_RATE_PER_TENANT = env.int("API_RATE_PER_TENANT", default=1200)
-# Idempotency-Key records are replayed for this long (portal/idempotency.py).
+# Idempotency-Key records are replayed for this long (core/api/idempotency.py).
 API_IDEMPOTENCY_TTL_HOURS = 24
 # Outbound webhook URLs must resolve to public addresses unless this is set (default: DEBUG).
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)

@@ -63,7 +63,7 @@ def _django_validation_details(error: DjangoValidationError) -> dict:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     # Imported here: rest_framework.views reads DEFAULT_AUTHENTICATION_CLASSES at import time,
-    # which import portal.api_auth, which imports this module.
+    # which import core.api.auth, which imports this module.
     from rest_framework.views import exception_handler
 
     request = context.get("request")
