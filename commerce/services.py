@@ -4,6 +4,7 @@ out-of-order delivery (an older source version than the stored one is ignored an
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -296,11 +297,21 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
         )
 
 
+# Discount funding is decided by promotions, a layer above commerce: promotions registers it at
+# start-up (promotions/apps.py → promotions/funding.py), so commerce never imports promotions.
+_discount_funding: list[Callable[..., tuple]] = []
+
+
+def discount_funding_register(fund: Callable[..., tuple]) -> None:
+    """`fund(discounts, *, currency, at)` → the discounts with their funding set."""
+    _discount_funding[:] = [fund]
+
+
 def _promotion_funding(document: CanonicalOrder) -> CanonicalOrder:
     """Discounts from a published promotion take its version's funding (promotions/funding.py)."""
-    from promotions.funding import discounts_funded
-
-    funded = discounts_funded(document.discounts, currency=document.currency, at=document.placed_at)
+    if not _discount_funding:
+        return document
+    funded = _discount_funding[0](document.discounts, currency=document.currency, at=document.placed_at)
     return document if funded == document.discounts else replace(document, discounts=funded)
 
 

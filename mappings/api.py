@@ -11,14 +11,13 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commerce.models import Order
 from core.api.auth import api_actor
 from core.api.errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer, error_responses
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from mappings import services
 from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
+from mappings.preview import journal_preview_for_set, preview_order_get
 from mappings.selectors import accounts_list, mapping_sets_list
-from posting.selectors import journal_preview
 
 
 def _actor(request: Request):
@@ -307,10 +306,10 @@ class MappingSetPreviewApi(TenantApiView):
         mapping_set = _mapping_set(pk)
         query = PreviewQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        order = Order.objects.filter(pk=query.validated_data["order"]).first()
+        order = preview_order_get(query.validated_data["order"])
         if order is None:
             raise exceptions.NotFound("No such order.")
-        preview = journal_preview(order=order, mapping_set=mapping_set)
+        preview = journal_preview_for_set(order=order, mapping_set=mapping_set)
         return Response(
             PreviewOutput(
                 {

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from core.forms import form_errors_add
 from mappings import services
 from mappings.forms import (
     AccountForm,
@@ -19,9 +19,9 @@ from mappings.forms import (
     ValueMapForm,
 )
 from mappings.models import Account, AccountRule, MappingSet, ValueMap
+from mappings.preview import journal_preview_for_set, preview_order_get, preview_orders
 from mappings.selectors import accounts_list, mapping_sets_list
 from mappings.services import AccountsImportError, accounts_import_csv
-from posting.selectors import journal_preview, orders_recent
 from tenants.models import Membership
 
 
@@ -31,14 +31,6 @@ def _can_edit(request: HttpRequest) -> bool:
 
 def _forbidden() -> HttpResponse:
     return HttpResponse("Viewers cannot change the chart of accounts or mappings.", status=403)
-
-
-def _service_errors(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 def accounts(request: HttpRequest) -> HttpResponse:
@@ -56,7 +48,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
                 try:
                     account = services.account_create(**account_form.cleaned_data, actor=request.user)
                 except ValidationError as error:
-                    _service_errors(account_form, error)
+                    form_errors_add(account_form, error)
                 else:
                     messages.success(request, f"Account {account.code} created.")
                     return redirect("mappings_accounts")
@@ -105,7 +97,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 services.account_update(account=account, actor=request.user, **form.cleaned_data)
             except ValidationError as error:
-                _service_errors(form, error)
+                form_errors_add(form, error)
             else:
                 messages.success(request, f"Account {form.cleaned_data['code']} saved.")
                 return redirect("mappings_accounts")
@@ -133,7 +125,7 @@ def mapping_sets(request: HttpRequest) -> HttpResponse:
                     else services.mapping_set_create(name=name)
                 )
             except ValidationError as error:
-                _service_errors(form, error)
+                form_errors_add(form, error)
             else:
                 messages.success(request, f"Draft {draft.name} created.")
                 return redirect("mappings_set", pk=draft.pk)
@@ -153,8 +145,8 @@ def _preview_context(request: HttpRequest, mapping_set: MappingSet) -> dict:
     order_id = request.GET.get("order", "")
     order = None
     if order_id.isdigit():
-        order = orders_recent().filter(pk=int(order_id)).first()
-    preview = journal_preview(order=order, mapping_set=mapping_set) if order is not None else None
+        order = preview_order_get(int(order_id))
+    preview = journal_preview_for_set(order=order, mapping_set=mapping_set) if order is not None else None
     return {"set": mapping_set, "preview_order": order, "preview": preview, "order_id": order_id}
 
 
@@ -180,7 +172,7 @@ def mapping_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
                             **rule_form.conditions(),
                         )
                     except ValidationError as error:
-                        _service_errors(rule_form, error)
+                        form_errors_add(rule_form, error)
                 if not rule_form.errors:
                     messages.success(request, "Rule added.")
                     return redirect("mappings_set", pk=pk)
@@ -205,7 +197,7 @@ def mapping_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     try:
                         services.value_map_set(mapping_set=mapping_set, **value_form.cleaned_data)
                     except ValidationError as error:
-                        _service_errors(value_form, error)
+                        form_errors_add(value_form, error)
                 if not value_form.errors:
                     messages.success(request, "Value map saved.")
                     return redirect("mappings_set", pk=pk)
@@ -224,7 +216,7 @@ def mapping_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
                             mapping_set=mapping_set, effective_from=activate_form.cleaned_data["effective_from"]
                         )
                     except ValidationError as error:
-                        _service_errors(activate_form, error)
+                        form_errors_add(activate_form, error)
                 if not activate_form.errors:
                     messages.success(request, f"{mapping_set.name} is now active.")
                     return redirect("mappings_set", pk=pk)
@@ -241,7 +233,7 @@ def mapping_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rule_form": rule_form,
         "value_form": value_form,
         "activate_form": activate_form,
-        "orders": orders_recent()[:50],
+        "orders": preview_orders()[:50],
         "can_edit": can_edit and mapping_set.status == MappingSet.Status.DRAFT,
         "can_write": can_edit,
     }

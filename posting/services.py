@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 
 from commerce.documents import CanonicalProcessorCharge, PaymentDoc
 from commerce.models import Order, Payment, Payout, PayoutLine, Refund
 from commerce.selectors import order_document, payout_document, refund_document, refunds_before
 from core.money import quantize
+from core.tenancy import tenant_zone
 from mappings.models import PostingRole
 from mappings.selectors import AccountResolver, Unmapped, account_resolver
 from posting.builders import (
@@ -100,11 +100,6 @@ def _builder_policy(policy: PostingPolicy) -> Policy:
     return Policy(
         discounts=policy.discounts, allocation=policy.allocation, unallocated_refunds=policy.unallocated_refunds
     )
-
-
-def tenant_zone() -> zoneinfo.ZoneInfo:
-    name = getattr(getattr(connection, "tenant", None), "timezone", None) or "UTC"
-    return zoneinfo.ZoneInfo(name)
 
 
 def _local_date(moment: dt.datetime) -> dt.date:

@@ -12,7 +12,6 @@ Refusals are `ValidationError` (an illegal transition or bad input: 400 in the A
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -25,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from connectors.models import Connection
+from core.tenancy import tenant_zone
 from promotions.channels.base import ChannelAck, ChannelAdapter, ChannelRejected
 from promotions.deployment import channel_adapter, connection_adapter, promotion_spec
 from promotions.models import (
@@ -171,13 +171,6 @@ def _refuse(promotion: Promotion, action: str, allowed: Iterable[str]) -> None:
             {"status": f"Cannot {action} a promotion that is {promotion.status}; it must be one of: {names}."},
             code="illegal_transition",
         )
-
-
-def tenant_zone() -> dt.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(_tenant().timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

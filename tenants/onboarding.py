@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.http import HttpRequest
 from django_tenants.utils import tenant_context
 
-from mappings.services import standard_chart_apply
 from tenants.invitations import member_invite
 from tenants.models import Membership, Partner, User
 from tenants.services import TenantCreated, tenant_create
@@ -19,6 +20,22 @@ CHART_CHOICES = [
     (CHART_STANDARD, "Standard retail chart and mapping (post from day one)"),
     (CHART_NONE, "None: I will import the customer's chart"),
 ]
+# Chart templates by name. The chart and its mapping belong to `mappings`, a layer above tenants:
+# it registers its templates here at start-up (mappings/apps.py), so tenants never imports it.
+_CHART_TEMPLATES: dict[str, Callable[[], object]] = {}
+
+
+def chart_template_register(name: str, apply: Callable[[], object]) -> None:
+    _CHART_TEMPLATES[name] = apply
+
+
+def chart_template_apply(name: str) -> None:
+    """Apply the chart template `name` in the current tenant schema."""
+    try:
+        apply = _CHART_TEMPLATES[name]
+    except KeyError:
+        raise ValidationError({"chart": f"{name!r} is not a chart template."}) from None
+    apply()
 
 
 def tenant_onboard(
@@ -47,7 +64,7 @@ def tenant_onboard(
     with transaction.atomic():
         if chart == CHART_STANDARD:
             with tenant_context(created.tenant):
-                standard_chart_apply()
+                chart_template_apply(CHART_STANDARD)
         if admin_email:
             member_invite(
                 partner=partner,

@@ -11,8 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from portal.brand import brand_contrast_checks, readable_text_on
+from core.forms import form_errors_add
 from tenants import invitations, selectors, services
+from tenants.brand import brand_contrast_checks, readable_text_on
 from tenants.domains import (
     CHALLENGE_LABEL,
     challenge_name,
@@ -32,14 +33,6 @@ from tenants.forms import (
 from tenants.models import Membership, Partner
 from tenants.onboarding import tenant_onboard
 from tenants.validators import validate_hex_colour
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _require_partner(request: HttpRequest, *, admin: bool = False) -> Partner:
@@ -69,7 +62,7 @@ def operator_partner_create(request: HttpRequest) -> HttpResponse:
         try:
             partner = services.partner_create(actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(request, f"Partner {partner.name} created.")
             return redirect("home")
@@ -110,7 +103,7 @@ def partner_tenant_create(request: HttpRequest) -> HttpResponse:
         try:
             created = tenant_onboard(partner=partner, actor=request.user, request=request, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(
                 request, f"{created.tenant.name} is ready at {created.domain} (provisioned in {created.seconds:.2f} s)."
@@ -143,7 +136,7 @@ def partner_tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 messages.success(request, f"{tenant.name} is now {status}.")
                 return redirect("partner_tenant_detail", slug=tenant.slug)
             except ValidationError as error:
-                _apply_errors(form, error)
+                form_errors_add(form, error)
     return render(
         request,
         "tenants/partner_tenant_detail.html",
@@ -179,7 +172,7 @@ def partner_brand(request: HttpRequest) -> HttpResponse:
                 logo=data["logo"],
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(request, "Brand saved.")
             return redirect("partner_brand")
@@ -312,7 +305,7 @@ def partner_domains(request: HttpRequest) -> HttpResponse:
                 partner=partner, domain=form.cleaned_data["domain"], actor=request.user
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            form_errors_add(form, error)
         else:
             messages.success(request, f"{verification.domain} added: publish its TXT record, then check it.")
             return redirect("partner_domains")

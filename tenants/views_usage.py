@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.forms import form_errors_add
 from core.spreadsheet import csv_writer
 from tenants.billing import month_bounds, rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
 from tenants.models import Membership, Tenant, UsageRecord
@@ -123,8 +124,7 @@ def partner_rates(request: HttpRequest) -> HttpResponse:
                     actor=request.user,
                 )
             except ValidationError as error:
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                form_errors_add(form, error)
             else:
                 messages.success(request, f"{Tenant.Plan(posted_plan).label} rate card saved.")
                 return redirect("partner_rates")

@@ -25,7 +25,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from core.http.netsafety import UnsafeUrl, connect_failure_message, outbound_client, url_check, url_shape_check
+from core.http.client import ConnectorError, UnsafeUrl, VendorClient, VendorTimeout
+from core.http.netsafety import UnsafeUrl as UnsafeUrlInput
+from core.http.netsafety import connect_failure_message, url_check
 from core.http.netsafety import resolve_host as _resolve
 from tenants.models import Partner, Tenant, User, WebhookDelivery, WebhookSubscription
 
@@ -49,7 +51,7 @@ def webhook_url_validate(url: str) -> str:
     """The URL if it is http(s) and every address its host resolves to is public, else ValidationError."""
     try:
         return url_check(url, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE, resolve=_resolve)
-    except UnsafeUrl as exc:
+    except UnsafeUrlInput as exc:
         raise ValidationError({"url": exc.message}, code=exc.code) from exc
 
 
@@ -165,6 +167,15 @@ def webhook_backoff_seconds(attempts: int) -> float:
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
 
 
+def _delivery_error(exc: ConnectorError) -> str:
+    """What the partner reads about a failed attempt; the raw connection error stays in the logs."""
+    if exc.status_code is not None:
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, VendorTimeout):
+        return f"{exc.transport_error}: the endpoint did not answer in time."
+    return (exc.connect_failure or exc.message).replace("the vendor", "the endpoint")
+
+
 def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> float | None:
     """Send one attempt and record it. Returns the delay before the next attempt, or None when done."""
     if delivery.status != WebhookDelivery.Status.PENDING:
@@ -176,11 +187,17 @@ def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> float | None:
     error = ""
     started = time.perf_counter()
     try:
-        # Checked again on the way out by the guarded client: the host is resolved once, refused
-        # when any address is private, and the connection goes to the address checked.
-        url_shape_check(subscription.url)
-        with outbound_client(allow_private=settings.WEBHOOKS_ALLOW_PRIVATE, timeout=TIMEOUT_SECONDS) as client:
-            response = client.post(
+        # The one outbound client, one attempt (deliveries retry on their own schedule): the URL's
+        # shape is checked, its host resolved once and refused when any address is private, and the
+        # connection goes to the address checked.
+        with VendorClient(
+            base_url=subscription.url,
+            allow_private=settings.WEBHOOKS_ALLOW_PRIVATE,
+            timeout=TIMEOUT_SECONDS,
+            max_attempts=1,
+        ) as client:
+            response = client.request(
+                "POST",
                 subscription.url,
                 content=body,
                 headers={
@@ -192,17 +209,13 @@ def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> float | None:
                 },
             )
         status_code = response.status_code
-        if not 200 <= status_code < 300:
-            error = f"HTTP {status_code}"
     except UnsafeUrl as exc:
         error = exc.message
-    except httpx.TimeoutException as exc:
-        error = f"{type(exc).__name__}: the endpoint did not answer in time."
+    except ConnectorError as exc:
+        status_code, error = exc.status_code, _delivery_error(exc)
     except httpx.HTTPError as exc:
-        # Partners read this: the raw error (refused, reset, unreachable) stays in the logs.
-        error = connect_failure_message(exc, what=f"webhook delivery {delivery.pk}").replace(
-            "the vendor", "the endpoint"
-        )
+        message = connect_failure_message(exc, what=f"webhook delivery {delivery.pk}")
+        error = message.replace("the vendor", "the endpoint")
     now = timezone.now()
     delivery.attempts += 1
     delivery.last_status_code = status_code

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from core.forms import form_errors_add
 from core.redirects import redirect_next
 from tenants.models import Membership
 from triage import selectors, services
@@ -38,14 +39,6 @@ PAGE_SIZE = 50
 
 def _can_act(request: HttpRequest) -> bool:
     return request.membership_role != Membership.Role.TENANT_VIEWER
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _inbox_context(request: HttpRequest, bulk_form: BulkForm | None = None) -> dict:
@@ -96,7 +89,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
             assignee=assignee,
         )
     except ValidationError as error:
-        _apply_errors(form, error)
+        form_errors_add(form, error)
         return render(request, "triage/inbox.html", _inbox_context(request, bulk_form=form), status=400)
     if result["done"]:
         messages.success(request, f"{data['action'].title()}: {len(result['done'])} exception(s) done.")
@@ -201,7 +194,7 @@ def _assign(request: HttpRequest, exception: TriageException) -> HttpResponse:
             try:
                 services.exception_assign(exception=exception, assignee=assignee, actor=request.user)
             except ValidationError as error:
-                _apply_errors(form, error)
+                form_errors_add(form, error)
             else:
                 return _done(request, exception, f"Assigned to {email}." if email else "Unassigned.")
     return _refused(request, exception, assign_form=form)
@@ -213,7 +206,7 @@ def _comment(request: HttpRequest, exception: TriageException) -> HttpResponse:
         try:
             services.exception_comment(exception=exception, body=form.cleaned_data["body"], actor=request.user)
         except ValidationError as error:
-            _apply_errors(form, error)
+            form_errors_add(form, error)
         else:
             return _done(request, exception, "Comment added.")
     return _refused(request, exception, comment_form=form)
@@ -226,7 +219,7 @@ def _snooze(request: HttpRequest, exception: TriageException) -> HttpResponse:
         try:
             services.exception_snooze(exception=exception, until=until, actor=request.user)
         except ValidationError as error:
-            _apply_errors(form, error)
+            form_errors_add(form, error)
         else:
             return _done(request, exception, f"Snoozed until {until:%Y-%m-%d %H:%M} UTC.")
     return _refused(request, exception, snooze_form=form)
@@ -238,7 +231,7 @@ def _resolve(request: HttpRequest, exception: TriageException) -> HttpResponse:
         try:
             services.exception_resolve(exception=exception, reason=form.cleaned_data["reason"], actor=request.user)
         except ValidationError as error:
-            _apply_errors(form, error)
+            form_errors_add(form, error)
         else:
             return _done(request, exception, "Resolved.")
     return _refused(request, exception, resolve_form=form)
@@ -250,7 +243,7 @@ def _ignore(request: HttpRequest, exception: TriageException) -> HttpResponse:
         try:
             services.exception_ignore(exception=exception, reason=form.cleaned_data["reason"], actor=request.user)
         except ValidationError as error:
-            _apply_errors(form, error)
+            form_errors_add(form, error)
         else:
             return _done(request, exception, "Ignored.")
     return _refused(request, exception, ignore_form=form)
@@ -291,7 +284,7 @@ def _payload(request: HttpRequest, exception: TriageException) -> HttpResponse:
                     )
                     return _retry_requested(request, exception)
             except ValidationError as error:
-                _apply_errors(form, error)
+                form_errors_add(form, error)
     return _refused(request, exception, payload_form=form)
 
 

@@ -10,11 +10,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.forms import form_errors_add
 from tenants.models import Membership, Partner
 from tenants.selectors import alert_rules_for_partner, partner_tenants, partner_triage_index
 from triage import services
 from triage.forms import AlertRuleForm, PartnerInboxFilterForm
-from triage.views import PAGE_SIZE, _apply_errors
+from triage.views import PAGE_SIZE
 
 
 def _partner(request: HttpRequest) -> Partner:
@@ -64,7 +65,7 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
             try:
                 rule = services.alert_rule_create(partner=partner, actor=request.user, **form.service_kwargs())
             except ValidationError as error:
-                _apply_errors(form, error)
+                form_errors_add(form, error)
             else:
                 messages.success(request, f"Alert rule “{rule.name}” created.")
                 return redirect("partner_alert_rules")

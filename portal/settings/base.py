@@ -267,7 +267,7 @@ SPECTACULAR_SETTINGS = {
         "TenantStatusEnum": "tenants.models.Tenant.Status",
         "WebhookDeliveryStatusEnum": "tenants.models.WebhookDelivery.Status",
         "ExceptionStatusEnum": "triage.models.Status",
-        "ExceptionStatusFilterEnum": "triage.api.STATUS_FILTER_CHOICES",
+        "ExceptionStatusFilterEnum": "triage.api.exceptions.STATUS_FILTER_CHOICES",
         "ConnectionStatusEnum": "connectors.models.Connection.Status",
         "SyncRunStatusEnum": "connectors.models.SyncRun.Status",
         "InventoryLocationKindEnum": "commerce.models.InventoryLocation.Kind",

@@ -20,12 +20,20 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
-if TYPE_CHECKING:
-    from posting.erp.http import ErpHttp
+
+class ErpSender(Protocol):
+    """What an adapter sends through: `posting.erp.http.ErpHttp`. A protocol, so this module does
+    not import http.py (which imports ErpError from here): the two no longer form a cycle."""
+
+    def send(self, method: str, url: str, *, label: str, retry: bool | None = None, **kwargs: Any) -> httpx.Response:
+        """The ERP's response whatever its status; ErpError when there is none."""
+
+    def close(self) -> None:
+        """Close the underlying clients."""
 
 
 class ErrorKind(enum.StrEnum):
@@ -251,7 +259,7 @@ class ErpAdapter(abc.ABC):
         *,
         config: dict[str, Any],
         credentials: dict[str, Any],
-        http: ErpHttp | None,
+        http: ErpSender | None,
         on_credentials: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.config = dict(config)

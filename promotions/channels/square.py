@@ -30,7 +30,7 @@ from django.utils import timezone
 from connectors.vendors import adapter_for_vendor
 from core.http.client import BadResponse, RequestRejected, VendorClient
 from core.money import from_minor, to_minor
-from posting.services import tenant_zone
+from core.tenancy import tenant_zone
 from promotions.channels.base import (
     ChannelAck,
     ChannelAdapter,

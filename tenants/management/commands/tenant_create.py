@@ -2,9 +2,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
-from mappings.services import standard_chart_apply
 from tenants.management.commands._errors import validation_to_command_error
 from tenants.models import Partner
+from tenants.onboarding import CHART_STANDARD, chart_template_apply
 from tenants.services import tenant_create
 
 
@@ -39,7 +39,7 @@ class Command(BaseCommand):
             raise validation_to_command_error(error) from error
         if options["coa"] == "standard":
             with tenant_context(created.tenant):
-                standard_chart_apply()
+                chart_template_apply(CHART_STANDARD)
         self.stdout.write(
             self.style.SUCCESS(f"Tenant {created.tenant.slug} created at {created.domain} in {created.seconds:.3f} s")
         )
