@@ -6,4 +6,4 @@ class CommerceConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the inventory retry action and the per-minute push sweep in every process.
-        from commerce import inventory_sync, tasks  # noqa: F401
+        from commerce import inventory_sync, tasks  # noqa: F401 # import here: needs the app registry

@@ -32,6 +32,7 @@ from commerce.models import (
     StockChange,
 )
 from commerce.services import UpsertOutcome, UpsertResult, _stale
+from tenants.audit import audit_record
 
 if TYPE_CHECKING:
     from connectors.models import Connection
@@ -252,8 +253,6 @@ def reservations_sync(*, order: Order, previously_held: set[tuple[int | None, st
 
 
 def _audit(*, actor: User | None, action: str, changes: dict, actor_label: str | None = None) -> None:
-    from tenants.services import audit_record
-
     tenant = getattr(connection, "tenant", None)
     if tenant is not None and getattr(tenant, "pk", None) and tenant.schema_name != "public":
         audit_record(

@@ -14,8 +14,8 @@ from django.utils import timezone
 from connectors.models import Connection
 from core.crypto import token_rotate
 from core.http import netsafety
+from tenants.audit import audit_diff, audit_record_in_tenant, audit_secret_changes
 from tenants.models import User
-from tenants.services import audit_diff, audit_record_in_tenant, audit_secret_changes
 
 SOURCE_VENDORS = {
     Connection.Vendor.SHOPIFY,

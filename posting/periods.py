@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from posting.models import PeriodClose
+from tenants.audit import audit_record
 from tenants.models import User
 
 
@@ -53,8 +54,6 @@ def _month_end(day: dt.date) -> bool:
 
 
 def _audit(*, period: PeriodClose, action: str, before: dt.date | None, actor: User | None, actor_label: str | None):
-    from tenants.services import audit_record
-
     tenant = connection.tenant
     audit_record(
         actor=actor,

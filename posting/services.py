@@ -39,8 +39,8 @@ from posting.builders import (
 from posting.errors import posting_problem_raise
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
 from posting.periods import open_date
+from tenants.audit import audit_diff, audit_record_in_tenant
 from tenants.models import User
-from tenants.services import audit_diff, audit_record_in_tenant
 from tenants.usage import usage_count
 from triage.services import exception_resolve_for_object
 

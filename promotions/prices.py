@@ -21,9 +21,9 @@ from promotions.channels.base import PriceSpec
 from promotions.deployment import channel_adapter, connection_adapter
 from promotions.models import ChannelPrice, PriceList, PriceListDeployment, PriceListVersion
 from promotions.services import APPROVER_ROLES, _aware, _channels, _tenant, _who, four_eyes_check
+from tenants.audit import audit_record
 from tenants.models import User
 from tenants.selectors import membership_role_for_tenant
-from tenants.services import audit_record
 from triage.models import Kind as TriageKind
 from triage.retry import RetryAction
 from triage.services import exception_raise, exception_resolve_for_object

@@ -43,9 +43,9 @@ from promotions.selectors import (
     version_review_state,
 )
 from tenants.api_keys import ACTOR_LABEL_PREFIX, api_key_person
+from tenants.audit import audit_record
 from tenants.models import Membership, Tenant, User
 from tenants.selectors import membership_role_for_tenant
-from tenants.services import audit_record
 from triage.models import Kind as TriageKind
 from triage.retry import RetryAction
 from triage.services import exception_raise, exception_resolve_for_object

@@ -18,8 +18,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.api.auth import ADMIN, READ, WRITE
+from tenants.audit import audit_record
 from tenants.models import ApiKey, Membership, Partner, Tenant, User
-from tenants.services import audit_record
 
 KEY_PREFIX = "tb_live_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)

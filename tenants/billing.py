@@ -16,8 +16,8 @@ from django.db import transaction
 
 from core.money import MoneyError, currency_check, quantize
 from core.spreadsheet import csv_writer
+from tenants.audit import audit_record
 from tenants.models import Partner, RateCard, RateCardLine, Tenant, UsageRecord
-from tenants.services import audit_record
 from tenants.usage import METRICS, usage_month_table
 
 

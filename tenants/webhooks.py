@@ -25,10 +25,12 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core.crypto import token_rotate
 from core.http.client import ConnectorError, UnsafeUrl, VendorClient, VendorTimeout
 from core.http.netsafety import UnsafeUrl as UnsafeUrlInput
 from core.http.netsafety import connect_failure_message, url_check
 from core.http.netsafety import resolve_host as _resolve
+from tenants.audit import audit_record
 from tenants.models import Partner, Tenant, User, WebhookDelivery, WebhookSubscription
 
 EVENTS = (
@@ -68,8 +70,6 @@ def _events_validate(events: list[str]) -> list[str]:
 def webhook_subscription_create(
     *, partner: Partner, url: str, events: list[str], actor: User | None, actor_label: str | None = None
 ) -> WebhookSubscription:
-    from tenants.services import audit_record
-
     subscription = WebhookSubscription.objects.create(
         partner=partner,
         url=webhook_url_validate(url),
@@ -91,8 +91,6 @@ def webhook_subscription_create(
 def webhook_subscription_deactivate(
     *, subscription: WebhookSubscription, actor: User | None, actor_label: str | None = None
 ) -> WebhookSubscription:
-    from tenants.services import audit_record
-
     if subscription.active:
         subscription.active = False
         subscription.save(update_fields=["active"])
@@ -107,7 +105,7 @@ def webhook_subscription_deactivate(
 
 
 def _dispatch(delivery_id: int, *, countdown: float = 0) -> None:
-    from tenants.tasks import webhook_deliver
+    from tenants.tasks import webhook_deliver  # import here: tenants.tasks imports this module
 
     webhook_deliver.apply_async(kwargs={"delivery_id": delivery_id}, countdown=countdown)
 
@@ -146,8 +144,6 @@ def tenant_event_emit(*, event: str, payload: dict) -> None:
 @transaction.atomic
 def webhook_secrets_rotate() -> int:
     """Re-encrypt every subscription's signing secret with the newest credential key."""
-    from core.crypto import token_rotate
-
     count = 0
     for subscription in WebhookSubscription.objects.select_for_update().exclude(secret_encrypted=""):
         subscription.secret_encrypted = token_rotate(subscription.secret_encrypted)
@@ -249,8 +245,6 @@ def webhook_delivery_redeliver(
     *, delivery: WebhookDelivery, actor: User | None, actor_label: str | None = None
 ) -> WebhookDelivery:
     """Send a delivery again as a new delivery of the same event (the original keeps its history)."""
-    from tenants.services import audit_record
-
     again = WebhookDelivery.objects.create(
         subscription=delivery.subscription, event=delivery.event, payload=delivery.payload
     )

@@ -7,4 +7,4 @@ class TriageConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the per-tenant periodic SLA job with core.periodic in every process.
-        from triage import tasks  # noqa: F401
+        from triage import tasks  # noqa: F401 # import here: needs the app registry

@@ -17,8 +17,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from tenants.audit import audit_record
 from tenants.models import AlertRule, Membership, Partner, Tenant, TriageIndex, User
-from tenants.services import audit_record
 from triage.models import OPEN_STATUSES, Activity, Comment, FixClass, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
 from triage.retry import RetryAction, retry_action_accepts_payload, retry_action_get

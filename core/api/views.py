@@ -28,9 +28,11 @@ READ_ERRORS = error_responses(400, 401, 403, 404, 429)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429)
 
 
+# Every API view derives from ApiView. `session_roles` empty means any role whose scopes allow the
+# method. The docstring below is what the OpenAPI schema shows for views without their own
+# docstring (drf-spectacular reads it through the MRO): kept word for word so the schema is unchanged.
 class ApiView(IdempotentMixin, generics.GenericAPIView):
-    """Base of every API view. `session_roles` narrows which session roles may write; empty means
-    any role whose scopes allow the method."""
+    """Base of this module's views. `session_roles` narrows which session roles may write."""
 
     session_roles: tuple[str, ...] = ()
 

@@ -16,8 +16,8 @@ from mappings.models import Account, AccountRule, MappingSet
 from posting.erp.base import ErpAccount, ErpChart, ErpDimension, ErpTaxCode
 from posting.erp.errors import erp_problem_raise
 from posting.erp.models import ChartImport
+from tenants.audit import audit_record_in_tenant
 from tenants.models import User
-from tenants.services import audit_record_in_tenant
 
 FIELDS = ("name", "type", "active", "external_id", "currency")
 

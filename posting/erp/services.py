@@ -34,9 +34,9 @@ from posting.erp.base import ErpAdapter, ErpError, ErpJournal, ErpLine, ErrorKin
 from posting.erp.errors import erp_problem_raise
 from posting.erp.models import ErpPush, ErpTarget
 from posting.models import JournalEntry
+from tenants.audit import audit_diff, audit_record_in_tenant
 from tenants.models import User
 from tenants.selectors import tenant_current_suspended
-from tenants.services import audit_diff, audit_record_in_tenant
 from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit
 from triage.services import exception_resolve_for_object
