@@ -28,6 +28,7 @@ from commerce.selectors import (
     inventory_locations_list,
     reservations_unallocated,
 )
+from connectors.models import Connection
 from core.api.auth import api_actor
 from core.api.errors import StrictSerializer
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
@@ -255,8 +256,6 @@ class LocationChannelsApi(TenantApiView):
         responses={200: LocationOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        from connectors.models import Connection
-
         location = _location(pk)
         data = ChannelLocationInput(data=request.data)
         data.is_valid(raise_exception=True)

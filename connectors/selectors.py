@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from connectors.models import Connection, InboundEvent, SyncRun
 
@@ -46,8 +46,6 @@ def event_get(*, event_id: int) -> InboundEvent | None:
 
 
 def event_counts(*, connection: Connection) -> dict[str, int]:
-    from django.db.models import Count
-
     return dict(connection.events.values_list("status").annotate(count=Count("pk")).values_list("status", "count"))
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from connectors.models import Connection
 from core.crypto import token_rotate
 from core.http import netsafety
+from core.http.client import ConnectorError
 from tenants.audit import audit_diff, audit_record_in_tenant, audit_secret_changes
 from tenants.models import User
 
@@ -305,7 +306,6 @@ def connection_test(*, connection: Connection) -> tuple[bool, str]:
     vendor failure; the message is already redacted by the HTTP client."""
     from connectors.vendors import adapters
     from connectors.vendors.base import NormaliseError
-    from core.http.client import ConnectorError
 
     adapter = adapters().get(connection.vendor)
     if adapter is None:

@@ -150,89 +150,113 @@ def _preview_context(request: HttpRequest, mapping_set: MappingSet) -> dict:
     return {"set": mapping_set, "preview_order": order, "preview": preview, "order_id": order_id}
 
 
+def _rule_add(request: HttpRequest, mapping_set: MappingSet, forms: dict) -> HttpResponse | None:
+    form = forms["rule_form"] = AccountRuleForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.account_rule_add(
+                mapping_set=mapping_set, role=data["role"], account=data["account"], **form.conditions()
+            )
+        except ValidationError as error:
+            form_errors_add(form, error)
+    if form.errors:
+        return None
+    messages.success(request, "Rule added.")
+    return redirect("mappings_set", pk=mapping_set.pk)
+
+
+def _rule_remove(request: HttpRequest, mapping_set: MappingSet, forms: dict) -> HttpResponse | None:
+    rule = AccountRule.objects.filter(pk=request.POST.get("rule") or 0, mapping_set=mapping_set).first()
+    if rule is None:
+        raise Http404("No such rule in this set.")
+    services.account_rule_remove(rule=rule)
+    messages.success(request, "Rule removed.")
+    return redirect("mappings_set", pk=mapping_set.pk)
+
+
+def _rule_account_set(request: HttpRequest, mapping_set: MappingSet, forms: dict) -> HttpResponse | None:
+    rule = AccountRule.objects.filter(pk=request.POST.get("rule") or 0, mapping_set=mapping_set).first()
+    account = Account.objects.filter(pk=request.POST.get("account") or 0).first()
+    if rule is None or account is None:
+        raise Http404("No such rule or account.")
+    services.account_rule_account_set(rule=rule, account=account)
+    messages.success(request, f"{rule.get_role_display()} now goes to {account.code} {account.name}.")
+    return redirect("mappings_set", pk=mapping_set.pk)
+
+
+def _value_set(request: HttpRequest, mapping_set: MappingSet, forms: dict) -> HttpResponse | None:
+    form = forms["value_form"] = ValueMapForm(request.POST)
+    if form.is_valid():
+        try:
+            services.value_map_set(mapping_set=mapping_set, **form.cleaned_data)
+        except ValidationError as error:
+            form_errors_add(form, error)
+    if form.errors:
+        return None
+    messages.success(request, "Value map saved.")
+    return redirect("mappings_set", pk=mapping_set.pk)
+
+
+def _value_remove(request: HttpRequest, mapping_set: MappingSet, forms: dict) -> HttpResponse | None:
+    row = ValueMap.objects.filter(pk=request.POST.get("value") or 0, mapping_set=mapping_set).first()
+    if row is None:
+        raise Http404("No such value map in this set.")
+    services.value_map_remove(value_map=row)
+    messages.success(request, "Value map removed.")
+    return redirect("mappings_set", pk=mapping_set.pk)
+
+
+def _set_activate(request: HttpRequest, mapping_set: MappingSet, forms: dict) -> HttpResponse | None:
+    form = forms["activate_form"] = ActivateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.mapping_set_activate(mapping_set=mapping_set, effective_from=form.cleaned_data["effective_from"])
+        except ValidationError as error:
+            form_errors_add(form, error)
+    if form.errors:
+        return None
+    messages.success(request, f"{mapping_set.name} is now active.")
+    return redirect("mappings_set", pk=mapping_set.pk)
+
+
+# What the mapping set page's POST `action` does. A handler returns a redirect when it succeeded,
+# or None when its bound form (put into `forms`) carries errors to show.
+_SET_ACTIONS = {
+    "add_rule": _rule_add,
+    "remove_rule": _rule_remove,
+    "set_rule_account": _rule_account_set,
+    "set_value": _value_set,
+    "remove_value": _value_remove,
+    "activate": _set_activate,
+}
+
+
 def mapping_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mapping_set = _set_or_404(pk)
     can_edit = _can_edit(request)
-    rule_form, value_form, activate_form = AccountRuleForm(), ValueMapForm(), ActivateForm()
+    forms = {"rule_form": AccountRuleForm(), "value_form": ValueMapForm(), "activate_form": ActivateForm()}
     status = 200
     if request.method == "POST":
         if not can_edit:
             return _forbidden()
-        action = request.POST.get("action", "")
+        handler = _SET_ACTIONS.get(request.POST.get("action", ""))
+        if handler is None:
+            return HttpResponse("Unknown action.", status=400)
         try:
-            if action == "add_rule":
-                rule_form = AccountRuleForm(request.POST)
-                if rule_form.is_valid():
-                    data = rule_form.cleaned_data
-                    try:
-                        services.account_rule_add(
-                            mapping_set=mapping_set,
-                            role=data["role"],
-                            account=data["account"],
-                            **rule_form.conditions(),
-                        )
-                    except ValidationError as error:
-                        form_errors_add(rule_form, error)
-                if not rule_form.errors:
-                    messages.success(request, "Rule added.")
-                    return redirect("mappings_set", pk=pk)
-            elif action == "remove_rule":
-                rule = AccountRule.objects.filter(pk=request.POST.get("rule") or 0, mapping_set=mapping_set).first()
-                if rule is None:
-                    raise Http404("No such rule in this set.")
-                services.account_rule_remove(rule=rule)
-                messages.success(request, "Rule removed.")
-                return redirect("mappings_set", pk=pk)
-            elif action == "set_rule_account":
-                rule = AccountRule.objects.filter(pk=request.POST.get("rule") or 0, mapping_set=mapping_set).first()
-                account = Account.objects.filter(pk=request.POST.get("account") or 0).first()
-                if rule is None or account is None:
-                    raise Http404("No such rule or account.")
-                services.account_rule_account_set(rule=rule, account=account)
-                messages.success(request, f"{rule.get_role_display()} now goes to {account.code} {account.name}.")
-                return redirect("mappings_set", pk=pk)
-            elif action == "set_value":
-                value_form = ValueMapForm(request.POST)
-                if value_form.is_valid():
-                    try:
-                        services.value_map_set(mapping_set=mapping_set, **value_form.cleaned_data)
-                    except ValidationError as error:
-                        form_errors_add(value_form, error)
-                if not value_form.errors:
-                    messages.success(request, "Value map saved.")
-                    return redirect("mappings_set", pk=pk)
-            elif action == "remove_value":
-                row = ValueMap.objects.filter(pk=request.POST.get("value") or 0, mapping_set=mapping_set).first()
-                if row is None:
-                    raise Http404("No such value map in this set.")
-                services.value_map_remove(value_map=row)
-                messages.success(request, "Value map removed.")
-                return redirect("mappings_set", pk=pk)
-            elif action == "activate":
-                activate_form = ActivateForm(request.POST)
-                if activate_form.is_valid():
-                    try:
-                        services.mapping_set_activate(
-                            mapping_set=mapping_set, effective_from=activate_form.cleaned_data["effective_from"]
-                        )
-                    except ValidationError as error:
-                        form_errors_add(activate_form, error)
-                if not activate_form.errors:
-                    messages.success(request, f"{mapping_set.name} is now active.")
-                    return redirect("mappings_set", pk=pk)
-            else:
-                return HttpResponse("Unknown action.", status=400)
+            response = handler(request, mapping_set, forms)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
+        else:
+            if response is not None:
+                return response
         status = 400
     context = {
         **_preview_context(request, mapping_set),
         "rules": mapping_set.rules.select_related("account").order_by("role", "pk"),
         "rule_accounts": accounts_list(),
         "values": mapping_set.value_maps.order_by("kind", "source_value"),
-        "rule_form": rule_form,
-        "value_form": value_form,
-        "activate_form": activate_form,
+        **forms,
         "orders": preview_orders()[:50],
         "can_edit": can_edit and mapping_set.status == MappingSet.Status.DRAFT,
         "can_write": can_edit,

@@ -6,16 +6,21 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, Value
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_tenants.utils import schema_exists, tenant_context
 
-from commerce.models import Order, Payout, Refund
+from commerce.models import Order, Payment, Payout, PayoutLine, Refund
 from commerce.selectors import order_document
 from core.money import quantize
 from mappings.models import Account, MappingSet
 from mappings.selectors import AccountResolver, Unmapped
 from posting.builders import Policy, PostingRefused, build_order
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
+from triage.models import OPEN_STATUSES
+from triage.models import Exception as TriageException
 
 
 def journals_list(*, status: str | None = None, search: str = "") -> QuerySet[JournalEntry]:
@@ -293,11 +298,6 @@ class PayoutReconciliationView:
 
 
 def payout_open_exceptions(*, payout: Payout) -> list:
-    from django.contrib.contenttypes.models import ContentType
-
-    from triage.models import OPEN_STATUSES
-    from triage.models import Exception as TriageException
-
     content_type = ContentType.objects.get_for_model(Payout)
     return list(
         TriageException.objects.filter(
@@ -373,10 +373,6 @@ def captured_not_paid_out(*, days: int = 7, now: dt.datetime | None = None) -> l
     """Card payments (not gift cards) captured on orders paid more than `days` ago whose settlement
     has appeared in no payout: no payout charge line references the order for that gateway.
     Cancelled orders stay listed: their capture still needs a payout or a refund to settle."""
-    from django.db.models import Exists, OuterRef
-    from django.utils import timezone
-
-    from commerce.models import Payment, PayoutLine
 
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
     settled = PayoutLine.objects.filter(
@@ -451,7 +447,6 @@ def partner_payouts(
 ) -> PartnerPayoutPage:
     """Payouts of several tenants, newest first, read in each tenant's own schema. Each schema gives
     at most the first `page * per_page` rows, which is all the merged page can need."""
-    from django_tenants.utils import schema_exists, tenant_context
 
     page = max(page, 1)
     rows: list[PartnerPayoutRow] = []

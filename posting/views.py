@@ -33,6 +33,7 @@ from posting.selectors import (
 )
 from posting.services import POLICY_FIELDS, payout_reconcile, policy_update
 from tenants.models import Membership
+from tenants.selectors import partner_tenants
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -314,7 +315,6 @@ def partner_payouts_page(request: HttpRequest) -> HttpResponse:
     """Partner console: the payouts of every tenant of this partner, with their reconciliation."""
     if request.portal_area != "partner":
         raise Http404("Not found")
-    from tenants.selectors import partner_tenants
 
     status = request.GET.get("status", "")
     if status not in Reconciliation.Status.values:

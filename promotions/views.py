@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.tenancy import tenant_zone
-from promotions import selectors, services
-from promotions.forms import ActionForm, PromotionForm, form_initial
-from promotions.models import ChannelDeployment, Promotion
+from promotions import prices, selectors, services
+from promotions.forms import ActionForm, PriceListForm, PromotionForm, form_initial
+from promotions.models import ChannelDeployment, ChannelPrice, PriceList, Promotion
 from tenants.models import Membership
 
 ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resume", "rollback")
@@ -267,10 +267,6 @@ def deployment_board(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def price_lists(request: HttpRequest) -> HttpResponse:
-    from promotions import prices
-    from promotions.forms import PriceListForm
-    from promotions.models import PriceList
-
     form = None
     if _can_act(request):
         with timezone.override(tenant_zone()):
@@ -301,9 +297,6 @@ def price_lists(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def price_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from promotions import prices
-    from promotions.models import ChannelPrice, PriceList
-
     price_list = PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first()
     if price_list is None:
         raise Http404("No such price list.")
