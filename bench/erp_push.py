@@ -46,8 +46,8 @@ def main() -> None:
     from tqdm import tqdm
 
     from commerce.services import order_upsert
-    from connectors import http as connectors_http
     from connectors.services import connection_create
+    from core.http import client as connectors_http
     from mappings.models import Account
     from mappings.services import standard_chart_apply
     from posting.erp.models import ErpPush

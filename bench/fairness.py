@@ -88,8 +88,8 @@ def main() -> None:
     from connectors.models import InboundEvent
     from connectors.services import connection_create
     from connectors.simulator import shopify_order, shopify_signature
+    from core.fairness import fair_clear
     from mappings.services import standard_chart_apply
-    from portal.fairness import fair_clear
     from posting.models import JournalEntry
     from tenants import services
     from tenants.provisioning import template_ensure

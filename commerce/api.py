@@ -28,12 +28,14 @@ from commerce.selectors import (
     inventory_locations_list,
     reservations_unallocated,
 )
-from connectors.api import TenantApiView
-from portal.api_auth import api_actor
-from portal.api_errors import StrictSerializer
-from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS
+from connectors.models import Connection
+from core.api.auth import api_actor
+from core.api.errors import StrictSerializer
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
+# Session roles that may write here (a viewer may only read); declared on each view.
+SESSION_WRITERS = ("tenant_admin", "partner_admin", "partner_operator")
 
 
 class AtsRowOutput(serializers.Serializer):
@@ -96,6 +98,7 @@ def _location_ids(location: int | None) -> list[int] | None:
     ]
 )
 class InventoryListApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = AtsRowOutput
     queryset = InventoryLevel.objects.none()  # for the schema only: rows come from available_to_sell
     pagination_class = _Pagination
@@ -117,6 +120,7 @@ class InventoryListApi(TenantApiView):
 
 
 class InventorySkuApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = SkuOutput
 
     @extend_schema(operation_id="inventory_retrieve", responses={200: SkuOutput, **READ_ERRORS})
@@ -133,6 +137,7 @@ class InventorySkuApi(TenantApiView):
 
 
 class SafetyStockApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = AtsRowOutput
 
     @extend_schema(
@@ -206,6 +211,7 @@ def _location(pk: int) -> InventoryLocation:
 
 
 class LocationListApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = LocationOutput
     queryset = InventoryLocation.objects.none()  # for the schema only: rows come from the selector
     pagination_class = _Pagination
@@ -217,6 +223,7 @@ class LocationListApi(TenantApiView):
 
 
 class LocationDetailApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = LocationOutput
 
     @extend_schema(operation_id="inventory_locations_retrieve", responses={200: LocationOutput, **READ_ERRORS})
@@ -239,6 +246,7 @@ class LocationDetailApi(TenantApiView):
 
 
 class LocationChannelsApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = LocationOutput
 
     @extend_schema(
@@ -248,8 +256,6 @@ class LocationChannelsApi(TenantApiView):
         responses={200: LocationOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        from connectors.models import Connection
-
         location = _location(pk)
         data = ChannelLocationInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -268,6 +274,7 @@ class LocationChannelsApi(TenantApiView):
 
 
 class LocationChannelDetailApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = LocationOutput
 
     @extend_schema(operation_id="inventory_locations_channel_remove", responses={204: None, **WRITE_ERRORS})

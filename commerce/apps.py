@@ -6,4 +6,7 @@ class CommerceConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the inventory retry action and the per-minute push sweep in every process.
-        from commerce import tasks  # noqa: F401 - imports inventory_sync too
+        from commerce import (
+            inventory_sync,  # noqa: F401 # import here: needs the app registry
+            tasks,  # noqa: F401 - imports inventory_sync too
+        )

@@ -1,6 +1,8 @@
 from django import forms
 
+from commerce.inventory import channel_vendors
 from commerce.models import InventoryLocation
+from connectors.models import Connection
 
 
 class SafetyStockForm(forms.Form):
@@ -37,9 +39,6 @@ class ChannelLocationForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
-        from commerce.inventory import channel_vendors
-        from connectors.models import Connection
-
         super().__init__(*args, **kwargs)
         self.fields["channel_connection"].queryset = Connection.objects.filter(
             vendor__in=channel_vendors(), direction=Connection.Direction.SOURCE

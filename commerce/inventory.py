@@ -33,7 +33,7 @@ from commerce.models import (
     StockChange,
 )
 from commerce.upserts import UpsertOutcome, UpsertResult, stale_outcome
-from tenants.services import audit_record
+from tenants.audit import audit_record
 
 if TYPE_CHECKING:
     from connectors.models import Connection

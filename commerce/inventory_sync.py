@@ -212,6 +212,7 @@ def _push_channel(
 ) -> bool:
     """One `push_available` call for one channel (no transaction open while it runs); then its
     outcome is recorded in one transaction. True when the channel shows exactly what was sent."""
+
     report.channels += 1
     sent_to = {channel_location for _, channel_location in levels}
     affected = [mapping for mapping in mappings if mapping.channel_location_id in sent_to]

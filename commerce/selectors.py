@@ -36,7 +36,7 @@ from commerce.models import (
     Reservation,
     SafetyStock,
 )
-from posting.money import quantize
+from core.money import quantize
 
 
 def _order_taxes(order: Order) -> tuple[dict[int, list[TaxLineDoc]], dict[int, list[TaxLineDoc]]]:

@@ -40,7 +40,7 @@ from commerce.models import (
     TaxLine,
 )
 from commerce.upserts import UpsertOutcome, UpsertResult, stale_outcome
-from posting.money import MoneyError, currency_check, quantize
+from core.money import MoneyError, currency_check, quantize
 from tenants.usage import usage_count
 
 _METERED = {Order: "orders_ingested", Refund: "refunds_ingested"}

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import connection
-from django_tenants.utils import get_public_schema_name
 
 from commerce.inventory_sync import inventory_push_due, inventory_push_stale_pending
-from portal.fairness import FairTask
-from portal.periodic import periodic_job
-
-
-def _tenant_only(name: str) -> None:
-    if connection.schema_name == get_public_schema_name():
-        raise RuntimeError(f"{name} must be sent from a tenant schema, not public.")
+from core.fairness import FairTask
+from core.periodic import periodic_job
+from core.tasks import tenant_only
 
 
 @shared_task(base=FairTask, fair_queue="inventory", name="commerce.inventory_push", acks_late=True)
 def inventory_push() -> dict[str, int]:
-    _tenant_only("commerce.inventory_push")
+    tenant_only("commerce.inventory_push")
     report = inventory_push_due()
     return {"changes": report.changes, "channels": report.channels, "failed": report.failed}
 
@@ -26,5 +20,5 @@ def inventory_push() -> dict[str, int]:
 @periodic_job("commerce.inventory_push_sweep")
 def inventory_push_sweep() -> int:
     """Once a minute per tenant: queue a push when changes wait (their task was lost or never sent)."""
-    _tenant_only("commerce.inventory_push_sweep")
+    tenant_only("commerce.inventory_push_sweep")
     return inventory_push_stale_pending()

@@ -27,7 +27,8 @@ from commerce.selectors import (
     reservations_unallocated,
 )
 from connectors.models import Connection
-from portal.redirects import redirect_next
+from core.forms import form_errors_add
+from core.redirects import redirect_next
 from tenants.models import Membership
 
 
@@ -62,8 +63,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
                     location=values["location"], sku=values["sku"], quantity=values["quantity"], actor=request.user
                 )
             except ValidationError as error:
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                form_errors_add(form, error)
             else:
                 messages.success(request, f"Safety stock for {values['sku']} at {values['location']} saved.")
                 return redirect_next(request, request.get_full_path(), default="inventory")
@@ -100,11 +100,6 @@ def inventory(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
-
-
-def _errors(form, error: ValidationError) -> None:
-    for field, errors in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def location_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -149,7 +144,7 @@ def location_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 return HttpResponse("Unknown action.", status=400)
         except ValidationError as error:
-            _errors(form if action == "update" else channel_form, error)
+            form_errors_add(form if action == "update" else channel_form, error)
         status = 400
     names = dict(Connection.objects.values_list("pk", "name"))
     mappings = [

@@ -20,9 +20,9 @@ from connectors import selectors, services
 from connectors.inbox import event_replay
 from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.sync import sync_run_start
-from portal.api_auth import api_actor
-from portal.api_errors import StrictSerializer
-from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
+from core.api.auth import api_actor
+from core.api.errors import StrictSerializer
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 
 SECRET_FIELD = serializers.DictField(
     child=serializers.CharField(max_length=4000, allow_blank=True),
@@ -50,9 +50,8 @@ class EventPagination(_Pagination):
     ordering = ("-received_at", "-id")
 
 
-class TenantApiView(ApiView):
-    api_area = "tenant"
-    session_roles = ("tenant_admin", "partner_admin", "partner_operator")
+# Session roles that may write here (a viewer may only read); declared on each view.
+SESSION_WRITERS = ("tenant_admin", "partner_admin", "partner_operator")
 
 
 # ---- connections ---------------------------------------------------------------------------
@@ -120,6 +119,7 @@ class ConnectionFilter(django_filters.FilterSet):
 
 
 class ConnectionListCreateApi(ListModelMixin, TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = ConnectionOutput
     pagination_class = ConnectionPagination
     filterset_class = ConnectionFilter
@@ -160,6 +160,7 @@ def _connection(pk: int) -> Connection:
 
 
 class ConnectionDetailApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = ConnectionOutput
 
     @extend_schema(operation_id="connections_retrieve", responses={200: ConnectionOutput, **READ_ERRORS})
@@ -253,6 +254,7 @@ class SyncRunFilter(django_filters.FilterSet):
 
 
 class SyncRunListStartApi(ListModelMixin, TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = SyncRunOutput
     pagination_class = RunPagination
     filterset_class = SyncRunFilter
@@ -281,6 +283,7 @@ class SyncRunListStartApi(ListModelMixin, TenantApiView):
 
 
 class SyncRunDetailApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = SyncRunOutput
 
     @extend_schema(operation_id="sync_runs_retrieve", responses={200: SyncRunOutput, **READ_ERRORS})
@@ -334,6 +337,7 @@ class EventFilter(django_filters.FilterSet):
 
 
 class EventListApi(ListModelMixin, TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = EventOutput
     pagination_class = EventPagination
     filterset_class = EventFilter
@@ -351,6 +355,7 @@ def _event(pk: int) -> InboundEvent:
 
 
 class EventDetailApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = EventDetailOutput
 
     @extend_schema(operation_id="events_retrieve", responses={200: EventDetailOutput, **READ_ERRORS})
@@ -359,6 +364,7 @@ class EventDetailApi(TenantApiView):
 
 
 class EventReplayApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = EventOutput
 
     @extend_schema(

@@ -8,7 +8,7 @@ class ConnectorsConfig(AppConfig):
         # Register the per-minute periodic jobs and the triage retry actions in every process.
         # Commerce sits below the vendor packages: it reaches the sales channels through this callback.
         from commerce.inventory_sync import SalesChannels, sales_channels_register
-        from connectors import jobs, retry  # noqa: F401
+        from connectors import jobs, retry  # noqa: F401 # import here: needs the app registry
         from connectors.selectors import connections_unpaused
         from connectors.vendors import channel_vendors
         from connectors.vendors.channels import push_available

@@ -43,10 +43,10 @@ from commerce.inventory import inventory_level_upsert
 from commerce.selectors import order_stored
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from commerce.upserts import UpsertOutcome
-from connectors.http import ConnectorError
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError
+from core.http.client import ConnectorError
 from posting import services as posting
 from posting.reconciliation import payout_reconcile
 from tenants.selectors import tenant_current_suspended

@@ -1,6 +1,6 @@
 """Connections to vendors, the transactional inbox of their events, and sync runs (tenant schema).
 
-Credentials and webhook secrets are stored encrypted (connectors/crypto.py) and only ever read
+Credentials and webhook secrets are stored encrypted (core/crypto.py) and only ever read
 through the `credentials` / `webhook_secret` properties; no form, serializer or log prints them."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db import models
 from django.urls import reverse
 
-from connectors.crypto import dict_decrypt, dict_encrypt, secret_decrypt, secret_encrypt
+from core.crypto import dict_decrypt, dict_encrypt, secret_decrypt, secret_encrypt
 
 
 class Connection(models.Model):

@@ -24,9 +24,9 @@ from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
-from connectors.http import ConnectorError, VendorClient
 from connectors.models import Connection
 from connectors.services import connection_credentials_set, connection_status_set
+from core.http.client import ConnectorError, VendorClient
 from tenants.models import User
 from triage.services import exception_raise, exception_resolve_for_object
 

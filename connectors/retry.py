@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from connectors.inbox import event_process, event_replay, event_store
+from connectors.models import Connection, InboundEvent, SyncRun
+from connectors.sync import sync_run_start
 from triage.retry import retry_action
 
 
@@ -15,9 +18,6 @@ class ReplayFailed(Exception):
 @retry_action("connectors.replay")
 def replay(event_id: int, payload: Any = None) -> None:
     """Run the stored event again; with an edited payload, store that as a new event and run it."""
-    from connectors.inbox import event_process, event_replay, event_store
-    from connectors.models import InboundEvent
-
     event = InboundEvent.objects.select_related("connection").get(pk=event_id)
     if payload is not None:
         body = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
@@ -37,7 +37,4 @@ def replay(event_id: int, payload: Any = None) -> None:
 
 @retry_action("connectors.sync")
 def sync(connection_id: int) -> None:
-    from connectors.models import Connection, SyncRun
-    from connectors.sync import sync_run_start
-
     sync_run_start(connection=Connection.objects.get(pk=connection_id), kind=SyncRun.Kind.MANUAL)

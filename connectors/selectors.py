@@ -55,8 +55,6 @@ def event_get(*, event_id: int) -> InboundEvent | None:
 
 
 def event_counts(*, connection: Connection) -> dict[str, int]:
-    from django.db.models import Count
-
     return dict(connection.events.values_list("status").annotate(count=Count("pk")).values_list("status", "count"))
 
 

@@ -11,11 +11,15 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from connectors.crypto import token_rotate
 from connectors.models import Connection
-from portal import netsafety
+from connectors.vendors import adapters
+from connectors.vendors.base import NormaliseError
+from core.crypto import token_rotate
+from core.http import netsafety
+from core.http.client import ConnectorError
+from posting.erp.models import ErpTarget
+from tenants.audit import audit_diff, audit_record_in_tenant, audit_secret_changes
 from tenants.models import User
-from tenants.services import audit_diff, audit_record_in_tenant, audit_secret_changes
 
 SOURCE_VENDORS = {
     Connection.Vendor.SHOPIFY,
@@ -72,8 +76,6 @@ def _validate(*, vendor: str, direction: str, name: str, config: dict, sync_inte
     if errors:
         raise ValidationError(errors)
     if vendor in SOURCE_VENDORS:
-        from connectors.vendors import adapters
-
         adapter = adapters().get(vendor)
         if adapter is not None:
             adapter.config_validate(config)
@@ -225,7 +227,6 @@ def connection_delete(*, connection: Connection, actor: User | None = None, acto
     """Delete a connection with its sync runs and stored events. Orders it brought in stay (they
     keep its id). Refused while the connection is the ERP target or something posted or deployed
     through it must stay traceable: pause it instead."""
-    from posting.erp.models import ErpTarget
 
     if ErpTarget.objects.filter(connection=connection).exists():
         raise ValidationError(
@@ -303,9 +304,6 @@ def connection_failure_record(*, connection: Connection, message: str) -> None:
 def connection_test(*, connection: Connection) -> tuple[bool, str]:
     """Call the vendor with the stored credentials: (worked, what it said). Never raises for a
     vendor failure; the message is already redacted by the HTTP client."""
-    from connectors.http import ConnectorError
-    from connectors.vendors import adapters
-    from connectors.vendors.base import NormaliseError
 
     adapter = adapters().get(connection.vendor)
     if adapter is None:

@@ -27,12 +27,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from connectors.http import AuthFailed, ConnectorError
 from connectors.inbox import event_process, event_store
 from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.services import connection_status_set
 from connectors.vendors import adapters
 from connectors.vendors.base import NormaliseError
+from core.http.client import AuthFailed, ConnectorError
 from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit

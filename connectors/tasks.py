@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import connection
-from django_tenants.utils import get_public_schema_name
 
-from portal.fairness import FairTask
-
-
-def _tenant_only(name: str) -> None:
-    if connection.schema_name == get_public_schema_name():
-        raise RuntimeError(f"{name} must be sent from a tenant schema, not public.")
+from core.fairness import FairTask
+from core.tasks import tenant_only
 
 
 @shared_task(base=FairTask, fair_queue="events", name="connectors.process_inbound_event", acks_late=True)
 def process_inbound_event(*, event_id: int) -> str | None:
     from connectors.inbox import event_process
 
-    _tenant_only("process_inbound_event")
+    tenant_only("process_inbound_event")
     event = event_process(event_id=event_id)
     return event.status if event is not None else None
 
@@ -27,7 +21,7 @@ def process_inbound_event(*, event_id: int) -> str | None:
 def release_held_events() -> int:
     from connectors.inbox import events_release_held
 
-    _tenant_only("release_held_events")
+    tenant_only("release_held_events")
     return events_release_held()
 
 
@@ -35,6 +29,6 @@ def release_held_events() -> int:
 def sync_run_step(*, run_id: int, step: int | None = None) -> str | None:
     from connectors.sync import sync_run_step as run_step
 
-    _tenant_only("sync_run_step")
+    tenant_only("sync_run_step")
     run = run_step(run_id=run_id, step=step)
     return run.status if run is not None else None

@@ -20,6 +20,7 @@ from connectors.inbox import event_replay
 from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.sync import pollable, sync_run_start
 from connectors.vendors import adapters
+from core.http.client import ConnectorError
 from tenants.models import Membership
 
 
@@ -204,8 +205,6 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(error))
         return redirect("connectors_connections")
     except Exception as error:  # the vendor's token endpoint failed: say so, keep the old tokens
-        from connectors.http import ConnectorError
-
         if not isinstance(error, ConnectorError | KeyError):
             raise
         messages.error(request, f"The vendor did not issue a token: {getattr(error, 'message', error)}")

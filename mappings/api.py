@@ -11,17 +11,13 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.auth import api_actor
+from core.api.errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer, error_responses
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from mappings import services
 from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
 from mappings.preview import preview_build, preview_order_get
 from mappings.selectors import accounts_list, mapping_sets_list
-from portal.api_auth import api_actor
-from portal.api_errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer, error_responses
-from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
-
-
-class TenantApiView(ApiView):
-    api_area = "tenant"
 
 
 def _actor(request: Request):

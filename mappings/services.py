@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
 from mappings.standard import STANDARD_ACCOUNTS, STANDARD_RULES
+from tenants.audit import audit_record
 
 CSV_COLUMNS = ("code", "name", "type")
 
@@ -40,8 +41,6 @@ class AccountsImported:
 
 
 def _audit(*, actor, action: str, changes: dict) -> None:
-    from tenants.services import audit_record
-
     tenant = getattr(connection, "tenant", None)
     if tenant is not None and getattr(tenant, "pk", None) and tenant.schema_name != "public":
         audit_record(actor=actor, action=action, target=tenant, tenant=tenant, partner=tenant.partner, changes=changes)

@@ -11,6 +11,7 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from core.forms import form_errors_add
 from mappings import services
 from mappings.forms import (
     AccountForm,
@@ -35,14 +36,6 @@ def _forbidden() -> HttpResponse:
     return HttpResponse("Viewers cannot change the chart of accounts or mappings.", status=403)
 
 
-def _service_errors(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
-
-
 def accounts(request: HttpRequest) -> HttpResponse:
     can_edit = _can_edit(request)
     form = AccountsImportForm()
@@ -58,7 +51,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
                 try:
                     account = services.account_create(**account_form.cleaned_data, actor=request.user)
                 except ValidationError as error:
-                    _service_errors(account_form, error)
+                    form_errors_add(account_form, error)
                 else:
                     messages.success(request, f"Account {account.code} created.")
                     return redirect("mappings_accounts")
@@ -107,7 +100,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 services.account_update(account=account, actor=request.user, **form.cleaned_data)
             except ValidationError as error:
-                _service_errors(form, error)
+                form_errors_add(form, error)
             else:
                 messages.success(request, f"Account {form.cleaned_data['code']} saved.")
                 return redirect("mappings_accounts")
@@ -135,7 +128,7 @@ def mapping_sets(request: HttpRequest) -> HttpResponse:
                     else services.mapping_set_create(name=name)
                 )
             except ValidationError as error:
-                _service_errors(form, error)
+                form_errors_add(form, error)
             else:
                 messages.success(request, f"Draft {draft.name} created.")
                 return redirect("mappings_set", pk=draft.pk)
@@ -209,7 +202,7 @@ def _form_saved(
         try:
             save(form.cleaned_data)
         except ValidationError as error:
-            _service_errors(form, error)
+            form_errors_add(form, error)
     return {key: form} if form.errors else _saved(request, mapping_set, message)
 
 

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.http import HttpRequest
 
-from portal.brand import Brand, brand_for_partner
+from tenants.brand import Brand, brand_for_partner
 from tenants.models import Membership
 from tenants.selectors import tenant_switcher_entries
 

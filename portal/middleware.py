@@ -6,7 +6,8 @@ import uuid
 import structlog
 from django.http import HttpRequest, HttpResponse
 
-from portal.context import client_ip_var, request_id_var
+from core.api.errors import api_error_response
+from core.context import client_ip_var, request_id_var
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -53,8 +54,6 @@ class ContentLengthMiddleware:
         length = request.META.get("CONTENT_LENGTH", "")
         if length and not length.strip().isdigit():
             if request.path.startswith("/api/"):
-                from portal.api_errors import api_error_response
-
                 return api_error_response(
                     request, status_code=400, code="bad_request", message="Content-Length must be a whole number."
                 )

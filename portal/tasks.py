@@ -6,12 +6,14 @@ import time
 
 import redis
 import structlog
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, tenant_context
 
-from portal.periodic import periodic_jobs
+from core.fairness import fair_reclaim as reclaim
+from core.fairness import fair_run_next, pump_send
+from core.periodic import periodic_jobs
 from tenants.selectors import active_tenants, tenant_current_suspended
 
 log = structlog.get_logger(__name__)
@@ -59,9 +61,7 @@ def tenant_periodic_run() -> dict[str, str]:
 
 @shared_task(name="portal.fair_pump", acks_late=False)
 def fair_pump(*, queue: str) -> str | None:
-    """One token of a fair queue: run whichever tenant's job is next (portal/fairness.py)."""
-    from portal.fairness import fair_run_next
-
+    """One token of a fair queue: run whichever tenant's job is next (core/fairness.py)."""
     job = fair_run_next(queue=queue)
     return f"{job.schema}:{job.task}" if job is not None else None
 
@@ -69,17 +69,12 @@ def fair_pump(*, queue: str) -> str | None:
 @shared_task(name="portal.fair_submit_later")
 def fair_submit_later(*, task: str, args: list, kwargs: dict) -> str:
     """A fair task sent with a countdown: now due, it joins its tenant's fair queue."""
-    from portal.celery import app
-
-    return app.tasks[task].apply_async(args=args, kwargs=kwargs).id
+    return current_app.tasks[task].apply_async(args=args, kwargs=kwargs).id
 
 
 @shared_task(name="portal.fair_reclaim")
 def fair_reclaim() -> int:
     """Once a minute: jobs whose worker died while running them go back to their tenant's list."""
-    from portal.fairness import fair_reclaim as reclaim
-    from portal.fairness import pump_send
-
     total = 0
     for queue in settings.FAIR_QUEUES:
         count = reclaim(queue=queue)

@@ -2,8 +2,8 @@
 
 from django.urls import include, path
 
+from core.media import media_serve
 from portal import views
-from portal.media import media_serve
 from portal.metrics import metrics
 from tenants import views as tenant_views
 
@@ -13,6 +13,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include("portal.api")),
     path("metrics", metrics, name="metrics"),
-    # Brand logos: re-encoded images (portal.uploads), served with a safe type and a sandbox CSP.
+    # Brand logos: re-encoded images (core.uploads), served with a safe type and a sandbox CSP.
     path("media/<path:path>", media_serve, name="media"),
 ]

@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from commerce import selectors as commerce_selectors
-from portal.api_errors import api_error_response
+from core.api.errors import api_error_response
 from portal.dashboard import (
     discount_reconciliation_cycle,
     event_backlog,

@@ -14,10 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce.models import Payout, PayoutLine
-from portal.api_auth import api_actor
-from portal.api_errors import CreatedCursorPagination, StrictSerializer
+from core.api.auth import api_actor
+from core.api.errors import CreatedCursorPagination, StrictSerializer
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.money import quantize
 from posting.models import JournalEntry, PostingBatch, PostingPolicy, Reconciliation
-from posting.money import quantize
 from posting.periods import period_close, period_close_get, period_reopen
 from posting.selectors import (
     batch_summary,
@@ -32,12 +33,7 @@ from posting.selectors import (
     trial_balance,
 )
 from posting.services import policy_update
-from tenants.api import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
 from tenants.models import Membership
-
-
-class TenantApiView(ApiView):
-    api_area = "tenant"
 
 
 class JournalLineOutput(serializers.Serializer):

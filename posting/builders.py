@@ -42,8 +42,8 @@ from commerce.documents import (
     OrderLineDoc,
     PaymentDoc,
 )
+from core.money import MoneyError, allocate, quantize, zero
 from mappings.models import PostingRole
-from posting.money import MoneyError, allocate, quantize, zero
 
 ROLE_ORDER = [role.value for role in PostingRole]
 

@@ -2,7 +2,7 @@
 beancount's own loader checks independently (every transaction balances, every account opened).
 
 Both carry text people typed (account names, memos, descriptions): the CSV neutralises formulas
-(portal.spreadsheet), the beancount strings are escaped so a memo can never end its string or
+(core.spreadsheet), the beancount strings are escaped so a memo can never end its string or
 start a directive of its own."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import io
 import json
 import re
 
+from core.money import quantize
+from core.spreadsheet import csv_writer
 from mappings.models import Account
-from portal.spreadsheet import csv_writer
 from posting.models import JournalEntry, JournalLine
-from posting.money import quantize
 
 CSV_HEADER = [
     "entry_id",

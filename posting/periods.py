@@ -15,8 +15,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from posting.models import PeriodClose
+from tenants.audit import audit_record
 from tenants.models import User
-from tenants.services import audit_record
 
 
 def period_close_get() -> PeriodClose:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from commerce.documents import CanonicalProcessorCharge, PaymentDoc
 from commerce.models import Order, Payment, PayoutLine
+from core.money import quantize
 from mappings.models import PostingRole
 from posting.journals import order_entry
 from posting.models import JournalEntry, JournalLine
-from posting.money import quantize
 
 PROCESSOR_CHARGE_PREFIX = "processor_charge:"
 FEE_AT_CHARGE_SOURCES = ("stripe",)  # sales-channel orders whose fee the processor states at charge time

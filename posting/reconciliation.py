@@ -11,12 +11,12 @@ from decimal import Decimal
 from django.db import models, transaction
 
 from commerce.models import Order, Payout, PayoutLine, Refund
+from core.money import quantize
 from mappings.models import PostingRole
 from posting.builders import Problem
 from posting.errors import problem_fields
 from posting.journals import order_entry
 from posting.models import JournalEntry, JournalLine, Reconciliation
-from posting.money import quantize
 from posting.processors import processor_charge_key
 from posting.selectors import payout_line_row
 from triage.retry import RetryAction

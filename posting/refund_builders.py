@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from commerce.documents import CanonicalOrder, CanonicalRefund
+from core.money import MoneyError, allocate, quantize
 from mappings.models import PostingRole
 from posting.builders import (
     Draft,
@@ -29,7 +30,6 @@ from posting.builders import (
     order_shares,
     shares_post,
 )
-from posting.money import MoneyError, allocate, quantize
 
 
 def _cumulative(amount: Decimal, before: Decimal, now: Decimal, whole: Decimal, currency: str) -> Decimal:

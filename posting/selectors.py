@@ -15,12 +15,12 @@ from django_tenants.utils import schema_exists, tenant_context
 
 from commerce.models import Order, Payment, Payout, PayoutLine, Refund
 from commerce.selectors import order_document
+from core.money import quantize
 from mappings.models import Account, MappingSet, PostingRole
 from mappings.selectors import AccountResolver, Unmapped
 from posting.builders import Policy, PostingRefused, build_order
 from posting.erp.models import ErpPush
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy, Reconciliation
-from posting.money import quantize
 from triage.models import OPEN_STATUSES
 from triage.models import Exception as TriageException
 
@@ -384,6 +384,7 @@ def captured_not_paid_out(*, days: int = 7, now: dt.datetime | None = None) -> l
     """Card payments (not gift cards) captured on orders paid more than `days` ago whose settlement
     has appeared in no payout: no payout charge line references the order for that gateway.
     Cancelled orders stay listed: their capture still needs a payout or a refund to settle."""
+
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
     settled = PayoutLine.objects.filter(
         type=PayoutLine.Type.CHARGE, reference=OuterRef("order__external_id"), payout__gateway=OuterRef("gateway")
@@ -457,6 +458,7 @@ def partner_payouts(
 ) -> PartnerPayoutPage:
     """Payouts of several tenants, newest first, read in each tenant's own schema. Each schema gives
     at most the first `page * per_page` rows, which is all the merged page can need."""
+
     page = max(page, 1)
     rows: list[PartnerPayoutRow] = []
     count = 0

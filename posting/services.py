@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import zoneinfo
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 
 from commerce.documents import CanonicalProcessorCharge
 from commerce.models import Order, Payout, PayoutLine, Refund
 from commerce.selectors import order_document, payout_document, refund_document, refunds_before
+from core.money import quantize
+from core.tenancy import tenant_zone
 from mappings.selectors import AccountResolver, Unmapped, account_resolver
 from posting.builders import (
     Draft,
@@ -49,7 +50,6 @@ from posting.journals import (
     reversal_write,
 )
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy
-from posting.money import quantize
 from posting.processors import (
     fees_at_charge,
     fees_booked_at_charge,
@@ -58,8 +58,8 @@ from posting.processors import (
     processor_charge_order,
 )
 from posting.refund_builders import build_refund
+from tenants.audit import audit_diff, audit_record_in_tenant
 from tenants.models import User
-from tenants.services import audit_diff, audit_record_in_tenant
 from triage.retry import RetryAction
 from triage.services import exception_raise, exception_resolve_for_object
 
@@ -119,11 +119,6 @@ def _builder_policy(policy: PostingPolicy) -> Policy:
     return Policy(
         discounts=policy.discounts, allocation=policy.allocation, unallocated_refunds=policy.unallocated_refunds
     )
-
-
-def tenant_zone() -> zoneinfo.ZoneInfo:
-    name = getattr(getattr(connection, "tenant", None), "timezone", None) or "UTC"
-    return zoneinfo.ZoneInfo(name)
 
 
 def _local_date(moment: dt.datetime) -> dt.date:

@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import connection
-from django_tenants.utils import get_public_schema_name
-
-from portal.periodic import periodic_job
+from core.periodic import periodic_job
+from core.tasks import tenant_only
 from posting import services as posting_services
 from posting.erp.tasks import erp_push_dispatch
-
-
-def _tenant_only(task_name: str) -> None:
-    if connection.schema_name == get_public_schema_name():
-        raise RuntimeError(f"{task_name} must be sent from a tenant schema, not public.")
 
 
 @periodic_job("posting.batches_close_due")
 def batches_close_due() -> int:
     """Once a minute per tenant: close every batch whose window (tenant zone, cut-off hour) has
     ended and queue the push of its summary entry."""
-    _tenant_only("posting.batches_close_due")
+    tenant_only("posting.batches_close_due")
     entries = posting_services.batches_close_due(now=dt.datetime.now(dt.UTC))
     for entry in entries:
         erp_push_dispatch(entry_id=entry.pk)

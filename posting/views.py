@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from commerce.models import Payout
+from core.spreadsheet import csv_writer
 from mappings.models import Account
-from portal.spreadsheet import csv_writer
 from posting.exports import ledger_beancount, ledger_csv
 from posting.forms import PeriodCloseForm, PeriodReopenForm, PolicyForm
 from posting.models import JournalEntry, PostingBatch, Reconciliation
@@ -309,6 +309,7 @@ def partner_payouts_page(request: HttpRequest) -> HttpResponse:
     """Partner console: the payouts of every tenant of this partner, with their reconciliation."""
     if request.portal_area != "partner":
         raise Http404("Not found")
+
     status = request.GET.get("status", "")
     if status not in Reconciliation.Status.values:
         status = ""

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from commerce.documents import DiscountDoc
 from commerce.models import Funding as CommerceFunding
-from posting.money import quantize
+from core.money import quantize
 from promotions.models import Promotion
 from promotions.selectors import discount_funding
 

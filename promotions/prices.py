@@ -17,14 +17,14 @@ from django.utils import timezone
 
 from connectors.models import Connection
 from connectors.vendors.base import PriceSpec
-from posting.money import quantize
+from core.money import quantize
 from promotions.deployment import channel_adapter, connection_adapter
 from promotions.lifecycle import _channels
 from promotions.models import ChannelPrice, PriceList, PriceListDeployment, PriceListVersion
 from promotions.transitions import APPROVER_ROLES, _aware, _tenant, _who, four_eyes_check
+from tenants.audit import audit_record_in_tenant
 from tenants.models import User
 from tenants.selectors import membership_role_for_tenant
-from tenants.services import audit_record_in_tenant
 from triage.models import Kind as TriageKind
 from triage.retry import RetryAction
 from triage.services import exception_raise, exception_resolve_for_object

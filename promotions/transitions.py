@@ -10,7 +10,6 @@ in the API) or `PermissionDenied` (self-approval, a role that may not approve: 4
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +18,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
+from core.tenancy import tenant_zone
 from promotions.models import Promotion
 from tenants.api_keys import ACTOR_LABEL_PREFIX, api_key_person
+from tenants.audit import audit_record_in_tenant
 from tenants.models import Membership, Tenant, User
-from tenants.services import audit_record_in_tenant
 
 APPROVER_ROLES = frozenset(
     {Membership.Role.TENANT_ADMIN, Membership.Role.PARTNER_ADMIN, Membership.Role.PARTNER_OPERATOR}
@@ -108,13 +108,6 @@ def _refuse(promotion: Promotion, action: str, allowed: Iterable[str]) -> None:
             {"status": f"Cannot {action} a promotion that is {promotion.status}; it must be one of: {names}."},
             code="illegal_transition",
         )
-
-
-def tenant_zone() -> dt.tzinfo:
-    try:
-        return zoneinfo.ZoneInfo(_tenant().timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

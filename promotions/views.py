@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from promotions import deployment, lifecycle, prices, selectors, transitions
+from core.tenancy import tenant_zone
+from promotions import deployment, lifecycle, prices, selectors
 from promotions.forms import ActionForm, PriceListForm, PromotionForm, form_initial
 from promotions.models import ChannelDeployment, ChannelPrice, PriceList, Promotion
 from tenants.models import Membership
@@ -81,7 +82,7 @@ def promotion_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def promotion_calendar(request: HttpRequest) -> HttpResponse:
-    zone = transitions.tenant_zone()
+    zone = tenant_zone()
     today = timezone.now().astimezone(zone).date()
     try:
         year, month = (int(part) for part in request.GET.get("month", "").split("-"))
@@ -116,7 +117,7 @@ def promotion_calendar(request: HttpRequest) -> HttpResponse:
 def promotion_new(request: HttpRequest) -> HttpResponse:
     if not _can_act(request):
         return HttpResponseForbidden("Viewers cannot create promotions.")
-    with timezone.override(transitions.tenant_zone()):
+    with timezone.override(tenant_zone()):
         form = PromotionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -141,7 +142,7 @@ def promotion_edit(request: HttpRequest, pk: int) -> HttpResponse:
     promotion = _promotion_or_404(pk)
     if not _can_act(request):
         return HttpResponseForbidden("Viewers cannot edit promotions.")
-    zone = transitions.tenant_zone()
+    zone = tenant_zone()
     with timezone.override(zone):
         form = PromotionForm(request.POST or None, initial=form_initial(promotion, zone), editing=True)
         if request.method == "POST" and form.is_valid():
@@ -177,7 +178,7 @@ def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "version": version,
             "versions": selectors.promotion_versions(promotion=promotion),
             "validation": version.validation or {},
-            "zone": transitions.tenant_zone(),
+            "zone": tenant_zone(),
             "can_act": _can_act(request),
             "actions": selectors.promotion_actions(promotion=promotion),
         },
@@ -268,7 +269,7 @@ def deployment_board(request: HttpRequest) -> HttpResponse:
 def price_lists(request: HttpRequest) -> HttpResponse:
     form = None
     if _can_act(request):
-        with timezone.override(transitions.tenant_zone()):
+        with timezone.override(tenant_zone()):
             form = PriceListForm(request.POST or None)
             if request.method == "POST" and form.is_valid():
                 data = form.cleaned_data

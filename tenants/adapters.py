@@ -16,7 +16,7 @@ from allauth.core import context as allauth_context
 from allauth.mfa.adapter import DefaultMFAAdapter
 from django.http import HttpRequest
 
-from portal.brand import Brand, brand_for_partner, brand_sender
+from tenants.brand import Brand, brand_for_partner, brand_sender
 from tenants.selectors import membership_role_for_host
 from tenants.tokens import request_hostname
 

@@ -14,16 +14,11 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api_auth import api_actor
-from portal.api_errors import StrictSerializer
-from tenants.api import (
-    IDEMPOTENCY_PARAMETER,
-    READ_ERRORS,
-    WRITE_ERRORS,
-    JsonOnlyNegotiation,
-    PartnerApiView,
-    _partner_tenant,
-)
+from core.api.auth import api_actor
+from core.api.errors import StrictSerializer
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from tenants.api.tenants import partner_tenant
+from tenants.api.usage import JsonOnlyNegotiation
 from tenants.billing import rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
 from tenants.models import Membership, Tenant, UsageRecord
 from tenants.usage import METRICS
@@ -169,7 +164,7 @@ class StatementListApi(PartnerApiView):
             start = dt.date(year, month, 1)
         else:
             start = timezone.now().date().replace(day=1)
-        tenant = _partner_tenant(request, values["tenant"]) if values.get("tenant") else None
+        tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
         statements = statements_for_month(partner=request.partner, month=start, tenant=tenant)
         if values["format"] == "csv":
             response = HttpResponse(statements_csv(statements=statements), content_type="text/csv; charset=utf-8")

@@ -17,11 +17,19 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from tenants.models import ApiKey, Partner, Tenant, User
-from tenants.services import audit_record
+from core.api.auth import ADMIN, READ, WRITE
+from tenants.audit import audit_record
+from tenants.models import ApiKey, Membership, Partner, Tenant, User
 
 KEY_PREFIX = "tb_live_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# What a session user's role may do through the API (an API key carries its own scopes).
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    Membership.Role.PARTNER_ADMIN: frozenset({READ, WRITE, ADMIN}),
+    Membership.Role.PARTNER_OPERATOR: frozenset({READ, WRITE}),
+    Membership.Role.TENANT_ADMIN: frozenset({READ, WRITE, ADMIN}),
+    Membership.Role.TENANT_VIEWER: frozenset({READ}),
+}
 
 
 PREFIX_LENGTH = len(KEY_PREFIX) + 8

@@ -14,10 +14,10 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from portal.spreadsheet import csv_writer
-from posting.money import MoneyError, currency_check, quantize
+from core.money import MoneyError, currency_check, quantize
+from core.spreadsheet import csv_writer
+from tenants.audit import audit_record
 from tenants.models import Partner, RateCard, RateCardLine, Tenant, UsageRecord
-from tenants.services import audit_record
 from tenants.usage import METRICS, usage_month_table
 
 

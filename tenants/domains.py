@@ -39,6 +39,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from tenants.audit import audit_record
 from tenants.models import Domain, DomainVerification, Partner, User
 
 CHALLENGE_LABEL = "_tillbridge-challenge"
@@ -274,8 +275,6 @@ def domain_verification_create(
 def _domain_verification_insert(
     *, partner: Partner, host: str, actor: User | None, actor_label: str | None
 ) -> DomainVerification:
-    from tenants.services import audit_record  # services imports this module
-
     verification = DomainVerification.objects.create(partner=partner, domain=host, token=secrets.token_hex(16))
     audit_record(
         actor=actor,
@@ -297,8 +296,6 @@ def domain_verification_check(
 ) -> DomainVerification:
     """Look the record up now. Found: verified. Missing: a verified domain becomes failed (its
     tenant hosts stop routing), a pending one stays pending. Lookup error: status unchanged."""
-    from tenants.services import audit_record
-
     resolver = resolver or txt_resolver()
     expected = challenge_value(verification.token)
     now = timezone.now()

@@ -30,9 +30,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tenants.adapters import BRAND_PARTNER, MAIL_HOST
+from tenants.audit import audit_record
 from tenants.models import Invitation, Membership, Partner, Tenant, User
 from tenants.selectors import area_primary_host, user_home_host
-from tenants.services import audit_record, membership_grant, user_create
+from tenants.services import membership_grant, user_create
 from tenants.tokens import HostBoundTokenGenerator
 
 INVITATION_TTL = dt.timedelta(days=7)

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
-from connectors.crypto import secret_decrypt, secret_encrypt
+from core.crypto import secret_decrypt, secret_encrypt
 from tenants.validators import validate_hex_colour, validate_logo
 
 
@@ -444,7 +444,7 @@ class WebhookSubscription(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="webhook_subscriptions")
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list)
-    # The signing secret, encrypted like connector credentials (connectors/crypto.py, MultiFernet);
+    # The signing secret, encrypted like connector credentials (core/crypto.py, MultiFernet);
     # read and written only through `secret`, and shown to the partner once, when created.
     secret_encrypted = models.TextField(blank=True, default="")
     active = models.BooleanField(default=True)

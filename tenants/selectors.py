@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
-from portal.spreadsheet import csv_cell, csv_writer
+from core.spreadsheet import csv_cell, csv_writer
 from tenants.models import (
     AuditEvent,
     Domain,

@@ -15,120 +15,17 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 
-from portal.context import client_ip_var, request_id_var
-from portal.uploads import image_reencode, image_stored_name_is_generated
+from core.uploads import image_reencode, image_stored_name_is_generated
 from tenants import lifecycle, provisioning, webhooks
+from tenants.audit import audit_record
 from tenants.domains import DomainRefused, partner_domain_validate, tenant_domain_validate
-from tenants.models import AuditEvent, Domain, DomainVerification, Membership, Partner, Tenant, User
+from tenants.models import Domain, DomainVerification, Membership, Partner, Tenant, User
 from tenants.validators import validate_hex_colour
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 RESERVED_SLUGS = {"public", "www", "api", "admin", "template", "static", "media", "tenant-template"}
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 LOGO_DIRECTORY = "brand/logos/"
-
-
-def _actor_label(actor: User | None, actor_label: str | None) -> str:
-    if actor_label:
-        return actor_label
-    return actor.email if actor is not None else "system"
-
-
-def audit_record(
-    *,
-    actor: User | None,
-    action: str,
-    target: Model,
-    partner: Partner | None = None,
-    tenant: Tenant | None = None,
-    changes: dict | None = None,
-    actor_label: str | None = None,
-) -> AuditEvent:
-    return AuditEvent.objects.create(
-        actor=actor,
-        actor_label=_actor_label(actor, actor_label),
-        action=action,
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk),
-        target_label=str(target)[:200],
-        partner=partner,
-        tenant=tenant,
-        ip_address=client_ip_var.get(),
-        changes=changes or {},
-        request_id=(request_id_var.get() or "")[:64],
-    )
-
-
-def audit_record_in_tenant(
-    *,
-    actor: User | None,
-    action: str,
-    target: Model,
-    changes: dict | None = None,
-    actor_label: str | None = None,
-) -> AuditEvent:
-    """An audit record for a change inside the current tenant schema (a tenant's connections,
-    posting policy, ERP target, chart): the tenant and its partner are the schema's."""
-    from django.db import connection as db_connection
-
-    tenant = getattr(db_connection, "tenant", None)
-    if not isinstance(tenant, Tenant) or tenant.pk is None:
-        tenant = None
-    return audit_record(
-        actor=actor,
-        actor_label=actor_label,
-        action=action,
-        target=target,
-        tenant=tenant,
-        partner=tenant.partner if tenant is not None else None,
-        changes=changes,
-    )
-
-
-SECRET_WORDS = ("secret", "token", "password", "api_key", "apikey", "private", "signature", "credential")
-
-
-def audit_secret_name(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in SECRET_WORDS)
-
-
-def audit_diff(before: dict, after: dict) -> dict:
-    """{field: [old, new]} of what changed, never a secret's value: a field whose name looks secret
-    is recorded as "changed" (nested dicts, such as a connection's config, are diffed the same way)."""
-    diff: dict = {}
-    for name in sorted(set(before) | set(after), key=str):
-        old, new = before.get(name), after.get(name)
-        if old == new:
-            continue
-        if audit_secret_name(str(name)):
-            diff[name] = "changed"
-        elif isinstance(old, dict | None) and isinstance(new, dict | None):
-            diff[name] = audit_diff(old or {}, new or {})
-        elif isinstance(old, dict) or isinstance(new, dict):
-            diff[name] = "changed"
-        else:
-            diff[name] = [_jsonable(old), _jsonable(new)]
-    return diff
-
-
-def audit_secret_changes(before: dict, after: dict) -> str:
-    """ "changed: a, b; removed: c" naming the secret fields that changed, without their values."""
-    changed = sorted(name for name in after if name in before and before[name] != after[name])
-    added = sorted(name for name in after if name not in before)
-    removed = sorted(name for name in before if name not in after)
-    parts = []
-    if changed or added:
-        parts.append("changed: " + ", ".join(sorted(changed + added)))
-    if removed:
-        parts.append("removed: " + ", ".join(removed))
-    return "; ".join(parts)
-
-
-def _jsonable(value: object) -> object:
-    if value is None or isinstance(value, (bool, int, float, str, list)):
-        return value
-    return str(value)
 
 
 def _slug_validate(slug: str, *, model: type[Model]) -> str:

@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
 
-from portal.spreadsheet import csv_writer
+from core.spreadsheet import csv_writer
 from tenants.models import Partner, Tenant, UsageRecord
 
 METRICS = tuple(UsageRecord.Metric.values)

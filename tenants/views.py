@@ -11,8 +11,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from portal.brand import brand_contrast_checks, readable_text_on
+from core.forms import form_errors_add
 from tenants import invitations, selectors, services
+from tenants.brand import brand_contrast_checks, readable_text_on
 from tenants.domains import (
     CHALLENGE_LABEL,
     challenge_name,
@@ -21,7 +22,6 @@ from tenants.domains import (
     domain_verification_create,
     domain_verifications_for_partner,
 )
-from tenants.form_errors import form_errors_add
 from tenants.forms import (
     AuditFilterForm,
     BrandForm,

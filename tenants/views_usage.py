@@ -15,9 +15,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from portal.spreadsheet import csv_writer
+from core.forms import form_errors_add
+from core.spreadsheet import csv_writer
 from tenants.billing import month_bounds, rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
-from tenants.form_errors import form_errors_add
 from tenants.models import Membership, Tenant, UsageRecord
 from tenants.usage import METRICS, usage_month_table
 

@@ -25,8 +25,12 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from portal.netsafety import UnsafeUrl, connect_failure_message, outbound_client, url_check, url_shape_check
-from portal.netsafety import resolve_host as _resolve
+from core.crypto import token_rotate
+from core.http.client import ConnectorError, UnsafeUrl, VendorClient, VendorTimeout
+from core.http.netsafety import UnsafeUrl as UnsafeUrlInput
+from core.http.netsafety import connect_failure_message, url_check
+from core.http.netsafety import resolve_host as _resolve
+from tenants.audit import audit_record
 from tenants.models import Partner, Tenant, User, WebhookDelivery, WebhookSubscription
 
 EVENTS = (
@@ -49,7 +53,7 @@ def webhook_url_validate(url: str) -> str:
     """The URL if it is http(s) and every address its host resolves to is public, else ValidationError."""
     try:
         return url_check(url, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE, resolve=_resolve)
-    except UnsafeUrl as exc:
+    except UnsafeUrlInput as exc:
         raise ValidationError({"url": exc.message}, code=exc.code) from exc
 
 
@@ -66,8 +70,6 @@ def _events_validate(events: list[str]) -> list[str]:
 def webhook_subscription_create(
     *, partner: Partner, url: str, events: list[str], actor: User | None, actor_label: str | None = None
 ) -> WebhookSubscription:
-    from tenants.services import audit_record
-
     subscription = WebhookSubscription.objects.create(
         partner=partner,
         url=webhook_url_validate(url),
@@ -89,8 +91,6 @@ def webhook_subscription_create(
 def webhook_subscription_deactivate(
     *, subscription: WebhookSubscription, actor: User | None, actor_label: str | None = None
 ) -> WebhookSubscription:
-    from tenants.services import audit_record
-
     if subscription.active:
         subscription.active = False
         subscription.save(update_fields=["active"])
@@ -105,7 +105,7 @@ def webhook_subscription_deactivate(
 
 
 def _dispatch(delivery_id: int, *, countdown: float = 0) -> None:
-    from tenants.tasks import webhook_deliver
+    from tenants.tasks import webhook_deliver  # import here: tenants.tasks imports this module
 
     webhook_deliver.apply_async(kwargs={"delivery_id": delivery_id}, countdown=countdown)
 
@@ -144,8 +144,6 @@ def tenant_event_emit(*, event: str, payload: dict) -> None:
 @transaction.atomic
 def webhook_secrets_rotate() -> int:
     """Re-encrypt every subscription's signing secret with the newest credential key."""
-    from connectors.crypto import token_rotate
-
     count = 0
     for subscription in WebhookSubscription.objects.select_for_update().exclude(secret_encrypted=""):
         subscription.secret_encrypted = token_rotate(subscription.secret_encrypted)
@@ -165,6 +163,15 @@ def webhook_backoff_seconds(attempts: int) -> float:
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
 
 
+def _delivery_error(exc: ConnectorError) -> str:
+    """What the partner reads about a failed attempt; the raw connection error stays in the logs."""
+    if exc.status_code is not None:
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, VendorTimeout):
+        return f"{exc.transport_error}: the endpoint did not answer in time."
+    return (exc.connect_failure or exc.message).replace("the vendor", "the endpoint")
+
+
 def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> float | None:
     """Send one attempt and record it. Returns the delay before the next attempt, or None when done."""
     if delivery.status != WebhookDelivery.Status.PENDING:
@@ -176,11 +183,17 @@ def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> float | None:
     error = ""
     started = time.perf_counter()
     try:
-        # Checked again on the way out by the guarded client: the host is resolved once, refused
-        # when any address is private, and the connection goes to the address checked.
-        url_shape_check(subscription.url)
-        with outbound_client(allow_private=settings.WEBHOOKS_ALLOW_PRIVATE, timeout=TIMEOUT_SECONDS) as client:
-            response = client.post(
+        # The one outbound client, one attempt (deliveries retry on their own schedule): the URL's
+        # shape is checked, its host resolved once and refused when any address is private, and the
+        # connection goes to the address checked.
+        with VendorClient(
+            base_url=subscription.url,
+            allow_private=settings.WEBHOOKS_ALLOW_PRIVATE,
+            timeout=TIMEOUT_SECONDS,
+            max_attempts=1,
+        ) as client:
+            response = client.request(
+                "POST",
                 subscription.url,
                 content=body,
                 headers={
@@ -192,17 +205,13 @@ def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> float | None:
                 },
             )
         status_code = response.status_code
-        if not 200 <= status_code < 300:
-            error = f"HTTP {status_code}"
     except UnsafeUrl as exc:
         error = exc.message
-    except httpx.TimeoutException as exc:
-        error = f"{type(exc).__name__}: the endpoint did not answer in time."
+    except ConnectorError as exc:
+        status_code, error = exc.status_code, _delivery_error(exc)
     except httpx.HTTPError as exc:
-        # Partners read this: the raw error (refused, reset, unreachable) stays in the logs.
-        error = connect_failure_message(exc, what=f"webhook delivery {delivery.pk}").replace(
-            "the vendor", "the endpoint"
-        )
+        message = connect_failure_message(exc, what=f"webhook delivery {delivery.pk}")
+        error = message.replace("the vendor", "the endpoint")
     now = timezone.now()
     delivery.attempts += 1
     delivery.last_status_code = status_code
@@ -236,8 +245,6 @@ def webhook_delivery_redeliver(
     *, delivery: WebhookDelivery, actor: User | None, actor_label: str | None = None
 ) -> WebhookDelivery:
     """Send a delivery again as a new delivery of the same event (the original keeps its history)."""
-    from tenants.services import audit_record
-
     again = WebhookDelivery.objects.create(
         subscription=delivery.subscription, event=delivery.event, payload=delivery.payload
     )

@@ -141,7 +141,7 @@ def _test_resolver(host: str) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _outbound_dns(monkeypatch):
-    from portal import netsafety
+    from core.http import netsafety
 
     monkeypatch.setattr(netsafety, "resolve_host", _test_resolver)
 

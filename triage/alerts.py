@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from portal.brand import brand_for_partner, brand_sender
+from tenants.brand import brand_for_partner, brand_sender
 from tenants.models import Tenant
 from tenants.webhooks import webhook_event_emit
 from triage.models import Exception as TriageException

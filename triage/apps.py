@@ -6,5 +6,5 @@ class TriageConfig(AppConfig):
     verbose_name = "Exception inbox"
 
     def ready(self) -> None:
-        # Registers the per-tenant periodic SLA job with portal.periodic in every process.
-        from triage import tasks  # noqa: F401
+        # Registers the per-tenant periodic SLA job with core.periodic in every process.
+        from triage import tasks  # noqa: F401 # import here: needs the app registry

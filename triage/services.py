@@ -17,8 +17,8 @@ from django.core.validators import validate_email
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from tenants.audit import audit_record
 from tenants.models import Membership, Partner, Tenant, User
-from tenants.services import audit_record
 from tenants.webhooks import tenant_event_emit
 from triage.causes import cause_fix_class, cause_severity
 from triage.grouping import Failure, group_record, occurrence_record

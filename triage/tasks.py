@@ -3,33 +3,27 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import connection
-from django_tenants.utils import get_public_schema_name
 
-from portal.periodic import periodic_job
+from core.periodic import periodic_job
+from core.tasks import tenant_only
 from triage import alerts, services
-
-
-def _tenant_only(name: str) -> None:
-    if connection.schema_name == get_public_schema_name():
-        raise RuntimeError(f"{name} must be sent from a tenant schema, not public.")
 
 
 @shared_task(name="triage.exception_retry")
 def exception_retry_task(exception_id: int) -> dict[str, int]:
-    _tenant_only("triage.exception_retry")
+    tenant_only("triage.exception_retry")
     return services.exception_retry_run(exception_id=exception_id)
 
 
 @shared_task(name="triage.assignee_notify")
 def assignee_notify_task(exception_id: int) -> bool:
-    _tenant_only("triage.assignee_notify")
+    tenant_only("triage.assignee_notify")
     return alerts.assignee_notify(exception_id=exception_id)
 
 
 @shared_task(name="triage.alerts_evaluate")
 def alerts_evaluate_task(exception_id: int, trigger: str) -> int:
-    _tenant_only("triage.alerts_evaluate")
+    tenant_only("triage.alerts_evaluate")
     return alerts.alerts_evaluate(exception_id=exception_id, trigger=trigger)
 
 

@@ -21,8 +21,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.redirects import redirect_next
-from tenants.form_errors import form_errors_add
+from core.forms import form_errors_add
+from core.redirects import redirect_next
 from tenants.models import Membership
 from triage import selectors, services
 from triage.forms import (

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants.form_errors import form_errors_add
+from core.forms import form_errors_add
 from tenants.models import Membership, Partner
 from tenants.selectors import partner_tenants
 from triage import services

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from commerce.documents import CanonicalInventoryLevel, CanonicalOrder, CanonicalPayout, CanonicalRefund
 
 if TYPE_CHECKING:
-    from connectors.http import VendorClient
     from connectors.models import Connection
+    from core.http.client import VendorClient
 
 Document = CanonicalOrder | CanonicalRefund | CanonicalPayout | CanonicalInventoryLevel
 

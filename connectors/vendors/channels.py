@@ -10,10 +10,10 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 
 from commerce.inventory_sync import ChannelPushError
-from connectors.http import ConnectorError
 from connectors.models import Connection
 from connectors.vendors import channel_adapter_for
 from connectors.vendors.base import ChannelAdapter, ChannelRejected, ChannelUnsupported
+from core.http.client import ConnectorError
 
 # Test doubles by vendor (filled by a fixture); production resolves through `channel_adapter_for`.
 _OVERRIDES: dict[str, ChannelAdapter] = {}

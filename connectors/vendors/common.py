@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from commerce.documents import CanonicalOrder
-from connectors.http import RequestRejected
 from connectors.vendors.base import ChannelRejected, NormaliseError, WebhookRejected
-from posting.money import MoneyError, currency_check, from_minor, quantize, to_decimal
+from core.http.client import RequestRejected
+from core.money import MoneyError, currency_check, from_minor, quantize, to_decimal
 
 
 def money(value: Any, currency: str, *, field: str = "amount") -> Decimal:

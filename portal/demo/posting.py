@@ -25,8 +25,8 @@ from commerce.documents import (
 )
 from commerce.models import Order, Refund
 from commerce.services import order_upsert, payout_upsert, refund_upsert
+from core.money import quantize
 from posting.models import JournalEntry
-from posting.money import quantize
 from posting.reconciliation import payout_reconcile
 from posting.services import journal_post_order, journal_post_payout, journal_post_refund
 

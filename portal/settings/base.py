@@ -206,30 +206,30 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # API keys first: its WWW-Authenticate header makes unauthenticated calls 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "portal.api_auth.ApiKeyAuthentication",
+        "core.api.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["portal.api_auth.HasScope"],
-    "DEFAULT_THROTTLE_CLASSES": ["portal.api_auth.KeyRateThrottle", "portal.api_auth.TenantRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "portal.api_errors.CreatedCursorPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api.auth.KeyRateThrottle", "core.api.auth.TenantRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "core.api.errors.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "portal.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["portal.api_errors.BoundedJSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "portal.api_errors.LenientContentNegotiation",
+    "DEFAULT_PARSER_CLASSES": ["core.api.errors.BoundedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.errors.LenientContentNegotiation",
 }
-# Requests per minute, counted in Redis (portal.api_auth): per API key, and per tenant (or per
+# Requests per minute, counted in Redis (core.api.auth): per API key, and per tenant (or per
 # partner for partner-level calls) whatever the credential.
 API_RATE_PER_KEY = env.int("API_RATE_PER_KEY", default=600)
 API_RATE_PER_TENANT = env.int("API_RATE_PER_TENANT", default=1200)
-# Idempotency-Key records are replayed for this long (portal/idempotency.py).
+# Idempotency-Key records are replayed for this long (core/api/idempotency.py).
 API_IDEMPOTENCY_TTL_HOURS = 24
 # Outbound webhook URLs must resolve to public addresses unless this is set (default: DEBUG).
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
 WEBHOOKS_MAX_ATTEMPTS = 8
 # Connectors: MultiFernet keys for credentials (newest first; `rotate_credentials_key` re-encrypts).
-# Empty outside prod means a key derived from SECRET_KEY (connectors/crypto.py); prod refuses that.
+# Empty outside prod means a key derived from SECRET_KEY (core/crypto.py); prod refuses that.
 CONNECTOR_CREDENTIAL_KEYS = env.list("CONNECTOR_CREDENTIAL_KEYS", default=[])
 # Partner-set vendor URLs (WooCommerce store, ERP base URL) must resolve to public addresses.
 CONNECTORS_ALLOW_PRIVATE_URLS = env.bool("CONNECTORS_ALLOW_PRIVATE_URLS", default=DEBUG)
@@ -242,7 +242,7 @@ INVENTORY_PUSH_DEBOUNCE_SECONDS = env.int("INVENTORY_PUSH_DEBOUNCE_SECONDS", def
 # Fairness: at most this many sync runs of one tenant work at once; backfills use their own queue.
 CONNECTOR_TENANT_SYNC_CONCURRENCY = env.int("CONNECTOR_TENANT_SYNC_CONCURRENCY", default=2)
 CONNECTOR_BACKFILL_QUEUE = env("CONNECTOR_BACKFILL_QUEUE", default="backfill")
-# Fair queues (portal/fairness.py): tenants take turns; `quantum` is how many jobs one tenant runs
+# Fair queues (core/fairness.py): tenants take turns; `quantum` is how many jobs one tenant runs
 # per turn in that queue, `lease_seconds` how long a job may run before it is handed out again.
 # FAIR_QUEUES_ENABLED=false sends these tasks straight to Celery's FIFO queue (to compare, or to
 # fall back); the tasks are the same either way.
@@ -269,7 +269,7 @@ SPECTACULAR_SETTINGS = {
         "TenantStatusEnum": "tenants.models.Tenant.Status",
         "WebhookDeliveryStatusEnum": "tenants.models.WebhookDelivery.Status",
         "ExceptionStatusEnum": "triage.models.Status",
-        "ExceptionStatusFilterEnum": "triage.api.STATUS_FILTER_CHOICES",
+        "ExceptionStatusFilterEnum": "triage.api.exceptions.STATUS_FILTER_CHOICES",
         "ConnectionStatusEnum": "connectors.models.Connection.Status",
         "SyncRunStatusEnum": "connectors.models.SyncRun.Status",
         "InventoryLocationKindEnum": "commerce.models.InventoryLocation.Kind",
@@ -298,7 +298,7 @@ BRAND_LOGO_MAX_PIXELS = 2048
 # Security headers and tokens (issue 13: uploads, metrics, redirects).
 # Every page's Content-Security-Policy (django-csp): script only from our own static files, no
 # inline script or event handler. Inline styles stay allowed: brand colours are set inline and are
-# validated #RRGGBB values. /media/ answers with its own sandboxing policy (portal/media.py).
+# validated #RRGGBB values. /media/ answers with its own sandboxing policy (core/media.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

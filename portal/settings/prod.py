@@ -37,7 +37,7 @@ SESSION_COOKIE_HTTPONLY = True
 STORAGES["staticfiles"]["BACKEND"] = "whitenoise.storage.CompressedManifestStaticFilesStorage"  # noqa: F405
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 
-# Outbound SSRF guards (portal/netsafety.py) are on whatever DJANGO_DEBUG says: base.py defaults
+# Outbound SSRF guards (core/http/netsafety.py) are on whatever DJANGO_DEBUG says: base.py defaults
 # these dev/test overrides to DEBUG, and production must not start with any of them asked for.
 for _override in ("WEBHOOKS_ALLOW_PRIVATE", "CONNECTORS_ALLOW_PRIVATE_URLS", "CONNECTOR_API_BASE_OVERRIDE"):
     if env.bool(_override, default=False):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django import template
 
-from posting.money import MoneyError, quantize, to_decimal
+from core.money import MoneyError, quantize, to_decimal
 
 register = template.Library()
 

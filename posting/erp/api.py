@@ -10,23 +10,22 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api_auth import api_actor
-from portal.api_errors import ApiError, StrictSerializer, error_responses
+from core.api.auth import api_actor
+from core.api.errors import ApiError, StrictSerializer, error_responses
+from core.api.views import TenantApiView
 from posting.erp import connections, selectors, services
 from posting.erp.base import ErpError
 from posting.erp.chart import chart_import_apply, chart_import_preview
 from posting.erp.models import ChartImport, ErpPush
 from posting.erp.tasks import erp_push_dispatch
-from tenants.api import ApiView
 from tenants.models import Membership
 
 READ_ERRORS = error_responses(400, 401, 403, 404, 429)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429)
 
 
-class TenantApiView(ApiView):
-    api_area = "tenant"
-    session_roles = tuple(role for role in Membership.Role.values if role != Membership.Role.TENANT_VIEWER)
+# Session roles that may write here (a viewer may only read); declared on each view.
+SESSION_WRITERS = tuple(role for role in Membership.Role.values if role != Membership.Role.TENANT_VIEWER)
 
 
 # ---- target ---------------------------------------------------------------------------------
@@ -54,6 +53,7 @@ def _target_data(target) -> dict:
 
 
 class TargetApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = TargetOutput
 
     @extend_schema(operation_id="erp_target_retrieve", responses={200: TargetOutput, **READ_ERRORS})
@@ -101,6 +101,7 @@ class PushOutput(serializers.Serializer):
 
 
 class PushListApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = PushOutput
     queryset = ErpPush.objects.none()  # the schema's model; get() reads through the selector
 
@@ -119,6 +120,7 @@ class RepushOutput(serializers.Serializer):
 
 
 class RepushApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = RepushOutput
 
     @extend_schema(operation_id="erp_push_retry", request=None, responses={202: RepushOutput, **WRITE_ERRORS})
@@ -145,6 +147,7 @@ class ChartImportOutput(serializers.Serializer):
 
 
 class ChartImportCreateApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = ChartImportOutput
 
     @extend_schema(
@@ -166,6 +169,7 @@ class ChartImportCreateApi(TenantApiView):
 
 
 class ChartImportDetailApi(TenantApiView):
+    session_roles = SESSION_WRITERS
     serializer_class = ChartImportOutput
 
     def _get(self, pk: int) -> ChartImport:

@@ -15,8 +15,8 @@ from django.utils import timezone
 from mappings.models import Account, AccountRule, MappingSet
 from posting.erp.base import ErpAccount, ErpChart, ErpDimension, ErpTaxCode
 from posting.erp.models import ChartImport
+from tenants.audit import audit_record_in_tenant
 from tenants.models import User
-from tenants.services import audit_record_in_tenant
 from triage.services import exception_raise
 
 FIELDS = ("name", "type", "active", "external_id", "currency")

@@ -17,7 +17,7 @@ from posting.erp.http import ErpHttp, client_factory
 from posting.erp.ledger import BuiltinLedgerAdapter
 from posting.erp.oauth import OAuth2Adapter
 from posting.erp.registry import FIELDS, adapter_class
-from tenants import services as tenant_services
+from tenants import audit as tenant_audit
 from tenants.models import User
 from triage.services import exception_resolve_for_object
 
@@ -190,14 +190,14 @@ def erp_oauth_complete(
         connection=connection, status=Connection.Status.ACTIVE, message=f"Connected to {adapter.label}."
     )
     exception_resolve_for_object(obj=connection, reason=f"Connected to {adapter.label} again.")
-    tenant_services.audit_record_in_tenant(
+    tenant_audit.audit_record_in_tenant(
         actor=actor,
         actor_label=actor_label,
         action="connection.oauth_connect",
         target=connection,
         changes={
             "credentials": "changed: access_token, refresh_token",
-            "config": tenant_services.audit_diff(before, config),
+            "config": tenant_audit.audit_diff(before, config),
         },
     )
     return connection

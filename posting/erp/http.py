@@ -1,4 +1,4 @@
-"""ERP adapters' use of the one outbound client (`connectors.http.VendorClient`).
+"""ERP adapters' use of the one outbound client (`core.http.client.VendorClient`).
 
 Two things differ from a sales-channel sync, and both are settled here rather than in each adapter:
 - the ERP's own error body matters (it is the message a person must read: "the period is
@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
-from connectors.http import (
+from core.http import netsafety
+from core.http.client import (
     BadResponse,
     ConnectorError,
     RateLimited,
@@ -29,7 +30,6 @@ from connectors.http import (
     VendorTimeout,
     VendorUnavailable,
 )
-from portal import netsafety
 from posting.erp.base import ErpError, ErrorKind
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,15 +26,16 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core.tenancy import tenant_zone
 from mappings.models import ValueMap
 from mappings.selectors import mapping_set_at
 from posting.erp import connections
 from posting.erp.base import ErpAdapter, ErpError, ErpJournal, ErpLine, ErrorKind, PushResult
 from posting.erp.models import ErpPush, ErpTarget
 from posting.models import JournalEntry
+from tenants.audit import audit_diff, audit_record_in_tenant
 from tenants.models import User
 from tenants.selectors import tenant_current_suspended
-from tenants.services import audit_diff, audit_record_in_tenant
 from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit
 from triage.retry import RetryAction
@@ -214,17 +214,13 @@ def _move_out_of_closed_period(*, push: ErpPush, entry: JournalEntry, target: Er
     open period starts. Once per push; the built-in ledger keeps its own date."""
     if not target.connection_id or push.moved_to is not None:
         return False
-    today = timezone.localdate(timezone=_tenant_zone())
+    today = timezone.localdate(timezone=tenant_zone())
     if today <= entry.date:
         return False  # today's period is closed too: a person must reopen it in the ERP
     push.moved_to = today
     push.save(update_fields=["moved_to", "updated_at"])
     log.info("erp.push.moved", entry=entry.pk, vendor=push.vendor, original=str(entry.date), moved_to=str(today))
     return True
-
-
-def _tenant_zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(getattr(getattr(db_connection, "tenant", None), "timezone", None) or "UTC")
 
 
 @contextmanager

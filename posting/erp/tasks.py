@@ -7,25 +7,20 @@ from __future__ import annotations
 
 import structlog
 from celery import shared_task
-from django.db import connection, transaction
-from django_tenants.utils import get_public_schema_name
+from django.db import transaction
 
-from portal.fairness import FairTask
-from portal.periodic import periodic_job
+from core.fairness import FairTask
+from core.periodic import periodic_job
+from core.tasks import tenant_only
 from posting.erp import services
 from posting.models import JournalEntry
 
 log = structlog.get_logger(__name__)
 
 
-def _tenant_only(task_name: str) -> None:
-    if connection.schema_name == get_public_schema_name():
-        raise RuntimeError(f"{task_name} must be sent from a tenant schema, not public.")
-
-
 @shared_task(base=FairTask, fair_queue="erp", name="posting.erp_push_journal")
 def erp_push_journal(entry_id: int, force: bool = False) -> dict[str, str]:
-    _tenant_only("posting.erp_push_journal")
+    tenant_only("posting.erp_push_journal")
     entry = JournalEntry.objects.filter(pk=entry_id).first()
     if entry is None:
         return {"entry": str(entry_id), "result": "gone"}
@@ -41,7 +36,7 @@ def erp_push_journal(entry_id: int, force: bool = False) -> dict[str, str]:
 @periodic_job("posting.erp_push_due")
 def erp_push_due() -> int:
     """Once a minute per tenant: send a push task for every entry due (services.entries_due)."""
-    _tenant_only("posting.erp_push_due")
+    tenant_only("posting.erp_push_due")
     ids = list(services.entries_due().values_list("pk", flat=True)[:500])
     for entry_id in ids:
         erp_push_journal.delay(entry_id)

@@ -19,7 +19,7 @@ from django.db import connection as db
 from django.utils import timezone
 
 from connectors.models import Connection
-from portal.periodic import periodic_job
+from core.periodic import periodic_job
 from posting.erp import connections
 from posting.erp.base import ErpError, ErrorKind
 from posting.erp.oauth import OAuth2Adapter

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from portal.redirects import redirect_next
+from core.redirects import redirect_next
 from posting.erp import connections, selectors, services
 from posting.erp.base import ErpError
 from posting.erp.chart import chart_import_apply, chart_import_preview

@@ -1,11 +1,11 @@
-"""Webhook signing secrets move from clear text to `secret_encrypted` (connectors/crypto.py):
+"""Webhook signing secrets move from clear text to `secret_encrypted` (core/crypto.py):
 add the column, encrypt every existing secret into it, then drop the clear column."""
 
 from django.db import migrations, models
 
 
 def encrypt_existing(apps, schema_editor):
-    from connectors.crypto import secret_encrypt
+    from core.crypto import secret_encrypt
 
     WebhookSubscription = apps.get_model("tenants", "WebhookSubscription")
     for subscription in WebhookSubscription.objects.using(schema_editor.connection.alias).exclude(secret=""):
@@ -14,7 +14,7 @@ def encrypt_existing(apps, schema_editor):
 
 
 def decrypt_existing(apps, schema_editor):
-    from connectors.crypto import secret_decrypt
+    from core.crypto import secret_decrypt
 
     WebhookSubscription = apps.get_model("tenants", "WebhookSubscription")
     for subscription in WebhookSubscription.objects.using(schema_editor.connection.alias).exclude(secret_encrypted=""):

@@ -12,8 +12,8 @@ from commerce import inventory_sync
 from commerce.documents import CanonicalInventoryLevel
 from commerce.inventory import channel_location_set, inventory_level_upsert
 from commerce.models import ChannelStock, InventoryLocation
-from connectors import http
-from portal import netsafety
+from core.http import client as http
+from core.http import netsafety
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.vendors.square.test_channel import LOCATION, FakeSquare
 

@@ -2,8 +2,8 @@ from cryptography.fernet import Fernet
 from django.db import connection as db
 from django_tenants.utils import tenant_context
 
-from connectors import crypto
 from connectors.models import Connection
+from core import crypto
 from tests.connectors.factories import ConnectionFactory
 
 

@@ -114,7 +114,7 @@ def test_the_next_incremental_run_starts_from_the_saved_watermark_and_skips_unch
 def test_vendor_failure_fails_the_run_and_auth_failure_puts_the_connection_in_error(
     world, dispatched, free_slots, monkeypatch
 ):
-    from connectors import http
+    from core.http import client as http
 
     monkeypatch.setattr(http, "sleep", lambda seconds: None)
     respx.get(f"{SHOP}/orders.json").mock(return_value=httpx.Response(401, json={"errors": "Invalid API key"}))
@@ -213,7 +213,7 @@ def test_a_tenant_over_its_concurrency_cap_requeues_the_step(world, dispatched, 
 def test_a_failed_run_is_announced_to_the_partners_webhook_subscribers(
     world, dispatched, free_slots, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from connectors import http
+    from core.http import client as http
     from tenants import webhooks
     from tenants.models import WebhookDelivery
 

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import Page
 
-from portal.brand import DEFAULT_PRIMARY
+from tenants.brand import DEFAULT_PRIMARY
 from tests.e2e.conftest import Portal
 
 pytestmark = pytest.mark.e2e

@@ -5,8 +5,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from core.periodic import periodic_job, periodic_jobs
 from portal import tasks
-from portal.periodic import periodic_job, periodic_jobs
 from tenants import services
 from tests.worker_tasks import schema_probe
 
@@ -96,7 +96,7 @@ def test_periodic_jobs_run_in_the_tenant_schema(world):
         assert results["tests.record_schema"] == "ok"
         assert results["tests.failing"] == "error: boom"
     finally:
-        from portal import periodic
+        from core import periodic
 
         periodic._JOBS.pop("tests.record_schema", None)
         periodic._JOBS.pop("tests.failing", None)

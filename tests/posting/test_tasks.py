@@ -12,9 +12,9 @@ from django.db import connection as db
 from django_tenants.utils import tenant_context
 
 from commerce.services import order_upsert
+from core.periodic import periodic_jobs
 from mappings.services import standard_chart_apply
 from portal.celery import app
-from portal.periodic import periodic_jobs
 from posting import services
 from posting.models import JournalEntry, PostingBatch
 from posting.services import journal_post_order, policy_update

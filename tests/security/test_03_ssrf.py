@@ -18,10 +18,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django_tenants.utils import tenant_context
 
-from connectors.http import UnsafeUrl, VendorClient, VendorUnavailable
 from connectors.models import Connection
 from connectors.services import connection_create, connection_update
-from portal import netsafety
+from core.http import netsafety
+from core.http.client import UnsafeUrl, VendorClient, VendorUnavailable
 from posting.erp.base import ErpError, ErrorKind
 from posting.erp.connections import adapter_for
 from tests.posting.erp.factories import erp_connection
@@ -177,7 +177,7 @@ def test_the_pinned_connection_sends_the_original_host_name(monkeypatch, setting
 
 def test_chart_fetch_flash_shows_no_connection_error_text(world, host_client, monkeypatch, sockets):
     _resolver(monkeypatch, ["93.184.216.34"])
-    monkeypatch.setattr("connectors.http.sleep", lambda seconds: None)
+    monkeypatch.setattr("core.http.client.sleep", lambda seconds: None)
     with tenant_context(world.acme):
         connection = erp_connection(
             vendor="netsuite",

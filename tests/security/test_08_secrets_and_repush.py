@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.utils import tenant_context
 
-from connectors import crypto
+from core import crypto
 from mappings.services import standard_chart_apply
 from posting import services as posting_services
 from posting.erp import services as erp_services

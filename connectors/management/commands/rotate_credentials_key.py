@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
-from connectors.crypto import CredentialsUnreadable
 from connectors.services import credentials_rotate_all
+from core.crypto import CredentialsUnreadable
 from tenants.models import Tenant
 from tenants.webhooks import webhook_secrets_rotate
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from connectors.http import BadResponse, RateLimited, RequestRejected, VendorClient
 from connectors.vendors.base import (
     ChannelAck,
     ChannelAdapter,
@@ -42,7 +41,8 @@ from connectors.vendors.common import (
     whole_quantity,
 )
 from connectors.vendors.shopify.client import client as vendor_client
-from posting.money import quantize
+from core.http.client import BadResponse, RateLimited, RequestRejected, VendorClient
+from core.money import quantize
 
 if TYPE_CHECKING:
     from connectors.models import Connection

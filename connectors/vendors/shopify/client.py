@@ -10,9 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from connectors.http import UnsafeUrl, VendorClient
 from connectors.models import Connection
-from portal import netsafety
+from core.http import netsafety
+from core.http.client import UnsafeUrl, VendorClient
 
 API_VERSION = "2025-07"
 SHOP_DOMAIN = netsafety.SHOPIFY_SHOP_DOMAIN

@@ -51,7 +51,7 @@ from connectors.vendors.common import (
     timestamp,
     version,
 )
-from posting.money import allocate
+from core.money import allocate
 
 INVENTORY_TOPIC = "inventory_levels/update"
 ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled")

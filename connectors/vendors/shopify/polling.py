@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 
-from connectors.http import VendorClient, response_json
 from connectors.models import Connection
 from connectors.vendors.base import NormaliseError, Page, Record
 from connectors.vendors.common import body
 from connectors.vendors.shopify.normalise import INVENTORY_TOPIC
+from core.http.client import VendorClient, response_json
 
 PAGE_SIZE = 250
 _NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')

@@ -5,7 +5,7 @@ item variations, and available-to-sell as inventory physical counts.
   current `version` (Square's optimistic concurrency) and sends it back; a stale version is refused
   by Square and surfaces as ChannelRejected.
 - The pricing rule's name carries the promotion's key and version ("Summer sale [promo-42 v3]").
-- Money goes to Square in minor units of the currency (posting.money): 500 JPY is 500, 1.250 KWD is 1250.
+- Money goes to Square in minor units of the currency (core.money): 500 JPY is 500, 1.250 KWD is 1250.
 - Pricing-rule dates are the seller's local dates and times; they are taken in the connection's
   `timezone` (config) or else the tenant's.
 - Pause moves the rule's validity window to a closed window in the past (2000-01-01 → 2000-01-02)
@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from connectors.http import BadResponse, RequestRejected, VendorClient
 from connectors.vendors.base import (
     ChannelAck,
     ChannelAdapter,
@@ -47,8 +46,9 @@ from connectors.vendors.common import (
     whole_quantity,
 )
 from connectors.vendors.square.client import client as vendor_client
-from posting.money import from_minor, to_minor
-from posting.services import tenant_zone
+from core.http.client import BadResponse, RequestRejected, VendorClient
+from core.money import from_minor, to_minor
+from core.tenancy import tenant_zone
 
 if TYPE_CHECKING:
     from connectors.models import Connection

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from connectors.http import VendorClient
 from connectors.models import Connection
 from connectors.vendors.base import NormaliseError
+from core.http.client import VendorClient
 
 API_VERSION = "2025-07-16"
 BASES = {"production": "https://connect.squareup.com/v2", "sandbox": "https://connect.squareupsandbox.com/v2"}

@@ -42,7 +42,7 @@ from connectors.vendors.base import (
     NormaliseError,
 )
 from connectors.vendors.common import currency_code, minor, optional_timestamp, require, timestamp, version
-from posting.money import quantize
+from core.money import quantize
 
 ORDER_TOPICS = ("order.created", "order.updated")
 REFUND_TOPICS = ("refund.created", "refund.updated")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from connectors.http import VendorClient
 from connectors.models import Connection
 from connectors.vendors.base import NormaliseError, Page, Record
 from connectors.vendors.common import body
 from connectors.vendors.square.client import payout_entries
 from connectors.vendors.square.normalise import INVENTORY_POLL_TOPIC, ON_HAND_STATE
+from core.http.client import VendorClient
 
 
 def fetch_page(

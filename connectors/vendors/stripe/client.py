@@ -8,11 +8,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from connectors.http import VendorClient
 from connectors.models import Connection
 from connectors.selectors import STRIPE_ROLES
 from connectors.vendors.base import NormaliseError
-from posting.money import from_minor
+from core.http.client import VendorClient
+from core.money import from_minor
 
 API_BASE = "https://api.stripe.com/v1"
 API_VERSION = "2024-06-20"

@@ -5,7 +5,7 @@ transactions are read before (`StripeAdapter.prefetch`) and handed in as `fetche
 Stripe charges carry no item lines. A charge becomes an order with one line counted in the
 currency's minor units (quantity = amount in minor units, unit price = one minor unit), so a
 partial refund of any amount maps to an exact quantity and posting's pro-rata refund rule stays
-exact. Amounts arrive in minor units and are converted with posting.money (JPY 0, KWD 3 decimals).
+exact. Amounts arrive in minor units and are converted with core.money (JPY 0, KWD 3 decimals).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from connectors.vendors.base import (
     NormaliseError,
 )
 from connectors.vendors.common import currency_code, minor, require
-from posting.money import from_minor
+from core.money import from_minor
 
 CHARGE_TOPICS = ("charge.succeeded", "charge.captured", "charge.updated", "charge.refunded")
 REFUND_TOPICS = ("refund.created", "refund.updated", "charge.refund.updated")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from connectors.http import VendorClient
 from connectors.models import Connection
 from connectors.vendors.base import NormaliseError, Page, Record
 from connectors.vendors.common import body
 from connectors.vendors.stripe.client import PAGE_SIZE, balance_transactions
+from core.http.client import VendorClient
 
 POLL_TOPICS = ("charges", "refunds", "payouts")
 

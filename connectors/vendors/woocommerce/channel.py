@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from connectors.http import BadResponse, RequestRejected, VendorClient
 from connectors.vendors.base import (
     ChannelAck,
     ChannelAdapter,
@@ -41,7 +40,8 @@ from connectors.vendors.common import (
 )
 from connectors.vendors.shopify.channel import generated_code
 from connectors.vendors.woocommerce.client import client as vendor_client
-from posting.money import quantize
+from core.http.client import BadResponse, RequestRejected, VendorClient
+from core.money import quantize
 
 if TYPE_CHECKING:
     from connectors.models import Connection

@@ -9,9 +9,9 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from connectors.http import UnsafeUrl, VendorClient
 from connectors.models import Connection
-from portal import netsafety
+from core.http import netsafety
+from core.http.client import UnsafeUrl, VendorClient
 
 
 def config_validate(config: Mapping[str, Any]) -> None:

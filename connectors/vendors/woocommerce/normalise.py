@@ -30,7 +30,7 @@ from connectors.vendors.base import (
     NormaliseError,
 )
 from connectors.vendors.common import currency_code, line_level_total, money, require, version
-from posting.money import quantize
+from core.money import quantize
 
 ORDER_TOPICS = ("order.created", "order.updated", "order.restored")
 PAID_STATUSES = {"processing", "completed", "refunded", "on-hold"}

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from connectors.http import VendorClient, response_json
 from connectors.models import Connection
 from connectors.vendors.base import NormaliseError, Page, Record
 from connectors.vendors.common import body
+from core.http.client import VendorClient, response_json
 
 PAGE_SIZE = 100
 

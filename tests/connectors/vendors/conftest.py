@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from connectors import http
 from connectors.vendors.base import PromotionSpec
-from portal import netsafety
+from core.http import client as http
+from core.http import netsafety
 
 
 @pytest.fixture

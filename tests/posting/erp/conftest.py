@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectors import http as connectors_http
-from portal import netsafety
+from core.http import client as connectors_http
+from core.http import netsafety
 from posting.erp.base import ErpJournal, ErpLine
 from posting.erp.http import ErpHttp
 

@@ -7,8 +7,8 @@ import httpx
 import pytest
 import respx
 
-from connectors import http as connectors_http
-from portal import netsafety
+from core.http import client as connectors_http
+from core.http import netsafety
 from posting.erp.base import ErpError, ErrorKind
 from posting.erp.http import ErpHttp, client_factory
 

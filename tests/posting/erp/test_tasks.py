@@ -69,7 +69,7 @@ def test_push_task_refuses_public(celery_worker):
 
 
 def test_the_sweep_is_a_registered_periodic_job():
-    from portal.periodic import periodic_jobs
+    from core.periodic import periodic_jobs
 
     assert periodic_jobs()["posting.erp_push_due"] is erp_push_due
 

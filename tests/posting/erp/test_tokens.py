@@ -112,7 +112,7 @@ def test_keepalive_renews_idle_refresh_tokens_within_the_margin_only(world):
         _forget_attempts(idle, fresh, unknown)
         assert tokens.erp_tokens_keepalive() == 0
         assert not TriageException.objects.exists()
-    assert "posting.erp_tokens_keepalive" in __import__("portal.periodic").periodic.periodic_jobs()
+    assert "posting.erp_tokens_keepalive" in __import__("core.periodic").periodic.periodic_jobs()
 
 
 @respx.mock

@@ -14,10 +14,10 @@ import httpx
 import pytest
 import respx
 
-from connectors.http import VendorUnavailable
 from connectors.vendors import channel_adapter_for
 from connectors.vendors.base import ChannelRejected, ChannelUnsupported, PriceSpec
 from connectors.vendors.square.channel import PAUSED_FROM, PAUSED_UNTIL
+from core.http.client import VendorUnavailable
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture
 from tests.connectors.vendors.conftest import promotion

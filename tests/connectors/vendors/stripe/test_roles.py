@@ -16,8 +16,8 @@ from django_tenants.utils import tenant_context
 from commerce.models import Order
 from connectors.inbox import event_process, event_store
 from connectors.selectors import stripe_role
+from core.http import netsafety
 from mappings.services import standard_chart_apply
-from portal import netsafety
 from posting.models import JournalEntry, JournalLine
 from posting.services import entry_balance
 from tests.connectors.factories import ConnectionFactory

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import respx
 
-from connectors.http import VendorTimeout
 from connectors.vendors import channel_adapter_for
 from connectors.vendors.base import ChannelRejected, ChannelUnsupported, PriceSpec
+from core.http.client import VendorTimeout
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture
 from tests.connectors.vendors.conftest import promotion

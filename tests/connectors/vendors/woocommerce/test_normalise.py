@@ -11,8 +11,8 @@ from commerce.models import Order, Refund
 from connectors.inbox import event_process, event_store
 from connectors.models import InboundEvent
 from connectors.vendors.woocommerce.normalise import order_normalise, refund_normalise
+from core.http import netsafety
 from mappings.services import standard_chart_apply
-from portal import netsafety
 from posting.models import JournalEntry
 from posting.services import entry_balance
 from tests.connectors.factories import ConnectionFactory

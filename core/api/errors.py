@@ -62,9 +62,9 @@ def _django_validation_details(error: DjangoValidationError) -> dict:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    # Imported here: rest_framework.views reads DEFAULT_AUTHENTICATION_CLASSES at import time,
-    # which import portal.api_auth, which imports this module.
-    from rest_framework.views import exception_handler
+    # rest_framework.views reads DEFAULT_AUTHENTICATION_CLASSES at import time, which imports
+    # core.api.auth, which imports this module.
+    from rest_framework.views import exception_handler  # import here: DRF settings import cycle
 
     request = context.get("request")
     request_id = getattr(request, "request_id", "") if request is not None else ""

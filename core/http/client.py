@@ -1,10 +1,10 @@
-"""The one outbound HTTP client for vendor and ERP APIs (httpx + tenacity).
+"""The one outbound HTTP client for vendor and ERP APIs and outbound webhooks (httpx + tenacity).
 
 - timeouts on connect/read/write/pool, no redirects followed (a redirect could leave the checked host);
 - retries of transient failures (timeouts, transport errors, 5xx, 429) with exponential backoff and
   full jitter, honouring `Retry-After` (seconds or HTTP date, capped);
 - a per-connection rate limit counted in Redis, so every worker shares the vendor's budget;
-- every connection goes through `portal.netsafety`'s guarded transport: the host is resolved once,
+- every connection goes through `core.http.netsafety`'s guarded transport: the host is resolved once,
   refused when any address is private, loopback, link-local or reserved (unless the dev/test
   override CONNECTORS_ALLOW_PRIVATE_URLS is on), and the socket goes to the address checked;
 - every error is one of the classes below, and its message has the connection's secrets redacted;
@@ -29,7 +29,7 @@ from django.db import connection as db_connection
 from django_redis import get_redis_connection
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from portal import netsafety
+from core.http import netsafety
 
 log = structlog.get_logger(__name__)
 
@@ -61,11 +61,23 @@ class ConnectorError(Exception):
     cause = "error"
     retryable = False
 
-    def __init__(self, message: str, *, status_code: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        transport_error: str = "",
+        connect_failure: str = "",
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
         self.retry_after = retry_after
+        # No response at all: the httpx error's class name (ConnectTimeout, ConnectError…) and, for
+        # a failed connection, the generic message with its trace id (netsafety.connect_failure_message).
+        self.transport_error = transport_error
+        self.connect_failure = connect_failure
 
 
 class AuthFailed(ConnectorError):
@@ -185,7 +197,9 @@ class VendorClient:
         max_attempts: int = 4,
         rate_per_second: int | None = None,
         on_response: Callable[[httpx.Response], None] | None = None,
+        allow_private: bool | None = None,
     ) -> None:
+        """`allow_private` is the dev/test SSRF override; None reads CONNECTORS_ALLOW_PRIVATE_URLS."""
         self.base_url = base_url.rstrip("/")
         self.connection_id = connection_id
         self.secrets = tuple(secrets)
@@ -198,7 +212,7 @@ class VendorClient:
             else None
         )
         self._client = netsafety.outbound_client(
-            allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS,
+            allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS if allow_private is None else allow_private,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
             auth=auth,
             timeout=timeout,
@@ -241,12 +255,15 @@ class VendorClient:
         except netsafety.UnsafeUrl as error:
             raise UnsafeUrl(error.message) from None
         except httpx.TimeoutException as error:
-            raise VendorTimeout(f"{what} timed out ({type(error).__name__}).") from None
+            name = type(error).__name__
+            raise VendorTimeout(f"{what} timed out ({name}).", transport_error=name) from None
         except httpx.TransportError as error:
             message = netsafety.connect_failure_message(error, what=what)
-            raise VendorUnavailable(f"{what}: {message}.") from None
+            raise VendorUnavailable(
+                f"{what}: {message}.", transport_error=type(error).__name__, connect_failure=message
+            ) from None
         log.info(
-            "connectors.http",
+            "core.http.client",
             method=method,
             url=redact(url, self.secrets),
             status=response.status_code,

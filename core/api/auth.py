@@ -8,6 +8,9 @@
   404 on any other kind of host.
 - `KeyRateThrottle` and `TenantRateThrottle` count requests per minute in Redis (429 with
   Retry-After); the tenant throttle also meters `api_calls` usage for key-authenticated calls.
+
+The key lookup, the role → scopes map and the usage meter belong to `tenants`, which registers
+them at start-up (core/api/backends.py).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import abc
 import math
 import time
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -26,24 +30,16 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from portal.api_errors import ApiError
-from tenants.api_keys import api_key_check, api_key_touch
-from tenants.models import ApiKey, Membership, User
-from tenants.usage import usage_increment
+from core.api.backends import api_backends
+from core.api.errors import ApiError
 
 READ, WRITE, ADMIN = "read", "write", "admin"
-ROLE_SCOPES: dict[str, frozenset[str]] = {
-    Membership.Role.PARTNER_ADMIN: frozenset({READ, WRITE, ADMIN}),
-    Membership.Role.PARTNER_OPERATOR: frozenset({READ, WRITE}),
-    Membership.Role.TENANT_ADMIN: frozenset({READ, WRITE, ADMIN}),
-    Membership.Role.TENANT_VIEWER: frozenset({READ}),
-}
 
 
 class ApiKeyUser(AnonymousUser):
     """`request.user` for a key-authenticated call: authenticated, but not a person."""
 
-    def __init__(self, api_key: ApiKey) -> None:
+    def __init__(self, api_key: Any) -> None:
         self.api_key = api_key
 
     @property
@@ -65,7 +61,7 @@ def _presented_key(request: Request) -> str | None:
     return value or None
 
 
-def _key_allowed_here(api_key: ApiKey, request: Request) -> bool:
+def _key_allowed_here(api_key: Any, request: Request) -> bool:
     area = getattr(request, "portal_area", None)
     if area == "partner":
         return api_key.partner_id is not None and api_key.partner_id == request.partner.pk
@@ -77,18 +73,18 @@ def _key_allowed_here(api_key: ApiKey, request: Request) -> bool:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[ApiKeyUser, ApiKey] | None:
+    def authenticate(self, request: Request) -> tuple[ApiKeyUser, Any] | None:
         raw_key = _presented_key(request)
         if raw_key is None:
             return None
-        api_key = api_key_check(raw_key=raw_key)
+        api_key = api_backends().key_check(raw_key=raw_key)
         if api_key is None:
             raise exceptions.AuthenticationFailed("The API key is invalid, expired or revoked.")
         if not _key_allowed_here(api_key, request):
             raise exceptions.NotFound()
         if getattr(request, "portal_area", None) == "tenant" and not request.tenant.is_active:
             raise ApiError(status_code=403, code="tenant_suspended", message="This tenant is suspended.")
-        api_key_touch(api_key=api_key)
+        api_backends().key_touch(api_key=api_key)
         return ApiKeyUser(api_key), api_key
 
     def authenticate_header(self, request: Request) -> str:
@@ -96,22 +92,23 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "portal.api_auth.ApiKeyAuthentication"
+    target_class = "core.api.auth.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer tb_live_…`"}
 
 
-def request_api_key(request: Request) -> ApiKey | None:
-    return request.auth if isinstance(request.auth, ApiKey) else None
+def request_api_key(request: Request) -> Any | None:
+    """The API key of a key-authenticated call (an instance of the registered key model), else None."""
+    return request.auth if isinstance(request.auth, api_backends().key_model) else None
 
 
 def principal_scopes(request: Request) -> frozenset[str]:
     api_key = request_api_key(request)
     if api_key is not None:
         return frozenset(api_key.scopes)
-    return ROLE_SCOPES.get(getattr(request, "membership_role", None) or "", frozenset())
+    return api_backends().role_scopes.get(getattr(request, "membership_role", None) or "", frozenset())
 
 
 def principal_id(request: Request) -> str:
@@ -119,7 +116,7 @@ def principal_id(request: Request) -> str:
     return f"api-key:{api_key.pk}" if api_key is not None else f"user:{request.user.pk}"
 
 
-def api_actor(request: Request) -> tuple[User | None, str | None]:
+def api_actor(request: Request) -> tuple[Any | None, str | None]:
     """(actor, actor_label) for services' audit records: a key acts as `api-key:<prefix>`."""
     api_key = request_api_key(request)
     if api_key is not None:
@@ -213,7 +210,7 @@ class TenantRateThrottle(_RedisMinuteThrottle):
         if allowed and request_api_key(request) is not None:
             area = getattr(request, "portal_area", None)
             if area == "tenant":
-                usage_increment(metric="api_calls", tenant=request.tenant)
+                api_backends().usage_increment(metric="api_calls", tenant=request.tenant)
             elif area == "partner":
-                usage_increment(metric="api_calls", partner=request.partner)
+                api_backends().usage_increment(metric="api_calls", partner=request.partner)
         return allowed

@@ -13,6 +13,9 @@ never a replay of the other tenant's response (DESIGN.md §7).
 Records are kept `API_IDEMPOTENCY_TTL_HOURS` (24 h). They are purged lazily: every new record
 deletes its principal's expired ones, and an expired record for the same key is replaced — so no
 periodic job is needed and the table stays bounded by each principal's last day of writes.
+
+The record model lives in `tenants` (public schema) and is registered at start-up
+(core/api/backends.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -29,17 +33,22 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api_auth import principal_id
-from portal.api_errors import ApiError
-from tenants.models import IdempotencyRecord
+from core.api.auth import principal_id
+from core.api.backends import api_backends
+from core.api.errors import ApiError
 
 HEADER = "Idempotency-Key"
 METHODS = ("POST", "PATCH")
 MAX_KEY_LENGTH = 255
 
 
+def _records() -> Any:
+    """The registered record model (tenants.IdempotencyRecord)."""
+    return api_backends().idempotency_model
+
+
 class IdempotentReplay(Exception):
-    def __init__(self, record: IdempotencyRecord) -> None:
+    def __init__(self, record: Any) -> None:
         super().__init__(record.key)
         self.record = record
 
@@ -59,7 +68,7 @@ def _scope(request: Request) -> str:
     return tenant.schema_name if tenant is not None else get_public_schema_name()
 
 
-def idempotency_begin(request: Request) -> IdempotencyRecord | None:
+def idempotency_begin(request: Request) -> Any | None:
     """Claim the request's key, or raise: replay (IdempotentReplay), 409 or 422."""
     if request.method not in METHODS:
         return None
@@ -72,10 +81,10 @@ def idempotency_begin(request: Request) -> IdempotencyRecord | None:
     principal = principal_id(request)
     body_hash = _body_hash(request)
     expired_before = timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_TTL_HOURS)
-    IdempotencyRecord.objects.filter(principal=principal, created_at__lt=expired_before).delete()
+    _records().objects.filter(principal=principal, created_at__lt=expired_before).delete()
     try:
         with transaction.atomic():
-            return IdempotencyRecord.objects.create(
+            return _records().objects.create(
                 scope=scope,
                 principal=principal,
                 key=key,
@@ -85,7 +94,7 @@ def idempotency_begin(request: Request) -> IdempotencyRecord | None:
             )
     except IntegrityError:
         pass
-    existing = IdempotencyRecord.objects.filter(scope=scope, principal=principal, key=key).first()
+    existing = _records().objects.filter(scope=scope, principal=principal, key=key).first()
     if existing is None:  # finished and dropped (5xx) meanwhile: the client may simply retry
         raise ApiError(status_code=409, code="idempotency_in_progress", message="Retry this request.")
     if existing.body_hash != body_hash:
@@ -94,7 +103,7 @@ def idempotency_begin(request: Request) -> IdempotencyRecord | None:
             code="idempotency_key_reused",
             message=f"This {HEADER} was used with a different request.",
         )
-    if existing.status == IdempotencyRecord.Status.IN_PROGRESS:
+    if existing.status == _records().Status.IN_PROGRESS:
         raise ApiError(
             status_code=409,
             code="idempotency_in_progress",
@@ -103,7 +112,7 @@ def idempotency_begin(request: Request) -> IdempotencyRecord | None:
     raise IdempotentReplay(existing)
 
 
-def idempotency_complete(record: IdempotencyRecord, response: Response, *, redact: tuple[str, ...] = ()) -> None:
+def idempotency_complete(record: Any, response: Response, *, redact: tuple[str, ...] = ()) -> None:
     """Store the outcome. Fields in `redact` (secrets shown once) are stored, and replayed, as null."""
     if response.status_code >= 500:
         record.delete()
@@ -112,13 +121,13 @@ def idempotency_complete(record: IdempotencyRecord, response: Response, *, redac
     if isinstance(data, dict) and redact:
         data = {**data, **{field: None for field in redact if field in data}}
     body = JSONRenderer().render(data).decode() if data is not None else ""
-    IdempotencyRecord.objects.filter(pk=record.pk).update(
-        status=IdempotencyRecord.Status.COMPLETE, response_status=response.status_code, response_body=body
+    _records().objects.filter(pk=record.pk).update(
+        status=_records().Status.COMPLETE, response_status=response.status_code, response_body=body
     )
 
 
-def idempotency_abandon(record: IdempotencyRecord) -> None:
-    IdempotencyRecord.objects.filter(pk=record.pk).delete()
+def idempotency_abandon(record: Any) -> None:
+    _records().objects.filter(pk=record.pk).delete()
 
 
 class IdempotentMixin:

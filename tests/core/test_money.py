@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from posting.money import MoneyError, allocate, from_minor, minor_units, quantize, to_minor
+from core.money import MoneyError, allocate, from_minor, minor_units, quantize, to_minor
 
 
 def test_minor_units_of_zero_two_and_three_decimal_currencies():

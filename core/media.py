@@ -2,7 +2,7 @@
 
 Whatever a file under MEDIA_ROOT holds, the browser is told exactly what to do with it: an image
 type from a short allow-list by the stored extension (uploads are re-encoded and named by
-portal.uploads, so the extension is the format), and anything else — a file stored before
+core.uploads, so the extension is the format), and anything else — a file stored before
 re-encoding existed, say `x.html` — is a download, never a page. `nosniff` stops the browser
 from guessing otherwise, and the sandboxing CSP keeps even a misread file from running script
 or loading anything on the portal's origin.

@@ -3,7 +3,7 @@
 A file that merely starts like an image (a PNG with HTML appended, a polyglot, a JPEG carrying a
 script in a comment) comes out as a clean image of the same picture; the original bytes and the
 uploader's file name are never stored. The stored name is generated and its extension is the one
-of the format written, so `/media/` (portal/media.py) serves it with the matching type.
+of the format written, so `/media/` (core/media.py) serves it with the matching type.
 """
 
 from __future__ import annotations

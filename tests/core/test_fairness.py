@@ -1,4 +1,4 @@
-"""Fair queues (portal/fairness.py): the round-robin scheduler on real Redis, and, with the real
+"""Fair queues (core/fairness.py): the round-robin scheduler on real Redis, and, with the real
 worker, a storm or backlog in tenant A not sitting in front of tenant B's work."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from connectors.models import InboundEvent
 from connectors.services import connection_create
 from connectors.simulator import shopify_order
 from connectors.tasks import process_inbound_event
+from core import fairness
+from core.fairness import fair_backlog, fair_done, fair_reclaim, fair_submit, fair_take
 from mappings.services import standard_chart_apply
-from portal import fairness
-from portal.fairness import fair_backlog, fair_done, fair_reclaim, fair_submit, fair_take
 from posting import services as posting_services
 from posting.erp.models import ErpPush
 from posting.erp.tasks import erp_push_due

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from celery import states
+from celery import current_app, states
 from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
@@ -42,6 +42,10 @@ from tenant_schemas_celery.task import TenantTask
 log = structlog.get_logger(__name__)
 
 PREFIX = "tb:fair"
+# The pump and the delayed submit are Celery tasks defined by the shell (portal/tasks.py); core
+# reaches them by name so that it imports nothing above it.
+PUMP_TASK = "portal.fair_pump"
+SUBMIT_LATER_TASK = "portal.fair_submit_later"
 
 # KEYS: ring, active, jobs, ids, seq   ARGV: schema, member, task id
 _SUBMIT = """
@@ -231,8 +235,7 @@ def fair_clear() -> None:
 
 def pump_send(*, queue: str, count: int = 1, **options: Any) -> None:
     """Send `count` pump tokens for `queue`. They run in `public`; each picks its tenant itself."""
-    from portal.tasks import fair_pump
-
+    fair_pump = current_app.tasks[PUMP_TASK]
     headers = {**(options.pop("headers", None) or {}), "_schema_name": get_public_schema_name()}
     for _ in range(count):
         fair_pump.apply_async(kwargs={"queue": queue}, headers=headers, **options)
@@ -240,12 +243,10 @@ def pump_send(*, queue: str, count: int = 1, **options: Any) -> None:
 
 def fair_run_next(*, queue: str) -> Job | None:
     """Run the next fair job of `queue` in its tenant's schema (what one pump does)."""
-    from portal.celery import app
-
     job = fair_take(queue=queue)
     if job is None:
         return None
-    task = app.tasks.get(job.task)
+    task = current_app.tasks.get(job.task)
     try:
         if task is None:
             raise LookupError(f"No task named {job.task!r} is registered.")
@@ -279,9 +280,7 @@ class FairTask(TenantTask):
             return super().apply_async(args, kwargs, task_id, producer, link, link_error, **options)
         countdown, eta = options.pop("countdown", None), options.pop("eta", None)
         if countdown or eta:
-            from portal.tasks import fair_submit_later
-
-            return fair_submit_later.apply_async(
+            return current_app.tasks[SUBMIT_LATER_TASK].apply_async(
                 kwargs={"task": self.name, "args": list(args or ()), "kwargs": dict(kwargs or {})},
                 countdown=countdown,
                 eta=eta,

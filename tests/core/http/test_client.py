@@ -2,8 +2,9 @@ import httpx
 import pytest
 import respx
 
-from connectors import http
-from connectors.http import (
+from core.http import client as http
+from core.http import netsafety
+from core.http.client import (
     AuthFailed,
     BadResponse,
     RateLimited,
@@ -13,7 +14,6 @@ from connectors.http import (
     VendorTimeout,
     VendorUnavailable,
 )
-from portal import netsafety
 
 BASE = "https://acme.myshopify.com/admin/api/2025-07"
 

@@ -1,0 +1,55 @@
+"""The view bases every app's API builds on, and the OpenAPI parts they share.
+
+- `ApiView`: Idempotency-Key on POST/PATCH, scopes from `core.api.auth.HasScope`, and
+  `session_roles`: when set, only a session user with one of these membership roles may write
+  (an API key is governed by its scopes alone). Each view declares its own roles.
+- `TenantApiView` answers on tenant domains only, `PartnerApiView` on the partner console only.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import generics
+from rest_framework.request import Request
+
+from core.api.auth import request_api_key
+from core.api.errors import error_responses
+from core.api.idempotency import IdempotentMixin
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Repeat a write safely: the first response is replayed for 24 h.",
+)
+READ_ERRORS = error_responses(400, 401, 403, 404, 429)
+WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429)
+
+
+# Every API view derives from ApiView. `session_roles` empty means any role whose scopes allow the
+# method. The docstring below is what the OpenAPI schema shows for views without their own
+# docstring (drf-spectacular reads it through the MRO): kept word for word so the schema is unchanged.
+class ApiView(IdempotentMixin, generics.GenericAPIView):
+    """Base of this module's views. `session_roles` narrows which session roles may write."""
+
+    session_roles: tuple[str, ...] = ()
+
+    def check_permissions(self, request: Request) -> None:
+        super().check_permissions(request)
+        if (
+            self.session_roles
+            and request.method not in ("GET", "HEAD", "OPTIONS")
+            and request_api_key(request) is None
+            and getattr(request, "membership_role", None) not in self.session_roles
+        ):
+            self.permission_denied(request, message="Your role may not do this.")
+
+
+class TenantApiView(ApiView):
+    api_area = "tenant"
+
+
+class PartnerApiView(ApiView):
+    api_area = "partner"

@@ -1,0 +1,178 @@
+"""Promotions API: price lists, their lifecycle actions and the prices per channel."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.errors import IdCursorPagination, StrictSerializer
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from promotions import prices
+from promotions.api.promotions import (
+    MAX_ID,
+    ChannelOutput,
+    PromotionPagination,
+    TenantDateTimeField,
+    _refused,
+    _version_values,
+    _who,
+)
+from promotions.models import ChannelPrice, PriceList
+
+# ---- price lists --------------------------------------------------------------------------------
+
+
+class PriceListInput(StrictSerializer):
+    key = serializers.SlugField(max_length=60)
+    name = serializers.CharField(max_length=200)
+    currency = serializers.CharField(max_length=3, required=False)
+    prices = serializers.DictField(child=serializers.DecimalField(max_digits=18, decimal_places=4), allow_empty=False)
+    starts_at = TenantDateTimeField()
+    channels = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID))
+    approval_threshold_percent = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, min_value=0)
+
+
+class PriceListEditInput(StrictSerializer):
+    prices = serializers.DictField(
+        child=serializers.DecimalField(max_digits=18, decimal_places=4), allow_empty=False, required=False
+    )
+    starts_at = TenantDateTimeField(required=False)
+    channels = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False)
+
+
+class PriceListOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    name = serializers.CharField()
+    currency = serializers.CharField()
+    status = serializers.CharField()
+    approval_threshold_percent = serializers.DecimalField(max_digits=6, decimal_places=2)
+    version = serializers.IntegerField(source="current_version.number")
+    starts_at = TenantDateTimeField(source="current_version.starts_at")
+    prices = serializers.JSONField(source="current_version.prices")
+    channels = ChannelOutput(many=True, source="current_version.channels.all")
+    validation = serializers.JSONField(source="current_version.validation")
+    requires_approval = serializers.BooleanField(source="current_version.requires_approval")
+    published_version = serializers.IntegerField(source="published_version.number", allow_null=True, default=None)
+
+
+class ChannelPriceOutput(serializers.Serializer):
+    channel = serializers.CharField(source="connection.name")
+    sku = serializers.CharField()
+    price = serializers.DecimalField(max_digits=18, decimal_places=4)
+    expected = serializers.DecimalField(max_digits=18, decimal_places=4)
+    shown_at = serializers.DateTimeField()
+
+
+def _price_list(pk: int):
+    price_list = PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first()
+    if price_list is None:
+        raise exceptions.NotFound("No such price list.")
+    return price_list
+
+
+class PriceListListCreateApi(TenantApiView):
+    serializer_class = PriceListOutput
+    pagination_class = PromotionPagination
+
+    def get_queryset(self):
+        return PriceList.objects.select_related("current_version", "published_version")
+
+    @extend_schema(operation_id="price_lists_list", responses={200: PriceListOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(PriceListOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="price_lists_create",
+        request=PriceListInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: PriceListOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = PriceListInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = _version_values(data.validated_data)
+        price_list = prices.price_list_create(**values, **_who(request))
+        return Response(PriceListOutput(_price_list(price_list.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class PriceListDetailApi(TenantApiView):
+    serializer_class = PriceListOutput
+
+    @extend_schema(operation_id="price_lists_retrieve", responses={200: PriceListOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(PriceListOutput(_price_list(pk)).data)
+
+    @extend_schema(
+        operation_id="price_lists_edit",
+        request=PriceListEditInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: PriceListOutput, **WRITE_ERRORS},
+        description="A new version; the published one stays on the channels until this one is published.",
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        price_list = _price_list(pk)
+        data = PriceListEditInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        prices.price_list_edit(price_list=price_list, **_version_values(data.validated_data), **_who(request))
+        return Response(PriceListOutput(_price_list(pk)).data)
+
+
+PRICE_ACTIONS = ("validate", "submit", "approve", "publish")
+
+
+def _price_action_view(action: str) -> type[TenantApiView]:
+    class PriceListActionApi(TenantApiView):
+        serializer_class = PriceListOutput
+
+        @extend_schema(
+            operation_id=f"price_lists_{action}",
+            request=None,
+            parameters=[IDEMPOTENCY_PARAMETER],
+            responses={200: PriceListOutput, **WRITE_ERRORS},
+        )
+        def post(self, request: Request, pk: int) -> Response:
+            price_list = _price_list(pk)
+            who = _who(request)
+            try:
+                if action == "validate":
+                    prices.price_list_validate(price_list=price_list, **who)
+                elif action == "submit":
+                    prices.price_list_submit(price_list=price_list, **who)
+                elif action == "approve":
+                    prices.price_list_approve(price_list=price_list, actor=who["actor"])
+                else:
+                    prices.price_list_publish(price_list=price_list, **who)
+            except PermissionDenied as error:
+                raise _refused(error) from None
+            return Response(PriceListOutput(_price_list(pk)).data)
+
+    PriceListActionApi.__name__ = f"PriceList{action.title()}Api"
+    PriceListActionApi.__qualname__ = PriceListActionApi.__name__
+    return PriceListActionApi
+
+
+class ChannelPriceListApi(TenantApiView):
+    serializer_class = ChannelPriceOutput
+    pagination_class = IdCursorPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ChannelPrice.objects.none()
+        return ChannelPrice.objects.filter(deployment__version__price_list_id=self.kwargs["pk"]).select_related(
+            "connection"
+        )
+
+    @extend_schema(
+        operation_id="price_lists_channel_prices",
+        responses={200: ChannelPriceOutput(many=True), **READ_ERRORS},
+        description="Every price a channel showed for this list after a publish, and when.",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        _price_list(pk)
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ChannelPriceOutput(page, many=True).data)

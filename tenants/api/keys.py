@@ -1,0 +1,128 @@
+"""API keys: on the partner console the partner's and its tenants' keys; on a tenant domain that
+tenant's keys. The secret is shown once."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.auth import api_actor, principal_scopes
+from core.api.errors import StrictSerializer
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
+from tenants.api.tenants import partner_tenant
+from tenants.api_keys import api_key_create, api_key_revoke, api_keys_for_partner, api_keys_for_tenant
+from tenants.models import (
+    ApiKey,
+)
+
+# ---- API keys (partner console: partner and tenant keys; tenant domain: that tenant's keys) ---
+
+
+class ApiKeyOutput(serializers.Serializer):
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKey.Scope.choices))
+    level = serializers.ChoiceField(choices=[("partner", "partner"), ("tenant", "tenant")])
+    tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyCreatedOutput(ApiKeyOutput):
+    key = serializers.CharField(
+        allow_null=True,
+        help_text="The full key, shown only in this response: store it now. null in an Idempotency-Key replay.",
+    )
+
+
+class ApiKeyCreateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiKey.Scope.choices), min_length=1, max_length=3
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    tenant = serializers.SlugField(required=False, help_text="Partner console only: make a tenant-level key.")
+
+
+def _keys_scope(request: Request):
+    area = getattr(request, "portal_area", None)
+    if area == "partner":
+        return api_keys_for_partner(partner=request.partner)
+    if area == "tenant":
+        return api_keys_for_tenant(tenant=request.tenant)
+    raise exceptions.NotFound()
+
+
+class ApiKeyListCreateApi(ApiView):
+    serializer_class = ApiKeyOutput
+    admin_scope = True
+    idempotency_redact = ("key",)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ApiKey.objects.none()
+        return _keys_scope(self.request)
+
+    @extend_schema(operation_id="api_keys_list", responses={200: ApiKeyOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ApiKeyOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="api_keys_create",
+        request=ApiKeyCreateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: ApiKeyCreatedOutput, **WRITE_ERRORS},
+        examples=[OpenApiExample("Read-only key", value={"name": "BI export", "scopes": ["read"]}, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        _keys_scope(request)
+        data = ApiKeyCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        beyond = sorted(set(values["scopes"]) - principal_scopes(request))
+        if beyond:
+            raise exceptions.ValidationError({"scopes": [f"You cannot grant scopes you do not hold: {beyond}."]})
+        actor, actor_label = api_actor(request)
+        owner: dict = {}
+        if request.portal_area == "tenant":
+            if values.get("tenant"):
+                raise exceptions.ValidationError({"tenant": ["Keys made on a tenant domain belong to that tenant."]})
+            owner["tenant"] = request.tenant
+        elif values.get("tenant"):
+            owner["tenant"] = partner_tenant(request, values["tenant"])
+        else:
+            owner["partner"] = request.partner
+        created = api_key_create(
+            name=values["name"],
+            scopes=values["scopes"],
+            expires_at=values["expires_at"],
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor_label=actor_label,
+            **owner,
+        )
+        body = {**ApiKeyOutput(created.api_key).data, "key": created.raw_key}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyRevokeApi(ApiView):
+    serializer_class = ApiKeyOutput
+    admin_scope = True
+
+    @extend_schema(
+        operation_id="api_keys_revoke",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: ApiKeyOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, prefix: str) -> Response:
+        api_key = _keys_scope(request).filter(prefix=prefix).first()
+        if api_key is None:
+            raise exceptions.NotFound("No such key.")
+        actor, actor_label = api_actor(request)
+        api_key = api_key_revoke(api_key=api_key, actor=actor, actor_label=actor_label)
+        return Response(ApiKeyOutput(api_key).data)

@@ -1,0 +1,149 @@
+"""Partner API: the partner's brand and its members (list, invite, revoke)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.auth import api_actor
+from core.api.errors import StrictSerializer, error_responses
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from tenants import selectors, services
+from tenants.api.tenants import partner_tenant
+from tenants.invitations import member_invite
+from tenants.models import (
+    Membership,
+)
+
+# ---- brand ---------------------------------------------------------------------------------
+
+
+class BrandSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=120, required=False)
+    primary_colour = serializers.RegexField(r"^#[0-9A-Fa-f]{6}$", required=False)
+    accent_colour = serializers.RegexField(r"^#[0-9A-Fa-f]{6}$", required=False)
+    support_email = serializers.EmailField(required=False, allow_blank=True)
+    sender_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    logo_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_logo_url(self, partner) -> str | None:
+        return partner.logo.url if partner.logo else None
+
+
+class BrandApi(PartnerApiView):
+    serializer_class = BrandSerializer
+    session_roles = (Membership.Role.PARTNER_ADMIN,)
+
+    @extend_schema(operation_id="brand_retrieve", responses={200: BrandSerializer, **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(BrandSerializer(request.partner).data)
+
+    @extend_schema(
+        operation_id="brand_update",
+        request=BrandSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: BrandSerializer, **WRITE_ERRORS},
+        examples=[OpenApiExample("Colours", value={"primary_colour": "#0E5E6F"}, request_only=True)],
+    )
+    def patch(self, request: Request) -> Response:
+        data = BrandSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        partner = services.partner_brand_update(
+            partner=request.partner, actor=actor, actor_label=actor_label, **data.validated_data
+        )
+        return Response(BrandSerializer(partner).data)
+
+
+# ---- members -------------------------------------------------------------------------------
+
+
+class MemberOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField(source="user.email")
+    name = serializers.CharField(source="user.name")
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+
+
+class MemberInviteInput(StrictSerializer):
+    email = serializers.EmailField()
+    name = serializers.CharField(max_length=150, required=False, default="", allow_blank=True)
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    tenant = serializers.SlugField(required=False, help_text="Invite into this tenant (tenant roles) instead.")
+
+
+class MemberAddedOutput(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Membership.Role.choices)
+    tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
+    status = serializers.CharField(
+        help_text="Always 'invited': a new person gets a set-your-password mail, a person who already has "
+        "an account elsewhere gets an invitation to accept. The answer is the same either way, so it "
+        "does not tell whether the address has an account; see the members list for who joined."
+    )
+
+
+class MemberListInviteApi(PartnerApiView):
+    serializer_class = MemberOutput
+    admin_scope = True
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
+        return selectors.partner_members(partner=self.request.partner)
+
+    @extend_schema(operation_id="members_list", responses={200: MemberOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MemberOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="members_invite",
+        request=MemberInviteInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: MemberAddedOutput, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Invite",
+                value={"email": "ops@acme.example", "role": "tenant_admin", "tenant": "acme"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = MemberInviteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
+        actor, actor_label = api_actor(request)
+        added = member_invite(
+            partner=request.partner,
+            email=values["email"],
+            name=values["name"],
+            role=values["role"],
+            tenant=tenant,
+            actor=actor,
+            actor_label=actor_label,
+            request=request._request,
+        )
+        body = {"email": added.email, "role": added.role, "tenant": added.tenant, "status": "invited"}
+        return Response(MemberAddedOutput(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class MemberRevokeApi(PartnerApiView):
+    serializer_class = MemberOutput
+    admin_scope = True
+
+    @extend_schema(operation_id="members_revoke", responses={204: None, **error_responses(401, 403, 404, 429)})
+    def delete(self, request: Request, pk: int) -> Response:
+        membership = selectors.partner_members(partner=request.partner).filter(pk=pk).first()
+        if membership is None:
+            raise exceptions.NotFound("No such member.")
+        actor, actor_label = api_actor(request)
+        services.membership_revoke(membership=membership, actor=actor, actor_label=actor_label)
+        return Response(status=status.HTTP_204_NO_CONTENT)

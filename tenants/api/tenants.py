@@ -1,0 +1,200 @@
+"""Partner API: the partner's tenants (list, create, detail, suspend, resume) and, on a tenant's
+own domain, `tenant/` (the tenant and the caller's principal)."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.auth import api_actor, principal_scopes, request_api_key
+from core.api.errors import StrictSerializer
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView, PartnerApiView
+from tenants import selectors, services
+from tenants.models import (
+    Membership,
+    Tenant,
+)
+
+# ---- tenants -------------------------------------------------------------------------------
+
+
+class TenantOutput(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=Tenant.Status.choices)
+    plan = serializers.ChoiceField(choices=Tenant.Plan.choices)
+    timezone = serializers.CharField()
+    base_currency = serializers.CharField()
+    domain = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_domain(self, tenant: Tenant) -> str | None:
+        primary = [domain.domain for domain in tenant.domains.all() if domain.is_primary]
+        return primary[0] if primary else None
+
+
+class TenantCreateInput(StrictSerializer):
+    slug = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=120)
+    domain = serializers.CharField(max_length=253, required=False)
+    timezone = serializers.CharField(max_length=64, required=False, default="UTC")
+    base_currency = serializers.CharField(max_length=3, required=False, default="USD")
+    plan = serializers.ChoiceField(choices=Tenant.Plan.choices, required=False, default=Tenant.Plan.STARTER)
+
+
+class TenantFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Tenant.Status.choices)
+    plan = django_filters.ChoiceFilter(choices=Tenant.Plan.choices)
+
+    class Meta:
+        model = Tenant
+        fields = ["status", "plan"]
+
+
+TENANT_EXAMPLE = OpenApiExample(
+    "Tenant",
+    value={
+        "slug": "acme",
+        "name": "Acme Outfitters",
+        "status": "active",
+        "plan": "starter",
+        "timezone": "America/New_York",
+        "base_currency": "USD",
+        "domain": "acme.northwind.example",
+        "created_at": "2026-01-05T10:00:00Z",
+    },
+    response_only=True,
+)
+
+
+class TenantListCreateApi(PartnerApiView):
+    serializer_class = TenantOutput
+    filterset_class = TenantFilter
+    session_roles = (Membership.Role.PARTNER_ADMIN,)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Tenant.objects.none()
+        return selectors.partner_tenants(partner=self.request.partner)
+
+    @extend_schema(operation_id="tenants_list", responses={200: TenantOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(TenantOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="tenants_create",
+        request=TenantCreateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: TenantOutput, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample("Create", value={"slug": "acme", "name": "Acme Outfitters"}, request_only=True),
+            TENANT_EXAMPLE,
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = TenantCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        created = services.tenant_create(
+            partner=request.partner, actor=actor, actor_label=actor_label, **data.validated_data
+        )
+        tenant = selectors.partner_tenants(partner=request.partner).get(pk=created.tenant.pk)
+        return Response(TenantOutput(tenant).data, status=status.HTTP_201_CREATED)
+
+
+def partner_tenant(request: Request, slug: str) -> Tenant:
+    tenant = selectors.partner_tenants(partner=request.partner).filter(slug=slug).first()
+    if tenant is None:
+        raise exceptions.NotFound("No such tenant.")
+    return tenant
+
+
+class TenantDetailApi(PartnerApiView):
+    serializer_class = TenantOutput
+
+    @extend_schema(
+        operation_id="tenants_retrieve", responses={200: TenantOutput, **READ_ERRORS}, examples=[TENANT_EXAMPLE]
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(TenantOutput(partner_tenant(request, slug)).data)
+
+
+class _TenantStatusApi(PartnerApiView):
+    serializer_class = TenantOutput
+    session_roles = (Membership.Role.PARTNER_ADMIN,)
+    target_status = ""
+
+    def status_set(self, request: Request, slug: str) -> Response:
+        tenant = partner_tenant(request, slug)
+        actor, actor_label = api_actor(request)
+        services.tenant_status_set(tenant=tenant, status=self.target_status, actor=actor, actor_label=actor_label)
+        return Response(TenantOutput(partner_tenant(request, slug)).data)
+
+
+class TenantSuspendApi(_TenantStatusApi):
+    target_status = Tenant.Status.SUSPENDED
+
+    @extend_schema(
+        operation_id="tenants_suspend",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: TenantOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        return self.status_set(request, slug)
+
+
+class TenantResumeApi(_TenantStatusApi):
+    target_status = Tenant.Status.ACTIVE
+
+    @extend_schema(
+        operation_id="tenants_resume",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: TenantOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        return self.status_set(request, slug)
+
+
+# ---- tenant domain -------------------------------------------------------------------------
+
+
+class PrincipalOutput(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[("api_key", "api_key"), ("user", "user")])
+    name = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+
+
+class PartnerSummary(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+
+
+class TenantSelfOutput(TenantOutput):
+    partner = PartnerSummary()
+    principal = PrincipalOutput()
+
+
+class TenantSelfApi(ApiView):
+    """Who am I, and which tenant is this: the first call to make with a tenant key."""
+
+    api_area = "tenant"
+    serializer_class = TenantSelfOutput
+
+    @extend_schema(operation_id="tenant_retrieve", responses={200: TenantSelfOutput, **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        tenant = Tenant.objects.prefetch_related("domains").select_related("partner").get(pk=request.tenant.pk)
+        api_key = request_api_key(request)
+        principal = {
+            "type": "api_key" if api_key else "user",
+            "name": api_key.prefix if api_key else request.user.email,
+            "scopes": sorted(principal_scopes(request)),
+        }
+        tenant.principal = principal
+        return Response(TenantSelfOutput(tenant).data)

@@ -1,0 +1,152 @@
+"""Partner API: usage per tenant and month (JSON or CSV) and the audit log."""
+
+from __future__ import annotations
+
+import calendar
+
+import django_filters
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.errors import CreatedCursorPagination, error_responses
+from core.api.views import PartnerApiView
+from tenants import selectors
+from tenants.api.tenants import partner_tenant
+from tenants.models import (
+    AuditEvent,
+    UsageRecord,
+)
+from tenants.usage import usage_csv, usage_for_partner
+
+# ---- usage ---------------------------------------------------------------------------------
+
+
+class UsageOutput(serializers.Serializer):
+    day = serializers.DateField()
+    tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
+    metric = serializers.ChoiceField(choices=UsageRecord.Metric.choices)
+    count = serializers.IntegerField()
+
+
+class UsageQuery(serializers.Serializer):
+    start = serializers.DateField(required=False, help_text="First day (default: first of this month).")
+    end = serializers.DateField(required=False, help_text="Last day, inclusive (default: end of this month).")
+    tenant = serializers.SlugField(required=False)
+    format = serializers.ChoiceField(choices=[("json", "json"), ("csv", "csv")], required=False, default="json")
+
+    def validate(self, attrs: dict) -> dict:
+        today = timezone.now().date()
+        attrs.setdefault("start", today.replace(day=1))
+        attrs.setdefault("end", today.replace(day=calendar.monthrange(today.year, today.month)[1]))
+        if attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": ["The end is before the start."]})
+        if (attrs["end"] - attrs["start"]).days > 366:
+            raise serializers.ValidationError({"end": ["Ask for at most 366 days at a time."]})
+        return attrs
+
+
+class UsagePagination(CreatedCursorPagination):
+    ordering = ("-day", "-id")
+
+
+class JsonOnlyNegotiation(DefaultContentNegotiation):
+    """`?format=csv` is this view's own switch, not DRF's renderer override."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class UsageApi(PartnerApiView):
+    serializer_class = UsageOutput
+    pagination_class = UsagePagination
+    content_negotiation_class = JsonOnlyNegotiation
+    queryset = UsageRecord.objects.none()
+
+    @extend_schema(
+        operation_id="usage_list",
+        parameters=[UsageQuery],
+        responses={
+            (200, "application/json"): UsageOutput(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+            **error_responses(400, 401, 403, 404, 429),
+        },
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        query = UsageQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
+        records = usage_for_partner(partner=request.partner, start=values["start"], end=values["end"], tenant=tenant)
+        if values["format"] == "csv":
+            response = HttpResponse(usage_csv(records=records), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = (
+                f'attachment; filename="usage-{values["start"].isoformat()}-{values["end"].isoformat()}.csv"'
+            )
+            return response
+        page = self.paginate_queryset(records)
+        return self.get_paginated_response(UsageOutput(page, many=True).data)
+
+
+# ---- audit log -----------------------------------------------------------------------------
+
+
+class AuditEventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    actor = serializers.CharField(source="actor_label")
+    action = serializers.CharField()
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    target_label = serializers.CharField()
+    tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
+    changes = serializers.DictField(help_text="What changed as {field: [old, new]}; secrets only as 'changed'.")
+    request_id = serializers.CharField(help_text="The X-Request-ID of the request that made the change.")
+    created_at = serializers.DateTimeField()
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    tenant = django_filters.CharFilter(field_name="tenant__slug")
+    action = django_filters.CharFilter(
+        method="filter_action", help_text='An action, or every action under a prefix ending in "." (connection.).'
+    )
+    actor = django_filters.CharFilter(
+        field_name="actor_label", lookup_expr="icontains", help_text="Part of an email or an api-key label."
+    )
+    since = django_filters.DateFilter(field_name="created_at__date", lookup_expr="gte")
+    until = django_filters.DateFilter(field_name="created_at__date", lookup_expr="lte")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["tenant", "action", "actor", "since", "until"]
+
+    def filter_action(self, queryset, name: str, value: str):
+        return selectors.audit_events_filter(queryset, action=value)
+
+
+class AuditEventListApi(PartnerApiView):
+    serializer_class = AuditEventOutput
+    filterset_class = AuditEventFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AuditEvent.objects.none()
+        return selectors.audit_events_for_partner_qs(partner=self.request.partner)
+
+    @extend_schema(
+        operation_id="audit_list",
+        responses={200: AuditEventOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(AuditEventOutput(page, many=True).data)
+
+
+class AuditEventLegacyListApi(AuditEventListApi):
+    """`audit-events/`, the first name of `audit/`: same answer, left out of the schema."""
+
+    schema = None

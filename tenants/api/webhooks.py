@@ -1,0 +1,159 @@
+"""Partner API: outbound webhook subscriptions and their deliveries (list, redeliver)."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.auth import api_actor
+from core.api.errors import StrictSerializer, error_responses
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from tenants.models import (
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from tenants.webhooks import (
+    EVENTS,
+    webhook_deliveries_for_partner,
+    webhook_delivery_redeliver,
+    webhook_subscription_create,
+    webhook_subscription_deactivate,
+    webhook_subscriptions_for_partner,
+)
+
+# ---- webhooks ------------------------------------------------------------------------------
+
+
+class WebhookOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+    events = serializers.ListField(child=serializers.ChoiceField(choices=[(e, e) for e in EVENTS]))
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class WebhookCreatedOutput(WebhookOutput):
+    secret = serializers.CharField(
+        allow_null=True, help_text="Signing secret, shown only in this response. null in an Idempotency-Key replay."
+    )
+
+
+class WebhookCreateInput(StrictSerializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(child=serializers.ChoiceField(choices=[(e, e) for e in EVENTS]), min_length=1)
+
+
+class WebhookListCreateApi(PartnerApiView):
+    serializer_class = WebhookOutput
+    admin_scope = True
+    idempotency_redact = ("secret",)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WebhookSubscription.objects.none()
+        return webhook_subscriptions_for_partner(partner=self.request.partner)
+
+    @extend_schema(operation_id="webhooks_list", responses={200: WebhookOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(WebhookOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="webhooks_create",
+        request=WebhookCreateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: WebhookCreatedOutput, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Subscribe",
+                value={"url": "https://hooks.partner.example/tillbridge", "events": ["tenant.created"]},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = WebhookCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor, actor_label = api_actor(request)
+        subscription = webhook_subscription_create(
+            partner=request.partner, actor=actor, actor_label=actor_label, **data.validated_data
+        )
+        return Response(
+            {**WebhookOutput(subscription).data, "secret": subscription.secret}, status=status.HTTP_201_CREATED
+        )
+
+
+class WebhookDeactivateApi(PartnerApiView):
+    serializer_class = WebhookOutput
+    admin_scope = True
+
+    @extend_schema(
+        operation_id="webhooks_deactivate", responses={200: WebhookOutput, **error_responses(401, 403, 404, 429)}
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        subscription = webhook_subscriptions_for_partner(partner=request.partner).filter(pk=pk).first()
+        if subscription is None:
+            raise exceptions.NotFound("No such webhook.")
+        actor, actor_label = api_actor(request)
+        subscription = webhook_subscription_deactivate(subscription=subscription, actor=actor, actor_label=actor_label)
+        return Response(WebhookOutput(subscription).data)
+
+
+class WebhookDeliveryOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    webhook = serializers.IntegerField(source="subscription_id")
+    event = serializers.CharField()
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
+    attempts = serializers.IntegerField()
+    last_status_code = serializers.IntegerField(allow_null=True)
+    last_error = serializers.CharField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class WebhookDeliveryFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=WebhookDelivery.Status.choices)
+    event = django_filters.ChoiceFilter(choices=[(e, e) for e in EVENTS])
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["status", "event"]
+
+
+class WebhookDeliveryListApi(PartnerApiView):
+    serializer_class = WebhookDeliveryOutput
+    filterset_class = WebhookDeliveryFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WebhookDelivery.objects.none()
+        return webhook_deliveries_for_partner(partner=self.request.partner)
+
+    @extend_schema(
+        operation_id="webhook_deliveries_list", responses={200: WebhookDeliveryOutput(many=True), **READ_ERRORS}
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(WebhookDeliveryOutput(page, many=True).data)
+
+
+class WebhookRedeliverApi(PartnerApiView):
+    serializer_class = WebhookDeliveryOutput
+
+    @extend_schema(
+        operation_id="webhook_deliveries_redeliver",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={202: WebhookDeliveryOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        delivery = webhook_deliveries_for_partner(partner=request.partner).filter(pk=pk).first()
+        if delivery is None:
+            raise exceptions.NotFound("No such delivery.")
+        actor, actor_label = api_actor(request)
+        again = webhook_delivery_redeliver(delivery=delivery, actor=actor, actor_label=actor_label)
+        return Response(WebhookDeliveryOutput(again).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,182 @@
+"""Exceptions API on the partner console: the partner-wide list (read from the public TriageIndex
+only) and the alert rules."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.auth import api_actor
+from core.api.errors import StrictSerializer, error_responses
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from tenants.selectors import partner_tenants
+from triage import services
+from triage.api.exceptions import PAGE_SIZE_DOC, STATUS_FILTER_CHOICES, SlaPagination
+from triage.models import FixClass, Kind, Severity, Status
+from triage.partner.models import AlertRule, TriageIndex
+from triage.partner.selectors import alert_rules_for_partner, partner_triage_index
+from triage.views_partner import tenant_exception_url
+
+# ---- partner-wide list ----------------------------------------------------------------------
+
+
+class PartnerExceptionOutput(serializers.Serializer):
+    tenant = serializers.SlugField(source="tenant.slug")
+    tenant_name = serializers.CharField(source="tenant.name")
+    exception_id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    fix_class = serializers.ChoiceField(choices=FixClass.choices)
+    status = serializers.ChoiceField(choices=Status.choices)
+    title = serializers.CharField()
+    assignee = serializers.CharField(source="assignee_email")
+    count = serializers.IntegerField()
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    sla_due = serializers.DateTimeField()
+    sla_breached = serializers.BooleanField()
+    url = serializers.SerializerMethodField(help_text="The exception's page on the tenant's domain.")
+    api_path = serializers.SerializerMethodField(help_text="Its API detail, on this partner host.")
+
+    @extend_schema_field(serializers.CharField())
+    def get_url(self, row: TriageIndex) -> str:
+        return tenant_exception_url(self.context["request"], domain=row.tenant_domain, exception_id=row.exception_id)
+
+    @extend_schema_field(serializers.CharField())
+    def get_api_path(self, row: TriageIndex) -> str:
+        return f"/api/v1/tenants/{row.tenant.slug}/exceptions/{row.exception_id}/"
+
+
+class PartnerExceptionQuery(serializers.Serializer):
+    tenant = serializers.SlugField(required=False)
+    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False, default="open_all")
+    assignee = serializers.CharField(required=False, max_length=254, help_text="An email or `none`.")
+    sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class PartnerExceptionListApi(PartnerApiView):
+    serializer_class = PartnerExceptionOutput
+    pagination_class = SlaPagination
+    queryset = TriageIndex.objects.none()
+
+    @extend_schema(
+        operation_id="partner_exceptions_list",
+        description=(
+            "Every exception group of the partner's tenants, from the public index (no tenant schema is "
+            f"queried). {PAGE_SIZE_DOC}"
+        ),
+        parameters=[PartnerExceptionQuery],
+        responses={200: PartnerExceptionOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        query = PartnerExceptionQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        rows = partner_triage_index(
+            partner=request.partner,
+            tenant_slug=values.get("tenant", ""),
+            kind=values.get("kind", ""),
+            severity=values.get("severity", ""),
+            status="" if values["status"] == "any" else values["status"],
+            assignee=values.get("assignee", "").strip(),
+            sla_breached=values["sla_breached"],
+        )
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(PartnerExceptionOutput(page, many=True, context={"request": request}).data)
+
+
+# ---- alert rules (partner console) ----------------------------------------------------------
+
+
+class AlertRuleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    tenant = serializers.SlugField(source="tenant.slug", allow_null=True, help_text="null: every tenant.")
+    trigger = serializers.ChoiceField(choices=AlertRule.Trigger.choices)
+    threshold = serializers.IntegerField(help_text="N occurrences, for count_over.")
+    window_minutes = serializers.IntegerField(help_text="within M minutes, for count_over.")
+    emails = serializers.ListField(child=serializers.EmailField())
+    webhook = serializers.BooleanField(help_text="Also send the signed `exception.alert` webhook.")
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class AlertRuleCreateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120)
+    trigger = serializers.ChoiceField(choices=AlertRule.Trigger.choices)
+    tenant = serializers.SlugField(required=False, allow_null=True, default=None, help_text="Omit for every tenant.")
+    threshold = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
+    window_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, default=60)
+    emails = serializers.ListField(child=serializers.EmailField(), max_length=20, default=list)
+    webhook = serializers.BooleanField(default=True)
+
+
+class AlertRuleListCreateApi(PartnerApiView):
+    serializer_class = AlertRuleOutput
+    admin_scope = True
+    queryset = AlertRule.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AlertRule.objects.none()
+        return alert_rules_for_partner(partner=self.request.partner)
+
+    @extend_schema(operation_id="alert_rules_list", responses={200: AlertRuleOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(AlertRuleOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="alert_rules_create",
+        request=AlertRuleCreateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: AlertRuleOutput, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Critical to the on-call inbox",
+                value={"name": "Critical", "trigger": "critical", "emails": ["oncall@partner.example"]},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = AlertRuleCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        slug = values.pop("tenant")
+        tenant = None
+        if slug:
+            tenant = partner_tenants(partner=request.partner).filter(slug=slug).first()
+            if tenant is None:
+                raise exceptions.ValidationError({"tenant": [f"You have no tenant {slug!r}."]})
+        actor, actor_label = api_actor(request)
+        try:
+            rule = services.alert_rule_create(
+                partner=request.partner, tenant=tenant, actor=actor, actor_label=actor_label, **values
+            )
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError(error.message_dict) from error
+        return Response(AlertRuleOutput(rule).data, status=status.HTTP_201_CREATED)
+
+
+class AlertRuleDeactivateApi(PartnerApiView):
+    serializer_class = AlertRuleOutput
+    admin_scope = True
+    queryset = AlertRule.objects.none()
+
+    @extend_schema(
+        operation_id="alert_rules_deactivate", responses={200: AlertRuleOutput, **error_responses(401, 403, 404, 429)}
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        rule = alert_rules_for_partner(partner=request.partner).filter(pk=pk).first()
+        if rule is None:
+            raise exceptions.NotFound("No such alert rule.")
+        actor, actor_label = api_actor(request)
+        return Response(
+            AlertRuleOutput(services.alert_rule_deactivate(rule=rule, actor=actor, actor_label=actor_label)).data
+        )
