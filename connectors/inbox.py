@@ -47,6 +47,7 @@ from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError
 from core.http.client import ConnectorError
+from core.tasks import task_named
 from posting import services as posting
 from posting.reconciliation import payout_reconcile
 from tenants.selectors import tenant_current_suspended
@@ -89,8 +90,7 @@ def headers_kept(headers: Mapping[str, str]) -> dict[str, str]:
 
 def _dispatch(event_id: int) -> None:
     """Send the processing task; if the broker is down the event stays `received` for the sweeper."""
-    from connectors.tasks import process_inbound_event
-
+    process_inbound_event = task_named("connectors.process_inbound_event")
     try:
         process_inbound_event.apply_async(kwargs={"event_id": event_id}, retry=False)
     except Exception:  # broker down: never fail the webhook that already committed its event
@@ -493,8 +493,7 @@ def events_release_held() -> int:
 
 
 def _dispatch_release() -> None:
-    from connectors.tasks import release_held_events
-
+    release_held_events = task_named("connectors.release_held_events")
     try:
         release_held_events.apply_async(retry=False)
     except Exception:  # broker down: the inbox sweep sends it again

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,7 +18,6 @@ from connectors.vendors.base import NormaliseError
 from core.crypto import token_rotate
 from core.http import netsafety
 from core.http.client import ConnectorError
-from posting.erp.models import ErpTarget
 from tenants.audit import audit_diff, audit_record_in_tenant, audit_secret_changes
 from tenants.models import User
 
@@ -30,6 +30,16 @@ SOURCE_VENDORS = {
 }
 AUDIT_CHANGED = "changed"  # what the audit log says of a secret, never its value
 MIN_INTERVAL_MINUTES = 1
+# Apps above connectors that depend on a connection refuse its deletion through a guard they
+# register at start-up (posting.erp: the ERP target): `guard(connection)` → the reason, or "".
+_DELETE_GUARDS: list[Callable[[Connection], str]] = []
+
+
+def connection_delete_guard_register(guard: Callable[[Connection], str]) -> None:
+    if guard not in _DELETE_GUARDS:
+        _DELETE_GUARDS.append(guard)
+
+
 MAX_INTERVAL_MINUTES = 24 * 60
 
 
@@ -228,11 +238,10 @@ def connection_delete(*, connection: Connection, actor: User | None = None, acto
     keep its id). Refused while the connection is the ERP target or something posted or deployed
     through it must stay traceable: pause it instead."""
 
-    if ErpTarget.objects.filter(connection=connection).exists():
-        raise ValidationError(
-            {"connection": ["This connection is the ERP target: point posting elsewhere before deleting it."]},
-            code="connection_in_use",
-        )
+    for guard in _DELETE_GUARDS:
+        refusal = guard(connection)
+        if refusal:
+            raise ValidationError({"connection": [refusal]}, code="connection_in_use")
     audit_record_in_tenant(
         actor=actor,
         actor_label=actor_label,

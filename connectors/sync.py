@@ -33,6 +33,7 @@ from connectors.services import connection_status_set
 from connectors.vendors import adapters
 from connectors.vendors.base import NormaliseError
 from core.http.client import AuthFailed, ConnectorError
+from core.tasks import task_named
 from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count
 from tenants.webhooks import tenant_event_emit
@@ -54,8 +55,7 @@ def _queue_for(run: SyncRun) -> str | None:
 def _dispatch(run_id: int, *, queue: str | None, step: int, countdown: float = 0) -> None:
     """Send step `step` of the run. A copy of a step already done finds the run moved on and stops,
     so a resumed run never grows a second chain of steps."""
-    from connectors.tasks import sync_run_step as task
-
+    task = task_named("connectors.sync_run_step")
     try:
         options = {"kwargs": {"run_id": run_id, "step": step}, "countdown": countdown, "retry": False}
         if queue:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from connectors.inbox import event_process, events_release_held
+from connectors.sync import sync_run_step as run_step
 from core.fairness import FairTask
 from core.tasks import tenant_only
 
 
 @shared_task(base=FairTask, fair_queue="events", name="connectors.process_inbound_event", acks_late=True)
 def process_inbound_event(*, event_id: int) -> str | None:
-    from connectors.inbox import event_process
-
     tenant_only("process_inbound_event")
     event = event_process(event_id=event_id)
     return event.status if event is not None else None
@@ -19,16 +19,12 @@ def process_inbound_event(*, event_id: int) -> str | None:
 
 @shared_task(name="connectors.release_held_events", acks_late=True)
 def release_held_events() -> int:
-    from connectors.inbox import events_release_held
-
     tenant_only("release_held_events")
     return events_release_held()
 
 
 @shared_task(name="connectors.sync_run_step", acks_late=True)
 def sync_run_step(*, run_id: int, step: int | None = None) -> str | None:
-    from connectors.sync import sync_run_step as run_step
-
     tenant_only("sync_run_step")
     run = run_step(run_id=run_id, step=step)
     return run.status if run is not None else None

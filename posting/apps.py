@@ -5,10 +5,10 @@ class PostingConfig(AppConfig):
     name = "posting"
 
     def ready(self) -> None:
-        from mappings.preview import PreviewSource, preview_source_register
-        from posting import tasks  # noqa: F401 - registers the batch close job
-        from posting.retry import retry_actions_register
-        from posting.selectors import journal_preview, orders_recent
+        from mappings.preview import PreviewSource, preview_source_register  # import here: needs the app registry
+        from posting import tasks  # noqa: F401 # import here: registers the batch close job
+        from posting.retry import retry_actions_register  # import here: needs the app registry
+        from posting.selectors import journal_preview, orders_recent  # import here: needs the app registry
 
         retry_actions_register()
         # A mapping set's page previews the journal an order would post under it (mappings sits

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from commerce.models import Order, Payout, Refund
 from posting import services
+from posting.erp.services import erp_push_retry_or_raise
 from posting.models import Reconciliation
 from posting.reconciliation import payout_reconcile
 from triage.retry import retry_action
@@ -33,8 +34,6 @@ def _reconciled(reconciliation: Reconciliation) -> Reconciliation:
 
 
 def _erp_pushed(*, entry_id: int) -> object:
-    from posting.erp.services import erp_push_retry_or_raise
-
     return erp_push_retry_or_raise(entry_id=entry_id)
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from connectors.vendors import channel_adapter_for
 from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
+from core.tasks import task_named
 from promotions.models import ChannelDeployment, Promotion, PromotionVersion, Stacking
 from promotions.selectors import (
     LIVE_STATUSES,
@@ -163,8 +164,7 @@ def promotion_publish(
     )
     if not dispatch:
         return deployments
-    from promotions.tasks import deployment_send_task  # tasks imports this module
-
+    deployment_send_task = task_named("promotions.deployment_send")
     for deployment in deployments:
         deployment_id = deployment.pk
         transaction.on_commit(lambda deployment_id=deployment_id: deployment_send_task.delay(deployment_id))

@@ -18,6 +18,7 @@ from django.utils import timezone
 from connectors.models import Connection
 from connectors.vendors.base import PriceSpec
 from core.money import quantize
+from core.tasks import task_named
 from promotions.deployment import channel_adapter, connection_adapter
 from promotions.lifecycle import _channels
 from promotions.models import ChannelPrice, PriceList, PriceListDeployment, PriceListVersion
@@ -268,8 +269,7 @@ def price_list_publish(
     price_list.published_version, price_list.status = version, S.PUBLISHED
     price_list.save(update_fields=["published_version", "status", "updated_at"])
     _audit(price_list, "publish", actor=actor, actor_label=actor_label, changes={"version": version.number})
-    from promotions.tasks import price_list_send_task  # tasks imports this module
-
+    price_list_send_task = task_named("promotions.price_list_send")
     for deployment in deployments:
         deployment_id = deployment.pk
         transaction.on_commit(lambda deployment_id=deployment_id: price_list_send_task.delay(deployment_id))

@@ -8,6 +8,7 @@ class TenantsConfig(AppConfig):
     verbose_name = "Partners and tenants"
 
     def ready(self) -> None:
+        from tenants import tasks  # noqa: F401 # import here: registers the webhook tasks
         from tenants.api_keys import ROLE_SCOPES, api_key_check, api_key_touch  # import here: needs the app registry
         from tenants.models import ApiKey, IdempotencyRecord  # import here: needs the app registry
         from tenants.usage import usage_increment  # import here: needs the app registry

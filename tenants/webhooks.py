@@ -30,6 +30,7 @@ from core.http.client import ConnectorError, UnsafeUrl, VendorClient, VendorTime
 from core.http.netsafety import UnsafeUrl as UnsafeUrlInput
 from core.http.netsafety import connect_failure_message, url_check
 from core.http.netsafety import resolve_host as _resolve
+from core.tasks import task_named
 from tenants.audit import audit_record
 from tenants.models import Partner, Tenant, User, WebhookDelivery, WebhookSubscription
 
@@ -105,8 +106,7 @@ def webhook_subscription_deactivate(
 
 
 def _dispatch(delivery_id: int, *, countdown: float = 0) -> None:
-    from tenants.tasks import webhook_deliver  # import here: tenants.tasks imports this module
-
+    webhook_deliver = task_named("tenants.webhook_deliver")
     webhook_deliver.apply_async(kwargs={"delivery_id": delivery_id}, countdown=countdown)
 
 

@@ -17,6 +17,7 @@ from django.core.validators import validate_email
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from core.tasks import task_named
 from tenants.audit import audit_record
 from tenants.models import Membership, Partner, Tenant, User
 from tenants.webhooks import tenant_event_emit
@@ -203,8 +204,7 @@ def exception_raise(
 
 
 def _alerts_after_commit(exception: TriageException, trigger: str) -> None:
-    from triage.tasks import alerts_evaluate_task  # tasks import this module: deferred
-
+    alerts_evaluate_task = task_named("triage.alerts_evaluate")
     exception_id = exception.pk
     transaction.on_commit(lambda: alerts_evaluate_task.delay(exception_id=exception_id, trigger=trigger))
 
@@ -288,8 +288,7 @@ def exception_assign(
     )
     _index_sync(exception)
     if assignee is not None and (actor is None or assignee.pk != actor.pk):
-        from triage.tasks import assignee_notify_task  # tasks import this module: deferred
-
+        assignee_notify_task = task_named("triage.assignee_notify")
         exception_id = exception.pk
         transaction.on_commit(lambda: assignee_notify_task.delay(exception_id=exception_id))
     return exception
@@ -388,8 +387,7 @@ def exception_retry(
     if not exception.is_open:
         raise ValidationError({"status": "This exception is already closed."})
     _activity(exception, "retry_requested", actor=actor, actor_label=actor_label)
-    from triage.tasks import exception_retry_task  # tasks import this module: deferred
-
+    exception_retry_task = task_named("triage.exception_retry")
     transaction.on_commit(lambda: exception_retry_task.delay(exception_id=exception.pk))
     return exception
 

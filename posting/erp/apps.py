@@ -10,4 +10,8 @@ class ErpConfig(AppConfig):
     verbose_name = "ERP"
 
     def ready(self) -> None:
-        from posting.erp import tasks, tokens  # noqa: F401 - registers the push sweep and the token keepalive
+        from connectors.services import connection_delete_guard_register  # import here: needs the app registry
+        from posting.erp import tasks, tokens  # noqa: F401 # import here: registers the push sweep and the token keepalive
+        from posting.erp.selectors import erp_target_delete_refusal  # import here: needs the app registry
+
+        connection_delete_guard_register(erp_target_delete_refusal)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from posting.erp.models import ErpPush
+from connectors.models import Connection
+from posting.erp.models import ErpPush, ErpTarget
 from posting.models import JournalEntry
 
 
@@ -20,3 +21,10 @@ def push_summary() -> dict[str, int]:
 
 def entry_exists(*, entry_id: int) -> bool:
     return JournalEntry.objects.filter(pk=entry_id).exists()
+
+
+def erp_target_delete_refusal(connection: Connection) -> str:
+    """Why `connection` may not be deleted ("" when it may): it is the ERP target."""
+    if ErpTarget.objects.filter(connection=connection).exists():
+        return "This connection is the ERP target: point posting elsewhere before deleting it."
+    return ""

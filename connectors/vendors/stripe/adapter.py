@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.models import Connection
-from connectors.selectors import STRIPE_ROLE_PROCESSOR, stripe_role
 from connectors.vendors import adapter_register
 from connectors.vendors.base import PackageAdapter
 from connectors.vendors.stripe import client, normalise
 from connectors.vendors.stripe.normalise import CHARGE_TOPICS, COVERED_TOPICS, PAYOUT_TOPICS, REFUND_TOPICS
 from connectors.vendors.stripe.polling import POLL_TOPICS
+from connectors.vendors.stripe.roles import STRIPE_ROLE_PROCESSOR, stripe_role
 
 
 class StripeAdapter(PackageAdapter):

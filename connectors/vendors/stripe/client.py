@@ -9,8 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from connectors.models import Connection
-from connectors.selectors import STRIPE_ROLES
 from connectors.vendors.base import NormaliseError
+from connectors.vendors.stripe.roles import STRIPE_ROLES
 from core.http.client import VendorClient
 from core.money import from_minor
 

@@ -33,12 +33,12 @@ from commerce.documents import (
     ShippingLineDoc,
     TaxLineDoc,
 )
-from connectors.selectors import STRIPE_ROLE_PROCESSOR
 from connectors.vendors.base import (
     Document,
     NormaliseError,
 )
 from connectors.vendors.common import currency_code, minor, require
+from connectors.vendors.stripe.roles import STRIPE_ROLE_PROCESSOR
 from core.money import from_minor
 
 CHARGE_TOPICS = ("charge.succeeded", "charge.captured", "charge.updated", "charge.refunded")

@@ -15,7 +15,7 @@ from django_tenants.utils import tenant_context
 
 from commerce.models import Order
 from connectors.inbox import event_process, event_store
-from connectors.selectors import stripe_role
+from connectors.vendors.stripe.roles import stripe_role
 from core.http import netsafety
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry, JournalLine
