@@ -83,18 +83,15 @@ class ErpNextAdapter(base.ErpAdapter):
         exc_type = body.get("exc_type", "")
         words = "; ".join(server_messages(body)) or body.get("exception") or body.get("message") or f"HTTP {status}"
         lowered = words.lower()
-        if status in (401, 403) or exc_type in ("AuthenticationError", "PermissionError"):
-            kind = base.ErrorKind.RECONNECT
-        elif exc_type == "ClosedAccountingPeriod" or "closed accounting period" in lowered or "frozen" in lowered:
-            kind = base.ErrorKind.CLOSED_PERIOD
-        elif (exc_type == "LinkValidationError" and "account" in lowered) or "is disabled" in lowered:
-            kind = base.ErrorKind.UNKNOWN_ACCOUNT
-        elif exc_type == "DoesNotExistError" or status == 404:
-            kind = base.ErrorKind.NOT_FOUND
-        elif status >= 500:
-            kind = base.ErrorKind.UNAVAILABLE
-        else:
-            kind = base.ErrorKind.VALIDATION
+        kind = base.error_kind(
+            status=status,
+            reconnect=status in (401, 403) or exc_type in ("AuthenticationError", "PermissionError"),
+            closed_period=exc_type == "ClosedAccountingPeriod"
+            or "closed accounting period" in lowered
+            or "frozen" in lowered,
+            unknown_account=(exc_type == "LinkValidationError" and "account" in lowered) or "is disabled" in lowered,
+            not_found=exc_type == "DoesNotExistError",
+        )
         return base.ErpError(kind, f"ERPNext: {words}", status_code=status, code=exc_type)
 
     def _list(self, doctype: str, *, fields: list[str], filters: list[list]) -> list[dict[str, Any]]:

@@ -179,18 +179,12 @@ class NetSuiteAdapter(base.ErpAdapter):
         words = "; ".join(detail.get("detail", "") for detail in details) or body.get("title") or f"HTTP {status}"
         code = details[0].get("o:errorCode", "") if details else ""
         lowered = words.lower()
-        if status == 401 or code == "INVALID_LOGIN":
-            kind = base.ErrorKind.RECONNECT
-        elif "period" in lowered and ("closed" in lowered or "locked" in lowered):
-            kind = base.ErrorKind.CLOSED_PERIOD
-        elif "account" in lowered and ("invalid" in lowered or "inactive" in lowered):
-            kind = base.ErrorKind.UNKNOWN_ACCOUNT
-        elif status == 404:
-            kind = base.ErrorKind.NOT_FOUND
-        elif status >= 500:
-            kind = base.ErrorKind.UNAVAILABLE
-        else:
-            kind = base.ErrorKind.VALIDATION
+        kind = base.error_kind(
+            status=status,
+            reconnect=status == 401 or code == "INVALID_LOGIN",
+            closed_period="period" in lowered and ("closed" in lowered or "locked" in lowered),
+            unknown_account="account" in lowered and ("invalid" in lowered or "inactive" in lowered),
+        )
         return base.ErpError(kind, f"NetSuite: {words}", status_code=status, code=code)
 
     def suiteql(self, query: str) -> list[dict[str, Any]]:

@@ -81,16 +81,13 @@ class OdooAdapter(base.ErpAdapter):
         name = data.get("name", "")
         message = data.get("message") or error.get("message", "Odoo error")
         lowered = message.lower()
-        if name.endswith("AccessDenied") or "access denied" in lowered:
-            kind = base.ErrorKind.RECONNECT
-        elif "lock date" in lowered or "locked period" in lowered:
-            kind = base.ErrorKind.CLOSED_PERIOD
-        elif "account" in lowered and ("deprecated" in lowered or "does not exist" in lowered or "archived" in lowered):
-            kind = base.ErrorKind.UNKNOWN_ACCOUNT
-        elif name.endswith("MissingError"):
-            kind = base.ErrorKind.NOT_FOUND
-        else:
-            kind = base.ErrorKind.VALIDATION
+        kind = base.error_kind(
+            reconnect=name.endswith("AccessDenied") or "access denied" in lowered,
+            closed_period="lock date" in lowered or "locked period" in lowered,
+            unknown_account="account" in lowered
+            and ("deprecated" in lowered or "does not exist" in lowered or "archived" in lowered),
+            not_found=name.endswith("MissingError"),
+        )
         return base.ErpError(kind, f"Odoo: {message}", code=name)
 
     def _uid(self) -> int:

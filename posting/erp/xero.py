@@ -95,18 +95,12 @@ class XeroAdapter(OAuth2Adapter):
             or (f"HTTP {status}")
         )
         lowered = words.lower()
-        if status in (401, 403):
-            kind = base.ErrorKind.RECONNECT
-        elif "lock date" in lowered or "locked period" in lowered:
-            kind = base.ErrorKind.CLOSED_PERIOD
-        elif "account code" in lowered or ("account" in lowered and "archived" in lowered):
-            kind = base.ErrorKind.UNKNOWN_ACCOUNT
-        elif status == 404:
-            kind = base.ErrorKind.NOT_FOUND
-        elif status >= 500:
-            kind = base.ErrorKind.UNAVAILABLE
-        else:
-            kind = base.ErrorKind.VALIDATION
+        kind = base.error_kind(
+            status=status,
+            reconnect=status in (401, 403),
+            closed_period="lock date" in lowered or "locked period" in lowered,
+            unknown_account="account code" in lowered or ("account" in lowered and "archived" in lowered),
+        )
         return base.ErpError(kind, f"Xero: {words}", status_code=status, code=str(body.get("ErrorNumber", "")))
 
     def connections(self) -> list[dict[str, Any]]:
