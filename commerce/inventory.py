@@ -32,7 +32,7 @@ from commerce.models import (
     SafetyStock,
     StockChange,
 )
-from commerce.upserts import UpsertOutcome, UpsertResult, stale_outcome
+from commerce.upserts import UpsertOutcome, UpsertResult, stale_result
 from tenants.audit import audit_record
 
 if TYPE_CHECKING:
@@ -145,11 +145,9 @@ def inventory_level_upsert(
         else:
             stock_changed_mark(pairs=[(location.pk, document.sku)])
             return UpsertResult(UpsertOutcome.CREATED, level)
-    outcome = stale_outcome(
-        existing, document.source_version, "inventory_level", f"{location.external_id}:{document.sku}"
-    )
-    if outcome is not None:
-        return UpsertResult(outcome, existing)
+    stale = stale_result(existing, document.source_version, "inventory_level", f"{location.external_id}:{document.sku}")
+    if stale is not None:
+        return stale
     moved = existing.on_hand != on_hand or existing.net_of_source_orders != document.net_of_source_orders
     for name, value in fields.items():
         setattr(existing, name, value)
