@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from commerce.documents import CanonicalInventoryLevel
@@ -32,7 +32,7 @@ from commerce.models import (
     SafetyStock,
     StockChange,
 )
-from commerce.upserts import UpsertOutcome, UpsertResult, stale_outcome
+from commerce.upserts import UpsertOutcome, UpsertResult, stale_result
 from tenants.audit import audit_record
 
 if TYPE_CHECKING:
@@ -145,11 +145,9 @@ def inventory_level_upsert(
         else:
             stock_changed_mark(pairs=[(location.pk, document.sku)])
             return UpsertResult(UpsertOutcome.CREATED, level)
-    outcome = stale_outcome(
-        existing, document.source_version, "inventory_level", f"{location.external_id}:{document.sku}"
-    )
-    if outcome is not None:
-        return UpsertResult(outcome, existing)
+    stale = stale_result(existing, document.source_version, "inventory_level", f"{location.external_id}:{document.sku}")
+    if stale is not None:
+        return stale
     moved = existing.on_hand != on_hand or existing.net_of_source_orders != document.net_of_source_orders
     for name, value in fields.items():
         setattr(existing, name, value)
@@ -180,6 +178,13 @@ def reservations_held(*, order: Order) -> set[tuple[int | None, str]]:
     )
 
 
+def _quantity_per_order_line(rows: QuerySet) -> dict[int, int]:
+    """Order line id → the quantity of `rows` (fulfilment or refund lines) on it."""
+    return dict(
+        rows.values("order_line_id").annotate(quantity=Sum("quantity")).values_list("order_line_id", "quantity")
+    )
+
+
 def reservations_sync(*, order: Order, previously_held: set[tuple[int | None, str]] = frozenset()) -> int:
     """Reserve each line's unfulfilled, unrefunded quantity while the order is open; release it when
     the order is fulfilled, cancelled or refunded. Called explicitly by order and refund upserts.
@@ -200,18 +205,8 @@ def reservations_sync(*, order: Order, previously_held: set[tuple[int | None, st
     refunded: dict[int, int] = {}
     location_id = None
     if not closed:
-        fulfilled = dict(
-            FulfilmentLine.objects.filter(fulfilment__order=order)
-            .values("order_line_id")
-            .annotate(quantity=Sum("quantity"))
-            .values_list("order_line_id", "quantity")
-        )
-        refunded = dict(
-            RefundLine.objects.filter(refund__order=order)
-            .values("order_line_id")
-            .annotate(quantity=Sum("quantity"))
-            .values_list("order_line_id", "quantity")
-        )
+        fulfilled = _quantity_per_order_line(FulfilmentLine.objects.filter(fulfilment__order=order))
+        refunded = _quantity_per_order_line(RefundLine.objects.filter(refund__order=order))
         location = _order_location(order) if lines else None
         location_id = location.pk if location else None
     now = timezone.now()

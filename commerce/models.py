@@ -31,6 +31,13 @@ class SourceDocument(models.Model):
 
     class Meta:
         abstract = True
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_connection_id", "external_id"],
+                name="%(app_label)s_%(class)s_source_unique",
+                nulls_distinct=False,
+            )
+        ]
 
 
 class Order(SourceDocument):
@@ -46,15 +53,8 @@ class Order(SourceDocument):
     presentment_amounts = models.JSONField(default=dict, blank=True)
     vendor_total = models.DecimalField(**MONEY, null=True, blank=True)
 
-    class Meta:
+    class Meta(SourceDocument.Meta):
         ordering = ["-placed_at", "-pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["source", "source_connection_id", "external_id"],
-                name="commerce_order_source_unique",
-                nulls_distinct=False,
-            )
-        ]
 
     def __str__(self) -> str:
         return f"Order {self.external_id}"
@@ -186,15 +186,8 @@ class Refund(SourceDocument):
     amount = models.DecimalField(**MONEY, null=True, blank=True)
     reason = models.CharField(max_length=255, blank=True)
 
-    class Meta:
+    class Meta(SourceDocument.Meta):
         ordering = ["processed_at", "pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["source", "source_connection_id", "external_id"],
-                name="commerce_refund_source_unique",
-                nulls_distinct=False,
-            )
-        ]
 
     def __str__(self) -> str:
         return f"Refund {self.external_id}"
@@ -218,15 +211,8 @@ class Payout(SourceDocument):
     arrival_date = models.DateField()
     amount = models.DecimalField(**MONEY)
 
-    class Meta:
+    class Meta(SourceDocument.Meta):
         ordering = ["-arrival_date", "-pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["source", "source_connection_id", "external_id"],
-                name="commerce_payout_source_unique",
-                nulls_distinct=False,
-            )
-        ]
 
     def __str__(self) -> str:
         return f"Payout {self.external_id}"

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
 
 from commerce.documents import (
     CanonicalOrder,
@@ -37,6 +36,7 @@ from commerce.models import (
     SafetyStock,
 )
 from core.money import quantize
+from core.timeseries import counts_per_day
 
 
 def _order_taxes(order: Order) -> tuple[dict[int, list[TaxLineDoc]], dict[int, list[TaxLineDoc]]]:
@@ -432,13 +432,7 @@ def reservations_unallocated(*, skus: Iterable[str] | None = None) -> dict[str, 
 
 def orders_placed_per_day(*, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> dict[dt.date, int]:
     """Orders placed in [start, end), counted per day in `tz`."""
-    rows = (
-        Order.objects.filter(placed_at__gte=start, placed_at__lt=end)
-        .annotate(day=TruncDate("placed_at", tzinfo=tz))
-        .values("day")
-        .annotate(n=Count("pk"))
-    )
-    return {row["day"]: row["n"] for row in rows}
+    return counts_per_day(Order.objects.all(), "placed_at", start=start, end=end, tz=tz)
 
 
 def orders_placed_since(*, since: dt.datetime) -> dict[int, int | None]:

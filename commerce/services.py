@@ -39,7 +39,7 @@ from commerce.models import (
     ShippingLine,
     TaxLine,
 )
-from commerce.upserts import UpsertOutcome, UpsertResult, stale_outcome
+from commerce.upserts import UpsertOutcome, UpsertResult, stale_result
 from core.money import MoneyError, currency_check, quantize
 from tenants.usage import usage_count
 
@@ -300,13 +300,26 @@ def _written(existing: M | None, obj: M) -> UpsertResult[M]:
 
 
 def _document_save(
-    model: type[M], existing: M | None, *, source: str, connection_id: int | None, external_id: str, fields: dict
+    model: type[M],
+    existing: M | None,
+    *,
+    source: str,
+    connection_id: int | None,
+    document: CanonicalOrder | CanonicalRefund | CanonicalPayout,
+    fields: dict,
 ) -> M:
-    """Create the stored document, or overwrite the existing one's fields with the new version's.
+    """Create the stored document, or overwrite the existing one's fields with the new version's:
+    `fields` and what every document has (its version, raw event and currency).
     A first version is metered for billing in the same transaction (a new version is not)."""
+    fields = {
+        "source_version": document.source_version,
+        "raw_event_id": document.raw_event_id,
+        "currency": document.currency,
+        **fields,
+    }
     if existing is None:
         created = model.objects.create(
-            source=source, source_connection_id=connection_id, external_id=external_id, **fields
+            source=source, source_connection_id=connection_id, external_id=document.external_id, **fields
         )
         if model in _METERED:
             usage_count(metric=_METERED[model])
@@ -335,15 +348,12 @@ def order_upsert(*, source: str, connection_id: int | None, document: CanonicalO
     order_document_validate(document)
     document = _promotion_funding(document)
     existing = _stored(Order, source=source, connection_id=connection_id, external_id=document.external_id)
-    outcome = stale_outcome(existing, document.source_version, "order", document.external_id)
-    if outcome is not None:
-        return UpsertResult(outcome, existing)
+    stale = stale_result(existing, document.source_version, "order", document.external_id)
+    if stale is not None:
+        return stale
     if existing is not None and existing.currency != document.currency:
         raise ValidationError({"currency": [f"The order is in {existing.currency}, not {document.currency}."]})
     fields = {
-        "source_version": document.source_version,
-        "raw_event_id": document.raw_event_id,
-        "currency": document.currency,
         "channel": document.channel,
         "store": document.store,
         "placed_at": document.placed_at,
@@ -358,7 +368,7 @@ def order_upsert(*, source: str, connection_id: int | None, document: CanonicalO
     }
     held = reservations_held(order=existing) if existing is not None else set()
     order = _document_save(
-        Order, existing, source=source, connection_id=connection_id, external_id=document.external_id, fields=fields
+        Order, existing, source=source, connection_id=connection_id, document=document, fields=fields
     )
     _order_children_write(order, document)
     reservations_sync(order=order, previously_held=held)
@@ -374,9 +384,9 @@ def refund_upsert(*, source: str, connection_id: int | None, document: Canonical
     if order is None:
         raise ValidationError({"order_external_id": [f"No order {document.order_external_id!r} from this source."]})
     existing = _stored(Refund, source=source, connection_id=connection_id, external_id=document.external_id, lock=False)
-    outcome = stale_outcome(existing, document.source_version, "refund", document.external_id)
-    if outcome is not None:
-        return UpsertResult(outcome, existing)
+    stale = stale_result(existing, document.source_version, "refund", document.external_id)
+    if stale is not None:
+        return stale
     if document.currency != order.currency:
         errors["currency"] = [f"The refund is in {document.currency} but the order is in {order.currency}."]
     _amount(errors, "shipping", document.shipping, document.currency)
@@ -414,9 +424,6 @@ def refund_upsert(*, source: str, connection_id: int | None, document: Canonical
     if errors:
         raise ValidationError(errors)
     fields = {
-        "source_version": document.source_version,
-        "raw_event_id": document.raw_event_id,
-        "currency": document.currency,
         "order": order,
         "processed_at": document.processed_at,
         "shipping": document.shipping,
@@ -426,7 +433,7 @@ def refund_upsert(*, source: str, connection_id: int | None, document: Canonical
         "reason": document.reason,
     }
     refund = _document_save(
-        Refund, existing, source=source, connection_id=connection_id, external_id=document.external_id, fields=fields
+        Refund, existing, source=source, connection_id=connection_id, document=document, fields=fields
     )
     if existing is not None:
         refund.lines.all().delete()
@@ -444,9 +451,9 @@ def payout_upsert(*, source: str, connection_id: int | None, document: Canonical
     if not _currency(errors, "currency", document.currency):
         raise ValidationError(errors)
     existing = _stored(Payout, source=source, connection_id=connection_id, external_id=document.external_id)
-    outcome = stale_outcome(existing, document.source_version, "payout", document.external_id)
-    if outcome is not None:
-        return UpsertResult(outcome, existing)
+    stale = stale_result(existing, document.source_version, "payout", document.external_id)
+    if stale is not None:
+        return stale
     if existing is not None and existing.currency != document.currency:
         errors["currency"] = [f"The payout is in {existing.currency}, not {document.currency}."]
     if not document.gateway:
@@ -461,15 +468,12 @@ def payout_upsert(*, source: str, connection_id: int | None, document: Canonical
     if errors:
         raise ValidationError(errors)
     fields = {
-        "source_version": document.source_version,
-        "raw_event_id": document.raw_event_id,
-        "currency": document.currency,
         "gateway": document.gateway,
         "arrival_date": document.arrival_date,
         "amount": document.amount,
     }
     payout = _document_save(
-        Payout, existing, source=source, connection_id=connection_id, external_id=document.external_id, fields=fields
+        Payout, existing, source=source, connection_id=connection_id, document=document, fields=fields
     )
     if existing is not None:
         payout.lines.all().delete()

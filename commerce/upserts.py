@@ -28,8 +28,9 @@ class UpsertResult(Generic[T]):
     obj: T
 
 
-def stale_outcome(existing, version: int, kind: str, external_id: str) -> UpsertOutcome | None:
-    """IGNORED_STALE or UNCHANGED when `version` must not overwrite `existing`; None to write it."""
+def stale_result(existing: T | None, version: int, kind: str, external_id: str) -> UpsertResult[T] | None:
+    """IGNORED_STALE or UNCHANGED (with `existing`) when `version` must not overwrite `existing`; None
+    to write it."""
     if existing is None:
         return None
     if version < existing.source_version:
@@ -40,7 +41,7 @@ def stale_outcome(existing, version: int, kind: str, external_id: str) -> Upsert
             stored=existing.source_version,
             received=version,
         )
-        return UpsertOutcome.IGNORED_STALE
+        return UpsertResult(UpsertOutcome.IGNORED_STALE, existing)
     if version == existing.source_version:
-        return UpsertOutcome.UNCHANGED
+        return UpsertResult(UpsertOutcome.UNCHANGED, existing)
     return None

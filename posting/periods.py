@@ -53,7 +53,13 @@ def _month_end(day: dt.date) -> bool:
     return day.day == calendar.monthrange(day.year, day.month)[1]
 
 
-def _audit(*, period: PeriodClose, action: str, before: dt.date | None, actor: User | None, actor_label: str | None):
+def _closed_through_move(
+    period: PeriodClose, through: dt.date | None, *, action: str, actor: User | None, actor_label: str | None
+) -> PeriodClose:
+    """Move the ledger's close to `through`, recorded in the audit trail (before and after)."""
+    before = period.closed_through
+    period.closed_through = through
+    period.save()
     tenant = connection.tenant
     audit_record(
         actor=actor,
@@ -62,8 +68,9 @@ def _audit(*, period: PeriodClose, action: str, before: dt.date | None, actor: U
         target=period,
         tenant=tenant,
         partner=tenant.partner,
-        changes={"closed_through": [before.isoformat() if before else None, _iso(period.closed_through)]},
+        changes={"closed_through": [_iso(before), _iso(through)]},
     )
+    return period
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -83,10 +90,7 @@ def period_close(*, through: dt.date, actor: User | None, actor_label: str | Non
         raise ValidationError(
             {"closed_through": f"The ledger is already closed through {before.isoformat()}; reopen to move it back."}
         )
-    period.closed_through = through
-    period.save()
-    _audit(period=period, action="period_closed", before=before, actor=actor, actor_label=actor_label)
-    return period
+    return _closed_through_move(period, through, action="period_closed", actor=actor, actor_label=actor_label)
 
 
 @transaction.atomic
@@ -101,10 +105,7 @@ def period_reopen(*, through: dt.date | None, actor: User | None, actor_label: s
         raise ValidationError(
             {"closed_through": f"Reopen to an earlier month end than {before.isoformat()}, or to none."}
         )
-    period.closed_through = through
-    period.save()
-    _audit(period=period, action="period_reopened", before=before, actor=actor, actor_label=actor_label)
-    return period
+    return _closed_through_move(period, through, action="period_reopened", actor=actor, actor_label=actor_label)
 
 
 def _zone() -> zoneinfo.ZoneInfo:

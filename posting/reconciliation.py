@@ -99,7 +99,11 @@ PAYOUT_LINE_ROLES: dict[str, tuple[str, int]] = {
 }
 
 
-def _payout_role_postings(payout: Payout) -> tuple[list[int], dict[str, tuple[Decimal, list[int]]]]:
+# A payout's postings: its journal entries' ids, and per role the net debit and the journal line ids.
+PayoutPostings = tuple[list[int], dict[str, tuple[Decimal, list[int]]]]
+
+
+def _payout_role_postings(payout: Payout) -> PayoutPostings:
     """Every journal entry posted for this payout, oldest first (all versions, reversals netting
     out) and, per role, the net debit posted and the ids of the journal lines behind it."""
     entries = list(
@@ -156,7 +160,7 @@ def _role_match(
     *,
     actual: Decimal,
     currency: str,
-    postings: tuple[list[int], dict[str, tuple[Decimal, list[int]]]],
+    postings: PayoutPostings,
     role_expected: dict[str, Decimal],
 ) -> tuple[dict, str, Decimal]:
     """A fee, adjustment, reserve or unknown line against the payout journal's line of its role."""
@@ -182,7 +186,7 @@ def _reconcile_row(
     line: PayoutLine,
     *,
     payout: Payout,
-    postings: tuple[list[int], dict[str, tuple[Decimal, list[int]]]],
+    postings: PayoutPostings,
     role_expected: dict[str, Decimal],
 ) -> dict:
     currency = payout.currency

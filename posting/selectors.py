@@ -9,13 +9,14 @@ from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tenants.utils import schema_exists, tenant_context
 
 from commerce.models import Order, Payment, Payout, PayoutLine, Refund
 from commerce.selectors import order_document
 from core.money import quantize
+from core.timeseries import counts_per_day
 from mappings.models import Account, MappingSet, PostingRole
 from mappings.selectors import AccountResolver, Unmapped
 from posting.builders import Policy, PostingRefused, build_order
@@ -502,13 +503,7 @@ def partner_payouts(
 
 def journals_created_per_day(*, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> dict[dt.date, int]:
     """Journal entries created in [start, end), counted per day in `tz`."""
-    rows = (
-        JournalEntry.objects.filter(created_at__gte=start, created_at__lt=end)
-        .annotate(day=TruncDate("created_at", tzinfo=tz))
-        .values("day")
-        .annotate(n=Count("pk"))
-    )
-    return {row["day"]: row["n"] for row in rows}
+    return counts_per_day(JournalEntry.objects.all(), "created_at", start=start, end=end, tz=tz)
 
 
 def journals_unacknowledged_counts() -> dict[str, int]:

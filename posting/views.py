@@ -1,4 +1,5 @@
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.contrib import messages
@@ -14,7 +15,7 @@ from core.spreadsheet import csv_writer
 from mappings.models import Account
 from posting.exports import ledger_beancount, ledger_csv
 from posting.forms import PeriodCloseForm, PeriodReopenForm, PolicyForm
-from posting.models import JournalEntry, PostingBatch, Reconciliation
+from posting.models import JournalEntry, PeriodClose, PostingBatch, Reconciliation
 from posting.periods import period_close, period_close_get, period_reopen
 from posting.reconciliation import payout_reconcile
 from posting.selectors import (
@@ -96,24 +97,20 @@ def _can_edit(request: HttpRequest) -> bool:
 
 
 def policy(request: HttpRequest) -> HttpResponse:
-    can_edit = _can_edit(request)
-    current = policy_read()
-    form = PolicyForm(initial={name: getattr(current, name) for name in POLICY_FIELDS})
-    status = 200
-    if request.method == "POST":
-        if not can_edit:
-            return HttpResponse("Viewers cannot change the posting policy.", status=403)
-        form = PolicyForm(request.POST)
-        if form.is_valid():
-            try:
-                policy_update(**form.cleaned_data, actor=request.user)
-            except ValidationError as error:
-                form.add_error(None, error.messages)
-            else:
-                messages.success(request, "Posting policy saved. It applies to documents posted from now on.")
-                return redirect("posting_policy")
-        status = 400
-    return _policy_render(request, form=form, status=status)
+    if request.method != "POST":
+        return _policy_render(request)
+    if not _can_edit(request):
+        return HttpResponse("Viewers cannot change the posting policy.", status=403)
+    form = PolicyForm(request.POST)
+    if form.is_valid():
+        try:
+            policy_update(**form.cleaned_data, actor=request.user)
+        except ValidationError as error:
+            form.add_error(None, error.messages)
+        else:
+            messages.success(request, "Posting policy saved. It applies to documents posted from now on.")
+            return redirect("posting_policy")
+    return _policy_render(request, form=form, status=400)
 
 
 def _can_close(request: HttpRequest) -> bool:
@@ -149,41 +146,52 @@ def _policy_render(
     )
 
 
-def period_close_page(request: HttpRequest) -> HttpResponse:
-    """Close the built-in ledger through a month end (POST only; tenant admins)."""
+def _period_change(
+    request: HttpRequest,
+    *,
+    form_name: str,
+    form_class: type[PeriodCloseForm | PeriodReopenForm],
+    change: Callable[..., PeriodClose],
+    done: Callable[[PeriodClose], str],
+) -> HttpResponse:
+    """Close or reopen ledger periods from the policy page's form `form_name` (POST only; tenant admins)."""
     if request.method != "POST":
         return redirect("posting_policy")
     if not _can_close(request):
         return HttpResponse("Only a tenant admin can close or reopen ledger periods.", status=403)
-    form = PeriodCloseForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            period = period_close(through=form.cleaned_data["closed_through"], actor=request.user)
+            period = change(through=form.cleaned_data["closed_through"], actor=request.user)
         except ValidationError as error:
             form.add_error(None, error.messages)
         else:
-            messages.success(request, f"Ledger closed through {period.closed_through:%Y-%m-%d}.")
+            messages.success(request, done(period))
             return redirect("posting_policy")
-    return _policy_render(request, close_form=form, status=400)
+    return _policy_render(request, **{form_name: form}, status=400)
+
+
+def period_close_page(request: HttpRequest) -> HttpResponse:
+    """Close the built-in ledger through a month end."""
+    return _period_change(
+        request,
+        form_name="close_form",
+        form_class=PeriodCloseForm,
+        change=period_close,
+        done=lambda period: f"Ledger closed through {period.closed_through:%Y-%m-%d}.",
+    )
 
 
 def period_reopen_page(request: HttpRequest) -> HttpResponse:
-    """Reopen ledger periods back to an earlier month end, or all of them (POST only; tenant admins)."""
-    if request.method != "POST":
-        return redirect("posting_policy")
-    if not _can_close(request):
-        return HttpResponse("Only a tenant admin can close or reopen ledger periods.", status=403)
-    form = PeriodReopenForm(request.POST)
-    if form.is_valid():
-        try:
-            period = period_reopen(through=form.cleaned_data["closed_through"], actor=request.user)
-        except ValidationError as error:
-            form.add_error(None, error.messages)
-        else:
-            closed = f"closed through {period.closed_through:%Y-%m-%d}" if period.closed_through else "fully open"
-            messages.success(request, f"Ledger reopened: now {closed}.")
-            return redirect("posting_policy")
-    return _policy_render(request, reopen_form=form, status=400)
+    """Reopen ledger periods back to an earlier month end, or all of them."""
+    return _period_change(
+        request, form_name="reopen_form", form_class=PeriodReopenForm, change=period_reopen, done=_reopened_message
+    )
+
+
+def _reopened_message(period: PeriodClose) -> str:
+    closed = f"closed through {period.closed_through:%Y-%m-%d}" if period.closed_through else "fully open"
+    return f"Ledger reopened: now {closed}."
 
 
 def batches(request: HttpRequest) -> HttpResponse:

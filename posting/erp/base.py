@@ -68,6 +68,25 @@ class ErpError(Exception):
         return f"ErpError({self.kind.value!r}, {self.message!r})"
 
 
+def error_kind(
+    *, status: int = 0, reconnect: bool, closed_period: bool, unknown_account: bool, not_found: bool = False
+) -> ErrorKind:
+    """The kind of an ERP's refusal, checked in the same order for every ERP: its own signs first
+    (credentials, a closed period, an unknown account, a missing record), then the HTTP status.
+    `status` is 0 where the protocol has none (JSON-RPC)."""
+    if reconnect:
+        return ErrorKind.RECONNECT
+    if closed_period:
+        return ErrorKind.CLOSED_PERIOD
+    if unknown_account:
+        return ErrorKind.UNKNOWN_ACCOUNT
+    if not_found or status == 404:
+        return ErrorKind.NOT_FOUND
+    if status >= 500:
+        return ErrorKind.UNAVAILABLE
+    return ErrorKind.VALIDATION
+
+
 # ---- what flows in and out ------------------------------------------------------------------
 
 

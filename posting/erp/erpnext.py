@@ -20,27 +20,11 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from posting.erp.base import (
-    Capabilities,
-    EntryState,
-    ErpAccount,
-    ErpAdapter,
-    ErpChart,
-    ErpDimension,
-    ErpEntry,
-    ErpError,
-    ErpJournal,
-    ErpTaxCode,
-    ErrorKind,
-    PushResult,
-    rate_limit_check,
-    response_json,
-    wire_json,
-)
+from posting.erp import base
 from posting.erp.http import partner_base_url
 
 ROOT_TYPES = {"Asset": "asset", "Liability": "liability", "Equity": "equity", "Income": "revenue", "Expense": "expense"}
-DOCSTATUS = {0: EntryState.DRAFT, 1: EntryState.POSTED, 2: EntryState.CANCELLED}
+DOCSTATUS = {0: base.EntryState.DRAFT, 1: base.EntryState.POSTED, 2: base.EntryState.CANCELLED}
 JOURNAL = "Journal%20Entry"
 REVERSE_METHOD = "erpnext.accounts.doctype.journal_entry.journal_entry.make_reverse_journal_entry"
 
@@ -61,10 +45,10 @@ def server_messages(body: dict[str, Any]) -> list[str]:
     return messages
 
 
-class ErpNextAdapter(ErpAdapter):
+class ErpNextAdapter(base.ErpAdapter):
     vendor = "erpnext"
     label = "ERPNext"
-    capabilities = Capabilities(
+    capabilities = base.Capabilities(
         tax_codes=True,
         dimensions=("cost_center",),
         native_reversal=True,
@@ -77,7 +61,7 @@ class ErpNextAdapter(ErpAdapter):
     )
 
     @property
-    def base(self) -> str:
+    def base_url(self) -> str:
         return partner_base_url(self.config.get("base_url", ""), label=self.label)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -86,32 +70,29 @@ class ErpNextAdapter(ErpAdapter):
             "Accept": "application/json",
         }
         if "json_body" in kwargs:
-            kwargs["content"] = wire_json(kwargs.pop("json_body"))
+            kwargs["content"] = base.wire_json(kwargs.pop("json_body"))
             headers["Content-Type"] = "application/json"
-        response = self.send(method, f"{self.base}{path}", headers=headers, **kwargs)
-        rate_limit_check(response, "ERPNext: too many requests (HTTP 429).")
-        body = response_json(response, vendor=self.label)
+        response = self.send(method, f"{self.base_url}{path}", headers=headers, **kwargs)
+        base.rate_limit_check(response, "ERPNext: too many requests (HTTP 429).")
+        body = base.response_json(response, vendor=self.label)
         if response.status_code >= 400:
             raise self._error(response.status_code, body)
         return body
 
-    def _error(self, status: int, body: dict[str, Any]) -> ErpError:
+    def _error(self, status: int, body: dict[str, Any]) -> base.ErpError:
         exc_type = body.get("exc_type", "")
         words = "; ".join(server_messages(body)) or body.get("exception") or body.get("message") or f"HTTP {status}"
         lowered = words.lower()
-        if status in (401, 403) or exc_type in ("AuthenticationError", "PermissionError"):
-            kind = ErrorKind.RECONNECT
-        elif exc_type == "ClosedAccountingPeriod" or "closed accounting period" in lowered or "frozen" in lowered:
-            kind = ErrorKind.CLOSED_PERIOD
-        elif (exc_type == "LinkValidationError" and "account" in lowered) or "is disabled" in lowered:
-            kind = ErrorKind.UNKNOWN_ACCOUNT
-        elif exc_type == "DoesNotExistError" or status == 404:
-            kind = ErrorKind.NOT_FOUND
-        elif status >= 500:
-            kind = ErrorKind.UNAVAILABLE
-        else:
-            kind = ErrorKind.VALIDATION
-        return ErpError(kind, f"ERPNext: {words}", status_code=status, code=exc_type)
+        kind = base.error_kind(
+            status=status,
+            reconnect=status in (401, 403) or exc_type in ("AuthenticationError", "PermissionError"),
+            closed_period=exc_type == "ClosedAccountingPeriod"
+            or "closed accounting period" in lowered
+            or "frozen" in lowered,
+            unknown_account=(exc_type == "LinkValidationError" and "account" in lowered) or "is disabled" in lowered,
+            not_found=exc_type == "DoesNotExistError",
+        )
+        return base.ErpError(kind, f"ERPNext: {words}", status_code=status, code=exc_type)
 
     def _list(self, doctype: str, *, fields: list[str], filters: list[list]) -> list[dict[str, Any]]:
         body = self._request(
@@ -121,7 +102,7 @@ class ErpNextAdapter(ErpAdapter):
         )
         return body["data"]
 
-    def fetch_chart(self) -> ErpChart:
+    def fetch_chart(self) -> base.ErpChart:
         company = self.config["company"]
         rows = self._list(
             "Account",
@@ -137,7 +118,7 @@ class ErpNextAdapter(ErpAdapter):
             filters=[["company", "=", company], ["is_group", "=", 0]],
         )
         accounts = [
-            ErpAccount(
+            base.ErpAccount(
                 external_id=row["name"],
                 code=row.get("account_number") or row["name"],
                 name=row["account_name"],
@@ -149,7 +130,7 @@ class ErpNextAdapter(ErpAdapter):
             if row.get("root_type") in ROOT_TYPES
         ]
         taxes = [
-            ErpTaxCode(
+            base.ErpTaxCode(
                 row["name"],
                 row.get("account_number") or row["name"],
                 row["account_name"],
@@ -164,16 +145,16 @@ class ErpNextAdapter(ErpAdapter):
             fields=["name", "cost_center_name", "disabled"],
             filters=[["company", "=", company], ["is_group", "=", 0]],
         )
-        return ErpChart(
+        return base.ErpChart(
             accounts=accounts,
             tax_codes=taxes,
             dimensions=[
-                ErpDimension("cost_center", row["name"], row["cost_center_name"], not row.get("disabled"))
+                base.ErpDimension("cost_center", row["name"], row["cost_center_name"], not row.get("disabled"))
                 for row in centers
             ],
         )
 
-    def find(self, reference: str) -> ErpEntry | None:
+    def find(self, reference: str) -> base.ErpEntry | None:
         rows = self._list(
             "Journal Entry",
             fields=["name", "docstatus"],
@@ -181,9 +162,9 @@ class ErpNextAdapter(ErpAdapter):
         )
         if not rows:
             return None
-        return ErpEntry(rows[0]["name"], DOCSTATUS[int(rows[0]["docstatus"])], rows[0]["name"])
+        return base.ErpEntry(rows[0]["name"], DOCSTATUS[int(rows[0]["docstatus"])], rows[0]["name"])
 
-    def create(self, journal: ErpJournal) -> ErpEntry:
+    def create(self, journal: base.ErpJournal) -> base.ErpEntry:
         self.require_external_ids(journal)
         default_center = self.config.get("cost_center", "")
         rows = []
@@ -210,24 +191,24 @@ class ErpNextAdapter(ErpAdapter):
         }
         body = self._request("POST", f"/api/resource/{JOURNAL}", json_body=doc)
         return self.finish(
-            ErpEntry(body["data"]["name"], DOCSTATUS[int(body["data"].get("docstatus", 0))], body["data"]["name"])
+            base.ErpEntry(body["data"]["name"], DOCSTATUS[int(body["data"].get("docstatus", 0))], body["data"]["name"])
         )
 
-    def finish(self, entry: ErpEntry) -> ErpEntry:
-        if entry.state != EntryState.DRAFT:
+    def finish(self, entry: base.ErpEntry) -> base.ErpEntry:
+        if entry.state != base.EntryState.DRAFT:
             return entry
         body = self._request("PUT", f"/api/resource/{JOURNAL}/{quote(entry.external_id)}", json_body={"docstatus": 1})
-        return ErpEntry(entry.external_id, DOCSTATUS[int(body["data"]["docstatus"])], entry.external_id)
+        return base.ErpEntry(entry.external_id, DOCSTATUS[int(body["data"]["docstatus"])], entry.external_id)
 
-    def status(self, external_id: str) -> ErpEntry:
+    def status(self, external_id: str) -> base.ErpEntry:
         body = self._request("GET", f"/api/resource/{JOURNAL}/{quote(external_id)}")
-        return ErpEntry(external_id, DOCSTATUS[int(body["data"]["docstatus"])], external_id)
+        return base.ErpEntry(external_id, DOCSTATUS[int(body["data"]["docstatus"])], external_id)
 
-    def reverse(self, *, external_id: str, original: ErpJournal, reference: str, date: dt.date) -> PushResult:
+    def reverse(self, *, external_id: str, original: base.ErpJournal, reference: str, date: dt.date) -> base.PushResult:
         existing = self.find(reference)
         if existing is not None:
             existing = self.finish(existing)
-            return PushResult(existing.external_id, False, existing.state, existing.number)
+            return base.PushResult(existing.external_id, False, existing.state, existing.number)
         draft = self._request("POST", f"/api/method/{REVERSE_METHOD}", json_body={"source_name": external_id})[
             "message"
         ]
@@ -239,6 +220,6 @@ class ErpNextAdapter(ErpAdapter):
         }
         body = self._request("POST", f"/api/resource/{JOURNAL}", json_body=draft)
         entry = self.finish(
-            ErpEntry(body["data"]["name"], DOCSTATUS[int(body["data"].get("docstatus", 0))], body["data"]["name"])
+            base.ErpEntry(body["data"]["name"], DOCSTATUS[int(body["data"].get("docstatus", 0))], body["data"]["name"])
         )
-        return PushResult(entry.external_id, True, entry.state, entry.number)
+        return base.PushResult(entry.external_id, True, entry.state, entry.number)

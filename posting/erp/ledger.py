@@ -6,18 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from mappings.models import Account
-from posting.erp.base import (
-    Capabilities,
-    EntryState,
-    ErpAccount,
-    ErpAdapter,
-    ErpChart,
-    ErpEntry,
-    ErpError,
-    ErpJournal,
-    ErrorKind,
-    PushResult,
-)
+from posting.erp import base
 from posting.models import JournalEntry
 
 REFERENCE_PREFIX = "TB-"
@@ -27,10 +16,10 @@ def ledger_id(entry_id: int) -> str:
     return f"ledger:{entry_id}"
 
 
-class BuiltinLedgerAdapter(ErpAdapter):
+class BuiltinLedgerAdapter(base.ErpAdapter):
     vendor = "builtin_ledger"
     label = "Built-in ledger"
-    capabilities = Capabilities(
+    capabilities = base.Capabilities(
         tax_codes=False,
         dimensions=("any",),
         native_reversal=True,
@@ -42,10 +31,10 @@ class BuiltinLedgerAdapter(ErpAdapter):
         number = reference.removeprefix(REFERENCE_PREFIX).removesuffix("-R")
         return int(number) if number.isdigit() else None
 
-    def fetch_chart(self) -> ErpChart:
-        return ErpChart(
+    def fetch_chart(self) -> base.ErpChart:
+        return base.ErpChart(
             accounts=[
-                ErpAccount(
+                base.ErpAccount(
                     account.external_id or account.code,
                     account.code,
                     account.name,
@@ -57,20 +46,20 @@ class BuiltinLedgerAdapter(ErpAdapter):
             ]
         )
 
-    def find(self, reference: str) -> ErpEntry | None:
+    def find(self, reference: str) -> base.ErpEntry | None:
         entry_id = self._entry_id(reference)
         if entry_id is None or not JournalEntry.objects.filter(pk=entry_id).exists():
             return None
-        return ErpEntry(ledger_id(entry_id), EntryState.POSTED, str(entry_id))
+        return base.ErpEntry(ledger_id(entry_id), base.EntryState.POSTED, str(entry_id))
 
-    def create(self, journal: ErpJournal) -> ErpEntry:
-        raise ErpError(ErrorKind.NOT_FOUND, f"The built-in ledger has no journal {journal.reference}.")
+    def create(self, journal: base.ErpJournal) -> base.ErpEntry:
+        raise base.ErpError(base.ErrorKind.NOT_FOUND, f"The built-in ledger has no journal {journal.reference}.")
 
-    def status(self, external_id: str) -> ErpEntry:
+    def status(self, external_id: str) -> base.ErpEntry:
         entry_id = external_id.removeprefix("ledger:")
         if not entry_id.isdigit() or not JournalEntry.objects.filter(pk=int(entry_id)).exists():
-            raise ErpError(ErrorKind.NOT_FOUND, f"The built-in ledger has no journal {external_id}.")
-        return ErpEntry(external_id, EntryState.POSTED, entry_id)
+            raise base.ErpError(base.ErrorKind.NOT_FOUND, f"The built-in ledger has no journal {external_id}.")
+        return base.ErpEntry(external_id, base.EntryState.POSTED, entry_id)
 
-    def reverse(self, *, external_id: str, original: ErpJournal, reference: str, date: dt.date) -> PushResult:
+    def reverse(self, *, external_id: str, original: base.ErpJournal, reference: str, date: dt.date) -> base.PushResult:
         return self.mirror_reverse(original=original, reference=reference, date=date)

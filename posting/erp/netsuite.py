@@ -26,23 +26,7 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import httpx
 
-from posting.erp.base import (
-    Capabilities,
-    EntryState,
-    ErpAccount,
-    ErpAdapter,
-    ErpChart,
-    ErpDimension,
-    ErpEntry,
-    ErpError,
-    ErpJournal,
-    ErpTaxCode,
-    ErrorKind,
-    PushResult,
-    rate_limit_check,
-    response_json,
-    wire_json,
-)
+from posting.erp import base
 from posting.erp.http import netsuite_account_id
 
 ACCOUNT_TYPES = {
@@ -137,10 +121,10 @@ class TokenAuth(httpx.Auth):
         yield request
 
 
-class NetSuiteAdapter(ErpAdapter):
+class NetSuiteAdapter(base.ErpAdapter):
     vendor = "netsuite"
     label = "NetSuite"
-    capabilities = Capabilities(
+    capabilities = base.Capabilities(
         tax_codes=True,
         dimensions=("department", "class", "location"),
         native_reversal=False,
@@ -164,7 +148,7 @@ class NetSuiteAdapter(ErpAdapter):
         )
 
     @property
-    def base(self) -> str:
+    def base_url(self) -> str:
         host = netsuite_account_id(self.config.get("account_id")).lower().replace("_", "-")
         return f"https://{host}.suitetalk.api.netsuite.com/services/rest"
 
@@ -178,36 +162,30 @@ class NetSuiteAdapter(ErpAdapter):
         headers: dict[str, str] | None = None,
         retry: bool | None = None,
     ):
-        url = f"{self.base}{path}"
+        url = f"{self.base_url}{path}"
         all_headers = {"Accept": "application/json", **(headers or {})}
         kwargs: dict[str, Any] = {"params": params or None, "auth": self.auth}
         if body is not None:
-            kwargs["content"] = wire_json(body)
+            kwargs["content"] = base.wire_json(body)
             all_headers["Content-Type"] = "application/json"
         response = self.send(method, url, headers=all_headers, retry=retry, **kwargs)
-        rate_limit_check(response, "NetSuite: concurrency or request limit exceeded (HTTP 429).")
+        base.rate_limit_check(response, "NetSuite: concurrency or request limit exceeded (HTTP 429).")
         if response.status_code >= 400:
-            raise self._error(response.status_code, response_json(response, vendor=self.label))
+            raise self._error(response.status_code, base.response_json(response, vendor=self.label))
         return response
 
-    def _error(self, status: int, body: dict[str, Any]) -> ErpError:
+    def _error(self, status: int, body: dict[str, Any]) -> base.ErpError:
         details = body.get("o:errorDetails") or []
         words = "; ".join(detail.get("detail", "") for detail in details) or body.get("title") or f"HTTP {status}"
         code = details[0].get("o:errorCode", "") if details else ""
         lowered = words.lower()
-        if status == 401 or code == "INVALID_LOGIN":
-            kind = ErrorKind.RECONNECT
-        elif "period" in lowered and ("closed" in lowered or "locked" in lowered):
-            kind = ErrorKind.CLOSED_PERIOD
-        elif "account" in lowered and ("invalid" in lowered or "inactive" in lowered):
-            kind = ErrorKind.UNKNOWN_ACCOUNT
-        elif status == 404:
-            kind = ErrorKind.NOT_FOUND
-        elif status >= 500:
-            kind = ErrorKind.UNAVAILABLE
-        else:
-            kind = ErrorKind.VALIDATION
-        return ErpError(kind, f"NetSuite: {words}", status_code=status, code=code)
+        kind = base.error_kind(
+            status=status,
+            reconnect=status == 401 or code == "INVALID_LOGIN",
+            closed_period="period" in lowered and ("closed" in lowered or "locked" in lowered),
+            unknown_account="account" in lowered and ("invalid" in lowered or "inactive" in lowered),
+        )
+        return base.ErpError(kind, f"NetSuite: {words}", status_code=status, code=code)
 
     def suiteql(self, query: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -221,15 +199,15 @@ class NetSuiteAdapter(ErpAdapter):
                 headers={"Prefer": "transient"},
                 retry=True,
             )
-            page = response_json(response, vendor=self.label)
+            page = base.response_json(response, vendor=self.label)
             items.extend(page.get("items", []))
             if not page.get("hasMore"):
                 return items
             offset += 1000
 
-    def fetch_chart(self) -> ErpChart:
+    def fetch_chart(self) -> base.ErpChart:
         accounts = [
-            ErpAccount(
+            base.ErpAccount(
                 external_id=str(row["id"]),
                 code=row.get("acctnumber") or str(row["id"]),
                 name=row.get("fullname") or row.get("accountsearchdisplaynamecopy") or str(row["id"]),
@@ -240,7 +218,7 @@ class NetSuiteAdapter(ErpAdapter):
             if row.get("accttype") in ACCOUNT_TYPES
         ]
         taxes = [
-            ErpTaxCode(
+            base.ErpTaxCode(
                 str(row["id"]),
                 row.get("itemid") or str(row["id"]),
                 row.get("itemid") or "",
@@ -250,26 +228,26 @@ class NetSuiteAdapter(ErpAdapter):
             for row in self.suiteql("SELECT id, itemid, isinactive FROM salestaxitem")
         ]
         dimensions = [
-            ErpDimension(kind, str(row["id"]), row.get("name") or str(row["id"]), row.get("isinactive") != "T")
+            base.ErpDimension(kind, str(row["id"]), row.get("name") or str(row["id"]), row.get("isinactive") != "T")
             for kind, table in DIMENSION_TABLES.items()
             for row in self.suiteql(f"SELECT id, name, isinactive FROM {table}")
         ]
-        return ErpChart(accounts=accounts, tax_codes=taxes, dimensions=dimensions)
+        return base.ErpChart(accounts=accounts, tax_codes=taxes, dimensions=dimensions)
 
-    def _entry(self, row: dict[str, Any]) -> ErpEntry:
-        state = EntryState.POSTED if row.get("approved", True) else EntryState.PENDING_APPROVAL
-        return ErpEntry(str(row["id"]), state, row.get("tranId", ""))
+    def _entry(self, row: dict[str, Any]) -> base.ErpEntry:
+        state = base.EntryState.POSTED if row.get("approved", True) else base.EntryState.PENDING_APPROVAL
+        return base.ErpEntry(str(row["id"]), state, row.get("tranId", ""))
 
-    def find(self, reference: str) -> ErpEntry | None:
+    def find(self, reference: str) -> base.ErpEntry | None:
         try:
             response = self._request("GET", f"/record/v1/journalEntry/eid:{quote(reference, safe='')}")
-        except ErpError as error:
-            if error.kind == ErrorKind.NOT_FOUND:
+        except base.ErpError as error:
+            if error.kind == base.ErrorKind.NOT_FOUND:
                 return None
             raise
-        return self._entry(response_json(response, vendor=self.label))
+        return self._entry(base.response_json(response, vendor=self.label))
 
-    def create(self, journal: ErpJournal) -> ErpEntry:
+    def create(self, journal: base.ErpJournal) -> base.ErpEntry:
         self.require_external_ids(journal)
         items = []
         for line in journal.lines:
@@ -295,14 +273,14 @@ class NetSuiteAdapter(ErpAdapter):
         location = response.headers.get("location", "")
         external_id = location.rstrip("/").rsplit("/", 1)[-1]
         if not external_id.isdigit():
-            raise ErpError(
-                ErrorKind.BAD_RESPONSE, f"NetSuite created the entry but sent no usable Location ({location!r})."
+            raise base.ErpError(
+                base.ErrorKind.BAD_RESPONSE, f"NetSuite created the entry but sent no usable Location ({location!r})."
             )
-        return ErpEntry(external_id, EntryState.POSTED)
+        return base.ErpEntry(external_id, base.EntryState.POSTED)
 
-    def status(self, external_id: str) -> ErpEntry:
+    def status(self, external_id: str) -> base.ErpEntry:
         response = self._request("GET", f"/record/v1/journalEntry/{quote(external_id)}")
-        return self._entry(response_json(response, vendor=self.label))
+        return self._entry(base.response_json(response, vendor=self.label))
 
-    def reverse(self, *, external_id: str, original: ErpJournal, reference: str, date: dt.date) -> PushResult:
+    def reverse(self, *, external_id: str, original: base.ErpJournal, reference: str, date: dt.date) -> base.PushResult:
         return self.mirror_reverse(original=original, reference=reference, date=date)

@@ -16,27 +16,11 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
-from posting.erp.base import (
-    Capabilities,
-    EntryState,
-    ErpAccount,
-    ErpAdapter,
-    ErpChart,
-    ErpDimension,
-    ErpEntry,
-    ErpError,
-    ErpJournal,
-    ErpTaxCode,
-    ErrorKind,
-    PushResult,
-    rate_limit_check,
-    response_json,
-    wire_json,
-)
+from posting.erp import base
 from posting.erp.http import partner_base_url
 
 READS = {"search_read", "read", "search", "search_count", "fields_get"}
-STATES = {"draft": EntryState.DRAFT, "posted": EntryState.POSTED, "cancel": EntryState.CANCELLED}
+STATES = {"draft": base.EntryState.DRAFT, "posted": base.EntryState.POSTED, "cancel": base.EntryState.CANCELLED}
 
 
 def account_type(odoo_type: str) -> str | None:
@@ -53,10 +37,10 @@ def account_type(odoo_type: str) -> str | None:
     return None  # off_balance: not postable from here
 
 
-class OdooAdapter(ErpAdapter):
+class OdooAdapter(base.ErpAdapter):
     vendor = "odoo"
     label = "Odoo"
-    capabilities = Capabilities(
+    capabilities = base.Capabilities(
         tax_codes=True,
         dimensions=("analytic",),
         native_reversal=True,
@@ -80,34 +64,31 @@ class OdooAdapter(ErpAdapter):
         response = self.send(
             "POST",
             f"{partner_base_url(self.config.get('base_url', ''), label=self.label)}/jsonrpc",
-            content=wire_json(body),
+            content=base.wire_json(body),
             headers={"Content-Type": "application/json", "Accept": "application/json"},
             retry=safe,
         )
-        rate_limit_check(response, "Odoo: too many requests (HTTP 429).")
+        base.rate_limit_check(response, "Odoo: too many requests (HTTP 429).")
         if response.status_code >= 500 and "json" not in response.headers.get("content-type", ""):
-            response_json(response, vendor=self.label)  # raises BAD_RESPONSE quoting the page
-        payload = response_json(response, vendor=self.label)
+            base.response_json(response, vendor=self.label)  # raises BAD_RESPONSE quoting the page
+        payload = base.response_json(response, vendor=self.label)
         if "error" in payload:
             raise self._error(payload["error"])
         return payload.get("result")
 
-    def _error(self, error: dict[str, Any]) -> ErpError:
+    def _error(self, error: dict[str, Any]) -> base.ErpError:
         data = error.get("data") or {}
         name = data.get("name", "")
         message = data.get("message") or error.get("message", "Odoo error")
         lowered = message.lower()
-        if name.endswith("AccessDenied") or "access denied" in lowered:
-            kind = ErrorKind.RECONNECT
-        elif "lock date" in lowered or "locked period" in lowered:
-            kind = ErrorKind.CLOSED_PERIOD
-        elif "account" in lowered and ("deprecated" in lowered or "does not exist" in lowered or "archived" in lowered):
-            kind = ErrorKind.UNKNOWN_ACCOUNT
-        elif name.endswith("MissingError"):
-            kind = ErrorKind.NOT_FOUND
-        else:
-            kind = ErrorKind.VALIDATION
-        return ErpError(kind, f"Odoo: {message}", code=name)
+        kind = base.error_kind(
+            reconnect=name.endswith("AccessDenied") or "access denied" in lowered,
+            closed_period="lock date" in lowered or "locked period" in lowered,
+            unknown_account="account" in lowered
+            and ("deprecated" in lowered or "does not exist" in lowered or "archived" in lowered),
+            not_found=name.endswith("MissingError"),
+        )
+        return base.ErpError(kind, f"Odoo: {message}", code=name)
 
     def _uid(self) -> int:
         if not hasattr(self, "_uid_cache"):
@@ -121,7 +102,9 @@ class OdooAdapter(ErpAdapter):
                 safe=True,
             )
             if not uid:
-                raise ErpError(ErrorKind.RECONNECT, "Odoo refused the login or API key: enter a valid API key.")
+                raise base.ErpError(
+                    base.ErrorKind.RECONNECT, "Odoo refused the login or API key: enter a valid API key."
+                )
             self._uid_cache = int(uid)
         return self._uid_cache
 
@@ -140,7 +123,7 @@ class OdooAdapter(ErpAdapter):
         )
 
     # -- interface
-    def fetch_chart(self) -> ErpChart:
+    def fetch_chart(self) -> base.ErpChart:
         context = {"context": {"active_test": False}}
         rows = self.execute(
             "account.account",
@@ -155,7 +138,7 @@ class OdooAdapter(ErpAdapter):
                 continue
             currency = row.get("currency_id")
             accounts.append(
-                ErpAccount(
+                base.ErpAccount(
                     external_id=str(row["id"]),
                     code=row["code"],
                     name=row["name"],
@@ -170,19 +153,19 @@ class OdooAdapter(ErpAdapter):
         analytics = self.execute(
             "account.analytic.account", "search_read", [[]], {"fields": ["name", "code", "active"], **context}
         )
-        return ErpChart(
+        return base.ErpChart(
             accounts=accounts,
             tax_codes=[
-                ErpTaxCode(str(tax["id"]), str(tax["id"]), tax["name"], Decimal(str(tax["amount"])), tax["active"])
+                base.ErpTaxCode(str(tax["id"]), str(tax["id"]), tax["name"], Decimal(str(tax["amount"])), tax["active"])
                 for tax in taxes
             ],
             dimensions=[
-                ErpDimension("analytic", str(row["id"]), row.get("code") or row["name"], row["active"])
+                base.ErpDimension("analytic", str(row["id"]), row.get("code") or row["name"], row["active"])
                 for row in analytics
             ],
         )
 
-    def find(self, reference: str) -> ErpEntry | None:
+    def find(self, reference: str) -> base.ErpEntry | None:
         rows = self.execute(
             "account.move",
             "search_read",
@@ -191,7 +174,7 @@ class OdooAdapter(ErpAdapter):
         )
         if not rows:
             return None
-        return ErpEntry(str(rows[0]["id"]), STATES[rows[0]["state"]], rows[0].get("name") or "")
+        return base.ErpEntry(str(rows[0]["id"]), STATES[rows[0]["state"]], rows[0].get("name") or "")
 
     def _line(self, line) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -204,7 +187,7 @@ class OdooAdapter(ErpAdapter):
             values["analytic_distribution"] = {line.dimensions["analytic"]: 100}
         return values
 
-    def create(self, journal: ErpJournal) -> ErpEntry:
+    def create(self, journal: base.ErpJournal) -> base.ErpEntry:
         self.require_external_ids(journal)
         values: dict[str, Any] = {
             "move_type": "entry",
@@ -217,21 +200,21 @@ class OdooAdapter(ErpAdapter):
             values["journal_id"] = int(self.config["journal_id"])
         move_id = self.execute("account.move", "create", [[values]])
         move_id = move_id[0] if isinstance(move_id, list) else move_id
-        return self.finish(ErpEntry(str(move_id), EntryState.DRAFT))
+        return self.finish(base.ErpEntry(str(move_id), base.EntryState.DRAFT))
 
-    def finish(self, entry: ErpEntry) -> ErpEntry:
-        if entry.state != EntryState.DRAFT:
+    def finish(self, entry: base.ErpEntry) -> base.ErpEntry:
+        if entry.state != base.EntryState.DRAFT:
             return entry
         self.execute("account.move", "action_post", [[int(entry.external_id)]])
         return self.status(entry.external_id)
 
-    def status(self, external_id: str) -> ErpEntry:
+    def status(self, external_id: str) -> base.ErpEntry:
         rows = self.execute("account.move", "read", [[int(external_id)]], {"fields": ["name", "state"]})
         if not rows:
-            raise ErpError(ErrorKind.NOT_FOUND, f"Odoo has no journal entry {external_id}.")
-        return ErpEntry(external_id, STATES[rows[0]["state"]], rows[0].get("name") or "")
+            raise base.ErpError(base.ErrorKind.NOT_FOUND, f"Odoo has no journal entry {external_id}.")
+        return base.ErpEntry(external_id, STATES[rows[0]["state"]], rows[0].get("name") or "")
 
-    def reverse(self, *, external_id: str, original: ErpJournal, reference: str, date: dt.date) -> PushResult:
+    def reverse(self, *, external_id: str, original: base.ErpJournal, reference: str, date: dt.date) -> base.PushResult:
         found = self.execute(
             "account.move",
             "search_read",
@@ -239,7 +222,7 @@ class OdooAdapter(ErpAdapter):
             {"fields": ["name", "state"], "limit": 1},
         )
         if found:
-            return PushResult(str(found[0]["id"]), False, STATES[found[0]["state"]], found[0].get("name") or "")
+            return base.PushResult(str(found[0]["id"]), False, STATES[found[0]["state"]], found[0].get("name") or "")
         context = {"active_model": "account.move", "active_ids": [int(external_id)]}
         wizard = self.execute(
             "account.move.reversal",
@@ -250,6 +233,6 @@ class OdooAdapter(ErpAdapter):
         action = self.execute("account.move.reversal", "reverse_moves", [[wizard]], {"context": context})
         reversal_id = str(action.get("res_id") or "")
         if not reversal_id:
-            raise ErpError(ErrorKind.VALIDATION, f"Odoo did not return the reversal of entry {external_id}.")
+            raise base.ErpError(base.ErrorKind.VALIDATION, f"Odoo did not return the reversal of entry {external_id}.")
         entry = self.finish(self.status(reversal_id))
-        return PushResult(reversal_id, True, entry.state, entry.number)
+        return base.PushResult(reversal_id, True, entry.state, entry.number)

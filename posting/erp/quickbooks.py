@@ -18,22 +18,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from posting.erp.base import (
-    Capabilities,
-    EntryState,
-    ErpAccount,
-    ErpChart,
-    ErpDimension,
-    ErpEntry,
-    ErpError,
-    ErpJournal,
-    ErpTaxCode,
-    ErrorKind,
-    PushResult,
-    rate_limit_check,
-    response_json,
-    wire_json,
-)
+from posting.erp import base
 from posting.erp.oauth import OAuth2Adapter
 
 CLASSIFICATIONS = {
@@ -55,7 +40,7 @@ class QuickBooksAdapter(OAuth2Adapter):
     scopes = ("com.intuit.quickbooks.accounting",)
     uses_pkce = False  # Intuit documents the confidential-client code flow (client secret), not PKCE
     refresh_token_lifetime = dt.timedelta(days=100)  # Intuit also sends x_refresh_token_expires_in
-    capabilities = Capabilities(
+    capabilities = base.Capabilities(
         tax_codes=True,
         dimensions=("class", "department"),
         native_reversal=False,
@@ -70,7 +55,7 @@ class QuickBooksAdapter(OAuth2Adapter):
     )
 
     @property
-    def base(self) -> str:
+    def base_url(self) -> str:
         host = HOSTS[self.config.get("environment", "production")]
         return f"{host}/v3/company/{self.config['realm_id']}"
 
@@ -78,22 +63,22 @@ class QuickBooksAdapter(OAuth2Adapter):
         kwargs: dict[str, Any] = {"params": {"minorversion": MINOR_VERSION, **(params or {})}}
         headers = {}
         if body is not None:
-            kwargs["content"] = wire_json(body)
+            kwargs["content"] = base.wire_json(body)
             headers["Content-Type"] = "application/json"
-        response = self.authorised(method, f"{self.base}{path}", headers=headers, **kwargs)
-        rate_limit_check(response, "QuickBooks Online: ThrottleExceeded (HTTP 429).")
-        payload = response_json(response, vendor=self.label)
+        response = self.authorised(method, f"{self.base_url}{path}", headers=headers, **kwargs)
+        base.rate_limit_check(response, "QuickBooks Online: ThrottleExceeded (HTTP 429).")
+        payload = base.response_json(response, vendor=self.label)
         if "Fault" in payload:
             raise self._error(response.status_code, payload["Fault"])
         if response.status_code >= 400:
-            raise ErpError(
-                ErrorKind.UNAVAILABLE,
+            raise base.ErpError(
+                base.ErrorKind.UNAVAILABLE,
                 f"QuickBooks Online: HTTP {response.status_code}.",
                 status_code=response.status_code,
             )
         return payload
 
-    def _error(self, status: int, fault: dict[str, Any]) -> ErpError:
+    def _error(self, status: int, fault: dict[str, Any]) -> base.ErpError:
         errors = fault.get("Error") or [{}]
         first = errors[0]
         code = str(first.get("code", ""))
@@ -102,18 +87,18 @@ class QuickBooksAdapter(OAuth2Adapter):
         )
         lowered = words.lower()
         if fault.get("type") == "AuthenticationFault" or status == 401:
-            kind = ErrorKind.AUTH_EXPIRED
+            kind = base.ErrorKind.AUTH_EXPIRED
         elif "period closed" in lowered or "closed period" in lowered or "books cannot be" in lowered:
-            kind = ErrorKind.CLOSED_PERIOD
+            kind = base.ErrorKind.CLOSED_PERIOD
         elif code in ("610", "2500") and "account" in lowered:
-            kind = ErrorKind.UNKNOWN_ACCOUNT
+            kind = base.ErrorKind.UNKNOWN_ACCOUNT
         elif code == "3001" or "throttle" in lowered:
-            kind = ErrorKind.RATE_LIMITED
+            kind = base.ErrorKind.RATE_LIMITED
         elif status >= 500:
-            kind = ErrorKind.UNAVAILABLE
+            kind = base.ErrorKind.UNAVAILABLE
         else:
-            kind = ErrorKind.VALIDATION
-        return ErpError(kind, f"QuickBooks Online: {words}", status_code=status, code=code)
+            kind = base.ErrorKind.VALIDATION
+        return base.ErpError(kind, f"QuickBooks Online: {words}", status_code=status, code=code)
 
     def query(self, statement: str) -> dict[str, Any]:
         return self._call("GET", "/query", params={"query": statement})["QueryResponse"]
@@ -128,9 +113,9 @@ class QuickBooksAdapter(OAuth2Adapter):
                 return rows
             start += 1000
 
-    def fetch_chart(self) -> ErpChart:
+    def fetch_chart(self) -> base.ErpChart:
         accounts = [
-            ErpAccount(
+            base.ErpAccount(
                 external_id=row["Id"],
                 code=row.get("AcctNum") or row["Id"],
                 name=row.get("FullyQualifiedName") or row["Name"],
@@ -142,35 +127,35 @@ class QuickBooksAdapter(OAuth2Adapter):
             if row.get("Classification") in CLASSIFICATIONS
         ]
         taxes = [
-            ErpTaxCode(
+            base.ErpTaxCode(
                 row["Id"], row["Name"], row.get("Description") or row["Name"], None, bool(row.get("Active", True))
             )
             for row in self._query_all("TaxCode")
         ]
         dimensions = [
-            ErpDimension(
+            base.ErpDimension(
                 "class", row["Id"], row.get("FullyQualifiedName") or row["Name"], bool(row.get("Active", True))
             )
             for row in self._query_all("Class")
         ] + [
-            ErpDimension(
+            base.ErpDimension(
                 "department", row["Id"], row.get("FullyQualifiedName") or row["Name"], bool(row.get("Active", True))
             )
             for row in self._query_all("Department")
         ]
-        return ErpChart(accounts=accounts, tax_codes=taxes, dimensions=dimensions)
+        return base.ErpChart(accounts=accounts, tax_codes=taxes, dimensions=dimensions)
 
-    def find(self, reference: str) -> ErpEntry | None:
+    def find(self, reference: str) -> base.ErpEntry | None:
         safe = reference.replace("'", "\\'")
         rows = self.query(f"select * from JournalEntry where DocNumber = '{safe}'").get("JournalEntry", [])
         if not rows:
             return None
-        return ErpEntry(rows[0]["Id"], EntryState.POSTED, rows[0].get("DocNumber", ""))
+        return base.ErpEntry(rows[0]["Id"], base.EntryState.POSTED, rows[0].get("DocNumber", ""))
 
-    def create(self, journal: ErpJournal) -> ErpEntry:
+    def create(self, journal: base.ErpJournal) -> base.ErpEntry:
         if len(journal.reference) > 21:
-            raise ErpError(
-                ErrorKind.VALIDATION, f"Reference {journal.reference} is longer than QuickBooks' 21 characters."
+            raise base.ErpError(
+                base.ErrorKind.VALIDATION, f"Reference {journal.reference} is longer than QuickBooks' 21 characters."
             )
         self.require_external_ids(journal)
         lines = []
@@ -200,20 +185,20 @@ class QuickBooksAdapter(OAuth2Adapter):
             "Line": lines,
         }
         if not any(line["Amount"] != Decimal(0) for line in lines):
-            raise ErpError(ErrorKind.VALIDATION, f"Journal {journal.reference} has no amounts.")
+            raise base.ErpError(base.ErrorKind.VALIDATION, f"Journal {journal.reference} has no amounts.")
         created = self._call("POST", "/journalentry", params={"requestid": journal.reference}, body=body)[
             "JournalEntry"
         ]
-        return ErpEntry(created["Id"], EntryState.POSTED, created.get("DocNumber", ""))
+        return base.ErpEntry(created["Id"], base.EntryState.POSTED, created.get("DocNumber", ""))
 
-    def status(self, external_id: str) -> ErpEntry:
+    def status(self, external_id: str) -> base.ErpEntry:
         try:
             row = self._call("GET", f"/journalentry/{quote(external_id)}")["JournalEntry"]
-        except ErpError as error:
+        except base.ErpError as error:
             if error.code == "610":
-                raise ErpError(ErrorKind.NOT_FOUND, error.message, code=error.code) from error
+                raise base.ErpError(base.ErrorKind.NOT_FOUND, error.message, code=error.code) from error
             raise
-        return ErpEntry(row["Id"], EntryState.POSTED, row.get("DocNumber", ""))
+        return base.ErpEntry(row["Id"], base.EntryState.POSTED, row.get("DocNumber", ""))
 
-    def reverse(self, *, external_id: str, original: ErpJournal, reference: str, date: dt.date) -> PushResult:
+    def reverse(self, *, external_id: str, original: base.ErpJournal, reference: str, date: dt.date) -> base.PushResult:
         return self.mirror_reverse(original=original, reference=reference, date=date)

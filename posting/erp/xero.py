@@ -19,31 +19,16 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from posting.erp.base import (
-    Capabilities,
-    EntryState,
-    ErpAccount,
-    ErpChart,
-    ErpDimension,
-    ErpEntry,
-    ErpError,
-    ErpJournal,
-    ErpTaxCode,
-    ErrorKind,
-    PushResult,
-    rate_limit_check,
-    response_json,
-    wire_json,
-)
+from posting.erp import base
 from posting.erp.oauth import OAuth2Adapter
 
 CLASSES = {"ASSET": "asset", "LIABILITY": "liability", "EQUITY": "equity", "REVENUE": "revenue", "EXPENSE": "expense"}
 STATES = {
-    "DRAFT": EntryState.DRAFT,
-    "POSTED": EntryState.POSTED,
-    "VOIDED": EntryState.CANCELLED,
-    "DELETED": EntryState.CANCELLED,
-    "ARCHIVED": EntryState.POSTED,
+    "DRAFT": base.EntryState.DRAFT,
+    "POSTED": base.EntryState.POSTED,
+    "VOIDED": base.EntryState.CANCELLED,
+    "DELETED": base.EntryState.CANCELLED,
+    "ARCHIVED": base.EntryState.POSTED,
 }
 API = "https://api.xero.com/api.xro/2.0"
 
@@ -61,7 +46,7 @@ class XeroAdapter(OAuth2Adapter):
     scopes = ("openid", "profile", "email", "offline_access", "accounting.transactions", "accounting.settings")
     uses_pkce = True
     refresh_token_lifetime = dt.timedelta(days=60)  # unused for 60 days, a Xero refresh token lapses
-    capabilities = Capabilities(
+    capabilities = base.Capabilities(
         tax_codes=True,
         dimensions=("tracking",),
         native_reversal=False,
@@ -87,17 +72,17 @@ class XeroAdapter(OAuth2Adapter):
         kwargs: dict[str, Any] = {"params": params or {}}
         all_headers = {"Xero-tenant-id": self.config["tenant_id"], **(headers or {})}
         if body is not None:
-            kwargs["content"] = wire_json(body)
+            kwargs["content"] = base.wire_json(body)
             all_headers["Content-Type"] = "application/json"
         response = self.authorised(method, f"{API}{path}", headers=all_headers, **kwargs)
         problem = response.headers.get("x-rate-limit-problem", "")
-        rate_limit_check(response, f"Xero: rate limit exceeded{f' ({problem} limit)' if problem else ''}.")
-        payload = response_json(response, vendor=self.label)
+        base.rate_limit_check(response, f"Xero: rate limit exceeded{f' ({problem} limit)' if problem else ''}.")
+        payload = base.response_json(response, vendor=self.label)
         if response.status_code >= 400:
             raise self._error(response.status_code, payload)
         return payload
 
-    def _error(self, status: int, body: dict[str, Any]) -> ErpError:
+    def _error(self, status: int, body: dict[str, Any]) -> base.ErpError:
         messages = [
             error.get("Message", "")
             for element in body.get("Elements") or []
@@ -110,28 +95,22 @@ class XeroAdapter(OAuth2Adapter):
             or (f"HTTP {status}")
         )
         lowered = words.lower()
-        if status in (401, 403):
-            kind = ErrorKind.RECONNECT
-        elif "lock date" in lowered or "locked period" in lowered:
-            kind = ErrorKind.CLOSED_PERIOD
-        elif "account code" in lowered or ("account" in lowered and "archived" in lowered):
-            kind = ErrorKind.UNKNOWN_ACCOUNT
-        elif status == 404:
-            kind = ErrorKind.NOT_FOUND
-        elif status >= 500:
-            kind = ErrorKind.UNAVAILABLE
-        else:
-            kind = ErrorKind.VALIDATION
-        return ErpError(kind, f"Xero: {words}", status_code=status, code=str(body.get("ErrorNumber", "")))
+        kind = base.error_kind(
+            status=status,
+            reconnect=status in (401, 403),
+            closed_period="lock date" in lowered or "locked period" in lowered,
+            unknown_account="account code" in lowered or ("account" in lowered and "archived" in lowered),
+        )
+        return base.ErpError(kind, f"Xero: {words}", status_code=status, code=str(body.get("ErrorNumber", "")))
 
     def connections(self) -> list[dict[str, Any]]:
         """The organisations this grant reaches (`tenantId`, `tenantName`), chosen after connecting."""
         response = self.authorised("GET", self.connections_url)
-        return response_json(response, vendor=self.label)
+        return base.response_json(response, vendor=self.label)
 
-    def fetch_chart(self) -> ErpChart:
+    def fetch_chart(self) -> base.ErpChart:
         accounts = [
-            ErpAccount(
+            base.ErpAccount(
                 external_id=row["AccountID"],
                 code=row["Code"],
                 name=row["Name"],
@@ -143,7 +122,7 @@ class XeroAdapter(OAuth2Adapter):
             if row.get("Code") and row.get("Class") in CLASSES
         ]
         taxes = [
-            ErpTaxCode(
+            base.ErpTaxCode(
                 row["TaxType"],
                 row["TaxType"],
                 row["Name"],
@@ -153,7 +132,7 @@ class XeroAdapter(OAuth2Adapter):
             for row in self._call("GET", "/TaxRates")["TaxRates"]
         ]
         dimensions = [
-            ErpDimension(
+            base.ErpDimension(
                 category["Name"],
                 option["TrackingOptionID"],
                 option["Name"],
@@ -164,20 +143,20 @@ class XeroAdapter(OAuth2Adapter):
             ]
             for option in category.get("Options") or []
         ]
-        return ErpChart(accounts=accounts, tax_codes=taxes, dimensions=dimensions)
+        return base.ErpChart(accounts=accounts, tax_codes=taxes, dimensions=dimensions)
 
-    def find(self, reference: str) -> ErpEntry | None:
+    def find(self, reference: str) -> base.ErpEntry | None:
         tag = narration_tag(reference).replace('"', "")
         rows = self._call("GET", "/ManualJournals", params={"where": f'Narration.StartsWith("{tag}")'})[
             "ManualJournals"
         ]
         for row in rows:
-            state = STATES.get(row.get("Status", ""), EntryState.POSTED)
-            if state != EntryState.CANCELLED:
-                return ErpEntry(row["ManualJournalID"], state)
+            state = STATES.get(row.get("Status", ""), base.EntryState.POSTED)
+            if state != base.EntryState.CANCELLED:
+                return base.ErpEntry(row["ManualJournalID"], state)
         return None
 
-    def create(self, journal: ErpJournal) -> ErpEntry:
+    def create(self, journal: base.ErpJournal) -> base.ErpEntry:
         lines = []
         for line in journal.lines:
             row: dict[str, Any] = {
@@ -206,18 +185,18 @@ class XeroAdapter(OAuth2Adapter):
         }
         created = self._call("PUT", "/ManualJournals", body=body, headers={"Idempotency-Key": journal.reference})
         row = created["ManualJournals"][0]
-        return ErpEntry(row["ManualJournalID"], STATES.get(row.get("Status", ""), EntryState.POSTED))
+        return base.ErpEntry(row["ManualJournalID"], STATES.get(row.get("Status", ""), base.EntryState.POSTED))
 
-    def finish(self, entry: ErpEntry) -> ErpEntry:
-        if entry.state != EntryState.DRAFT:
+    def finish(self, entry: base.ErpEntry) -> base.ErpEntry:
+        if entry.state != base.EntryState.DRAFT:
             return entry
         body = {"ManualJournals": [{"ManualJournalID": entry.external_id, "Status": "POSTED"}]}
         row = self._call("POST", f"/ManualJournals/{quote(entry.external_id)}", body=body)["ManualJournals"][0]
-        return ErpEntry(row["ManualJournalID"], STATES.get(row.get("Status", ""), EntryState.POSTED))
+        return base.ErpEntry(row["ManualJournalID"], STATES.get(row.get("Status", ""), base.EntryState.POSTED))
 
-    def status(self, external_id: str) -> ErpEntry:
+    def status(self, external_id: str) -> base.ErpEntry:
         row = self._call("GET", f"/ManualJournals/{quote(external_id)}")["ManualJournals"][0]
-        return ErpEntry(row["ManualJournalID"], STATES.get(row.get("Status", ""), EntryState.POSTED))
+        return base.ErpEntry(row["ManualJournalID"], STATES.get(row.get("Status", ""), base.EntryState.POSTED))
 
-    def reverse(self, *, external_id: str, original: ErpJournal, reference: str, date: dt.date) -> PushResult:
+    def reverse(self, *, external_id: str, original: base.ErpJournal, reference: str, date: dt.date) -> base.PushResult:
         return self.mirror_reverse(original=original, reference=reference, date=date)
