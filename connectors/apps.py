@@ -5,5 +5,6 @@ class ConnectorsConfig(AppConfig):
     name = "connectors"
 
     def ready(self) -> None:
-        # Register the per-minute periodic jobs and the triage retry actions in every process.
-        from connectors import jobs, retry  # noqa: F401
+        # Register the per-minute periodic jobs, the triage retry actions and the fulfilment
+        # flow's inbox appliers and retries in every process.
+        from connectors import fulfilment, jobs, retry  # noqa: F401

@@ -38,3 +38,21 @@ def sync_run_step(*, run_id: int, step: int | None = None) -> str | None:
     _tenant_only("sync_run_step")
     run = run_step(run_id=run_id, step=step)
     return run.status if run is not None else None
+
+
+@shared_task(name="connectors.fulfilment_channel_push", acks_late=True)
+def fulfilment_channel_push(*, fulfilment_id: int) -> str | None:
+    from connectors.fulfilment import fulfilment_channel_push as push
+
+    _tenant_only("fulfilment_channel_push")
+    fulfilment = push(fulfilment_id=fulfilment_id)
+    return fulfilment.channel_status if fulfilment is not None else None
+
+
+@shared_task(name="connectors.fulfilment_request_send", acks_late=True)
+def fulfilment_request_send(*, request_id: int) -> str | None:
+    from connectors.fulfilment import request_send
+
+    _tenant_only("fulfilment_request_send")
+    request = request_send(request_id=request_id)
+    return request.status if request is not None else None
