@@ -76,7 +76,7 @@ def _mock_shopify(mock, *, status: str = "success"):
 def test_paid_order_is_routed_sent_shipped_pushed_to_shopify_and_read_back(
     world, flow, django_capture_on_commit_callbacks
 ):
-    shop, shipstation, order = flow
+    _shop, shipstation, order = flow
     with respx.mock() as mock, tenant_context(world.acme):
         createorder = mock.post(f"{SS}/orders/createorder").mock(
             return_value=httpx.Response(200, json=fixture("shipstation", "createorder_response.json"))
@@ -113,7 +113,7 @@ def test_paid_order_is_routed_sent_shipped_pushed_to_shopify_and_read_back(
 
 
 def test_a_channel_that_does_not_acknowledge_is_an_exception_retried_by_read_back(world, flow):
-    shop, shipstation, order = flow
+    _shop, shipstation, _order = flow
     with respx.mock() as mock, tenant_context(world.acme):
         mock.post(f"{SS}/orders/createorder").mock(
             return_value=httpx.Response(200, json=fixture("shipstation", "createorder_response.json"))
@@ -137,7 +137,7 @@ def test_a_channel_that_does_not_acknowledge_is_an_exception_retried_by_read_bac
 
 
 def test_shipped_quantity_that_differs_is_a_mismatch_exception(world, flow):
-    shop, shipstation, order = flow
+    _shop, shipstation, order = flow
     with respx.mock() as mock, tenant_context(world.acme):
         mock.post(f"{SS}/orders/createorder").mock(
             return_value=httpx.Response(200, json=fixture("shipstation", "createorder_response.json"))
@@ -152,7 +152,7 @@ def test_shipped_quantity_that_differs_is_a_mismatch_exception(world, flow):
 
 
 def test_a_3pl_rejection_is_an_exception_and_its_retry_sends_again(world, flow):
-    shop, shipstation, order = flow
+    _shop, _shipstation, _order = flow
     with respx.mock() as mock, tenant_context(world.acme):
         mock.post(f"{SS}/orders/createorder").mock(
             return_value=httpx.Response(400, json=fixture("shipstation", "createorder_rejected.json"))
@@ -170,7 +170,7 @@ def test_a_3pl_rejection_is_an_exception_and_its_retry_sends_again(world, flow):
 
 
 def test_order_notify_with_the_order_cancelled_in_shipstation_rejects_the_request(world, flow):
-    shop, shipstation, order = flow
+    _shop, shipstation, _order = flow
     with respx.mock() as mock, tenant_context(world.acme):
         mock.post(f"{SS}/orders/createorder").mock(
             return_value=httpx.Response(200, json=fixture("shipstation", "createorder_response.json"))
