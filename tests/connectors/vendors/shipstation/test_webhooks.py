@@ -10,6 +10,9 @@ from connectors.inbox import event_process, event_store
 from connectors.models import InboundEvent
 from connectors.vendors.base import NormaliseError
 from connectors.vendors.shipstation.webhooks import hook_token, resource_url_check
+from tenants.models import Membership
+from tenants.services import membership_grant
+from tests.conftest import _user
 from tests.connectors.helpers import fixture, fixture_bytes
 from tests.connectors.vendors.shipstation.conftest import API, KEY, SECRET, TOKEN
 from triage.models import Exception as TriageException
@@ -104,3 +107,12 @@ def test_resource_url_check_keeps_the_query_and_asks_for_items():
 def test_hook_token_is_the_segment_after_the_connection_id():
     assert hook_token("https://acme.example/hooks/shipstation/7/abc/") == "abc"
     assert hook_token("https://acme.example/hooks/shipstation/7/") == ""
+
+
+def test_the_connection_page_shows_the_tokened_hook_url_to_admins_only(world, host_client, shipstation):
+    page = host_client(world.host(world.acme), world.acme_admin).get(f"/connections/{shipstation.pk}/")
+    assert f"/hooks/shipstation/{shipstation.pk}/{TOKEN}/" in page.content.decode()
+    viewer = _user("viewer-ss@acme.test")
+    membership_grant(user=viewer, tenant=world.acme, role=Membership.Role.TENANT_VIEWER)
+    page = host_client(world.host(world.acme), viewer).get(f"/connections/{shipstation.pk}/")
+    assert TOKEN not in page.content.decode()
