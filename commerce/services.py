@@ -260,6 +260,11 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
             for index, tax in enumerate(doc.taxes)
         )
     TaxLine.objects.bulk_create(taxes)
+    _discounts_and_payments_write(order, document, lines)
+    _channel_fulfilments_write(order, document, lines)
+
+
+def _discounts_and_payments_write(order: Order, document: CanonicalOrder, lines: dict[str, OrderLine]) -> None:
     DiscountAllocation.objects.bulk_create(
         DiscountAllocation(
             order=order,
@@ -285,7 +290,6 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
         )
         for position, doc in enumerate(document.payments)
     )
-    _channel_fulfilments_write(order, document, lines)
 
 
 def _channel_fulfilments_write(order: Order, document: CanonicalOrder, lines: dict[str, OrderLine]) -> None:
