@@ -197,3 +197,27 @@ def test_a_transient_failure_keeps_the_request_waiting(world, flow):
         request = request_send(request_id=FulfilmentRequest.objects.get().pk)
         assert request.status == "waiting" and request.attempts == 2
         assert TriageException.objects.get().cause == "fulfilment_unsent"
+
+
+def test_shipped_and_acknowledged_are_announced_as_outbound_events(world, flow, monkeypatch):
+    _shop, shipstation, _order = flow
+    events = []
+    monkeypatch.setattr(
+        "connectors.fulfilment.tenant_event_emit", lambda *, event, payload: events.append((event, payload))
+    )
+    with respx.mock() as mock, tenant_context(world.acme):
+        mock.post(f"{SS}/orders/createorder").mock(
+            return_value=httpx.Response(200, json=fixture("shipstation", "createorder_response.json"))
+        )
+        orders_route_and_send()
+        mock.get(f"{SS}/shipments").mock(
+            return_value=httpx.Response(200, json=_shipments(FulfilmentRequest.objects.get()))
+        )
+        _ship_notify(shipstation)
+        _mock_shopify(mock)
+        fulfilment_channel_push(fulfilment_id=Fulfilment.objects.get(origin="warehouse").pk)
+    assert [(name, payload["order"], payload["tracking_number"]) for name, payload in events] == [
+        ("fulfilment.shipped", ORDER_ID, "9400111899223197428490"),
+        ("fulfilment.acknowledged", ORDER_ID, "9400111899223197428490"),
+    ]
+    assert events[1][1]["channel_status"] == "acknowledged"
