@@ -34,6 +34,7 @@ from commerce.fulfilment_selectors import (
 )
 from commerce.models import Fulfilment, FulfilmentRequest, Order
 from commerce.routing import order_route, orders_to_route
+from connectors import tasks
 from connectors.http import ConnectorError, RequestRejected
 from connectors.inbox import document_applier_register
 from connectors.models import Connection
@@ -60,7 +61,6 @@ class FulfilmentRetryFailed(Exception):
 def _after_commit(func, **kwargs: Any) -> None:
     """Dispatch a task once the data it needs is committed; a broker outage leaves the work for
     the periodic job (requests) or the retry in triage (pushes)."""
-    from connectors import tasks
 
     def send() -> None:
         try:
