@@ -113,6 +113,8 @@ class CanonicalOrder:
     presentment_amounts: dict = field(default_factory=dict)
     vendor_total: Decimal | None = None  # the vendor's own total, kept to flag totals that do not add up
     raw_event_id: int | None = None
+    ship_country: str = ""
+    ship_region: str = ""
 
 
 @dataclass(frozen=True)
@@ -205,3 +207,78 @@ class CanonicalInventoryLevel:
     updated_at: dt.datetime | None = None
     net_of_source_orders: bool = False
     raw_event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ShipmentLineDoc:
+    sku: str
+    quantity: int
+    line_external_id: str = ""  # the order line's external id when the warehouse echoes it
+
+
+@dataclass(frozen=True)
+class CanonicalShipment:
+    """A shipment a warehouse made: matched to a fulfilment request by the warehouse's order id or
+    our order key, else to an order by its external id (a ship-confirmation file)."""
+
+    external_id: str
+    shipped_at: dt.datetime
+    lines: tuple[ShipmentLineDoc, ...]
+    warehouse_order_id: str = ""
+    order_key: str = ""
+    order_reference: str = ""
+    carrier: str = ""
+    service: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    voided: bool = False
+    raw_event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CanonicalWarehouseOrder:
+    """A warehouse system's view of an order we sent it (ShipStation ORDER_NOTIFY)."""
+
+    external_id: str
+    order_key: str
+    status: str
+    raw_event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class FulfilmentRequestLineDoc:
+    line_external_id: str
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class FulfilmentRequestDoc:
+    """What a warehouse system is asked to ship (built by commerce, sent by a vendor adapter)."""
+
+    order_key: str
+    order_number: str
+    placed_at: dt.datetime
+    paid_at: dt.datetime | None
+    currency: str
+    lines: tuple[FulfilmentRequestLineDoc, ...]
+    ship_country: str = ""
+    ship_region: str = ""
+    customer_ref: str = ""
+    location_external_id: str = ""
+
+
+@dataclass(frozen=True)
+class ChannelFulfilmentDoc:
+    """A warehouse shipment as a sales channel is told about it (the channel writers' input)."""
+
+    fulfilment_id: int
+    order_external_id: str
+    shipped_at: dt.datetime
+    lines: tuple[tuple[str, int], ...]  # (order line external id, quantity)
+    carrier: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    reference: str = ""  # the channel's id of this fulfilment once pushed (a re-push reads it back)

@@ -52,6 +52,9 @@ class Order(SourceDocument):
     presentment_currency = models.CharField(max_length=3, blank=True)
     presentment_amounts = models.JSONField(default=dict, blank=True)
     vendor_total = models.DecimalField(**MONEY, null=True, blank=True)
+    # Where it ships to (ISO 3166-1 alpha-2 country, region/state code): what routing rules match.
+    ship_country = models.CharField(max_length=2, blank=True)
+    ship_region = models.CharField(max_length=80, blank=True)
 
     class Meta(SourceDocument.Meta):
         ordering = ["-placed_at", "-pk"]
@@ -156,16 +159,56 @@ class Payment(models.Model):
 
 
 class Fulfilment(models.Model):
+    """A shipment of some of an order's lines. `channel` ones are read from the sales channel with
+    the order (rewritten with it); `warehouse` ones come from a 3PL or a ship-confirmation file, are
+    kept across order updates and are pushed to the order's channel (`channel_status`)."""
+
+    class Origin(models.TextChoices):
+        CHANNEL = "channel", "Read from the sales channel"
+        WAREHOUSE = "warehouse", "Shipped by a warehouse"
+
+    class ChannelStatus(models.TextChoices):
+        NOT_PUSHED = "not_pushed", "Not pushed yet"
+        PUSHED = "pushed", "Pushed, not confirmed"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged by the channel"
+        FAILED = "failed", "Channel did not acknowledge"
+
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fulfilments")
     external_id = models.CharField(max_length=120)
     fulfilled_at = models.DateTimeField()
     location = models.CharField(max_length=80, blank=True)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.CHANNEL)
+    request = models.ForeignKey(
+        "FulfilmentRequest", on_delete=models.SET_NULL, null=True, blank=True, related_name="fulfilments"
+    )
+    source_connection_id = models.BigIntegerField(null=True, blank=True)
+    carrier = models.CharField(max_length=80, blank=True)
+    service = models.CharField(max_length=80, blank=True)
+    tracking_number = models.CharField(max_length=120, blank=True)
+    tracking_url = models.URLField(max_length=500, blank=True)
+    channel_status = models.CharField(max_length=12, choices=ChannelStatus.choices, default=ChannelStatus.NOT_PUSHED)
+    channel_reference = models.CharField(max_length=120, blank=True)
+    channel_error = models.CharField(max_length=500, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    raw_event_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["order_id", "fulfilled_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "source_connection_id", "external_id"],
+                condition=models.Q(origin="warehouse"),
+                name="commerce_fulfil_wh_unique",
+                nulls_distinct=False,
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Fulfilment {self.external_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("order_trace", kwargs={"order_id": self.order_id})
 
 
 class FulfilmentLine(models.Model):
@@ -417,3 +460,71 @@ class StockChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} @ {self.location_id} changed"
+
+
+class RoutingRule(models.Model):
+    """Where a paid order ships from: rules are tried by priority (lowest first); a rule matches
+    when the destination and SKUs fit its conditions (empty = any) and its location has the stock."""
+
+    name = models.CharField(max_length=120)
+    priority = models.PositiveIntegerField(default=100)
+    active = models.BooleanField(default=True)
+    location = models.ForeignKey(InventoryLocation, on_delete=models.CASCADE, related_name="routing_rules")
+    countries = models.JSONField(default=list, blank=True, help_text="ISO country codes; empty: any")
+    regions = models.JSONField(default=list, blank=True, help_text="Region/state codes; empty: any")
+    skus = models.JSONField(default=list, blank=True, help_text="SKUs this location ships; empty: any")
+    fulfilment_connection_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The warehouse system (3PL connection) of this location."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (priority {self.priority})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("fulfilment_rule_edit", kwargs={"pk": self.pk})
+
+
+class FulfilmentRequest(models.Model):
+    """The part of an order one location ships, and what its warehouse system said about it."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting to be sent"
+        SENT = "sent", "Sent to the warehouse"
+        REJECTED = "rejected", "Rejected by the warehouse"
+        SHIPPED = "shipped", "Shipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fulfilment_requests")
+    location = models.ForeignKey(InventoryLocation, on_delete=models.PROTECT, related_name="fulfilment_requests")
+    rule = models.ForeignKey(RoutingRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    fulfilment_connection_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    lines = models.JSONField(default=list)  # [{"line": order line id, "external_id", "sku", "quantity"}]
+    external_id = models.CharField(max_length=120, blank=True)  # the warehouse system's order id
+    error = models.CharField(max_length=500, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["order", "location"], name="commerce_fulreq_unique")]
+        indexes = [models.Index(fields=["status", "created_at"], name="commerce_fulreq_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Fulfilment request {self.pk} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("order_trace", kwargs={"order_id": self.order_id})
+
+    @property
+    def order_key(self) -> str:
+        """The key the warehouse system knows this request by (ShipStation `orderKey`)."""
+        return f"tb-{self.pk}"

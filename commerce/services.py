@@ -169,7 +169,6 @@ def _order_children_clear(order: Order, document: CanonicalOrder) -> None:
     order.discounts.all().delete()
     order.shipping_lines.all().delete()
     order.payments.all().delete()
-    order.fulfilments.all().delete()
 
 
 def _taxes_add(taxes: list[TaxLine], order: Order, docs: tuple[TaxLineDoc, ...], **owner: models.Model) -> None:
@@ -234,6 +233,11 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
         )
         _taxes_add(taxes, order, doc.taxes, shipping_line=shipping)
     TaxLine.objects.bulk_create(taxes)
+    _discounts_and_payments_write(order, document, lines)
+    _channel_fulfilments_write(order, document, lines)
+
+
+def _discounts_and_payments_write(order: Order, document: CanonicalOrder, lines: dict[str, OrderLine]) -> None:
     DiscountAllocation.objects.bulk_create(
         DiscountAllocation(
             order=order,
@@ -259,7 +263,20 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
         )
         for position, doc in enumerate(document.payments)
     )
+
+
+def _channel_fulfilments_write(order: Order, document: CanonicalOrder, lines: dict[str, OrderLine]) -> None:
+    """Rewrite the channel's own fulfilments. Warehouse ones are ours (pushed to the channel) and
+    stay; the channel's echo of one we pushed is not stored twice."""
+    order.fulfilments.filter(origin=Fulfilment.Origin.CHANNEL).delete()
+    pushed = set(
+        order.fulfilments.filter(origin=Fulfilment.Origin.WAREHOUSE)
+        .exclude(channel_reference="")
+        .values_list("channel_reference", flat=True)
+    )
     for doc in document.fulfilments:
+        if doc.external_id in pushed:
+            continue  # the channel's echo of a warehouse fulfilment we pushed to it
         fulfilment = Fulfilment.objects.create(
             order=order, external_id=doc.external_id, fulfilled_at=doc.fulfilled_at, location=doc.location
         )
@@ -365,6 +382,8 @@ def order_upsert(*, source: str, connection_id: int | None, document: CanonicalO
         "presentment_currency": document.presentment_currency,
         "presentment_amounts": document.presentment_amounts,
         "vendor_total": document.vendor_total,
+        "ship_country": document.ship_country,
+        "ship_region": document.ship_region,
     }
     held = reservations_held(order=existing) if existing is not None else set()
     order = _document_save(

@@ -59,6 +59,10 @@ CONFIG_FIELDS: dict[str, list[tuple[str, forms.Field]]] = {
         ),
     ],
     "csv": [],
+    "shipstation": [
+        ("store_id", forms.CharField(label="Store id", required=False, help_text="ShipStation store for our orders")),
+        ("warehouse_id", forms.CharField(label="Ship-from warehouse id", required=False)),
+    ],
 }
 CREDENTIAL_FIELDS: dict[str, list[tuple[str, str]]] = {
     "shopify": [("access_token", "Admin API access token")],
@@ -66,6 +70,7 @@ CREDENTIAL_FIELDS: dict[str, list[tuple[str, str]]] = {
     "square": [("access_token", "Access token")],
     "stripe": [("secret_key", "Secret or restricted key")],
     "csv": [],
+    "shipstation": [("api_key", "API key"), ("api_secret", "API secret")],
 }
 WEBHOOK_SECRET_LABEL = {
     "shopify": "App client secret (signs webhooks)",
@@ -127,5 +132,12 @@ class BackfillForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    topic = forms.ChoiceField(choices=[("orders", "Orders"), ("payouts", "Payouts"), ("inventory", "Inventory levels")])
+    topic = forms.ChoiceField(
+        choices=[
+            ("orders", "Orders"),
+            ("payouts", "Payouts"),
+            ("inventory", "Inventory levels"),
+            ("shipments", "Ship confirmations"),
+        ]
+    )
     file = forms.FileField()

@@ -19,7 +19,7 @@ import random
 import re
 import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -139,6 +139,15 @@ def event_store(
     return event, True
 
 
+# Appliers of documents other flows add (connectors.fulfilment: shipments, warehouse orders),
+# registered at start-up: `applier(connection=…, document=…) -> record dict` with an "outcome".
+DOCUMENT_APPLIERS: dict[type, Callable[..., dict[str, Any]]] = {}
+
+
+def document_applier_register(document_type: type, applier: Callable[..., dict[str, Any]]) -> None:
+    DOCUMENT_APPLIERS[document_type] = applier
+
+
 def _retry_delay(attempts: int) -> float:
     base = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
@@ -199,6 +208,8 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
             "external_id": f"{document.location_external_id}:{document.sku}",
             "id": result.obj.pk,
         }
+    elif type(document) in DOCUMENT_APPLIERS:  # documents of other flows (fulfilment shipments)
+        return DOCUMENT_APPLIERS[type(document)](connection=connection, document=document)
     else:  # pragma: no cover - adapters return only these document types
         raise NormaliseError(f"Unknown document {type(document).__name__}.")
     record["outcome"] = result.outcome.value

@@ -22,6 +22,14 @@ def syncs_due() -> int:
     return len(sync_runs_start_due()) + sync_runs_resume_stalled()
 
 
+@periodic_job("connectors.fulfilment_route_send")
+def fulfilment_route_send() -> int:
+    """Route paid orders to locations and send waiting requests to their warehouse systems."""
+    from connectors.fulfilment import orders_route_and_send
+
+    return orders_route_and_send()
+
+
 @periodic_job("connectors.tokens_refresh")
 def tokens_refresh() -> int:
     return tokens_refresh_due()

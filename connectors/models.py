@@ -24,6 +24,7 @@ class Connection(models.Model):
         QUICKBOOKS = "quickbooks", "QuickBooks Online"
         XERO = "xero", "Xero"
         NETSUITE = "netsuite", "NetSuite"
+        SHIPSTATION = "shipstation", "ShipStation"
 
     class Direction(models.TextChoices):
         SOURCE = "source", "Source (sales channel)"

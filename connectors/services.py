@@ -27,6 +27,7 @@ SOURCE_VENDORS = {
     Connection.Vendor.SQUARE,
     Connection.Vendor.STRIPE,
     Connection.Vendor.CSV,
+    Connection.Vendor.SHIPSTATION,
 }
 AUDIT_CHANGED = "changed"  # what the audit log says of a secret, never its value
 MIN_INTERVAL_MINUTES = 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from connectors.fulfilment import fulfilment_channel_push as push
+from connectors.fulfilment import request_send
 from connectors.inbox import event_process, events_release_held
 from connectors.sync import sync_run_step as run_step
 from core.fairness import FairTask
@@ -28,3 +30,17 @@ def sync_run_step(*, run_id: int, step: int | None = None) -> str | None:
     tenant_only("sync_run_step")
     run = run_step(run_id=run_id, step=step)
     return run.status if run is not None else None
+
+
+@shared_task(name="connectors.fulfilment_channel_push", acks_late=True)
+def fulfilment_channel_push(*, fulfilment_id: int) -> str | None:
+    tenant_only("fulfilment_channel_push")
+    fulfilment = push(fulfilment_id=fulfilment_id)
+    return fulfilment.channel_status if fulfilment is not None else None
+
+
+@shared_task(name="connectors.fulfilment_request_send", acks_late=True)
+def fulfilment_request_send(*, request_id: int) -> str | None:
+    tenant_only("fulfilment_request_send")
+    request = request_send(request_id=request_id)
+    return request.status if request is not None else None

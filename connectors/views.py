@@ -86,10 +86,20 @@ def connection_add(request: HttpRequest) -> HttpResponse:
     return _connection_form_page(request, form, vendor=vendor)
 
 
+def _tokened_hook(request: HttpRequest, connection: Connection) -> str:
+    """The hook URL with its secret token, shown to those who may edit the connection only."""
+    if request.membership_role == Membership.Role.TENANT_VIEWER or not connection.webhook_secret:
+        return ""
+    kwargs = {"vendor": connection.vendor, "connection_id": connection.pk, "token": connection.webhook_secret}
+    return reverse("connectors_webhook_token", kwargs=kwargs)
+
+
 def connection_detail(request: HttpRequest, connection_id: int) -> HttpResponse:
     connection = _connection(connection_id)
     adapter = adapters().get(connection.vendor)
     hook = reverse("connectors_webhook", kwargs={"vendor": connection.vendor, "connection_id": connection.pk})
+    if connection.vendor == Connection.Vendor.SHIPSTATION:  # unsigned hooks: the URL carries the secret token
+        hook = _tokened_hook(request, connection)
     return render(
         request,
         "connectors/connection_detail.html",
@@ -98,7 +108,7 @@ def connection_detail(request: HttpRequest, connection_id: int) -> HttpResponse:
             "runs": selectors.sync_runs_list(connection=connection)[:10],
             "events": selectors.events_list(connection=connection)[:10],
             "event_counts": selectors.event_counts(connection=connection),
-            "webhook_url": request.build_absolute_uri(hook) if adapter and adapter.supports_webhooks else "",
+            "webhook_url": request.build_absolute_uri(hook) if hook and adapter and adapter.supports_webhooks else "",
             "pollable": pollable(connection),
             "oauth": oauth.oauth_available(connection.vendor),
             "can_edit": request.membership_role != Membership.Role.TENANT_VIEWER,

@@ -74,3 +74,11 @@ def webhook_receive(request: HttpRequest, vendor: str, connection_id: int) -> Js
         )
     status = "held" if event.status == InboundEvent.Status.HELD else "stored"
     return JsonResponse({"status": status if created else "duplicate", "event": event.pk})
+
+
+@csrf_exempt
+@require_POST
+def webhook_receive_tokened(request: HttpRequest, vendor: str, connection_id: int, token: str) -> JsonResponse:
+    """`POST /hooks/<vendor>/<connection id>/<token>/`: for vendors that sign nothing (ShipStation),
+    the secret token in the URL is what the adapter verifies (it reads it from the URL)."""
+    return webhook_receive(request, vendor, connection_id)

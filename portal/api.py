@@ -34,5 +34,6 @@ urlpatterns = [
     path("", include("mappings.api")),
     path("", include("posting.api")),
     path("", include("commerce.api")),
+    path("", include("commerce.fulfilment_api")),
     path("", include("promotions.api")),
 ]

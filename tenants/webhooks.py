@@ -42,6 +42,8 @@ EVENTS = (
     "journal.pushed",
     "promotion.deployment_changed",
     "tenant.created",
+    "fulfilment.shipped",
+    "fulfilment.acknowledged",
 )
 TIMEOUT_SECONDS = 10.0
 BACKOFF_BASE_SECONDS = 30

@@ -18,7 +18,7 @@ def adapter_register(adapter: Adapter) -> Adapter:
     return adapter
 
 
-_MODULES = ("shopify", "stripe", "square", "woocommerce", "csvdrop")
+_MODULES = ("shopify", "stripe", "square", "woocommerce", "csvdrop", "shipstation")
 _loaded = False
 
 

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from connectors.simulator import demo_traffic_ingest
 from mappings.services import standard_chart_ensure
 from portal.demo.commerce import inventory_demo_seed
+from portal.demo.fulfilment import fulfilment_demo_seed
 from portal.demo.posting import ledger_demo_seed
 from portal.demo.promotions import promotions_demo_seed
 from portal.demo.triage import exceptions_demo_seed
@@ -152,6 +153,7 @@ def demo_seed(progress: Callable[[str], None] = lambda step: None) -> list[DemoL
             progress(f"{tenant.slug}: webhook traffic")
             ledger_demo_seed(currency=tenant.base_currency)
             inventory_demo_seed(currency=tenant.base_currency)
+            fulfilment_demo_seed(currency=tenant.base_currency)
             progress(f"{tenant.slug}: a month of orders, refunds and payouts")
             progress(f"{tenant.slug}: {promotions_demo_seed(author=admin, approver=partner_admin)}")
     return demo_logins()

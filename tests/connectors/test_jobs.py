@@ -36,6 +36,7 @@ def test_the_per_minute_fan_out_runs_the_connector_jobs(world, monkeypatch, djan
     assert {name: results[name] for name in results if name.startswith("connectors.")} == {
         "connectors.inbox_sweep": "ok",
         "connectors.syncs_due": "ok",
+        "connectors.fulfilment_route_send": "ok",
         "connectors.tokens_refresh": "ok",
         "connectors.active_connections_meter": "ok",
     }

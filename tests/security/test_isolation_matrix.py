@@ -185,12 +185,14 @@ def _build_victim(world) -> Victim:
 
 
 def _seed_tenant(victim: Victim) -> None:
-    from commerce.models import InventoryLevel, InventoryLocation, Order, Payout
+
+    from commerce.models import Fulfilment, InventoryLevel, InventoryLocation, Order, Payout, RoutingRule
     from connectors.models import Connection, InboundEvent, SyncRun
     from connectors.simulator import demo_traffic_ingest
     from mappings.models import Account, AccountRule, MappingSet
     from mappings.services import standard_chart_ensure
     from portal.demo.commerce import inventory_demo_seed
+    from portal.demo.fulfilment import fulfilment_demo_seed
     from portal.demo.posting import ledger_demo_seed
     from portal.demo.promotions import promotions_demo_seed
     from portal.demo.triage import exceptions_demo_seed
@@ -211,6 +213,7 @@ def _seed_tenant(victim: Victim) -> None:
         demo_traffic_ingest(orders=2, charges=1)
         ledger_demo_seed(currency="USD", today=dt.date(2026, 2, 1))
         inventory_demo_seed(currency="USD")
+        fulfilment_demo_seed(currency="USD")
         promotions_demo_seed(author=victim.admin, approver=victim.staff)
         connection_id = _first(Connection)
         entry_id = _first(JournalEntry)
@@ -246,6 +249,7 @@ def _seed_tenant(victim: Victim) -> None:
         Promotion.objects.update(name="QVMARK promotion")
         PriceList.objects.update(name="QVMARK price list")
         InventoryLocation.objects.update(name="QVMARK location")
+        RoutingRule.objects.update(name="QVMARK routing rule")
         mapping_set = MappingSet.objects.order_by("pk").first()
         victim.ids.update(
             order=_first(Order),
@@ -264,6 +268,8 @@ def _seed_tenant(victim: Victim) -> None:
             price_list=_first(PriceList),
             promotion=_first(Promotion),
             payout=_first(Payout),
+            routing_rule=_first(RoutingRule),
+            fulfilment=_first(Fulfilment),
         )
     connection.set_schema_to_public()
 
@@ -327,9 +333,10 @@ KWARG_FIXTURES: dict[str, Callable[[Victim], str]] = {
     "uidb36": lambda v: _base36(v.admin.pk),
     "key": lambda v: "invalid-key",
     "plan": lambda v: "starter",
+    "token": lambda v: "not-the-hook-token",
 }
 # The kwargs that are values rather than the victim's objects.
-NOT_OBJECTS = {"fmt", "kind", "name", "action", "vendor", "path", "uidb36", "key", "plan"}
+NOT_OBJECTS = {"fmt", "kind", "name", "action", "vendor", "path", "uidb36", "key", "plan", "token"}
 
 PK_FIXTURES: dict[str, str] = {
     "mfa_remove_webauthn": "authenticator",
@@ -388,6 +395,9 @@ PK_FIXTURES: dict[str, str] = {
     "erp_oauth_start": "connection",
     "erp_chart": "connection",
     "inventory_location": "location",
+    "fulfilment_rule_edit": "routing_rule",
+    "fulfilment_rule_delete": "routing_rule",
+    "api-fulfilment-detail": "fulfilment",
     "promotions_price_list": "price_list",
     "promotions_detail": "promotion",
     "promotions_edit": "promotion",

@@ -13,7 +13,7 @@ from connectors.vendors.csvdrop import normalise
 
 class CsvAdapter(Adapter):
     vendor = Connection.Vendor.CSV
-    topics = ("orders", "payouts", "inventory")
+    topics = ("orders", "payouts", "inventory", "shipments")
     inventory_topics = ("inventory",)
     supports_webhooks = False
 

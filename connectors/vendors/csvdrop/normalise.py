@@ -1,4 +1,4 @@
-"""CSV file drop: orders and payouts in the documented column format (docs/connectors-csv.md).
+"""CSV file drop: orders, payouts, inventory and ship confirmations (docs/connectors-csv.md).
 
 A file is split into one record per order (or payout) — its rows as JSON — and each record is
 stored as an inbound event and processed exactly like a webhook, so re-uploading the same file
@@ -20,10 +20,12 @@ from commerce.documents import (
     CanonicalInventoryLevel,
     CanonicalOrder,
     CanonicalPayout,
+    CanonicalShipment,
     DiscountDoc,
     OrderLineDoc,
     PaymentDoc,
     PayoutLineDoc,
+    ShipmentLineDoc,
     ShippingLineDoc,
     TaxLineDoc,
 )
@@ -62,12 +64,20 @@ INVENTORY_COLUMNS = {
     "required": ("sku", "location", "on_hand"),
     "optional": ("location_name", "counted_at"),
 }
-# The column(s) that make one record: an order, a payout, one SKU at one location.
+# Ship confirmations from a warehouse without an API: one record per parcel (order and tracking).
+SHIPMENT_COLUMNS = {
+    "required": ("order_id", "sku", "quantity", "carrier", "tracking"),
+    "optional": ("shipped_at", "shipment_id", "tracking_url", "line_id"),
+}
+# The column(s) that make one record: an order, a payout, one SKU at one location, a parcel.
 TOPICS = {
     "orders": (("order_id",), ORDER_COLUMNS),
     "payouts": (("payout_id",), PAYOUT_COLUMNS),
     "inventory": (("location", "sku"), INVENTORY_COLUMNS),
+    "shipments": (("order_id", "tracking"), SHIPMENT_COLUMNS),
 }
+# A count or a parcel without its own time is as of the upload.
+TIME_COLUMN = {"inventory": "counted_at", "shipments": "shipped_at"}
 MAX_ROWS = 100_000
 TRUE = {"1", "true", "yes", "y"}
 
@@ -75,7 +85,7 @@ TRUE = {"1", "true", "yes", "y"}
 def csv_records(*, content: bytes, topic: str) -> list[Record]:
     """Split a CSV file into records; a file that is not the documented format is a ValidationError."""
     if topic not in TOPICS:
-        raise ValidationError({"topic": [f"CSV files hold orders, payouts or inventory, not {topic!r}."]})
+        raise ValidationError({"topic": [f"CSV files hold orders, payouts, inventory or shipments, not {topic!r}."]})
     key, columns = TOPICS[topic]
     try:
         text = content.decode("utf-8-sig")
@@ -100,8 +110,9 @@ def csv_records(*, content: bytes, topic: str) -> list[Record]:
             if not clean.get(name):
                 raise ValidationError({"file": [f"Row {number} has no {name}."]})
         clean["_row"] = str(number)
-        if topic == "inventory" and not clean.get("counted_at"):
-            clean["counted_at"] = uploaded_at
+        stamp = TIME_COLUMN.get(topic)
+        if stamp and not clean.get(stamp):
+            clean[stamp] = uploaded_at
         groups.setdefault(":".join(clean[name] for name in key), []).append(clean)
     if not groups:
         raise ValidationError({"file": ["The file has no rows."]})
@@ -273,4 +284,34 @@ def normalise(*, topic: str, payload: Any) -> list[Document]:
         return [payout_normalise(rows)]
     if topic == "inventory":
         return [inventory_normalise(rows)]
+    if topic == "shipments":
+        return [shipment_normalise(rows)]
     raise NormaliseError(f"Topic {topic!r} is not handled by CSV files.")
+
+
+def shipment_normalise(rows: list[Mapping[str, str]]) -> CanonicalShipment:
+    """One parcel of a ship-confirmation file: every row is a SKU and quantity in it."""
+    first = rows[0]
+    lines = []
+    for row in rows:
+        where = f"Row {row.get('_row', '?')}"
+        text = row.get("quantity", "")
+        if not text.isdigit() or int(text) <= 0:
+            raise NormaliseError(f"{where}: quantity {text!r} is not a positive whole number.")
+        if not row.get("sku"):
+            raise NormaliseError(f"{where}: sku is empty.")
+        for name in ("carrier", "shipped_at"):
+            if row.get(name) != first.get(name):
+                raise NormaliseError(f"{where}: {name} differs from row {first.get('_row')} of the same parcel.")
+        lines.append(ShipmentLineDoc(sku=row["sku"], quantity=int(text), line_external_id=row.get("line_id", "")))
+    if not first.get("carrier"):
+        raise NormaliseError(f"Row {first.get('_row', '?')}: carrier is empty.")
+    return CanonicalShipment(
+        external_id=first.get("shipment_id") or f"csv:{first['order_id']}:{first['tracking']}",
+        shipped_at=timestamp(first.get("shipped_at"), field=f"Row {first.get('_row', '?')}: shipped_at"),
+        lines=tuple(lines),
+        order_reference=first["order_id"],
+        carrier=first["carrier"][:80],
+        tracking_number=first["tracking"][:120],
+        tracking_url=first.get("tracking_url", "")[:500],
+    )

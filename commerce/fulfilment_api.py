@@ -1,0 +1,85 @@
+"""`/api/v1/fulfilments/`: shipments of the tenant's orders (read from channels or made by a
+warehouse), with lines, carrier, tracking and whether the order's channel acknowledged them."""
+
+from __future__ import annotations
+
+import django_filters
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from commerce.fulfilment_selectors import fulfilment_get, fulfilments_list
+from commerce.models import Fulfilment
+from core.api.errors import IdCursorPagination
+from core.api.views import READ_ERRORS, TenantApiView
+
+
+class FulfilmentLineOutput(serializers.Serializer):
+    line = serializers.CharField(source="order_line.external_id", help_text="The order line's external id.")
+    sku = serializers.CharField(source="order_line.sku")
+    quantity = serializers.IntegerField()
+
+
+class FulfilmentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    order = serializers.IntegerField(source="order_id")
+    order_external_id = serializers.CharField(source="order.external_id")
+    external_id = serializers.CharField(help_text="The shipment's id at its source (ShipStation shipmentId, …).")
+    origin = serializers.ChoiceField(choices=Fulfilment.Origin.choices)
+    fulfilled_at = serializers.DateTimeField()
+    location = serializers.CharField()
+    carrier = serializers.CharField()
+    service = serializers.CharField()
+    tracking_number = serializers.CharField()
+    tracking_url = serializers.CharField()
+    channel_status = serializers.ChoiceField(choices=Fulfilment.ChannelStatus.choices)
+    channel_reference = serializers.CharField()
+    channel_error = serializers.CharField()
+    pushed_at = serializers.DateTimeField(allow_null=True)
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    request = serializers.IntegerField(source="request_id", allow_null=True)
+    lines = FulfilmentLineOutput(many=True)
+
+
+class FulfilmentFilter(django_filters.FilterSet):
+    order = django_filters.NumberFilter(field_name="order_id")
+    origin = django_filters.ChoiceFilter(choices=Fulfilment.Origin.choices)
+    channel_status = django_filters.ChoiceFilter(choices=Fulfilment.ChannelStatus.choices)
+
+    class Meta:
+        model = Fulfilment
+        fields = ["order", "origin", "channel_status"]
+
+
+class FulfilmentListApi(TenantApiView):
+    serializer_class = FulfilmentOutput
+    pagination_class = IdCursorPagination
+    filterset_class = FulfilmentFilter
+
+    def get_queryset(self):
+        return fulfilments_list()
+
+    @extend_schema(operation_id="fulfilments_list", responses={200: FulfilmentOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(FulfilmentOutput(page, many=True).data)
+
+
+class FulfilmentDetailApi(TenantApiView):
+    serializer_class = FulfilmentOutput
+
+    @extend_schema(operation_id="fulfilments_retrieve", responses={200: FulfilmentOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        fulfilment = fulfilment_get(fulfilment_id=pk)
+        if fulfilment is None:
+            raise Http404
+        return Response(FulfilmentOutput(fulfilment).data)
+
+
+urlpatterns = [
+    path("fulfilments/", FulfilmentListApi.as_view(), name="api-fulfilments"),
+    path("fulfilments/<int:pk>/", FulfilmentDetailApi.as_view(), name="api-fulfilment-detail"),
+]
