@@ -37,6 +37,9 @@ EVENTS = (
     "journal.pushed",
     "promotion.deployment_changed",
     "tenant.created",
+    "return.approved",
+    "return.received",
+    "return.refunded",
 )
 TIMEOUT_SECONDS = 10.0
 BACKOFF_BASE_SECONDS = 30
