@@ -22,7 +22,7 @@ class CanonicalReturn:
     order_external_id: str
     source_version: int
     status: str  # a commerce Return.Status value the channel has reached
-    requested_at: dt.datetime
+    requested_at: dt.datetime | None  # None: when Tillbridge first sees it
     lines: tuple[ReturnLineDoc, ...] = ()
     name: str = ""
     reason: str = ""

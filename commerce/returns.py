@@ -573,7 +573,7 @@ def return_upsert(*, source: str, connection_id: int | None, document: Canonical
             source_version=document.source_version,
             raw_event_id=document.raw_event_id,
             name=document.name[:60],
-            requested_at=document.requested_at,
+            requested_at=document.requested_at,  # None → now (return_create)
         )
     else:
         ret = existing

@@ -21,5 +21,6 @@ urlpatterns = [
     path("hooks/", include("connectors.urls_hooks")),
     path("connections/", include("connectors.urls")),
     path("inventory/", include("commerce.urls")),
+    path("returns/", include("commerce.urls_returns")),
     path("promotions/", include("promotions.urls")),
 ]

@@ -70,6 +70,7 @@ from connectors.vendors.common import (
     timestamp,
     version,
 )
+from connectors.vendors.shopify_returns import RETURN_TOPICS, return_normalise
 from portal import netsafety
 from posting.money import allocate
 
@@ -512,7 +513,7 @@ def inventory_level_normalise(level: Mapping[str, Any], *, sku: str) -> Canonica
 
 class ShopifyAdapter(Adapter):
     vendor = Connection.Vendor.SHOPIFY
-    topics = (*ORDER_TOPICS, "refunds/create", "payouts", INVENTORY_TOPIC)
+    topics = (*ORDER_TOPICS, "refunds/create", "payouts", INVENTORY_TOPIC, *RETURN_TOPICS)
     poll_topics = ("orders", "payouts")
     inventory_topics = (INVENTORY_TOPIC,)
     topic_header = "X-Shopify-Topic"
@@ -601,6 +602,8 @@ class ShopifyAdapter(Adapter):
             # a resource as the REST API returns it (GET orders/{id}.json: {"order": {...}})
             if payload.get("id") is None and isinstance(payload.get(key), dict) and key in topic:
                 payload = payload[key]
+        if topic in RETURN_TOPICS:
+            return [return_normalise(payload)]
         if topic in ORDER_TOPICS:
             order = order_normalise(payload, shop_domain="")
             if needs_transactions(order, payload):

@@ -56,6 +56,7 @@ from connectors.vendors.base import (
     WebhookRejected,
 )
 from connectors.vendors.common import body, currency_code, minor, optional_timestamp, require, timestamp, version
+from connectors.vendors.square_returns import returns_normalise
 from posting.money import quantize
 
 API_VERSION = "2025-07-16"
@@ -446,14 +447,15 @@ class SquareAdapter(Adapter):
             document = inventory_count_normalise(payload)
             return [document] if document is not None else []
         if topic == "orders" or (topic in ORDER_TOPICS and not event):
-            return [order_normalise(_saved_object(payload, topic))]
+            saved = _saved_object(payload, topic)
+            return [order_normalise(saved), *returns_normalise(saved)]
         if topic in ORDER_TOPICS:
             order_id = str(require(payload, "data", "id"))
             with self.client(connection) as client:
                 order = (client.get(f"orders/{order_id}") or {}).get("order")
             if not isinstance(order, dict):
                 raise NormaliseError(f"Square returned no order {order_id}.")
-            return [order_normalise(order)]
+            return [order_normalise(order), *returns_normalise(order)]
         if topic in REFUND_TOPICS:
             refund = require(payload, "data", "object", "refund") if event else _saved_object(payload, topic)
             if not isinstance(refund, dict):
