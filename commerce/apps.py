@@ -5,5 +5,5 @@ class CommerceConfig(AppConfig):
     name = "commerce"
 
     def ready(self) -> None:
-        # Register the inventory retry action and the per-minute push sweep in every process.
-        from commerce import inventory_sync, tasks  # noqa: F401
+        # Register the inventory and return retry actions and their periodic jobs in every process.
+        from commerce import inventory_sync, returns_checks, tasks  # noqa: F401

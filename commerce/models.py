@@ -503,6 +503,7 @@ class Return(models.Model):
     received_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    mismatch_flagged_at = models.DateTimeField(null=True, blank=True)  # raised to triage (commerce.returns_checks)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
