@@ -34,5 +34,6 @@ urlpatterns = [
     path("", include("mappings.api")),
     path("", include("posting.api")),
     path("", include("commerce.api")),
+    path("", include("commerce.api_returns")),
     path("", include("promotions.api")),
 ]

@@ -12,6 +12,7 @@ from django_tenants.utils import tenant_context
 from PIL import Image, ImageDraw
 
 from commerce.demo import inventory_demo_seed
+from commerce.demo_returns import returns_demo_seed
 from connectors.simulator import demo_traffic_ingest
 from mappings.services import standard_chart_ensure
 from posting.demo import ledger_demo_seed
@@ -152,6 +153,7 @@ def demo_seed(progress: Callable[[str], None] = lambda step: None) -> list[DemoL
             progress(f"{tenant.slug}: webhook traffic")
             ledger_demo_seed(currency=tenant.base_currency)
             inventory_demo_seed(currency=tenant.base_currency)
+            returns_demo_seed(currency=tenant.base_currency, approver=admin)
             progress(f"{tenant.slug}: a month of orders, refunds and payouts")
             progress(f"{tenant.slug}: {promotions_demo_seed(author=admin, approver=partner_admin)}")
     return demo_logins()
