@@ -186,7 +186,8 @@ def _build_victim(world) -> Victim:
 
 def _seed_tenant(victim: Victim) -> None:
     from commerce.demo import inventory_demo_seed
-    from commerce.models import InventoryLevel, InventoryLocation, Order, Payout
+    from commerce.demo_returns import returns_demo_seed
+    from commerce.models import InventoryLevel, InventoryLocation, Order, Payout, Return
     from connectors.models import Connection, InboundEvent, SyncRun
     from connectors.simulator import demo_traffic_ingest
     from mappings.models import Account, AccountRule, MappingSet
@@ -211,6 +212,7 @@ def _seed_tenant(victim: Victim) -> None:
         demo_traffic_ingest(orders=2, charges=1)
         ledger_demo_seed(currency="USD", today=dt.date(2026, 2, 1))
         inventory_demo_seed(currency="USD")
+        returns_demo_seed(currency="USD", approver=victim.admin)
         promotions_demo_seed(author=victim.admin, approver=victim.staff)
         connection_id = _first(Connection)
         entry_id = _first(JournalEntry)
@@ -246,6 +248,7 @@ def _seed_tenant(victim: Victim) -> None:
         Promotion.objects.update(name="QVMARK promotion")
         PriceList.objects.update(name="QVMARK price list")
         InventoryLocation.objects.update(name="QVMARK location")
+        Return.objects.update(name="QVMARK return")
         mapping_set = MappingSet.objects.order_by("pk").first()
         victim.ids.update(
             order=_first(Order),
@@ -264,6 +267,7 @@ def _seed_tenant(victim: Victim) -> None:
             price_list=_first(PriceList),
             promotion=_first(Promotion),
             payout=_first(Payout),
+            ret=_first(Return),
         )
     connection.set_schema_to_public()
 
@@ -305,6 +309,7 @@ def _seed_public(victim: Victim, viewer_membership: Membership) -> None:
 
 KWARG_FIXTURES: dict[str, Callable[[Victim], str]] = {
     "order_id": lambda v: v.ids["order"],
+    "return_id": lambda v: v.ids["ret"],
     "entry_id": lambda v: v.ids["entry"],
     "exception_id": lambda v: v.ids["exception"],
     "connection_id": lambda v: v.ids["connection"],
@@ -396,6 +401,11 @@ PK_FIXTURES: dict[str, str] = {
     "posting_payout": "payout",
     "posting_payout_recheck": "payout",
     "api-payout-detail": "payout",
+    "api-return-detail": "ret",
+    "api-return-approve": "ret",
+    "api-return-reject": "ret",
+    "api-return-receive": "ret",
+    "api-return-inspect": "ret",
     "api-domain-verification-detail": "domain_verification",
     "api-domain-verification-check": "domain_verification",
     "partner_domain_check": "domain_verification",
