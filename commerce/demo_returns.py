@@ -66,7 +66,7 @@ def _refund(ret: Return, currency: str) -> None:
         order_external_id=ret.order.external_id,
         source_version=1,
         currency=currency,
-        processed_at=PLACED + dt.timedelta(days=20),
+        processed_at=ret.order.placed_at + dt.timedelta(days=8),
         lines=tuple(RefundLineDoc(line.order_line.external_id, line.quantity) for line in ret.lines.all()),
         gateway="stripe",
     )
@@ -84,6 +84,8 @@ def _walk(ret: Return, target: str, *, approver: User, currency: str) -> Return:
             ret = return_ship(ret=ret, tracking_number=f"1Z{ret.pk:08d}", actor=approver)
         elif step == "received":
             ret = return_receive(ret=ret, actor=approver)
+            ret.received_at = ret.order.placed_at + dt.timedelta(days=5)  # as if it came back then
+            ret.save(update_fields=["received_at"])
         elif step == "inspected":
             condition = "damaged" if ret.lines.filter(disposition=ReturnLine.Disposition.SCRAP).exists() else "new"
             ret = return_inspect(
@@ -114,6 +116,7 @@ def returns_demo_seed(*, currency: str, approver: User) -> str:
             shipping_cost=Decimal(extras.get("shipping_cost", "6.50" if target == "closed" else "0")),
             shipping_paid_by=extras.get("shipping_paid_by", "merchant"),
             actor=approver,
+            requested_at=order.placed_at + dt.timedelta(days=2),
         )
         if extras.get("first_approval") and ret.value > limit:
             return_approve(ret=ret, actor=approver)  # waits for a second, different person

@@ -20,7 +20,9 @@ from commerce.returns import (
     return_refund_link,
 )
 from commerce.services import order_upsert, refund_upsert
+from mappings.models import PostingRole
 from mappings.services import standard_chart_apply
+from mappings.standard import STANDARD_ACCOUNTS, STANDARD_RULES
 from posting.models import JournalEntry, JournalLine
 from posting.returns import ReturnMoney, build_return_accrual, build_return_deductions, build_return_shipping
 from posting.services import entry_balance, journal_post_order, journal_post_refund
@@ -157,3 +159,9 @@ def test_exchange_credits_the_returned_lines_and_nets_with_the_new_order(acme):
     net = exchange.aggregate(d=Sum("debit"), c=Sum("credit"))
     assert net["d"] - net["c"] == 0
     assert all_balanced()
+
+
+def test_every_posting_role_has_a_standard_chart_rule():
+    assert {role for role, _code, _conditions in STANDARD_RULES} == set(PostingRole.values)
+    codes = {code for code, *_rest in STANDARD_ACCOUNTS}
+    assert all(code in codes for _role, code, _conditions in STANDARD_RULES)
