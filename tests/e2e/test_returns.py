@@ -19,6 +19,13 @@ def _seed(sandbox: Sandbox) -> None:
         returns_demo_seed(currency="USD", approver=sandbox.admin)
 
 
+def _status(order: str, sandbox: Sandbox) -> tuple[int, str]:
+    """Read on a committed connection of its own: the test's would hold a lock on the sandbox."""
+    with tenant_context(sandbox.tenant):
+        ret = Return.objects.get(order__external_id=order)
+        return ret.pk, ret.status
+
+
 def test_returns_queue_filters_charts_and_approves(page: Page, portal: Portal, sandbox: Sandbox, screenshot):
     committed(lambda: _seed(sandbox))
     sign_in(page, portal, host=sandbox.host, email=sandbox.admin.email)
@@ -37,8 +44,7 @@ def test_returns_queue_filters_charts_and_approves(page: Page, portal: Portal, s
     page.select_option("#status", "requested")
     page.get_by_role("button", name="Filter").click()
     assert page.locator("[data-testid=returns-table] tbody tr").count() == 2
-    with tenant_context(sandbox.tenant):
-        pk = Return.objects.get(order__external_id="DEMO-RMA-1").pk
+    pk = committed(lambda: _status("DEMO-RMA-1", sandbox)[0])
     page.click(f"[data-testid=approve-{pk}]")
     page.wait_for_url("**/returns/?status=requested")
     assert "approved" in page.inner_text(".messages, [role=status], body")
@@ -48,5 +54,4 @@ def test_returns_queue_filters_charts_and_approves(page: Page, portal: Portal, s
 
     page.get_by_role("link", name=waiting.locator("td a").inner_text()).click()
     assert "Requested" in page.inner_text("[data-testid=return-timeline]")
-    with tenant_context(sandbox.tenant):
-        assert Return.objects.get(pk=pk).status == "approved"
+    assert committed(lambda: _status("DEMO-RMA-1", sandbox)) == (pk, "approved")
