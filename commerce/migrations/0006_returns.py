@@ -5,113 +5,221 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('commerce', '0005_orderline_discount_allocations'),
+        ("commerce", "0005_orderline_discount_allocations"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Return',
+            name="Return",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('origin', models.CharField(choices=[('channel', 'Sales channel'), ('portal', 'Portal'), ('api', 'API')], max_length=8)),
-                ('source', models.CharField(blank=True, max_length=40)),
-                ('source_connection_id', models.BigIntegerField(blank=True, null=True)),
-                ('external_id', models.CharField(blank=True, max_length=120)),
-                ('source_version', models.BigIntegerField(default=0)),
-                ('raw_event_id', models.BigIntegerField(blank=True, null=True)),
-                ('name', models.CharField(blank=True, max_length=60)),
-                ('status', models.CharField(choices=[('requested', 'Requested'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('in_transit', 'In transit'), ('received', 'Received'), ('inspected', 'Inspected'), ('refunded', 'Refunded'), ('closed', 'Closed')], default='requested', max_length=12)),
-                ('currency', models.CharField(max_length=3)),
-                ('value', models.DecimalField(decimal_places=4, default=0, max_digits=18)),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('restocking_fee', models.DecimalField(decimal_places=4, default=0, max_digits=18)),
-                ('shipping_cost', models.DecimalField(decimal_places=4, default=0, max_digits=18)),
-                ('shipping_paid_by', models.CharField(choices=[('merchant', 'Merchant (an expense)'), ('customer', 'Customer (taken from the refund)')], default='merchant', max_length=8)),
-                ('tracking_number', models.CharField(blank=True, max_length=120)),
-                ('requested_by_id', models.BigIntegerField(blank=True, null=True)),
-                ('requested_by_label', models.CharField(blank=True, max_length=160)),
-                ('approvals', models.JSONField(blank=True, default=list)),
-                ('requested_at', models.DateTimeField()),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('received_at', models.DateTimeField(blank=True, null=True)),
-                ('refunded_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('mismatch_flagged_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('exchange_order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='exchanged_returns', to='commerce.order')),
-                ('location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='commerce.inventorylocation')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='returns', to='commerce.order')),
-                ('refunds', models.ManyToManyField(blank=True, related_name='returns', to='commerce.refund')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "origin",
+                    models.CharField(
+                        choices=[("channel", "Sales channel"), ("portal", "Portal"), ("api", "API")], max_length=8
+                    ),
+                ),
+                ("source", models.CharField(blank=True, max_length=40)),
+                ("source_connection_id", models.BigIntegerField(blank=True, null=True)),
+                ("external_id", models.CharField(blank=True, max_length=120)),
+                ("source_version", models.BigIntegerField(default=0)),
+                ("raw_event_id", models.BigIntegerField(blank=True, null=True)),
+                ("name", models.CharField(blank=True, max_length=60)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("in_transit", "In transit"),
+                            ("received", "Received"),
+                            ("inspected", "Inspected"),
+                            ("refunded", "Refunded"),
+                            ("closed", "Closed"),
+                        ],
+                        default="requested",
+                        max_length=12,
+                    ),
+                ),
+                ("currency", models.CharField(max_length=3)),
+                ("value", models.DecimalField(decimal_places=4, default=0, max_digits=18)),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                ("restocking_fee", models.DecimalField(decimal_places=4, default=0, max_digits=18)),
+                ("shipping_cost", models.DecimalField(decimal_places=4, default=0, max_digits=18)),
+                (
+                    "shipping_paid_by",
+                    models.CharField(
+                        choices=[
+                            ("merchant", "Merchant (an expense)"),
+                            ("customer", "Customer (taken from the refund)"),
+                        ],
+                        default="merchant",
+                        max_length=8,
+                    ),
+                ),
+                ("tracking_number", models.CharField(blank=True, max_length=120)),
+                ("requested_by_id", models.BigIntegerField(blank=True, null=True)),
+                ("requested_by_label", models.CharField(blank=True, max_length=160)),
+                ("approvals", models.JSONField(blank=True, default=list)),
+                ("requested_at", models.DateTimeField()),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("received_at", models.DateTimeField(blank=True, null=True)),
+                ("refunded_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("mismatch_flagged_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "exchange_order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="exchanged_returns",
+                        to="commerce.order",
+                    ),
+                ),
+                (
+                    "location",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="commerce.inventorylocation",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="returns", to="commerce.order"
+                    ),
+                ),
+                ("refunds", models.ManyToManyField(blank=True, related_name="returns", to="commerce.refund")),
             ],
             options={
-                'ordering': ['-requested_at', '-pk'],
+                "ordering": ["-requested_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ReturnEvent',
+            name="ReturnEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('action', models.CharField(max_length=40)),
-                ('status', models.CharField(blank=True, max_length=12)),
-                ('actor_id', models.BigIntegerField(blank=True, null=True)),
-                ('actor_label', models.CharField(blank=True, max_length=160)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('ret', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='commerce.return')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField()),
+                ("action", models.CharField(max_length=40)),
+                ("status", models.CharField(blank=True, max_length=12)),
+                ("actor_id", models.BigIntegerField(blank=True, null=True)),
+                ("actor_label", models.CharField(blank=True, max_length=160)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                (
+                    "ret",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="commerce.return"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['ret_id', 'at', 'pk'],
+                "ordering": ["ret_id", "at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ReturnLine',
+            name="ReturnLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(blank=True, max_length=120)),
-                ('quantity', models.PositiveIntegerField()),
-                ('reason', models.CharField(blank=True, max_length=255)),
-                ('condition', models.CharField(choices=[('unknown', 'Not inspected'), ('new', 'As new'), ('opened', 'Opened'), ('damaged', 'Damaged'), ('defective', 'Defective')], default='unknown', max_length=10)),
-                ('disposition', models.CharField(choices=[('restock', 'Restock (sellable)'), ('refurbish', 'Refurbish (not sellable yet)'), ('scrap', 'Scrap')], default='restock', max_length=10)),
-                ('restocked', models.DecimalField(decimal_places=3, default=0, max_digits=14)),
-                ('order_line', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='return_lines', to='commerce.orderline')),
-                ('ret', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='commerce.return')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("external_id", models.CharField(blank=True, max_length=120)),
+                ("quantity", models.PositiveIntegerField()),
+                ("reason", models.CharField(blank=True, max_length=255)),
+                (
+                    "condition",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Not inspected"),
+                            ("new", "As new"),
+                            ("opened", "Opened"),
+                            ("damaged", "Damaged"),
+                            ("defective", "Defective"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "disposition",
+                    models.CharField(
+                        choices=[
+                            ("restock", "Restock (sellable)"),
+                            ("refurbish", "Refurbish (not sellable yet)"),
+                            ("scrap", "Scrap"),
+                        ],
+                        default="restock",
+                        max_length=10,
+                    ),
+                ),
+                ("restocked", models.DecimalField(decimal_places=3, default=0, max_digits=14)),
+                (
+                    "order_line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="return_lines",
+                        to="commerce.orderline",
+                    ),
+                ),
+                (
+                    "ret",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lines", to="commerce.return"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['ret_id', 'pk'],
+                "ordering": ["ret_id", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ReturnPolicy',
+            name="ReturnPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('singleton', models.PositiveSmallIntegerField(default=1, editable=False, unique=True)),
-                ('second_approval_above', models.DecimalField(decimal_places=4, default=500, max_digits=18)),
-                ('refund_unreceived_days', models.PositiveSmallIntegerField(default=14)),
-                ('received_unrefunded_days', models.PositiveSmallIntegerField(default=7)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("singleton", models.PositiveSmallIntegerField(default=1, editable=False, unique=True)),
+                ("second_approval_above", models.DecimalField(decimal_places=4, default=500, max_digits=18)),
+                ("refund_unreceived_days", models.PositiveSmallIntegerField(default=14)),
+                ("received_unrefunded_days", models.PositiveSmallIntegerField(default=7)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name_plural': 'return policies',
-                'constraints': [models.CheckConstraint(condition=models.Q(('singleton', 1)), name='commerce_return_policy_singleton')],
+                "verbose_name_plural": "return policies",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("singleton", 1)), name="commerce_return_policy_singleton"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='return',
-            index=models.Index(fields=['status', 'requested_at'], name='commerce_return_status_idx'),
+            model_name="return",
+            index=models.Index(fields=["status", "requested_at"], name="commerce_return_status_idx"),
         ),
         migrations.AddConstraint(
-            model_name='return',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('source', 'source_connection_id', 'external_id'), name='commerce_return_source_unique', nulls_distinct=False),
+            model_name="return",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("source", "source_connection_id", "external_id"),
+                name="commerce_return_source_unique",
+                nulls_distinct=False,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='return',
-            constraint=models.CheckConstraint(condition=models.Q(('restocking_fee__gte', 0), ('shipping_cost__gte', 0), ('value__gte', 0)), name='commerce_return_amounts_gte0'),
+            model_name="return",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("restocking_fee__gte", 0), ("shipping_cost__gte", 0), ("value__gte", 0)),
+                name="commerce_return_amounts_gte0",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='returnline',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gt', 0)), name='commerce_returnline_qty_gt0'),
+            model_name="returnline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gt", 0)), name="commerce_returnline_qty_gt0"
+            ),
         ),
     ]

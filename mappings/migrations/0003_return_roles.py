@@ -4,15 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mappings', '0002_payout_other_and_suspense'),
+        ("mappings", "0002_payout_other_and_suspense"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='accountrule',
-            name='role',
-            field=models.CharField(choices=[('revenue', 'Revenue'), ('discount', 'Discounts (merchant-funded)'), ('vendor_funded_discount_receivable', 'Vendor-funded discount receivable'), ('tax_payable', 'Tax payable'), ('marketplace_tax_collected', 'Marketplace facilitator tax collected'), ('marketplace_tax_remitted', 'Marketplace facilitator tax remitted'), ('shipping_income', 'Shipping income'), ('payment_clearing', 'Payment clearing'), ('merchant_fees', 'Merchant fees'), ('refunds', 'Refunds (sales returns)'), ('gift_card_liability', 'Gift card liability'), ('bank', 'Bank'), ('rounding', 'Rounding'), ('reserve', 'Payout reserve'), ('payout_adjustment', 'Payout adjustments'), ('payout_suspense', 'Payout suspense (unknown payout lines)'), ('restocking_fees', 'Restocking fees (income)'), ('return_shipping', 'Return shipping (expense)'), ('return_shipping_payable', 'Return shipping payable'), ('refunds_owed', 'Refunds owed on received returns')], max_length=40),
+            model_name="accountrule",
+            name="role",
+            field=models.CharField(
+                choices=[
+                    ("revenue", "Revenue"),
+                    ("discount", "Discounts (merchant-funded)"),
+                    ("vendor_funded_discount_receivable", "Vendor-funded discount receivable"),
+                    ("tax_payable", "Tax payable"),
+                    ("marketplace_tax_collected", "Marketplace facilitator tax collected"),
+                    ("marketplace_tax_remitted", "Marketplace facilitator tax remitted"),
+                    ("shipping_income", "Shipping income"),
+                    ("payment_clearing", "Payment clearing"),
+                    ("merchant_fees", "Merchant fees"),
+                    ("refunds", "Refunds (sales returns)"),
+                    ("gift_card_liability", "Gift card liability"),
+                    ("bank", "Bank"),
+                    ("rounding", "Rounding"),
+                    ("reserve", "Payout reserve"),
+                    ("payout_adjustment", "Payout adjustments"),
+                    ("payout_suspense", "Payout suspense (unknown payout lines)"),
+                    ("restocking_fees", "Restocking fees (income)"),
+                    ("return_shipping", "Return shipping (expense)"),
+                    ("return_shipping_payable", "Return shipping payable"),
+                    ("refunds_owed", "Refunds owed on received returns"),
+                ],
+                max_length=40,
+            ),
         ),
     ]
