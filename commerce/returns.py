@@ -155,7 +155,7 @@ def _emit(ret: Return, event: str) -> None:
             "name": ret.name,
             "order": ret.order.external_id,
             "status": ret.status,
-            "value": str(ret.value),
+            "value": str(quantize(ret.value, ret.currency)),
             "currency": ret.currency,
         },
     )

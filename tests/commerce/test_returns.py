@@ -289,3 +289,38 @@ def test_channel_return_naming_an_unknown_line_is_refused(acme):
     with pytest.raises(ValidationError, match="has no line L9"):
         return_upsert(source="shopify", connection_id=7, document=_document(lines=(ReturnLineDoc("L9", 1),)))
     assert not ReturnLine.objects.exists()
+
+
+# ---- outbound events ------------------------------------------------------------------------
+
+
+def test_approval_receipt_and_refund_are_announced_to_the_partners_subscribers(
+    acme, django_capture_on_commit_callbacks, monkeypatch
+):
+    from tenants import webhooks
+    from tenants.models import WebhookDelivery, WebhookSubscription
+
+    monkeypatch.setattr(webhooks, "_dispatch", lambda delivery_id, countdown=0: None)
+    WebhookSubscription.objects.create(
+        partner=acme.northwind,
+        url="https://hooks.example.test/in",
+        events=["return.approved", "return.received", "return.refunded"],
+        secret="s" * 32,
+    )
+    order = _order()
+    ret = _return(order)
+    with django_capture_on_commit_callbacks(execute=True):
+        for target in (S.APPROVED, S.RECEIVED, S.INSPECTED):
+            ret = _to(ret, target, acme)
+        return_refund_link(ret=ret, refund=_refund(order))
+    deliveries = WebhookDelivery.objects.filter(subscription__partner=acme.northwind).order_by("pk")
+    assert [d.event for d in deliveries] == ["return.approved", "return.received", "return.refunded"]
+    assert deliveries[0].payload["data"] == {
+        "tenant": acme.acme.slug,
+        "return": ret.pk,
+        "name": ret.name,
+        "order": "1001",
+        "status": "approved",
+        "value": "47.50",
+        "currency": "USD",
+    }
