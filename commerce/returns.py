@@ -43,6 +43,7 @@ from commerce.services import UpsertOutcome, UpsertResult, _stale
 from posting.money import quantize
 from tenants.api_keys import api_key_person
 from tenants.models import User
+from tenants.services import audit_diff, audit_record_in_tenant
 from tenants.webhooks import tenant_event_emit
 
 S = Return.Status
@@ -57,6 +58,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CLOSED: frozenset(),
 }
 OPEN_STATUSES = (S.REQUESTED, S.APPROVED, S.IN_TRANSIT, S.RECEIVED, S.INSPECTED)
+POLICY_FIELDS = ("second_approval_above", "refund_unreceived_days", "received_unrefunded_days")
 RETURNS_LOCATION = "returns"  # where returned goods land when the order names no location
 
 
@@ -101,11 +103,15 @@ def return_policy_get() -> ReturnPolicy:
 @transaction.atomic
 def return_policy_update(*, actor: User | None = None, **values: Any) -> ReturnPolicy:
     policy = ReturnPolicy.objects.select_for_update().get(pk=return_policy_get().pk)
-    for name in ("second_approval_above", "refund_unreceived_days", "received_unrefunded_days"):
+    before = {name: str(getattr(policy, name)) for name in POLICY_FIELDS}
+    for name in POLICY_FIELDS:
         if name in values:
             setattr(policy, name, values[name])
     policy.full_clean()
     policy.save()
+    changes = audit_diff(before, {name: str(getattr(policy, name)) for name in POLICY_FIELDS})
+    if changes and actor is not None:
+        audit_record_in_tenant(actor=actor, action="return_policy.update", target=policy, changes=changes)
     return policy
 
 

@@ -22,6 +22,8 @@ from commerce.returns import (
     return_close,
     return_create,
     return_inspect,
+    return_policy_get,
+    return_policy_update,
     return_receive,
     return_refund_link,
     return_reject,
@@ -151,6 +153,32 @@ def return_detail(request: HttpRequest, return_id: int) -> HttpResponse:
             "conditions": ReturnLine.Condition.choices,
             "can_act": _can_act(request),
         },
+    )
+
+
+class ReturnPolicyForm(forms.Form):
+    second_approval_above = forms.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, help_text="Returns worth more need a second, different approver."
+    )
+    refund_unreceived_days = forms.IntegerField(min_value=1, max_value=365, help_text="Refunded, goods not back.")
+    received_unrefunded_days = forms.IntegerField(min_value=1, max_value=365, help_text="Goods back, not refunded.")
+
+
+def return_policy_view(request: HttpRequest) -> HttpResponse:
+    """The tenant's return policy (approval limit, mismatch days); admins and partner staff only."""
+    if not _can_act(request):
+        return HttpResponse("Viewers cannot change the return policy.", status=403)
+    policy = return_policy_get()
+    form = ReturnPolicyForm(
+        request.POST or None,
+        initial={name: getattr(policy, name) for name in ReturnPolicyForm.base_fields},
+    )
+    if request.method == "POST" and form.is_valid():
+        return_policy_update(actor=request.user, **form.cleaned_data)
+        messages.success(request, "Return policy saved.")
+        return redirect("returns")
+    return render(
+        request, "commerce/return_policy.html", {"form": form}, status=400 if request.method == "POST" else 200
     )
 
 

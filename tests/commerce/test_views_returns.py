@@ -93,3 +93,28 @@ def test_create_form_finds_the_order_and_requests_a_return(world, ret):
     with tenant_context(world.acme):
         new = Return.objects.exclude(pk=ret.pk).get()
         assert (new.origin, list(new.lines.values_list("quantity", "reason"))) == ("portal", [(1, "broken")])
+
+
+def test_the_policy_page_sets_the_approval_limit_audited_and_viewers_cannot(world):
+    from commerce.models import ReturnPolicy
+    from tenants.models import AuditEvent
+
+    client = _client(world, world.acme_admin)
+    assert client.get("/returns/policy/").status_code == 200
+    saved = client.post(
+        "/returns/policy/",
+        {"second_approval_above": "250", "refund_unreceived_days": "10", "received_unrefunded_days": "5"},
+    )
+    assert saved.status_code == 302
+    with tenant_context(world.acme):
+        policy = ReturnPolicy.objects.get()
+        assert (policy.second_approval_above, policy.refund_unreceived_days, policy.received_unrefunded_days) == (
+            250,
+            10,
+            5,
+        )
+    assert AuditEvent.objects.filter(tenant=world.acme, action="return_policy.update").count() == 1
+    assert client.post("/returns/policy/", {"second_approval_above": "-1"}).status_code == 400
+    viewer = UserFactory(email="viewer-policy@acme.test")
+    membership_grant(user=viewer, tenant=world.acme, role=Membership.Role.TENANT_VIEWER)
+    assert _client(world, viewer).post("/returns/policy/", {"second_approval_above": "1"}).status_code == 403
