@@ -6,4 +6,9 @@ class CommerceConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the inventory retry action, the push task and the per-minute push sweep in every process.
-        from commerce import inventory_sync, tasks  # noqa: F401 # import here: needs the app registry
+        # Register the inventory and return retry actions and their periodic jobs in every process.
+        from commerce import (  # noqa: F401 # import here: needs the app registry
+            inventory_sync,
+            returns_checks,
+            tasks,
+        )

@@ -39,7 +39,9 @@ from commerce.documents import (
     CanonicalProcessorCharge,
     CanonicalRefund,
 )
+from commerce.documents_returns import CanonicalReturn
 from commerce.inventory import inventory_level_upsert
+from commerce.returns import return_upsert
 from commerce.selectors import order_stored
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from commerce.upserts import UpsertOutcome
@@ -201,6 +203,11 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
             "journal_id": outcome.entry.pk if outcome.entry else None,
             "outcome": "posted" if outcome.entry else outcome.status.value,
         }
+    elif isinstance(document, CanonicalReturn):
+        if not order_stored(source=source, connection_id=connection_id, external_id=document.order_external_id):
+            raise DependencyMissing(f"Return {document.external_id} is for order {document.order_external_id}.")
+        result = return_upsert(source=source, connection_id=connection_id, document=document)
+        record = {"type": "return", "external_id": document.external_id, "id": result.obj.pk}
     elif isinstance(document, CanonicalInventoryLevel):
         result = inventory_level_upsert(source=source, connection_id=connection_id, document=document)
         record = {

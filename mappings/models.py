@@ -46,6 +46,10 @@ class PostingRole(models.TextChoices):
     RESERVE = "reserve", "Payout reserve"
     PAYOUT_ADJUSTMENT = "payout_adjustment", "Payout adjustments"
     PAYOUT_SUSPENSE = "payout_suspense", "Payout suspense (unknown payout lines)"
+    RESTOCKING_FEES = "restocking_fees", "Restocking fees (income)"
+    RETURN_SHIPPING = "return_shipping", "Return shipping (expense)"
+    RETURN_SHIPPING_PAYABLE = "return_shipping_payable", "Return shipping payable"
+    REFUNDS_OWED = "refunds_owed", "Refunds owed on received returns"
 
 
 # Condition keys an AccountRule may set. Their order is the documented tie-break in

@@ -18,14 +18,18 @@ STANDARD_ACCOUNTS: list[tuple[str, str, str, str]] = [
     ("2100", "Sales tax payable", Account.Type.LIABILITY, ""),
     ("2200", "Marketplace facilitator tax", Account.Type.LIABILITY, ""),
     ("2300", "Gift card liability", Account.Type.LIABILITY, ""),
+    ("2400", "Return shipping payable", Account.Type.LIABILITY, ""),
+    ("2500", "Refunds owed to customers", Account.Type.LIABILITY, ""),
     ("4000", "Sales", Account.Type.REVENUE, ""),
     ("4010", "Sales - apparel", Account.Type.REVENUE, "4000"),
     ("4020", "Sales - footwear", Account.Type.REVENUE, "4000"),
     ("4100", "Shipping income", Account.Type.REVENUE, ""),
     ("4500", "Discounts given", Account.Type.REVENUE, ""),
     ("4600", "Sales returns", Account.Type.REVENUE, ""),
+    ("4700", "Restocking fees", Account.Type.REVENUE, ""),
     ("6100", "Merchant and marketplace fees", Account.Type.EXPENSE, ""),
     ("6200", "Payout adjustments", Account.Type.EXPENSE, ""),
+    ("6300", "Return shipping", Account.Type.EXPENSE, ""),
     ("6900", "Rounding differences", Account.Type.EXPENSE, ""),
 ]
 
@@ -50,4 +54,8 @@ STANDARD_RULES: list[tuple[str, str, dict[str, str]]] = [
     (PostingRole.RESERVE, "1300", {}),
     (PostingRole.PAYOUT_ADJUSTMENT, "6200", {}),
     (PostingRole.PAYOUT_SUSPENSE, "1900", {}),
+    (PostingRole.RESTOCKING_FEES, "4700", {}),
+    (PostingRole.RETURN_SHIPPING, "6300", {}),
+    (PostingRole.RETURN_SHIPPING_PAYABLE, "2400", {}),
+    (PostingRole.REFUNDS_OWED, "2500", {}),
 ]

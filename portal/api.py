@@ -35,5 +35,6 @@ urlpatterns = [
     path("", include("posting.api")),
     path("", include("commerce.api")),
     path("", include("commerce.fulfilment_api")),
+    path("", include("commerce.api_returns")),
     path("", include("promotions.api")),
 ]

@@ -22,5 +22,6 @@ urlpatterns = [
     path("connections/", include("connectors.urls")),
     path("inventory/", include("commerce.urls")),
     path("fulfilment/", include("commerce.urls_fulfilment")),
+    path("returns/", include("commerce.urls_returns")),
     path("promotions/", include("promotions.urls")),
 ]

@@ -121,7 +121,8 @@ def _builder_policy(policy: PostingPolicy) -> Policy:
     )
 
 
-def _local_date(moment: dt.datetime) -> dt.date:
+def local_date(moment: dt.datetime) -> dt.date:
+    """The day `moment` falls on in the tenant's zone (where journals are dated)."""
     return moment.astimezone(tenant_zone()).date()
 
 
@@ -192,7 +193,7 @@ def _difference_write(
     ]
     return entry_write(
         source_key=source_key,
-        date=_local_date(moment),
+        date=local_date(moment),
         draft=Draft(
             currency=draft.currency,
             memo=f"{draft.memo}: version change {change}, difference only",
@@ -215,7 +216,7 @@ def _posted(*, entry: JournalEntry, draft: Draft, obj: models.Model, title: str)
     return PostingOutcome(PostingStatus.POSTED, entry=entry)
 
 
-def _post(
+def draft_post(
     *,
     source_key: str,
     version_prefix: str | None,
@@ -390,10 +391,10 @@ def journal_post_order(*, order: Order) -> PostingOutcome:
         )
         return PostingOutcome(PostingStatus.COVERED, entry=cancellation)
     book_fees = fees_at_charge(order)
-    return _post(
+    return draft_post(
         source_key=source_key,
         version_prefix=f"order:{order.pk}:v",
-        date=_local_date(at),
+        date=local_date(at),
         at=at,
         changed_at=order.updated_at,
         build=lambda: build_order(order_document(order=order), _builder_policy(policy), book_fees=book_fees),
@@ -430,10 +431,10 @@ def journal_post_refund(*, refund: Refund) -> PostingOutcome:
     document = order_document(order=order)
     earlier = [refund_document(refund=other) for other in refunds_before(refund=refund)]
     this = refund_document(refund=refund)
-    return _post(
+    return draft_post(
         source_key=source_key,
         version_prefix=f"refund:{refund.pk}:v",
-        date=_local_date(refund.processed_at),
+        date=local_date(refund.processed_at),
         at=refund.processed_at,
         changed_at=refund.updated_at,
         build=lambda: build_refund(document, this, earlier, _builder_policy(policy)),
@@ -462,7 +463,7 @@ def journal_post_cancellation(*, order: Order) -> PostingOutcome:
     original = order_entry(order)
     if original is None:
         return PostingOutcome(PostingStatus.NOT_DUE)
-    date = _local_date(order.cancelled_at)
+    date = local_date(order.cancelled_at)
     memo = f"Cancellation of order {order.external_id}"
     refund_keys = models.Q()
     for pk in order.refunds.values_list("pk", flat=True):
@@ -511,10 +512,10 @@ def journal_post_processor_charge(*, charge: CanonicalProcessorCharge) -> Postin
         "retry_name": "connectors.replay" if charge.raw_event_id else None,
         "retry_args": {"event_id": charge.raw_event_id},
     }
-    return _post(
+    return draft_post(
         source_key=source_key,
         version_prefix=None,
-        date=_local_date(charge.created_at),
+        date=local_date(charge.created_at),
         at=charge.created_at,
         build=lambda: build_processor_charge(charge, document, payment, fee=quantize(fee, order.currency)),
         obj=order,
@@ -539,7 +540,7 @@ def journal_post_payout(*, payout: Payout) -> PostingOutcome:
         references=[line.reference for line in document.lines if line.type == PayoutLine.Type.CHARGE]
     )
     at = dt.datetime.combine(payout.arrival_date, dt.time(12), tzinfo=tenant_zone())
-    return _post(
+    return draft_post(
         source_key=f"payout:{payout.pk}:v{payout.source_version}",
         version_prefix=f"payout:{payout.pk}:v",
         date=payout.arrival_date,

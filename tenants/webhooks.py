@@ -44,6 +44,9 @@ EVENTS = (
     "tenant.created",
     "fulfilment.shipped",
     "fulfilment.acknowledged",
+    "return.approved",
+    "return.received",
+    "return.refunded",
 )
 TIMEOUT_SECONDS = 10.0
 BACKOFF_BASE_SECONDS = 30

@@ -17,6 +17,7 @@ from portal.demo.commerce import inventory_demo_seed
 from portal.demo.fulfilment import fulfilment_demo_seed
 from portal.demo.posting import ledger_demo_seed
 from portal.demo.promotions import promotions_demo_seed
+from portal.demo.returns import returns_demo_seed
 from portal.demo.triage import exceptions_demo_seed
 from tenants import services
 from tenants.models import Membership, Partner, Tenant, User
@@ -154,6 +155,7 @@ def demo_seed(progress: Callable[[str], None] = lambda step: None) -> list[DemoL
             ledger_demo_seed(currency=tenant.base_currency)
             inventory_demo_seed(currency=tenant.base_currency)
             fulfilment_demo_seed(currency=tenant.base_currency)
+            returns_demo_seed(currency=tenant.base_currency, approver=admin)
             progress(f"{tenant.slug}: a month of orders, refunds and payouts")
             progress(f"{tenant.slug}: {promotions_demo_seed(author=admin, approver=partner_admin)}")
     return demo_logins()

@@ -186,7 +186,7 @@ def _build_victim(world) -> Victim:
 
 def _seed_tenant(victim: Victim) -> None:
 
-    from commerce.models import Fulfilment, InventoryLevel, InventoryLocation, Order, Payout, RoutingRule
+    from commerce.models import Fulfilment, InventoryLevel, InventoryLocation, Order, Payout, Return, RoutingRule
     from connectors.models import Connection, InboundEvent, SyncRun
     from connectors.simulator import demo_traffic_ingest
     from mappings.models import Account, AccountRule, MappingSet
@@ -195,6 +195,7 @@ def _seed_tenant(victim: Victim) -> None:
     from portal.demo.fulfilment import fulfilment_demo_seed
     from portal.demo.posting import ledger_demo_seed
     from portal.demo.promotions import promotions_demo_seed
+    from portal.demo.returns import returns_demo_seed
     from portal.demo.triage import exceptions_demo_seed
     from posting.erp.base import ErpChart
     from posting.erp.chart import chart_import_preview
@@ -214,6 +215,7 @@ def _seed_tenant(victim: Victim) -> None:
         ledger_demo_seed(currency="USD", today=dt.date(2026, 2, 1))
         inventory_demo_seed(currency="USD")
         fulfilment_demo_seed(currency="USD")
+        returns_demo_seed(currency="USD", approver=victim.admin)
         promotions_demo_seed(author=victim.admin, approver=victim.staff)
         connection_id = _first(Connection)
         entry_id = _first(JournalEntry)
@@ -250,6 +252,7 @@ def _seed_tenant(victim: Victim) -> None:
         PriceList.objects.update(name="QVMARK price list")
         InventoryLocation.objects.update(name="QVMARK location")
         RoutingRule.objects.update(name="QVMARK routing rule")
+        Return.objects.update(name="QVMARK return")
         mapping_set = MappingSet.objects.order_by("pk").first()
         victim.ids.update(
             order=_first(Order),
@@ -270,6 +273,7 @@ def _seed_tenant(victim: Victim) -> None:
             payout=_first(Payout),
             routing_rule=_first(RoutingRule),
             fulfilment=_first(Fulfilment),
+            ret=_first(Return),
         )
     connection.set_schema_to_public()
 
@@ -311,6 +315,7 @@ def _seed_public(victim: Victim, viewer_membership: Membership) -> None:
 
 KWARG_FIXTURES: dict[str, Callable[[Victim], str]] = {
     "order_id": lambda v: v.ids["order"],
+    "return_id": lambda v: v.ids["ret"],
     "entry_id": lambda v: v.ids["entry"],
     "exception_id": lambda v: v.ids["exception"],
     "connection_id": lambda v: v.ids["connection"],
@@ -406,6 +411,11 @@ PK_FIXTURES: dict[str, str] = {
     "posting_payout": "payout",
     "posting_payout_recheck": "payout",
     "api-payout-detail": "payout",
+    "api-return-detail": "ret",
+    "api-return-approve": "ret",
+    "api-return-reject": "ret",
+    "api-return-receive": "ret",
+    "api-return-inspect": "ret",
     "api-domain-verification-detail": "domain_verification",
     "api-domain-verification-check": "domain_verification",
     "partner_domain_check": "domain_verification",

@@ -12,11 +12,12 @@ from connectors.vendors import adapter_register
 from connectors.vendors.base import DependencyMissing, PackageAdapter
 from connectors.vendors.shopify import client, normalise
 from connectors.vendors.shopify.normalise import INVENTORY_TOPIC, ORDER_TOPICS
+from connectors.vendors.shopify.returns import RETURN_TOPICS
 
 
 class ShopifyAdapter(PackageAdapter):
     vendor = Connection.Vendor.SHOPIFY
-    topics = (*ORDER_TOPICS, "refunds/create", "payouts", INVENTORY_TOPIC)
+    topics = (*ORDER_TOPICS, "refunds/create", "payouts", INVENTORY_TOPIC, *RETURN_TOPICS)
     poll_topics = ("orders", "payouts")
     inventory_topics = (INVENTORY_TOPIC,)
     topic_header = "X-Shopify-Topic"

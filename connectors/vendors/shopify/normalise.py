@@ -51,6 +51,7 @@ from connectors.vendors.common import (
     timestamp,
     version,
 )
+from connectors.vendors.shopify.returns import RETURN_TOPICS, return_normalise
 from core.money import allocate
 
 INVENTORY_TOPIC = "inventory_levels/update"
@@ -520,6 +521,8 @@ def normalise(*, topic: str, payload: Any, fetched: Mapping[str, Any]) -> list[D
     """The event's documents. `fetched` holds the order's `transactions` (gift-card split), the
     stored `order` a refund webhook belongs to (its currency) and an inventory level's `sku`."""
     payload = resource(topic, payload)
+    if topic in RETURN_TOPICS:
+        return [return_normalise(payload)]
     if topic in ORDER_TOPICS:
         order = order_normalise(payload, shop_domain="")
         if needs_transactions(payload):

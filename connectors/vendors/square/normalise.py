@@ -42,6 +42,7 @@ from connectors.vendors.base import (
     NormaliseError,
 )
 from connectors.vendors.common import currency_code, minor, optional_timestamp, require, timestamp, version
+from connectors.vendors.square.returns import returns_normalise
 from core.money import quantize
 
 ORDER_TOPICS = ("order.created", "order.updated")
@@ -408,12 +409,13 @@ def normalise(*, topic: str, payload: Any, fetched: Mapping[str, Any]) -> list[D
     if topic in (INVENTORY_TOPIC, INVENTORY_POLL_TOPIC):
         return _inventory_documents(topic, payload)
     if topic == "orders" or (topic in ORDER_TOPICS and not is_event(payload)):
-        return [order_normalise(saved_object(payload, topic))]
+        saved = saved_object(payload, topic)
+        return [order_normalise(saved), *returns_normalise(saved)]
     if topic in ORDER_TOPICS:
         order = fetched.get("order")
         if not isinstance(order, dict):
             raise NormaliseError(f"Square returned no order {require(payload, 'data', 'id')}.")
-        return [order_normalise(order)]
+        return [order_normalise(order), *returns_normalise(order)]
     if topic in REFUND_TOPICS:
         refund = refund_of(topic, payload)
         if refund.get("status") != "COMPLETED":

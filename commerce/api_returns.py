@@ -1,0 +1,244 @@
+"""Tenant API for returns: list (filter by status), create (portal-style returns for channels
+without their own, e.g. WooCommerce), detail with lines and timeline, and the actions approve,
+reject, receive and inspect. Writes take an `Idempotency-Key` like every API write; an action the
+lifecycle does not allow answers 409, an approval by the wrong person 403 with the reason."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from commerce.models import MONEY, Order, Return, ReturnLine
+from commerce.returns import (
+    IllegalTransition,
+    LineRequest,
+    return_approve,
+    return_create,
+    return_inspect,
+    return_receive,
+    return_reject,
+)
+from commerce.returns_selectors import return_get, returns_list
+from core.api.auth import api_actor
+from core.api.errors import ApiError, StrictSerializer
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+
+MAX_ID = 2**62
+
+
+class _Pagination(LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+
+class ReturnLineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_line = serializers.CharField(source="order_line.external_id")
+    sku = serializers.CharField(source="order_line.sku")
+    quantity = serializers.IntegerField()
+    reason = serializers.CharField()
+    condition = serializers.ChoiceField(choices=ReturnLine.Condition.choices)
+    disposition = serializers.ChoiceField(choices=ReturnLine.Disposition.choices)
+    restocked = serializers.DecimalField(max_digits=14, decimal_places=3)
+
+
+class ReturnEventOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    action = serializers.CharField()
+    status = serializers.CharField()
+    actor = serializers.CharField(source="actor_label")
+    detail = serializers.DictField()
+
+
+class ReturnOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    order = serializers.CharField(source="order.external_id")
+    origin = serializers.ChoiceField(choices=Return.Origin.choices)
+    source = serializers.CharField()
+    external_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=Return.Status.choices)
+    currency = serializers.CharField()
+    value = serializers.DecimalField(**MONEY)
+    reason = serializers.CharField()
+    restocking_fee = serializers.DecimalField(**MONEY)
+    shipping_cost = serializers.DecimalField(**MONEY)
+    shipping_paid_by = serializers.ChoiceField(choices=Return.ShippingPaidBy.choices)
+    approvals = serializers.ListField(child=serializers.DictField())
+    refunds = serializers.SerializerMethodField()
+    requested_at = serializers.DateTimeField()
+    received_at = serializers.DateTimeField(allow_null=True)
+    refunded_at = serializers.DateTimeField(allow_null=True)
+
+    def get_refunds(self, ret: Return) -> list[str]:
+        return list(ret.refunds.values_list("external_id", flat=True))
+
+
+class ReturnDetailOutput(ReturnOutput):
+    lines = ReturnLineOutput(many=True, source="lines.all")
+    timeline = ReturnEventOutput(many=True, source="events.all")
+
+
+class ReturnLineInput(StrictSerializer):
+    order_line = serializers.CharField(max_length=120, help_text="The order line's external id.")
+    quantity = serializers.IntegerField(min_value=1, max_value=100000)
+    reason = serializers.CharField(max_length=255, required=False, default="")
+    disposition = serializers.ChoiceField(choices=ReturnLine.Disposition.choices, default="restock")
+
+
+class ReturnCreateInput(StrictSerializer):
+    order = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="The order's id.")
+    lines = ReturnLineInput(many=True)
+    reason = serializers.CharField(max_length=255, required=False, default="")
+    restocking_fee = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+    shipping_cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+    shipping_paid_by = serializers.ChoiceField(choices=Return.ShippingPaidBy.choices, default="merchant")
+    exchange_order = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
+
+
+class LineDecisionInput(StrictSerializer):
+    id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    disposition = serializers.ChoiceField(choices=ReturnLine.Disposition.choices, required=False)
+    condition = serializers.ChoiceField(choices=ReturnLine.Condition.choices, required=False)
+
+
+class ReturnActionInput(StrictSerializer):
+    reason = serializers.CharField(max_length=255, required=False, default="", help_text="Why (reject).")
+    lines = LineDecisionInput(many=True, required=False, help_text="Dispositions and conditions (receive, inspect).")
+
+
+def _return(pk: int) -> Return:
+    ret = return_get(return_id=pk)
+    if ret is None:
+        raise Http404
+    return ret
+
+
+def _order(pk: int | None) -> Order | None:
+    if pk is None:
+        return None
+    order = Order.objects.filter(pk=pk).first()
+    if order is None:
+        raise Http404
+    return order
+
+
+@extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=Return.Status.values)])
+class ReturnListApi(TenantApiView):
+    serializer_class = ReturnOutput
+    queryset = Return.objects.none()  # for the schema only: rows come from returns_list
+    pagination_class = _Pagination
+
+    @extend_schema(operation_id="returns_list", responses={200: ReturnOutput(many=True), **READ_ERRORS})
+    def get(self, request: Request) -> Response:
+        status = request.query_params.get("status") or None
+        if status is not None and status not in Return.Status.values:
+            raise ApiError(status_code=400, code="invalid", message=f"{status!r} is not a return status.")
+        page = self.paginate_queryset(returns_list(status=status).prefetch_related("refunds"))
+        return self.get_paginated_response(ReturnOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="returns_create",
+        request=ReturnCreateInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: ReturnDetailOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = ReturnCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        order = _order(values.pop("order"))
+        by_id = {line.external_id: line for line in order.lines.all()}
+        unknown = [line["order_line"] for line in values["lines"] if line["order_line"] not in by_id]
+        if unknown:
+            raise ApiError(status_code=400, code="invalid", message=f"Order has no line {', '.join(unknown)}.")
+        lines = [
+            LineRequest(by_id[line["order_line"]], line["quantity"], line["reason"], line["disposition"])
+            for line in values.pop("lines")
+        ]
+        actor, actor_label = api_actor(request)
+        ret = return_create(
+            order=order,
+            lines=lines,
+            origin=Return.Origin.API,
+            exchange_order=_order(values.pop("exchange_order", None)),
+            actor=actor,
+            actor_label=actor_label,
+            **values,
+        )
+        return Response(ReturnDetailOutput(_return(ret.pk)).data, status=201)
+
+
+class ReturnDetailApi(TenantApiView):
+    serializer_class = ReturnDetailOutput
+
+    @extend_schema(operation_id="returns_retrieve", responses={200: ReturnDetailOutput, **READ_ERRORS})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ReturnDetailOutput(_return(pk)).data)
+
+
+def _run(action: str, ret: Return, data: dict, request: Request) -> None:
+    actor, actor_label = api_actor(request)
+    decisions = {
+        line["id"]: {key: line.get(key, "") for key in ("disposition", "condition")} for line in data.get("lines") or []
+    }
+    if action == "approve":
+        return_approve(ret=ret, actor=actor, actor_label=actor_label)
+    elif action == "reject":
+        return_reject(ret=ret, actor=actor, actor_label=actor_label, reason=data.get("reason", ""))
+    elif action == "receive":
+        return_receive(ret=ret, actor=actor, actor_label=actor_label, lines=decisions)
+    else:
+        return_inspect(ret=ret, actor=actor, actor_label=actor_label, lines=decisions)
+
+
+ACTION_HELP = {
+    "approve": "Approve (a person; above the tenant's limit, a second different person completes it).",
+    "reject": "Reject the request; `reason` says why.",
+    "receive": "The goods are back: restock by disposition (`lines` may set each line's disposition).",
+    "inspect": "Record condition and final disposition; refunded at once when a refund is linked.",
+}
+
+
+def _action_view(action: str) -> type[TenantApiView]:
+    class ReturnActionApi(TenantApiView):
+        serializer_class = ReturnDetailOutput
+
+        @extend_schema(
+            operation_id=f"returns_{action}",
+            request=ReturnActionInput,
+            parameters=[IDEMPOTENCY_PARAMETER],
+            responses={200: ReturnDetailOutput, **WRITE_ERRORS},
+            description=ACTION_HELP[action],
+        )
+        def post(self, request: Request, pk: int) -> Response:
+            ret = _return(pk)
+            data = ReturnActionInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            try:
+                _run(action, ret, data.validated_data, request)
+            except IllegalTransition as error:
+                raise ApiError(status_code=409, code="conflict", message=error.messages[0]) from None
+            except PermissionDenied as error:
+                raise ApiError(status_code=403, code="permission_denied", message=str(error)) from None
+            return Response(ReturnDetailOutput(_return(pk)).data)
+
+    ReturnActionApi.__name__ = ReturnActionApi.__qualname__ = f"Return{action.title()}Api"
+    return ReturnActionApi
+
+
+urlpatterns = [
+    path("returns/", ReturnListApi.as_view(), name="api-returns"),
+    path("returns/<int:pk>/", ReturnDetailApi.as_view(), name="api-return-detail"),
+    *[
+        path(f"returns/<int:pk>/{action}/", _action_view(action).as_view(), name=f"api-return-{action}")
+        for action in ACTION_HELP
+    ],
+]
