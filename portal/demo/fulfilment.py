@@ -12,7 +12,6 @@ import datetime as dt
 import json
 from decimal import Decimal
 
-from commerce.demo import inventory_demo_seed
 from django.utils import timezone
 
 from commerce.documents import CanonicalOrder, OrderLineDoc
@@ -23,6 +22,7 @@ from commerce.services import order_upsert
 from connectors.inbox import event_process, event_store
 from connectors.models import Connection
 from connectors.services import connection_create
+from portal.demo.commerce import inventory_demo_seed
 
 SOURCE = "demo-fulfilment"
 CONNECTION_NAME = "Warehouse (ShipStation, recorded)"

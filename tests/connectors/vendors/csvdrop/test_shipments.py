@@ -11,7 +11,7 @@ from commerce.documents import CanonicalShipment, ShipmentLineDoc
 from commerce.models import Fulfilment
 from connectors.files import file_ingest
 from connectors.vendors.base import NormaliseError
-from connectors.vendors.csvdrop import csv_records, shipment_normalise
+from connectors.vendors.csvdrop.normalise import csv_records, shipment_normalise
 from tests.commerce.fulfilment_helpers import paid_order
 from tests.connectors.factories import ConnectionFactory
 

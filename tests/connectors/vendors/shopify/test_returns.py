@@ -11,7 +11,7 @@ from commerce.documents_returns import CanonicalReturn, ReturnLineDoc
 from commerce.models import Return
 from connectors.inbox import event_process, event_store
 from connectors.vendors.base import NormaliseError
-from connectors.vendors.shopify import ShopifyAdapter
+from connectors.vendors.shopify.adapter import ShopifyAdapter
 from connectors.vendors.shopify.returns import RETURN_TOPICS, return_normalise
 from mappings.services import standard_chart_apply
 from tests.connectors.factories import ConnectionFactory

@@ -11,7 +11,7 @@ from commerce.models import Return
 from commerce.returns import return_upsert
 from commerce.services import order_upsert
 from connectors.vendors.base import NormaliseError
-from connectors.vendors.square import order_normalise
+from connectors.vendors.square.normalise import order_normalise
 from connectors.vendors.square.returns import returns_normalise
 from mappings.services import standard_chart_apply
 from tests.connectors.helpers import fixture
