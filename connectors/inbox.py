@@ -309,6 +309,7 @@ def event_process(*, event_id: int) -> InboundEvent | None:
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "result", "last_error", "next_attempt_at", "processed_at", "attempts"])
         transaction.on_commit(partial(metrics.event_finished, **_metric_labels(event), status=event.status))
+        log.info("connectors.event_processed", event_id=event.pk, topic=event.topic, status=event.status)
         if had_problem:
             exception_resolve_for_object(obj=event, reason="Processed")
         return event
