@@ -172,3 +172,12 @@ def test_the_grafana_dashboard_charts_every_business_metric():
     names = [metric.name for metric in metrics.METRICS]
     names += ["tillbridge_inbox_oldest_unprocessed_seconds", "tillbridge_inbox_unprocessed_events"]
     assert [name for name in names if name not in queries] == []
+
+
+def test_metrics_serves_the_business_metrics_the_worker_recorded(world, host_client, settings):
+    settings.METRICS_TOKEN = "t" * 32
+    metrics.journal_posted(source_key="refund:7:v1")  # as the worker would, in another process
+    response = host_client(world.host(world.acme)).get("/metrics", HTTP_AUTHORIZATION=f"Bearer {'t' * 32}")
+    assert response.status_code == 200
+    assert 'tillbridge_journals_posted_total{kind="refund"} 1.0' in response.content.decode()
+    assert "# TYPE tillbridge_inbox_oldest_unprocessed_seconds gauge" in response.content.decode()
