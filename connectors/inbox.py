@@ -21,6 +21,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import structlog
@@ -48,6 +49,8 @@ from commerce.upserts import UpsertOutcome
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError
+from core import metrics
+from core.context import trace_bind, trace_id_current
 from core.http.client import ConnectorError
 from core.tasks import task_named
 from posting import services as posting
@@ -126,7 +129,7 @@ def event_store(
                 body=body.decode("utf-8", errors="replace"),
                 headers=headers_kept(headers or {}),
                 sync_run_id=sync_run_id,
-                trace_id=uuid.uuid4().hex,
+                trace_id=trace_id_current() or uuid.uuid4().hex,
                 status=InboundEvent.Status.HELD if held else InboundEvent.Status.RECEIVED,
             )
             if source == InboundEvent.Source.WEBHOOK:
@@ -136,8 +139,8 @@ def event_store(
         return InboundEvent.objects.get(**lookup), False
     if held:
         log.info("connectors.event_held", event_id=event.pk, topic=event.topic, schema=db.schema_name)
-    elif dispatch:
-        transaction.on_commit(lambda: _dispatch(event.pk))
+    received = partial(metrics.event_received, **_metric_labels(event), source=source, held=held)
+    transaction.on_commit(partial(_stored, event_id=event.pk, received=received, dispatch=dispatch and not held))
     return event, True
 
 
@@ -148,6 +151,22 @@ DOCUMENT_APPLIERS: dict[type, Callable[..., dict[str, Any]]] = {}
 
 def document_applier_register(document_type: type, applier: Callable[..., dict[str, Any]]) -> None:
     DOCUMENT_APPLIERS[document_type] = applier
+
+
+def _stored(*, event_id: int, received: partial, dispatch: bool) -> None:
+    """Once the event is committed: count it (and its place in the backlog), then send its task."""
+    received()
+    if dispatch:
+        _dispatch(event_id)
+
+
+def _metric_labels(event: InboundEvent) -> dict[str, Any]:
+    return {
+        "vendor": event.connection.vendor,
+        "topic": event.topic,
+        "backlog_member": f"{db.schema_name}:{event.pk}",
+        "received_at": event.received_at,
+    }
 
 
 def _retry_delay(attempts: int) -> float:
@@ -275,6 +294,7 @@ def event_process(*, event_id: int) -> InboundEvent | None:
         event = InboundEvent.objects.select_for_update().select_related("connection").filter(pk=event_id).first()
         if event is None or event.status in _FINISHED:
             return event
+        trace_bind(event.trace_id)  # every log line of this task, and the journals it posts, carry it
         if tenant_current_suspended():
             return _event_hold(event)
         connection = event.connection
@@ -306,6 +326,8 @@ def event_process(*, event_id: int) -> InboundEvent | None:
         event.next_attempt_at = None
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "result", "last_error", "next_attempt_at", "processed_at", "attempts"])
+        transaction.on_commit(partial(metrics.event_finished, **_metric_labels(event), status=event.status))
+        log.info("connectors.event_processed", event_id=event.pk, topic=event.topic, status=event.status)
         if had_problem:
             exception_resolve_for_object(obj=event, reason="Processed")
         return event
@@ -397,6 +419,7 @@ def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool, s
         event.status = InboundEvent.Status.FAILED
         event.next_attempt_at = timezone.now() + dt.timedelta(seconds=_retry_delay(event.attempts))
     event.save(update_fields=["status", "last_error", "next_attempt_at", "attempts"])
+    transaction.on_commit(partial(metrics.event_finished, **_metric_labels(event), status=event.status))
     log.warning(
         "connectors.event_failed",
         event_id=event.pk,

@@ -32,6 +32,7 @@ from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.services import connection_status_set
 from connectors.vendors import adapters
 from connectors.vendors.base import NormaliseError
+from core import metrics
 from core.http.client import AuthFailed, ConnectorError
 from core.tasks import task_named
 from tenants.selectors import tenant_current_suspended
@@ -213,6 +214,7 @@ def _step(run_id: int, step: int | None) -> SyncRun | None:
                 last_message=f"Synced {run.records} records in {run.pages} pages.",
             )
             exception_resolve_for_object(obj=connection, reason="Sync succeeded")
+            metrics.sync_run_finished(vendor=connection.vendor, status=run.status, started_at=run.started_at)
         else:
             transaction.on_commit(lambda: _dispatch(run.pk, queue=_queue_for(run), step=next_step))
         return run
@@ -254,6 +256,7 @@ def _run_fail(*, run: SyncRun, connection: Connection, error: Exception) -> Sync
     run.finished_at = timezone.now()
     run.save()
     Connection.objects.filter(pk=connection.pk).update(last_failure_at=run.finished_at, last_message=message[:500])
+    metrics.sync_run_finished(vendor=connection.vendor, status=run.status, started_at=run.started_at)
     if isinstance(error, AuthFailed):
         connection_status_set(connection=connection, status=Connection.Status.ERROR, message=message)
     exception_raise(

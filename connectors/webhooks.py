@@ -19,6 +19,8 @@ from connectors.inbox import event_store
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapters
 from connectors.vendors.base import WebhookRejected
+from core import metrics
+from core.context import trace_bind
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +32,7 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def webhook_receive(request: HttpRequest, vendor: str, connection_id: int) -> JsonResponse:
+    trace_bind()  # the event stores it; the worker and the ERP push log under it (X-Trace-ID)
     adapter = adapters().get(vendor)
     connection = (
         Connection.objects.filter(pk=connection_id, vendor=vendor, direction=Connection.Direction.SOURCE).first()
@@ -55,6 +58,7 @@ def webhook_receive(request: HttpRequest, vendor: str, connection_id: int) -> Js
         adapter.webhook_verify(connection=connection, body=body, headers=request.headers, url=url)
     except WebhookRejected as rejected:
         log.warning("connectors.webhook_rejected", vendor=vendor, connection_id=connection_id, reason=rejected.message)
+        metrics.webhook_signature_failed(vendor=vendor)
         return _error(rejected.status, "rejected", rejected.message)
     try:
         payload = json.loads(body)
@@ -73,7 +77,9 @@ def webhook_receive(request: HttpRequest, vendor: str, connection_id: int) -> Js
             headers=request.headers,
         )
     status = "held" if event.status == InboundEvent.Status.HELD else "stored"
-    return JsonResponse({"status": status if created else "duplicate", "event": event.pk})
+    return JsonResponse(
+        {"status": status if created else "duplicate", "event": event.pk}, headers={"X-Trace-ID": event.trace_id}
+    )
 
 
 @csrf_exempt

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.conf import settings
 
 from core.logging import logging_configure
+from core.telemetry import telemetry_configure
 
 
 class PortalConfig(AppConfig):
@@ -10,3 +11,4 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         logging_configure(level=settings.LOG_LEVEL)
+        telemetry_configure()  # nothing at all unless OTEL_EXPORTER_OTLP_ENDPOINT is set

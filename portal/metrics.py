@@ -3,6 +3,9 @@
 The metrics name tenants' traffic and the portal's internals, and the route answers on every host
 (operator, partner and tenant domains alike), so it is closed unless a token is configured:
 unset → 404 (as if there were no such page), a missing or wrong bearer token → 401.
+
+Besides django-prometheus's process metrics it serves the business metrics of core/metrics.py,
+which every process (web and worker) records in Redis and this view reads back at scrape time.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
+
+from core import metrics as business_metrics  # noqa: F401 - registers the business metrics' Redis collector
 
 
 def metrics_token_valid(*, header: str, token: str) -> bool:

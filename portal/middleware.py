@@ -7,7 +7,7 @@ import structlog
 from django.http import HttpRequest, HttpResponse
 
 from core.api.errors import api_error_response
-from core.context import client_ip_var, request_id_var
+from core.context import client_ip_var, context_clear, request_id_var
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -23,7 +23,7 @@ class RequestContextMiddleware:
         ip = request.META.get("REMOTE_ADDR")
         tenant = getattr(request, "tenant", None)
         partner = getattr(request, "partner", None)
-        structlog.contextvars.clear_contextvars()
+        context_clear()
         structlog.contextvars.bind_contextvars(
             request_id=request_id,
             tenant=tenant.schema_name if tenant is not None else None,

@@ -52,7 +52,7 @@ def order_trace(*, order_id: int) -> OrderTrace | None:
     document = dataclasses.asdict(commerce.order_document(order=order))
     return OrderTrace(
         order=order,
-        trace_ids=sorted({event.trace_id for event in events if event.trace_id}),
+        trace_ids=sorted({item.trace_id for item in (*events, *entries) if item.trace_id}),
         events=events,
         document_json=json.dumps(document, indent=2, default=str),
         entries=entries,

@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db import models
+from django.db import models, transaction
 
 from commerce.models import Order
+from core import metrics
+from core.context import trace_id_current
 from mappings.models import PostingRole
 from posting.builders import Draft, PostingRefused, Problem, RoleLine
 from posting.erp.tasks import erp_push_dispatch
@@ -63,11 +65,13 @@ def entry_create(
         reverses=reverses,
         batch=batch,
         status=JournalEntry.Status.DRAFT if batch is not None else JournalEntry.Status.READY,
+        trace_id=trace_id_current(),
     )
     if metered and batch is None:  # a batch's drafts are metered once, as its summary
         usage_count(metric="journals_posted")
     if batch is None:  # a batch's drafts are pushed as its summary, when the batch closes
         erp_push_dispatch(entry_id=entry.pk)  # sent once this transaction commits
+        transaction.on_commit(lambda: metrics.journal_posted(source_key=entry.source_key))
     return entry
 
 

@@ -116,6 +116,8 @@ class JournalEntry(models.Model):
     reverses = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals")
     batch = models.ForeignKey(PostingBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="entries")
     external_ref = models.CharField(max_length=120, blank=True)
+    # The trace of the inbound event that posted it (empty for batches and manual posts): its push logs under it.
+    trace_id = models.CharField(max_length=32, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core import metrics
 from core.crypto import token_rotate
 from core.http.client import ConnectorError, UnsafeUrl, VendorClient, VendorTimeout
 from core.http.netsafety import UnsafeUrl as UnsafeUrlInput
@@ -238,6 +239,7 @@ def webhook_delivery_attempt(*, delivery: WebhookDelivery) -> float | None:
     elif delivery.attempts >= settings.WEBHOOKS_MAX_ATTEMPTS:
         delivery.status = WebhookDelivery.Status.FAILED
         delivery.next_attempt_at = None
+        metrics.dead_letter(source="webhook_delivery")
     else:
         delay = webhook_backoff_seconds(delivery.attempts)
         delivery.next_attempt_at = now + timedelta(seconds=delay)

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from core.context import context_clear
 from tenants import services
 from tenants.models import Membership, Partner, Tenant, User
 from tenants.provisioning import template_ensure
@@ -122,6 +123,12 @@ def world(db) -> World:
 def _back_to_public():
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _no_trace_left():
+    """Like a new request or task: no test inherits the trace (and log context) a previous one bound."""
+    context_clear()
 
 
 def _test_resolver(host: str) -> list[str]:

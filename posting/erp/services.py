@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from core import metrics
 from core.tenancy import tenant_zone
 from mappings.models import ValueMap
 from mappings.selectors import mapping_set_at
@@ -284,6 +285,7 @@ def _push_locked(*, entry: JournalEntry, target: ErpTarget, force: bool) -> Push
 
 @transaction.atomic
 def _acked(*, push: ErpPush, entry: JournalEntry, result: PushResult) -> ErpPush:
+    metrics.erp_push_answered(vendor=push.vendor, error="", claimed_at=push.updated_at)  # claimed: last save
     push.status = ErpPush.Status.ACKED
     push.external_id = result.external_id
     push.erp_number = result.number
@@ -308,6 +310,7 @@ def _acked(*, push: ErpPush, entry: JournalEntry, result: PushResult) -> ErpPush
 
 
 def _failed(*, push: ErpPush, entry: JournalEntry, error: ErpError) -> ErpPush:
+    metrics.erp_push_answered(vendor=push.vendor, error=error.kind.value, claimed_at=push.updated_at)
     with transaction.atomic():
         push.status = ErpPush.Status.FAILED
         push.error_kind = error.kind.value

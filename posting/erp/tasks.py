@@ -9,6 +9,7 @@ import structlog
 from celery import shared_task
 from django.db import transaction
 
+from core.context import trace_bind
 from core.fairness import FairTask
 from core.periodic import periodic_job
 from core.tasks import tenant_only
@@ -24,6 +25,7 @@ def erp_push_journal(entry_id: int, force: bool = False) -> dict[str, str]:
     entry = JournalEntry.objects.filter(pk=entry_id).first()
     if entry is None:
         return {"entry": str(entry_id), "result": "gone"}
+    trace_bind(entry.trace_id)  # the push logs under the trace of the webhook that posted the entry
     outcome = services.erp_push_entry(entry=entry, force=force)
     push = outcome.push
     return {
