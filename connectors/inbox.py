@@ -144,6 +144,11 @@ def _retry_delay(attempts: int) -> float:
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
 
 
+def _posted(outcome: posting.PostingOutcome) -> dict[str, Any]:
+    """What a posting outcome adds to an event's result record."""
+    return {"posting": outcome.status.value, "journal_id": outcome.entry.pk if outcome.entry else None}
+
+
 def _document_apply(*, connection: Connection, document: Document) -> dict[str, Any]:
     source, connection_id = connection.vendor, connection.pk
     if isinstance(document, CanonicalOrder):
@@ -151,8 +156,7 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
         record: dict[str, Any] = {"type": "order", "external_id": document.external_id, "id": result.obj.pk}
         if result.outcome != UpsertOutcome.IGNORED_STALE:
             outcome = posting.journal_post_order(order=result.obj)
-            record["posting"] = outcome.status.value
-            record["journal_id"] = outcome.entry.pk if outcome.entry else None
+            record.update(_posted(outcome))
             if result.obj.cancelled_at is not None:
                 record["cancellation"] = posting.journal_post_cancellation(order=result.obj).status.value
     elif isinstance(document, CanonicalRefund):
@@ -165,15 +169,13 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
         record = {"type": "refund", "external_id": document.external_id, "id": result.obj.pk}
         if result.outcome != UpsertOutcome.IGNORED_STALE:
             outcome = posting.journal_post_refund(refund=result.obj)
-            record["posting"] = outcome.status.value
-            record["journal_id"] = outcome.entry.pk if outcome.entry else None
+            record.update(_posted(outcome))
     elif isinstance(document, CanonicalPayout):
         result = payout_upsert(source=source, connection_id=connection_id, document=document)
         record = {"type": "payout", "external_id": document.external_id, "id": result.obj.pk}
         if result.outcome != UpsertOutcome.IGNORED_STALE:
             outcome = posting.journal_post_payout(payout=result.obj)
-            record["posting"] = outcome.status.value
-            record["journal_id"] = outcome.entry.pk if outcome.entry else None
+            record.update(_posted(outcome))
             if outcome.entry is not None:
                 record["reconciliation"] = payout_reconcile(payout=result.obj).status
     elif isinstance(document, CanonicalProcessorCharge):
@@ -188,8 +190,7 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
         return {
             "type": "processor_charge",
             "external_id": document.external_id,
-            "posting": outcome.status.value,
-            "journal_id": outcome.entry.pk if outcome.entry else None,
+            **_posted(outcome),
             "outcome": "posted" if outcome.entry else outcome.status.value,
         }
     elif isinstance(document, CanonicalInventoryLevel):
