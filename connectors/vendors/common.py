@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.utils import timezone
 
 from commerce.documents import CanonicalOrder
@@ -29,6 +30,7 @@ from connectors.vendors.base import (
     PromotionSpec,
     WebhookRejected,
 )
+from core.http import netsafety
 from core.http.client import BadResponse, RequestRejected, VendorClient
 from core.money import MoneyError, currency_check, from_minor, quantize, to_decimal
 
@@ -124,6 +126,17 @@ def hmac_base64_verify(*, headers: Mapping[str, str], header: str, secret: str, 
     expected = base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest())
     if not hmac.compare_digest(expected, given.strip().encode()):
         raise WebhookRejected(f"The {vendor} signature does not match.")
+
+
+def config_url_problem(url: str, *, base: bool = False) -> str | None:
+    """Why a URL from a connection's config may not be called, or None: it must be public (and a
+    base URL https) unless the dev/test override CONNECTORS_ALLOW_PRIVATE_URLS is on."""
+    check = netsafety.base_url_check if base else netsafety.url_check
+    try:
+        check(url, allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS, resolve=netsafety.resolve_host)
+    except netsafety.UnsafeUrl as error:
+        return error.message
+    return None
 
 
 def body(value: Any) -> bytes:
