@@ -45,7 +45,7 @@ from commerce.services import order_upsert, payout_upsert, refund_upsert
 from commerce.upserts import UpsertOutcome
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
-from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError
+from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError, Record
 from core.http.client import ConnectorError
 from core.tasks import task_named
 from posting import services as posting
@@ -137,6 +137,18 @@ def event_store(
     elif dispatch:
         transaction.on_commit(lambda: _dispatch(event.pk))
     return event, True
+
+
+def record_store(*, connection: Connection, record: Record, source: str, **options: Any) -> tuple[InboundEvent, bool]:
+    """Store a polled or file record exactly like a webhook body (`event_store`'s options apply)."""
+    return event_store(
+        connection=connection,
+        topic=record.topic,
+        external_id=record.external_id,
+        body=record.body,
+        source=source,
+        **options,
+    )
 
 
 def _retry_delay(attempts: int) -> float:
