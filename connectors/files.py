@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from connectors.inbox import event_process, event_store
+from connectors.inbox import event_process, record_store
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor
 from connectors.vendors.base import Record, WebhookRejected
@@ -53,13 +53,8 @@ def file_ingest(*, connection: Connection, topic: str, content: bytes, process_n
     report = IngestReport()
     with transaction.atomic():
         for record in records:
-            event, created = event_store(
-                connection=connection,
-                topic=record.topic,
-                external_id=record.external_id,
-                body=record.body,
-                source=InboundEvent.Source.FILE,
-                dispatch=not process_now,
+            event, created = record_store(
+                connection=connection, record=record, source=InboundEvent.Source.FILE, dispatch=not process_now
             )
             (report.stored if created else report.duplicates).append(event)
     if process_now:

@@ -48,7 +48,7 @@ from commerce.services import order_upsert, payout_upsert, refund_upsert
 from commerce.upserts import UpsertOutcome
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
-from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError
+from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError, Record
 from core import metrics
 from core.context import trace_bind, trace_id_current
 from core.http.client import ConnectorError
@@ -169,9 +169,26 @@ def _metric_labels(event: InboundEvent) -> dict[str, Any]:
     }
 
 
+def record_store(*, connection: Connection, record: Record, source: str, **options: Any) -> tuple[InboundEvent, bool]:
+    """Store a polled or file record exactly like a webhook body (`event_store`'s options apply)."""
+    return event_store(
+        connection=connection,
+        topic=record.topic,
+        external_id=record.external_id,
+        body=record.body,
+        source=source,
+        **options,
+    )
+
+
 def _retry_delay(attempts: int) -> float:
     base = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+
+
+def _posted(outcome: posting.PostingOutcome) -> dict[str, Any]:
+    """What a posting outcome adds to an event's result record."""
+    return {"posting": outcome.status.value, "journal_id": outcome.entry.pk if outcome.entry else None}
 
 
 def _document_apply(*, connection: Connection, document: Document) -> dict[str, Any]:
@@ -181,8 +198,7 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
         record: dict[str, Any] = {"type": "order", "external_id": document.external_id, "id": result.obj.pk}
         if result.outcome != UpsertOutcome.IGNORED_STALE:
             outcome = posting.journal_post_order(order=result.obj)
-            record["posting"] = outcome.status.value
-            record["journal_id"] = outcome.entry.pk if outcome.entry else None
+            record.update(_posted(outcome))
             if result.obj.cancelled_at is not None:
                 record["cancellation"] = posting.journal_post_cancellation(order=result.obj).status.value
     elif isinstance(document, CanonicalRefund):
@@ -195,15 +211,13 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
         record = {"type": "refund", "external_id": document.external_id, "id": result.obj.pk}
         if result.outcome != UpsertOutcome.IGNORED_STALE:
             outcome = posting.journal_post_refund(refund=result.obj)
-            record["posting"] = outcome.status.value
-            record["journal_id"] = outcome.entry.pk if outcome.entry else None
+            record.update(_posted(outcome))
     elif isinstance(document, CanonicalPayout):
         result = payout_upsert(source=source, connection_id=connection_id, document=document)
         record = {"type": "payout", "external_id": document.external_id, "id": result.obj.pk}
         if result.outcome != UpsertOutcome.IGNORED_STALE:
             outcome = posting.journal_post_payout(payout=result.obj)
-            record["posting"] = outcome.status.value
-            record["journal_id"] = outcome.entry.pk if outcome.entry else None
+            record.update(_posted(outcome))
             if outcome.entry is not None:
                 record["reconciliation"] = payout_reconcile(payout=result.obj).status
     elif isinstance(document, CanonicalProcessorCharge):
@@ -218,8 +232,7 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
         return {
             "type": "processor_charge",
             "external_id": document.external_id,
-            "posting": outcome.status.value,
-            "journal_id": outcome.entry.pk if outcome.entry else None,
+            **_posted(outcome),
             "outcome": "posted" if outcome.entry else outcome.status.value,
         }
     elif isinstance(document, CanonicalReturn):

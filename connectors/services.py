@@ -6,7 +6,6 @@ import datetime as dt
 import secrets
 from collections.abc import Callable
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
@@ -15,6 +14,7 @@ from django.utils import timezone
 from connectors.models import Connection
 from connectors.vendors import adapters
 from connectors.vendors.base import NormaliseError
+from connectors.vendors.common import config_url_problem
 from core.crypto import token_rotate
 from core.http import netsafety
 from core.http.client import ConnectorError
@@ -49,15 +49,9 @@ def config_host_parts_errors(config: dict) -> dict[str, list[str]]:
     a base URL a person typed (an ERP server) is https and public, a NetSuite account id is a bare
     host label. Vendor-specific ones (a Shopify shop domain) are checked by the vendor's adapter."""
     errors: dict[str, list[str]] = {}
-    if config.get("base_url"):
-        try:
-            netsafety.base_url_check(
-                str(config["base_url"]),
-                allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS,
-                resolve=netsafety.resolve_host,
-            )
-        except netsafety.UnsafeUrl as error:
-            errors["base_url"] = [error.message]
+    problem = config_url_problem(str(config["base_url"]), base=True) if config.get("base_url") else None
+    if problem:
+        errors["base_url"] = [problem]
     if "account_id" in config:
         try:
             netsafety.netsuite_account_id_check(config["account_id"])

@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from connectors.inbox import event_process, event_store
+from connectors.inbox import event_process, record_store
 from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.services import connection_status_set
 from connectors.vendors import adapters
@@ -223,14 +223,8 @@ def _step(run_id: int, step: int | None) -> SyncRun | None:
 def _page_store(*, run: SyncRun, connection: Connection, records) -> None:
     for record in records:
         run.records += 1
-        event, created = event_store(
-            connection=connection,
-            topic=record.topic,
-            external_id=record.external_id,
-            body=record.body,
-            source=InboundEvent.Source.POLL,
-            sync_run_id=run.pk,
-            dispatch=False,
+        event, created = record_store(
+            connection=connection, record=record, source=InboundEvent.Source.POLL, sync_run_id=run.pk, dispatch=False
         )
         if not created and event.status in (InboundEvent.Status.PROCESSED, InboundEvent.Status.IGNORED):
             run.skipped += 1

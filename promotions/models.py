@@ -35,7 +35,60 @@ class Funding(models.TextChoices):
     VENDOR = "vendor", "Vendor"
 
 
-class Promotion(models.Model):
+class Authored(models.Model):
+    """Who wrote the row: people live in the public schema, so an id and an email snapshot."""
+
+    author_id = models.BigIntegerField(null=True, blank=True)
+    author_email = models.CharField(max_length=254, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Governed(Authored):
+    """A promotion or a price list: the object people talk about, whose every edit is a new version
+    (`current_version`) and whose publish sends one (`published_version`)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
+class SubmittedVersion(Authored):
+    """One immutable version of a governed object, submitted by its author and approved by another person."""
+
+    author_key = models.CharField(
+        max_length=60, blank=True, help_text="'api-key:<prefix>' when written through an API key."
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    approved_by_id = models.BigIntegerField(null=True, blank=True)
+    approved_by_email = models.CharField(max_length=254, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class Deployment(models.Model):
+    """One version sent to one channel (`version`, `connection`): how that went."""
+
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.version} on {self.connection.name}"
+
+
+class Promotion(Governed):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         VALIDATED = "validated", "Validated"
@@ -58,13 +111,6 @@ class Promotion(models.Model):
     published_version = models.ForeignKey(
         "PromotionVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    author_id = models.BigIntegerField(null=True, blank=True)
-    author_email = models.CharField(max_length=254, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
@@ -73,7 +119,7 @@ class Promotion(models.Model):
         return f"/promotions/{self.pk}/"
 
 
-class PromotionVersion(models.Model):
+class PromotionVersion(SubmittedVersion):
     """One immutable revision. Fields never change once the version is submitted (services only)."""
 
     promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="versions")
@@ -103,17 +149,7 @@ class PromotionVersion(models.Model):
     # the cost floor checked at validation. Nothing in commerce holds product costs.
     pricing = models.JSONField(default=dict, blank=True)
     validation = models.JSONField(default=dict, blank=True)  # {"ok", "errors": [...], "warnings": [...], "at"}
-    author_id = models.BigIntegerField(null=True, blank=True)
-    author_email = models.CharField(max_length=254, blank=True)
-    author_key = models.CharField(
-        max_length=60, blank=True, help_text="'api-key:<prefix>' when written through an API key."
-    )
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_by_id = models.BigIntegerField(null=True, blank=True)
-    approved_by_email = models.CharField(max_length=254, blank=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
     rejected_reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["promotion_id", "number"]
@@ -127,7 +163,7 @@ class PromotionVersion(models.Model):
         return list(self.eligibility.get("skus") or [])
 
 
-class ChannelDeployment(models.Model):
+class ChannelDeployment(Deployment):
     """One version on one channel. The channel's current deployment is its newest row that was not
     rolled back; `acknowledged_version` is what the channel itself reports holding."""
 
@@ -151,14 +187,10 @@ class ChannelDeployment(models.Model):
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
     external_id = models.CharField(max_length=120, blank=True)
     acknowledged_version = models.PositiveIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     pause_reason = models.CharField(max_length=12, choices=PauseReason.choices, blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     rolled_back_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -167,11 +199,8 @@ class ChannelDeployment(models.Model):
             models.UniqueConstraint(fields=["version", "connection"], name="deployment_version_connection_unique")
         ]
 
-    def __str__(self) -> str:
-        return f"{self.version} on {self.connection.name}"
 
-
-class PriceList(models.Model):
+class PriceList(Governed):
     """Prices from the price master, published to channels like a promotion (issue 8 §5)."""
 
     class Status(models.TextChoices):
@@ -193,19 +222,12 @@ class PriceList(models.Model):
     published_version = models.ForeignKey(
         "PriceListVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    author_id = models.BigIntegerField(null=True, blank=True)
-    author_email = models.CharField(max_length=254, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"Price list {self.key}"
 
 
-class PriceListVersion(models.Model):
+class PriceListVersion(SubmittedVersion):
     price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     starts_at = models.DateTimeField()
@@ -213,16 +235,6 @@ class PriceListVersion(models.Model):
     channels = models.ManyToManyField(Connection, related_name="price_list_versions", blank=True)
     validation = models.JSONField(default=dict, blank=True)
     requires_approval = models.BooleanField(default=False)
-    author_id = models.BigIntegerField(null=True, blank=True)
-    author_email = models.CharField(max_length=254, blank=True)
-    author_key = models.CharField(
-        max_length=60, blank=True, help_text="'api-key:<prefix>' when written through an API key."
-    )
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    approved_by_id = models.BigIntegerField(null=True, blank=True)
-    approved_by_email = models.CharField(max_length=254, blank=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["price_list_id", "number"]
@@ -232,7 +244,7 @@ class PriceListVersion(models.Model):
         return f"{self.price_list.key} v{self.number}"
 
 
-class PriceListDeployment(models.Model):
+class PriceListDeployment(Deployment):
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
@@ -241,19 +253,12 @@ class PriceListDeployment(models.Model):
     version = models.ForeignKey(PriceListVersion, on_delete=models.PROTECT, related_name="deployments")
     connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="price_list_deployments")
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
-    last_error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["version_id", "connection_id"]
         constraints = [
             models.UniqueConstraint(fields=["version", "connection"], name="price_deployment_version_connection_unique")
         ]
-
-    def __str__(self) -> str:
-        return f"{self.version} on {self.connection.name}"
 
 
 class ChannelPrice(models.Model):

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,6 +27,7 @@ from promotions.forms import ActionForm, PriceListForm, PromotionForm, form_init
 from promotions.models import ChannelDeployment, ChannelPrice, PriceList, Promotion
 from tenants.models import Membership
 
+T = TypeVar("T")
 ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resume", "rollback")
 
 
@@ -41,6 +46,28 @@ def _messages_of(error: ValidationError) -> list[str]:
     if hasattr(error, "error_dict"):
         return [message for messages_ in error.message_dict.values() for message in messages_]
     return list(error.messages)
+
+
+def _form_saved(form: Form, save: Callable[[], T]) -> T | None:
+    """What `save()` returns, or None with the service's refusal shown on the form."""
+    try:
+        return save()
+    except ValidationError as error:
+        for message in _messages_of(error):
+            form.add_error(None, message)
+        return None
+
+
+@contextmanager
+def _refusals_shown(request: HttpRequest) -> Iterator[None]:
+    """A refused transition comes back as a message, and nothing changed."""
+    try:
+        yield
+    except ValidationError as error:
+        for message in _messages_of(error):
+            messages.error(request, message)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
 
 
 def _kpi_chart(kpis: selectors.PromotionKpis) -> dict:
@@ -120,17 +147,16 @@ def promotion_new(request: HttpRequest) -> HttpResponse:
     with timezone.override(tenant_zone()):
         form = PromotionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            try:
-                promotion = lifecycle.promotion_create(
+            promotion = _form_saved(
+                form,
+                lambda: lifecycle.promotion_create(
                     key=form.cleaned_data["key"],
                     name=form.cleaned_data["name"],
                     actor=request.user,
                     **form.version_values(),
-                )
-            except ValidationError as error:
-                for message in _messages_of(error):
-                    form.add_error(None, message)
-            else:
+                ),
+            )
+            if promotion is not None:
                 messages.success(request, f"Created {promotion.key} as a draft (version 1).")
                 return redirect("promotions_detail", pk=promotion.pk)
     status = 400 if request.method == "POST" else 200
@@ -146,14 +172,13 @@ def promotion_edit(request: HttpRequest, pk: int) -> HttpResponse:
     with timezone.override(zone):
         form = PromotionForm(request.POST or None, initial=form_initial(promotion, zone), editing=True)
         if request.method == "POST" and form.is_valid():
-            try:
-                version = lifecycle.promotion_edit(
+            version = _form_saved(
+                form,
+                lambda: lifecycle.promotion_edit(
                     promotion=promotion, actor=request.user, name=form.cleaned_data["name"], **form.version_values()
-                )
-            except ValidationError as error:
-                for message in _messages_of(error):
-                    form.add_error(None, message)
-            else:
+                ),
+            )
+            if version is not None:
                 messages.success(request, f"Saved as version {version.number}; validate it before submitting.")
                 return redirect("promotions_detail", pk=promotion.pk)
     status = 400 if request.method == "POST" else 200
@@ -205,7 +230,7 @@ def promotion_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
     channel = form.cleaned_data.get("channel")
     channels = [channel] if channel else None
     who = {"actor": request.user}
-    try:
+    with _refusals_shown(request):
         if action == "validate":
             results = lifecycle.promotion_validate(promotion=promotion, **who)
             if results["ok"]:
@@ -233,11 +258,6 @@ def promotion_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
         else:
             done = deployment.promotion_rollback(promotion=promotion, connection_ids=channels, **who)
             messages.success(request, f"Rolled back on {len(done)} channel(s).")
-    except ValidationError as error:
-        for message in _messages_of(error):
-            messages.error(request, message)
-    except PermissionDenied as error:
-        messages.error(request, str(error))
     target = request.POST.get("next", "")
     if target == "approvals":
         return redirect(reverse("promotions_approvals"))
@@ -273,8 +293,9 @@ def price_lists(request: HttpRequest) -> HttpResponse:
             form = PriceListForm(request.POST or None)
             if request.method == "POST" and form.is_valid():
                 data = form.cleaned_data
-                try:
-                    price_list = prices.price_list_create(
+                price_list = _form_saved(
+                    form,
+                    lambda: prices.price_list_create(
                         key=data["key"],
                         name=data["name"],
                         prices=data["prices"],
@@ -282,11 +303,9 @@ def price_lists(request: HttpRequest) -> HttpResponse:
                         channels=list(data["channels"]),
                         approval_threshold_percent=data["approval_threshold_percent"],
                         actor=request.user,
-                    )
-                except ValidationError as error:
-                    for message in _messages_of(error):
-                        form.add_error(None, message)
-                else:
+                    ),
+                )
+                if price_list is not None:
                     return redirect("promotions_price_list", pk=price_list.pk)
     elif request.method == "POST":
         return HttpResponseForbidden("Viewers cannot create price lists.")
@@ -313,14 +332,9 @@ def price_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if action not in calls:
             messages.error(request, "Unknown action.")
         else:
-            try:
+            with _refusals_shown(request):
                 calls[action]()
                 messages.success(request, f"{action.title()}: done.")
-            except ValidationError as error:
-                for message in _messages_of(error):
-                    messages.error(request, message)
-            except PermissionDenied as error:
-                messages.error(request, str(error))
         return redirect("promotions_price_list", pk=pk)
     version = price_list.current_version
     return render(

@@ -16,9 +16,22 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from django.conf import settings
+from django.utils import timezone
+
 from commerce.documents import CanonicalOrder
-from connectors.vendors.base import ChannelRejected, NormaliseError, WebhookRejected
-from core.http.client import RequestRejected
+from connectors.vendors.base import (
+    ChannelAck,
+    ChannelAdapter,
+    ChannelRejected,
+    ChannelUnsupported,
+    NormaliseError,
+    PriceSpec,
+    PromotionSpec,
+    WebhookRejected,
+)
+from core.http import netsafety
+from core.http.client import BadResponse, RequestRejected, VendorClient
 from core.money import MoneyError, currency_check, from_minor, quantize, to_decimal
 
 
@@ -115,12 +128,26 @@ def hmac_base64_verify(*, headers: Mapping[str, str], header: str, secret: str, 
         raise WebhookRejected(f"The {vendor} signature does not match.")
 
 
+def config_url_problem(url: str, *, base: bool = False) -> str | None:
+    """Why a URL from a connection's config may not be called, or None: it must be public (and a
+    base URL https) unless the dev/test override CONNECTORS_ALLOW_PRIVATE_URLS is on."""
+    check = netsafety.base_url_check if base else netsafety.url_check
+    try:
+        check(url, allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS, resolve=netsafety.resolve_host)
+    except netsafety.UnsafeUrl as error:
+        return error.message
+    return None
+
+
 def body(value: Any) -> bytes:
     """Canonical JSON bytes for a polled record (stable, so an unchanged record hashes the same)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
 T = TypeVar("T")
+
+# How far ahead of now a price list may start and still be sent now (channels cannot schedule prices).
+PRICE_TOLERANCE = dt.timedelta(minutes=5)
 
 # "<title> [promo-42 v3]" or, while paused, "<title> [promo-42 v3 paused ends=2026-12-01T00:00:00+00:00]".
 # The paused attributes hold what resume must restore (the channel has no pause flag of its own).
@@ -180,13 +207,18 @@ def vendor_message(body: str, extract: Callable[[Any], str | None]) -> str:
 
 
 @contextmanager
-def rejections(vendor: str, extract: Callable[[Any], str | None], *, doing: str) -> Iterator[None]:
+def rejections(
+    vendor: str, extract: Callable[[Any], str | None], *, doing: str, missing_ok: bool = False
+) -> Iterator[None]:
     """Turn the vendor's refusal of a request (4xx other than auth and rate limit) into ChannelRejected
     carrying the vendor's message. Auth, rate-limit, timeout and 5xx errors pass through unchanged:
-    they are the connectors' retryable or credential problems, not a verdict on the promotion."""
+    they are the connectors' retryable or credential problems, not a verdict on the promotion.
+    `missing_ok`: a 404 is no refusal (deleting what is already gone)."""
     try:
         yield
     except RequestRejected as error:
+        if missing_ok and error.status_code == 404:
+            return
         message = vendor_message(error.body or error.message, extract)
         raise ChannelRejected(
             f"{vendor} refused to {doing}: {message}",
@@ -212,4 +244,76 @@ def unknown_skus_reject(vendor: str, wanted: Sequence[str], found: Mapping[str, 
     if missing:
         raise ChannelRejected(
             f"{vendor} has no product with SKU {', '.join(missing)}.", detail={"unknown_skus": missing}
+        )
+
+
+def get_or_none(client: VendorClient, path: str) -> Any:
+    """GET `path`; None when the channel answers 404 (the object is not there)."""
+    try:
+        return client.get(path)
+    except RequestRejected as error:
+        if error.status_code == 404:
+            return None
+        raise
+
+
+def get_member(client: VendorClient, path: str, key: str, *, vendor: str, what: str) -> dict | None:
+    """The object a vendor wraps under `key` in its answer to GET `path`; None when not there (404)."""
+    data = get_or_none(client, path)
+    if data is None:
+        return None
+    found = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(found, dict):
+        raise BadResponse(f"{vendor} answered {what} without `{key}`.")
+    return found
+
+
+def absent(external_id: str) -> ChannelAck:
+    """The acknowledgement for a channel object that is not there."""
+    return ChannelAck(external_id=str(external_id), version=None, state="absent")
+
+
+def tagged_ack(external_id: str, title: str | None, raw: Mapping[str, Any]) -> ChannelAck:
+    """What a channel object holds whose title carries the promotion tag: the tag's version, and
+    paused while the tag says so."""
+    tag = tag_parse(title)
+    return ChannelAck(
+        external_id=str(external_id),
+        version=tag.version if tag else None,
+        state="paused" if tag and tag.paused else "active",
+        raw=raw,
+    )
+
+
+def value_reasons(spec: PromotionSpec) -> list[str]:
+    """The checks of a promotion's value every channel makes: a percentage in (0, 100], an amount above 0."""
+    reasons = []
+    if spec.kind == "percent_off" and not (0 < spec.value <= 100):
+        reasons.append("a percentage must be above 0 and at most 100")
+    if spec.kind == "amount_off" and spec.value <= 0:
+        reasons.append("an amount off must be above 0")
+    return reasons
+
+
+def supported_check(channel: ChannelAdapter, vendor: str, spec: PromotionSpec) -> None:
+    """Raise ChannelUnsupported listing why `channel` cannot carry `spec`, before anything is sent."""
+    reasons = channel.unsupported(spec)
+    if reasons:
+        raise ChannelUnsupported(f"{vendor} cannot carry {spec.key} v{spec.version}: {'; '.join(reasons)}.")
+
+
+def price_now_check(vendor: str, spec: PriceSpec) -> None:
+    """Channels set a price at once: a price list starting later must be sent when it starts."""
+    if spec.starts_at > timezone.now() + PRICE_TOLERANCE:
+        raise ChannelRejected(
+            f"{vendor} cannot schedule a price: send price list {spec.key} v{spec.version} at {spec.starts_at}."
+        )
+
+
+def store_currency_check(vendor: str, store_currency: Any, currency: str) -> None:
+    """Amounts are sent in the tenant currency: refuse a store that sells in another one."""
+    if store_currency != currency:
+        raise ChannelRejected(
+            f"The {vendor} store sells in {store_currency}, not {currency}.",
+            detail={"store_currency": store_currency, "currency": currency},
         )

@@ -16,18 +16,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from commerce import documents as docs
 from commerce.documents import (
-    CanonicalInventoryLevel,
-    CanonicalOrder,
-    CanonicalPayout,
     CanonicalShipment,
-    DiscountDoc,
-    OrderLineDoc,
-    PaymentDoc,
-    PayoutLineDoc,
     ShipmentLineDoc,
-    ShippingLineDoc,
-    TaxLineDoc,
 )
 from connectors.vendors.base import Document, NormaliseError, Record
 from connectors.vendors.common import body, currency_code, line_level_total, money, timestamp, version
@@ -127,7 +119,7 @@ def _decimal(row: Mapping[str, str], name: str, *, default: str | None = None) -
         raise NormaliseError(f"Row {row.get('_row')}: {name} {value!r} is not a number.") from None
 
 
-def _line(row: Mapping[str, str], currency: str) -> tuple[OrderLineDoc, DiscountDoc | None]:
+def _line(row: Mapping[str, str], currency: str) -> tuple[docs.OrderLineDoc, docs.DiscountDoc | None]:
     """One row's line and its discount (None without one)."""
     where = f"Row {row['_row']}"
     try:
@@ -139,13 +131,13 @@ def _line(row: Mapping[str, str], currency: str) -> tuple[OrderLineDoc, Discount
     taxes = ()
     if row.get("tax_amount"):
         taxes = (
-            TaxLineDoc(
+            docs.TaxLineDoc(
                 jurisdiction=row.get("tax_jurisdiction") or "tax",
                 rate=_decimal(row, "tax_rate", default="0"),
                 amount=money(row["tax_amount"], currency, field=f"{where} tax_amount"),
             ),
         )
-    line = OrderLineDoc(
+    line = docs.OrderLineDoc(
         external_id=row["line_id"],
         sku=row.get("sku", "")[:120],
         quantity=quantity,
@@ -157,26 +149,30 @@ def _line(row: Mapping[str, str], currency: str) -> tuple[OrderLineDoc, Discount
     amount = money(row["line_discount"], currency, field=f"{where} line_discount") if row.get("line_discount") else 0
     if not amount:
         return line, None
-    return line, DiscountDoc(amount=amount, code=row.get("discount_code", "")[:80], line_external_id=row["line_id"])
+    return line, docs.DiscountDoc(
+        amount=amount, code=row.get("discount_code", "")[:80], line_external_id=row["line_id"]
+    )
 
 
-def _shipping(first: Mapping[str, str], currency: str) -> list[ShippingLineDoc]:
+def _shipping(first: Mapping[str, str], currency: str) -> list[docs.ShippingLineDoc]:
     """The order's shipping, from its first row."""
     if not first.get("shipping"):
         return []
     shipping_taxes = ()
     if first.get("shipping_tax"):
         shipping_taxes = (
-            TaxLineDoc(
+            docs.TaxLineDoc(
                 first.get("shipping_tax_jurisdiction") or "tax",
                 _decimal(first, "shipping_tax_rate", default="0"),
                 money(first["shipping_tax"], currency, field="shipping_tax"),
             ),
         )
-    return [ShippingLineDoc("shipping", money(first["shipping"], currency, field="shipping"), taxes=shipping_taxes)]
+    return [
+        docs.ShippingLineDoc("shipping", money(first["shipping"], currency, field="shipping"), taxes=shipping_taxes)
+    ]
 
 
-def order_normalise(rows: list[Mapping[str, str]]) -> CanonicalOrder:
+def order_normalise(rows: list[Mapping[str, str]]) -> docs.CanonicalOrder:
     first = rows[0]
     currency = currency_code(first.get("currency"))
     included = (first.get("taxes_included") or "").lower() in TRUE
@@ -193,7 +189,7 @@ def order_normalise(rows: list[Mapping[str, str]]) -> CanonicalOrder:
         order_version = int(first.get("order_version") or 1)
     except ValueError:
         raise NormaliseError(f"order_version {first.get('order_version')!r} is not a whole number.") from None
-    document = CanonicalOrder(
+    document = docs.CanonicalOrder(
         external_id=first["order_id"],
         source_version=order_version,
         currency=currency,
@@ -208,7 +204,7 @@ def order_normalise(rows: list[Mapping[str, str]]) -> CanonicalOrder:
     )
     if paid_at is None:
         return document
-    payment = PaymentDoc(
+    payment = docs.PaymentDoc(
         external_id=f"{document.external_id}:payment",
         gateway=first.get("payment_gateway") or "manual",
         amount=line_level_total(document),
@@ -217,7 +213,7 @@ def order_normalise(rows: list[Mapping[str, str]]) -> CanonicalOrder:
     return replace(document, payments=(payment,))
 
 
-def payout_normalise(rows: list[Mapping[str, str]]) -> CanonicalPayout:
+def payout_normalise(rows: list[Mapping[str, str]]) -> docs.CanonicalPayout:
     first = rows[0]
     currency = currency_code(first.get("currency"))
     try:
@@ -225,7 +221,7 @@ def payout_normalise(rows: list[Mapping[str, str]]) -> CanonicalPayout:
     except ValueError:
         raise NormaliseError(f"arrival_date {first.get('arrival_date')!r} is not a date (YYYY-MM-DD).") from None
     lines = [
-        PayoutLineDoc(
+        docs.PayoutLineDoc(
             type=row["line_type"],
             amount=money(row["line_amount"], currency, field=f"Row {row['_row']} line_amount"),
             fee=money(row.get("line_fee") or "0", currency, field=f"Row {row['_row']} line_fee"),
@@ -234,7 +230,7 @@ def payout_normalise(rows: list[Mapping[str, str]]) -> CanonicalPayout:
         )
         for row in rows
     ]
-    return CanonicalPayout(
+    return docs.CanonicalPayout(
         external_id=first["payout_id"],
         source_version=int(first.get("payout_version") or 1),
         currency=currency,
@@ -245,7 +241,7 @@ def payout_normalise(rows: list[Mapping[str, str]]) -> CanonicalPayout:
     )
 
 
-def inventory_normalise(rows: list[Mapping[str, str]]) -> CanonicalInventoryLevel:
+def inventory_normalise(rows: list[Mapping[str, str]]) -> docs.CanonicalInventoryLevel:
     """One SKU at one location: `on_hand` a whole or decimal count, `counted_at` ISO 8601 with zone."""
     if len(rows) > 1:
         numbers = ", ".join(row.get("_row", "?") for row in rows)
@@ -264,7 +260,7 @@ def inventory_normalise(rows: list[Mapping[str, str]]) -> CanonicalInventoryLeve
     if not on_hand.is_finite() or on_hand.quantize(Decimal("0.001")) != on_hand:
         raise NormaliseError(f"{where}: on_hand {row.get('on_hand')!r} is not a count (at most 3 decimals).")
     counted_at = timestamp(row.get("counted_at"), field=f"{where} counted_at")
-    return CanonicalInventoryLevel(
+    return docs.CanonicalInventoryLevel(
         location_external_id=location,
         sku=sku,
         on_hand=on_hand,

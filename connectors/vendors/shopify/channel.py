@@ -16,39 +16,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from connectors.vendors.base import (
-    ChannelAck,
-    ChannelAdapter,
-    ChannelRejected,
-    ChannelUnsupported,
-    PriceSpec,
-    PromotionSpec,
-)
-from connectors.vendors.common import (
-    Tag,
-    chunks,
-    rejections,
-    tag_parse,
-    tag_title,
-    unknown_skus_reject,
-    vendor_message,
-    whole_quantity,
-)
+from connectors.vendors import common
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
 from connectors.vendors.shopify.client import client as vendor_client
-from core.http.client import BadResponse, RateLimited, RequestRejected, VendorClient
+from core.http.client import BadResponse, RateLimited, VendorClient
 from core.money import quantize
 
 if TYPE_CHECKING:
     from connectors.models import Connection
 
 VENDOR = "Shopify"
-PRICE_TOLERANCE = dt.timedelta(minutes=5)
 SKU_QUERY_CHUNK = 50
 _GID = re.compile(r"/(\d+)$")
 VARIANTS_QUERY = """
@@ -100,6 +83,36 @@ def _percent(value: Decimal) -> str:
     return f"-{value.normalize():f}"
 
 
+def _paused(rule: dict, tag: common.Tag) -> dict[str, Any] | None:
+    """The update that pauses a running rule: it ends now, its window kept in the tag."""
+    if tag.paused:
+        return None
+    now = timezone.now().replace(microsecond=0)
+    starts_at = _parse_time(rule.get("starts_at"))
+    attrs = {"ends": rule.get("ends_at") or "open"}
+    update: dict[str, Any] = {"ends_at": _iso(now)}
+    if starts_at is not None and starts_at >= now:
+        # Shopify wants ends_at after starts_at: move the (future) start into the past too.
+        attrs["starts"] = rule["starts_at"]
+        update["starts_at"] = _iso(now - dt.timedelta(minutes=1))
+    update["title"] = common.tag_title(rule["title"], common.Tag(tag.key, tag.version, True, attrs))
+    return update
+
+
+def _resumed(rule: dict, tag: common.Tag) -> dict[str, Any] | None:
+    """The update that resumes a paused rule: the window the tag kept, the tag unpaused."""
+    if not tag.paused:
+        return None
+    ends = tag.attrs.get("ends", "open")
+    update: dict[str, Any] = {
+        "ends_at": None if ends == "open" else ends,
+        "title": common.tag_title(rule["title"], common.Tag(tag.key, tag.version)),
+    }
+    if "starts" in tag.attrs:
+        update["starts_at"] = tag.attrs["starts"]
+    return update
+
+
 class ShopifyChannel(ChannelAdapter):
     vendor = "shopify"
     kinds = frozenset({"percent_off", "amount_off", "buy_x_get_y", "free_shipping"})
@@ -116,10 +129,7 @@ class ShopifyChannel(ChannelAdapter):
         bad = [item for item in spec.collections if not str(item).isdigit()]
         if bad:
             reasons.append(f"Shopify collection ids are numbers: {', '.join(map(str, bad))}")
-        if spec.kind == "percent_off" and not (0 < spec.value <= 100):
-            reasons.append("a percentage must be above 0 and at most 100")
-        if spec.kind == "amount_off" and spec.value <= 0:
-            reasons.append("an amount off must be above 0")
+        reasons += common.value_reasons(spec)
         if spec.kind == "buy_x_get_y":
             if not (spec.buy_quantity and spec.get_quantity):
                 reasons.append("buy X get Y needs both quantities")
@@ -135,28 +145,13 @@ class ShopifyChannel(ChannelAdapter):
         return vendor_client(connection)
 
     def _rule_get(self, client: VendorClient, external_id: str) -> dict | None:
-        try:
-            data = client.get(f"price_rules/{int(external_id)}.json")
-        except RequestRejected as error:
-            if error.status_code == 404:
-                return None
-            raise
-        rule = data.get("price_rule") if isinstance(data, dict) else None
-        if not isinstance(rule, dict):
-            raise BadResponse("Shopify answered a price rule without `price_rule`.")
-        return rule
+        path = f"price_rules/{int(external_id)}.json"
+        return common.get_member(client, path, "price_rule", vendor=VENDOR, what="a price rule")
 
     def _ack(self, rule: dict | None, external_id: str, codes: Sequence[str] = ()) -> ChannelAck:
         if rule is None:
-            return ChannelAck(external_id=str(external_id), version=None, state="absent")
-        tag = tag_parse(rule.get("title"))
-        raw = {**rule, "discount_codes": list(codes)}
-        return ChannelAck(
-            external_id=str(rule["id"]),
-            version=tag.version if tag else None,
-            state="paused" if tag and tag.paused else "active",
-            raw=raw,
-        )
+            return common.absent(external_id)
+        return common.tagged_ack(rule["id"], rule.get("title"), {**rule, "discount_codes": list(codes)})
 
     def _codes(self, client: VendorClient, rule_id: int) -> list[dict]:
         data = client.get(f"price_rules/{rule_id}/discount_codes.json")
@@ -169,9 +164,9 @@ class ShopifyChannel(ChannelAdapter):
         """sku -> the variants carrying exactly that SKU (Shopify's search also matches prefixes)."""
         wanted = list(dict.fromkeys(skus))
         found: dict[str, list[dict]] = {}
-        for part in chunks(wanted, SKU_QUERY_CHUNK):
+        for part in common.chunks(wanted, SKU_QUERY_CHUNK):
             query = " OR ".join('sku:"{}"'.format(sku.replace("\\", "\\\\").replace('"', '\\"')) for sku in part)
-            with rejections(VENDOR, _message, doing="look up SKUs"):
+            with common.rejections(VENDOR, _message, doing="look up SKUs"):
                 data = client.json(
                     "POST", "graphql.json", json={"query": VARIANTS_QUERY, "variables": {"query": query, "first": 250}}
                 )
@@ -188,7 +183,7 @@ class ShopifyChannel(ChannelAdapter):
             for node in nodes:
                 if node.get("sku") in part:
                     found.setdefault(node["sku"], []).append(node)
-        unknown_skus_reject(VENDOR, wanted, found)
+        common.unknown_skus_reject(VENDOR, wanted, found)
         return found
 
     def _one_variant(self, variants: Mapping[str, list[dict]], sku: str) -> dict:
@@ -200,12 +195,9 @@ class ShopifyChannel(ChannelAdapter):
 
     def _shop_currency_check(self, client: VendorClient, currency: str) -> None:
         data = client.get("shop.json")
-        shop_currency = (data or {}).get("shop", {}).get("currency") if isinstance(data, dict) else None
-        if shop_currency != currency:
-            raise ChannelRejected(
-                f"The Shopify store sells in {shop_currency}, not {currency}.",
-                detail={"shop_currency": shop_currency, "currency": currency},
-            )
+        common.store_currency_check(
+            VENDOR, (data or {}).get("shop", {}).get("currency") if isinstance(data, dict) else None, currency
+        )
 
     # ----------------------------------------------------------------- promotions
 
@@ -213,7 +205,7 @@ class ShopifyChannel(ChannelAdapter):
         collections = [int(item) for item in spec.collections]
         targeted = bool(variant_ids or collections)
         body: dict[str, Any] = {
-            "title": tag_title(spec.title, Tag(spec.key, spec.version)),
+            "title": common.tag_title(spec.title, common.Tag(spec.key, spec.version)),
             "target_type": "line_item",
             "target_selection": "entitled" if targeted else "all",
             "allocation_method": "across",
@@ -261,9 +253,7 @@ class ShopifyChannel(ChannelAdapter):
         return body
 
     def publish(self, connection: Connection, spec: PromotionSpec, *, external_id: str | None) -> ChannelAck:
-        reasons = self.unsupported(spec)
-        if reasons:
-            raise ChannelUnsupported(f"Shopify cannot carry {spec.key} v{spec.version}: {'; '.join(reasons)}.")
+        common.supported_check(self, VENDOR, spec)
         with self._client(connection) as client:
             variants = self.variants_by_sku(client, spec.skus) if spec.skus else {}
             if spec.kind == "amount_off" or spec.min_spend is not None:
@@ -271,7 +261,7 @@ class ShopifyChannel(ChannelAdapter):
             variant_ids = sorted({_numeric_id(node["id"]) for nodes in variants.values() for node in nodes})
             body = self._rule_body(spec, variant_ids)
             existing = self._rule_get(client, external_id) if external_id else None
-            with rejections(VENDOR, _message, doing=f"save price rule {spec.key} v{spec.version}"):
+            with common.rejections(VENDOR, _message, doing=f"save price rule {spec.key} v{spec.version}"):
                 if existing is None:
                     data = client.json("POST", "price_rules.json", json={"price_rule": body})
                 else:
@@ -289,7 +279,7 @@ class ShopifyChannel(ChannelAdapter):
         current = self._codes(client, rule_id)
         have = {str(code["code"]).upper(): code for code in current}
         want = {code.upper(): code for code in wanted}
-        with rejections(VENDOR, _message, doing="save the discount codes"):
+        with common.rejections(VENDOR, _message, doing="save the discount codes"):
             for upper, code in want.items():
                 if upper not in have:
                     client.json(
@@ -306,46 +296,29 @@ class ShopifyChannel(ChannelAdapter):
             codes = [str(code["code"]) for code in self._codes(client, rule["id"])] if rule else []
             return self._ack(rule, external_id, codes)
 
-    def pause(self, connection: Connection, external_id: str) -> ChannelAck:
+    def _window_set(
+        self, connection: Connection, external_id: str, change: Callable[[dict, common.Tag], dict | None], doing: str
+    ) -> ChannelAck:
+        """Pause or resume: write what `change` makes of the tagged rule's window (None: nothing to do)."""
         with self._client(connection) as client:
             rule = self._rule_get(client, external_id)
-            tag = tag_parse(rule.get("title")) if rule else None
+            tag = common.tag_parse(rule.get("title")) if rule else None
             if rule is None or tag is None:
                 return self._refuse_untagged(rule, external_id)
-            if not tag.paused:
-                now = timezone.now().replace(microsecond=0)
-                starts_at = _parse_time(rule.get("starts_at"))
-                attrs = {"ends": rule.get("ends_at") or "open"}
-                update: dict[str, Any] = {"id": rule["id"], "ends_at": _iso(now)}
-                if starts_at is not None and starts_at >= now:
-                    # Shopify wants ends_at after starts_at: move the (future) start into the past too.
-                    attrs["starts"] = rule["starts_at"]
-                    update["starts_at"] = _iso(now - dt.timedelta(minutes=1))
-                update["title"] = tag_title(rule["title"], Tag(tag.key, tag.version, True, attrs))
-                with rejections(VENDOR, _message, doing="pause the price rule"):
-                    client.json("PUT", f"price_rules/{rule['id']}.json", json={"price_rule": update})
+            update = change(rule, tag)
+            if update is not None:
+                with common.rejections(VENDOR, _message, doing=doing):
+                    client.json(
+                        "PUT", f"price_rules/{rule['id']}.json", json={"price_rule": {"id": rule["id"], **update}}
+                    )
                 rule = self._rule_get(client, external_id)
             return self._ack(rule, external_id, [str(code["code"]) for code in self._codes(client, int(external_id))])
 
+    def pause(self, connection: Connection, external_id: str) -> ChannelAck:
+        return self._window_set(connection, external_id, _paused, "pause the price rule")
+
     def resume(self, connection: Connection, external_id: str) -> ChannelAck:
-        with self._client(connection) as client:
-            rule = self._rule_get(client, external_id)
-            tag = tag_parse(rule.get("title")) if rule else None
-            if rule is None or tag is None:
-                return self._refuse_untagged(rule, external_id)
-            if tag.paused:
-                ends = tag.attrs.get("ends", "open")
-                update: dict[str, Any] = {
-                    "id": rule["id"],
-                    "ends_at": None if ends == "open" else ends,
-                    "title": tag_title(rule["title"], Tag(tag.key, tag.version)),
-                }
-                if "starts" in tag.attrs:
-                    update["starts_at"] = tag.attrs["starts"]
-                with rejections(VENDOR, _message, doing="resume the price rule"):
-                    client.json("PUT", f"price_rules/{rule['id']}.json", json={"price_rule": update})
-                rule = self._rule_get(client, external_id)
-            return self._ack(rule, external_id, [str(code["code"]) for code in self._codes(client, int(external_id))])
+        return self._window_set(connection, external_id, _resumed, "resume the price rule")
 
     def _refuse_untagged(self, rule: dict | None, external_id: str) -> ChannelAck:
         if rule is None:
@@ -357,21 +330,14 @@ class ShopifyChannel(ChannelAdapter):
 
     def remove(self, connection: Connection, external_id: str) -> ChannelAck:
         with self._client(connection) as client:
-            try:
+            with common.rejections(VENDOR, _message, doing="delete the price rule", missing_ok=True):
                 client.request("DELETE", f"price_rules/{int(external_id)}.json")
-            except RequestRejected as error:
-                if error.status_code != 404:
-                    message = vendor_message(error.body or error.message, _message)
-                    raise ChannelRejected(f"Shopify refused to delete the price rule: {message}") from error
             return self._ack(self._rule_get(client, external_id), external_id)
 
     # ----------------------------------------------------------------- prices and inventory
 
     def publish_prices(self, connection: Connection, spec: PriceSpec) -> Mapping[str, Decimal]:
-        if spec.starts_at > timezone.now() + PRICE_TOLERANCE:
-            raise ChannelRejected(
-                f"Shopify cannot schedule a price: send price list {spec.key} v{spec.version} at {spec.starts_at}."
-            )
+        common.price_now_check(VENDOR, spec)
         with self._client(connection) as client:
             self._shop_currency_check(client, spec.currency)
             variants = self.variants_by_sku(client, list(spec.prices))
@@ -380,7 +346,7 @@ class ShopifyChannel(ChannelAdapter):
             for sku, price in spec.prices.items():
                 variant_id = _numeric_id(chosen[sku]["id"])
                 amount = str(quantize(price, spec.currency))
-                with rejections(VENDOR, _message, doing=f"set the price of {sku}"):
+                with common.rejections(VENDOR, _message, doing=f"set the price of {sku}"):
                     data = client.json(
                         "PUT", f"variants/{variant_id}.json", json={"variant": {"id": variant_id, "price": amount}}
                     )
@@ -393,7 +359,7 @@ class ShopifyChannel(ChannelAdapter):
     def push_available(
         self, connection: Connection, levels: Mapping[tuple[str, str], Decimal]
     ) -> Mapping[tuple[str, str], Decimal]:
-        quantities = {(sku, location): whole_quantity(sku, value) for (sku, location), value in levels.items()}
+        quantities = {(sku, location): common.whole_quantity(sku, value) for (sku, location), value in levels.items()}
         bad = sorted({location for _sku, location in quantities if not str(location).isdigit()})
         if bad:
             raise ChannelRejected(f"Shopify location ids are numbers: {', '.join(bad)}.", detail={"locations": bad})
@@ -404,7 +370,7 @@ class ShopifyChannel(ChannelAdapter):
                 for sku, _location in quantities
             }
             for (sku, location), quantity in quantities.items():
-                with rejections(VENDOR, _message, doing=f"set the available quantity of {sku} at {location}"):
+                with common.rejections(VENDOR, _message, doing=f"set the available quantity of {sku} at {location}"):
                     client.json(
                         "POST",
                         "inventory_levels/set.json",

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from connectors.models import Connection
+from connectors.vendors.common import config_url_problem
 from core.http import netsafety
 from core.http.client import UnsafeUrl, VendorClient
 
@@ -29,14 +30,9 @@ def config_validate(config: Mapping[str, Any]) -> None:
     if config.get("api_base_url"):
         if not settings.CONNECTOR_API_BASE_OVERRIDE:
             raise ValidationError({"config": ["api_base_url is for local simulators and is off here."]})
-        try:
-            netsafety.url_check(
-                str(config["api_base_url"]),
-                allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS,
-                resolve=netsafety.resolve_host,
-            )
-        except netsafety.UnsafeUrl as error:
-            raise ValidationError({"config": [f"api_base_url: {error.message}"]}) from error
+        problem = config_url_problem(str(config["api_base_url"]))
+        if problem:
+            raise ValidationError({"config": [f"api_base_url: {problem}"]})
 
 
 def base_url(connection: Connection) -> str:

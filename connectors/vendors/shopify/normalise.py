@@ -15,33 +15,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from commerce.documents import (
-    COLLECTED_BY_MARKETPLACE,
-    COLLECTED_BY_MERCHANT,
-    DEFAULT_GATEWAY,
-    PAYOUT_ADJUSTMENT,
-    PAYOUT_CHARGE,
-    PAYOUT_FEE,
-    PAYOUT_OTHER,
-    PAYOUT_REFUND,
-    PAYOUT_RESERVE,
-    CanonicalInventoryLevel,
-    CanonicalOrder,
-    CanonicalPayout,
-    CanonicalRefund,
-    DiscountDoc,
-    FulfilmentDoc,
-    OrderLineDoc,
-    PaymentDoc,
-    PayoutLineDoc,
-    RefundLineDoc,
-    ShippingLineDoc,
-    TaxLineDoc,
-)
-from connectors.vendors.base import (
-    Document,
-    NormaliseError,
-)
+from commerce import documents as docs
+from connectors.vendors.base import Document, NormaliseError
 from connectors.vendors.common import (
     currency_code,
     line_level_total,
@@ -62,42 +37,42 @@ GIFT_CARD_GATEWAYS = {"gift_card", "shopify_gift_card"}
 # in lower case) Tillbridge books to a named role. Any other type becomes an `other` line that keeps
 # Shopify's type and is booked to payout suspense: one unknown line never refuses the whole payout.
 BALANCE_TYPES = {
-    "charge": PAYOUT_CHARGE,
-    "refund": PAYOUT_REFUND,
-    "adjustment": PAYOUT_ADJUSTMENT,
-    "charge_adjustment": PAYOUT_ADJUSTMENT,
-    "refund_adjustment": PAYOUT_ADJUSTMENT,
-    "credit": PAYOUT_ADJUSTMENT,  # a balance adjustment in the merchant's favour (or its reversal)
-    "debit": PAYOUT_ADJUSTMENT,  # a balance adjustment against the merchant (or its reversal)
-    "shop_cash_credit": PAYOUT_ADJUSTMENT,
-    "dispute": PAYOUT_ADJUSTMENT,
-    "dispute_withdrawal": PAYOUT_ADJUSTMENT,
-    "dispute_reversal": PAYOUT_ADJUSTMENT,
-    "chargeback": PAYOUT_ADJUSTMENT,
-    "chargeback_reversal": PAYOUT_ADJUSTMENT,
-    "payout_failure": PAYOUT_ADJUSTMENT,  # a failed earlier payout's money back in the balance
-    "payout_cancellation": PAYOUT_ADJUSTMENT,
-    "transfer": PAYOUT_ADJUSTMENT,  # another payout's movement (this payout's own transfer row is skipped)
-    "transfer_failure": PAYOUT_ADJUSTMENT,
-    "transfer_cancel": PAYOUT_ADJUSTMENT,
-    "reserve": PAYOUT_RESERVE,
-    "reserved_funds": PAYOUT_RESERVE,
-    "reserved_funds_withdrawal": PAYOUT_RESERVE,
-    "reserved_funds_reversal": PAYOUT_RESERVE,
-    "chargeback_fee": PAYOUT_FEE,
-    "chargeback_fee_refund": PAYOUT_FEE,
-    "application_fee_refund": PAYOUT_FEE,
+    "charge": docs.PAYOUT_CHARGE,
+    "refund": docs.PAYOUT_REFUND,
+    "adjustment": docs.PAYOUT_ADJUSTMENT,
+    "charge_adjustment": docs.PAYOUT_ADJUSTMENT,
+    "refund_adjustment": docs.PAYOUT_ADJUSTMENT,
+    "credit": docs.PAYOUT_ADJUSTMENT,  # a balance adjustment in the merchant's favour (or its reversal)
+    "debit": docs.PAYOUT_ADJUSTMENT,  # a balance adjustment against the merchant (or its reversal)
+    "shop_cash_credit": docs.PAYOUT_ADJUSTMENT,
+    "dispute": docs.PAYOUT_ADJUSTMENT,
+    "dispute_withdrawal": docs.PAYOUT_ADJUSTMENT,
+    "dispute_reversal": docs.PAYOUT_ADJUSTMENT,
+    "chargeback": docs.PAYOUT_ADJUSTMENT,
+    "chargeback_reversal": docs.PAYOUT_ADJUSTMENT,
+    "payout_failure": docs.PAYOUT_ADJUSTMENT,  # a failed earlier payout's money back in the balance
+    "payout_cancellation": docs.PAYOUT_ADJUSTMENT,
+    "transfer": docs.PAYOUT_ADJUSTMENT,  # another payout's movement (this payout's own transfer row is skipped)
+    "transfer_failure": docs.PAYOUT_ADJUSTMENT,
+    "transfer_cancel": docs.PAYOUT_ADJUSTMENT,
+    "reserve": docs.PAYOUT_RESERVE,
+    "reserved_funds": docs.PAYOUT_RESERVE,
+    "reserved_funds_withdrawal": docs.PAYOUT_RESERVE,
+    "reserved_funds_reversal": docs.PAYOUT_RESERVE,
+    "chargeback_fee": docs.PAYOUT_FEE,
+    "chargeback_fee_refund": docs.PAYOUT_FEE,
+    "application_fee_refund": docs.PAYOUT_FEE,
 }
 # The payout's own row in its balance transactions (REST `payout`; GraphQL lists it as a `transfer`
 # whose source is the payout itself).
 PAYOUT_ROW_TYPES = ("payout",)
 # `summary` of a payout (GET payouts/{id}.json) when its balance transactions are not at hand.
 SUMMARY_KINDS = (
-    ("charges", PAYOUT_CHARGE),
-    ("refunds", PAYOUT_REFUND),
-    ("adjustments", PAYOUT_ADJUSTMENT),
-    ("reserved_funds", PAYOUT_RESERVE),
-    ("retried_payouts", PAYOUT_ADJUSTMENT),
+    ("charges", docs.PAYOUT_CHARGE),
+    ("refunds", docs.PAYOUT_REFUND),
+    ("adjustments", docs.PAYOUT_ADJUSTMENT),
+    ("reserved_funds", docs.PAYOUT_RESERVE),
+    ("retried_payouts", docs.PAYOUT_ADJUSTMENT),
 )
 
 
@@ -112,18 +87,18 @@ def _shop_amount(item: Mapping[str, Any], key: str, currency: str) -> Decimal:
     return money(item.get(key), currency, field=key)
 
 
-def _taxes(item: Mapping[str, Any], currency: str) -> tuple[TaxLineDoc, ...]:
+def _taxes(item: Mapping[str, Any], currency: str) -> tuple[docs.TaxLineDoc, ...]:
     taxes = []
     for tax in item.get("tax_lines") or []:
         amount = _shop_amount(tax, "price", currency)
         if amount == 0:
             continue
         taxes.append(
-            TaxLineDoc(
+            docs.TaxLineDoc(
                 jurisdiction=str(tax.get("title") or "tax")[:80],
                 rate=Decimal(str(tax.get("rate") or 0)),
                 amount=amount,
-                collected_by=COLLECTED_BY_MARKETPLACE if tax.get("channel_liable") else COLLECTED_BY_MERCHANT,
+                collected_by=docs.COLLECTED_BY_MARKETPLACE if tax.get("channel_liable") else docs.COLLECTED_BY_MERCHANT,
             )
         )
     return tuple(taxes)
@@ -136,7 +111,9 @@ def _discount_application(order: Mapping[str, Any], index: Any) -> Mapping[str, 
     return {}
 
 
-def _order_level_taxes(order: Mapping[str, Any], lines: list[OrderLineDoc], currency: str) -> list[OrderLineDoc]:
+def _order_level_taxes(
+    order: Mapping[str, Any], lines: list[docs.OrderLineDoc], currency: str
+) -> list[docs.OrderLineDoc]:
     """An order whose taxes are only at order level (older orders, Shopify's SDK samples): each
     order tax line is spread over the lines by gross amount (largest remainder), so the tax is
     posted to its jurisdiction instead of silently dropped."""
@@ -146,7 +123,7 @@ def _order_level_taxes(order: Mapping[str, Any], lines: list[OrderLineDoc], curr
     weights = [line.gross for line in lines]
     if not sum(weights):
         raise NormaliseError("tax_lines: the order has tax but no line amount to carry it.")
-    per_line: list[list[TaxLineDoc]] = [[] for _ in lines]
+    per_line: list[list[docs.TaxLineDoc]] = [[] for _ in lines]
     for tax in order_taxes:
         for index, amount in enumerate(allocate(tax.amount, weights, currency)):
             if amount:
@@ -154,17 +131,17 @@ def _order_level_taxes(order: Mapping[str, Any], lines: list[OrderLineDoc], curr
     return [replace(line, taxes=tuple(taxes)) for line, taxes in zip(lines, per_line, strict=True)]
 
 
-def _line_items(order: Mapping[str, Any], currency: str) -> tuple[list[OrderLineDoc], list[DiscountDoc]]:
+def _line_items(order: Mapping[str, Any], currency: str) -> tuple[list[docs.OrderLineDoc], list[docs.DiscountDoc]]:
     """The order's lines and the discounts Shopify already allocated to each of them."""
-    lines: list[OrderLineDoc] = []
-    discounts: list[DiscountDoc] = []
+    lines: list[docs.OrderLineDoc] = []
+    discounts: list[docs.DiscountDoc] = []
     for item in order.get("line_items") or []:
         line_id = str(require(item, "id"))
         quantity = item.get("quantity")
         if not isinstance(quantity, int) or quantity <= 0:
             raise NormaliseError(f"line_items[{line_id}].quantity: {quantity!r} is not a positive integer.")
         lines.append(
-            OrderLineDoc(
+            docs.OrderLineDoc(
                 external_id=line_id,
                 sku=str(item.get("sku") or "")[:120],
                 quantity=quantity,
@@ -180,7 +157,7 @@ def _line_items(order: Mapping[str, Any], currency: str) -> tuple[list[OrderLine
                 continue
             application = _discount_application(order, allocation.get("discount_application_index"))
             discounts.append(
-                DiscountDoc(
+                docs.DiscountDoc(
                     amount=amount,
                     code=str(application.get("code") or application.get("title") or "")[:80],
                     line_external_id=line_id,
@@ -191,7 +168,7 @@ def _line_items(order: Mapping[str, Any], currency: str) -> tuple[list[OrderLine
     return lines, discounts
 
 
-def _shipping_lines(order: Mapping[str, Any], currency: str) -> list[ShippingLineDoc]:
+def _shipping_lines(order: Mapping[str, Any], currency: str) -> list[docs.ShippingLineDoc]:
     shipping_lines = []
     for position, shipping in enumerate(order.get("shipping_lines") or []):
         price = _shop_amount(shipping, "price", currency)
@@ -200,7 +177,7 @@ def _shipping_lines(order: Mapping[str, Any], currency: str) -> list[ShippingLin
             Decimal(0),
         )
         shipping_lines.append(
-            ShippingLineDoc(
+            docs.ShippingLineDoc(
                 # Older orders' shipping lines carry no id (Shopify's own SDK samples): their position is stable.
                 external_id=str(shipping.get("id") or f"shipping-{position}"),
                 amount=price - shipping_discount,
@@ -212,14 +189,14 @@ def _shipping_lines(order: Mapping[str, Any], currency: str) -> list[ShippingLin
     return shipping_lines
 
 
-def _fulfilments(order: Mapping[str, Any]) -> list[FulfilmentDoc]:
+def _fulfilments(order: Mapping[str, Any]) -> list[docs.FulfilmentDoc]:
     """The successful fulfilments (pending, cancelled and failed ones move no goods)."""
     fulfilments = []
     for fulfilment in order.get("fulfillments") or []:
         if fulfilment.get("status") not in (None, "success"):
             continue
         fulfilments.append(
-            FulfilmentDoc(
+            docs.FulfilmentDoc(
                 external_id=str(require(fulfilment, "id")),
                 fulfilled_at=timestamp(require(fulfilment, "created_at"), field="fulfillments.created_at"),
                 lines=tuple(
@@ -244,7 +221,7 @@ def _presentment(order: Mapping[str, Any], currency: str) -> tuple[str, dict[str
     return presentment_currency, presentment_amounts
 
 
-def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> CanonicalOrder:
+def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> docs.CanonicalOrder:
     currency = currency_code(order.get("currency"), field="currency")
     order_id = str(require(order, "id"))
     lines, discounts = _line_items(order, currency)
@@ -262,7 +239,7 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> Canon
     )
     vendor_total = _shop_amount(order, "total_price", currency) if order.get("total_price") is not None else None
     presentment_currency, presentment_amounts = _presentment(order, currency)
-    document = CanonicalOrder(
+    document = docs.CanonicalOrder(
         external_id=order_id,
         source_version=version(updated_at),
         currency=currency,
@@ -287,15 +264,15 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> Canon
     return _with_payments(document, order)
 
 
-def _with_payments(document: CanonicalOrder, order: Mapping[str, Any]) -> CanonicalOrder:
+def _with_payments(document: docs.CanonicalOrder, order: Mapping[str, Any]) -> docs.CanonicalOrder:
     """The order's REST payload names its gateways but not the split between them; the amount is
     the line-level total (what posting trusts), the vendor's own total is kept to flag differences.
     An order paid partly by gift card is split by `gift_card_split` once its transactions are read."""
     gateways = _gateway_names(order)
     card_gateways = [name for name in gateways if name not in GIFT_CARD_GATEWAYS]
-    gateway = card_gateways[0] if card_gateways else (gateways[0] if gateways else DEFAULT_GATEWAY)
+    gateway = card_gateways[0] if card_gateways else (gateways[0] if gateways else docs.DEFAULT_GATEWAY)
     total = line_level_total(document)
-    payment = PaymentDoc(
+    payment = docs.PaymentDoc(
         external_id=f"{document.external_id}:payment",
         gateway=gateway[:60],
         amount=total,
@@ -323,7 +300,7 @@ def needs_transactions(order: Mapping[str, Any]) -> bool:
     return paid and bool(gateways & GIFT_CARD_GATEWAYS) and bool(gateways - GIFT_CARD_GATEWAYS)
 
 
-def gift_card_split(document: CanonicalOrder, transactions: Any) -> CanonicalOrder:
+def gift_card_split(document: docs.CanonicalOrder, transactions: Any) -> docs.CanonicalOrder:
     """Split the order's payment into the gift-card share (successful gift-card sales and captures,
     in shop currency) and the rest on the card gateway. More gift card than the order is an error."""
     if not isinstance(transactions, list):
@@ -344,7 +321,7 @@ def gift_card_split(document: CanonicalOrder, transactions: Any) -> CanonicalOrd
     payments = [replace(payment, amount=payment.amount - gift)] if payment.amount - gift else []
     if gift:
         payments.append(
-            PaymentDoc(
+            docs.PaymentDoc(
                 external_id=f"{document.external_id}:gift_card",
                 gateway="gift_card",
                 amount=gift,
@@ -355,7 +332,7 @@ def gift_card_split(document: CanonicalOrder, transactions: Any) -> CanonicalOrd
     return replace(document, payments=tuple(payments))
 
 
-def refund_normalise(refund: Mapping[str, Any], *, currency: str, taxes_included: bool) -> CanonicalRefund:
+def refund_normalise(refund: Mapping[str, Any], *, currency: str, taxes_included: bool) -> docs.CanonicalRefund:
     refund_id = str(require(refund, "id"))
     lines = []
     for line in refund.get("refund_line_items") or []:
@@ -363,7 +340,7 @@ def refund_normalise(refund: Mapping[str, Any], *, currency: str, taxes_included
         if not isinstance(quantity, int) or quantity <= 0:
             continue  # a zero-quantity line refunds money only; Shopify sends it for adjustments
         lines.append(
-            RefundLineDoc(
+            docs.RefundLineDoc(
                 line_external_id=str(require(line, "line_item_id")),
                 quantity=quantity,
                 restock=(line.get("restock_type") or "no_restock") != "no_restock",
@@ -380,9 +357,9 @@ def refund_normalise(refund: Mapping[str, Any], *, currency: str, taxes_included
         t for t in refund.get("transactions") or [] if t.get("kind") == "refund" and t.get("status") == "success"
     ]
     amount = sum((_shop_amount(t, "amount", currency) for t in transactions), Decimal(0)) if transactions else None
-    gateway = (str(transactions[0].get("gateway") or "").strip() or DEFAULT_GATEWAY) if transactions else ""
+    gateway = (str(transactions[0].get("gateway") or "").strip() or docs.DEFAULT_GATEWAY) if transactions else ""
     processed_at = timestamp(refund.get("processed_at") or refund.get("created_at"), field="processed_at")
-    return CanonicalRefund(
+    return docs.CanonicalRefund(
         external_id=refund_id,
         order_external_id=str(require(refund, "order_id")),
         source_version=version(timestamp(require(refund, "created_at"), field="created_at")),
@@ -397,7 +374,7 @@ def refund_normalise(refund: Mapping[str, Any], *, currency: str, taxes_included
     )
 
 
-def _balance_line(transaction: Any, *, index: int, payout_id: str, currency: str) -> PayoutLineDoc | None:
+def _balance_line(transaction: Any, *, index: int, payout_id: str, currency: str) -> docs.PayoutLineDoc | None:
     """One balance transaction as a payout line; None for the payout's own row. Amount and fee keep
     Shopify's signs (a refunded fee is a negative fee), so amount - fee is always Shopify's net."""
     field = f"transactions[{index}]"
@@ -406,10 +383,10 @@ def _balance_line(transaction: Any, *, index: int, payout_id: str, currency: str
     kind = str(transaction.get("type") or "").strip().lower()
     if kind in PAYOUT_ROW_TYPES or (kind == "transfer" and str(transaction.get("source_id")) == payout_id):
         return None
-    line_type = BALANCE_TYPES.get(kind, PAYOUT_OTHER)
-    reference = transaction.get("source_order_id") if line_type == PAYOUT_CHARGE else transaction.get("source_id")
+    line_type = BALANCE_TYPES.get(kind, docs.PAYOUT_OTHER)
+    reference = transaction.get("source_order_id") if line_type == docs.PAYOUT_CHARGE else transaction.get("source_id")
     fee = transaction.get("fee")
-    return PayoutLineDoc(
+    return docs.PayoutLineDoc(
         type=line_type,
         amount=money(transaction.get("amount"), currency, field=f"{field}.amount"),
         fee=money("0" if fee is None else fee, currency, field=f"{field}.fee"),
@@ -420,7 +397,7 @@ def _balance_line(transaction: Any, *, index: int, payout_id: str, currency: str
     )
 
 
-def _summary_lines(payout: Mapping[str, Any], *, payout_id: str, currency: str) -> list[PayoutLineDoc]:
+def _summary_lines(payout: Mapping[str, Any], *, payout_id: str, currency: str) -> list[docs.PayoutLineDoc]:
     """A payout as GET payouts/{id}.json returns it, without its balance transactions: one line per
     non-zero summary kind (gross and fee as Shopify signs them, so they net to the payout)."""
     summary = payout.get("summary")
@@ -432,7 +409,7 @@ def _summary_lines(payout: Mapping[str, Any], *, payout_id: str, currency: str) 
         fee = money(summary.get(f"{kind}_fee_amount") or "0", currency, field=f"payout.summary.{kind}_fee_amount")
         if gross or fee:
             lines.append(
-                PayoutLineDoc(
+                docs.PayoutLineDoc(
                     type=line_type,
                     amount=gross,
                     fee=fee,
@@ -444,7 +421,7 @@ def _summary_lines(payout: Mapping[str, Any], *, payout_id: str, currency: str) 
     return lines
 
 
-def payout_normalise(record: Mapping[str, Any]) -> CanonicalPayout:
+def payout_normalise(record: Mapping[str, Any]) -> docs.CanonicalPayout:
     """A Shopify Payments payout in any of the shapes its API returns: `{"payout": {...},
     "transactions": [...]}` (the poller's record: the payout and its balance transactions),
     `{"payout": {...}}` (GET payouts/{id}.json: lines from its summary), or the bare payout object;
@@ -470,7 +447,7 @@ def payout_normalise(record: Mapping[str, Any]) -> CanonicalPayout:
         arrival_date = dt.date.fromisoformat(str(arrival))
     except ValueError:
         raise NormaliseError(f"payout.date: {arrival!r} is not a date.") from None
-    return CanonicalPayout(
+    return docs.CanonicalPayout(
         external_id=payout_id,
         source_version=1 if payout.get("status") != "paid" else 2,
         currency=currency,
@@ -481,7 +458,7 @@ def payout_normalise(record: Mapping[str, Any]) -> CanonicalPayout:
     )
 
 
-def inventory_level_normalise(level: Mapping[str, Any], *, sku: str) -> CanonicalInventoryLevel | None:
+def inventory_level_normalise(level: Mapping[str, Any], *, sku: str) -> docs.CanonicalInventoryLevel | None:
     """An InventoryLevel (webhook `inventory_levels/update` or `inventory_levels.json`). Shopify's
     `available` already excludes quantities committed to its own open orders; None when the item
     is not tracked at the location (`available: null`)."""
@@ -495,7 +472,7 @@ def inventory_level_normalise(level: Mapping[str, Any], *, sku: str) -> Canonica
     if not sku:
         raise NormaliseError(f"Inventory item {item_id} has no SKU in Shopify; give the variant a SKU.")
     updated_at = timestamp(require(level, "updated_at"), field="updated_at")
-    return CanonicalInventoryLevel(
+    return docs.CanonicalInventoryLevel(
         location_external_id=location_id,
         sku=sku[:120],
         on_hand=Decimal(available),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -45,34 +46,61 @@ def _linked_page(
     return Page(records, {"updated_at_min": final} if final else {}, done=True)
 
 
-def _inventory_page(*, connection: Connection, client: VendorClient, cursor: dict, since: dt.datetime | None) -> Page:
-    """`GET inventory_levels.json?location_ids=…&updated_at_min=…` paged by Link; each level's SKU
-    is read in batches from `inventory_items.json?ids=…` and kept in the record."""
+def _linked_listing(
+    client: VendorClient,
+    *,
+    path: str,
+    key: str,
+    params: dict[str, Any],
+    cursor: dict,
+    since: dt.datetime | None,
+    records_of: Callable[[list[dict]], list[Record]],
+) -> Page:
+    """One page of the `key` list of an `updated_at_min` listing of `path`: the next link the cursor
+    holds, else the first page with `params`, from the run's watermark on."""
     watermark = cursor.get("updated_at_min") or (since.isoformat() if since else None)
     if cursor.get("next"):
         response = client.request("GET", cursor["next"])
     else:
+        response = client.request("GET", path, params={**params, "updated_at_min": watermark} if watermark else params)
+    data = response_json(response, what=f"GET {path}")
+    rows = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise NormaliseError(f"{path} did not return an {key} list.")
+    return _linked_page(records_of(rows), rows, response=response, cursor=cursor, watermark=watermark)
+
+
+def _inventory_page(*, connection: Connection, client: VendorClient, cursor: dict, since: dt.datetime | None) -> Page:
+    """`GET inventory_levels.json?location_ids=…&updated_at_min=…` paged by Link; each level's SKU
+    is read in batches from `inventory_items.json?ids=…` and kept in the record."""
+    params: dict[str, Any] = {}
+    if not cursor.get("next"):
         locations = [str(item) for item in connection.config.get("location_ids") or []]
         if not locations:
             listed = client.get("locations.json") or {}
             locations = [str(loc.get("id")) for loc in listed.get("locations") or [] if loc.get("active", True)]
         if not locations:
             return Page([], dict(cursor), done=True)
-        params: dict[str, Any] = {"location_ids": ",".join(locations), "limit": PAGE_SIZE}
-        if watermark:
-            params["updated_at_min"] = watermark
-        response = client.request("GET", "inventory_levels.json", params=params)
-    data = response_json(response, what="GET inventory_levels.json")
-    levels = data.get("inventory_levels") if isinstance(data, dict) else None
-    if not isinstance(levels, list):
-        raise NormaliseError("inventory_levels.json did not return an inventory_levels list.")
+        params = {"location_ids": ",".join(locations), "limit": PAGE_SIZE}
+    return _linked_listing(
+        client,
+        path="inventory_levels.json",
+        key="inventory_levels",
+        params=params,
+        cursor=cursor,
+        since=since,
+        records_of=lambda levels: _level_records(client, levels),
+    )
+
+
+def _level_records(client: VendorClient, levels: list[dict]) -> list[Record]:
     item_ids = sorted({str(level.get("inventory_item_id")) for level in levels})
     skus: dict[str, str] = {}
     for start in range(0, len(item_ids), 100):
         batch = client.get("inventory_items.json", params={"ids": ",".join(item_ids[start : start + 100])}) or {}
         for item in batch.get("inventory_items") or []:
             skus[str(item.get("id"))] = str(item.get("sku") or "")
-    records = [
+    return [
         Record(
             INVENTORY_TOPIC,
             f"{level.get('inventory_item_id')}:{level.get('location_id')}",
@@ -80,24 +108,18 @@ def _inventory_page(*, connection: Connection, client: VendorClient, cursor: dic
         )
         for level in levels
     ]
-    return _linked_page(records, levels, response=response, cursor=cursor, watermark=watermark)
 
 
 def _orders_page(*, client: VendorClient, cursor: dict, since: dt.datetime | None) -> Page:
-    watermark = cursor.get("updated_at_min") or (since.isoformat() if since else None)
-    if cursor.get("next"):
-        response = client.request("GET", cursor["next"])
-    else:
-        params = {"status": "any", "limit": PAGE_SIZE, "order": "updated_at asc"}
-        if watermark:
-            params["updated_at_min"] = watermark
-        response = client.request("GET", "orders.json", params=params)
-    data = response_json(response, what="GET orders.json")
-    orders = data.get("orders") if isinstance(data, dict) else None
-    if not isinstance(orders, list):
-        raise NormaliseError("orders.json did not return an orders list.")
-    records = [Record("orders/updated", str(order.get("id")), body(order)) for order in orders]
-    return _linked_page(records, orders, response=response, cursor=cursor, watermark=watermark)
+    return _linked_listing(
+        client,
+        path="orders.json",
+        key="orders",
+        params={"status": "any", "limit": PAGE_SIZE, "order": "updated_at asc"},
+        cursor=cursor,
+        since=since,
+        records_of=lambda orders: [Record("orders/updated", str(order.get("id")), body(order)) for order in orders],
+    )
 
 
 def _payouts_page(*, client: VendorClient, cursor: dict, since: dt.datetime | None) -> Page:

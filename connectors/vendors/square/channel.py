@@ -27,26 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from connectors.vendors.base import (
-    ChannelAck,
-    ChannelAdapter,
-    ChannelRejected,
-    ChannelUnsupported,
-    PriceSpec,
-    PromotionSpec,
-)
-from connectors.vendors.common import (
-    Tag,
-    chunks,
-    rejections,
-    tag_parse,
-    tag_title,
-    unknown_skus_reject,
-    vendor_message,
-    whole_quantity,
-)
+from connectors.vendors import common
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
 from connectors.vendors.square.client import client as vendor_client
-from core.http.client import BadResponse, RequestRejected, VendorClient
+from core.http.client import BadResponse, VendorClient
 from core.money import from_minor, to_minor
 from core.tenancy import tenant_zone
 
@@ -56,7 +40,6 @@ if TYPE_CHECKING:
 VENDOR = "Square"
 PAUSED_FROM = "2000-01-01"
 PAUSED_UNTIL = "2000-01-02"
-PRICE_TOLERANCE = dt.timedelta(minutes=5)
 INVENTORY_BATCH = 100  # Square takes at most 100 changes per batch-create
 OPEN = "open"
 
@@ -101,11 +84,7 @@ class SquareChannel(ChannelAdapter):
             reasons.append("Square has categories, not collections")
         if spec.kind == "amount_off" and not (spec.skus or spec.categories):
             reasons.append("Square takes an amount off each matched item: name the SKUs or categories")
-        if spec.kind == "percent_off" and not (0 < spec.value <= 100):
-            reasons.append("a percentage must be above 0 and at most 100")
-        if spec.kind == "amount_off" and spec.value <= 0:
-            reasons.append("an amount off must be above 0")
-        return reasons
+        return reasons + common.value_reasons(spec)
 
     # ----------------------------------------------------------------- plumbing
 
@@ -117,16 +96,9 @@ class SquareChannel(ChannelAdapter):
         return zoneinfo.ZoneInfo(name) if name else tenant_zone()
 
     def _object_get(self, client: VendorClient, object_id: str) -> dict | None:
-        try:
-            data = client.get(f"catalog/object/{object_id}")
-        except RequestRejected as error:
-            if error.status_code == 404:
-                return None
-            raise
-        found = data.get("object") if isinstance(data, dict) else None
-        if not isinstance(found, dict):
-            raise BadResponse("Square answered a catalog object without `object`.")
-        return None if found.get("is_deleted") else found
+        path = f"catalog/object/{object_id}"
+        found = common.get_member(client, path, "object", vendor=VENDOR, what="a catalog object")
+        return None if found is None or found.get("is_deleted") else found
 
     def _objects_get(self, client: VendorClient, object_ids: Sequence[str]) -> dict[str, dict]:
         ids = [object_id for object_id in object_ids if object_id]
@@ -141,7 +113,7 @@ class SquareChannel(ChannelAdapter):
     def _upsert(self, client: VendorClient, objects: list[dict], *, doing: str, salt: str = "") -> dict:
         body: dict[str, Any] = {"batches": [{"objects": objects}]}
         body["idempotency_key"] = idempotency_key({**body, "salt": salt} if salt else body)
-        with rejections(VENDOR, _message, doing=doing):
+        with common.rejections(VENDOR, _message, doing=doing):
             data = client.json("POST", "catalog/batch-upsert", json=body)
         if not isinstance(data, dict) or not isinstance(data.get("objects"), list):
             raise BadResponse("Square answered batch-upsert without `objects`.")
@@ -149,14 +121,8 @@ class SquareChannel(ChannelAdapter):
 
     def _ack(self, rule: dict | None, external_id: str) -> ChannelAck:
         if rule is None:
-            return ChannelAck(external_id=str(external_id), version=None, state="absent")
-        tag = tag_parse((rule.get("pricing_rule_data") or {}).get("name"))
-        return ChannelAck(
-            external_id=rule["id"],
-            version=tag.version if tag else None,
-            state="paused" if tag and tag.paused else "active",
-            raw=rule,
-        )
+            return common.absent(external_id)
+        return common.tagged_ack(rule["id"], (rule.get("pricing_rule_data") or {}).get("name"), rule)
 
     def variations_by_sku(self, client: VendorClient, skus: Sequence[str]) -> dict[str, dict]:
         wanted = list(dict.fromkeys(skus))
@@ -166,7 +132,7 @@ class SquareChannel(ChannelAdapter):
                 "object_types": ["ITEM_VARIATION"],
                 "query": {"exact_query": {"attribute_name": "sku", "attribute_value": sku}},
             }
-            with rejections(VENDOR, _message, doing=f"look up SKU {sku}"):
+            with common.rejections(VENDOR, _message, doing=f"look up SKU {sku}"):
                 data = client.json("POST", "catalog/search-catalog-objects", json=body)
             objects = [
                 item
@@ -180,7 +146,7 @@ class SquareChannel(ChannelAdapter):
                 )
             if objects:
                 found[sku] = objects[0]
-        unknown_skus_reject(VENDOR, wanted, found)
+        common.unknown_skus_reject(VENDOR, wanted, found)
         return found
 
     # ----------------------------------------------------------------- promotions
@@ -199,10 +165,8 @@ class SquareChannel(ChannelAdapter):
         return window
 
     def publish(self, connection: Connection, spec: PromotionSpec, *, external_id: str | None) -> ChannelAck:
-        reasons = self.unsupported(spec)
-        if reasons:
-            raise ChannelUnsupported(f"Square cannot carry {spec.key} v{spec.version}: {'; '.join(reasons)}.")
-        name = tag_title(spec.title, Tag(spec.key, spec.version))
+        common.supported_check(self, VENDOR, spec)
+        name = common.tag_title(spec.title, common.Tag(spec.key, spec.version))
         with self._client(connection) as client:
             variations = self.variations_by_sku(client, spec.skus) if spec.skus else {}
             rule = self._object_get(client, external_id) if external_id else None
@@ -284,11 +248,11 @@ class SquareChannel(ChannelAdapter):
         with self._client(connection) as client:
             return self._ack(self._object_get(client, external_id), external_id)
 
-    def _rule_tagged(self, client: VendorClient, external_id: str) -> tuple[dict | None, Tag | None]:
+    def _rule_tagged(self, client: VendorClient, external_id: str) -> tuple[dict | None, common.Tag | None]:
         rule = self._object_get(client, external_id)
         if rule is None:
             return None, None
-        tag = tag_parse((rule.get("pricing_rule_data") or {}).get("name"))
+        tag = common.tag_parse((rule.get("pricing_rule_data") or {}).get("name"))
         if tag is None:
             raise ChannelRejected(
                 f"Square pricing rule {external_id} was not written by this portal (its name has no promotion tag)."
@@ -312,7 +276,7 @@ class SquareChannel(ChannelAdapter):
             for name in ("valid_from_local_time", "valid_until_local_time"):
                 data.pop(name, None)
             data.update(
-                name=tag_title(data["name"], Tag(tag.key, tag.version, True, attrs)),
+                name=common.tag_title(data["name"], common.Tag(tag.key, tag.version, True, attrs)),
                 valid_from_date=PAUSED_FROM,
                 valid_until_date=PAUSED_UNTIL,
             )
@@ -333,7 +297,7 @@ class SquareChannel(ChannelAdapter):
                     day, _, clock = value.partition("T")
                     data[f"valid_{prefix}_date"] = day
                     data[f"valid_{prefix}_local_time"] = clock
-            data["name"] = tag_title(data["name"], Tag(tag.key, tag.version))
+            data["name"] = common.tag_title(data["name"], common.Tag(tag.key, tag.version))
             self._upsert(client, [{**rule, "pricing_rule_data": data}], doing="resume the pricing rule")
             return self._ack(self._object_get(client, external_id), external_id)
 
@@ -343,20 +307,14 @@ class SquareChannel(ChannelAdapter):
             if rule is not None:
                 data = rule.get("pricing_rule_data") or {}
                 ids = [rule["id"], data.get("discount_id"), data.get("match_products_id")]
-                try:
+                with common.rejections(VENDOR, _message, doing="delete the pricing rule"):
                     client.json("POST", "catalog/batch-delete", json={"object_ids": [item for item in ids if item]})
-                except RequestRejected as error:
-                    message = vendor_message(error.body or error.message, _message)
-                    raise ChannelRejected(f"Square refused to delete the pricing rule: {message}") from error
             return self._ack(self._object_get(client, external_id), external_id)
 
     # ----------------------------------------------------------------- prices and inventory
 
     def publish_prices(self, connection: Connection, spec: PriceSpec) -> Mapping[str, Decimal]:
-        if spec.starts_at > timezone.now() + PRICE_TOLERANCE:
-            raise ChannelRejected(
-                f"Square cannot schedule a price: send price list {spec.key} v{spec.version} at {spec.starts_at}."
-            )
+        common.price_now_check(VENDOR, spec)
         with self._client(connection) as client:
             variations = self.variations_by_sku(client, list(spec.prices))
             objects = []
@@ -386,7 +344,7 @@ class SquareChannel(ChannelAdapter):
     def push_available(
         self, connection: Connection, levels: Mapping[tuple[str, str], Decimal]
     ) -> Mapping[tuple[str, str], Decimal]:
-        quantities = {(sku, location): whole_quantity(sku, value) for (sku, location), value in levels.items()}
+        quantities = {(sku, location): common.whole_quantity(sku, value) for (sku, location), value in levels.items()}
         with self._client(connection) as client:
             variations = self.variations_by_sku(client, [sku for sku, _location in quantities])
             occurred_at = timezone.now().astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
@@ -403,10 +361,10 @@ class SquareChannel(ChannelAdapter):
                 }
                 for (sku, location), quantity in quantities.items()
             ]
-            for part in chunks(changes, INVENTORY_BATCH):
+            for part in common.chunks(changes, INVENTORY_BATCH):
                 body: dict[str, Any] = {"changes": list(part), "ignore_unchanged_counts": True}
                 body["idempotency_key"] = idempotency_key(body)
-                with rejections(VENDOR, _message, doing="set inventory counts"):
+                with common.rejections(VENDOR, _message, doing="set inventory counts"):
                     client.json("POST", "inventory/changes/batch-create", json=body)
             counts = self._counts(
                 client,

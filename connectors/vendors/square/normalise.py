@@ -18,29 +18,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from commerce.documents import (
-    PAYOUT_ADJUSTMENT,
-    PAYOUT_CHARGE,
-    PAYOUT_FEE,
-    PAYOUT_OTHER,
-    PAYOUT_REFUND,
-    PAYOUT_RESERVE,
-    CanonicalInventoryLevel,
-    CanonicalOrder,
-    CanonicalPayout,
-    CanonicalRefund,
-    DiscountDoc,
-    OrderLineDoc,
-    PaymentDoc,
-    PayoutLineDoc,
-    RefundLineDoc,
-    ShippingLineDoc,
-    TaxLineDoc,
-)
-from connectors.vendors.base import (
-    Document,
-    NormaliseError,
-)
+from commerce import documents as docs
+from connectors.vendors.base import Document, NormaliseError
 from connectors.vendors.common import currency_code, minor, optional_timestamp, require, timestamp, version
 from connectors.vendors.square.returns import returns_normalise
 from core.money import quantize
@@ -55,28 +34,28 @@ ON_HAND_STATE = "IN_STOCK"
 # Square payout entry (`PaymentBalanceActivity`) types Tillbridge books to a named role; any other
 # type becomes an `other` line keeping Square's type, booked to payout suspense (never a refused payout).
 ENTRY_TYPES = {
-    "CHARGE": PAYOUT_CHARGE,
-    "REFUND": PAYOUT_REFUND,
-    "FEE": PAYOUT_FEE,
-    "PROCESSING_FEE": PAYOUT_FEE,
-    "TAX_ON_FEE": PAYOUT_FEE,
-    "DEPOSIT_FEE": PAYOUT_FEE,
-    "DEPOSIT_FEE_REVERSED": PAYOUT_FEE,
-    "FREE_PROCESSING": PAYOUT_FEE,
-    "THIRD_PARTY_FEE": PAYOUT_FEE,
-    "THIRD_PARTY_FEE_REFUND": PAYOUT_FEE,
-    "ADJUSTMENT": PAYOUT_ADJUSTMENT,
-    "OTHER_ADJUSTMENT": PAYOUT_ADJUSTMENT,
-    "RELEASE_ADJUSTMENT": PAYOUT_ADJUSTMENT,
-    "DISPUTE": PAYOUT_ADJUSTMENT,
-    "OPEN_DISPUTE": PAYOUT_ADJUSTMENT,
-    "OTHER": PAYOUT_ADJUSTMENT,
-    "HOLD_ADJUSTMENT": PAYOUT_RESERVE,
-    "RESERVE_HOLD": PAYOUT_RESERVE,
-    "RESERVE_RELEASE": PAYOUT_RESERVE,
-    "RESERVE_RELEASED": PAYOUT_RESERVE,
-    "AUTOMATIC_SAVINGS": PAYOUT_RESERVE,
-    "AUTOMATIC_SAVINGS_REVERSED": PAYOUT_RESERVE,
+    "CHARGE": docs.PAYOUT_CHARGE,
+    "REFUND": docs.PAYOUT_REFUND,
+    "FEE": docs.PAYOUT_FEE,
+    "PROCESSING_FEE": docs.PAYOUT_FEE,
+    "TAX_ON_FEE": docs.PAYOUT_FEE,
+    "DEPOSIT_FEE": docs.PAYOUT_FEE,
+    "DEPOSIT_FEE_REVERSED": docs.PAYOUT_FEE,
+    "FREE_PROCESSING": docs.PAYOUT_FEE,
+    "THIRD_PARTY_FEE": docs.PAYOUT_FEE,
+    "THIRD_PARTY_FEE_REFUND": docs.PAYOUT_FEE,
+    "ADJUSTMENT": docs.PAYOUT_ADJUSTMENT,
+    "OTHER_ADJUSTMENT": docs.PAYOUT_ADJUSTMENT,
+    "RELEASE_ADJUSTMENT": docs.PAYOUT_ADJUSTMENT,
+    "DISPUTE": docs.PAYOUT_ADJUSTMENT,
+    "OPEN_DISPUTE": docs.PAYOUT_ADJUSTMENT,
+    "OTHER": docs.PAYOUT_ADJUSTMENT,
+    "HOLD_ADJUSTMENT": docs.PAYOUT_RESERVE,
+    "RESERVE_HOLD": docs.PAYOUT_RESERVE,
+    "RESERVE_RELEASE": docs.PAYOUT_RESERVE,
+    "RESERVE_RELEASED": docs.PAYOUT_RESERVE,
+    "AUTOMATIC_SAVINGS": docs.PAYOUT_RESERVE,
+    "AUTOMATIC_SAVINGS_REVERSED": docs.PAYOUT_RESERVE,
 }
 
 
@@ -106,7 +85,7 @@ def _quantity(value: Any, *, field: str) -> int:
 
 def _line_items(
     order: Mapping[str, Any], currency: str, taxes_by_uid: Mapping[Any, Mapping[str, Any]]
-) -> tuple[list[OrderLineDoc], list[DiscountDoc]]:
+) -> tuple[list[docs.OrderLineDoc], list[docs.DiscountDoc]]:
     """The order's lines with their taxes, and the discounts Square already spread over them."""
     discounts_by_uid = {discount.get("uid"): discount for discount in order.get("discounts") or []}
     lines, discounts = [], []
@@ -125,7 +104,7 @@ def _line_items(
             tax = taxes_by_uid.get(applied.get("tax_uid"), {})
             if amount:
                 taxes.append(
-                    TaxLineDoc(
+                    docs.TaxLineDoc(
                         jurisdiction=str(tax.get("name") or "tax")[:80],
                         rate=Decimal(str(tax.get("percentage") or 0)) / 100,
                         amount=amount,
@@ -136,10 +115,10 @@ def _line_items(
             discount = discounts_by_uid.get(applied.get("discount_uid"), {})
             if amount:
                 discounts.append(
-                    DiscountDoc(amount=amount, code=str(discount.get("name") or "")[:80], line_external_id=uid)
+                    docs.DiscountDoc(amount=amount, code=str(discount.get("name") or "")[:80], line_external_id=uid)
                 )
         lines.append(
-            OrderLineDoc(
+            docs.OrderLineDoc(
                 external_id=uid,
                 sku=str(item.get("catalog_object_id") or "")[:120],
                 quantity=quantity,
@@ -153,7 +132,7 @@ def _line_items(
 
 def _service_charges(
     order: Mapping[str, Any], currency: str, taxes_by_uid: Mapping[Any, Mapping[str, Any]], *, included: bool
-) -> list[ShippingLineDoc]:
+) -> list[docs.ShippingLineDoc]:
     shipping = []
     for charge in order.get("service_charges") or []:
         amount, _ = _money(charge.get("total_money"), field="service_charges.total_money", currency=currency)
@@ -167,11 +146,13 @@ def _service_charges(
             value, _ = _money(applied.get("applied_money"), field="service_charges.applied_taxes", currency=currency)
             tax = taxes_by_uid.get(applied.get("tax_uid"), {})
             charge_taxes.append(
-                TaxLineDoc(str(tax.get("name") or "tax")[:80], Decimal(str(tax.get("percentage") or 0)) / 100, value)
+                docs.TaxLineDoc(
+                    str(tax.get("name") or "tax")[:80], Decimal(str(tax.get("percentage") or 0)) / 100, value
+                )
             )
         printed = amount if included else amount - tax_amount
         shipping.append(
-            ShippingLineDoc(
+            docs.ShippingLineDoc(
                 external_id=str(charge.get("uid")),
                 amount=printed,
                 code=str(charge.get("name") or "")[:60],
@@ -182,7 +163,7 @@ def _service_charges(
     return shipping
 
 
-def _tenders(order: Mapping[str, Any], currency: str) -> list[PaymentDoc]:
+def _tenders(order: Mapping[str, Any], currency: str) -> list[docs.PaymentDoc]:
     payments = []
     for tender in order.get("tenders") or []:
         amount, _ = _money(tender.get("amount_money"), field="tenders.amount_money", currency=currency)
@@ -191,7 +172,7 @@ def _tenders(order: Mapping[str, Any], currency: str) -> list[PaymentDoc]:
             fee, _ = _money(tender["processing_fee_money"], field="tenders.processing_fee_money", currency=currency)
         kind = tender.get("type") or ""
         payments.append(
-            PaymentDoc(
+            docs.PaymentDoc(
                 external_id=str(tender.get("payment_id") or tender.get("id")),
                 gateway="cash" if kind == "CASH" else "square",
                 amount=amount,
@@ -203,7 +184,7 @@ def _tenders(order: Mapping[str, Any], currency: str) -> list[PaymentDoc]:
     return payments
 
 
-def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
+def order_normalise(order: Mapping[str, Any]) -> docs.CanonicalOrder:
     order_id = str(require(order, "id"))
     total, currency = _money(order.get("total_money"), field="total_money")
     taxes_by_uid = {tax.get("uid"): tax for tax in order.get("taxes") or []}
@@ -218,7 +199,7 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
     placed_at = timestamp(require(order, "created_at"), field="created_at")
     paid = sum((payment.amount for payment in payments), Decimal(0))
     closed_at = optional_timestamp(order.get("closed_at"), field="closed_at")
-    return CanonicalOrder(
+    return docs.CanonicalOrder(
         external_id=order_id,
         source_version=int(order.get("version") or version(timestamp(order.get("updated_at"), field="updated_at"))),
         currency=currency,
@@ -250,7 +231,7 @@ def saved_object(payload: Mapping[str, Any], topic: str) -> Mapping[str, Any]:
     return payload
 
 
-def refund_normalise(refund: Mapping[str, Any], return_order: Mapping[str, Any] | None) -> CanonicalRefund | None:
+def refund_normalise(refund: Mapping[str, Any], return_order: Mapping[str, Any] | None) -> docs.CanonicalRefund | None:
     """A completed refund; None while pending or when it failed. With its itemised return order the
     refund carries the returned lines; without one (an amount-only refund, Square's RefundPayment
     without itemisation) it is a refund of its amount with no lines against the refund's order,
@@ -266,7 +247,7 @@ def refund_normalise(refund: Mapping[str, Any], return_order: Mapping[str, Any] 
     for ret in returns:
         for line in ret.get("return_line_items") or []:
             lines.append(
-                RefundLineDoc(
+                docs.RefundLineDoc(
                     line_external_id=str(require(line, "source_line_item_uid")),
                     quantity=_quantity(line.get("quantity"), field="return_line_items.quantity"),
                 )
@@ -275,7 +256,7 @@ def refund_normalise(refund: Mapping[str, Any], return_order: Mapping[str, Any] 
             value, _ = _money(charge.get("total_money"), field="return_service_charges.total_money", currency=currency)
             shipping += value
     updated = timestamp(refund.get("updated_at") or refund.get("created_at"), field="updated_at")
-    return CanonicalRefund(
+    return docs.CanonicalRefund(
         external_id=refund_id,
         order_external_id=source_order,
         source_version=version(updated),
@@ -291,7 +272,7 @@ def refund_normalise(refund: Mapping[str, Any], return_order: Mapping[str, Any] 
 
 def payout_normalise(
     payout: Mapping[str, Any], entries: list[Mapping[str, Any]], references: Mapping[str, str]
-) -> CanonicalPayout:
+) -> docs.CanonicalPayout:
     """A payout with its entries. Gross and fee keep Square's signs (a refund's fee comes back as a
     negative fee), so gross - fee is Square's `net_amount_money` for every entry."""
     amount, currency = _money(payout.get("amount_money"), field="payout.amount_money")
@@ -303,20 +284,20 @@ def payout_normalise(
         if not isinstance(entry, dict):
             raise NormaliseError(f"{field}: {entry!r} is not a payout entry.")
         kind = str(entry.get("type") or "").strip().upper()
-        line_type = ENTRY_TYPES.get(kind, PAYOUT_OTHER)
+        line_type = ENTRY_TYPES.get(kind, docs.PAYOUT_OTHER)
         gross, _ = _money(entry.get("gross_amount_money"), field=f"{field}.gross_amount_money", currency=currency)
         fee = Decimal(0)
         if entry.get("fee_amount_money"):
             fee, _ = _money(entry["fee_amount_money"], field=f"{field}.fee_amount_money", currency=currency)
-        if line_type == PAYOUT_CHARGE:
+        if line_type == docs.PAYOUT_CHARGE:
             payment_id = str((entry.get("type_charge_details") or {}).get("payment_id") or "")
             reference = references.get(payment_id, payment_id)
-        elif line_type == PAYOUT_REFUND:
+        elif line_type == docs.PAYOUT_REFUND:
             reference = str((entry.get("type_refund_details") or {}).get("refund_id") or "")
         else:
             reference = ""
         lines.append(
-            PayoutLineDoc(
+            docs.PayoutLineDoc(
                 type=line_type,
                 amount=gross,
                 fee=fee,
@@ -330,7 +311,7 @@ def payout_normalise(
         arrival = dt.date.fromisoformat(str(payout.get("arrival_date")))
     except ValueError:
         raise NormaliseError(f"payout.arrival_date: {payout.get('arrival_date')!r} is not a date.") from None
-    return CanonicalPayout(
+    return docs.CanonicalPayout(
         external_id=str(require(payout, "id")),
         source_version=int(payout.get("version") or 1),
         currency=currency,
@@ -341,7 +322,7 @@ def payout_normalise(
     )
 
 
-def inventory_count_normalise(count: Mapping[str, Any]) -> CanonicalInventoryLevel | None:
+def inventory_count_normalise(count: Mapping[str, Any]) -> docs.CanonicalInventoryLevel | None:
     """One InventoryCount. Only the IN_STOCK state is stock on hand (SOLD, WASTE, RETURNED_BY_CUSTOMER…
     are not); None for other states. The SKU is the variation's catalog object id, as on orders."""
     if count.get("state") != ON_HAND_STATE:
@@ -360,7 +341,7 @@ def inventory_count_normalise(count: Mapping[str, Any]) -> CanonicalInventoryLev
     if raw is None or isinstance(raw, bool | float) or not quantity.is_finite():
         raise NormaliseError(f"quantity: {raw!r} is not a quantity.")
     calculated = timestamp(require(count, "calculated_at"), field="calculated_at")
-    return CanonicalInventoryLevel(
+    return docs.CanonicalInventoryLevel(
         location_external_id=location,
         sku=variation[:120],
         on_hand=quantity,

@@ -15,28 +15,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from commerce.documents import (
-    PAYOUT_ADJUSTMENT,
-    PAYOUT_CHARGE,
-    PAYOUT_FEE,
-    PAYOUT_OTHER,
-    PAYOUT_REFUND,
-    PAYOUT_RESERVE,
-    CanonicalOrder,
-    CanonicalPayout,
-    CanonicalProcessorCharge,
-    CanonicalRefund,
-    DiscountDoc,
-    OrderLineDoc,
-    PaymentDoc,
-    PayoutLineDoc,
-    ShippingLineDoc,
-    TaxLineDoc,
-)
-from connectors.vendors.base import (
-    Document,
-    NormaliseError,
-)
+from commerce import documents as docs
+from connectors.vendors.base import Document, NormaliseError
 from connectors.vendors.common import currency_code, minor, require
 from connectors.vendors.stripe.roles import STRIPE_ROLE_PROCESSOR
 from core.money import from_minor
@@ -47,17 +27,17 @@ PAYOUT_TOPICS = ("payout.paid", "payout.updated")
 # Covered by the charge events of the same payment; stored and marked ignored, never lost.
 COVERED_TOPICS = ("payment_intent.succeeded",)
 BALANCE_TYPES = {
-    "charge": PAYOUT_CHARGE,
-    "payment": PAYOUT_CHARGE,
-    "refund": PAYOUT_REFUND,
-    "payment_refund": PAYOUT_REFUND,
-    "adjustment": PAYOUT_ADJUSTMENT,
-    "dispute": PAYOUT_ADJUSTMENT,
-    "stripe_fee": PAYOUT_FEE,
-    "application_fee": PAYOUT_FEE,
-    "tax_fee": PAYOUT_FEE,
-    "reserve_transaction": PAYOUT_RESERVE,
-    "reserved_funds": PAYOUT_RESERVE,
+    "charge": docs.PAYOUT_CHARGE,
+    "payment": docs.PAYOUT_CHARGE,
+    "refund": docs.PAYOUT_REFUND,
+    "payment_refund": docs.PAYOUT_REFUND,
+    "adjustment": docs.PAYOUT_ADJUSTMENT,
+    "dispute": docs.PAYOUT_ADJUSTMENT,
+    "stripe_fee": docs.PAYOUT_FEE,
+    "application_fee": docs.PAYOUT_FEE,
+    "tax_fee": docs.PAYOUT_FEE,
+    "reserve_transaction": docs.PAYOUT_RESERVE,
+    "reserved_funds": docs.PAYOUT_RESERVE,
 }
 
 
@@ -102,7 +82,7 @@ def _level3_count(value: Any, field: str, *, default: int | None = None, positiv
 
 def _level3(
     charge: Mapping[str, Any], charge_id: str, currency: str
-) -> tuple[tuple[OrderLineDoc, ...], tuple[DiscountDoc, ...], tuple[ShippingLineDoc, ...]] | None:
+) -> tuple[tuple[docs.OrderLineDoc, ...], tuple[docs.DiscountDoc, ...], tuple[docs.ShippingLineDoc, ...]] | None:
     """Stripe's level-3 data (`level3.line_items` with product_code, product_description,
     unit_cost, quantity, tax_amount, discount_amount in minor units; `level3.shipping_amount`):
     one order line per item, its discount and tax, and shipping. None when the charge has none."""
@@ -131,25 +111,25 @@ def _level3(
         taxable = unit_cost * quantity - discount
         rate = (tax / taxable).quantize(Decimal("0.000001")) if taxable > 0 else Decimal(0)
         lines.append(
-            OrderLineDoc(
+            docs.OrderLineDoc(
                 external_id=line_id,
                 sku=str(item.get("product_code") or "")[:120],
                 quantity=quantity,
                 unit_price=unit_cost,
                 title=str(item.get("product_description") or item.get("product_code") or "Stripe item")[:255],
-                taxes=(TaxLineDoc(jurisdiction=jurisdiction, rate=rate, amount=tax),) if tax else (),
+                taxes=(docs.TaxLineDoc(jurisdiction=jurisdiction, rate=rate, amount=tax),) if tax else (),
             )
         )
         if discount:
-            discounts.append(DiscountDoc(amount=discount, code="level3", line_external_id=line_id))
+            discounts.append(docs.DiscountDoc(amount=discount, code="level3", line_external_id=line_id))
     shipping_units = _level3_count(level3.get("shipping_amount"), "level3.shipping_amount", default=0)
     shipping = ()
     if shipping_units:
-        shipping = (ShippingLineDoc(f"{charge_id}:shipping", minor(shipping_units, currency), title="Shipping"),)
+        shipping = (docs.ShippingLineDoc(f"{charge_id}:shipping", minor(shipping_units, currency), title="Shipping"),)
     return tuple(lines), tuple(discounts), shipping
 
 
-def charge_normalise(charge: Mapping[str, Any], *, version_seconds: int | None = None) -> CanonicalOrder:
+def charge_normalise(charge: Mapping[str, Any], *, version_seconds: int | None = None) -> docs.CanonicalOrder:
     """A charge of a merchant who sells through Stripe alone (role `sales_channel`): the sale.
     With level-3 data its items, discounts, tax and shipping are the order; without, the whole
     amount is one line counted in minor units. The fee is kept when the balance transaction is
@@ -163,7 +143,7 @@ def charge_normalise(charge: Mapping[str, Any], *, version_seconds: int | None =
     payments = ()
     if captured:
         payments = (
-            PaymentDoc(
+            docs.PaymentDoc(
                 external_id=charge_id,
                 gateway="stripe",
                 amount=minor(amount_units, currency),
@@ -176,7 +156,7 @@ def charge_normalise(charge: Mapping[str, Any], *, version_seconds: int | None =
         lines, discounts, shipping = level3
     else:
         lines = (
-            OrderLineDoc(
+            docs.OrderLineDoc(
                 external_id=f"{charge_id}:amount",
                 sku="",
                 quantity=amount_units,
@@ -185,7 +165,7 @@ def charge_normalise(charge: Mapping[str, Any], *, version_seconds: int | None =
             ),
         )
         discounts, shipping = (), ()
-    return CanonicalOrder(
+    return docs.CanonicalOrder(
         external_id=charge_id,
         source_version=(version_seconds or int(created.timestamp())) * 1000,
         currency=currency,
@@ -208,7 +188,7 @@ ORDER_METADATA_KEYS = ("order_id", "order_number", "woocommerce_order_id", "shop
 
 def processor_charge_normalise(
     charge: Mapping[str, Any], *, balance_transaction: Any = None
-) -> CanonicalProcessorCharge | None:
+) -> docs.CanonicalProcessorCharge | None:
     """A charge of a Stripe connection in the `processor` role: the payment of a storefront's
     order. None while it is not captured (nothing was settled yet)."""
     charge_id = str(require(charge, "id"))
@@ -224,7 +204,7 @@ def processor_charge_normalise(
     metadata = charge.get("metadata") if isinstance(charge.get("metadata"), dict) else {}
     named = (str(metadata.get(key) or "").strip()[:120] for key in ORDER_METADATA_KEYS)
     order_references = tuple(dict.fromkeys(reference for reference in named if reference))
-    return CanonicalProcessorCharge(
+    return docs.CanonicalProcessorCharge(
         external_id=charge_id,
         gateway="stripe",
         currency=currency,
@@ -237,7 +217,7 @@ def processor_charge_normalise(
     )
 
 
-def refund_normalise(refund: Mapping[str, Any], *, version_seconds: int | None = None) -> CanonicalRefund | None:
+def refund_normalise(refund: Mapping[str, Any], *, version_seconds: int | None = None) -> docs.CanonicalRefund | None:
     """None for a refund that failed or was cancelled: nothing was paid back."""
     if refund.get("status") in ("failed", "canceled"):
         return None
@@ -250,7 +230,7 @@ def refund_normalise(refund: Mapping[str, Any], *, version_seconds: int | None =
     if not isinstance(units, int) or units <= 0:
         raise NormaliseError(f"Refund {refund_id} has no positive amount.")
     created = dt.datetime.fromtimestamp(require(refund, "created"), tz=dt.UTC)
-    return CanonicalRefund(
+    return docs.CanonicalRefund(
         external_id=refund_id,
         order_external_id=charge_id,
         source_version=(version_seconds or int(created.timestamp())) * 1000,
@@ -264,7 +244,7 @@ def refund_normalise(refund: Mapping[str, Any], *, version_seconds: int | None =
     )
 
 
-def payout_normalise(payout: Mapping[str, Any], transactions: list[Mapping[str, Any]]) -> CanonicalPayout:
+def payout_normalise(payout: Mapping[str, Any], transactions: list[Mapping[str, Any]]) -> docs.CanonicalPayout:
     payout_id = str(require(payout, "id"))
     currency = currency_code(payout.get("currency"))
     lines = []
@@ -273,9 +253,9 @@ def payout_normalise(payout: Mapping[str, Any], transactions: list[Mapping[str, 
         if kind in ("payout", "payout_cancel", "payout_failure"):
             continue
         # An unknown type is kept with Stripe's own type and booked to payout suspense.
-        line_type = BALANCE_TYPES.get(kind, PAYOUT_OTHER)
+        line_type = BALANCE_TYPES.get(kind, docs.PAYOUT_OTHER)
         lines.append(
-            PayoutLineDoc(
+            docs.PayoutLineDoc(
                 type=line_type,
                 amount=minor(transaction.get("amount"), currency, field="balance_transaction.amount"),
                 fee=minor(transaction.get("fee") or 0, currency, field="balance_transaction.fee"),
@@ -286,7 +266,7 @@ def payout_normalise(payout: Mapping[str, Any], transactions: list[Mapping[str, 
             )
         )
     arrival = dt.datetime.fromtimestamp(require(payout, "arrival_date"), tz=dt.UTC).date()
-    return CanonicalPayout(
+    return docs.CanonicalPayout(
         external_id=payout_id,
         source_version=2 if payout.get("status") == "paid" else 1,
         currency=currency,

@@ -20,27 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from connectors.vendors.base import (
-    ChannelAck,
-    ChannelAdapter,
-    ChannelRejected,
-    ChannelUnsupported,
-    PriceSpec,
-    PromotionSpec,
-)
-from connectors.vendors.common import (
-    Tag,
-    chunks,
-    rejections,
-    tag_parse,
-    tag_title,
-    unknown_skus_reject,
-    vendor_message,
-    whole_quantity,
-)
+from connectors.vendors import common
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
 from connectors.vendors.shopify.channel import generated_code
 from connectors.vendors.woocommerce.client import client as vendor_client
-from core.http.client import BadResponse, RequestRejected, VendorClient
+from core.http.client import BadResponse, VendorClient
 from core.money import quantize
 
 if TYPE_CHECKING:
@@ -81,11 +65,7 @@ class WooCommerceChannel(ChannelAdapter):
             reasons.append("WooCommerce coupons apply to the whole store, not to chosen locations")
         if len(spec.coupon_codes) > 1:
             reasons.append("a WooCommerce coupon has exactly one code")
-        if spec.kind == "percent_off" and not (0 < spec.value <= 100):
-            reasons.append("a percentage must be above 0 and at most 100")
-        if spec.kind == "amount_off" and spec.value <= 0:
-            reasons.append("an amount off must be above 0")
-        return reasons
+        return reasons + common.value_reasons(spec)
 
     # ----------------------------------------------------------------- plumbing
 
@@ -93,25 +73,22 @@ class WooCommerceChannel(ChannelAdapter):
         return vendor_client(connection)
 
     def _coupon_get(self, client: VendorClient, external_id: str) -> dict | None:
-        try:
-            coupon = client.get(f"coupons/{int(external_id)}")
-        except RequestRejected as error:
-            if error.status_code == 404:
-                return None
-            raise
+        coupon = common.get_or_none(client, f"coupons/{int(external_id)}")
+        if coupon is None:
+            return None
         if not isinstance(coupon, dict) or "id" not in coupon:
             raise BadResponse("WooCommerce answered a coupon without its id.")
         return None if coupon.get("status") == "trash" else coupon
 
     def _ack(self, coupon: dict | None, external_id: str) -> ChannelAck:
         if coupon is None:
-            return ChannelAck(external_id=str(external_id), version=None, state="absent")
+            return common.absent(external_id)
         meta = {item.get("key"): item.get("value") for item in coupon.get("meta_data") or [] if isinstance(item, dict)}
         version: int | None = None
         if str(meta.get(VERSION_META, "")).isdigit():
             version = int(meta[VERSION_META])
         else:
-            tag = tag_parse(coupon.get("description"))
+            tag = common.tag_parse(coupon.get("description"))
             version = tag.version if tag else None
         state = "active" if coupon.get("status", "publish") == "publish" else "paused"
         return ChannelAck(external_id=str(coupon["id"]), version=version, state=state, raw=coupon)
@@ -119,8 +96,8 @@ class WooCommerceChannel(ChannelAdapter):
     def products_by_sku(self, client: VendorClient, skus: Sequence[str]) -> dict[str, dict]:
         wanted = list(dict.fromkeys(skus))
         found: dict[str, dict] = {}
-        for part in chunks(wanted, SKU_CHUNK):
-            with rejections(VENDOR, _message, doing="look up SKUs"):
+        for part in common.chunks(wanted, SKU_CHUNK):
+            with common.rejections(VENDOR, _message, doing="look up SKUs"):
                 products = client.get("products", params={"sku": ",".join(part), "per_page": 100})
             if not isinstance(products, list):
                 raise BadResponse("WooCommerce answered the product search with something other than a list.")
@@ -130,23 +107,18 @@ class WooCommerceChannel(ChannelAdapter):
                     if sku in found and found[sku]["id"] != product["id"]:
                         raise ChannelRejected(f"WooCommerce has several products with SKU {sku}.", detail={"sku": sku})
                     found[sku] = product
-        unknown_skus_reject(VENDOR, wanted, found)
+        common.unknown_skus_reject(VENDOR, wanted, found)
         return found
 
     def _currency_check(self, client: VendorClient, currency: str) -> None:
         data = client.get("data/currencies/current")
-        store = data.get("code") if isinstance(data, dict) else None
-        if store != currency:
-            raise ChannelRejected(
-                f"The WooCommerce store sells in {store}, not {currency}.",
-                detail={"store_currency": store, "currency": currency},
-            )
+        common.store_currency_check(VENDOR, data.get("code") if isinstance(data, dict) else None, currency)
 
     def _batch_update(self, client: VendorClient, updates: list[dict], *, doing: str) -> dict[int, dict]:
         saved: dict[int, dict] = {}
         errors: list[str] = []
-        for part in chunks(updates, BATCH_LIMIT):
-            with rejections(VENDOR, _message, doing=doing):
+        for part in common.chunks(updates, BATCH_LIMIT):
+            with common.rejections(VENDOR, _message, doing=doing):
                 data = client.json("POST", "products/batch", json={"update": list(part)})
             rows = data.get("update") if isinstance(data, dict) else None
             if not isinstance(rows, list):
@@ -166,7 +138,7 @@ class WooCommerceChannel(ChannelAdapter):
         early = spec.starts_at > timezone.now() + START_TOLERANCE
         body: dict[str, Any] = {
             "code": spec.coupon_codes[0] if spec.coupon_codes else generated_code(spec.key),
-            "description": tag_title(spec.title, Tag(spec.key, spec.version)),
+            "description": common.tag_title(spec.title, common.Tag(spec.key, spec.version)),
             "individual_use": spec.exclusive,
             "product_ids": product_ids,
             "excluded_product_ids": [],
@@ -191,16 +163,14 @@ class WooCommerceChannel(ChannelAdapter):
         return body
 
     def publish(self, connection: Connection, spec: PromotionSpec, *, external_id: str | None) -> ChannelAck:
-        reasons = self.unsupported(spec)
-        if reasons:
-            raise ChannelUnsupported(f"WooCommerce cannot carry {spec.key} v{spec.version}: {'; '.join(reasons)}.")
+        common.supported_check(self, VENDOR, spec)
         with self._client(connection) as client:
             products = self.products_by_sku(client, spec.skus) if spec.skus else {}
             if spec.kind == "amount_off" or spec.min_spend is not None:
                 self._currency_check(client, spec.currency)
             body = self._coupon_body(spec, sorted({int(product["id"]) for product in products.values()}))
             existing = self._coupon_get(client, external_id) if external_id else None
-            with rejections(VENDOR, _message, doing=f"save coupon {body['code']} ({spec.key} v{spec.version})"):
+            with common.rejections(VENDOR, _message, doing=f"save coupon {body['code']} ({spec.key} v{spec.version})"):
                 if existing is None:
                     saved = client.json("POST", "coupons", json=body)
                 else:
@@ -217,7 +187,7 @@ class WooCommerceChannel(ChannelAdapter):
         with self._client(connection) as client:
             coupon = self._coupon_get(client, external_id)
             if coupon is not None and coupon.get("status") != status:
-                with rejections(VENDOR, _message, doing=f"set coupon {coupon.get('code')} to {status}"):
+                with common.rejections(VENDOR, _message, doing=f"set coupon {coupon.get('code')} to {status}"):
                     client.json("PUT", f"coupons/{coupon['id']}", json={"status": status})
                 coupon = self._coupon_get(client, external_id)
             return self._ack(coupon, external_id)
@@ -230,21 +200,14 @@ class WooCommerceChannel(ChannelAdapter):
 
     def remove(self, connection: Connection, external_id: str) -> ChannelAck:
         with self._client(connection) as client:
-            try:
+            with common.rejections(VENDOR, _message, doing=f"delete coupon {external_id}", missing_ok=True):
                 client.request("DELETE", f"coupons/{int(external_id)}", params={"force": "true"})
-            except RequestRejected as error:
-                if error.status_code != 404:
-                    message = vendor_message(error.body or error.message, _message)
-                    raise ChannelRejected(f"WooCommerce refused to delete coupon {external_id}: {message}") from error
             return self._ack(self._coupon_get(client, external_id), external_id)
 
     # ----------------------------------------------------------------- prices and inventory
 
     def publish_prices(self, connection: Connection, spec: PriceSpec) -> Mapping[str, Decimal]:
-        if spec.starts_at > timezone.now() + START_TOLERANCE:
-            raise ChannelRejected(
-                f"WooCommerce cannot schedule a price: send price list {spec.key} v{spec.version} at {spec.starts_at}."
-            )
+        common.price_now_check(VENDOR, spec)
         with self._client(connection) as client:
             self._currency_check(client, spec.currency)
             products = self.products_by_sku(client, list(spec.prices))
@@ -273,7 +236,7 @@ class WooCommerceChannel(ChannelAdapter):
                     f"{by_sku[sku][0]} and {location}.",
                     detail={"sku": sku},
                 )
-            by_sku[sku] = (location, whole_quantity(sku, value))
+            by_sku[sku] = (location, common.whole_quantity(sku, value))
         with self._client(connection) as client:
             products = self.products_by_sku(client, list(by_sku))
             updates = [

@@ -10,21 +10,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from connectors.models import Connection
+from connectors.vendors.common import config_url_problem
 from core.http import netsafety
 from core.http.client import UnsafeUrl, VendorClient
 
 
 def config_validate(config: Mapping[str, Any]) -> None:
-    try:
-        netsafety.base_url_check(
-            str(config.get("store_url") or ""),
-            allow_private=settings.CONNECTORS_ALLOW_PRIVATE_URLS,
-            resolve=netsafety.resolve_host,
-        )
-    except netsafety.UnsafeUrl as error:
-        raise ValidationError(
-            {"config": [f"store_url must be the shop's https:// address: {error.message}"]}
-        ) from error
+    problem = config_url_problem(str(config.get("store_url") or ""), base=True)
+    if problem:
+        raise ValidationError({"config": [f"store_url must be the shop's https:// address: {problem}"]})
 
 
 def base_url(connection: Connection) -> str:

@@ -15,20 +15,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from commerce.documents import (
-    CanonicalOrder,
-    CanonicalRefund,
-    DiscountDoc,
-    OrderLineDoc,
-    PaymentDoc,
-    RefundLineDoc,
-    ShippingLineDoc,
-    TaxLineDoc,
-)
-from connectors.vendors.base import (
-    Document,
-    NormaliseError,
-)
+from commerce import documents as docs
+from connectors.vendors.base import Document, NormaliseError
 from connectors.vendors.common import currency_code, line_level_total, money, require, version
 from core.money import quantize
 
@@ -63,12 +51,14 @@ def _decimal(value: Any, *, field: str) -> Decimal:
     return number
 
 
-def _tax_docs(taxes: Any, rates: Mapping[Any, Mapping[str, Any]], currency: str, field: str) -> tuple[TaxLineDoc, ...]:
+def _tax_docs(
+    taxes: Any, rates: Mapping[Any, Mapping[str, Any]], currency: str, field: str
+) -> tuple[docs.TaxLineDoc, ...]:
     if taxes in (None, ""):
         return ()
     if not isinstance(taxes, list):
         raise NormaliseError(f"{field}.taxes: is not a list.")
-    docs = []
+    tax_lines = []
     for index, tax in enumerate(taxes):
         if not isinstance(tax, dict):
             raise NormaliseError(f"{field}.taxes[{index}]: {tax!r} is not a tax.")
@@ -77,14 +67,14 @@ def _tax_docs(taxes: Any, rates: Mapping[Any, Mapping[str, Any]], currency: str,
         if amount == 0:
             continue
         rate = rates.get(tax.get("id"), {})
-        docs.append(
-            TaxLineDoc(
+        tax_lines.append(
+            docs.TaxLineDoc(
                 jurisdiction=str(rate.get("label") or rate.get("rate_code") or f"tax-{tax.get('id')}")[:80],
                 rate=_decimal(rate.get("rate_percent"), field="tax_lines.rate_percent") / 100,
                 amount=amount,
             )
         )
-    return tuple(docs)
+    return tuple(tax_lines)
 
 
 def _exact(value: Any, currency: str, *, field: str) -> Decimal:
@@ -111,7 +101,7 @@ def _objects(payload: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 def _line_items(
     order: Mapping[str, Any], currency: str, rates: Mapping[Any, Mapping[str, Any]], *, included: bool
-) -> tuple[list[OrderLineDoc], list[DiscountDoc]]:
+) -> tuple[list[docs.OrderLineDoc], list[docs.DiscountDoc]]:
     """The order's lines at the price the customer saw, and each line's share of the coupons."""
     codes = ", ".join(str(coupon.get("code")) for coupon in _objects(order, "coupon_lines"))
     lines, discounts = [], []
@@ -132,9 +122,9 @@ def _line_items(
             raise NormaliseError(f"{field}: {gross} over {quantity} is not a whole unit price.")
         discount = gross - _exact(total, currency, field=f"{field}.total")
         if discount:
-            discounts.append(DiscountDoc(amount=discount, code=codes[:80], line_external_id=line_id))
+            discounts.append(docs.DiscountDoc(amount=discount, code=codes[:80], line_external_id=line_id))
         lines.append(
-            OrderLineDoc(
+            docs.OrderLineDoc(
                 external_id=line_id,
                 sku=str(item.get("sku") or "")[:120],
                 quantity=quantity,
@@ -148,7 +138,7 @@ def _line_items(
 
 def _shipping_and_fees(
     order: Mapping[str, Any], currency: str, rates: Mapping[Any, Mapping[str, Any]], *, included: bool
-) -> list[ShippingLineDoc]:
+) -> list[docs.ShippingLineDoc]:
     """Shipping lines, then fee lines (posted like shipping: a charge on top of the goods)."""
     shipping_lines = []
     for index, shipping in enumerate(_objects(order, "shipping_lines")):
@@ -156,7 +146,7 @@ def _shipping_and_fees(
         if included:
             amount += money(shipping.get("total_tax") or "0", currency, field=f"shipping_lines[{index}].total_tax")
         shipping_lines.append(
-            ShippingLineDoc(
+            docs.ShippingLineDoc(
                 external_id=str(require(shipping, "id")),
                 amount=amount,
                 code=str(shipping.get("method_id") or "")[:60],
@@ -171,7 +161,7 @@ def _shipping_and_fees(
         if included:
             amount += money(fee.get("total_tax") or "0", currency, field=f"fee_lines[{index}].total_tax")
         shipping_lines.append(
-            ShippingLineDoc(
+            docs.ShippingLineDoc(
                 external_id=f"fee-{require(fee, 'id')}",
                 amount=amount,
                 code="fee",
@@ -182,11 +172,11 @@ def _shipping_and_fees(
     return shipping_lines
 
 
-def _with_payment(document: CanonicalOrder, order: Mapping[str, Any]) -> CanonicalOrder:
+def _with_payment(document: docs.CanonicalOrder, order: Mapping[str, Any]) -> docs.CanonicalOrder:
     """A paid order's one payment: the line-level total (what posting trusts) on its gateway."""
     order_id = document.external_id
     method = str(order.get("payment_method") or "manual")[:60]
-    payment = PaymentDoc(
+    payment = docs.PaymentDoc(
         external_id=str(order.get("transaction_id") or f"{order_id}:payment")[:120],
         gateway=method,
         amount=line_level_total(document),
@@ -195,7 +185,7 @@ def _with_payment(document: CanonicalOrder, order: Mapping[str, Any]) -> Canonic
     return replace(document, payments=(payment,))
 
 
-def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
+def order_normalise(order: Mapping[str, Any]) -> docs.CanonicalOrder:
     order_id = str(require(order, "id"))
     currency = currency_code(order.get("currency"))
     included = bool(order.get("prices_include_tax"))
@@ -208,7 +198,7 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
     paid_at = _gmt(order.get("date_paid_gmt"), field="date_paid_gmt")
     if paid_at is None and status in ("processing", "completed"):
         paid_at = placed_at
-    document = CanonicalOrder(
+    document = docs.CanonicalOrder(
         external_id=order_id,
         source_version=version(modified),
         currency=currency,
@@ -231,7 +221,7 @@ def order_normalise(order: Mapping[str, Any]) -> CanonicalOrder:
     return _with_payment(document, order)
 
 
-def refund_normalise(refund: Mapping[str, Any], *, order_id: str, currency: str) -> CanonicalRefund:
+def refund_normalise(refund: Mapping[str, Any], *, order_id: str, currency: str) -> docs.CanonicalRefund:
     refund_id = str(require(refund, "id"))
     lines = []
     for index, item in enumerate(_objects(refund, "line_items")):
@@ -246,7 +236,7 @@ def refund_normalise(refund: Mapping[str, Any], *, order_id: str, currency: str)
         )
         if refunded_item is None:
             raise NormaliseError(f"Refund {refund_id} line {item.get('id')} does not name the refunded order line.")
-        lines.append(RefundLineDoc(line_external_id=str(refunded_item), quantity=quantity))
+        lines.append(docs.RefundLineDoc(line_external_id=str(refunded_item), quantity=quantity))
     shipping = sum(
         (
             abs(money(line.get("total") or "0", currency, field="shipping_lines.total"))
@@ -255,7 +245,7 @@ def refund_normalise(refund: Mapping[str, Any], *, order_id: str, currency: str)
         Decimal(0),
     )
     created = _gmt(require(refund, "date_created_gmt"), field="date_created_gmt")
-    return CanonicalRefund(
+    return docs.CanonicalRefund(
         external_id=refund_id,
         order_external_id=order_id,
         source_version=version(created),
