@@ -317,3 +317,13 @@ def store_currency_check(vendor: str, store_currency: Any, currency: str) -> Non
             f"The {vendor} store sells in {store_currency}, not {currency}.",
             detail={"store_currency": store_currency, "currency": currency},
         )
+
+
+def destination(country: Any, region: Any) -> dict[str, str]:
+    """An order's ship-to country (ISO 3166-1 alpha-2) and region code as CanonicalOrder fields:
+    upper case, "" when the vendor gave none or something that is not a short code."""
+    country_code = str(country or "").strip().upper()
+    region_code = str(region or "").strip().upper()
+    if len(country_code) != 2 or not country_code.isalpha():
+        return {"ship_country": "", "ship_region": ""}
+    return {"ship_country": country_code, "ship_region": region_code if 0 < len(region_code) <= 10 else ""}

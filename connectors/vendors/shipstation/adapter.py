@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from commerce.documents import FulfilmentRequestDoc
 from connectors.models import Connection
 from connectors.vendors import adapter_register
-from connectors.vendors.base import Adapter, NormaliseError, Page, WebhookIdentity
+from connectors.vendors.base import Adapter, Document, NormaliseError, Page, WebhookIdentity
 from connectors.vendors.shipstation import webhooks
 from connectors.vendors.shipstation.client import order_create, resource_get, shipstation_client, stores_list
 from connectors.vendors.shipstation.normalise import (
@@ -57,7 +57,18 @@ class ShipStationAdapter(Adapter):
             raise NormaliseError(f"The saved object has no {key}.")
         return WebhookIdentity(topic=topic, external_id=str(payload[key]))
 
-    def normalise(self, *, topic: str, payload: Any, connection: Connection) -> list:
+    def prefetch(self, *, topic: str, payload: Any, connection: Connection) -> dict[str, Any]:
+        """A webhook is only a hint: its `resource_url` is checked (ShipStation's API host, https, no
+        port or credentials) before any request, then read with the tenant's credentials."""
+        if topic in (POLL_TOPIC, "orders") or not isinstance(payload, dict) or not webhooks.is_hook(payload):
+            return {}
+        url = webhooks.resource_url_check(payload.get("resource_url"))  # before any request
+        with self.client(connection) as client:
+            return {"resource": resource_get(client, url) or {}}
+
+    def normalise(
+        self, *, topic: str, payload: Any, connection: Connection, fetched: Mapping[str, Any]
+    ) -> list[Document]:
         if not isinstance(payload, dict):
             raise NormaliseError("The payload is not a JSON object.")
         if topic == POLL_TOPIC:
@@ -66,9 +77,7 @@ class ShipStationAdapter(Adapter):
             return [warehouse_order_normalise(payload)]
         if not webhooks.is_hook(payload):
             raise NormaliseError(f"A {topic} event needs resource_url and resource_type.")
-        url = webhooks.resource_url_check(payload.get("resource_url"))  # before any request
-        with self.client(connection) as client:
-            resource = resource_get(client, url) or {}
+        resource = fetched.get("resource") or {}
         if topic in webhooks.SHIPMENT_TYPES:
             return [shipment_normalise(item) for item in resource.get("shipments") or []]
         return [warehouse_order_normalise(item) for item in resource.get("orders") or []]

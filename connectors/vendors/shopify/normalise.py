@@ -19,6 +19,7 @@ from commerce import documents as docs
 from connectors.vendors.base import Document, NormaliseError
 from connectors.vendors.common import (
     currency_code,
+    destination,
     line_level_total,
     money,
     optional_timestamp,
@@ -258,6 +259,10 @@ def order_normalise(order: Mapping[str, Any], *, shop_domain: str = "") -> docs.
         presentment_currency=presentment_currency,
         presentment_amounts=presentment_amounts,
         vendor_total=vendor_total,
+        **destination(
+            (order.get("shipping_address") or {}).get("country_code"),
+            (order.get("shipping_address") or {}).get("province_code"),
+        ),
     )
     if paid_at is None:
         return document

@@ -20,7 +20,7 @@ from typing import Any
 
 from commerce import documents as docs
 from connectors.vendors.base import Document, NormaliseError
-from connectors.vendors.common import currency_code, minor, optional_timestamp, require, timestamp, version
+from connectors.vendors.common import currency_code, destination, minor, optional_timestamp, require, timestamp, version
 from connectors.vendors.square.returns import returns_normalise
 from core.money import quantize
 
@@ -215,7 +215,18 @@ def order_normalise(order: Mapping[str, Any]) -> docs.CanonicalOrder:
         shipping_lines=tuple(shipping),
         payments=tuple(payments) if paid == total else (),
         vendor_total=total,
+        **destination(*_ship_to(order)),
     )
+
+
+def _ship_to(order: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The country and state of the order's first shipment fulfillment's recipient, if any."""
+    for fulfillment in order.get("fulfillments") or []:
+        if isinstance(fulfillment, dict) and fulfillment.get("type") == "SHIPMENT":
+            recipient = (fulfillment.get("shipment_details") or {}).get("recipient") or {}
+            address = recipient.get("address") or {}
+            return address.get("country"), address.get("administrative_district_level_1")
+    return None, None
 
 
 def is_event(payload: Any) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from commerce import documents as docs
 from connectors.vendors.base import Document, NormaliseError
-from connectors.vendors.common import currency_code, line_level_total, money, require, version
+from connectors.vendors.common import currency_code, destination, line_level_total, money, require, version
 from core.money import quantize
 
 ORDER_TOPICS = ("order.created", "order.updated", "order.restored")
@@ -215,6 +215,7 @@ def order_normalise(order: Mapping[str, Any]) -> docs.CanonicalOrder:
         discounts=tuple(discounts),
         shipping_lines=tuple(shipping_lines),
         vendor_total=money(order.get("total") or "0", currency, field="total"),
+        **destination((order.get("shipping") or {}).get("country"), (order.get("shipping") or {}).get("state")),
     )
     if document.paid_at is None:
         return document
