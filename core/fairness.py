@@ -233,12 +233,17 @@ def fair_clear() -> None:
         redis.delete(*keys)
 
 
+def pump_queue(queue: str) -> str:
+    """The Celery queue a fair queue's pump tokens travel in (settings.CELERY_TASK_QUEUES)."""
+    return f"fair.{queue}"
+
+
 def pump_send(*, queue: str, count: int = 1, **options: Any) -> None:
     """Send `count` pump tokens for `queue`. They run in `public`; each picks its tenant itself."""
     fair_pump = current_app.tasks[PUMP_TASK]
     headers = {**(options.pop("headers", None) or {}), "_schema_name": get_public_schema_name()}
     for _ in range(count):
-        fair_pump.apply_async(kwargs={"queue": queue}, headers=headers, **options)
+        fair_pump.apply_async(kwargs={"queue": queue}, headers=headers, queue=pump_queue(queue), **options)
 
 
 def fair_run_next(*, queue: str) -> Job | None:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 LOCAL_DIR = BASE_DIR / ".local"
@@ -253,6 +254,13 @@ FAIR_QUEUES = {
     "inventory": {"quantum": env.int("FAIR_INVENTORY_QUANTUM", default=1), "lease_seconds": 900},
     "promotions": {"quantum": env.int("FAIR_PROMOTIONS_QUANTUM", default=1), "lease_seconds": 600},
 }
+# Each fair queue's pump tokens travel in a Celery queue of their own (`fair.<name>`), which every
+# worker started without -Q consumes along with the default one. The broker hands a worker its
+# queues in turn, so one kind of backlog (an ERP push per posted journal of a big backfill) never
+# sits in front of another kind's tokens (another tenant's webhook). `backfill` is not listed: only
+# the backfill worker (-Q backfill) takes it.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue("celery"), *(Queue(f"fair.{name}") for name in FAIR_QUEUES)]
 # OAuth apps for "Connect with …" (client id, secret); empty means tokens are entered by hand.
 CONNECTOR_OAUTH_APPS = {
     "shopify": (env("SHOPIFY_APP_CLIENT_ID", default=""), env("SHOPIFY_APP_CLIENT_SECRET", default="")),

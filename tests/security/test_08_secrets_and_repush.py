@@ -17,7 +17,7 @@ from django_tenants.utils import tenant_context
 
 from core import crypto
 from mappings.services import standard_chart_apply
-from posting import services as posting_services
+from posting import journals as posting_journals
 from posting.erp import services as erp_services
 from posting.erp.base import EntryState, ErpJournal, PushResult
 from posting.erp.models import ErpPush
@@ -144,7 +144,7 @@ def committed_entry(django_db_setup, django_db_blocker, monkeypatch):
     from tests.conftest import _WORLD as world
     from tests.posting.erp.test_services import _posted_order
 
-    monkeypatch.setattr(posting_services, "erp_push_dispatch", lambda **kwargs: None)
+    monkeypatch.setattr(posting_journals, "erp_push_dispatch", lambda **kwargs: None)
     with django_db_blocker.unblock():
         slug = f"repush{uuid.uuid4().hex[:6]}"
         tenant = tenant_services.tenant_create(partner=world.northwind, slug=slug, name=slug).tenant
