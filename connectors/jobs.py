@@ -3,6 +3,7 @@ resume stalled runs; and on a tenant's resume, process what its suspension held.
 
 from __future__ import annotations
 
+from connectors.fulfilment import orders_route_and_send
 from connectors.inbox import events_release_on_resume, events_sweep
 from connectors.models import Connection
 from connectors.oauth import tokens_refresh_due
@@ -25,8 +26,6 @@ def syncs_due() -> int:
 @periodic_job("connectors.fulfilment_route_send")
 def fulfilment_route_send() -> int:
     """Route paid orders to locations and send waiting requests to their warehouse systems."""
-    from connectors.fulfilment import orders_route_and_send
-
     return orders_route_and_send()
 
 

@@ -223,6 +223,11 @@ def webhook_signature_failed(*, vendor: str) -> None:
 class RedisCollector(Collector):
     """Reads every business metric back from Redis at scrape time: one pipelined round trip."""
 
+    def describe(self) -> list:
+        """Nothing up front: registering must not read Redis (it may not be reachable at start-up,
+        e.g. `check --deploy`); the metrics appear when they are scraped."""
+        return []
+
     def collect(self) -> Iterator:
         try:
             pipe = _redis().pipeline(transaction=False)

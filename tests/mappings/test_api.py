@@ -83,7 +83,7 @@ def test_mapping_set_rules_activate_and_preview(world, acme_api):
         Account.objects.create(code="4030", name="Sales - web", type="revenue")
     api = acme_api()
     draft = api.post("/api/v1/mapping-sets/", {"name": "FY27", "copy_from": active.pk})
-    assert (draft.status_code, draft.json()["status"], draft.json()["rule_count"]) == (201, "draft", 19)
+    assert (draft.status_code, draft.json()["status"], draft.json()["rule_count"]) == (201, "draft", 23)
     draft_id = draft.json()["id"]
     rule = api.post(
         f"/api/v1/mapping-sets/{draft_id}/rules/",

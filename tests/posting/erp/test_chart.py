@@ -20,7 +20,7 @@ ERP_CHART = ErpChart(
         ErpAccount("35", "1110", "Card payments clearing", "asset"),  # same as local: unchanged + external id
         ErpAccount("36", "2100", "Sales tax payable (NY)", "liability"),  # renamed
         ErpAccount("79", "4010", "Sales - apparel", "revenue", active=False),  # inactive in the ERP
-        ErpAccount("90", "4700", "Sales - gift wrap", "revenue"),  # new
+        ErpAccount("90", "4750", "Sales - gift wrap", "revenue"),  # new
         ErpAccount("91", "4800", "Old promo income", "revenue", active=False),  # new but inactive: ignored
         ErpAccount("92", "X" * 41, "Too long a code", "revenue"),  # skipped
     ]
@@ -37,7 +37,7 @@ def test_diff_lists_new_changed_deactivated_and_skipped_accounts(world):
     assert diff.create == [
         {
             "external_id": "90",
-            "code": "4700",
+            "code": "4750",
             "name": "Sales - gift wrap",
             "type": "revenue",
             "active": True,
@@ -87,17 +87,17 @@ def test_apply_writes_exactly_the_diff_and_raises_mapping_exceptions_for_orphane
         connection = erp_connection(vendor="quickbooks")
         preview = chart_import_preview(connection=connection, chart=ERP_CHART)
         assert preview.status == ChartImport.Status.PREVIEW
-        assert len(preview.diff["deactivate"]) == 18  # the 20 standard accounts but 1110 and 2100
+        assert len(preview.diff["deactivate"]) == 22  # the 24 standard accounts but 1110 and 2100
         with (
             mock.patch("posting.erp.chart.exception_raise") as raised,
             django_capture_on_commit_callbacks(execute=True),
         ):
             diff = chart_import_apply(chart_import=preview)
         assert len(diff.create) == 1
-        assert Account.objects.get(code="4700").external_id == "90"
+        assert Account.objects.get(code="4750").external_id == "90"
         assert Account.objects.get(code="2100").name == "Sales tax payable (NY)"
         assert Account.objects.get(code="4010").active is False
-        assert Account.objects.filter(active=True).count() == 3  # 1110, 2100, 4700
+        assert Account.objects.filter(active=True).count() == 3  # 1110, 2100, 4750
         calls = [call.kwargs for call in raised.call_args_list]
         assert {call["kind"] for call in calls} == {"mapping"}
         assert {call["cause"] for call in calls} == {"account_deactivated"}
