@@ -43,6 +43,8 @@ from connectors.vendors.square import fulfilment as square_fulfilment
 from connectors.vendors.woocommerce import fulfilment as woocommerce_fulfilment
 from core.http.client import ConnectorError, RequestRejected
 from core.tasks import task_named
+from posting import services as posting
+from posting.models import PostingPolicy
 from tenants.webhooks import tenant_event_emit
 from triage.retry import retry_action
 
@@ -128,6 +130,12 @@ def shipment_apply(*, connection: Connection, document: CanonicalShipment) -> di
     record.update(id=fulfilment.pk, outcome="created" if outcome.created else "updated")
     if outcome.mismatches:
         record["mismatches"] = {key: list(value) for key, value in outcome.mismatches.items()}
+    order = fulfilment.order
+    if order.fulfilled_at is not None and posting.policy_get().recognise_on == PostingPolicy.Recognise.FULFILLED:
+        # The warehouse shipped the last line: a tenant that recognises revenue on fulfilment posts
+        # the order now (a tenant that recognises on payment posted it when it was paid).
+        posted = posting.journal_post_order(order=order)
+        record.update(posting=posted.status.value, journal_id=posted.entry.pk if posted.entry else None)
     if outcome.created:
         tenant_event_emit(event="fulfilment.shipped", payload=_event_payload(fulfilment))
     if fulfilment.channel_status != Fulfilment.ChannelStatus.ACKNOWLEDGED:

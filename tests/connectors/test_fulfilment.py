@@ -2,17 +2,25 @@
 → Fulfilment → pushed to Shopify and read back; and each mismatch as an exception with its retry."""
 
 import copy
+import dataclasses
 import json
+from decimal import Decimal as D
 
 import httpx
 import pytest
 import respx
 from django_tenants.utils import tenant_context
 
+from commerce.documents import PaymentDoc
 from commerce.models import Fulfilment, FulfilmentRequest, Order
+from commerce.selectors import order_document
+from commerce.services import order_upsert
 from connectors.fulfilment import fulfilment_channel_push, orders_route_and_send, request_send
 from connectors.inbox import event_process, event_store
 from connectors.models import Connection
+from mappings.services import standard_chart_apply
+from posting.models import JournalEntry, PostingPolicy
+from posting.services import entry_balance, policy_get
 from tests.commerce.fulfilment_helpers import location, paid_order, rule
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, fixture_bytes
@@ -221,3 +229,27 @@ def test_shipped_and_acknowledged_are_announced_as_outbound_events(world, flow, 
         ("fulfilment.acknowledged", ORDER_ID, "9400111899223197428490"),
     ]
     assert events[1][1]["channel_status"] == "acknowledged"
+
+
+def test_a_tenant_recognising_on_fulfilment_posts_the_order_when_the_warehouse_ships_it(world, flow):
+    _shop, shipstation, order = flow
+    with respx.mock() as mock, tenant_context(world.acme):
+        standard_chart_apply()
+        PostingPolicy.objects.filter(pk=policy_get().pk).update(recognise_on=PostingPolicy.Recognise.FULFILLED)
+        document = order_document(order=order)  # the flow's order, now with the card payment behind it
+        paid = dataclasses.replace(
+            document, source_version=2, payments=(PaymentDoc("pay-1", "shopify_payments", D("50.00")),)
+        )
+        order_upsert(source="shopify", connection_id=order.source_connection_id, document=paid)
+        mock.post(f"{SS}/orders/createorder").mock(
+            return_value=httpx.Response(200, json=fixture("shipstation", "createorder_response.json"))
+        )
+        orders_route_and_send()
+        assert not JournalEntry.objects.filter(source_key__startswith=f"order:{order.pk}:").exists()  # paid only
+        request = FulfilmentRequest.objects.get()
+        mock.get(f"{SS}/shipments").mock(return_value=httpx.Response(200, json=_shipments(request)))
+        record = _ship_notify(shipstation).result["documents"][0]
+        entry = JournalEntry.objects.get(source_key__startswith=f"order:{order.pk}:")
+        assert (record["posting"], record["journal_id"]) == ("posted", entry.pk)
+        assert entry.date == Order.objects.get(pk=order.pk).fulfilled_at.date()
+        assert entry_balance(entry=entry) == 0
