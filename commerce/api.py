@@ -105,6 +105,7 @@ class InventoryListApi(TenantApiView):
 
     @extend_schema(operation_id="inventory_list", responses={200: AtsRowOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """Available-to-sell per SKU and location: on hand less reservations and safety stock."""
         filters = InventoryFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         values = filters.validated_data
@@ -125,6 +126,7 @@ class InventorySkuApi(TenantApiView):
 
     @extend_schema(operation_id="inventory_retrieve", responses={200: SkuOutput, **READ_ERRORS})
     def get(self, request: Request, sku: str) -> Response:
+        """Available-to-sell of one SKU at every location, with its reservations."""
         result = available_to_sell(skus=[sku])
         unallocated = reservations_unallocated(skus=[sku]).get(sku, Decimal(0))
         if not result.rows and not unallocated:
@@ -147,6 +149,7 @@ class SafetyStockApi(TenantApiView):
         responses={200: AtsRowOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """Set or clear the safety stock of one SKU at one location."""
         data = SafetyStockInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -218,6 +221,7 @@ class LocationListApi(TenantApiView):
 
     @extend_schema(operation_id="inventory_locations_list", responses={200: LocationOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the inventory locations with their kind and default safety stock."""
         page = self.paginate_queryset(inventory_locations_list())
         return self.get_paginated_response(LocationOutput(page, many=True).data)
 
@@ -228,6 +232,7 @@ class LocationDetailApi(TenantApiView):
 
     @extend_schema(operation_id="inventory_locations_retrieve", responses={200: LocationOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one inventory location with its channel location ids."""
         return Response(LocationOutput(_location(pk)).data)
 
     @extend_schema(
@@ -237,6 +242,7 @@ class LocationDetailApi(TenantApiView):
         responses={200: LocationOutput, **WRITE_ERRORS},
     )
     def patch(self, request: Request, pk: int) -> Response:
+        """Change a location's name, kind or default safety stock; audited."""
         location = _location(pk)
         data = LocationUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -256,6 +262,7 @@ class LocationChannelsApi(TenantApiView):
         responses={200: LocationOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Link a location to a sales channel's location id, so stock is written there."""
         location = _location(pk)
         data = ChannelLocationInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -279,6 +286,7 @@ class LocationChannelDetailApi(TenantApiView):
 
     @extend_schema(operation_id="inventory_locations_channel_remove", responses={204: None, **WRITE_ERRORS})
     def delete(self, request: Request, pk: int, channel: int) -> Response:
+        """Unlink a location from one sales channel (204)."""
         mapping = ChannelLocation.objects.filter(location_id=pk, channel_connection_id=channel).first()
         if mapping is None:
             raise Http404

@@ -80,6 +80,7 @@ class AccountListCreateApi(TenantApiView):
 
     @extend_schema(operation_id="accounts_list", responses={200: AccountOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the chart of accounts, imported from the ERP or CSV or added here, ordered by code."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(AccountOutput(page, many=True).data)
 
@@ -91,6 +92,7 @@ class AccountListCreateApi(TenantApiView):
         examples=[OpenApiExample("Bank", value={"code": "1010", "name": "Bank", "type": "asset"}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
+        """Add one account to the chart (code, name, type, optional parent). A duplicate code is 400."""
         data = AccountInput(data=request.data)
         data.is_valid(raise_exception=True)
         account = services.account_create(**_parent(dict(data.validated_data)), actor=_actor(request))
@@ -109,6 +111,7 @@ class AccountDetailApi(TenantApiView):
 
     @extend_schema(operation_id="accounts_retrieve", responses={200: AccountOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one account of the chart by id."""
         return Response(AccountOutput(_account(pk)).data)
 
     @extend_schema(
@@ -118,6 +121,7 @@ class AccountDetailApi(TenantApiView):
         responses={200: AccountOutput, **WRITE_ERRORS},
     )
     def patch(self, request: Request, pk: int) -> Response:
+        """Change an account's name, type, parent or active flag; its code stays."""
         account = _account(pk)
         data = AccountPatchInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -141,6 +145,7 @@ class AccountsImportApi(TenantApiView):
 
     @extend_schema(
         operation_id="accounts_import",
+        summary="Import accounts from a CSV file",
         request=AccountsImportInput,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: AccountsImportOutput, **WRITE_ERRORS},
@@ -212,6 +217,7 @@ class MappingSetListCreateApi(TenantApiView):
 
     @extend_schema(operation_id="mapping_sets_list", responses={200: MappingSetOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the mapping sets, newest first, with their status (draft, active, archived)."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(MappingSetOutput(page, many=True).data)
 
@@ -222,6 +228,7 @@ class MappingSetListCreateApi(TenantApiView):
         responses={201: MappingSetDetailOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """Start a draft mapping set, empty or as a copy of another set (`copy_from`)."""
         data = MappingSetCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         source_id = data.validated_data.get("copy_from")
@@ -247,6 +254,7 @@ class MappingSetDetailApi(TenantApiView):
 
     @extend_schema(operation_id="mapping_sets_retrieve", responses={200: MappingSetDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one mapping set with its account rules and value maps."""
         return Response(MappingSetDetailOutput(_mapping_set(pk)).data)
 
 
@@ -298,6 +306,7 @@ class MappingSetPreviewApi(TenantApiView):
 
     @extend_schema(
         operation_id="mapping_sets_preview",
+        summary="Preview the journal of an order under a mapping set",
         parameters=[OpenApiParameter("order", int, required=True, description="Order id")],
         responses={200: PreviewOutput, **READ_ERRORS},
         description="The journal the order would post under this set and the current policy. Writes nothing.",
@@ -343,6 +352,7 @@ class MappingSetRulesApi(TenantApiView):
 
     @extend_schema(operation_id="mapping_rules_list", responses={200: RuleOutput(many=True), **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """List the account rules of one mapping set: posting role and conditions to an account."""
         rules = _mapping_set(pk).rules.select_related("account")
         page = self.paginate_queryset(rules)
         return self.get_paginated_response(RuleOutput(page, many=True).data)
@@ -361,6 +371,7 @@ class MappingSetRulesApi(TenantApiView):
         ],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Add an account rule to a draft set; an active or archived set refuses changes."""
         mapping_set = _mapping_set(pk)
         data = RuleInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -381,6 +392,7 @@ class MappingSetRuleDeleteApi(TenantApiView):
         operation_id="mapping_rules_delete", responses={204: None, **error_responses(400, 401, 403, 404, 429)}
     )
     def delete(self, request: Request, pk: int, rule_pk: int) -> Response:
+        """Remove one account rule from a draft mapping set (204)."""
         rule = _mapping_set(pk).rules.filter(pk=rule_pk).first()
         if rule is None:
             raise exceptions.NotFound("No such rule in this set.")

@@ -8,7 +8,7 @@ import datetime as dt
 import django_filters
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -89,6 +89,25 @@ class JournalFilter(django_filters.FilterSet):
         fields = ["status", "date_from", "date_to", "source_key"]
 
 
+JOURNAL_EXAMPLE = OpenApiExample(
+    "Order journal",
+    value={
+        "id": 1042,
+        "source_key": "order:381:v2",
+        "date": "2026-03-14",
+        "currency": "EUR",
+        "memo": "Shopify order #1001",
+        "status": "pushed",
+        "total": "119.00",
+        "reverses": None,
+        "batch": None,
+        "external_ref": "JE-2026-0314-17",
+        "created_at": "2026-03-14T15:30:04Z",
+    },
+    response_only=True,
+)
+
+
 class JournalListApi(TenantApiView):
     serializer_class = JournalOutput
     filterset_class = JournalFilter
@@ -98,8 +117,13 @@ class JournalListApi(TenantApiView):
             return JournalEntry.objects.none()
         return journals_list()
 
-    @extend_schema(operation_id="journals_list", responses={200: JournalOutput(many=True), **READ_ERRORS})
+    @extend_schema(
+        operation_id="journals_list",
+        responses={200: JournalOutput(many=True), **READ_ERRORS},
+        examples=[JOURNAL_EXAMPLE],
+    )
     def get(self, request: Request) -> Response:
+        """List the journal entries, newest first, with their totals and ERP status."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(JournalOutput(page, many=True).data)
 
@@ -109,6 +133,7 @@ class JournalDetailApi(TenantApiView):
 
     @extend_schema(operation_id="journals_retrieve", responses={200: JournalDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one journal entry with its debit and credit lines and its source document."""
         entry = journal_detail(entry_id=pk)
         if entry is None:
             raise exceptions.NotFound("No such journal entry.")
@@ -163,6 +188,7 @@ class BatchListApi(TenantApiView):
 
     @extend_schema(operation_id="batches_list", responses={200: BatchOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the posting batches (windows of summarised entries), newest first, with their status."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(BatchOutput(page, many=True).data)
 
@@ -172,6 +198,7 @@ class BatchDetailApi(TenantApiView):
 
     @extend_schema(operation_id="batches_retrieve", responses={200: BatchDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one posting batch with its summarised lines and the entries behind them."""
         batch = batches_list().filter(pk=pk).first()
         if batch is None:
             raise exceptions.NotFound("No such batch.")
@@ -210,6 +237,7 @@ class TrialBalanceApi(TenantApiView):
 
     @extend_schema(
         operation_id="trial_balance_retrieve",
+        summary="Trial balance of the built-in ledger as of a date",
         parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE, required=False)],
         responses={200: TrialBalanceOutput, **READ_ERRORS},
         description="Per account and currency, posted (non-draft) entries up to and including `as_of`.",
@@ -236,6 +264,7 @@ class PolicyApi(TenantApiView):
 
     @extend_schema(operation_id="posting_policy_retrieve", responses={200: PolicySerializer, **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """Read the tenant's posting policy: when orders post, batching window, discount presentation."""
         return Response(PolicySerializer(policy_read()).data)
 
     @extend_schema(
@@ -245,6 +274,7 @@ class PolicyApi(TenantApiView):
         responses={200: PolicySerializer, **WRITE_ERRORS},
     )
     def patch(self, request: Request) -> Response:
+        """Change the posting policy; entries already posted keep the policy they were posted under."""
         data = PolicySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         actor, actor_label = api_actor(request)
@@ -352,6 +382,7 @@ class PayoutListApi(TenantApiView):
 
     @extend_schema(operation_id="payouts_list", responses={200: PayoutOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the payouts with their reconciliation state and difference, newest first."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(PayoutOutput(page, many=True).data)
 
@@ -361,6 +392,7 @@ class PayoutDetailApi(TenantApiView):
 
     @extend_schema(operation_id="payouts_retrieve", responses={200: PayoutDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one payout with each line's match: the posted document or the role it was booked to."""
         view = payout_reconciliation(payout_id=pk)
         if view is None:
             raise exceptions.NotFound("No such payout.")
@@ -417,6 +449,7 @@ class ReconciliationListApi(TenantApiView):
 
     @extend_schema(operation_id="reconciliations_list", responses={200: ReconciliationOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the payout reconciliations with their status and difference, newest first."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(ReconciliationOutput(page, many=True).data)
 

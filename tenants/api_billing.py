@@ -68,6 +68,7 @@ class RateCardListApi(PartnerApiView):
 
     @extend_schema(operation_id="rate_cards_list", responses={200: RateCardOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the partner's rate cards, one per plan, with a price for every metric."""
         cards = rate_cards_for_partner(partner=request.partner)
         return Response(RateCardOutput(list(cards.values()), many=True).data)
 
@@ -95,6 +96,7 @@ class RateCardDetailApi(PartnerApiView):
         ],
     )
     def put(self, request: Request, plan: str) -> Response:
+        """Replace the rate card of one plan (partner admins only); audited."""
         if plan not in Tenant.Plan.values:
             raise exceptions.NotFound("No such plan.")
         data = RateCardInput(data=request.data)
@@ -156,6 +158,7 @@ class StatementListApi(PartnerApiView):
         },
     )
     def get(self, request: Request) -> Response | HttpResponse:
+        """Usage statements for one month, one per tenant, as JSON or CSV."""
         query = StatementQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data

@@ -29,8 +29,7 @@ WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429)
 
 
 # Every API view derives from ApiView. `session_roles` empty means any role whose scopes allow the
-# method. The docstring below is what the OpenAPI schema shows for views without their own
-# docstring (drf-spectacular reads it through the MRO): kept word for word so the schema is unchanged.
+# method. The schema never shows this docstring: core.api.schema reads a view's own words only.
 class ApiView(IdempotentMixin, generics.GenericAPIView):
     """Base of this module's views. `session_roles` narrows which session roles may write."""
 

@@ -83,6 +83,7 @@ class PriceListListCreateApi(TenantApiView):
 
     @extend_schema(operation_id="price_lists_list", responses={200: PriceListOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the price lists with their status and channels, newest first."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(PriceListOutput(page, many=True).data)
 
@@ -93,6 +94,7 @@ class PriceListListCreateApi(TenantApiView):
         responses={201: PriceListOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
+        """Create a draft price list: prices per SKU for the chosen channels."""
         data = PriceListInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = _version_values(data.validated_data)
@@ -105,10 +107,12 @@ class PriceListDetailApi(TenantApiView):
 
     @extend_schema(operation_id="price_lists_retrieve", responses={200: PriceListOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one price list with its prices and its deployment per channel."""
         return Response(PriceListOutput(_price_list(pk)).data)
 
     @extend_schema(
         operation_id="price_lists_edit",
+        summary="Edit a price list as a new version",
         request=PriceListEditInput,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: PriceListOutput, **WRITE_ERRORS},
@@ -123,6 +127,12 @@ class PriceListDetailApi(TenantApiView):
 
 
 PRICE_ACTIONS = ("validate", "submit", "approve", "publish")
+PRICE_ACTION_DOCS = {
+    "validate": "Check the price list's prices against the channels' rules before it is submitted.",
+    "submit": "Submit the validated price list for approval.",
+    "approve": "Approve the submitted price list (a person other than its author).",
+    "publish": "Publish the approved price list: its prices are written to each channel in the background.",
+}
 
 
 def _price_action_view(action: str) -> type[TenantApiView]:
@@ -134,6 +144,7 @@ def _price_action_view(action: str) -> type[TenantApiView]:
             request=None,
             parameters=[IDEMPOTENCY_PARAMETER],
             responses={200: PriceListOutput, **WRITE_ERRORS},
+            description=PRICE_ACTION_DOCS[action],
         )
         def post(self, request: Request, pk: int) -> Response:
             price_list = _price_list(pk)
@@ -173,6 +184,7 @@ class ChannelPriceListApi(TenantApiView):
         description="Every price a channel showed for this list after a publish, and when.",
     )
     def get(self, request: Request, pk: int) -> Response:
+        """The prices each channel shows for this price list's SKUs, as last read back."""
         _price_list(pk)
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ChannelPriceOutput(page, many=True).data)

@@ -295,6 +295,7 @@ class PromotionListCreateApi(TenantApiView):
         responses={200: PromotionOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
+        """List the promotions with their status and current version, newest first."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(PromotionOutput(page, many=True).data)
 
@@ -306,6 +307,7 @@ class PromotionListCreateApi(TenantApiView):
         examples=[OpenApiExample("Percent off two weeks", value=EXAMPLE, request_only=True)],
     )
     def post(self, request: Request) -> Response:
+        """Create a draft promotion: type, eligibility, window, channels and funding."""
         data = PromotionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = _version_values(data.validated_data)
@@ -318,10 +320,12 @@ class PromotionDetailApi(TenantApiView):
 
     @extend_schema(operation_id="promotions_retrieve", responses={200: PromotionDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one promotion with its versions and its deployment per channel."""
         return Response(PromotionDetailOutput(_promotion(pk)).data)
 
     @extend_schema(
         operation_id="promotions_edit",
+        summary="Edit a promotion as a new version",
         request=PromotionEditInput,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: PromotionDetailOutput, **WRITE_ERRORS},
@@ -418,6 +422,7 @@ class DeploymentListApi(TenantApiView):
         responses={200: DeploymentOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
+        """List the promotion deployments per channel with their state and last error."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(DeploymentOutput(page, many=True).data)
 
@@ -438,4 +443,5 @@ class KpiApi(TenantApiView):
 
     @extend_schema(operation_id="promotions_kpis", responses={200: KpiOutput, **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """Promotion KPIs: activation accuracy, approval-to-live times per channel, stock-guard pauses and rollbacks."""
         return Response(KpiOutput(selectors.promotion_kpis()).data)

@@ -64,6 +64,7 @@ class DomainVerificationListCreateApi(PartnerApiView):
         responses={200: DomainVerificationOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
+        """List the partner's custom domains and their DNS verification state."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(DomainVerificationOutput(page, many=True).data)
 
@@ -75,6 +76,7 @@ class DomainVerificationListCreateApi(PartnerApiView):
         examples=[OpenApiExample("Claim", value={"domain": "shops.partner.example"}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
+        """Claim a custom domain; the answer names the DNS TXT record that proves it."""
         data = DomainVerificationCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         actor, actor_label = api_actor(request)
@@ -99,6 +101,7 @@ class DomainVerificationDetailApi(PartnerApiView):
         operation_id="domain_verifications_retrieve", responses={200: DomainVerificationOutput, **READ_ERRORS}
     )
     def get(self, request: Request, pk: int) -> Response:
+        """Read one custom domain claim and the DNS record it waits for."""
         return Response(DomainVerificationOutput(_partner_verification(request, pk)).data)
 
 
@@ -113,6 +116,7 @@ class DomainVerificationCheckApi(PartnerApiView):
         responses={200: DomainVerificationOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Look up the DNS record now and mark the domain verified when it matches."""
         verification = _partner_verification(request, pk)
         actor, actor_label = api_actor(request)
         verification = domain_verification_check(verification=verification, actor=actor, actor_label=actor_label)

@@ -69,6 +69,7 @@ class ApiKeyListCreateApi(ApiView):
 
     @extend_schema(operation_id="api_keys_list", responses={200: ApiKeyOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the API keys of the caller's partner or tenant: prefix, scopes, last use; never the secret."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ApiKeyOutput(page, many=True).data)
 
@@ -80,6 +81,7 @@ class ApiKeyListCreateApi(ApiView):
         examples=[OpenApiExample("Read-only key", value={"name": "BI export", "scopes": ["read"]}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
+        """Create an API key with the given scopes; the secret is shown in this response only."""
         _keys_scope(request)
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -120,6 +122,7 @@ class ApiKeyRevokeApi(ApiView):
         responses={200: ApiKeyOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, prefix: str) -> Response:
+        """Revoke an API key by its prefix; calls with it answer 401 from now on."""
         api_key = _keys_scope(request).filter(prefix=prefix).first()
         if api_key is None:
             raise exceptions.NotFound("No such key.")

@@ -39,6 +39,7 @@ class BrandApi(PartnerApiView):
 
     @extend_schema(operation_id="brand_retrieve", responses={200: BrandSerializer, **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """Read the partner's brand: name, colours, logo and support email shown to its tenants."""
         return Response(BrandSerializer(request.partner).data)
 
     @extend_schema(
@@ -49,6 +50,7 @@ class BrandApi(PartnerApiView):
         examples=[OpenApiExample("Colours", value={"primary_colour": "#0E5E6F"}, request_only=True)],
     )
     def patch(self, request: Request) -> Response:
+        """Change the partner's brand (partner admins only); audited."""
         data = BrandSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         actor, actor_label = api_actor(request)
@@ -99,6 +101,7 @@ class MemberListInviteApi(PartnerApiView):
 
     @extend_schema(operation_id="members_list", responses={200: MemberOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the partner's members and pending invitations with their roles."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(MemberOutput(page, many=True).data)
 
@@ -116,6 +119,7 @@ class MemberListInviteApi(PartnerApiView):
         ],
     )
     def post(self, request: Request) -> Response:
+        """Invite a person by email with a role; the invitation link is sent by email."""
         data = MemberInviteInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -141,6 +145,7 @@ class MemberRevokeApi(PartnerApiView):
 
     @extend_schema(operation_id="members_revoke", responses={204: None, **error_responses(401, 403, 404, 429)})
     def delete(self, request: Request, pk: int) -> Response:
+        """Remove a member or cancel an invitation (204); audited."""
         membership = selectors.partner_members(partner=request.partner).filter(pk=pk).first()
         if membership is None:
             raise exceptions.NotFound("No such member.")

@@ -83,6 +83,7 @@ class TenantListCreateApi(PartnerApiView):
 
     @extend_schema(operation_id="tenants_list", responses={200: TenantOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the partner's tenants (retail customers) with their plan, status and domain."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(TenantOutput(page, many=True).data)
 
@@ -97,6 +98,7 @@ class TenantListCreateApi(PartnerApiView):
         ],
     )
     def post(self, request: Request) -> Response:
+        """Provision a tenant: its schema, domain and first admin invitation (partner admins only)."""
         data = TenantCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         actor, actor_label = api_actor(request)
@@ -121,6 +123,7 @@ class TenantDetailApi(PartnerApiView):
         operation_id="tenants_retrieve", responses={200: TenantOutput, **READ_ERRORS}, examples=[TENANT_EXAMPLE]
     )
     def get(self, request: Request, slug: str) -> Response:
+        """Read one of the partner's tenants by slug."""
         return Response(TenantOutput(partner_tenant(request, slug)).data)
 
 
@@ -146,6 +149,7 @@ class TenantSuspendApi(_TenantStatusApi):
         responses={200: TenantOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, slug: str) -> Response:
+        """Suspend a tenant: its portal and API refuse requests and its syncs stop."""
         return self.status_set(request, slug)
 
 
@@ -159,6 +163,7 @@ class TenantResumeApi(_TenantStatusApi):
         responses={200: TenantOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, slug: str) -> Response:
+        """Resume a suspended tenant: its portal, API and syncs work again."""
         return self.status_set(request, slug)
 
 

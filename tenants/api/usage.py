@@ -78,6 +78,7 @@ class UsageApi(PartnerApiView):
         },
     )
     def get(self, request: Request) -> Response | HttpResponse:
+        """Metered usage per tenant and metric for a period, as JSON or CSV."""
         query = UsageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data
@@ -142,6 +143,7 @@ class AuditEventListApi(PartnerApiView):
         responses={200: AuditEventOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
     )
     def get(self, request: Request) -> Response:
+        """The partner's audit log, newest first: who did what to which object, and when."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(AuditEventOutput(page, many=True).data)
 

@@ -58,6 +58,7 @@ class WebhookListCreateApi(PartnerApiView):
 
     @extend_schema(operation_id="webhooks_list", responses={200: WebhookOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the partner's outbound webhook subscriptions and their event types."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(WebhookOutput(page, many=True).data)
 
@@ -75,6 +76,7 @@ class WebhookListCreateApi(PartnerApiView):
         ],
     )
     def post(self, request: Request) -> Response:
+        """Subscribe a URL to event types; the signing secret is shown in this response only."""
         data = WebhookCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         actor, actor_label = api_actor(request)
@@ -94,6 +96,7 @@ class WebhookDeactivateApi(PartnerApiView):
         operation_id="webhooks_deactivate", responses={200: WebhookOutput, **error_responses(401, 403, 404, 429)}
     )
     def delete(self, request: Request, pk: int) -> Response:
+        """Deactivate a webhook subscription; it receives nothing more."""
         subscription = webhook_subscriptions_for_partner(partner=request.partner).filter(pk=pk).first()
         if subscription is None:
             raise exceptions.NotFound("No such webhook.")
@@ -137,6 +140,7 @@ class WebhookDeliveryListApi(PartnerApiView):
         operation_id="webhook_deliveries_list", responses={200: WebhookDeliveryOutput(many=True), **READ_ERRORS}
     )
     def get(self, request: Request) -> Response:
+        """List outbound webhook deliveries, newest first, with status and attempts."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(WebhookDeliveryOutput(page, many=True).data)
 
@@ -151,6 +155,7 @@ class WebhookRedeliverApi(PartnerApiView):
         responses={202: WebhookDeliveryOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Send one webhook delivery again, with a new attempt."""
         delivery = webhook_deliveries_for_partner(partner=request.partner).filter(pk=pk).first()
         if delivery is None:
             raise exceptions.NotFound("No such delivery.")

@@ -181,6 +181,7 @@ class ExceptionListApi(TenantExceptionApi):
 
     @extend_schema(
         operation_id="exceptions_list",
+        summary="List the tenant's exception groups",
         description=f"The tenant's exception groups (one per fingerprint, with its count). {PAGE_SIZE_DOC}",
         parameters=[ExceptionQuery],
         responses={200: ExceptionOutput(many=True), **READ_ERRORS},
@@ -209,6 +210,7 @@ class ExceptionDetailApi(TenantExceptionApi):
 
     @extend_schema(operation_id="exceptions_retrieve", responses={200: ExceptionDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one exception group with its linked objects, comments and activity."""
         return Response(_detail_body(_exception(pk).pk))
 
 
@@ -271,6 +273,7 @@ class ExceptionAssignApi(TenantExceptionApi):
         examples=[OpenApiExample("Assign", value={"assignee": "finance@acme.example"}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Assign an exception to a member by email, or unassign it with an empty email."""
         exception = _exception(pk)
         data = AssignInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -295,6 +298,7 @@ class ExceptionCommentApi(TenantExceptionApi):
         examples=[OpenApiExample("Comment", value={"body": "Adding the Shoes rule now."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Add a comment to an exception; it shows in its activity."""
         exception = _exception(pk)
         data = CommentInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -314,6 +318,7 @@ class ExceptionSnoozeApi(TenantExceptionApi):
         examples=[OpenApiExample("Snooze", value={"until": "2026-03-15T09:00:00Z"}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Snooze an exception until a time; it comes back to the inbox then."""
         exception = _exception(pk)
         data = SnoozeInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -333,6 +338,7 @@ class ExceptionResolveApi(TenantExceptionApi):
         examples=[OpenApiExample("Resolve", value={"reason": "Rule added for Shoes."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Mark an exception resolved by hand, with a reason."""
         exception = _exception(pk)
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -352,6 +358,7 @@ class ExceptionIgnoreApi(TenantExceptionApi):
         examples=[OpenApiExample("Ignore", value={"reason": "Test order from the shop owner."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Ignore an exception with a reason; it reopens if it recurs."""
         exception = _exception(pk)
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)

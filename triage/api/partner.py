@@ -66,6 +66,7 @@ class PartnerExceptionListApi(PartnerApiView):
 
     @extend_schema(
         operation_id="partner_exceptions_list",
+        summary="List exception groups across the partner's tenants",
         description=(
             "Every exception group of the partner's tenants, from the public index (no tenant schema is "
             f"queried). {PAGE_SIZE_DOC}"
@@ -128,6 +129,7 @@ class AlertRuleListCreateApi(PartnerApiView):
 
     @extend_schema(operation_id="alert_rules_list", responses={200: AlertRuleOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the partner's alert rules: which exceptions notify whom, and how."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(AlertRuleOutput(page, many=True).data)
 
@@ -145,6 +147,7 @@ class AlertRuleListCreateApi(PartnerApiView):
         ],
     )
     def post(self, request: Request) -> Response:
+        """Create an alert rule that notifies a channel when matching exceptions are raised."""
         data = AlertRuleCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -173,6 +176,7 @@ class AlertRuleDeactivateApi(PartnerApiView):
         operation_id="alert_rules_deactivate", responses={200: AlertRuleOutput, **error_responses(401, 403, 404, 429)}
     )
     def delete(self, request: Request, pk: int) -> Response:
+        """Deactivate an alert rule; it stops notifying and stays listed as inactive."""
         rule = alert_rules_for_partner(partner=request.partner).filter(pk=pk).first()
         if rule is None:
             raise exceptions.NotFound("No such alert rule.")
