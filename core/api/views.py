@@ -3,6 +3,8 @@
 - `ApiView`: Idempotency-Key on POST/PATCH, scopes from `core.api.auth.HasScope`, and
   `session_roles`: when set, only a session user with one of these membership roles may write
   (an API key is governed by its scopes alone). Each view declares its own roles.
+- `deprecated`: a `core.api.deprecation.Deprecation` puts the Deprecation/Sunset headers on every
+  response of the view (and marks its operation deprecated in the schema).
 - `TenantApiView` answers on tenant domains only, `PartnerApiView` on the partner console only.
 """
 
@@ -12,8 +14,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import generics
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from core.api.auth import request_api_key
+from core.api.deprecation import Deprecation
 from core.api.errors import error_responses
 from core.api.idempotency import IdempotentMixin
 
@@ -34,6 +38,7 @@ class ApiView(IdempotentMixin, generics.GenericAPIView):
     """Base of this module's views. `session_roles` narrows which session roles may write."""
 
     session_roles: tuple[str, ...] = ()
+    deprecated: Deprecation | None = None
 
     def check_permissions(self, request: Request) -> None:
         super().check_permissions(request)
@@ -44,6 +49,13 @@ class ApiView(IdempotentMixin, generics.GenericAPIView):
             and getattr(request, "membership_role", None) not in self.session_roles
         ):
             self.permission_denied(request, message="Your role may not do this.")
+
+    def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.deprecated is not None:
+            for name, value in self.deprecated.headers().items():
+                response[name] = value
+        return response
 
 
 class TenantApiView(ApiView):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import datetime
 
 import django_filters
 from django.http import HttpResponse
@@ -14,6 +15,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.deprecation import Deprecation
 from core.api.errors import CreatedCursorPagination, error_responses
 from core.api.views import PartnerApiView
 from tenants import selectors
@@ -149,6 +151,15 @@ class AuditEventListApi(PartnerApiView):
 
 
 class AuditEventLegacyListApi(AuditEventListApi):
-    """`audit-events/`, the first name of `audit/`: same answer, left out of the schema."""
+    deprecated = Deprecation(
+        since=datetime.date(2026, 12, 7), sunset=datetime.date(2027, 6, 30), successor="/api/v1/audit/"
+    )
 
-    schema = None
+    @extend_schema(
+        operation_id="audit_events_list_legacy",
+        summary="The audit log under its first name (deprecated: use audit/)",
+        responses={200: AuditEventOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        """`audit-events/`, the first name of `audit/`: the same answer, until its Sunset date (2027-06-30)."""
+        return super().get(request)
