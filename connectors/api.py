@@ -4,10 +4,8 @@ inbound events (list, detail with the raw body, replay). Thin views over service
 from __future__ import annotations
 
 import json
-from typing import TypeVar
 
 import django_filters
-from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -20,8 +18,7 @@ from connectors import selectors, services
 from connectors.inbox import event_replay
 from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.sync import sync_run_start
-from core.api.auth import api_actor
-from core.api.errors import StrictSerializer
+from core.api.errors import StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 
 SECRET_FIELD = serializers.DictField(
@@ -181,25 +178,13 @@ class ConnectionListCreateApi(ListModelMixin, TenantApiView):
     )
     def post(self, request: Request) -> Response:
         """Create a connection to a vendor; credentials are stored encrypted and never returned."""
-        data = ConnectionCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        connection = services.connection_create(**data.validated_data, actor=actor, actor_label=actor_label)
+        data = self.validated(ConnectionCreateInput)
+        connection = services.connection_create(**data, **self.who())
         return Response(ConnectionOutput(connection, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
-T = TypeVar("T")
-
-
-def _found(found: T | None) -> T:
-    """A selector's `None` as the API's 404."""
-    if found is None:
-        raise Http404
-    return found
-
-
 def _connection(pk: int) -> Connection:
-    return _found(selectors.connection_get(connection_id=pk))
+    return found(selectors.connection_get(connection_id=pk))
 
 
 class ConnectionDetailApi(TenantApiView):
@@ -220,30 +205,23 @@ class ConnectionDetailApi(TenantApiView):
     def patch(self, request: Request, pk: int) -> Response:
         """Change a connection's name, config, credentials or status (pause or resume)."""
         connection = _connection(pk)
-        data = ConnectionUpdateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        actor, actor_label = api_actor(request)
+        values = self.validated(ConnectionUpdateInput)
         services.connection_update(
             connection=connection,
             name=values.get("name"),
             config=values.get("config"),
             sync_interval_minutes=values.get("sync_interval_minutes"),
-            actor=actor,
-            actor_label=actor_label,
+            **self.who(),
         )
         if "credentials" in values or "webhook_secret" in values:
             services.connection_credentials_set(
                 connection=connection,
                 credentials=values.get("credentials"),
                 webhook_secret=values.get("webhook_secret"),
-                actor=actor,
-                actor_label=actor_label,
+                **self.who(),
             )
         if "status" in values:
-            services.connection_status_set(
-                connection=connection, status=values["status"], actor=actor, actor_label=actor_label
-            )
+            services.connection_status_set(connection=connection, status=values["status"], **self.who())
         return Response(ConnectionOutput(_connection(pk), context={"request": request}).data)
 
     @extend_schema(
@@ -254,8 +232,7 @@ class ConnectionDetailApi(TenantApiView):
     )
     def delete(self, request: Request, pk: int) -> Response:
         """Delete a connection (204); one that posted documents still depend on is refused with the reason."""
-        actor, actor_label = api_actor(request)
-        services.connection_delete(connection=_connection(pk), actor=actor, actor_label=actor_label)
+        services.connection_delete(connection=_connection(pk), **self.who())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -321,9 +298,7 @@ class SyncRunListStartApi(ListModelMixin, TenantApiView):
     )
     def post(self, request: Request) -> Response:
         """Start a sync now or a backfill from `since` on one connection, run in the background."""
-        data = SyncRunStartInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = self.validated(SyncRunStartInput)
         run = sync_run_start(
             connection=_connection(values["connection"]), kind=values["kind"], since=values.get("since")
         )
@@ -337,7 +312,7 @@ class SyncRunDetailApi(TenantApiView):
     @extend_schema(operation_id="sync_runs_retrieve", responses={200: SyncRunOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
         """Read one sync run: progress, counts and errors."""
-        return Response(SyncRunOutput(_found(selectors.sync_run_get(run_id=pk))).data)
+        return Response(SyncRunOutput(found(selectors.sync_run_get(run_id=pk))).data)
 
 
 # ---- inbound events ------------------------------------------------------------------------
@@ -401,7 +376,7 @@ class EventListApi(ListModelMixin, TenantApiView):
 
 
 def _event(pk: int) -> InboundEvent:
-    return _found(selectors.event_get(event_id=pk))
+    return found(selectors.event_get(event_id=pk))
 
 
 class EventDetailApi(TenantApiView):

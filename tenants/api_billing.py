@@ -14,7 +14,6 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.auth import api_actor
 from core.api.errors import StrictSerializer
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
 from tenants.api.tenants import partner_tenant
@@ -99,18 +98,14 @@ class RateCardDetailApi(PartnerApiView):
         """Replace the rate card of one plan (partner admins only); audited."""
         if plan not in Tenant.Plan.values:
             raise exceptions.NotFound("No such plan.")
-        data = RateCardInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        actor, actor_label = api_actor(request)
+        values = self.validated(RateCardInput)
         card = rate_card_set(
             partner=request.partner,
             plan=plan,
             currency=values["currency"],
             monthly_fee=values["monthly_fee"],
             lines={line["metric"]: (line["included"], line["unit_price"]) for line in values["lines"]},
-            actor=actor,
-            actor_label=actor_label or "",
+            **self.who() or "",
         )
         return Response(RateCardOutput(card).data)
 
@@ -159,9 +154,7 @@ class StatementListApi(PartnerApiView):
     )
     def get(self, request: Request) -> Response | HttpResponse:
         """Usage statements for one month, one per tenant, as JSON or CSV."""
-        query = StatementQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        values = query.validated_data
+        values = self.validated(StatementQuery, data=request.query_params)
         if values.get("month"):
             year, month = (int(part) for part in values["month"].split("-"))
             start = dt.date(year, month, 1)

@@ -10,7 +10,6 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.auth import api_actor
 from core.api.errors import ApiError, StrictSerializer, error_responses
 from core.api.views import TenantApiView
 from posting.erp import connections, selectors, services
@@ -64,18 +63,14 @@ class TargetApi(TenantApiView):
     @extend_schema(operation_id="erp_target_update", request=TargetInput, responses={200: TargetOutput, **WRITE_ERRORS})
     def put(self, request: Request) -> Response:
         """Set where journals are pushed: an ERP connection (ready to post) or none for the built-in ledger."""
-        data = TargetInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(TargetInput)
         connection = None
-        if data.validated_data["connection_id"] is not None:
-            connection = connections.erp_connection_get(pk=data.validated_data["connection_id"])
+        if data["connection_id"] is not None:
+            connection = connections.erp_connection_get(pk=data["connection_id"])
             if connection is None:
                 raise ApiError(status_code=404, code="not_found", message="No such ERP connection.")
         try:
-            actor, actor_label = api_actor(request)
-            target = services.erp_target_set(
-                connection=connection, since=data.validated_data.get("since"), actor=actor, actor_label=actor_label
-            )
+            target = services.erp_target_set(connection=connection, since=data.get("since"), **self.who())
         except ValidationError as error:
             raise ApiError(status_code=422, code="connection_not_ready", message=" ".join(error.messages)) from error
         return Response(TargetOutput(_target_data(target)).data)
@@ -113,8 +108,7 @@ class PushListApi(TenantApiView):
         wanted = request.query_params.get("status") or None
         if wanted is not None and wanted not in ErpPush.Status.values:
             raise ApiError(status_code=400, code="invalid", message=f"status must be one of {ErpPush.Status.values}.")
-        page = self.paginate_queryset(selectors.pushes_list(status=wanted))
-        return self.get_paginated_response(PushOutput(page, many=True).data)
+        return self.page_of(PushOutput, selectors.pushes_list(status=wanted))
 
 
 class RepushOutput(serializers.Serializer):
@@ -199,8 +193,7 @@ class ChartImportApplyApi(ChartImportDetailApi):
         """Apply a finished chart import: add and update the accounts it found."""
         chart_import = self._get(pk)
         try:
-            actor, actor_label = api_actor(request)
-            chart_import_apply(chart_import=chart_import, actor=actor, actor_label=actor_label)
+            chart_import_apply(chart_import=chart_import, **self.who())
         except ValueError as error:
             raise ApiError(status_code=409, code="not_applicable", message=str(error)) from error
         chart_import.refresh_from_db()

@@ -81,9 +81,7 @@ class UsageApi(PartnerApiView):
     )
     def get(self, request: Request) -> Response | HttpResponse:
         """Metered usage per tenant and metric for a period, as JSON or CSV."""
-        query = UsageQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        values = query.validated_data
+        values = self.validated(UsageQuery, data=request.query_params)
         tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
         records = usage_for_partner(partner=request.partner, start=values["start"], end=values["end"], tenant=tenant)
         if values["format"] == "csv":
@@ -92,8 +90,7 @@ class UsageApi(PartnerApiView):
                 f'attachment; filename="usage-{values["start"].isoformat()}-{values["end"].isoformat()}.csv"'
             )
             return response
-        page = self.paginate_queryset(records)
-        return self.get_paginated_response(UsageOutput(page, many=True).data)
+        return self.page_of(UsageOutput, records)
 
 
 # ---- audit log -----------------------------------------------------------------------------
@@ -135,9 +132,9 @@ class AuditEventListApi(PartnerApiView):
     serializer_class = AuditEventOutput
     filterset_class = AuditEventFilter
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return AuditEvent.objects.none()
+    schema_model = AuditEvent
+
+    def rows(self):
         return selectors.audit_events_for_partner_qs(partner=self.request.partner)
 
     @extend_schema(
@@ -146,8 +143,7 @@ class AuditEventListApi(PartnerApiView):
     )
     def get(self, request: Request) -> Response:
         """The partner's audit log, newest first: who did what to which object, and when."""
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(AuditEventOutput(page, many=True).data)
+        return self.page_of(AuditEventOutput)
 
 
 class AuditEventLegacyListApi(AuditEventListApi):
