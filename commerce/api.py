@@ -29,8 +29,7 @@ from commerce.selectors import (
     reservations_unallocated,
 )
 from connectors.models import Connection
-from core.api.auth import api_actor
-from core.api.errors import StrictSerializer
+from core.api.errors import StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
@@ -105,9 +104,8 @@ class InventoryListApi(TenantApiView):
 
     @extend_schema(operation_id="inventory_list", responses={200: AtsRowOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        filters = InventoryFilterInput(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        values = filters.validated_data
+        """Available-to-sell per SKU and location: on hand less reservations and safety stock."""
+        values = self.validated(InventoryFilterInput, data=request.query_params)
         rows: list[AtsRow] = available_to_sell(
             skus=[values["sku"]] if "sku" in values else None,
             location_ids=_location_ids(values.get("location")),
@@ -115,8 +113,7 @@ class InventoryListApi(TenantApiView):
         ).rows
         if values.get("oversold"):
             rows = [row for row in rows if row.oversold]
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(AtsRowOutput(page, many=True).data)
+        return self.page_of(AtsRowOutput, rows)
 
 
 class InventorySkuApi(TenantApiView):
@@ -125,6 +122,7 @@ class InventorySkuApi(TenantApiView):
 
     @extend_schema(operation_id="inventory_retrieve", responses={200: SkuOutput, **READ_ERRORS})
     def get(self, request: Request, sku: str) -> Response:
+        """Available-to-sell of one SKU at every location, with its reservations."""
         result = available_to_sell(skus=[sku])
         unallocated = reservations_unallocated(skus=[sku]).get(sku, Decimal(0))
         if not result.rows and not unallocated:
@@ -147,16 +145,10 @@ class SafetyStockApi(TenantApiView):
         responses={200: AtsRowOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = SafetyStockInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        location = InventoryLocation.objects.filter(pk=values["location"]).first()
-        if location is None:
-            raise Http404
-        actor, actor_label = api_actor(request)
-        safety_stock_set(
-            location=location, sku=values["sku"], quantity=values["quantity"], actor=actor, actor_label=actor_label
-        )
+        """Set or clear the safety stock of one SKU at one location."""
+        values = self.validated(SafetyStockInput)
+        location = found(InventoryLocation.objects.filter(pk=values["location"]).first())
+        safety_stock_set(location=location, sku=values["sku"], quantity=values["quantity"], **self.who())
         rows = available_to_sell(skus=[values["sku"]], location_ids=[location.pk]).rows
         row = rows[0] if rows else None
         if row is None:  # a safety stock for a SKU with no stock and no orders here yet
@@ -204,10 +196,7 @@ class ChannelLocationInput(StrictSerializer):
 
 
 def _location(pk: int) -> InventoryLocation:
-    location = inventory_location_get(location_id=pk)
-    if location is None:
-        raise Http404
-    return location
+    return found(inventory_location_get(location_id=pk))
 
 
 class LocationListApi(TenantApiView):
@@ -218,8 +207,8 @@ class LocationListApi(TenantApiView):
 
     @extend_schema(operation_id="inventory_locations_list", responses={200: LocationOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(inventory_locations_list())
-        return self.get_paginated_response(LocationOutput(page, many=True).data)
+        """List the inventory locations with their kind and default safety stock."""
+        return self.page_of(LocationOutput, inventory_locations_list())
 
 
 class LocationDetailApi(TenantApiView):
@@ -228,6 +217,7 @@ class LocationDetailApi(TenantApiView):
 
     @extend_schema(operation_id="inventory_locations_retrieve", responses={200: LocationOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one inventory location with its channel location ids."""
         return Response(LocationOutput(_location(pk)).data)
 
     @extend_schema(
@@ -237,11 +227,10 @@ class LocationDetailApi(TenantApiView):
         responses={200: LocationOutput, **WRITE_ERRORS},
     )
     def patch(self, request: Request, pk: int) -> Response:
+        """Change a location's name, kind or default safety stock; audited."""
         location = _location(pk)
-        data = LocationUpdateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        inventory_location_update(location=location, actor=actor, actor_label=actor_label, **data.validated_data)
+        data = self.validated(LocationUpdateInput)
+        inventory_location_update(location=location, **self.who(), **data)
         return Response(LocationOutput(_location(pk)).data)
 
 
@@ -256,19 +245,15 @@ class LocationChannelsApi(TenantApiView):
         responses={200: LocationOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Link a location to a sales channel's location id, so stock is written there."""
         location = _location(pk)
-        data = ChannelLocationInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        channel = Connection.objects.filter(pk=data.validated_data["channel_connection"]).first()
-        if channel is None:
-            raise Http404
-        actor, actor_label = api_actor(request)
+        data = self.validated(ChannelLocationInput)
+        channel = found(Connection.objects.filter(pk=data["channel_connection"]).first())
         channel_location_set(
             channel_connection=channel,
             location=location,
-            channel_location_id=data.validated_data["channel_location_id"],
-            actor=actor,
-            actor_label=actor_label,
+            channel_location_id=data["channel_location_id"],
+            **self.who(),
         )
         return Response(LocationOutput(_location(pk)).data)
 
@@ -279,11 +264,9 @@ class LocationChannelDetailApi(TenantApiView):
 
     @extend_schema(operation_id="inventory_locations_channel_remove", responses={204: None, **WRITE_ERRORS})
     def delete(self, request: Request, pk: int, channel: int) -> Response:
-        mapping = ChannelLocation.objects.filter(location_id=pk, channel_connection_id=channel).first()
-        if mapping is None:
-            raise Http404
-        actor, actor_label = api_actor(request)
-        channel_location_remove(mapping=mapping, actor=actor, actor_label=actor_label)
+        """Unlink a location from one sales channel (204)."""
+        mapping = found(ChannelLocation.objects.filter(location_id=pk, channel_connection_id=channel).first())
+        channel_location_remove(mapping=mapping, **self.who())
         return Response(status=204)
 
 

@@ -4,12 +4,10 @@ inbound events (list, detail with the raw body, replay). Thin views over service
 from __future__ import annotations
 
 import json
-from typing import TypeVar
 
 import django_filters
-from django.http import Http404
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.mixins import ListModelMixin
 from rest_framework.pagination import CursorPagination
@@ -20,8 +18,7 @@ from connectors import selectors, services
 from connectors.inbox import event_replay
 from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.sync import sync_run_start
-from core.api.auth import api_actor
-from core.api.errors import StrictSerializer
+from core.api.errors import StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 
 SECRET_FIELD = serializers.DictField(
@@ -100,6 +97,42 @@ class ConnectionCreateInput(StrictSerializer):
     sync_interval_minutes = serializers.IntegerField(min_value=1, max_value=1440, default=15)
 
 
+CONNECTION_EXAMPLE = OpenApiExample(
+    "Shopify store",
+    value={
+        "id": 7,
+        "vendor": "shopify",
+        "direction": "source",
+        "name": "Main store",
+        "config": {"shop_domain": "acme-store.myshopify.com"},
+        "status": "active",
+        "sync_interval_minutes": 15,
+        "has_credentials": True,
+        "credential_keys": ["access_token"],
+        "webhook_url": "https://acme.northwind.example/hooks/shopify/7/",
+        "cursor": {},
+        "next_sync_at": "2026-03-14T15:45:00Z",
+        "last_success_at": "2026-03-14T15:30:02Z",
+        "last_failure_at": None,
+        "last_message": "",
+        "token_expires_at": None,
+        "created_at": "2026-03-01T09:12:00Z",
+    },
+    response_only=True,
+)
+CONNECTION_CREATE_EXAMPLE = OpenApiExample(
+    "Connect a Shopify store",
+    value={
+        "vendor": "shopify",
+        "name": "Main store",
+        "config": {"shop_domain": "acme-store.myshopify.com"},
+        "credentials": {"access_token": "shpat_0123456789abcdef"},
+        "sync_interval_minutes": 15,
+    },
+    request_only=True,
+)
+
+
 class ConnectionUpdateInput(StrictSerializer):
     name = serializers.CharField(max_length=120, required=False)
     config = serializers.DictField(required=False)
@@ -127,8 +160,13 @@ class ConnectionListCreateApi(ListModelMixin, TenantApiView):
     def get_queryset(self):
         return selectors.connections_list()
 
-    @extend_schema(operation_id="connections_list", responses={200: ConnectionOutput(many=True), **READ_ERRORS})
+    @extend_schema(
+        operation_id="connections_list",
+        responses={200: ConnectionOutput(many=True), **READ_ERRORS},
+        examples=[CONNECTION_EXAMPLE],
+    )
     def get(self, request: Request) -> Response:
+        """List the tenant's connections (sales channels, processors, ERPs) with their status."""
         return self.list(request)
 
     @extend_schema(
@@ -136,27 +174,17 @@ class ConnectionListCreateApi(ListModelMixin, TenantApiView):
         request=ConnectionCreateInput,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: ConnectionOutput, **WRITE_ERRORS},
+        examples=[CONNECTION_CREATE_EXAMPLE, CONNECTION_EXAMPLE],
     )
     def post(self, request: Request) -> Response:
-        data = ConnectionCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        connection = services.connection_create(**data.validated_data, actor=actor, actor_label=actor_label)
+        """Create a connection to a vendor; credentials are stored encrypted and never returned."""
+        data = self.validated(ConnectionCreateInput)
+        connection = services.connection_create(**data, **self.who())
         return Response(ConnectionOutput(connection, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
-T = TypeVar("T")
-
-
-def _found(found: T | None) -> T:
-    """A selector's `None` as the API's 404."""
-    if found is None:
-        raise Http404
-    return found
-
-
 def _connection(pk: int) -> Connection:
-    return _found(selectors.connection_get(connection_id=pk))
+    return found(selectors.connection_get(connection_id=pk))
 
 
 class ConnectionDetailApi(TenantApiView):
@@ -165,6 +193,7 @@ class ConnectionDetailApi(TenantApiView):
 
     @extend_schema(operation_id="connections_retrieve", responses={200: ConnectionOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one connection: vendor, direction, status, cursor, credential keys (not values)."""
         return Response(ConnectionOutput(_connection(pk), context={"request": request}).data)
 
     @extend_schema(
@@ -174,31 +203,25 @@ class ConnectionDetailApi(TenantApiView):
         responses={200: ConnectionOutput, **WRITE_ERRORS},
     )
     def patch(self, request: Request, pk: int) -> Response:
+        """Change a connection's name, config, credentials or status (pause or resume)."""
         connection = _connection(pk)
-        data = ConnectionUpdateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        actor, actor_label = api_actor(request)
+        values = self.validated(ConnectionUpdateInput)
         services.connection_update(
             connection=connection,
             name=values.get("name"),
             config=values.get("config"),
             sync_interval_minutes=values.get("sync_interval_minutes"),
-            actor=actor,
-            actor_label=actor_label,
+            **self.who(),
         )
         if "credentials" in values or "webhook_secret" in values:
             services.connection_credentials_set(
                 connection=connection,
                 credentials=values.get("credentials"),
                 webhook_secret=values.get("webhook_secret"),
-                actor=actor,
-                actor_label=actor_label,
+                **self.who(),
             )
         if "status" in values:
-            services.connection_status_set(
-                connection=connection, status=values["status"], actor=actor, actor_label=actor_label
-            )
+            services.connection_status_set(connection=connection, status=values["status"], **self.who())
         return Response(ConnectionOutput(_connection(pk), context={"request": request}).data)
 
     @extend_schema(
@@ -208,8 +231,8 @@ class ConnectionDetailApi(TenantApiView):
         responses={204: None, **WRITE_ERRORS},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        actor, actor_label = api_actor(request)
-        services.connection_delete(connection=_connection(pk), actor=actor, actor_label=actor_label)
+        """Delete a connection (204); one that posted documents still depend on is refused with the reason."""
+        services.connection_delete(connection=_connection(pk), **self.who())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -264,6 +287,7 @@ class SyncRunListStartApi(ListModelMixin, TenantApiView):
 
     @extend_schema(operation_id="sync_runs_list", responses={200: SyncRunOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the sync runs (polls and backfills), newest first, with progress and counts."""
         return self.list(request)
 
     @extend_schema(
@@ -273,9 +297,8 @@ class SyncRunListStartApi(ListModelMixin, TenantApiView):
         responses={202: SyncRunOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = SyncRunStartInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        """Start a sync now or a backfill from `since` on one connection, run in the background."""
+        values = self.validated(SyncRunStartInput)
         run = sync_run_start(
             connection=_connection(values["connection"]), kind=values["kind"], since=values.get("since")
         )
@@ -288,7 +311,8 @@ class SyncRunDetailApi(TenantApiView):
 
     @extend_schema(operation_id="sync_runs_retrieve", responses={200: SyncRunOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(SyncRunOutput(_found(selectors.sync_run_get(run_id=pk))).data)
+        """Read one sync run: progress, counts and errors."""
+        return Response(SyncRunOutput(found(selectors.sync_run_get(run_id=pk))).data)
 
 
 # ---- inbound events ------------------------------------------------------------------------
@@ -347,11 +371,12 @@ class EventListApi(ListModelMixin, TenantApiView):
 
     @extend_schema(operation_id="events_list", responses={200: EventOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the inbound events (webhooks and polled documents), newest first, with their status."""
         return self.list(request)
 
 
 def _event(pk: int) -> InboundEvent:
-    return _found(selectors.event_get(event_id=pk))
+    return found(selectors.event_get(event_id=pk))
 
 
 class EventDetailApi(TenantApiView):
@@ -360,6 +385,7 @@ class EventDetailApi(TenantApiView):
 
     @extend_schema(operation_id="events_retrieve", responses={200: EventDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one inbound event with its raw payload and the error that stopped it, if any."""
         return Response(EventDetailOutput(_event(pk)).data)
 
 
@@ -374,6 +400,7 @@ class EventReplayApi(TenantApiView):
         responses={202: EventOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Replay a failed or dead inbound event: it is processed again in the background (202)."""
         event = event_replay(event=_event(pk))
         return Response(EventOutput(event).data, status=status.HTTP_202_ACCEPTED)
 

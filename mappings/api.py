@@ -12,7 +12,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.auth import api_actor
-from core.api.errors import ApiError, CreatedCursorPagination, IdCursorPagination, StrictSerializer, error_responses
+from core.api.errors import (
+    ApiError,
+    CreatedCursorPagination,
+    IdCursorPagination,
+    StrictSerializer,
+    error_responses,
+    found,
+)
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from mappings import services
 from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
@@ -80,8 +87,8 @@ class AccountListCreateApi(TenantApiView):
 
     @extend_schema(operation_id="accounts_list", responses={200: AccountOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(AccountOutput(page, many=True).data)
+        """List the chart of accounts, imported from the ERP or CSV or added here, ordered by code."""
+        return self.page_of(AccountOutput, self.get_queryset())
 
     @extend_schema(
         operation_id="accounts_create",
@@ -91,17 +98,14 @@ class AccountListCreateApi(TenantApiView):
         examples=[OpenApiExample("Bank", value={"code": "1010", "name": "Bank", "type": "asset"}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
-        data = AccountInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        account = services.account_create(**_parent(dict(data.validated_data)), actor=_actor(request))
+        """Add one account to the chart (code, name, type, optional parent). A duplicate code is 400."""
+        data = self.validated(AccountInput)
+        account = services.account_create(**_parent(dict(data)), actor=_actor(request))
         return Response(AccountOutput(account).data, status=status.HTTP_201_CREATED)
 
 
 def _account(pk: int) -> Account:
-    account = Account.objects.select_related("parent").filter(pk=pk).first()
-    if account is None:
-        raise exceptions.NotFound("No such account.")
-    return account
+    return found(Account.objects.select_related("parent").filter(pk=pk).first(), "No such account.")
 
 
 class AccountDetailApi(TenantApiView):
@@ -109,6 +113,7 @@ class AccountDetailApi(TenantApiView):
 
     @extend_schema(operation_id="accounts_retrieve", responses={200: AccountOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one account of the chart by id."""
         return Response(AccountOutput(_account(pk)).data)
 
     @extend_schema(
@@ -118,10 +123,10 @@ class AccountDetailApi(TenantApiView):
         responses={200: AccountOutput, **WRITE_ERRORS},
     )
     def patch(self, request: Request, pk: int) -> Response:
+        """Change an account's name, type, parent or active flag; its code stays."""
         account = _account(pk)
-        data = AccountPatchInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.account_update(account=account, actor=_actor(request), **_parent(dict(data.validated_data)))
+        data = self.validated(AccountPatchInput)
+        services.account_update(account=account, actor=_actor(request), **_parent(dict(data)))
         return Response(AccountOutput(_account(pk)).data)
 
 
@@ -141,6 +146,7 @@ class AccountsImportApi(TenantApiView):
 
     @extend_schema(
         operation_id="accounts_import",
+        summary="Import accounts from a CSV file",
         request=AccountsImportInput,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: AccountsImportOutput, **WRITE_ERRORS},
@@ -150,10 +156,9 @@ class AccountsImportApi(TenantApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = AccountsImportInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(AccountsImportInput)
         try:
-            result = services.accounts_import_csv(file=data.validated_data["csv"], actor=_actor(request))
+            result = services.accounts_import_csv(file=data["csv"], actor=_actor(request))
         except services.AccountsImportError as error:
             raise ApiError(
                 status_code=400,
@@ -212,8 +217,8 @@ class MappingSetListCreateApi(TenantApiView):
 
     @extend_schema(operation_id="mapping_sets_list", responses={200: MappingSetOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(MappingSetOutput(page, many=True).data)
+        """List the mapping sets, newest first, with their status (draft, active, archived)."""
+        return self.page_of(MappingSetOutput, self.get_queryset())
 
     @extend_schema(
         operation_id="mapping_sets_create",
@@ -222,24 +227,21 @@ class MappingSetListCreateApi(TenantApiView):
         responses={201: MappingSetDetailOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = MappingSetCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        source_id = data.validated_data.get("copy_from")
+        """Start a draft mapping set, empty or as a copy of another set (`copy_from`)."""
+        data = self.validated(MappingSetCreateInput)
+        source_id = data.get("copy_from")
         if source_id is not None:
             source = MappingSet.objects.filter(pk=source_id).first()
             if source is None:
                 raise exceptions.ValidationError({"copy_from": ["No such mapping set."]})
-            draft = services.mapping_set_copy(mapping_set=source, name=data.validated_data["name"])
+            draft = services.mapping_set_copy(mapping_set=source, name=data["name"])
         else:
-            draft = services.mapping_set_create(name=data.validated_data["name"])
+            draft = services.mapping_set_create(name=data["name"])
         return Response(MappingSetDetailOutput(draft).data, status=status.HTTP_201_CREATED)
 
 
 def _mapping_set(pk: int) -> MappingSet:
-    mapping_set = MappingSet.objects.filter(pk=pk).first()
-    if mapping_set is None:
-        raise exceptions.NotFound("No such mapping set.")
-    return mapping_set
+    return found(MappingSet.objects.filter(pk=pk).first(), "No such mapping set.")
 
 
 class MappingSetDetailApi(TenantApiView):
@@ -247,6 +249,7 @@ class MappingSetDetailApi(TenantApiView):
 
     @extend_schema(operation_id="mapping_sets_retrieve", responses={200: MappingSetDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one mapping set with its account rules and value maps."""
         return Response(MappingSetDetailOutput(_mapping_set(pk)).data)
 
 
@@ -266,9 +269,8 @@ class MappingSetActivateApi(TenantApiView):
     )
     def post(self, request: Request, pk: int) -> Response:
         mapping_set = _mapping_set(pk)
-        data = ActivateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.mapping_set_activate(mapping_set=mapping_set, effective_from=data.validated_data["effective_from"])
+        data = self.validated(ActivateInput)
+        services.mapping_set_activate(mapping_set=mapping_set, effective_from=data["effective_from"])
         return Response(MappingSetDetailOutput(_mapping_set(pk)).data)
 
 
@@ -298,17 +300,15 @@ class MappingSetPreviewApi(TenantApiView):
 
     @extend_schema(
         operation_id="mapping_sets_preview",
+        summary="Preview the journal of an order under a mapping set",
         parameters=[OpenApiParameter("order", int, required=True, description="Order id")],
         responses={200: PreviewOutput, **READ_ERRORS},
         description="The journal the order would post under this set and the current policy. Writes nothing.",
     )
     def get(self, request: Request, pk: int) -> Response:
         mapping_set = _mapping_set(pk)
-        query = PreviewQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        order = preview_order_get(order_id=query.validated_data["order"])
-        if order is None:
-            raise exceptions.NotFound("No such order.")
+        query = self.validated(PreviewQuery, data=request.query_params)
+        order = found(preview_order_get(order_id=query["order"]), "No such order.")
         preview = preview_build(order=order, mapping_set=mapping_set)
         return Response(
             PreviewOutput(
@@ -343,9 +343,9 @@ class MappingSetRulesApi(TenantApiView):
 
     @extend_schema(operation_id="mapping_rules_list", responses={200: RuleOutput(many=True), **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """List the account rules of one mapping set: posting role and conditions to an account."""
         rules = _mapping_set(pk).rules.select_related("account")
-        page = self.paginate_queryset(rules)
-        return self.get_paginated_response(RuleOutput(page, many=True).data)
+        return self.page_of(RuleOutput, rules)
 
     @extend_schema(
         operation_id="mapping_rules_create",
@@ -361,10 +361,10 @@ class MappingSetRulesApi(TenantApiView):
         ],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Add an account rule to a draft set; an active or archived set refuses changes."""
         mapping_set = _mapping_set(pk)
-        data = RuleInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
+        data = self.validated(RuleInput)
+        values = dict(data)
         account = Account.objects.filter(code=values.pop("account")).first()
         if account is None:
             raise exceptions.ValidationError({"account": ["No account with this code."]})
@@ -381,9 +381,8 @@ class MappingSetRuleDeleteApi(TenantApiView):
         operation_id="mapping_rules_delete", responses={204: None, **error_responses(400, 401, 403, 404, 429)}
     )
     def delete(self, request: Request, pk: int, rule_pk: int) -> Response:
-        rule = _mapping_set(pk).rules.filter(pk=rule_pk).first()
-        if rule is None:
-            raise exceptions.NotFound("No such rule in this set.")
+        """Remove one account rule from a draft mapping set (204)."""
+        rule = found(_mapping_set(pk).rules.filter(pk=rule_pk).first(), "No such rule in this set.")
         services.account_rule_remove(rule=rule)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -406,9 +405,8 @@ class MappingSetValueMapsApi(TenantApiView):
     )
     def post(self, request: Request, pk: int) -> Response:
         mapping_set = _mapping_set(pk)
-        data = ValueMapInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        row = services.value_map_set(mapping_set=mapping_set, **data.validated_data)
+        data = self.validated(ValueMapInput)
+        row = services.value_map_set(mapping_set=mapping_set, **data)
         return Response(ValueMapOutput(row).data)
 
 

@@ -8,14 +8,13 @@ import datetime as dt
 import django_filters
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce.models import Payout, PayoutLine
-from core.api.auth import api_actor
-from core.api.errors import CreatedCursorPagination, StrictSerializer
+from core.api.errors import CreatedCursorPagination, StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from core.money import quantize
 from posting.models import JournalEntry, PostingBatch, PostingPolicy, Reconciliation
@@ -89,19 +88,42 @@ class JournalFilter(django_filters.FilterSet):
         fields = ["status", "date_from", "date_to", "source_key"]
 
 
+JOURNAL_EXAMPLE = OpenApiExample(
+    "Order journal",
+    value={
+        "id": 1042,
+        "source_key": "order:381:v2",
+        "date": "2026-03-14",
+        "currency": "EUR",
+        "memo": "Shopify order #1001",
+        "status": "pushed",
+        "total": "119.00",
+        "reverses": None,
+        "batch": None,
+        "external_ref": "JE-2026-0314-17",
+        "created_at": "2026-03-14T15:30:04Z",
+    },
+    response_only=True,
+)
+
+
 class JournalListApi(TenantApiView):
     serializer_class = JournalOutput
     filterset_class = JournalFilter
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return JournalEntry.objects.none()
+    schema_model = JournalEntry
+
+    def rows(self):
         return journals_list()
 
-    @extend_schema(operation_id="journals_list", responses={200: JournalOutput(many=True), **READ_ERRORS})
+    @extend_schema(
+        operation_id="journals_list",
+        responses={200: JournalOutput(many=True), **READ_ERRORS},
+        examples=[JOURNAL_EXAMPLE],
+    )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(JournalOutput(page, many=True).data)
+        """List the journal entries, newest first, with their totals and ERP status."""
+        return self.page_of(JournalOutput)
 
 
 class JournalDetailApi(TenantApiView):
@@ -109,9 +131,8 @@ class JournalDetailApi(TenantApiView):
 
     @extend_schema(operation_id="journals_retrieve", responses={200: JournalDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
-        entry = journal_detail(entry_id=pk)
-        if entry is None:
-            raise exceptions.NotFound("No such journal entry.")
+        """Read one journal entry with its debit and credit lines and its source document."""
+        entry = found(journal_detail(entry_id=pk), "No such journal entry.")
         return Response(JournalDetailOutput(entry).data)
 
 
@@ -156,15 +177,15 @@ class BatchListApi(TenantApiView):
     filterset_class = BatchFilter
     pagination_class = BatchPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return PostingBatch.objects.none()
+    schema_model = PostingBatch
+
+    def rows(self):
         return batches_list()
 
     @extend_schema(operation_id="batches_list", responses={200: BatchOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(BatchOutput(page, many=True).data)
+        """List the posting batches (windows of summarised entries), newest first, with their status."""
+        return self.page_of(BatchOutput)
 
 
 class BatchDetailApi(TenantApiView):
@@ -172,9 +193,8 @@ class BatchDetailApi(TenantApiView):
 
     @extend_schema(operation_id="batches_retrieve", responses={200: BatchDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
-        batch = batches_list().filter(pk=pk).first()
-        if batch is None:
-            raise exceptions.NotFound("No such batch.")
+        """Read one posting batch with its summarised lines and the entries behind them."""
+        batch = found(batches_list().filter(pk=pk).first(), "No such batch.")
         summary_entry = batch_summary_entry(batch=batch)
         data = {
             **BatchOutput(batch).data,
@@ -210,14 +230,14 @@ class TrialBalanceApi(TenantApiView):
 
     @extend_schema(
         operation_id="trial_balance_retrieve",
+        summary="Trial balance of the built-in ledger as of a date",
         parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE, required=False)],
         responses={200: TrialBalanceOutput, **READ_ERRORS},
         description="Per account and currency, posted (non-draft) entries up to and including `as_of`.",
     )
     def get(self, request: Request) -> Response:
-        query = TrialBalanceQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        as_of = query.validated_data.get("as_of")
+        query = self.validated(TrialBalanceQuery, data=request.query_params)
+        as_of = query.get("as_of")
         return Response(TrialBalanceOutput({"as_of": as_of, "rows": trial_balance(as_of=as_of)}).data)
 
 
@@ -236,6 +256,7 @@ class PolicyApi(TenantApiView):
 
     @extend_schema(operation_id="posting_policy_retrieve", responses={200: PolicySerializer, **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """Read the tenant's posting policy: when orders post, batching window, discount presentation."""
         return Response(PolicySerializer(policy_read()).data)
 
     @extend_schema(
@@ -245,10 +266,9 @@ class PolicyApi(TenantApiView):
         responses={200: PolicySerializer, **WRITE_ERRORS},
     )
     def patch(self, request: Request) -> Response:
-        data = PolicySerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        policy = policy_update(**data.validated_data, actor=actor, actor_label=actor_label)
+        """Change the posting policy; entries already posted keep the policy they were posted under."""
+        data = self.validated(PolicySerializer)
+        policy = policy_update(**data, **self.who())
         return Response(PolicySerializer(policy).data)
 
 
@@ -345,15 +365,15 @@ class PayoutListApi(TenantApiView):
     filterset_class = PayoutFilter
     pagination_class = PayoutPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Payout.objects.none()
+    schema_model = Payout
+
+    def rows(self):
         return payouts_list()
 
     @extend_schema(operation_id="payouts_list", responses={200: PayoutOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(PayoutOutput(page, many=True).data)
+        """List the payouts with their reconciliation state and difference, newest first."""
+        return self.page_of(PayoutOutput)
 
 
 class PayoutDetailApi(TenantApiView):
@@ -361,9 +381,8 @@ class PayoutDetailApi(TenantApiView):
 
     @extend_schema(operation_id="payouts_retrieve", responses={200: PayoutDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
-        view = payout_reconciliation(payout_id=pk)
-        if view is None:
-            raise exceptions.NotFound("No such payout.")
+        """Read one payout with each line's match: the posted document or the role it was booked to."""
+        view = found(payout_reconciliation(payout_id=pk), "No such payout.")
         payout = payouts_list().get(pk=pk)
         data = {
             **PayoutOutput(payout).data,
@@ -410,15 +429,15 @@ class ReconciliationListApi(TenantApiView):
     filterset_class = ReconciliationFilter
     pagination_class = ReconciliationPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Reconciliation.objects.none()
+    schema_model = Reconciliation
+
+    def rows(self):
         return reconciliations_list()
 
     @extend_schema(operation_id="reconciliations_list", responses={200: ReconciliationOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(ReconciliationOutput(page, many=True).data)
+        """List the payout reconciliations with their status and difference, newest first."""
+        return self.page_of(ReconciliationOutput)
 
 
 class LedgerPeriodOutput(serializers.Serializer):
@@ -468,10 +487,8 @@ class LedgerPeriodCloseApi(_LedgerPeriodWriteApi):
         description="Close the ledger through a month end (audited; tenant admins only).",
     )
     def post(self, request: Request) -> Response:
-        data = LedgerPeriodCloseInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, label = api_actor(request)
-        period = period_close(through=data.validated_data["closed_through"], actor=actor, actor_label=label)
+        data = self.validated(LedgerPeriodCloseInput)
+        period = period_close(through=data["closed_through"], **self.who())
         return Response(LedgerPeriodOutput(period).data)
 
 
@@ -484,10 +501,8 @@ class LedgerPeriodReopenApi(_LedgerPeriodWriteApi):
         description="Reopen periods back to an earlier month end or to none (audited; tenant admins only).",
     )
     def post(self, request: Request) -> Response:
-        data = LedgerPeriodReopenInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, label = api_actor(request)
-        period = period_reopen(through=data.validated_data["closed_through"], actor=actor, actor_label=label)
+        data = self.validated(LedgerPeriodReopenInput)
+        period = period_reopen(through=data["closed_through"], **self.who())
         return Response(LedgerPeriodOutput(period).data)
 
 

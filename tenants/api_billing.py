@@ -14,7 +14,6 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.auth import api_actor
 from core.api.errors import StrictSerializer
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
 from tenants.api.tenants import partner_tenant
@@ -68,6 +67,7 @@ class RateCardListApi(PartnerApiView):
 
     @extend_schema(operation_id="rate_cards_list", responses={200: RateCardOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the partner's rate cards, one per plan, with a price for every metric."""
         cards = rate_cards_for_partner(partner=request.partner)
         return Response(RateCardOutput(list(cards.values()), many=True).data)
 
@@ -95,20 +95,17 @@ class RateCardDetailApi(PartnerApiView):
         ],
     )
     def put(self, request: Request, plan: str) -> Response:
+        """Replace the rate card of one plan (partner admins only); audited."""
         if plan not in Tenant.Plan.values:
             raise exceptions.NotFound("No such plan.")
-        data = RateCardInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        actor, actor_label = api_actor(request)
+        values = self.validated(RateCardInput)
         card = rate_card_set(
             partner=request.partner,
             plan=plan,
             currency=values["currency"],
             monthly_fee=values["monthly_fee"],
             lines={line["metric"]: (line["included"], line["unit_price"]) for line in values["lines"]},
-            actor=actor,
-            actor_label=actor_label or "",
+            **self.who() or "",
         )
         return Response(RateCardOutput(card).data)
 
@@ -156,9 +153,8 @@ class StatementListApi(PartnerApiView):
         },
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        query = StatementQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        values = query.validated_data
+        """Usage statements for one month, one per tenant, as JSON or CSV."""
+        values = self.validated(StatementQuery, data=request.query_params)
         if values.get("month"):
             year, month = (int(part) for part in values["month"].split("-"))
             start = dt.date(year, month, 1)

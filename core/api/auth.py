@@ -124,6 +124,12 @@ def api_actor(request: Request) -> tuple[Any | None, str | None]:
     return request.user, None
 
 
+def api_who(request: Request) -> dict[str, Any]:
+    """`api_actor` as the keyword arguments services take: `service(..., **api_who(request))`."""
+    actor, actor_label = api_actor(request)
+    return {"actor": actor, "actor_label": actor_label}
+
+
 def required_scope(view: object, method: str) -> str:
     if getattr(view, "admin_scope", False):
         return ADMIN

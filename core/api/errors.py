@@ -7,7 +7,7 @@ Every error answers `{"error": {"code", "message", "details", "request_id"}}`: D
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -32,6 +32,16 @@ DEFAULT_CODES = {
     422: "unprocessable",
     429: "throttled",
 }
+
+
+T = TypeVar("T")
+
+
+def found(value: T | None, message: str | None = None) -> T:
+    """A lookup's `None` as the API's 404 (`message` or DRF's "Not found.")."""
+    if value is None:
+        raise exceptions.NotFound(message)
+    return value
 
 
 class ApiError(exceptions.APIException):
@@ -134,16 +144,16 @@ def _nul_paths(value: Any, path: str = "") -> list[str]:
     if isinstance(value, str):
         return [path or "non_field_errors"] if "\x00" in value else []
     if isinstance(value, dict):
-        found = []
+        paths = []
         for key, item in value.items():
             here = f"{path}.{key}" if path else str(key)
-            found += [here] if "\x00" in str(key) else _nul_paths(item, here)
-        return found
+            paths += [here] if "\x00" in str(key) else _nul_paths(item, here)
+        return paths
     if isinstance(value, list):
         return [
-            found
+            nested
             for index, item in enumerate(value)
-            for found in _nul_paths(item, f"{path}.{index}" if path else str(index))
+            for nested in _nul_paths(item, f"{path}.{index}" if path else str(index))
         ]
     return []
 

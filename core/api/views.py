@@ -3,17 +3,24 @@
 - `ApiView`: Idempotency-Key on POST/PATCH, scopes from `core.api.auth.HasScope`, and
   `session_roles`: when set, only a session user with one of these membership roles may write
   (an API key is governed by its scopes alone). Each view declares its own roles.
+- `deprecated`: a `core.api.deprecation.Deprecation` puts the Deprecation/Sunset headers on every
+  response of the view (and marks its operation deprecated in the schema).
 - `TenantApiView` answers on tenant domains only, `PartnerApiView` on the partner console only.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import generics
+from rest_framework import generics, serializers
 from rest_framework.request import Request
+from rest_framework.response import Response
 
-from core.api.auth import request_api_key
+from core.api.auth import api_who, request_api_key
+from core.api.deprecation import Deprecation
 from core.api.errors import error_responses
 from core.api.idempotency import IdempotentMixin
 
@@ -29,12 +36,15 @@ WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429)
 
 
 # Every API view derives from ApiView. `session_roles` empty means any role whose scopes allow the
-# method. The docstring below is what the OpenAPI schema shows for views without their own
-# docstring (drf-spectacular reads it through the MRO): kept word for word so the schema is unchanged.
+# method. The schema never shows this docstring: core.api.schema reads a view's own words only.
 class ApiView(IdempotentMixin, generics.GenericAPIView):
-    """Base of this module's views. `session_roles` narrows which session roles may write."""
+    """Base of every API view: scopes, `session_roles`, Idempotency-Key, deprecation headers, and the
+    steps every handler repeats (`validated`, `who`, `page_of`)."""
 
     session_roles: tuple[str, ...] = ()
+    deprecated: Deprecation | None = None
+    # The model the schema generator reads: it runs without a request, so `rows()` cannot.
+    schema_model: type[models.Model] | None = None
 
     def check_permissions(self, request: Request) -> None:
         super().check_permissions(request)
@@ -45,6 +55,39 @@ class ApiView(IdempotentMixin, generics.GenericAPIView):
             and getattr(request, "membership_role", None) not in self.session_roles
         ):
             self.permission_denied(request, message="Your role may not do this.")
+
+    def get_queryset(self) -> Any:
+        if self.schema_model is not None and getattr(self, "swagger_fake_view", False):
+            return self.schema_model.objects.none()
+        return self.rows()
+
+    def rows(self) -> Any:
+        """The view's rows for this request (views with `schema_model` define it)."""
+        return super().get_queryset()
+
+    def validated(self, serializer_class: type[serializers.Serializer], *, data: Any = None, **kwargs: Any) -> Any:
+        """The request body (or `data`, e.g. the query string) checked by `serializer_class`: its
+        validated data, or a 400 naming each bad field."""
+        serializer = serializer_class(data=self.request.data if data is None else data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def page_of(self, output: type[serializers.Serializer], rows: Any = None) -> Response:
+        """One page of `rows` (default: the view's queryset through its filters) shown by `output`."""
+        if rows is None:
+            rows = self.filter_queryset(self.get_queryset())
+        return self.get_paginated_response(output(self.paginate_queryset(rows), many=True).data)
+
+    def who(self) -> dict[str, Any]:
+        """Who acts, as services' `actor`/`actor_label` keywords (a key acts as `api-key:<prefix>`)."""
+        return api_who(self.request)
+
+    def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.deprecated is not None:
+            for name, value in self.deprecated.headers().items():
+                response[name] = value
+        return response
 
 
 class TenantApiView(ApiView):

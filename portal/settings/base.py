@@ -204,7 +204,7 @@ WORKER_HEARTBEAT_KEY = "tillbridge:worker-heartbeat"
 WORKER_HEARTBEAT_MAX_AGE = 90
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.ApiAutoSchema",
     # API keys first: its WWW-Authenticate header makes unauthenticated calls 401, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.api.auth.ApiKeyAuthentication",

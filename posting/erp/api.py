@@ -10,7 +10,6 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.auth import api_actor
 from core.api.errors import ApiError, StrictSerializer, error_responses
 from core.api.views import TenantApiView
 from posting.erp import connections, selectors, services
@@ -58,22 +57,20 @@ class TargetApi(TenantApiView):
 
     @extend_schema(operation_id="erp_target_retrieve", responses={200: TargetOutput, **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """Read where journals are pushed: the built-in ledger or an ERP connection, and since when."""
         return Response(TargetOutput(_target_data(services.erp_target_get())).data)
 
     @extend_schema(operation_id="erp_target_update", request=TargetInput, responses={200: TargetOutput, **WRITE_ERRORS})
     def put(self, request: Request) -> Response:
-        data = TargetInput(data=request.data)
-        data.is_valid(raise_exception=True)
+        """Set where journals are pushed: an ERP connection (ready to post) or none for the built-in ledger."""
+        data = self.validated(TargetInput)
         connection = None
-        if data.validated_data["connection_id"] is not None:
-            connection = connections.erp_connection_get(pk=data.validated_data["connection_id"])
+        if data["connection_id"] is not None:
+            connection = connections.erp_connection_get(pk=data["connection_id"])
             if connection is None:
                 raise ApiError(status_code=404, code="not_found", message="No such ERP connection.")
         try:
-            actor, actor_label = api_actor(request)
-            target = services.erp_target_set(
-                connection=connection, since=data.validated_data.get("since"), actor=actor, actor_label=actor_label
-            )
+            target = services.erp_target_set(connection=connection, since=data.get("since"), **self.who())
         except ValidationError as error:
             raise ApiError(status_code=422, code="connection_not_ready", message=" ".join(error.messages)) from error
         return Response(TargetOutput(_target_data(target)).data)
@@ -107,11 +104,11 @@ class PushListApi(TenantApiView):
 
     @extend_schema(operation_id="erp_pushes_list", responses={200: PushOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """List the ERP pushes of journal entries, filterable by `status`, with attempts and errors."""
         wanted = request.query_params.get("status") or None
         if wanted is not None and wanted not in ErpPush.Status.values:
             raise ApiError(status_code=400, code="invalid", message=f"status must be one of {ErpPush.Status.values}.")
-        page = self.paginate_queryset(selectors.pushes_list(status=wanted))
-        return self.get_paginated_response(PushOutput(page, many=True).data)
+        return self.page_of(PushOutput, selectors.pushes_list(status=wanted))
 
 
 class RepushOutput(serializers.Serializer):
@@ -125,6 +122,7 @@ class RepushApi(TenantApiView):
 
     @extend_schema(operation_id="erp_push_retry", request=None, responses={202: RepushOutput, **WRITE_ERRORS})
     def post(self, request: Request, entry_id: int) -> Response:
+        """Queue one journal entry's ERP push again, whatever its last attempt said (202)."""
         if not selectors.entry_exists(entry_id=entry_id):
             raise ApiError(status_code=404, code="not_found", message="No such journal entry.")
         erp_push_dispatch(entry_id=entry_id, force=True)
@@ -154,6 +152,7 @@ class ChartImportCreateApi(TenantApiView):
         operation_id="erp_chart_import_create", request=None, responses={201: ChartImportOutput, **WRITE_ERRORS}
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Fetch the chart of accounts from an ERP connection now and keep it as an import to review (201)."""
         connection = connections.erp_connection_get(pk=pk)
         if connection is None:
             raise ApiError(status_code=404, code="not_found", message="No such ERP connection.")
@@ -180,6 +179,7 @@ class ChartImportDetailApi(TenantApiView):
 
     @extend_schema(operation_id="erp_chart_import_retrieve", responses={200: ChartImportOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one chart-of-accounts import from the ERP: its status and the accounts it found."""
         return Response(ChartImportOutput(self._get(pk)).data)
 
 
@@ -190,10 +190,10 @@ class ChartImportApplyApi(ChartImportDetailApi):
         operation_id="erp_chart_import_apply", request=None, responses={200: ChartImportOutput, **WRITE_ERRORS}
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Apply a finished chart import: add and update the accounts it found."""
         chart_import = self._get(pk)
         try:
-            actor, actor_label = api_actor(request)
-            chart_import_apply(chart_import=chart_import, actor=actor, actor_label=actor_label)
+            chart_import_apply(chart_import=chart_import, **self.who())
         except ValueError as error:
             raise ApiError(status_code=409, code="not_applicable", message=str(error)) from error
         chart_import.refresh_from_db()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import IdCursorPagination, StrictSerializer
+from core.api.errors import IdCursorPagination, StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from promotions import prices
 from promotions.api.promotions import (
@@ -18,7 +18,6 @@ from promotions.api.promotions import (
     TenantDateTimeField,
     _refused,
     _version_values,
-    _who,
 )
 from promotions.models import ChannelPrice, PriceList
 
@@ -68,10 +67,10 @@ class ChannelPriceOutput(serializers.Serializer):
 
 
 def _price_list(pk: int):
-    price_list = PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first()
-    if price_list is None:
-        raise exceptions.NotFound("No such price list.")
-    return price_list
+    return found(
+        PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first(),
+        "No such price list.",
+    )
 
 
 class PriceListListCreateApi(TenantApiView):
@@ -83,8 +82,8 @@ class PriceListListCreateApi(TenantApiView):
 
     @extend_schema(operation_id="price_lists_list", responses={200: PriceListOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(PriceListOutput(page, many=True).data)
+        """List the price lists with their status and channels, newest first."""
+        return self.page_of(PriceListOutput, self.get_queryset())
 
     @extend_schema(
         operation_id="price_lists_create",
@@ -93,10 +92,10 @@ class PriceListListCreateApi(TenantApiView):
         responses={201: PriceListOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = PriceListInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = _version_values(data.validated_data)
-        price_list = prices.price_list_create(**values, **_who(request))
+        """Create a draft price list: prices per SKU for the chosen channels."""
+        data = self.validated(PriceListInput)
+        values = _version_values(data)
+        price_list = prices.price_list_create(**values, **self.who())
         return Response(PriceListOutput(_price_list(price_list.pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -105,10 +104,12 @@ class PriceListDetailApi(TenantApiView):
 
     @extend_schema(operation_id="price_lists_retrieve", responses={200: PriceListOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one price list with its prices and its deployment per channel."""
         return Response(PriceListOutput(_price_list(pk)).data)
 
     @extend_schema(
         operation_id="price_lists_edit",
+        summary="Edit a price list as a new version",
         request=PriceListEditInput,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: PriceListOutput, **WRITE_ERRORS},
@@ -116,13 +117,18 @@ class PriceListDetailApi(TenantApiView):
     )
     def patch(self, request: Request, pk: int) -> Response:
         price_list = _price_list(pk)
-        data = PriceListEditInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        prices.price_list_edit(price_list=price_list, **_version_values(data.validated_data), **_who(request))
+        data = self.validated(PriceListEditInput)
+        prices.price_list_edit(price_list=price_list, **_version_values(data), **self.who())
         return Response(PriceListOutput(_price_list(pk)).data)
 
 
 PRICE_ACTIONS = ("validate", "submit", "approve", "publish")
+PRICE_ACTION_DOCS = {
+    "validate": "Check the price list's prices against the channels' rules before it is submitted.",
+    "submit": "Submit the validated price list for approval.",
+    "approve": "Approve the submitted price list (a person other than its author).",
+    "publish": "Publish the approved price list: its prices are written to each channel in the background.",
+}
 
 
 def _price_action_view(action: str) -> type[TenantApiView]:
@@ -134,10 +140,11 @@ def _price_action_view(action: str) -> type[TenantApiView]:
             request=None,
             parameters=[IDEMPOTENCY_PARAMETER],
             responses={200: PriceListOutput, **WRITE_ERRORS},
+            description=PRICE_ACTION_DOCS[action],
         )
         def post(self, request: Request, pk: int) -> Response:
             price_list = _price_list(pk)
-            who = _who(request)
+            who = self.who()
             try:
                 if action == "validate":
                     prices.price_list_validate(price_list=price_list, **who)
@@ -160,9 +167,9 @@ class ChannelPriceListApi(TenantApiView):
     serializer_class = ChannelPriceOutput
     pagination_class = IdCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ChannelPrice.objects.none()
+    schema_model = ChannelPrice
+
+    def rows(self):
         return ChannelPrice.objects.filter(deployment__version__price_list_id=self.kwargs["pk"]).select_related(
             "connection"
         )
@@ -173,6 +180,6 @@ class ChannelPriceListApi(TenantApiView):
         description="Every price a channel showed for this list after a publish, and when.",
     )
     def get(self, request: Request, pk: int) -> Response:
+        """The prices each channel shows for this price list's SKUs, as last read back."""
         _price_list(pk)
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ChannelPriceOutput(page, many=True).data)
+        return self.page_of(ChannelPriceOutput, self.get_queryset())

@@ -11,8 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from connectors.models import Connection
-from core.api.auth import api_actor
-from core.api.errors import ApiError, CreatedCursorPagination, StrictSerializer
+from core.api.auth import api_who
+from core.api.errors import ApiError, CreatedCursorPagination, StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from core.tenancy import tenant_zone
 from promotions import deployment, lifecycle, selectors
@@ -27,11 +27,6 @@ from promotions.models import (
 
 MAX_INT = 2**31 - 1
 MAX_ID = 2**63 - 1
-
-
-def _who(request: Request) -> dict:
-    actor, label = api_actor(request)
-    return {"actor": actor, "actor_label": label}
 
 
 def _refused(error: PermissionDenied) -> ApiError:
@@ -134,11 +129,11 @@ def _version_values(data: dict) -> dict:
     values = dict(data)
     if "channels" in values:
         ids = values.pop("channels")
-        found = {c.pk: c for c in Connection.objects.filter(pk__in=ids, vendor__in=SALES_CHANNEL_VENDORS)}
-        missing = [pk for pk in ids if pk not in found]
+        channels = {c.pk: c for c in Connection.objects.filter(pk__in=ids, vendor__in=SALES_CHANNEL_VENDORS)}
+        missing = [pk for pk in ids if pk not in channels]
         if missing:
             raise exceptions.ValidationError({"channels": [f"No sales channel with id {pk}." for pk in missing]})
-        values["channels"] = [found[pk] for pk in ids]
+        values["channels"] = [channels[pk] for pk in ids]
     for field in ("eligibility", "exclusions", "pricing"):
         if field in values:
             values[field] = _plain_json(values[field])
@@ -253,10 +248,7 @@ class ActionOutput(serializers.Serializer):
 
 
 def _promotion(pk: int) -> Promotion:
-    promotion = selectors.promotion_get(pk=pk)
-    if promotion is None:
-        raise exceptions.NotFound("No such promotion.")
-    return promotion
+    return found(selectors.promotion_get(pk=pk), "No such promotion.")
 
 
 class PromotionPagination(CreatedCursorPagination):
@@ -295,8 +287,8 @@ class PromotionListCreateApi(TenantApiView):
         responses={200: PromotionOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(PromotionOutput(page, many=True).data)
+        """List the promotions with their status and current version, newest first."""
+        return self.page_of(PromotionOutput, self.get_queryset())
 
     @extend_schema(
         operation_id="promotions_create",
@@ -306,10 +298,10 @@ class PromotionListCreateApi(TenantApiView):
         examples=[OpenApiExample("Percent off two weeks", value=EXAMPLE, request_only=True)],
     )
     def post(self, request: Request) -> Response:
-        data = PromotionCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = _version_values(data.validated_data)
-        promotion = lifecycle.promotion_create(**values, **_who(request))
+        """Create a draft promotion: type, eligibility, window, channels and funding."""
+        data = self.validated(PromotionCreateInput)
+        values = _version_values(data)
+        promotion = lifecycle.promotion_create(**values, **self.who())
         return Response(PromotionDetailOutput(_promotion(promotion.pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -318,10 +310,12 @@ class PromotionDetailApi(TenantApiView):
 
     @extend_schema(operation_id="promotions_retrieve", responses={200: PromotionDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one promotion with its versions and its deployment per channel."""
         return Response(PromotionDetailOutput(_promotion(pk)).data)
 
     @extend_schema(
         operation_id="promotions_edit",
+        summary="Edit a promotion as a new version",
         request=PromotionEditInput,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: PromotionDetailOutput, **WRITE_ERRORS},
@@ -329,11 +323,10 @@ class PromotionDetailApi(TenantApiView):
     )
     def patch(self, request: Request, pk: int) -> Response:
         promotion = _promotion(pk)
-        data = PromotionEditInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        if not data.validated_data:
+        data = self.validated(PromotionEditInput)
+        if not data:
             raise exceptions.ValidationError({"non_field_errors": ["Nothing to change."]})
-        lifecycle.promotion_edit(promotion=promotion, **_version_values(data.validated_data), **_who(request))
+        lifecycle.promotion_edit(promotion=promotion, **_version_values(data), **self.who())
         return Response(PromotionDetailOutput(_promotion(pk)).data)
 
 
@@ -341,7 +334,7 @@ ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resum
 
 
 def _act(action: str, promotion: Promotion, data: dict, request: Request) -> dict:
-    who = _who(request)
+    who = api_who(request)
     channels = data.get("channels")
     result: dict = {}
     if action == "validate":
@@ -385,10 +378,9 @@ def _action_view(action: str) -> type[TenantApiView]:
         )
         def post(self, request: Request, pk: int) -> Response:
             promotion = _promotion(pk)
-            data = ActionInput(data=request.data)
-            data.is_valid(raise_exception=True)
+            data = self.validated(ActionInput)
             try:
-                result = _act(action, promotion, data.validated_data, request)
+                result = _act(action, promotion, data, request)
             except PermissionDenied as error:
                 raise _refused(error) from None
             body = {"promotion": _promotion(pk), **result}
@@ -418,8 +410,8 @@ class DeploymentListApi(TenantApiView):
         responses={200: DeploymentOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(DeploymentOutput(page, many=True).data)
+        """List the promotion deployments per channel with their state and last error."""
+        return self.page_of(DeploymentOutput, self.get_queryset())
 
 
 class KpiOutput(serializers.Serializer):
@@ -438,4 +430,5 @@ class KpiApi(TenantApiView):
 
     @extend_schema(operation_id="promotions_kpis", responses={200: KpiOutput, **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """Promotion KPIs: activation accuracy, approval-to-live times per channel, stock-guard pauses and rollbacks."""
         return Response(KpiOutput(selectors.promotion_kpis()).data)

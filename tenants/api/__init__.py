@@ -27,7 +27,7 @@ urlpatterns = [
     path("api-keys/<str:prefix>/revoke/", ApiKeyRevokeApi.as_view(), name="api-key-revoke"),
     path("usage/", UsageApi.as_view(), name="api-usage"),
     path("audit/", AuditEventListApi.as_view(), name="api-audit"),
-    # The first name of the same list, kept for clients that use it (not in the schema).
+    # The first name of the same list, deprecated (Deprecation/Sunset headers; docs/api-changelog.md).
     path("audit-events/", AuditEventLegacyListApi.as_view(), name="api-audit-events"),
     path("webhooks/", WebhookListCreateApi.as_view(), name="api-webhooks"),
     path("webhooks/<int:pk>/", WebhookDeactivateApi.as_view(), name="api-webhook-detail"),

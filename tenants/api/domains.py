@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.auth import api_actor
-from core.api.errors import StrictSerializer
+from core.api.errors import StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
 from tenants.domains import (
     challenge_name,
@@ -54,9 +53,9 @@ class DomainVerificationListCreateApi(PartnerApiView):
     serializer_class = DomainVerificationOutput
     admin_scope = True
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return DomainVerification.objects.none()
+    schema_model = DomainVerification
+
+    def rows(self):
         return domain_verifications_for_partner(partner=self.request.partner)
 
     @extend_schema(
@@ -64,8 +63,8 @@ class DomainVerificationListCreateApi(PartnerApiView):
         responses={200: DomainVerificationOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(DomainVerificationOutput(page, many=True).data)
+        """List the partner's custom domains and their DNS verification state."""
+        return self.page_of(DomainVerificationOutput, self.get_queryset())
 
     @extend_schema(
         operation_id="domain_verifications_create",
@@ -75,20 +74,14 @@ class DomainVerificationListCreateApi(PartnerApiView):
         examples=[OpenApiExample("Claim", value={"domain": "shops.partner.example"}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
-        data = DomainVerificationCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        verification = domain_verification_create(
-            partner=request.partner, actor=actor, actor_label=actor_label, **data.validated_data
-        )
+        """Claim a custom domain; the answer names the DNS TXT record that proves it."""
+        data = self.validated(DomainVerificationCreateInput)
+        verification = domain_verification_create(partner=request.partner, **self.who(), **data)
         return Response(DomainVerificationOutput(verification).data, status=status.HTTP_201_CREATED)
 
 
 def _partner_verification(request: Request, pk: int) -> DomainVerification:
-    verification = domain_verifications_for_partner(partner=request.partner).filter(pk=pk).first()
-    if verification is None:
-        raise exceptions.NotFound("No such domain.")
-    return verification
+    return found(domain_verifications_for_partner(partner=request.partner).filter(pk=pk).first(), "No such domain.")
 
 
 class DomainVerificationDetailApi(PartnerApiView):
@@ -99,6 +92,7 @@ class DomainVerificationDetailApi(PartnerApiView):
         operation_id="domain_verifications_retrieve", responses={200: DomainVerificationOutput, **READ_ERRORS}
     )
     def get(self, request: Request, pk: int) -> Response:
+        """Read one custom domain claim and the DNS record it waits for."""
         return Response(DomainVerificationOutput(_partner_verification(request, pk)).data)
 
 
@@ -113,7 +107,7 @@ class DomainVerificationCheckApi(PartnerApiView):
         responses={200: DomainVerificationOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Look up the DNS record now and mark the domain verified when it matches."""
         verification = _partner_verification(request, pk)
-        actor, actor_label = api_actor(request)
-        verification = domain_verification_check(verification=verification, actor=actor, actor_label=actor_label)
+        verification = domain_verification_check(verification=verification, **self.who())
         return Response(DomainVerificationOutput(verification).data)

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.auth import api_actor, principal_scopes
-from core.api.errors import StrictSerializer
+from core.api.errors import StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
 from tenants.api.tenants import partner_tenant
 from tenants.api_keys import api_key_create, api_key_revoke, api_keys_for_partner, api_keys_for_tenant
@@ -62,15 +62,15 @@ class ApiKeyListCreateApi(ApiView):
     admin_scope = True
     idempotency_redact = ("key",)
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ApiKey.objects.none()
+    schema_model = ApiKey
+
+    def rows(self):
         return _keys_scope(self.request)
 
     @extend_schema(operation_id="api_keys_list", responses={200: ApiKeyOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ApiKeyOutput(page, many=True).data)
+        """List the API keys of the caller's partner or tenant: prefix, scopes, last use; never the secret."""
+        return self.page_of(ApiKeyOutput, self.get_queryset())
 
     @extend_schema(
         operation_id="api_keys_create",
@@ -80,10 +80,9 @@ class ApiKeyListCreateApi(ApiView):
         examples=[OpenApiExample("Read-only key", value={"name": "BI export", "scopes": ["read"]}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
+        """Create an API key with the given scopes; the secret is shown in this response only."""
         _keys_scope(request)
-        data = ApiKeyCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = self.validated(ApiKeyCreateInput)
         beyond = sorted(set(values["scopes"]) - principal_scopes(request))
         if beyond:
             raise exceptions.ValidationError({"scopes": [f"You cannot grant scopes you do not hold: {beyond}."]})
@@ -120,9 +119,7 @@ class ApiKeyRevokeApi(ApiView):
         responses={200: ApiKeyOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, prefix: str) -> Response:
-        api_key = _keys_scope(request).filter(prefix=prefix).first()
-        if api_key is None:
-            raise exceptions.NotFound("No such key.")
-        actor, actor_label = api_actor(request)
-        api_key = api_key_revoke(api_key=api_key, actor=actor, actor_label=actor_label)
+        """Revoke an API key by its prefix; calls with it answer 401 from now on."""
+        api_key = found(_keys_scope(request).filter(prefix=prefix).first(), "No such key.")
+        api_key = api_key_revoke(api_key=api_key, **self.who())
         return Response(ApiKeyOutput(api_key).data)

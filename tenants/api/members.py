@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.auth import api_actor
-from core.api.errors import StrictSerializer, error_responses
+from core.api.errors import StrictSerializer, error_responses, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
 from tenants import selectors, services
 from tenants.api.tenants import partner_tenant
@@ -39,6 +38,7 @@ class BrandApi(PartnerApiView):
 
     @extend_schema(operation_id="brand_retrieve", responses={200: BrandSerializer, **READ_ERRORS})
     def get(self, request: Request) -> Response:
+        """Read the partner's brand: name, colours, logo and support email shown to its tenants."""
         return Response(BrandSerializer(request.partner).data)
 
     @extend_schema(
@@ -49,12 +49,9 @@ class BrandApi(PartnerApiView):
         examples=[OpenApiExample("Colours", value={"primary_colour": "#0E5E6F"}, request_only=True)],
     )
     def patch(self, request: Request) -> Response:
-        data = BrandSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        partner = services.partner_brand_update(
-            partner=request.partner, actor=actor, actor_label=actor_label, **data.validated_data
-        )
+        """Change the partner's brand (partner admins only); audited."""
+        data = self.validated(BrandSerializer, partial=True)
+        partner = services.partner_brand_update(partner=request.partner, **self.who(), **data)
         return Response(BrandSerializer(partner).data)
 
 
@@ -92,15 +89,15 @@ class MemberListInviteApi(PartnerApiView):
     serializer_class = MemberOutput
     admin_scope = True
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Membership.objects.none()
+    schema_model = Membership
+
+    def rows(self):
         return selectors.partner_members(partner=self.request.partner)
 
     @extend_schema(operation_id="members_list", responses={200: MemberOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(MemberOutput(page, many=True).data)
+        """List the partner's members and pending invitations with their roles."""
+        return self.page_of(MemberOutput, self.get_queryset())
 
     @extend_schema(
         operation_id="members_invite",
@@ -116,19 +113,16 @@ class MemberListInviteApi(PartnerApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = MemberInviteInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        """Invite a person by email with a role; the invitation link is sent by email."""
+        values = self.validated(MemberInviteInput)
         tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
-        actor, actor_label = api_actor(request)
         added = member_invite(
             partner=request.partner,
             email=values["email"],
             name=values["name"],
             role=values["role"],
             tenant=tenant,
-            actor=actor,
-            actor_label=actor_label,
+            **self.who(),
             request=request._request,
         )
         body = {"email": added.email, "role": added.role, "tenant": added.tenant, "status": "invited"}
@@ -141,9 +135,7 @@ class MemberRevokeApi(PartnerApiView):
 
     @extend_schema(operation_id="members_revoke", responses={204: None, **error_responses(401, 403, 404, 429)})
     def delete(self, request: Request, pk: int) -> Response:
-        membership = selectors.partner_members(partner=request.partner).filter(pk=pk).first()
-        if membership is None:
-            raise exceptions.NotFound("No such member.")
-        actor, actor_label = api_actor(request)
-        services.membership_revoke(membership=membership, actor=actor, actor_label=actor_label)
+        """Remove a member or cancel an invitation (204); audited."""
+        membership = found(selectors.partner_members(partner=request.partner).filter(pk=pk).first(), "No such member.")
+        services.membership_revoke(membership=membership, **self.who())
         return Response(status=status.HTTP_204_NO_CONTENT)

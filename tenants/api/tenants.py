@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.auth import api_actor, principal_scopes, request_api_key
-from core.api.errors import StrictSerializer
+from core.api.auth import principal_scopes, request_api_key
+from core.api.errors import StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView, PartnerApiView
 from tenants import selectors, services
 from tenants.models import (
@@ -76,15 +76,15 @@ class TenantListCreateApi(PartnerApiView):
     filterset_class = TenantFilter
     session_roles = (Membership.Role.PARTNER_ADMIN,)
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Tenant.objects.none()
+    schema_model = Tenant
+
+    def rows(self):
         return selectors.partner_tenants(partner=self.request.partner)
 
     @extend_schema(operation_id="tenants_list", responses={200: TenantOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(TenantOutput(page, many=True).data)
+        """List the partner's tenants (retail customers) with their plan, status and domain."""
+        return self.page_of(TenantOutput)
 
     @extend_schema(
         operation_id="tenants_create",
@@ -97,21 +97,15 @@ class TenantListCreateApi(PartnerApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = TenantCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        created = services.tenant_create(
-            partner=request.partner, actor=actor, actor_label=actor_label, **data.validated_data
-        )
+        """Provision a tenant: its schema, domain and first admin invitation (partner admins only)."""
+        data = self.validated(TenantCreateInput)
+        created = services.tenant_create(partner=request.partner, **self.who(), **data)
         tenant = selectors.partner_tenants(partner=request.partner).get(pk=created.tenant.pk)
         return Response(TenantOutput(tenant).data, status=status.HTTP_201_CREATED)
 
 
 def partner_tenant(request: Request, slug: str) -> Tenant:
-    tenant = selectors.partner_tenants(partner=request.partner).filter(slug=slug).first()
-    if tenant is None:
-        raise exceptions.NotFound("No such tenant.")
-    return tenant
+    return found(selectors.partner_tenants(partner=request.partner).filter(slug=slug).first(), "No such tenant.")
 
 
 class TenantDetailApi(PartnerApiView):
@@ -121,6 +115,7 @@ class TenantDetailApi(PartnerApiView):
         operation_id="tenants_retrieve", responses={200: TenantOutput, **READ_ERRORS}, examples=[TENANT_EXAMPLE]
     )
     def get(self, request: Request, slug: str) -> Response:
+        """Read one of the partner's tenants by slug."""
         return Response(TenantOutput(partner_tenant(request, slug)).data)
 
 
@@ -131,8 +126,7 @@ class _TenantStatusApi(PartnerApiView):
 
     def status_set(self, request: Request, slug: str) -> Response:
         tenant = partner_tenant(request, slug)
-        actor, actor_label = api_actor(request)
-        services.tenant_status_set(tenant=tenant, status=self.target_status, actor=actor, actor_label=actor_label)
+        services.tenant_status_set(tenant=tenant, status=self.target_status, **self.who())
         return Response(TenantOutput(partner_tenant(request, slug)).data)
 
 
@@ -146,6 +140,7 @@ class TenantSuspendApi(_TenantStatusApi):
         responses={200: TenantOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, slug: str) -> Response:
+        """Suspend a tenant: its portal and API refuse requests and its syncs stop."""
         return self.status_set(request, slug)
 
 
@@ -159,6 +154,7 @@ class TenantResumeApi(_TenantStatusApi):
         responses={200: TenantOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, slug: str) -> Response:
+        """Resume a suspended tenant: its portal, API and syncs work again."""
         return self.status_set(request, slug)
 
 

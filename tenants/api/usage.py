@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import datetime
 
 import django_filters
 from django.http import HttpResponse
@@ -14,6 +15,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api.deprecation import Deprecation
 from core.api.errors import CreatedCursorPagination, error_responses
 from core.api.views import PartnerApiView
 from tenants import selectors
@@ -78,9 +80,8 @@ class UsageApi(PartnerApiView):
         },
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        query = UsageQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        values = query.validated_data
+        """Metered usage per tenant and metric for a period, as JSON or CSV."""
+        values = self.validated(UsageQuery, data=request.query_params)
         tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
         records = usage_for_partner(partner=request.partner, start=values["start"], end=values["end"], tenant=tenant)
         if values["format"] == "csv":
@@ -89,8 +90,7 @@ class UsageApi(PartnerApiView):
                 f'attachment; filename="usage-{values["start"].isoformat()}-{values["end"].isoformat()}.csv"'
             )
             return response
-        page = self.paginate_queryset(records)
-        return self.get_paginated_response(UsageOutput(page, many=True).data)
+        return self.page_of(UsageOutput, records)
 
 
 # ---- audit log -----------------------------------------------------------------------------
@@ -132,9 +132,9 @@ class AuditEventListApi(PartnerApiView):
     serializer_class = AuditEventOutput
     filterset_class = AuditEventFilter
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return AuditEvent.objects.none()
+    schema_model = AuditEvent
+
+    def rows(self):
         return selectors.audit_events_for_partner_qs(partner=self.request.partner)
 
     @extend_schema(
@@ -142,11 +142,20 @@ class AuditEventListApi(PartnerApiView):
         responses={200: AuditEventOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(AuditEventOutput(page, many=True).data)
+        """The partner's audit log, newest first: who did what to which object, and when."""
+        return self.page_of(AuditEventOutput)
 
 
 class AuditEventLegacyListApi(AuditEventListApi):
-    """`audit-events/`, the first name of `audit/`: same answer, left out of the schema."""
+    deprecated = Deprecation(
+        since=datetime.date(2026, 12, 7), sunset=datetime.date(2027, 6, 30), successor="/api/v1/audit/"
+    )
 
-    schema = None
+    @extend_schema(
+        operation_id="audit_events_list_legacy",
+        summary="The audit log under its first name (deprecated: use audit/)",
+        responses={200: AuditEventOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        """`audit-events/`, the first name of `audit/`: the same answer, until its Sunset date (2027-06-30)."""
+        return super().get(request)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.auth import api_actor
-from core.api.errors import StrictSerializer, error_responses
+from core.api.errors import StrictSerializer, error_responses, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
 from tenants.models import (
     WebhookDelivery,
@@ -51,15 +50,15 @@ class WebhookListCreateApi(PartnerApiView):
     admin_scope = True
     idempotency_redact = ("secret",)
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return WebhookSubscription.objects.none()
+    schema_model = WebhookSubscription
+
+    def rows(self):
         return webhook_subscriptions_for_partner(partner=self.request.partner)
 
     @extend_schema(operation_id="webhooks_list", responses={200: WebhookOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(WebhookOutput(page, many=True).data)
+        """List the partner's outbound webhook subscriptions and their event types."""
+        return self.page_of(WebhookOutput, self.get_queryset())
 
     @extend_schema(
         operation_id="webhooks_create",
@@ -75,12 +74,9 @@ class WebhookListCreateApi(PartnerApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = WebhookCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        subscription = webhook_subscription_create(
-            partner=request.partner, actor=actor, actor_label=actor_label, **data.validated_data
-        )
+        """Subscribe a URL to event types; the signing secret is shown in this response only."""
+        data = self.validated(WebhookCreateInput)
+        subscription = webhook_subscription_create(partner=request.partner, **self.who(), **data)
         return Response(
             {**WebhookOutput(subscription).data, "secret": subscription.secret}, status=status.HTTP_201_CREATED
         )
@@ -94,11 +90,11 @@ class WebhookDeactivateApi(PartnerApiView):
         operation_id="webhooks_deactivate", responses={200: WebhookOutput, **error_responses(401, 403, 404, 429)}
     )
     def delete(self, request: Request, pk: int) -> Response:
-        subscription = webhook_subscriptions_for_partner(partner=request.partner).filter(pk=pk).first()
-        if subscription is None:
-            raise exceptions.NotFound("No such webhook.")
-        actor, actor_label = api_actor(request)
-        subscription = webhook_subscription_deactivate(subscription=subscription, actor=actor, actor_label=actor_label)
+        """Deactivate a webhook subscription; it receives nothing more."""
+        subscription = found(
+            webhook_subscriptions_for_partner(partner=request.partner).filter(pk=pk).first(), "No such webhook."
+        )
+        subscription = webhook_subscription_deactivate(subscription=subscription, **self.who())
         return Response(WebhookOutput(subscription).data)
 
 
@@ -128,17 +124,17 @@ class WebhookDeliveryListApi(PartnerApiView):
     serializer_class = WebhookDeliveryOutput
     filterset_class = WebhookDeliveryFilter
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return WebhookDelivery.objects.none()
+    schema_model = WebhookDelivery
+
+    def rows(self):
         return webhook_deliveries_for_partner(partner=self.request.partner)
 
     @extend_schema(
         operation_id="webhook_deliveries_list", responses={200: WebhookDeliveryOutput(many=True), **READ_ERRORS}
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(WebhookDeliveryOutput(page, many=True).data)
+        """List outbound webhook deliveries, newest first, with status and attempts."""
+        return self.page_of(WebhookDeliveryOutput)
 
 
 class WebhookRedeliverApi(PartnerApiView):
@@ -151,9 +147,9 @@ class WebhookRedeliverApi(PartnerApiView):
         responses={202: WebhookDeliveryOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int) -> Response:
-        delivery = webhook_deliveries_for_partner(partner=request.partner).filter(pk=pk).first()
-        if delivery is None:
-            raise exceptions.NotFound("No such delivery.")
-        actor, actor_label = api_actor(request)
-        again = webhook_delivery_redeliver(delivery=delivery, actor=actor, actor_label=actor_label)
+        """Send one webhook delivery again, with a new attempt."""
+        delivery = found(
+            webhook_deliveries_for_partner(partner=request.partner).filter(pk=pk).first(), "No such delivery."
+        )
+        again = webhook_delivery_redeliver(delivery=delivery, **self.who())
         return Response(WebhookDeliveryOutput(again).data, status=status.HTTP_202_ACCEPTED)

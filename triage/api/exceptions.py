@@ -10,8 +10,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.auth import api_actor
-from core.api.errors import CreatedCursorPagination, StrictSerializer
+from core.api.errors import CreatedCursorPagination, StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from triage import selectors, services
 from triage.models import OPEN_STATUSES, Comment, FixClass, Kind, Occurrence, Severity, Status
@@ -136,9 +135,7 @@ EXCEPTION_EXAMPLE = OpenApiExample(
 
 
 def _detail_body(exception_id: int) -> dict:
-    detail = selectors.exception_detail(exception_id=exception_id)
-    if detail is None:
-        raise exceptions.NotFound("No such exception.")
+    detail = found(selectors.exception_detail(exception_id=exception_id), "No such exception.")
     exception = detail.exception
     body = ExceptionOutput(exception).data
     body.update(
@@ -152,10 +149,7 @@ def _detail_body(exception_id: int) -> dict:
 
 
 def _exception(pk: int) -> TriageException:
-    exception = selectors.exception_get(exception_id=pk) if pk <= MAX_ID else None
-    if exception is None:
-        raise exceptions.NotFound("No such exception.")
-    return exception
+    return found(selectors.exception_get(exception_id=pk) if pk <= MAX_ID else None, "No such exception.")
 
 
 class TenantExceptionApi(TenantApiView):
@@ -181,15 +175,14 @@ class ExceptionListApi(TenantExceptionApi):
 
     @extend_schema(
         operation_id="exceptions_list",
+        summary="List the tenant's exception groups",
         description=f"The tenant's exception groups (one per fingerprint, with its count). {PAGE_SIZE_DOC}",
         parameters=[ExceptionQuery],
         responses={200: ExceptionOutput(many=True), **READ_ERRORS},
         examples=[EXCEPTION_EXAMPLE],
     )
     def get(self, request: Request) -> Response:
-        query = ExceptionQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        values = query.validated_data
+        values = self.validated(ExceptionQuery, data=request.query_params)
         filters = selectors.ExceptionFilters(
             kind=values.get("kind", ""),
             severity=values.get("severity", ""),
@@ -200,8 +193,7 @@ class ExceptionListApi(TenantExceptionApi):
             search=values.get("q", "").strip(),
         )
         user = request.user if getattr(request.user, "pk", None) else None
-        page = self.paginate_queryset(selectors.exceptions_list(filters=filters, user=user))
-        return self.get_paginated_response(ExceptionOutput(page, many=True).data)
+        return self.page_of(ExceptionOutput, selectors.exceptions_list(filters=filters, user=user))
 
 
 class ExceptionDetailApi(TenantExceptionApi):
@@ -209,6 +201,7 @@ class ExceptionDetailApi(TenantExceptionApi):
 
     @extend_schema(operation_id="exceptions_retrieve", responses={200: ExceptionDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
+        """Read one exception group with its linked objects, comments and activity."""
         return Response(_detail_body(_exception(pk).pk))
 
 
@@ -271,15 +264,13 @@ class ExceptionAssignApi(TenantExceptionApi):
         examples=[OpenApiExample("Assign", value={"assignee": "finance@acme.example"}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Assign an exception to a member by email, or unassign it with an empty email."""
         exception = _exception(pk)
-        data = AssignInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
+        data = self.validated(AssignInput)
         exception = services.exception_assign(
             exception=exception,
-            assignee=_assignee(data.validated_data["assignee"]),
-            actor=actor,
-            actor_label=actor_label,
+            assignee=_assignee(data["assignee"]),
+            **self.who(),
         )
         return Response(ExceptionOutput(exception).data)
 
@@ -295,13 +286,10 @@ class ExceptionCommentApi(TenantExceptionApi):
         examples=[OpenApiExample("Comment", value={"body": "Adding the Shoes rule now."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Add a comment to an exception; it shows in its activity."""
         exception = _exception(pk)
-        data = CommentInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        comment: Comment = services.exception_comment(
-            exception=exception, body=data.validated_data["body"], actor=actor, actor_label=actor_label
-        )
+        data = self.validated(CommentInput)
+        comment: Comment = services.exception_comment(exception=exception, body=data["body"], **self.who())
         return Response(CommentOutput(comment).data, status=status.HTTP_201_CREATED)
 
 
@@ -314,13 +302,10 @@ class ExceptionSnoozeApi(TenantExceptionApi):
         examples=[OpenApiExample("Snooze", value={"until": "2026-03-15T09:00:00Z"}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Snooze an exception until a time; it comes back to the inbox then."""
         exception = _exception(pk)
-        data = SnoozeInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        exception = services.exception_snooze(
-            exception=exception, until=data.validated_data["until"], actor=actor, actor_label=actor_label
-        )
+        data = self.validated(SnoozeInput)
+        exception = services.exception_snooze(exception=exception, until=data["until"], **self.who())
         return Response(ExceptionOutput(exception).data)
 
 
@@ -333,13 +318,10 @@ class ExceptionResolveApi(TenantExceptionApi):
         examples=[OpenApiExample("Resolve", value={"reason": "Rule added for Shoes."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Mark an exception resolved by hand, with a reason."""
         exception = _exception(pk)
-        data = ReasonInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        exception = services.exception_resolve(
-            exception=exception, reason=data.validated_data["reason"], actor=actor, actor_label=actor_label
-        )
+        data = self.validated(ReasonInput)
+        exception = services.exception_resolve(exception=exception, reason=data["reason"], **self.who())
         return Response(ExceptionOutput(exception).data)
 
 
@@ -352,13 +334,10 @@ class ExceptionIgnoreApi(TenantExceptionApi):
         examples=[OpenApiExample("Ignore", value={"reason": "Test order from the shop owner."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Ignore an exception with a reason; it reopens if it recurs."""
         exception = _exception(pk)
-        data = ReasonInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        actor, actor_label = api_actor(request)
-        exception = services.exception_ignore(
-            exception=exception, reason=data.validated_data["reason"], actor=actor, actor_label=actor_label
-        )
+        data = self.validated(ReasonInput)
+        exception = services.exception_ignore(exception=exception, reason=data["reason"], **self.who())
         return Response(ExceptionOutput(exception).data)
 
 
@@ -380,19 +359,14 @@ class ExceptionRetryApi(TenantExceptionApi):
     )
     def post(self, request: Request, pk: int) -> Response:
         exception = _exception(pk)
-        data = RetryInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        actor, actor_label = api_actor(request)
+        values = self.validated(RetryInput)
         with transaction.atomic():
             if "occurrence" in values:
                 occurrence = exception.occurrences.filter(pk=values["occurrence"]).first()
                 if occurrence is None:
                     raise exceptions.ValidationError({"occurrence": ["No such object in this exception."]})
-                services.occurrence_payload_edit(
-                    occurrence=occurrence, payload=values["payload"], actor=actor, actor_label=actor_label
-                )
-            exception = services.exception_retry(exception=exception, actor=actor, actor_label=actor_label)
+                services.occurrence_payload_edit(occurrence=occurrence, payload=values["payload"], **self.who())
+            exception = services.exception_retry(exception=exception, **self.who())
         return Response(ExceptionOutput(exception).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -427,18 +401,14 @@ class ExceptionBulkApi(TenantExceptionApi):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = BulkInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = self.validated(BulkInput)
         assignee = _assignee(values["assignee"]) if values["action"] == "assign" else None
         ids = sorted(set(values["ids"]))
         existing = selectors.exceptions_existing_ids(exception_ids=ids)
-        actor, actor_label = api_actor(request)
         result = services.exceptions_bulk(
             action=values["action"],
             exception_ids=existing,
-            actor=actor,
-            actor_label=actor_label,
+            **self.who(),
             reason=values["reason"],
             assignee=assignee,
         )

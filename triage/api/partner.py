@@ -9,8 +9,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.auth import api_actor
-from core.api.errors import StrictSerializer, error_responses
+from core.api.errors import StrictSerializer, error_responses, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
 from tenants.selectors import partner_tenants
 from triage import services
@@ -66,6 +65,7 @@ class PartnerExceptionListApi(PartnerApiView):
 
     @extend_schema(
         operation_id="partner_exceptions_list",
+        summary="List exception groups across the partner's tenants",
         description=(
             "Every exception group of the partner's tenants, from the public index (no tenant schema is "
             f"queried). {PAGE_SIZE_DOC}"
@@ -74,9 +74,7 @@ class PartnerExceptionListApi(PartnerApiView):
         responses={200: PartnerExceptionOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
     )
     def get(self, request: Request) -> Response:
-        query = PartnerExceptionQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        values = query.validated_data
+        values = self.validated(PartnerExceptionQuery, data=request.query_params)
         rows = partner_triage_index(
             partner=request.partner,
             tenant_slug=values.get("tenant", ""),
@@ -121,15 +119,15 @@ class AlertRuleListCreateApi(PartnerApiView):
     admin_scope = True
     queryset = AlertRule.objects.none()
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return AlertRule.objects.none()
+    schema_model = AlertRule
+
+    def rows(self):
         return alert_rules_for_partner(partner=self.request.partner)
 
     @extend_schema(operation_id="alert_rules_list", responses={200: AlertRuleOutput(many=True), **READ_ERRORS})
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(AlertRuleOutput(page, many=True).data)
+        """List the partner's alert rules: which exceptions notify whom, and how."""
+        return self.page_of(AlertRuleOutput, self.get_queryset())
 
     @extend_schema(
         operation_id="alert_rules_create",
@@ -145,20 +143,17 @@ class AlertRuleListCreateApi(PartnerApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = AlertRuleCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
+        """Create an alert rule that notifies a channel when matching exceptions are raised."""
+        data = self.validated(AlertRuleCreateInput)
+        values = dict(data)
         slug = values.pop("tenant")
         tenant = None
         if slug:
             tenant = partner_tenants(partner=request.partner).filter(slug=slug).first()
             if tenant is None:
                 raise exceptions.ValidationError({"tenant": [f"You have no tenant {slug!r}."]})
-        actor, actor_label = api_actor(request)
         try:
-            rule = services.alert_rule_create(
-                partner=request.partner, tenant=tenant, actor=actor, actor_label=actor_label, **values
-            )
+            rule = services.alert_rule_create(partner=request.partner, tenant=tenant, **self.who(), **values)
         except DjangoValidationError as error:
             raise exceptions.ValidationError(error.message_dict) from error
         return Response(AlertRuleOutput(rule).data, status=status.HTTP_201_CREATED)
@@ -173,10 +168,6 @@ class AlertRuleDeactivateApi(PartnerApiView):
         operation_id="alert_rules_deactivate", responses={200: AlertRuleOutput, **error_responses(401, 403, 404, 429)}
     )
     def delete(self, request: Request, pk: int) -> Response:
-        rule = alert_rules_for_partner(partner=request.partner).filter(pk=pk).first()
-        if rule is None:
-            raise exceptions.NotFound("No such alert rule.")
-        actor, actor_label = api_actor(request)
-        return Response(
-            AlertRuleOutput(services.alert_rule_deactivate(rule=rule, actor=actor, actor_label=actor_label)).data
-        )
+        """Deactivate an alert rule; it stops notifying and stays listed as inactive."""
+        rule = found(alert_rules_for_partner(partner=request.partner).filter(pk=pk).first(), "No such alert rule.")
+        return Response(AlertRuleOutput(services.alert_rule_deactivate(rule=rule, **self.who())).data)
