@@ -136,7 +136,13 @@ class ReturnListApi(TenantApiView):
     queryset = Return.objects.none()  # for the schema only: rows come from returns_list
     pagination_class = _Pagination
 
-    @extend_schema(operation_id="returns_list", responses={200: ReturnOutput(many=True), **READ_ERRORS})
+    @extend_schema(
+        operation_id="returns_list",
+        summary="List returns",
+        description="Returns (RMA) of the tenant's orders, newest first, from the channels (Shopify, Square) "
+        "and from the portal or this API; filter by `status`.",
+        responses={200: ReturnOutput(many=True), **READ_ERRORS},
+    )
     def get(self, request: Request) -> Response:
         status = request.query_params.get("status") or None
         if status is not None and status not in Return.Status.values:
@@ -146,6 +152,9 @@ class ReturnListApi(TenantApiView):
 
     @extend_schema(
         operation_id="returns_create",
+        summary="Create a return",
+        description="Request a return for lines of an order (for channels without returns of their own, "
+        "such as WooCommerce): reason, disposition, restocking fee, return shipping, an exchange order.",
         request=ReturnCreateInput,
         parameters=[IDEMPOTENCY_PARAMETER],
         responses={201: ReturnDetailOutput, **WRITE_ERRORS},
@@ -179,7 +188,12 @@ class ReturnListApi(TenantApiView):
 class ReturnDetailApi(TenantApiView):
     serializer_class = ReturnDetailOutput
 
-    @extend_schema(operation_id="returns_retrieve", responses={200: ReturnDetailOutput, **READ_ERRORS})
+    @extend_schema(
+        operation_id="returns_retrieve",
+        summary="One return",
+        description="A return with its lines, linked refunds and timeline.",
+        responses={200: ReturnDetailOutput, **READ_ERRORS},
+    )
     def get(self, request: Request, pk: int) -> Response:
         return Response(ReturnDetailOutput(_return(pk)).data)
 
@@ -213,6 +227,7 @@ def _action_view(action: str) -> type[TenantApiView]:
 
         @extend_schema(
             operation_id=f"returns_{action}",
+            summary=f"{action.title()} a return",
             request=ReturnActionInput,
             parameters=[IDEMPOTENCY_PARAMETER],
             responses={200: ReturnDetailOutput, **WRITE_ERRORS},

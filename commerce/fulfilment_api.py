@@ -62,7 +62,14 @@ class FulfilmentListApi(TenantApiView):
     def get_queryset(self):
         return fulfilments_list()
 
-    @extend_schema(operation_id="fulfilments_list", responses={200: FulfilmentOutput(many=True), **READ_ERRORS})
+    @extend_schema(
+        operation_id="fulfilments_list",
+        summary="List fulfilments",
+        description="Every shipment of the tenant's orders, newest first (cursor pages): the channel's own and "
+        "the warehouse's (ShipStation, CSV ship confirmations) with carrier, tracking and whether the order's "
+        "channel acknowledged it. Filters: `order`, `origin`, `channel_status`.",
+        responses={200: FulfilmentOutput(many=True), **READ_ERRORS},
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(FulfilmentOutput(page, many=True).data)
@@ -71,7 +78,12 @@ class FulfilmentListApi(TenantApiView):
 class FulfilmentDetailApi(TenantApiView):
     serializer_class = FulfilmentOutput
 
-    @extend_schema(operation_id="fulfilments_retrieve", responses={200: FulfilmentOutput, **READ_ERRORS})
+    @extend_schema(
+        operation_id="fulfilments_retrieve",
+        summary="One fulfilment",
+        description="A shipment with its lines, tracking and the state of its push to the order's channel.",
+        responses={200: FulfilmentOutput, **READ_ERRORS},
+    )
     def get(self, request: Request, pk: int) -> Response:
         fulfilment = fulfilment_get(fulfilment_id=pk)
         if fulfilment is None:
