@@ -212,7 +212,7 @@ def partner_member_list(request: HttpRequest) -> HttpResponse:
 AUDIT_PAGE_SIZE = 100
 
 
-def _audit_page(request: HttpRequest, *, events, tenants, filename: str, template: str) -> HttpResponse:
+def _audit_page(request: HttpRequest, *, events, tenants, filename: str) -> HttpResponse:
     """The audit list with filters (action, actor, date range, tenant) and `?export=csv`; a bad
     filter answers 400 with the form's errors."""
     form = AuditFilterForm(request.GET or None)
@@ -242,7 +242,7 @@ def _audit_page(request: HttpRequest, *, events, tenants, filename: str, templat
     query.pop("export", None)
     return render(
         request,
-        template,
+        "tenants/audit.html",
         {
             "form": form,
             "page": page,
@@ -261,7 +261,6 @@ def partner_audit(request: HttpRequest) -> HttpResponse:
         events=selectors.audit_events_for_partner_qs(partner=partner),
         tenants=selectors.partner_tenants_for_filter(partner=partner),
         filename=f"audit-{partner.slug}.csv",
-        template="tenants/partner_audit.html",
     )
 
 
@@ -275,7 +274,6 @@ def tenant_audit(request: HttpRequest) -> HttpResponse:
         events=selectors.audit_events_for_tenant_qs(tenant=tenant),
         tenants=None,
         filename=f"audit-{tenant.slug}.csv",
-        template="tenants/tenant_audit.html",
     )
 
 
