@@ -46,13 +46,18 @@ def secret_encrypt(value: str) -> str:
     return fernet().encrypt(value.encode()).decode()
 
 
-def secret_decrypt(token: str) -> str:
+def _with_keys(operation: str, token: str) -> str:
+    """Run MultiFernet's `operation` (decrypt or rotate) on a stored token; empty stays empty."""
     if not token:
         return ""
     try:
-        return fernet().decrypt(token.encode()).decode()
+        return getattr(fernet(), operation)(token.encode()).decode()
     except InvalidToken as error:
         raise CredentialsUnreadable("Stored credentials cannot be decrypted with the configured keys.") from error
+
+
+def secret_decrypt(token: str) -> str:
+    return _with_keys("decrypt", token)
 
 
 def dict_encrypt(value: dict) -> str:
@@ -66,9 +71,4 @@ def dict_decrypt(token: str) -> dict:
 
 def token_rotate(token: str) -> str:
     """Re-encrypt with the newest key (MultiFernet.rotate); empty stays empty."""
-    if not token:
-        return ""
-    try:
-        return fernet().rotate(token.encode()).decode()
-    except InvalidToken as error:
-        raise CredentialsUnreadable("Stored credentials cannot be decrypted with the configured keys.") from error
+    return _with_keys("rotate", token)

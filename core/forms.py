@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django import forms
 from django.core.exceptions import ValidationError
+
+T = TypeVar("T")
 
 
 def form_errors_add(form: forms.BaseForm, error: ValidationError) -> None:
@@ -14,3 +19,16 @@ def form_errors_add(form: forms.BaseForm, error: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, messages)
     else:
         form.add_error(None, error.messages)
+
+
+def form_apply(form: forms.BaseForm, act: Callable[[dict], T]) -> tuple[bool, T | None]:
+    """Validate `form` and run `act(cleaned_data)` (the service call). Returns (True, what `act`
+    returned); (False, None) when the form is invalid or the service refused with a
+    ValidationError, which then stands on the form."""
+    if not form.is_valid():
+        return False, None
+    try:
+        return True, act(form.cleaned_data)
+    except ValidationError as error:
+        form_errors_add(form, error)
+        return False, None

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core.registry import registering
+
 _JOBS: dict[str, Callable[[], object]] = {}
 
 
 def periodic_job(name: str) -> Callable[[Callable[[], object]], Callable[[], object]]:
-    def register(func: Callable[[], object]) -> Callable[[], object]:
-        _JOBS[name] = func
-        return func
-
-    return register
+    return registering(_JOBS, name)
 
 
 def periodic_jobs() -> dict[str, Callable[[], object]]:

@@ -11,7 +11,7 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from core.forms import form_errors_add
+from core.forms import form_apply
 from mappings import services
 from mappings.forms import (
     AccountForm,
@@ -47,14 +47,12 @@ def accounts(request: HttpRequest) -> HttpResponse:
             return _forbidden()
         if request.POST.get("action") == "create":
             account_form = AccountForm(request.POST, prefix="new")
-            if account_form.is_valid():
-                try:
-                    account = services.account_create(**account_form.cleaned_data, actor=request.user)
-                except ValidationError as error:
-                    form_errors_add(account_form, error)
-                else:
-                    messages.success(request, f"Account {account.code} created.")
-                    return redirect("mappings_accounts")
+            created, account = form_apply(
+                account_form, lambda data: services.account_create(**data, actor=request.user)
+            )
+            if created:
+                messages.success(request, f"Account {account.code} created.")
+                return redirect("mappings_accounts")
             status = 400
         else:
             form = AccountsImportForm(request.POST, request.FILES)
@@ -96,14 +94,10 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
         if not can_edit:
             return _forbidden()
         form = AccountForm(request.POST, account=account)
-        if form.is_valid():
-            try:
-                services.account_update(account=account, actor=request.user, **form.cleaned_data)
-            except ValidationError as error:
-                form_errors_add(form, error)
-            else:
-                messages.success(request, f"Account {form.cleaned_data['code']} saved.")
-                return redirect("mappings_accounts")
+        saved, _ = form_apply(form, lambda data: services.account_update(account=account, actor=request.user, **data))
+        if saved:
+            messages.success(request, f"Account {form.cleaned_data['code']} saved.")
+            return redirect("mappings_accounts")
         status = 400
     return render(
         request, "mappings/account_edit.html", {"account": account, "form": form, "can_edit": can_edit}, status=status
@@ -118,23 +112,20 @@ def mapping_sets(request: HttpRequest) -> HttpResponse:
         if not can_edit:
             return _forbidden()
         form = MappingSetCreateForm(request.POST)
-        if form.is_valid():
-            source = form.cleaned_data["copy_from"]
-            name = form.cleaned_data["name"]
-            try:
-                draft = (
-                    services.mapping_set_copy(mapping_set=source, name=name)
-                    if source is not None
-                    else services.mapping_set_create(name=name)
-                )
-            except ValidationError as error:
-                form_errors_add(form, error)
-            else:
-                messages.success(request, f"Draft {draft.name} created.")
-                return redirect("mappings_set", pk=draft.pk)
+        created, draft = form_apply(form, _draft_create)
+        if created:
+            messages.success(request, f"Draft {draft.name} created.")
+            return redirect("mappings_set", pk=draft.pk)
         status = 400
     sets = mapping_sets_list().prefetch_related("rules")
     return render(request, "mappings/sets.html", {"sets": sets, "form": form, "can_edit": can_edit}, status=status)
+
+
+def _draft_create(data: dict) -> MappingSet:
+    """A new empty draft, or a draft copy of the set chosen in `copy_from`."""
+    if data["copy_from"] is not None:
+        return services.mapping_set_copy(mapping_set=data["copy_from"], name=data["name"])
+    return services.mapping_set_create(name=data["name"])
 
 
 def _set_or_404(pk: int) -> MappingSet:
@@ -198,12 +189,8 @@ def _form_saved(
     request: HttpRequest, mapping_set: MappingSet, form: Form, key: str, save: Callable[[dict], None], message: str
 ) -> SetActionOutcome:
     """Validate `form`, run `save(cleaned_data)`; the service's refusal lands on the form."""
-    if form.is_valid():
-        try:
-            save(form.cleaned_data)
-        except ValidationError as error:
-            form_errors_add(form, error)
-    return {key: form} if form.errors else _saved(request, mapping_set, message)
+    saved, _ = form_apply(form, save)
+    return _saved(request, mapping_set, message) if saved else {key: form}
 
 
 def _rule_add(request: HttpRequest, mapping_set: MappingSet) -> SetActionOutcome:

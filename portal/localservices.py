@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -173,20 +174,22 @@ def _start_embedded_redis() -> str:
     raise SystemExit(f"embedded Redis did not start; see {data / 'redis.log'}")
 
 
+def _answering(name: str, variable: str, default: str, port: int, start_embedded: Callable[[], str]) -> str:
+    """The URL in `variable` when something answers there; else the embedded service, started and
+    written to the env file."""
+    url = _wanted(variable, default)
+    if _forced_embedded() or not _tcp_answers(url, port):
+        _say(f"no {name} answers at {url}; starting the embedded one")
+        url = start_embedded()
+        _write_env_file({variable: url})
+    return url
+
+
 def ensure() -> None:
-    database_url = _wanted("DATABASE_URL", DEFAULT_DATABASE_URL)
-    if _forced_embedded() or not _tcp_answers(database_url, 5432):
-        _say(f"no PostgreSQL answers at {database_url}; starting the embedded one")
-        database_url = _start_embedded_postgres()
-        _write_env_file({"DATABASE_URL": database_url})
+    database_url = _answering("PostgreSQL", "DATABASE_URL", DEFAULT_DATABASE_URL, 5432, _start_embedded_postgres)
     _ensure_database(database_url)
     _say("PostgreSQL ready")
-
-    redis_url = _wanted("REDIS_URL", DEFAULT_REDIS_URL)
-    if _forced_embedded() or not _tcp_answers(redis_url, 6379):
-        _say(f"no Redis answers at {redis_url}; starting the embedded one")
-        redis_url = _start_embedded_redis()
-        _write_env_file({"REDIS_URL": redis_url})
+    _answering("Redis", "REDIS_URL", DEFAULT_REDIS_URL, 6379, _start_embedded_redis)
     _say("Redis ready")
 
 

@@ -14,6 +14,7 @@ import structlog
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
+from core.registry import registering
 from tenants.models import Tenant
 
 log = structlog.get_logger(__name__)
@@ -22,11 +23,7 @@ _RESUME_CALLBACKS: dict[str, Callable[[], object]] = {}
 
 
 def on_tenant_resume(name: str) -> Callable[[Callable[[], object]], Callable[[], object]]:
-    def register(func: Callable[[], object]) -> Callable[[], object]:
-        _RESUME_CALLBACKS[name] = func
-        return func
-
-    return register
+    return registering(_RESUME_CALLBACKS, name)
 
 
 def tenant_resume_callbacks_run(*, tenant: Tenant) -> None:

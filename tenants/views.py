@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from core.forms import form_errors_add
+from core.forms import form_apply, form_errors_add
 from tenants import invitations, selectors, services
 from tenants.brand import brand_contrast_checks, readable_text_on
 from tenants.domains import (
@@ -58,12 +58,9 @@ def operator_partner_create(request: HttpRequest) -> HttpResponse:
     if request.portal_area != "operator":
         raise Http404("Not found")
     form = PartnerCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            partner = services.partner_create(actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
+    if request.method == "POST":
+        created, partner = form_apply(form, lambda data: services.partner_create(actor=request.user, **data))
+        if created:
             messages.success(request, f"Partner {partner.name} created.")
             return redirect("home")
     return render(request, "tenants/operator_partner_create.html", {"form": form})
@@ -99,12 +96,11 @@ def partner_tenant_list(request: HttpRequest) -> HttpResponse:
 def partner_tenant_create(request: HttpRequest) -> HttpResponse:
     partner = _require_partner(request, admin=True)
     form = TenantWizardForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            created = tenant_onboard(partner=partner, actor=request.user, request=request, **form.cleaned_data)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
+    if request.method == "POST":
+        onboarded, created = form_apply(
+            form, lambda data: tenant_onboard(partner=partner, actor=request.user, request=request, **data)
+        )
+        if onboarded:
             messages.success(
                 request, f"{created.tenant.name} is ready at {created.domain} (provisioned in {created.seconds:.2f} s)."
             )
@@ -158,12 +154,11 @@ def partner_brand(request: HttpRequest) -> HttpResponse:
         for field in ("name", "primary_colour", "accent_colour", "support_email", "sender_name")
     }
     form = BrandForm(request.POST or None, request.FILES or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.partner_brand_update(partner=partner, actor=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
+    if request.method == "POST":
+        saved, _ = form_apply(
+            form, lambda data: services.partner_brand_update(partner=partner, actor=request.user, **data)
+        )
+        if saved:
             messages.success(request, "Brand saved.")
             return redirect("partner_brand")
     return render(
@@ -217,7 +212,7 @@ def partner_member_list(request: HttpRequest) -> HttpResponse:
 AUDIT_PAGE_SIZE = 100
 
 
-def _audit_page(request: HttpRequest, *, events, tenants, filename: str, template: str) -> HttpResponse:
+def _audit_page(request: HttpRequest, *, events, tenants, filename: str) -> HttpResponse:
     """The audit list with filters (action, actor, date range, tenant) and `?export=csv`; a bad
     filter answers 400 with the form's errors."""
     form = AuditFilterForm(request.GET or None)
@@ -247,7 +242,7 @@ def _audit_page(request: HttpRequest, *, events, tenants, filename: str, templat
     query.pop("export", None)
     return render(
         request,
-        template,
+        "tenants/audit.html",
         {
             "form": form,
             "page": page,
@@ -266,7 +261,6 @@ def partner_audit(request: HttpRequest) -> HttpResponse:
         events=selectors.audit_events_for_partner_qs(partner=partner),
         tenants=selectors.partner_tenants_for_filter(partner=partner),
         filename=f"audit-{partner.slug}.csv",
-        template="tenants/partner_audit.html",
     )
 
 
@@ -280,7 +274,6 @@ def tenant_audit(request: HttpRequest) -> HttpResponse:
         events=selectors.audit_events_for_tenant_qs(tenant=tenant),
         tenants=None,
         filename=f"audit-{tenant.slug}.csv",
-        template="tenants/tenant_audit.html",
     )
 
 
@@ -289,14 +282,11 @@ def partner_domains(request: HttpRequest) -> HttpResponse:
     """Custom domains: add one, see the TXT record to publish, check it now."""
     partner = _require_partner(request, admin=True)
     form = CustomDomainForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            verification = domain_verification_create(
-                partner=partner, domain=form.cleaned_data["domain"], actor=request.user
-            )
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
+    if request.method == "POST":
+        added, verification = form_apply(
+            form, lambda data: domain_verification_create(partner=partner, domain=data["domain"], actor=request.user)
+        )
+        if added:
             messages.success(request, f"{verification.domain} added: publish its TXT record, then check it.")
             return redirect("partner_domains")
     rows = [

@@ -9,13 +9,12 @@ from datetime import date, timedelta
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.forms import form_errors_add
+from core.forms import form_apply
 from core.spreadsheet import csv_writer
 from tenants.billing import month_bounds, rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
 from tenants.models import Membership, Tenant, UsageRecord
@@ -112,22 +111,20 @@ def partner_rates(request: HttpRequest) -> HttpResponse:
         form = forms_by_plan.get(posted_plan)
         if form is None:
             raise Http404("No such plan")
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                rate_card_set(
-                    partner=request.partner,
-                    plan=posted_plan,
-                    currency=data["currency"].upper(),
-                    monthly_fee=data["monthly_fee"],
-                    lines={metric: (data[f"{metric}_included"], data[f"{metric}_unit_price"]) for metric in METRICS},
-                    actor=request.user,
-                )
-            except ValidationError as error:
-                form_errors_add(form, error)
-            else:
-                messages.success(request, f"{Tenant.Plan(posted_plan).label} rate card saved.")
-                return redirect("partner_rates")
+        saved, _ = form_apply(
+            form,
+            lambda data: rate_card_set(
+                partner=request.partner,
+                plan=posted_plan,
+                currency=data["currency"].upper(),
+                monthly_fee=data["monthly_fee"],
+                lines={metric: (data[f"{metric}_included"], data[f"{metric}_unit_price"]) for metric in METRICS},
+                actor=request.user,
+            ),
+        )
+        if saved:
+            messages.success(request, f"{Tenant.Plan(posted_plan).label} rate card saved.")
+            return redirect("partner_rates")
     return render(
         request,
         "tenants/partner_rates.html",

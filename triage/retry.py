@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.registry import registering
+
 _ACTIONS: dict[str, Callable[..., Any]] = {}
 
 
@@ -25,11 +27,7 @@ class RetryAction:
 
 
 def retry_action(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(func: Callable[..., Any]) -> Callable[..., Any]:
-        _ACTIONS[name] = func
-        return func
-
-    return register
+    return registering(_ACTIONS, name)
 
 
 def retry_action_get(name: str) -> Callable[..., Any] | None:

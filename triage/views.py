@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from core.forms import form_errors_add
+from core.forms import form_apply, form_errors_add
 from core.redirects import redirect_next
 from tenants.models import Membership
 from triage import selectors, services
@@ -186,20 +186,15 @@ def _done(request: HttpRequest, exception: TriageException, message: str) -> Htt
 
 
 def _assign(request: HttpRequest, exception: TriageException) -> HttpResponse:
-    form = AssignForm(request.POST)
-    if form.is_valid():
-        email = form.cleaned_data["assignee"].strip()
+    def act(data: dict) -> str:
+        email = data["assignee"].strip()
         assignee = selectors.assignable_user_get(email=email) if email else None
         if email and assignee is None:
-            form.add_error("assignee", selectors.ASSIGNEE_REFUSED)
-        else:
-            try:
-                services.exception_assign(exception=exception, assignee=assignee, actor=request.user)
-            except ValidationError as error:
-                form_errors_add(form, error)
-            else:
-                return _done(request, exception, f"Assigned to {email}." if email else "Unassigned.")
-    return _refused(request, exception, assign_form=form)
+            raise ValidationError({"assignee": selectors.ASSIGNEE_REFUSED})
+        services.exception_assign(exception=exception, assignee=assignee, actor=request.user)
+        return f"Assigned to {email}." if email else "Unassigned."
+
+    return _form_action(request, exception, AssignForm(request.POST), "assign_form", act)
 
 
 def _form_action(
@@ -211,13 +206,9 @@ def _form_action(
 ) -> HttpResponse:
     """Validate `form`, run `act(cleaned_data)` (the service call, returning the success message)
     and redirect; a refused form or service re-renders the page with the reason."""
-    if form.is_valid():
-        try:
-            message = act(form.cleaned_data)
-        except ValidationError as error:
-            form_errors_add(form, error)
-        else:
-            return _done(request, exception, message)
+    done, message = form_apply(form, act)
+    if done:
+        return _done(request, exception, message)
     return _refused(request, exception, **{form_key: form})
 
 

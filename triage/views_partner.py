@@ -4,13 +4,12 @@ alert rules. Each inbox row opens the exception on its tenant's own domain."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.forms import form_errors_add
+from core.forms import form_apply
 from tenants.models import Membership, Partner
 from tenants.selectors import partner_tenants
 from triage import services
@@ -62,14 +61,12 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not _is_admin(request):
             raise Http404("Not found")
-        if form.is_valid():
-            try:
-                rule = services.alert_rule_create(partner=partner, actor=request.user, **form.service_kwargs())
-            except ValidationError as error:
-                form_errors_add(form, error)
-            else:
-                messages.success(request, f"Alert rule “{rule.name}” created.")
-                return redirect("partner_alert_rules")
+        created, rule = form_apply(
+            form, lambda data: services.alert_rule_create(partner=partner, actor=request.user, **form.service_kwargs())
+        )
+        if created:
+            messages.success(request, f"Alert rule “{rule.name}” created.")
+            return redirect("partner_alert_rules")
         status = 400
     return render(
         request,

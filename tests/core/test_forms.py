@@ -1,7 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from core.forms import form_errors_add
+from core.forms import form_apply, form_errors_add
 
 
 class NameForm(forms.Form):
@@ -24,3 +24,23 @@ def test_an_error_without_a_field_goes_on_the_form():
     form = _bound()
     form_errors_add(form, ValidationError(["First.", "Second."]))
     assert form.errors == {"__all__": ["First.", "Second."]}
+
+
+def test_form_apply_runs_the_action_with_the_cleaned_data():
+    form = NameForm(data={"name": "x"})
+    assert form_apply(form, lambda data: data["name"].upper()) == (True, "X")
+
+
+def test_form_apply_puts_a_refusal_on_the_form():
+    def refuse(data):
+        raise ValidationError({"name": "Taken."})
+
+    form = NameForm(data={"name": "x"})
+    assert form_apply(form, refuse) == (False, None)
+    assert form.errors == {"name": ["Taken."]}
+
+
+def test_form_apply_does_not_run_the_action_for_an_invalid_form():
+    form = NameForm(data={})
+    assert form_apply(form, lambda data: 1 / 0) == (False, None)
+    assert "name" in form.errors
