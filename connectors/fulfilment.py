@@ -134,7 +134,7 @@ def _order_ship_to(order: Order) -> ShipToDoc | None:
     try:
         payload = json.loads(body)
     except ValueError:
-        log.warning("connectors.fulfilment_event_unreadable", order=order.pk, event=order.raw_event_id)
+        log.warning("connectors.fulfilment_event_unreadable", order=order.pk, raw_event=order.raw_event_id)
         return None
     try:
         return adapter.ship_to(topic=topic, payload=payload)
