@@ -255,6 +255,21 @@ class FulfilmentRequestLineDoc:
 
 
 @dataclass(frozen=True)
+class ShipToDoc:
+    """Where a warehouse ships an order: the channel's shipping address as the vendor sent it."""
+
+    name: str = ""
+    company: str = ""
+    street1: str = ""
+    street2: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
 class FulfilmentRequestDoc:
     """What a warehouse system is asked to ship (built by commerce, sent by a vendor adapter)."""
 
@@ -268,6 +283,7 @@ class FulfilmentRequestDoc:
     ship_region: str = ""
     customer_ref: str = ""
     location_external_id: str = ""
+    ship_to: ShipToDoc | None = None  # the order's full address, read from its raw vendor event
 
 
 @dataclass(frozen=True)

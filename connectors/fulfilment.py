@@ -12,13 +12,15 @@ service, and every failure is a triage exception with a retry registered here.""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from types import ModuleType
 from typing import Any
 
 import structlog
 from django.db import transaction
 
-from commerce.documents import CanonicalShipment, CanonicalWarehouseOrder
+from commerce.documents import CanonicalShipment, CanonicalWarehouseOrder, FulfilmentRequestDoc, ShipToDoc
 from commerce.fulfilment import (
     fulfilment_channel_result,
     request_rejected,
@@ -36,6 +38,7 @@ from commerce.models import Fulfilment, FulfilmentRequest, Order
 from commerce.routing import order_route, orders_to_route
 from connectors.inbox import document_applier_register
 from connectors.models import Connection
+from connectors.selectors import event_body_get
 from connectors.vendors import adapters
 from connectors.vendors.base import NormaliseError
 from connectors.vendors.shopify import fulfilment as shopify_fulfilment
@@ -105,12 +108,39 @@ def request_send(*, request_id: int) -> FulfilmentRequest | None:
         return request  # a demo connection with recorded answers: nothing is sent anywhere
     warehouse = connection.get_vendor_display()
     try:
-        external_id = adapter.request_send(connection=connection, request=fulfilment_request_document(request=request))
+        external_id = adapter.request_send(connection=connection, request=_request_document(request))
     except (RequestRejected, NormaliseError) as error:
         return request_rejected(request=request, message=_message(error), permanent=True, warehouse=warehouse)
     except ConnectorError as error:
         return request_rejected(request=request, message=error.message, permanent=False, warehouse=warehouse)
     return request_sent(request=request, external_id=external_id)
+
+
+def _request_document(request: FulfilmentRequest) -> FulfilmentRequestDoc:
+    """The request as commerce builds it, with the order's full shipping address read from the
+    raw vendor event the order came from."""
+    return dataclasses.replace(fulfilment_request_document(request=request), ship_to=_order_ship_to(request.order))
+
+
+def _order_ship_to(order: Order) -> ShipToDoc | None:
+    """The address in the order's raw event, by its source vendor's adapter. None when there is no
+    event, its body is not JSON or it carries no address: the warehouse then refuses the request,
+    which is an exception with a retry like any other refusal."""
+    event = event_body_get(event_id=order.raw_event_id)
+    adapter = adapters().get(order.source)
+    if event is None or adapter is None:
+        return None
+    topic, body = event
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        log.warning("connectors.fulfilment_event_unreadable", order=order.pk, raw_event=order.raw_event_id)
+        return None
+    try:
+        return adapter.ship_to(topic=topic, payload=payload)
+    except (NormaliseError, LookupError, TypeError, ValueError, AttributeError):
+        log.warning("connectors.fulfilment_address_unreadable", order=order.pk, exc_info=True)
+        return None
 
 
 def _message(error: Exception) -> str:

@@ -54,6 +54,13 @@ def event_get(*, event_id: int) -> InboundEvent | None:
     return InboundEvent.objects.select_related("connection", "sync_run").filter(pk=event_id).first()
 
 
+def event_body_get(*, event_id: int | None) -> tuple[str, str] | None:
+    """(topic, body) of one stored event, or None when there is none."""
+    if not event_id:
+        return None
+    return InboundEvent.objects.filter(pk=event_id).values_list("topic", "body").first()
+
+
 def event_counts(*, connection: Connection) -> dict[str, int]:
     return dict(connection.events.values_list("status").annotate(count=Count("pk")).values_list("status", "count"))
 

@@ -20,7 +20,13 @@ from decimal import Decimal
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from commerce.documents import CanonicalInventoryLevel, CanonicalOrder, CanonicalPayout, CanonicalRefund
+from commerce.documents import (
+    CanonicalInventoryLevel,
+    CanonicalOrder,
+    CanonicalPayout,
+    CanonicalRefund,
+    ShipToDoc,
+)
 
 if TYPE_CHECKING:
     from connectors.models import Connection
@@ -130,6 +136,10 @@ class Adapter:
         """The payload's canonical documents: pure (no I/O, no queries), given what `prefetch` read."""
         raise NormaliseError(f"Topic {topic!r} is not handled by {self.vendor}.")
 
+    def ship_to(self, *, topic: str, payload: Any) -> ShipToDoc | None:
+        """The shipping address of an order payload as stored (pure), None when it has none."""
+        return None
+
     def documents(self, *, topic: str, payload: Any, connection: Connection) -> list[Document]:
         """Prefetch, then normalise: for callers that hold no lock (a saved file, a test)."""
         fetched = self.prefetch(topic=topic, payload=payload, connection=connection)
@@ -184,6 +194,10 @@ class PackageAdapter(Adapter):
         self, *, topic: str, payload: Any, connection: Connection, fetched: Mapping[str, Any]
     ) -> list[Document]:
         return self._module("normalise").normalise(topic=topic, payload=payload, fetched=fetched)
+
+    def ship_to(self, *, topic: str, payload: Any) -> ShipToDoc | None:
+        ship_to = getattr(self._module("normalise"), "ship_to", None)
+        return ship_to(topic=topic, payload=payload) if ship_to else None
 
     def fetch_page(
         self, *, connection: Connection, client: VendorClient, topic: str, cursor: dict, since: dt.datetime | None

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.utils import timezone
 
-from commerce.documents import CanonicalOrder
+from commerce.documents import CanonicalOrder, ShipToDoc
 from connectors.vendors.base import (
     ChannelAck,
     ChannelAdapter,
@@ -327,3 +327,10 @@ def destination(country: Any, region: Any) -> dict[str, str]:
     if len(country_code) != 2 or not country_code.isalpha():
         return {"ship_country": "", "ship_region": ""}
     return {"ship_country": country_code, "ship_region": region_code if 0 < len(region_code) <= 10 else ""}
+
+
+def ship_to_doc(**values: Any) -> ShipToDoc | None:
+    """A shipping address from a vendor's fields (None and blanks become ""), or None when the
+    vendor gave no street, city or postal code: nothing a warehouse could ship to."""
+    doc = ShipToDoc(**{key: str(value or "").strip() for key, value in values.items()})
+    return doc if doc.street1 or doc.city or doc.postal_code else None

@@ -120,6 +120,41 @@ def test_paid_order_is_routed_sent_shipped_pushed_to_shopify_and_read_back(
         assert TriageException.objects.count() == 0
 
 
+def test_the_request_carries_the_shipping_address_of_the_orders_raw_event(world, flow):
+    shop, _shipstation, order = flow
+    with respx.mock() as mock, tenant_context(world.acme):
+        body = json.dumps(fixture("shopify", "sdk_order.json")["order"]).encode()
+        event, _ = event_store(connection=shop, topic="orders/paid", external_id=ORDER_ID, body=body, dispatch=False)
+        Order.objects.filter(pk=order.pk).update(raw_event_id=event.pk)
+        createorder = mock.post(f"{SS}/orders/createorder").mock(
+            return_value=httpx.Response(200, json=fixture("shipstation", "createorder_response.json"))
+        )
+        assert orders_route_and_send() == 1
+        sent = json.loads(createorder.calls.last.request.content)
+        assert (sent["shipTo"]["street1"], sent["shipTo"]["postalCode"]) == ("Chestnut Street 92", "40202")
+        assert (sent["shipTo"]["city"], sent["shipTo"]["state"], sent["billTo"]) == (
+            "Louisville",
+            "KY",
+            {"name": "Bob Norman"},
+        )
+
+
+def test_an_unreadable_raw_event_sends_the_request_without_an_address(world, flow):
+    shop, _shipstation, order = flow
+    with respx.mock() as mock, tenant_context(world.acme):
+        event, _ = event_store(connection=shop, topic="orders/paid", external_id=ORDER_ID, body=b"{no", dispatch=False)
+        Order.objects.filter(pk=order.pk).update(raw_event_id=event.pk)
+        createorder = mock.post(f"{SS}/orders/createorder").mock(
+            return_value=httpx.Response(200, json=fixture("shipstation", "createorder_response.json"))
+        )
+        assert orders_route_and_send() == 1
+        assert json.loads(createorder.calls.last.request.content)["shipTo"] == {
+            "name": "Order 5741329006917",
+            "country": "US",
+            "state": "OR",
+        }
+
+
 def test_a_channel_that_does_not_acknowledge_is_an_exception_retried_by_read_back(world, flow):
     _shop, shipstation, _order = flow
     with respx.mock() as mock, tenant_context(world.acme):

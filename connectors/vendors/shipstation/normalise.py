@@ -18,6 +18,7 @@ from commerce.documents import (
     CanonicalWarehouseOrder,
     FulfilmentRequestDoc,
     ShipmentLineDoc,
+    ShipToDoc,
 )
 from connectors.vendors.base import NormaliseError
 
@@ -106,6 +107,22 @@ def _pacific(moment: dt.datetime | None) -> str | None:
     return moment.astimezone(PACIFIC).replace(tzinfo=None).isoformat(timespec="seconds") if moment else None
 
 
+def _address(ship_to: ShipToDoc, *, name: str) -> dict[str, Any]:
+    """A V1 Address model (blank fields as null, as ShipStation's own answers show them)."""
+    fields = {
+        "name": name,
+        "company": ship_to.company,
+        "street1": ship_to.street1,
+        "street2": ship_to.street2,
+        "city": ship_to.city,
+        "state": ship_to.state,
+        "postalCode": ship_to.postal_code,
+        "country": ship_to.country,
+        "phone": ship_to.phone,
+    }
+    return {key: value or None for key, value in fields.items()}
+
+
 def createorder_payload(
     request: FulfilmentRequestDoc, *, store_id: int | None = None, warehouse_id: int | None = None
 ) -> dict[str, Any]:
@@ -113,6 +130,10 @@ def createorder_payload(
     again updates the same ShipStation order instead of creating a second one."""
     name = request.customer_ref or f"Order {request.order_number}"
     address = {"name": name, "country": request.ship_country or None, "state": request.ship_region or None}
+    ship_to, bill_to = address, address
+    if request.ship_to is not None:  # the order's full address, from its raw vendor event
+        ship_to = _address(request.ship_to, name=request.ship_to.name or name)
+        bill_to = {"name": ship_to["name"]}
     advanced: dict[str, Any] = {"customField1": f"tillbridge:{request.order_key}", "source": "Tillbridge"}
     if store_id:
         advanced["storeId"] = store_id
@@ -125,8 +146,8 @@ def createorder_payload(
         "paymentDate": _pacific(request.paid_at),
         "orderStatus": "awaiting_shipment",
         "customerUsername": request.customer_ref or None,
-        "billTo": dict(address),
-        "shipTo": dict(address),
+        "billTo": dict(bill_to),
+        "shipTo": dict(ship_to),
         "items": [
             {
                 "lineItemKey": line.line_external_id,

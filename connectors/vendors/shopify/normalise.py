@@ -27,6 +27,7 @@ from connectors.vendors.common import (
     timestamp,
     version,
 )
+from connectors.vendors.shopify.address import order_ship_to
 from connectors.vendors.shopify.returns import RETURN_TOPICS, return_normalise
 from core.money import allocate
 
@@ -497,6 +498,13 @@ def resource(topic: str, payload: Any) -> dict[str, Any]:
         if payload.get("id") is None and isinstance(payload.get(key), dict) and key in topic:
             payload = payload[key]
     return payload
+
+
+def ship_to(*, topic: str, payload: Any) -> docs.ShipToDoc | None:
+    """The shipping address of an order payload (webhook body or saved API resource), or None."""
+    if topic not in ORDER_TOPICS or not isinstance(payload, dict):
+        return None
+    return order_ship_to(resource(topic, payload))
 
 
 def normalise(*, topic: str, payload: Any, fetched: Mapping[str, Any]) -> list[Document]:

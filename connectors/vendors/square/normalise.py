@@ -20,7 +20,16 @@ from typing import Any
 
 from commerce import documents as docs
 from connectors.vendors.base import Document, NormaliseError
-from connectors.vendors.common import currency_code, destination, minor, optional_timestamp, require, timestamp, version
+from connectors.vendors.common import (
+    currency_code,
+    destination,
+    minor,
+    optional_timestamp,
+    require,
+    ship_to_doc,
+    timestamp,
+    version,
+)
 from connectors.vendors.square.returns import returns_normalise
 from core.money import quantize
 
@@ -227,6 +236,36 @@ def _ship_to(order: Mapping[str, Any]) -> tuple[Any, Any]:
             address = recipient.get("address") or {}
             return address.get("country"), address.get("administrative_district_level_1")
     return None, None
+
+
+def _recipient(order: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    for fulfillment in order.get("fulfillments") or []:
+        if isinstance(fulfillment, dict) and fulfillment.get("type") == "SHIPMENT":
+            recipient = (fulfillment.get("shipment_details") or {}).get("recipient")
+            return recipient if isinstance(recipient, Mapping) else None
+    return None
+
+
+def ship_to(*, topic: str, payload: Any) -> docs.ShipToDoc | None:
+    """The recipient of the order's first SHIPMENT fulfillment, or None. A webhook event only
+    names the order (`data.object.order_created` has no fulfillments; the inbox fetched the order
+    and kept it nowhere), so an order stored from an event has no address here: None."""
+    if not isinstance(payload, dict) or is_event(payload) or topic not in (*ORDER_TOPICS, "orders"):
+        return None
+    recipient = _recipient(saved_object(payload, topic))
+    if recipient is None:
+        return None
+    address = recipient.get("address") if isinstance(recipient.get("address"), Mapping) else {}
+    return ship_to_doc(
+        name=recipient.get("display_name"),
+        street1=address.get("address_line_1"),
+        street2=address.get("address_line_2"),
+        city=address.get("locality"),
+        state=address.get("administrative_district_level_1"),
+        postal_code=address.get("postal_code"),
+        country=address.get("country"),
+        phone=recipient.get("phone_number"),
+    )
 
 
 def is_event(payload: Any) -> bool:

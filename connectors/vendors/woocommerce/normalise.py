@@ -17,7 +17,15 @@ from typing import Any
 
 from commerce import documents as docs
 from connectors.vendors.base import Document, NormaliseError
-from connectors.vendors.common import currency_code, destination, line_level_total, money, require, version
+from connectors.vendors.common import (
+    currency_code,
+    destination,
+    line_level_total,
+    money,
+    require,
+    ship_to_doc,
+    version,
+)
 from core.money import quantize
 
 ORDER_TOPICS = ("order.created", "order.updated", "order.restored")
@@ -262,6 +270,25 @@ def refund_normalise(refund: Mapping[str, Any], *, order_id: str, currency: str)
 def needs_refunds(payload: Any) -> bool:
     """An order that lists refunds but was not stored with their details (webhooks)."""
     return isinstance(payload, dict) and payload.get("refund_details") is None and bool(payload.get("refunds"))
+
+
+def ship_to(*, topic: str, payload: Any) -> docs.ShipToDoc | None:
+    """The order's `shipping` address (first and last name joined), or None without one."""
+    address = payload.get("shipping") if topic in TOPICS and isinstance(payload, dict) else None
+    if not isinstance(address, Mapping):
+        return None
+    name = " ".join(str(part).strip() for part in (address.get("first_name"), address.get("last_name")) if part)
+    return ship_to_doc(
+        name=name,
+        company=address.get("company"),
+        street1=address.get("address_1"),
+        street2=address.get("address_2"),
+        city=address.get("city"),
+        state=address.get("state"),
+        postal_code=address.get("postcode"),
+        country=address.get("country"),
+        phone=address.get("phone"),
+    )
 
 
 def normalise(*, topic: str, payload: Any, fetched: Mapping[str, Any]) -> list[Document]:

@@ -6,12 +6,13 @@ import pytest
 import respx
 from django_tenants.utils import tenant_context
 
-from commerce.documents import CanonicalOrder, DiscountDoc, OrderLineDoc, PaymentDoc, TaxLineDoc
+from commerce.documents import CanonicalOrder, DiscountDoc, OrderLineDoc, PaymentDoc, ShipToDoc, TaxLineDoc
 from commerce.models import Order, Payout, Refund
 from connectors.inbox import event_process, event_store
 from connectors.models import InboundEvent
+from connectors.vendors import adapter_for_vendor
 from connectors.vendors.base import NormaliseError
-from connectors.vendors.square.normalise import order_normalise, refund_normalise
+from connectors.vendors.square.normalise import order_normalise, refund_normalise, ship_to
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry
 from posting.services import entry_balance
@@ -132,3 +133,44 @@ def test_order_refund_and_payout_flow_to_balanced_journals_and_a_matched_payout(
         assert JournalEntry.objects.count() == 3
         assert all(entry_balance(entry=entry) == 0 for entry in JournalEntry.objects.all())
         assert respx.calls[0].request.headers["Square-Version"] == "2025-07-16"
+
+
+SHIPMENT = {
+    "type": "SHIPMENT",
+    "shipment_details": {
+        "recipient": {
+            "display_name": "Jaiden Urie",
+            "phone_number": "+1 555-0100",
+            "address": {
+                "address_line_1": "1455 Market St",
+                "address_line_2": "Suite 600",
+                "locality": "San Francisco",
+                "administrative_district_level_1": "CA",
+                "postal_code": "94103",
+                "country": "US",
+            },
+        }
+    },
+}
+JAIDEN = ShipToDoc(
+    name="Jaiden Urie",
+    street1="1455 Market St",
+    street2="Suite 600",
+    city="San Francisco",
+    state="CA",
+    postal_code="94103",
+    country="US",
+    phone="+1 555-0100",
+)
+
+
+def test_ship_to_is_the_first_shipment_recipient_of_a_saved_order():
+    order = {**fixture("square", "order.json")["order"], "fulfillments": [{"type": "PICKUP"}, SHIPMENT]}
+    assert ship_to(topic="orders", payload={"order": order}) == JAIDEN
+    assert adapter_for_vendor("square").ship_to(topic="order.updated", payload=order) == JAIDEN
+
+
+def test_ship_to_is_none_without_a_shipment_or_from_an_event_envelope():
+    assert ship_to(topic="orders", payload=fixture("square", "order.json")) is None
+    event = {"type": "order.updated", "data": {"id": OID, "object": {"order_updated": {"order_id": OID}}}}
+    assert ship_to(topic="order.updated", payload=event) is None  # the envelope names the order only

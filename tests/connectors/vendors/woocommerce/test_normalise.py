@@ -6,11 +6,20 @@ import pytest
 import respx
 from django_tenants.utils import tenant_context
 
-from commerce.documents import CanonicalRefund, DiscountDoc, OrderLineDoc, PaymentDoc, RefundLineDoc, TaxLineDoc
+from commerce.documents import (
+    CanonicalRefund,
+    DiscountDoc,
+    OrderLineDoc,
+    PaymentDoc,
+    RefundLineDoc,
+    ShipToDoc,
+    TaxLineDoc,
+)
 from commerce.models import Order, Refund
 from connectors.inbox import event_process, event_store
 from connectors.models import InboundEvent
-from connectors.vendors.woocommerce.normalise import order_normalise, refund_normalise
+from connectors.vendors import adapter_for_vendor
+from connectors.vendors.woocommerce.normalise import order_normalise, refund_normalise, ship_to
 from core.http import netsafety
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry
@@ -128,3 +137,18 @@ def test_a_store_url_that_resolves_to_a_private_address_is_refused(world, woo, m
             "failed",
             "The URL points at a private, loopback, link-local or reserved address.",
         )
+
+
+def test_ship_to_is_the_orders_shipping_address():
+    payload = fixture("woocommerce", "docs_order_727.json")
+    assert ship_to(topic="order.created", payload=payload) == ShipToDoc(
+        name="John Doe", street1="969 Market", city="San Francisco", state="CA", postal_code="94103", country="US"
+    )
+    assert adapter_for_vendor("woocommerce").ship_to(topic="orders", payload=payload).postal_code == "94103"
+
+
+def test_ship_to_without_a_shipping_address_is_none():
+    payload = fixture("woocommerce", "docs_order_727.json")
+    assert ship_to(topic="order.created", payload={**payload, "shipping": {"first_name": "", "country": ""}}) is None
+    assert ship_to(topic="order.created", payload={**payload, "shipping": []}) is None
+    assert ship_to(topic="coupon.created", payload=payload) is None
