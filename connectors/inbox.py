@@ -50,7 +50,7 @@ from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError, Record
 from core import metrics
-from core.context import trace_bind, trace_id_current
+from core.context import trace_bind, trace_id_current, trace_restored
 from core.http.client import ConnectorError
 from core.tasks import task_named
 from posting import services as posting
@@ -301,7 +301,12 @@ def event_process(*, event_id: int) -> InboundEvent | None:
     """Process one event; safe to call any number of times, concurrently too. What the event needs
     from the vendor's API (and the stored documents it refers to) is read first, outside the
     transaction and its locks (DESIGN.md §1); under the locks the event is only normalised (pure)
-    and applied."""
+    and applied. Its log lines carry the event's trace id; the caller's trace is back afterwards."""
+    with trace_restored():
+        return _event_process(event_id)
+
+
+def _event_process(event_id: int) -> InboundEvent | None:
     prefetched = _event_prefetch(event_id)
     with transaction.atomic():
         event = InboundEvent.objects.select_for_update().select_related("connection").filter(pk=event_id).first()

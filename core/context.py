@@ -2,6 +2,8 @@
 trace id that follows one event from its webhook to the ERP's acknowledgement (issue 18)."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 import structlog
@@ -19,6 +21,21 @@ def trace_bind(trace_id: str | None = None) -> str:
     trace_id_var.set(trace_id)
     structlog.contextvars.bind_contextvars(trace_id=trace_id)
     return trace_id
+
+
+@contextmanager
+def trace_restored() -> Iterator[None]:
+    """Run a block that binds a trace of its own (one event of many in a sync step, a seed, a
+    sweep) and put the caller's trace back afterwards, so later lines do not carry the block's."""
+    previous = trace_id_var.get()
+    try:
+        yield
+    finally:
+        trace_id_var.set(previous)
+        if previous:
+            structlog.contextvars.bind_contextvars(trace_id=previous)
+        else:
+            structlog.contextvars.unbind_contextvars("trace_id")
 
 
 def trace_id_current() -> str:

@@ -16,7 +16,7 @@ from django_tenants.utils import tenant_context
 from connectors import inbox
 from connectors.models import InboundEvent
 from connectors.tasks import process_inbound_event
-from core.context import trace_bind, trace_id_current
+from core.context import context_clear, trace_bind, trace_id_current, trace_restored
 from mappings.services import standard_chart_apply
 from posting.erp import tasks as erp_tasks
 from posting.erp.tasks import erp_push_journal
@@ -95,3 +95,18 @@ def test_the_order_trace_page_shows_the_journals_trace_id(world, host_client, mo
         entry = JournalEntry.objects.get()
     page = host_client(world.host(world.acme), world.acme_admin).get(f"/orders/{entry.source_key.split(':')[1]}/")
     assert f'<code data-testid="trace-entry-trace-id">{event.trace_id}</code>' in page.content.decode()
+
+
+def test_a_block_that_binds_its_own_trace_gives_the_callers_back():
+    context_clear()
+    with trace_restored():
+        trace_bind("inner")
+        assert trace_id_current() == "inner"
+    assert trace_id_current() == ""
+    assert "trace_id" not in structlog.contextvars.get_contextvars()
+    trace_bind("outer")
+    with trace_restored():
+        trace_bind("inner")
+    assert trace_id_current() == "outer"
+    assert structlog.contextvars.get_contextvars()["trace_id"] == "outer"
+    context_clear()
