@@ -12,6 +12,13 @@ from tests.e2e.conftest import Portal, Sandbox, committed, sign_in
 pytestmark = pytest.mark.e2e
 
 
+def _priority(sandbox: Sandbox, name: str) -> int:
+    """Read on a committed connection of its own: a read on the test's connection would hold a lock
+    on the sandbox's schema until the test's rollback, after the sandbox's DROP SCHEMA waits for it."""
+    with tenant_context(sandbox.tenant):
+        return RoutingRule.objects.get(name=name).priority
+
+
 def test_fulfilment_board_shows_every_state_and_rules_are_edited(
     page: Page, portal: Portal, sandbox: Sandbox, screenshot
 ):
@@ -44,5 +51,4 @@ def test_fulfilment_board_shows_every_state_and_rules_are_edited(
     page.wait_for_url("**/fulfilment/rules/")
     first = page.locator("[data-testid=routing-rules] tbody tr").first
     assert "Overflow from the Soho store" in first.inner_text()
-    with tenant_context(sandbox.tenant):
-        assert RoutingRule.objects.get(name="Overflow from the Soho store").priority == 5
+    assert committed(lambda: _priority(sandbox, "Overflow from the Soho store")) == 5
