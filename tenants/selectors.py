@@ -195,14 +195,6 @@ def tenant_members(*, tenant: Tenant) -> QuerySet[Membership]:
     return Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
 
 
-def audit_events_for_partner(*, partner: Partner, limit: int = 100) -> list[AuditEvent]:
-    return list(
-        AuditEvent.objects.filter(Q(partner=partner) | Q(tenant__partner=partner))
-        .select_related("tenant")
-        .order_by("-created_at", "-id")[:limit]
-    )
-
-
 def audit_events_for_tenant(*, tenant: Tenant, limit: int = 100) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:limit])
 
@@ -265,10 +257,6 @@ def audit_events_filter(
         tenant__slug=tenant_slug,
     )
     return events.order_by("-created_at", "-id")
-
-
-def audit_actions(events: QuerySet[AuditEvent]) -> list[str]:
-    return list(events.order_by("action").values_list("action", flat=True).distinct())
 
 
 def audit_events_csv(*, events: QuerySet[AuditEvent]) -> str:

@@ -127,12 +127,6 @@ def netsuite_account_id_check(value: Any) -> str:
     return value
 
 
-def shopify_shop_domain_check(value: Any) -> str:
-    if not isinstance(value, str) or not SHOPIFY_SHOP_DOMAIN.match(value):
-        raise UnsafeUrl("shop_domain must look like your-store.myshopify.com.", "invalid_shop_domain")
-    return value
-
-
 def trace_id_new() -> str:
     return uuid.uuid4().hex[:16]
 

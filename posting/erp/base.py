@@ -17,7 +17,7 @@ import datetime as dt
 import enum
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
@@ -362,7 +362,3 @@ class ErpAdapter(abc.ABC):
                 f"Account(s) {', '.join(missing)} have no {self.label} id: import the chart of accounts from "
                 f"{self.label} and map these roles to imported accounts.",
             )
-
-
-def first_text(values: Iterable[str | None]) -> str:
-    return next((value for value in values if value), "")
