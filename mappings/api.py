@@ -21,6 +21,7 @@ from core.api.errors import (
     found,
 )
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.spreadsheet import RowsInvalid
 from mappings import services
 from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
 from mappings.preview import preview_build, preview_order_get
@@ -159,7 +160,7 @@ class AccountsImportApi(TenantApiView):
         data = self.validated(AccountsImportInput)
         try:
             result = services.accounts_import_csv(file=data["csv"], actor=_actor(request))
-        except services.AccountsImportError as error:
+        except RowsInvalid as error:
             raise ApiError(
                 status_code=400,
                 code="invalid_rows",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from dataclasses import dataclass
 from typing import IO
 
@@ -12,26 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.spreadsheet import RowError, RowsInvalid, csv_rows
 from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
 from mappings.standard import STANDARD_ACCOUNTS, STANDARD_RULES
 from tenants.audit import audit_record
 
 CSV_COLUMNS = ("code", "name", "type")
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-class AccountsImportError(ValidationError):
-    def __init__(self, rows: list[RowError]):
-        self.rows = rows
-        super().__init__([str(row) for row in rows])
 
 
 @dataclass(frozen=True)
@@ -46,40 +30,16 @@ def _audit(*, actor, action: str, changes: dict) -> None:
         audit_record(actor=actor, action=action, target=tenant, tenant=tenant, partner=tenant.partner, changes=changes)
 
 
-def _text(file: IO | bytes | str) -> str:
-    content = file.read() if hasattr(file, "read") else file
-    if isinstance(content, bytes):
-        try:
-            content = content.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise AccountsImportError([RowError(1, "The file is not UTF-8 text.")]) from error
-    return content.removeprefix("\ufeff")
-
-
 def accounts_import_csv(*, file: IO | bytes | str, actor=None) -> AccountsImported:
     """Create or update accounts from CSV `code,name,type[,parent]` (header row required).
 
     Every bad row is reported with its line number, and nothing is written unless every row is good:
     a chart of accounts half imported is worse than one not imported."""
-    reader = csv.reader(io.StringIO(_text(file)))
-    rows = list(reader)
-    if not rows:
-        raise AccountsImportError([RowError(1, "The file is empty.")])
-    header = [cell.strip().lower() for cell in rows[0]]
-    if tuple(header[:3]) != CSV_COLUMNS or header[3:] not in ([], ["parent"]):
-        raise AccountsImportError([RowError(1, "The header must be code,name,type or code,name,type,parent.")])
-    errors: list[RowError] = []
     parsed: list[tuple[int, str, str, str, str]] = []
+    rows, errors = csv_rows(file, columns=CSV_COLUMNS, optional=("parent",))
     seen: dict[str, int] = {}
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) > len(header):
-            errors.append(RowError(number, f"{len(row)} columns, expected at most {len(header)}."))
-            continue
-        cells = [cell.strip() for cell in row] + [""] * (len(header) - len(row))
-        code, name, kind = cells[0], cells[1], cells[2].lower()
-        parent = cells[3] if len(cells) > 3 else ""
+    for number, cells in rows:
+        code, name, kind, parent = cells["code"], cells["name"], cells["type"].lower(), cells.get("parent", "")
         problems = []
         if not code:
             problems.append("code is empty")
@@ -90,7 +50,7 @@ def accounts_import_csv(*, file: IO | bytes | str, actor=None) -> AccountsImport
         if not name:
             problems.append("name is empty")
         if kind not in Account.Type.values:
-            problems.append(f"type {cells[2]!r} is not one of {', '.join(Account.Type.values)}")
+            problems.append(f"type {cells['type']!r} is not one of {', '.join(Account.Type.values)}")
         if parent and parent == code:
             problems.append("an account cannot be its own parent")
         if problems:
@@ -103,7 +63,7 @@ def accounts_import_csv(*, file: IO | bytes | str, actor=None) -> AccountsImport
         if parent and parent not in seen and parent not in existing:
             errors.append(RowError(number, f"parent {parent} is neither in the file nor in the chart"))
     if errors:
-        raise AccountsImportError(sorted(errors, key=lambda error: error.line))
+        raise RowsInvalid(errors)
     created = updated = 0
     with transaction.atomic():
         accounts: dict[str, Account] = {}
@@ -130,7 +90,7 @@ def _cycle_check() -> None:
         while node is not None:
             if node in seen:
                 code = Account.objects.get(pk=start).code
-                raise AccountsImportError([RowError(1, f"account {code} is its own ancestor")])
+                raise RowsInvalid([RowError(1, f"account {code} is its own ancestor")])
             seen.add(node)
             node = parents[node]
 

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.forms import form_apply
+from core.spreadsheet import RowsInvalid
 from mappings import services
 from mappings.forms import (
     AccountForm,
@@ -24,7 +25,7 @@ from mappings.forms import (
 from mappings.models import Account, AccountRule, MappingSet, ValueMap
 from mappings.preview import preview_build, preview_order_get, preview_orders
 from mappings.selectors import accounts_list, mapping_sets_list
-from mappings.services import AccountsImportError, accounts_import_csv
+from mappings.services import accounts_import_csv
 from tenants.models import Membership
 
 
@@ -59,7 +60,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
             if form.is_valid():
                 try:
                     result = accounts_import_csv(file=form.cleaned_data["file"], actor=request.user)
-                except AccountsImportError as error:
+                except RowsInvalid as error:
                     row_errors = [str(row) for row in error.rows]
                     status = 400
                 else:

@@ -187,3 +187,17 @@ class PriceListForm(forms.Form):
                 raise forms.ValidationError(f"Line {number}: write SKU,price.")
             prices[parts[0]] = parts[1]
         return prices
+
+
+class PriceListImportForm(forms.Form):
+    file = forms.FileField(label="Prices (CSV)", help_text="Columns: sku,price. All rows or none.")
+    mode = forms.ChoiceField(
+        choices=[("merge", "Change the SKUs in the file, keep the others"), ("replace", "The file is the whole list")],
+        initial="merge",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 2 * 1024 * 1024:
+            raise forms.ValidationError("The file is larger than 2 MB.")
+        return upload

@@ -208,6 +208,7 @@ class PriceList(Governed):
         VALIDATED = "validated", "Validated"
         SUBMITTED = "submitted", "Submitted"
         APPROVED = "approved", "Approved"
+        SCHEDULED = "scheduled", "Scheduled"
         PUBLISHED = "published", "Published"
 
     key = models.SlugField(max_length=60, unique=True)

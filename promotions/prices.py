@@ -250,11 +250,15 @@ def price_list_approve(*, price_list: PriceList, actor: User | None) -> PriceLis
 def price_list_publish(
     *, price_list: PriceList, actor: User | None = None, actor_label: str | None = None
 ) -> list[PriceListDeployment]:
-    """Publish the current version: approved, or validated when no price moves past the threshold."""
+    """Publish the current version: approved, or validated when no price moves past the threshold.
+    A version that starts later is scheduled: the published prices stay on the channels until its
+    start (a time in the tenant's zone), when `price_lists_publish_due` sends it."""
     price_list = _locked(price_list)
     version = price_list.current_version
     if price_list.published_version_id == version.pk:
         return list(version.deployments.select_related("connection"))
+    if price_list.status == S.SCHEDULED:
+        return []
     ready = price_list.status == S.APPROVED or (price_list.status == S.VALIDATED and not version.requires_approval)
     if not ready:
         needed = "approved" if version.requires_approval else "validated"
@@ -262,6 +266,25 @@ def price_list_publish(
             {"status": f"This version must be {needed} before it is published; it is {price_list.status}."},
             code="illegal_transition",
         )
+    if version.starts_at > timezone.now():
+        price_list.status = S.SCHEDULED
+        price_list.save(update_fields=["status", "updated_at"])
+        _audit(
+            price_list,
+            "schedule",
+            actor=actor,
+            actor_label=actor_label,
+            changes={"version": version.number, "starts_at": version.starts_at.isoformat()},
+        )
+        return []
+    return price_list_publish_now(price_list=price_list, actor=actor, actor_label=actor_label)
+
+
+def price_list_publish_now(
+    *, price_list: PriceList, actor: User | None = None, actor_label: str | None = None
+) -> list[PriceListDeployment]:
+    """Make the (locked) list's current version the published one and send it to every channel."""
+    version = price_list.current_version
     deployments = [
         PriceListDeployment.objects.get_or_create(version=version, connection=channel)[0]
         for channel in version.channels.all().order_by("pk")

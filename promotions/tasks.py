@@ -7,7 +7,7 @@ from celery import shared_task
 from core.fairness import FairTask
 from core.periodic import periodic_job
 from core.tasks import tenant_only
-from promotions import lifecycle, prices, stock_guard
+from promotions import lifecycle, price_changes, prices, stock_guard
 from promotions.deployment import deployment_send
 
 
@@ -37,3 +37,10 @@ def promotions_stock_guard() -> int:
     """Once a minute per tenant: pause promotions on channels whose stock fell below the threshold."""
     tenant_only("promotions.stock_guard")
     return len(stock_guard.promotions_stock_guard()["paused"])
+
+
+@periodic_job("promotions.price_lists_publish_due")
+def price_lists_publish_due() -> int:
+    """Once a minute per tenant: publish the scheduled price list versions whose start has come."""
+    tenant_only("promotions.price_lists_publish_due")
+    return price_changes.price_lists_publish_due()

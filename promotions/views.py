@@ -21,9 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.spreadsheet import RowsInvalid
 from core.tenancy import tenant_zone
-from promotions import deployment, lifecycle, prices, selectors
-from promotions.forms import ActionForm, PriceListForm, PromotionForm, form_initial
+from promotions import deployment, lifecycle, price_changes, prices, selectors
+from promotions.forms import ActionForm, PriceListForm, PriceListImportForm, PromotionForm, form_initial
 from promotions.models import ChannelDeployment, ChannelPrice, PriceList, Promotion
 from tenants.models import Membership
 
@@ -314,39 +315,75 @@ def price_lists(request: HttpRequest) -> HttpResponse:
     return render(request, "promotions/price_lists.html", {"lists": lists, "form": form}, status=status)
 
 
+PRICE_LIST_ACTIONS = {
+    "validate": prices.price_list_validate,
+    "submit": prices.price_list_submit,
+    "publish": prices.price_list_publish,
+    "rollback": price_changes.price_list_rollback,
+}
+
+
+def _price_list_import(request: HttpRequest, price_list: PriceList) -> tuple[PriceListImportForm, list[str]]:
+    """The CSV upload: a new draft version, or the form with its row errors (nothing imported)."""
+    form = PriceListImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            data = form.cleaned_data
+            version = price_changes.price_list_import_csv(
+                price_list=price_list, file=data["file"], mode=data["mode"], actor=request.user
+            )
+        except RowsInvalid as error:
+            return form, [str(row) for row in error.rows]
+        except ValidationError as error:
+            return form, _messages_of(error)
+        messages.success(request, f"Imported as version {version.number} (a draft): validate it next.")
+    return form, []
+
+
 @require_http_methods(["GET", "POST"])
 def price_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
     price_list = PriceList.objects.select_related("current_version", "published_version").filter(pk=pk).first()
     if price_list is None:
         raise Http404("No such price list.")
+    import_form, row_errors = PriceListImportForm(), []
     if request.method == "POST":
         if not _can_act(request):
             return HttpResponseForbidden("Viewers cannot act on price lists.")
         action = request.POST.get("action", "")
-        calls = {
-            "validate": lambda: prices.price_list_validate(price_list=price_list, actor=request.user),
-            "submit": lambda: prices.price_list_submit(price_list=price_list, actor=request.user),
-            "approve": lambda: prices.price_list_approve(price_list=price_list, actor=request.user),
-            "publish": lambda: prices.price_list_publish(price_list=price_list, actor=request.user),
-        }
-        if action not in calls:
-            messages.error(request, "Unknown action.")
-        else:
+        if action == "import":
+            import_form, row_errors = _price_list_import(request, price_list)
+            if import_form.is_valid() and not row_errors:
+                return redirect("promotions_price_list", pk=pk)
+        elif action == "approve":
             with _refusals_shown(request):
-                calls[action]()
+                prices.price_list_approve(price_list=price_list, actor=request.user)
+                messages.success(request, "Approve: done.")
+            return redirect("promotions_price_list", pk=pk)
+        elif action in PRICE_LIST_ACTIONS:
+            with _refusals_shown(request):
+                PRICE_LIST_ACTIONS[action](price_list=price_list, actor=request.user)
                 messages.success(request, f"{action.title()}: done.")
-        return redirect("promotions_price_list", pk=pk)
+            return redirect("promotions_price_list", pk=pk)
+        else:
+            messages.error(request, "Unknown action.")
+            return redirect("promotions_price_list", pk=pk)
     version = price_list.current_version
-    return render(
-        request,
-        "promotions/price_list.html",
-        {
-            "price_list": price_list,
-            "version": version,
-            "deployments": version.deployments.select_related("connection"),
-            "shown": ChannelPrice.objects.filter(deployment__version__price_list=price_list).select_related(
-                "connection"
-            )[:200],
-            "can_act": _can_act(request),
-        },
-    )
+    with timezone.override(tenant_zone()):
+        return render(
+            request,
+            "promotions/price_list.html",
+            {
+                "price_list": price_list,
+                "version": version,
+                "zone": tenant_zone(),
+                "previous": price_changes.previous_published_version(price_list),
+                "deployments": version.deployments.select_related("connection"),
+                "shown": ChannelPrice.objects.filter(deployment__version__price_list=price_list).select_related(
+                    "connection"
+                )[:200],
+                "can_act": _can_act(request),
+                "import_form": import_form,
+                "row_errors": row_errors,
+            },
+            status=400 if request.method == "POST" else 200,  # a good import or any other action redirected
+        )

@@ -13,6 +13,7 @@ from promotions.api.prices import (
     PRICE_ACTIONS,
     ChannelPriceListApi,
     PriceListDetailApi,
+    PriceListImportApi,
     PriceListListCreateApi,
     _price_action_view,
 )
@@ -28,6 +29,7 @@ from promotions.api.promotions import (
 urlpatterns = [
     path("price-lists/", PriceListListCreateApi.as_view(), name="api-price-lists"),
     path("price-lists/<int:pk>/", PriceListDetailApi.as_view(), name="api-price-list-detail"),
+    path("price-lists/<int:pk>/import/", PriceListImportApi.as_view(), name="api-price-list-import"),
     path("price-lists/<int:pk>/channel-prices/", ChannelPriceListApi.as_view(), name="api-price-list-channel-prices"),
     *[
         path(f"price-lists/<int:pk>/{action}/", _price_action_view(action).as_view(), name=f"api-price-list-{action}")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import IdCursorPagination, StrictSerializer, found
+from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
-from promotions import prices
+from core.spreadsheet import RowsInvalid
+from promotions import price_changes, prices
 from promotions.api.promotions import (
     MAX_ID,
     ChannelOutput,
@@ -122,12 +123,16 @@ class PriceListDetailApi(TenantApiView):
         return Response(PriceListOutput(_price_list(pk)).data)
 
 
-PRICE_ACTIONS = ("validate", "submit", "approve", "publish")
+PRICE_ACTIONS = ("validate", "submit", "approve", "publish", "rollback")
 PRICE_ACTION_DOCS = {
     "validate": "Check the price list's prices against the channels' rules before it is submitted.",
     "submit": "Submit the validated price list for approval.",
     "approve": "Approve the submitted price list (a person other than its author).",
-    "publish": "Publish the approved price list: its prices are written to each channel in the background.",
+    "publish": "Publish the approved price list: its prices are written to each channel in the background. "
+    "A version whose `starts_at` is still ahead is scheduled (status `scheduled`) and published at that time.",
+    "rollback": "Put the previously published prices back on every channel now: a new version with that version's "
+    "prices and channels, published without a second approval (they were approved before). 400 when no earlier "
+    "version was published.",
 }
 
 
@@ -152,6 +157,8 @@ def _price_action_view(action: str) -> type[TenantApiView]:
                     prices.price_list_submit(price_list=price_list, **who)
                 elif action == "approve":
                     prices.price_list_approve(price_list=price_list, actor=who["actor"])
+                elif action == "rollback":
+                    price_changes.price_list_rollback(price_list=price_list, **who)
                 else:
                     prices.price_list_publish(price_list=price_list, **who)
             except PermissionDenied as error:
@@ -161,6 +168,45 @@ def _price_action_view(action: str) -> type[TenantApiView]:
     PriceListActionApi.__name__ = f"PriceList{action.title()}Api"
     PriceListActionApi.__qualname__ = PriceListActionApi.__name__
     return PriceListActionApi
+
+
+class PriceListImportInput(StrictSerializer):
+    csv = serializers.CharField(max_length=2 * 1024 * 1024, trim_whitespace=False, help_text="CSV text: sku,price")
+    mode = serializers.ChoiceField(
+        choices=["merge", "replace"],
+        default="merge",
+        help_text="`merge` changes the SKUs in the file and keeps the others; `replace` makes the file the whole list.",
+    )
+
+
+class PriceListImportApi(TenantApiView):
+    serializer_class = PriceListOutput
+
+    @extend_schema(
+        operation_id="price_lists_import",
+        summary="Import prices from a CSV file as a new version",
+        request=PriceListImportInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: PriceListOutput, **WRITE_ERRORS},
+        description="All rows or none: every bad row is reported in `details.rows` with its line number. The new "
+        "version is a draft: validate, submit, approve and publish it as any other.",
+        examples=[OpenApiExample("Two prices", value={"csv": "sku,price\nTEE-RED-M,19.99\nTEE-BLU-M,21.50\n"})],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        price_list = _price_list(pk)
+        data = self.validated(PriceListImportInput)
+        try:
+            price_changes.price_list_import_csv(
+                price_list=price_list, file=data["csv"], mode=data["mode"], **self.who()
+            )
+        except RowsInvalid as error:
+            raise ApiError(
+                status_code=400,
+                code="invalid_rows",
+                message="Nothing was imported: fix these rows and send the file again.",
+                details={"rows": [{"line": row.line, "message": row.message} for row in error.rows]},
+            ) from error
+        return Response(PriceListOutput(_price_list(pk)).data)
 
 
 class ChannelPriceListApi(TenantApiView):

@@ -6,10 +6,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_tenants.utils import tenant_context
 
+from core.spreadsheet import RowsInvalid
 from mappings.models import Account, AccountRule, MappingSet, PostingRole
 from mappings.selectors import Unmapped, account_resolve, value_map_lookup
 from mappings.services import (
-    AccountsImportError,
     account_rule_add,
     accounts_import_csv,
     mapping_set_activate,
@@ -53,7 +53,7 @@ def test_csv_import_reports_every_bad_row_with_its_line_and_imports_nothing(worl
         "7000,Self,expense,7000\n"
     )
     with tenant_context(world.acme):
-        with pytest.raises(AccountsImportError) as error:
+        with pytest.raises(RowsInvalid) as error:
             accounts_import_csv(file=bad, actor=None)
         assert [str(row) for row in error.value.rows] == [
             "line 3: code is empty",
@@ -66,7 +66,7 @@ def test_csv_import_reports_every_bad_row_with_its_line_and_imports_nothing(worl
 
 
 def test_csv_import_refuses_a_wrong_header(world):
-    with tenant_context(world.acme), pytest.raises(AccountsImportError) as error:
+    with tenant_context(world.acme), pytest.raises(RowsInvalid) as error:
         accounts_import_csv(file=b"number,label,kind\n1,a,asset\n", actor=None)
     assert [str(row) for row in error.value.rows] == [
         "line 1: The header must be code,name,type or code,name,type,parent."

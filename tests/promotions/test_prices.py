@@ -18,7 +18,7 @@ def _list(world, channels_, **changes):
         "key": "spring-prices",
         "name": "Spring prices",
         "prices": {"TEE-RED-M": "20.00", "TEE-BLU-M": "22.5"},
-        "starts_at": timezone.now() + dt.timedelta(days=1),
+        "starts_at": timezone.now() - dt.timedelta(minutes=1),
         "channels": channels_,
         "actor": world.acme_admin,
     }
@@ -122,7 +122,7 @@ def test_price_list_api_and_pages(world, channels, host_client, throttle_reset):
             "key": "spring",
             "name": "Spring",
             "prices": {"TEE-RED-M": "20.00"},
-            "starts_at": "2030-04-01T00:00:00",
+            "starts_at": "2026-04-01T00:00:00",
             "channels": [shop.pk],
         },
     )

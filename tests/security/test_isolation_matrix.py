@@ -382,6 +382,8 @@ PK_FIXTURES: dict[str, str] = {
     "api-price-list-submit": "price_list",
     "api-price-list-approve": "price_list",
     "api-price-list-publish": "price_list",
+    "api-price-list-rollback": "price_list",
+    "api-price-list-import": "price_list",
     "api-promotion-detail": "promotion",
     "api-promotion-validate": "promotion",
     "api-promotion-submit": "promotion",

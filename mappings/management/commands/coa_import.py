@@ -3,7 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
-from mappings.services import AccountsImportError, accounts_import_csv
+from core.spreadsheet import RowsInvalid
+from mappings.services import accounts_import_csv
 from tenants.models import Tenant
 
 
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         with tenant_context(tenant):
             try:
                 result = accounts_import_csv(file=path.read_bytes(), actor=None)
-            except AccountsImportError as error:
+            except RowsInvalid as error:
                 for row in error.rows:
                     self.stderr.write(str(row))
                 raise CommandError(f"{len(error.rows)} bad row(s); nothing was imported.") from error
