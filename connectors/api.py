@@ -1,5 +1,5 @@
 """Tenant API for connectors: connections (credentials write-only), sync runs (list, start),
-inbound events (list, detail with the raw body, replay). Thin views over services/selectors."""
+inbound events (list, detail with the raw body, replay), the SKU map. Thin views over services/selectors."""
 
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from commerce.models import ChannelSku
 from connectors import selectors, services
 from connectors.inbox import event_replay
 from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.sync import sync_run_start
-from core.api.errors import StrictSerializer, found
+from connectors.vendors.skus import sku_map_refresh
+from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, error_responses, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.http.client import ConnectorError
 
 SECRET_FIELD = serializers.DictField(
     child=serializers.CharField(max_length=4000, allow_blank=True),
@@ -405,6 +408,84 @@ class EventReplayApi(TenantApiView):
         return Response(EventOutput(event).data, status=status.HTTP_202_ACCEPTED)
 
 
+# ---- the SKU map (issue 20) ----------------------------------------------------------------------
+
+
+class ChannelSkuOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    connection = serializers.IntegerField(source="source_connection_id")
+    vendor = serializers.CharField(source="source")
+    channel_item_id = serializers.CharField()
+    sku = serializers.CharField(help_text="Blank: the channel's catalog gives this item no SKU.")
+    name = serializers.CharField()
+    updated_at = serializers.DateTimeField()
+
+
+class ChannelSkuFilter(django_filters.FilterSet):
+    connection = django_filters.NumberFilter(field_name="source_connection_id")
+    sku = django_filters.CharFilter()
+    unmapped = django_filters.BooleanFilter(method="_unmapped", label="Only items without a SKU")
+
+    class Meta:
+        model = ChannelSku
+        fields = ["connection", "sku", "unmapped"]
+
+    def _unmapped(self, queryset, name, value):
+        return queryset.filter(sku="") if value else queryset.exclude(sku="")
+
+
+class SkuMapListApi(ListModelMixin, TenantApiView):
+    serializer_class = ChannelSkuOutput
+    pagination_class = IdCursorPagination
+    filterset_class = ChannelSkuFilter
+
+    def get_queryset(self):
+        return ChannelSku.objects.all()
+
+    @extend_schema(
+        operation_id="sku_map_list",
+        summary="List the SKU map",
+        description="Each channel item (a Square item variation, a Shopify inventory item) and the tenant's SKU "
+        "it stands for. Inbound stock and order lines are stored under the SKU. `unmapped=true` lists the items "
+        "whose catalog entry has no SKU (each is also an exception in the inbox).",
+        responses={200: ChannelSkuOutput(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return self.list(request)
+
+
+class SkuMapRefreshOutput(serializers.Serializer):
+    items = serializers.IntegerField(help_text="Catalog items read.")
+    without_sku = serializers.IntegerField(help_text="Of those, items the catalog gives no SKU.")
+
+
+class SkuMapRefreshApi(TenantApiView):
+    session_roles = SESSION_WRITERS
+    serializer_class = SkuMapRefreshOutput
+
+    @extend_schema(
+        operation_id="sku_map_refresh",
+        summary="Read a channel's catalog into the SKU map",
+        description="Reads every item of the connection's catalog (Square: item variations) and stores its SKU; "
+        "exceptions of items that have a SKU now are resolved. 400 for a vendor without a catalog to read; 502 "
+        "when the channel cannot be read.",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: SkuMapRefreshOutput, **WRITE_ERRORS, **error_responses(502)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        connection = found(Connection.objects.filter(pk=pk).first(), "No such connection.")
+        try:
+            counts = sku_map_refresh(connection=connection)
+        except ConnectorError as error:
+            raise ApiError(
+                status_code=502,
+                code="channel_unavailable",
+                message=f"{connection.get_vendor_display()} could not be read: {error.message}",
+            ) from error
+        return Response(SkuMapRefreshOutput(counts).data)
+
+
 urlpatterns = [
     path("connections/", ConnectionListCreateApi.as_view(), name="api-connections"),
     path("connections/<int:pk>/", ConnectionDetailApi.as_view(), name="api-connection-detail"),
@@ -413,4 +494,6 @@ urlpatterns = [
     path("events/", EventListApi.as_view(), name="api-events"),
     path("events/<int:pk>/", EventDetailApi.as_view(), name="api-event-detail"),
     path("events/<int:pk>/replay/", EventReplayApi.as_view(), name="api-event-replay"),
+    path("sku-map/", SkuMapListApi.as_view(), name="api-sku-map"),
+    path("connections/<int:pk>/sku-map/refresh/", SkuMapRefreshApi.as_view(), name="api-sku-map-refresh"),
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from commerce.models import ChannelSku
 from connectors.inbox import event_process, event_replay, event_store
 from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.sync import sync_run_start
+from connectors.vendors.skus import SKU_MAP_RETRY, sku_map_refresh
 from triage.retry import retry_action
 
 
@@ -38,3 +40,15 @@ def replay(event_id: int, payload: Any = None) -> None:
 @retry_action("connectors.sync")
 def sync(connection_id: int) -> None:
     sync_run_start(connection=Connection.objects.get(pk=connection_id), kind=SyncRun.Kind.MANUAL)
+
+
+@retry_action(SKU_MAP_RETRY)
+def sku_map(connection_id: int) -> None:
+    """Read the channel's catalog again; fails while an item named in the inbox still has no SKU."""
+    connection = Connection.objects.get(pk=connection_id)
+    sku_map_refresh(connection=connection)
+    missing = ChannelSku.objects.filter(source_connection_id=connection_id, sku="").values_list(
+        "channel_item_id", flat=True
+    )
+    if missing:
+        raise ReplayFailed(f"Still without a SKU in the catalog: {', '.join(sorted(missing)[:20])}.")

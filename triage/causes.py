@@ -24,6 +24,7 @@ CAUSE_SEVERITY = {
     "validation": Severity.NORMAL,
     "sync_failed": Severity.NORMAL,
     "unknown_topic": Severity.LOW,
+    "unmapped_sku": Severity.NORMAL,
     # posting: journal building, batches, reconciliation
     "unbalanced": Severity.HIGH,
     "refund_exceeds_posted": Severity.HIGH,

@@ -5,6 +5,7 @@ from commerce.models.fulfilment import FulfilmentRequest, RoutingRule  # noqa: F
 from commerce.models.inventory import (  # noqa: F401
     QUANTITY,
     ChannelLocation,
+    ChannelSku,
     ChannelStock,
     InventoryLevel,
     InventoryLocation,

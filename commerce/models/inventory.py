@@ -115,6 +115,32 @@ class Reservation(models.Model):
         return f"Reserve {self.sku} x{self.quantity}"
 
 
+class ChannelSku(models.Model):
+    """One SKU identity (issue 20): a channel's own id for a sellable item (a Square item
+    variation, a Shopify inventory item) and the tenant's SKU it stands for, read from the channel's
+    catalog. Inbound stock and order lines are keyed by `sku`, never by the channel's id. A blank
+    `sku` means the channel's item has none (an exception names it until the catalog is fixed)."""
+
+    source = models.CharField(max_length=40)
+    source_connection_id = models.BigIntegerField()
+    channel_item_id = models.CharField(max_length=120)
+    sku = models.CharField(max_length=120, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["source_connection_id", "sku", "channel_item_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_connection_id", "channel_item_id"], name="commerce_channelsku_item_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["source_connection_id", "sku"], name="commerce_channelsku_sku_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_item_id} = {self.sku or '(no SKU)'}"
+
+
 class ChannelLocation(models.Model):
     """A sales channel connection sells from this location; ATS is pushed to the channel under
     `channel_location_id` (the channel's own id for the location)."""

@@ -16,10 +16,11 @@ from connectors.models import InboundEvent
 from connectors.vendors import adapter_for_vendor
 from connectors.vendors.base import WebhookRejected
 from connectors.vendors.shopify.normalise import inventory_level_normalise
-from connectors.vendors.square.normalise import inventory_count_normalise
+from connectors.vendors.square.normalise import UnmappedSku, inventory_count_normalise
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import FIXTURES, fixture, fixture_bytes, shopify_headers
 from triage.models import Exception as TriageException
+from triage.services import exception_retry_run
 
 SECRET = "shopify-app-secret-for-tests"
 SHOP_API = "https://acme-outfitters.myshopify.com/admin/api/2025-07"
@@ -171,28 +172,70 @@ def test_inventory_is_polled_only_when_the_connection_asks(world):
         assert adapter_for_vendor("shopify").poll_topics_for(plain) == ("orders", "payouts")
 
 
-def test_square_event_keeps_in_stock_counts_only():
+def _catalog(route_answers=None):
+    """Square's catalog answers batch-retrieve: VARIATION is TEE-RED-M, the other one has no SKU."""
+    return respx.post(f"{SQUARE_API}/catalog/batch-retrieve").mock(
+        return_value=httpx.Response(200, json=route_answers or fixture("square", "catalog_batch_retrieve.json"))
+    )
+
+
+def test_square_event_keeps_in_stock_counts_only_under_the_sku_the_map_gives():
     counts = fixture("square", "inventory_count_updated_event.json")["data"]["object"]["inventory_counts"]
-    assert inventory_count_normalise(counts[1]) is None
-    document = inventory_count_normalise(counts[0])
+    skus = {VARIATION: "TEE-RED-M"}
+    assert inventory_count_normalise(counts[1], skus) is None
+    with pytest.raises(UnmappedSku, match=f"Square item variation {VARIATION} has no SKU"):
+        inventory_count_normalise(counts[0], {})
+    document = inventory_count_normalise(counts[0], skus)
     assert (document.sku, document.location_external_id, document.on_hand, document.net_of_source_orders) == (
-        VARIATION,
+        "TEE-RED-M",
         "L8Q2ZJ1DY4XKJ",
         D("23"),
         False,
     )
 
 
-def test_square_webhook_stores_the_level(world, square):
+@respx.mock
+def test_square_webhook_stores_the_level_under_the_real_sku_and_reads_the_catalog_once(world, square):
+    catalog = _catalog()
     with tenant_context(world.acme):
         event, _ = _store(
             square, "inventory.count.updated", fixture_bytes("square", "inventory_count_updated_event.json"), "c1"
         )
         assert event.status == "processed"
-        assert list(InventoryLevel.objects.values_list("sku", "on_hand", "source")) == [(VARIATION, D("23"), "square")]
+        assert list(InventoryLevel.objects.values_list("sku", "on_hand", "source")) == [
+            ("TEE-RED-M", D("23"), "square")
+        ]
+        assert json.loads(catalog.calls[0].request.content) == {"object_ids": [VARIATION]}
+        payload = fixture("square", "inventory_count_updated_event.json")
+        payload["data"]["object"]["inventory_counts"][0].update(quantity="20", calculated_at="2026-03-14T16:00:00Z")
+        assert _store(square, "inventory.count.updated", json.dumps(payload).encode(), "c1b")[0].status == "processed"
+        assert catalog.call_count == 1  # the SKU map knows the variation now
+        assert dict(InventoryLevel.objects.values_list("sku", "on_hand")) == {"TEE-RED-M": D("20")}
 
 
+@respx.mock
+def test_square_count_for_a_variation_without_a_sku_is_an_exception_until_the_catalog_names_it(world, square):
+    answer = fixture("square", "catalog_batch_retrieve.json")
+    answer["objects"][0]["item_variation_data"].pop("sku")
+    catalog = _catalog(answer)
+    with tenant_context(world.acme):
+        event, _ = _store(
+            square, "inventory.count.updated", fixture_bytes("square", "inventory_count_updated_event.json"), "c1"
+        )
+        assert event.status == "dead"
+        problem = TriageException.objects.get()
+        assert (problem.kind, problem.cause) == ("inventory", "unmapped_sku")
+        assert not InventoryLevel.objects.exists()
+        catalog.mock(return_value=httpx.Response(200, json=fixture("square", "catalog_batch_retrieve.json")))
+        assert exception_retry_run(exception_id=problem.pk)["succeeded"] == 1
+        event.refresh_from_db()
+        assert event.status == "processed"
+        assert list(InventoryLevel.objects.values_list("sku", flat=True)) == ["TEE-RED-M"]
+
+
+@respx.mock
 def test_square_count_with_a_bad_quantity_is_an_inventory_exception(world, square):
+    _catalog()
     payload = fixture("square", "inventory_count_updated_event.json")
     payload["data"]["object"]["inventory_counts"][0]["quantity"] = "lots"
     with tenant_context(world.acme):
@@ -203,6 +246,9 @@ def test_square_count_with_a_bad_quantity_is_an_inventory_exception(world, squar
 
 @respx.mock
 def test_square_polling_batch_retrieves_in_stock_counts(world, square):
+    answer = fixture("square", "catalog_batch_retrieve.json")
+    answer["objects"][1]["item_variation_data"]["sku"] = "TEE-BLU-M"
+    _catalog(answer)
     route = respx.post(f"{SQUARE_API}/inventory/counts/batch-retrieve").mock(
         return_value=httpx.Response(200, json=fixture("square", "inventory_counts_batch.json"))
     )
@@ -216,8 +262,8 @@ def test_square_polling_batch_retrieves_in_stock_counts(world, square):
         for record in page.records:
             _store(square, record.topic, record.body, record.external_id)
         assert dict(InventoryLevel.objects.values_list("sku", "on_hand")) == {
-            VARIATION: D("21.000"),
-            "W62UWFY35CWMYGVWK6TWJDNI": D("4.500"),
+            "TEE-RED-M": D("21.000"),
+            "TEE-BLU-M": D("4.500"),
         }
 
 

@@ -361,6 +361,7 @@ PK_FIXTURES: dict[str, str] = {
     "api-exception-ignore": "exception",
     "api-exception-retry": "exception",
     "api-connection-detail": "connection",
+    "api-sku-map-refresh": "connection",
     "api-sync-run-detail": "run",
     "api-event-detail": "event",
     "api-event-replay": "event",

@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from commerce.models import Order, Payment
+from commerce.skus import channel_skus, channel_skus_store
 from connectors.models import Connection
 from connectors.vendors import adapter_register
 from connectors.vendors.base import DependencyMissing, PackageAdapter
 from connectors.vendors.common import require
+from connectors.vendors.skus import sku_unmapped_raise
 from connectors.vendors.square import client, normalise
 from connectors.vendors.square.normalise import (
     INVENTORY_POLL_TOPIC,
@@ -45,8 +47,14 @@ class SquareAdapter(PackageAdapter):
         if not isinstance(payload, dict):
             return {}
         event = normalise.is_event(payload)
+        if topic in (INVENTORY_TOPIC, INVENTORY_POLL_TOPIC):
+            return {"skus": self._skus(connection, normalise.catalog_ids(topic, payload), raise_unmapped=False)}
         if topic in ORDER_TOPICS and event:
-            return {"order": client.order_get(connection, str(require(payload, "data", "id")))}
+            order = client.order_get(connection, str(require(payload, "data", "id")))
+            return {"order": order, "skus": self._skus(connection, normalise.catalog_ids(topic, payload, order))}
+        if topic == "orders" or topic in ORDER_TOPICS:
+            saved = normalise.saved_object(payload, topic)
+            return {"skus": self._skus(connection, normalise.catalog_ids(topic, payload, saved))}
         if topic in REFUND_TOPICS:
             refund = normalise.refund_of(topic, payload)
             if refund.get("status") != "COMPLETED":
@@ -59,6 +67,27 @@ class SquareAdapter(PackageAdapter):
             references = self._references(connection, entries) if isinstance(entries, list) else {}
             return {"entries": entries, "references": references}
         return {}
+
+    def catalog_skus(self, connection: Connection) -> dict[str, tuple[str, str]]:
+        """The SKU map's source: every item variation in the connection's catalog."""
+        return client.catalog_variations_all(connection)
+
+    def _skus(self, connection: Connection, item_ids: list[str], *, raise_unmapped: bool = True) -> dict[str, str]:
+        """{variation id: SKU} from the SKU map; ids it does not know yet are read from Square's
+        catalog (`batch-retrieve`) and kept. Order lines whose variation has no SKU raise an
+        `unmapped_sku` exception for the connection (the order still posts under the catalog id);
+        stock counts fail their event instead (normalise raises `UnmappedSku`)."""
+        known = channel_skus(source_connection_id=connection.pk, item_ids=item_ids)
+        missing = [item_id for item_id in item_ids if not known.get(item_id)]  # a blank SKU may be set by now
+        if missing:
+            fetched = client.catalog_variations(connection, missing)
+            fetched.update({item_id: ("", "") for item_id in missing if item_id not in fetched})  # not in the catalog
+            channel_skus_store(source=self.vendor, source_connection_id=connection.pk, items=fetched)
+            known.update({item_id: sku for item_id, (sku, _name) in fetched.items()})
+        unmapped = sorted(item_id for item_id in item_ids if not known.get(item_id))
+        if unmapped and raise_unmapped:
+            sku_unmapped_raise(connection=connection, item_ids=unmapped)
+        return {item_id: sku for item_id, sku in known.items() if sku}
 
     def _return_order(
         self, connection: Connection, refund: Mapping[str, Any], payload: Mapping[str, Any], *, event: bool

@@ -71,3 +71,43 @@ def payout_entries(client: VendorClient, payout_id: str) -> list[dict]:
             raise NormaliseError(f"Payout {payout_id}: Square returned the entries cursor {cursor!r} again.")
         seen.add(cursor)
         params["cursor"] = cursor
+
+
+def _variation_entries(objects: Any) -> dict[str, tuple[str, str]]:
+    """{variation id: (SKU, name)} of a catalog answer's ITEM_VARIATION objects ("" when it has no SKU)."""
+    if not isinstance(objects, list):
+        raise NormaliseError("Square's catalog answer has no `objects` list.")
+    found = {}
+    for item in objects:
+        if not isinstance(item, dict) or item.get("type") != "ITEM_VARIATION" or item.get("is_deleted"):
+            continue
+        data = item.get("item_variation_data") or {}
+        found[str(item.get("id") or "")] = (str(data.get("sku") or "").strip(), str(data.get("name") or ""))
+    return found
+
+
+def catalog_variations(connection: Connection, variation_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """`POST /v2/catalog/batch-retrieve`: the SKU and name of each item variation asked for (ids
+    Square does not know are absent from the answer)."""
+    found: dict[str, tuple[str, str]] = {}
+    with client(connection) as api:
+        for start in range(0, len(variation_ids), 1000):  # Square's batch limit
+            data = api.json("POST", "catalog/batch-retrieve", json={"object_ids": variation_ids[start : start + 1000]})
+            found.update(_variation_entries((data or {}).get("objects", [])))
+    return found
+
+
+def catalog_variations_all(connection: Connection) -> dict[str, tuple[str, str]]:
+    """`GET /v2/catalog/list?types=ITEM_VARIATION`, every page: the whole catalog's SKUs."""
+    found: dict[str, tuple[str, str]] = {}
+    params: dict[str, Any] = {"types": "ITEM_VARIATION"}
+    seen: set[str] = set()
+    with client(connection) as api:
+        while True:
+            data = api.get("catalog/list", params=params) or {}
+            found.update(_variation_entries(data.get("objects", [])))
+            cursor = data.get("cursor")
+            if not cursor or cursor in seen:  # a cursor that does not move on would page forever
+                return found
+            seen.add(cursor)
+            params = {**params, "cursor": cursor}

@@ -93,9 +93,14 @@ def _quantity(value: Any, *, field: str) -> int:
 
 
 def _line_items(
-    order: Mapping[str, Any], currency: str, taxes_by_uid: Mapping[Any, Mapping[str, Any]]
+    order: Mapping[str, Any],
+    currency: str,
+    taxes_by_uid: Mapping[Any, Mapping[str, Any]],
+    skus: Mapping[str, str],
 ) -> tuple[list[docs.OrderLineDoc], list[docs.DiscountDoc]]:
-    """The order's lines with their taxes, and the discounts Square already spread over them."""
+    """The order's lines with their taxes, and the discounts Square already spread over them. A line's
+    SKU is its variation's SKU from the SKU map; a variation the map cannot name keeps its catalog id
+    (the books do not wait for the catalog; the adapter raises the unmapped id as an exception)."""
     discounts_by_uid = {discount.get("uid"): discount for discount in order.get("discounts") or []}
     lines, discounts = [], []
     for index, item in enumerate(order.get("line_items") or []):
@@ -129,7 +134,9 @@ def _line_items(
         lines.append(
             docs.OrderLineDoc(
                 external_id=uid,
-                sku=str(item.get("catalog_object_id") or "")[:120],
+                sku=(skus.get(str(item.get("catalog_object_id") or "")) or str(item.get("catalog_object_id") or ""))[
+                    :120
+                ],
                 quantity=quantity,
                 unit_price=unit,
                 title=" ".join(filter(None, [item.get("name"), item.get("variation_name")]))[:255],
@@ -193,7 +200,7 @@ def _tenders(order: Mapping[str, Any], currency: str) -> list[docs.PaymentDoc]:
     return payments
 
 
-def order_normalise(order: Mapping[str, Any]) -> docs.CanonicalOrder:
+def order_normalise(order: Mapping[str, Any], skus: Mapping[str, str] | None = None) -> docs.CanonicalOrder:
     order_id = str(require(order, "id"))
     total, currency = _money(order.get("total_money"), field="total_money")
     taxes_by_uid = {tax.get("uid"): tax for tax in order.get("taxes") or []}
@@ -201,7 +208,7 @@ def order_normalise(order: Mapping[str, Any]) -> docs.CanonicalOrder:
     if {"ADDITIVE", "INCLUSIVE"} <= kinds:
         raise NormaliseError("The order mixes inclusive and additive taxes; post it by hand.")
     included = "INCLUSIVE" in kinds
-    lines, discounts = _line_items(order, currency, taxes_by_uid)
+    lines, discounts = _line_items(order, currency, taxes_by_uid, skus or {})
     shipping = _service_charges(order, currency, taxes_by_uid, included=included)
     payments = _tenders(order, currency)
     state = order.get("state")
@@ -372,9 +379,16 @@ def payout_normalise(
     )
 
 
-def inventory_count_normalise(count: Mapping[str, Any]) -> docs.CanonicalInventoryLevel | None:
+class UnmappedSku(NormaliseError):
+    """Stock for a catalog item the SKU map cannot name: kept as an exception until the catalog has a SKU."""
+
+    cause = "unmapped_sku"
+
+
+def inventory_count_normalise(count: Mapping[str, Any], skus: Mapping[str, str]) -> docs.CanonicalInventoryLevel | None:
     """One InventoryCount. Only the IN_STOCK state is stock on hand (SOLD, WASTE, RETURNED_BY_CUSTOMER…
-    are not); None for other states. The SKU is the variation's catalog object id, as on orders."""
+    are not); None for other states. Stock is the SKU's: the variation id goes through the SKU map
+    (`skus`, read by the adapter), and a variation without a SKU is `UnmappedSku`."""
     if count.get("state") != ON_HAND_STATE:
         return None
     variation = str(require(count, "catalog_object_id"))
@@ -391,9 +405,15 @@ def inventory_count_normalise(count: Mapping[str, Any]) -> docs.CanonicalInvento
     if raw is None or isinstance(raw, bool | float) or not quantity.is_finite():
         raise NormaliseError(f"quantity: {raw!r} is not a quantity.")
     calculated = timestamp(require(count, "calculated_at"), field="calculated_at")
+    sku = skus.get(variation)
+    if not sku:
+        raise UnmappedSku(
+            f"Square item variation {variation} has no SKU in the catalog: give it one in Square, "
+            "refresh the connection's SKU map, then retry."
+        )
     return docs.CanonicalInventoryLevel(
         location_external_id=location,
-        sku=variation[:120],
+        sku=sku[:120],
         on_hand=quantity,
         source_version=version(calculated),
         external_id=variation[:120],
@@ -418,35 +438,54 @@ def payout_of(topic: str, payload: Mapping[str, Any]) -> tuple[Mapping[str, Any]
     return saved_object(payload, topic), entries
 
 
-def _inventory_documents(topic: str, payload: Mapping[str, Any]) -> list[Document]:
+def catalog_ids(topic: str, payload: Any, order: Any = None) -> list[str]:
+    """The catalog item variation ids an event's stock counts or order lines name (for the SKU map)."""
+    if not isinstance(payload, dict):
+        return []
     if topic == INVENTORY_POLL_TOPIC:
-        document = inventory_count_normalise(payload)
+        counts: Any = [payload]
+    elif topic == INVENTORY_TOPIC:
+        counts = ((payload.get("data") or {}).get("object") or {}).get("inventory_counts") or []
+    else:
+        source = order if isinstance(order, dict) else payload
+        counts = source.get("line_items") or [] if isinstance(source, dict) else []
+    if not isinstance(counts, list):
+        return []
+    ids = (str(item.get("catalog_object_id") or "") for item in counts if isinstance(item, dict))
+    return list(dict.fromkeys(item_id for item_id in ids if item_id))
+
+
+def _inventory_documents(topic: str, payload: Mapping[str, Any], skus: Mapping[str, str]) -> list[Document]:
+    if topic == INVENTORY_POLL_TOPIC:
+        document = inventory_count_normalise(payload, skus)
         return [document] if document is not None else []
     counts = require(payload, "data", "object", "inventory_counts")
     if not isinstance(counts, list):
         raise NormaliseError("data.object.inventory_counts is not a list.")
-    documents = [inventory_count_normalise(count) for count in counts if isinstance(count, dict)]
+    documents = [inventory_count_normalise(count, skus) for count in counts if isinstance(count, dict)]
     return [document for document in documents if document is not None]
 
 
 def normalise(*, topic: str, payload: Any, fetched: Mapping[str, Any]) -> list[Document]:
     """The event's documents. `fetched` holds the `order` an order event names, a refund's
     `return_order` (None for an amount-only refund), a payout's `entries` and the stored orders its
-    payments belong to (`references`: payment id → order id)."""
+    payments belong to (`references`: payment id → order id), and the SKU map's `skus` for the
+    variation ids the event's stock counts or order lines name."""
     if not isinstance(payload, dict):
         raise NormaliseError("The payload is not a JSON object.")
     if topic in PAYMENT_TOPICS:
         return []  # a payment is the order's tender; the order event carries it
+    skus = fetched.get("skus") or {}
     if topic in (INVENTORY_TOPIC, INVENTORY_POLL_TOPIC):
-        return _inventory_documents(topic, payload)
+        return _inventory_documents(topic, payload, skus)
     if topic == "orders" or (topic in ORDER_TOPICS and not is_event(payload)):
         saved = saved_object(payload, topic)
-        return [order_normalise(saved), *returns_normalise(saved)]
+        return [order_normalise(saved, skus), *returns_normalise(saved)]
     if topic in ORDER_TOPICS:
         order = fetched.get("order")
         if not isinstance(order, dict):
             raise NormaliseError(f"Square returned no order {require(payload, 'data', 'id')}.")
-        return [order_normalise(order), *returns_normalise(order)]
+        return [order_normalise(order, skus), *returns_normalise(order)]
     if topic in REFUND_TOPICS:
         refund = refund_of(topic, payload)
         if refund.get("status") != "COMPLETED":
