@@ -25,6 +25,7 @@ from triage.causes import cause_fix_class, cause_severity
 from triage.grouping import Failure, group_record, occurrence_record
 from triage.models import OPEN_STATUSES, Activity, Comment, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
+from triage.money import group_money_refresh, money_at_risk_of
 from triage.partner.models import AlertRule, TriageIndex
 from triage.retry import RetryAction, retry_action_accepts_payload, retry_action_get
 from triage.selectors import ASSIGNEE_REFUSED
@@ -72,6 +73,8 @@ def _activity(
 def _index_sync(exception: TriageException) -> None:
     tenant = _current_tenant()
     now = timezone.now()
+    if exception.is_open:
+        group_money_refresh(exception)
     TriageIndex.objects.update_or_create(
         tenant=tenant,
         exception_id=exception.pk,
@@ -91,6 +94,8 @@ def _index_sync(exception: TriageException) -> None:
             "sla_due": exception.sla_due,
             "sla_breached": exception.sla_breached_at is not None
             or (exception.status in OPEN_STATUSES and exception.sla_due <= now),
+            "money_at_risk": exception.money_at_risk,
+            "money_currency": exception.money_currency,
         },
     )
 
@@ -194,6 +199,7 @@ def exception_raise(
         object_label=object_label or label,
         object_url=object_url or url,
         now=now,
+        money=money_at_risk_of(obj),
     )
     _index_sync(exception)
     if happened:
@@ -256,6 +262,7 @@ def _resolve_groups(*, occurrences: models.QuerySet, group_ids: list[int], obj: 
             resolved += 1
         else:
             _activity(exception, "object_succeeded", detail={"object": str(obj)[:200], "reason": reason})
+            _index_sync(exception)  # its money at risk drops by the object's
     return resolved
 
 

@@ -13,7 +13,14 @@ from core.api.errors import StrictSerializer, error_responses, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
 from tenants.selectors import partner_tenants
 from triage import services
-from triage.api.exceptions import PAGE_SIZE_DOC, STATUS_FILTER_CHOICES, SlaPagination
+from triage.api.exceptions import (
+    MONEY_AT_RISK_HELP,
+    ORDERING_CHOICES,
+    PAGE_SIZE_DOC,
+    STATUS_FILTER_CHOICES,
+    SlaPagination,
+    paginator_order,
+)
 from triage.models import FixClass, Kind, Severity, Status
 from triage.partner.models import AlertRule, TriageIndex
 from triage.partner.selectors import alert_rules_for_partner, partner_triage_index
@@ -37,6 +44,8 @@ class PartnerExceptionOutput(serializers.Serializer):
     last_seen = serializers.DateTimeField()
     sla_due = serializers.DateTimeField()
     sla_breached = serializers.BooleanField()
+    money_at_risk = serializers.DecimalField(max_digits=18, decimal_places=4, help_text=MONEY_AT_RISK_HELP)
+    money_currency = serializers.CharField(help_text="ISO 4217 code of money_at_risk, or empty when it is 0.")
     url = serializers.SerializerMethodField(help_text="The exception's page on the tenant's domain.")
     api_path = serializers.SerializerMethodField(help_text="Its API detail, on this partner host.")
 
@@ -56,6 +65,7 @@ class PartnerExceptionQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False, default="open_all")
     assignee = serializers.CharField(required=False, max_length=254, help_text="An email or `none`.")
     sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, required=False, default="sla_due")
 
 
 class PartnerExceptionListApi(PartnerApiView):
@@ -84,6 +94,7 @@ class PartnerExceptionListApi(PartnerApiView):
             assignee=values.get("assignee", "").strip(),
             sla_breached=values["sla_breached"],
         )
+        paginator_order(self, values["ordering"])
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(PartnerExceptionOutput(page, many=True, context={"request": request}).data)
 

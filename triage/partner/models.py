@@ -27,6 +27,8 @@ class TriageIndex(models.Model):
     last_seen = models.DateTimeField()
     sla_due = models.DateTimeField()
     sla_breached = models.BooleanField(default=False)
+    money_at_risk = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    money_currency = models.CharField(max_length=3, blank=True)
 
     class Meta:
         db_table = "tenants_triageindex"  # moved from tenants without moving data
@@ -35,6 +37,7 @@ class TriageIndex(models.Model):
         indexes = [
             models.Index(fields=["partner", "status", "sla_due"], name="triage_idx_partner_status"),
             models.Index(fields=["partner", "severity", "status", "sla_due"], name="triage_idx_partner_sev"),
+            models.Index(fields=["partner", "status", "-money_at_risk"], name="triage_idx_partner_money"),
         ]
 
     def __str__(self) -> str:
