@@ -148,8 +148,19 @@ class AlertRuleForm(forms.Form):
     name = forms.CharField(max_length=120)
     trigger = forms.ChoiceField(choices=AlertRule.Trigger.choices)
     tenant = forms.ChoiceField(required=False, choices=[], help_text="Empty: every tenant of yours.")
-    threshold = forms.IntegerField(min_value=0, initial=10, required=False, label="N (count rules)")
-    window_minutes = forms.IntegerField(min_value=1, initial=60, required=False, label="M minutes (count rules)")
+    threshold = forms.IntegerField(
+        min_value=0,
+        initial=10,
+        required=False,
+        label="N",
+        help_text=(
+            "Count rules: occurrences. Backlog and ERP unreachable: minutes. Sync latency and worker "
+            "heartbeat: seconds. Channel silence: the fewest orders the channel usually sends in that hour."
+        ),
+    )
+    window_minutes = forms.IntegerField(
+        min_value=1, initial=60, required=False, label="M minutes", help_text="Count rules and sync latency."
+    )
     emails = forms.CharField(required=False, max_length=2000, help_text="Comma-separated addresses.")
     webhook = forms.BooleanField(required=False, initial=True, label="Also send the signed webhook")
 

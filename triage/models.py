@@ -22,6 +22,7 @@ class Kind(models.TextChoices):
     PROMOTION_DEPLOYMENT = "promotion_deployment", "Promotion deployment"
     INVENTORY = "inventory", "Inventory"
     WEBHOOK = "webhook", "Webhook"
+    FLOW_HEALTH = "flow_health", "Flow health"
 
 
 class Severity(models.TextChoices):

@@ -26,7 +26,7 @@ from triage.grouping import Failure, group_record, occurrence_record
 from triage.models import OPEN_STATUSES, Activity, Comment, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
 from triage.money import group_money_refresh, money_at_risk_of
-from triage.partner.models import AlertRule, TriageIndex
+from triage.partner.models import HEALTH_TRIGGERS, AlertRule, TriageIndex
 from triage.retry import RetryAction, retry_action_accepts_payload, retry_action_get
 from triage.selectors import ASSIGNEE_REFUSED
 from triage.sla import SEVERITY_RANK
@@ -247,7 +247,19 @@ def exception_resolve_for_object(*, obj: models.Model, reason: str) -> int:
         return _resolve_groups(occurrences=occurrences, group_ids=group_ids, obj=obj, reason=reason)
 
 
-def _resolve_groups(*, occurrences: models.QuerySet, group_ids: list[int], obj: models.Model, reason: str) -> int:
+def occurrences_resolve(*, occurrence_ids: list[int], reason: str) -> int:
+    """Close these occurrences (a flow-health condition that cleared) and each group left with
+    none open. Returns the number of groups resolved."""
+    occurrences = Occurrence.objects.filter(pk__in=occurrence_ids, resolved_at__isnull=True)
+    group_ids = sorted(set(occurrences.values_list("exception_id", flat=True)))
+    if not group_ids:
+        return 0
+    with transaction.atomic():
+        labels = ", ".join(sorted(set(occurrences.values_list("object_label", flat=True))))
+        return _resolve_groups(occurrences=occurrences, group_ids=group_ids, obj=labels, reason=reason)
+
+
+def _resolve_groups(*, occurrences: models.QuerySet, group_ids: list[int], obj: object, reason: str) -> int:
     # Lock the groups (in id order, as every writer does) so a raise running at the same time
     # neither loses its count bump to this save nor reopens a group this closes unseen.
     now = timezone.now()
@@ -528,6 +540,10 @@ def alert_rule_create(
         errors["tenant"] = "That tenant is not one of yours."
     if trigger == AlertRule.Trigger.COUNT_OVER and (threshold < 1 or window_minutes < 1):
         errors["threshold"] = "A count rule needs N ≥ 1 occurrences within M ≥ 1 minutes."
+    if trigger in HEALTH_TRIGGERS and threshold < 1:
+        errors["threshold"] = "A flow-health rule needs N ≥ 1 (minutes, seconds or orders: see the trigger)."
+    if trigger == AlertRule.Trigger.WORKER_HEARTBEAT and tenant is not None:
+        errors["tenant"] = "The worker heartbeat is platform-wide: make this rule for all tenants."
     if not emails and not webhook:
         errors["emails"] = "Send the alert somewhere: add an email address or keep the webhook on."
     for email in emails:

@@ -102,13 +102,19 @@ class PartnerExceptionListApi(PartnerApiView):
 # ---- alert rules (partner console) ----------------------------------------------------------
 
 
+THRESHOLD_HELP = (
+    "N: occurrences (count_over), minutes (backlog_age, erp_unreachable), seconds (sync_latency, "
+    "worker_heartbeat), or the fewest orders a channel usually sends in that hour (channel_silence)."
+)
+
+
 class AlertRuleOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, help_text="null: every tenant.")
     trigger = serializers.ChoiceField(choices=AlertRule.Trigger.choices)
-    threshold = serializers.IntegerField(help_text="N occurrences, for count_over.")
-    window_minutes = serializers.IntegerField(help_text="within M minutes, for count_over.")
+    threshold = serializers.IntegerField(help_text=THRESHOLD_HELP)
+    window_minutes = serializers.IntegerField(help_text="M minutes, for count_over and sync_latency.")
     emails = serializers.ListField(child=serializers.EmailField())
     webhook = serializers.BooleanField(help_text="Also send the signed `exception.alert` webhook.")
     active = serializers.BooleanField()
@@ -119,7 +125,7 @@ class AlertRuleCreateInput(StrictSerializer):
     name = serializers.CharField(max_length=120)
     trigger = serializers.ChoiceField(choices=AlertRule.Trigger.choices)
     tenant = serializers.SlugField(required=False, allow_null=True, default=None, help_text="Omit for every tenant.")
-    threshold = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
+    threshold = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0, help_text=THRESHOLD_HELP)
     window_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, default=60)
     emails = serializers.ListField(child=serializers.EmailField(), max_length=20, default=list)
     webhook = serializers.BooleanField(default=True)
