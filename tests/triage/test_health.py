@@ -339,3 +339,24 @@ def test_partner_creates_a_silence_rule_in_the_alert_rules_page(world, host_clie
     assert created.status_code == 302
     assert (rule.trigger, rule.threshold, rule.tenant) == ("channel_silence", 5, None)
     assert "Channel silence" in page.content.decode() and "(N=5)" in page.content.decode()
+
+
+@pytest.mark.usefixtures("throttle_reset")
+def test_api_creates_flow_health_rules_and_refuses_a_tenant_heartbeat_rule(world, api_client, make_key):
+    admin = api_client(NORTHWIND, make_key(scopes=["read", "write", "admin"]))
+    created = admin.post(
+        "/api/v1/alert-rules/",
+        {"name": "Latency", "trigger": "sync_latency", "threshold": 90, "window_minutes": 15, "emails": ["a@b.test"]},
+    )
+    tenant_heartbeat = admin.post(
+        "/api/v1/alert-rules/", {"name": "Workers", "trigger": "worker_heartbeat", "threshold": 120, "tenant": "acme"}
+    )
+    no_n = admin.post("/api/v1/alert-rules/", {"name": "Backlog", "trigger": "backlog_age"})
+    assert created.status_code == 201, created.json()
+    assert (created.json()["trigger"], created.json()["threshold"], created.json()["window_minutes"]) == (
+        "sync_latency",
+        90,
+        15,
+    )
+    assert tenant_heartbeat.status_code == 400 and "tenant" in tenant_heartbeat.json()["error"]["details"]
+    assert no_n.status_code == 400 and "threshold" in no_n.json()["error"]["details"]
