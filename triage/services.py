@@ -70,10 +70,12 @@ def _activity(
     )
 
 
-def _index_sync(exception: TriageException) -> None:
+def _index_sync(exception: TriageException, *, money: bool = False) -> None:
+    """Mirror the group into the partner index; with `money` (its open objects changed) its money
+    at risk is summed again first."""
     tenant = _current_tenant()
     now = timezone.now()
-    if exception.is_open:
+    if money and exception.is_open:
         group_money_refresh(exception)
     TriageIndex.objects.update_or_create(
         tenant=tenant,
@@ -191,6 +193,7 @@ def exception_raise(
     exception, happened = group_record(failure=failure, object_type=object_type, plan=tenant.plan, now=now)
     if happened:
         _activity(exception, happened, detail={"title": title})
+    money = money_at_risk_of(obj)
     occurrence_record(
         exception=exception,
         failure=failure,
@@ -199,9 +202,9 @@ def exception_raise(
         object_label=object_label or label,
         object_url=object_url or url,
         now=now,
-        money=money_at_risk_of(obj),
+        money=money,
     )
-    _index_sync(exception)
+    _index_sync(exception, money=bool(money[0] or exception.money_at_risk))
     if happened:
         _emit("exception.raised", exception)
     _alerts_after_commit(exception, "new_group" if happened else "raised")
@@ -274,7 +277,7 @@ def _resolve_groups(*, occurrences: models.QuerySet, group_ids: list[int], obj: 
             resolved += 1
         else:
             _activity(exception, "object_succeeded", detail={"object": str(obj)[:200], "reason": reason})
-            _index_sync(exception)  # its money at risk drops by the object's
+            _index_sync(exception, money=True)  # its money at risk drops by the object's
     return resolved
 
 
@@ -451,7 +454,7 @@ def exception_retry_run(*, exception_id: int) -> dict[str, int]:
                 last = exception.occurrences.exclude(last_retry_error="").order_by("-last_retry_at").first()
                 exception.detail = last.last_retry_error if last else exception.detail
                 exception.save(update_fields=["detail"])
-            _index_sync(exception)
+            _index_sync(exception, money=True)
     return {"succeeded": succeeded, "failed": failed}
 
 
