@@ -159,9 +159,13 @@ def _measure_all(rules: Iterable[AlertRule], now: dt.datetime) -> tuple[dict[tup
 
 
 def _open_health_occurrences() -> dict[tuple[str, str], Occurrence]:
-    rows = Occurrence.objects.filter(
-        exception__kind=Kind.FLOW_HEALTH, exception__status__in=OPEN_STATUSES, resolved_at=None
-    ).select_related("exception")
+    rows = (
+        Occurrence.objects.filter(
+            exception__kind=Kind.FLOW_HEALTH, exception__status__in=OPEN_STATUSES, resolved_at=None
+        )
+        .select_related("exception")
+        .order_by()
+    )
     return {(row.exception.cause, str(row.context.get("health_key", ""))): row for row in rows}
 
 

@@ -11,6 +11,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
 from django_redis import get_redis_connection
 from django_tenants.utils import tenant_context
 
@@ -360,3 +361,22 @@ def test_api_creates_flow_health_rules_and_refuses_a_tenant_heartbeat_rule(world
     )
     assert tenant_heartbeat.status_code == 400 and "tenant" in tenant_heartbeat.json()["error"]["details"]
     assert no_n.status_code == 400 and "threshold" in no_n.json()["error"]["details"]
+
+
+def _queries_of(check):
+    with CaptureQueriesContext(db) as captured:
+        result = check()
+    return result, [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SET search_path")]
+
+
+def test_the_check_costs_two_queries_without_rules_and_one_more_per_trigger(world):
+    with tenant_context(world.acme):
+        ConnectionFactory()
+        idle, idle_queries = _queries_of(lambda: flow_health_check(now=NOW))
+        for trigger in (Trigger.BACKLOG_AGE, Trigger.SYNC_LATENCY, Trigger.ERP_UNREACHABLE, Trigger.CHANNEL_SILENCE):
+            _rule(world, trigger, 5)
+        _rule(world, Trigger.BACKLOG_AGE, 60)  # a second rule on a trigger measures nothing more
+        watched, watched_queries = _queries_of(lambda: flow_health_check(now=NOW))
+    assert idle == watched == {"alerts": 0, "resolved": 0}
+    assert len(idle_queries) == 2  # the rules, the open flow-health exceptions
+    assert len(watched_queries) == 6  # and one per trigger in use
