@@ -9,7 +9,7 @@ from django_tenants.utils import tenant_context
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from mappings.services import standard_chart_apply
 from posting.services import journal_post_order
-from tests.commerce.factories import refund, shopify_order, stripe_payout
+from tests.commerce.factories import jpy_order, refund, shopify_order, stripe_payout
 from tests.triage.conftest import probe, raise_exception
 from triage import services
 from triage.partner.models import TriageIndex
@@ -38,6 +38,13 @@ def test_unposted_order_holds_back_its_line_level_total(world):
         occurrence = exception.occurrences.get()
     assert group == index == (D("195.30"), "USD")  # the factory's line-level total, as posting computes it
     assert (occurrence.money_at_risk, occurrence.money_currency) == (D("195.3000"), "USD")
+
+
+def test_tax_inclusive_order_does_not_add_its_taxes_again(world):
+    with tenant_context(world.acme):
+        order = order_upsert(source="shopify", connection_id=1, document=jpy_order()).obj
+        group, _ = _at_risk(raise_exception(order))
+    assert group == (D("3000"), "JPY")  # 3 x 1,000 yen, the 272 yen of tax included
 
 
 def test_refund_holds_back_its_amount_or_its_lines_at_net_price(world):
