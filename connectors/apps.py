@@ -11,7 +11,7 @@ class ConnectorsConfig(AppConfig):
             SalesChannels,
             sales_channels_register,
         )
-        from connectors import fulfilment, jobs, retry, tasks  # noqa: F401 # import here: registers jobs, retry actions, tasks, fulfilment appliers
+        from connectors import fulfilment, health, jobs, retry, tasks  # noqa: F401 # import here: registers jobs, retry actions, tasks, fulfilment appliers, flow-health signals
         from connectors.selectors import connections_unpaused  # import here: needs the app registry
         from connectors.vendors import channel_vendors  # import here: needs the app registry
         from connectors.vendors.channels import push_available  # import here: needs the app registry

@@ -46,6 +46,7 @@ from commerce.returns import return_upsert
 from commerce.selectors import order_stored
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from commerce.upserts import UpsertOutcome
+from connectors.health import order_event_count
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError, Record
@@ -141,6 +142,11 @@ def event_store(
         log.info("connectors.event_held", event_id=event.pk, topic=event.topic, schema=db.schema_name)
     received = partial(metrics.event_received, **_metric_labels(event), source=source, held=held)
     transaction.on_commit(partial(_stored, event_id=event.pk, received=received, dispatch=dispatch and not held))
+    transaction.on_commit(
+        partial(
+            order_event_count, schema=db.schema_name, connection_id=connection.pk, topic=topic, at=event.received_at
+        )
+    )
     return event, True
 
 

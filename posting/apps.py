@@ -6,7 +6,7 @@ class PostingConfig(AppConfig):
 
     def ready(self) -> None:
         from mappings.preview import PreviewSource, preview_source_register  # import here: needs the app registry
-        from posting import tasks  # noqa: F401 # import here: registers the batch close job
+        from posting import at_risk, tasks  # noqa: F401 # import here: registers the batch close job and the journal's money at risk
         from posting.retry import retry_actions_register  # import here: needs the app registry
         from posting.returns import returns_posting_register  # import here: needs the app registry
         from posting.selectors import journal_preview, orders_recent  # import here: needs the app registry

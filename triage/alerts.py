@@ -8,6 +8,7 @@ never both send it.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import structlog
 from django.conf import settings
@@ -96,34 +97,69 @@ def alerts_evaluate(*, exception_id: int, trigger: str) -> int:
             continue
         if not _claim(f"rule:{rule.pk}:{tenant.pk}:{exception.pk}:{rule.trigger}"):
             continue
-        if rule.emails:
-            _send(
-                tenant=tenant,
-                exception=exception,
-                subject=f"{rule.name}: {exception.title}",
-                body=(
-                    f"{tenant.name}: {exception.get_severity_display()} {exception.get_kind_display()} exception.\n\n"
-                    f"{exception.title}\n{exception.detail}\n\nSeen {exception.count} time(s).\n"
-                    f"{_exception_url(tenant, exception)}\n"
-                ),
-                to=list(rule.emails),
-            )
-        if rule.webhook:
-            webhook_event_emit(
-                partner=tenant.partner,
-                event="exception.alert",
-                payload={
-                    "tenant": tenant.slug,
-                    "rule": {"id": rule.pk, "name": rule.name, "trigger": rule.trigger},
-                    "exception": {
-                        "id": exception.pk,
-                        "kind": exception.kind,
-                        "severity": exception.severity,
-                        "title": exception.title,
-                        "count": exception.count,
-                    },
-                },
-            )
+        alert_deliver(rule=rule, tenant=tenant, exception=exception)
         sent += 1
-        log.info("triage.alert_sent", rule=rule.pk, exception_id=exception.pk, trigger=rule.trigger)
     return sent
+
+
+def alert_deliver(
+    *, rule: AlertRule, tenant: Tenant, exception: TriageException, health: dict[str, Any] | None = None
+) -> None:
+    """Send one rule's alert about one exception: its emails, and the signed `exception.alert`
+    webhook. `health` is a flow-health alert's measurement (value, threshold, subject)."""
+    if rule.emails:
+        measured = f"\nMeasured {health['value']} against a threshold of {health['threshold']}.\n" if health else ""
+        _send(
+            tenant=tenant,
+            exception=exception,
+            subject=f"{rule.name}: {exception.title}",
+            body=(
+                f"{tenant.name}: {exception.get_severity_display()} {exception.get_kind_display()} exception.\n\n"
+                f"{exception.title}\n{exception.detail}\n{measured}\nSeen {exception.count} time(s).\n"
+                f"{_exception_url(tenant, exception)}\n"
+            ),
+            to=list(rule.emails),
+        )
+    if rule.webhook:
+        payload: dict[str, Any] = {
+            "tenant": tenant.slug,
+            "rule": {"id": rule.pk, "name": rule.name, "trigger": rule.trigger},
+            "exception": {
+                "id": exception.pk,
+                "kind": exception.kind,
+                "severity": exception.severity,
+                "title": exception.title,
+                "count": exception.count,
+            },
+        }
+        if health is not None:
+            payload["health"] = health
+        webhook_event_emit(partner=tenant.partner, event="exception.alert", payload=payload)
+    log.info("triage.alert_sent", rule=rule.pk, exception_id=exception.pk, trigger=rule.trigger)
+
+
+def platform_alert_deliver(*, rule: AlertRule, age: float | None) -> None:
+    """A platform-wide alert (the worker heartbeat) to a partner-wide rule: emails in the
+    partner's brand and the signed webhook, with no tenant and no exception."""
+    seen = "no worker heartbeat at all" if age is None else f"the last worker heartbeat was {round(age)} s ago"
+    title = f"Workers are not running: {seen}"
+    if rule.emails:
+        brand = brand_for_partner(rule.partner)
+        body = (
+            f"{title}.\n\nNo events are processed, no journals are pushed and no periodic checks run "
+            f"until a worker is back.\nRule: {rule.name} (threshold {rule.threshold} s).\n"
+        )
+        send_mail(f"[{brand.name}] {rule.name}: {title}", body, brand_sender(brand), list(rule.emails))
+    if rule.webhook:
+        webhook_event_emit(
+            partner=rule.partner,
+            event="exception.alert",
+            payload={
+                "tenant": None,
+                "rule": {"id": rule.pk, "name": rule.name, "trigger": rule.trigger},
+                "exception": None,
+                "health": {"value": None if age is None else round(age, 1), "threshold": rule.threshold},
+                "title": title,
+            },
+        )
+    log.warning("triage.platform_alert_sent", rule=rule.pk, trigger=rule.trigger, age=age)

@@ -36,6 +36,11 @@ CAUSE_SEVERITY = {
     "reconciliation_difference": Severity.NORMAL,
     "batch_close_failed": Severity.HIGH,
     "payout_suspense": Severity.NORMAL,
+    # flow health (triage/health.py): the cause is the alert rule's trigger
+    "backlog_age": Severity.HIGH,
+    "sync_latency": Severity.NORMAL,
+    "erp_unreachable": Severity.HIGH,
+    "channel_silence": Severity.HIGH,
 }
 
 # The fix a kind of failure needs, unless its cause says otherwise (below).
@@ -49,6 +54,7 @@ KIND_FIX_CLASS = {
     Kind.SYNC: FixClass.CONNECTION_AUTH,
     Kind.PROMOTION_DEPLOYMENT: FixClass.BUSINESS_RULE,
     Kind.INVENTORY: FixClass.VALUE,
+    Kind.FLOW_HEALTH: FixClass.CONNECTION_AUTH,
 }
 
 # The ERP's own error kinds (and the chart import's causes) say more precisely what to fix.

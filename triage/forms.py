@@ -17,7 +17,13 @@ from triage.services import BULK_ACTIONS
 
 STATUS_CHOICES = [(STATUS_OPEN, "Needs attention"), ("", "Any status"), *Status.choices]
 BREACHED_CHOICES = [("", "Any"), ("yes", "Breached"), ("no", "Within SLA")]
-SORT_CHOICES = [("sla", "SLA due (soonest first)"), ("-last_seen", "Last seen"), ("-count", "Most frequent")]
+SORT_CHOICES = [
+    ("-money_at_risk", "Money at risk (most first)"),
+    ("sla", "SLA due (soonest first)"),
+    ("-last_seen", "Last seen"),
+    ("-count", "Most frequent"),
+]
+PARTNER_SORT_CHOICES = SORT_CHOICES[:2]
 
 
 def _any(choices: list[tuple[str, str]], label: str = "Any") -> list[tuple[str, str]]:
@@ -50,7 +56,7 @@ class InboxFilterForm(forms.Form):
             fix_class=data.get("fix_class", ""),
             sla_breached=_breached(data.get("sla", "")),
             search=data.get("q", "").strip(),
-            sort=data.get("sort") or "sla",
+            sort=data.get("sort") or "-money_at_risk",
         )
 
 
@@ -119,6 +125,7 @@ class PartnerInboxFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=STATUS_CHOICES, initial=STATUS_OPEN)
     assignee = forms.CharField(required=False, max_length=254, help_text="An email or none.")
     sla = forms.ChoiceField(required=False, choices=BREACHED_CHOICES, label="SLA")
+    sort = forms.ChoiceField(required=False, choices=PARTNER_SORT_CHOICES)
 
     def __init__(self, *args: Any, tenants: list[Tenant], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -133,6 +140,7 @@ class PartnerInboxFilterForm(forms.Form):
             "status": data.get("status", STATUS_OPEN) if "status" in self.data else STATUS_OPEN,
             "assignee": data.get("assignee", "").strip(),
             "sla_breached": _breached(data.get("sla", "")),
+            "sort": data.get("sort") or "-money_at_risk",
         }
 
 
@@ -140,8 +148,19 @@ class AlertRuleForm(forms.Form):
     name = forms.CharField(max_length=120)
     trigger = forms.ChoiceField(choices=AlertRule.Trigger.choices)
     tenant = forms.ChoiceField(required=False, choices=[], help_text="Empty: every tenant of yours.")
-    threshold = forms.IntegerField(min_value=0, initial=10, required=False, label="N (count rules)")
-    window_minutes = forms.IntegerField(min_value=1, initial=60, required=False, label="M minutes (count rules)")
+    threshold = forms.IntegerField(
+        min_value=0,
+        initial=10,
+        required=False,
+        label="N",
+        help_text=(
+            "Count rules: occurrences. Backlog and ERP unreachable: minutes. Sync latency and worker "
+            "heartbeat: seconds. Channel silence: the fewest orders the channel usually sends in that hour."
+        ),
+    )
+    window_minutes = forms.IntegerField(
+        min_value=1, initial=60, required=False, label="M minutes", help_text="Count rules and sync latency."
+    )
     emails = forms.CharField(required=False, max_length=2000, help_text="Comma-separated addresses.")
     webhook = forms.BooleanField(required=False, initial=True, label="Also send the signed webhook")
 

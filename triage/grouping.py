@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -110,8 +111,10 @@ def occurrence_record(
     object_label: str,
     object_url: str,
     now: dt.datetime,
+    money: tuple[Decimal, str] = (Decimal(0), ""),
 ) -> Occurrence:
-    """The object's occurrence in the group: created, or bumped and reopened on a repeat."""
+    """The object's occurrence in the group: created, or bumped and reopened on a repeat. `money`
+    is what the object holds back now (triage/money.py)."""
     occurrence, created = Occurrence.objects.select_for_update().get_or_create(
         exception=exception,
         content_type=content_type,
@@ -123,6 +126,8 @@ def occurrence_record(
             "context": failure.context,
             "retry_args": failure.retry.args if failure.retry else {},
             "payload": failure.payload,
+            "money_at_risk": money[0],
+            "money_currency": money[1],
             "first_seen": now,
             "last_seen": now,
         },
@@ -132,6 +137,7 @@ def occurrence_record(
         occurrence.last_seen = now
         occurrence.detail, occurrence.context = failure.detail, failure.context
         occurrence.resolved_at, occurrence.resolution_reason = None, ""
+        occurrence.money_at_risk, occurrence.money_currency = money
         if failure.retry:
             occurrence.retry_args = failure.retry.args
         if failure.payload is not None:

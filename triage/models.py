@@ -22,6 +22,7 @@ class Kind(models.TextChoices):
     PROMOTION_DEPLOYMENT = "promotion_deployment", "Promotion deployment"
     INVENTORY = "inventory", "Inventory"
     WEBHOOK = "webhook", "Webhook"
+    FLOW_HEALTH = "flow_health", "Flow health"
 
 
 class Severity(models.TextChoices):
@@ -78,10 +79,18 @@ class Exception(models.Model):
     resolution_reason = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     retry_name = models.CharField(max_length=80, blank=True)
+    # The documents its open objects hold back (triage/money.py): the sum of the occurrences'
+    # amounts in the group's currency; the last figure is kept once the group is closed.
+    money_at_risk = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    money_currency = models.CharField(max_length=3, blank=True)
 
     class Meta:
         ordering = ["sla_due", "-last_seen"]
-        indexes = [models.Index(fields=["status", "sla_due"]), models.Index(fields=["kind", "status"])]
+        indexes = [
+            models.Index(fields=["status", "sla_due"]),
+            models.Index(fields=["kind", "status"]),
+            models.Index(fields=["status", "-money_at_risk"], name="triage_exc_status_money"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.title}"
@@ -111,6 +120,8 @@ class Occurrence(models.Model):
     resolution_reason = models.TextField(blank=True)
     last_retry_at = models.DateTimeField(null=True, blank=True)
     last_retry_error = models.TextField(blank=True)
+    money_at_risk = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    money_currency = models.CharField(max_length=3, blank=True)
 
     class Meta:
         ordering = ["-last_seen", "-pk"]

@@ -18,6 +18,7 @@ from triage.models import Exception as TriageException
 from triage.retry import retry_action_accepts_payload, retry_action_get
 
 SORTS = {
+    "-money_at_risk": ("-money_at_risk", "sla_due", "-last_seen", "pk"),
     "sla": ("sla_due", "-last_seen", "pk"),
     "-last_seen": ("-last_seen", "pk"),
     "-count": ("-count", "sla_due", "pk"),
@@ -35,7 +36,7 @@ class ExceptionFilters:
     fix_class: str = ""
     sla_breached: bool | None = None
     search: str = ""
-    sort: str = "sla"
+    sort: str = "-money_at_risk"
 
 
 def exceptions_list(*, filters: ExceptionFilters, user: User | None = None) -> QuerySet[TriageException]:
@@ -69,7 +70,7 @@ def exceptions_list(*, filters: ExceptionFilters, user: User | None = None) -> Q
         queryset = queryset.filter(
             Q(title__icontains=term) | Q(detail__icontains=term) | Q(cause__icontains=term) | Q(pk__in=labelled)
         )
-    return queryset.order_by(*SORTS.get(filters.sort, SORTS["sla"]))
+    return queryset.order_by(*SORTS.get(filters.sort, SORTS["-money_at_risk"]))
 
 
 def exceptions_existing_ids(*, exception_ids: list[int]) -> set[int]:

@@ -25,7 +25,8 @@ from triage.causes import cause_fix_class, cause_severity
 from triage.grouping import Failure, group_record, occurrence_record
 from triage.models import OPEN_STATUSES, Activity, Comment, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
-from triage.partner.models import AlertRule, TriageIndex
+from triage.money import group_money_refresh, money_at_risk_of
+from triage.partner.models import HEALTH_TRIGGERS, AlertRule, TriageIndex
 from triage.retry import RetryAction, retry_action_accepts_payload, retry_action_get
 from triage.selectors import ASSIGNEE_REFUSED
 from triage.sla import SEVERITY_RANK
@@ -69,9 +70,13 @@ def _activity(
     )
 
 
-def _index_sync(exception: TriageException) -> None:
+def _index_sync(exception: TriageException, *, money: bool = False) -> None:
+    """Mirror the group into the partner index; with `money` (its open objects changed) its money
+    at risk is summed again first."""
     tenant = _current_tenant()
     now = timezone.now()
+    if money and exception.is_open:
+        group_money_refresh(exception)
     TriageIndex.objects.update_or_create(
         tenant=tenant,
         exception_id=exception.pk,
@@ -91,6 +96,8 @@ def _index_sync(exception: TriageException) -> None:
             "sla_due": exception.sla_due,
             "sla_breached": exception.sla_breached_at is not None
             or (exception.status in OPEN_STATUSES and exception.sla_due <= now),
+            "money_at_risk": exception.money_at_risk,
+            "money_currency": exception.money_currency,
         },
     )
 
@@ -186,6 +193,7 @@ def exception_raise(
     exception, happened = group_record(failure=failure, object_type=object_type, plan=tenant.plan, now=now)
     if happened:
         _activity(exception, happened, detail={"title": title})
+    money = money_at_risk_of(obj)
     occurrence_record(
         exception=exception,
         failure=failure,
@@ -194,8 +202,9 @@ def exception_raise(
         object_label=object_label or label,
         object_url=object_url or url,
         now=now,
+        money=money,
     )
-    _index_sync(exception)
+    _index_sync(exception, money=bool(money[0] or exception.money_at_risk))
     if happened:
         _emit("exception.raised", exception)
     _alerts_after_commit(exception, "new_group" if happened else "raised")
@@ -241,7 +250,19 @@ def exception_resolve_for_object(*, obj: models.Model, reason: str) -> int:
         return _resolve_groups(occurrences=occurrences, group_ids=group_ids, obj=obj, reason=reason)
 
 
-def _resolve_groups(*, occurrences: models.QuerySet, group_ids: list[int], obj: models.Model, reason: str) -> int:
+def occurrences_resolve(*, occurrence_ids: list[int], reason: str) -> int:
+    """Close these occurrences (a flow-health condition that cleared) and each group left with
+    none open. Returns the number of groups resolved."""
+    occurrences = Occurrence.objects.filter(pk__in=occurrence_ids, resolved_at__isnull=True)
+    group_ids = sorted(set(occurrences.values_list("exception_id", flat=True)))
+    if not group_ids:
+        return 0
+    with transaction.atomic():
+        labels = ", ".join(sorted(set(occurrences.values_list("object_label", flat=True))))
+        return _resolve_groups(occurrences=occurrences, group_ids=group_ids, obj=labels, reason=reason)
+
+
+def _resolve_groups(*, occurrences: models.QuerySet, group_ids: list[int], obj: object, reason: str) -> int:
     # Lock the groups (in id order, as every writer does) so a raise running at the same time
     # neither loses its count bump to this save nor reopens a group this closes unseen.
     now = timezone.now()
@@ -256,6 +277,7 @@ def _resolve_groups(*, occurrences: models.QuerySet, group_ids: list[int], obj: 
             resolved += 1
         else:
             _activity(exception, "object_succeeded", detail={"object": str(obj)[:200], "reason": reason})
+            _index_sync(exception, money=True)  # its money at risk drops by the object's
     return resolved
 
 
@@ -432,7 +454,7 @@ def exception_retry_run(*, exception_id: int) -> dict[str, int]:
                 last = exception.occurrences.exclude(last_retry_error="").order_by("-last_retry_at").first()
                 exception.detail = last.last_retry_error if last else exception.detail
                 exception.save(update_fields=["detail"])
-            _index_sync(exception)
+            _index_sync(exception, money=True)
     return {"succeeded": succeeded, "failed": failed}
 
 
@@ -521,6 +543,10 @@ def alert_rule_create(
         errors["tenant"] = "That tenant is not one of yours."
     if trigger == AlertRule.Trigger.COUNT_OVER and (threshold < 1 or window_minutes < 1):
         errors["threshold"] = "A count rule needs N ≥ 1 occurrences within M ≥ 1 minutes."
+    if trigger in HEALTH_TRIGGERS and threshold < 1:
+        errors["threshold"] = "A flow-health rule needs N ≥ 1 (minutes, seconds or orders: see the trigger)."
+    if trigger == AlertRule.Trigger.WORKER_HEARTBEAT and tenant is not None:
+        errors["tenant"] = "The worker heartbeat is platform-wide: make this rule for all tenants."
     if not emails and not webhook:
         errors["emails"] = "Send the alert somewhere: add an email address or keep the webhook on."
     for email in emails:

@@ -6,7 +6,7 @@ from celery import shared_task
 
 from core.periodic import periodic_job
 from core.tasks import tenant_only
-from triage import alerts, services
+from triage import alerts, health, services
 
 
 @shared_task(name="triage.exception_retry")
@@ -31,3 +31,9 @@ def alerts_evaluate_task(exception_id: int, trigger: str) -> int:
 def sla_mark() -> int:
     """Once a minute per tenant (portal beat fan-out): stamp SLA breaches, wake snoozed exceptions."""
     return services.exceptions_sla_mark()
+
+
+@periodic_job("triage.flow_health")
+def flow_health() -> dict[str, int]:
+    """Once a minute per tenant: the flow-health alert rules (backlog, latency, ERP, silence)."""
+    return health.flow_health_check()

@@ -14,6 +14,7 @@ from tenants.models import Membership, Partner
 from tenants.selectors import partner_tenants
 from triage import services
 from triage.forms import AlertRuleForm, PartnerInboxFilterForm
+from triage.partner.models import HEALTH_TRIGGERS
 from triage.partner.selectors import alert_rules_for_partner, partner_triage_index
 from triage.views import PAGE_SIZE
 
@@ -71,7 +72,12 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "triage/alert_rules.html",
-        {"form": form, "rules": alert_rules_for_partner(partner=partner), "can_edit": _is_admin(request)},
+        {
+            "form": form,
+            "rules": alert_rules_for_partner(partner=partner),
+            "can_edit": _is_admin(request),
+            "health_triggers": HEALTH_TRIGGERS,
+        },
         status=status,
     )
 

@@ -11,7 +11,7 @@ class ErpConfig(AppConfig):
 
     def ready(self) -> None:
         from connectors.services import connection_delete_guard_register  # import here: needs the app registry
-        from posting.erp import tasks, tokens  # noqa: F401 # import here: registers the push sweep and the token keepalive
+        from posting.erp import health, tasks, tokens  # noqa: F401 # import here: registers the push sweep, the token keepalive and the ERP's flow-health signal
         from posting.erp.selectors import erp_target_delete_refusal  # import here: needs the app registry
 
         connection_delete_guard_register(erp_target_delete_refusal)

@@ -18,6 +18,10 @@ class ErpTarget(models.Model):
     )
     since = models.DateField(null=True, blank=True)
     changed_at = models.DateTimeField(auto_now=True)
+    # Set by the first push that could not reach the target (no answer, 5xx, credentials refused)
+    # after its last acknowledgement, cleared by the next acknowledgement or a switch: the
+    # `erp_unreachable` alert (triage/health.py) measures from it.
+    unreachable_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "posting_erptarget"

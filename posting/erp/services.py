@@ -55,6 +55,15 @@ SEVERITY = {
     ErrorKind.UNKNOWN_ACCOUNT: "high",
     ErrorKind.VALIDATION: "normal",
 }
+# Failures that say the ERP could not be reached or would not let us in (not that it refused the
+# entry's content): they start the target's `unreachable_since`.
+UNREACHABLE = {
+    ErrorKind.UNAVAILABLE,
+    ErrorKind.TIMEOUT,
+    ErrorKind.BAD_RESPONSE,
+    ErrorKind.AUTH_EXPIRED,
+    ErrorKind.RECONNECT,
+}
 
 
 def journal_reference(entry: JournalEntry) -> str:
@@ -83,6 +92,7 @@ def erp_target_set(
     before = {"connection": _target_name(target), "since": target.since}
     target.connection = connection
     target.since = since or timezone.localdate()
+    target.unreachable_since = None  # a new target has not failed yet
     target.save()
     changes = audit_diff(before, {"connection": _target_name(target), "since": target.since})
     if changes:
@@ -293,6 +303,7 @@ def _acked(*, push: ErpPush, entry: JournalEntry, result: PushResult) -> ErpPush
     push.error_kind = push.error_message = ""
     push.acked_at = timezone.now()
     push.save()
+    ErpTarget.objects.filter(unreachable_since__isnull=False).update(unreachable_since=None)
     usage_count(metric="erp_pushes")
     JournalEntry.objects.filter(pk=entry.pk).update(status=JournalEntry.Status.ACKED, external_ref=result.external_id)
     exception_resolve_for_object(obj=entry, reason=f"Acknowledged by {push.vendor} as {result.external_id}.")
@@ -317,6 +328,8 @@ def _failed(*, push: ErpPush, entry: JournalEntry, error: ErpError) -> ErpPush:
         push.error_message = error.message
         push.save()
         JournalEntry.objects.filter(pk=entry.pk).update(status=JournalEntry.Status.FAILED)
+        if error.kind in UNREACHABLE:
+            ErpTarget.objects.filter(unreachable_since__isnull=True).update(unreachable_since=timezone.now())
     label = push.vendor if push.connection_id is None else str(push.connection)
     if error.kind == ErrorKind.RECONNECT and push.connection_id:
         connections.erp_connection_needs_reconnect(push.connection, reason=error.message)

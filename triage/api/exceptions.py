@@ -18,11 +18,25 @@ from triage.models import Exception as TriageException
 
 MAX_ID = 2**63 - 1
 STATUS_FILTER_CHOICES = [("open_all", "open, assigned or snoozed"), ("any", "any status"), *Status.choices]
-PAGE_SIZE_DOC = "Cursor pagination, soonest SLA first; `page_size` up to 200."
+PAGE_SIZE_DOC = (
+    "Cursor pagination, soonest SLA first (`ordering=-money_at_risk`: the most money at risk first); "
+    "`page_size` up to 200."
+)
+ORDERINGS = {"sla_due": ("sla_due", "id"), "-money_at_risk": ("-money_at_risk", "sla_due", "id")}
+ORDERING_CHOICES = [("sla_due", "soonest SLA first"), ("-money_at_risk", "most money at risk first")]
+MONEY_AT_RISK_HELP = (
+    "What the documents behind the group's open objects are worth (an unposted order's total, a refund's "
+    "amount, a payout's net, a failed journal's total); 0 when it holds no document back."
+)
 
 
 class SlaPagination(CreatedCursorPagination):
     ordering = ("sla_due", "id")
+
+
+def paginator_order(view, ordering: str) -> None:
+    """Order the view's cursor pages by one of ORDERINGS (the cursor encodes its position in it)."""
+    view.paginator.ordering = ORDERINGS.get(ordering, ORDERINGS["sla_due"])
 
 
 def _sla_breached(exception: TriageException) -> bool:
@@ -52,6 +66,8 @@ class ExceptionOutput(serializers.Serializer):
     resolution_reason = serializers.CharField()
     resolved_at = serializers.DateTimeField(allow_null=True)
     retry_action = serializers.CharField(source="retry_name", help_text="Registered retry action, or empty.")
+    money_at_risk = serializers.DecimalField(max_digits=18, decimal_places=4, help_text=MONEY_AT_RISK_HELP)
+    money_currency = serializers.CharField(help_text="ISO 4217 code of money_at_risk, or empty when it is 0.")
 
     @extend_schema_field(serializers.BooleanField())
     def get_sla_breached(self, exception: TriageException) -> bool:
@@ -129,6 +145,8 @@ EXCEPTION_EXAMPLE = OpenApiExample(
         "resolution_reason": "",
         "resolved_at": None,
         "retry_action": "posting.order",
+        "money_at_risk": "1843.5000",
+        "money_currency": "EUR",
     },
     response_only=True,
 )
@@ -167,6 +185,7 @@ class ExceptionQuery(serializers.Serializer):
     fix_class = serializers.ChoiceField(choices=FixClass.choices, required=False)
     sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
     q = serializers.CharField(required=False, max_length=100, help_text="Search title, detail, cause, objects.")
+    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, required=False, default="sla_due")
 
 
 class ExceptionListApi(TenantExceptionApi):
@@ -193,6 +212,7 @@ class ExceptionListApi(TenantExceptionApi):
             search=values.get("q", "").strip(),
         )
         user = request.user if getattr(request.user, "pk", None) else None
+        paginator_order(self, values["ordering"])
         return self.page_of(ExceptionOutput, selectors.exceptions_list(filters=filters, user=user))
 
 

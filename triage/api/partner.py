@@ -13,7 +13,14 @@ from core.api.errors import StrictSerializer, error_responses, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
 from tenants.selectors import partner_tenants
 from triage import services
-from triage.api.exceptions import PAGE_SIZE_DOC, STATUS_FILTER_CHOICES, SlaPagination
+from triage.api.exceptions import (
+    MONEY_AT_RISK_HELP,
+    ORDERING_CHOICES,
+    PAGE_SIZE_DOC,
+    STATUS_FILTER_CHOICES,
+    SlaPagination,
+    paginator_order,
+)
 from triage.models import FixClass, Kind, Severity, Status
 from triage.partner.models import AlertRule, TriageIndex
 from triage.partner.selectors import alert_rules_for_partner, partner_triage_index
@@ -37,6 +44,8 @@ class PartnerExceptionOutput(serializers.Serializer):
     last_seen = serializers.DateTimeField()
     sla_due = serializers.DateTimeField()
     sla_breached = serializers.BooleanField()
+    money_at_risk = serializers.DecimalField(max_digits=18, decimal_places=4, help_text=MONEY_AT_RISK_HELP)
+    money_currency = serializers.CharField(help_text="ISO 4217 code of money_at_risk, or empty when it is 0.")
     url = serializers.SerializerMethodField(help_text="The exception's page on the tenant's domain.")
     api_path = serializers.SerializerMethodField(help_text="Its API detail, on this partner host.")
 
@@ -56,6 +65,7 @@ class PartnerExceptionQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False, default="open_all")
     assignee = serializers.CharField(required=False, max_length=254, help_text="An email or `none`.")
     sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, required=False, default="sla_due")
 
 
 class PartnerExceptionListApi(PartnerApiView):
@@ -84,6 +94,7 @@ class PartnerExceptionListApi(PartnerApiView):
             assignee=values.get("assignee", "").strip(),
             sla_breached=values["sla_breached"],
         )
+        paginator_order(self, values["ordering"])
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(PartnerExceptionOutput(page, many=True, context={"request": request}).data)
 
@@ -91,13 +102,19 @@ class PartnerExceptionListApi(PartnerApiView):
 # ---- alert rules (partner console) ----------------------------------------------------------
 
 
+THRESHOLD_HELP = (
+    "N: occurrences (count_over), minutes (backlog_age, erp_unreachable), seconds (sync_latency, "
+    "worker_heartbeat), or the fewest orders a channel usually sends in that hour (channel_silence)."
+)
+
+
 class AlertRuleOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, help_text="null: every tenant.")
     trigger = serializers.ChoiceField(choices=AlertRule.Trigger.choices)
-    threshold = serializers.IntegerField(help_text="N occurrences, for count_over.")
-    window_minutes = serializers.IntegerField(help_text="within M minutes, for count_over.")
+    threshold = serializers.IntegerField(help_text=THRESHOLD_HELP)
+    window_minutes = serializers.IntegerField(help_text="M minutes, for count_over and sync_latency.")
     emails = serializers.ListField(child=serializers.EmailField())
     webhook = serializers.BooleanField(help_text="Also send the signed `exception.alert` webhook.")
     active = serializers.BooleanField()
@@ -108,7 +125,7 @@ class AlertRuleCreateInput(StrictSerializer):
     name = serializers.CharField(max_length=120)
     trigger = serializers.ChoiceField(choices=AlertRule.Trigger.choices)
     tenant = serializers.SlugField(required=False, allow_null=True, default=None, help_text="Omit for every tenant.")
-    threshold = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
+    threshold = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0, help_text=THRESHOLD_HELP)
     window_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, default=60)
     emails = serializers.ListField(child=serializers.EmailField(), max_length=20, default=list)
     webhook = serializers.BooleanField(default=True)

@@ -11,6 +11,10 @@ from tenants.models import Domain, Partner
 from triage.partner.models import AlertRule, TriageIndex
 
 TRIAGE_OPEN_STATUSES = ("open", "assigned", "snoozed")
+PARTNER_SORTS = {
+    "-money_at_risk": ("-money_at_risk", "sla_due", "pk"),
+    "sla": ("sla_due", "pk"),
+}
 
 
 def partner_triage_index(
@@ -22,9 +26,11 @@ def partner_triage_index(
     status: str = "open_all",
     assignee: str = "",
     sla_breached: bool | None = None,
+    sort: str = "-money_at_risk",
 ) -> QuerySet[TriageIndex]:
-    """The partner's exceptions across all its tenants, most urgent SLA first. `status` is a status,
-    "open_all" (open, assigned, snoozed) or "" (any); `assignee` an email or "none"."""
+    """The partner's exceptions across all its tenants, the most money at risk first (`sort`
+    "sla": most urgent SLA first). `status` is a status, "open_all" (open, assigned, snoozed) or
+    "" (any); `assignee` an email or "none"."""
     queryset = TriageIndex.objects.filter(partner=partner)
     if tenant_slug:
         queryset = queryset.filter(tenant__slug=tenant_slug)
@@ -44,7 +50,11 @@ def partner_triage_index(
         breached = Q(sla_breached=True) | Q(status__in=TRIAGE_OPEN_STATUSES, sla_due__lte=timezone.now())
         queryset = queryset.filter(breached) if sla_breached else queryset.exclude(breached)
     primary_domain = Domain.objects.filter(tenant_id=OuterRef("tenant_id"), is_primary=True).values("domain")[:1]
-    return queryset.select_related("tenant").annotate(tenant_domain=Subquery(primary_domain)).order_by("sla_due", "pk")
+    return (
+        queryset.select_related("tenant")
+        .annotate(tenant_domain=Subquery(primary_domain))
+        .order_by(*PARTNER_SORTS.get(sort, PARTNER_SORTS["-money_at_risk"]))
+    )
 
 
 def alert_rules_for_partner(*, partner: Partner) -> QuerySet[AlertRule]:
