@@ -114,7 +114,7 @@ def test_sku_map_api_lists_and_refreshes_and_the_refresh_resolves_the_exception(
     refreshed = api.post(f"/api/v1/connections/{square.pk}/sku-map/refresh/")
     assert (refreshed.status_code, refreshed.json()) == (200, {"items": 2, "without_sku": 0})
     assert listing.calls[1].request.url.params["cursor"] == "page-2"
-    assert api.get(f"/api/v1/sku-map/?sku=TEE-BLU-M").json()["results"][0]["channel_item_id"] == NO_SKU
+    assert api.get("/api/v1/sku-map/?sku=TEE-BLU-M").json()["results"][0]["channel_item_id"] == NO_SKU
     with tenant_context(world.acme):
         assert TriageException.objects.get(cause="unmapped_sku").status == "resolved"
         csv = ConnectionFactory(vendor="csv", config={})
