@@ -58,8 +58,10 @@ class _Fresh:
 
 def journals_post_orders(items: list[tuple[Order, CanonicalOrder]]) -> list[services.PostingOutcome]:
     """Post each (order, its canonical document as stored) like `journal_post_order` would, in
-    the same order; one outcome per item. Call it inside the transaction that stored the orders
-    or after it committed: the entries' ERP pushes are sent when the transaction commits."""
+    the same order; one outcome per item. The document must be the one the upsert stored, after
+    its label defaults and promotion funding (a document of another version goes the single way).
+    Call it inside the transaction that stored the orders or after it committed: the entries'
+    ERP pushes are sent when the transaction commits."""
     policy = services.policy_get()
     outcomes: list[services.PostingOutcome | None] = [None] * len(items)
     due: list[_Due] = []
@@ -99,9 +101,21 @@ def _entries_by_order(order_ids: list[int]) -> dict[int, list[JournalEntry]]:
     return found
 
 
-def _fees_at_charge(item: _Due) -> bool:
-    """A sales-channel charge whose fee may be booked with the sale: `fees_at_charge` decides it."""
-    return item.order.source in FEE_AT_CHARGE_SOURCES and any(payment.fee for payment in item.document.payments)
+def _needs_single_path(item: _Due) -> bool:
+    """What the single path must decide: a sales-channel charge whose fee may be booked with the
+    sale (`fees_at_charge` reads the payouts), and a document that is not the order as stored (a
+    different order or version, or a payment label the upsert would default): the single path
+    reads the order back instead of trusting it."""
+    order, document = item.order, item.document
+    if order.source in FEE_AT_CHARGE_SOURCES and any(payment.fee for payment in document.payments):
+        return True
+    if (document.external_id, document.source_version, document.currency) != (
+        order.external_id,
+        order.source_version,
+        order.currency,
+    ):
+        return True
+    return not all(isinstance(payment.gateway, str) and payment.gateway.strip() for payment in document.payments)
 
 
 def _classify(
@@ -130,7 +144,7 @@ def _classify(
             outcomes[item.index] = services.PostingOutcome(services.PostingStatus.ALREADY_POSTED, entry=existing)
             seen.add(order.pk)
             continue
-        if entries or order.pk in seen or _fees_at_charge(item):
+        if entries or order.pk in seen or _needs_single_path(item):
             single.append(item)
             seen.add(order.pk)
             continue

@@ -273,3 +273,24 @@ def test_one_hundred_orders_post_in_a_bounded_number_of_queries(world, django_as
         assert JournalLine.objects.filter(entry__in=[outcome.entry for outcome in outcomes]).count() == 1000
         assert len(items) * 10 >= batch.COPY_FROM_ROWS  # these lines went through COPY
         assert all(entry_balance(entry=outcome.entry) == 0 for outcome in outcomes)
+
+
+def test_a_document_that_is_not_the_order_as_stored_goes_the_single_way(world):
+    """A blank payment label (the upsert stores the default gateway) or a document of another
+    version than the order's: the batch does not trust it and reads the order back."""
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        blank = (replace(CARD_ONLY[0], gateway=""),)
+        single = _upsert(shopify_order(external_id="BLANK", payments=blank), "S-")[0]
+        expected = journal_post_order(order=single).entry
+        raw = _upsert(shopify_order(external_id="BLANK", payments=blank), "B-")
+        _upsert(shopify_order(external_id="V2", payments=CARD_ONLY), "B-")
+        newer = _upsert(shopify_order(external_id="V2", payments=CARD_ONLY, source_version=2), "B-")[0]
+        stale = shopify_order(external_id="B-V2")  # version 1, paid with a gift card too
+
+        outcomes = journals_post_orders([raw, (newer, stale)])
+
+        assert _entry(outcomes[0].entry, raw[0]) == _entry(expected, single)
+        assert outcomes[0].entry.lines.filter(dimensions__gateway="").count() == 0
+        assert outcomes[1].entry.source_key == f"order:{newer.pk}:v2"
+        assert not outcomes[1].entry.lines.filter(role="gift_card_liability").exists()  # not the stale one
