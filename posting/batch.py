@@ -62,6 +62,8 @@ def journals_post_orders(items: list[tuple[Order, CanonicalOrder]]) -> list[serv
     its label defaults and promotion funding (a document of another version goes the single way).
     Call it inside the transaction that stored the orders or after it committed: the entries'
     ERP pushes are sent when the transaction commits."""
+    if not items:
+        return []
     policy = services.policy_get()
     outcomes: list[services.PostingOutcome | None] = [None] * len(items)
     due: list[_Due] = []

@@ -294,3 +294,20 @@ def test_a_document_that_is_not_the_order_as_stored_goes_the_single_way(world):
         assert outcomes[0].entry.lines.filter(dimensions__gateway="").count() == 0
         assert outcomes[1].entry.source_key == f"order:{newer.pk}:v2"
         assert not outcomes[1].entry.lines.filter(role="gift_card_liability").exists()  # not the stale one
+
+
+def test_an_entry_written_meanwhile_rolls_the_batch_back_to_the_single_path(world, monkeypatch):
+    """Were an entry written between the read of posted entries and the batch's insert, the
+    unique source key stops the batch; its orders then go the single way and nothing posts twice."""
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        posted, fresh = _upsert(shopify_order(external_id="RACE"), "I-"), _upsert(shopify_order(), "I-")
+        entry = journal_post_order(order=posted[0]).entry
+        monkeypatch.setattr(batch, "_entries_by_order", lambda order_ids: {})  # blind to the posted entry
+
+        outcomes = journals_post_orders([posted, fresh])
+
+        assert [outcome.status for outcome in outcomes] == [PostingStatus.ALREADY_POSTED, PostingStatus.POSTED]
+        assert outcomes[0].entry.pk == entry.pk
+        assert JournalEntry.objects.count() == 2
+        assert journals_post_orders([]) == []
