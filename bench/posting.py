@@ -1,13 +1,15 @@
-"""Posting benchmark: how close does posting through the service get to raw COPY speed?
+"""Posting benchmark: how close does posting through the service get to raw INSERT speed?
 
 Creates a scratch database with one tenant on the standard chart, upserts one vendor-shaped order
 (three lines, a coupon, two tax jurisdictions, shipping, card + gift card) through the commerce
-service and copies it N-1 times in SQL (untimed preparation), posts each order through
-`journal_post_order` (build, resolve accounts, write, balance trigger), then writes the very same
-journal rows again with raw multi-row INSERT statements (1,000 rows each) into the same tables (same
-constraints and the same deferred balance trigger) and prints orders/s, journal rows/s of both and
-their ratio.
-Usage: .venv/bin/python bench/posting.py [--orders N] [--keep]
+service and copies it 2N-1 times in SQL (untimed preparation). N orders are posted one by one
+through `journal_post_order` (build, resolve accounts, write, balance trigger), the other N through
+`journals_post_orders` in batches of `--batch` (from their canonical documents, read in the
+untimed preparation as the ingest holds them in memory). Then the very rows the batches wrote are
+written again with raw multi-row INSERT statements (1,000 rows each) into the same tables (same
+constraints and the same deferred balance trigger). Prints orders/s and journal rows/s of each,
+the batch path as a share of raw INSERT, and whether the goal of issue 17 (>= 25%) is met.
+Usage: .venv/bin/python bench/posting.py [--orders N] [--batch B] [--keep]
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -88,35 +92,162 @@ def _clone_orders(cursor, template_id: int, count: int) -> None:
         )
 
 
+GOAL_SHARE = 0.25  # issue 17: posting at >= 25% of raw INSERT of the same rows
+
+
+def _branch() -> str:
+    """The checkout's branch, so scratch databases of parallel worktrees never collide."""
+    try:
+        name = subprocess.run(
+            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _prepare(count: int) -> tuple[list, list]:
+    """2 x `count` orders (SQL copies of one upserted order): the first half for the single path,
+    the second half with their canonical documents for the batch path."""
+    from django.db import connection, transaction
+
+    from commerce.models import Order
+    from commerce.selectors import order_document
+    from commerce.services import order_upsert
+    from tests.commerce.factories import shopify_order
+
+    template = order_upsert(source="bench", connection_id=1, document=replace(shopify_order(), external_id="B0000000"))
+    with transaction.atomic(), connection.cursor() as cursor:
+        _clone_orders(cursor, template.obj.pk, 2 * count - 1)
+    orders = list(
+        Order.objects.filter(source="bench")
+        .order_by("pk")
+        .prefetch_related("lines", "tax_lines", "discounts", "shipping_lines", "payments", "fulfilments__lines")
+    )
+    assert len(orders) == 2 * count
+    return orders[:count], [(order, order_document(order=order)) for order in orders[count:]]
+
+
+def _post(single: list, batched: list, batch_size: int) -> tuple[float, float, list[int]]:
+    from tqdm import tqdm
+
+    from posting.services import PostingStatus, journal_post_order, journals_post_orders
+
+    started = time.perf_counter()
+    for order in tqdm(single, desc="posting one by one", unit="order"):
+        outcome = journal_post_order(order=order)
+        assert outcome.status == PostingStatus.POSTED, outcome.problems
+    single_seconds = time.perf_counter() - started
+    entry_ids = []
+    started = time.perf_counter()
+    with tqdm(total=len(batched), desc=f"posting in batches of {batch_size}", unit="order") as progress:
+        for start in range(0, len(batched), batch_size):
+            outcomes = journals_post_orders(batched[start : start + batch_size])
+            assert all(outcome.status == PostingStatus.POSTED for outcome in outcomes), outcomes
+            entry_ids.extend(outcome.entry.pk for outcome in outcomes)
+            progress.update(len(outcomes))
+    return single_seconds, time.perf_counter() - started, entry_ids
+
+
+def _raw_insert(entry_ids: list[int]) -> tuple[float, int]:
+    """Write the batch path's entries and lines again with raw multi-row INSERTs (new ids and
+    keys): seconds including the commit (the deferred balance trigger), and the lines written."""
+    from django.db import connection, transaction
+
+    from posting.models import JournalEntry, JournalLine
+
+    entries = list(
+        JournalEntry.objects.filter(pk__in=entry_ids).values_list("id", "source_key", "date", "currency", "memo")
+    )
+    lines = list(
+        JournalLine.objects.filter(entry_id__in=entry_ids).values_list(
+            "entry_id", "position", "account_id", "role", "debit", "credit", "dimensions", "description", "sources"
+        )
+    )
+    offset = JournalEntry.objects.order_by("-pk").values_list("pk", flat=True).first() + 1
+    entry_rows = [(pk + offset, f"raw:{key}", date, cur, memo, "ready", "") for pk, key, date, cur, memo in entries]
+    line_rows = [
+        (pk + offset, position, account, role, debit, credit, json.dumps(dims), description, json.dumps(sources))
+        for pk, position, account, role, debit, credit, dims, description, sources in lines
+    ]
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        _insert_rows(
+            cursor,
+            "posting_journalentry (id, source_key, date, currency, memo, status, external_ref, created_at)",
+            "(%s, %s, %s, %s, %s, %s, %s, now())",
+            entry_rows,
+            "raw INSERT entries",
+        )
+        _insert_rows(
+            cursor,
+            "posting_journalline (entry_id, position, account_id, role, debit, credit, dimensions, "
+            "description, sources)",
+            "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s::jsonb)",
+            line_rows,
+            "raw INSERT lines",
+        )
+    return time.perf_counter() - started, len(line_rows)
+
+
+def _report(*, orders: int, batch_size: int, single: float, batched: float, raw: float, lines: int) -> None:
+    raw_rate, batch_rate, single_rate = orders / raw, orders / batched, orders / single
+    share = batch_rate / raw_rate
+    print(f"orders per path:             {orders} ({lines} journal lines, {lines / orders:.0f} per order)")
+    print(f"post one by one (service):   {single_rate:,.0f} orders/s, {lines / single:,.0f} rows/s")
+    print(f"post in batches of {batch_size:<4}:     {batch_rate:,.0f} orders/s, {lines / batched:,.0f} rows/s")
+    print(f"raw INSERT of the same rows: {raw_rate:,.0f} orders/s, {lines / raw:,.0f} rows/s ({raw:.2f} s)")
+    print(f"one by one / raw INSERT:     {single_rate / raw_rate:.1%} ({raw_rate / single_rate:.1f}x slower)")
+    print(f"batches / raw INSERT:        {share:.1%} ({raw_rate / batch_rate:.1f}x slower)")
+    print(f"batches / one by one:        {batch_rate / single_rate:.1f}x faster")
+    print(f"goal (batches >= {GOAL_SHARE:.0%} of raw INSERT): {'met' if share >= GOAL_SHARE else 'NOT met'}")
+
+
+def _redis_clear() -> None:
+    """Drop the pushes the bench queued (its broker database and the fair queues' state)."""
+    import redis
+    from django.conf import settings
+
+    from core.fairness import fair_clear
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    fair_clear()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=50_000)
+    parser.add_argument("--orders", type=int, default=1_500, help="orders per path (single and batched)")
+    parser.add_argument("--batch", type=int, default=100, help="orders per journals_post_orders call")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    # Named after the caller's database, so two checkouts benchmarking at once do not collide.
+    # Named after the caller's database and branch, so two checkouts benchmarking at once do not collide.
     own = urlparse(os.environ.get("DATABASE_URL", "")).path.strip("/") or "tillbridge"
-    url = scratch_database_url(f"{own}_bench_posting")
+    url = scratch_database_url("_".join(part for part in (own, _branch(), "bench_posting") if part))
     recreate_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
     os.environ.setdefault("LOG_LEVEL", "ERROR")
+    # The ERP pushes sent on commit go to the caller's own Redis database (REDIS_URL: broker N,
+    # cache N+1 as in the test settings), never to the test databases, and are dropped at the end.
+    redis_db = urlparse(os.environ.get("REDIS_URL", "")).path.strip("/")
+    if redis_db.isdigit():
+        os.environ["TEST_REDIS_DB"] = redis_db
     import django
 
     django.setup()
+    _redis_clear()
     from django.core.management import call_command
-    from django.db import connection, transaction
+    from django.db import connection
     from django_tenants.utils import tenant_context
-    from tqdm import tqdm
 
-    from commerce.models import Order
-    from commerce.services import order_upsert
     from mappings.services import standard_chart_apply
-    from posting.models import JournalEntry, JournalLine
-    from posting.services import PostingStatus, journal_post_order
     from tenants import services
     from tenants.provisioning import template_ensure
-    from tests.commerce.factories import shopify_order
 
     try:
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
@@ -126,87 +257,25 @@ def main() -> None:
         tenant = services.tenant_create(partner=partner, slug="benchshop", name="Bench Shop").tenant
         with tenant_context(tenant):
             standard_chart_apply()
-            base = shopify_order()
             started = time.perf_counter()
-            template = order_upsert(source="bench", connection_id=1, document=replace(base, external_id="B0000000")).obj
-            with transaction.atomic(), connection.cursor() as cursor:
-                _clone_orders(cursor, template.pk, args.orders - 1)
-            orders = list(Order.objects.filter(source="bench").order_by("pk"))
-            prepare_seconds = time.perf_counter() - started
-            assert len(orders) == args.orders
-
-            started = time.perf_counter()
-            for order in tqdm(orders, desc="posting orders", unit="order"):
-                outcome = journal_post_order(order=order)
-                assert outcome.status == PostingStatus.POSTED, outcome.problems
-            post_seconds = time.perf_counter() - started
-            line_rows = JournalLine.objects.count()
-            entry_rows = JournalEntry.objects.count()
-
-            entries = list(JournalEntry.objects.values_list("id", "source_key", "date", "currency", "memo"))
-            lines = list(
-                JournalLine.objects.values_list(
-                    "entry_id",
-                    "position",
-                    "account_id",
-                    "role",
-                    "debit",
-                    "credit",
-                    "dimensions",
-                    "description",
-                    "sources",
-                )
-            )
-            offset = max(entry[0] for entry in entries) + 1
-            entry_rows_raw = [
-                (entry_id + offset, f"raw:{key}", date, currency, memo, "ready", "")
-                for entry_id, key, date, currency, memo in entries
-            ]
-            line_rows_raw = [
-                (
-                    entry_id + offset,
-                    position,
-                    account,
-                    role,
-                    debit,
-                    credit,
-                    json.dumps(dims),
-                    description,
-                    json.dumps(sources),
-                )
-                for entry_id, position, account, role, debit, credit, dims, description, sources in lines
-            ]
-            started = time.perf_counter()
-            with transaction.atomic(), connection.cursor() as cursor:
-                _insert_rows(
-                    cursor,
-                    "posting_journalentry (id, source_key, date, currency, memo, status, external_ref, created_at)",
-                    "(%s, %s, %s, %s, %s, %s, %s, now())",
-                    entry_rows_raw,
-                    "raw INSERT entries",
-                )
-                _insert_rows(
-                    cursor,
-                    "posting_journalline (entry_id, position, account_id, role, debit, credit, dimensions, "
-                    "description, sources)",
-                    "(%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s::jsonb)",
-                    line_rows_raw,
-                    "raw INSERT lines",
-                )
-            raw_seconds = time.perf_counter() - started  # includes the commit, i.e. the balance trigger
+            single, batched = _prepare(args.orders)
+            print(f"prepare {2 * args.orders} orders (SQL copies, documents): {time.perf_counter() - started:.1f} s")
+            single_seconds, batch_seconds, entry_ids = _post(single, batched, args.batch)
+            raw_seconds, lines = _raw_insert(entry_ids)
         connection.set_schema_to_public()
-
-        post_rows = line_rows / post_seconds
-        raw_rows = line_rows / raw_seconds
-        print(f"orders:                      {args.orders} ({entry_rows} entries, {line_rows} journal lines)")
-        print(f"prepare orders (SQL copies): {prepare_seconds:.1f} s (not part of the figures below)")
-        print(f"post through the service:    {args.orders / post_seconds:,.0f} orders/s, {post_rows:,.0f} rows/s")
-        print(f"raw INSERT of the same rows: {raw_rows:,.0f} rows/s ({raw_seconds:.2f} s incl. commit)")
-        print(f"ratio raw INSERT / service:  {raw_rows / post_rows:.1f}x")
+        _report(
+            orders=args.orders,
+            batch_size=args.batch,
+            single=single_seconds,
+            batched=batch_seconds,
+            raw=raw_seconds,
+            lines=lines,
+        )
     finally:
         from django.db import connections
 
         connections.close_all()
+        _redis_clear()
         if not args.keep:
             drop_database(url)
 

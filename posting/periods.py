@@ -37,7 +37,11 @@ def closed_through_for_posting() -> dt.date | None:
 def open_date(date: dt.date, memo: str) -> tuple[dt.date, str]:
     """`date` and `memo` as they may be written: unchanged in an open period, else the first open
     date and the memo noting where the entry belonged."""
-    closed = closed_through_for_posting()
+    return open_date_after(closed_through_for_posting(), date, memo)
+
+
+def open_date_after(closed: dt.date | None, date: dt.date, memo: str) -> tuple[dt.date, str]:
+    """`open_date` with the closed-through date already read (a batch reads it once)."""
     if closed is None or date > closed:
         return date, memo
     note = f"(originally dated {date.isoformat()}; period closed through {closed.isoformat()})"

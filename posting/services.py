@@ -21,12 +21,13 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
-from commerce.documents import CanonicalProcessorCharge
+from commerce.documents import CanonicalOrder, CanonicalProcessorCharge
 from commerce.models import Order, Payout, PayoutLine, Refund
 from commerce.selectors import order_document, payout_document, refund_document, refunds_before
 from core.money import quantize
 from core.tenancy import tenant_zone
-from mappings.selectors import AccountResolver, Unmapped, account_resolver
+from mappings.selectors import AccountResolver, Unmapped, account_resolver_cached
+from posting import batch as posting_batch
 from posting.builders import (
     Draft,
     Policy,
@@ -242,7 +243,7 @@ def draft_post(
         return PostingOutcome(PostingStatus.ALREADY_POSTED, entry=existing)
     try:
         draft = build()
-        accounts = _resolve(draft, account_resolver(at=at))
+        accounts = _resolve(draft, account_resolver_cached(at=at))
     except PostingRefused as refused:
         return _refuse(refused, obj=obj, title=title, retry_name=retry_name, retry_args=retry_args)
     policy = policy or policy_get()
@@ -405,6 +406,13 @@ def journal_post_order(*, order: Order) -> PostingOutcome:
         retry_args={"order_id": order.pk},
         sources=order_sources(order),
     )
+
+
+def journals_post_orders(items: list[tuple[Order, CanonicalOrder]]) -> list[PostingOutcome]:
+    """Post many orders at once, each exactly as `journal_post_order` would, from the canonical
+    documents the caller holds (the documents as stored): one outcome per item, in order. The
+    batch path lives in posting.batch; it uses this module for the policy and the single path."""
+    return posting_batch.journals_post_orders(items)
 
 
 def journal_post_refund(*, refund: Refund) -> PostingOutcome:

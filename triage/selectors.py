@@ -201,3 +201,19 @@ def sla_breach_counts(*, since: dt.datetime, now: dt.datetime) -> dict[str, int]
         "in_window": TriageException.objects.filter(sla_breached_at__gte=since).count(),
         "open_now": TriageException.objects.filter(status__in=OPEN_STATUSES, sla_due__lte=now).count(),
     }
+
+
+def objects_with_open_exceptions(*, model: type, object_ids: Iterable[object]) -> set[str]:
+    """Of `object_ids` (of `model`), those with an open occurrence, in one query: a batch of
+    successes calls `exception_resolve_for_object` only for these (the common case is none)."""
+    ids = [str(pk) for pk in object_ids]
+    if not ids:
+        return set()
+    return set(
+        Occurrence.objects.filter(
+            content_type=ContentType.objects.get_for_model(model),
+            object_id__in=ids,
+            resolved_at__isnull=True,
+            exception__status__in=OPEN_STATUSES,
+        ).values_list("object_id", flat=True)
+    )
