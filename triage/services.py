@@ -241,6 +241,28 @@ def exception_resolve_for_object(*, obj: models.Model, reason: str) -> int:
         return _resolve_groups(occurrences=occurrences, group_ids=group_ids, obj=obj, reason=reason)
 
 
+def exception_resolve_for_objects(*, objects: list[models.Model], reason: str) -> int:
+    """`exception_resolve_for_object` for many objects (a batch of events or orders that succeeded):
+    one query when nothing is open for any of them, the common case. Returns the groups resolved."""
+    by_type: dict[int, dict[str, models.Model]] = {}
+    for obj in objects:
+        by_type.setdefault(ContentType.objects.get_for_model(obj).pk, {})[str(obj.pk)] = obj
+    if not by_type:
+        return 0
+    wanted = models.Q()
+    for content_type_id, named in by_type.items():
+        wanted |= models.Q(content_type_id=content_type_id, object_id__in=list(named))
+    open_for = set(
+        Occurrence.objects.filter(wanted, resolved_at__isnull=True, exception__status__in=OPEN_STATUSES).values_list(
+            "content_type_id", "object_id"
+        )
+    )
+    resolved = 0
+    for content_type_id, object_id in sorted(open_for):
+        resolved += exception_resolve_for_object(obj=by_type[content_type_id][object_id], reason=reason)
+    return resolved
+
+
 def _resolve_groups(*, occurrences: models.QuerySet, group_ids: list[int], obj: models.Model, reason: str) -> int:
     # Lock the groups (in id order, as every writer does) so a raise running at the same time
     # neither loses its count bump to this save nor reopens a group this closes unseen.

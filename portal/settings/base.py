@@ -70,7 +70,8 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tillbridge"),
 }
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants' backend, able to pin a batch's search_path once (core/db/base.py).
+DATABASES["default"]["ENGINE"] = "core.db"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
