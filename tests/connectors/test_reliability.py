@@ -131,6 +131,7 @@ def test_webhooks_arriving_while_the_broker_is_down_are_processed_once_it_is_bac
         raise ConnectionRefusedError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(tasks.process_inbound_event, "apply_async", broker_down)
+    monkeypatch.setattr(tasks.ingest_batch, "apply_async", broker_down)  # the webhook's wake-up of the batch
     client = Client(HTTP_HOST=host)
     with blocker.unblock():
         for body in _orders(3):
