@@ -49,7 +49,7 @@ from connectors.inbox import (
     ingest_wake_clear,
 )
 from connectors.models import Connection, InboundEvent
-from connectors.vendors.base import Document
+from connectors.vendors.base import DependencyMissing, Document
 from core import metrics
 from core.context import trace_bind, trace_restored
 from core.db.base import search_path_pinned
@@ -266,6 +266,8 @@ def _one_apply(item: _Work) -> list[dict[str, Any]] | None:
     stage = [f"Normalising {event.topic}"]
     try:
         with transaction.atomic():
+            if isinstance(item.error, DependencyMissing):
+                item = _read(event)  # what it waited for may be an event earlier in this batch
             if item.error is not None:
                 raise item.error
             records = []

@@ -168,6 +168,25 @@ def test_a_duplicated_order_in_one_batch_applies_in_the_order_received(world):
         assert JournalEntry.objects.count() == 1
 
 
+def test_a_refund_in_the_same_batch_as_its_order_applies_after_it(world):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        conn = ConnectionFactory()
+        refund_body = fixture_bytes("shopify", "refunds_create.json")
+        _order, refund = (
+            event_store(connection=conn, topic=topic, external_id=external_id, body=body, dispatch=False)[0]
+            for topic, external_id, body in (
+                ("orders/create", "5741329006917", fixture_bytes("shopify", "orders_create.json")),
+                ("refunds/create", str(json.loads(refund_body)["id"]), refund_body),
+            )
+        )
+        result = events_ingest_batch()
+        assert (result.processed, result.failed, result.set_based) == (2, 0, 1)
+        refund.refresh_from_db()
+        assert (refund.status, refund.attempts, refund.result["documents"][0]["posting"]) == ("processed", 1, "posted")
+        assert JournalEntry.objects.count() == 2
+
+
 def test_one_bad_event_is_dead_lettered_alone_while_the_others_post(world):
     with tenant_context(world.acme):
         standard_chart_apply()
