@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any
 
 import structlog
+from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
@@ -59,7 +60,6 @@ from triage.services import exception_resolve_for_objects
 
 log = structlog.get_logger(__name__)
 
-BATCH_LIMIT = 200
 _DONE_FIELDS = ["status", "result", "last_error", "next_attempt_at", "processed_at", "attempts"]
 
 
@@ -88,8 +88,10 @@ class _Work:
     prepared: CanonicalOrder | None = None  # the order document as stored, when it can go set-based
 
 
-def events_ingest_batch(*, limit: int = BATCH_LIMIT) -> BatchResult:
-    """Claim and apply up to `limit` received events of the current tenant (see the module)."""
+def events_ingest_batch(*, limit: int | None = None) -> BatchResult:
+    """Claim and apply up to `limit` (settings.CONNECTOR_INGEST_BATCH) received events of the
+    current tenant (see the module)."""
+    limit = limit or settings.CONNECTOR_INGEST_BATCH
     ingest_wake_clear()  # a webhook stored from now on wakes a new batch: none is left waiting
     with trace_restored(), metrics.metrics_batched(), search_path_pinned():
         trace_bind()  # the batch's own trace; each event applied one by one binds its own
@@ -236,7 +238,7 @@ def _partition(work: list[_Work]) -> tuple[list[_Work], list[_Work]]:
             continue
         try:
             item.prepared = order_document_prepare(document)
-        except Exception:  # invalid: the per-event path fails it with the same error, classified
+        except PERMANENT:  # invalid: the per-event path fails it with the same error, classified
             slow.append(item)
             continue
         fast.append(item)
@@ -308,7 +310,13 @@ def _finish(done: list[tuple[InboundEvent, list[dict[str, Any]]]]) -> None:
         event.next_attempt_at = None
         event.processed_at = now
         transaction.on_commit(partial(metrics.event_finished, **_metric_labels(event), status=event.status))
-        log.info("connectors.event_processed", event_id=event.pk, topic=event.topic, status=event.status)
+        log.info(
+            "connectors.event_processed",
+            event_id=event.pk,
+            topic=event.topic,
+            status=event.status,
+            event_trace=event.trace_id,
+        )
     InboundEvent.objects.bulk_update([event for event, _ in done], _DONE_FIELDS)
     if recovered:
         exception_resolve_for_objects(objects=recovered, reason="Processed")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import structlog
 from celery import shared_task
+from django.conf import settings
 
 from connectors.fulfilment import fulfilment_channel_push as push
 from connectors.fulfilment import request_send
 from connectors.inbox import event_process, events_release_held
-from connectors.ingest import BATCH_LIMIT, events_ingest_batch
+from connectors.ingest import events_ingest_batch
 from connectors.sync import sync_run_step as run_step
 from core.fairness import FairTask
 from core.tasks import tenant_only
@@ -28,8 +29,9 @@ def ingest_batch() -> int:
     """Apply a batch of the tenant's received events; while batches come back full, send itself
     again (through the fair queue, so other tenants' batches take their turns in between)."""
     tenant_only("ingest_batch")
-    result = events_ingest_batch(limit=BATCH_LIMIT)
-    if result.claimed >= BATCH_LIMIT:
+    limit = settings.CONNECTOR_INGEST_BATCH
+    result = events_ingest_batch(limit=limit)
+    if result.claimed >= limit:
         try:
             ingest_batch.apply_async(retry=False)
         except Exception:  # broker down: what is left stays received and the sweeper sends it

@@ -239,6 +239,9 @@ CONNECTORS_ALLOW_PRIVATE_URLS = env.bool("CONNECTORS_ALLOW_PRIVATE_URLS", defaul
 CONNECTOR_API_BASE_OVERRIDE = env.bool("CONNECTOR_API_BASE_OVERRIDE", default=DEBUG)
 CONNECTOR_WEBHOOK_MAX_BYTES = 2 * 1024 * 1024
 CONNECTOR_EVENT_MAX_ATTEMPTS = 5
+# Events one ingest batch claims (connectors/ingest.py): more is fewer queries per order, fewer is
+# a shorter turn for a busy tenant in the fair `events` queue (another tenant waits ≤ ~2 batches).
+CONNECTOR_INGEST_BATCH = env.int("CONNECTOR_INGEST_BATCH", default=200)
 # Available-to-sell changes wait this long and go to the channels in one push per tenant.
 INVENTORY_PUSH_DEBOUNCE_SECONDS = env.int("INVENTORY_PUSH_DEBOUNCE_SECONDS", default=30)
 # Fairness: at most this many sync runs of one tenant work at once; backfills use their own queue.

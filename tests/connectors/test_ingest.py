@@ -196,7 +196,7 @@ def test_one_bad_event_is_dead_lettered_alone_while_the_others_post(world):
         broken["currency"] = "US"
         bodies[37] = (bodies[37][0], json.dumps(broken).encode())
         events = _store_all(conn, bodies)
-        result = events_ingest_batch()
+        result = events_ingest_batch(limit=100)
         assert (result.claimed, result.processed, result.failed, result.set_based) == (100, 99, 1, 99)
         assert _statuses() == Counter({"processed": 99, "dead": 1})
         dead = InboundEvent.objects.get(status="dead")
