@@ -359,11 +359,17 @@ def _labels_defaulted(document: CanonicalOrder) -> CanonicalOrder:
     return replace(document, payments=payments)
 
 
-@transaction.atomic
-def order_upsert(*, source: str, connection_id: int | None, document: CanonicalOrder) -> UpsertResult[Order]:
+def order_document_prepare(document: CanonicalOrder) -> CanonicalOrder:
+    """The document as it is stored: default gateway labels, validated (ValidationError), funded by
+    the published promotions. Shared by `order_upsert` and the batched writes (commerce.bulk)."""
     document = _labels_defaulted(document)
     order_document_validate(document)
-    document = _promotion_funding(document)
+    return _promotion_funding(document)
+
+
+@transaction.atomic
+def order_upsert(*, source: str, connection_id: int | None, document: CanonicalOrder) -> UpsertResult[Order]:
+    document = order_document_prepare(document)
     existing = _stored(Order, source=source, connection_id=connection_id, external_id=document.external_id)
     stale = stale_result(existing, document.source_version, "order", document.external_id)
     if stale is not None:

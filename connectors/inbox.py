@@ -160,10 +160,38 @@ def document_applier_register(document_type: type, applier: Callable[..., dict[s
 
 
 def _stored(*, event_id: int, received: partial, dispatch: bool) -> None:
-    """Once the event is committed: count it (and its place in the backlog), then send its task."""
+    """Once the event is committed: count it (and its place in the backlog), then wake the tenant's
+    batch (connectors.ingest), which takes it with whatever else arrived meanwhile."""
     received()
     if dispatch:
-        _dispatch(event_id)
+        ingest_wake()
+
+
+INGEST_WAKE_SECONDS = 2
+
+
+def _ingest_wake_key() -> str:
+    return f"tb:ingest:wake:{db.schema_name}"
+
+
+def ingest_wake() -> None:
+    """Send the tenant's batch task, at most once per INGEST_WAKE_SECONDS while none has started:
+    a storm of webhooks sends a few tasks, not one per event. The batch clears the mark as it
+    starts, so an event stored after its claim always wakes another. If Redis or the broker is
+    down the events stay `received` and the sweeper sends them."""
+    try:
+        if not get_redis_connection("default").set(_ingest_wake_key(), "1", nx=True, ex=INGEST_WAKE_SECONDS):
+            return  # a batch is already on its way and has not claimed yet
+        task_named("connectors.ingest_batch").apply_async(retry=False)
+    except Exception:  # never fail the webhook that already committed its event
+        log.warning("connectors.ingest_wake_failed", schema=db.schema_name, exc_info=True)
+
+
+def ingest_wake_clear() -> None:
+    try:
+        get_redis_connection("default").delete(_ingest_wake_key())
+    except Exception:  # Redis down: the mark expires by itself within INGEST_WAKE_SECONDS
+        log.warning("connectors.ingest_wake_clear_failed", schema=db.schema_name, exc_info=True)
 
 
 def _metric_labels(event: InboundEvent) -> dict[str, Any]:

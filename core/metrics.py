@@ -21,6 +21,8 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import structlog
 from django_redis import get_redis_connection
@@ -38,13 +40,44 @@ def _redis():
     return get_redis_connection("default")
 
 
+# Inside `metrics_batched()`: the writes waiting for its one pipeline.
+_PENDING: ContextVar[list[Callable] | None] = ContextVar("metrics_pending", default=None)
+
+
 def _record(write: Callable) -> None:
+    pending = _PENDING.get()
+    if pending is not None:
+        pending.append(write)
+        return
+    _flush([write])
+
+
+def _flush(writes: list[Callable]) -> None:
+    if not writes:
+        return
     try:
         pipe = _redis().pipeline(transaction=False)
-        write(pipe)
+        for write in writes:
+            write(pipe)
         pipe.execute()
     except Exception:  # a metric is never worth failing the work it measures (Redis down, ...)
         log.warning("metrics.record_failed", exc_info=True)
+
+
+@contextmanager
+def metrics_batched() -> Iterator[None]:
+    """Every metric recorded inside the block goes to Redis in one pipelined round trip at its end
+    (a batch of events finished is one round trip, not one per event)."""
+    if _PENDING.get() is not None:  # already batched by an outer block
+        yield
+        return
+    writes: list[Callable] = []
+    token = _PENDING.set(writes)
+    try:
+        yield
+    finally:
+        _PENDING.reset(token)
+        _flush(writes)
 
 
 class RedisCounter:

@@ -22,6 +22,7 @@ from django.db import connection
 from django.test import Client
 
 from core.context import context_clear
+from core.fairness import fair_clear
 from tenants import services
 from tenants.models import Membership, Partner, Tenant, User
 from tenants.provisioning import template_ensure
@@ -178,6 +179,9 @@ def _database_url(db: dict) -> str:
 def celery_worker(django_db_setup):
     """A real Celery worker process on the test database and the test Redis databases."""
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    # The fair queues' jobs (cache Redis) go with the pump tokens just flushed: a job left waiting
+    # by an earlier test, with no token, would take the token of the first job sent to the worker.
+    fair_clear()
     db = settings.DATABASES["default"]
     env = {
         **os.environ,

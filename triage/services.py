@@ -13,20 +13,18 @@ from typing import Any
 import structlog
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from core.tasks import task_named
-from tenants.audit import audit_record
-from tenants.models import Membership, Partner, Tenant, User
+from tenants.models import Membership, Tenant, User
 from tenants.webhooks import tenant_event_emit
 from triage.causes import cause_fix_class, cause_severity
 from triage.grouping import Failure, group_record, occurrence_record
 from triage.models import OPEN_STATUSES, Activity, Comment, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
 from triage.money import group_money_refresh, money_at_risk_of
-from triage.partner.models import HEALTH_TRIGGERS, AlertRule, TriageIndex
+from triage.partner.models import TriageIndex
 from triage.retry import RetryAction, retry_action_accepts_payload, retry_action_get
 from triage.selectors import ASSIGNEE_REFUSED
 from triage.sla import SEVERITY_RANK
@@ -248,6 +246,28 @@ def exception_resolve_for_object(*, obj: models.Model, reason: str) -> int:
         return 0
     with transaction.atomic():
         return _resolve_groups(occurrences=occurrences, group_ids=group_ids, obj=obj, reason=reason)
+
+
+def exception_resolve_for_objects(*, objects: list[models.Model], reason: str) -> int:
+    """`exception_resolve_for_object` for many objects (a batch of events or orders that succeeded):
+    one query when nothing is open for any of them, the common case. Returns the groups resolved."""
+    by_type: dict[int, dict[str, models.Model]] = {}
+    for obj in objects:
+        by_type.setdefault(ContentType.objects.get_for_model(obj).pk, {})[str(obj.pk)] = obj
+    if not by_type:
+        return 0
+    wanted = models.Q()
+    for content_type_id, named in by_type.items():
+        wanted |= models.Q(content_type_id=content_type_id, object_id__in=list(named))
+    open_for = set(
+        Occurrence.objects.filter(wanted, resolved_at__isnull=True, exception__status__in=OPEN_STATUSES).values_list(
+            "content_type_id", "object_id"
+        )
+    )
+    resolved = 0
+    for content_type_id, object_id in sorted(open_for):
+        resolved += exception_resolve_for_object(obj=by_type[content_type_id][object_id], reason=reason)
+    return resolved
 
 
 def occurrences_resolve(*, occurrence_ids: list[int], reason: str) -> int:
@@ -513,82 +533,3 @@ def exceptions_sla_mark(*, now: dt.datetime | None = None) -> int:
         _index_sync(exception)
         _alerts_after_commit(exception, "sla_breach")
     return len(breached)
-
-
-# ---- alert rules (public schema: partner-wide or one tenant) --------------------------------
-
-
-@transaction.atomic
-def alert_rule_create(
-    *,
-    partner: Partner,
-    name: str,
-    trigger: str,
-    tenant: Tenant | None = None,
-    threshold: int = 0,
-    window_minutes: int = 60,
-    emails: Iterable[str] = (),
-    webhook: bool = True,
-    actor: User | None = None,
-    actor_label: str | None = None,
-) -> AlertRule:
-    name = (name or "").strip()
-    emails = sorted({email.strip().lower() for email in emails if email.strip()})
-    errors: dict[str, str] = {}
-    if not name:
-        errors["name"] = "Name the rule."
-    if trigger not in AlertRule.Trigger.values:
-        errors["trigger"] = f"Unknown trigger {trigger!r}."
-    if tenant is not None and tenant.partner_id != partner.pk:
-        errors["tenant"] = "That tenant is not one of yours."
-    if trigger == AlertRule.Trigger.COUNT_OVER and (threshold < 1 or window_minutes < 1):
-        errors["threshold"] = "A count rule needs N ≥ 1 occurrences within M ≥ 1 minutes."
-    if trigger in HEALTH_TRIGGERS and threshold < 1:
-        errors["threshold"] = "A flow-health rule needs N ≥ 1 (minutes, seconds or orders: see the trigger)."
-    if trigger == AlertRule.Trigger.WORKER_HEARTBEAT and tenant is not None:
-        errors["tenant"] = "The worker heartbeat is platform-wide: make this rule for all tenants."
-    if not emails and not webhook:
-        errors["emails"] = "Send the alert somewhere: add an email address or keep the webhook on."
-    for email in emails:
-        try:
-            validate_email(email)
-        except ValidationError:
-            errors["emails"] = f"{email!r} is not an email address."
-    if errors:
-        raise ValidationError(errors)
-    rule = AlertRule.objects.create(
-        partner=partner,
-        tenant=tenant,
-        name=name[:120],
-        trigger=trigger,
-        threshold=threshold,
-        window_minutes=window_minutes,
-        emails=emails,
-        webhook=webhook,
-    )
-    audit_record(
-        actor=actor,
-        actor_label=actor_label,
-        action="alert_rule.created",
-        target=rule,
-        partner=partner,
-        tenant=tenant,
-        changes={"trigger": trigger, "emails": emails, "webhook": webhook},
-    )
-    return rule
-
-
-@transaction.atomic
-def alert_rule_deactivate(*, rule: AlertRule, actor: User | None = None, actor_label: str | None = None) -> AlertRule:
-    if rule.active:
-        rule.active = False
-        rule.save(update_fields=["active"])
-        audit_record(
-            actor=actor,
-            actor_label=actor_label,
-            action="alert_rule.deactivated",
-            target=rule,
-            partner=rule.partner,
-            tenant=rule.tenant,
-        )
-    return rule

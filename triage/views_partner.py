@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.forms import form_apply
 from tenants.models import Membership, Partner
 from tenants.selectors import partner_tenants
-from triage import services
 from triage.forms import AlertRuleForm, PartnerInboxFilterForm
+from triage.partner import services as rules
 from triage.partner.models import HEALTH_TRIGGERS
 from triage.partner.selectors import alert_rules_for_partner, partner_triage_index
 from triage.views import PAGE_SIZE
@@ -63,7 +63,7 @@ def alert_rules(request: HttpRequest) -> HttpResponse:
         if not _is_admin(request):
             raise Http404("Not found")
         created, rule = form_apply(
-            form, lambda data: services.alert_rule_create(partner=partner, actor=request.user, **form.service_kwargs())
+            form, lambda data: rules.alert_rule_create(partner=partner, actor=request.user, **form.service_kwargs())
         )
         if created:
             messages.success(request, f"Alert rule “{rule.name}” created.")
@@ -90,6 +90,6 @@ def alert_rule_deactivate(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule = alert_rules_for_partner(partner=partner).filter(pk=rule_id).first()
     if rule is None:
         raise Http404("No such rule.")
-    services.alert_rule_deactivate(rule=rule, actor=request.user)
+    rules.alert_rule_deactivate(rule=rule, actor=request.user)
     messages.success(request, f"Alert rule “{rule.name}” deactivated.")
     return redirect("partner_alert_rules")

@@ -70,7 +70,8 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tillbridge"),
 }
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants' backend, able to pin a batch's search_path once (core/db/base.py).
+DATABASES["default"]["ENGINE"] = "core.db"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -238,6 +239,9 @@ CONNECTORS_ALLOW_PRIVATE_URLS = env.bool("CONNECTORS_ALLOW_PRIVATE_URLS", defaul
 CONNECTOR_API_BASE_OVERRIDE = env.bool("CONNECTOR_API_BASE_OVERRIDE", default=DEBUG)
 CONNECTOR_WEBHOOK_MAX_BYTES = 2 * 1024 * 1024
 CONNECTOR_EVENT_MAX_ATTEMPTS = 5
+# Events one ingest batch claims (connectors/ingest.py): more is fewer queries per order, fewer is
+# a shorter turn for a busy tenant in the fair `events` queue (another tenant waits ≤ ~2 batches).
+CONNECTOR_INGEST_BATCH = env.int("CONNECTOR_INGEST_BATCH", default=200)
 # Available-to-sell changes wait this long and go to the channels in one push per tenant.
 INVENTORY_PUSH_DEBOUNCE_SECONDS = env.int("INVENTORY_PUSH_DEBOUNCE_SECONDS", default=30)
 # Fairness: at most this many sync runs of one tenant work at once; backfills use their own queue.

@@ -19,3 +19,5 @@ AXES_FAILURE_LIMIT = 5
 CONNECTOR_API_BASE_OVERRIDE = True  # adapters may call a local vendor simulator in tests
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True  # the browser tests run on http://*.localhost
 DOMAIN_TXT_RESOLVER = "tests.fake_dns.txt_records"  # tests never query real DNS
+# Small batches, so the fairness tests' storms span several (connectors/ingest.py).
+CONNECTOR_INGEST_BATCH = 50

@@ -181,3 +181,27 @@ def test_metrics_serves_the_business_metrics_the_worker_recorded(world, host_cli
     assert response.status_code == 200
     assert 'tillbridge_journals_posted_total{kind="refund"} 1.0' in response.content.decode()
     assert "# TYPE tillbridge_inbox_oldest_unprocessed_seconds gauge" in response.content.decode()
+
+
+def test_metrics_recorded_in_a_batch_go_to_redis_in_one_round_trip(monkeypatch):
+    real, pipelines = metrics._redis, []
+
+    def counted():
+        client = real()
+        pipelines.append(client)
+        return client
+
+    monkeypatch.setattr(metrics, "_redis", counted)
+    with metrics.metrics_batched():
+        for status in ("processed", "processed", "dead"):
+            metrics.event_finished(
+                vendor="shopify",
+                topic="orders/create",
+                status=status,
+                backlog_member="acme:1",
+                received_at=dt.datetime.now(dt.UTC),
+            )
+        assert pipelines == []  # nothing sent yet
+    assert len(pipelines) == 1
+    assert _value("tillbridge_events_processed_total", {**ORDER, "outcome": "processed"}) == 2
+    assert _value("tillbridge_events_dead_total", ORDER) == 1

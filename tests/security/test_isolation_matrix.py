@@ -279,7 +279,7 @@ def _seed_tenant(victim: Victim) -> None:
 
 
 def _seed_public(victim: Victim, viewer_membership: Membership) -> None:
-    from triage.services import alert_rule_create
+    from triage.partner.services import alert_rule_create
 
     key = api_key_create(name="QVMARK key", scopes=["read", "write"], tenant=victim.tenant)
     subscription = WebhookSubscription.objects.create(

@@ -20,9 +20,9 @@ from connectors.inbox import event_store
 from connectors.models import InboundEvent
 from posting.erp.models import ErpTarget
 from tests.connectors.factories import ConnectionFactory
-from triage import services
 from triage.health import channel_silent, flow_health_check, worker_heartbeat_check
 from triage.models import Exception as TriageException
+from triage.partner import services as rules
 from triage.partner.models import AlertRule
 
 NORTHWIND = "northwind.localhost"
@@ -41,7 +41,7 @@ def order_counts_reset():
 
 
 def _rule(world, trigger, threshold, *, tenant=None, window_minutes=60):
-    return services.alert_rule_create(
+    return rules.alert_rule_create(
         partner=world.northwind,
         tenant=tenant,
         name=f"{trigger} over {threshold}",

@@ -262,6 +262,24 @@ def test_object_success_resolves_its_occurrence_and_the_group_once_none_is_left(
         assert services.exception_resolve_for_object(obj=second, reason="Again.") == 0
 
 
+def test_objects_that_succeeded_together_cost_one_query_when_nothing_is_open(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with tenant_context(world.acme):
+        first, second, third = _probe("first"), _probe("second"), _probe("third")
+        ContentType.objects.get_for_model(first)  # cached per process, as in a worker
+        with CaptureQueriesContext(connection) as queries:
+            assert services.exception_resolve_for_objects(objects=[first, second, third], reason="Posted.") == 0
+        statements = [query["sql"] for query in queries if not query["sql"].startswith("SET search_path")]
+        assert len(statements) == 1
+        exception = _raise(second)
+        assert services.exception_resolve_for_objects(objects=[first, second, third], reason="Posted.") == 1
+        exception.refresh_from_db()
+        assert (exception.status, exception.resolution_reason) == ("resolved", "Posted.")
+        assert services.exception_resolve_for_objects(objects=[], reason="Posted.") == 0
+
+
 def _commit_after_the_other_connection_waits(first, second) -> list[BaseException]:
     """Run `first` in an open transaction, start `second` on another connection, and commit only
     once `second` is waiting on a lock `first` holds: the race made deterministic."""

@@ -12,7 +12,6 @@ from rest_framework.response import Response
 from core.api.errors import StrictSerializer, error_responses, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
 from tenants.selectors import partner_tenants
-from triage import services
 from triage.api.exceptions import (
     MONEY_AT_RISK_HELP,
     ORDERING_CHOICES,
@@ -22,6 +21,7 @@ from triage.api.exceptions import (
     paginator_order,
 )
 from triage.models import FixClass, Kind, Severity, Status
+from triage.partner import services as rules
 from triage.partner.models import AlertRule, TriageIndex
 from triage.partner.selectors import alert_rules_for_partner, partner_triage_index
 from triage.views_partner import tenant_exception_url
@@ -170,7 +170,7 @@ class AlertRuleListCreateApi(PartnerApiView):
             if tenant is None:
                 raise exceptions.ValidationError({"tenant": [f"You have no tenant {slug!r}."]})
         try:
-            rule = services.alert_rule_create(partner=request.partner, tenant=tenant, **self.who(), **values)
+            rule = rules.alert_rule_create(partner=request.partner, tenant=tenant, **self.who(), **values)
         except DjangoValidationError as error:
             raise exceptions.ValidationError(error.message_dict) from error
         return Response(AlertRuleOutput(rule).data, status=status.HTTP_201_CREATED)
@@ -187,4 +187,4 @@ class AlertRuleDeactivateApi(PartnerApiView):
     def delete(self, request: Request, pk: int) -> Response:
         """Deactivate an alert rule; it stops notifying and stays listed as inactive."""
         rule = found(alert_rules_for_partner(partner=request.partner).filter(pk=pk).first(), "No such alert rule.")
-        return Response(AlertRuleOutput(services.alert_rule_deactivate(rule=rule, **self.who())).data)
+        return Response(AlertRuleOutput(rules.alert_rule_deactivate(rule=rule, **self.who())).data)

@@ -1,0 +1,247 @@
+"""Set-based writes of many new orders at once (the batched ingest, issue 17).
+
+`orders_create_bulk` writes exactly the rows `order_upsert` writes for an order not stored yet (the
+order, its lines, shipping lines, tax lines, discount allocations, payments, channel fulfilments and
+reservations, and the usage count), with one INSERT per table for the whole batch instead of one or
+more per order. Updates of stored orders keep going through `order_upsert`: only a first version is
+written here, so there is nothing to clear, no version to compare and no warehouse fulfilment to
+keep. The caller holds the per-order locks and has checked that none of the orders is stored.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from commerce.documents import CanonicalOrder
+from commerce.inventory import _order_location, stock_changed_mark
+from commerce.models import (
+    DiscountAllocation,
+    Fulfilment,
+    FulfilmentLine,
+    Order,
+    OrderLine,
+    Payment,
+    Reservation,
+    ShippingLine,
+    TaxLine,
+)
+from tenants.usage import usage_count
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """One order to create: its source, connection and the document already prepared
+    (`commerce.services.order_document_prepare`)."""
+
+    source: str
+    connection_id: int | None
+    document: CanonicalOrder
+
+
+def _order_row(item: NewOrder) -> Order:
+    document = item.document
+    return Order(
+        source=item.source,
+        source_connection_id=item.connection_id,
+        external_id=document.external_id,
+        source_version=document.source_version,
+        raw_event_id=document.raw_event_id,
+        currency=document.currency,
+        channel=document.channel,
+        store=document.store,
+        placed_at=document.placed_at,
+        paid_at=document.paid_at,
+        fulfilled_at=document.fulfilled_at,
+        cancelled_at=document.cancelled_at,
+        customer_ref=document.customer_ref,
+        taxes_included=document.taxes_included,
+        presentment_currency=document.presentment_currency,
+        presentment_amounts=document.presentment_amounts,
+        vendor_total=document.vendor_total,
+        ship_country=document.ship_country,
+        ship_region=document.ship_region,
+    )
+
+
+def _line_rows(order: Order, document: CanonicalOrder) -> list[OrderLine]:
+    line_discounts: dict[str, Decimal] = defaultdict(Decimal)
+    for discount in document.discounts:
+        if discount.line_external_id is not None:
+            line_discounts[discount.line_external_id] += discount.amount
+    rows = []
+    for position, doc in enumerate(document.lines):
+        discount = line_discounts.get(doc.external_id, Decimal(0))
+        rows.append(
+            OrderLine(
+                order=order,
+                external_id=doc.external_id,
+                position=position,
+                sku=doc.sku,
+                title=doc.title,
+                product_category=doc.product_category,
+                quantity=doc.quantity,
+                unit_price=doc.unit_price,
+                gross=doc.gross,
+                discount_total=discount,
+                net=doc.gross - discount,
+                discount_allocations=[[index, str(amount)] for index, amount in doc.discount_allocations],
+            )
+        )
+    return rows
+
+
+def _shipping_rows(order: Order, document: CanonicalOrder) -> list[ShippingLine]:
+    return [
+        ShippingLine(
+            order=order,
+            position=position,
+            external_id=doc.external_id,
+            code=doc.code,
+            title=doc.title,
+            amount=doc.amount,
+        )
+        for position, doc in enumerate(document.shipping_lines)
+    ]
+
+
+def _tax_rows(order: Order, document: CanonicalOrder, lines: list[OrderLine], shipping: list[ShippingLine]):
+    """The order's tax lines, numbered like `order_upsert` numbers them: each line's, then each
+    shipping line's, in document order."""
+    owners = [(line, doc.taxes, "order_line") for line, doc in zip(lines, document.lines, strict=True)]
+    owners += [(ship, doc.taxes, "shipping_line") for ship, doc in zip(shipping, document.shipping_lines, strict=True)]
+    rows: list[TaxLine] = []
+    for owner, taxes, kind in owners:
+        rows.extend(
+            TaxLine(
+                order=order,
+                position=len(rows) + index,
+                **{kind: owner},
+                jurisdiction=tax.jurisdiction,
+                rate=tax.rate,
+                amount=tax.amount,
+                collected_by=tax.collected_by,
+            )
+            for index, tax in enumerate(taxes)
+        )
+    return rows
+
+
+def _discount_and_payment_rows(order: Order, document: CanonicalOrder, lines: dict[str, OrderLine]):
+    discounts = [
+        DiscountAllocation(
+            order=order,
+            position=position,
+            order_line=lines[doc.line_external_id] if doc.line_external_id is not None else None,
+            code=doc.code,
+            promotion_id=doc.promotion_id,
+            funding=doc.funding,
+            amount=doc.amount,
+        )
+        for position, doc in enumerate(document.discounts)
+    ]
+    payments = [
+        Payment(
+            order=order,
+            position=position,
+            external_id=doc.external_id,
+            gateway=doc.gateway,
+            method=doc.method,
+            amount=doc.amount,
+            fee=doc.fee,
+            is_gift_card=doc.is_gift_card,
+        )
+        for position, doc in enumerate(document.payments)
+    ]
+    return discounts, payments
+
+
+def _fulfilments_write(orders: list[Order], items: list[NewOrder], lines: list[dict[str, OrderLine]]) -> None:
+    fulfilments: list[tuple[Fulfilment, tuple, dict[str, OrderLine]]] = []
+    for order, item, by_id in zip(orders, items, lines, strict=True):
+        fulfilments.extend(
+            (
+                Fulfilment(
+                    order=order, external_id=doc.external_id, fulfilled_at=doc.fulfilled_at, location=doc.location
+                ),
+                doc.lines,
+                by_id,
+            )
+            for doc in item.document.fulfilments
+        )
+    if not fulfilments:
+        return
+    Fulfilment.objects.bulk_create([fulfilment for fulfilment, _, _ in fulfilments])
+    FulfilmentLine.objects.bulk_create(
+        FulfilmentLine(fulfilment=fulfilment, order_line=by_id[line_id], quantity=quantity)
+        for fulfilment, doc_lines, by_id in fulfilments
+        for line_id, quantity in doc_lines
+    )
+
+
+def _reservations_write(orders: list[Order], items: list[NewOrder], lines: list[list[OrderLine]]) -> None:
+    """What `reservations_sync` does for an order with no reservation yet: hold each line's
+    unfulfilled quantity at the order's location while the order is open (a new order has no
+    refunds), and queue the touched (location, SKU) pairs for the channels' stock push."""
+    creates: list[Reservation] = []
+    touched: set[tuple[int | None, str]] = set()
+    locations: dict[tuple[str, int | None, str], int | None] = {}
+    for order, item, order_lines in zip(orders, items, lines, strict=True):
+        if order.cancelled_at or order.fulfilled_at:
+            continue
+        with_sku = [line for line in order_lines if line.sku]
+        if not with_sku:
+            continue
+        fulfilled: dict[str, int] = defaultdict(int)
+        for fulfilment in item.document.fulfilments:
+            for line_id, quantity in fulfilment.lines:
+                fulfilled[line_id] += quantity
+        key = (order.source, order.source_connection_id, order.store)
+        if key not in locations:
+            location = _order_location(order)
+            locations[key] = location.pk if location else None
+        location_id = locations[key]
+        for line in with_sku:
+            open_quantity = Decimal(max(0, line.quantity - fulfilled[line.external_id]))
+            if open_quantity > 0:
+                creates.append(
+                    Reservation(
+                        order_line=line,
+                        order_connection_id=order.source_connection_id,
+                        sku=line.sku,
+                        location_id=location_id,
+                        quantity=open_quantity,
+                    )
+                )
+                touched.add((location_id, line.sku))
+    Reservation.objects.bulk_create(creates)
+    stock_changed_mark(pairs=touched)
+
+
+def orders_create_bulk(*, items: list[NewOrder]) -> list[Order]:
+    """Create the orders and all their children set-based, in the caller's transaction. Returns
+    the stored orders in the order of `items`."""
+    if not items:
+        return []
+    orders = Order.objects.bulk_create([_order_row(item) for item in items])
+    lines = [_line_rows(order, item.document) for order, item in zip(orders, items, strict=True)]
+    shipping = [_shipping_rows(order, item.document) for order, item in zip(orders, items, strict=True)]
+    OrderLine.objects.bulk_create([line for rows in lines for line in rows])
+    ShippingLine.objects.bulk_create([row for rows in shipping for row in rows])
+    taxes: list[TaxLine] = []
+    discounts: list[DiscountAllocation] = []
+    payments: list[Payment] = []
+    by_id = [{line.external_id: line for line in rows} for rows in lines]
+    for order, item, order_lines, ships, named in zip(orders, items, lines, shipping, by_id, strict=True):
+        taxes.extend(_tax_rows(order, item.document, order_lines, ships))
+        order_discounts, order_payments = _discount_and_payment_rows(order, item.document, named)
+        discounts.extend(order_discounts)
+        payments.extend(order_payments)
+    TaxLine.objects.bulk_create(taxes)
+    DiscountAllocation.objects.bulk_create(discounts)
+    Payment.objects.bulk_create(payments)
+    _fulfilments_write(orders, items, by_id)
+    _reservations_write(orders, items, lines)
+    usage_count(metric="orders_ingested", amount=len(orders))
+    return orders

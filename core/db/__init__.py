@@ -1,0 +1,1 @@
+"""The database backend: django-tenants' PostgreSQL backend that can keep one search_path set (base.py)."""
