@@ -357,11 +357,6 @@ def test_a_batch_of_100_orders_sets_the_schema_once_and_writes_them_in_a_few_que
         db.set_schema_to_public()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The goal with the batched posting API (t17-post): the interim posting.batch loops "
-    "journal_post_order, which reads each order back (~19 queries per order).",
-)
 def test_a_batch_of_100_orders_takes_at_most_12_queries_per_order(committed_tenant, monkeypatch):
     tenant, conn, blocker = committed_tenant
     with blocker.unblock(), tenant_context(tenant):
