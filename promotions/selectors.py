@@ -7,9 +7,9 @@ import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
-from promotions.models import ChannelDeployment, Funding, Promotion, PromotionVersion
+from promotions.models import ChannelDeployment, Funding, Promotion, PromotionSpend, PromotionVersion
 
 LIVE_STATUSES = (
     Promotion.Status.PUBLISHED,
@@ -271,3 +271,78 @@ def discount_funding(*, code: str, promotion_id: str, at: dt.datetime | None) ->
         return None
     share = Decimal(version.funding_share) if version.funding == Funding.VENDOR else Decimal(0)
     return DiscountFunding(version=version, funding=version.funding, vendor_share=share)
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """A promotion's spend against its published version's budget and usage cap (issue 20)."""
+
+    spent: Decimal
+    discount: Decimal
+    vendor_funded: Decimal
+    redemptions: int
+    budget: Decimal | None
+    usage_limit: int | None
+    reached_at: dt.datetime | None = None
+
+    @property
+    def budget_percent(self) -> float | None:
+        return float(self.spent * 100 / self.budget) if self.budget else None
+
+    @property
+    def usage_percent(self) -> float | None:
+        return self.redemptions * 100 / self.usage_limit if self.usage_limit else None
+
+    @property
+    def percent(self) -> float | None:
+        """The fuller of the two (budget, cap); None when neither is set."""
+        shares = [share for share in (self.budget_percent, self.usage_percent) if share is not None]
+        return max(shares) if shares else None
+
+    @property
+    def bar_percent(self) -> int:
+        return min(100, round(self.percent or 0))
+
+    @property
+    def reached_text(self) -> str:
+        if self.budget_percent is not None and self.budget_percent >= 100:
+            return f"budget {self.budget} reached (spent {self.spent})"
+        return f"usage cap {self.usage_limit} reached ({self.redemptions} redemptions)"
+
+    @property
+    def summary(self) -> str:
+        parts = []
+        if self.budget is not None:
+            parts.append(f"spent {self.spent} of a budget of {self.budget}")
+        if self.usage_limit is not None:
+            parts.append(f"{self.redemptions} of {self.usage_limit} redemptions")
+        return "; ".join(parts) or "no budget or usage cap"
+
+    def as_context(self) -> dict[str, str | int | None]:
+        return {
+            "spent": str(self.spent),
+            "budget": str(self.budget) if self.budget is not None else None,
+            "redemptions": self.redemptions,
+            "usage_limit": self.usage_limit,
+        }
+
+
+def promotion_budget_state(*, promotion: Promotion) -> BudgetState:
+    """Spend and redemptions over every version of the promotion (orders posted), against the
+    published version's budget and cap (the current version's when nothing is published)."""
+    totals = PromotionSpend.objects.filter(promotion=promotion).aggregate(
+        total_spent=Sum("spend"),
+        total_discount=Sum("discount"),
+        total_vendor=Sum("vendor_funded"),
+        redemptions=Count("order", distinct=True, filter=Q(discount__gt=0)),
+    )
+    version = promotion.published_version or promotion.current_version
+    return BudgetState(
+        spent=totals["total_spent"] or Decimal(0),
+        discount=totals["total_discount"] or Decimal(0),
+        vendor_funded=totals["total_vendor"] or Decimal(0),
+        redemptions=totals["redemptions"] or 0,
+        budget=version.budget if version is not None else None,
+        usage_limit=version.usage_limit if version is not None else None,
+        reached_at=promotion.budget_reached_at,
+    )

@@ -7,7 +7,7 @@ from celery import shared_task
 from core.fairness import FairTask
 from core.periodic import periodic_job
 from core.tasks import tenant_only
-from promotions import lifecycle, prices, stock_guard
+from promotions import launch, lifecycle, prices, stock_guard
 from promotions.deployment import deployment_send
 
 
@@ -37,3 +37,10 @@ def promotions_stock_guard() -> int:
     """Once a minute per tenant: pause promotions on channels whose stock fell below the threshold."""
     tenant_only("promotions.stock_guard")
     return len(stock_guard.promotions_stock_guard()["paused"])
+
+
+@periodic_job("promotions.launch_advance")
+def promotions_launch_advance() -> int:
+    """Once a minute per tenant: send the next wave of staged launches whose hold has passed."""
+    tenant_only("promotions.launch_advance")
+    return sum(outcome == "sent" for outcome in launch.promotions_launch_advance().values())

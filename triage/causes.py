@@ -35,6 +35,11 @@ CAUSE_SEVERITY = {
     "reconciliation_difference": Severity.NORMAL,
     "batch_close_failed": Severity.HIGH,
     "payout_suspense": Severity.NORMAL,
+    # promotions (issue 20): budget warnings, the budget or cap reached, a staged launch halted
+    "budget_threshold": Severity.LOW,
+    "budget_reached": Severity.HIGH,
+    "launch_halted": Severity.HIGH,
+    "fallback_applied": Severity.HIGH,
 }
 
 # The fix a kind of failure needs, unless its cause says otherwise (below).
