@@ -18,18 +18,14 @@ from django.utils import timezone
 from commerce.models import Funding as CommerceFunding
 from commerce.models import Order
 from promotions.deployment import promotion_pause
-from promotions.models import ChannelDeployment, Funding, Promotion, PromotionPolicy, PromotionSpend
+from promotions.models import ChannelDeployment, Funding, Promotion, PromotionSpend
+from promotions.policy import promotion_policy_get
 from promotions.selectors import LIVE_STATUSES, BudgetState, discount_funding, promotion_budget_state
 from promotions.validation import _plain
 from triage.models import Kind as TriageKind
 from triage.services import exception_raise
 
 ZERO = Decimal(0)
-
-
-def promotion_policy_get() -> PromotionPolicy:
-    policy, _ = PromotionPolicy.objects.get_or_create(singleton=1)
-    return policy
 
 
 def _order_spend(order: Order, matcher) -> dict[int, dict]:

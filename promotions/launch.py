@@ -22,7 +22,7 @@ from django.utils import timezone
 from commerce.selectors import available_to_sell
 from promotions.deployment import deployments_dispatch, promotion_pause, promotion_rollback
 from promotions.models import ChannelDeployment, Fallback, Promotion, PromotionVersion
-from promotions.selectors import LIVE_STATUSES, deployments_current
+from promotions.selectors import LIVE_STATUSES, deployments_current, launch_next_due
 from promotions.transitions import _audit, _locked, _refuse
 from promotions.validation import _plain
 from tenants.models import User
@@ -125,19 +125,6 @@ def _wave_blocker(promotion: Promotion, rows: list[ChannelDeployment]) -> str:
             reason = f" ({row.get_pause_reason_display().lower()})" if row.pause_reason else ""
             return f"wave {promotion.launch_wave + 1}: {row.connection.name} is {row.state}{reason}"
     return ""
-
-
-def launch_next_due(*, promotion: Promotion) -> dt.datetime | None:
-    """When the next wave may go: the current wave's last acknowledgement plus the hold."""
-    version = promotion.published_version
-    rows = [
-        row
-        for row in deployments_current(promotion=promotion)
-        if row.version_id == version.pk and row.wave == promotion.launch_wave
-    ]
-    if not rows or any(row.acknowledged_at is None for row in rows):
-        return None
-    return max(row.acknowledged_at for row in rows) + dt.timedelta(minutes=version.wave_hold_minutes)
 
 
 @transaction.atomic

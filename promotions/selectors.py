@@ -50,6 +50,8 @@ def promotion_actions(*, promotion: Promotion) -> frozenset[str]:
         actions |= {"pause", "rollback"}
     if promotion.status in (S.PAUSED, S.PARTIALLY_LIVE):
         actions.add("resume")
+    if promotion.launch_state == Promotion.Launch.HALTED and promotion.status in LIVE_STATUSES:
+        actions.add("continue")
     return frozenset(actions)
 
 
@@ -151,7 +153,7 @@ def version_alignment(*, promotion: Promotion) -> list[ChannelAlignment]:
     return rows
 
 
-def promotions_board() -> list[tuple[Promotion, list[ChannelAlignment]]]:
+def promotions_board() -> list[tuple[Promotion, list[ChannelAlignment], PromotionOverview]]:
     promotions = (
         Promotion.objects.filter(deployments__isnull=False)
         .distinct()
@@ -159,7 +161,10 @@ def promotions_board() -> list[tuple[Promotion, list[ChannelAlignment]]]:
         .prefetch_related(Prefetch("deployments"))
         .order_by("-updated_at", "-id")
     )
-    return [(promotion, version_alignment(promotion=promotion)) for promotion in promotions]
+    return [
+        (promotion, version_alignment(promotion=promotion), promotion_overview(promotion=promotion))
+        for promotion in promotions
+    ]
 
 
 def promotions_in_month(*, year: int, month: int, tz: dt.tzinfo) -> list[tuple[Promotion, PromotionVersion]]:
@@ -345,4 +350,60 @@ def promotion_budget_state(*, promotion: Promotion) -> BudgetState:
         budget=version.budget if version is not None else None,
         usage_limit=version.usage_limit if version is not None else None,
         reached_at=promotion.budget_reached_at,
+    )
+
+
+def launch_next_due(*, promotion: Promotion) -> dt.datetime | None:
+    """When a staged launch's next wave may go: the current wave's last acknowledgement plus the hold."""
+    version = promotion.published_version
+    if version is None:
+        return None
+    rows = [
+        row
+        for row in deployments_current(promotion=promotion)
+        if row.version_id == version.pk and row.wave == promotion.launch_wave
+    ]
+    if not rows or any(row.acknowledged_at is None for row in rows):
+        return None
+    return max(row.acknowledged_at for row in rows) + dt.timedelta(minutes=version.wave_hold_minutes)
+
+
+@dataclass(frozen=True)
+class WaveView:
+    number: int  # 1-based
+    channels: list[tuple[str, str]]  # (channel name, deployment state)
+    status: str  # sent, waiting, held
+
+
+@dataclass(frozen=True)
+class PromotionOverview:
+    """What the board shows beside the channels: the budget bar and the staged launch."""
+
+    budget: BudgetState
+    waves: list[WaveView]
+    launch_state: str
+    launch_label: str
+    halted_reason: str
+    next_wave_at: dt.datetime | None
+
+
+def promotion_overview(*, promotion: Promotion) -> PromotionOverview:
+    version = promotion.published_version
+    rows = [row for row in deployments_current(promotion=promotion) if version and row.version_id == version.pk]
+    numbers = sorted({row.wave for row in rows})
+    halted = promotion.launch_state == Promotion.Launch.HALTED
+    waves = []
+    for wave in numbers if len(numbers) > 1 else []:
+        members = [row for row in rows if row.wave == wave]
+        waiting = all(row.state == ChannelDeployment.State.WAITING for row in members)
+        status = ("held" if halted else "waiting") if waiting else "sent"
+        waves.append(WaveView(wave + 1, [(row.connection.name, row.state) for row in members], status))
+    running = promotion.launch_state == Promotion.Launch.RUNNING
+    return PromotionOverview(
+        budget=promotion_budget_state(promotion=promotion),
+        waves=waves,
+        launch_state=promotion.launch_state,
+        launch_label=promotion.get_launch_state_display(),
+        halted_reason=promotion.launch_halted_reason,
+        next_wave_at=launch_next_due(promotion=promotion) if running else None,
     )
