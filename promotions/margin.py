@@ -10,7 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from promotions.models import Funding, Kind, PriceList, PriceListVersion, PromotionPolicy, PromotionVersion
+from promotions.models import Funding, Kind, PriceList, PriceListVersion, PromotionVersion
+from promotions.policy import promotion_policy_get
 
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
@@ -53,8 +54,7 @@ def _sku_margin(version: PromotionVersion, sku: str, price: Decimal, cost: Decim
 
 def margin_check(*, version: PromotionVersion) -> dict[str, Any]:
     """{"min_percent", "lowest_percent", "skus": [...], "below": [skus], "unknown": [skus], "needs_finance"}."""
-    policy = PromotionPolicy.objects.filter(singleton=1).first()
-    minimum = policy.min_margin_percent if policy is not None else None
+    minimum = promotion_policy_get().min_margin_percent
     result: dict[str, Any] = {
         "min_percent": str(minimum) if minimum is not None else None,
         "lowest_percent": None,

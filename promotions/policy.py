@@ -18,8 +18,8 @@ from tenants.selectors import membership_role_for_tenant
 
 
 def promotion_policy_get() -> PromotionPolicy:
-    policy, _ = PromotionPolicy.objects.get_or_create(singleton=1)
-    return policy
+    """The tenant's policy, or the defaults (unsaved) when it was never changed: reading writes nothing."""
+    return PromotionPolicy.objects.filter(singleton=1).first() or PromotionPolicy(singleton=1)
 
 
 def _snapshot(policy: PromotionPolicy) -> dict[str, Any]:
@@ -47,7 +47,8 @@ def promotion_policy_update(
         raise ValidationError({"budget_warn_percents": "Warnings are percents between 1 and 99."}, code="invalid")
     if stock_hysteresis < 0:
         raise ValidationError({"stock_hysteresis": "Zero or more units."}, code="invalid")
-    policy = PromotionPolicy.objects.select_for_update().get(pk=promotion_policy_get().pk)
+    PromotionPolicy.objects.get_or_create(singleton=1)
+    policy = PromotionPolicy.objects.select_for_update().get(singleton=1)
     before = _snapshot(policy)
     policy.min_margin_percent = min_margin_percent
     policy.budget_warn_percents = sorted({int(percent) for percent in budget_warn_percents})

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from commerce.selectors import available_to_sell
 from promotions.deployment import promotion_pause, promotion_resume
-from promotions.models import ChannelDeployment, Promotion, PromotionPolicy
+from promotions.models import ChannelDeployment, Promotion
+from promotions.policy import promotion_policy_get
 from promotions.selectors import deployments_current
 from promotions.validation import _plain
 from triage.models import Kind as TriageKind
@@ -88,8 +89,7 @@ def promotions_stock_guard() -> dict[str, list]:
     paused: list[ChannelDeployment] = []
     resumed: list[ChannelDeployment] = []
     unjudged: list[tuple[str, str, str]] = []
-    policy = PromotionPolicy.objects.filter(singleton=1).first()
-    hysteresis = policy.stock_hysteresis if policy is not None else 0
+    hysteresis = promotion_policy_get().stock_hysteresis
     candidates = Promotion.objects.filter(
         status__in=(S.LIVE, S.PARTIALLY_LIVE, S.PAUSED), published_version__stock_threshold__isnull=False
     ).select_related("published_version")

@@ -25,6 +25,7 @@ from core.tenancy import tenant_zone
 from promotions import deployment, launch, lifecycle, policy, prices, selectors
 from promotions.forms import ActionForm, PriceListForm, PromotionForm, PromotionPolicyForm, form_initial
 from promotions.models import ChannelDeployment, ChannelPrice, PriceList, Promotion
+from promotions.transitions import FINANCE_ROLES
 from tenants.models import Membership
 
 T = TypeVar("T")
@@ -365,6 +366,8 @@ def promotion_policy(request: HttpRequest) -> HttpResponse:
         "budget_warn_percents": ", ".join(str(percent) for percent in current.budget_warn_percents or []),
         "stock_hysteresis": current.stock_hysteresis,
     }
+    if request.method == "POST" and request.membership_role not in FINANCE_ROLES:
+        return HttpResponseForbidden("Only a finance approver (a tenant admin) may change the promotion policy.")
     form = PromotionPolicyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

@@ -12,7 +12,8 @@ from django_tenants.utils import tenant_context
 from commerce.documents import CanonicalInventoryLevel
 from commerce.inventory import channel_location_set, inventory_level_upsert
 from promotions import deployment, launch, lifecycle
-from promotions.models import ChannelDeployment, Promotion
+from promotions.models import ChannelDeployment, Promotion, PromotionPolicy
+from promotions.stock_guard import promotions_stock_guard
 from tenants.models import AuditEvent
 from tests.promotions.conftest import approved, promotion, published, sales_channels, send_all
 from triage.models import Exception as TriageException
@@ -122,9 +123,6 @@ def test_a_failed_wave_halts_the_launch(world, channels):
 
 
 def test_the_stock_guard_resumes_a_channel_once_stock_is_back_above_threshold_plus_hysteresis(world, channels):
-    from promotions.models import PromotionPolicy
-    from promotions.stock_guard import promotions_stock_guard
-
     with tenant_context(world.acme):
         PromotionPolicy.objects.create(stock_hysteresis=3)
         shop, woo, _pos = sales_channels()
