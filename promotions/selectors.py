@@ -131,7 +131,8 @@ def version_alignment(*, promotion: Promotion) -> list[ChannelAlignment]:
     rows = []
     for deployment in deployments_current(promotion=promotion):
         acknowledged = deployment.acknowledged_version
-        live_on_channel = deployment.state != ChannelDeployment.State.ROLLED_BACK
+        # A channel whose wave has not gone out yet is not stale: it is waiting, and the board says so.
+        live_on_channel = deployment.state not in (ChannelDeployment.State.ROLLED_BACK, ChannelDeployment.State.WAITING)
         stale = bool(
             published is not None
             and live_on_channel
