@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
 from commerce.models import Funding as CommerceFunding
 from commerce.models import Order
+from core.tasks import task_named
 from promotions.deployment import promotion_pause
 from promotions.models import ChannelDeployment, Funding, Promotion, PromotionSpend
 from promotions.policy import promotion_policy_get
@@ -92,19 +94,34 @@ def promotion_spend_record(*, orders: Iterable[Order]) -> list[Promotion]:
 
 
 def _reached(promotion: Promotion, state: BudgetState) -> None:
+    """Mark the budget reached and raise it; the channels are paused by a task after commit, so no
+    channel call runs inside the transaction that posted the order."""
     promotion.budget_reached_at = timezone.now()
     promotion.save(update_fields=["budget_reached_at", "updated_at"])
-    paused: list[ChannelDeployment] = []
-    if promotion.status in LIVE_STATUSES:
-        paused = promotion_pause(promotion=promotion, actor_label="budget", reason=ChannelDeployment.PauseReason.BUDGET)
     exception_raise(
         kind=TriageKind.PROMOTION_DEPLOYMENT,
         cause="budget_reached",
         obj=promotion,
-        title=f"{promotion.key}: {state.reached_text} — paused on {len(paused)} channel(s)",
+        title=f"{promotion.key}: {state.reached_text} — paused on every channel",
         detail=state.summary,
-        context={"budget": state.as_context(), "paused": [row.connection.name for row in paused]},
+        context={"budget": state.as_context()},
     )
+    transaction.on_commit(partial(budget_pause_send, promotion.pk))
+
+
+def budget_pause_send(promotion_id: int) -> None:
+    """After commit: the task that pauses the promotion on every channel."""
+    task_named("promotions.budget_pause").delay(promotion_id)
+
+
+@transaction.atomic
+def promotion_budget_pause(*, promotion_id: int) -> list[ChannelDeployment]:
+    """The task body: pause a promotion whose budget or cap is reached on every channel (the
+    existing pause path, reason `budget`, audited). Nothing when a new version was published since."""
+    promotion = Promotion.objects.select_for_update().filter(pk=promotion_id).first()
+    if promotion is None or promotion.budget_reached_at is None or promotion.status not in LIVE_STATUSES:
+        return []
+    return promotion_pause(promotion=promotion, actor_label="budget", reason=ChannelDeployment.PauseReason.BUDGET)
 
 
 @transaction.atomic

@@ -2,19 +2,43 @@
 and version, warnings at the policy's thresholds, and at 100 % the promotion is paused on every
 channel and raised."""
 
+from contextlib import contextmanager
 from decimal import Decimal as D
 
+import pytest
 from django_tenants.utils import tenant_context
 
 from commerce.services import order_upsert
 from mappings.services import standard_chart_apply
 from posting.services import journal_post_cancellation, journal_post_order
+from promotions import budget, tasks
 from promotions.budget import promotion_spend_record
 from promotions.models import ChannelDeployment, PromotionSpend
 from promotions.selectors import promotion_budget_state
+from tenants.models import AuditEvent
 from tests.commerce.factories import shopify_order
 from tests.promotions.conftest import promotion, published, sales_channels
 from triage.models import Exception as TriageException
+
+
+@pytest.fixture
+def pausing(monkeypatch, django_capture_on_commit_callbacks):
+    """Captures what is sent after commit and plays the worker's part for the budget pause task only."""
+    monkeypatch.setattr(
+        tasks.budget_pause_task, "delay", lambda promotion_id: budget.promotion_budget_pause(promotion_id=promotion_id)
+    )
+
+    @contextmanager
+    def capture():
+        sent: list = []
+        with django_capture_on_commit_callbacks() as callbacks:
+            yield sent
+        for callback in callbacks:
+            if getattr(callback, "func", None) is budget.budget_pause_send:
+                sent.append(callback)
+                callback()
+
+    return capture
 
 
 def _boots(world, *, share="100", funding="vendor", **fields):
@@ -42,7 +66,7 @@ def _post(number: str, **changes):
     return order, journal_post_order(order=order)
 
 
-def test_a_budget_reached_by_posted_orders_pauses_every_channel(world, channels):
+def test_a_budget_reached_by_posted_orders_pauses_every_channel(world, channels, pausing):
     with tenant_context(world.acme):
         standard_chart_apply()
         promo = _boots(world, budget=D("25"))
@@ -57,7 +81,10 @@ def test_a_budget_reached_by_posted_orders_pauses_every_channel(world, channels)
         assert (state.spent, state.redemptions, PromotionSpend.objects.count()) == (D("20"), 2, 2)
         assert [c[0] for c in channels["shopify"].calls] == ["publish"]
 
-        _post("1003")
+        with pausing() as callbacks:
+            _post("1003")
+            assert [c[0] for c in channels["shopify"].calls] == ["publish"]  # no channel call inside the posting
+        assert len(callbacks) == 1
         promo.refresh_from_db()
         assert promo.status == "paused"
         assert promo.budget_reached_at is not None
@@ -71,26 +98,31 @@ def test_a_budget_reached_by_posted_orders_pauses_every_channel(world, channels)
         reached = TriageException.objects.get(cause="budget_reached")
         assert (reached.severity, reached.title) == (
             "high",
-            "boots-10: budget 25.0000 reached (spent 30.0000) — paused on 2 channel(s)",
+            "boots-10: budget 25.0000 reached (spent 30.0000) — paused on every channel",
         )
-        _post("1004")  # already reached: nothing is paused or raised twice
+        with pausing() as callbacks:
+            _post("1004")  # already reached: nothing is paused or raised twice
+        assert callbacks == []
         assert [c[0] for c in channels["shopify"].calls] == ["publish", "pause"]
         assert TriageException.objects.get(cause="budget_reached").count == 1
 
 
-def test_the_usage_cap_counts_redemptions_and_a_merchant_funded_discount_spends_in_full(world, channels):
+def test_the_usage_cap_counts_redemptions_and_a_merchant_funded_discount_spends_in_full(world, channels, pausing):
     with tenant_context(world.acme):
         standard_chart_apply()
         promo = _boots(world, funding="merchant", usage_limit=2)
         _post("2001")
         state = promotion_budget_state(promotion=promo)
         assert (state.spent, state.vendor_funded, state.redemptions, state.percent) == (D("10"), D("0"), 1, 50.0)
-        _post("2002")
+        with pausing():
+            _post("2002")
         promo.refresh_from_db()
         assert promo.status == "paused"
         assert TriageException.objects.get(cause="budget_reached").title == (
-            "boots-10: usage cap 2 reached (2 redemptions) — paused on 2 channel(s)"
+            "boots-10: usage cap 2 reached (2 redemptions) — paused on every channel"
         )
+        audit = AuditEvent.objects.get(action="promotion.pause")
+        assert (audit.actor_label, audit.changes["reason"], audit.changes["failed"]) == ("budget", "budget", 0)
 
 
 def test_a_vendor_share_spends_the_vendors_part_and_a_cancelled_order_spends_nothing(world, channels):
