@@ -87,9 +87,13 @@ def promotion_spend_record(*, orders: Iterable[Order]) -> list[Promotion]:
                 },
             )
             touched.add(version.promotion_id)
-    promotions = list(Promotion.objects.filter(pk__in=touched).order_by("pk"))
+    promotions = list(
+        Promotion.objects.filter(pk__in=touched).select_related("published_version", "current_version").order_by("pk")
+    )
     for promotion in promotions:
-        promotion_budget_check(promotion=promotion)
+        version = promotion.published_version or promotion.current_version
+        if version is not None and (version.budget is not None or version.usage_limit is not None):
+            promotion_budget_check(promotion=promotion)  # locks the promotion: only when there is a limit
     return promotions
 
 
