@@ -59,6 +59,7 @@ from posting.processors import (
     processor_charge_order,
 )
 from posting.refund_builders import build_refund
+from promotions.budget import promotion_spend_record
 from tenants.audit import audit_diff, audit_record_in_tenant
 from tenants.models import User
 from triage.retry import RetryAction
@@ -390,9 +391,9 @@ def journal_post_order(*, order: Order) -> PostingOutcome:
         exception_resolve_for_object(
             obj=order, reason=f"Order {order.external_id} is cancelled (entry {cancellation.pk})."
         )
-        return PostingOutcome(PostingStatus.COVERED, entry=cancellation)
+        return _spend_recorded(order, PostingOutcome(PostingStatus.COVERED, entry=cancellation))
     book_fees = fees_at_charge(order)
-    return draft_post(
+    outcome = draft_post(
         source_key=source_key,
         version_prefix=f"order:{order.pk}:v",
         date=local_date(at),
@@ -406,6 +407,18 @@ def journal_post_order(*, order: Order) -> PostingOutcome:
         retry_args={"order_id": order.pk},
         sources=order_sources(order),
     )
+    return _spend_recorded(order, outcome)
+
+
+SPEND_STATUSES = (PostingStatus.POSTED, PostingStatus.ALREADY_POSTED, PostingStatus.UNCHANGED, PostingStatus.COVERED)
+
+
+def _spend_recorded(order: Order, outcome: PostingOutcome) -> PostingOutcome:
+    """Once the order's discounts are posted (or its cancellation), record what they spent of the
+    promotions they came from (issue 20; idempotent per order and version)."""
+    if outcome.status in SPEND_STATUSES:
+        promotion_spend_record(orders=[order])
+    return outcome
 
 
 def journals_post_orders(items: list[tuple[Order, CanonicalOrder]]) -> list[PostingOutcome]:
@@ -495,8 +508,8 @@ def journal_post_cancellation(*, order: Order) -> PostingOutcome:
             retry_args={"order_id": order.pk},
         )
     if entry is None:
-        return PostingOutcome(PostingStatus.COVERED)
-    return PostingOutcome(PostingStatus.POSTED, entry=entry)
+        return _spend_recorded(order, PostingOutcome(PostingStatus.COVERED))
+    return _spend_recorded(order, PostingOutcome(PostingStatus.POSTED, entry=entry))
 
 
 def journal_post_processor_charge(*, charge: CanonicalProcessorCharge) -> PostingOutcome:

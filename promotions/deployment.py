@@ -8,7 +8,7 @@ channel. Only a channel's read-back (`ChannelAck`) is recorded as the channel's 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.vendors import channel_adapter_for
-from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PromotionSpec
 from core.tasks import task_named
 from promotions.models import ChannelDeployment, Promotion, PromotionVersion, Stacking
 from promotions.selectors import (
@@ -27,7 +27,9 @@ from promotions.selectors import (
     deployments_current,
     version_review_state,
 )
+from promotions.simulated import SimulatedChannel
 from promotions.transitions import _audit, _locked, _refuse
+from promotions.waves import waves_plan
 from tenants.models import User
 from triage.models import Kind as TriageKind
 from triage.retry import RetryAction
@@ -43,31 +45,6 @@ D = ChannelDeployment.State
 RETRY_ACTION = "promotions.deployment_retry"
 
 _OVERRIDES: dict[str, ChannelAdapter] = {}
-
-
-class SimulatedChannel(ChannelAdapter):
-    """The demo's simulated connections (config `"simulated": true`, never polled either): a channel
-    that accepts every call. Nothing leaves the portal; the board names the channel as simulated."""
-
-    vendor = "simulated"
-
-    def publish(self, connection: Connection, spec: PromotionSpec, *, external_id: str | None) -> ChannelAck:
-        return ChannelAck(external_id or f"sim-{connection.pk}-{spec.key}", spec.version, "active", {"simulated": True})
-
-    def pause(self, connection: Connection, external_id: str) -> ChannelAck:
-        return ChannelAck(external_id, None, "paused", {"simulated": True})
-
-    def resume(self, connection: Connection, external_id: str) -> ChannelAck:
-        return ChannelAck(external_id, None, "active", {"simulated": True})
-
-    def remove(self, connection: Connection, external_id: str) -> ChannelAck:
-        return ChannelAck(external_id, None, "absent", {"simulated": True})
-
-    def read_back(self, connection: Connection, external_id: str) -> ChannelAck:
-        return ChannelAck(external_id, None, "active", {"simulated": True})
-
-    def publish_prices(self, connection: Connection, spec: PriceSpec) -> Mapping[str, Decimal]:
-        return dict(spec.prices)
 
 
 def channel_adapter(vendor: str) -> ChannelAdapter:
@@ -137,6 +114,7 @@ def promotion_publish(
         raise ValidationError({"ends_at": "The window has already ended; edit the dates first."}, code="invalid_window")
     current = {row.connection_id: row for row in deployments_current(promotion=promotion)}
     deployments = []
+    plan = waves_plan(version)  # staged launch: wave 0 goes now, later waves wait for promotions.launch
     for channel in version.channels.all().order_by("pk"):
         before = current.get(channel.pk)
         carried = before is not None and before.state != D.ROLLED_BACK
@@ -147,6 +125,8 @@ def promotion_publish(
                 "promotion": promotion,
                 "external_id": before.external_id if before is not None else "",
                 "acknowledged_version": before.acknowledged_version if carried else None,
+                "wave": plan[channel.pk],
+                "state": D.WAITING if plan[channel.pk] else D.PENDING,
             },
         )
         deployments.append(deployment)
@@ -154,7 +134,10 @@ def promotion_publish(
         raise ValidationError({"channels": "The version names no channel to publish to."}, code="invalid")
     promotion.published_version = version
     promotion.status = S.PUBLISHED
-    promotion.save(update_fields=["published_version", "status", "updated_at"])
+    promotion.launch_state = Promotion.Launch.RUNNING if max(plan.values()) else Promotion.Launch.NONE
+    promotion.launch_wave, promotion.launch_halted_reason = 0, ""
+    promotion.budget_alert_percent, promotion.budget_reached_at = 0, None  # the new version's budget counts
+    promotion.save()
     _audit(
         promotion,
         "publish",
@@ -164,11 +147,16 @@ def promotion_publish(
     )
     if not dispatch:
         return deployments
+    deployments_dispatch(deployments=[row for row in deployments if row.state == D.PENDING])
+    return deployments
+
+
+def deployments_dispatch(*, deployments: Iterable[ChannelDeployment]) -> None:
+    """Send each deployment by its own task, after commit."""
     deployment_send_task = task_named("promotions.deployment_send")
     for deployment in deployments:
         deployment_id = deployment.pk
         transaction.on_commit(lambda deployment_id=deployment_id: deployment_send_task.delay(deployment_id))
-    return deployments
 
 
 def deployment_acknowledge(
@@ -225,7 +213,7 @@ def deployment_send(*, deployment_id: int) -> ChannelDeployment | None:
         .select_related("version", "connection")
         .get(pk=deployment_id)
     )
-    if deployment.state in (D.PAUSED, D.ROLLED_BACK) or promotion.status == S.EXPIRED:
+    if deployment.state in (D.PAUSED, D.ROLLED_BACK, D.WAITING) or promotion.status == S.EXPIRED:
         return deployment
     if deployment.state == D.ACKNOWLEDGED and deployment.acknowledged_version == deployment.version.number:
         return deployment
@@ -249,7 +237,16 @@ def deployment_send(*, deployment_id: int) -> ChannelDeployment | None:
     else:
         deployment_acknowledge(deployment=deployment, ack=ack)
     promotion_settle(promotion=promotion, changed=True)
+    _failed_policy(promotion, deployment)
     return deployment
+
+
+def _failed_policy(promotion: Promotion, deployment: ChannelDeployment) -> None:
+    """A channel rejected the update: halt a staged launch and apply the version's fallback policy."""
+    if deployment.state == D.FAILED:
+        from promotions.launch import deployment_failed_apply  # import here: launch builds on this module
+
+        deployment_failed_apply(promotion=promotion, deployment=deployment)
 
 
 @transaction.atomic
@@ -274,6 +271,7 @@ def deployment_record(
     else:
         _fail(deployment, ChannelRejected(error or "The channel gave no answer."))
     promotion_settle(promotion=promotion, changed=True)
+    _failed_policy(promotion, deployment)
     return deployment
 
 
@@ -296,7 +294,8 @@ def promotion_settle(*, promotion: Promotion, changed: bool = False) -> str:
     """Derive the promotion's status from its channels' current deployments, raise the partial
     deployment exception when channels disagree and nothing is in flight, resolve it once every
     channel is consistent. Call with the promotion row locked."""
-    rows = deployments_current(promotion=promotion)
+    # Channels whose wave has not gone out yet (or a halted launch held back) carry nothing to settle.
+    rows = [row for row in deployments_current(promotion=promotion) if row.state != D.WAITING]
     states = [row.state for row in rows]
     if promotion.status == S.EXPIRED or not rows:
         return promotion.status
@@ -484,6 +483,7 @@ def promotion_resume(
     actor: User | None = None,
     actor_label: str | None = None,
     connection_ids: Iterable[int] | None = None,
+    reason: str = "",
 ) -> list[ChannelDeployment]:
     def resumed_now(row: ChannelDeployment, ack: ChannelAck) -> None:
         row.state, row.pause_reason, row.last_error = D.ACKNOWLEDGED, "", ""
@@ -495,7 +495,7 @@ def promotion_resume(
         verb="resume",
         actor=actor,
         actor_label=actor_label,
-        audit={},
+        audit={"reason": reason} if reason else {},
         connection_ids=connection_ids,
         from_state=D.PAUSED,
         expect="active",
@@ -525,7 +525,8 @@ def _rollback_one(row: ChannelDeployment) -> bool:
     spec = promotion_spec(previous.version)
     external_id = row.external_id or previous.external_id or None
     ack = None
-    if row.state == D.FAILED and row.acknowledged_version == previous.version.number and external_id:
+    unsent = row.state in (D.FAILED, D.WAITING, D.PENDING)
+    if unsent and row.acknowledged_version == previous.version.number and external_id:
         # The channel never took the newer version: confirm it still holds the previous one.
         ack = _channel_call(row, lambda adapter: adapter.read_back(row.connection, external_id))
         if ack is not None and (ack.version != previous.version.number or ack.state != "active"):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import forms
 
 from connectors.models import Connection
-from promotions.models import SALES_CHANNEL_VENDORS, Funding, Kind, Stacking
+from promotions.models import SALES_CHANNEL_VENDORS, Fallback, Funding, Kind, Stacking
 
 
 def _words(text: str) -> list[str]:
@@ -50,6 +50,22 @@ class PromotionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One line per SKU: SKU,list price,unit cost (for the cost-floor check).",
     )
+    fallback = forms.ChoiceField(
+        choices=Fallback.choices,
+        initial=Fallback.KEEP_OTHERS,
+        required=False,
+        label="When a channel rejects an update",
+    )
+    waves = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Staged launch waves",
+        help_text="One line per wave, channel names comma-separated (e.g. the web store first, then the "
+        "marketplaces). Empty: every channel at once.",
+    )
+    wave_hold_minutes = forms.IntegerField(
+        min_value=0, max_value=43200, initial=0, required=False, label="Hold between waves (minutes)"
+    )
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -77,6 +93,18 @@ class PromotionForm(forms.Form):
             except ArithmeticError:
                 raise forms.ValidationError(f"Line {number}: price and cost are numbers.") from None
         return pricing
+
+    def clean_waves(self) -> list[list[int]]:
+        by_name = {channel.name.lower(): channel.pk for channel in self.fields["channels"].queryset}
+        waves = []
+        for number, line in enumerate((self.cleaned_data.get("waves") or "").splitlines(), start=1):
+            names = _words(line)
+            unknown = [name for name in names if name.lower() not in by_name]
+            if unknown:
+                raise forms.ValidationError(f"Wave {number}: no sales channel named {', '.join(unknown)}.")
+            if names:
+                waves.append([by_name[name.lower()] for name in names])
+        return waves
 
     def version_values(self) -> dict:
         data = self.cleaned_data
@@ -108,12 +136,16 @@ class PromotionForm(forms.Form):
             "usage_limit": data.get("usage_limit"),
             "stock_threshold": data.get("stock_threshold"),
             "pricing": data.get("pricing") or {},
+            "fallback": data.get("fallback") or Fallback.KEEP_OTHERS,
+            "waves": data.get("waves") or [],
+            "wave_hold_minutes": data.get("wave_hold_minutes") or 0,
         }
 
 
 def form_initial(promotion, zone) -> dict:
     version = promotion.current_version
     eligibility = version.eligibility or {}
+    names = dict(Connection.objects.values_list("pk", "name"))
 
     def local(value):
         return value.astimezone(zone).replace(tzinfo=None) if value else None
@@ -149,6 +181,9 @@ def form_initial(promotion, zone) -> dict:
             f"{sku},{entry.get('price') or ''},{entry.get('cost') or ''}"
             for sku, entry in (version.pricing or {}).items()
         ),
+        "fallback": version.fallback,
+        "waves": "\n".join(", ".join(names.get(int(pk), str(pk)) for pk in wave) for wave in version.waves or []),
+        "wave_hold_minutes": version.wave_hold_minutes,
     }
 
 
@@ -201,3 +236,30 @@ class PriceListImportForm(forms.Form):
         if upload.size > 2 * 1024 * 1024:
             raise forms.ValidationError("The file is larger than 2 MB.")
         return upload
+
+
+class PromotionPolicyForm(forms.Form):
+    min_margin_percent = forms.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        required=False,
+        label="Minimum margin %",
+        help_text="A version whose margin after discount (and vendor funding) falls below this needs a finance "
+        "approver. Empty: no minimum.",
+    )
+    budget_warn_percents = forms.CharField(
+        required=False, label="Budget warnings at %", help_text="Comma-separated, e.g. 80, 95."
+    )
+    stock_hysteresis = forms.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        initial=0,
+        label="Stock guard hysteresis",
+        help_text="The stock guard resumes a channel it paused once stock is at the threshold plus this.",
+    )
+
+    def clean_budget_warn_percents(self) -> list[int]:
+        try:
+            return [int(part) for part in _words(self.cleaned_data.get("budget_warn_percents") or "")]
+        except ValueError:
+            raise forms.ValidationError("Whole percents, comma-separated.") from None

@@ -14,9 +14,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.models import Connection
-from promotions.models import SALES_CHANNEL_VENDORS, Funding, Kind, Promotion, PromotionVersion, Stacking
+from promotions.margin import margin_check, margin_refusal
+from promotions.models import SALES_CHANNEL_VENDORS, Fallback, Funding, Kind, Promotion, PromotionVersion, Stacking
 from promotions.selectors import LIVE_STATUSES, version_review_state
-from promotions.transitions import APPROVER_ROLES, _audit, _aware, _locked, _refuse, _tenant, _who, four_eyes_check
+from promotions.transitions import (
+    APPROVER_ROLES,
+    FINANCE_ROLES,
+    _audit,
+    _aware,
+    _locked,
+    _refuse,
+    _tenant,
+    _who,
+    four_eyes_check,
+)
 from promotions.validation import validation_run
 from tenants.models import User
 from tenants.selectors import membership_role_for_tenant
@@ -42,6 +53,9 @@ VERSION_FIELDS = (
     "usage_limit",
     "stock_threshold",
     "pricing",
+    "fallback",
+    "waves",
+    "wave_hold_minutes",
 )
 ELIGIBILITY_LISTS = ("skus", "categories", "collections", "coupon_codes", "locations")
 
@@ -68,6 +82,9 @@ def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError({"stacking": f"Unknown stacking rule {clean['stacking']!r}."}, code="invalid")
     if "funding" in clean and clean["funding"] not in Funding.values:
         raise ValidationError({"funding": f"Unknown funding {clean['funding']!r}."}, code="invalid")
+    if "fallback" in clean and clean["fallback"] not in Fallback.values:
+        raise ValidationError({"fallback": f"Unknown fallback policy {clean['fallback']!r}."}, code="invalid")
+    _clean_waves(clean)
     for field in ("value", "funding_share", "budget"):
         if clean.get(field) is not None:
             clean[field] = _decimal(clean[field], field)
@@ -104,6 +121,20 @@ def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
         raise ValidationError({"ends_at": "The window must end after it starts."}, code="invalid_window")
     return clean
+
+
+def _clean_waves(clean: dict[str, Any]) -> None:
+    if clean.get("waves") is not None:
+        waves = clean["waves"]
+        if not isinstance(waves, list) or not all(isinstance(wave, list) for wave in waves):
+            raise ValidationError({"waves": "Waves are a list of lists of channel ids."}, code="invalid")
+        try:
+            clean["waves"] = [[int(pk) for pk in wave] for wave in waves]
+        except (TypeError, ValueError):
+            raise ValidationError({"waves": "Waves are a list of lists of channel ids."}, code="invalid") from None
+    hold = clean.get("wave_hold_minutes")
+    if hold is not None and (not isinstance(hold, int) or not 0 <= hold <= 60 * 24 * 30):
+        raise ValidationError({"wave_hold_minutes": "Minutes between 0 and 43200 (30 days)."}, code="invalid")
 
 
 def _channels(channels: Iterable[Connection]) -> list[Connection]:
@@ -233,9 +264,11 @@ def promotion_submit(*, promotion: Promotion, actor: User | None = None, actor_l
         raise _illegal(f"Only a validated version can be submitted; this version is {state}.")
     version = promotion.current_version
     version.submitted_at = timezone.now()
-    version.save(update_fields=["submitted_at"])
+    version.margin = margin_check(version=version)
+    version.save(update_fields=["submitted_at", "margin"])
     _review_status(promotion, S.SUBMITTED)
-    _audit(promotion, "submit", actor=actor, actor_label=actor_label, changes={"version": version.number})
+    changes = {"version": version.number, "needs_finance": version.margin["needs_finance"]}
+    _audit(promotion, "submit", actor=actor, actor_label=actor_label, changes=changes)
     return promotion
 
 
@@ -259,6 +292,9 @@ def promotion_approve(*, promotion: Promotion, actor: User | None) -> Promotion:
     if state != S.SUBMITTED:
         raise _illegal(f"Only a submitted version can be approved; version {version.number} is {state}.")
     _check_approver(promotion, actor)
+    finance = membership_role_for_tenant(user=actor, tenant=_tenant()) in FINANCE_ROLES
+    if (version.margin or {}).get("needs_finance") and not finance:
+        raise PermissionDenied(margin_refusal(version))
     version.approved_by_id, version.approved_by_email, version.approved_at = actor.pk, actor.email, timezone.now()
     version.save(update_fields=["approved_by_id", "approved_by_email", "approved_at"])
     _review_status(promotion, S.APPROVED)

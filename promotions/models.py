@@ -35,6 +35,14 @@ class Funding(models.TextChoices):
     VENDOR = "vendor", "Vendor"
 
 
+class Fallback(models.TextChoices):
+    """What the deployment service does when a channel rejects an update (issue 20)."""
+
+    KEEP_OTHERS = "keep_others", "Keep the other channels live"
+    PAUSE_ALL = "pause_all", "Pause on every channel"
+    ROLLBACK_ALL = "rollback_all", "Roll back on every channel"
+
+
 class Authored(models.Model):
     """Who wrote the row: people live in the public schema, so an id and an email snapshot."""
 
@@ -112,6 +120,21 @@ class Promotion(Governed):
         "PromotionVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
 
+    class Launch(models.TextChoices):
+        NONE = "", "Not staged"
+        RUNNING = "running", "Staged launch running"
+        DONE = "done", "Every wave sent"
+        HALTED = "halted", "Launch halted"
+
+    # The staged launch of the published version (issue 20): the wave sent last (0-based), and why it stopped.
+    launch_state = models.CharField(max_length=8, choices=Launch.choices, blank=True, default="")
+    launch_wave = models.PositiveIntegerField(default=0)
+    launch_halted_reason = models.TextField(blank=True)
+    # Budget and usage cap: the highest warning threshold already raised (percent), and when the cap
+    # or budget was reached and every channel paused. Reset when a new version is published.
+    budget_alert_percent = models.PositiveIntegerField(default=0)
+    budget_reached_at = models.DateTimeField(null=True, blank=True)
+
     def __str__(self) -> str:
         return f"{self.name} ({self.key})"
 
@@ -150,6 +173,13 @@ class PromotionVersion(SubmittedVersion):
     pricing = models.JSONField(default=dict, blank=True)
     validation = models.JSONField(default=dict, blank=True)  # {"ok", "errors": [...], "warnings": [...], "at"}
     rejected_reason = models.TextField(blank=True)
+    fallback = models.CharField(max_length=12, choices=Fallback.choices, default=Fallback.KEEP_OTHERS)
+    # Staged launch: ordered groups of connection ids ([[owned store], [marketplaces]]); empty = one wave.
+    waves = models.JSONField(default=list, blank=True)
+    wave_hold_minutes = models.PositiveIntegerField(default=0)
+    # The margin check made at submit: {"min_percent", "lowest_percent", "below": [...], "unknown": [...],
+    # "needs_finance": bool}. A version below the tenant's minimum needs a finance approver.
+    margin = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["promotion_id", "number"]
@@ -174,12 +204,15 @@ class ChannelDeployment(Deployment):
         FAILED = "failed", "Failed"
         PAUSED = "paused", "Paused"
         ROLLED_BACK = "rolled_back", "Rolled back"
+        WAITING = "waiting", "Waiting for its wave"
 
     class PauseReason(models.TextChoices):
         NONE = "", "—"
         MANUAL = "manual", "Paused by a person"
         STOCK_GUARD = "stock_guard", "Stock below the promotion's threshold"
         EXPIRED = "expired", "Promotion window ended"
+        BUDGET = "budget", "Budget or usage cap reached"
+        FALLBACK = "fallback", "Another channel rejected the update"
 
     promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="deployments")
     version = models.ForeignKey(PromotionVersion, on_delete=models.PROTECT, related_name="deployments")
@@ -188,6 +221,7 @@ class ChannelDeployment(Deployment):
     external_id = models.CharField(max_length=120, blank=True)
     acknowledged_version = models.PositiveIntegerField(null=True, blank=True)
     pause_reason = models.CharField(max_length=12, choices=PauseReason.choices, blank=True, default="")
+    wave = models.PositiveIntegerField(default=0, help_text="The staged launch's wave (0-based) this channel is in.")
     sent_at = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     rolled_back_at = models.DateTimeField(null=True, blank=True)
@@ -198,6 +232,54 @@ class ChannelDeployment(Deployment):
         constraints = [
             models.UniqueConstraint(fields=["version", "connection"], name="deployment_version_connection_unique")
         ]
+
+
+def budget_warnings_default() -> list[int]:
+    return [80, 95]
+
+
+class PromotionPolicy(models.Model):
+    """The tenant's promotion settings (one row): margin floor, budget warnings, stock guard hysteresis."""
+
+    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
+    min_margin_percent = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="A version whose margin after discount falls below this needs a finance approver.",
+    )
+    budget_warn_percents = models.JSONField(
+        default=budget_warnings_default, blank=True, help_text="Warn when spend reaches these percents of the budget."
+    )
+    stock_hysteresis = models.PositiveIntegerField(
+        default=0, help_text="The stock guard resumes a channel once stock is at threshold + this."
+    )
+
+    def __str__(self) -> str:
+        return "Promotion policy"
+
+
+class PromotionSpend(models.Model):
+    """One order's discount from one promotion version, recorded when the order is posted. One row
+    per (order, version), rewritten with the order's current discounts, so a replay never counts twice."""
+
+    order = models.ForeignKey("commerce.Order", on_delete=models.CASCADE, related_name="promotion_spend")
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="spend")
+    version = models.ForeignKey(PromotionVersion, on_delete=models.PROTECT, related_name="spend")
+    discount = models.DecimalField(**MONEY, help_text="The whole discount the order got from this version.")
+    vendor_funded = models.DecimalField(**MONEY, default=0)
+    spend = models.DecimalField(**MONEY, help_text="What counts against the budget: the funder's share.")
+    currency = models.CharField(max_length=3)
+    redeemed_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["promotion_id", "-redeemed_at"]
+        constraints = [models.UniqueConstraint(fields=["order", "version"], name="promotion_spend_order_version")]
+
+    def __str__(self) -> str:
+        return f"{self.version} on order {self.order_id}: {self.spend}"
 
 
 class PriceList(Governed):
@@ -233,6 +315,7 @@ class PriceListVersion(SubmittedVersion):
     number = models.PositiveIntegerField()
     starts_at = models.DateTimeField()
     prices = models.JSONField(default=dict)  # {"SKU": "19.99"} in the list's currency
+    costs = models.JSONField(default=dict, blank=True)  # {"SKU": "8.00"}: unit cost, for the margin check
     channels = models.ManyToManyField(Connection, related_name="price_list_versions", blank=True)
     validation = models.JSONField(default=dict, blank=True)
     requires_approval = models.BooleanField(default=False)

@@ -7,9 +7,9 @@ import statistics
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
-from promotions.models import ChannelDeployment, Funding, Promotion, PromotionVersion
+from promotions.models import ChannelDeployment, Funding, Promotion, PromotionSpend, PromotionVersion
 
 LIVE_STATUSES = (
     Promotion.Status.PUBLISHED,
@@ -50,6 +50,8 @@ def promotion_actions(*, promotion: Promotion) -> frozenset[str]:
         actions |= {"pause", "rollback"}
     if promotion.status in (S.PAUSED, S.PARTIALLY_LIVE):
         actions.add("resume")
+    if promotion.launch_state == Promotion.Launch.HALTED and promotion.status in LIVE_STATUSES:
+        actions.add("continue")
     return frozenset(actions)
 
 
@@ -129,7 +131,8 @@ def version_alignment(*, promotion: Promotion) -> list[ChannelAlignment]:
     rows = []
     for deployment in deployments_current(promotion=promotion):
         acknowledged = deployment.acknowledged_version
-        live_on_channel = deployment.state != ChannelDeployment.State.ROLLED_BACK
+        # A channel whose wave has not gone out yet is not stale: it is waiting, and the board says so.
+        live_on_channel = deployment.state not in (ChannelDeployment.State.ROLLED_BACK, ChannelDeployment.State.WAITING)
         stale = bool(
             published is not None
             and live_on_channel
@@ -151,7 +154,7 @@ def version_alignment(*, promotion: Promotion) -> list[ChannelAlignment]:
     return rows
 
 
-def promotions_board() -> list[tuple[Promotion, list[ChannelAlignment]]]:
+def promotions_board() -> list[tuple[Promotion, list[ChannelAlignment], PromotionOverview]]:
     promotions = (
         Promotion.objects.filter(deployments__isnull=False)
         .distinct()
@@ -159,7 +162,10 @@ def promotions_board() -> list[tuple[Promotion, list[ChannelAlignment]]]:
         .prefetch_related(Prefetch("deployments"))
         .order_by("-updated_at", "-id")
     )
-    return [(promotion, version_alignment(promotion=promotion)) for promotion in promotions]
+    return [
+        (promotion, version_alignment(promotion=promotion), promotion_overview(promotion=promotion))
+        for promotion in promotions
+    ]
 
 
 def promotions_in_month(*, year: int, month: int, tz: dt.tzinfo) -> list[tuple[Promotion, PromotionVersion]]:
@@ -271,3 +277,134 @@ def discount_funding(*, code: str, promotion_id: str, at: dt.datetime | None) ->
         return None
     share = Decimal(version.funding_share) if version.funding == Funding.VENDOR else Decimal(0)
     return DiscountFunding(version=version, funding=version.funding, vendor_share=share)
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """A promotion's spend against its published version's budget and usage cap (issue 20)."""
+
+    spent: Decimal
+    discount: Decimal
+    vendor_funded: Decimal
+    redemptions: int
+    budget: Decimal | None
+    usage_limit: int | None
+    reached_at: dt.datetime | None = None
+
+    @property
+    def budget_percent(self) -> float | None:
+        return float(self.spent * 100 / self.budget) if self.budget else None
+
+    @property
+    def usage_percent(self) -> float | None:
+        return self.redemptions * 100 / self.usage_limit if self.usage_limit else None
+
+    @property
+    def percent(self) -> float | None:
+        """The fuller of the two (budget, cap); None when neither is set."""
+        shares = [share for share in (self.budget_percent, self.usage_percent) if share is not None]
+        return max(shares) if shares else None
+
+    @property
+    def bar_percent(self) -> int:
+        return min(100, round(self.percent or 0))
+
+    @property
+    def reached_text(self) -> str:
+        if self.budget_percent is not None and self.budget_percent >= 100:
+            return f"budget {self.budget} reached (spent {self.spent})"
+        return f"usage cap {self.usage_limit} reached ({self.redemptions} redemptions)"
+
+    @property
+    def summary(self) -> str:
+        parts = []
+        if self.budget is not None:
+            parts.append(f"spent {self.spent} of a budget of {self.budget}")
+        if self.usage_limit is not None:
+            parts.append(f"{self.redemptions} of {self.usage_limit} redemptions")
+        return "; ".join(parts) or "no budget or usage cap"
+
+    def as_context(self) -> dict[str, str | int | None]:
+        return {
+            "spent": str(self.spent),
+            "budget": str(self.budget) if self.budget is not None else None,
+            "redemptions": self.redemptions,
+            "usage_limit": self.usage_limit,
+        }
+
+
+def promotion_budget_state(*, promotion: Promotion) -> BudgetState:
+    """Spend and redemptions over every version of the promotion (orders posted), against the
+    published version's budget and cap (the current version's when nothing is published)."""
+    totals = PromotionSpend.objects.filter(promotion=promotion).aggregate(
+        total_spent=Sum("spend"),
+        total_discount=Sum("discount"),
+        total_vendor=Sum("vendor_funded"),
+        redemptions=Count("order", distinct=True, filter=Q(discount__gt=0)),
+    )
+    version = promotion.published_version or promotion.current_version
+    return BudgetState(
+        spent=totals["total_spent"] or Decimal(0),
+        discount=totals["total_discount"] or Decimal(0),
+        vendor_funded=totals["total_vendor"] or Decimal(0),
+        redemptions=totals["redemptions"] or 0,
+        budget=version.budget if version is not None else None,
+        usage_limit=version.usage_limit if version is not None else None,
+        reached_at=promotion.budget_reached_at,
+    )
+
+
+def launch_next_due(*, promotion: Promotion) -> dt.datetime | None:
+    """When a staged launch's next wave may go: the current wave's last acknowledgement plus the hold."""
+    version = promotion.published_version
+    if version is None:
+        return None
+    rows = [
+        row
+        for row in deployments_current(promotion=promotion)
+        if row.version_id == version.pk and row.wave == promotion.launch_wave
+    ]
+    if not rows or any(row.acknowledged_at is None for row in rows):
+        return None
+    return max(row.acknowledged_at for row in rows) + dt.timedelta(minutes=version.wave_hold_minutes)
+
+
+@dataclass(frozen=True)
+class WaveView:
+    number: int  # 1-based
+    channels: list[tuple[str, str]]  # (channel name, deployment state)
+    status: str  # sent, waiting, held
+
+
+@dataclass(frozen=True)
+class PromotionOverview:
+    """What the board shows beside the channels: the budget bar and the staged launch."""
+
+    budget: BudgetState
+    waves: list[WaveView]
+    launch_state: str
+    launch_label: str
+    halted_reason: str
+    next_wave_at: dt.datetime | None
+
+
+def promotion_overview(*, promotion: Promotion) -> PromotionOverview:
+    version = promotion.published_version
+    rows = [row for row in deployments_current(promotion=promotion) if version and row.version_id == version.pk]
+    numbers = sorted({row.wave for row in rows})
+    halted = promotion.launch_state == Promotion.Launch.HALTED
+    waves = []
+    for wave in numbers if len(numbers) > 1 else []:
+        members = [row for row in rows if row.wave == wave]
+        waiting = all(row.state == ChannelDeployment.State.WAITING for row in members)
+        status = ("held" if halted else "waiting") if waiting else "sent"
+        waves.append(WaveView(wave + 1, [(row.connection.name, row.state) for row in members], status))
+    running = promotion.launch_state == Promotion.Launch.RUNNING
+    return PromotionOverview(
+        budget=promotion_budget_state(promotion=promotion),
+        waves=waves,
+        launch_state=promotion.launch_state,
+        launch_label=promotion.get_launch_state_display(),
+        halted_reason=promotion.launch_halted_reason,
+        next_wave_at=launch_next_due(promotion=promotion) if running else None,
+    )

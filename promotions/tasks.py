@@ -7,7 +7,7 @@ from celery import shared_task
 from core.fairness import FairTask
 from core.periodic import periodic_job
 from core.tasks import tenant_only
-from promotions import lifecycle, price_changes, prices, stock_guard
+from promotions import budget, launch, lifecycle, price_changes, prices, stock_guard
 from promotions.deployment import deployment_send
 
 
@@ -23,6 +23,13 @@ def price_list_send_task(deployment_id: int) -> dict[str, str]:
     tenant_only("promotions.price_list_send")
     deployment = prices.price_list_send(deployment_id=deployment_id)
     return {"deployment": str(deployment_id), "state": deployment.state if deployment else "gone"}
+
+
+@shared_task(base=FairTask, fair_queue="promotions", name="promotions.budget_pause")
+def budget_pause_task(promotion_id: int) -> dict[str, str]:
+    tenant_only("promotions.budget_pause")
+    paused = budget.promotion_budget_pause(promotion_id=promotion_id)
+    return {"promotion": str(promotion_id), "paused": str(len(paused))}
 
 
 @periodic_job("promotions.expire_due")
@@ -44,3 +51,10 @@ def price_lists_publish_due() -> int:
     """Once a minute per tenant: publish the scheduled price list versions whose start has come."""
     tenant_only("promotions.price_lists_publish_due")
     return price_changes.price_lists_publish_due()
+
+
+@periodic_job("promotions.launch_advance")
+def promotions_launch_advance() -> int:
+    """Once a minute per tenant: send the next wave of staged launches whose hold has passed."""
+    tenant_only("promotions.launch_advance")
+    return sum(outcome == "sent" for outcome in launch.promotions_launch_advance().values())

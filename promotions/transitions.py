@@ -27,6 +27,9 @@ from tenants.models import Membership, Tenant, User
 APPROVER_ROLES = frozenset(
     {Membership.Role.TENANT_ADMIN, Membership.Role.PARTNER_ADMIN, Membership.Role.PARTNER_OPERATOR}
 )
+# Who may approve a version whose margin falls below the tenant's minimum (issue 20): the retailer's
+# own admin, who owns the margin and its budget; a partner operating the integration may not sign it off.
+FINANCE_ROLES = frozenset({Membership.Role.TENANT_ADMIN})
 
 
 def _tenant() -> Tenant:

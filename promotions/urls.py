@@ -8,6 +8,7 @@ urlpatterns = [
     path("new/", views.promotion_new, name="promotions_new"),
     path("approvals/", views.approval_queue, name="promotions_approvals"),
     path("board/", views.deployment_board, name="promotions_board"),
+    path("policy/", views.promotion_policy, name="promotions_policy"),
     path("prices/", views.price_lists, name="promotions_price_lists"),
     path("prices/<int:pk>/", views.price_list_detail, name="promotions_price_list"),
     path("<int:pk>/", views.promotion_detail, name="promotions_detail"),

@@ -12,9 +12,11 @@ from django.utils import timezone
 
 from connectors.models import Connection
 from promotions.deployment import channel_adapter, promotion_spec
+from promotions.margin import margin_check
 from promotions.models import Funding, Kind, Promotion, PromotionVersion, Stacking
 from promotions.selectors import LIVE_STATUSES
 from promotions.transitions import _tenant
+from promotions.waves import waves_problems
 
 CONFLICT_STATUSES = (Promotion.Status.APPROVED, *LIVE_STATUSES)
 
@@ -95,6 +97,33 @@ def _floor_findings(version: PromotionVersion) -> tuple[list[str], list[str]]:
     return errors, warnings
 
 
+def _margin_warnings(version: PromotionVersion) -> list[str]:
+    margin = margin_check(version=version)
+    if not margin["needs_finance"]:
+        return []
+    return [
+        f"The margin after discount is {margin['lowest_percent']} % on {', '.join(margin['below'])}, below "
+        f"the minimum of {margin['min_percent']} %: approving it takes a finance approver."
+    ]
+
+
+def _overlap_errors(version: PromotionVersion) -> list[str]:
+    errors = []
+    skus = set(version.skus)
+    others = Promotion.objects.filter(status__in=CONFLICT_STATUSES).exclude(pk=version.promotion_id)
+    for other in others.select_related("current_version", "published_version"):
+        theirs = other.published_version if other.status in LIVE_STATUSES else other.current_version
+        if theirs is None or not _overlaps(version, theirs):
+            continue
+        shared = sorted(skus & set(theirs.skus))
+        if shared and not _stack_allowed(version, theirs):
+            errors.append(
+                f"{other.key} ({other.status}) covers {', '.join(shared)} in an overlapping window and the two do "
+                "not stack."
+            )
+    return errors
+
+
 def validation_run(*, version: PromotionVersion, now: dt.datetime | None = None) -> dict[str, Any]:
     """Every rule check on one version: {"ok", "errors": [{"rule", "message"}], "warnings": [...]}."""
     now = now or timezone.now()
@@ -133,6 +162,10 @@ def validation_run(*, version: PromotionVersion, now: dt.datetime | None = None)
         error("cost_floor", message)
     for message in floor_warnings:
         warn("cost_floor", message)
+    for message in _margin_warnings(version):
+        warn("margin", message)
+    for message in waves_problems(version):
+        error("waves", message)
     known = known_skus()
     if known is None:
         if version.skus:
@@ -141,19 +174,8 @@ def validation_run(*, version: PromotionVersion, now: dt.datetime | None = None)
         unknown = sorted(set(version.skus) - known)
         if unknown:
             error("sku", f"Unknown SKUs: {', '.join(unknown)}.")
-    skus = set(version.skus)
-    others = Promotion.objects.filter(status__in=CONFLICT_STATUSES).exclude(pk=version.promotion_id)
-    for other in others.select_related("current_version", "published_version"):
-        theirs = other.published_version if other.status in LIVE_STATUSES else other.current_version
-        if theirs is None or not _overlaps(version, theirs):
-            continue
-        shared = sorted(skus & set(theirs.skus))
-        if shared and not _stack_allowed(version, theirs):
-            error(
-                "overlap",
-                f"{other.key} ({other.status}) covers {', '.join(shared)} in an overlapping window and the two do "
-                "not stack.",
-            )
+    for message in _overlap_errors(version):
+        error("overlap", message)
     channels = list(version.channels.all())
     if not channels:
         error("channels", "Choose at least one sales channel.")

@@ -23,13 +23,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.spreadsheet import RowsInvalid
 from core.tenancy import tenant_zone
-from promotions import deployment, lifecycle, price_changes, prices, selectors
-from promotions.forms import ActionForm, PriceListForm, PriceListImportForm, PromotionForm, form_initial
+from promotions import deployment, launch, lifecycle, policy, price_changes, prices, selectors
+from promotions.forms import (
+    ActionForm,
+    PriceListForm,
+    PriceListImportForm,
+    PromotionForm,
+    PromotionPolicyForm,
+    form_initial,
+)
 from promotions.models import ChannelDeployment, ChannelPrice, PriceList, Promotion
+from promotions.transitions import FINANCE_ROLES
 from tenants.models import Membership
 
 T = TypeVar("T")
-ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resume", "rollback")
+ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resume", "rollback", "continue")
 
 
 def _can_act(request: HttpRequest) -> bool:
@@ -189,7 +197,8 @@ def promotion_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def _board_context(promotion: Promotion) -> dict:
     alignment = selectors.version_alignment(promotion=promotion)
     in_flight = any(row.state in (ChannelDeployment.State.PENDING, ChannelDeployment.State.SENT) for row in alignment)
-    return {"promotion": promotion, "alignment": alignment, "in_flight": in_flight}
+    overview = selectors.promotion_overview(promotion=promotion)
+    return {"promotion": promotion, "alignment": alignment, "in_flight": in_flight, "overview": overview}
 
 
 @require_GET
@@ -256,6 +265,9 @@ def promotion_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
         elif action == "resume":
             done = deployment.promotion_resume(promotion=promotion, connection_ids=channels, **who)
             messages.success(request, f"Resumed on {len(done)} channel(s).")
+        elif action == "continue":
+            done = launch.promotion_launch_continue(promotion=promotion, **who)
+            messages.success(request, f"Launch continued: {len(done)} held channel(s) sent now.")
         else:
             done = deployment.promotion_rollback(promotion=promotion, connection_ids=channels, **who)
             messages.success(request, f"Rolled back on {len(done)} channel(s).")
@@ -280,7 +292,7 @@ def deployment_board(request: HttpRequest) -> HttpResponse:
     template = "promotions/_board_all.html" if request.htmx else "promotions/board.html"
     in_flight = any(
         row.state in (ChannelDeployment.State.PENDING, ChannelDeployment.State.SENT)
-        for _p, rows in board
+        for _p, rows, _overview in board
         for row in rows
     )
     return render(request, template, {"board": board, "in_flight": in_flight})
@@ -387,3 +399,27 @@ def price_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
             },
             status=400 if request.method == "POST" else 200,  # a good import or any other action redirected
         )
+
+
+@require_http_methods(["GET", "POST"])
+def promotion_policy(request: HttpRequest) -> HttpResponse:
+    """The tenant's promotion policy: minimum margin, budget warnings, stock guard hysteresis."""
+    current = policy.promotion_policy_get()
+    initial = {
+        "min_margin_percent": current.min_margin_percent,
+        "budget_warn_percents": ", ".join(str(percent) for percent in current.budget_warn_percents or []),
+        "stock_hysteresis": current.stock_hysteresis,
+    }
+    if request.method == "POST" and request.membership_role not in FINANCE_ROLES:
+        return HttpResponseForbidden("Only a finance approver (a tenant admin) may change the promotion policy.")
+    form = PromotionPolicyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = _form_saved(form, lambda: policy.promotion_policy_update(actor=request.user, **form.cleaned_data))
+        except PermissionDenied as error:
+            return HttpResponseForbidden(str(error))
+        if saved is not None:
+            messages.success(request, "Promotion policy saved.")
+            return redirect("promotions_policy")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "promotions/policy.html", {"form": form}, status=status)

@@ -41,6 +41,11 @@ CAUSE_SEVERITY = {
     "sync_latency": Severity.NORMAL,
     "erp_unreachable": Severity.HIGH,
     "channel_silence": Severity.HIGH,
+    # promotions (issue 20): budget warnings, the budget or cap reached, a staged launch halted
+    "budget_threshold": Severity.LOW,
+    "budget_reached": Severity.HIGH,
+    "launch_halted": Severity.HIGH,
+    "fallback_applied": Severity.HIGH,
 }
 
 # The fix a kind of failure needs, unless its cause says otherwise (below).

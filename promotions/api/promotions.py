@@ -15,10 +15,11 @@ from core.api.auth import api_who
 from core.api.errors import ApiError, CreatedCursorPagination, StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from core.tenancy import tenant_zone
-from promotions import deployment, lifecycle, selectors
+from promotions import deployment, launch, lifecycle, selectors
 from promotions.models import (
     SALES_CHANNEL_VENDORS,
     ChannelDeployment,
+    Fallback,
     Funding,
     Kind,
     Promotion,
@@ -98,6 +99,17 @@ class VersionFields(StrictSerializer):
     usage_limit = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False, allow_null=True)
     stock_threshold = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, allow_null=True)
     pricing = serializers.DictField(child=PricingEntrySerializer(), required=False)
+    fallback = serializers.ChoiceField(
+        choices=Fallback.choices, required=False, help_text="What to do when a channel rejects an update."
+    )
+    waves = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1),
+        required=False,
+        help_text="Staged launch: ordered groups of channel ids, e.g. [[owned store], [marketplaces]].",
+    )
+    wave_hold_minutes = serializers.IntegerField(
+        min_value=0, max_value=43200, required=False, help_text="The hold between two waves."
+    )
 
 
 class PromotionCreateInput(VersionFields):
@@ -168,6 +180,10 @@ class VersionOutput(serializers.Serializer):
     usage_limit = serializers.IntegerField(allow_null=True)
     stock_threshold = serializers.IntegerField(allow_null=True)
     pricing = serializers.JSONField()
+    fallback = serializers.ChoiceField(choices=Fallback.choices)
+    waves = serializers.JSONField()
+    wave_hold_minutes = serializers.IntegerField()
+    margin = serializers.JSONField(help_text="The margin check made at submit; needs_finance: a finance approver.")
     validation = serializers.JSONField()
     author = serializers.CharField(source="author_email")
     submitted_at = serializers.DateTimeField(allow_null=True)
@@ -187,6 +203,7 @@ class DeploymentOutput(serializers.Serializer):
     acknowledged_version = serializers.IntegerField(allow_null=True)
     last_error = serializers.CharField()
     pause_reason = serializers.CharField()
+    wave = serializers.IntegerField(help_text="The staged launch's wave (0-based).")
     attempts = serializers.IntegerField()
     sent_at = serializers.DateTimeField(allow_null=True)
     acknowledged_at = serializers.DateTimeField(allow_null=True)
@@ -203,6 +220,23 @@ class AlignmentOutput(serializers.Serializer):
     stale = serializers.BooleanField(help_text="The channel holds an older version than the published one.")
 
 
+class BudgetOutput(serializers.Serializer):
+    spent = serializers.DecimalField(max_digits=18, decimal_places=4, help_text="The funder's share of discounts.")
+    discount = serializers.DecimalField(max_digits=18, decimal_places=4)
+    vendor_funded = serializers.DecimalField(max_digits=18, decimal_places=4)
+    redemptions = serializers.IntegerField(help_text="Posted orders that used the promotion.")
+    budget = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
+    usage_limit = serializers.IntegerField(allow_null=True)
+    percent = serializers.FloatField(allow_null=True, help_text="The fuller of budget and usage cap, in percent.")
+    reached_at = serializers.DateTimeField(allow_null=True)
+
+
+class LaunchOutput(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Promotion.Launch.choices, source="launch_state")
+    wave = serializers.IntegerField(source="launch_wave", help_text="The wave sent last (0-based).")
+    halted_reason = serializers.CharField(source="launch_halted_reason")
+
+
 class PromotionOutput(serializers.Serializer):
     id = serializers.IntegerField()
     key = serializers.CharField()
@@ -211,6 +245,7 @@ class PromotionOutput(serializers.Serializer):
     author = serializers.CharField(source="author_email")
     current_version = VersionOutput()
     published_version = serializers.IntegerField(source="published_version.number", allow_null=True, default=None)
+    launch = LaunchOutput(source="*")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -218,6 +253,11 @@ class PromotionOutput(serializers.Serializer):
 class PromotionDetailOutput(PromotionOutput):
     versions = serializers.SerializerMethodField()
     alignment = serializers.SerializerMethodField()
+    budget = serializers.SerializerMethodField()
+
+    @extend_schema_field(BudgetOutput)
+    def get_budget(self, promotion: Promotion) -> dict:
+        return BudgetOutput(selectors.promotion_budget_state(promotion=promotion)).data
 
     @extend_schema_field(VersionOutput(many=True))
     def get_versions(self, promotion: Promotion) -> list:
@@ -330,7 +370,7 @@ class PromotionDetailApi(TenantApiView):
         return Response(PromotionDetailOutput(_promotion(pk)).data)
 
 
-ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resume", "rollback")
+ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resume", "rollback", "continue")
 
 
 def _act(action: str, promotion: Promotion, data: dict, request: Request) -> dict:
@@ -351,6 +391,8 @@ def _act(action: str, promotion: Promotion, data: dict, request: Request) -> dic
         result["deployments"] = deployment.promotion_pause(promotion=promotion, connection_ids=channels, **who)
     elif action == "resume":
         result["deployments"] = deployment.promotion_resume(promotion=promotion, connection_ids=channels, **who)
+    elif action == "continue":
+        result["deployments"] = launch.promotion_launch_continue(promotion=promotion, **who)
     else:
         result["deployments"] = deployment.promotion_rollback(promotion=promotion, connection_ids=channels, **who)
     return result
@@ -374,6 +416,7 @@ def _action_view(action: str) -> type[TenantApiView]:
                 "pause": "Pause on the given channels (all when `channels` is omitted).",
                 "resume": "Resume on the given channels (all when `channels` is omitted).",
                 "rollback": "Roll back on the given channels: remove a first version, re-publish the previous one.",
+                "continue": "Continue a halted staged launch: send the held channels, later waves follow the hold.",
             }[action],
         )
         def post(self, request: Request, pk: int) -> Response:

@@ -4,17 +4,27 @@ from the queue and publishes; the board shows every channel acknowledged on the 
 The channels are recording doubles (tests/promotions/fakes.py) registered for the server threads,
 and the Celery dispatch is captured so the test plays the worker's part (deployment_send)."""
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
 from connectors.models import Connection
-from promotions import deployment, tasks
+from promotions import deployment, launch, tasks
 from promotions.models import ChannelDeployment, Promotion, PromotionVersion
-from tenants.models import AuditEvent, Tenant
+from tenants.models import AuditEvent, Tenant, User
 from tests.connectors.factories import ConnectionFactory
 from tests.e2e.conftest import Portal, committed, sign_in
-from tests.promotions.conftest import channels  # noqa: F401 - the recording channel doubles fixture
+from tests.promotions.conftest import (
+    approved,
+    channels,  # noqa: F401 - the recording channel doubles fixture
+    promotion,
+    send_all,
+)
+from tests.promotions.test_launch import _stock
 from triage.models import Exception as TriageException
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("channels")]
@@ -97,3 +107,44 @@ def test_create_validate_submit_approve_publish(page: Page, portal: Portal, worl
         screenshot(page, "promotions-board")
     finally:
         committed(_clean)
+
+
+def _staged_and_halted(tenant: Tenant, author_email: str, approver_email: str) -> int:
+    """A promotion launched in two waves in the sandbox: the web store live, the marketplaces held
+    back because the outlet's stock fell below the threshold during the hold."""
+    with tenant_context(tenant):
+        shop = ConnectionFactory(vendor="shopify", name="Web store")
+        woo = ConnectionFactory(vendor="woocommerce", name="Outlet store", config={"store_url": "https://o.test"})
+        pos = ConnectionFactory(vendor="square", name="Stores POS", config={"location_ids": ["L1"]})
+        _stock("WEB-WH", 40, shop)
+        _stock("OUTLET", 2, woo)
+        author, approver = User.objects.get(email=author_email), User.objects.get(email=approver_email)
+        promo = promotion(
+            key="spring-waves",
+            author=author,
+            channels=[shop, woo, pos],
+            eligibility={"skus": ["TEE-RED-M"]},
+            pricing={"TEE-RED-M": {"price": "20", "cost": "8"}},
+            waves=[[shop.pk], [woo.pk, pos.pk]],
+            wave_hold_minutes=60,
+            stock_threshold=5,
+            budget=Decimal("1500"),
+        )
+        approved(promo, author=author, approver=approver)
+        send_all(deployment.promotion_publish(promotion=promo, actor=approver, dispatch=False)[:1])
+        launch.promotions_launch_advance(now=timezone.now() + dt.timedelta(minutes=61))
+        return promo.pk
+
+
+def test_staged_launch_board_shows_the_waves_and_the_halt(page: Page, portal: Portal, world, sandbox, screenshot):
+    pk = committed(lambda: _staged_and_halted(sandbox.tenant, sandbox.admin.email, world.partner_admin.email))
+    sign_in(page, portal, host=sandbox.host, email=sandbox.admin.email)
+    page.goto(portal.url(sandbox.host, "/promotions/board/"))
+    board = page.locator("#all-deployments")
+    expect(board.locator("[data-testid=wave-1]")).to_contain_text("sent")
+    expect(board.locator("[data-testid=wave-2]")).to_contain_text("held")
+    expect(board.locator("[data-testid=launch-halted]")).to_contain_text("Outlet store: TEE-RED-M 2 < 5")
+    expect(board.locator("[data-testid=budget-bar]")).to_contain_text("spent 0 of a budget of 1500.0000")
+    screenshot(page, "promotion-waves")
+    page.goto(portal.url(sandbox.host, f"/promotions/{pk}/"))
+    expect(page.locator("[data-testid=action-continue]")).to_be_visible()

@@ -170,3 +170,48 @@ def test_another_tenant_cannot_see_or_act_on_promotions(world, acme, host_client
     neighbour = SessionApi(world.host(world.bluebird), world.bluebird_admin)
     assert neighbour.get("/api/v1/promotions/").json()["results"] == []
     assert neighbour.get(f"/api/v1/promotions/{promo['id']}/").status_code == 404
+
+
+def test_waves_fallback_launch_and_budget_over_the_api(world, acme, django_capture_on_commit_callbacks):
+    author, approver, (shop, woo, _pos) = acme
+    body = _body([shop, woo], waves=[[shop.pk], [woo.pk]], wave_hold_minutes=30, fallback="pause_all", budget="500")
+    assert author.post("/api/v1/promotions/", {**body, "waves": [["x"]]}).status_code == 400
+    assert author.post("/api/v1/promotions/", {**body, "fallback": "shrug"}).status_code == 400
+    created = author.post("/api/v1/promotions/", body)
+    assert created.status_code == 201, created.json()
+    version = created.json()["current_version"]
+    assert (version["waves"], version["wave_hold_minutes"], version["fallback"]) == (
+        [[shop.pk], [woo.pk]],
+        30,
+        "pause_all",
+    )
+    base = f"/api/v1/promotions/{created.json()['id']}"
+    bad = author.patch(f"{base}/", {"waves": [[shop.pk, woo.pk], [woo.pk]]})
+    assert bad.status_code == 200  # the shape is fine; the rule check says what is wrong
+    problems = author.post(f"{base}/validate/").json()["validation"]["errors"]
+    assert [(e["rule"], e["message"]) for e in problems] == [("waves", f"Channel(s) in more than one wave: {woo.pk}.")]
+    author.patch(f"{base}/", {"waves": [[shop.pk], [woo.pk]]})
+    author.post(f"{base}/validate/")
+    author.post(f"{base}/submit/")
+    approver.post(f"{base}/approve/")
+    with django_capture_on_commit_callbacks():
+        published = approver.post(f"{base}/publish/").json()
+    assert [(d["channel"]["name"], d["state"], d["wave"]) for d in published["deployments"]] == [
+        ("Web store", "pending", 0),
+        ("Outlet store", "waiting", 1),
+    ]
+    assert published["promotion"]["launch"] == {"state": "running", "wave": 0, "halted_reason": ""}
+    detail = author.get(f"{base}/").json()
+    assert detail["budget"] == {
+        "spent": "0.0000",
+        "discount": "0.0000",
+        "vendor_funded": "0.0000",
+        "redemptions": 0,
+        "budget": "500.0000",
+        "usage_limit": None,
+        "percent": 0.0,
+        "reached_at": None,
+    }
+    refused = approver.post(f"{base}/continue/")
+    assert refused.status_code == 400
+    assert "Only a halted launch can be continued" in json.dumps(refused.json())

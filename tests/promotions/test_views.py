@@ -3,13 +3,19 @@ answer with messages, viewers cannot act, and another tenant's member gets 404."
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from promotions.models import Promotion
+from promotions import launch
+from promotions.models import Promotion, PromotionPolicy
 from tenants.models import Membership
 from tests.factories import MembershipFactory, UserFactory
 from tests.promotions.conftest import promotion, published, sales_channels
+from tests.promotions.test_launch import _staged, _stock
 
 
 @pytest.fixture
@@ -158,3 +164,73 @@ def test_detail_offers_only_the_transitions_that_apply_now(world, host_client, c
     page = client.get(f"/promotions/{live.pk}/").content.decode()
     assert not any(f'data-testid="action-{name}"' in page for name in ("validate", "submit", "approve", "publish"))
     assert "Pause all" in page and "Roll back all" in page
+
+
+def test_the_editor_saves_waves_by_channel_name_and_the_fallback_policy(world, host_client, channels):
+    with tenant_context(world.acme):
+        shop, woo, pos = sales_channels()
+    client = host_client(world.host(world.acme), world.acme_admin)
+    form = {
+        "key": "staged",
+        "name": "Staged",
+        "kind": "percent_off",
+        "value": "15",
+        "starts_at": "2030-07-01T09:00",
+        "channels": [shop.pk, woo.pk, pos.pk],
+        "stacking": "exclusive",
+        "priority": "0",
+        "funding": "merchant",
+        "funding_share": "100",
+        "fallback": "pause_all",
+        "waves": "web store\nOutlet store, Stores POS",
+        "wave_hold_minutes": "30",
+    }
+    assert client.post("/promotions/new/", {**form, "waves": "Web store\nNo such shop"}).status_code == 400
+    assert client.post("/promotions/new/", form).status_code == 302
+    with tenant_context(world.acme):
+        version = Promotion.objects.get(key="staged").current_version
+        assert (version.waves, version.wave_hold_minutes, version.fallback) == (
+            [[shop.pk], [woo.pk, pos.pk]],
+            30,
+            "pause_all",
+        )
+    page = client.get(f"/promotions/{version.promotion_id}/edit/").content.decode()
+    assert "Web store\nOutlet store, Stores POS</textarea>" in page
+
+
+def test_the_board_shows_the_budget_the_waves_and_a_halted_launch(world, host_client, channels):
+    with tenant_context(world.acme):
+        shop, woo, pos = sales_channels()
+        _stock("WEB-WH", 20, shop)
+        _stock("OUTLET", 3, woo)
+        promo = _staged(world, shop=shop, woo=woo, pos=pos, stock_threshold=5, budget=Decimal("500"))
+        launch.promotions_launch_advance(now=timezone.now() + dt.timedelta(minutes=61))
+    client = host_client(world.host(world.acme), world.acme_admin)
+    for url in ("/promotions/board/", f"/promotions/{promo.pk}/"):
+        page = client.get(url).content.decode()
+        assert 'data-testid="budget-bar"' in page and "spent 0 of a budget of 500.0000" in page
+        assert 'data-testid="wave-1"' in page and 'data-testid="wave-2"' in page
+        assert '<span class="badge wave-held">held</span>' in page
+        assert "Halted: stock below the threshold — Outlet store: TEE-RED-M 3 &lt; 5" in page
+    assert 'data-testid="action-continue"' in client.get(f"/promotions/{promo.pk}/").content.decode()
+    client.post(f"/promotions/{promo.pk}/continue/")
+    with tenant_context(world.acme):
+        assert Promotion.objects.get(pk=promo.pk).launch_state == "running"
+
+
+def test_the_policy_page_is_changed_by_a_finance_approver_only(world, host_client, channels):
+    form = {"min_margin_percent": "25", "budget_warn_percents": "80, 95", "stock_hysteresis": "2"}
+    partner = host_client(world.host(world.acme), world.partner_admin)
+    assert partner.get("/promotions/policy/").status_code == 200
+    assert partner.post("/promotions/policy/", form).status_code == 403
+    finance = host_client(world.host(world.acme), world.acme_admin)
+    assert finance.post("/promotions/policy/", {**form, "budget_warn_percents": "eighty"}).status_code == 400
+    assert finance.post("/promotions/policy/", form).status_code == 302
+    with tenant_context(world.acme):
+        policy = PromotionPolicy.objects.get()
+        assert (policy.min_margin_percent, policy.budget_warn_percents, policy.stock_hysteresis) == (
+            Decimal("25"),
+            [80, 95],
+            2,
+        )
+    assert host_client(world.host(world.acme), world.cedar_admin).get("/promotions/policy/").status_code == 404

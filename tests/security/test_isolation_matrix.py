@@ -394,6 +394,7 @@ PK_FIXTURES: dict[str, str] = {
     "api-promotion-pause": "promotion",
     "api-promotion-resume": "promotion",
     "api-promotion-rollback": "promotion",
+    "api-promotion-continue": "promotion",
     "mappings_account": "account",
     "mappings_set": "mapping_set",
     "mappings_set_preview": "mapping_set",
