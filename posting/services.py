@@ -424,8 +424,17 @@ def _spend_recorded(order: Order, outcome: PostingOutcome) -> PostingOutcome:
 def journals_post_orders(items: list[tuple[Order, CanonicalOrder]]) -> list[PostingOutcome]:
     """Post many orders at once, each exactly as `journal_post_order` would, from the canonical
     documents the caller holds (the documents as stored): one outcome per item, in order. The
-    batch path lives in posting.batch; it uses this module for the policy and the single path."""
-    return posting_batch.journals_post_orders(items)
+    batch path lives in posting.batch; it uses this module for the policy and the single path.
+    The promotions' spend is recorded for the whole batch at once (one query when none is published)."""
+    outcomes = posting_batch.journals_post_orders(items)
+    promotion_spend_record(
+        orders=[
+            order
+            for (order, _document), outcome in zip(items, outcomes, strict=True)
+            if outcome.status in SPEND_STATUSES
+        ]
+    )
+    return outcomes
 
 
 def journal_post_refund(*, refund: Refund) -> PostingOutcome:

@@ -149,3 +149,19 @@ def test_an_unposted_order_spends_nothing(world, channels):
         promo = _boots(world, budget=D("25"))
         order_upsert(source="shopify", connection_id=1, document=shopify_order(external_id="4001", paid_at=None))
         assert promotion_budget_state(promotion=promo).spent == D("0")
+
+
+def test_the_batch_posting_path_records_spend_once_per_order(world, channels, pausing):
+    from posting.services import journals_post_orders
+
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        promo = _boots(world, budget=D("100"))
+        items = []
+        for number in ("2001", "2002", "2003"):
+            document = shopify_order(external_id=number)
+            items.append((order_upsert(source="shopify", connection_id=1, document=document).obj, document))
+        assert [outcome.status for outcome in journals_post_orders(items)] == ["posted"] * 3
+        journals_post_orders(items)  # a replayed batch: already posted, counted once
+        state = promotion_budget_state(promotion=promo)
+        assert (state.spent, state.redemptions, PromotionSpend.objects.count()) == (D("30"), 3, 3)
