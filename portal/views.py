@@ -1,5 +1,3 @@
-import datetime as dt
-
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -11,19 +9,13 @@ from commerce import selectors as commerce_selectors
 from core.api.errors import api_error_response
 from portal.dashboard import (
     discount_reconciliation_cycle,
-    event_backlog,
-    journal_backlog,
-    manual_interventions,
-    order_quality,
     orders_and_postings_per_day,
     reconciliation_cycle,
-    sla_breaches,
-    sync_latency,
 )
 from portal.health import health_check
+from portal.kpis import tenant_kpis
 from portal.trace import order_trace
 from posting.selectors import batches_waiting
-from promotions.selectors import promotion_kpis
 from tenants.models import Membership
 from tenants.selectors import audit_events_for_tenant, tenant_members
 
@@ -39,6 +31,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def tenant_home(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     activity = orders_and_postings_per_day(tz_name=tenant.timezone, days=30)
+    kpis = tenant_kpis(days=30)
     return render(
         request,
         "portal/tenant_home.html",
@@ -53,17 +46,15 @@ def tenant_home(request: HttpRequest) -> HttpResponse:
             },
             "orders_30d": sum(activity.series["orders"]),
             "journals_30d": sum(activity.series["journals"]),
-            "backlog": journal_backlog(),
+            "kpis": kpis,
+            "backlog": kpis.journal_backlog,
             "batches_waiting": batches_waiting(),
             "now": timezone.now(),
-            "events_waiting": event_backlog(),
-            "latency": sync_latency(),
-            "quality": order_quality(),
-            "interventions": sum(manual_interventions().values()),
-            "breaches": sla_breaches(),
+            "events_waiting": kpis.event_backlog,
+            "latency": kpis.sync_latency,
+            "breaches": kpis.sla_breaches,
             "reconciliation": reconciliation_cycle(),
             "discount_reconciliation": discount_reconciliation_cycle(),
-            "promotions": promotion_kpis(since=timezone.now() - dt.timedelta(days=30)),
             "membership_role_label": Membership.Role(request.membership_role).label,
             "members": tenant_members(tenant=tenant),
             "audit_events": audit_events_for_tenant(tenant=tenant, limit=20),
