@@ -7,7 +7,7 @@ from celery import shared_task
 from core.fairness import FairTask
 from core.periodic import periodic_job
 from core.tasks import tenant_only
-from promotions import lifecycle, prices, stock_guard
+from promotions import drift, lifecycle, prices, stock_guard
 from promotions.deployment import deployment_send
 
 
@@ -37,3 +37,11 @@ def promotions_stock_guard() -> int:
     """Once a minute per tenant: pause promotions on channels whose stock fell below the threshold."""
     tenant_only("promotions.stock_guard")
     return len(stock_guard.promotions_stock_guard()["paused"])
+
+
+@periodic_job("promotions.offers_drift_check")
+def promotions_offers_drift_check() -> dict[str, int]:
+    """Once a minute per tenant: read back a few live offers not checked within
+    PROMOTIONS_DRIFT_CHECK_MINUTES and raise an exception for any that left the approved version."""
+    tenant_only("promotions.offers_drift_check")
+    return drift.offers_drift_check()

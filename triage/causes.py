@@ -35,6 +35,8 @@ CAUSE_SEVERITY = {
     "reconciliation_difference": Severity.NORMAL,
     "batch_close_failed": Severity.HIGH,
     "payout_suspense": Severity.NORMAL,
+    # promotions: a live offer that no longer matches its approved version
+    "offer_drift": Severity.HIGH,
 }
 
 # The fix a kind of failure needs, unless its cause says otherwise (below).
