@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -72,6 +72,7 @@ class Latency:
     orders: int
     p50_seconds: float | None
     p95_seconds: float | None
+    seconds: tuple[float, ...] = field(default=(), repr=False, compare=False)  # for the partner roll-up
 
 
 def sync_latency(*, days: int = 30, now: dt.datetime | None = None) -> Latency:
@@ -91,7 +92,10 @@ def sync_latency(*, days: int = 30, now: dt.datetime | None = None) -> Latency:
         if pk in acked and event in received
     )
     return Latency(
-        orders=len(latencies), p50_seconds=percentile(latencies, 0.5), p95_seconds=percentile(latencies, 0.95)
+        orders=len(latencies),
+        p50_seconds=percentile(latencies, 0.5),
+        p95_seconds=percentile(latencies, 0.95),
+        seconds=tuple(latencies),
     )
 
 

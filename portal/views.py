@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -13,7 +15,8 @@ from portal.dashboard import (
     reconciliation_cycle,
 )
 from portal.health import health_check
-from portal.kpis import tenant_kpis
+from portal.kpis import TenantKpis, tenant_kpis
+from portal.kpis_partner import TenantKpiRow, partner_kpis
 from portal.trace import order_trace
 from posting.selectors import batches_waiting
 from tenants.models import Membership
@@ -87,3 +90,50 @@ def order_trace_page(request: HttpRequest, order_id: int) -> HttpResponse:
     if trace is None:
         raise Http404("No such order.")
     return render(request, "portal/order_trace.html", {"trace": trace, "order": trace.order})
+
+
+def _per_tenant_chart(rows: list[TenantKpiRow], **datasets: Callable[[TenantKpis], float | None]) -> dict:
+    """One bar per tenant and dataset (label → the value read from each tenant's KPIs)."""
+    return {
+        "labels": [row.tenant.name for row in rows],
+        "datasets": [{"label": label, "data": [read(row.kpis) for row in rows]} for label, read in datasets.items()],
+    }
+
+
+def _partner_kpi_charts(rows: list[TenantKpiRow]) -> dict[str, dict]:
+    return {
+        "interventions": _per_tenant_chart(
+            rows, **{"Manual interventions per 1,000 orders": lambda k: k.manual_interventions.per_1000_orders}
+        ),
+        "exceptions": _per_tenant_chart(
+            rows, **{"Order exceptions per 1,000 orders": lambda k: k.exceptions.per_1000_orders}
+        ),
+        "perfect": _per_tenant_chart(rows, **{"Perfect orders %": lambda k: k.perfect_orders.percent}),
+        "inventory": _per_tenant_chart(
+            rows,
+            **{
+                "Inventory sync p50 (s)": lambda k: k.inventory_sync.p50_seconds,
+                "Inventory sync p95 (s)": lambda k: k.inventory_sync.p95_seconds,
+            },
+        ),
+        "activation": _per_tenant_chart(
+            rows,
+            **{"Activation accuracy %": lambda k: round(k.activation.share * 100, 1) if k.activation.checked else None},
+        ),
+        "latency": _per_tenant_chart(
+            rows,
+            **{
+                "Sync latency p50 (s)": lambda k: k.sync_latency.p50_seconds,
+                "Sync latency p95 (s)": lambda k: k.sync_latency.p95_seconds,
+            },
+        ),
+    }
+
+
+@require_GET
+def partner_kpis_page(request: HttpRequest) -> HttpResponse:
+    """Partner console: each KPI across the partner's tenants, a chart per KPI and a row per tenant."""
+    if request.portal_area != "partner":
+        raise Http404("Not found")
+    kpis = partner_kpis(partner=request.partner, days=30)
+    return render(request, "portal/partner_kpis.html", {"kpis": kpis, "charts": _partner_kpi_charts(kpis.rows)})
