@@ -4,6 +4,7 @@ admins edit; everyone else reads)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,8 +19,9 @@ from commerce.fulfilment_selectors import (
     order_allocation_exception_rate,
     order_cycle_time,
 )
+from commerce.kpi_selectors import fulfilment_policy_get
 from commerce.models import RoutingRule
-from commerce.routing import routing_rule_create, routing_rule_delete, routing_rule_update
+from commerce.routing import fulfilment_policy_update, routing_rule_create, routing_rule_delete, routing_rule_update
 from connectors.models import Connection
 from tenants.models import Membership
 
@@ -95,7 +97,10 @@ def routing_rules_page(request: HttpRequest) -> HttpResponse:
     for rule in rules:
         rule.system_name = names.get(rule.fulfilment_connection_id, "")
     return render(
-        request, "commerce/routing_rules.html", {"rules": rules, "form": form, "can_edit": can_edit}, status=status
+        request,
+        "commerce/routing_rules.html",
+        {"rules": rules, "form": form, "can_edit": can_edit, "policy": fulfilment_policy_get()},
+        status=status,
     )
 
 
@@ -143,4 +148,24 @@ def routing_rule_delete_page(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse("Only tenant admins change routing rules.", status=403)
     routing_rule_delete(rule=rule, actor=request.user)
     messages.success(request, f"Routing rule “{rule.name}” deleted.")
+    return redirect("fulfilment_rules")
+
+
+class ShipTimeForm(forms.Form):
+    ship_sla_hours = forms.IntegerField(
+        min_value=1, max_value=2000, label="Promised ship time (hours from payment to the first shipment)"
+    )
+
+
+@require_POST
+def fulfilment_policy_page(request: HttpRequest) -> HttpResponse:
+    """Save the promised ship time (the perfect-order KPI's clock); tenant and partner admins only."""
+    if not _can_edit_rules(request):
+        return HttpResponse("Only tenant admins change the promised ship time.", status=403)
+    form = ShipTimeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(error for errors in form.errors.values() for error in errors))
+        return redirect("fulfilment_rules")
+    fulfilment_policy_update(ship_sla_hours=form.cleaned_data["ship_sla_hours"], actor=request.user)
+    messages.success(request, f"Promised ship time saved: {form.cleaned_data['ship_sla_hours']} hours.")
     return redirect("fulfilment_rules")

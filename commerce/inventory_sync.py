@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from commerce.models import ChannelLocation, ChannelStock, StockChange
+from commerce.models import ChannelLocation, ChannelStock, StockChange, StockSync
 from commerce.selectors import available_to_sell
 from triage.retry import RetryAction, retry_action
 from triage.services import exception_raise, exception_resolve_for_object
@@ -252,21 +252,27 @@ def _push_channel(
         return False
 
 
-def _push(*, pairs: set[tuple[int, str]], report: PushReport, only_channel_id: int | None = None) -> None:
+def _push(
+    *, pairs: set[tuple[int, str]], report: PushReport, only_channel_id: int | None = None
+) -> dict[tuple[int, str], int]:
+    """Push the pairs' figures to their channels; return the pairs every channel selling them took
+    as sent, with the number of those channels."""
     if not pairs:
-        return
+        return {}
     changed = ChannelLocation.objects.filter(location_id__in={location_id for location_id, _ in pairs})
     if only_channel_id is not None:
         changed = changed.filter(channel_connection_id=only_channel_id)
     # The (sku, channel location) keys to send per channel. Several of our locations may feed one
     # channel location: its figure is their sum, so every sibling location is read too.
     keys: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    pair_channels: dict[tuple[int, str], set[int]] = defaultdict(set)
     for mapping in changed:
         for location_id, sku in pairs:
             if location_id == mapping.location_id:
                 keys[mapping.channel_connection_id].add((sku, mapping.channel_location_id))
+                pair_channels[(location_id, sku)].add(mapping.channel_connection_id)
     if not keys:
-        return
+        return {}
     siblings: dict[int, list[ChannelLocation]] = defaultdict(list)
     for mapping in ChannelLocation.objects.filter(
         channel_connection_id__in=list(keys),
@@ -279,6 +285,7 @@ def _push(*, pairs: set[tuple[int, str]], report: PushReport, only_channel_id: i
     )
     pushable = {(row.location_id, row.sku): row.pushable for row in result.rows}
     channels = _SALES_CHANNELS[0].connections(keys) if _SALES_CHANNELS else {}
+    took: set[int] = set()
     for channel_id in sorted(keys):
         channel = channels.get(channel_id)
         if channel is None:
@@ -294,7 +301,20 @@ def _push(*, pairs: set[tuple[int, str]], report: PushReport, only_channel_id: i
                 ),
                 Decimal(0),
             )
-        _push_channel(channel=channel, mappings=siblings[channel_id], levels=levels, report=report)
+        if _push_channel(channel=channel, mappings=siblings[channel_id], levels=levels, report=report):
+            took.add(channel_id)
+    live = {pk for pk in keys if pk in channels}
+    return {pair: len(sent & live) for pair, sent in pair_channels.items() if sent & live and (sent & live) <= took}
+
+
+def _syncs_record(*, changes: list[tuple[int, int, str, dt.datetime]], synced: dict[tuple[int, str], int]) -> None:
+    """One StockSync row per drained change that every channel selling it acknowledged."""
+    now = timezone.now()
+    StockSync.objects.bulk_create(
+        StockSync(location_id=location_id, sku=sku, received_at=received_at, synced_at=now, channels=synced[key])
+        for _, location_id, sku, received_at in changes
+        if (key := (location_id, sku)) in synced
+    )
 
 
 def inventory_push_due(*, limit: int = DRAIN_LIMIT) -> PushReport:
@@ -314,14 +334,17 @@ def inventory_push_due(*, limit: int = DRAIN_LIMIT) -> PushReport:
                 | Q(changed_at__gt=F("claimed_at"))
             )
             .order_by("pk")
-            .values_list("pk", "location_id", "sku")[:limit]
+            .values_list("pk", "location_id", "sku", "received_at")[:limit]
         )
-        StockChange.objects.filter(pk__in=[pk for pk, _, _ in changes]).update(claimed_at=claimed_at)
+        StockChange.objects.filter(pk__in=[pk for pk, *_ in changes]).update(claimed_at=claimed_at)
     report.changes = len(changes)
-    _push(pairs={(location_id, sku) for _, location_id, sku in changes}, report=report)
-    StockChange.objects.filter(
-        pk__in=[pk for pk, _, _ in changes], claimed_at=claimed_at, changed_at__lte=claimed_at
-    ).delete()
+    synced = _push(pairs={(location_id, sku) for _, location_id, sku, _ in changes}, report=report)
+    _syncs_record(changes=changes, synced=synced)
+    ids = [pk for pk, *_ in changes]
+    StockChange.objects.filter(pk__in=ids, claimed_at=claimed_at, changed_at__lte=claimed_at).delete()
+    # A row changed again during the push stays queued; its clock restarts at the claim (the new
+    # change arrived after it).
+    StockChange.objects.filter(pk__in=ids, changed_at__gt=claimed_at).update(received_at=claimed_at)
     if len(changes) == limit:
         inventory_push_schedule()
     log.info(

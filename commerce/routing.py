@@ -22,7 +22,16 @@ from django.db import transaction
 from django.db.models import Sum
 
 from commerce.inventory import _audit
-from commerce.models import FulfilmentLine, FulfilmentRequest, InventoryLocation, Order, Reservation, RoutingRule
+from commerce.kpi_selectors import fulfilment_policy_get
+from commerce.models import (
+    FulfilmentLine,
+    FulfilmentPolicy,
+    FulfilmentRequest,
+    InventoryLocation,
+    Order,
+    Reservation,
+    RoutingRule,
+)
 from commerce.selectors import available_to_sell
 from tenants.models import User
 from triage.models import OPEN_STATUSES, Occurrence
@@ -291,3 +300,17 @@ def orders_to_route(*, limit: int = 200) -> list[int]:
         .order_by("paid_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+@transaction.atomic
+def fulfilment_policy_update(*, ship_sla_hours: int, actor: User | None = None) -> FulfilmentPolicy:
+    """Set the ship time the retailer promises (hours from payment to the first shipment), which
+    the perfect-order KPI measures against."""
+    policy = FulfilmentPolicy.objects.select_for_update().get(pk=fulfilment_policy_get().pk)
+    before = policy.ship_sla_hours
+    policy.ship_sla_hours = ship_sla_hours
+    policy.full_clean()
+    policy.save()
+    if before != ship_sla_hours:
+        _audit(actor=actor, action="fulfilment_policy.update", changes={"ship_sla_hours": [before, ship_sla_hours]})
+    return policy

@@ -7,4 +7,5 @@ urlpatterns = [
     path("rules/", views.routing_rules_page, name="fulfilment_rules"),
     path("rules/<int:pk>/", views.routing_rule_edit_page, name="fulfilment_rule_edit"),
     path("rules/<int:pk>/delete/", views.routing_rule_delete_page, name="fulfilment_rule_delete"),
+    path("ship-time/", views.fulfilment_policy_page, name="fulfilment_policy"),
 ]

@@ -37,4 +37,5 @@ urlpatterns = [
     path("", include("commerce.fulfilment_api")),
     path("", include("commerce.api_returns")),
     path("", include("promotions.api")),
+    path("", include("portal.api_kpis")),
 ]

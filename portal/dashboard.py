@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -18,11 +18,6 @@ from commerce import selectors as commerce
 from connectors import selectors as connectors
 from posting import selectors as posting
 from triage import selectors as triage
-
-# The objects an order's exceptions can sit on: the order, its raw event, its journal entries.
-ORDER = "commerce.order"
-EVENT = "connectors.inboundevent"
-ENTRY = "posting.journalentry"
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,7 @@ def _window_start(*, days: int, now: dt.datetime | None) -> dt.datetime:
     return (now or timezone.now()) - dt.timedelta(days=days)
 
 
-def _percentile(sorted_values: list[float], fraction: float) -> float | None:
+def percentile(sorted_values: list[float], fraction: float) -> float | None:
     """Nearest-rank percentile of an ascending list (None when empty)."""
     if not sorted_values:
         return None
@@ -77,6 +72,7 @@ class Latency:
     orders: int
     p50_seconds: float | None
     p95_seconds: float | None
+    seconds: tuple[float, ...] = field(default=(), repr=False, compare=False)  # for the partner roll-up
 
 
 def sync_latency(*, days: int = 30, now: dt.datetime | None = None) -> Latency:
@@ -96,49 +92,16 @@ def sync_latency(*, days: int = 30, now: dt.datetime | None = None) -> Latency:
         if pk in acked and event in received
     )
     return Latency(
-        orders=len(latencies), p50_seconds=_percentile(latencies, 0.5), p95_seconds=_percentile(latencies, 0.95)
+        orders=len(latencies),
+        p50_seconds=percentile(latencies, 0.5),
+        p95_seconds=percentile(latencies, 0.95),
+        seconds=tuple(latencies),
     )
 
 
 def event_backlog() -> dict[str, int]:
     """Vendor events not yet turned into documents, by state."""
     return connectors.events_backlog_counts()
-
-
-@dataclass(frozen=True)
-class OrderQuality:
-    orders: int
-    exceptions: int
-    exceptions_per_1000_orders: float | None
-    perfect_orders: int
-    perfect_order_percent: float | None
-
-
-def order_quality(*, days: int = 30, now: dt.datetime | None = None) -> OrderQuality:
-    """Exceptions per 1,000 orders and perfect-order % (orders that went through with no exception
-    on the order itself, its raw event or its journal entries) for orders placed in the window."""
-    since = _window_start(days=days, now=now)
-    orders = commerce.orders_placed_since(since=since)
-    exceptions = triage.occurrences_since_count(since=since)
-    touched = triage.occurrence_object_ids_since(since=since, labels=(ORDER, EVENT, ENTRY))
-    entry_orders = posting.order_entry_ids(order_ids=set(orders))
-    failed = {pk for pk in orders if str(pk) in touched[ORDER]}
-    failed |= {pk for pk, event in orders.items() if event and str(event) in touched[EVENT]}
-    failed |= {order for entry, order in entry_orders.items() if str(entry) in touched[ENTRY]}
-    count = len(orders)
-    perfect = count - len(failed)
-    return OrderQuality(
-        orders=count,
-        exceptions=exceptions,
-        exceptions_per_1000_orders=round(exceptions * 1000 / count, 1) if count else None,
-        perfect_orders=perfect,
-        perfect_order_percent=round(perfect * 100 / count, 1) if count else None,
-    )
-
-
-def manual_interventions(*, days: int = 30, now: dt.datetime | None = None) -> dict[str, int]:
-    """Things people had to do by hand in the window (retries, payload edits, resolves …), by action."""
-    return triage.manual_activity_counts(since=_window_start(days=days, now=now))
 
 
 def sla_breaches(*, days: int = 30, now: dt.datetime | None = None) -> dict[str, int]:
@@ -157,7 +120,7 @@ def reconciliation_cycle(*, days: int = 30, now: dt.datetime | None = None) -> d
     return {
         "payouts": commerce.payouts_arrived_count(since=since),
         "matched": len(cycle_days),
-        "median_days": _percentile(cycle_days, 0.5),
+        "median_days": percentile(cycle_days, 0.5),
     }
 
 
@@ -174,7 +137,7 @@ def discount_reconciliation_cycle(*, days: int = 30, now: dt.datetime | None = N
     posted_at = posting.entries_created_at(entry_ids=funded)
     acked = posting.entries_first_acked_at(entry_ids=funded)
     hours = sorted(max((acked[pk] - posted_at[pk]).total_seconds() / 3600, 0.0) for pk in acked)
-    median = _percentile(hours, 0.5)
+    median = percentile(hours, 0.5)
     return {
         "orders": len({entries[pk] for pk in funded}),
         "reconciled": len({entries[pk] for pk in acked}),

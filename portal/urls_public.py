@@ -3,6 +3,7 @@
 
 from django.urls import include, path
 
+from portal.views import partner_kpis_page
 from posting.views import partner_payouts_page
 from tenants import views, views_usage
 
@@ -23,6 +24,7 @@ urlpatterns = [
     path("domains/<int:pk>/check/", views.partner_domain_check, name="partner_domain_check"),
     path("audit/", views.partner_audit, name="partner_audit"),
     path("payouts/", partner_payouts_page, name="partner_payouts"),
+    path("kpis/", partner_kpis_page, name="partner_kpis"),
     path("usage/", views_usage.partner_usage, name="partner_usage"),
     path("usage/rates/", views_usage.partner_rates, name="partner_rates"),
     path("usage/statements/", views_usage.partner_statements, name="partner_statements"),

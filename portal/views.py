@@ -1,4 +1,4 @@
-import datetime as dt
+from collections.abc import Callable
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -11,19 +11,14 @@ from commerce import selectors as commerce_selectors
 from core.api.errors import api_error_response
 from portal.dashboard import (
     discount_reconciliation_cycle,
-    event_backlog,
-    journal_backlog,
-    manual_interventions,
-    order_quality,
     orders_and_postings_per_day,
     reconciliation_cycle,
-    sla_breaches,
-    sync_latency,
 )
 from portal.health import health_check
+from portal.kpis import TenantKpis, tenant_kpis
+from portal.kpis_partner import TenantKpiRow, partner_kpis
 from portal.trace import order_trace
 from posting.selectors import batches_waiting
-from promotions.selectors import promotion_kpis
 from tenants.models import Membership
 from tenants.selectors import audit_events_for_tenant, tenant_members
 
@@ -39,6 +34,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def tenant_home(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     activity = orders_and_postings_per_day(tz_name=tenant.timezone, days=30)
+    kpis = tenant_kpis(days=30)
     return render(
         request,
         "portal/tenant_home.html",
@@ -53,17 +49,15 @@ def tenant_home(request: HttpRequest) -> HttpResponse:
             },
             "orders_30d": sum(activity.series["orders"]),
             "journals_30d": sum(activity.series["journals"]),
-            "backlog": journal_backlog(),
+            "kpis": kpis,
+            "backlog": kpis.journal_backlog,
             "batches_waiting": batches_waiting(),
             "now": timezone.now(),
-            "events_waiting": event_backlog(),
-            "latency": sync_latency(),
-            "quality": order_quality(),
-            "interventions": sum(manual_interventions().values()),
-            "breaches": sla_breaches(),
+            "events_waiting": kpis.event_backlog,
+            "latency": kpis.sync_latency,
+            "breaches": kpis.sla_breaches,
             "reconciliation": reconciliation_cycle(),
             "discount_reconciliation": discount_reconciliation_cycle(),
-            "promotions": promotion_kpis(since=timezone.now() - dt.timedelta(days=30)),
             "membership_role_label": Membership.Role(request.membership_role).label,
             "members": tenant_members(tenant=tenant),
             "audit_events": audit_events_for_tenant(tenant=tenant, limit=20),
@@ -96,3 +90,50 @@ def order_trace_page(request: HttpRequest, order_id: int) -> HttpResponse:
     if trace is None:
         raise Http404("No such order.")
     return render(request, "portal/order_trace.html", {"trace": trace, "order": trace.order})
+
+
+def _per_tenant_chart(rows: list[TenantKpiRow], **datasets: Callable[[TenantKpis], float | None]) -> dict:
+    """One bar per tenant and dataset (label → the value read from each tenant's KPIs)."""
+    return {
+        "labels": [row.tenant.name for row in rows],
+        "datasets": [{"label": label, "data": [read(row.kpis) for row in rows]} for label, read in datasets.items()],
+    }
+
+
+def _partner_kpi_charts(rows: list[TenantKpiRow]) -> dict[str, dict]:
+    return {
+        "interventions": _per_tenant_chart(
+            rows, **{"Manual interventions per 1,000 orders": lambda k: k.manual_interventions.per_1000_orders}
+        ),
+        "exceptions": _per_tenant_chart(
+            rows, **{"Order exceptions per 1,000 orders": lambda k: k.exceptions.per_1000_orders}
+        ),
+        "perfect": _per_tenant_chart(rows, **{"Perfect orders %": lambda k: k.perfect_orders.percent}),
+        "inventory": _per_tenant_chart(
+            rows,
+            **{
+                "Inventory sync p50 (s)": lambda k: k.inventory_sync.p50_seconds,
+                "Inventory sync p95 (s)": lambda k: k.inventory_sync.p95_seconds,
+            },
+        ),
+        "activation": _per_tenant_chart(
+            rows,
+            **{"Activation accuracy %": lambda k: round(k.activation.share * 100, 1) if k.activation.checked else None},
+        ),
+        "latency": _per_tenant_chart(
+            rows,
+            **{
+                "Sync latency p50 (s)": lambda k: k.sync_latency.p50_seconds,
+                "Sync latency p95 (s)": lambda k: k.sync_latency.p95_seconds,
+            },
+        ),
+    }
+
+
+@require_GET
+def partner_kpis_page(request: HttpRequest) -> HttpResponse:
+    """Partner console: each KPI across the partner's tenants, a chart per KPI and a row per tenant."""
+    if request.portal_area != "partner":
+        raise Http404("Not found")
+    kpis = partner_kpis(partner=request.partner, days=30)
+    return render(request, "portal/partner_kpis.html", {"kpis": kpis, "charts": _partner_kpi_charts(kpis.rows)})

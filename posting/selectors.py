@@ -579,3 +579,10 @@ def order_payout_lines(*, order: Order) -> list[PayoutLine]:
         .select_related("payout", "payout__reconciliation")
         .order_by("payout__arrival_date")
     )
+
+
+def orders_of_entries(*, entry_ids: Iterable[str]) -> dict[str, int]:
+    """Entry id (as triage stores it) → order pk, for entries posting an order ("order:<pk>:v<n>")."""
+    pks = {int(pk) for pk in entry_ids if str(pk).isdigit()}
+    keys = JournalEntry.objects.filter(pk__in=pks, source_key__startswith="order:").values_list("pk", "source_key")
+    return {str(pk): int(key.split(":")[1]) for pk, key in keys if key.split(":")[1].isdigit()}

@@ -20,6 +20,7 @@ from django.utils import timezone
 from connectors.vendors import channel_adapter_for
 from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PromotionSpec
 from core.tasks import task_named
+from promotions.accuracy import offer_record
 from promotions.models import ChannelDeployment, Promotion, PromotionVersion, Stacking
 from promotions.selectors import (
     LIVE_STATUSES,
@@ -163,12 +164,17 @@ def deployment_acknowledge(
     *, deployment: ChannelDeployment, ack: ChannelAck, at: dt.datetime | None = None
 ) -> ChannelDeployment:
     """Record what the channel reports holding. Acknowledged only when the channel's own read-back
-    shows this deployment's version active; anything else is a failure that says what it shows."""
+    shows this deployment's version active with the approved terms (where it reports them);
+    anything else is a failure that says what it shows."""
     now = at or timezone.now()
     deployment.external_id = ack.external_id or deployment.external_id
     deployment.acknowledged_version = ack.version
     expected = deployment.version.number
-    if ack.version == expected and ack.state == "active":
+    differences = offer_record(deployment=deployment, ack=ack, spec=promotion_spec(deployment.version), at=now)
+    if differences:
+        deployment.state = D.FAILED
+        deployment.last_error = f"The channel shows version {expected} but not its terms: {'; '.join(differences)}."
+    elif ack.version == expected and ack.state == "active":
         deployment.state = D.ACKNOWLEDGED
         deployment.acknowledged_at = deployment.acknowledged_at or now
         deployment.last_error = ""
@@ -215,7 +221,8 @@ def deployment_send(*, deployment_id: int) -> ChannelDeployment | None:
     )
     if deployment.state in (D.PAUSED, D.ROLLED_BACK, D.WAITING) or promotion.status == S.EXPIRED:
         return deployment
-    if deployment.state == D.ACKNOWLEDGED and deployment.acknowledged_version == deployment.version.number:
+    live = deployment.acknowledged_version == deployment.version.number and deployment.offer_matches is not False
+    if deployment.state == D.ACKNOWLEDGED and live:
         return deployment
     if promotion.published_version_id != deployment.version_id:
         deployment.last_error = "Superseded: a newer version was published before this one was sent."

@@ -225,6 +225,11 @@ class ChannelDeployment(Deployment):
     sent_at = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     rolled_back_at = models.DateTimeField(null=True, blank=True)
+    # The last read-back of the live offer against this version (amount, type, eligibility, window):
+    # None until a channel reported the offer's terms; the differences it found, in words.
+    offer_matches = models.BooleanField(null=True, blank=True)
+    offer_checked_at = models.DateTimeField(null=True, blank=True)
+    offer_differences = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

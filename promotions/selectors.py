@@ -189,11 +189,35 @@ def _percentile(values: list[float], share: float) -> float | None:
 
 
 @dataclass(frozen=True)
+class ActivationAccuracy:
+    checked: int  # channel deployments whose live offer was read back with its terms
+    matching: int  # … whose live offer matched the approved version
+    share: float | None  # matching / checked, 0..1
+
+
+def activation_accuracy(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> ActivationAccuracy:
+    """Activation accuracy (the seeds' definition): of the channel deployments whose live offer was
+    read back (at publish and by the periodic drift check), the share whose offer matched the
+    approved version on amount, type, eligibility and window. Speed is not part of it. The window
+    is the last read-back's time; a channel that reports no offer terms is not counted."""
+    rows = ChannelDeployment.objects.filter(offer_matches__isnull=False)
+    if since is not None:
+        rows = rows.filter(offer_checked_at__gte=since)
+    if until is not None:
+        rows = rows.filter(offer_checked_at__lt=until)
+    checked = rows.count()
+    matching = rows.filter(offer_matches=True).count()
+    return ActivationAccuracy(checked=checked, matching=matching, share=(matching / checked) if checked else None)
+
+
+@dataclass(frozen=True)
 class PromotionKpis:
     channels_targeted: int
-    acknowledged_on_time: int
-    activation_accuracy: float | None  # share, 0..1
+    acknowledged_on_time: int  # speed: acknowledged within `on_time_minutes` of the send
+    activation_accuracy: float | None  # share, 0..1: live offer matches the approved version
     on_time_minutes: int
+    offers_checked: int
+    offers_matching: int
     approval_to_live_median_minutes: dict[str, float]  # per vendor
     approval_to_live_p95_minutes: dict[str, float]
     pauses_by_stock_guard: int
@@ -201,9 +225,9 @@ class PromotionKpis:
 
 
 def promotion_kpis(*, on_time_minutes: int = 15, since: dt.datetime | None = None) -> PromotionKpis:
-    """Activation accuracy = deployments acknowledged within `on_time_minutes` of their publish /
-    deployments targeted; approval → live minutes per channel vendor (median, p95); pauses by the
-    stock guard; rollbacks."""
+    """Activation accuracy (`activation_accuracy`, read-back matches the approved version);
+    deployments acknowledged within `on_time_minutes` of their publish; approval → live minutes per
+    channel vendor (median, p95); pauses by the stock guard; rollbacks."""
     deployments = ChannelDeployment.objects.select_related("version", "connection")
     if since is not None:
         deployments = deployments.filter(created_at__gte=since)
@@ -222,11 +246,14 @@ def promotion_kpis(*, on_time_minutes: int = 15, since: dt.datetime | None = Non
         if deployment.acknowledged_at is not None and approved_at is not None:
             delay = (deployment.acknowledged_at - approved_at).total_seconds() / 60
             minutes.setdefault(deployment.connection.vendor, []).append(max(delay, 0.0))
+    accuracy = activation_accuracy(since=since)
     return PromotionKpis(
         channels_targeted=targeted,
         acknowledged_on_time=on_time,
-        activation_accuracy=(on_time / targeted) if targeted else None,
+        activation_accuracy=accuracy.share,
         on_time_minutes=on_time_minutes,
+        offers_checked=accuracy.checked,
+        offers_matching=accuracy.matching,
         approval_to_live_median_minutes={
             vendor: round(statistics.median(values), 1) for vendor, values in sorted(minutes.items())
         },

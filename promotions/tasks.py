@@ -7,7 +7,7 @@ from celery import shared_task
 from core.fairness import FairTask
 from core.periodic import periodic_job
 from core.tasks import tenant_only
-from promotions import budget, launch, lifecycle, price_changes, prices, stock_guard
+from promotions import budget, drift, launch, lifecycle, price_changes, prices, stock_guard
 from promotions.deployment import deployment_send
 
 
@@ -58,3 +58,11 @@ def promotions_launch_advance() -> int:
     """Once a minute per tenant: send the next wave of staged launches whose hold has passed."""
     tenant_only("promotions.launch_advance")
     return sum(outcome == "sent" for outcome in launch.promotions_launch_advance().values())
+
+
+@periodic_job("promotions.offers_drift_check")
+def promotions_offers_drift_check() -> dict[str, int]:
+    """Once a minute per tenant: read back a few live offers not checked within
+    PROMOTIONS_DRIFT_CHECK_MINUTES and raise an exception for any that left the approved version."""
+    tenant_only("promotions.offers_drift_check")
+    return drift.offers_drift_check()

@@ -46,6 +46,8 @@ CAUSE_SEVERITY = {
     "budget_reached": Severity.HIGH,
     "launch_halted": Severity.HIGH,
     "fallback_applied": Severity.HIGH,
+    # promotions: a live offer that no longer matches its approved version
+    "offer_drift": Severity.HIGH,
 }
 
 # The fix a kind of failure needs, unless its cause says otherwise (below).

@@ -164,22 +164,6 @@ def _content_types(labels: Iterable[str]) -> dict[str, ContentType]:
     return {label: found[model] for label, model in models.items()}
 
 
-def occurrences_since_count(*, since: dt.datetime) -> int:
-    return Occurrence.objects.filter(first_seen__gte=since).count()
-
-
-def occurrence_object_ids_since(*, since: dt.datetime, labels: Iterable[str]) -> dict[str, set[str]]:
-    """Model label → ids of its objects with an occurrence first seen since `since`."""
-    types = _content_types(labels)
-    label_of = {content_type.pk: label for label, content_type in types.items()}
-    touched: dict[str, set[str]] = {label: set() for label in types}
-    for content_type_id, object_id in Occurrence.objects.filter(
-        content_type__in=types.values(), first_seen__gte=since
-    ).values_list("content_type_id", "object_id"):
-        touched[label_of[content_type_id]].add(object_id)
-    return touched
-
-
 def occurrences_for_objects(*, objects: dict[str, Iterable[object]]) -> list[Occurrence]:
     """Occurrences on the given objects (model label → their pks), oldest first, with their group."""
     types = _content_types(objects)
@@ -189,10 +173,28 @@ def occurrences_for_objects(*, objects: dict[str, Iterable[object]]) -> list[Occ
     return list(Occurrence.objects.filter(matching).select_related("exception").order_by("first_seen"))
 
 
-def manual_activity_counts(*, since: dt.datetime) -> dict[str, int]:
-    """Things people did by hand since `since` (retries, payload edits, resolves …), by action."""
-    rows = Activity.objects.filter(manual=True, created_at__gte=since).values("action").annotate(n=Count("pk"))
-    return {row["action"]: row["n"] for row in rows.order_by("action")}
+def occurrence_objects_since(*, since: dt.datetime, labels: Iterable[str]) -> list[tuple[str, str]]:
+    """(model label, object id) of every occurrence on an object of those models first seen since
+    `since`: one entry per occurrence, so an object failing in two groups appears twice."""
+    types = _content_types(labels)
+    label_of = {content_type.pk: label for label, content_type in types.items()}
+    rows = Occurrence.objects.filter(content_type__in=types.values(), first_seen__gte=since).values_list(
+        "content_type_id", "object_id"
+    )
+    return [(label_of[content_type_id], object_id) for content_type_id, object_id in rows.order_by("pk")]
+
+
+# What a person does to get work through (the manual-interventions KPI): ask a retry, correct a
+# payload, resolve or ignore a failure. Comments, assignments and snoozes are coordination, not fixes.
+INTERVENTIONS = ("retry_requested", "payload_edited", "resolved", "ignored")
+
+
+def interventions_count(*, since: dt.datetime, until: dt.datetime | None = None) -> int:
+    """Interventions by a person (a signed-in user or an API key acting for one) since `since`."""
+    rows = Activity.objects.filter(manual=True, action__in=INTERVENTIONS, created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    return rows.count()
 
 
 def sla_breach_counts(*, since: dt.datetime, now: dt.datetime) -> dict[str, int]:

@@ -9,6 +9,27 @@ from commerce.models.inventory import InventoryLocation
 from commerce.models.sales import Order
 
 
+class FulfilmentPolicy(models.Model):
+    """One row per tenant schema: the ship time the retailer promises its customers. An order ships
+    on time when its first shipment is within `ship_sla_hours` of payment (the perfect-order KPI)."""
+
+    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
+    ship_sla_hours = models.PositiveSmallIntegerField(
+        default=48, help_text="Hours from payment to the first shipment that the retailer promises."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "fulfilment policies"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(singleton=1), name="commerce_fulfilment_policy_singleton"),
+            models.CheckConstraint(condition=models.Q(ship_sla_hours__gte=1), name="commerce_fulfilment_sla_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return "Fulfilment policy"
+
+
 class RoutingRule(models.Model):
     """Where a paid order ships from: rules are tried by priority (lowest first); a rule matches
     when the destination and SKUs fit its conditions (empty = any) and its location has the stock."""

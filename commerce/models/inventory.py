@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from commerce.models.sales import OrderLine
 
@@ -197,6 +198,8 @@ class StockChange(models.Model):
     location = models.ForeignKey(InventoryLocation, on_delete=models.CASCADE, related_name="+")
     sku = models.CharField(max_length=120)
     changed_at = models.DateTimeField(auto_now=True)
+    # The first change not yet pushed: kept when later changes bump `changed_at` (the latency clock).
+    received_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -204,3 +207,21 @@ class StockChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} @ {self.location_id} changed"
+
+
+class StockSync(models.Model):
+    """One (sku, location) change that reached every channel selling from the location: when the
+    change was received and when the last channel acknowledged it (the inventory sync latency KPI)."""
+
+    location = models.ForeignKey(InventoryLocation, on_delete=models.CASCADE, related_name="+")
+    sku = models.CharField(max_length=120)
+    received_at = models.DateTimeField()
+    synced_at = models.DateTimeField()
+    channels = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["-synced_at", "-pk"]
+        indexes = [models.Index(fields=["synced_at"], name="commerce_stocksync_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} @ {self.location_id} synced"

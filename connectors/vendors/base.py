@@ -257,6 +257,24 @@ class PriceSpec:
 
 
 @dataclass(frozen=True)
+class LiveOffer:
+    """The terms of the offer a channel really shows, read back from it, in `PromotionSpec` terms,
+    so promotions can compare them with the approved version (promotions/accuracy.py).
+
+    `eligibility` holds only what the channel reports, under the spec's names: "skus",
+    "categories", "collections", "coupon_codes", "locations" (sorted tuples of strings) and
+    "min_spend" (Decimal or None). `unreported` names the fields the channel does not hold at all
+    (a WooCommerce coupon has no start), which are then not compared."""
+
+    kind: str
+    value: Decimal
+    starts_at: dt.datetime | None
+    ends_at: dt.datetime | None
+    eligibility: Mapping[str, Any] = field(default_factory=dict)
+    unreported: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class ChannelAck:
     """What the channel holds after a call, read back from it."""
 
@@ -264,6 +282,7 @@ class ChannelAck:
     version: int | None  # the version the channel reports holding (from the tag the adapter wrote)
     state: str  # "active" | "paused" | "absent"
     raw: Mapping[str, Any] = field(default_factory=dict)
+    offer: LiveOffer | None = None  # the live offer's terms, where the adapter reads them back
 
 
 class ChannelAdapter:

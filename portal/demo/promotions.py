@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from connectors.models import Connection
 from connectors.services import connection_create
-from connectors.vendors.base import ChannelAck
+from connectors.vendors.base import ChannelAck, LiveOffer
 from promotions import deployment, lifecycle, validation
 from promotions.models import ChannelDeployment, Promotion
 from tenants.models import User
@@ -85,6 +85,18 @@ def demo_channels_ensure() -> list[Connection]:
     return channels
 
 
+def _offer_shown(row: ChannelDeployment) -> LiveOffer:
+    """The terms the recorded answer says the channel shows: the version's own (activation accuracy)."""
+    spec = deployment.promotion_spec(row.version)
+    return LiveOffer(
+        kind=spec.kind,
+        value=spec.value,
+        starts_at=spec.starts_at,
+        ends_at=spec.ends_at,
+        eligibility={"skus": tuple(spec.skus), "min_spend": spec.min_spend},
+    )
+
+
 def _record_answers(promotion: Promotion, spec: DemoPromotion, deployments: list[ChannelDeployment]) -> None:
     for row in deployments:
         minutes, answer = spec.answers.get(row.connection.vendor, (3, "ok"))
@@ -95,6 +107,7 @@ def _record_answers(promotion: Promotion, spec: DemoPromotion, deployments: list
                 version=row.version.number,
                 state="active",
                 raw={"note": DEMO_NOTE},
+                offer=_offer_shown(row),
             )
             deployment.deployment_record(deployment_id=row.pk, ack=ack, at=at)
         else:

@@ -244,6 +244,8 @@ CONNECTOR_EVENT_MAX_ATTEMPTS = 5
 CONNECTOR_INGEST_BATCH = env.int("CONNECTOR_INGEST_BATCH", default=200)
 # Available-to-sell changes wait this long and go to the channels in one push per tenant.
 INVENTORY_PUSH_DEBOUNCE_SECONDS = env.int("INVENTORY_PUSH_DEBOUNCE_SECONDS", default=30)
+# How often each live promotion's offer is read back from its channel to catch drift (promotions/drift.py).
+PROMOTIONS_DRIFT_CHECK_MINUTES = env.int("PROMOTIONS_DRIFT_CHECK_MINUTES", default=60)
 # Fairness: at most this many sync runs of one tenant work at once; backfills use their own queue.
 CONNECTOR_TENANT_SYNC_CONCURRENCY = env.int("CONNECTOR_TENANT_SYNC_CONCURRENCY", default=2)
 CONNECTOR_BACKFILL_QUEUE = env("CONNECTOR_BACKFILL_QUEUE", default="backfill")

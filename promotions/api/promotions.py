@@ -460,8 +460,12 @@ class DeploymentListApi(TenantApiView):
 class KpiOutput(serializers.Serializer):
     channels_targeted = serializers.IntegerField()
     acknowledged_on_time = serializers.IntegerField()
-    activation_accuracy = serializers.FloatField(allow_null=True)
+    activation_accuracy = serializers.FloatField(
+        allow_null=True, help_text="Share (0 to 1) of read-back live offers matching their approved version."
+    )
     on_time_minutes = serializers.IntegerField()
+    offers_checked = serializers.IntegerField(help_text="Channel deployments whose live offer was read back.")
+    offers_matching = serializers.IntegerField(help_text="… whose live offer matched the approved version.")
     approval_to_live_median_minutes = serializers.DictField(child=serializers.FloatField())
     approval_to_live_p95_minutes = serializers.DictField(child=serializers.FloatField())
     pauses_by_stock_guard = serializers.IntegerField()

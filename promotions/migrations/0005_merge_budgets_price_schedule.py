@@ -8,6 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('promotions', '0004_budgets_waves_fallback'),
         ('promotions', '0004_price_list_scheduled'),
+        ('promotions', '0004_offer_read_back'),
     ]
 
     operations = [

@@ -1,6 +1,7 @@
 import pytest
 from django_tenants.utils import tenant_context
 
+from commerce.kpi_selectors import fulfilment_policy_get
 from commerce.models import Fulfilment, RoutingRule
 from portal.demo.fulfilment import fulfilment_demo_seed
 from tenants.models import AuditEvent, Membership
@@ -79,6 +80,23 @@ def test_a_viewer_reads_rules_but_cannot_change_them(world, host_client):
     assert client.post("/fulfilment/rules/", {"name": "x"}).status_code == 403
     with tenant_context(world.acme):
         assert RoutingRule.objects.count() == 1
+
+
+def test_an_admin_sets_the_promised_ship_time_and_a_viewer_cannot(world, host_client):
+    client = host_client(world.host(world.acme), world.acme_admin)
+    assert "within 48 hours of payment" in client.get("/fulfilment/rules/").content.decode()
+    assert client.post("/fulfilment/ship-time/", {"ship_sla_hours": "24"}).status_code == 302
+    assert client.post("/fulfilment/ship-time/", {"ship_sla_hours": "0"}).status_code == 302  # refused, kept 24
+    viewer = _user("viewer-shiptime@acme.test")
+    membership_grant(user=viewer, tenant=world.acme, role=Membership.Role.TENANT_VIEWER)
+    assert (
+        host_client(world.host(world.acme), viewer).post("/fulfilment/ship-time/", {"ship_sla_hours": "5"}).status_code
+        == 403
+    )
+    with tenant_context(world.acme):
+        assert fulfilment_policy_get().ship_sla_hours == 24
+    change = AuditEvent.objects.get(action="fulfilment_policy.update")
+    assert (change.actor_id, change.changes) == (world.acme_admin.pk, {"ship_sla_hours": [48, 24]})
 
 
 @pytest.fixture

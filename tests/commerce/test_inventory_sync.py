@@ -7,7 +7,7 @@ from django_tenants.utils import tenant_context
 from commerce import inventory_sync
 from commerce.documents import CanonicalInventoryLevel, OrderLineDoc
 from commerce.inventory import channel_location_set, inventory_level_upsert, safety_stock_set
-from commerce.models import ChannelStock, InventoryLocation, StockChange
+from commerce.models import ChannelStock, InventoryLocation, StockChange, StockSync
 from commerce.services import order_upsert
 from connectors.models import Connection
 from connectors.vendors import channels as vendor_channels
@@ -278,3 +278,21 @@ def test_a_claim_in_flight_is_left_alone_and_a_dead_one_is_taken_over(world, cha
         StockChange.objects.update(claimed_at=now - inventory_sync.CLAIM_TIMEOUT - timezone.timedelta(seconds=1))
         assert inventory_sync.inventory_push_due().changes == 2
         assert StockChange.objects.count() == 0
+
+
+def test_a_change_every_channel_took_is_recorded_with_its_receipt_time(world, channels, push_gate, dispatched):
+    with tenant_context(world.acme):
+        _world(world.acme)
+        received = StockChange.objects.get(location__external_id="A").received_at
+        channels["shopify"].reject = "Shop is read-only"
+        inventory_sync.inventory_push_due()
+        # A is sold by both channels and Shopify refused: not synced. B is sold by Square only.
+        [synced] = StockSync.objects.all()
+        assert (synced.location.external_id, synced.sku, synced.channels) == ("B", "TEE", 1)
+        channels["shopify"].reject = ""
+        inventory_level_upsert(source="csv", connection_id=90003, document=level("TEE", "7", 2, "A"))
+        assert StockChange.objects.get(location__external_id="A").received_at > received
+        inventory_sync.inventory_push_due()
+        latest = StockSync.objects.get(location__external_id="A")
+        assert latest.channels == 2
+        assert latest.synced_at >= latest.received_at

@@ -12,8 +12,6 @@ from mappings.services import standard_chart_apply
 from portal.dashboard import (
     event_backlog,
     journal_backlog,
-    manual_interventions,
-    order_quality,
     orders_and_postings_per_day,
     reconciliation_cycle,
     sla_breaches,
@@ -108,22 +106,7 @@ def test_sync_latency_p50_and_p95_from_event_to_erp_ack(world):
     assert backlog == {"received": 1, "processing": 0, "failed": 0}
 
 
-def test_order_quality_counts_exceptions_and_perfect_orders(world):
-    with tenant_context(world.acme):
-        good = _order("Q1", timezone.now())
-        bad = _order("Q2", timezone.now())
-        _order("Q3", timezone.now())
-        exception_raise(kind="mapping", cause="unmapped", obj=bad, title="No revenue account")
-        exception_raise(kind="mapping", cause="unmapped", obj=bad, title="No revenue account")
-        exception_raise(kind="sync", cause="timeout", obj=None, title="Shop timed out")
-        quality = order_quality()
-    assert good.pk != bad.pk
-    assert (quality.orders, quality.exceptions, quality.perfect_orders) == (3, 2, 2)
-    assert quality.exceptions_per_1000_orders == 666.7
-    assert quality.perfect_order_percent == 66.7
-
-
-def test_manual_interventions_and_sla_breaches(world):
+def test_sla_breaches(world):
     with tenant_context(world.acme):
         first = exception_raise(kind="sync", cause="a", title="A")
         second = exception_raise(kind="sync", cause="b", title="B")
@@ -131,9 +114,7 @@ def test_manual_interventions_and_sla_breaches(world):
         exception_resolve(exception=second, reason="Fixed", actor=world.acme_admin)
         later = timezone.now() + dt.timedelta(days=10)
         exceptions_sla_mark(now=later)
-        interventions = manual_interventions(now=later)
         breaches = sla_breaches(now=later)
-    assert interventions == {"commented": 1, "resolved": 1}
     assert breaches == {"in_window": 1, "open_now": 1}
 
 

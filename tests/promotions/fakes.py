@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, LiveOffer, PriceSpec, PromotionSpec
 
 _IDS = itertools.count(1000)
 
@@ -30,6 +30,8 @@ class FakeChannel(ChannelAdapter):
     calls: list[tuple[str, str]] = field(default_factory=list)
     refuse: str = ""  # a message: every call is refused with it while set
     report_version: int | None = None  # when set, read-back reports this version (a stale channel)
+    # Terms the channel shows instead of the stored spec's (someone edited the offer in the channel).
+    offer_override: dict = field(default_factory=dict)
 
     def _check(self, call: str, external_id: str = "") -> None:
         self.calls.append((call, external_id))
@@ -41,7 +43,24 @@ class FakeChannel(ChannelAdapter):
         if stored is None:
             return ChannelAck(external_id=external_id, version=None, state="absent")
         version = self.report_version if self.report_version is not None else stored.version
-        return ChannelAck(external_id=external_id, version=version, state=stored.state)
+        return ChannelAck(external_id=external_id, version=version, state=stored.state, offer=self._offer(stored.spec))
+
+    def _offer(self, spec: PromotionSpec) -> LiveOffer:
+        """What the channel shows: the spec's terms, except what `offer_override` changed."""
+        terms = {
+            "kind": spec.kind,
+            "value": spec.value,
+            "starts_at": spec.starts_at,
+            "ends_at": spec.ends_at,
+            "eligibility": {
+                "skus": tuple(spec.skus),
+                "categories": tuple(spec.categories),
+                "coupon_codes": tuple(spec.coupon_codes),
+                "min_spend": spec.min_spend,
+            },
+        }
+        terms.update(self.offer_override)
+        return LiveOffer(**terms)
 
     def publish(self, connection, spec: PromotionSpec, *, external_id: str | None) -> ChannelAck:
         self._check("publish", external_id or "")

@@ -729,6 +729,8 @@ def test_the_matrix_covers_every_route() -> None:
     # The DRF API and the partner console are both in it.
     assert ("tenant", "api/v1/promotions/<int:pk>/approve/") in covered
     assert ("public", "usage/") in covered
+    # The KPIs: the tenant's API, the partner's roll-up page and API (issue 18).
+    assert {("tenant", "api/v1/kpis/"), ("public", "kpis/"), ("public", "api/v1/partner-kpis/")} <= covered
     assert len(CASES) > 1000
 
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from connectors.vendors import common
-from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, LiveOffer, PriceSpec, PromotionSpec
 from connectors.vendors.shopify.client import client as vendor_client
 from core.http.client import BadResponse, RateLimited, VendorClient
 from core.money import quantize
@@ -39,6 +40,13 @@ query VariantsBySku($query: String!, $first: Int!) {
   productVariants(first: $first, query: $query) {
     nodes { id sku price inventoryItem { id } }
   }
+}
+"""
+
+
+VARIANT_SKUS_QUERY = """
+query VariantSkus($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on ProductVariant { id sku } }
 }
 """
 
@@ -291,10 +299,56 @@ class ShopifyChannel(ChannelAdapter):
         return [str(code["code"]) for code in self._codes(client, rule_id)]
 
     def read_back(self, connection: Connection, external_id: str) -> ChannelAck:
+        """The rule as the shop holds it, with the live offer's terms (its variants' SKUs looked up)."""
         with self._client(connection) as client:
             rule = self._rule_get(client, external_id)
             codes = [str(code["code"]) for code in self._codes(client, rule["id"])] if rule else []
-            return self._ack(rule, external_id, codes)
+            ack = self._ack(rule, external_id, codes)
+            if rule is None:
+                return ack
+            return replace(ack, offer=self._offer(client, rule, codes))
+
+    def _skus_of(self, client: VendorClient, variant_ids: Sequence[Any]) -> tuple[str, ...]:
+        """The SKUs of variant ids; a variant deleted since shows as "variant <id> (deleted)"."""
+        ids = [f"gid://shopify/ProductVariant/{int(pk)}" for pk in dict.fromkeys(variant_ids)]
+        skus = []
+        for part in common.chunks(ids, 250):
+            with common.rejections(VENDOR, _message, doing="read the discount's variants"):
+                data = client.json(
+                    "POST", "graphql.json", json={"query": VARIANT_SKUS_QUERY, "variables": {"ids": list(part)}}
+                )
+            nodes = ((data or {}).get("data") or {}).get("nodes") if isinstance(data, dict) else None
+            if not isinstance(nodes, list) or len(nodes) != len(part):
+                raise BadResponse("Shopify GraphQL answered the variant lookup without one node per id.")
+            for gid, node in zip(part, nodes, strict=True):
+                skus.append(str(node.get("sku") or "") if node else f"variant {_numeric_id(gid)} (deleted)")
+        return tuple(sorted(skus))
+
+    def _offer(self, client: VendorClient, rule: Mapping[str, Any], codes: Sequence[str]) -> LiveOffer:
+        """The price rule's terms in promotion terms (the inverse of `_rule_body`)."""
+        ratio = rule.get("prerequisite_to_entitlement_quantity_ratio") or {}
+        bxgy = bool(ratio.get("prerequisite_quantity"))
+        if rule.get("target_type") == "shipping_line":
+            kind = "free_shipping"
+        elif bxgy:
+            kind = "buy_x_get_y"
+        else:
+            kind = "percent_off" if rule.get("value_type") == "percentage" else "amount_off"
+        value = Decimal(0) if kind == "free_shipping" else abs(Decimal(str(rule.get("value") or "0")))
+        prefix = "prerequisite" if bxgy else "entitled"
+        minimum = (rule.get("prerequisite_subtotal_range") or {}).get("greater_than_or_equal_to")
+        return LiveOffer(
+            kind=kind,
+            value=value,
+            starts_at=_parse_time(rule.get("starts_at")),
+            ends_at=_parse_time(rule.get("ends_at")),
+            eligibility={
+                "skus": self._skus_of(client, rule.get(f"{prefix}_variant_ids") or []),
+                "collections": tuple(str(pk) for pk in rule.get(f"{prefix}_collection_ids") or []),
+                "coupon_codes": tuple(codes),
+                "min_spend": Decimal(str(minimum)) if minimum not in (None, "") else None,
+            },
+        )
 
     def _window_set(
         self, connection: Connection, external_id: str, change: Callable[[dict, common.Tag], dict | None], doing: str

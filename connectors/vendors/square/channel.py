@@ -22,13 +22,14 @@ import hashlib
 import json
 import zoneinfo
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from connectors.vendors import common
-from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, LiveOffer, PriceSpec, PromotionSpec
 from connectors.vendors.square.client import client as vendor_client
 from core.http.client import BadResponse, VendorClient
 from core.money import from_minor, to_minor
@@ -245,8 +246,51 @@ class SquareChannel(ChannelAdapter):
         return result
 
     def read_back(self, connection: Connection, external_id: str) -> ChannelAck:
+        """The pricing rule as Square holds it, with the live offer's terms read from its discount,
+        its product set (variations' SKUs, categories) and its window in the connection's zone."""
         with self._client(connection) as client:
-            return self._ack(self._object_get(client, external_id), external_id)
+            rule = self._object_get(client, external_id)
+            ack = self._ack(rule, external_id)
+            return ack if rule is None else replace(ack, offer=self._offer(client, rule, self._zone(connection)))
+
+    def _offer(self, client: VendorClient, rule: Mapping[str, Any], zone: zoneinfo.ZoneInfo) -> LiveOffer:
+        data = rule.get("pricing_rule_data") or {}
+        related = self._objects_get(client, [data.get("discount_id", ""), data.get("match_products_id", "")])
+        discount = (related.get(data.get("discount_id", "")) or {}).get("discount_data") or {}
+        products = (related.get(data.get("match_products_id", "")) or {}).get("product_set_data") or {}
+        if discount.get("discount_type") == "FIXED_PERCENTAGE":
+            kind, value = "percent_off", Decimal(str(discount.get("percentage") or "0"))
+        else:
+            money = discount.get("amount_money") or {}
+            kind, value = "amount_off", from_minor(int(money.get("amount") or 0), money.get("currency") or "USD")
+        members = self._objects_get(client, list(products.get("product_ids_any") or []))
+        variations = [item for item in members.values() if item.get("type") == "ITEM_VARIATION"]
+        skus = [(item.get("item_variation_data") or {}).get("sku") or "" for item in variations]
+        categories = [item["id"] for item in members.values() if item.get("type") == "CATEGORY"]
+        missing = [f"object {pk} (deleted)" for pk in products.get("product_ids_any") or [] if pk not in members]
+        minimum = data.get("minimum_order_subtotal_money")
+        everywhere = rule.get("present_at_all_locations")
+        locations = () if everywhere else tuple(rule.get("present_at_location_ids") or ())
+        return LiveOffer(
+            kind=kind,
+            value=value,
+            starts_at=self._moment(data, "valid_from", zone),
+            ends_at=self._moment(data, "valid_until", zone),
+            eligibility={
+                "skus": tuple(sorted(skus + missing)),
+                "categories": tuple(categories),
+                "locations": locations,
+                "min_spend": from_minor(int(minimum["amount"]), minimum["currency"]) if minimum else None,
+            },
+        )
+
+    @staticmethod
+    def _moment(data: Mapping[str, Any], prefix: str, zone: zoneinfo.ZoneInfo) -> dt.datetime | None:
+        """A window end as Square keeps it (local date and time in the seller's zone), aware."""
+        day = data.get(f"{prefix}_date")
+        if not day:
+            return None
+        return dt.datetime.fromisoformat(f"{day}T{data.get(f'{prefix}_local_time') or '00:00:00'}").replace(tzinfo=zone)
 
     def _rule_tagged(self, client: VendorClient, external_id: str) -> tuple[dict | None, common.Tag | None]:
         rule = self._object_get(client, external_id)

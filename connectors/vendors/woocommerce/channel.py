@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from connectors.vendors import common
-from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PriceSpec, PromotionSpec
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, LiveOffer, PriceSpec, PromotionSpec
 from connectors.vendors.shopify.channel import generated_code
 from connectors.vendors.woocommerce.client import client as vendor_client
 from core.http.client import BadResponse, VendorClient
@@ -180,8 +181,47 @@ class WooCommerceChannel(ChannelAdapter):
             return self._ack(self._coupon_get(client, str(saved["id"])), str(saved["id"]))
 
     def read_back(self, connection: Connection, external_id: str) -> ChannelAck:
+        """The coupon as the store holds it, with the live offer's terms (its products' SKUs looked up)."""
         with self._client(connection) as client:
-            return self._ack(self._coupon_get(client, external_id), external_id)
+            coupon = self._coupon_get(client, external_id)
+            ack = self._ack(coupon, external_id)
+            return ack if coupon is None else replace(ack, offer=self._offer(client, coupon))
+
+    def _skus_of(self, client: VendorClient, product_ids: Sequence[Any]) -> tuple[str, ...]:
+        """The SKUs of product ids; a product deleted since shows as "product <id> (deleted)"."""
+        wanted = [int(pk) for pk in dict.fromkeys(product_ids)]
+        found: dict[int, str] = {}
+        for part in common.chunks(wanted, SKU_CHUNK):
+            with common.rejections(VENDOR, _message, doing="read the coupon's products"):
+                products = client.get("products", params={"include": ",".join(map(str, part)), "per_page": 100})
+            if not isinstance(products, list):
+                raise BadResponse("WooCommerce answered the product lookup with something other than a list.")
+            found.update({int(product["id"]): str(product.get("sku") or "") for product in products})
+        return tuple(sorted(found.get(pk, f"product {pk} (deleted)") for pk in wanted))
+
+    def _offer(self, client: VendorClient, coupon: Mapping[str, Any]) -> LiveOffer:
+        """The coupon's terms in promotion terms (the inverse of `_coupon_body`). A coupon has no
+        start date, so the window's start is not reported."""
+        amount = Decimal(str(coupon.get("amount") or "0"))
+        if coupon.get("free_shipping") and amount == 0:
+            kind = "free_shipping"
+        else:
+            kind = "percent_off" if coupon.get("discount_type") == "percent" else "amount_off"
+        expires = coupon.get("date_expires_gmt")
+        minimum = Decimal(str(coupon.get("minimum_amount") or "0"))
+        return LiveOffer(
+            kind=kind,
+            value=amount,
+            starts_at=None,
+            ends_at=dt.datetime.fromisoformat(expires).replace(tzinfo=dt.UTC) if expires else None,
+            eligibility={
+                "skus": self._skus_of(client, coupon.get("product_ids") or []),
+                "categories": tuple(str(pk) for pk in coupon.get("product_categories") or []),
+                "coupon_codes": (str(coupon.get("code") or ""),),
+                "min_spend": minimum or None,  # WooCommerce shows "0.00" for no minimum
+            },
+            unreported=frozenset({"starts_at"}),
+        )
 
     def _status_set(self, connection: Connection, external_id: str, status: str) -> ChannelAck:
         with self._client(connection) as client:

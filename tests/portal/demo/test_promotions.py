@@ -18,6 +18,9 @@ def test_demo_leaves_a_promotion_in_every_status_once(world, channels):
         # 6 promotions x 3 channels reached the channels; 1 failure, 1 late (26 min) answer, 3 rollbacks
         assert (kpis.channels_targeted, kpis.pauses_by_stock_guard, kpis.rollbacks) == (18, 3, 3)
         assert kpis.acknowledged_on_time == 13
+        # 15 deployments were answered (the published one's 3 still wait); one channel refused, the
+        # other 14 answers show the approved terms.
+        assert (kpis.offers_checked, kpis.offers_matching, kpis.activation_accuracy) == (14, 14, 1.0)
 
 
 def test_demo_with_the_real_adapters_reaches_every_status_without_calling_a_channel(world):

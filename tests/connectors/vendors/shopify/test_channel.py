@@ -16,6 +16,7 @@ import respx
 from connectors.vendors import channel_adapter_for
 from connectors.vendors.base import ChannelRejected, ChannelUnsupported, PriceSpec
 from core.http.client import AuthFailed, RateLimited
+from promotions.accuracy import offer_differences
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture
 from tests.connectors.vendors.conftest import promotion
@@ -68,6 +69,9 @@ class FakeShop:
         body = self.record(request)
         if self.graphql_answer is not None:
             return self.graphql_answer
+        if "ids" in body["variables"]:  # nodes(ids:): a deleted variant answers null
+            by_id = {node["id"]: {"id": node["id"], "sku": node["sku"]} for node in self.variants}
+            return self.ok({"data": {"nodes": [by_id.get(gid) for gid in body["variables"]["ids"]]}})
         wanted = re.findall(r'sku:"([^"]*)"', body["variables"]["query"])
         # Shopify's sku: search also matches longer SKUs that start with the term.
         nodes = [node for node in self.variants if any(node["sku"].startswith(sku) for sku in wanted)]
@@ -205,6 +209,44 @@ def test_read_back_reports_the_version_from_the_title_tag(conn, shop):
 
     assert (back.version, back.state, back.raw["discount_codes"]) == (3, "active", ["WINTER15"])
     assert channel.read_back(conn, "999").state == "absent"
+
+
+def test_read_back_reports_the_live_offers_terms_with_its_variants_skus(conn, shop):
+    channel = channel_adapter_for("shopify")
+    spec = promotion(min_spend=Decimal("50"))
+    ack = channel.publish(conn, spec, external_id=None)
+
+    offer = channel.read_back(conn, ack.external_id).offer
+
+    assert (offer.kind, offer.value, offer.starts_at, offer.ends_at) == (
+        "percent_off",
+        Decimal("15"),
+        spec.starts_at,
+        spec.ends_at,
+    )
+    assert offer.eligibility == {
+        "skus": ("BOOT-BLK-42", "BOOT-BLK-43"),
+        "collections": (),
+        "coupon_codes": ("WINTER15",),
+        "min_spend": Decimal("50.00"),
+    }
+    assert offer_differences(spec=spec, offer=offer) == []
+
+
+def test_read_back_shows_an_offer_edited_in_the_shop_admin(conn, shop):
+    channel = channel_adapter_for("shopify")
+    spec = promotion()
+    ack = channel.publish(conn, spec, external_id=None)
+    rule = shop.rules[int(ack.external_id)]
+    rule.update(value="-25.0", ends_at=None, entitled_variant_ids=[44120338022, 1])
+
+    offer = channel.read_back(conn, ack.external_id).offer
+
+    assert offer_differences(spec=spec, offer=offer) == [
+        "amount: the channel shows 25, the approved version 15",
+        "skus: the channel shows BOOT-BLK-42, variant 1 (deleted), the approved version BOOT-BLK-42, BOOT-BLK-43",
+        "ends at: the channel shows none, the approved version 2026-12-01T05:00:00+00:00",
+    ]
 
 
 def test_pause_ends_the_rule_now_and_resume_restores_the_window(conn, shop):

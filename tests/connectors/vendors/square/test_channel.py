@@ -18,6 +18,7 @@ from connectors.vendors import channel_adapter_for
 from connectors.vendors.base import ChannelRejected, ChannelUnsupported, PriceSpec
 from connectors.vendors.square.channel import PAUSED_FROM, PAUSED_UNTIL
 from core.http.client import VendorUnavailable
+from promotions.accuracy import offer_differences
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture
 from tests.connectors.vendors.conftest import promotion
@@ -275,6 +276,41 @@ def test_read_back_reports_the_version_and_a_deleted_rule_as_absent(conn, square
 
     assert channel.read_back(conn, ack.external_id).version == 5
     assert channel.read_back(conn, "7NHLWUMJHTWVFJBFHZU4BN53").state == "absent"
+
+
+def test_read_back_reports_the_rules_terms_from_its_discount_product_set_and_local_window(conn, square):
+    channel = channel_adapter_for("square")
+    spec = jpy(min_spend=Decimal("5000"))
+    ack = channel.publish(conn, spec, external_id=None)
+
+    offer = channel.read_back(conn, ack.external_id).offer
+
+    assert (offer.kind, offer.value) == ("percent_off", Decimal("15"))
+    # Square keeps 14:00 in Tokyo; read back it is the same instant as the approved 05:00 UTC.
+    assert (offer.starts_at, offer.ends_at) == (spec.starts_at, spec.ends_at)
+    assert offer.eligibility == {
+        "skus": ("BOOT-BLK-42", "BOOT-BLK-43"),
+        "categories": (),
+        "locations": (LOCATION,),
+        "min_spend": Decimal("5000"),
+    }
+    assert offer_differences(spec=spec, offer=offer) == []
+
+
+def test_read_back_shows_a_discount_edited_in_the_square_dashboard(conn, square):
+    channel = channel_adapter_for("square")
+    spec = jpy()
+    ack = channel.publish(conn, spec, external_id=None)
+    (discount,) = square.of_type("DISCOUNT")
+    discount["discount_data"]["percentage"] = "20"
+    square.objects[ack.external_id]["pricing_rule_data"]["valid_until_date"] = "2026-12-31"
+
+    offer = channel.read_back(conn, ack.external_id).offer
+
+    assert offer_differences(spec=spec, offer=offer) == [
+        "amount: the channel shows 20, the approved version 15",
+        "ends at: the channel shows 2026-12-31T05:00:00+00:00, the approved version 2026-12-01T05:00:00+00:00",
+    ]
 
 
 def test_pause_moves_the_window_into_the_past_and_resume_restores_it(conn, square):

@@ -12,10 +12,12 @@ from decimal import Decimal
 import httpx
 import pytest
 import respx
+from django.utils import timezone
 
 from connectors.vendors import channel_adapter_for
 from connectors.vendors.base import ChannelRejected, ChannelUnsupported, PriceSpec
 from core.http.client import VendorTimeout
+from promotions.accuracy import offer_differences
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture
 from tests.connectors.vendors.conftest import promotion
@@ -55,6 +57,9 @@ class FakeWoo:
         self.record(request)
         if self.timeout:
             raise httpx.ReadTimeout("timed out", request=request)
+        if "include" in request.url.params:  # by id: a deleted product is simply not in the answer
+            ids = {int(pk) for pk in request.url.params["include"].split(",")}
+            return httpx.Response(200, json=[p for p in self.products.values() if p["id"] in ids])
         wanted = set(request.url.params["sku"].split(","))
         return httpx.Response(200, json=[p for p in self.products.values() if p["sku"] in wanted])
 
@@ -160,6 +165,44 @@ def test_read_back_reports_the_version_and_a_missing_coupon_as_absent(conn, woo)
 
     assert channel.read_back(conn, ack.external_id).version == 4
     assert channel.read_back(conn, "999").state == "absent"
+
+
+def test_read_back_reports_the_coupons_terms_with_its_products_skus(conn, woo):
+    channel = channel_adapter_for("woocommerce")
+    spec = promotion(currency="GBP", min_spend=Decimal("50"), starts_at=timezone.now() - dt.timedelta(hours=1))
+    ack = channel.publish(conn, spec, external_id=None)
+
+    offer = channel.read_back(conn, ack.external_id).offer
+
+    assert (offer.kind, offer.value, offer.starts_at, offer.unreported) == (
+        "percent_off",
+        Decimal("15"),
+        None,
+        frozenset({"starts_at"}),
+    )
+    assert offer.eligibility == {
+        "skus": ("BOOT-BLK-42", "BOOT-BLK-43"),
+        "categories": (),
+        "coupon_codes": ("winter15",),
+        "min_spend": Decimal("50.00"),
+    }
+    assert offer_differences(spec=spec, offer=offer) == []
+
+
+def test_read_back_shows_a_coupon_edited_in_the_store_admin(conn, woo):
+    channel = channel_adapter_for("woocommerce")
+    spec = promotion(starts_at=timezone.now() - dt.timedelta(hours=1))
+    ack = channel.publish(conn, spec, external_id=None)
+    woo.coupons[int(ack.external_id)].update(discount_type="fixed_cart", amount="5.00", minimum_amount="20.00")
+    woo.products.pop(795)  # BOOT-BLK-43 deleted from the store
+
+    offer = channel.read_back(conn, ack.external_id).offer
+
+    assert offer_differences(spec=spec, offer=offer) == [
+        "type: the channel shows amount off, the approved version percent off",
+        "min spend: the channel shows 20, the approved version none",
+        "skus: the channel shows BOOT-BLK-42, product 795 (deleted), the approved version BOOT-BLK-42, BOOT-BLK-43",
+    ]
 
 
 def test_pause_drafts_the_coupon_and_resume_publishes_it(conn, woo):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('commerce', '0007_returns'),
+        ('commerce', '0008_kpis'),
     ]
 
     operations = [
