@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from commerce.models import ChannelLocation, ChannelStock, StockChange
 from commerce.selectors import available_to_sell
+from commerce.stock_low import stock_low_check
 from triage.retry import RetryAction, retry_action
 from triage.services import exception_raise, exception_resolve_for_object
 
@@ -318,7 +319,9 @@ def inventory_push_due(*, limit: int = DRAIN_LIMIT) -> PushReport:
         )
         StockChange.objects.filter(pk__in=[pk for pk, _, _ in changes]).update(claimed_at=claimed_at)
     report.changes = len(changes)
-    _push(pairs={(location_id, sku) for _, location_id, sku in changes}, report=report)
+    pairs = {(location_id, sku) for _, location_id, sku in changes}
+    _push(pairs=pairs, report=report)
+    stock_low_check(pairs=pairs)
     StockChange.objects.filter(
         pk__in=[pk for pk, _, _ in changes], claimed_at=claimed_at, changed_at__lte=claimed_at
     ).delete()

@@ -122,6 +122,12 @@ def _emit(event: str, exception: TriageException) -> None:
     )
 
 
+def exception_raised_emit(exception: TriageException) -> None:
+    """Announce `exception.raised` once per new group (a repeat only raises the count); after commit,
+    so an exception rolled back with its work is never announced. Its one caller: exception_raise."""
+    _emit("exception.raised", exception)
+
+
 def _failure(
     *,
     kind: str,
@@ -197,7 +203,7 @@ def exception_raise(
     )
     _index_sync(exception)
     if happened:
-        _emit("exception.raised", exception)
+        exception_raised_emit(exception)
     _alerts_after_commit(exception, "new_group" if happened else "raised")
     log.info("triage.raised", kind=kind, cause=cause, exception_id=exception.pk, count=exception.count)
     return exception
