@@ -15,7 +15,7 @@ from commerce.fulfilment_api import FulfilmentOutput
 from commerce.models import CollectedBy, Funding, Order, Refund
 from commerce.selectors import orders_list, refunds_list
 from core.api.errors import found
-from core.api.filters import updated_since_filter
+from core.api.filters import UtcIsoDateTimeFilter, updated_since_filter
 from core.api.views import READ_ERRORS, TenantApiView
 
 MONEY = {"max_digits": 18, "decimal_places": 4}
@@ -130,8 +130,8 @@ class RefundOutput(_SourceDocumentOutput):
 
 class OrderFilter(django_filters.FilterSet):
     updated_since = updated_since_filter()
-    placed_from = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
-    placed_to = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    placed_from = UtcIsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_to = UtcIsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
     external_id = django_filters.CharFilter(max_length=120)
     source_connection = django_filters.NumberFilter(field_name="source_connection_id")
     channel = django_filters.CharFilter(max_length=60)

@@ -131,3 +131,10 @@ def test_orders_and_refunds_are_tenant_scoped_and_need_the_read_scope(world, mak
     assert write_only.get("/api/v1/refunds/").status_code == 403
     partner_key = api_client(host, make_key(scopes=["read"], partner=world.northwind))
     assert [item["id"] for item in partner_key.get("/api/v1/orders/").json()["results"]] == [order.pk]
+
+
+def test_orders_updated_since_with_an_offset_postgres_refuses_is_not_a_500(world, acme_api):
+    _orders(world, "1001")
+    odd = acme_api.get("/api/v1/orders/", data={"updated_since": "0496-05-30T06:26:32+17:51"})
+    assert [item["external_id"] for item in odd.json()["results"]] == ["1001"]
+    assert acme_api.get("/api/v1/orders/", data={"placed_from": "0001-01-01T00:00:00+01:00"}).status_code == 400
