@@ -141,7 +141,8 @@ _TYPES = (
     EventType(
         "exception.raised",
         1,
-        "A new triage exception group was opened in a tenant (a repeat of an open group only raises its count).",
+        "A triage exception group was opened in a tenant, or reopened because a resolved or ignored one happened "
+        "again (a repeat of an open group only raises its count and sends nothing).",
         lambda: {"tenant": "acme", "exception": _exception()},
     ),
     EventType(

@@ -123,8 +123,9 @@ def _emit(event: str, exception: TriageException) -> None:
 
 
 def exception_raised_emit(exception: TriageException) -> None:
-    """Announce `exception.raised` once per new group (a repeat only raises the count); after commit,
-    so an exception rolled back with its work is never announced. Its one caller: exception_raise."""
+    """Announce `exception.raised` for a group opened or reopened (a repeat of an open group only
+    raises the count); after commit, so an exception rolled back with its work is never announced.
+    Its one caller: exception_raise."""
     _emit("exception.raised", exception)
 
 
