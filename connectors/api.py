@@ -444,6 +444,7 @@ class EventReplayApi(TenantApiView):
     def post(self, request: Request, pk: int) -> Response:
         """Replay a failed or dead inbound event: it is processed again in the background (202)."""
         event = event_replay(event=_event(pk))
+        event.refresh_from_db(fields=["updated_at"])  # stamped by the database on the update
         return Response(EventOutput(event).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -3,6 +3,7 @@ import json
 import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
+from rest_framework import serializers
 
 from connectors.inbox import event_store
 from connectors.models import Connection, InboundEvent, SyncRun
@@ -142,9 +143,11 @@ def test_event_replay_honours_the_idempotency_key(world, acme_api, django_captur
     with django_capture_on_commit_callbacks(execute=False) as hooks:
         first = acme_api.post(f"/api/v1/events/{event.pk}/replay/", HTTP_IDEMPOTENCY_KEY="replay-1")
         with tenant_context(world.acme):
+            stamped = InboundEvent.objects.get(pk=event.pk).updated_at  # the replay's own update
             InboundEvent.objects.filter(pk=event.pk).update(status="dead")
         again = acme_api.post(f"/api/v1/events/{event.pk}/replay/", HTTP_IDEMPOTENCY_KEY="replay-1")
     assert (first.status_code, again.status_code) == (202, 202)
+    assert first.json()["updated_at"] == serializers.DateTimeField().to_representation(stamped)
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert len(hooks) == 1
