@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from commerce.models import ChannelLocation, ChannelStock, StockChange, StockSync
 from commerce.selectors import available_to_sell
+from commerce.stock_low import stock_low_check
 from triage.retry import RetryAction, retry_action
 from triage.services import exception_raise, exception_resolve_for_object
 
@@ -338,7 +339,9 @@ def inventory_push_due(*, limit: int = DRAIN_LIMIT) -> PushReport:
         )
         StockChange.objects.filter(pk__in=[pk for pk, *_ in changes]).update(claimed_at=claimed_at)
     report.changes = len(changes)
-    synced = _push(pairs={(location_id, sku) for _, location_id, sku, _ in changes}, report=report)
+    pairs = {(location_id, sku) for _, location_id, sku, _ in changes}
+    synced = _push(pairs=pairs, report=report)
+    stock_low_check(pairs=pairs)
     _syncs_record(changes=changes, synced=synced)
     ids = [pk for pk, *_ in changes]
     StockChange.objects.filter(pk__in=ids, claimed_at=claimed_at, changed_at__lte=claimed_at).delete()

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
 
 from commerce.documents import (
     CanonicalOrder,
@@ -27,6 +27,8 @@ from commerce.documents import (
 from commerce.models import (
     ChannelLocation,
     ChannelStock,
+    Fulfilment,
+    FulfilmentLine,
     InventoryLevel,
     InventoryLocation,
     Order,
@@ -445,6 +447,30 @@ def orders_search(*, search: str = "") -> QuerySet[Order]:
     if search:
         orders = orders.filter(Q(external_id__icontains=search) | Q(customer_ref__icontains=search))
     return orders
+
+
+def orders_list() -> QuerySet[Order]:
+    """Every order with its lines, discounts, taxes, shipping, payments and fulfilments (with their
+    lines) loaded in one query per kind, whatever the page size: what the orders API shows."""
+    return Order.objects.prefetch_related(
+        "lines",
+        "discounts",
+        "tax_lines",
+        "shipping_lines",
+        "payments",
+        Prefetch(
+            "fulfilments",
+            queryset=Fulfilment.objects.prefetch_related(
+                Prefetch("lines", queryset=FulfilmentLine.objects.select_related("order_line"))
+            ),
+        ),
+        Prefetch("refunds", queryset=Refund.objects.only("pk", "order_id")),
+    ).order_by("-created_at", "-pk")
+
+
+def refunds_list() -> QuerySet[Refund]:
+    """Every refund with its lines and its order, newest first."""
+    return Refund.objects.select_related("order").prefetch_related("lines").order_by("-created_at", "-pk")
 
 
 def order_get(*, order_id: int) -> Order | None:

@@ -1,5 +1,6 @@
-"""Tenant API for connectors: connections (credentials write-only), sync runs (list, start),
-inbound events (list, detail with the raw body, replay), the SKU map. Thin views over services/selectors."""
+"""Tenant API for connectors: connections (credentials write-only), sync runs (list, start, cancel),
+inbound events (list, detail, replay; the raw body only for the `admin` scope), the SKU map. Thin
+views over services/selectors."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from commerce.models import ChannelSku
 from connectors import selectors, services
 from connectors.inbox import event_replay
 from connectors.models import Connection, InboundEvent, SyncRun
-from connectors.sync import sync_run_start
+from connectors.sync import sync_run_cancel, sync_run_start
 from connectors.vendors.skus import sku_map_refresh
+from core.api.auth import ADMIN, principal_scopes
 from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, error_responses, found
+from core.api.filters import updated_since_filter
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from core.http.client import ConnectorError
 
@@ -318,6 +321,25 @@ class SyncRunDetailApi(TenantApiView):
         return Response(SyncRunOutput(found(selectors.sync_run_get(run_id=pk))).data)
 
 
+class SyncRunCancelApi(TenantApiView):
+    session_roles = SESSION_WRITERS
+    serializer_class = SyncRunOutput
+
+    @extend_schema(
+        operation_id="sync_runs_cancel",
+        request=None,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: SyncRunOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Cancel a queued or running sync run: it stops before its next page; a cancelled run
+        answers again as it is (200), a run that already succeeded or failed is a 409."""
+        run = found(selectors.sync_run_get(run_id=pk))
+        if run.is_finished and run.status != SyncRun.Status.CANCELLED:
+            raise ApiError(status_code=409, code="sync_run_finished", message=f"This sync run already {run.status}.")
+        return Response(SyncRunOutput(sync_run_cancel(run=run)).data)
+
+
 # ---- inbound events ------------------------------------------------------------------------
 
 
@@ -337,15 +359,32 @@ class EventOutput(serializers.Serializer):
     sync_run = serializers.IntegerField(source="sync_run_id", allow_null=True)
     received_at = serializers.DateTimeField()
     processed_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField(help_text="Last change of the event (status, attempts, result).")
 
 
 class EventDetailOutput(EventOutput):
-    headers = serializers.DictField(child=serializers.CharField())
-    body = serializers.CharField(help_text="The raw body as received.")
-    payload = serializers.SerializerMethodField()
+    """With the raw body only for a principal holding the `admin` scope (context `raw`): a
+    vendor's payload carries customers' personal data, which a `read` key has no need of."""
+
+    headers = serializers.SerializerMethodField(help_text="Vendor metadata headers; `admin` scope only, else null.")
+    body = serializers.SerializerMethodField(help_text="The raw body as received; `admin` scope only, else null.")
+    payload = serializers.SerializerMethodField(help_text="The body parsed as JSON; `admin` scope only, else null.")
+
+    def _raw(self) -> bool:
+        return bool(self.context.get("raw"))
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField(), allow_null=True))
+    def get_headers(self, event: InboundEvent) -> dict | None:
+        return event.headers if self._raw() else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_body(self, event: InboundEvent) -> str | None:
+        return event.body if self._raw() else None
 
     @extend_schema_field(serializers.JSONField(allow_null=True))
     def get_payload(self, event: InboundEvent):
+        if not self._raw():
+            return None
         try:
             return json.loads(event.body)
         except ValueError:
@@ -357,10 +396,11 @@ class EventFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=InboundEvent.Status.choices)
     topic = django_filters.CharFilter(field_name="topic")
     external_id = django_filters.CharFilter(field_name="external_id")
+    updated_since = updated_since_filter()
 
     class Meta:
         model = InboundEvent
-        fields = ["connection", "status", "topic", "external_id"]
+        fields = ["connection", "status", "topic", "external_id", "updated_since"]
 
 
 class EventListApi(ListModelMixin, TenantApiView):
@@ -388,8 +428,10 @@ class EventDetailApi(TenantApiView):
 
     @extend_schema(operation_id="events_retrieve", responses={200: EventDetailOutput, **READ_ERRORS})
     def get(self, request: Request, pk: int) -> Response:
-        """Read one inbound event with its raw payload and the error that stopped it, if any."""
-        return Response(EventDetailOutput(_event(pk)).data)
+        """Read one inbound event: its status, result and the error that stopped it, if any; the
+        raw body, headers and parsed payload only with the `admin` scope (else null)."""
+        raw = ADMIN in principal_scopes(request)
+        return Response(EventDetailOutput(_event(pk), context={"raw": raw}).data)
 
 
 class EventReplayApi(TenantApiView):
@@ -405,6 +447,7 @@ class EventReplayApi(TenantApiView):
     def post(self, request: Request, pk: int) -> Response:
         """Replay a failed or dead inbound event: it is processed again in the background (202)."""
         event = event_replay(event=_event(pk))
+        event.refresh_from_db(fields=["updated_at"])  # stamped by the database on the update
         return Response(EventOutput(event).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -491,6 +534,7 @@ urlpatterns = [
     path("connections/<int:pk>/", ConnectionDetailApi.as_view(), name="api-connection-detail"),
     path("sync-runs/", SyncRunListStartApi.as_view(), name="api-sync-runs"),
     path("sync-runs/<int:pk>/", SyncRunDetailApi.as_view(), name="api-sync-run-detail"),
+    path("sync-runs/<int:pk>/cancel/", SyncRunCancelApi.as_view(), name="api-sync-run-cancel"),
     path("events/", EventListApi.as_view(), name="api-events"),
     path("events/<int:pk>/", EventDetailApi.as_view(), name="api-event-detail"),
     path("events/<int:pk>/replay/", EventReplayApi.as_view(), name="api-event-replay"),

@@ -6,6 +6,7 @@ through the `credentials` / `webhook_secret` properties; no form, serializer or 
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Now
 from django.urls import reverse
 
 from core.crypto import dict_decrypt, dict_encrypt, secret_decrypt, secret_encrypt
@@ -165,6 +166,9 @@ class InboundEvent(models.Model):
     sync_run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Set by the database on insert and by a trigger on every update (the inbox moves status with
+    # queryset updates): what the API's `updated_since` filter reads.
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
@@ -173,7 +177,10 @@ class InboundEvent(models.Model):
                 fields=["connection", "topic", "external_id", "payload_hash"], name="connectors_event_unique"
             )
         ]
-        indexes = [models.Index(fields=["status", "received_at"], name="connectors_event_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="connectors_event_status_idx"),
+            models.Index(fields=["updated_at"], name="connectors_event_updated_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.topic} {self.external_id}"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("oauth/callback/", views.oauth_callback, name="connectors_oauth_callback"),
     path("runs/", views.sync_runs, name="connectors_runs"),
     path("runs/<int:run_id>/", views.sync_run_detail, name="connectors_run"),
+    path("runs/<int:run_id>/cancel/", views.sync_run_cancel_view, name="connectors_run_cancel"),
     path("events/", views.events, name="connectors_events"),
     path("events/<int:event_id>/", views.event_detail, name="connectors_event"),
     path("events/<int:event_id>/replay/", views.event_replay_view, name="connectors_event_replay"),

@@ -18,7 +18,7 @@ from connectors.files import file_ingest
 from connectors.forms import SOURCE_VENDOR_CHOICES, BackfillForm, ConnectionForm, UploadForm
 from connectors.inbox import event_replay
 from connectors.models import Connection, InboundEvent, SyncRun
-from connectors.sync import pollable, sync_run_start
+from connectors.sync import pollable, sync_run_cancel, sync_run_start
 from connectors.vendors import adapters
 from core.http.client import ConnectorError
 from tenants.models import Membership
@@ -233,7 +233,22 @@ def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     if run is None:
         raise Http404("No such sync run.")
     template = "connectors/_run_progress.html" if request.htmx else "connectors/run_detail.html"
-    return render(request, template, {"run": run})
+    can_cancel = not run.is_finished and request.membership_role != Membership.Role.TENANT_VIEWER
+    return render(request, template, {"run": run, "can_cancel": can_cancel})
+
+
+@require_POST
+def sync_run_cancel_view(request: HttpRequest, run_id: int) -> HttpResponse:
+    _editor(request)
+    run = selectors.sync_run_get(run_id=run_id)
+    if run is None:
+        raise Http404("No such sync run.")
+    if run.is_finished:
+        messages.info(request, f"Sync run #{run.pk} had already finished ({run.get_status_display().lower()}).")
+    else:
+        sync_run_cancel(run=run)
+        messages.success(request, f"Sync run #{run.pk} is cancelled: it stops before its next page.")
+    return redirect("connectors_run", run_id=run.pk)
 
 
 def events(request: HttpRequest) -> HttpResponse:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters
+from django.db.models import Q
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 
 from commerce.models import Payout, PayoutLine
 from core.api.errors import CreatedCursorPagination, StrictSerializer, found
+from core.api.filters import updated_since_filter
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
 from core.money import quantize
 from posting.models import JournalEntry, PostingBatch, PostingPolicy, Reconciliation
@@ -65,6 +67,7 @@ class JournalOutput(serializers.Serializer):
     batch = serializers.IntegerField(source="batch_id", allow_null=True)
     external_ref = serializers.CharField()
     created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField(help_text="Last change of the entry (its status, its ERP reference).")
 
     def get_total(self, entry) -> str:
         total = getattr(entry, "total", None)
@@ -82,10 +85,11 @@ class JournalFilter(django_filters.FilterSet):
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
     source_key = django_filters.CharFilter(field_name="source_key", lookup_expr="startswith", max_length=200)
+    updated_since = updated_since_filter()
 
     class Meta:
         model = JournalEntry
-        fields = ["status", "date_from", "date_to", "source_key"]
+        fields = ["status", "date_from", "date_to", "source_key", "updated_since"]
 
 
 JOURNAL_EXAMPLE = OpenApiExample(
@@ -102,6 +106,7 @@ JOURNAL_EXAMPLE = OpenApiExample(
         "batch": None,
         "external_ref": "JE-2026-0314-17",
         "created_at": "2026-03-14T15:30:04Z",
+        "updated_at": "2026-03-14T15:30:09Z",
     },
     response_only=True,
 )
@@ -292,6 +297,7 @@ class PayoutOutput(serializers.Serializer):
     matched_lines = serializers.SerializerMethodField()
     difference = serializers.SerializerMethodField(help_text="Sum over the lines not matched, in the payout currency.")
     checked_at = serializers.SerializerMethodField()
+    updated_at = serializers.DateTimeField(help_text="Last change of the payout as received (not its reconciliation).")
 
     def _reconciliation(self, payout) -> Reconciliation | None:
         return getattr(payout, "reconciliation", None)
@@ -350,10 +356,15 @@ class PayoutFilter(django_filters.FilterSet):
     arrival_from = django_filters.DateFilter(field_name="arrival_date", lookup_expr="gte")
     arrival_to = django_filters.DateFilter(field_name="arrival_date", lookup_expr="lte")
     gateway = django_filters.CharFilter(max_length=60)
+    updated_since = updated_since_filter(method="changed_since")
 
     class Meta:
         model = Payout
-        fields = ["status", "arrival_from", "arrival_to", "gateway"]
+        fields = ["status", "arrival_from", "arrival_to", "gateway", "updated_since"]
+
+    def changed_since(self, queryset, name, value):
+        """The payout itself changed, or its reconciliation was checked again."""
+        return queryset.filter(Q(updated_at__gte=value) | Q(reconciliation__checked_at__gte=value))
 
 
 class PayoutPagination(CreatedCursorPagination):
@@ -414,10 +425,11 @@ class ReconciliationOutput(serializers.Serializer):
 
 class ReconciliationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Reconciliation.Status.choices)
+    updated_since = updated_since_filter("checked_at")
 
     class Meta:
         model = Reconciliation
-        fields = ["status"]
+        fields = ["status", "updated_since"]
 
 
 class ReconciliationPagination(CreatedCursorPagination):

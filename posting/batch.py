@@ -29,6 +29,7 @@ from mappings.selectors import MappingVersion, account_resolver_cached, mapping_
 from posting import services
 from posting.builders import Draft, PostingRefused, RoleLine, build_order
 from posting.erp.tasks import erp_push_dispatch
+from posting.events import order_posted_emit
 from posting.journals import order_sources
 from posting.models import JournalEntry, JournalLine, PostingBatch, PostingPolicy
 from posting.periods import closed_through_for_posting, open_date_after
@@ -245,3 +246,4 @@ def _posted(written: list[tuple[_Fresh, JournalEntry]], outcomes: list) -> None:
             outcomes[item.due.index] = services._posted(entry=entry, draft=item.draft, obj=order, title=title)
         else:
             outcomes[item.due.index] = services.PostingOutcome(services.PostingStatus.POSTED, entry=entry)
+    order_posted_emit([entry for _item, entry in written])  # after commit, as the single path does

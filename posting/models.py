@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 from commerce.models import MONEY
 
@@ -119,10 +120,14 @@ class JournalEntry(models.Model):
     # The trace of the inbound event that posted it (empty for batches and manual posts): its push logs under it.
     trace_id = models.CharField(max_length=32, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the database on insert and by a trigger on every update (status, ERP reference), so a
+    # queryset `.update()` moves it too: what the API's `updated_since` filter reads.
+    updated_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["-date", "-pk"]
         verbose_name_plural = "journal entries"
+        indexes = [models.Index(fields=["updated_at"], name="posting_entry_updated_idx")]
 
     def __str__(self) -> str:
         return f"JE {self.pk} {self.source_key}"
@@ -175,6 +180,9 @@ class Reconciliation(models.Model):
     # Sum over the lines not matched (paid out less expected, or the whole line when nothing was).
     difference = models.DecimalField(**MONEY, default=0)
     checked_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["checked_at"], name="posting_recon_checked_idx")]
 
     def __str__(self) -> str:
         return f"Reconciliation of payout {self.payout_id}: {self.status}"

@@ -15,6 +15,7 @@ from core.money import quantize
 from mappings.models import PostingRole
 from posting.builders import Problem
 from posting.errors import problem_fields
+from posting.events import payout_reconciled_emit
 from posting.journals import order_entry
 from posting.models import JournalEntry, JournalLine, Reconciliation
 from posting.processors import processor_charge_key
@@ -263,6 +264,7 @@ def payout_reconcile(*, payout: Payout) -> Reconciliation:
     differences = [{key: row[name] for key, name in _DIFFERENCE_FIELDS} for row in rows if row["state"] == "unmatched"]
     status, matched = _status(rows)
     difference = quantize(sum((Decimal(row["difference"]) for row in rows), Decimal(0)), payout.currency)
+    previous = Reconciliation.objects.filter(payout=payout).values_list("status", flat=True).first()
     reconciliation, _ = Reconciliation.objects.update_or_create(
         payout=payout,
         defaults={
@@ -277,4 +279,6 @@ def payout_reconcile(*, payout: Payout) -> Reconciliation:
     if status == Reconciliation.Status.MATCHED:
         exception_resolve_for_object(obj=payout, reason="Payout reconciles.")
     _differences_raise(payout=payout, differences=differences)
+    if status != previous:  # the first check, or a re-check that changed the result
+        payout_reconciled_emit(reconciliation)
     return reconciliation

@@ -39,6 +39,7 @@ from posting.builders import (
     build_processor_charge,
 )
 from posting.errors import problem_fields
+from posting.events import order_posted_emit, refund_posted_emit
 from posting.journals import (
     cancellation_key,
     entry_create,
@@ -407,6 +408,8 @@ def journal_post_order(*, order: Order) -> PostingOutcome:
         retry_args={"order_id": order.pk},
         sources=order_sources(order),
     )
+    if outcome.status == PostingStatus.POSTED:
+        order_posted_emit([outcome.entry])
     return _spend_recorded(order, outcome)
 
 
@@ -461,7 +464,7 @@ def journal_post_refund(*, refund: Refund) -> PostingOutcome:
     document = order_document(order=order)
     earlier = [refund_document(refund=other) for other in refunds_before(refund=refund)]
     this = refund_document(refund=refund)
-    return draft_post(
+    outcome = draft_post(
         source_key=source_key,
         version_prefix=f"refund:{refund.pk}:v",
         date=local_date(refund.processed_at),
@@ -477,6 +480,9 @@ def journal_post_refund(*, refund: Refund) -> PostingOutcome:
         ],
         **retry,
     )
+    if outcome.status == PostingStatus.POSTED:
+        refund_posted_emit([outcome.entry])
+    return outcome
 
 
 def journal_post_cancellation(*, order: Order) -> PostingOutcome:

@@ -1,7 +1,8 @@
 """Outbound webhooks to partners: subscriptions, signed deliveries, retries (docs/webhooks.md).
 
 `webhook_event_emit` records one delivery per matching active subscription and dispatches the
-sending task on commit. Each attempt POSTs the JSON body with
+sending task on commit. The event types, with the payload version every envelope carries, are the
+registry in tenants/events.py (docs/events.md is generated from it). Each attempt POSTs the JSON body with
 `X-Tillbridge-Signature: t=<unix ts>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>`; failures are
 retried with exponential backoff and jitter up to WEBHOOKS_MAX_ATTEMPTS, every attempt logged.
 Target URLs are checked against SSRF when saved and again before every attempt."""
@@ -33,22 +34,10 @@ from core.http.netsafety import connect_failure_message, url_check
 from core.http.netsafety import resolve_host as _resolve
 from core.tasks import task_named
 from tenants.audit import audit_record
+from tenants.events import event_names, event_type_get
 from tenants.models import Partner, Tenant, User, WebhookDelivery, WebhookSubscription
 
-EVENTS = (
-    "exception.raised",
-    "exception.resolved",
-    "exception.alert",
-    "sync.failed",
-    "journal.pushed",
-    "promotion.deployment_changed",
-    "tenant.created",
-    "fulfilment.shipped",
-    "fulfilment.acknowledged",
-    "return.approved",
-    "return.received",
-    "return.refunded",
-)
+EVENTS = event_names()  # what a subscription may name: the registry (tenants/events.py)
 TIMEOUT_SECONDS = 10.0
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 6 * 3600
@@ -118,11 +107,13 @@ def _dispatch(delivery_id: int, *, countdown: float = 0) -> None:
 
 @transaction.atomic
 def webhook_event_emit(*, partner: Partner, event: str, payload: dict) -> list[WebhookDelivery]:
-    if event not in EVENTS:
+    event_type = event_type_get(event)
+    if event_type is None:
         raise ValidationError({"event": f"{event!r} is not a webhook event."})
     envelope = {
         "id": f"evt_{uuid.uuid4().hex}",
         "type": event,
+        "version": event_type.version,
         "created": int(time.time()),
         "partner": partner.slug,
         "data": payload,

@@ -127,6 +127,13 @@ def _emit(event: str, exception: TriageException) -> None:
     )
 
 
+def exception_raised_emit(exception: TriageException) -> None:
+    """Announce `exception.raised` for a group opened or reopened (a repeat of an open group only
+    raises the count); after commit, so an exception rolled back with its work is never announced.
+    Its one caller: exception_raise."""
+    _emit("exception.raised", exception)
+
+
 def _failure(
     *,
     kind: str,
@@ -204,7 +211,7 @@ def exception_raise(
     )
     _index_sync(exception, money=bool(money[0] or exception.money_at_risk))
     if happened:
-        _emit("exception.raised", exception)
+        exception_raised_emit(exception)
     _alerts_after_commit(exception, "new_group" if happened else "raised")
     log.info("triage.raised", kind=kind, cause=cause, exception_id=exception.pk, count=exception.count)
     return exception

@@ -64,6 +64,9 @@ class InventoryLevel(models.Model):
     source_updated_at = models.DateTimeField(null=True, blank=True)
     raw_event_id = models.BigIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When available-to-sell here last fell to the safety stock or below (`stock.low` was sent);
+    # cleared when it rises above again, so each fall is announced once.
+    low_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["sku", "location_id"]

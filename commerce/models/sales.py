@@ -57,6 +57,7 @@ class Order(SourceDocument):
 
     class Meta(SourceDocument.Meta):
         ordering = ["-placed_at", "-pk"]
+        indexes = [models.Index(fields=["updated_at"], name="commerce_order_updated_idx")]
 
     def __str__(self) -> str:
         return f"Order {self.external_id}"
@@ -230,6 +231,7 @@ class Refund(SourceDocument):
 
     class Meta(SourceDocument.Meta):
         ordering = ["processed_at", "pk"]
+        indexes = [models.Index(fields=["updated_at"], name="commerce_refund_updated_idx")]
 
     def __str__(self) -> str:
         return f"Refund {self.external_id}"
@@ -255,6 +257,7 @@ class Payout(SourceDocument):
 
     class Meta(SourceDocument.Meta):
         ordering = ["-arrival_date", "-pk"]
+        indexes = [models.Index(fields=["updated_at"], name="commerce_payout_updated_idx")]
 
     def __str__(self) -> str:
         return f"Payout {self.external_id}"

@@ -1,7 +1,9 @@
 import json
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
+from rest_framework import serializers
 
 from connectors.inbox import event_store
 from connectors.models import Connection, InboundEvent, SyncRun
@@ -92,11 +94,84 @@ def test_events_list_detail_and_replay(world, acme_api, django_capture_on_commit
     listing = acme_api.get("/api/v1/events/?status=dead").json()
     assert [(item["id"], item["topic"]) for item in listing["results"]] == [(event.pk, "orders/create")]
     detail = acme_api.get(f"/api/v1/events/{event.pk}/").json()
-    assert detail["payload"] == fixture("shopify", "orders_create.json")
+    assert (detail["status"], detail["last_error"], detail["result"]) == ("dead", "boom", {})
+    assert (detail["body"], detail["payload"], detail["headers"]) == (None, None, None)
     with django_capture_on_commit_callbacks(execute=False) as hooks:
         replay = acme_api.post(f"/api/v1/events/{event.pk}/replay/")
     assert (replay.status_code, replay.json()["status"]) == (202, "received")
     assert len(hooks) == 1
+
+
+def _dead_event(world):
+    with tenant_context(world.acme):
+        event, _ = event_store(
+            connection=ConnectionFactory(),
+            topic="orders/create",
+            external_id="5741329006917",
+            body=fixture_bytes("shopify", "orders_create.json"),
+            dispatch=False,
+        )
+        InboundEvent.objects.filter(pk=event.pk).update(status="dead", last_error="boom")
+    return event
+
+
+def test_event_raw_body_needs_the_admin_scope(world, make_key, api_client, throttle_reset):
+    event = _dead_event(world)
+    admin = api_client(world.host(world.acme), make_key(scopes=["read", "admin"], tenant=world.acme))
+    detail = admin.get(f"/api/v1/events/{event.pk}/").json()
+    assert detail["payload"] == fixture("shopify", "orders_create.json")
+    assert detail["body"] == fixture_bytes("shopify", "orders_create.json").decode()
+    reader = api_client(world.host(world.acme), make_key(scopes=["read", "write"], tenant=world.acme))
+    assert reader.get(f"/api/v1/events/{event.pk}/").json()["body"] is None
+
+
+def test_events_updated_since_sees_status_changes_written_by_queryset_update(world, acme_api):
+    _dead_event(world)
+    with tenant_context(world.acme):
+        second = event_store(
+            connection=Connection.objects.get(), topic="orders/create", external_id="2", body=b"{}", dispatch=False
+        )[0]
+        cut = timezone.now()
+        InboundEvent.objects.filter(pk=second.pk).update(status="dead")  # no save(): the trigger stamps it
+    listing = acme_api.get("/api/v1/events/", data={"updated_since": cut.isoformat()}).json()
+    assert [item["id"] for item in listing["results"]] == [second.pk]
+    assert acme_api.get("/api/v1/events/", data={"updated_since": "yesterday"}).status_code == 400
+
+
+def test_event_replay_honours_the_idempotency_key(world, acme_api, django_capture_on_commit_callbacks):
+    event = _dead_event(world)
+    with django_capture_on_commit_callbacks(execute=False) as hooks:
+        first = acme_api.post(f"/api/v1/events/{event.pk}/replay/", HTTP_IDEMPOTENCY_KEY="replay-1")
+        with tenant_context(world.acme):
+            stamped = InboundEvent.objects.get(pk=event.pk).updated_at  # the replay's own update
+            InboundEvent.objects.filter(pk=event.pk).update(status="dead")
+        again = acme_api.post(f"/api/v1/events/{event.pk}/replay/", HTTP_IDEMPOTENCY_KEY="replay-1")
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert first.json()["updated_at"] == serializers.DateTimeField().to_representation(stamped)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert len(hooks) == 1
+    with tenant_context(world.acme):
+        assert InboundEvent.objects.get(pk=event.pk).status == "dead"  # the repeat changed nothing
+
+
+def test_sync_run_cancel(world, acme_api, make_key, api_client):
+    with tenant_context(world.acme):
+        conn = ConnectionFactory()
+        running = SyncRun.objects.create(connection=conn, status=SyncRun.Status.RUNNING)
+        done = SyncRun.objects.create(connection=conn, status=SyncRun.Status.SUCCEEDED)
+    reader = api_client(world.host(world.acme), make_key(scopes=["read"], tenant=world.acme))
+    assert reader.post(f"/api/v1/sync-runs/{running.pk}/cancel/").status_code == 403
+    response = acme_api.post(f"/api/v1/sync-runs/{running.pk}/cancel/")
+    assert (response.status_code, response.json()["status"]) == (200, "cancelled")
+    assert response.json()["finished_at"] is not None
+    assert acme_api.post(f"/api/v1/sync-runs/{running.pk}/cancel/").json()["status"] == "cancelled"
+    finished = acme_api.post(f"/api/v1/sync-runs/{done.pk}/cancel/")
+    assert (finished.status_code, finished.json()["error"]["code"]) == (409, "sync_run_finished")
+    bluebird = api_client(world.host(world.bluebird), make_key(scopes=["read", "write"], tenant=world.bluebird))
+    assert bluebird.post(f"/api/v1/sync-runs/{running.pk}/cancel/").status_code == 404
+    with tenant_context(world.acme):
+        assert SyncRun.objects.get(pk=done.pk).status == "succeeded"
 
 
 def test_other_tenants_key_and_read_only_key(world, make_key, api_client, throttle_reset):

@@ -179,3 +179,32 @@ def test_another_tenants_connection_is_404(world, host_client):
         conn = ConnectionFactory()
     client = host_client(world.host(world.bluebird), world.bluebird_admin)
     assert client.get(f"/connections/{conn.pk}/").status_code == 404
+
+
+def test_cancel_button_cancels_a_running_sync_run(world, admin):
+    with tenant_context(world.acme):
+        run = SyncRun.objects.create(connection=ConnectionFactory(), status=SyncRun.Status.RUNNING)
+    page = admin.get(f"/connections/runs/{run.pk}/").content.decode()
+    assert f'action="/connections/runs/{run.pk}/cancel/"' in page and "data-confirm=" in page
+    assert admin.get(f"/connections/runs/{run.pk}/cancel/").status_code == 405
+    response = admin.post(f"/connections/runs/{run.pk}/cancel/")
+    assert (response.status_code, response["Location"]) == (302, f"/connections/runs/{run.pk}/")
+    with tenant_context(world.acme):
+        assert SyncRun.objects.get(pk=run.pk).status == SyncRun.Status.CANCELLED
+    assert 'data-testid="run-cancel"' not in admin.get(f"/connections/runs/{run.pk}/").content.decode()
+
+
+def test_cancel_is_refused_to_viewers_and_other_tenants(world, host_client):
+    viewer = tenant_services.user_create(
+        email="viewer@acme.test", password="correct-horse-battery", name="V", verified=True
+    )
+    tenant_services.membership_grant(user=viewer, tenant=world.acme, role=Membership.Role.TENANT_VIEWER)
+    with tenant_context(world.acme):
+        run = SyncRun.objects.create(connection=ConnectionFactory(), status=SyncRun.Status.QUEUED)
+    viewer_client = host_client(world.host(world.acme), viewer)
+    assert 'data-testid="run-cancel"' not in viewer_client.get(f"/connections/runs/{run.pk}/").content.decode()
+    assert viewer_client.post(f"/connections/runs/{run.pk}/cancel/").status_code == 403
+    other = host_client(world.host(world.bluebird), world.bluebird_admin)
+    assert other.post(f"/connections/runs/{run.pk}/cancel/").status_code == 404
+    with tenant_context(world.acme):
+        assert SyncRun.objects.get(pk=run.pk).status == SyncRun.Status.QUEUED

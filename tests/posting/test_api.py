@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from commerce.services import order_upsert
 from mappings.services import standard_chart_apply
-from posting.models import PostingPolicy
+from posting.models import JournalEntry, PostingPolicy
+from posting.reconciliation import payout_reconcile
 from posting.services import batch_close, journal_post_order, policy_update
 from tests.commerce.factories import shopify_order
 
@@ -221,3 +223,32 @@ def test_policy_change_in_the_portal_is_audited_as_the_person(world, host_client
     assert response.status_code == 302
     (event,) = AuditEvent.objects.filter(action="posting_policy.update")
     assert (event.actor_label, event.changes) == (world.acme_admin.email, {"discounts": ["gross", "net"]})
+
+
+def test_journals_updated_since_sees_a_status_change_written_by_queryset_update(world, acme_api):
+    entry = _post_order(world)
+    api = acme_api(scopes=["read"])
+    cut = timezone.now()
+    assert api.get("/api/v1/journals/", data={"updated_since": cut.isoformat()}).json()["results"] == []
+    with tenant_context(world.acme):
+        JournalEntry.objects.filter(pk=entry.pk).update(status=JournalEntry.Status.ACKED)  # as the ERP push does
+    [row] = api.get("/api/v1/journals/", data={"updated_since": cut.isoformat()}).json()["results"]
+    assert (row["id"], row["status"]) == (entry.pk, "acked")
+    assert row["updated_at"] >= cut.isoformat().replace("+00:00", "Z")
+
+
+def test_payouts_and_reconciliations_updated_since_see_a_recheck(world, acme_api):
+    payout = _reconciled_payout(world)
+    api = acme_api(scopes=["read"])
+    cut = timezone.now()
+    for path in ("/api/v1/payouts/", "/api/v1/reconciliations/"):
+        assert api.get(path, data={"updated_since": cut.isoformat()}).json()["results"] == []
+    with tenant_context(world.acme):
+        payout_reconcile(payout=payout)  # checked again: the payout's row did not change, its reconciliation did
+    assert [
+        row["id"] for row in api.get("/api/v1/payouts/", data={"updated_since": cut.isoformat()}).json()["results"]
+    ] == [payout.pk]
+    assert [
+        row["payout"]
+        for row in api.get("/api/v1/reconciliations/", data={"updated_since": cut.isoformat()}).json()["results"]
+    ] == [payout.pk]

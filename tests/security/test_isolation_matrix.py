@@ -186,7 +186,16 @@ def _build_victim(world) -> Victim:
 
 def _seed_tenant(victim: Victim) -> None:
 
-    from commerce.models import Fulfilment, InventoryLevel, InventoryLocation, Order, Payout, Return, RoutingRule
+    from commerce.models import (
+        Fulfilment,
+        InventoryLevel,
+        InventoryLocation,
+        Order,
+        Payout,
+        Refund,
+        Return,
+        RoutingRule,
+    )
     from connectors.models import Connection, InboundEvent, SyncRun
     from connectors.simulator import demo_traffic_ingest
     from mappings.models import Account, AccountRule, MappingSet
@@ -256,6 +265,7 @@ def _seed_tenant(victim: Victim) -> None:
         mapping_set = MappingSet.objects.order_by("pk").first()
         victim.ids.update(
             order=_first(Order),
+            refund=_first(Refund),
             entry=entry_id,
             batch=_first(PostingBatch),
             account=_first(Account),
@@ -363,6 +373,10 @@ PK_FIXTURES: dict[str, str] = {
     "api-connection-detail": "connection",
     "api-sku-map-refresh": "connection",
     "api-sync-run-detail": "run",
+    "api-sync-run-cancel": "run",
+    "api-order-detail": "order",
+    "api-order-trace": "order",
+    "api-refund-detail": "refund",
     "api-event-detail": "event",
     "api-event-replay": "event",
     "api-account-detail": "account",

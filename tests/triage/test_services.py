@@ -3,9 +3,11 @@ import datetime as dt
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from tests.tenants.webhook_sink import sink  # noqa: F401 - fixture
 from triage import services
 from triage.models import Exception as TriageException
 from triage.partner.models import TriageIndex
@@ -361,3 +363,31 @@ def test_auto_resolve_while_the_object_fails_again_keeps_the_new_count(django_db
             TriageIndex.objects.filter(tenant=world.acme).delete()
             TriageException.objects.all().delete()
             ContentType.objects.filter(app_label="isolation_probe").delete()
+
+
+def test_exception_raised_is_sent_once_per_new_group_after_commit(world, sink, django_capture_on_commit_callbacks):  # noqa: F811
+    with tenant_context(world.acme):
+        with django_capture_on_commit_callbacks(execute=True):
+            first = _raise(_probe("order"))
+            _raise(_probe("order"))  # the same group again: its count rises, nothing is sent
+        data = sink.received_once("exception.raised")
+    assert data == {
+        "tenant": "acme",
+        "exception": {
+            "id": first.pk,
+            "kind": "mapping",
+            "cause": "unmapped",
+            "severity": "normal",
+            "status": "open",
+            "title": first.title,
+            "count": 1,
+            "sla_due": first.sla_due.isoformat(),
+        },
+    }
+
+
+def test_exception_raised_is_not_sent_for_a_raise_rolled_back(world, sink):  # noqa: F811
+    with tenant_context(world.acme), pytest.raises(RuntimeError), transaction.atomic():
+        _raise(_probe("order"))
+        raise RuntimeError("the work failed")
+    assert sink.count("exception.raised") == 0

@@ -1,0 +1,295 @@
+"""Tenant API of the canonical sale: orders (with lines, discounts, tax lines, shipping, payments and
+fulfilments) and refunds, read-only, cursor-paginated, with `updated_since` for incremental syncs.
+Thin views over commerce.selectors."""
+
+from __future__ import annotations
+
+import django_filters
+from django.urls import path
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from commerce.fulfilment_api import FulfilmentOutput
+from commerce.models import CollectedBy, Funding, Order, Refund
+from commerce.selectors import orders_list, refunds_list
+from core.api.errors import found
+from core.api.filters import UtcIsoDateTimeFilter, updated_since_filter
+from core.api.views import READ_ERRORS, TenantApiView
+
+MONEY = {"max_digits": 18, "decimal_places": 4}
+
+
+class OrderLineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    external_id = serializers.CharField()
+    sku = serializers.CharField()
+    title = serializers.CharField()
+    product_category = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(**MONEY)
+    gross = serializers.DecimalField(**MONEY)
+    discount_total = serializers.DecimalField(**MONEY)
+    net = serializers.DecimalField(**MONEY)
+
+
+class DiscountOutput(serializers.Serializer):
+    position = serializers.IntegerField()
+    order_line = serializers.IntegerField(source="order_line_id", allow_null=True, help_text="Null: order-level.")
+    code = serializers.CharField()
+    promotion_id = serializers.CharField()
+    funding = serializers.ChoiceField(choices=Funding.choices)
+    amount = serializers.DecimalField(**MONEY)
+
+
+class TaxLineOutput(serializers.Serializer):
+    position = serializers.IntegerField()
+    order_line = serializers.IntegerField(source="order_line_id", allow_null=True)
+    shipping_line = serializers.IntegerField(source="shipping_line_id", allow_null=True)
+    jurisdiction = serializers.CharField()
+    rate = serializers.DecimalField(max_digits=9, decimal_places=6)
+    amount = serializers.DecimalField(**MONEY)
+    collected_by = serializers.ChoiceField(choices=CollectedBy.choices)
+
+
+class ShippingLineOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    external_id = serializers.CharField()
+    code = serializers.CharField()
+    title = serializers.CharField()
+    amount = serializers.DecimalField(**MONEY)
+
+
+class PaymentOutput(serializers.Serializer):
+    position = serializers.IntegerField()
+    external_id = serializers.CharField()
+    gateway = serializers.CharField()
+    method = serializers.CharField()
+    amount = serializers.DecimalField(**MONEY)
+    fee = serializers.DecimalField(**MONEY)
+    is_gift_card = serializers.BooleanField()
+
+
+class _SourceDocumentOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    source = serializers.CharField(help_text="The vendor it came from (shopify, square, …).")
+    source_connection = serializers.IntegerField(source="source_connection_id", allow_null=True)
+    external_id = serializers.CharField()
+    source_version = serializers.IntegerField(help_text="The vendor's version; older versions are ignored.")
+    raw_event = serializers.IntegerField(source="raw_event_id", allow_null=True, help_text="The inbound event.")
+    currency = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class OrderOutput(_SourceDocumentOutput):
+    channel = serializers.CharField()
+    store = serializers.CharField()
+    placed_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+    fulfilled_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    customer_ref = serializers.CharField()
+    taxes_included = serializers.BooleanField()
+    presentment_currency = serializers.CharField()
+    vendor_total = serializers.DecimalField(**MONEY, allow_null=True, help_text="The total the vendor stated.")
+    ship_country = serializers.CharField()
+    ship_region = serializers.CharField()
+    lines = OrderLineOutput(many=True, source="lines.all")
+    discounts = DiscountOutput(many=True, source="discounts.all")
+    tax_lines = TaxLineOutput(many=True, source="tax_lines.all")
+    shipping_lines = ShippingLineOutput(many=True, source="shipping_lines.all")
+    payments = PaymentOutput(many=True, source="payments.all")
+    fulfilments = FulfilmentOutput(many=True, source="fulfilments.all")
+    refunds = serializers.SerializerMethodField(help_text="Ids of the order's refunds (GET /refunds/<id>/).")
+
+    def get_refunds(self, order: Order) -> list[int]:
+        return [refund.pk for refund in order.refunds.all()]
+
+
+class RefundLineOutput(serializers.Serializer):
+    order_line = serializers.IntegerField(source="order_line_id")
+    quantity = serializers.IntegerField()
+    restock = serializers.BooleanField()
+
+
+class RefundOutput(_SourceDocumentOutput):
+    order = serializers.IntegerField(source="order_id")
+    order_external_id = serializers.CharField(source="order.external_id")
+    processed_at = serializers.DateTimeField()
+    shipping = serializers.DecimalField(**MONEY, help_text="Shipping refunded.")
+    gateway = serializers.CharField()
+    is_gift_card = serializers.BooleanField()
+    amount = serializers.DecimalField(**MONEY, allow_null=True, help_text="The amount the vendor stated.")
+    reason = serializers.CharField()
+    lines = RefundLineOutput(many=True, source="lines.all")
+
+
+class OrderFilter(django_filters.FilterSet):
+    updated_since = updated_since_filter()
+    placed_from = UtcIsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_to = UtcIsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    external_id = django_filters.CharFilter(max_length=120)
+    source_connection = django_filters.NumberFilter(field_name="source_connection_id")
+    channel = django_filters.CharFilter(max_length=60)
+
+    class Meta:
+        model = Order
+        fields = ["updated_since", "placed_from", "placed_to", "external_id", "source_connection", "channel"]
+
+
+class RefundFilter(django_filters.FilterSet):
+    updated_since = updated_since_filter()
+    order = django_filters.NumberFilter(field_name="order_id")
+    external_id = django_filters.CharFilter(max_length=120)
+
+    class Meta:
+        model = Refund
+        fields = ["updated_since", "order", "external_id"]
+
+
+ORDER_EXAMPLE_VALUE = {
+    "id": 381,
+    "source": "shopify",
+    "source_connection": 4,
+    "external_id": "5551234567890",
+    "source_version": 1710430204000,
+    "raw_event": 9120,
+    "currency": "EUR",
+    "created_at": "2026-03-14T15:30:04Z",
+    "updated_at": "2026-03-14T15:30:04Z",
+    "channel": "online_store",
+    "store": "",
+    "placed_at": "2026-03-14T15:29:58Z",
+    "paid_at": "2026-03-14T15:29:58Z",
+    "fulfilled_at": None,
+    "cancelled_at": None,
+    "customer_ref": "cust_8812",
+    "taxes_included": True,
+    "presentment_currency": "EUR",
+    "vendor_total": "119.0000",
+    "ship_country": "DE",
+    "ship_region": "BE",
+    "lines": [
+        {
+            "id": 911,
+            "position": 0,
+            "external_id": "13371",
+            "sku": "MUG-BLUE",
+            "title": "Blue mug",
+            "product_category": "kitchen",
+            "quantity": 2,
+            "unit_price": "59.5000",
+            "gross": "119.0000",
+            "discount_total": "0.0000",
+            "net": "119.0000",
+        }
+    ],
+    "discounts": [],
+    "tax_lines": [
+        {
+            "position": 0,
+            "order_line": 911,
+            "shipping_line": None,
+            "jurisdiction": "DE",
+            "rate": "0.190000",
+            "amount": "19.0000",
+            "collected_by": "merchant",
+        }
+    ],
+    "shipping_lines": [],
+    "payments": [
+        {
+            "position": 0,
+            "external_id": "7001",
+            "gateway": "shopify_payments",
+            "method": "card",
+            "amount": "119.0000",
+            "fee": "2.0900",
+            "is_gift_card": False,
+        }
+    ],
+    "fulfilments": [],
+    "refunds": [],
+}
+ORDER_EXAMPLE = OpenApiExample("Paid order", value=ORDER_EXAMPLE_VALUE, response_only=True)
+
+
+class OrderListApi(TenantApiView):
+    serializer_class = OrderOutput
+    filterset_class = OrderFilter
+    schema_model = Order
+
+    def rows(self):
+        return orders_list()
+
+    @extend_schema(
+        operation_id="orders_list",
+        summary="List orders with their lines, taxes, discounts, payments and fulfilments",
+        description="Every order as stored from its channel, newest first (cursor pages), each with its lines, "
+        "discounts, tax lines, shipping lines, payments, fulfilments and refund ids. `updated_since` returns only "
+        "orders changed since a moment (a new version from the channel); with the cursor a client keeps an "
+        "incremental copy. Money is a decimal string in the order's currency.",
+        responses={200: OrderOutput(many=True), **READ_ERRORS},
+        examples=[ORDER_EXAMPLE],
+    )
+    def get(self, request: Request) -> Response:
+        return self.page_of(OrderOutput)
+
+
+class OrderDetailApi(TenantApiView):
+    serializer_class = OrderOutput
+
+    @extend_schema(
+        operation_id="orders_retrieve",
+        summary="Read one order",
+        description="One order with its lines, discounts, tax lines, shipping lines, payments, fulfilments and "
+        "refund ids. Its journey (events, journal entries, ERP pushes, payout, exceptions) is at `trace/`.",
+        responses={200: OrderOutput, **READ_ERRORS},
+        examples=[ORDER_EXAMPLE],
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(OrderOutput(found(orders_list().filter(pk=pk).first(), "No such order.")).data)
+
+
+class RefundListApi(TenantApiView):
+    serializer_class = RefundOutput
+    filterset_class = RefundFilter
+    schema_model = Refund
+
+    def rows(self):
+        return refunds_list()
+
+    @extend_schema(
+        operation_id="refunds_list",
+        summary="List refunds",
+        description="Every refund as stored from its channel, newest first (cursor pages), with its lines (the "
+        "order lines refunded, restocked or not). Filters: `updated_since`, `order`, `external_id`.",
+        responses={200: RefundOutput(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return self.page_of(RefundOutput)
+
+
+class RefundDetailApi(TenantApiView):
+    serializer_class = RefundOutput
+
+    @extend_schema(
+        operation_id="refunds_retrieve",
+        summary="Read one refund",
+        description="One refund with its lines, its order and the amounts the channel stated.",
+        responses={200: RefundOutput, **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(RefundOutput(found(refunds_list().filter(pk=pk).first(), "No such refund.")).data)
+
+
+urlpatterns = [
+    path("orders/", OrderListApi.as_view(), name="api-orders"),
+    path("orders/<int:pk>/", OrderDetailApi.as_view(), name="api-order-detail"),
+    path("refunds/", RefundListApi.as_view(), name="api-refunds"),
+    path("refunds/<int:pk>/", RefundDetailApi.as_view(), name="api-refund-detail"),
+]
