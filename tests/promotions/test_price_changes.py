@@ -44,7 +44,7 @@ def _shown(sku: str) -> list[tuple[str, D]]:
 
 def test_a_scheduled_change_goes_live_at_its_time_in_the_tenants_zone(world, channels, monkeypatch):
     with tenant_context(world.acme):
-        world.acme.timezone = "Europe/Berlin"
+        monkeypatch.setattr(world.acme, "timezone", "Europe/Berlin")  # the world is shared: restored after
         shop, _, _ = sales_channels()
         price_list = _published(world, [shop], {"TEE-RED-M": "20.00"})
         # 09:00 on 1 March 2031 in Berlin (CET, UTC+1) is 08:00 UTC.
