@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 
 from core.fairness import FairTask
@@ -25,15 +27,27 @@ def price_list_send_task(deployment_id: int) -> dict[str, str]:
     return {"deployment": str(deployment_id), "state": deployment.state if deployment else "gone"}
 
 
-@periodic_job("promotions.expire_due")
+def expire_next_due(now: dt.datetime) -> dt.datetime | None:
+    """When the first live (or published, paused) promotion's window ends."""
+    return lifecycle.promotions_next_end()
+
+
+@periodic_job("promotions.expire_due", next_due=expire_next_due)
 def promotions_expire_due() -> int:
-    """Once a minute per tenant: promotions whose window has ended become expired."""
+    """When due (tenants/due.py): promotions whose window has ended become expired."""
     tenant_only("promotions.expire_due")
     return lifecycle.promotions_expire_due()
 
 
-@periodic_job("promotions.stock_guard")
+def stock_guard_next_due(now: dt.datetime) -> dt.datetime | None:
+    """At every beat while a promotion with a stock threshold is live or being published: stock
+    moves without a write of the tenant's own (reservations, polled levels)."""
+    return now if stock_guard.promotions_guarded_exist() else None
+
+
+@periodic_job("promotions.stock_guard", next_due=stock_guard_next_due)
 def promotions_stock_guard() -> int:
-    """Once a minute per tenant: pause promotions on channels whose stock fell below the threshold."""
+    """At every beat while guarded promotions are live: pause promotions on channels whose stock
+    fell below the threshold."""
     tenant_only("promotions.stock_guard")
     return len(stock_guard.promotions_stock_guard()["paused"])

@@ -17,8 +17,10 @@ from django.core.validators import validate_email
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from core.periodic import earliest
 from core.tasks import task_named
 from tenants.audit import audit_record
+from tenants.due import tenant_due_bump
 from tenants.models import Membership, Partner, Tenant, User
 from tenants.webhooks import tenant_event_emit
 from triage.causes import cause_fix_class, cause_severity
@@ -186,6 +188,7 @@ def exception_raise(
     exception, happened = group_record(failure=failure, object_type=object_type, plan=tenant.plan, now=now)
     if happened:
         _activity(exception, happened, detail={"title": title})
+        tenant_due_bump()  # a new or reopened group has an SLA to watch (triage.sla_mark)
     occurrence_record(
         exception=exception,
         failure=failure,
@@ -471,6 +474,15 @@ def exceptions_bulk(
 
 
 @transaction.atomic
+def exceptions_sla_next_at() -> dt.datetime | None:
+    """When `exceptions_sla_mark` next has work: a snooze ending or an open SLA passing."""
+    row = TriageException.objects.filter(status__in=OPEN_STATUSES).aggregate(
+        woken=models.Min("snoozed_until", filter=models.Q(status=Status.SNOOZED)),
+        breach=models.Min("sla_due", filter=models.Q(sla_breached_at__isnull=True)),
+    )
+    return earliest(row["woken"], row["breach"])
+
+
 def exceptions_sla_mark(*, now: dt.datetime | None = None) -> int:
     """Stamp open exceptions whose SLA has passed (once each) and wake snoozed ones that are due."""
     now = now or timezone.now()
