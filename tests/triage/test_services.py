@@ -343,3 +343,18 @@ def test_auto_resolve_while_the_object_fails_again_keeps_the_new_count(django_db
             TriageIndex.objects.filter(tenant=world.acme).delete()
             TriageException.objects.all().delete()
             ContentType.objects.filter(app_label="isolation_probe").delete()
+
+
+def test_a_new_exception_marks_the_tenant_due_and_its_sla_is_when_the_job_is_next_due(world):
+    from tenants.models import TenantDue
+
+    TenantDue.objects.filter(tenant=world.acme).update(due_at=None, all_due=False)
+    with tenant_context(world.acme):
+        assert services.exceptions_sla_next_at() is None
+        exception = _raise()
+        assert services.exceptions_sla_next_at() == exception.sla_due
+        services.exception_snooze(exception=exception, until=timezone.now() + dt.timedelta(minutes=5))
+        exception.refresh_from_db()
+        assert services.exceptions_sla_next_at() == min(exception.sla_due, exception.snoozed_until)
+    due = TenantDue.objects.get(tenant=world.acme)
+    assert (due.all_due, due.due_at <= timezone.now()) == (True, True)
