@@ -48,7 +48,7 @@ screenshots: services browser
 
 bench: migrate
 	$(PY) bench/provisioning.py
-	@for b in bench/inbox.py bench/posting.py bench/erp_push.py bench/ingest.py bench/inventory.py bench/fairness.py; do if [ -f $$b ]; then $(PY) $$b; fi; done
+	@for b in bench/inbox.py bench/posting.py bench/erp_push.py bench/ingest.py bench/inventory.py bench/fairness.py bench/idle.py; do if [ -f $$b ]; then $(PY) $$b; fi; done
 
 stop-services:
 	@$(PY) -m portal.localservices stop

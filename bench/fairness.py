@@ -14,7 +14,8 @@ connection, starts gunicorn and a Celery worker on it, then:
 Run with FAIR_QUEUES_ENABLED=false to see the same storm on Celery's plain FIFO queue.
 Goal: B's p95 during A's storm <= 1.5 x B's p95 alone.
 Usage: .venv/bin/python bench/fairness.py [N] [--samples S] [--keep]
-The bench uses Redis databases BENCH_REDIS_DB and BENCH_REDIS_DB+1 (default 10 and 11).
+The bench uses Redis databases BENCH_REDIS_DB and BENCH_REDIS_DB+1 (default 10 and 11) and the scratch
+database BENCH_DB_NAME (default tillbridge_bench_fairness; name it after your branch when several run).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     run_started = time.perf_counter()
 
-    url = scratch_database_url("tillbridge_bench_fairness")
+    url = scratch_database_url(os.environ.get("BENCH_DB_NAME", "tillbridge_bench_fairness"))
     recreate_database(url)
     env = {
         **os.environ,

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from commerce.models import ChannelLocation, ChannelStock, StockChange, StockSync
@@ -376,6 +376,12 @@ def inventory_push_retry(channel_connection_id: int) -> None:
     report = inventory_push_channel(channel_connection_id=channel_connection_id)
     if report.errors:
         raise ChannelPushFailed(report.errors[channel_connection_id])
+
+
+def inventory_stale_pending_at() -> dt.datetime | None:
+    """When the oldest waiting change counts as stale for `inventory_push_stale_pending` (None: none waits)."""
+    oldest = StockChange.objects.aggregate(at=Min("changed_at"))["at"]
+    return oldest + dt.timedelta(seconds=2 * _debounce_seconds() + 1) if oldest is not None else None
 
 
 def inventory_push_stale_pending() -> int:

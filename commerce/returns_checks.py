@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from commerce.models import Return
 from commerce.returns import return_policy_get, return_refunds_match
-from core.periodic import periodic_job
+from core.periodic import earliest, periodic_job
 from triage.models import Kind, Severity
 from triage.retry import RetryAction, retry_action
 from triage.services import exception_raise, exception_resolve_for_object
@@ -66,7 +66,32 @@ def _raise(ret: Return, cause: str) -> None:
     )
 
 
-@periodic_job("commerce.returns_mismatch_check")
+def returns_check_next_due(now: dt.datetime) -> dt.datetime | None:
+    """When the first return's mismatch becomes due to raise (or to raise again a day after it was
+    flagged). A mismatch that clears does so by a write (a refund, a status), which marks the tenant."""
+    rows = list(
+        Return.objects.filter(Q(status__in=NOT_BACK) | Q(status__in=BACK_NOT_REFUNDED, received_at__isnull=False))
+        .annotate(first_refund=Min("refunds__processed_at"))
+        .values_list("status", "received_at", "first_refund", "mismatch_flagged_at")
+    )
+    if not rows:
+        return None
+    policy = return_policy_get()
+    refund_wait = dt.timedelta(days=policy.refund_unreceived_days)
+    receipt_wait = dt.timedelta(days=policy.received_unrefunded_days)
+    times = []
+    for status, received_at, first_refund, flagged_at in rows:
+        if status in NOT_BACK and first_refund is not None:
+            at = first_refund + refund_wait
+        elif status in BACK_NOT_REFUNDED and first_refund is None:
+            at = received_at + receipt_wait
+        else:
+            continue
+        times.append(max(at, flagged_at + RAISE_AGAIN_AFTER) if flagged_at is not None else at)
+    return earliest(*times)
+
+
+@periodic_job("commerce.returns_mismatch_check", next_due=returns_check_next_due)
 def returns_mismatch_check(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Raise each mismatched return (once a day while it lasts); resolve those that cleared."""
     now = now or timezone.now()

@@ -56,6 +56,7 @@ from core.http.client import ConnectorError
 from core.tasks import task_named
 from posting import services as posting
 from posting.reconciliation import payout_reconcile
+from tenants.due import tenant_due_bump
 from tenants.selectors import tenant_current_suspended
 from tenants.usage import usage_count
 from triage.retry import RetryAction
@@ -135,6 +136,7 @@ def event_store(
             )
             if source == InboundEvent.Source.WEBHOOK:
                 usage_count(metric="webhook_events")
+            tenant_due_bump()  # the tenant's periodic jobs (the sweep) watch the new event
     except IntegrityError:
         # A concurrent copy won the race: that one is the event.
         return InboundEvent.objects.get(**lookup), False
@@ -471,6 +473,7 @@ def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool, s
         event.status = InboundEvent.Status.FAILED
         event.next_attempt_at = timezone.now() + dt.timedelta(seconds=_retry_delay(event.attempts))
     event.save(update_fields=["status", "last_error", "next_attempt_at", "attempts"])
+    tenant_due_bump()  # the sweep retries it (or the tenant's exception SLA starts)
     transaction.on_commit(partial(metrics.event_finished, **_metric_labels(event), status=event.status))
     log.warning(
         "connectors.event_failed",

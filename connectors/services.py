@@ -19,6 +19,7 @@ from core.crypto import token_rotate
 from core.http import netsafety
 from core.http.client import ConnectorError
 from tenants.audit import audit_diff, audit_record_in_tenant, audit_secret_changes
+from tenants.due import tenant_due_bump
 from tenants.models import User
 
 SOURCE_VENDORS = {
@@ -115,6 +116,7 @@ def connection_create(
     # Vendors that sign with a secret we choose (WooCommerce) get a generated one unless given.
     connection.webhook_secret = webhook_secret if webhook_secret is not None else secrets.token_urlsafe(32)
     connection.save()
+    tenant_due_bump()  # its syncs, token refreshes and meter follow the connection
     changes = audit_diff(
         {},
         {
@@ -168,6 +170,7 @@ def connection_update(
     connection.config = config
     connection.sync_interval_minutes = interval
     connection.save(update_fields=["name", "config", "sync_interval_minutes", "updated_at"])
+    tenant_due_bump()  # its syncs, token refreshes and meter follow the connection
     changes = audit_diff(before, _connection_state(connection))
     if audit and changes:
         audit_record_in_tenant(
@@ -216,6 +219,7 @@ def connection_credentials_set(
         connection.refresh_token_expires_at = refresh_token_expires_at
         fields.append("refresh_token_expires_at")
     connection.save(update_fields=fields)
+    tenant_due_bump()  # its syncs, token refreshes and meter follow the connection
     if audit and changes:
         audit_record_in_tenant(
             actor=actor,
@@ -251,6 +255,7 @@ def connection_delete(*, connection: Connection, actor: User | None = None, acto
     try:
         with transaction.atomic():
             Connection.objects.filter(pk=connection.pk).delete()
+            tenant_due_bump()  # the meter counts one fewer
     except ProtectedError as error:
         raise ValidationError(
             {"connection": ["Journals or promotions were sent through this connection: pause it instead."]},
@@ -292,6 +297,7 @@ def connection_status_set(
             connection.last_message = message[:500]
             fields.append("last_message")
     connection.save(update_fields=fields)
+    tenant_due_bump()  # its syncs, token refreshes and meter follow the connection
     return connection
 
 

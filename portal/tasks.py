@@ -1,22 +1,20 @@
-"""Platform tasks: worker heartbeat and the per-minute fan-out of tenant periodic jobs."""
+"""Platform tasks: worker heartbeat and the per-minute fan-out of tenant periodic jobs to the
+tenants with something due."""
 
 from __future__ import annotations
 
 import time
 
 import redis
-import structlog
 from celery import current_app, shared_task
 from django.conf import settings
 from django.db import connection
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from core.fairness import fair_reclaim as reclaim
 from core.fairness import fair_run_next, pump_send
-from core.periodic import periodic_jobs
+from tenants.due import DueVisit, tenant_periodic_visit, tenants_due_claim
 from tenants.selectors import active_tenants, tenant_current_suspended
-
-log = structlog.get_logger(__name__)
 
 
 def redis_client() -> redis.Redis:
@@ -31,32 +29,29 @@ def heartbeat() -> float:
 
 
 @shared_task(name="portal.tenants_fan_out")
-def tenants_fan_out() -> int:
-    """Send one `tenant_periodic_run` per active tenant, each in that tenant's schema."""
-    count = 0
-    for tenant in active_tenants().only("schema_name", "status"):
-        with tenant_context(tenant):
-            tenant_periodic_run.delay()
-        count += 1
-    return count
+def tenants_fan_out(*, every_tenant: bool = False) -> int:
+    """Send one `tenant_periodic_run` to each active tenant with a job due (tenants/due.py), in that
+    tenant's schema. `every_tenant` sends one to every active tenant with every job, as before the
+    due-time index (bench/idle.py compares the two)."""
+    if every_tenant:
+        visits = [DueVisit(tenant.schema_name, None, None) for tenant in active_tenants().only("schema_name")]
+    else:
+        visits = tenants_due_claim()
+    for visit in visits:
+        with schema_context(visit.schema_name):
+            tenant_periodic_run.apply_async(kwargs={"jobs": visit.jobs, "version": visit.version})
+    return len(visits)
 
 
 @shared_task(name="portal.tenant_periodic_run")
-def tenant_periodic_run() -> dict[str, str]:
-    """Run every registered periodic job in the schema this task was sent from."""
+def tenant_periodic_run(jobs: list[str] | None = None, version: int | None = None) -> dict[str, str]:
+    """Run the due periodic jobs (every job: None) in the schema this task was sent from and record
+    when the tenant is next due."""
     if connection.schema_name == get_public_schema_name():
         raise RuntimeError("tenant_periodic_run must be sent from a tenant schema, not public.")
     if tenant_current_suspended():  # suspended after the fan-out: no sweeps, syncs or pushes
         return {}
-    results: dict[str, str] = {}
-    for name, job in periodic_jobs().items():
-        try:
-            job()
-            results[name] = "ok"
-        except Exception as exc:  # one failing job must not stop the others; the error is logged
-            log.exception("periodic_job_failed", job=name, schema=connection.schema_name)
-            results[name] = f"error: {exc}"
-    return results
+    return tenant_periodic_visit(jobs=jobs, version=version)
 
 
 @shared_task(name="portal.fair_pump", acks_late=False)

@@ -354,6 +354,11 @@ def batch_close(*, batch: PostingBatch) -> JournalEntry | None:
     return entry
 
 
+def batches_open_window_end() -> dt.datetime | None:
+    """When the first open batch's window ends (None: no batch is open)."""
+    return PostingBatch.objects.filter(status=PostingBatch.Status.OPEN).aggregate(at=models.Min("window_end"))["at"]
+
+
 def batches_close_due(*, now: dt.datetime) -> list[JournalEntry]:
     """Close every open batch whose window has ended (the periodic job's one call). A batch that
     cannot close is raised into the inbox and the others still close; it is tried again next run."""

@@ -11,9 +11,14 @@ from posting import services as posting_services
 from posting.erp.tasks import erp_push_dispatch
 
 
-@periodic_job("posting.batches_close_due")
+def batches_next_due(now: dt.datetime) -> dt.datetime | None:
+    """When the first open batch's window ends (a batch opens as an entry joins it)."""
+    return posting_services.batches_open_window_end()
+
+
+@periodic_job("posting.batches_close_due", next_due=batches_next_due)
 def batches_close_due() -> int:
-    """Once a minute per tenant: close every batch whose window (tenant zone, cut-off hour) has
+    """When due (tenants/due.py): close every batch whose window (tenant zone, cut-off hour) has
     ended and queue the push of its summary entry."""
     tenant_only("posting.batches_close_due")
     entries = posting_services.batches_close_due(now=dt.datetime.now(dt.UTC))

@@ -29,6 +29,24 @@ DRIFT_CAUSE = "offer_drift"
 D = ChannelDeployment.State
 
 
+def drift_next_due(now: dt.datetime) -> dt.datetime | None:
+    """When the least recently checked live offer is next due a read-back; None without live offers."""
+    checked = (
+        ChannelDeployment.objects.filter(
+            state=D.ACKNOWLEDGED,
+            promotion__status__in=(Promotion.Status.LIVE, Promotion.Status.PARTIALLY_LIVE),
+            promotion__published_version=F("version"),
+        )
+        .exclude(external_id="")
+        .order_by(F("offer_checked_at").asc(nulls_first=True))
+        .values_list("offer_checked_at", flat=True)[:1]
+    )
+    if not checked:
+        return None
+    last = checked[0]
+    return now if last is None else last + dt.timedelta(minutes=settings.PROMOTIONS_DRIFT_CHECK_MINUTES)
+
+
 def deployments_due_for_drift_check(*, now: dt.datetime, limit: int) -> list[ChannelDeployment]:
     """Acknowledged deployments of the published version of live promotions not read back within
     PROMOTIONS_DRIFT_CHECK_MINUTES, least recently checked first."""

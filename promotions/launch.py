@@ -172,6 +172,12 @@ def _wave_send(promotion: Promotion, later: list[int], following: list[ChannelDe
     return "sent"
 
 
+def launches_next_due(now: dt.datetime) -> dt.datetime | None:
+    """While a staged launch runs, at every beat (its next wave waits on acknowledgements, a hold
+    and stock); None when none runs."""
+    return now if Promotion.objects.filter(launch_state=L.RUNNING, published_version__isnull=False).exists() else None
+
+
 def promotions_launch_advance(*, now: dt.datetime | None = None) -> dict[str, int]:
     """The periodic job: advance every running staged launch. {promotion key: outcome}."""
     running = Promotion.objects.filter(launch_state=L.RUNNING, published_version__isnull=False).order_by("pk")

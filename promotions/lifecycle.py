@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from connectors.models import Connection
@@ -334,6 +335,11 @@ def promotion_expire(*, promotion: Promotion, now: dt.datetime | None = None) ->
     promotion.save(update_fields=["status", "updated_at"])
     _audit(promotion, "expire", actor=None, actor_label="system", changes={"version": version.number})
     return True
+
+
+def promotions_next_end() -> dt.datetime | None:
+    """When the first promotion that `promotions_expire_due` would expire ends (None: none will)."""
+    return Promotion.objects.filter(status__in=LIVE_STATUSES).aggregate(at=Min("published_version__ends_at"))["at"]
 
 
 def promotions_expire_due(*, now: dt.datetime | None = None) -> int:

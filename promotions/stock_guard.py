@@ -80,6 +80,13 @@ def _pause_short(promotion: Promotion, short: dict[int, list[str]]) -> list[Chan
     return done
 
 
+def promotions_guarded_exist() -> bool:
+    """Whether a promotion with a stock threshold is live, partially live or being published."""
+    return Promotion.objects.filter(
+        status__in=(S.LIVE, S.PARTIALLY_LIVE, S.PUBLISHED), published_version__stock_threshold__isnull=False
+    ).exists()
+
+
 def promotions_stock_guard() -> dict[str, list]:
     """Pause each live promotion on exactly the channels where a promoted SKU's available-to-sell
     fell below the version's stock threshold, and raise an inventory exception saying why; resume

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 
 from core.fairness import FairTask
@@ -32,37 +34,54 @@ def budget_pause_task(promotion_id: int) -> dict[str, str]:
     return {"promotion": str(promotion_id), "paused": str(len(paused))}
 
 
-@periodic_job("promotions.expire_due")
+def expire_next_due(now: dt.datetime) -> dt.datetime | None:
+    """When the first live (or published, paused) promotion's window ends."""
+    return lifecycle.promotions_next_end()
+
+
+@periodic_job("promotions.expire_due", next_due=expire_next_due)
 def promotions_expire_due() -> int:
-    """Once a minute per tenant: promotions whose window has ended become expired."""
+    """When due (tenants/due.py): promotions whose window has ended become expired."""
     tenant_only("promotions.expire_due")
     return lifecycle.promotions_expire_due()
 
 
-@periodic_job("promotions.stock_guard")
+def stock_guard_next_due(now: dt.datetime) -> dt.datetime | None:
+    """At every beat while a promotion with a stock threshold is live or being published: stock
+    moves without a write of the tenant's own (reservations, polled levels)."""
+    return now if stock_guard.promotions_guarded_exist() else None
+
+
+@periodic_job("promotions.stock_guard", next_due=stock_guard_next_due)
 def promotions_stock_guard() -> int:
-    """Once a minute per tenant: pause promotions on channels whose stock fell below the threshold."""
+    """At every beat while guarded promotions are live: pause promotions on channels whose stock
+    fell below the threshold."""
     tenant_only("promotions.stock_guard")
     return len(stock_guard.promotions_stock_guard()["paused"])
 
 
-@periodic_job("promotions.price_lists_publish_due")
+def price_lists_next_due(now: dt.datetime) -> dt.datetime | None:
+    """When the first scheduled price list version starts."""
+    return price_changes.price_list_next_start()
+
+
+@periodic_job("promotions.price_lists_publish_due", next_due=price_lists_next_due)
 def price_lists_publish_due() -> int:
-    """Once a minute per tenant: publish the scheduled price list versions whose start has come."""
+    """When due (tenants/due.py): publish the scheduled price list versions whose start has come."""
     tenant_only("promotions.price_lists_publish_due")
     return price_changes.price_lists_publish_due()
 
 
-@periodic_job("promotions.launch_advance")
+@periodic_job("promotions.launch_advance", next_due=launch.launches_next_due)
 def promotions_launch_advance() -> int:
-    """Once a minute per tenant: send the next wave of staged launches whose hold has passed."""
+    """At every beat while a staged launch runs: send the next wave whose hold has passed."""
     tenant_only("promotions.launch_advance")
     return sum(outcome == "sent" for outcome in launch.promotions_launch_advance().values())
 
 
-@periodic_job("promotions.offers_drift_check")
+@periodic_job("promotions.offers_drift_check", next_due=drift.drift_next_due)
 def promotions_offers_drift_check() -> dict[str, int]:
-    """Once a minute per tenant: read back a few live offers not checked within
+    """When due (tenants/due.py): read back a few live offers not checked within
     PROMOTIONS_DRIFT_CHECK_MINUTES and raise an exception for any that left the approved version."""
     tenant_only("promotions.offers_drift_check")
     return drift.offers_drift_check()

@@ -17,6 +17,7 @@ from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
+from tenants.due import tenant_due_bump
 from tenants.models import Domain, Partner, Tenant
 from tenants.selectors import membership_role_for_area
 
@@ -32,6 +33,7 @@ INVITATION_PREFIX = "/accounts/invitations/"
 # stay on the console.
 TENANT_API_ON_PARTNER = re.compile(r"^/api/v1/tenants/(?P<slug>[-a-zA-Z0-9_]+)/(?P<rest>.+)$")
 PARTNER_TENANT_ENDPOINTS = frozenset({"suspend/", "resume/"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class DomainRoutingMiddleware(TenantMainMiddleware):
@@ -124,3 +126,24 @@ class MembershipMiddleware:
                 )
             return render(request, "portal/suspended.html", status=403)
         return None
+
+
+class TenantDueMiddleware:
+    """A write through the portal or the API (an unsafe method answered below 400 on a tenant) may
+    give the tenant periodic work: a promotion's window, a snooze, a routing rule, a policy. It marks
+    the tenant due at the next beat (tenants/due.py), one statement that changes nothing while the
+    tenant is already marked. Webhooks mark their tenant when they store the event."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.method not in SAFE_METHODS
+            and response.status_code < 400
+            and not request.path.startswith(OPEN_PREFIXES)
+            and connection.schema_name != get_public_schema_name()
+        ):
+            tenant_due_bump()
+        return response

@@ -490,3 +490,21 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.subscription_id} ({self.status})"
+
+
+class TenantDue(models.Model):
+    """When a tenant next has periodic work (DESIGN.md §3): the per-minute beat reads only the rows
+    due now, so an idle tenant costs nothing. Written only by tenants/due.py."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="due")
+    due_at = models.DateTimeField(null=True, blank=True, help_text="Null: nothing due until a write marks it.")
+    all_due = models.BooleanField(default=True, help_text="Marked by a write: every job runs at the next visit.")
+    # Raised by every mark; a visit records its next due times only if no mark came meanwhile.
+    version = models.BigIntegerField(default=0)
+    jobs = models.JSONField(default=dict, help_text="Job name → next due (epoch seconds, null: nothing pending).")
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"], name="tenant_due_at", condition=Q(due_at__isnull=False))]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} due {self.due_at}"

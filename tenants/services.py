@@ -19,6 +19,7 @@ from core.uploads import image_reencode, image_stored_name_is_generated
 from tenants import lifecycle, provisioning, webhooks
 from tenants.audit import audit_record
 from tenants.domains import DomainRefused, partner_domain_validate, tenant_domain_validate
+from tenants.due import tenant_due_bump
 from tenants.models import Domain, DomainVerification, Membership, Partner, Tenant, User
 from tenants.validators import validate_hex_colour
 
@@ -252,6 +253,7 @@ def tenant_create(
                 raise DomainRefused("unverified_custom_domain", f"{verification.domain} is no longer verified.")
             Domain.objects.create(domain=host, tenant=tenant, is_primary=True, verification=verification)
             provisioning.schema_provision(schema_name=tenant.schema_name, snapshot=snapshot)
+            tenant_due_bump(schema_name=tenant.schema_name)  # its first visit records when it is next due
             audit_record(
                 actor=actor,
                 action="tenant.create",
@@ -289,6 +291,7 @@ def tenant_status_set(*, tenant: Tenant, status: str, actor: User | None, actor_
             actor_label=actor_label,
         )
         if status == Tenant.Status.ACTIVE:
+            tenant_due_bump(schema_name=tenant.schema_name)  # what its suspension held back is due
             lifecycle.tenant_resume_schedule(tenant=tenant)
     return tenant
 

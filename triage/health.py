@@ -32,7 +32,7 @@ import redis
 import structlog
 from django.conf import settings
 from django.db import connection, models
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_redis import get_redis_connection
 
@@ -204,19 +204,30 @@ def _alert(breach: _Breach, exception: TriageException, tenant: Tenant) -> int:
     return sent
 
 
+def _tenant_rules(tenant) -> QuerySet[AlertRule]:
+    return AlertRule.objects.filter(
+        Q(tenant=tenant) | Q(tenant__isnull=True),
+        partner_id=tenant.partner_id,
+        active=True,
+        trigger__in=TENANT_HEALTH_TRIGGERS,
+    )
+
+
+def flow_health_next_due(now: dt.datetime) -> dt.datetime | None:
+    """The check watches for what does not happen (silence, a backlog ageing): while a flow-health
+    rule applies to the tenant, or one of its breaches is open, it is due at every beat; otherwise
+    only a new rule (a write that marks the tenant) gives it work."""
+    if _tenant_rules(connection.tenant).exists() or _open_health_occurrences():
+        return now
+    return None
+
+
 def flow_health_check(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Measure the current tenant's flow against its active flow-health rules: raise and alert
     each new breach once, resolve what cleared. Returns the alerts sent and subjects resolved."""
     tenant = connection.tenant
     now = now or timezone.now()
-    rules = list(
-        AlertRule.objects.filter(
-            Q(tenant=tenant) | Q(tenant__isnull=True),
-            partner_id=tenant.partner_id,
-            active=True,
-            trigger__in=TENANT_HEALTH_TRIGGERS,
-        ).order_by("pk")
-    )
+    rules = list(_tenant_rules(tenant).order_by("pk"))
     open_now = _open_health_occurrences()
     if not rules and not open_now:
         return {"alerts": 0, "resolved": 0}

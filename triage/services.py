@@ -16,7 +16,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from core.periodic import earliest
 from core.tasks import task_named
+from tenants.due import tenant_due_bump
 from tenants.models import Membership, Tenant, User
 from tenants.webhooks import tenant_event_emit
 from triage.causes import cause_fix_class, cause_severity
@@ -198,6 +200,7 @@ def exception_raise(
     exception, happened = group_record(failure=failure, object_type=object_type, plan=tenant.plan, now=now)
     if happened:
         _activity(exception, happened, detail={"title": title})
+        tenant_due_bump()  # a new or reopened group has an SLA to watch (triage.sla_mark)
     money = money_at_risk_of(obj)
     occurrence_record(
         exception=exception,
@@ -520,6 +523,15 @@ def exceptions_bulk(
 
 
 @transaction.atomic
+def exceptions_sla_next_at() -> dt.datetime | None:
+    """When `exceptions_sla_mark` next has work: a snooze ending or an open SLA passing."""
+    row = TriageException.objects.filter(status__in=OPEN_STATUSES).aggregate(
+        woken=models.Min("snoozed_until", filter=models.Q(status=Status.SNOOZED)),
+        breach=models.Min("sla_due", filter=models.Q(sla_breached_at__isnull=True)),
+    )
+    return earliest(row["woken"], row["breach"])
+
+
 def exceptions_sla_mark(*, now: dt.datetime | None = None) -> int:
     """Stamp open exceptions whose SLA has passed (once each) and wake snoozed ones that are due."""
     now = now or timezone.now()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 
 from core.periodic import periodic_job
@@ -27,13 +29,18 @@ def alerts_evaluate_task(exception_id: int, trigger: str) -> int:
     return alerts.alerts_evaluate(exception_id=exception_id, trigger=trigger)
 
 
-@periodic_job("triage.sla_mark")
+def sla_next_due(now: dt.datetime) -> dt.datetime | None:
+    """When the first open exception's SLA passes or the first snooze ends."""
+    return services.exceptions_sla_next_at()
+
+
+@periodic_job("triage.sla_mark", next_due=sla_next_due)
 def sla_mark() -> int:
-    """Once a minute per tenant (portal beat fan-out): stamp SLA breaches, wake snoozed exceptions."""
+    """When due (tenants/due.py): stamp SLA breaches, wake snoozed exceptions."""
     return services.exceptions_sla_mark()
 
 
-@periodic_job("triage.flow_health")
+@periodic_job("triage.flow_health", next_due=health.flow_health_next_due)
 def flow_health() -> dict[str, int]:
-    """Once a minute per tenant: the flow-health alert rules (backlog, latency, ERP, silence)."""
+    """At every beat while flow-health rules apply to the tenant (backlog, latency, ERP, silence)."""
     return health.flow_health_check()

@@ -107,6 +107,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
     "tenants.middleware.MembershipMiddleware",
+    "tenants.middleware.TenantDueMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

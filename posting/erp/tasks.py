@@ -5,15 +5,19 @@ dispatched per entry so one slow ERP call never holds up the rest."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import structlog
 from celery import shared_task
 from django.db import transaction
+from django.db.models import Min
 
 from core.context import trace_bind
 from core.fairness import FairTask
 from core.periodic import periodic_job
 from core.tasks import tenant_only
 from posting.erp import services
+from posting.erp.models import ErpPush
 from posting.models import JournalEntry
 
 log = structlog.get_logger(__name__)
@@ -35,9 +39,17 @@ def erp_push_journal(entry_id: int, force: bool = False) -> dict[str, str]:
     }
 
 
-@periodic_job("posting.erp_push_due")
+def erp_push_next_due(now: dt.datetime) -> dt.datetime | None:
+    """At the next beat while an entry is due; when a push in flight would count as interrupted."""
+    if services.entries_due().exists():
+        return now
+    pushing = ErpPush.objects.filter(status=ErpPush.Status.PUSHING).aggregate(at=Min("updated_at"))["at"]
+    return pushing + services.STALE_PUSHING if pushing is not None else None
+
+
+@periodic_job("posting.erp_push_due", next_due=erp_push_next_due)
 def erp_push_due() -> int:
-    """Once a minute per tenant: send a push task for every entry due (services.entries_due)."""
+    """When due (tenants/due.py): send a push task for every entry due (services.entries_due)."""
     tenant_only("posting.erp_push_due")
     ids = list(services.entries_due().values_list("pk", flat=True)[:500])
     for entry_id in ids:

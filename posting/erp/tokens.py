@@ -16,10 +16,11 @@ import datetime as dt
 import structlog
 from django.core.cache import cache
 from django.db import connection as db
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from connectors.models import Connection
-from core.periodic import periodic_job
+from core.periodic import earliest, periodic_job
 from posting.erp import connections
 from posting.erp.base import ErpError, ErrorKind
 from posting.erp.oauth import OAuth2Adapter
@@ -35,6 +36,14 @@ ATTEMPT_EVERY_SECONDS = 3600
 
 def oauth_vendors() -> list[str]:
     return [vendor for vendor, adapter in ADAPTERS.items() if issubclass(adapter, OAuth2Adapter)]
+
+
+def _candidates() -> QuerySet[Connection]:
+    return Connection.objects.filter(
+        direction=Connection.Direction.ERP,
+        vendor__in=oauth_vendors(),
+        status__in=(Connection.Status.ACTIVE, Connection.Status.PAUSED),
+    ).order_by("pk")
 
 
 def _attempt_allowed(connection: Connection) -> bool:
@@ -75,12 +84,7 @@ def erp_tokens_keepalive(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     horizon = now + KEEPALIVE_MARGIN
     refreshed = 0
-    candidates = Connection.objects.filter(
-        direction=Connection.Direction.ERP,
-        vendor__in=oauth_vendors(),
-        status__in=(Connection.Status.ACTIVE, Connection.Status.PAUSED),
-    ).order_by("pk")
-    for connection in candidates:
+    for connection in _candidates():
         lapses = connection.refresh_token_expires_at
         if lapses is not None and lapses > horizon:
             continue
@@ -117,6 +121,17 @@ def erp_tokens_keepalive(*, now: dt.datetime | None = None) -> int:
     return refreshed
 
 
-@periodic_job("posting.erp_tokens_keepalive")
+def erp_tokens_next_due(now: dt.datetime) -> dt.datetime | None:
+    """When the first grant `erp_tokens_keepalive` renews enters its margin (at once if its lapse
+    is unknown)."""
+    times = [
+        now if connection.refresh_token_expires_at is None else connection.refresh_token_expires_at - KEEPALIVE_MARGIN
+        for connection in _candidates()
+        if connection.credentials.get("refresh_token")
+    ]
+    return earliest(*times)
+
+
+@periodic_job("posting.erp_tokens_keepalive", next_due=erp_tokens_next_due)
 def erp_tokens_keepalive_job() -> int:
     return erp_tokens_keepalive()

@@ -88,3 +88,22 @@ def test_vendor_traps_post_balanced_journals_and_flag_what_does_not_add_up(world
         if name == "orders_create_marketplace_tax.json":
             assert not entry.lines.filter(role="tax_payable").exists()
             assert sum(line.credit for line in entry.lines.filter(role="marketplace_tax_collected")) == D("13.7700")
+
+
+def test_the_inbox_is_next_due_when_an_event_would_be_swept_or_retried(world):
+    from connectors.jobs import inbox_next_due
+
+    now = timezone.now()
+    with tenant_context(world.acme):
+        assert inbox_next_due(now) is None
+        conn = ConnectionFactory()
+        received, _ = event_store(connection=conn, topic="orders/create", external_id="1", body=b"{}", dispatch=False)
+        failed, _ = event_store(connection=conn, topic="orders/create", external_id="2", body=b"{}", dispatch=False)
+        retry_at = now + dt.timedelta(seconds=30)
+        InboundEvent.objects.filter(pk=failed.pk).update(status="failed", next_attempt_at=retry_at)
+        received.refresh_from_db()
+        assert inbox_next_due(now) == min(received.received_at + inbox.SWEEP_AFTER, retry_at)
+        InboundEvent.objects.filter(pk=received.pk).update(status="processed")
+        assert inbox_next_due(now) == retry_at
+        InboundEvent.objects.filter(pk=failed.pk).update(status="held")
+        assert inbox_next_due(now) == now  # held events of an active tenant: released at once

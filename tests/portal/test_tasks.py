@@ -8,6 +8,8 @@ from django_tenants.utils import tenant_context
 from core.periodic import periodic_job, periodic_jobs
 from portal import tasks
 from tenants import services
+from tenants.due import tenant_due_bump
+from tenants.models import Tenant
 from tests.worker_tasks import schema_probe
 
 
@@ -68,13 +70,39 @@ def test_healthz_is_503_without_a_worker_heartbeat(world, host_client, settings)
     }
 
 
-def test_fan_out_sends_one_run_per_active_tenant_in_its_schema(world, monkeypatch):
-    sent = []
-    monkeypatch.setattr(tasks.tenant_periodic_run, "delay", lambda: sent.append(connection.schema_name))
-    services.tenant_status_set(tenant=world.bluebird, status="suspended", actor=None)
+def _record_sends(monkeypatch) -> list[tuple[str, dict]]:
+    sent: list[tuple[str, dict]] = []
+    monkeypatch.setattr(
+        tasks.tenant_periodic_run, "apply_async", lambda *, kwargs: sent.append((connection.schema_name, kwargs))
+    )
+    return sent
+
+
+def test_fan_out_sends_one_run_per_active_tenant_due_in_its_schema(world, monkeypatch):
+    sent = _record_sends(monkeypatch)
+    for tenant in (world.acme, world.bluebird, world.cedar):
+        tenant_due_bump(schema_name=tenant.schema_name)
+    services.tenant_status_set(tenant=Tenant.objects.get(pk=world.bluebird.pk), status="suspended", actor=None)
     count = tasks.tenants_fan_out()
-    assert "t_bluebird" not in sent
-    assert {"t_acme", "t_cedar"} <= set(sent)
+    schemas = [schema for schema, _ in sent]
+    assert "t_bluebird" not in schemas
+    assert {"t_acme", "t_cedar"} <= set(schemas)
+    assert count == len(sent)
+    assert {schema: kwargs["jobs"] for schema, kwargs in sent if schema in ("t_acme", "t_cedar")} == {
+        "t_acme": None,
+        "t_cedar": None,
+    }
+
+
+def test_fan_out_every_tenant_sends_every_active_tenant_every_job(world, monkeypatch):
+    sent = _record_sends(monkeypatch)
+    services.tenant_status_set(tenant=Tenant.objects.get(pk=world.bluebird.pk), status="suspended", actor=None)
+    tasks.tenants_fan_out()  # claims whatever is due
+    sent.clear()
+    count = tasks.tenants_fan_out(every_tenant=True)
+    assert {"t_acme", "t_cedar"} <= {schema for schema, _ in sent}
+    assert "t_bluebird" not in {schema for schema, _ in sent}
+    assert {kwargs["jobs"] for _, kwargs in sent} == {None}
     assert count == len(sent)
 
 

@@ -147,6 +147,12 @@ def test_webhooks_of_a_suspended_tenant_are_held_then_processed_in_order_on_resu
         assert JournalEntry.objects.count() == 3
         db.set_schema_to_public()
 
+    def pushed() -> bool:  # the fixture deletes the tenant: nothing of its may still be running
+        with blocker.unblock(), tenant_context(tenant):
+            return ErpPush.objects.filter(status=ErpPush.Status.ACKED).count() == 3
+
+    _wait(pushed)
+
 
 def _suspend(tenant: Tenant) -> None:
     tenant_services.tenant_status_set(tenant=Tenant.objects.get(pk=tenant.pk), status="suspended", actor=None)

@@ -391,3 +391,18 @@ def test_exception_raised_is_not_sent_for_a_raise_rolled_back(world, sink):  # n
         _raise(_probe("order"))
         raise RuntimeError("the work failed")
     assert sink.count("exception.raised") == 0
+
+
+def test_a_new_exception_marks_the_tenant_due_and_its_sla_is_when_the_job_is_next_due(world):
+    from tenants.models import TenantDue
+
+    TenantDue.objects.filter(tenant=world.acme).update(due_at=None, all_due=False)
+    with tenant_context(world.acme):
+        assert services.exceptions_sla_next_at() is None
+        exception = _raise()
+        assert services.exceptions_sla_next_at() == exception.sla_due
+        services.exception_snooze(exception=exception, until=timezone.now() + dt.timedelta(minutes=5))
+        exception.refresh_from_db()
+        assert services.exceptions_sla_next_at() == min(exception.sla_due, exception.snoozed_until)
+    due = TenantDue.objects.get(tenant=world.acme)
+    assert (due.all_due, due.due_at <= timezone.now()) == (True, True)
