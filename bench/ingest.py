@@ -73,6 +73,9 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def branch_slug() -> str:
+    """The checkout's git branch (BENCH_BRANCH when set, e.g. for an exported copy of a commit)."""
+    if os.environ.get("BENCH_BRANCH"):
+        return re.sub(r"[^a-z0-9]+", "_", os.environ["BENCH_BRANCH"].lower()).strip("_")
     try:
         branch = subprocess.run(
             ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
