@@ -129,7 +129,7 @@ def stack_start(*, env: dict[str, str], port: int, log_dir: Path, stack_options:
 
     defaults = vars(Command().create_parser("manage.py", "run_stack").parse_args([]))
     commands = stack_commands(
-        python=sys.executable, port=port, workers=defaults["workers"], state_dir=log_dir, **stack_options
+        python=sys.executable, port=port, state_dir=log_dir, **{"workers": defaults["workers"], **stack_options}
     )
     processes = {}
     for name, command in commands.items():
