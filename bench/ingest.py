@@ -144,6 +144,21 @@ def nice_of(pid: int) -> int:
     return int(stat.rsplit(")", 1)[1].split()[16])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its living descendants, in seconds."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # exited meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pending.extend(int(child) for child in children)
+    return total
+
+
 def stack_stop(processes: dict[str, subprocess.Popen]) -> None:
     for process in processes.values():
         if process.poll() is None:
@@ -341,7 +356,9 @@ def scenario_create(schema_hint: str):
     return tenant, connection
 
 
-def report(args, run: Run, raw: RawWrite, nices: dict[str, int], commands: dict[str, str]) -> None:
+def report(
+    args, run: Run, raw: RawWrite, nices: dict[str, int], commands: dict[str, str], cpu: dict[str, float]
+) -> None:
     acks = run.acks.latency
     healthz = run.healthz.within(run.first_sent, run.drained)
     during_sending = run.healthz.within(run.first_sent, run.last_sent)
@@ -357,8 +374,10 @@ def report(args, run: Run, raw: RawWrite, nices: dict[str, int], commands: dict[
         f"\ningest benchmark: {args.orders} orders ({FIXTURE.relative_to(ROOT)} renumbered), open loop "
         f"{args.rate:g} webhooks/s, /healthz {args.healthz_rate:g}/s, {os.cpu_count()} CPUs"
     )
+    print("  process          nice  CPU s during the run (ms per order)  command")
     for name, command in commands.items():
-        print(f"  {name:<16} nice {nices.get(name, '?'):>3}  {command}")
+        per_order = cpu[name] * 1000 / max(run.posted, 1)
+        print(f"  {name:<16} {nices[name]:>4}  {cpu[name]:7.1f} ({per_order:6.1f})                   {command}")
     rows = [
         ("webhook ack p50 / p99", f"{percentile(acks, 50):.1f} / {percentile(acks, 99):.1f} ms", "", ""),
         ("  statuses", str(run.acks.statuses), "", ""),
@@ -469,6 +488,7 @@ def main() -> None:
         processes = stack_start(env=env, port=port, log_dir=log_dir, stack_options=stack_options)
         wait_ready(base=base, host=host, worker_log=log_dir / "worker.log", processes=processes)
         nices = {name: nice_of(process.pid) for name, process in processes.items()}
+        cpu = {name: -cpu_seconds(process.pid) for name, process in processes.items()}
         commands = {
             name: " ".join(Path(arg).name if arg == sys.executable else arg for arg in process.args)
             for name, process in processes.items()
@@ -494,9 +514,10 @@ def main() -> None:
             hook = f"{base}/hooks/shopify/{connection.pk}/"
             print(f"stack logs: {log_dir}")
             run = asyncio.run(load(args, base=base, host=host, hook=hook, bodies=bodies, counts=counts))
+            cpu = {name: cpu[name] + cpu_seconds(process.pid) for name, process in processes.items()}
             stack_stop(processes)
             raw = raw_write(conn, schema, before)
-        report(args, run, raw, nices, commands)
+        report(args, run, raw, nices, commands, cpu)
     finally:
         stack_stop(processes)
         connections.close_all()
