@@ -200,6 +200,7 @@ async def open_loop(rate: float, stop: asyncio.Event, send, limit: int | None = 
 class Run:
     acks: Samples
     healthz: Samples
+    rest: Samples  # /healthz before the first webhook, the stack idle
     first_sent: float
     last_sent: float
     drained: float
@@ -215,7 +216,7 @@ async def load(args, *, base: str, host: str, hook: str, bodies: list[bytes], co
 
     from connectors.simulator import shopify_signature
 
-    acks, healthz, stop, never = Samples(), Samples(), asyncio.Event(), asyncio.Event()
+    acks, healthz, rest, stop, never = Samples(), Samples(), Samples(), asyncio.Event(), asyncio.Event()
     headers = {"Host": host, "Content-Type": "application/json", "X-Shopify-Topic": "orders/create"}
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
     signatures = [shopify_signature(body, SECRET) for body in bodies]
@@ -233,6 +234,11 @@ async def load(args, *, base: str, host: str, hook: str, bodies: list[bytes], co
         async def probe(_index: int) -> None:
             await request(client, healthz, "GET", f"{base}/healthz", headers={"Host": host})
 
+        async def probe_at_rest(_index: int) -> None:
+            await request(client, rest, "GET", f"{base}/healthz", headers={"Host": host})
+
+        rest_samples = max(1, round(args.healthz_rate * args.rest_seconds))
+        await open_loop(args.healthz_rate, never, probe_at_rest, limit=rest_samples)  # the stack idle
         sampler = asyncio.create_task(open_loop(args.healthz_rate, stop, probe))
         first_sent = time.monotonic()
         sender = asyncio.create_task(open_loop(args.rate, never, webhook, limit=len(bodies)))
@@ -249,7 +255,7 @@ async def load(args, *, base: str, host: str, hook: str, bodies: list[bytes], co
         last_sent = max(acks.started)
         stop.set()
         await sampler
-    return Run(acks, healthz, first_sent, last_sent, drained, posted, processed)
+    return Run(acks, healthz, rest, first_sent, last_sent, drained, posted, processed)
 
 
 def table_marks(cursor, schema: str) -> dict[str, tuple[int, int | None]]:
@@ -362,6 +368,7 @@ def report(
     acks = run.acks.latency
     healthz = run.healthz.within(run.first_sent, run.drained)
     during_sending = run.healthz.within(run.first_sent, run.last_sent)
+    rest = run.rest.latency
     ratio = percentile(acks, 99) / percentile(healthz, 99)
     seconds = run.drained - run.first_sent
     e2e = run.posted / seconds
@@ -394,6 +401,7 @@ def report(
             "",
         ),
         ("  statuses", str(run.healthz.statuses), "", ""),
+        ("/healthz p50 / p99 at rest", f"{percentile(rest, 50):.1f} / {percentile(rest, 99):.1f} ms", "", ""),
         (
             "ack p99 / healthz p99",
             f"{ratio:.2f}x",
@@ -441,6 +449,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--orders", type=int, default=500)
     parser.add_argument("--rate", type=float, default=20, help="webhooks sent per second (open loop)")
     parser.add_argument("--healthz-rate", type=float, default=10, help="/healthz requests per second")
+    parser.add_argument("--rest-seconds", type=float, default=5, help="/healthz sampled this long before the load")
     parser.add_argument("--timeout", type=float, default=600, help="give up waiting for journals after this")
     parser.add_argument(
         "--stack-option",
