@@ -28,6 +28,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -464,6 +465,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    # `timeout` and Ctrl-C stop the bench through its `finally`: the stack stopped, the scratch DB dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     stack_options = {name: int(value) for name, value in (option.split("=", 1) for option in args.stack_option)}
     own = urlparse(os.environ.get("DATABASE_URL", "")).path.strip("/") or "tillbridge"
     url = scratch_database_url(f"{own}_bench_ingest_{branch_slug()}")
