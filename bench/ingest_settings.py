@@ -1,4 +1,4 @@
-"""Settings for bench/ingest.py's gunicorn: the test settings plus a hello-world baseline view."""
+"""Settings for bench/fairness.py's gunicorn: the test settings plus a hello-world baseline view."""
 
 from portal.settings.test import *  # noqa: F403
 

@@ -345,7 +345,10 @@ def event_process(*, event_id: int) -> InboundEvent | None:
 def _event_process(event_id: int) -> InboundEvent | None:
     prefetched = _event_prefetch(event_id)
     with transaction.atomic():
-        event = InboundEvent.objects.select_for_update().select_related("connection").filter(pk=event_id).first()
+        # Only the event row: a lock on its connection would hold every webhook of that connection
+        # (its event's foreign-key check at commit) until this transaction ends (issue 17).
+        events = InboundEvent.objects.select_for_update(of=("self",)).select_related("connection")
+        event = events.filter(pk=event_id).first()
         if event is None or event.status in _FINISHED:
             return event
         trace_bind(event.trace_id)  # every log line of this task, and the journals it posts, carry it

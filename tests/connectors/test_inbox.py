@@ -5,6 +5,7 @@ from decimal import Decimal as D
 import httpx
 import respx
 from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -372,3 +373,18 @@ def test_a_failed_read_before_the_transaction_fails_the_event_like_a_normalise_e
         processed = event_process(event_id=event.pk)
         assert (processed.status, processed.attempts) == ("dead", 1)
         assert processed.last_error == "Order 5741329006917: transactions.json did not return a list."
+
+
+def test_processing_locks_the_event_row_not_its_connection(world):
+    """A worker's lock on the connection row made every webhook of that connection wait at commit
+    (the new event's foreign-key check) until the worker's transaction ended."""
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        conn = ConnectionFactory()
+        event = _store(conn, "orders/create", fixture_bytes("shopify", "orders_create.json"))
+        with CaptureQueriesContext(db) as queries:
+            assert event_process(event_id=event.pk).status == "processed"
+    locking = [query["sql"] for query in queries.captured_queries if "FOR UPDATE" in query["sql"]]
+    event_locks = [sql for sql in locking if 'FROM "connectors_inboundevent"' in sql]
+    assert event_locks
+    assert all(sql.rstrip().endswith('FOR UPDATE OF "connectors_inboundevent"') for sql in event_locks)

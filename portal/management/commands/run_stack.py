@@ -14,12 +14,44 @@ from django.core.management.base import BaseCommand
 
 from portal.demo.seed import DEMO_PASSWORD, demo_logins
 
-CELERY_WORKER_FLAGS = ("--without-gossip", "--without-mingle")
+CELERY_WORKER_FLAGS = ("--without-gossip", "--without-mingle", "--prefetch-multiplier=1")
+# The web answers webhooks and /healthz within a vendor's timeout however long the backlog is: the
+# worker, the backfill worker and beat run at a lower CPU priority (nice 10: about a tenth of the
+# web's share when both want a core), so a draining backlog takes the CPU the web leaves idle and
+# never the web's (issue 17). In production the same split is the service manager's (docs/operations.md).
+BACKGROUND_NICE = 10
+WEB_THREADS = 4  # gthread: each web process serves this many requests at once (DB waits overlap)
 
 
-def stack_commands(*, python: str, port: int, workers: int, state_dir: Path) -> dict[str, list[str]]:
-    """The command line of each process of the stack, by name."""
+def cores() -> int:
+    """The cores this process may run on (the affinity mask where there is one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def niced(command: list[str], nice: int) -> list[str]:
+    """`command` started at niceness `nice` (`nice -n`, so the priority shows in `ps` and the command line)."""
+    return ["nice", "-n", str(nice), *command] if nice else command
+
+
+def stack_commands(
+    *,
+    python: str,
+    port: int,
+    workers: int,
+    state_dir: Path,
+    threads: int = WEB_THREADS,
+    concurrency: int | None = None,
+    background_nice: int = BACKGROUND_NICE,
+) -> dict[str, list[str]]:
+    """The command line of each process of the stack, by name: the web at normal priority with
+    `workers` processes of `threads` threads; the Celery worker (one process per core unless
+    `concurrency` says otherwise, one task prefetched at a time), the backfill worker and beat at
+    niceness `background_nice`."""
     celery = [python, "-m", "celery", "-A", "portal"]
+    concurrency = concurrency or cores()
     return {
         "web": [
             python,
@@ -30,24 +62,37 @@ def stack_commands(*, python: str, port: int, workers: int, state_dir: Path) -> 
             f"0.0.0.0:{port}",
             "--workers",
             str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
             "--access-logfile",
             "-",
             "--timeout",
             "60",
         ],
-        "worker": [*celery, "worker", "--loglevel=INFO", "--concurrency=2", *CELERY_WORKER_FLAGS],
-        "backfill-worker": [
-            *celery,
-            "worker",
-            "-Q",
-            "backfill",
-            "-n",
-            "backfill@%h",
-            "--loglevel=INFO",
-            "--concurrency=1",
-            *CELERY_WORKER_FLAGS,
-        ],
-        "beat": [*celery, "beat", "--loglevel=INFO", "--schedule", str(state_dir / "celerybeat-schedule")],
+        "worker": niced(
+            [*celery, "worker", "--loglevel=INFO", f"--concurrency={concurrency}", *CELERY_WORKER_FLAGS],
+            background_nice,
+        ),
+        "backfill-worker": niced(
+            [
+                *celery,
+                "worker",
+                "-Q",
+                "backfill",
+                "-n",
+                "backfill@%h",
+                "--loglevel=INFO",
+                "--concurrency=1",
+                *CELERY_WORKER_FLAGS,
+            ],
+            background_nice,
+        ),
+        "beat": niced(
+            [*celery, "beat", "--loglevel=INFO", "--schedule", str(state_dir / "celerybeat-schedule")],
+            background_nice,
+        ),
     }
 
 
@@ -56,7 +101,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=settings.PORTAL_PORT)
-        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--workers", type=int, default=cores(), help="web processes (default: one per core)")
 
     def handle(self, *args, **options):
         state_dir = settings.LOCAL_DIR
