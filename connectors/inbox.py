@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import json
 import random
-import re
 import uuid
 import zlib
 from collections.abc import Callable, Mapping
@@ -27,7 +26,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.db import connection as db
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -46,13 +45,13 @@ from commerce.returns import return_upsert
 from commerce.selectors import order_stored
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from commerce.upserts import UpsertOutcome
+from connectors.errors import PERMANENT, TRANSIENT, error_field, error_text
 from connectors.health import order_event_count
 from connectors.models import Connection, InboundEvent
 from connectors.vendors import adapter_for_vendor, adapters
 from connectors.vendors.base import Adapter, DependencyMissing, Document, NormaliseError, Record
 from core import metrics
 from core.context import trace_bind, trace_id_current, trace_restored
-from core.http.client import ConnectorError
 from core.tasks import task_named
 from posting import services as posting
 from posting.reconciliation import payout_reconcile
@@ -142,13 +141,13 @@ def event_store(
         return InboundEvent.objects.get(**lookup), False
     if held:
         log.info("connectors.event_held", event_id=event.pk, topic=event.topic, schema=db.schema_name)
-    received = partial(metrics.event_received, **_metric_labels(event), source=source, held=held)
-    transaction.on_commit(partial(_stored, event_id=event.pk, received=received, dispatch=dispatch and not held))
-    transaction.on_commit(
+    counts = (
+        partial(metrics.event_received, **_metric_labels(event), source=source, held=held),
         partial(
             order_event_count, schema=db.schema_name, connection_id=connection.pk, topic=topic, at=event.received_at
-        )
+        ),
     )
+    transaction.on_commit(partial(_stored, counts=counts, dispatch=dispatch and not held))
     return event, True
 
 
@@ -161,10 +160,11 @@ def document_applier_register(document_type: type, applier: Callable[..., dict[s
     DOCUMENT_APPLIERS[document_type] = applier
 
 
-def _stored(*, event_id: int, received: partial, dispatch: bool) -> None:
-    """Once the event is committed: count it (and its place in the backlog), then wake the tenant's
-    batch (connectors.ingest), which takes it with whatever else arrived meanwhile."""
-    received()
+def _stored(*, counts: tuple[partial, ...], dispatch: bool) -> None:
+    """Once the event is committed: count it (its place in the backlog, the channel's hourly orders),
+    then wake the tenant's batch (connectors.ingest), which takes it with whatever else arrived meanwhile."""
+    for count in counts:
+        count()
     if dispatch:
         ingest_wake()
 
@@ -300,34 +300,6 @@ def _document_apply(*, connection: Connection, document: Document) -> dict[str, 
 
 def _lock_key(connection_id: int, external_id: str) -> int:
     return zlib.crc32(f"{db.schema_name}:{connection_id}:{external_id}".encode()) - 2**31
-
-
-def _error_text(error: BaseException, *, stage: str = "") -> str:
-    if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{field}: {' '.join(messages)}" for field, messages in getattr(error, "message_dict", {}).items()
-        ) or "; ".join(error.messages)
-    if isinstance(error, ConnectorError):
-        return error.message
-    if isinstance(error, NormaliseError | DependencyMissing):
-        return str(error)
-    prefix = f"{stage} failed: " if stage else ""
-    return f"{prefix}{type(error).__name__}: {error}"[:2000]
-
-
-_FIELD_PATH = re.compile(r"^([A-Za-z_][\w]*(?:\[[^\]]*\])*(?:\.[A-Za-z_][\w]*(?:\[[^\]]*\])*)*): ")
-
-
-def error_field(message: str) -> str:
-    """The field path an error message starts with (`line_items[0].subtotal: …`), or ""."""
-    match = _FIELD_PATH.match(message)
-    return match.group(1) if match else ""
-
-
-# Deterministic data errors: the same payload fails the same way, so the event is a dead letter at
-# once. Anything else (the database, the network, a bug) is retried with backoff, then dead.
-PERMANENT = (NormaliseError, ValidationError, ValueError, LookupError, TypeError, AttributeError, ArithmeticError)
-TRANSIENT = (ConnectorError, DatabaseError, DependencyMissing)
 
 
 _FINISHED = (InboundEvent.Status.PROCESSED, InboundEvent.Status.IGNORED, InboundEvent.Status.DEAD)
@@ -466,7 +438,7 @@ def _doc_id(document: Document) -> str:
 
 
 def _event_fail(*, event: InboundEvent, error: BaseException, permanent: bool, stage: str = "") -> InboundEvent:
-    message = _error_text(error, stage=stage)
+    message = error_text(error, stage=stage)
     event.last_error = message
     dead = permanent or event.attempts >= settings.CONNECTOR_EVENT_MAX_ATTEMPTS
     if dead:

@@ -7,7 +7,7 @@ reads what they need from the vendors' APIs and normalises them, holding no tran
 lock, and applies them in ONE transaction:
 
 - new orders (the common case) are written set-based (`commerce.bulk.orders_create_bulk`) and
-  posted together (`posting.batch.journals_post_orders`), in a savepoint: if that raises, it is
+  posted together (`posting.services.journals_post_orders`), in a savepoint: if that raises, it is
   rolled back and every event of the batch goes the per-event way below instead;
 - everything else (a new version of a stored order, refunds, payouts, returns, inventory, charges,
   a second event about an order already in the batch) goes through the inbox's per-document path,
@@ -54,7 +54,7 @@ from connectors.vendors.base import DependencyMissing, Document
 from core import metrics
 from core.context import trace_bind, trace_restored
 from core.db.base import search_path_pinned
-from posting.batch import journals_post_orders
+from posting.services import journals_post_orders
 from tenants.selectors import tenant_current_suspended
 from triage.services import exception_resolve_for_objects
 

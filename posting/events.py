@@ -13,7 +13,7 @@ from django.db.models import Sum
 from commerce.models import Order, Refund
 from core.money import quantize
 from posting.models import JournalEntry, JournalLine, Reconciliation
-from tenants.webhooks import tenant_event_emit
+from tenants.webhooks import tenant_event_emit, tenant_events_emit
 
 _DOCUMENT_KEY = re.compile(r"^(order|refund):(\d+):v\d+$")
 
@@ -53,21 +53,20 @@ def order_posted_emit(entries: Iterable[JournalEntry]) -> int:
         return 0
     orders = Order.objects.in_bulk([pk for _, pk in posted])
     totals = _totals([entry for entry, _ in posted])
-    for entry, pk in posted:
-        order = orders[pk]
-        tenant_event_emit(
-            event="order.posted",
-            payload={
-                "order": {
-                    "id": order.pk,
-                    "external_id": order.external_id,
-                    "source": order.source,
-                    "channel": order.channel,
-                    "source_version": int(entry.source_key.rsplit(":v", 1)[1]),
-                },
-                "journal": _journal(entry, totals.get(entry.pk, Decimal(0))),
+    payloads = [
+        {
+            "order": {
+                "id": orders[pk].pk,
+                "external_id": orders[pk].external_id,
+                "source": orders[pk].source,
+                "channel": orders[pk].channel,
+                "source_version": int(entry.source_key.rsplit(":v", 1)[1]),
             },
-        )
+            "journal": _journal(entry, totals.get(entry.pk, Decimal(0))),
+        }
+        for entry, pk in posted
+    ]
+    tenant_events_emit(event="order.posted", payloads=payloads)  # together, after commit
     return len(posted)
 
 

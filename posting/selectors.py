@@ -586,3 +586,9 @@ def orders_of_entries(*, entry_ids: Iterable[str]) -> dict[str, int]:
     pks = {int(pk) for pk in entry_ids if str(pk).isdigit()}
     keys = JournalEntry.objects.filter(pk__in=pks, source_key__startswith="order:").values_list("pk", "source_key")
     return {str(pk): int(key.split(":")[1]) for pk, key in keys if key.split(":")[1].isdigit()}
+
+
+def entry_balance(*, entry: JournalEntry) -> Decimal:
+    """Debits less credits of one entry (zero for every entry the balance trigger let through)."""
+    totals = entry.lines.aggregate(debit=Sum("debit"), credit=Sum("credit"))
+    return (totals["debit"] or Decimal(0)) - (totals["credit"] or Decimal(0))

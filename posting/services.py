@@ -596,8 +596,3 @@ def journal_post_payout(*, payout: Payout) -> PostingOutcome:
             {"type": "payout", "id": payout.pk, "external_id": payout.external_id, "raw_event_id": payout.raw_event_id}
         ],
     )
-
-
-def entry_balance(*, entry: JournalEntry) -> Decimal:
-    totals = entry.lines.aggregate(debit=models.Sum("debit"), credit=models.Sum("credit"))
-    return (totals["debit"] or Decimal(0)) - (totals["credit"] or Decimal(0))

@@ -105,24 +105,40 @@ def _dispatch(delivery_id: int, *, countdown: float = 0) -> None:
     webhook_deliver.apply_async(kwargs={"delivery_id": delivery_id}, countdown=countdown)
 
 
-@transaction.atomic
 def webhook_event_emit(*, partner: Partner, event: str, payload: dict) -> list[WebhookDelivery]:
+    return webhook_events_emit(partner=partner, event=event, payloads=[payload])
+
+
+@transaction.atomic
+def webhook_events_emit(*, partner: Partner, event: str, payloads: list[dict]) -> list[WebhookDelivery]:
+    """One delivery per (subscriber of `event`, payload): one query for the subscribers and one
+    insert however many payloads (a batch of posted orders announces them together)."""
     event_type = event_type_get(event)
     if event_type is None:
         raise ValidationError({"event": f"{event!r} is not a webhook event."})
-    envelope = {
-        "id": f"evt_{uuid.uuid4().hex}",
-        "type": event,
-        "version": event_type.version,
-        "created": int(time.time()),
-        "partner": partner.slug,
-        "data": payload,
-    }
-    deliveries = [
-        WebhookDelivery.objects.create(subscription=subscription, event=event, payload=envelope)
+    subscribers = [
+        subscription
         for subscription in WebhookSubscription.objects.filter(partner=partner, active=True)
         if event in subscription.events
     ]
+    if not subscribers or not payloads:
+        return []
+    envelopes = [
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": event,
+            "version": event_type.version,
+            "created": int(time.time()),
+            "partner": partner.slug,
+            "data": payload,
+        }
+        for payload in payloads
+    ]
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(subscription=subscription, event=event, payload=envelope)
+        for envelope in envelopes
+        for subscription in subscribers
+    )
     for delivery in deliveries:
         transaction.on_commit(lambda delivery_id=delivery.pk: _dispatch(delivery_id))
     return deliveries
@@ -131,11 +147,17 @@ def webhook_event_emit(*, partner: Partner, event: str, payload: dict) -> list[W
 def tenant_event_emit(*, event: str, payload: dict) -> None:
     """Emit `event` about the tenant whose schema is active to its partner's subscribers, once the
     surrounding transaction commits (nothing is announced for work that rolled back)."""
+    tenant_events_emit(event=event, payloads=[payload])
+
+
+def tenant_events_emit(*, event: str, payloads: list[dict]) -> None:
+    """`tenant_event_emit` for many payloads of one event: announced together after commit."""
     tenant = getattr(db_connection, "tenant", None)
     if not isinstance(tenant, Tenant):
         raise RuntimeError(f"{event} is a tenant event: emit it inside a tenant schema.")
-    data = {"tenant": tenant.slug, **payload}
-    transaction.on_commit(lambda: webhook_event_emit(partner=tenant.partner, event=event, payload=data))
+    data = [{"tenant": tenant.slug, **payload} for payload in payloads]
+    if data:
+        transaction.on_commit(lambda: webhook_events_emit(partner=tenant.partner, event=event, payloads=data))
 
 
 @transaction.atomic

@@ -20,7 +20,8 @@ from connectors.inbox import event_process, event_store
 from connectors.models import Connection
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry, PostingPolicy
-from posting.services import entry_balance, policy_get
+from posting.selectors import entry_balance
+from posting.services import policy_get
 from tests.commerce.fulfilment_helpers import location, paid_order, rule
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, fixture_bytes

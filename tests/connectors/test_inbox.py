@@ -15,7 +15,7 @@ from connectors.inbox import event_process, event_replay, event_store, events_du
 from connectors.models import Connection, InboundEvent
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry
-from posting.services import entry_balance
+from posting.selectors import entry_balance
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, fixture_bytes
 from triage.models import Exception as TriageException

@@ -30,7 +30,7 @@ from connectors.models import InboundEvent
 from mappings.models import Account
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry, JournalLine
-from posting.services import entry_balance
+from posting.selectors import entry_balance
 from tenants import services as tenant_services
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, fixture_bytes
@@ -370,8 +370,9 @@ def test_a_batch_of_100_orders_takes_at_most_12_queries_per_order(committed_tena
 _KILLED_WORKER = """
 import os, sys, time, django
 django.setup()
-from django_tenants.utils import schema_context
+from django_tenants.utils import tenant_context
 from connectors import ingest, tasks
+from tenants.models import Tenant
 
 real = ingest.journals_post_orders
 
@@ -382,7 +383,7 @@ def stalls(items):
     return outcomes
 
 ingest.journals_post_orders = stalls
-with schema_context(sys.argv[1]):
+with tenant_context(Tenant.objects.get(schema_name=sys.argv[1])):  # as tenant-schemas-celery runs a task
     tasks.ingest_batch()
 """
 

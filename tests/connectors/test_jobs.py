@@ -13,7 +13,7 @@ from connectors.models import InboundEvent
 from mappings.services import standard_chart_apply
 from portal import tasks
 from posting.models import JournalEntry
-from posting.services import entry_balance
+from posting.selectors import entry_balance
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture_bytes
 from triage.models import Exception as TriageException

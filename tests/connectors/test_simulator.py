@@ -11,7 +11,7 @@ from connectors.vendors.common import line_level_total
 from connectors.vendors.shopify.normalise import order_normalise
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry
-from posting.services import entry_balance
+from posting.selectors import entry_balance
 
 
 def test_simulated_orders_add_up_exactly():

@@ -19,7 +19,7 @@ from connectors.inbox import event_process
 from connectors.models import InboundEvent
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry
-from posting.services import entry_balance
+from posting.selectors import entry_balance
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, shopify_headers, square_headers, stripe_headers, woocommerce_headers
 from triage.models import Exception as TriageException

@@ -25,7 +25,8 @@ from mappings.services import standard_chart_apply
 from mappings.standard import STANDARD_ACCOUNTS, STANDARD_RULES
 from posting.models import JournalEntry, JournalLine
 from posting.returns import ReturnMoney, build_return_accrual, build_return_deductions, build_return_shipping
-from posting.services import entry_balance, journal_post_order, journal_post_refund
+from posting.selectors import entry_balance
+from posting.services import journal_post_order, journal_post_refund
 from tests.commerce.factories import refund, shopify_order
 
 

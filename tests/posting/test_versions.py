@@ -12,10 +12,10 @@ from commerce.models import Order, Payout, Refund
 from commerce.services import order_upsert, payout_upsert, refund_upsert
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry, JournalLine, PostingBatch
+from posting.selectors import entry_balance
 from posting.services import (
     PostingStatus,
     batch_close,
-    entry_balance,
     journal_post_cancellation,
     journal_post_order,
     journal_post_payout,

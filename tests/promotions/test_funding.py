@@ -8,7 +8,8 @@ from django_tenants.utils import tenant_context
 from commerce.models import DiscountAllocation
 from commerce.services import order_upsert, refund_upsert
 from mappings.services import standard_chart_apply
-from posting.services import entry_balance, journal_post_order, journal_post_refund
+from posting.selectors import entry_balance
+from posting.services import journal_post_order, journal_post_refund
 from tests.commerce.factories import refund, shopify_order
 from tests.promotions.conftest import promotion, published, sales_channels
 

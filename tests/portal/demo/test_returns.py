@@ -10,7 +10,7 @@ from commerce.models import InventoryLevel, Return
 from mappings.services import standard_chart_apply
 from portal.demo.returns import returns_demo_seed
 from posting.models import JournalEntry
-from posting.services import entry_balance
+from posting.selectors import entry_balance
 
 
 def test_demo_returns_cover_every_status_and_are_idempotent(world):

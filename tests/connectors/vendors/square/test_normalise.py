@@ -15,7 +15,7 @@ from connectors.vendors.base import NormaliseError
 from connectors.vendors.square.normalise import order_normalise, refund_normalise, ship_to
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry
-from posting.services import entry_balance
+from posting.selectors import entry_balance
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, fixture_bytes, square_headers
 
@@ -110,6 +110,11 @@ def _run(conn, name, topic, external_id):
 @respx.mock
 def test_order_refund_and_payout_flow_to_balanced_journals_and_a_matched_payout(world, square_conn):
     respx.get(f"{API}/orders/{OID}").mock(return_value=httpx.Response(200, json=fixture("square", "order.json")))
+    catalog = [  # the SKU map's first read of the variations the order names
+        {"type": "ITEM_VARIATION", "id": variation, "item_variation_data": {"sku": sku, "name": sku}}
+        for variation, sku in (("W62UWFY35CWMYGVWK6TWJDNI", "TEE-BLU-M"), ("AA27W3M2GGTF3H6AVPNB77CK", "MUG-WHT"))
+    ]
+    respx.post(f"{API}/catalog/batch-retrieve").mock(return_value=httpx.Response(200, json={"objects": catalog}))
     respx.get(f"{API}/orders/ZrV7mSmz5hnmQkZ8sXMNBnTTqpaZY").mock(
         return_value=httpx.Response(200, json=fixture("square", "return_order.json"))
     )

@@ -15,7 +15,7 @@ from connectors.vendors.stripe.adapter import StripeAdapter
 from connectors.vendors.stripe.normalise import charge_normalise, payout_normalise, refund_normalise
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry
-from posting.services import entry_balance
+from posting.selectors import entry_balance
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, fixture_bytes, stripe_headers
 

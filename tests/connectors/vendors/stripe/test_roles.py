@@ -19,7 +19,7 @@ from connectors.vendors.stripe.roles import stripe_role
 from core.http import netsafety
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry, JournalLine
-from posting.services import entry_balance
+from posting.selectors import entry_balance
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, fixture_bytes
 from triage.models import Exception as TriageException

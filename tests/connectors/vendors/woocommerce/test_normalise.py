@@ -23,7 +23,7 @@ from connectors.vendors.woocommerce.normalise import order_normalise, refund_nor
 from core.http import netsafety
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry
-from posting.services import entry_balance
+from posting.selectors import entry_balance
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, fixture_bytes, woocommerce_headers
 
