@@ -12,9 +12,9 @@ from mappings.models import Account, AccountRule
 from mappings.services import standard_chart_apply
 from posting.builders import Problem
 from posting.models import JournalEntry, JournalLine
+from posting.selectors import entry_balance
 from posting.services import (
     PostingStatus,
-    entry_balance,
     journal_post_cancellation,
     journal_post_order,
     journal_post_payout,
