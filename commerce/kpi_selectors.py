@@ -31,8 +31,8 @@ ORDER_OBJECTS: Mapping[str, tuple[type, str]] = {
 
 
 def fulfilment_policy_get() -> FulfilmentPolicy:
-    policy, _ = FulfilmentPolicy.objects.get_or_create(singleton=1)
-    return policy
+    """The tenant's policy, or the defaults (unsaved) when it was never changed: reading writes nothing."""
+    return FulfilmentPolicy.objects.filter(singleton=1).first() or FulfilmentPolicy(singleton=1)
 
 
 def orders_of_objects(*, objects: Mapping[str, Iterable[str]]) -> dict[str, dict[str, int]]:

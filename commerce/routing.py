@@ -22,7 +22,6 @@ from django.db import transaction
 from django.db.models import Sum
 
 from commerce.inventory import _audit
-from commerce.kpi_selectors import fulfilment_policy_get
 from commerce.models import (
     FulfilmentLine,
     FulfilmentPolicy,
@@ -306,7 +305,8 @@ def orders_to_route(*, limit: int = 200) -> list[int]:
 def fulfilment_policy_update(*, ship_sla_hours: int, actor: User | None = None) -> FulfilmentPolicy:
     """Set the ship time the retailer promises (hours from payment to the first shipment), which
     the perfect-order KPI measures against."""
-    policy = FulfilmentPolicy.objects.select_for_update().get(pk=fulfilment_policy_get().pk)
+    FulfilmentPolicy.objects.get_or_create(singleton=1)  # the first change saves the defaults
+    policy = FulfilmentPolicy.objects.select_for_update().get(singleton=1)
     before = policy.ship_sla_hours
     policy.ship_sla_hours = ship_sla_hours
     policy.full_clean()

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 
 from core.context import context_clear
@@ -225,3 +225,16 @@ def celery_worker(django_db_setup):
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def tenant_delete_settled(tenant: Tenant) -> None:
+    """Delete a test's committed tenant; the session's worker may still be pushing a journal posted
+    there (its lock and DROP SCHEMA deadlock), so a deadlock is retried a few times."""
+    for attempt in range(5):
+        try:
+            services.tenant_delete(tenant=tenant, confirm_slug=tenant.slug, actor=None)
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(1)

@@ -28,7 +28,7 @@ from connectors.simulator import shopify_order, shopify_signature
 from connectors.sync import sync_run_cancel, sync_run_start
 from mappings.services import standard_chart_apply
 from tenants import services as tenant_services
-from tests.conftest import BASE_DIR
+from tests.conftest import BASE_DIR, tenant_delete_settled
 
 BACKFILL_ORDERS = 10_000
 PAGE = 250
@@ -141,7 +141,7 @@ def two_tenants(django_db_blocker, fake_shopify, settings):
     with django_db_blocker.unblock():
         db.set_schema_to_public()
         for tenant, _conn, _host in made:
-            tenant_services.tenant_delete(tenant=tenant, confirm_slug=tenant.slug, actor=None)
+            tenant_delete_settled(tenant)
 
 
 def _webhook_latency(blocker, tenant, conn, host, number: int) -> float:

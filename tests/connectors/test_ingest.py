@@ -16,7 +16,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
-from django.db import OperationalError
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -32,6 +31,7 @@ from mappings.services import standard_chart_apply
 from posting.models import JournalEntry, JournalLine
 from posting.selectors import entry_balance
 from tenants import services as tenant_services
+from tests.conftest import tenant_delete_settled
 from tests.connectors.factories import ConnectionFactory
 from tests.connectors.helpers import fixture, fixture_bytes
 from triage.models import Exception as TriageException
@@ -297,14 +297,7 @@ def committed_tenant(django_db_setup, django_db_blocker):
     yield tenant, conn, django_db_blocker
     with django_db_blocker.unblock():
         db.set_schema_to_public()
-        for attempt in range(3):
-            try:
-                tenant_services.tenant_delete(tenant=tenant, confirm_slug=tenant.slug, actor=None)
-                break
-            except OperationalError:  # the session's worker (if started) pushing a journal posted here
-                if attempt == 2:
-                    raise
-                time.sleep(1)
+        tenant_delete_settled(tenant)
 
 
 def _per_order(captured, orders: int) -> tuple[float, float]:

@@ -12,7 +12,6 @@ import uuid
 import httpx
 import pytest
 import respx
-from django.db import OperationalError
 from django.db import connection as db
 from django.test import Client
 from django.utils import timezone
@@ -25,6 +24,7 @@ from connectors.services import connection_create
 from mappings.services import standard_chart_apply
 from posting.models import JournalEntry
 from tenants import services as tenant_services
+from tests.conftest import tenant_delete_settled
 from tests.connectors.helpers import fixture, shopify_headers
 
 SECRET = "storm-secret"
@@ -51,14 +51,7 @@ def committed_tenant(django_db_blocker):
     yield tenant, conn, django_db_blocker
     with django_db_blocker.unblock():
         db.set_schema_to_public()
-        for attempt in range(3):
-            try:
-                tenant_services.tenant_delete(tenant=tenant, confirm_slug=tenant.slug, actor=None)
-                break
-            except OperationalError:  # a late task of the worker (a batch finding nothing) in the schema
-                if attempt == 2:
-                    raise
-                time.sleep(1)
+        tenant_delete_settled(tenant)
 
 
 def _orders(count: int) -> list[bytes]:

@@ -29,6 +29,7 @@ from posting.erp.models import ErpPush
 from posting.erp.tasks import erp_push_due
 from posting.models import JournalEntry
 from tenants import services as tenant_services
+from tests.conftest import tenant_delete_settled
 
 
 @pytest.fixture
@@ -200,7 +201,7 @@ def two_shops(django_db_blocker):
     with django_db_blocker.unblock():
         db.set_schema_to_public()
         for tenant, _conn in made:
-            tenant_services.tenant_delete(tenant=tenant, confirm_slug=tenant.slug, actor=None)
+            tenant_delete_settled(tenant)
 
 
 def _store(conn, count: int, offset: int, *, dispatch: bool) -> list[int]:

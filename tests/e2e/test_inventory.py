@@ -30,7 +30,7 @@ def test_inventory_page_shows_ats_oversell_and_edits_safety_stock(page: Page, po
     try:
         sign_in(page, portal, host=world.host(world.acme), email=world.acme_admin.email)
         page.goto(portal.url(world.host(world.acme), "/"))
-        page.get_by_role("link", name="Inventory").click()
+        page.get_by_role("link", name="Inventory", exact=True).click()
         page.wait_for_url("**/inventory/")
         assert page.locator("[data-testid=inventory-table] tbody tr").count() == 18
         assert "2 SKU locations oversold" in page.inner_text("[data-testid=oversold-warning]")

@@ -20,6 +20,7 @@ from posting.models import JournalEntry, PostingBatch
 from posting.services import journal_post_order, policy_update
 from tenants import services as tenant_services
 from tests.commerce.factories import PAID_AT, kwd_order
+from tests.conftest import tenant_delete_settled
 from triage.models import Exception as TriageException
 
 
@@ -43,7 +44,7 @@ def batched_tenant(django_db_blocker):
     yield tenant, django_db_blocker
     with django_db_blocker.unblock():
         db.set_schema_to_public()
-        tenant_services.tenant_delete(tenant=tenant, confirm_slug=tenant.slug, actor=None)
+        tenant_delete_settled(tenant)
 
 
 def test_the_batch_close_is_a_registered_periodic_job():

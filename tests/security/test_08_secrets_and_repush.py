@@ -25,6 +25,7 @@ from posting.models import JournalEntry
 from tenants import services as tenant_services
 from tenants import webhooks
 from tenants.models import WebhookSubscription
+from tests.conftest import tenant_delete_settled
 from tests.tenants.conftest import api_client, make_key  # noqa: F401
 
 PUBLIC_URL = "https://93.184.216.34/hook"
@@ -156,7 +157,7 @@ def committed_entry(django_db_setup, django_db_blocker, monkeypatch):
             yield tenant, entry.pk, django_db_blocker
         finally:
             connection.set_schema_to_public()
-            tenant_services.tenant_delete(tenant=tenant, confirm_slug=tenant.slug, actor=None)
+            tenant_delete_settled(tenant)
 
 
 def _race(tenant, entry_id: int, *forces: bool) -> list:

@@ -23,6 +23,7 @@ from posting.models import JournalEntry, JournalLine
 from posting.services import PostingStatus, journal_post_order
 from tenants import services as tenant_services
 from tests.commerce.factories import shopify_order
+from tests.conftest import tenant_delete_settled
 
 
 @pytest.fixture
@@ -149,4 +150,4 @@ def test_a_committed_posting_is_acknowledged_by_the_worker_without_the_sweep(cel
                 assert list(entries_due()) == []
         finally:
             connection.set_schema_to_public()
-            tenant_services.tenant_delete(tenant=tenant, confirm_slug=tenant.slug, actor=None)
+            tenant_delete_settled(tenant)
