@@ -27,6 +27,7 @@ from commerce.models import (
     ShippingLine,
     TaxLine,
 )
+from commerce.services import taxes_add
 from tenants.usage import usage_count
 
 
@@ -109,22 +110,11 @@ def _shipping_rows(order: Order, document: CanonicalOrder) -> list[ShippingLine]
 def _tax_rows(order: Order, document: CanonicalOrder, lines: list[OrderLine], shipping: list[ShippingLine]):
     """The order's tax lines, numbered like `order_upsert` numbers them: each line's, then each
     shipping line's, in document order."""
-    owners = [(line, doc.taxes, "order_line") for line, doc in zip(lines, document.lines, strict=True)]
-    owners += [(ship, doc.taxes, "shipping_line") for ship, doc in zip(shipping, document.shipping_lines, strict=True)]
     rows: list[TaxLine] = []
-    for owner, taxes, kind in owners:
-        rows.extend(
-            TaxLine(
-                order=order,
-                position=len(rows) + index,
-                **{kind: owner},
-                jurisdiction=tax.jurisdiction,
-                rate=tax.rate,
-                amount=tax.amount,
-                collected_by=tax.collected_by,
-            )
-            for index, tax in enumerate(taxes)
-        )
+    for line, doc in zip(lines, document.lines, strict=True):
+        taxes_add(rows, order, doc.taxes, order_line=line)
+    for ship, doc in zip(shipping, document.shipping_lines, strict=True):
+        taxes_add(rows, order, doc.taxes, shipping_line=ship)
     return rows
 
 

@@ -171,7 +171,7 @@ def _order_children_clear(order: Order, document: CanonicalOrder) -> None:
     order.payments.all().delete()
 
 
-def _taxes_add(taxes: list[TaxLine], order: Order, docs: tuple[TaxLineDoc, ...], **owner: models.Model) -> None:
+def taxes_add(taxes: list[TaxLine], order: Order, docs: tuple[TaxLineDoc, ...], **owner: models.Model) -> None:
     """Append the tax lines of one order line or shipping line (`owner`) to `taxes`."""
     taxes.extend(
         TaxLine(
@@ -214,7 +214,7 @@ def _order_lines_write(order: Order, document: CanonicalOrder, taxes: list[TaxLi
             },
         )
         lines[doc.external_id] = line
-        _taxes_add(taxes, order, doc.taxes, order_line=line)
+        taxes_add(taxes, order, doc.taxes, order_line=line)
     return lines
 
 
@@ -231,7 +231,7 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
             title=doc.title,
             amount=doc.amount,
         )
-        _taxes_add(taxes, order, doc.taxes, shipping_line=shipping)
+        taxes_add(taxes, order, doc.taxes, shipping_line=shipping)
     TaxLine.objects.bulk_create(taxes)
     _discounts_and_payments_write(order, document, lines)
     _channel_fulfilments_write(order, document, lines)
