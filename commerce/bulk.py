@@ -14,8 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from commerce.documents import CanonicalOrder
-from commerce.inventory import _order_location, stock_changed_mark
+from commerce.documents import CanonicalOrder, FulfilmentDoc
+from commerce.inventory import _order_location, reservation_hold, stock_changed_mark
 from commerce.models import (
     DiscountAllocation,
     Fulfilment,
@@ -27,7 +27,17 @@ from commerce.models import (
     ShippingLine,
     TaxLine,
 )
-from commerce.services import taxes_add
+from commerce.order_rows import (
+    discount_rows,
+    fulfilment_line_rows,
+    fulfilment_row,
+    line_discounts,
+    order_fields,
+    order_line_fields,
+    payment_rows,
+    shipping_rows,
+    taxes_add,
+)
 from tenants.usage import usage_count
 
 
@@ -50,60 +60,15 @@ def _order_row(item: NewOrder) -> Order:
         source_version=document.source_version,
         raw_event_id=document.raw_event_id,
         currency=document.currency,
-        channel=document.channel,
-        store=document.store,
-        placed_at=document.placed_at,
-        paid_at=document.paid_at,
-        fulfilled_at=document.fulfilled_at,
-        cancelled_at=document.cancelled_at,
-        customer_ref=document.customer_ref,
-        taxes_included=document.taxes_included,
-        presentment_currency=document.presentment_currency,
-        presentment_amounts=document.presentment_amounts,
-        vendor_total=document.vendor_total,
-        ship_country=document.ship_country,
-        ship_region=document.ship_region,
+        **order_fields(document),
     )
 
 
 def _line_rows(order: Order, document: CanonicalOrder) -> list[OrderLine]:
-    line_discounts: dict[str, Decimal] = defaultdict(Decimal)
-    for discount in document.discounts:
-        if discount.line_external_id is not None:
-            line_discounts[discount.line_external_id] += discount.amount
-    rows = []
-    for position, doc in enumerate(document.lines):
-        discount = line_discounts.get(doc.external_id, Decimal(0))
-        rows.append(
-            OrderLine(
-                order=order,
-                external_id=doc.external_id,
-                position=position,
-                sku=doc.sku,
-                title=doc.title,
-                product_category=doc.product_category,
-                quantity=doc.quantity,
-                unit_price=doc.unit_price,
-                gross=doc.gross,
-                discount_total=discount,
-                net=doc.gross - discount,
-                discount_allocations=[[index, str(amount)] for index, amount in doc.discount_allocations],
-            )
-        )
-    return rows
-
-
-def _shipping_rows(order: Order, document: CanonicalOrder) -> list[ShippingLine]:
+    discounts = line_discounts(document)
     return [
-        ShippingLine(
-            order=order,
-            position=position,
-            external_id=doc.external_id,
-            code=doc.code,
-            title=doc.title,
-            amount=doc.amount,
-        )
-        for position, doc in enumerate(document.shipping_lines)
+        OrderLine(order=order, external_id=doc.external_id, **order_line_fields(position, doc, discounts))
+        for position, doc in enumerate(document.lines)
     ]
 
 
@@ -118,55 +83,15 @@ def _tax_rows(order: Order, document: CanonicalOrder, lines: list[OrderLine], sh
     return rows
 
 
-def _discount_and_payment_rows(order: Order, document: CanonicalOrder, lines: dict[str, OrderLine]):
-    discounts = [
-        DiscountAllocation(
-            order=order,
-            position=position,
-            order_line=lines[doc.line_external_id] if doc.line_external_id is not None else None,
-            code=doc.code,
-            promotion_id=doc.promotion_id,
-            funding=doc.funding,
-            amount=doc.amount,
-        )
-        for position, doc in enumerate(document.discounts)
-    ]
-    payments = [
-        Payment(
-            order=order,
-            position=position,
-            external_id=doc.external_id,
-            gateway=doc.gateway,
-            method=doc.method,
-            amount=doc.amount,
-            fee=doc.fee,
-            is_gift_card=doc.is_gift_card,
-        )
-        for position, doc in enumerate(document.payments)
-    ]
-    return discounts, payments
-
-
 def _fulfilments_write(orders: list[Order], items: list[NewOrder], lines: list[dict[str, OrderLine]]) -> None:
-    fulfilments: list[tuple[Fulfilment, tuple, dict[str, OrderLine]]] = []
+    fulfilments: list[tuple[Fulfilment, FulfilmentDoc, dict[str, OrderLine]]] = []
     for order, item, by_id in zip(orders, items, lines, strict=True):
-        fulfilments.extend(
-            (
-                Fulfilment(
-                    order=order, external_id=doc.external_id, fulfilled_at=doc.fulfilled_at, location=doc.location
-                ),
-                doc.lines,
-                by_id,
-            )
-            for doc in item.document.fulfilments
-        )
+        fulfilments.extend((fulfilment_row(order, doc), doc, by_id) for doc in item.document.fulfilments)
     if not fulfilments:
         return
     Fulfilment.objects.bulk_create([fulfilment for fulfilment, _, _ in fulfilments])
     FulfilmentLine.objects.bulk_create(
-        FulfilmentLine(fulfilment=fulfilment, order_line=by_id[line_id], quantity=quantity)
-        for fulfilment, doc_lines, by_id in fulfilments
-        for line_id, quantity in doc_lines
+        row for fulfilment, doc, by_id in fulfilments for row in fulfilment_line_rows(fulfilment, doc, by_id)
     )
 
 
@@ -194,17 +119,7 @@ def _reservations_write(orders: list[Order], items: list[NewOrder], lines: list[
         location_id = locations[key]
         for line in with_sku:
             open_quantity = Decimal(max(0, line.quantity - fulfilled[line.external_id]))
-            if open_quantity > 0:
-                creates.append(
-                    Reservation(
-                        order_line=line,
-                        order_connection_id=order.source_connection_id,
-                        sku=line.sku,
-                        location_id=location_id,
-                        quantity=open_quantity,
-                    )
-                )
-                touched.add((location_id, line.sku))
+            reservation_hold(creates, touched, order=order, line=line, location_id=location_id, quantity=open_quantity)
     Reservation.objects.bulk_create(creates)
     stock_changed_mark(pairs=touched)
 
@@ -216,7 +131,7 @@ def orders_create_bulk(*, items: list[NewOrder]) -> list[Order]:
         return []
     orders = Order.objects.bulk_create([_order_row(item) for item in items])
     lines = [_line_rows(order, item.document) for order, item in zip(orders, items, strict=True)]
-    shipping = [_shipping_rows(order, item.document) for order, item in zip(orders, items, strict=True)]
+    shipping = [shipping_rows(order, item.document) for order, item in zip(orders, items, strict=True)]
     OrderLine.objects.bulk_create([line for rows in lines for line in rows])
     ShippingLine.objects.bulk_create([row for rows in shipping for row in rows])
     taxes: list[TaxLine] = []
@@ -225,9 +140,8 @@ def orders_create_bulk(*, items: list[NewOrder]) -> list[Order]:
     by_id = [{line.external_id: line for line in rows} for rows in lines]
     for order, item, order_lines, ships, named in zip(orders, items, lines, shipping, by_id, strict=True):
         taxes.extend(_tax_rows(order, item.document, order_lines, ships))
-        order_discounts, order_payments = _discount_and_payment_rows(order, item.document, named)
-        discounts.extend(order_discounts)
-        payments.extend(order_payments)
+        discounts.extend(discount_rows(order, item.document, named))
+        payments.extend(payment_rows(order, item.document))
     TaxLine.objects.bulk_create(taxes)
     DiscountAllocation.objects.bulk_create(discounts)
     Payment.objects.bulk_create(payments)

@@ -27,6 +27,7 @@ from commerce.models import (
     InventoryLevel,
     InventoryLocation,
     Order,
+    OrderLine,
     RefundLine,
     Reservation,
     SafetyStock,
@@ -185,6 +186,32 @@ def _quantity_per_order_line(rows: QuerySet) -> dict[int, int]:
     )
 
 
+def reservation_hold(
+    creates: list[Reservation],
+    touched: set[tuple[int | None, str]],
+    *,
+    order: Order,
+    line: OrderLine,
+    location_id: int | None,
+    quantity: Decimal,
+) -> None:
+    """Queue a new reservation of `quantity` of `line` at `location_id` in `creates` and the
+    (location, SKU) pair in `touched`; nothing when no quantity is open. Shared by
+    `reservations_sync` and the batched first writes (commerce.bulk)."""
+    if quantity <= 0:
+        return
+    creates.append(
+        Reservation(
+            order_line=line,
+            order_connection_id=order.source_connection_id,
+            sku=line.sku,
+            location_id=location_id,
+            quantity=quantity,
+        )
+    )
+    touched.add((location_id, line.sku))
+
+
 def reservations_sync(*, order: Order, previously_held: set[tuple[int | None, str]] = frozenset()) -> int:
     """Reserve each line's unfulfilled, unrefunded quantity while the order is open; release it when
     the order is fulfilled, cancelled or refunded. Called explicitly by order and refund upserts.
@@ -219,17 +246,7 @@ def reservations_sync(*, order: Order, previously_held: set[tuple[int | None, st
         reason = closed or ("refunded" if returned and not done else "fulfilled")
         reservation = existing.get(line.pk)
         if reservation is None:
-            if open_quantity > 0:
-                creates.append(
-                    Reservation(
-                        order_line=line,
-                        order_connection_id=order.source_connection_id,
-                        sku=line.sku,
-                        location_id=location_id,
-                        quantity=open_quantity,
-                    )
-                )
-                touched.add((location_id, line.sku))
+            reservation_hold(creates, touched, order=order, line=line, location_id=location_id, quantity=open_quantity)
             continue
         before = (reservation.location_id, reservation.sku, reservation.quantity, reservation.released_at is None)
         if open_quantity > 0:

@@ -36,8 +36,18 @@ from commerce.models import (
     PayoutLine,
     Refund,
     RefundLine,
-    ShippingLine,
     TaxLine,
+)
+from commerce.order_rows import (
+    discount_rows,
+    fulfilment_line_rows,
+    fulfilment_row,
+    line_discounts,
+    order_fields,
+    order_line_fields,
+    payment_rows,
+    shipping_rows,
+    taxes_add,
 )
 from commerce.upserts import UpsertOutcome, UpsertResult, stale_result
 from core.money import MoneyError, currency_check, quantize
@@ -171,47 +181,12 @@ def _order_children_clear(order: Order, document: CanonicalOrder) -> None:
     order.payments.all().delete()
 
 
-def taxes_add(taxes: list[TaxLine], order: Order, docs: tuple[TaxLineDoc, ...], **owner: models.Model) -> None:
-    """Append the tax lines of one order line or shipping line (`owner`) to `taxes`."""
-    taxes.extend(
-        TaxLine(
-            order=order,
-            position=len(taxes) + index,
-            **owner,
-            jurisdiction=tax.jurisdiction,
-            rate=tax.rate,
-            amount=tax.amount,
-            collected_by=tax.collected_by,
-        )
-        for index, tax in enumerate(docs)
-    )
-
-
 def _order_lines_write(order: Order, document: CanonicalOrder, taxes: list[TaxLine]) -> dict[str, OrderLine]:
-    line_discounts: dict[str, Decimal] = {}
-    for discount in document.discounts:
-        if discount.line_external_id is not None:
-            line_discounts[discount.line_external_id] = (
-                line_discounts.get(discount.line_external_id, Decimal(0)) + discount.amount
-            )
+    discounts = line_discounts(document)
     lines: dict[str, OrderLine] = {}
     for position, doc in enumerate(document.lines):
-        discount = line_discounts.get(doc.external_id, Decimal(0))
         line, _ = OrderLine.objects.update_or_create(
-            order=order,
-            external_id=doc.external_id,
-            defaults={
-                "position": position,
-                "sku": doc.sku,
-                "title": doc.title,
-                "product_category": doc.product_category,
-                "quantity": doc.quantity,
-                "unit_price": doc.unit_price,
-                "gross": doc.gross,
-                "discount_total": discount,
-                "net": doc.gross - discount,
-                "discount_allocations": [[index, str(amount)] for index, amount in doc.discount_allocations],
-            },
+            order=order, external_id=doc.external_id, defaults=order_line_fields(position, doc, discounts)
         )
         lines[doc.external_id] = line
         taxes_add(taxes, order, doc.taxes, order_line=line)
@@ -222,47 +197,13 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
     _order_children_clear(order, document)
     taxes: list[TaxLine] = []
     lines = _order_lines_write(order, document, taxes)
-    for position, doc in enumerate(document.shipping_lines):
-        shipping = ShippingLine.objects.create(
-            order=order,
-            position=position,
-            external_id=doc.external_id,
-            code=doc.code,
-            title=doc.title,
-            amount=doc.amount,
-        )
+    for shipping, doc in zip(shipping_rows(order, document), document.shipping_lines, strict=True):
+        shipping.save(force_insert=True)
         taxes_add(taxes, order, doc.taxes, shipping_line=shipping)
     TaxLine.objects.bulk_create(taxes)
-    _discounts_and_payments_write(order, document, lines)
+    DiscountAllocation.objects.bulk_create(discount_rows(order, document, lines))
+    Payment.objects.bulk_create(payment_rows(order, document))
     _channel_fulfilments_write(order, document, lines)
-
-
-def _discounts_and_payments_write(order: Order, document: CanonicalOrder, lines: dict[str, OrderLine]) -> None:
-    DiscountAllocation.objects.bulk_create(
-        DiscountAllocation(
-            order=order,
-            position=position,
-            order_line=lines[doc.line_external_id] if doc.line_external_id is not None else None,
-            code=doc.code,
-            promotion_id=doc.promotion_id,
-            funding=doc.funding,
-            amount=doc.amount,
-        )
-        for position, doc in enumerate(document.discounts)
-    )
-    Payment.objects.bulk_create(
-        Payment(
-            order=order,
-            position=position,
-            external_id=doc.external_id,
-            gateway=doc.gateway,
-            method=doc.method,
-            amount=doc.amount,
-            fee=doc.fee,
-            is_gift_card=doc.is_gift_card,
-        )
-        for position, doc in enumerate(document.payments)
-    )
 
 
 def _channel_fulfilments_write(order: Order, document: CanonicalOrder, lines: dict[str, OrderLine]) -> None:
@@ -277,13 +218,9 @@ def _channel_fulfilments_write(order: Order, document: CanonicalOrder, lines: di
     for doc in document.fulfilments:
         if doc.external_id in pushed:
             continue  # the channel's echo of a warehouse fulfilment we pushed to it
-        fulfilment = Fulfilment.objects.create(
-            order=order, external_id=doc.external_id, fulfilled_at=doc.fulfilled_at, location=doc.location
-        )
-        FulfilmentLine.objects.bulk_create(
-            FulfilmentLine(fulfilment=fulfilment, order_line=lines[line_id], quantity=quantity)
-            for line_id, quantity in doc.lines
-        )
+        fulfilment = fulfilment_row(order, doc)
+        fulfilment.save(force_insert=True)
+        FulfilmentLine.objects.bulk_create(fulfilment_line_rows(fulfilment, doc, lines))
 
 
 # Discounts from a published promotion take its version's funding. Promotions sit above commerce, so
@@ -376,24 +313,9 @@ def order_upsert(*, source: str, connection_id: int | None, document: CanonicalO
         return stale
     if existing is not None and existing.currency != document.currency:
         raise ValidationError({"currency": [f"The order is in {existing.currency}, not {document.currency}."]})
-    fields = {
-        "channel": document.channel,
-        "store": document.store,
-        "placed_at": document.placed_at,
-        "paid_at": document.paid_at,
-        "fulfilled_at": document.fulfilled_at,
-        "cancelled_at": document.cancelled_at,
-        "customer_ref": document.customer_ref,
-        "taxes_included": document.taxes_included,
-        "presentment_currency": document.presentment_currency,
-        "presentment_amounts": document.presentment_amounts,
-        "vendor_total": document.vendor_total,
-        "ship_country": document.ship_country,
-        "ship_region": document.ship_region,
-    }
     held = reservations_held(order=existing) if existing is not None else set()
     order = _document_save(
-        Order, existing, source=source, connection_id=connection_id, document=document, fields=fields
+        Order, existing, source=source, connection_id=connection_id, document=document, fields=order_fields(document)
     )
     _order_children_write(order, document)
     reservations_sync(order=order, previously_held=held)
