@@ -82,11 +82,13 @@ def shipping_rows(order: Order, document: CanonicalOrder) -> list[ShippingLine]:
 
 
 def taxes_add(taxes: list[TaxLine], order: Order, docs: tuple[TaxLineDoc, ...], **owner: models.Model) -> None:
-    """Append the tax lines of one order line or shipping line (`owner`) to `taxes`."""
+    """Append the tax lines of one order line or shipping line (`owner`) to `taxes`, numbered on
+    from the last one there."""
+    start = len(taxes)  # read once: `extend` grows the list while it reads the generator
     taxes.extend(
         TaxLine(
             order=order,
-            position=len(taxes) + index,
+            position=start + index,
             **owner,
             jurisdiction=tax.jurisdiction,
             rate=tax.rate,

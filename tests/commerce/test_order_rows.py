@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from commerce.models import Order, OrderLine
+from commerce.models import Order, OrderLine, ShippingLine, TaxLine
 from commerce.order_rows import (
     discount_rows,
     line_discounts,
@@ -13,6 +13,7 @@ from commerce.order_rows import (
     order_line_fields,
     payment_rows,
     shipping_rows,
+    taxes_add,
 )
 from tests.commerce.factories import shopify_order
 
@@ -39,6 +40,18 @@ def test_order_fields_carry_the_documents_values():
     assert fields["channel"] == "web"
     assert (fields["ship_country"], fields["ship_region"]) == ("US", "NY")
     assert fields["presentment_amounts"] == {"total": "266.10"}
+
+
+def test_taxes_are_numbered_on_across_owners():
+    document = shopify_order()
+    order = Order(currency="USD")
+    line, shipping = OrderLine(order=order), ShippingLine(order=order)
+    taxes: list[TaxLine] = []
+    taxes_add(taxes, order, document.lines[0].taxes, order_line=line)
+    taxes_add(taxes, order, document.shipping_lines[0].taxes, shipping_line=shipping)
+    assert [tax.position for tax in taxes] == [0, 1, 2, 3]
+    assert [tax.order_line is line for tax in taxes] == [True, True, False, False]
+    assert [tax.amount for tax in taxes[2:]] == [D("0.40"), D("0.45")]
 
 
 def test_discount_payment_and_shipping_rows_follow_the_document():
