@@ -305,6 +305,18 @@ def _lock_key(connection_id: int, external_id: str) -> int:
 _FINISHED = (InboundEvent.Status.PROCESSED, InboundEvent.Status.IGNORED, InboundEvent.Status.DEAD)
 
 
+def event_processed_set(event: InboundEvent, records: list[dict[str, Any]], *, now: dt.datetime, **log_fields) -> None:
+    """Mark an applied event processed (ignored when nothing was applied), unsaved; count it once
+    the caller's transaction commits, and log it. Shared by `event_process` and the batched ingest."""
+    event.status = InboundEvent.Status.PROCESSED if records else InboundEvent.Status.IGNORED
+    event.result = {"documents": records}
+    event.last_error = ""
+    event.next_attempt_at = None
+    event.processed_at = now
+    transaction.on_commit(partial(metrics.event_finished, **_metric_labels(event), status=event.status))
+    log.info("connectors.event_processed", event_id=event.pk, topic=event.topic, status=event.status, **log_fields)
+
+
 def event_process(*, event_id: int) -> InboundEvent | None:
     """Process one event; safe to call any number of times, concurrently too. What the event needs
     from the vendor's API (and the stored documents it refers to) is read first, outside the
@@ -349,14 +361,8 @@ def _event_process(event_id: int) -> InboundEvent | None:
             log.exception("connectors.event_unexpected_error", event_id=event.pk, topic=event.topic)
             return _event_fail(event=event, error=error, permanent=False, stage=stage[0])
         had_problem = event.attempts > 1 or bool(event.last_error)
-        event.status = InboundEvent.Status.PROCESSED if records else InboundEvent.Status.IGNORED
-        event.result = {"documents": records}
-        event.last_error = ""
-        event.next_attempt_at = None
-        event.processed_at = timezone.now()
+        event_processed_set(event, records, now=timezone.now())
         event.save(update_fields=["status", "result", "last_error", "next_attempt_at", "processed_at", "attempts"])
-        transaction.on_commit(partial(metrics.event_finished, **_metric_labels(event), status=event.status))
-        log.info("connectors.event_processed", event_id=event.pk, topic=event.topic, status=event.status)
         if had_problem:
             exception_resolve_for_object(obj=event, reason="Processed")
         return event

@@ -24,7 +24,6 @@ follow it in the order received. The schema's `search_path` is set once, outside
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any
 
 import structlog
@@ -45,8 +44,8 @@ from connectors.inbox import (
     _event_fail,
     _event_payload,
     _lock_key,
-    _metric_labels,
     _posted,
+    event_processed_set,
     ingest_wake_clear,
 )
 from connectors.models import Connection, InboundEvent
@@ -304,19 +303,7 @@ def _finish(done: list[tuple[InboundEvent, list[dict[str, Any]]]]) -> None:
         if event.attempts > 0 or event.last_error:
             recovered.append(event)
         event.attempts += 1
-        event.status = InboundEvent.Status.PROCESSED if records else InboundEvent.Status.IGNORED
-        event.result = {"documents": records}
-        event.last_error = ""
-        event.next_attempt_at = None
-        event.processed_at = now
-        transaction.on_commit(partial(metrics.event_finished, **_metric_labels(event), status=event.status))
-        log.info(
-            "connectors.event_processed",
-            event_id=event.pk,
-            topic=event.topic,
-            status=event.status,
-            event_trace=event.trace_id,
-        )
+        event_processed_set(event, records, now=now, event_trace=event.trace_id)
     InboundEvent.objects.bulk_update([event for event, _ in done], _DONE_FIELDS)
     if recovered:
         exception_resolve_for_objects(objects=recovered, reason="Processed")
