@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from commerce import order_rows
 from commerce.documents import CanonicalOrder, FulfilmentDoc
 from commerce.inventory import _order_location, reservation_hold, stock_changed_mark
 from commerce.models import (
@@ -26,17 +27,6 @@ from commerce.models import (
     Reservation,
     ShippingLine,
     TaxLine,
-)
-from commerce.order_rows import (
-    discount_rows,
-    fulfilment_line_rows,
-    fulfilment_row,
-    line_discounts,
-    order_fields,
-    order_line_fields,
-    payment_rows,
-    shipping_rows,
-    taxes_add,
 )
 from tenants.usage import usage_count
 
@@ -60,14 +50,14 @@ def _order_row(item: NewOrder) -> Order:
         source_version=document.source_version,
         raw_event_id=document.raw_event_id,
         currency=document.currency,
-        **order_fields(document),
+        **order_rows.order_fields(document),
     )
 
 
 def _line_rows(order: Order, document: CanonicalOrder) -> list[OrderLine]:
-    discounts = line_discounts(document)
+    discounts = order_rows.line_discounts(document)
     return [
-        OrderLine(order=order, external_id=doc.external_id, **order_line_fields(position, doc, discounts))
+        OrderLine(order=order, external_id=doc.external_id, **order_rows.order_line_fields(position, doc, discounts))
         for position, doc in enumerate(document.lines)
     ]
 
@@ -77,21 +67,21 @@ def _tax_rows(order: Order, document: CanonicalOrder, lines: list[OrderLine], sh
     shipping line's, in document order."""
     rows: list[TaxLine] = []
     for line, doc in zip(lines, document.lines, strict=True):
-        taxes_add(rows, order, doc.taxes, order_line=line)
+        order_rows.taxes_add(rows, order, doc.taxes, order_line=line)
     for ship, doc in zip(shipping, document.shipping_lines, strict=True):
-        taxes_add(rows, order, doc.taxes, shipping_line=ship)
+        order_rows.taxes_add(rows, order, doc.taxes, shipping_line=ship)
     return rows
 
 
 def _fulfilments_write(orders: list[Order], items: list[NewOrder], lines: list[dict[str, OrderLine]]) -> None:
     fulfilments: list[tuple[Fulfilment, FulfilmentDoc, dict[str, OrderLine]]] = []
     for order, item, by_id in zip(orders, items, lines, strict=True):
-        fulfilments.extend((fulfilment_row(order, doc), doc, by_id) for doc in item.document.fulfilments)
+        fulfilments.extend((order_rows.fulfilment_row(order, doc), doc, by_id) for doc in item.document.fulfilments)
     if not fulfilments:
         return
     Fulfilment.objects.bulk_create([fulfilment for fulfilment, _, _ in fulfilments])
     FulfilmentLine.objects.bulk_create(
-        row for fulfilment, doc, by_id in fulfilments for row in fulfilment_line_rows(fulfilment, doc, by_id)
+        row for fulfilment, doc, by_id in fulfilments for row in order_rows.fulfilment_line_rows(fulfilment, doc, by_id)
     )
 
 
@@ -131,7 +121,7 @@ def orders_create_bulk(*, items: list[NewOrder]) -> list[Order]:
         return []
     orders = Order.objects.bulk_create([_order_row(item) for item in items])
     lines = [_line_rows(order, item.document) for order, item in zip(orders, items, strict=True)]
-    shipping = [shipping_rows(order, item.document) for order, item in zip(orders, items, strict=True)]
+    shipping = [order_rows.shipping_rows(order, item.document) for order, item in zip(orders, items, strict=True)]
     OrderLine.objects.bulk_create([line for rows in lines for line in rows])
     ShippingLine.objects.bulk_create([row for rows in shipping for row in rows])
     taxes: list[TaxLine] = []
@@ -140,8 +130,8 @@ def orders_create_bulk(*, items: list[NewOrder]) -> list[Order]:
     by_id = [{line.external_id: line for line in rows} for rows in lines]
     for order, item, order_lines, ships, named in zip(orders, items, lines, shipping, by_id, strict=True):
         taxes.extend(_tax_rows(order, item.document, order_lines, ships))
-        discounts.extend(discount_rows(order, item.document, named))
-        payments.extend(payment_rows(order, item.document))
+        discounts.extend(order_rows.discount_rows(order, item.document, named))
+        payments.extend(order_rows.payment_rows(order, item.document))
     TaxLine.objects.bulk_create(taxes)
     DiscountAllocation.objects.bulk_create(discounts)
     Payment.objects.bulk_create(payments)
