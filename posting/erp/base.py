@@ -228,6 +228,14 @@ def wire_json(payload: Any) -> bytes:
     return _DECIMAL_PATTERN.sub(r"\1", text).encode()
 
 
+def json_request(body: Any, headers: dict[str, str]) -> dict[str, Any]:
+    """The `send` arguments of a request with these `headers` that carries `body` (when not None)
+    as JSON: its `wire_json` bytes, and the JSON content type added to the headers."""
+    if body is None:
+        return {"headers": headers}
+    return {"headers": {**headers, "Content-Type": "application/json"}, "content": wire_json(body)}
+
+
 def response_json(response: httpx.Response, *, vendor: str) -> Any:
     """The body as JSON, or a BAD_RESPONSE error quoting the start of what came back instead."""
     try:

@@ -69,10 +69,9 @@ class ErpNextAdapter(base.ErpAdapter):
             "Authorization": f"token {self.credentials['api_key']}:{self.credentials['api_secret']}",
             "Accept": "application/json",
         }
-        if "json_body" in kwargs:
-            kwargs["content"] = base.wire_json(kwargs.pop("json_body"))
-            headers["Content-Type"] = "application/json"
-        response = self.send(method, f"{self.base_url}{path}", headers=headers, **kwargs)
+        response = self.send(
+            method, f"{self.base_url}{path}", **base.json_request(kwargs.pop("json_body", None), headers), **kwargs
+        )
         base.rate_limit_check(response, "ERPNext: too many requests (HTTP 429).")
         body = base.response_json(response, vendor=self.label)
         if response.status_code >= 400:

@@ -164,11 +164,9 @@ class NetSuiteAdapter(base.ErpAdapter):
     ):
         url = f"{self.base_url}{path}"
         all_headers = {"Accept": "application/json", **(headers or {})}
-        kwargs: dict[str, Any] = {"params": params or None, "auth": self.auth}
-        if body is not None:
-            kwargs["content"] = base.wire_json(body)
-            all_headers["Content-Type"] = "application/json"
-        response = self.send(method, url, headers=all_headers, retry=retry, **kwargs)
+        response = self.send(
+            method, url, params=params or None, auth=self.auth, retry=retry, **base.json_request(body, all_headers)
+        )
         base.rate_limit_check(response, "NetSuite: concurrency or request limit exceeded (HTTP 429).")
         if response.status_code >= 400:
             raise self._error(response.status_code, base.response_json(response, vendor=self.label))

@@ -64,9 +64,8 @@ class OdooAdapter(base.ErpAdapter):
         response = self.send(
             "POST",
             f"{partner_base_url(self.config.get('base_url', ''), label=self.label)}/jsonrpc",
-            content=base.wire_json(body),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
             retry=safe,
+            **base.json_request(body, {"Accept": "application/json"}),
         )
         base.rate_limit_check(response, "Odoo: too many requests (HTTP 429).")
         if response.status_code >= 500 and "json" not in response.headers.get("content-type", ""):

@@ -60,12 +60,12 @@ class QuickBooksAdapter(OAuth2Adapter):
         return f"{host}/v3/company/{self.config['realm_id']}"
 
     def _call(self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None) -> Any:
-        kwargs: dict[str, Any] = {"params": {"minorversion": MINOR_VERSION, **(params or {})}}
-        headers = {}
-        if body is not None:
-            kwargs["content"] = base.wire_json(body)
-            headers["Content-Type"] = "application/json"
-        response = self.authorised(method, f"{self.base_url}{path}", headers=headers, **kwargs)
+        response = self.authorised(
+            method,
+            f"{self.base_url}{path}",
+            params={"minorversion": MINOR_VERSION, **(params or {})},
+            **base.json_request(body, {}),
+        )
         base.rate_limit_check(response, "QuickBooks Online: ThrottleExceeded (HTTP 429).")
         payload = base.response_json(response, vendor=self.label)
         if "Fault" in payload:

@@ -69,12 +69,8 @@ class XeroAdapter(OAuth2Adapter):
         body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        kwargs: dict[str, Any] = {"params": params or {}}
         all_headers = {"Xero-tenant-id": self.config["tenant_id"], **(headers or {})}
-        if body is not None:
-            kwargs["content"] = base.wire_json(body)
-            all_headers["Content-Type"] = "application/json"
-        response = self.authorised(method, f"{API}{path}", headers=all_headers, **kwargs)
+        response = self.authorised(method, f"{API}{path}", params=params or {}, **base.json_request(body, all_headers))
         problem = response.headers.get("x-rate-limit-problem", "")
         base.rate_limit_check(response, f"Xero: rate limit exceeded{f' ({problem} limit)' if problem else ''}.")
         payload = base.response_json(response, vendor=self.label)
