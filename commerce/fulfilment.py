@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import structlog
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from commerce.documents import CanonicalShipment, CanonicalWarehouseOrder
 from commerce.inventory import reservations_held, reservations_sync
 from commerce.models import Fulfilment, FulfilmentLine, FulfilmentRequest, Order, OrderLine
+from commerce.selectors import quantity_per_order_line
 from triage.retry import RetryAction
 from triage.services import exception_raise, exception_resolve_for_object
 
@@ -155,12 +155,7 @@ def _lines_match(order: Order, document: CanonicalShipment) -> dict[int, int]:
 
 
 def _mismatches(request: FulfilmentRequest) -> dict[str, tuple[int, int]]:
-    shipped = dict(
-        FulfilmentLine.objects.filter(fulfilment__request=request)
-        .values("order_line_id")
-        .annotate(total=Sum("quantity"))
-        .values_list("order_line_id", "total")
-    )
+    shipped = quantity_per_order_line(rows=FulfilmentLine.objects.filter(fulfilment__request=request))
     asked = {int(line["line"]): int(line["quantity"]) for line in request.lines}
     keys = {line["line"]: line.get("external_id") or line.get("sku") for line in request.lines}
     differences = {}
@@ -172,12 +167,7 @@ def _mismatches(request: FulfilmentRequest) -> dict[str, tuple[int, int]]:
 
 
 def _order_fulfilled_mark(order: Order, shipped_at: dt.datetime) -> None:
-    shipped = dict(
-        FulfilmentLine.objects.filter(fulfilment__order=order)
-        .values("order_line_id")
-        .annotate(total=Sum("quantity"))
-        .values_list("order_line_id", "total")
-    )
+    shipped = quantity_per_order_line(rows=FulfilmentLine.objects.filter(fulfilment__order=order))
     if order.fulfilled_at is None and all(
         shipped.get(line.pk, 0) >= line.quantity for line in order.lines.all() if line.sku
     ):

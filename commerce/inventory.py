@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from commerce.documents import CanonicalInventoryLevel
@@ -33,6 +32,7 @@ from commerce.models import (
     SafetyStock,
     StockChange,
 )
+from commerce.selectors import quantity_per_order_line
 from commerce.upserts import UpsertOutcome, UpsertResult, stale_result
 from tenants.audit import audit_record
 
@@ -179,13 +179,6 @@ def reservations_held(*, order: Order) -> set[tuple[int | None, str]]:
     )
 
 
-def _quantity_per_order_line(rows: QuerySet) -> dict[int, int]:
-    """Order line id → the quantity of `rows` (fulfilment or refund lines) on it."""
-    return dict(
-        rows.values("order_line_id").annotate(quantity=Sum("quantity")).values_list("order_line_id", "quantity")
-    )
-
-
 def reservation_hold(
     creates: list[Reservation],
     touched: set[tuple[int | None, str]],
@@ -232,8 +225,8 @@ def reservations_sync(*, order: Order, previously_held: set[tuple[int | None, st
     refunded: dict[int, int] = {}
     location_id = None
     if not closed:
-        fulfilled = _quantity_per_order_line(FulfilmentLine.objects.filter(fulfilment__order=order))
-        refunded = _quantity_per_order_line(RefundLine.objects.filter(refund__order=order))
+        fulfilled = quantity_per_order_line(rows=FulfilmentLine.objects.filter(fulfilment__order=order))
+        refunded = quantity_per_order_line(rows=RefundLine.objects.filter(refund__order=order))
         location = _order_location(order) if lines else None
         location_id = location.pk if location else None
     now = timezone.now()

@@ -19,7 +19,6 @@ import structlog
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 
 from commerce.inventory import _audit
 from commerce.models import (
@@ -31,7 +30,7 @@ from commerce.models import (
     Reservation,
     RoutingRule,
 )
-from commerce.selectors import available_to_sell
+from commerce.selectors import available_to_sell, quantity_per_order_line
 from tenants.models import User
 from triage.models import OPEN_STATUSES, Occurrence
 from triage.retry import RetryAction
@@ -149,12 +148,7 @@ def rule_applies(rule: RoutingRule, order: Order) -> bool:
 
 def _needed(order: Order) -> list[tuple[int, str, str, int]]:
     """(line id, external id, sku, quantity still to ship) of the order's shippable lines."""
-    shipped = dict(
-        FulfilmentLine.objects.filter(fulfilment__order=order)
-        .values("order_line_id")
-        .annotate(total=Sum("quantity"))
-        .values_list("order_line_id", "total")
-    )
+    shipped = quantity_per_order_line(rows=FulfilmentLine.objects.filter(fulfilment__order=order))
     needed = []
     for line in order.lines.order_by("position"):
         left = line.quantity - shipped.get(line.pk, 0)

@@ -163,6 +163,13 @@ def order_stored(*, source: str, connection_id: int | None, external_id: str) ->
     return Order.objects.filter(source=source, source_connection_id=connection_id, external_id=external_id).exists()
 
 
+def quantity_per_order_line(*, rows: QuerySet) -> dict[int, int]:
+    """Order line id → the quantity of `rows` (fulfilment, refund or return lines) on it."""
+    return dict(
+        rows.values("order_line_id").annotate(quantity=Sum("quantity")).values_list("order_line_id", "quantity")
+    )
+
+
 def refund_document(*, refund: Refund) -> CanonicalRefund:
     currency = refund.currency
     return CanonicalRefund(
