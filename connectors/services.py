@@ -87,6 +87,14 @@ def _validate(*, vendor: str, direction: str, name: str, config: dict, sync_inte
             adapter.config_validate(config)
 
 
+def _connection_state(connection: Connection) -> dict:
+    return {
+        "name": connection.name,
+        "config": dict(connection.config),
+        "sync_interval_minutes": connection.sync_interval_minutes,
+    }
+
+
 @transaction.atomic
 def connection_create(
     *,
@@ -117,16 +125,7 @@ def connection_create(
     connection.webhook_secret = webhook_secret if webhook_secret is not None else secrets.token_urlsafe(32)
     connection.save()
     tenant_due_bump()  # its syncs, token refreshes and meter follow the connection
-    changes = audit_diff(
-        {},
-        {
-            "vendor": vendor,
-            "direction": direction,
-            "name": connection.name,
-            "config": config,
-            "sync_interval_minutes": sync_interval_minutes,
-        },
-    )
+    changes = audit_diff({}, {"vendor": vendor, "direction": direction, **_connection_state(connection)})
     stored = connection.credentials
     if stored:
         changes["credentials"] = audit_secret_changes({}, stored)
@@ -134,14 +133,6 @@ def connection_create(
         actor=actor, actor_label=actor_label, action="connection.create", target=connection, changes=changes
     )
     return connection
-
-
-def _connection_state(connection: Connection) -> dict:
-    return {
-        "name": connection.name,
-        "config": dict(connection.config),
-        "sync_interval_minutes": connection.sync_interval_minutes,
-    }
 
 
 @transaction.atomic
