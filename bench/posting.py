@@ -14,6 +14,7 @@ Usage: .venv/bin/python bench/posting.py [--orders N] [--batch B] [--keep]
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -219,12 +220,12 @@ def main() -> None:
     with scratch_django(f"{own_database()}_{branch_slug()}_bench_posting", keep=args.keep):
         _redis_clear()
         try:
-            _run(orders=args.orders, batch_size=args.batch)
+            _run(args)
         finally:
             _redis_clear()
 
 
-def _run(*, orders: int, batch_size: int) -> None:
+def _run(args: argparse.Namespace) -> None:
     from django.db import connection
     from django_tenants.utils import tenant_context
 
@@ -233,14 +234,14 @@ def _run(*, orders: int, batch_size: int) -> None:
     with tenant_context(bench_tenant()):
         standard_chart_apply()
         started = time.perf_counter()
-        single, batched = _prepare(orders)
-        print(f"prepare {2 * orders} orders (SQL copies, documents): {time.perf_counter() - started:.1f} s")
-        single_seconds, batch_seconds, entry_ids = _post(single, batched, batch_size)
+        single, batched = _prepare(args.orders)
+        print(f"prepare {2 * args.orders} orders (SQL copies, documents): {time.perf_counter() - started:.1f} s")
+        single_seconds, batch_seconds, entry_ids = _post(single, batched, args.batch)
         raw_seconds, lines = _raw_insert(entry_ids)
     connection.set_schema_to_public()
     _report(
-        orders=orders,
-        batch_size=batch_size,
+        orders=args.orders,
+        batch_size=args.batch,
         single=single_seconds,
         batched=batch_seconds,
         raw=raw_seconds,
