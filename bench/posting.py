@@ -181,7 +181,8 @@ def _raw_insert(entry_ids: list[int]) -> tuple[float, int]:
     return time.perf_counter() - started, len(line_rows)
 
 
-def _report(*, orders: int, batch_size: int, single: float, batched: float, raw: float, lines: int) -> None:
+def _report(args: argparse.Namespace, *, single: float, batched: float, raw: float, lines: int) -> None:
+    orders, batch_size = args.orders, args.batch
     raw_rate, batch_rate, single_rate = orders / raw, orders / batched, orders / single
     share = batch_rate / raw_rate
     print(f"orders per path:             {orders} ({lines} journal lines, {lines / orders:.0f} per order)")
@@ -239,14 +240,7 @@ def _run(args: argparse.Namespace) -> None:
         single_seconds, batch_seconds, entry_ids = _post(single, batched, args.batch)
         raw_seconds, lines = _raw_insert(entry_ids)
     connection.set_schema_to_public()
-    _report(
-        orders=args.orders,
-        batch_size=args.batch,
-        single=single_seconds,
-        batched=batch_seconds,
-        raw=raw_seconds,
-        lines=lines,
-    )
+    _report(args, single=single_seconds, batched=batch_seconds, raw=raw_seconds, lines=lines)
 
 
 if __name__ == "__main__":
