@@ -10,37 +10,35 @@ Usage: .venv/bin/python bench/erp_push.py [--orders N] [--keep]
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import os
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.provisioning import drop_database, recreate_database, scratch_database_url
+from bench.common import bench_parser, bench_tenant, scratch_django, timed_each
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = bench_parser(__doc__)
     parser.add_argument("--orders", type=int, default=2_000)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    url = scratch_database_url("tillbridge_bench_erp")
-    recreate_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    import django
+    with scratch_django("tillbridge_bench_erp", keep=args.keep):
+        _run(args.orders)
 
-    django.setup()
+
+def _repush_found(entry) -> None:
+    from posting.erp.services import erp_push_entry  # import here: Django is set up by scratch_django
+
+    assert not erp_push_entry(entry=entry).push.error_kind
+
+
+def _run(orders: int) -> None:
     import httpx
     import respx
-    from django.core.management import call_command
     from django.db import connection
     from django_tenants.utils import tenant_context
     from tqdm import tqdm
@@ -54,8 +52,6 @@ def main() -> None:
     from posting.erp.services import erp_push_entry, erp_target_set
     from posting.models import JournalEntry
     from posting.services import journal_post_order
-    from tenants import services
-    from tenants.provisioning import template_ensure
     from tests.commerce.factories import shopify_order
 
     connectors_http.RateLimiter.acquire = lambda self, max_wait=30.0: 0.0  # measure us, not Intuit's budget
@@ -72,64 +68,45 @@ def main() -> None:
         created.add(number)
         return httpx.Response(200, json={"JournalEntry": {"Id": number[3:], "DocNumber": number, "SyncToken": "0"}})
 
-    try:
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-        services.public_tenant_ensure(domain="localhost")
-        template_ensure()
-        partner = services.partner_create(slug="benchpartner", name="Bench Partner", domain="bench.localhost")
-        tenant = services.tenant_create(partner=partner, slug="benchshop", name="Bench Shop").tenant
-        with tenant_context(tenant):
-            standard_chart_apply()
-            for number, account in enumerate(Account.objects.all(), start=1):
-                Account.objects.filter(pk=account.pk).update(external_id=str(number))
-            document = shopify_order()
-            for index in tqdm(range(args.orders), desc="posting orders", unit="order"):
-                order = order_upsert(
-                    source="bench", connection_id=1, document=replace(document, external_id=f"B{index}")
-                )
-                journal_post_order(order=order.obj)
-            entries = list(JournalEntry.objects.order_by("pk"))
+    tenant = bench_tenant()
+    with tenant_context(tenant):
+        standard_chart_apply()
+        for number, account in enumerate(Account.objects.all(), start=1):
+            Account.objects.filter(pk=account.pk).update(external_id=str(number))
+        document = shopify_order()
+        for index in tqdm(range(orders), desc="posting orders", unit="order"):
+            order = order_upsert(source="bench", connection_id=1, document=replace(document, external_id=f"B{index}"))
+            journal_post_order(order=order.obj)
+        entries = list(JournalEntry.objects.order_by("pk"))
 
-            started = time.perf_counter()
-            for entry in tqdm(entries, desc="built-in ledger", unit="push"):
-                erp_push_entry(entry=entry)
-            ledger_seconds = time.perf_counter() - started
+        def push(entry: JournalEntry) -> None:
+            erp_push_entry(entry=entry)
 
-            qbo = connection_create(
-                vendor="quickbooks",
-                direction="erp",
-                name="Bench QBO",
-                config={"realm_id": "1", "environment": "sandbox", "client_id": "c"},
-                credentials={"access_token": "a", "refresh_token": "r", "client_secret": "s"},
-            )
-            erp_target_set(connection=qbo, since=dt.date(2000, 1, 1))
-            with respx.mock:
-                respx.get(f"{base}/query").mock(side_effect=lookup)
-                respx.post(f"{base}/journalentry").mock(side_effect=create)
-                started = time.perf_counter()
-                for entry in tqdm(entries, desc="QuickBooks (in-process API)", unit="push"):
-                    erp_push_entry(entry=entry)
-                qbo_seconds = time.perf_counter() - started
-                ErpPush.objects.filter(vendor="quickbooks").update(status=ErpPush.Status.FAILED, error_kind="timeout")
-                started = time.perf_counter()
-                for entry in tqdm(entries, desc="re-push after lost answers", unit="push"):
-                    assert not erp_push_entry(entry=entry).push.error_kind
-                repush_seconds = time.perf_counter() - started
-            acked = ErpPush.objects.filter(vendor="quickbooks", status=ErpPush.Status.ACKED).count()
-        connection.set_schema_to_public()
-        print(
-            f"journals:                         {len(entries)} ({acked} acknowledged by QuickBooks, "
-            f"{len(created)} created there)"
+        ledger_seconds = timed_each(entries, push, desc="built-in ledger", unit="push")
+
+        qbo = connection_create(
+            vendor="quickbooks",
+            direction="erp",
+            name="Bench QBO",
+            config={"realm_id": "1", "environment": "sandbox", "client_id": "c"},
+            credentials={"access_token": "a", "refresh_token": "r", "client_secret": "s"},
         )
-        print(f"push to the built-in ledger:      {len(entries) / ledger_seconds:,.0f} pushes/s")
-        print(f"push to QuickBooks (no network):  {len(entries) / qbo_seconds:,.0f} pushes/s")
-        print(f"re-push finding existing entries: {len(entries) / repush_seconds:,.0f} pushes/s")
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            drop_database(url)
+        erp_target_set(connection=qbo, since=dt.date(2000, 1, 1))
+        with respx.mock:
+            respx.get(f"{base}/query").mock(side_effect=lookup)
+            respx.post(f"{base}/journalentry").mock(side_effect=create)
+            qbo_seconds = timed_each(entries, push, desc="QuickBooks (in-process API)", unit="push")
+            ErpPush.objects.filter(vendor="quickbooks").update(status=ErpPush.Status.FAILED, error_kind="timeout")
+            repush_seconds = timed_each(entries, _repush_found, desc="re-push after lost answers", unit="push")
+        acked = ErpPush.objects.filter(vendor="quickbooks", status=ErpPush.Status.ACKED).count()
+    connection.set_schema_to_public()
+    print(
+        f"journals:                         {len(entries)} ({acked} acknowledged by QuickBooks, "
+        f"{len(created)} created there)"
+    )
+    print(f"push to the built-in ledger:      {len(entries) / ledger_seconds:,.0f} pushes/s")
+    print(f"push to QuickBooks (no network):  {len(entries) / qbo_seconds:,.0f} pushes/s")
+    print(f"re-push finding existing entries: {len(entries) / repush_seconds:,.0f} pushes/s")
 
 
 if __name__ == "__main__":

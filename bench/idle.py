@@ -35,21 +35,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.provisioning import drop_database, recreate_database, scratch_database_url  # noqa: E402
+from bench.common import bench_parser, branch_slug, public_schema_ready, scratch_django  # noqa: E402
 
 MINUTE = 60.0
 GOAL_PERCENT = 5.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _branch() -> str:
-    try:
-        name = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        name = "local"
-    return "".join(ch if ch.isalnum() else "_" for ch in name.lower())
 
 
 def _redis_db() -> str:
@@ -162,39 +152,27 @@ def _start_worker(env: dict[str, str]) -> subprocess.Popen:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench_parser(__doc__)
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--ticks", type=int, default=2, help="measured simulated minutes per phase")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    database = f"tillbridge_bench_idle_{_branch()}"
-    url = scratch_database_url(database)
-    recreate_database(url)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "bench.idle_settings",
-        "TEST_REDIS_DB": _redis_db(),
-        "LOG_LEVEL": "ERROR",
-    }
-    for key in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "TEST_REDIS_DB", "LOG_LEVEL"):
-        os.environ[key] = env[key]
-    import django
+    database = f"tillbridge_bench_idle_{branch_slug()}"
+    with scratch_django(
+        database, keep=args.keep, settings="bench.idle_settings", TEST_REDIS_DB=_redis_db(), LOG_LEVEL="ERROR"
+    ):
+        _run(args, database=database)
 
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connections
 
+def _run(args: argparse.Namespace, *, database: str) -> None:
     from portal import tasks
     from portal.celery import app
-    from tenants import services
     from tenants.models import TenantDue
 
+    env = dict(os.environ)  # the worker's: the scratch database, these settings, this Redis database
     worker: subprocess.Popen | None = None
     try:
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-        services.public_tenant_ensure(domain="localhost")
+        public_schema_ready()
         started = time.perf_counter()
         _provision(args.tenants)
         print(f"{args.tenants} tenants provisioned in {time.perf_counter() - started:.1f} s", flush=True)
@@ -227,9 +205,6 @@ def main() -> None:
                 worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 worker.kill()
-        connections.close_all()
-        if not args.keep:
-            drop_database(url)
 
 
 if __name__ == "__main__":

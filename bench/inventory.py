@@ -15,40 +15,30 @@ Usage: .venv/bin/python bench/inventory.py [--updates N] [--keep]
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.provisioning import drop_database, recreate_database, scratch_database_url
+from bench.common import bench_parser, bench_tenant, own_database, scratch_django, timed_each
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = bench_parser(__doc__)
     parser.add_argument("--updates", type=int, default=10_000)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    own = urlparse(os.environ.get("DATABASE_URL", "")).path.strip("/") or "tillbridge"
-    url = scratch_database_url(f"{own}_bench_inventory")
-    recreate_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    import django
+    with scratch_django(f"{own_database()}_bench_inventory", keep=args.keep):
+        _run(args.updates)
 
-    django.setup()
+
+def _run(updates: int) -> None:
     from decimal import Decimal
 
     from django.core.cache import cache
-    from django.core.management import call_command
     from django.db import connection
     from django_tenants.utils import tenant_context
-    from tqdm import tqdm
 
     from commerce import inventory_sync, tasks
     from commerce.documents import CanonicalInventoryLevel
@@ -59,8 +49,6 @@ def main() -> None:
     from connectors.models import Connection
     from connectors.vendors import channels as vendor_channels
     from connectors.vendors.base import ChannelAdapter
-    from tenants import services
-    from tenants.provisioning import template_ensure
 
     class EchoChannel(ChannelAdapter):
         features = frozenset({"inventory"})
@@ -78,82 +66,67 @@ def main() -> None:
     dispatched: list[dict] = []
     tasks.inventory_push.apply_async = lambda **kwargs: dispatched.append(kwargs)
 
-    try:
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-        services.public_tenant_ensure(domain="localhost")
-        template_ensure()
-        partner = services.partner_create(slug="benchpartner", name="Bench Partner", domain="bench.localhost")
-        tenant = services.tenant_create(partner=partner, slug="benchshop", name="Bench Shop").tenant
-        with tenant_context(tenant):
-            cache.delete(inventory_sync.PUSH_GATE_KEY)
-            source = Connection.objects.create(vendor="csv", name="Stock files", config={})
-            locations = [
-                inventory_location_ensure(source="csv", connection_id=source.pk, external_id=code, name=code)
-                for code in ("WH", "STORE-1", "STORE-2")
-            ]
-            web = Connection.objects.create(vendor="shopify", name="Web", config={})
-            pos = Connection.objects.create(vendor="square", name="Stores", config={})
-            for location in locations[:2]:
-                channel_location_set(
-                    channel_connection=web, location=location, channel_location_id=location.external_id
-                )
-            for location in locations:
-                channel_location_set(
-                    channel_connection=pos, location=location, channel_location_id=location.external_id
-                )
+    tenant = bench_tenant()
+    with tenant_context(tenant):
+        cache.delete(inventory_sync.PUSH_GATE_KEY)
+        source = Connection.objects.create(vendor="csv", name="Stock files", config={})
+        locations = [
+            inventory_location_ensure(source="csv", connection_id=source.pk, external_id=code, name=code)
+            for code in ("WH", "STORE-1", "STORE-2")
+        ]
+        web = Connection.objects.create(vendor="shopify", name="Web", config={})
+        pos = Connection.objects.create(vendor="square", name="Stores", config={})
+        for location in locations[:2]:
+            channel_location_set(channel_connection=web, location=location, channel_location_id=location.external_id)
+        for location in locations:
+            channel_location_set(channel_connection=pos, location=location, channel_location_id=location.external_id)
 
-            half = args.updates // 2
-            keys = [(locations[i % 3].external_id, f"SKU-{i:06d}") for i in range(half)]
+        half = updates // 2
+        keys = [(locations[i % 3].external_id, f"SKU-{i:06d}") for i in range(half)]
 
-            def run(label: str, version: int, expected: UpsertOutcome, quantity: int) -> float:
-                started = time.perf_counter()
-                for location, sku in tqdm(keys, desc=label, unit="update"):
-                    document = CanonicalInventoryLevel(location, sku, Decimal(quantity), version)
-                    outcome = inventory_level_upsert(source="csv", connection_id=source.pk, document=document).outcome
-                    assert outcome == expected, outcome
-                return time.perf_counter() - started
+        def run(label: str, version: int, expected: UpsertOutcome, quantity: int) -> float:
+            def upsert(key: tuple[str, str]) -> None:
+                document = CanonicalInventoryLevel(*key, Decimal(quantity), version)
+                outcome = inventory_level_upsert(source="csv", connection_id=source.pk, document=document).outcome
+                assert outcome == expected, outcome
 
-            first = run("first reports", 100, UpsertOutcome.CREATED, 10)
-            newer = run("newer versions", 200, UpsertOutcome.UPDATED, 7)
-            replay = run("replays", 200, UpsertOutcome.UNCHANGED, 7)
-            stale = run("stale updates", 150, UpsertOutcome.IGNORED_STALE, 99)
-            queued = StockChange.objects.count()
+            return timed_each(keys, upsert, desc=label, unit="update")
 
-            started = time.perf_counter()
-            report = inventory_sync.inventory_push_due()
-            push_seconds = time.perf_counter() - started
-            assert report.failed == 0 and report.mismatched == 0
-            acknowledged = ChannelStock.objects.filter(status=ChannelStock.Status.ACKNOWLEDGED).count()
+        first = run("first reports", 100, UpsertOutcome.CREATED, 10)
+        newer = run("newer versions", 200, UpsertOutcome.UPDATED, 7)
+        replay = run("replays", 200, UpsertOutcome.UNCHANGED, 7)
+        stale = run("stale updates", 150, UpsertOutcome.IGNORED_STALE, 99)
+        queued = StockChange.objects.count()
 
-            started = time.perf_counter()
-            rows = available_to_sell().rows
-            selector_seconds = time.perf_counter() - started
-            assert len(rows) == InventoryLevel.objects.count() == half
-        connection.set_schema_to_public()
+        started = time.perf_counter()
+        report = inventory_sync.inventory_push_due()
+        push_seconds = time.perf_counter() - started
+        assert report.failed == 0 and report.mismatched == 0
+        acknowledged = ChannelStock.objects.filter(status=ChannelStock.Status.ACKNOWLEDGED).count()
 
-        changes = 2 * half
-        print(f"level updates:               {changes} ({half} first reports + {half} newer versions)")
-        print(f"upsert rate:                 {changes / (first + newer):,.0f} updates/s")
-        print(f"  first reports / newer:     {half / first:,.0f} / {half / newer:,.0f} updates/s")
-        print(f"replays / stale (no change): {half / replay:,.0f} / {half / stale:,.0f} updates/s")
-        gate = inventory_sync._debounce_seconds() + 5
-        elapsed = first + newer + replay + stale
-        print(
-            f"push tasks queued (debounce): {len(dispatched)} for {changes} changes over {elapsed:.0f} s "
-            f"(at most one per {gate} s gate); {queued} keys waiting"
-        )
-        print(
-            f"push batch:                  {push_seconds:.2f} s for {report.changes} keys -> "
-            f"{report.channels} channel calls ({', '.join(f'{v}: {e.calls}' for v, e in echoes.items())} keys), "
-            f"{acknowledged} acknowledgements recorded"
-        )
-        print(f"available_to_sell() (all):   {selector_seconds * 1000:.0f} ms for {len(rows)} rows")
-    finally:
-        from django.db import connections
+        started = time.perf_counter()
+        rows = available_to_sell().rows
+        selector_seconds = time.perf_counter() - started
+        assert len(rows) == InventoryLevel.objects.count() == half
+    connection.set_schema_to_public()
 
-        connections.close_all()
-        if not args.keep:
-            drop_database(url)
+    changes = 2 * half
+    print(f"level updates:               {changes} ({half} first reports + {half} newer versions)")
+    print(f"upsert rate:                 {changes / (first + newer):,.0f} updates/s")
+    print(f"  first reports / newer:     {half / first:,.0f} / {half / newer:,.0f} updates/s")
+    print(f"replays / stale (no change): {half / replay:,.0f} / {half / stale:,.0f} updates/s")
+    gate = inventory_sync._debounce_seconds() + 5
+    elapsed = first + newer + replay + stale
+    print(
+        f"push tasks queued (debounce): {len(dispatched)} for {changes} changes over {elapsed:.0f} s "
+        f"(at most one per {gate} s gate); {queued} keys waiting"
+    )
+    print(
+        f"push batch:                  {push_seconds:.2f} s for {report.changes} keys -> "
+        f"{report.channels} channel calls ({', '.join(f'{v}: {e.calls}' for v, e in echoes.items())} keys), "
+        f"{acknowledged} acknowledgements recorded"
+    )
+    print(f"available_to_sell() (all):   {selector_seconds * 1000:.0f} ms for {len(rows)} rows")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -27,7 +25,7 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.provisioning import drop_database, recreate_database, scratch_database_url
+from bench.common import bench_parser, bench_tenant, branch_slug, own_database, scratch_django, timed_each
 
 
 def _insert_rows(cursor, table: str, placeholder: str, rows: list[tuple], label: str, chunk: int = 1000) -> None:
@@ -95,21 +93,6 @@ def _clone_orders(cursor, template_id: int, count: int) -> None:
 GOAL_SHARE = 0.25  # issue 17: posting at >= 25% of raw INSERT of the same rows
 
 
-def _branch() -> str:
-    """The checkout's branch, so scratch databases of parallel worktrees never collide."""
-    try:
-        name = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
 def _prepare(count: int) -> tuple[list, list]:
     """2 x `count` orders (SQL copies of one upserted order): the first half for the single path,
     the second half with their canonical documents for the batch path."""
@@ -132,16 +115,20 @@ def _prepare(count: int) -> tuple[list, list]:
     return orders[:count], [(order, order_document(order=order)) for order in orders[count:]]
 
 
+def post_order(order) -> None:
+    """Post one order through the service; it must post."""
+    from posting.services import PostingStatus, journal_post_order  # import here: Django is set up in main
+
+    outcome = journal_post_order(order=order)
+    assert outcome.status == PostingStatus.POSTED, outcome.problems
+
+
 def _post(single: list, batched: list, batch_size: int) -> tuple[float, float, list[int]]:
     from tqdm import tqdm
 
-    from posting.services import PostingStatus, journal_post_order, journals_post_orders
+    from posting.services import PostingStatus, journals_post_orders
 
-    started = time.perf_counter()
-    for order in tqdm(single, desc="posting one by one", unit="order"):
-        outcome = journal_post_order(order=order)
-        assert outcome.status == PostingStatus.POSTED, outcome.problems
-    single_seconds = time.perf_counter() - started
+    single_seconds = timed_each(single, post_order, desc="posting one by one", unit="order")
     entry_ids = []
     started = time.perf_counter()
     with tqdm(total=len(batched), desc=f"posting in batches of {batch_size}", unit="order") as progress:
@@ -194,7 +181,8 @@ def _raw_insert(entry_ids: list[int]) -> tuple[float, int]:
     return time.perf_counter() - started, len(line_rows)
 
 
-def _report(*, orders: int, batch_size: int, single: float, batched: float, raw: float, lines: int) -> None:
+def _report(args: argparse.Namespace, *, single: float, batched: float, raw: float, lines: int) -> None:
+    orders, batch_size = args.orders, args.batch
     raw_rate, batch_rate, single_rate = orders / raw, orders / batched, orders / single
     share = batch_rate / raw_rate
     print(f"orders per path:             {orders} ({lines} journal lines, {lines / orders:.0f} per order)")
@@ -219,65 +207,40 @@ def _redis_clear() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = bench_parser(__doc__)
     parser.add_argument("--orders", type=int, default=1_500, help="orders per path (single and batched)")
     parser.add_argument("--batch", type=int, default=100, help="orders per journals_post_orders call")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    # Named after the caller's database and branch, so two checkouts benchmarking at once do not collide.
-    own = urlparse(os.environ.get("DATABASE_URL", "")).path.strip("/") or "tillbridge"
-    url = scratch_database_url("_".join(part for part in (own, _branch(), "bench_posting") if part))
-    recreate_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
     # The ERP pushes sent on commit go to the caller's own Redis database (REDIS_URL: broker N,
     # cache N+1 as in the test settings), never to the test databases, and are dropped at the end.
     redis_db = urlparse(os.environ.get("REDIS_URL", "")).path.strip("/")
     if redis_db.isdigit():
         os.environ["TEST_REDIS_DB"] = redis_db
-    import django
+    # Named after the caller's database and branch, so two checkouts benchmarking at once do not collide.
+    with scratch_django(f"{own_database()}_{branch_slug()}_bench_posting", keep=args.keep):
+        _redis_clear()
+        try:
+            _run(args)
+        finally:
+            _redis_clear()
 
-    django.setup()
-    _redis_clear()
-    from django.core.management import call_command
+
+def _run(args: argparse.Namespace) -> None:
     from django.db import connection
     from django_tenants.utils import tenant_context
 
     from mappings.services import standard_chart_apply
-    from tenants import services
-    from tenants.provisioning import template_ensure
 
-    try:
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-        services.public_tenant_ensure(domain="localhost")
-        template_ensure()
-        partner = services.partner_create(slug="benchpartner", name="Bench Partner", domain="bench.localhost")
-        tenant = services.tenant_create(partner=partner, slug="benchshop", name="Bench Shop").tenant
-        with tenant_context(tenant):
-            standard_chart_apply()
-            started = time.perf_counter()
-            single, batched = _prepare(args.orders)
-            print(f"prepare {2 * args.orders} orders (SQL copies, documents): {time.perf_counter() - started:.1f} s")
-            single_seconds, batch_seconds, entry_ids = _post(single, batched, args.batch)
-            raw_seconds, lines = _raw_insert(entry_ids)
-        connection.set_schema_to_public()
-        _report(
-            orders=args.orders,
-            batch_size=args.batch,
-            single=single_seconds,
-            batched=batch_seconds,
-            raw=raw_seconds,
-            lines=lines,
-        )
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        _redis_clear()
-        if not args.keep:
-            drop_database(url)
+    with tenant_context(bench_tenant()):
+        standard_chart_apply()
+        started = time.perf_counter()
+        single, batched = _prepare(args.orders)
+        print(f"prepare {2 * args.orders} orders (SQL copies, documents): {time.perf_counter() - started:.1f} s")
+        single_seconds, batch_seconds, entry_ids = _post(single, batched, args.batch)
+        raw_seconds, lines = _raw_insert(entry_ids)
+    connection.set_schema_to_public()
+    _report(args, single=single_seconds, batched=batch_seconds, raw=raw_seconds, lines=lines)
 
 
 if __name__ == "__main__":

@@ -10,20 +10,16 @@ Usage: .venv/bin/python bench/promotion_spend.py [--orders N] [--keep]
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
-import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.posting import _clone_orders
-from bench.provisioning import drop_database, recreate_database, scratch_database_url
+from bench.common import bench_parser, bench_tenant, own_database, scratch_django, timed_each
+from bench.posting import _clone_orders, post_order
 
 
 def _orders(prefix: str, count: int) -> list:
@@ -41,15 +37,7 @@ def _orders(prefix: str, count: int) -> list:
 
 
 def _post(orders: list) -> float:
-    from tqdm import tqdm
-
-    from posting.services import PostingStatus, journal_post_order
-
-    started = time.perf_counter()
-    for order in tqdm(orders, desc="posting", unit="order"):
-        outcome = journal_post_order(order=order)
-        assert outcome.status == PostingStatus.POSTED, outcome.problems
-    return time.perf_counter() - started
+    return timed_each(orders, post_order, desc="posting", unit="order")
 
 
 def _promotion_publish(tenant) -> None:
@@ -90,60 +78,44 @@ def _promotion_publish(tenant) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = bench_parser(__doc__)
     parser.add_argument("--orders", type=int, default=2_000)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
-    own = urlparse(os.environ.get("DATABASE_URL", "")).path.strip("/") or "tillbridge"
-    url = scratch_database_url(f"{own}_bench_promotion_spend")
-    recreate_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    import django
+    with scratch_django(f"{own_database()}_bench_promotion_spend", keep=args.keep):
+        _run(args.orders)
 
-    django.setup()
-    from django.core.management import call_command
+
+def _run(orders: int) -> None:
     from django_tenants.utils import tenant_context
 
     from mappings.services import standard_chart_apply
     from promotions.models import PromotionSpend
     from promotions.selectors import promotion_budget_state
-    from tenants import services
-    from tenants.provisioning import template_ensure
 
-    try:
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-        services.public_tenant_ensure(domain="localhost")
-        template_ensure()
-        partner = services.partner_create(slug="benchpartner", name="Bench Partner", domain="bench.localhost")
-        tenant = services.tenant_create(partner=partner, slug="benchshop", name="Bench Shop").tenant
-        with tenant_context(tenant):
-            standard_chart_apply()
-            plain = _orders("P", args.orders)
-            without = _post(plain)
-            _promotion_publish(tenant)
-            matched = _orders("M", args.orders)
-            with_spend = _post(matched)
-            spend_rows = PromotionSpend.objects.count()
-            state = promotion_budget_state(promotion=PromotionSpend.objects.first().promotion)
-        print(
-            json.dumps(
-                {
-                    "orders": args.orders,
-                    "no_promotion_orders_per_s": round(args.orders / without, 1),
-                    "spend_recorded_orders_per_s": round(args.orders / with_spend, 1),
-                    "ratio": round(without / with_spend, 3),
-                    "spend_rows": spend_rows,
-                    "spent": str(state.spent),
-                    "redemptions": state.redemptions,
-                },
-                indent=2,
-            )
+    tenant = bench_tenant()
+    with tenant_context(tenant):
+        standard_chart_apply()
+        plain = _orders("P", orders)
+        without = _post(plain)
+        _promotion_publish(tenant)
+        matched = _orders("M", orders)
+        with_spend = _post(matched)
+        spend_rows = PromotionSpend.objects.count()
+        state = promotion_budget_state(promotion=PromotionSpend.objects.first().promotion)
+    print(
+        json.dumps(
+            {
+                "orders": orders,
+                "no_promotion_orders_per_s": round(orders / without, 1),
+                "spend_recorded_orders_per_s": round(orders / with_spend, 1),
+                "ratio": round(without / with_spend, 3),
+                "spend_rows": spend_rows,
+                "spent": str(state.spent),
+                "redemptions": state.redemptions,
+            },
+            indent=2,
         )
-    finally:
-        if not args.keep:
-            drop_database(url)
+    )
 
 
 if __name__ == "__main__":

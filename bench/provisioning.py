@@ -7,76 +7,48 @@ and on tenant 300. Usage: .venv/bin/python bench/provisioning.py [--tenants N]
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg
+from bench.common import (
+    bench_parser,
+    bench_partner,
+    drop_database,
+    public_schema_ready,
+    recreate_database,
+    repeat_timed,
+    scratch_database_url,
+    scratch_django,
+)
 
-
-def scratch_database_url(name: str) -> str:
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        env_file = Path(__file__).resolve().parent.parent / ".local" / "env"
-        for line in env_file.read_text().splitlines() if env_file.exists() else []:
-            if line.startswith("DATABASE_URL="):
-                base = line.split("=", 1)[1].strip()
-    parsed = urlparse(base or "postgres://postgres@127.0.0.1:5432/tillbridge")
-    return urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def recreate_database(url: str) -> None:
-    parsed = urlparse(url)
-    maintenance = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path[1:]}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{parsed.path[1:]}"')
-
-
-def drop_database(url: str) -> None:
-    parsed = urlparse(url)
-    maintenance = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path[1:]}" WITH (FORCE)')
+# bench/ingest.py and bench/fairness.py import the scratch database helpers from here.
+__all__ = ["drop_database", "main", "recreate_database", "scratch_database_url"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = bench_parser(__doc__)
     parser.add_argument("--tenants", type=int, default=300)
     parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    url = scratch_database_url("tillbridge_bench_provisioning")
-    recreate_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.test"
-    os.environ.setdefault("LOG_LEVEL", "ERROR")
-    import django
+    with scratch_django("tillbridge_bench_provisioning", keep=args.keep):
+        from django.db import connection
+        from django.test import Client
+        from tqdm import tqdm
 
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
-    from tqdm import tqdm
+        from tenants import services
+        from tenants.models import Membership
+        from tenants.provisioning import template_ensure
 
-    from tenants import services
-    from tenants.models import Membership
-    from tenants.provisioning import template_ensure
-
-    try:
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-        services.public_tenant_ensure(domain="localhost")
+        public_schema_ready()
         started = time.perf_counter()
         template_ensure()
         print(f"template schema migrated and captured once in {time.perf_counter() - started:.2f} s")
-        partner = services.partner_create(slug="benchpartner", name="Bench Partner", domain="bench.localhost")
+        partner = bench_partner()
         user = services.user_create(email="bench@example.test", password="bench-password-123", verified=True)
         services.membership_grant(user=user, partner=partner, role=Membership.Role.PARTNER_ADMIN)
 
@@ -89,14 +61,12 @@ def main() -> None:
         def page_latency(slug: str) -> float:
             client = Client(HTTP_HOST=f"{slug}.bench.localhost")
             client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-            client.get("/")  # warm
-            samples = []
-            for _ in range(args.requests):
-                begin = time.perf_counter()
+
+            def page() -> None:
                 response = client.get("/")
-                samples.append(time.perf_counter() - begin)
                 assert response.status_code == 200, response.status_code
-            return statistics.median(samples)
+
+            return statistics.median(repeat_timed(page, args.requests))
 
         first, last = seconds[:10], seconds[-10:]
         first_mean, last_mean = statistics.mean(first), statistics.mean(last)
@@ -109,12 +79,6 @@ def main() -> None:
         print(f"page request tenant 1, median:  {latency_first * 1000:.1f} ms")
         print(f"page request tenant {args.tenants}, median: {latency_last * 1000:.1f} ms")
         print(f"latency ratio:                  {latency_last / latency_first:.2f}")
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            drop_database(url)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ admins edit; everyone else reads)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -75,23 +77,40 @@ def _form_errors(form: RoutingRuleForm, error: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
+def _rule_submit(
+    request: HttpRequest, *, can_edit: bool, save: Callable[[dict], str]
+) -> RoutingRuleForm | HttpResponse:
+    """A posted routing-rule form: 403 unless the user edits rules; when valid, `save` writes the
+    values and returns the message shown after the redirect to the rules; otherwise (or when the
+    service refuses the values) the bound form with its errors, for the page to answer 400."""
+    if not can_edit:
+        return HttpResponse("Only tenant admins change routing rules.", status=403)
+    form = RoutingRuleForm(request.POST, warehouse_systems=_warehouse_systems())
+    if form.is_valid():
+        try:
+            message = save(_rule_values(form))
+        except ValidationError as error:
+            _form_errors(form, error)
+        else:
+            messages.success(request, message)
+            return redirect("fulfilment_rules")
+    return form
+
+
 def routing_rules_page(request: HttpRequest) -> HttpResponse:
     can_edit = _can_edit_rules(request)
     form = RoutingRuleForm(warehouse_systems=_warehouse_systems())
     status = 200
     if request.method == "POST":
-        if not can_edit:
-            return HttpResponse("Only tenant admins change routing rules.", status=403)
-        form = RoutingRuleForm(request.POST, warehouse_systems=_warehouse_systems())
-        if form.is_valid():
-            try:
-                rule = routing_rule_create(**_rule_values(form), actor=request.user)
-            except ValidationError as error:
-                _form_errors(form, error)
-            else:
-                messages.success(request, f"Routing rule “{rule.name}” added.")
-                return redirect("fulfilment_rules")
-        status = 400
+
+        def create(values: dict) -> str:
+            rule = routing_rule_create(**values, actor=request.user)
+            return f"Routing rule “{rule.name}” added."
+
+        submitted = _rule_submit(request, can_edit=can_edit, save=create)
+        if isinstance(submitted, HttpResponse):
+            return submitted
+        form, status = submitted, 400
     rules = RoutingRule.objects.select_related("location").order_by("priority", "pk")
     names = dict(Connection.objects.values_list("pk", "name"))
     for rule in rules:
@@ -122,18 +141,15 @@ def routing_rule_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
     form = RoutingRuleForm(initial=initial, warehouse_systems=_warehouse_systems())
     status = 200
     if request.method == "POST":
-        if not can_edit:
-            return HttpResponse("Only tenant admins change routing rules.", status=403)
-        form = RoutingRuleForm(request.POST, warehouse_systems=_warehouse_systems())
-        if form.is_valid():
-            try:
-                routing_rule_update(rule=rule, **_rule_values(form), actor=request.user)
-            except ValidationError as error:
-                _form_errors(form, error)
-            else:
-                messages.success(request, "Routing rule saved.")
-                return redirect("fulfilment_rules")
-        status = 400
+
+        def update(values: dict) -> str:
+            routing_rule_update(rule=rule, **values, actor=request.user)
+            return "Routing rule saved."
+
+        submitted = _rule_submit(request, can_edit=can_edit, save=update)
+        if isinstance(submitted, HttpResponse):
+            return submitted
+        form, status = submitted, 400
     return render(
         request, "commerce/routing_rule_edit.html", {"rule": rule, "form": form, "can_edit": can_edit}, status=status
     )

@@ -29,6 +29,7 @@ from commerce.selectors import (
 from connectors.models import Connection
 from core.forms import form_errors_add
 from core.redirects import redirect_next
+from core.views import found_or_404
 from tenants.models import Membership
 
 
@@ -103,9 +104,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
 
 
 def location_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    location = InventoryLocation.objects.filter(pk=pk).first()
-    if location is None:
-        raise Http404("No such location.")
+    location = found_or_404(InventoryLocation.objects.filter(pk=pk).first(), "No such location.")
     can_edit = request.membership_role != Membership.Role.TENANT_VIEWER
     form = LocationForm(
         initial={"name": location.name, "kind": location.kind, "safety_stock_default": location.safety_stock_default}

@@ -38,6 +38,7 @@ from commerce.returns_selectors import (
     returns_chart,
     returns_list,
 )
+from core.views import found_or_404
 from tenants.models import Membership
 
 
@@ -131,9 +132,7 @@ def returns_queue(request: HttpRequest) -> HttpResponse:
 
 
 def return_detail(request: HttpRequest, return_id: int) -> HttpResponse:
-    ret = return_get(return_id=return_id)
-    if ret is None:
-        raise Http404("No such return.")
+    ret = found_or_404(return_get(return_id=return_id), "No such return.")
     if request.method == "POST":
         response = _post_action(request, ret)
         if response is not None:

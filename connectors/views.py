@@ -21,6 +21,7 @@ from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.sync import pollable, sync_run_cancel, sync_run_start
 from connectors.vendors import adapters
 from core.http.client import ConnectorError
+from core.views import found_or_404
 from tenants.models import Membership
 
 
@@ -30,10 +31,7 @@ def _editor(request: HttpRequest) -> None:
 
 
 def _connection(connection_id: int) -> Connection:
-    connection = selectors.connection_get(connection_id=connection_id)
-    if connection is None:
-        raise Http404("No such connection.")
-    return connection
+    return found_or_404(selectors.connection_get(connection_id=connection_id), "No such connection.")
 
 
 def _errors(error: ValidationError) -> str:
@@ -229,9 +227,7 @@ def sync_runs(request: HttpRequest) -> HttpResponse:
 
 
 def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = selectors.sync_run_get(run_id=run_id)
-    if run is None:
-        raise Http404("No such sync run.")
+    run = found_or_404(selectors.sync_run_get(run_id=run_id), "No such sync run.")
     template = "connectors/_run_progress.html" if request.htmx else "connectors/run_detail.html"
     can_cancel = not run.is_finished and request.membership_role != Membership.Role.TENANT_VIEWER
     return render(request, template, {"run": run, "can_cancel": can_cancel})
@@ -240,9 +236,7 @@ def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_POST
 def sync_run_cancel_view(request: HttpRequest, run_id: int) -> HttpResponse:
     _editor(request)
-    run = selectors.sync_run_get(run_id=run_id)
-    if run is None:
-        raise Http404("No such sync run.")
+    run = found_or_404(selectors.sync_run_get(run_id=run_id), "No such sync run.")
     if run.is_finished:
         messages.info(request, f"Sync run #{run.pk} had already finished ({run.get_status_display().lower()}).")
     else:
@@ -276,9 +270,7 @@ def events(request: HttpRequest) -> HttpResponse:
 
 
 def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
-    event = selectors.event_get(event_id=event_id)
-    if event is None:
-        raise Http404("No such event.")
+    event = found_or_404(selectors.event_get(event_id=event_id), "No such event.")
     try:
         pretty = json.dumps(json.loads(event.body), indent=2, sort_keys=True)
     except ValueError:
@@ -293,9 +285,7 @@ def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
 @require_POST
 def event_replay_view(request: HttpRequest, event_id: int) -> HttpResponse:
     _editor(request)
-    event = selectors.event_get(event_id=event_id)
-    if event is None:
-        raise Http404("No such event.")
+    event = found_or_404(selectors.event_get(event_id=event_id), "No such event.")
     event_replay(event=event)
     messages.success(request, "Replaying the event.")
     return redirect("connectors_event", event_id=event.pk)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from commerce.models import Payout
 from core.spreadsheet import csv_writer
+from core.views import found_or_404
 from mappings.models import Account
 from posting.exports import ledger_beancount, ledger_csv
 from posting.forms import PeriodCloseForm, PeriodReopenForm, PolicyForm
@@ -61,9 +62,7 @@ def journals(request: HttpRequest) -> HttpResponse:
 
 
 def journal(request: HttpRequest, entry_id: int) -> HttpResponse:
-    entry = journal_detail(entry_id=entry_id)
-    if entry is None:
-        raise Http404("No such journal entry.")
+    entry = found_or_404(journal_detail(entry_id=entry_id), "No such journal entry.")
     return render(request, "posting/journal_detail.html", {"entry": entry})
 
 
@@ -205,9 +204,7 @@ def batches(request: HttpRequest) -> HttpResponse:
 
 
 def batch(request: HttpRequest, pk: int) -> HttpResponse:
-    found = PostingBatch.objects.filter(pk=pk).first()
-    if found is None:
-        raise Http404("No such batch.")
+    found = found_or_404(PostingBatch.objects.filter(pk=pk).first(), "No such batch.")
     entries = journals_list().filter(batch=found).order_by("date", "pk")
     return render(
         request,
@@ -222,9 +219,7 @@ def batch(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def account_ledger_page(request: HttpRequest, pk: int) -> HttpResponse:
-    account = Account.objects.filter(pk=pk).first()
-    if account is None:
-        raise Http404("No such account.")
+    account = found_or_404(Account.objects.filter(pk=pk).first(), "No such account.")
     start, end = _date(request.GET.get("from")), _date(request.GET.get("to"))
     opening, rows = account_ledger(account=account, start=start, end=end)
     return render(
@@ -235,9 +230,7 @@ def account_ledger_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def source_document_page(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
-    document = source_document(kind=kind, pk=pk)
-    if document is None:
-        raise Http404("No such document.")
+    document = found_or_404(source_document(kind=kind, pk=pk), "No such document.")
     return render(
         request,
         "posting/source_document.html",
@@ -250,9 +243,7 @@ def payouts(request: HttpRequest) -> HttpResponse:
 
 
 def payout(request: HttpRequest, pk: int) -> HttpResponse:
-    view = payout_reconciliation(payout_id=pk)
-    if view is None:
-        raise Http404("No such payout.")
+    view = found_or_404(payout_reconciliation(payout_id=pk), "No such payout.")
     return render(
         request,
         "posting/payout_detail.html",
@@ -263,9 +254,7 @@ def payout(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def payout_recheck(request: HttpRequest, pk: int) -> HttpResponse:
     """Check the payout again (after the orders or refunds it settles were posted, say)."""
-    found = Payout.objects.filter(pk=pk).first()
-    if found is None:
-        raise Http404("No such payout.")
+    found = found_or_404(Payout.objects.filter(pk=pk).first(), "No such payout.")
     if not _can_edit(request):
         return HttpResponse("Viewers cannot re-check a payout.", status=403)
     reconciliation = payout_reconcile(payout=found)

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from core.forms import form_apply, form_errors_add
+from core.views import found_or_404
 from tenants import invitations, selectors, services
 from tenants.brand import brand_contrast_checks, readable_text_on
 from tenants.domains import (
@@ -71,9 +72,7 @@ def operator_partner_plan(request: HttpRequest, slug: str) -> HttpResponse:
     """The operator switches a partner between the standard and the white-label plan."""
     if request.portal_area != "operator":
         raise Http404("Not found")
-    partner = Partner.objects.filter(slug=slug).first()
-    if partner is None:
-        raise Http404("No such partner")
+    partner = found_or_404(Partner.objects.filter(slug=slug).first(), "No such partner")
     try:
         partner = services.partner_plan_set(partner=partner, plan=request.POST.get("plan", ""), actor=request.user)
     except ValidationError as error:
@@ -111,9 +110,7 @@ def partner_tenant_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def partner_tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     partner = _require_partner(request)
-    tenant = selectors.partner_tenant_get(partner=partner, slug=slug)
-    if tenant is None:
-        raise Http404("Not found")
+    tenant = found_or_404(selectors.partner_tenant_get(partner=partner, slug=slug), "Not found")
     form = TenantActionForm(request.POST or None)
     if request.method == "POST":
         if request.membership_role != Membership.Role.PARTNER_ADMIN:
@@ -308,9 +305,7 @@ def partner_domains(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 def partner_domain_check(request: HttpRequest, pk: int) -> HttpResponse:
     partner = _require_partner(request, admin=True)
-    claim = domain_verifications_for_partner(partner=partner).filter(pk=pk).first()
-    if claim is None:
-        raise Http404("Not found")
+    claim = found_or_404(domain_verifications_for_partner(partner=partner).filter(pk=pk).first(), "Not found")
     claim = domain_verification_check(verification=claim, actor=request.user)
     if claim.is_verified:
         messages.success(request, f"{claim.domain} is verified: tenants can now use it.")
