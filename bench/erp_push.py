@@ -46,6 +46,7 @@ def _run(orders: int) -> None:
     from commerce.services import order_upsert
     from connectors.services import connection_create
     from core.http import client as connectors_http
+    from core.http import netsafety
     from mappings.models import Account
     from mappings.services import standard_chart_apply
     from posting.erp.models import ErpPush
@@ -55,6 +56,8 @@ def _run(orders: int) -> None:
     from tests.commerce.factories import shopify_order
 
     connectors_http.RateLimiter.acquire = lambda self, max_wait=30.0: 0.0  # measure us, not Intuit's budget
+    # respx answers in process and this machine may have no DNS: Intuit's host is one public address.
+    netsafety.resolve_host = lambda host: ["93.184.216.34"]
     base = "https://sandbox-quickbooks.api.intuit.com/v3/company/1"
     created: set[str] = set()
 
