@@ -28,7 +28,7 @@ from commerce.returns import (
 from commerce.returns_selectors import return_get, returns_list
 from core.api.auth import api_actor
 from core.api.errors import ApiError, StrictSerializer
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.views import TenantApiView, read_operation, write_operation
 
 MAX_ID = 2**62
 
@@ -136,12 +136,12 @@ class ReturnListApi(TenantApiView):
     queryset = Return.objects.none()  # for the schema only: rows come from returns_list
     pagination_class = _Pagination
 
-    @extend_schema(
-        operation_id="returns_list",
+    @read_operation(
+        "returns_list",
+        ReturnOutput(many=True),
         summary="List returns",
         description="Returns (RMA) of the tenant's orders, newest first, from the channels (Shopify, Square) "
         "and from the portal or this API; filter by `status`.",
-        responses={200: ReturnOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
         status = request.query_params.get("status") or None
@@ -150,14 +150,14 @@ class ReturnListApi(TenantApiView):
         page = self.paginate_queryset(returns_list(status=status).prefetch_related("refunds"))
         return self.get_paginated_response(ReturnOutput(page, many=True).data)
 
-    @extend_schema(
-        operation_id="returns_create",
+    @write_operation(
+        "returns_create",
+        ReturnCreateInput,
+        ReturnDetailOutput,
+        status=201,
         summary="Create a return",
         description="Request a return for lines of an order (for channels without returns of their own, "
         "such as WooCommerce): reason, disposition, restocking fee, return shipping, an exchange order.",
-        request=ReturnCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: ReturnDetailOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
         data = ReturnCreateInput(data=request.data)
@@ -188,11 +188,11 @@ class ReturnListApi(TenantApiView):
 class ReturnDetailApi(TenantApiView):
     serializer_class = ReturnDetailOutput
 
-    @extend_schema(
-        operation_id="returns_retrieve",
+    @read_operation(
+        "returns_retrieve",
+        ReturnDetailOutput,
         summary="One return",
         description="A return with its lines, linked refunds and timeline.",
-        responses={200: ReturnDetailOutput, **READ_ERRORS},
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(ReturnDetailOutput(_return(pk)).data)
@@ -225,12 +225,11 @@ def _action_view(action: str) -> type[TenantApiView]:
     class ReturnActionApi(TenantApiView):
         serializer_class = ReturnDetailOutput
 
-        @extend_schema(
-            operation_id=f"returns_{action}",
+        @write_operation(
+            f"returns_{action}",
+            ReturnActionInput,
+            ReturnDetailOutput,
             summary=f"{action.title()} a return",
-            request=ReturnActionInput,
-            parameters=[IDEMPOTENCY_PARAMETER],
-            responses={200: ReturnDetailOutput, **WRITE_ERRORS},
             description=ACTION_HELP[action],
         )
         def post(self, request: Request, pk: int) -> Response:

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from core.api.views import READ_ERRORS, PartnerApiView, read_operation, write_operation
 from tenants.api.tenants import partner_tenant
 from tenants.api.usage import JsonOnlyNegotiation
 from tenants.billing import rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
@@ -65,7 +65,7 @@ class RateCardListApi(PartnerApiView):
     pagination_class = None  # one card per plan: a short, fixed list
     queryset = Tenant.objects.none()
 
-    @extend_schema(operation_id="rate_cards_list", responses={200: RateCardOutput(many=True), **READ_ERRORS})
+    @read_operation("rate_cards_list", RateCardOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the partner's rate cards, one per plan, with a price for every metric."""
         cards = rate_cards_for_partner(partner=request.partner)
@@ -77,11 +77,10 @@ class RateCardDetailApi(PartnerApiView):
     admin_scope = True
     session_roles = (Membership.Role.PARTNER_ADMIN,)
 
-    @extend_schema(
-        operation_id="rate_card_update",
-        request=RateCardInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: RateCardOutput, **WRITE_ERRORS},
+    @write_operation(
+        "rate_card_update",
+        RateCardInput,
+        RateCardOutput,
         examples=[
             OpenApiExample(
                 "Growth plan",

@@ -5,16 +5,19 @@
   (an API key is governed by its scopes alone). Each view declares its own roles.
 - `deprecated`: a `core.api.deprecation.Deprecation` puts the Deprecation/Sunset headers on every
   response of the view (and marks its operation deprecated in the schema).
+- `read_operation` and `write_operation` are the `extend_schema` of a read and of a write: the
+  errors each lists and, on a write, the Idempotency-Key header, stated once.
 - `TenantApiView` answers on tenant domains only, `PartnerApiView` on the partner console only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,6 +36,24 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 READ_ERRORS = error_responses(400, 401, 403, 404, 429)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429)
+
+
+def read_operation(operation_id: str, output: Any, **options: Any) -> Callable:
+    """`extend_schema` of a read: `output` on 200 beside the read errors; `options` are passed on
+    (summary, description, parameters, examples…)."""
+    return extend_schema(operation_id=operation_id, responses={200: output, **READ_ERRORS}, **options)
+
+
+def write_operation(operation_id: str, request: Any, output: Any, *, status: int = 200, **options: Any) -> Callable:
+    """`extend_schema` of a write: the `request` body, the Idempotency-Key header every write honours,
+    `output` on `status` beside the write errors; `options` are passed on (summary, examples…)."""
+    return extend_schema(
+        operation_id=operation_id,
+        request=request,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={status: output, **WRITE_ERRORS},
+        **options,
+    )
 
 
 # Every API view derives from ApiView. `session_roles` empty means any role whose scopes allow the

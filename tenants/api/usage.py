@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from core.api.deprecation import Deprecation
 from core.api.errors import CreatedCursorPagination, error_responses
-from core.api.views import PartnerApiView
+from core.api.views import PartnerApiView, read_operation
 from tenants import selectors
 from tenants.api.tenants import partner_tenant
 from tenants.models import (
@@ -137,10 +137,7 @@ class AuditEventListApi(PartnerApiView):
     def rows(self):
         return selectors.audit_events_for_partner_qs(partner=self.request.partner)
 
-    @extend_schema(
-        operation_id="audit_list",
-        responses={200: AuditEventOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
-    )
+    @read_operation("audit_list", AuditEventOutput(many=True))
     def get(self, request: Request) -> Response:
         """The partner's audit log, newest first: who did what to which object, and when."""
         return self.page_of(AuditEventOutput)
@@ -151,10 +148,10 @@ class AuditEventLegacyListApi(AuditEventListApi):
         since=datetime.date(2026, 12, 7), sunset=datetime.date(2027, 6, 30), successor="/api/v1/audit/"
     )
 
-    @extend_schema(
-        operation_id="audit_events_list_legacy",
+    @read_operation(
+        "audit_events_list_legacy",
+        AuditEventOutput(many=True),
         summary="The audit log under its first name (deprecated: use audit/)",
-        responses={200: AuditEventOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
     )
     def get(self, request: Request) -> Response:
         """`audit-events/`, the first name of `audit/`: the same answer, until its Sunset date (2027-06-30)."""

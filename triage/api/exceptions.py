@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import CreatedCursorPagination, StrictSerializer, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.views import TenantApiView, read_operation, write_operation
 from triage import selectors, services
 from triage.models import OPEN_STATUSES, Comment, FixClass, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
@@ -192,12 +192,12 @@ class ExceptionListApi(TenantExceptionApi):
     pagination_class = SlaPagination
     queryset = TriageException.objects.none()
 
-    @extend_schema(
-        operation_id="exceptions_list",
+    @read_operation(
+        "exceptions_list",
+        ExceptionOutput(many=True),
+        parameters=[ExceptionQuery],
         summary="List the tenant's exception groups",
         description=f"The tenant's exception groups (one per fingerprint, with its count). {PAGE_SIZE_DOC}",
-        parameters=[ExceptionQuery],
-        responses={200: ExceptionOutput(many=True), **READ_ERRORS},
         examples=[EXCEPTION_EXAMPLE],
     )
     def get(self, request: Request) -> Response:
@@ -219,7 +219,7 @@ class ExceptionListApi(TenantExceptionApi):
 class ExceptionDetailApi(TenantExceptionApi):
     serializer_class = ExceptionDetailOutput
 
-    @extend_schema(operation_id="exceptions_retrieve", responses={200: ExceptionDetailOutput, **READ_ERRORS})
+    @read_operation("exceptions_retrieve", ExceptionDetailOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one exception group with its linked objects, comments and activity."""
         return Response(_detail_body(_exception(pk).pk))
@@ -276,11 +276,10 @@ def _assignee(email: str | None):
 
 
 class ExceptionAssignApi(TenantExceptionApi):
-    @extend_schema(
-        operation_id="exceptions_assign",
-        request=AssignInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ExceptionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_assign",
+        AssignInput,
+        ExceptionOutput,
         examples=[OpenApiExample("Assign", value={"assignee": "finance@acme.example"}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -298,11 +297,11 @@ class ExceptionAssignApi(TenantExceptionApi):
 class ExceptionCommentApi(TenantExceptionApi):
     serializer_class = CommentOutput
 
-    @extend_schema(
-        operation_id="exceptions_comment",
-        request=CommentInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: CommentOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_comment",
+        CommentInput,
+        CommentOutput,
+        status=201,
         examples=[OpenApiExample("Comment", value={"body": "Adding the Shoes rule now."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -314,11 +313,10 @@ class ExceptionCommentApi(TenantExceptionApi):
 
 
 class ExceptionSnoozeApi(TenantExceptionApi):
-    @extend_schema(
-        operation_id="exceptions_snooze",
-        request=SnoozeInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ExceptionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_snooze",
+        SnoozeInput,
+        ExceptionOutput,
         examples=[OpenApiExample("Snooze", value={"until": "2026-03-15T09:00:00Z"}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -330,11 +328,10 @@ class ExceptionSnoozeApi(TenantExceptionApi):
 
 
 class ExceptionResolveApi(TenantExceptionApi):
-    @extend_schema(
-        operation_id="exceptions_resolve",
-        request=ReasonInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ExceptionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_resolve",
+        ReasonInput,
+        ExceptionOutput,
         examples=[OpenApiExample("Resolve", value={"reason": "Rule added for Shoes."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -346,11 +343,10 @@ class ExceptionResolveApi(TenantExceptionApi):
 
 
 class ExceptionIgnoreApi(TenantExceptionApi):
-    @extend_schema(
-        operation_id="exceptions_ignore",
-        request=ReasonInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ExceptionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_ignore",
+        ReasonInput,
+        ExceptionOutput,
         examples=[OpenApiExample("Ignore", value={"reason": "Test order from the shop owner."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -362,16 +358,14 @@ class ExceptionIgnoreApi(TenantExceptionApi):
 
 
 class ExceptionRetryApi(TenantExceptionApi):
-    @extend_schema(
-        operation_id="exceptions_retry",
-        description=(
-            "Queue the exception's retry action for every failing object (202). With `occurrence` and "
-            "`payload`, first store that object's corrected payload (edit and retry). The outcome shows in "
-            "the detail: a `retried` activity, and the exception resolved when every object succeeded."
-        ),
-        request=RetryInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: ExceptionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_retry",
+        RetryInput,
+        ExceptionOutput,
+        status=202,
+        description="Queue the exception's retry action for every failing object (202). With `occurrence` and "
+        "`payload`, first store that object's corrected payload (edit and retry). The outcome shows in "
+        "the detail: a `retried` activity, and the exception resolved when every object succeeded.",
         examples=[
             OpenApiExample("Retry", value={}, request_only=True),
             OpenApiExample("Edit and retry", value={"occurrence": 7, "payload": {"total": "12.50"}}, request_only=True),
@@ -407,12 +401,11 @@ class BulkOutput(serializers.Serializer):
 class ExceptionBulkApi(TenantExceptionApi):
     serializer_class = BulkOutput
 
-    @extend_schema(
-        operation_id="exceptions_bulk",
+    @write_operation(
+        "exceptions_bulk",
+        BulkInput,
+        BulkOutput,
         description="Apply one action to many exceptions: each succeeds or is refused on its own.",
-        request=BulkInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: BulkOutput, **WRITE_ERRORS},
         examples=[
             OpenApiExample(
                 "Ignore", value={"action": "ignore", "ids": [41, 42], "reason": "Test orders."}, request_only=True

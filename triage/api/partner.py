@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, error_responses, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from core.api.views import PartnerApiView, read_operation, write_operation
 from tenants.selectors import partner_tenants
 from triage.api.exceptions import (
     MONEY_AT_RISK_HELP,
@@ -73,15 +73,13 @@ class PartnerExceptionListApi(PartnerApiView):
     pagination_class = SlaPagination
     queryset = TriageIndex.objects.none()
 
-    @extend_schema(
-        operation_id="partner_exceptions_list",
-        summary="List exception groups across the partner's tenants",
-        description=(
-            "Every exception group of the partner's tenants, from the public index (no tenant schema is "
-            f"queried). {PAGE_SIZE_DOC}"
-        ),
+    @read_operation(
+        "partner_exceptions_list",
+        PartnerExceptionOutput(many=True),
         parameters=[PartnerExceptionQuery],
-        responses={200: PartnerExceptionOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
+        summary="List exception groups across the partner's tenants",
+        description="Every exception group of the partner's tenants, from the public index (no tenant schema is "
+        f"queried). {PAGE_SIZE_DOC}",
     )
     def get(self, request: Request) -> Response:
         values = self.validated(PartnerExceptionQuery, data=request.query_params)
@@ -141,16 +139,16 @@ class AlertRuleListCreateApi(PartnerApiView):
     def rows(self):
         return alert_rules_for_partner(partner=self.request.partner)
 
-    @extend_schema(operation_id="alert_rules_list", responses={200: AlertRuleOutput(many=True), **READ_ERRORS})
+    @read_operation("alert_rules_list", AlertRuleOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the partner's alert rules: which exceptions notify whom, and how."""
         return self.page_of(AlertRuleOutput, self.get_queryset())
 
-    @extend_schema(
-        operation_id="alert_rules_create",
-        request=AlertRuleCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: AlertRuleOutput, **WRITE_ERRORS},
+    @write_operation(
+        "alert_rules_create",
+        AlertRuleCreateInput,
+        AlertRuleOutput,
+        status=201,
         examples=[
             OpenApiExample(
                 "Critical to the on-call inbox",
