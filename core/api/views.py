@@ -7,6 +7,8 @@
   response of the view (and marks its operation deprecated in the schema).
 - `read_operation` and `write_operation` are the `extend_schema` of a read and of a write: the
   errors each lists and, on a write, the Idempotency-Key header, stated once.
+- A view that answers a file as well (`?format=csv`): `FileFormatNegotiation`, `attachment`,
+  `json_or_csv`.
 - `TenantApiView` answers on tenant domains only, `PartnerApiView` on the partner console only.
 """
 
@@ -16,9 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import models
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -54,6 +58,27 @@ def write_operation(operation_id: str, request: Any, output: Any, *, status: int
         responses={status: output, **WRITE_ERRORS},
         **options,
     )
+
+
+class FileFormatNegotiation(DefaultContentNegotiation):
+    """`format` is the view's own switch to a file it answers itself (`attachment`), not DRF's
+    renderer override (URL_FORMAT_OVERRIDE): what DRF renders (the JSON, the errors) is JSON."""
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        return renderers[0], renderers[0].media_type
+
+
+def json_or_csv(output: Any) -> dict:
+    """`extend_schema` responses of a read that answers `output` as JSON or, with `?format=csv`, as a
+    CSV file."""
+    return {(200, "application/json"): output, (200, "text/csv"): OpenApiTypes.STR, **READ_ERRORS}
+
+
+def attachment(body: str, *, filename: str, content_type: str = "text/csv; charset=utf-8") -> HttpResponse:
+    """`body` as a file download named `filename`."""
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 # Every API view derives from ApiView. `session_roles` empty means any role whose scopes allow the
