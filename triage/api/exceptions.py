@@ -3,6 +3,8 @@ or `tenants/<slug>/exceptions/…` on the partner console)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_field
@@ -173,6 +175,12 @@ def _exception(pk: int) -> TriageException:
 class TenantExceptionApi(TenantApiView):
     serializer_class = ExceptionOutput
 
+    def act(self, pk: int, input_class: type[serializers.Serializer], service: Callable, field: str) -> Response:
+        """Exception `pk` after `service` ran on it with the body's `field` (checked by `input_class`)."""
+        exception = _exception(pk)
+        data = self.validated(input_class)
+        return Response(ExceptionOutput(service(exception=exception, **{field: data[field]}, **self.who())).data)
+
 
 # ---- list and detail ------------------------------------------------------------------------
 
@@ -321,10 +329,7 @@ class ExceptionSnoozeApi(TenantExceptionApi):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Snooze an exception until a time; it comes back to the inbox then."""
-        exception = _exception(pk)
-        data = self.validated(SnoozeInput)
-        exception = services.exception_snooze(exception=exception, until=data["until"], **self.who())
-        return Response(ExceptionOutput(exception).data)
+        return self.act(pk, SnoozeInput, services.exception_snooze, "until")
 
 
 class ExceptionResolveApi(TenantExceptionApi):
@@ -336,10 +341,7 @@ class ExceptionResolveApi(TenantExceptionApi):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Mark an exception resolved by hand, with a reason."""
-        exception = _exception(pk)
-        data = self.validated(ReasonInput)
-        exception = services.exception_resolve(exception=exception, reason=data["reason"], **self.who())
-        return Response(ExceptionOutput(exception).data)
+        return self.act(pk, ReasonInput, services.exception_resolve, "reason")
 
 
 class ExceptionIgnoreApi(TenantExceptionApi):
@@ -351,10 +353,7 @@ class ExceptionIgnoreApi(TenantExceptionApi):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Ignore an exception with a reason; it reopens if it recurs."""
-        exception = _exception(pk)
-        data = self.validated(ReasonInput)
-        exception = services.exception_ignore(exception=exception, reason=data["reason"], **self.who())
-        return Response(ExceptionOutput(exception).data)
+        return self.act(pk, ReasonInput, services.exception_ignore, "reason")
 
 
 class ExceptionRetryApi(TenantExceptionApi):
