@@ -4,6 +4,7 @@ or `tenants/<slug>/exceptions/…` on the partner console)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -185,15 +186,31 @@ class TenantExceptionApi(TenantApiView):
 # ---- list and detail ------------------------------------------------------------------------
 
 
-class ExceptionQuery(serializers.Serializer):
+class ExceptionQueryBase(serializers.Serializer):
+    """The filters and orders both lists take: a tenant's inbox and the partner-wide list."""
+
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False, default="open_all")
+    sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, required=False, default="sla_due")
+
+
+def query_filters(values: dict) -> dict[str, Any]:
+    """An `ExceptionQueryBase` query's filters as the selectors take them (`any` status: no filter)."""
+    return {
+        "kind": values.get("kind", ""),
+        "severity": values.get("severity", ""),
+        "status": "" if values["status"] == "any" else values["status"],
+        "assignee": values.get("assignee", "").strip(),
+        "sla_breached": values["sla_breached"],
+    }
+
+
+class ExceptionQuery(ExceptionQueryBase):
     assignee = serializers.CharField(required=False, max_length=254, help_text="An email, `me` or `none`.")
     fix_class = serializers.ChoiceField(choices=FixClass.choices, required=False)
-    sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
     q = serializers.CharField(required=False, max_length=100, help_text="Search title, detail, cause, objects.")
-    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, required=False, default="sla_due")
 
 
 class ExceptionListApi(TenantExceptionApi):
@@ -211,13 +228,7 @@ class ExceptionListApi(TenantExceptionApi):
     def get(self, request: Request) -> Response:
         values = self.validated(ExceptionQuery, data=request.query_params)
         filters = selectors.ExceptionFilters(
-            kind=values.get("kind", ""),
-            severity=values.get("severity", ""),
-            status="" if values["status"] == "any" else values["status"],
-            assignee=values.get("assignee", "").strip(),
-            fix_class=values.get("fix_class", ""),
-            sla_breached=values["sla_breached"],
-            search=values.get("q", "").strip(),
+            **query_filters(values), fix_class=values.get("fix_class", ""), search=values.get("q", "").strip()
         )
         user = request.user if getattr(request.user, "pk", None) else None
         paginator_order(self, values["ordering"])

@@ -14,11 +14,11 @@ from core.api.views import PartnerApiView, read_operation, write_operation
 from tenants.selectors import partner_tenants
 from triage.api.exceptions import (
     MONEY_AT_RISK_HELP,
-    ORDERING_CHOICES,
     PAGE_SIZE_DOC,
-    STATUS_FILTER_CHOICES,
+    ExceptionQueryBase,
     SlaPagination,
     paginator_order,
+    query_filters,
 )
 from triage.models import FixClass, Kind, Severity, Status
 from triage.partner import services as rules
@@ -58,14 +58,9 @@ class PartnerExceptionOutput(serializers.Serializer):
         return f"/api/v1/tenants/{row.tenant.slug}/exceptions/{row.exception_id}/"
 
 
-class PartnerExceptionQuery(serializers.Serializer):
+class PartnerExceptionQuery(ExceptionQueryBase):
     tenant = serializers.SlugField(required=False)
-    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
-    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
-    status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False, default="open_all")
     assignee = serializers.CharField(required=False, max_length=254, help_text="An email or `none`.")
-    sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
-    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, required=False, default="sla_due")
 
 
 class PartnerExceptionListApi(PartnerApiView):
@@ -84,13 +79,7 @@ class PartnerExceptionListApi(PartnerApiView):
     def get(self, request: Request) -> Response:
         values = self.validated(PartnerExceptionQuery, data=request.query_params)
         rows = partner_triage_index(
-            partner=request.partner,
-            tenant_slug=values.get("tenant", ""),
-            kind=values.get("kind", ""),
-            severity=values.get("severity", ""),
-            status="" if values["status"] == "any" else values["status"],
-            assignee=values.get("assignee", "").strip(),
-            sla_breached=values["sla_breached"],
+            partner=request.partner, tenant_slug=values.get("tenant", ""), **query_filters(values)
         )
         paginator_order(self, values["ordering"])
         page = self.paginate_queryset(rows)
