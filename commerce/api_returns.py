@@ -27,7 +27,7 @@ from commerce.returns import (
 )
 from commerce.returns_selectors import return_get, returns_list
 from core.api.auth import api_actor
-from core.api.errors import ApiError, StrictSerializer
+from core.api.errors import ApiError, StrictSerializer, refused
 from core.api.views import TenantApiView, read_operation, write_operation
 
 MAX_ID = 2**62
@@ -241,7 +241,7 @@ def _action_view(action: str) -> type[TenantApiView]:
             except IllegalTransition as error:
                 raise ApiError(status_code=409, code="conflict", message=error.messages[0]) from None
             except PermissionDenied as error:
-                raise ApiError(status_code=403, code="permission_denied", message=str(error)) from None
+                raise refused(error) from None
             return Response(ReturnDetailOutput(_return(pk)).data)
 
     ReturnActionApi.__name__ = ReturnActionApi.__qualname__ = f"Return{action.title()}Api"

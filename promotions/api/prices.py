@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found
+from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found, refused
 from core.api.views import TenantApiView, read_operation, write_operation
 from core.spreadsheet import RowsInvalid
 from promotions import price_changes, prices
@@ -17,7 +17,6 @@ from promotions.api.promotions import (
     ChannelOutput,
     PromotionPagination,
     TenantDateTimeField,
-    _refused,
     _version_values,
 )
 from promotions.models import ChannelPrice, PriceList
@@ -152,7 +151,7 @@ def _price_action_view(action: str) -> type[TenantApiView]:
                 else:
                     prices.price_list_publish(price_list=price_list, **who)
             except PermissionDenied as error:
-                raise _refused(error) from None
+                raise refused(error) from None
             return Response(PriceListOutput(_price_list(pk)).data)
 
     PriceListActionApi.__name__ = f"PriceList{action.title()}Api"

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from connectors.models import Connection
 from core.api.auth import api_who
-from core.api.errors import ApiError, CreatedCursorPagination, StrictSerializer, found
+from core.api.errors import CreatedCursorPagination, StrictSerializer, found, refused
 from core.api.views import TenantApiView, read_operation, write_operation
 from core.tenancy import tenant_zone
 from promotions import deployment, launch, lifecycle, selectors
@@ -28,10 +28,6 @@ from promotions.models import (
 
 MAX_INT = 2**31 - 1
 MAX_ID = 2**63 - 1
-
-
-def _refused(error: PermissionDenied) -> ApiError:
-    return ApiError(status_code=403, code="permission_denied", message=str(error) or "You may not do this.")
 
 
 # ---- serializers --------------------------------------------------------------------------------
@@ -419,7 +415,7 @@ def _action_view(action: str) -> type[TenantApiView]:
             try:
                 result = _act(action, promotion, data, request)
             except PermissionDenied as error:
-                raise _refused(error) from None
+                raise refused(error) from None
             body = {"promotion": _promotion(pk), **result}
             return Response(ActionOutput(body).data)
 
