@@ -147,8 +147,7 @@ class ReturnListApi(TenantApiView):
         status = request.query_params.get("status") or None
         if status is not None and status not in Return.Status.values:
             raise ApiError(status_code=400, code="invalid", message=f"{status!r} is not a return status.")
-        page = self.paginate_queryset(returns_list(status=status).prefetch_related("refunds"))
-        return self.get_paginated_response(ReturnOutput(page, many=True).data)
+        return self.page_of(ReturnOutput, returns_list(status=status).prefetch_related("refunds"))
 
     @write_operation(
         "returns_create",

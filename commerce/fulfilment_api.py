@@ -70,8 +70,7 @@ class FulfilmentListApi(TenantApiView):
         "channel acknowledged it. Filters: `order`, `origin`, `channel_status`.",
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(FulfilmentOutput(page, many=True).data)
+        return self.page_of(FulfilmentOutput)
 
 
 class FulfilmentDetailApi(TenantApiView):

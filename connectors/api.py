@@ -10,7 +10,6 @@ import django_filters
 from django.urls import path
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.mixins import ListModelMixin
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -157,7 +156,7 @@ class ConnectionFilter(django_filters.FilterSet):
         fields = ["vendor", "status"]
 
 
-class ConnectionListCreateApi(ListModelMixin, TenantApiView):
+class ConnectionListCreateApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = ConnectionOutput
     pagination_class = ConnectionPagination
@@ -169,7 +168,7 @@ class ConnectionListCreateApi(ListModelMixin, TenantApiView):
     @read_operation("connections_list", ConnectionOutput(many=True), examples=[CONNECTION_EXAMPLE])
     def get(self, request: Request) -> Response:
         """List the tenant's connections (sales channels, processors, ERPs) with their status."""
-        return self.list(request)
+        return self.page_of(ConnectionOutput)
 
     @write_operation(
         "connections_create",
@@ -268,7 +267,7 @@ class SyncRunFilter(django_filters.FilterSet):
         fields = ["connection", "status"]
 
 
-class SyncRunListStartApi(ListModelMixin, TenantApiView):
+class SyncRunListStartApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = SyncRunOutput
     pagination_class = RunPagination
@@ -280,7 +279,7 @@ class SyncRunListStartApi(ListModelMixin, TenantApiView):
     @read_operation("sync_runs_list", SyncRunOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the sync runs (polls and backfills), newest first, with progress and counts."""
-        return self.list(request)
+        return self.page_of(SyncRunOutput)
 
     @write_operation("sync_runs_start", SyncRunStartInput, SyncRunOutput, status=202)
     def post(self, request: Request) -> Response:
@@ -379,7 +378,7 @@ class EventFilter(django_filters.FilterSet):
         fields = ["connection", "status", "topic", "external_id", "updated_since"]
 
 
-class EventListApi(ListModelMixin, TenantApiView):
+class EventListApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = EventOutput
     pagination_class = EventPagination
@@ -391,7 +390,7 @@ class EventListApi(ListModelMixin, TenantApiView):
     @read_operation("events_list", EventOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the inbound events (webhooks and polled documents), newest first, with their status."""
-        return self.list(request)
+        return self.page_of(EventOutput)
 
 
 def _event(pk: int) -> InboundEvent:
@@ -448,7 +447,7 @@ class ChannelSkuFilter(django_filters.FilterSet):
         return queryset.filter(sku="") if value else queryset.exclude(sku="")
 
 
-class SkuMapListApi(ListModelMixin, TenantApiView):
+class SkuMapListApi(TenantApiView):
     serializer_class = ChannelSkuOutput
     pagination_class = IdCursorPagination
     filterset_class = ChannelSkuFilter
@@ -465,7 +464,7 @@ class SkuMapListApi(ListModelMixin, TenantApiView):
         "whose catalog entry has no SKU (each is also an exception in the inbox).",
     )
     def get(self, request: Request) -> Response:
-        return self.list(request)
+        return self.page_of(ChannelSkuOutput)
 
 
 class SkuMapRefreshOutput(serializers.Serializer):

@@ -119,10 +119,12 @@ class ApiView(IdempotentMixin, generics.GenericAPIView):
         return serializer.validated_data
 
     def page_of(self, output: type[serializers.Serializer], rows: Any = None) -> Response:
-        """One page of `rows` (default: the view's queryset through its filters) shown by `output`."""
+        """One page of `rows` (default: the view's queryset through its filters) shown by `output`,
+        which gets the view's serializer context (the request)."""
         if rows is None:
             rows = self.filter_queryset(self.get_queryset())
-        return self.get_paginated_response(output(self.paginate_queryset(rows), many=True).data)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(output(page, many=True, context=self.get_serializer_context()).data)
 
     def who(self) -> dict[str, Any]:
         """Who acts, as services' `actor`/`actor_label` keywords (a key acts as `api-key:<prefix>`)."""

@@ -82,8 +82,7 @@ class PartnerExceptionListApi(PartnerApiView):
             partner=request.partner, tenant_slug=values.get("tenant", ""), **query_filters(values)
         )
         paginator_order(self, values["ordering"])
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(PartnerExceptionOutput(page, many=True, context={"request": request}).data)
+        return self.page_of(PartnerExceptionOutput, rows)
 
 
 # ---- alert rules (partner console) ----------------------------------------------------------
