@@ -26,7 +26,6 @@ from commerce.returns import (
     return_reject,
 )
 from commerce.returns_selectors import return_get, returns_list
-from core.api.auth import api_actor
 from core.api.errors import ApiError, StrictSerializer, refused
 from core.api.views import TenantApiView, read_operation, write_operation
 
@@ -171,14 +170,12 @@ class ReturnListApi(TenantApiView):
             LineRequest(by_id[line["order_line"]], line["quantity"], line["reason"], line["disposition"])
             for line in values.pop("lines")
         ]
-        actor, actor_label = api_actor(request)
         ret = return_create(
             order=order,
             lines=lines,
             origin=Return.Origin.API,
             exchange_order=_order(values.pop("exchange_order", None)),
-            actor=actor,
-            actor_label=actor_label,
+            **self.who(),
             **values,
         )
         return Response(ReturnDetailOutput(_return(ret.pk)).data, status=201)
@@ -197,19 +194,18 @@ class ReturnDetailApi(TenantApiView):
         return Response(ReturnDetailOutput(_return(pk)).data)
 
 
-def _run(action: str, ret: Return, data: dict, request: Request) -> None:
-    actor, actor_label = api_actor(request)
+def _run(action: str, ret: Return, data: dict, who: dict) -> None:
     decisions = {
         line["id"]: {key: line.get(key, "") for key in ("disposition", "condition")} for line in data.get("lines") or []
     }
     if action == "approve":
-        return_approve(ret=ret, actor=actor, actor_label=actor_label)
+        return_approve(ret=ret, **who)
     elif action == "reject":
-        return_reject(ret=ret, actor=actor, actor_label=actor_label, reason=data.get("reason", ""))
+        return_reject(ret=ret, **who, reason=data.get("reason", ""))
     elif action == "receive":
-        return_receive(ret=ret, actor=actor, actor_label=actor_label, lines=decisions)
+        return_receive(ret=ret, **who, lines=decisions)
     else:
-        return_inspect(ret=ret, actor=actor, actor_label=actor_label, lines=decisions)
+        return_inspect(ret=ret, **who, lines=decisions)
 
 
 ACTION_HELP = {
@@ -233,10 +229,9 @@ def _action_view(action: str) -> type[TenantApiView]:
         )
         def post(self, request: Request, pk: int) -> Response:
             ret = _return(pk)
-            data = ReturnActionInput(data=request.data)
-            data.is_valid(raise_exception=True)
+            data = self.validated(ReturnActionInput)
             try:
-                _run(action, ret, data.validated_data, request)
+                _run(action, ret, data, self.who())
             except IllegalTransition as error:
                 raise ApiError(status_code=409, code="conflict", message=error.messages[0]) from None
             except PermissionDenied as error:
