@@ -30,7 +30,7 @@ from commerce.selectors import (
 )
 from connectors.models import Connection
 from core.api.errors import StrictSerializer, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.views import WRITE_ERRORS, TenantApiView, read_operation, write_operation
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
 # Session roles that may write here (a viewer may only read); declared on each view.
@@ -102,7 +102,7 @@ class InventoryListApi(TenantApiView):
     queryset = InventoryLevel.objects.none()  # for the schema only: rows come from available_to_sell
     pagination_class = _Pagination
 
-    @extend_schema(operation_id="inventory_list", responses={200: AtsRowOutput(many=True), **READ_ERRORS})
+    @read_operation("inventory_list", AtsRowOutput(many=True))
     def get(self, request: Request) -> Response:
         """Available-to-sell per SKU and location: on hand less reservations and safety stock."""
         values = self.validated(InventoryFilterInput, data=request.query_params)
@@ -120,7 +120,7 @@ class InventorySkuApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = SkuOutput
 
-    @extend_schema(operation_id="inventory_retrieve", responses={200: SkuOutput, **READ_ERRORS})
+    @read_operation("inventory_retrieve", SkuOutput)
     def get(self, request: Request, sku: str) -> Response:
         """Available-to-sell of one SKU at every location, with its reservations."""
         result = available_to_sell(skus=[sku])
@@ -138,12 +138,7 @@ class SafetyStockApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = AtsRowOutput
 
-    @extend_schema(
-        operation_id="inventory_safety_stock_set",
-        request=SafetyStockInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: AtsRowOutput, **WRITE_ERRORS},
-    )
+    @write_operation("inventory_safety_stock_set", SafetyStockInput, AtsRowOutput)
     def post(self, request: Request) -> Response:
         """Set or clear the safety stock of one SKU at one location."""
         values = self.validated(SafetyStockInput)
@@ -205,7 +200,7 @@ class LocationListApi(TenantApiView):
     queryset = InventoryLocation.objects.none()  # for the schema only: rows come from the selector
     pagination_class = _Pagination
 
-    @extend_schema(operation_id="inventory_locations_list", responses={200: LocationOutput(many=True), **READ_ERRORS})
+    @read_operation("inventory_locations_list", LocationOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the inventory locations with their kind and default safety stock."""
         return self.page_of(LocationOutput, inventory_locations_list())
@@ -215,17 +210,12 @@ class LocationDetailApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = LocationOutput
 
-    @extend_schema(operation_id="inventory_locations_retrieve", responses={200: LocationOutput, **READ_ERRORS})
+    @read_operation("inventory_locations_retrieve", LocationOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one inventory location with its channel location ids."""
         return Response(LocationOutput(_location(pk)).data)
 
-    @extend_schema(
-        operation_id="inventory_locations_update",
-        request=LocationUpdateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: LocationOutput, **WRITE_ERRORS},
-    )
+    @write_operation("inventory_locations_update", LocationUpdateInput, LocationOutput)
     def patch(self, request: Request, pk: int) -> Response:
         """Change a location's name, kind or default safety stock; audited."""
         location = _location(pk)
@@ -238,12 +228,7 @@ class LocationChannelsApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = LocationOutput
 
-    @extend_schema(
-        operation_id="inventory_locations_channel_set",
-        request=ChannelLocationInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: LocationOutput, **WRITE_ERRORS},
-    )
+    @write_operation("inventory_locations_channel_set", ChannelLocationInput, LocationOutput)
     def post(self, request: Request, pk: int) -> Response:
         """Link a location to a sales channel's location id, so stock is written there."""
         location = _location(pk)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import django_filters
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +16,7 @@ from commerce.models import CollectedBy, Funding, Order, Refund
 from commerce.selectors import orders_list, refunds_list
 from core.api.errors import found
 from core.api.filters import UtcIsoDateTimeFilter, updated_since_filter
-from core.api.views import READ_ERRORS, TenantApiView
+from core.api.views import TenantApiView, read_operation
 
 MONEY = {"max_digits": 18, "decimal_places": 4}
 
@@ -226,14 +226,14 @@ class OrderListApi(TenantApiView):
     def rows(self):
         return orders_list()
 
-    @extend_schema(
-        operation_id="orders_list",
+    @read_operation(
+        "orders_list",
+        OrderOutput(many=True),
         summary="List orders with their lines, taxes, discounts, payments and fulfilments",
         description="Every order as stored from its channel, newest first (cursor pages), each with its lines, "
         "discounts, tax lines, shipping lines, payments, fulfilments and refund ids. `updated_since` returns only "
         "orders changed since a moment (a new version from the channel); with the cursor a client keeps an "
         "incremental copy. Money is a decimal string in the order's currency.",
-        responses={200: OrderOutput(many=True), **READ_ERRORS},
         examples=[ORDER_EXAMPLE],
     )
     def get(self, request: Request) -> Response:
@@ -243,12 +243,12 @@ class OrderListApi(TenantApiView):
 class OrderDetailApi(TenantApiView):
     serializer_class = OrderOutput
 
-    @extend_schema(
-        operation_id="orders_retrieve",
+    @read_operation(
+        "orders_retrieve",
+        OrderOutput,
         summary="Read one order",
         description="One order with its lines, discounts, tax lines, shipping lines, payments, fulfilments and "
         "refund ids. Its journey (events, journal entries, ERP pushes, payout, exceptions) is at `trace/`.",
-        responses={200: OrderOutput, **READ_ERRORS},
         examples=[ORDER_EXAMPLE],
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -263,12 +263,12 @@ class RefundListApi(TenantApiView):
     def rows(self):
         return refunds_list()
 
-    @extend_schema(
-        operation_id="refunds_list",
+    @read_operation(
+        "refunds_list",
+        RefundOutput(many=True),
         summary="List refunds",
         description="Every refund as stored from its channel, newest first (cursor pages), with its lines (the "
         "order lines refunded, restocked or not). Filters: `updated_since`, `order`, `external_id`.",
-        responses={200: RefundOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
         return self.page_of(RefundOutput)
@@ -277,11 +277,11 @@ class RefundListApi(TenantApiView):
 class RefundDetailApi(TenantApiView):
     serializer_class = RefundOutput
 
-    @extend_schema(
-        operation_id="refunds_retrieve",
+    @read_operation(
+        "refunds_retrieve",
+        RefundOutput,
         summary="Read one refund",
         description="One refund with its lines, its order and the amounts the channel stated.",
-        responses={200: RefundOutput, **READ_ERRORS},
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(RefundOutput(found(refunds_list().filter(pk=pk).first(), "No such refund.")).data)

@@ -26,9 +26,8 @@ from commerce.returns import (
     return_reject,
 )
 from commerce.returns_selectors import return_get, returns_list
-from core.api.auth import api_actor
-from core.api.errors import ApiError, StrictSerializer
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.errors import ApiError, StrictSerializer, refused
+from core.api.views import TenantApiView, read_operation, write_operation
 
 MAX_ID = 2**62
 
@@ -136,28 +135,27 @@ class ReturnListApi(TenantApiView):
     queryset = Return.objects.none()  # for the schema only: rows come from returns_list
     pagination_class = _Pagination
 
-    @extend_schema(
-        operation_id="returns_list",
+    @read_operation(
+        "returns_list",
+        ReturnOutput(many=True),
         summary="List returns",
         description="Returns (RMA) of the tenant's orders, newest first, from the channels (Shopify, Square) "
         "and from the portal or this API; filter by `status`.",
-        responses={200: ReturnOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
         status = request.query_params.get("status") or None
         if status is not None and status not in Return.Status.values:
             raise ApiError(status_code=400, code="invalid", message=f"{status!r} is not a return status.")
-        page = self.paginate_queryset(returns_list(status=status).prefetch_related("refunds"))
-        return self.get_paginated_response(ReturnOutput(page, many=True).data)
+        return self.page_of(ReturnOutput, returns_list(status=status).prefetch_related("refunds"))
 
-    @extend_schema(
-        operation_id="returns_create",
+    @write_operation(
+        "returns_create",
+        ReturnCreateInput,
+        ReturnDetailOutput,
+        status=201,
         summary="Create a return",
         description="Request a return for lines of an order (for channels without returns of their own, "
         "such as WooCommerce): reason, disposition, restocking fee, return shipping, an exchange order.",
-        request=ReturnCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: ReturnDetailOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
         data = ReturnCreateInput(data=request.data)
@@ -172,14 +170,12 @@ class ReturnListApi(TenantApiView):
             LineRequest(by_id[line["order_line"]], line["quantity"], line["reason"], line["disposition"])
             for line in values.pop("lines")
         ]
-        actor, actor_label = api_actor(request)
         ret = return_create(
             order=order,
             lines=lines,
             origin=Return.Origin.API,
             exchange_order=_order(values.pop("exchange_order", None)),
-            actor=actor,
-            actor_label=actor_label,
+            **self.who(),
             **values,
         )
         return Response(ReturnDetailOutput(_return(ret.pk)).data, status=201)
@@ -188,29 +184,28 @@ class ReturnListApi(TenantApiView):
 class ReturnDetailApi(TenantApiView):
     serializer_class = ReturnDetailOutput
 
-    @extend_schema(
-        operation_id="returns_retrieve",
+    @read_operation(
+        "returns_retrieve",
+        ReturnDetailOutput,
         summary="One return",
         description="A return with its lines, linked refunds and timeline.",
-        responses={200: ReturnDetailOutput, **READ_ERRORS},
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(ReturnDetailOutput(_return(pk)).data)
 
 
-def _run(action: str, ret: Return, data: dict, request: Request) -> None:
-    actor, actor_label = api_actor(request)
+def _run(action: str, ret: Return, data: dict, who: dict) -> None:
     decisions = {
         line["id"]: {key: line.get(key, "") for key in ("disposition", "condition")} for line in data.get("lines") or []
     }
     if action == "approve":
-        return_approve(ret=ret, actor=actor, actor_label=actor_label)
+        return_approve(ret=ret, **who)
     elif action == "reject":
-        return_reject(ret=ret, actor=actor, actor_label=actor_label, reason=data.get("reason", ""))
+        return_reject(ret=ret, **who, reason=data.get("reason", ""))
     elif action == "receive":
-        return_receive(ret=ret, actor=actor, actor_label=actor_label, lines=decisions)
+        return_receive(ret=ret, **who, lines=decisions)
     else:
-        return_inspect(ret=ret, actor=actor, actor_label=actor_label, lines=decisions)
+        return_inspect(ret=ret, **who, lines=decisions)
 
 
 ACTION_HELP = {
@@ -225,24 +220,22 @@ def _action_view(action: str) -> type[TenantApiView]:
     class ReturnActionApi(TenantApiView):
         serializer_class = ReturnDetailOutput
 
-        @extend_schema(
-            operation_id=f"returns_{action}",
+        @write_operation(
+            f"returns_{action}",
+            ReturnActionInput,
+            ReturnDetailOutput,
             summary=f"{action.title()} a return",
-            request=ReturnActionInput,
-            parameters=[IDEMPOTENCY_PARAMETER],
-            responses={200: ReturnDetailOutput, **WRITE_ERRORS},
             description=ACTION_HELP[action],
         )
         def post(self, request: Request, pk: int) -> Response:
             ret = _return(pk)
-            data = ReturnActionInput(data=request.data)
-            data.is_valid(raise_exception=True)
+            data = self.validated(ReturnActionInput)
             try:
-                _run(action, ret, data.validated_data, request)
+                _run(action, ret, data, self.who())
             except IllegalTransition as error:
                 raise ApiError(status_code=409, code="conflict", message=error.messages[0]) from None
             except PermissionDenied as error:
-                raise ApiError(status_code=403, code="permission_denied", message=str(error)) from None
+                raise refused(error) from None
             return Response(ReturnDetailOutput(_return(pk)).data)
 
     ReturnActionApi.__name__ = ReturnActionApi.__qualname__ = f"Return{action.title()}Api"

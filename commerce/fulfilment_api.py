@@ -6,7 +6,6 @@ from __future__ import annotations
 import django_filters
 from django.http import Http404
 from django.urls import path
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +13,7 @@ from rest_framework.response import Response
 from commerce.fulfilment_selectors import fulfilment_get, fulfilments_list
 from commerce.models import Fulfilment
 from core.api.errors import IdCursorPagination
-from core.api.views import READ_ERRORS, TenantApiView
+from core.api.views import TenantApiView, read_operation
 
 
 class FulfilmentLineOutput(serializers.Serializer):
@@ -62,27 +61,26 @@ class FulfilmentListApi(TenantApiView):
     def get_queryset(self):
         return fulfilments_list()
 
-    @extend_schema(
-        operation_id="fulfilments_list",
+    @read_operation(
+        "fulfilments_list",
+        FulfilmentOutput(many=True),
         summary="List fulfilments",
         description="Every shipment of the tenant's orders, newest first (cursor pages): the channel's own and "
         "the warehouse's (ShipStation, CSV ship confirmations) with carrier, tracking and whether the order's "
         "channel acknowledged it. Filters: `order`, `origin`, `channel_status`.",
-        responses={200: FulfilmentOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(FulfilmentOutput(page, many=True).data)
+        return self.page_of(FulfilmentOutput)
 
 
 class FulfilmentDetailApi(TenantApiView):
     serializer_class = FulfilmentOutput
 
-    @extend_schema(
-        operation_id="fulfilments_retrieve",
+    @read_operation(
+        "fulfilments_retrieve",
+        FulfilmentOutput,
         summary="One fulfilment",
         description="A shipment with its lines, tracking and the state of its push to the order's channel.",
-        responses={200: FulfilmentOutput, **READ_ERRORS},
     )
     def get(self, request: Request, pk: int) -> Response:
         fulfilment = fulfilment_get(fulfilment_id=pk)

@@ -10,7 +10,6 @@ import django_filters
 from django.urls import path
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.mixins import ListModelMixin
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,7 +23,7 @@ from connectors.vendors.skus import sku_map_refresh
 from core.api.auth import ADMIN, principal_scopes
 from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, error_responses, found
 from core.api.filters import updated_since_filter
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.views import IDEMPOTENCY_PARAMETER, WRITE_ERRORS, TenantApiView, read_operation, write_operation
 from core.http.client import ConnectorError
 
 SECRET_FIELD = serializers.DictField(
@@ -157,7 +156,7 @@ class ConnectionFilter(django_filters.FilterSet):
         fields = ["vendor", "status"]
 
 
-class ConnectionListCreateApi(ListModelMixin, TenantApiView):
+class ConnectionListCreateApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = ConnectionOutput
     pagination_class = ConnectionPagination
@@ -166,20 +165,16 @@ class ConnectionListCreateApi(ListModelMixin, TenantApiView):
     def get_queryset(self):
         return selectors.connections_list()
 
-    @extend_schema(
-        operation_id="connections_list",
-        responses={200: ConnectionOutput(many=True), **READ_ERRORS},
-        examples=[CONNECTION_EXAMPLE],
-    )
+    @read_operation("connections_list", ConnectionOutput(many=True), examples=[CONNECTION_EXAMPLE])
     def get(self, request: Request) -> Response:
         """List the tenant's connections (sales channels, processors, ERPs) with their status."""
-        return self.list(request)
+        return self.page_of(ConnectionOutput)
 
-    @extend_schema(
-        operation_id="connections_create",
-        request=ConnectionCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: ConnectionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "connections_create",
+        ConnectionCreateInput,
+        ConnectionOutput,
+        status=201,
         examples=[CONNECTION_CREATE_EXAMPLE, CONNECTION_EXAMPLE],
     )
     def post(self, request: Request) -> Response:
@@ -197,17 +192,12 @@ class ConnectionDetailApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = ConnectionOutput
 
-    @extend_schema(operation_id="connections_retrieve", responses={200: ConnectionOutput, **READ_ERRORS})
+    @read_operation("connections_retrieve", ConnectionOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one connection: vendor, direction, status, cursor, credential keys (not values)."""
         return Response(ConnectionOutput(_connection(pk), context={"request": request}).data)
 
-    @extend_schema(
-        operation_id="connections_update",
-        request=ConnectionUpdateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ConnectionOutput, **WRITE_ERRORS},
-    )
+    @write_operation("connections_update", ConnectionUpdateInput, ConnectionOutput)
     def patch(self, request: Request, pk: int) -> Response:
         """Change a connection's name, config, credentials or status (pause or resume)."""
         connection = _connection(pk)
@@ -230,12 +220,7 @@ class ConnectionDetailApi(TenantApiView):
             services.connection_status_set(connection=connection, status=values["status"], **self.who())
         return Response(ConnectionOutput(_connection(pk), context={"request": request}).data)
 
-    @extend_schema(
-        operation_id="connections_destroy",
-        request=None,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={204: None, **WRITE_ERRORS},
-    )
+    @write_operation("connections_destroy", request=None, output=None, status=204)
     def delete(self, request: Request, pk: int) -> Response:
         """Delete a connection (204); one that posted documents still depend on is refused with the reason."""
         services.connection_delete(connection=_connection(pk), **self.who())
@@ -282,7 +267,7 @@ class SyncRunFilter(django_filters.FilterSet):
         fields = ["connection", "status"]
 
 
-class SyncRunListStartApi(ListModelMixin, TenantApiView):
+class SyncRunListStartApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = SyncRunOutput
     pagination_class = RunPagination
@@ -291,17 +276,12 @@ class SyncRunListStartApi(ListModelMixin, TenantApiView):
     def get_queryset(self):
         return selectors.sync_runs_list()
 
-    @extend_schema(operation_id="sync_runs_list", responses={200: SyncRunOutput(many=True), **READ_ERRORS})
+    @read_operation("sync_runs_list", SyncRunOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the sync runs (polls and backfills), newest first, with progress and counts."""
-        return self.list(request)
+        return self.page_of(SyncRunOutput)
 
-    @extend_schema(
-        operation_id="sync_runs_start",
-        request=SyncRunStartInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: SyncRunOutput, **WRITE_ERRORS},
-    )
+    @write_operation("sync_runs_start", SyncRunStartInput, SyncRunOutput, status=202)
     def post(self, request: Request) -> Response:
         """Start a sync now or a backfill from `since` on one connection, run in the background."""
         values = self.validated(SyncRunStartInput)
@@ -315,7 +295,7 @@ class SyncRunDetailApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = SyncRunOutput
 
-    @extend_schema(operation_id="sync_runs_retrieve", responses={200: SyncRunOutput, **READ_ERRORS})
+    @read_operation("sync_runs_retrieve", SyncRunOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one sync run: progress, counts and errors."""
         return Response(SyncRunOutput(found(selectors.sync_run_get(run_id=pk))).data)
@@ -325,12 +305,7 @@ class SyncRunCancelApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = SyncRunOutput
 
-    @extend_schema(
-        operation_id="sync_runs_cancel",
-        request=None,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: SyncRunOutput, **WRITE_ERRORS},
-    )
+    @write_operation("sync_runs_cancel", request=None, output=SyncRunOutput)
     def post(self, request: Request, pk: int) -> Response:
         """Cancel a queued or running sync run: it stops before its next page; a cancelled run
         answers again as it is (200), a run that already succeeded or failed is a 409."""
@@ -403,7 +378,7 @@ class EventFilter(django_filters.FilterSet):
         fields = ["connection", "status", "topic", "external_id", "updated_since"]
 
 
-class EventListApi(ListModelMixin, TenantApiView):
+class EventListApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = EventOutput
     pagination_class = EventPagination
@@ -412,10 +387,10 @@ class EventListApi(ListModelMixin, TenantApiView):
     def get_queryset(self):
         return selectors.events_list()
 
-    @extend_schema(operation_id="events_list", responses={200: EventOutput(many=True), **READ_ERRORS})
+    @read_operation("events_list", EventOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the inbound events (webhooks and polled documents), newest first, with their status."""
-        return self.list(request)
+        return self.page_of(EventOutput)
 
 
 def _event(pk: int) -> InboundEvent:
@@ -426,7 +401,7 @@ class EventDetailApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = EventDetailOutput
 
-    @extend_schema(operation_id="events_retrieve", responses={200: EventDetailOutput, **READ_ERRORS})
+    @read_operation("events_retrieve", EventDetailOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one inbound event: its status, result and the error that stopped it, if any; the
         raw body, headers and parsed payload only with the `admin` scope (else null)."""
@@ -438,12 +413,7 @@ class EventReplayApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = EventOutput
 
-    @extend_schema(
-        operation_id="events_replay",
-        request=None,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: EventOutput, **WRITE_ERRORS},
-    )
+    @write_operation("events_replay", request=None, output=EventOutput, status=202)
     def post(self, request: Request, pk: int) -> Response:
         """Replay a failed or dead inbound event: it is processed again in the background (202)."""
         event = event_replay(event=_event(pk))
@@ -477,7 +447,7 @@ class ChannelSkuFilter(django_filters.FilterSet):
         return queryset.filter(sku="") if value else queryset.exclude(sku="")
 
 
-class SkuMapListApi(ListModelMixin, TenantApiView):
+class SkuMapListApi(TenantApiView):
     serializer_class = ChannelSkuOutput
     pagination_class = IdCursorPagination
     filterset_class = ChannelSkuFilter
@@ -485,16 +455,16 @@ class SkuMapListApi(ListModelMixin, TenantApiView):
     def get_queryset(self):
         return ChannelSku.objects.all()
 
-    @extend_schema(
-        operation_id="sku_map_list",
+    @read_operation(
+        "sku_map_list",
+        ChannelSkuOutput(many=True),
         summary="List the SKU map",
         description="Each channel item (a Square item variation, a Shopify inventory item) and the tenant's SKU "
         "it stands for. Inbound stock and order lines are stored under the SKU. `unmapped=true` lists the items "
         "whose catalog entry has no SKU (each is also an exception in the inbox).",
-        responses={200: ChannelSkuOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        return self.list(request)
+        return self.page_of(ChannelSkuOutput)
 
 
 class SkuMapRefreshOutput(serializers.Serializer):

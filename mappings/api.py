@@ -20,7 +20,7 @@ from core.api.errors import (
     error_responses,
     found,
 )
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.views import TenantApiView, read_operation, write_operation
 from core.spreadsheet import RowsInvalid
 from mappings import services
 from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
@@ -86,16 +86,16 @@ class AccountListCreateApi(TenantApiView):
     def get_queryset(self):
         return accounts_list()
 
-    @extend_schema(operation_id="accounts_list", responses={200: AccountOutput(many=True), **READ_ERRORS})
+    @read_operation("accounts_list", AccountOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the chart of accounts, imported from the ERP or CSV or added here, ordered by code."""
         return self.page_of(AccountOutput, self.get_queryset())
 
-    @extend_schema(
-        operation_id="accounts_create",
-        request=AccountInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: AccountOutput, **WRITE_ERRORS},
+    @write_operation(
+        "accounts_create",
+        AccountInput,
+        AccountOutput,
+        status=201,
         examples=[OpenApiExample("Bank", value={"code": "1010", "name": "Bank", "type": "asset"}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
@@ -112,17 +112,12 @@ def _account(pk: int) -> Account:
 class AccountDetailApi(TenantApiView):
     serializer_class = AccountOutput
 
-    @extend_schema(operation_id="accounts_retrieve", responses={200: AccountOutput, **READ_ERRORS})
+    @read_operation("accounts_retrieve", AccountOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one account of the chart by id."""
         return Response(AccountOutput(_account(pk)).data)
 
-    @extend_schema(
-        operation_id="accounts_update",
-        request=AccountPatchInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: AccountOutput, **WRITE_ERRORS},
-    )
+    @write_operation("accounts_update", AccountPatchInput, AccountOutput)
     def patch(self, request: Request, pk: int) -> Response:
         """Change an account's name, type, parent or active flag; its code stays."""
         account = _account(pk)
@@ -145,12 +140,11 @@ class AccountsImportOutput(serializers.Serializer):
 class AccountsImportApi(TenantApiView):
     serializer_class = AccountsImportOutput
 
-    @extend_schema(
-        operation_id="accounts_import",
+    @write_operation(
+        "accounts_import",
+        AccountsImportInput,
+        AccountsImportOutput,
         summary="Import accounts from a CSV file",
-        request=AccountsImportInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: AccountsImportOutput, **WRITE_ERRORS},
         description="All rows or none: every bad row is reported in `details.rows` with its line number.",
         examples=[
             OpenApiExample("Two accounts", value={"csv": "code,name,type\n1010,Bank,asset\n4000,Sales,revenue\n"})
@@ -216,17 +210,12 @@ class MappingSetListCreateApi(TenantApiView):
     def get_queryset(self):
         return mapping_sets_list()
 
-    @extend_schema(operation_id="mapping_sets_list", responses={200: MappingSetOutput(many=True), **READ_ERRORS})
+    @read_operation("mapping_sets_list", MappingSetOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the mapping sets, newest first, with their status (draft, active, archived)."""
         return self.page_of(MappingSetOutput, self.get_queryset())
 
-    @extend_schema(
-        operation_id="mapping_sets_create",
-        request=MappingSetCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: MappingSetDetailOutput, **WRITE_ERRORS},
-    )
+    @write_operation("mapping_sets_create", MappingSetCreateInput, MappingSetDetailOutput, status=201)
     def post(self, request: Request) -> Response:
         """Start a draft mapping set, empty or as a copy of another set (`copy_from`)."""
         data = self.validated(MappingSetCreateInput)
@@ -248,7 +237,7 @@ def _mapping_set(pk: int) -> MappingSet:
 class MappingSetDetailApi(TenantApiView):
     serializer_class = MappingSetDetailOutput
 
-    @extend_schema(operation_id="mapping_sets_retrieve", responses={200: MappingSetDetailOutput, **READ_ERRORS})
+    @read_operation("mapping_sets_retrieve", MappingSetDetailOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one mapping set with its account rules and value maps."""
         return Response(MappingSetDetailOutput(_mapping_set(pk)).data)
@@ -261,11 +250,10 @@ class ActivateInput(StrictSerializer):
 class MappingSetActivateApi(TenantApiView):
     serializer_class = MappingSetDetailOutput
 
-    @extend_schema(
-        operation_id="mapping_sets_activate",
-        request=ActivateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: MappingSetDetailOutput, **WRITE_ERRORS},
+    @write_operation(
+        "mapping_sets_activate",
+        ActivateInput,
+        MappingSetDetailOutput,
         description="Make a draft active from `effective_from` (default now); the active set is archived.",
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -299,11 +287,11 @@ class PreviewQuery(serializers.Serializer):
 class MappingSetPreviewApi(TenantApiView):
     serializer_class = PreviewOutput
 
-    @extend_schema(
-        operation_id="mapping_sets_preview",
-        summary="Preview the journal of an order under a mapping set",
+    @read_operation(
+        "mapping_sets_preview",
+        PreviewOutput,
         parameters=[OpenApiParameter("order", int, required=True, description="Order id")],
-        responses={200: PreviewOutput, **READ_ERRORS},
+        summary="Preview the journal of an order under a mapping set",
         description="The journal the order would post under this set and the current policy. Writes nothing.",
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -342,17 +330,17 @@ class MappingSetRulesApi(TenantApiView):
     def get_queryset(self):
         return AccountRule.objects.none()
 
-    @extend_schema(operation_id="mapping_rules_list", responses={200: RuleOutput(many=True), **READ_ERRORS})
+    @read_operation("mapping_rules_list", RuleOutput(many=True))
     def get(self, request: Request, pk: int) -> Response:
         """List the account rules of one mapping set: posting role and conditions to an account."""
         rules = _mapping_set(pk).rules.select_related("account")
         return self.page_of(RuleOutput, rules)
 
-    @extend_schema(
-        operation_id="mapping_rules_create",
-        request=RuleInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: RuleOutput, **WRITE_ERRORS},
+    @write_operation(
+        "mapping_rules_create",
+        RuleInput,
+        RuleOutput,
+        status=201,
         examples=[
             OpenApiExample(
                 "Web revenue",
@@ -397,11 +385,10 @@ class ValueMapInput(StrictSerializer):
 class MappingSetValueMapsApi(TenantApiView):
     serializer_class = ValueMapOutput
 
-    @extend_schema(
-        operation_id="value_maps_set",
-        request=ValueMapInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ValueMapOutput, **WRITE_ERRORS},
+    @write_operation(
+        "value_maps_set",
+        ValueMapInput,
+        ValueMapOutput,
         description="Create or replace the ERP value of one source value in a draft set.",
     )
     def post(self, request: Request, pk: int) -> Response:

@@ -5,12 +5,12 @@ Definitions: portal/kpis.py."""
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.views import READ_ERRORS, PartnerApiView, TenantApiView
+from core.api.views import PartnerApiView, TenantApiView, read_operation
 from portal.kpis import tenant_kpis
 from portal.kpis_partner import partner_kpis
 
@@ -128,18 +128,16 @@ TENANT_EXAMPLE = {
 class TenantKpiApi(TenantApiView):
     serializer_class = TenantKpiOutput
 
-    @extend_schema(
-        operation_id="kpis_retrieve",
-        summary="The tenant's KPIs",
-        description=(
-            "The tenant's KPIs over the last `days` days, as the seeds define them: manual "
-            "interventions and order-related exceptions per 1,000 orders, the perfect order rate (no "
-            "order exception and shipped within the promised ship time), inventory sync latency "
-            "(stock change → every channel, p50/p95), promotion activation accuracy (live offers "
-            "matching their approved version), sync latency (event → ERP ack), backlogs and SLA breaches."
-        ),
+    @read_operation(
+        "kpis_retrieve",
+        TenantKpiOutput,
         parameters=[KpiQuery],
-        responses={200: TenantKpiOutput, **READ_ERRORS},
+        summary="The tenant's KPIs",
+        description="The tenant's KPIs over the last `days` days, as the seeds define them: manual "
+        "interventions and order-related exceptions per 1,000 orders, the perfect order rate (no "
+        "order exception and shipped within the promised ship time), inventory sync latency "
+        "(stock change → every channel, p50/p95), promotion activation accuracy (live offers "
+        "matching their approved version), sync latency (event → ERP ack), backlogs and SLA breaches.",
         examples=[OpenApiExample("Last 30 days", value=TENANT_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
@@ -150,17 +148,15 @@ class TenantKpiApi(TenantApiView):
 class PartnerKpiApi(PartnerApiView):
     serializer_class = PartnerKpiOutput
 
-    @extend_schema(
-        operation_id="partner_kpis_retrieve",
-        summary="The partner's KPIs rolled up across its tenants",
-        description=(
-            "Every KPI of each of the partner's tenants over the last `days` days, and the partner's "
-            "totals: counts are added up (rates are total count per 1,000 total orders) and latency "
-            "samples pooled, so the totals' percentiles are the partner's own. Only the partner's "
-            "tenants are read."
-        ),
+    @read_operation(
+        "partner_kpis_retrieve",
+        PartnerKpiOutput,
         parameters=[KpiQuery],
-        responses={200: PartnerKpiOutput, **READ_ERRORS},
+        summary="The partner's KPIs rolled up across its tenants",
+        description="Every KPI of each of the partner's tenants over the last `days` days, and the partner's "
+        "totals: counts are added up (rates are total count per 1,000 total orders) and latency "
+        "samples pooled, so the totals' percentiles are the partner's own. Only the partner's "
+        "tenants are read.",
     )
     def get(self, request: Request) -> Response:
         days = self.validated(KpiQuery, data=request.query_params)["days"]

@@ -7,7 +7,7 @@ import dataclasses
 import json
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +16,7 @@ from commerce.api_orders import OrderOutput
 from commerce.models import Order
 from connectors.api import EventOutput
 from core.api.errors import found
-from core.api.views import READ_ERRORS, TenantApiView
+from core.api.views import TenantApiView, read_operation
 from portal.trace import OrderTrace, order_trace
 from posting.api import JournalDetailOutput
 from posting.erp.api import PushOutput
@@ -76,13 +76,13 @@ class OrderTraceApi(TenantApiView):
     serializer_class = OrderTraceOutput
     schema_model = Order
 
-    @extend_schema(
-        operation_id="orders_trace",
+    @read_operation(
+        "orders_trace",
+        OrderTraceOutput,
         summary="Trace one order from webhook to ERP acknowledgement",
         description="What the order trace page shows: the inbound events, the canonical document, the journal "
         "entries of the order and its refunds with their lines and ERP pushes, the payout lines that settle it, "
         "the exceptions raised on the way, and the trace ids the logs carry.",
-        responses={200: OrderTraceOutput, **READ_ERRORS},
     )
     def get(self, request: Request, pk: int) -> Response:
         trace: OrderTrace = found(order_trace(order_id=pk), "No such order.")

@@ -9,7 +9,7 @@ import django_filters
 from django.db.models import Q
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from commerce.models import Payout, PayoutLine
 from core.api.errors import CreatedCursorPagination, StrictSerializer, found
 from core.api.filters import updated_since_filter
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.views import TenantApiView, read_operation, write_operation
 from core.money import quantize
 from posting.models import JournalEntry, PostingBatch, PostingPolicy, Reconciliation
 from posting.periods import period_close, period_close_get, period_reopen
@@ -121,11 +121,7 @@ class JournalListApi(TenantApiView):
     def rows(self):
         return journals_list()
 
-    @extend_schema(
-        operation_id="journals_list",
-        responses={200: JournalOutput(many=True), **READ_ERRORS},
-        examples=[JOURNAL_EXAMPLE],
-    )
+    @read_operation("journals_list", JournalOutput(many=True), examples=[JOURNAL_EXAMPLE])
     def get(self, request: Request) -> Response:
         """List the journal entries, newest first, with their totals and ERP status."""
         return self.page_of(JournalOutput)
@@ -134,7 +130,7 @@ class JournalListApi(TenantApiView):
 class JournalDetailApi(TenantApiView):
     serializer_class = JournalDetailOutput
 
-    @extend_schema(operation_id="journals_retrieve", responses={200: JournalDetailOutput, **READ_ERRORS})
+    @read_operation("journals_retrieve", JournalDetailOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one journal entry with its debit and credit lines and its source document."""
         entry = found(journal_detail(entry_id=pk), "No such journal entry.")
@@ -187,7 +183,7 @@ class BatchListApi(TenantApiView):
     def rows(self):
         return batches_list()
 
-    @extend_schema(operation_id="batches_list", responses={200: BatchOutput(many=True), **READ_ERRORS})
+    @read_operation("batches_list", BatchOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the posting batches (windows of summarised entries), newest first, with their status."""
         return self.page_of(BatchOutput)
@@ -196,7 +192,7 @@ class BatchListApi(TenantApiView):
 class BatchDetailApi(TenantApiView):
     serializer_class = BatchDetailOutput
 
-    @extend_schema(operation_id="batches_retrieve", responses={200: BatchDetailOutput, **READ_ERRORS})
+    @read_operation("batches_retrieve", BatchDetailOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one posting batch with its summarised lines and the entries behind them."""
         batch = found(batches_list().filter(pk=pk).first(), "No such batch.")
@@ -233,11 +229,11 @@ class TrialBalanceApi(TenantApiView):
     serializer_class = TrialBalanceOutput
     pagination_class = None
 
-    @extend_schema(
-        operation_id="trial_balance_retrieve",
-        summary="Trial balance of the built-in ledger as of a date",
+    @read_operation(
+        "trial_balance_retrieve",
+        TrialBalanceOutput,
         parameters=[OpenApiParameter("as_of", OpenApiTypes.DATE, required=False)],
-        responses={200: TrialBalanceOutput, **READ_ERRORS},
+        summary="Trial balance of the built-in ledger as of a date",
         description="Per account and currency, posted (non-draft) entries up to and including `as_of`.",
     )
     def get(self, request: Request) -> Response:
@@ -259,17 +255,12 @@ class PolicySerializer(StrictSerializer):
 class PolicyApi(TenantApiView):
     serializer_class = PolicySerializer
 
-    @extend_schema(operation_id="posting_policy_retrieve", responses={200: PolicySerializer, **READ_ERRORS})
+    @read_operation("posting_policy_retrieve", PolicySerializer)
     def get(self, request: Request) -> Response:
         """Read the tenant's posting policy: when orders post, batching window, discount presentation."""
         return Response(PolicySerializer(policy_read()).data)
 
-    @extend_schema(
-        operation_id="posting_policy_update",
-        request=PolicySerializer,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: PolicySerializer, **WRITE_ERRORS},
-    )
+    @write_operation("posting_policy_update", PolicySerializer, PolicySerializer)
     def patch(self, request: Request) -> Response:
         """Change the posting policy; entries already posted keep the policy they were posted under."""
         data = self.validated(PolicySerializer)
@@ -381,7 +372,7 @@ class PayoutListApi(TenantApiView):
     def rows(self):
         return payouts_list()
 
-    @extend_schema(operation_id="payouts_list", responses={200: PayoutOutput(many=True), **READ_ERRORS})
+    @read_operation("payouts_list", PayoutOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the payouts with their reconciliation state and difference, newest first."""
         return self.page_of(PayoutOutput)
@@ -390,7 +381,7 @@ class PayoutListApi(TenantApiView):
 class PayoutDetailApi(TenantApiView):
     serializer_class = PayoutDetailOutput
 
-    @extend_schema(operation_id="payouts_retrieve", responses={200: PayoutDetailOutput, **READ_ERRORS})
+    @read_operation("payouts_retrieve", PayoutDetailOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one payout with each line's match: the posted document or the role it was booked to."""
         view = found(payout_reconciliation(payout_id=pk), "No such payout.")
@@ -446,7 +437,7 @@ class ReconciliationListApi(TenantApiView):
     def rows(self):
         return reconciliations_list()
 
-    @extend_schema(operation_id="reconciliations_list", responses={200: ReconciliationOutput(many=True), **READ_ERRORS})
+    @read_operation("reconciliations_list", ReconciliationOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the payout reconciliations with their status and difference, newest first."""
         return self.page_of(ReconciliationOutput)
@@ -478,7 +469,7 @@ class LedgerPeriodApi(TenantApiView):
     serializer_class = LedgerPeriodOutput
     pagination_class = None
 
-    @extend_schema(operation_id="ledger_period_retrieve", responses={200: LedgerPeriodOutput, **READ_ERRORS})
+    @read_operation("ledger_period_retrieve", LedgerPeriodOutput)
     def get(self, request: Request) -> Response:
         return Response(LedgerPeriodOutput(period_close_get()).data)
 
@@ -491,11 +482,10 @@ class _LedgerPeriodWriteApi(TenantApiView):
 
 
 class LedgerPeriodCloseApi(_LedgerPeriodWriteApi):
-    @extend_schema(
-        operation_id="ledger_period_close",
-        request=LedgerPeriodCloseInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: LedgerPeriodOutput, **WRITE_ERRORS},
+    @write_operation(
+        "ledger_period_close",
+        LedgerPeriodCloseInput,
+        LedgerPeriodOutput,
         description="Close the ledger through a month end (audited; tenant admins only).",
     )
     def post(self, request: Request) -> Response:
@@ -505,11 +495,10 @@ class LedgerPeriodCloseApi(_LedgerPeriodWriteApi):
 
 
 class LedgerPeriodReopenApi(_LedgerPeriodWriteApi):
-    @extend_schema(
-        operation_id="ledger_period_reopen",
-        request=LedgerPeriodReopenInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: LedgerPeriodOutput, **WRITE_ERRORS},
+    @write_operation(
+        "ledger_period_reopen",
+        LedgerPeriodReopenInput,
+        LedgerPeriodOutput,
         description="Reopen periods back to an earlier month end or to none (audited; tenant admins only).",
     )
     def post(self, request: Request) -> Response:

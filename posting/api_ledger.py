@@ -8,10 +8,9 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 
-from core.api.views import READ_ERRORS, TenantApiView
+from core.api.views import READ_ERRORS, FileFormatNegotiation, TenantApiView, attachment
 from posting.exports import ledger_beancount, ledger_csv
 
 FORMATS = {
@@ -31,21 +30,10 @@ class LedgerExportQuery(serializers.Serializer):
         return attrs
 
 
-class _JsonUnlessExported(BaseContentNegotiation):
-    """`format` here names the export, not a renderer (DRF's URL_FORMAT_OVERRIDE): the view answers
-    the file itself, so only its errors are rendered, always as JSON."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
 class LedgerExportApi(TenantApiView):
     serializer_class = LedgerExportQuery
     pagination_class = None
-    content_negotiation_class = _JsonUnlessExported
+    content_negotiation_class = FileFormatNegotiation
 
     @extend_schema(
         operation_id="ledger_export",
@@ -63,9 +51,11 @@ class LedgerExportApi(TenantApiView):
     def get(self, request: Request) -> HttpResponse:
         query = self.validated(LedgerExportQuery, data=request.query_params)
         export, content_type = FORMATS[query["format"]]
-        response = HttpResponse(export(start=query.get("start"), end=query.get("end")), content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="ledger-{request.tenant.slug}.{query["format"]}"'
-        return response
+        return attachment(
+            export(start=query.get("start"), end=query.get("end")),
+            filename=f"ledger-{request.tenant.slug}.{query['format']}",
+            content_type=content_type,
+        )
 
 
 urlpatterns = [path("ledger/export/", LedgerExportApi.as_view(), name="api-ledger-export")]

@@ -8,16 +8,21 @@ import datetime as dt
 from django.http import HttpResponse
 from django.urls import path
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from core.api.views import (
+    FileFormatNegotiation,
+    PartnerApiView,
+    attachment,
+    json_or_csv,
+    read_operation,
+    write_operation,
+)
 from tenants.api.tenants import partner_tenant
-from tenants.api.usage import JsonOnlyNegotiation
 from tenants.billing import rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
 from tenants.models import Membership, Tenant, UsageRecord
 from tenants.usage import METRICS
@@ -65,7 +70,7 @@ class RateCardListApi(PartnerApiView):
     pagination_class = None  # one card per plan: a short, fixed list
     queryset = Tenant.objects.none()
 
-    @extend_schema(operation_id="rate_cards_list", responses={200: RateCardOutput(many=True), **READ_ERRORS})
+    @read_operation("rate_cards_list", RateCardOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the partner's rate cards, one per plan, with a price for every metric."""
         cards = rate_cards_for_partner(partner=request.partner)
@@ -77,11 +82,10 @@ class RateCardDetailApi(PartnerApiView):
     admin_scope = True
     session_roles = (Membership.Role.PARTNER_ADMIN,)
 
-    @extend_schema(
-        operation_id="rate_card_update",
-        request=RateCardInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: RateCardOutput, **WRITE_ERRORS},
+    @write_operation(
+        "rate_card_update",
+        RateCardInput,
+        RateCardOutput,
         examples=[
             OpenApiExample(
                 "Growth plan",
@@ -140,17 +144,13 @@ class StatementQuery(serializers.Serializer):
 class StatementListApi(PartnerApiView):
     serializer_class = StatementOutput
     pagination_class = None  # one statement per tenant for one month
-    content_negotiation_class = JsonOnlyNegotiation
+    content_negotiation_class = FileFormatNegotiation
     queryset = Tenant.objects.none()
 
     @extend_schema(
         operation_id="usage_statements_list",
         parameters=[StatementQuery],
-        responses={
-            (200, "application/json"): StatementOutput(many=True),
-            (200, "text/csv"): OpenApiTypes.STR,
-            **READ_ERRORS,
-        },
+        responses=json_or_csv(StatementOutput(many=True)),
     )
     def get(self, request: Request) -> Response | HttpResponse:
         """Usage statements for one month, one per tenant, as JSON or CSV."""
@@ -163,9 +163,7 @@ class StatementListApi(PartnerApiView):
         tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
         statements = statements_for_month(partner=request.partner, month=start, tenant=tenant)
         if values["format"] == "csv":
-            response = HttpResponse(statements_csv(statements=statements), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="statements-{start:%Y-%m}.csv"'
-            return response
+            return attachment(statements_csv(statements=statements), filename=f"statements-{start:%Y-%m}.csv")
         return Response(StatementOutput(statements, many=True).data)
 
 

@@ -54,6 +54,11 @@ class ApiError(exceptions.APIException):
         self.details = details or {}
 
 
+def refused(error: PermissionDenied) -> ApiError:
+    """A service's refusal as a 403 that keeps its reason (the handler's own 403 is generic)."""
+    return ApiError(status_code=403, code="permission_denied", message=str(error) or "You may not do this.")
+
+
 def error_body(*, code: str, message: str, details: Any = None, request_id: str = "") -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}, "request_id": request_id}}
 

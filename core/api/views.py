@@ -5,17 +5,24 @@
   (an API key is governed by its scopes alone). Each view declares its own roles.
 - `deprecated`: a `core.api.deprecation.Deprecation` puts the Deprecation/Sunset headers on every
   response of the view (and marks its operation deprecated in the schema).
+- `read_operation` and `write_operation` are the `extend_schema` of a read and of a write: the
+  errors each lists and, on a write, the Idempotency-Key header, stated once.
+- A view that answers a file as well (`?format=csv`): `FileFormatNegotiation`, `attachment`,
+  `json_or_csv`.
 - `TenantApiView` answers on tenant domains only, `PartnerApiView` on the partner console only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -33,6 +40,45 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 READ_ERRORS = error_responses(400, 401, 403, 404, 429)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 422, 429)
+
+
+def read_operation(operation_id: str, output: Any, **options: Any) -> Callable:
+    """`extend_schema` of a read: `output` on 200 beside the read errors; `options` are passed on
+    (summary, description, parameters, examples…)."""
+    return extend_schema(operation_id=operation_id, responses={200: output, **READ_ERRORS}, **options)
+
+
+def write_operation(operation_id: str, request: Any, output: Any, *, status: int = 200, **options: Any) -> Callable:
+    """`extend_schema` of a write: the `request` body, the Idempotency-Key header every write honours,
+    `output` on `status` beside the write errors; `options` are passed on (summary, examples…)."""
+    return extend_schema(
+        operation_id=operation_id,
+        request=request,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={status: output, **WRITE_ERRORS},
+        **options,
+    )
+
+
+class FileFormatNegotiation(DefaultContentNegotiation):
+    """`format` is the view's own switch to a file it answers itself (`attachment`), not DRF's
+    renderer override (URL_FORMAT_OVERRIDE): what DRF renders (the JSON, the errors) is JSON."""
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> tuple:
+        return renderers[0], renderers[0].media_type
+
+
+def json_or_csv(output: Any) -> dict:
+    """`extend_schema` responses of a read that answers `output` as JSON or, with `?format=csv`, as a
+    CSV file."""
+    return {(200, "application/json"): output, (200, "text/csv"): OpenApiTypes.STR, **READ_ERRORS}
+
+
+def attachment(body: str, *, filename: str, content_type: str = "text/csv; charset=utf-8") -> HttpResponse:
+    """`body` as a file download named `filename`."""
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 # Every API view derives from ApiView. `session_roles` empty means any role whose scopes allow the
@@ -73,10 +119,12 @@ class ApiView(IdempotentMixin, generics.GenericAPIView):
         return serializer.validated_data
 
     def page_of(self, output: type[serializers.Serializer], rows: Any = None) -> Response:
-        """One page of `rows` (default: the view's queryset through its filters) shown by `output`."""
+        """One page of `rows` (default: the view's queryset through its filters) shown by `output`,
+        which gets the view's serializer context (the request)."""
         if rows is None:
             rows = self.filter_queryset(self.get_queryset())
-        return self.get_paginated_response(output(self.paginate_queryset(rows), many=True).data)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(output(page, many=True, context=self.get_serializer_context()).data)
 
     def who(self) -> dict[str, Any]:
         """Who acts, as services' `actor`/`actor_label` keywords (a key acts as `api-key:<prefix>`)."""

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import ApiError, StrictSerializer, error_responses
-from core.api.views import TenantApiView
+from core.api.views import TenantApiView, read_operation
 from posting.erp import connections, selectors, services
 from posting.erp.base import ErpError
 from posting.erp.chart import chart_import_apply, chart_import_preview
@@ -55,7 +55,7 @@ class TargetApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = TargetOutput
 
-    @extend_schema(operation_id="erp_target_retrieve", responses={200: TargetOutput, **READ_ERRORS})
+    @read_operation("erp_target_retrieve", TargetOutput)
     def get(self, request: Request) -> Response:
         """Read where journals are pushed: the built-in ledger or an ERP connection, and since when."""
         return Response(TargetOutput(_target_data(services.erp_target_get())).data)
@@ -102,7 +102,7 @@ class PushListApi(TenantApiView):
     serializer_class = PushOutput
     queryset = ErpPush.objects.none()  # the schema's model; get() reads through the selector
 
-    @extend_schema(operation_id="erp_pushes_list", responses={200: PushOutput(many=True), **READ_ERRORS})
+    @read_operation("erp_pushes_list", PushOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the ERP pushes of journal entries, filterable by `status`, with attempts and errors."""
         wanted = request.query_params.get("status") or None
@@ -177,7 +177,7 @@ class ChartImportDetailApi(TenantApiView):
             raise ApiError(status_code=404, code="not_found", message="No such chart import.")
         return chart_import
 
-    @extend_schema(operation_id="erp_chart_import_retrieve", responses={200: ChartImportOutput, **READ_ERRORS})
+    @read_operation("erp_chart_import_retrieve", ChartImportOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one chart-of-accounts import from the ERP: its status and the accounts it found."""
         return Response(ChartImportOutput(self._get(pk)).data)

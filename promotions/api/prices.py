@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found, refused
+from core.api.views import TenantApiView, read_operation, write_operation
 from core.spreadsheet import RowsInvalid
 from promotions import price_changes, prices
 from promotions.api.promotions import (
@@ -17,7 +17,6 @@ from promotions.api.promotions import (
     ChannelOutput,
     PromotionPagination,
     TenantDateTimeField,
-    _refused,
     _version_values,
 )
 from promotions.models import ChannelPrice, PriceList
@@ -81,17 +80,12 @@ class PriceListListCreateApi(TenantApiView):
     def get_queryset(self):
         return PriceList.objects.select_related("current_version", "published_version")
 
-    @extend_schema(operation_id="price_lists_list", responses={200: PriceListOutput(many=True), **READ_ERRORS})
+    @read_operation("price_lists_list", PriceListOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the price lists with their status and channels, newest first."""
         return self.page_of(PriceListOutput, self.get_queryset())
 
-    @extend_schema(
-        operation_id="price_lists_create",
-        request=PriceListInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: PriceListOutput, **WRITE_ERRORS},
-    )
+    @write_operation("price_lists_create", PriceListInput, PriceListOutput, status=201)
     def post(self, request: Request) -> Response:
         """Create a draft price list: prices per SKU for the chosen channels."""
         data = self.validated(PriceListInput)
@@ -103,17 +97,16 @@ class PriceListListCreateApi(TenantApiView):
 class PriceListDetailApi(TenantApiView):
     serializer_class = PriceListOutput
 
-    @extend_schema(operation_id="price_lists_retrieve", responses={200: PriceListOutput, **READ_ERRORS})
+    @read_operation("price_lists_retrieve", PriceListOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one price list with its prices and its deployment per channel."""
         return Response(PriceListOutput(_price_list(pk)).data)
 
-    @extend_schema(
-        operation_id="price_lists_edit",
+    @write_operation(
+        "price_lists_edit",
+        PriceListEditInput,
+        PriceListOutput,
         summary="Edit a price list as a new version",
-        request=PriceListEditInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: PriceListOutput, **WRITE_ERRORS},
         description="A new version; the published one stays on the channels until this one is published.",
     )
     def patch(self, request: Request, pk: int) -> Response:
@@ -140,12 +133,8 @@ def _price_action_view(action: str) -> type[TenantApiView]:
     class PriceListActionApi(TenantApiView):
         serializer_class = PriceListOutput
 
-        @extend_schema(
-            operation_id=f"price_lists_{action}",
-            request=None,
-            parameters=[IDEMPOTENCY_PARAMETER],
-            responses={200: PriceListOutput, **WRITE_ERRORS},
-            description=PRICE_ACTION_DOCS[action],
+        @write_operation(
+            f"price_lists_{action}", request=None, output=PriceListOutput, description=PRICE_ACTION_DOCS[action]
         )
         def post(self, request: Request, pk: int) -> Response:
             price_list = _price_list(pk)
@@ -162,7 +151,7 @@ def _price_action_view(action: str) -> type[TenantApiView]:
                 else:
                     prices.price_list_publish(price_list=price_list, **who)
             except PermissionDenied as error:
-                raise _refused(error) from None
+                raise refused(error) from None
             return Response(PriceListOutput(_price_list(pk)).data)
 
     PriceListActionApi.__name__ = f"PriceList{action.title()}Api"
@@ -182,12 +171,11 @@ class PriceListImportInput(StrictSerializer):
 class PriceListImportApi(TenantApiView):
     serializer_class = PriceListOutput
 
-    @extend_schema(
-        operation_id="price_lists_import",
+    @write_operation(
+        "price_lists_import",
+        PriceListImportInput,
+        PriceListOutput,
         summary="Import prices from a CSV file as a new version",
-        request=PriceListImportInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: PriceListOutput, **WRITE_ERRORS},
         description="All rows or none: every bad row is reported in `details.rows` with its line number. The new "
         "version is a draft: validate, submit, approve and publish it as any other.",
         examples=[OpenApiExample("Two prices", value={"csv": "sku,price\nTEE-RED-M,19.99\nTEE-BLU-M,21.50\n"})],
@@ -220,9 +208,9 @@ class ChannelPriceListApi(TenantApiView):
             "connection"
         )
 
-    @extend_schema(
-        operation_id="price_lists_channel_prices",
-        responses={200: ChannelPriceOutput(many=True), **READ_ERRORS},
+    @read_operation(
+        "price_lists_channel_prices",
+        ChannelPriceOutput(many=True),
         description="Every price a channel showed for this list after a publish, and when.",
     )
     def get(self, request: Request, pk: int) -> Response:

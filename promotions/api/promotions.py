@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from connectors.models import Connection
 from core.api.auth import api_who
-from core.api.errors import ApiError, CreatedCursorPagination, StrictSerializer, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.errors import CreatedCursorPagination, StrictSerializer, found, refused
+from core.api.views import TenantApiView, read_operation, write_operation
 from core.tenancy import tenant_zone
 from promotions import deployment, launch, lifecycle, selectors
 from promotions.models import (
@@ -28,10 +28,6 @@ from promotions.models import (
 
 MAX_INT = 2**31 - 1
 MAX_ID = 2**63 - 1
-
-
-def _refused(error: PermissionDenied) -> ApiError:
-    return ApiError(status_code=403, code="permission_denied", message=str(error) or "You may not do this.")
 
 
 # ---- serializers --------------------------------------------------------------------------------
@@ -321,20 +317,16 @@ class PromotionListCreateApi(TenantApiView):
             raise exceptions.ValidationError({"status": [f"Unknown status {wanted!r}."]})
         return selectors.promotions_list(status=wanted).prefetch_related("current_version__channels")
 
-    @extend_schema(
-        operation_id="promotions_list",
-        parameters=[STATUS_PARAMETER],
-        responses={200: PromotionOutput(many=True), **READ_ERRORS},
-    )
+    @read_operation("promotions_list", PromotionOutput(many=True), parameters=[STATUS_PARAMETER])
     def get(self, request: Request) -> Response:
         """List the promotions with their status and current version, newest first."""
         return self.page_of(PromotionOutput, self.get_queryset())
 
-    @extend_schema(
-        operation_id="promotions_create",
-        request=PromotionCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: PromotionDetailOutput, **WRITE_ERRORS},
+    @write_operation(
+        "promotions_create",
+        PromotionCreateInput,
+        PromotionDetailOutput,
+        status=201,
         examples=[OpenApiExample("Percent off two weeks", value=EXAMPLE, request_only=True)],
     )
     def post(self, request: Request) -> Response:
@@ -348,17 +340,16 @@ class PromotionListCreateApi(TenantApiView):
 class PromotionDetailApi(TenantApiView):
     serializer_class = PromotionDetailOutput
 
-    @extend_schema(operation_id="promotions_retrieve", responses={200: PromotionDetailOutput, **READ_ERRORS})
+    @read_operation("promotions_retrieve", PromotionDetailOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one promotion with its versions and its deployment per channel."""
         return Response(PromotionDetailOutput(_promotion(pk)).data)
 
-    @extend_schema(
-        operation_id="promotions_edit",
+    @write_operation(
+        "promotions_edit",
+        PromotionEditInput,
+        PromotionDetailOutput,
         summary="Edit a promotion as a new version",
-        request=PromotionEditInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: PromotionDetailOutput, **WRITE_ERRORS},
         description="Every edit makes a new version; the promotion goes back to draft for review.",
     )
     def patch(self, request: Request, pk: int) -> Response:
@@ -402,11 +393,10 @@ def _action_view(action: str) -> type[TenantApiView]:
     class PromotionActionApi(TenantApiView):
         serializer_class = ActionOutput
 
-        @extend_schema(
-            operation_id=f"promotions_{action}",
-            request=ActionInput,
-            parameters=[IDEMPOTENCY_PARAMETER],
-            responses={200: ActionOutput, **WRITE_ERRORS},
+        @write_operation(
+            f"promotions_{action}",
+            ActionInput,
+            ActionOutput,
             description={
                 "validate": "Run the rule checks on the current version.",
                 "submit": "Submit the validated version for approval.",
@@ -425,7 +415,7 @@ def _action_view(action: str) -> type[TenantApiView]:
             try:
                 result = _act(action, promotion, data, request)
             except PermissionDenied as error:
-                raise _refused(error) from None
+                raise refused(error) from None
             body = {"promotion": _promotion(pk), **result}
             return Response(ActionOutput(body).data)
 
@@ -447,10 +437,10 @@ class DeploymentListApi(TenantApiView):
             queryset = queryset.filter(promotion_id=int(promotion))
         return queryset
 
-    @extend_schema(
-        operation_id="promotion_deployments_list",
+    @read_operation(
+        "promotion_deployments_list",
+        DeploymentOutput(many=True),
         parameters=[OpenApiParameter("promotion", int, required=False, description="Only this promotion's.")],
-        responses={200: DeploymentOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
         """List the promotion deployments per channel with their state and last error."""
@@ -475,7 +465,7 @@ class KpiOutput(serializers.Serializer):
 class KpiApi(TenantApiView):
     serializer_class = KpiOutput
 
-    @extend_schema(operation_id="promotions_kpis", responses={200: KpiOutput, **READ_ERRORS})
+    @read_operation("promotions_kpis", KpiOutput)
     def get(self, request: Request) -> Response:
         """Promotion KPIs: activation accuracy, approval-to-live times per channel, stock-guard pauses and rollbacks."""
         return Response(KpiOutput(selectors.promotion_kpis()).data)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from core.api.views import PartnerApiView, read_operation, write_operation
 from tenants.domains import (
     challenge_name,
     challenge_value,
@@ -58,19 +58,16 @@ class DomainVerificationListCreateApi(PartnerApiView):
     def rows(self):
         return domain_verifications_for_partner(partner=self.request.partner)
 
-    @extend_schema(
-        operation_id="domain_verifications_list",
-        responses={200: DomainVerificationOutput(many=True), **READ_ERRORS},
-    )
+    @read_operation("domain_verifications_list", DomainVerificationOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the partner's custom domains and their DNS verification state."""
         return self.page_of(DomainVerificationOutput, self.get_queryset())
 
-    @extend_schema(
-        operation_id="domain_verifications_create",
-        request=DomainVerificationCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: DomainVerificationOutput, **WRITE_ERRORS},
+    @write_operation(
+        "domain_verifications_create",
+        DomainVerificationCreateInput,
+        DomainVerificationOutput,
+        status=201,
         examples=[OpenApiExample("Claim", value={"domain": "shops.partner.example"}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
@@ -88,9 +85,7 @@ class DomainVerificationDetailApi(PartnerApiView):
     serializer_class = DomainVerificationOutput
     admin_scope = True
 
-    @extend_schema(
-        operation_id="domain_verifications_retrieve", responses={200: DomainVerificationOutput, **READ_ERRORS}
-    )
+    @read_operation("domain_verifications_retrieve", DomainVerificationOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one custom domain claim and the DNS record it waits for."""
         return Response(DomainVerificationOutput(_partner_verification(request, pk)).data)
@@ -100,12 +95,7 @@ class DomainVerificationCheckApi(PartnerApiView):
     serializer_class = DomainVerificationOutput
     admin_scope = True
 
-    @extend_schema(
-        operation_id="domain_verifications_check",
-        request=None,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: DomainVerificationOutput, **WRITE_ERRORS},
-    )
+    @write_operation("domain_verifications_check", request=None, output=DomainVerificationOutput)
     def post(self, request: Request, pk: int) -> Response:
         """Look up the DNS record now and mark the domain verified when it matches."""
         verification = _partner_verification(request, pk)

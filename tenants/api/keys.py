@@ -3,14 +3,14 @@ tenant's keys. The secret is shown once."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.auth import api_actor, principal_scopes
 from core.api.errors import StrictSerializer, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView
+from core.api.views import ApiView, read_operation, write_operation
 from tenants.api.tenants import partner_tenant
 from tenants.api_keys import api_key_create, api_key_revoke, api_keys_for_partner, api_keys_for_tenant
 from tenants.models import (
@@ -67,16 +67,16 @@ class ApiKeyListCreateApi(ApiView):
     def rows(self):
         return _keys_scope(self.request)
 
-    @extend_schema(operation_id="api_keys_list", responses={200: ApiKeyOutput(many=True), **READ_ERRORS})
+    @read_operation("api_keys_list", ApiKeyOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the API keys of the caller's partner or tenant: prefix, scopes, last use; never the secret."""
         return self.page_of(ApiKeyOutput, self.get_queryset())
 
-    @extend_schema(
-        operation_id="api_keys_create",
-        request=ApiKeyCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: ApiKeyCreatedOutput, **WRITE_ERRORS},
+    @write_operation(
+        "api_keys_create",
+        ApiKeyCreateInput,
+        ApiKeyCreatedOutput,
+        status=201,
         examples=[OpenApiExample("Read-only key", value={"name": "BI export", "scopes": ["read"]}, request_only=True)],
     )
     def post(self, request: Request) -> Response:
@@ -112,12 +112,7 @@ class ApiKeyRevokeApi(ApiView):
     serializer_class = ApiKeyOutput
     admin_scope = True
 
-    @extend_schema(
-        operation_id="api_keys_revoke",
-        request=None,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ApiKeyOutput, **WRITE_ERRORS},
-    )
+    @write_operation("api_keys_revoke", request=None, output=ApiKeyOutput)
     def post(self, request: Request, prefix: str) -> Response:
         """Revoke an API key by its prefix; calls with it answer 401 from now on."""
         api_key = found(_keys_scope(request).filter(prefix=prefix).first(), "No such key.")

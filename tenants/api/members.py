@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, error_responses, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from core.api.views import PartnerApiView, read_operation, write_operation
 from tenants import selectors, services
 from tenants.api.tenants import partner_tenant
 from tenants.invitations import member_invite
@@ -36,16 +36,15 @@ class BrandApi(PartnerApiView):
     serializer_class = BrandSerializer
     session_roles = (Membership.Role.PARTNER_ADMIN,)
 
-    @extend_schema(operation_id="brand_retrieve", responses={200: BrandSerializer, **READ_ERRORS})
+    @read_operation("brand_retrieve", BrandSerializer)
     def get(self, request: Request) -> Response:
         """Read the partner's brand: name, colours, logo and support email shown to its tenants."""
         return Response(BrandSerializer(request.partner).data)
 
-    @extend_schema(
-        operation_id="brand_update",
-        request=BrandSerializer,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: BrandSerializer, **WRITE_ERRORS},
+    @write_operation(
+        "brand_update",
+        BrandSerializer,
+        BrandSerializer,
         examples=[OpenApiExample("Colours", value={"primary_colour": "#0E5E6F"}, request_only=True)],
     )
     def patch(self, request: Request) -> Response:
@@ -94,16 +93,16 @@ class MemberListInviteApi(PartnerApiView):
     def rows(self):
         return selectors.partner_members(partner=self.request.partner)
 
-    @extend_schema(operation_id="members_list", responses={200: MemberOutput(many=True), **READ_ERRORS})
+    @read_operation("members_list", MemberOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the partner's members and pending invitations with their roles."""
         return self.page_of(MemberOutput, self.get_queryset())
 
-    @extend_schema(
-        operation_id="members_invite",
-        request=MemberInviteInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: MemberAddedOutput, **WRITE_ERRORS},
+    @write_operation(
+        "members_invite",
+        MemberInviteInput,
+        MemberAddedOutput,
+        status=202,
         examples=[
             OpenApiExample(
                 "Invite",

@@ -4,14 +4,14 @@ own domain, `tenant/` (the tenant and the caller's principal)."""
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.auth import principal_scopes, request_api_key
 from core.api.errors import StrictSerializer, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, ApiView, PartnerApiView
+from core.api.views import ApiView, PartnerApiView, read_operation, write_operation
 from tenants import selectors, services
 from tenants.models import (
     Membership,
@@ -81,16 +81,16 @@ class TenantListCreateApi(PartnerApiView):
     def rows(self):
         return selectors.partner_tenants(partner=self.request.partner)
 
-    @extend_schema(operation_id="tenants_list", responses={200: TenantOutput(many=True), **READ_ERRORS})
+    @read_operation("tenants_list", TenantOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the partner's tenants (retail customers) with their plan, status and domain."""
         return self.page_of(TenantOutput)
 
-    @extend_schema(
-        operation_id="tenants_create",
-        request=TenantCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: TenantOutput, **WRITE_ERRORS},
+    @write_operation(
+        "tenants_create",
+        TenantCreateInput,
+        TenantOutput,
+        status=201,
         examples=[
             OpenApiExample("Create", value={"slug": "acme", "name": "Acme Outfitters"}, request_only=True),
             TENANT_EXAMPLE,
@@ -111,9 +111,7 @@ def partner_tenant(request: Request, slug: str) -> Tenant:
 class TenantDetailApi(PartnerApiView):
     serializer_class = TenantOutput
 
-    @extend_schema(
-        operation_id="tenants_retrieve", responses={200: TenantOutput, **READ_ERRORS}, examples=[TENANT_EXAMPLE]
-    )
+    @read_operation("tenants_retrieve", TenantOutput, examples=[TENANT_EXAMPLE])
     def get(self, request: Request, slug: str) -> Response:
         """Read one of the partner's tenants by slug."""
         return Response(TenantOutput(partner_tenant(request, slug)).data)
@@ -133,12 +131,7 @@ class _TenantStatusApi(PartnerApiView):
 class TenantSuspendApi(_TenantStatusApi):
     target_status = Tenant.Status.SUSPENDED
 
-    @extend_schema(
-        operation_id="tenants_suspend",
-        request=None,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: TenantOutput, **WRITE_ERRORS},
-    )
+    @write_operation("tenants_suspend", request=None, output=TenantOutput)
     def post(self, request: Request, slug: str) -> Response:
         """Suspend a tenant: its portal and API refuse requests and its syncs stop."""
         return self.status_set(request, slug)
@@ -147,12 +140,7 @@ class TenantSuspendApi(_TenantStatusApi):
 class TenantResumeApi(_TenantStatusApi):
     target_status = Tenant.Status.ACTIVE
 
-    @extend_schema(
-        operation_id="tenants_resume",
-        request=None,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: TenantOutput, **WRITE_ERRORS},
-    )
+    @write_operation("tenants_resume", request=None, output=TenantOutput)
     def post(self, request: Request, slug: str) -> Response:
         """Resume a suspended tenant: its portal, API and syncs work again."""
         return self.status_set(request, slug)
@@ -183,7 +171,7 @@ class TenantSelfApi(ApiView):
     api_area = "tenant"
     serializer_class = TenantSelfOutput
 
-    @extend_schema(operation_id="tenant_retrieve", responses={200: TenantSelfOutput, **READ_ERRORS})
+    @read_operation("tenant_retrieve", TenantSelfOutput)
     def get(self, request: Request) -> Response:
         tenant = Tenant.objects.prefetch_related("domains").select_related("partner").get(pk=request.tenant.pk)
         api_key = request_api_key(request)

@@ -8,16 +8,14 @@ import datetime
 import django_filters
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.deprecation import Deprecation
-from core.api.errors import CreatedCursorPagination, error_responses
-from core.api.views import PartnerApiView
+from core.api.errors import CreatedCursorPagination
+from core.api.views import FileFormatNegotiation, PartnerApiView, attachment, json_or_csv, read_operation
 from tenants import selectors
 from tenants.api.tenants import partner_tenant
 from tenants.models import (
@@ -57,27 +55,16 @@ class UsagePagination(CreatedCursorPagination):
     ordering = ("-day", "-id")
 
 
-class JsonOnlyNegotiation(DefaultContentNegotiation):
-    """`?format=csv` is this view's own switch, not DRF's renderer override."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
 class UsageApi(PartnerApiView):
     serializer_class = UsageOutput
     pagination_class = UsagePagination
-    content_negotiation_class = JsonOnlyNegotiation
+    content_negotiation_class = FileFormatNegotiation
     queryset = UsageRecord.objects.none()
 
     @extend_schema(
         operation_id="usage_list",
         parameters=[UsageQuery],
-        responses={
-            (200, "application/json"): UsageOutput(many=True),
-            (200, "text/csv"): OpenApiTypes.STR,
-            **error_responses(400, 401, 403, 404, 429),
-        },
+        responses=json_or_csv(UsageOutput(many=True)),
     )
     def get(self, request: Request) -> Response | HttpResponse:
         """Metered usage per tenant and metric for a period, as JSON or CSV."""
@@ -85,11 +72,10 @@ class UsageApi(PartnerApiView):
         tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
         records = usage_for_partner(partner=request.partner, start=values["start"], end=values["end"], tenant=tenant)
         if values["format"] == "csv":
-            response = HttpResponse(usage_csv(records=records), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = (
-                f'attachment; filename="usage-{values["start"].isoformat()}-{values["end"].isoformat()}.csv"'
+            return attachment(
+                usage_csv(records=records),
+                filename=f"usage-{values['start'].isoformat()}-{values['end'].isoformat()}.csv",
             )
-            return response
         return self.page_of(UsageOutput, records)
 
 
@@ -137,10 +123,7 @@ class AuditEventListApi(PartnerApiView):
     def rows(self):
         return selectors.audit_events_for_partner_qs(partner=self.request.partner)
 
-    @extend_schema(
-        operation_id="audit_list",
-        responses={200: AuditEventOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
-    )
+    @read_operation("audit_list", AuditEventOutput(many=True))
     def get(self, request: Request) -> Response:
         """The partner's audit log, newest first: who did what to which object, and when."""
         return self.page_of(AuditEventOutput)
@@ -151,10 +134,10 @@ class AuditEventLegacyListApi(AuditEventListApi):
         since=datetime.date(2026, 12, 7), sunset=datetime.date(2027, 6, 30), successor="/api/v1/audit/"
     )
 
-    @extend_schema(
-        operation_id="audit_events_list_legacy",
+    @read_operation(
+        "audit_events_list_legacy",
+        AuditEventOutput(many=True),
         summary="The audit log under its first name (deprecated: use audit/)",
-        responses={200: AuditEventOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
     )
     def get(self, request: Request) -> Response:
         """`audit-events/`, the first name of `audit/`: the same answer, until its Sunset date (2027-06-30)."""

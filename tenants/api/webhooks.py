@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, error_responses, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from core.api.views import PartnerApiView, read_operation, write_operation
 from tenants.models import (
     WebhookDelivery,
     WebhookSubscription,
@@ -55,16 +55,16 @@ class WebhookListCreateApi(PartnerApiView):
     def rows(self):
         return webhook_subscriptions_for_partner(partner=self.request.partner)
 
-    @extend_schema(operation_id="webhooks_list", responses={200: WebhookOutput(many=True), **READ_ERRORS})
+    @read_operation("webhooks_list", WebhookOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the partner's outbound webhook subscriptions and their event types."""
         return self.page_of(WebhookOutput, self.get_queryset())
 
-    @extend_schema(
-        operation_id="webhooks_create",
-        request=WebhookCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: WebhookCreatedOutput, **WRITE_ERRORS},
+    @write_operation(
+        "webhooks_create",
+        WebhookCreateInput,
+        WebhookCreatedOutput,
+        status=201,
         examples=[
             OpenApiExample(
                 "Subscribe",
@@ -129,9 +129,7 @@ class WebhookDeliveryListApi(PartnerApiView):
     def rows(self):
         return webhook_deliveries_for_partner(partner=self.request.partner)
 
-    @extend_schema(
-        operation_id="webhook_deliveries_list", responses={200: WebhookDeliveryOutput(many=True), **READ_ERRORS}
-    )
+    @read_operation("webhook_deliveries_list", WebhookDeliveryOutput(many=True))
     def get(self, request: Request) -> Response:
         """List outbound webhook deliveries, newest first, with status and attempts."""
         return self.page_of(WebhookDeliveryOutput)
@@ -140,12 +138,7 @@ class WebhookDeliveryListApi(PartnerApiView):
 class WebhookRedeliverApi(PartnerApiView):
     serializer_class = WebhookDeliveryOutput
 
-    @extend_schema(
-        operation_id="webhook_deliveries_redeliver",
-        request=None,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: WebhookDeliveryOutput, **WRITE_ERRORS},
-    )
+    @write_operation("webhook_deliveries_redeliver", request=None, output=WebhookDeliveryOutput, status=202)
     def post(self, request: Request, pk: int) -> Response:
         """Send one webhook delivery again, with a new attempt."""
         delivery = found(

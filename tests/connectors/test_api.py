@@ -37,7 +37,7 @@ def test_create_connection_with_write_only_credentials(world, acme_api):
     with tenant_context(world.acme):
         assert Connection.objects.get(pk=body["id"]).credentials == {"secret_key": "sk_test_abc"}
     listing = acme_api.get("/api/v1/connections/").json()
-    assert [item["id"] for item in listing["results"]] == [body["id"]]
+    assert [(item["id"], item["webhook_url"]) for item in listing["results"]] == [(body["id"], body["webhook_url"])]
 
 
 def test_create_rejects_unknown_fields_and_business_rules(world, acme_api):

@@ -3,15 +3,18 @@ or `tenants/<slug>/exceptions/…` on the partner console)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import CreatedCursorPagination, StrictSerializer, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.views import TenantApiView, read_operation, write_operation
 from triage import selectors, services
 from triage.models import OPEN_STATUSES, Comment, FixClass, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
@@ -173,43 +176,59 @@ def _exception(pk: int) -> TriageException:
 class TenantExceptionApi(TenantApiView):
     serializer_class = ExceptionOutput
 
+    def act(self, pk: int, input_class: type[serializers.Serializer], service: Callable, field: str) -> Response:
+        """Exception `pk` after `service` ran on it with the body's `field` (checked by `input_class`)."""
+        exception = _exception(pk)
+        data = self.validated(input_class)
+        return Response(ExceptionOutput(service(exception=exception, **{field: data[field]}, **self.who())).data)
+
 
 # ---- list and detail ------------------------------------------------------------------------
 
 
-class ExceptionQuery(serializers.Serializer):
+class ExceptionQueryBase(serializers.Serializer):
+    """The filters and orders both lists take: a tenant's inbox and the partner-wide list."""
+
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False, default="open_all")
+    sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, required=False, default="sla_due")
+
+
+def query_filters(values: dict) -> dict[str, Any]:
+    """An `ExceptionQueryBase` query's filters as the selectors take them (`any` status: no filter)."""
+    return {
+        "kind": values.get("kind", ""),
+        "severity": values.get("severity", ""),
+        "status": "" if values["status"] == "any" else values["status"],
+        "assignee": values.get("assignee", "").strip(),
+        "sla_breached": values["sla_breached"],
+    }
+
+
+class ExceptionQuery(ExceptionQueryBase):
     assignee = serializers.CharField(required=False, max_length=254, help_text="An email, `me` or `none`.")
     fix_class = serializers.ChoiceField(choices=FixClass.choices, required=False)
-    sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
     q = serializers.CharField(required=False, max_length=100, help_text="Search title, detail, cause, objects.")
-    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, required=False, default="sla_due")
 
 
 class ExceptionListApi(TenantExceptionApi):
     pagination_class = SlaPagination
     queryset = TriageException.objects.none()
 
-    @extend_schema(
-        operation_id="exceptions_list",
+    @read_operation(
+        "exceptions_list",
+        ExceptionOutput(many=True),
+        parameters=[ExceptionQuery],
         summary="List the tenant's exception groups",
         description=f"The tenant's exception groups (one per fingerprint, with its count). {PAGE_SIZE_DOC}",
-        parameters=[ExceptionQuery],
-        responses={200: ExceptionOutput(many=True), **READ_ERRORS},
         examples=[EXCEPTION_EXAMPLE],
     )
     def get(self, request: Request) -> Response:
         values = self.validated(ExceptionQuery, data=request.query_params)
         filters = selectors.ExceptionFilters(
-            kind=values.get("kind", ""),
-            severity=values.get("severity", ""),
-            status="" if values["status"] == "any" else values["status"],
-            assignee=values.get("assignee", "").strip(),
-            fix_class=values.get("fix_class", ""),
-            sla_breached=values["sla_breached"],
-            search=values.get("q", "").strip(),
+            **query_filters(values), fix_class=values.get("fix_class", ""), search=values.get("q", "").strip()
         )
         user = request.user if getattr(request.user, "pk", None) else None
         paginator_order(self, values["ordering"])
@@ -219,7 +238,7 @@ class ExceptionListApi(TenantExceptionApi):
 class ExceptionDetailApi(TenantExceptionApi):
     serializer_class = ExceptionDetailOutput
 
-    @extend_schema(operation_id="exceptions_retrieve", responses={200: ExceptionDetailOutput, **READ_ERRORS})
+    @read_operation("exceptions_retrieve", ExceptionDetailOutput)
     def get(self, request: Request, pk: int) -> Response:
         """Read one exception group with its linked objects, comments and activity."""
         return Response(_detail_body(_exception(pk).pk))
@@ -276,11 +295,10 @@ def _assignee(email: str | None):
 
 
 class ExceptionAssignApi(TenantExceptionApi):
-    @extend_schema(
-        operation_id="exceptions_assign",
-        request=AssignInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ExceptionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_assign",
+        AssignInput,
+        ExceptionOutput,
         examples=[OpenApiExample("Assign", value={"assignee": "finance@acme.example"}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -298,11 +316,11 @@ class ExceptionAssignApi(TenantExceptionApi):
 class ExceptionCommentApi(TenantExceptionApi):
     serializer_class = CommentOutput
 
-    @extend_schema(
-        operation_id="exceptions_comment",
-        request=CommentInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: CommentOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_comment",
+        CommentInput,
+        CommentOutput,
+        status=201,
         examples=[OpenApiExample("Comment", value={"body": "Adding the Shoes rule now."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -314,64 +332,50 @@ class ExceptionCommentApi(TenantExceptionApi):
 
 
 class ExceptionSnoozeApi(TenantExceptionApi):
-    @extend_schema(
-        operation_id="exceptions_snooze",
-        request=SnoozeInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ExceptionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_snooze",
+        SnoozeInput,
+        ExceptionOutput,
         examples=[OpenApiExample("Snooze", value={"until": "2026-03-15T09:00:00Z"}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
         """Snooze an exception until a time; it comes back to the inbox then."""
-        exception = _exception(pk)
-        data = self.validated(SnoozeInput)
-        exception = services.exception_snooze(exception=exception, until=data["until"], **self.who())
-        return Response(ExceptionOutput(exception).data)
+        return self.act(pk, SnoozeInput, services.exception_snooze, "until")
 
 
 class ExceptionResolveApi(TenantExceptionApi):
-    @extend_schema(
-        operation_id="exceptions_resolve",
-        request=ReasonInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ExceptionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_resolve",
+        ReasonInput,
+        ExceptionOutput,
         examples=[OpenApiExample("Resolve", value={"reason": "Rule added for Shoes."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
         """Mark an exception resolved by hand, with a reason."""
-        exception = _exception(pk)
-        data = self.validated(ReasonInput)
-        exception = services.exception_resolve(exception=exception, reason=data["reason"], **self.who())
-        return Response(ExceptionOutput(exception).data)
+        return self.act(pk, ReasonInput, services.exception_resolve, "reason")
 
 
 class ExceptionIgnoreApi(TenantExceptionApi):
-    @extend_schema(
-        operation_id="exceptions_ignore",
-        request=ReasonInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: ExceptionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_ignore",
+        ReasonInput,
+        ExceptionOutput,
         examples=[OpenApiExample("Ignore", value={"reason": "Test order from the shop owner."}, request_only=True)],
     )
     def post(self, request: Request, pk: int) -> Response:
         """Ignore an exception with a reason; it reopens if it recurs."""
-        exception = _exception(pk)
-        data = self.validated(ReasonInput)
-        exception = services.exception_ignore(exception=exception, reason=data["reason"], **self.who())
-        return Response(ExceptionOutput(exception).data)
+        return self.act(pk, ReasonInput, services.exception_ignore, "reason")
 
 
 class ExceptionRetryApi(TenantExceptionApi):
-    @extend_schema(
-        operation_id="exceptions_retry",
-        description=(
-            "Queue the exception's retry action for every failing object (202). With `occurrence` and "
-            "`payload`, first store that object's corrected payload (edit and retry). The outcome shows in "
-            "the detail: a `retried` activity, and the exception resolved when every object succeeded."
-        ),
-        request=RetryInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={202: ExceptionOutput, **WRITE_ERRORS},
+    @write_operation(
+        "exceptions_retry",
+        RetryInput,
+        ExceptionOutput,
+        status=202,
+        description="Queue the exception's retry action for every failing object (202). With `occurrence` and "
+        "`payload`, first store that object's corrected payload (edit and retry). The outcome shows in "
+        "the detail: a `retried` activity, and the exception resolved when every object succeeded.",
         examples=[
             OpenApiExample("Retry", value={}, request_only=True),
             OpenApiExample("Edit and retry", value={"occurrence": 7, "payload": {"total": "12.50"}}, request_only=True),
@@ -407,12 +411,11 @@ class BulkOutput(serializers.Serializer):
 class ExceptionBulkApi(TenantExceptionApi):
     serializer_class = BulkOutput
 
-    @extend_schema(
-        operation_id="exceptions_bulk",
+    @write_operation(
+        "exceptions_bulk",
+        BulkInput,
+        BulkOutput,
         description="Apply one action to many exceptions: each succeeds or is refused on its own.",
-        request=BulkInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={200: BulkOutput, **WRITE_ERRORS},
         examples=[
             OpenApiExample(
                 "Ignore", value={"action": "ignore", "ids": [41, 42], "reason": "Test orders."}, request_only=True

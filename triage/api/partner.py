@@ -10,15 +10,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, error_responses, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, PartnerApiView
+from core.api.views import PartnerApiView, read_operation, write_operation
 from tenants.selectors import partner_tenants
 from triage.api.exceptions import (
     MONEY_AT_RISK_HELP,
-    ORDERING_CHOICES,
     PAGE_SIZE_DOC,
-    STATUS_FILTER_CHOICES,
+    ExceptionQueryBase,
     SlaPagination,
     paginator_order,
+    query_filters,
 )
 from triage.models import FixClass, Kind, Severity, Status
 from triage.partner import services as rules
@@ -58,14 +58,9 @@ class PartnerExceptionOutput(serializers.Serializer):
         return f"/api/v1/tenants/{row.tenant.slug}/exceptions/{row.exception_id}/"
 
 
-class PartnerExceptionQuery(serializers.Serializer):
+class PartnerExceptionQuery(ExceptionQueryBase):
     tenant = serializers.SlugField(required=False)
-    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
-    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
-    status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False, default="open_all")
     assignee = serializers.CharField(required=False, max_length=254, help_text="An email or `none`.")
-    sla_breached = serializers.BooleanField(required=False, allow_null=True, default=None)
-    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, required=False, default="sla_due")
 
 
 class PartnerExceptionListApi(PartnerApiView):
@@ -73,30 +68,21 @@ class PartnerExceptionListApi(PartnerApiView):
     pagination_class = SlaPagination
     queryset = TriageIndex.objects.none()
 
-    @extend_schema(
-        operation_id="partner_exceptions_list",
-        summary="List exception groups across the partner's tenants",
-        description=(
-            "Every exception group of the partner's tenants, from the public index (no tenant schema is "
-            f"queried). {PAGE_SIZE_DOC}"
-        ),
+    @read_operation(
+        "partner_exceptions_list",
+        PartnerExceptionOutput(many=True),
         parameters=[PartnerExceptionQuery],
-        responses={200: PartnerExceptionOutput(many=True), **error_responses(400, 401, 403, 404, 429)},
+        summary="List exception groups across the partner's tenants",
+        description="Every exception group of the partner's tenants, from the public index (no tenant schema is "
+        f"queried). {PAGE_SIZE_DOC}",
     )
     def get(self, request: Request) -> Response:
         values = self.validated(PartnerExceptionQuery, data=request.query_params)
         rows = partner_triage_index(
-            partner=request.partner,
-            tenant_slug=values.get("tenant", ""),
-            kind=values.get("kind", ""),
-            severity=values.get("severity", ""),
-            status="" if values["status"] == "any" else values["status"],
-            assignee=values.get("assignee", "").strip(),
-            sla_breached=values["sla_breached"],
+            partner=request.partner, tenant_slug=values.get("tenant", ""), **query_filters(values)
         )
         paginator_order(self, values["ordering"])
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(PartnerExceptionOutput(page, many=True, context={"request": request}).data)
+        return self.page_of(PartnerExceptionOutput, rows)
 
 
 # ---- alert rules (partner console) ----------------------------------------------------------
@@ -141,16 +127,16 @@ class AlertRuleListCreateApi(PartnerApiView):
     def rows(self):
         return alert_rules_for_partner(partner=self.request.partner)
 
-    @extend_schema(operation_id="alert_rules_list", responses={200: AlertRuleOutput(many=True), **READ_ERRORS})
+    @read_operation("alert_rules_list", AlertRuleOutput(many=True))
     def get(self, request: Request) -> Response:
         """List the partner's alert rules: which exceptions notify whom, and how."""
         return self.page_of(AlertRuleOutput, self.get_queryset())
 
-    @extend_schema(
-        operation_id="alert_rules_create",
-        request=AlertRuleCreateInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: AlertRuleOutput, **WRITE_ERRORS},
+    @write_operation(
+        "alert_rules_create",
+        AlertRuleCreateInput,
+        AlertRuleOutput,
+        status=201,
         examples=[
             OpenApiExample(
                 "Critical to the on-call inbox",
