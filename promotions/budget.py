@@ -59,8 +59,10 @@ def _order_spend(order: Order, matcher) -> dict[int, dict]:
         back_rounded = refunded_split(back, order.currency)
         vendor_rounded = refunded_split(vendor_back, order.currency)
         for version_id, row in spent.items():
-            row["discount"] -= back_rounded.get(version_id, ZERO)
-            row["vendor_funded"] = min(row["vendor_funded"] - vendor_rounded.get(version_id, ZERO), row["discount"])
+            # max: a rounded share may carry the remainder's minor unit past what a version gave
+            row["discount"] = max(row["discount"] - back_rounded.get(version_id, ZERO), ZERO)
+            vendor_funded = row["vendor_funded"] - vendor_rounded.get(version_id, ZERO)
+            row["vendor_funded"] = min(max(vendor_funded, ZERO), row["discount"])
     return spent
 
 

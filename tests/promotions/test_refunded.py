@@ -101,3 +101,29 @@ def test_the_rounded_parts_add_up_to_the_rounded_total():
     assert refunded_split({1: D("0.5"), 2: D("0.5")}, "JPY") == {1: D("1"), 2: D("0")}
     assert refunded_split({1: D("0.004")}, "USD") == {1: D("0.00")}
     assert refunded_split({7: D("1.0005")}, "KWD") == {7: D("1.001")}
+
+
+def test_each_promotion_of_the_order_gets_its_own_share_back(world, channels):
+    with tenant_context(world.acme):
+        standard_chart_apply()
+        save = _save15(world)
+        boots = published(
+            promotion(
+                key="boots-10",
+                author=world.acme_admin,
+                channels=sales_channels()[:1],
+                kind="amount_off",
+                value=D("10"),
+                eligibility={"skus": ["BOOT-BRN"], "coupon_codes": ["boots10"]},
+                pricing={},
+            ),
+            author=world.acme_admin,
+            approver=world.partner_admin,
+        )
+        order = order_upsert(source="shopify", connection_id=1, document=shopify_order()).obj
+        journal_post_order(order=order)
+
+        _refund_posted(refund("R1", (("L2", 1),)))  # the boot: its 10.00 and its 6.00 of SAVE15
+
+        spent = {row.promotion_id: row.spend for row in PromotionSpend.objects.all()}
+        assert spent == {save.pk: D("9.00"), boots.pk: D("0.00")}
