@@ -6,13 +6,16 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from django_tenants.utils import tenant_context
+from hypothesis import given
+from hypothesis import strategies as st
 
 from commerce.services import order_upsert, refund_upsert
+from core.money import quantize
 from mappings.services import standard_chart_apply
 from posting.services import journal_post_order, journal_post_refund
 from promotions.budget import promotion_spend_record
 from promotions.models import PromotionSpend
-from promotions.refunded import refunded_split
+from promotions.refunded import discounts_refunded, refunded_split
 from promotions.selectors import promotion_budget_state
 from tests.commerce.factories import refund, shopify_order
 from tests.promotions.conftest import promotion, published, sales_channels
@@ -127,3 +130,30 @@ def test_each_promotion_of_the_order_gets_its_own_share_back(world, channels):
 
         spent = {row.promotion_id: row.spend for row in PromotionSpend.objects.all()}
         assert spent == {save.pk: D("9.00"), boots.pk: D("0.00")}
+
+
+@given(
+    st.lists(st.decimals(min_value=0, max_value=10_000, places=6), min_size=1, max_size=6),
+    st.sampled_from(["USD", "JPY", "KWD"]),
+)
+def test_rounded_parts_sum_to_the_rounded_total_and_never_go_negative(amounts, currency):
+    parts = refunded_split(dict(enumerate(amounts)), currency)
+
+    assert sum(parts.values()) == quantize(sum(amounts), currency)
+    assert all(part >= 0 and part == quantize(part, currency) for part in parts.values())
+    assert all(abs(parts[key] - amount) < 1 for key, amount in enumerate(amounts))
+
+
+def test_the_refunded_part_of_each_discount_before_and_after_a_refund(world, channels):
+    with tenant_context(world.acme):
+        order = order_upsert(source="shopify", connection_id=1, document=shopify_order()).obj
+        assert discounts_refunded(order) == {}
+        refund_upsert(source="shopify", connection_id=1, document=refund("R9", (("L1", 2),)))
+        taken = {
+            d.code or d.promotion_id: amount
+            for d in order.discounts.all()
+            for pk, amount in discounts_refunded(order).items()
+            if pk == d.pk
+        }
+        # both tees back: the line's own discount in full and the 7.50 of SAVE15 that sat on them
+        assert taken == {"BOOTS10": D(0), "brand-fund": D("5.00"), "SAVE15": D("7.50")}
