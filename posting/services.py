@@ -455,7 +455,7 @@ def journal_post_refund(*, refund: Refund) -> PostingOutcome:
     source_key = f"refund:{refund.pk}:v{refund.source_version}"
     existing = JournalEntry.objects.filter(source_key=source_key).first()
     if existing is not None:
-        return PostingOutcome(PostingStatus.ALREADY_POSTED, entry=existing)
+        return _spend_recorded(order, PostingOutcome(PostingStatus.ALREADY_POSTED, entry=existing))
     if order_entry(order) is None:
         problem = Problem("order_not_posted", f"Order {order.external_id} has not been posted yet.")
         return _refuse(PostingRefused([problem]), obj=refund, title=title, **retry)
@@ -487,7 +487,7 @@ def journal_post_refund(*, refund: Refund) -> PostingOutcome:
     )
     if outcome.status == PostingStatus.POSTED:
         refund_posted_emit([outcome.entry])
-    return outcome
+    return _spend_recorded(order, outcome)  # the refund takes its share of the discounts' spend back
 
 
 def journal_post_cancellation(*, order: Order) -> PostingOutcome:

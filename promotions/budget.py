@@ -5,10 +5,13 @@ reached.
 Spend is recorded by `promotion_spend_record(orders=...)`, called where an order is posted
 (`posting.services.journal_post_order` and `journal_post_cancellation`). One `PromotionSpend` row per
 (order, version) holds the order's current discount from that version, so posting an order again, a
-new version of it or a replay never counts twice; a cancelled order spends nothing."""
+new version of it or a replay never counts twice; a cancelled order spends nothing. A refund takes
+its share of the discounts back (`promotions.refunded`, recorded again when the refund is posted:
+`posting.services.journal_post_refund`), so budgets count net spend."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import partial
@@ -22,6 +25,7 @@ from core.tasks import task_named
 from promotions.deployment import promotion_pause
 from promotions.models import ChannelDeployment, Funding, Promotion, PromotionSpend
 from promotions.policy import promotion_policy_get
+from promotions.refunded import discounts_refunded, refunded_split
 from promotions.selectors import LIVE_STATUSES, BudgetState, discount_funding, promotion_budget_state
 from promotions.validation import _plain
 from triage.models import Kind as TriageKind
@@ -31,10 +35,14 @@ ZERO = Decimal(0)
 
 
 def _order_spend(order: Order, matcher) -> dict[int, dict]:
-    """{version id: {"version", "discount", "vendor_funded"}} for one order's discounts."""
+    """{version id: {"version", "discount", "vendor_funded"}} for one order's discounts, net of what
+    its refunds took back of them (promotions/refunded.py), rounded to the currency's minor unit."""
     spent: dict[int, dict] = {}
     if order.cancelled_at is not None:
         return spent
+    taken = discounts_refunded(order)
+    back: dict[int, Decimal] = defaultdict(Decimal)
+    vendor_back: dict[int, Decimal] = defaultdict(Decimal)
     for discount in order.discounts.all():
         if not (discount.code or discount.promotion_id):
             continue
@@ -43,8 +51,18 @@ def _order_spend(order: Order, matcher) -> dict[int, dict]:
             continue
         row = spent.setdefault(match.version.pk, {"version": match.version, "discount": ZERO, "vendor_funded": ZERO})
         row["discount"] += discount.amount
+        back[match.version.pk] += taken.get(discount.pk, ZERO)
         if discount.funding == CommerceFunding.VENDOR:
             row["vendor_funded"] += discount.amount
+            vendor_back[match.version.pk] += taken.get(discount.pk, ZERO)
+    if taken:
+        back_rounded = refunded_split(back, order.currency)
+        vendor_rounded = refunded_split(vendor_back, order.currency)
+        for version_id, row in spent.items():
+            # max: a rounded share may carry the remainder's minor unit past what a version gave
+            row["discount"] = max(row["discount"] - back_rounded.get(version_id, ZERO), ZERO)
+            vendor_funded = row["vendor_funded"] - vendor_rounded.get(version_id, ZERO)
+            row["vendor_funded"] = min(max(vendor_funded, ZERO), row["discount"])
     return spent
 
 
@@ -68,7 +86,8 @@ def promotion_spend_record(*, orders: Iterable[Order]) -> list[Promotion]:
     touched: set[int] = set()
     existing = PromotionSpend.objects.filter(order__in=orders)
     touched.update(existing.values_list("promotion_id", flat=True))
-    for order in Order.objects.filter(pk__in=[o.pk for o in orders]).prefetch_related("discounts"):
+    prefetched = ("discounts", "lines", "payments", "refunds__lines")
+    for order in Order.objects.filter(pk__in=[o.pk for o in orders]).prefetch_related(*prefetched):
         spent = _order_spend(order, matcher)
         PromotionSpend.objects.filter(order=order).exclude(version_id__in=list(spent)).delete()
         for version_id, row in spent.items():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -18,10 +17,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.vendors import channel_adapter_for
-from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, PromotionSpec
+from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected
 from core.tasks import task_named
 from promotions.accuracy import offer_record
-from promotions.models import ChannelDeployment, Promotion, PromotionVersion, Stacking
+from promotions.models import ChannelDeployment, Promotion
 from promotions.selectors import (
     LIVE_STATUSES,
     deployment_previous_acknowledged,
@@ -29,6 +28,7 @@ from promotions.selectors import (
     version_review_state,
 )
 from promotions.simulated import SimulatedChannel
+from promotions.spec import promotion_spec
 from promotions.transitions import _audit, _locked, _refuse
 from promotions.waves import waves_plan
 from tenants.models import User
@@ -43,6 +43,7 @@ log = structlog.get_logger(__name__)
 
 S = Promotion.Status
 D = ChannelDeployment.State
+P = ChannelDeployment.PauseReason
 RETRY_ACTION = "promotions.deployment_retry"
 
 _OVERRIDES: dict[str, ChannelAdapter] = {}
@@ -60,31 +61,6 @@ def connection_adapter(connection: Connection) -> ChannelAdapter:
     if connection.config.get("simulated"):
         return SimulatedChannel()
     return channel_adapter(connection.vendor)
-
-
-def promotion_spec(version: PromotionVersion) -> PromotionSpec:
-    eligibility = version.eligibility or {}
-    min_spend = eligibility.get("min_spend")
-    return PromotionSpec(
-        key=version.promotion.key,
-        version=version.number,
-        title=version.promotion.name,
-        kind=version.kind,
-        value=Decimal(version.value),
-        currency=version.currency,
-        starts_at=version.starts_at,
-        ends_at=version.ends_at,
-        skus=tuple(eligibility.get("skus") or ()),
-        categories=tuple(eligibility.get("categories") or ()),
-        collections=tuple(eligibility.get("collections") or ()),
-        coupon_codes=tuple(eligibility.get("coupon_codes") or ()),
-        min_spend=Decimal(str(min_spend)) if min_spend not in (None, "") else None,
-        buy_quantity=version.buy_quantity,
-        get_quantity=version.get_quantity,
-        location_ids=tuple(str(location) for location in eligibility.get("locations") or ()),
-        usage_limit=version.usage_limit,
-        exclusive=version.stacking == Stacking.EXCLUSIVE,
-    )
 
 
 # ---- publish and the channel round trip ---------------------------------------------------------
@@ -179,9 +155,9 @@ def deployment_acknowledge(
         deployment.acknowledged_at = deployment.acknowledged_at or now
         deployment.last_error = ""
     elif ack.version == expected and ack.state == "paused":
-        deployment.state = D.PAUSED
-        deployment.paused_at = deployment.paused_at or now
-        deployment.last_error = ""
+        deployment.state, deployment.paused_at, deployment.last_error = D.PAUSED, deployment.paused_at or now, ""
+        if not deployment.pause_reason and deployment.version.starts_at > now:
+            deployment.pause_reason = P.SCHEDULED  # a channel without start dates: live at the start
     else:
         deployment.state = D.FAILED
         deployment.last_error = (
@@ -306,9 +282,10 @@ def promotion_settle(*, promotion: Promotion, changed: bool = False) -> str:
     states = [row.state for row in rows]
     if promotion.status == S.EXPIRED or not rows:
         return promotion.status
-    live = sum(state == D.ACKNOWLEDGED for state in states)
+    scheduled = sum(row.state == D.PAUSED and row.pause_reason == P.SCHEDULED for row in rows)  # live at the start
+    live = sum(state == D.ACKNOWLEDGED for state in states) + scheduled
     failed = sum(state == D.FAILED for state in states)
-    paused = sum(state == D.PAUSED for state in states)
+    paused = sum(state == D.PAUSED for state in states) - scheduled
     in_flight = sum(state in (D.PENDING, D.SENT) for state in states)
     if all(state == D.ROLLED_BACK for state in states):
         status = S.ROLLED_BACK
@@ -408,20 +385,20 @@ def _channels_switch(
     *,
     promotion: Promotion,
     connection_ids: Iterable[int] | None,
-    from_state: str,
-    expect: str,
+    select: Callable[[ChannelDeployment], bool],
+    expect: Callable[[ChannelDeployment], str],
     doing: str,
     call: Callable[[ChannelAdapter, ChannelDeployment], ChannelAck],
     apply: Callable[[ChannelDeployment, ChannelAck], None],
 ) -> tuple[list[ChannelDeployment], list[ChannelDeployment]]:
-    """Call each in-scope channel in `from_state`; a channel whose read-back is not `expect` is a
-    failure (its error kept on the row), the others are updated by `apply`. (done, failures)."""
+    """Call each in-scope channel `select` picks; a channel whose read-back is not what `expect`
+    says is a failure (its error kept on the row), the others are updated by `apply`. (done, failures)."""
     done, failures = [], []
     for row in _in_scope(deployments_current(promotion=promotion), connection_ids):
-        if row.state != from_state:
+        if not select(row):
             continue
         ack = _channel_call(row, lambda adapter, row=row: call(adapter, row))
-        if ack is None or ack.state != expect:
+        if ack is None or ack.state != expect(row):
             if ack is not None:
                 row.last_error = f"The channel still reports the promotion {ack.state} after {doing}."
                 row.save(update_fields=["last_error", "updated_at"])
@@ -462,7 +439,8 @@ def promotion_pause(
     connection_ids: Iterable[int] | None = None,
     reason: str = ChannelDeployment.PauseReason.MANUAL,
 ) -> list[ChannelDeployment]:
-    """Pause on the given channels (all when None). Channels already paused are left as they are."""
+    """Pause on the given channels (all when None). Channels already paused are left as they are;
+    one waiting for the window start as a draft is held by this reason instead."""
 
     def paused_now(row: ChannelDeployment, ack: ChannelAck) -> None:
         row.state, row.pause_reason, row.paused_at, row.last_error = D.PAUSED, reason, timezone.now(), ""
@@ -475,8 +453,8 @@ def promotion_pause(
         actor_label=actor_label,
         audit={"reason": reason},
         connection_ids=connection_ids,
-        from_state=D.ACKNOWLEDGED,
-        expect="paused",
+        select=lambda row: row.state == D.ACKNOWLEDGED or row.pause_reason == P.SCHEDULED,
+        expect=lambda row: "paused",
         doing="pausing",
         call=lambda adapter, row: adapter.pause(row.connection, row.external_id),
         apply=paused_now,
@@ -492,7 +470,17 @@ def promotion_resume(
     connection_ids: Iterable[int] | None = None,
     reason: str = "",
 ) -> list[ChannelDeployment]:
+    """Resume on the given channels (all when None). A channel that keeps a draft until the window
+    starts and was never live goes back to waiting for the start (read back, not published early)."""
+
+    def early(row: ChannelDeployment) -> bool:
+        return row.acknowledged_at is None and row.version.starts_at > timezone.now()
+
     def resumed_now(row: ChannelDeployment, ack: ChannelAck) -> None:
+        if ack.state == "paused":
+            row.pause_reason, row.last_error = P.SCHEDULED, ""
+            row.save(update_fields=["pause_reason", "last_error", "updated_at"])
+            return
         row.state, row.pause_reason, row.last_error = D.ACKNOWLEDGED, "", ""
         row.acknowledged_version = ack.version if ack.version is not None else row.acknowledged_version
         row.save(update_fields=["state", "pause_reason", "last_error", "acknowledged_version", "updated_at"])
@@ -504,10 +492,12 @@ def promotion_resume(
         actor_label=actor_label,
         audit={"reason": reason} if reason else {},
         connection_ids=connection_ids,
-        from_state=D.PAUSED,
-        expect="active",
+        select=lambda row: row.state == D.PAUSED and row.pause_reason != P.SCHEDULED,
+        expect=lambda row: "paused" if early(row) else "active",
         doing="resuming",
-        call=lambda adapter, row: adapter.resume(row.connection, row.external_id),
+        call=lambda adapter, row: (adapter.read_back if early(row) else adapter.resume)(
+            row.connection, row.external_id
+        ),
         apply=resumed_now,
     )
 

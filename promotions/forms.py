@@ -201,7 +201,10 @@ class PriceListForm(forms.Form):
     channels = forms.ModelMultipleChoiceField(
         queryset=Connection.objects.none(), widget=forms.CheckboxSelectMultiple, label="Sales channels"
     )
-    prices = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), help_text="One line per SKU: SKU,price")
+    prices = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="One line per SKU: SKU,price or SKU,price,unit cost (the cost feeds the promotions' margin check).",
+    )
     approval_threshold_percent = forms.DecimalField(
         max_digits=6, decimal_places=2, initial=Decimal(10), min_value=0, label="Approval above change %"
     )
@@ -213,19 +216,31 @@ class PriceListForm(forms.Form):
         ).order_by("name")
 
     def clean_prices(self) -> dict[str, str]:
-        prices = {}
+        """The prices; the costs given on the lines go to `cleaned_data["costs"]`."""
+        prices, costs = {}, {}
         for number, line in enumerate(self.cleaned_data["prices"].splitlines(), start=1):
             if not line.strip():
                 continue
             parts = [part.strip() for part in line.split(",")]
-            if len(parts) != 2:
-                raise forms.ValidationError(f"Line {number}: write SKU,price.")
+            if len(parts) not in (2, 3):
+                raise forms.ValidationError(f"Line {number}: write SKU,price or SKU,price,cost.")
             prices[parts[0]] = parts[1]
+            if len(parts) == 3 and parts[2]:
+                try:
+                    cost = Decimal(parts[2])
+                except ArithmeticError:
+                    raise forms.ValidationError(f"Line {number}: the cost {parts[2]!r} is not a number.") from None
+                if not cost.is_finite() or cost < 0:
+                    raise forms.ValidationError(f"Line {number}: a cost is 0 or more.")
+                costs[parts[0]] = parts[2]
+        self.cleaned_data["costs"] = costs
         return prices
 
 
 class PriceListImportForm(forms.Form):
-    file = forms.FileField(label="Prices (CSV)", help_text="Columns: sku,price. All rows or none.")
+    file = forms.FileField(
+        label="Prices (CSV)", help_text="Columns: sku,price and optionally cost (unit cost). All rows or none."
+    )
     mode = forms.ChoiceField(
         choices=[("merge", "Change the SKUs in the file, keep the others"), ("replace", "The file is the whole list")],
         initial="merge",

@@ -3,7 +3,8 @@ discount, against the unit cost per SKU; below the tenant's minimum margin the v
 finance approver (see `promotions.transitions.FINANCE_ROLES`).
 
 Costs and list prices come from the version's own `pricing`, else from the newest published price
-list in the version's currency (its `prices` and `costs`)."""
+list in the version's currency (its `prices` and `costs`: the price list's cost column, CSV import,
+API `costs` and page form)."""
 
 from __future__ import annotations
 

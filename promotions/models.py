@@ -213,6 +213,9 @@ class ChannelDeployment(Deployment):
         EXPIRED = "expired", "Promotion window ended"
         BUDGET = "budget", "Budget or usage cap reached"
         FALLBACK = "fallback", "Another channel rejected the update"
+        # The channel cannot hold a start date (a WooCommerce coupon): saved as a draft until the
+        # window starts, then made live by the periodic job (promotions/scheduled.py).
+        SCHEDULED = "scheduled", "Waiting for the window start"
 
     promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="deployments")
     version = models.ForeignKey(PromotionVersion, on_delete=models.PROTECT, related_name="deployments")

@@ -24,6 +24,7 @@ from tenants.models import User
 
 S = PriceList.Status
 PRICE_COLUMNS = ("sku", "price")
+OPTIONAL_COLUMNS = ("cost",)
 MAX_SKU = 120
 
 
@@ -37,15 +38,30 @@ def _price_cell(text: str, currency: str) -> str | None:
     return str(quantize(amount, currency))
 
 
-def prices_from_csv(file: IO | bytes | str, *, currency: str) -> dict[str, str]:
-    """`sku,price` rows as {SKU: price in the currency's minor units}. Every bad row is reported
-    with its line number (`RowsInvalid`): a blank or too long SKU, a SKU twice, a price that is not a
-    positive number."""
-    rows, errors = csv_rows(file, columns=PRICE_COLUMNS)
+def _cost_cell(text: str, currency: str) -> str | None:
+    """A unit cost: 0 or more ("" when the cell is blank: no cost for that SKU); None when bad."""
+    if not text:
+        return ""
+    try:
+        amount = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or amount < 0:
+        return None
+    return str(quantize(amount, currency))
+
+
+def prices_from_csv(file: IO | bytes | str, *, currency: str) -> tuple[dict[str, str], dict[str, str]]:
+    """`sku,price[,cost]` rows as ({SKU: price}, {SKU: unit cost}) in the currency's minor units.
+    Every bad row is reported with its line number (`RowsInvalid`): a blank or too long SKU, a SKU
+    twice, a price that is not a positive number, a cost that is not a number of 0 or more."""
+    rows, errors = csv_rows(file, columns=PRICE_COLUMNS, optional=OPTIONAL_COLUMNS)
     prices: dict[str, str] = {}
+    costs: dict[str, str] = {}
     seen: dict[str, int] = {}
     for number, cells in rows:
         sku, price = cells["sku"], _price_cell(cells["price"], currency)
+        cost = _cost_cell(cells.get("cost", ""), currency)
         problems = []
         if not sku:
             problems.append("sku is empty")
@@ -55,16 +71,20 @@ def prices_from_csv(file: IO | bytes | str, *, currency: str) -> dict[str, str]:
             problems.append(f"sku {sku} repeats line {seen[sku]}")
         if price is None:
             problems.append(f"price {cells['price']!r} is not a number above 0")
+        if cost is None:
+            problems.append(f"cost {cells['cost']!r} is not a number of 0 or more")
         if problems:
             errors.append(RowError(number, "; ".join(problems)))
             continue
         seen[sku] = number
         prices[sku] = price
+        if cost:
+            costs[sku] = cost
     if not errors and not prices:
         errors.append(RowError(2, "The file has no prices."))
     if errors:
         raise RowsInvalid(errors)
-    return prices
+    return prices, costs
 
 
 def price_list_import_csv(
@@ -75,15 +95,22 @@ def price_list_import_csv(
     actor: User | None = None,
     actor_label: str | None = None,
 ) -> PriceListVersion:
-    """A new draft version from a CSV file. `merge` changes the SKUs in the file and keeps the
-    others; `replace` makes the file the whole list. Nothing is written when a row is bad."""
+    """A new draft version from a CSV file (`sku,price` and an optional `cost` column). `merge`
+    changes the SKUs in the file and keeps the others; `replace` makes the file the whole list.
+    Nothing is written when a row is bad."""
     if mode not in ("replace", "merge"):
         raise ValidationError({"mode": "Choose replace or merge."}, code="invalid")
-    imported = prices_from_csv(file, currency=price_list.currency)
+    imported, imported_costs = prices_from_csv(file, currency=price_list.currency)
     with transaction.atomic():
         price_list = _locked(price_list)
-        prices: Mapping[str, str] = imported if mode == "replace" else {**price_list.current_version.prices, **imported}
-        version = price_list_edit(price_list=price_list, prices=prices, actor=actor, actor_label=actor_label)
+        current = price_list.current_version
+        prices: Mapping[str, str] = imported if mode == "replace" else {**current.prices, **imported}
+        # A row without a cost keeps the SKU's cost (merge); the file is the whole list (replace).
+        kept = {} if mode == "replace" else {sku: cost for sku, cost in (current.costs or {}).items() if sku in prices}
+        costs = {**kept, **imported_costs}
+        version = price_list_edit(
+            price_list=price_list, prices=prices, costs=costs, actor=actor, actor_label=actor_label
+        )
         _audit(
             price_list,
             "import",
@@ -123,6 +150,7 @@ def price_list_rollback(
     version = price_list_edit(
         price_list=price_list,
         prices=previous.prices,
+        costs=previous.costs or {},
         starts_at=timezone.now(),
         channels=previous.channels.all(),
         actor=actor,

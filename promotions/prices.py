@@ -62,6 +62,27 @@ def _clean_prices(prices: Mapping[str, Any], currency: str) -> dict[str, str]:
     return clean
 
 
+def _clean_costs(costs: Mapping[str, Any] | None, prices: Mapping[str, str], currency: str) -> dict[str, str]:
+    """Unit costs per SKU (for the margin check): each a number of 0 or more, for a SKU of the list."""
+    if not costs:
+        return {}
+    if not isinstance(costs, Mapping):
+        raise ValidationError({"costs": "Give each SKU's unit cost."}, code="invalid")
+    clean = {}
+    for sku, cost in costs.items():
+        sku = str(sku).strip()
+        try:
+            amount = Decimal(str(cost))
+        except (InvalidOperation, ValueError):
+            raise ValidationError({"costs": f"{sku}: {cost!r} is not a cost."}, code="invalid") from None
+        if not amount.is_finite() or amount < 0:
+            raise ValidationError({"costs": f"{sku}: a cost is 0 or more."}, code="invalid")
+        if sku not in prices:
+            raise ValidationError({"costs": f"{sku or '(blank SKU)'}: not a SKU of the price list."}, code="invalid")
+        clean[sku] = str(quantize(amount, currency))
+    return clean
+
+
 @transaction.atomic
 def price_list_create(
     *,
@@ -72,6 +93,7 @@ def price_list_create(
     channels: Iterable[Connection],
     currency: str | None = None,
     approval_threshold_percent: Decimal = Decimal(10),
+    costs: Mapping[str, Any] | None = None,
     actor: User | None = None,
     actor_label: str | None = None,
 ) -> PriceList:
@@ -87,11 +109,13 @@ def price_list_create(
         author_id=author.id,
         author_email=author.email,
     )
+    clean = _clean_prices(prices, currency)
     version = PriceListVersion.objects.create(
         price_list=price_list,
         number=1,
         starts_at=_aware(starts_at),
-        prices=_clean_prices(prices, currency),
+        prices=clean,
+        costs=_clean_costs(costs, clean, currency),
         **author.fields,
     )
     version.channels.set(_channels(channels))
@@ -110,18 +134,24 @@ def price_list_edit(
     prices: Mapping[str, Any] | None = None,
     starts_at: dt.datetime | None = None,
     channels: Iterable[Connection] | None = None,
+    costs: Mapping[str, Any] | None = None,
     actor: User | None = None,
     actor_label: str | None = None,
 ) -> PriceListVersion:
-    """A new version; the published one stays on the channels until this one is published."""
+    """A new version; the published one stays on the channels until this one is published. Costs
+    not given are kept from the previous version for the SKUs still listed."""
     price_list = _locked(price_list)
     previous = price_list.current_version
     author = _who(actor, actor_label)
+    clean = _clean_prices(prices, price_list.currency) if prices is not None else previous.prices
+    if costs is None:
+        costs = {sku: cost for sku, cost in (previous.costs or {}).items() if sku in clean}
     version = PriceListVersion.objects.create(
         price_list=price_list,
         number=previous.number + 1,
         starts_at=_aware(starts_at) if starts_at else previous.starts_at,
-        prices=_clean_prices(prices, price_list.currency) if prices is not None else previous.prices,
+        prices=clean,
+        costs=_clean_costs(costs, clean, price_list.currency),
         **author.fields,
     )
     version.channels.set(_channels(channels) if channels is not None else previous.channels.all())

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
+from core.tenancy import tenant_zone
 from promotions.models import ChannelDeployment, Funding, Promotion, PromotionSpend, PromotionVersion
 
 LIVE_STATUSES = (
@@ -122,6 +123,17 @@ class ChannelAlignment:
     acknowledged_version: int | None
     published_version: int | None
     stale: bool
+    # A draft waiting for the window start (a channel without start dates): when it goes live,
+    # in the tenant's zone ("2030-04-01 09:00 EDT"); empty otherwise.
+    scheduled_for: str = ""
+
+
+def _scheduled_for(deployment: ChannelDeployment) -> str:
+    if deployment.state != ChannelDeployment.State.PAUSED:
+        return ""
+    if deployment.pause_reason != ChannelDeployment.PauseReason.SCHEDULED:
+        return ""
+    return deployment.version.starts_at.astimezone(tenant_zone()).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def version_alignment(*, promotion: Promotion) -> list[ChannelAlignment]:
@@ -149,6 +161,7 @@ def version_alignment(*, promotion: Promotion) -> list[ChannelAlignment]:
                 acknowledged_version=acknowledged,
                 published_version=published,
                 stale=stale,
+                scheduled_for=_scheduled_for(deployment),
             )
         )
     return rows

@@ -9,7 +9,7 @@ from celery import shared_task
 from core.fairness import FairTask
 from core.periodic import periodic_job
 from core.tasks import tenant_only
-from promotions import budget, drift, launch, lifecycle, price_changes, prices, stock_guard
+from promotions import budget, drift, launch, lifecycle, price_changes, prices, scheduled, stock_guard
 from promotions.deployment import deployment_send
 
 
@@ -85,3 +85,15 @@ def promotions_offers_drift_check() -> dict[str, int]:
     PROMOTIONS_DRIFT_CHECK_MINUTES and raise an exception for any that left the approved version."""
     tenant_only("promotions.offers_drift_check")
     return drift.offers_drift_check()
+
+
+def scheduled_next_due(now: dt.datetime) -> dt.datetime | None:
+    """When the earliest draft waiting for its window start (a WooCommerce coupon) starts."""
+    return scheduled.scheduled_next_start()
+
+
+@periodic_job("promotions.scheduled_go_live", next_due=scheduled_next_due)
+def promotions_scheduled_go_live() -> int:
+    """When due (tenants/due.py): make live the drafts whose window start has come."""
+    tenant_only("promotions.scheduled_go_live")
+    return scheduled.scheduled_go_live()

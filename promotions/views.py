@@ -315,6 +315,7 @@ def price_lists(request: HttpRequest) -> HttpResponse:
                         starts_at=data["starts_at"],
                         channels=list(data["channels"]),
                         approval_threshold_percent=data["approval_threshold_percent"],
+                        costs=data.get("costs") or {},
                         actor=request.user,
                     ),
                 )

@@ -32,11 +32,21 @@ class PriceListInput(StrictSerializer):
     starts_at = TenantDateTimeField()
     channels = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID))
     approval_threshold_percent = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, min_value=0)
+    costs = serializers.DictField(
+        child=serializers.DecimalField(max_digits=18, decimal_places=4, min_value=0),
+        required=False,
+        help_text="Unit cost per SKU of the list (for the promotions' margin check); SKUs may be left out.",
+    )
 
 
 class PriceListEditInput(StrictSerializer):
     prices = serializers.DictField(
         child=serializers.DecimalField(max_digits=18, decimal_places=4), allow_empty=False, required=False
+    )
+    costs = serializers.DictField(
+        child=serializers.DecimalField(max_digits=18, decimal_places=4, min_value=0),
+        required=False,
+        help_text="Unit cost per SKU; omitted: the previous version's costs for the SKUs still listed.",
     )
     starts_at = TenantDateTimeField(required=False)
     channels = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False)
@@ -52,6 +62,7 @@ class PriceListOutput(serializers.Serializer):
     version = serializers.IntegerField(source="current_version.number")
     starts_at = TenantDateTimeField(source="current_version.starts_at")
     prices = serializers.JSONField(source="current_version.prices")
+    costs = serializers.JSONField(source="current_version.costs", help_text="Unit cost per SKU (margin check).")
     channels = ChannelOutput(many=True, source="current_version.channels.all")
     validation = serializers.JSONField(source="current_version.validation")
     requires_approval = serializers.BooleanField(source="current_version.requires_approval")

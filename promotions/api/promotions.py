@@ -214,6 +214,10 @@ class AlignmentOutput(serializers.Serializer):
     acknowledged_version = serializers.IntegerField(allow_null=True)
     published_version = serializers.IntegerField(allow_null=True)
     stale = serializers.BooleanField(help_text="The channel holds an older version than the published one.")
+    scheduled_for = serializers.CharField(
+        help_text="A draft waiting for the window start on a channel without start dates (WooCommerce): "
+        "when it goes live, in the tenant's zone; empty otherwise."
+    )
 
 
 class BudgetOutput(serializers.Serializer):

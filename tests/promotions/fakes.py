@@ -7,6 +7,8 @@ import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils import timezone
+
 from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, LiveOffer, PriceSpec, PromotionSpec
 
 _IDS = itertools.count(1000)
@@ -32,6 +34,8 @@ class FakeChannel(ChannelAdapter):
     report_version: int | None = None  # when set, read-back reports this version (a stale channel)
     # Terms the channel shows instead of the stored spec's (someone edited the offer in the channel).
     offer_override: dict = field(default_factory=dict)
+    # Like a WooCommerce coupon: no start date, so a version published before its start is a draft.
+    drafts_early: bool = False
 
     def _check(self, call: str, external_id: str = "") -> None:
         self.calls.append((call, external_id))
@@ -65,7 +69,8 @@ class FakeChannel(ChannelAdapter):
     def publish(self, connection, spec: PromotionSpec, *, external_id: str | None) -> ChannelAck:
         self._check("publish", external_id or "")
         external_id = external_id if external_id in self.objects else f"{self.vendor}-{next(_IDS)}"
-        self.objects[external_id] = StoredObject(version=spec.version, state="active", spec=spec)
+        early = self.drafts_early and spec.starts_at > timezone.now()
+        self.objects[external_id] = StoredObject(version=spec.version, state="paused" if early else "active", spec=spec)
         return self._ack(external_id)
 
     def pause(self, connection, external_id: str) -> ChannelAck:

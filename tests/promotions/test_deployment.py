@@ -1,12 +1,16 @@
 from decimal import Decimal
 
 import pytest
+import respx
 from django.core.exceptions import ValidationError
 from django_tenants.utils import tenant_context
 
 from promotions import deployment, lifecycle, selectors
 from promotions.models import ChannelDeployment, Promotion
+from tests.connectors.factories import ConnectionFactory
+from tests.connectors.vendors.shopify.test_automatic import FakeAutomaticShop
 from tests.promotions.conftest import approved, promotion, published, sales_channels
+from tests.promotions.test_api import SessionApi
 from triage.models import Exception as TriageException
 
 S = Promotion.Status
@@ -241,3 +245,55 @@ def test_kpis_count_on_time_activation_rollbacks_and_stock_pauses(world, channel
         # Accuracy is the read-back's terms, not speed: both channels that answered show version 1's terms.
         assert (kpis.offers_checked, kpis.offers_matching, kpis.activation_accuracy) == (2, 2, 1.0)
         assert set(kpis.approval_to_live_median_minutes) == {"shopify", "woocommerce"}
+
+
+def test_a_codeless_promotion_goes_to_shopify_as_an_automatic_discount_through_the_api(world, throttle_reset):
+    """The real Shopify adapter against the GraphQL fake: publish, pause, resume and roll back a
+    promotion without coupon codes over the API; each step is the automatic discount's mutation."""
+    with tenant_context(world.acme):
+        shop_connection = ConnectionFactory(vendor="shopify", name="Web store")
+    author = SessionApi(world.host(world.acme), world.acme_admin)
+    approver = SessionApi(world.host(world.acme), world.partner_admin)
+    body = {
+        "key": "boots-auto",
+        "name": "Boots auto",
+        "kind": "percent_off",
+        "value": "15",
+        "starts_at": "2030-04-01T09:00:00",
+        "ends_at": "2030-04-15T23:59:00",
+        "channels": [shop_connection.pk],
+        "eligibility": {"skus": ["BOOT-BLK-42"]},
+        "pricing": {"BOOT-BLK-42": {"price": "120.00", "cost": "50.00"}},
+    }
+    with respx.mock(assert_all_called=False) as router:
+        shop = FakeAutomaticShop(router)
+        promo = author.post("/api/v1/promotions/", body).json()
+        base = f"/api/v1/promotions/{promo['id']}"
+        author.post(f"{base}/validate/")
+        author.post(f"{base}/submit/")
+        approver.post(f"{base}/approve/")
+        published = approver.post(f"{base}/publish/").json()
+        with tenant_context(world.acme):
+            deployment.deployment_send(deployment_id=published["deployments"][0]["id"])
+            row = ChannelDeployment.objects.get()
+            assert (row.state, row.external_id, row.offer_matches) == (
+                D.ACKNOWLEDGED,
+                "gid://shopify/DiscountAutomaticNode/1057371720",
+                True,
+            )
+        assert approver.post(f"{base}/pause/").status_code == 200
+        assert approver.post(f"{base}/resume/").status_code == 200
+        assert approver.post(f"{base}/rollback/").status_code == 200
+
+    names = [name for name, _variables in shop.mutations]
+    assert names == [
+        "discountAutomaticBasicCreate",
+        "discountAutomaticBasicUpdate",
+        "discountAutomaticDeactivate",
+        "discountAutomaticActivate",
+        "discountAutomaticBasicUpdate",
+        "discountAutomaticDelete",
+    ]
+    assert (shop.rules, shop.discounts) == ({}, {})
+    with tenant_context(world.acme):
+        assert Promotion.objects.get().status == S.ROLLED_BACK

@@ -102,6 +102,31 @@ def test_costs_and_prices_come_from_the_published_price_list_when_the_version_ha
         assert (margin["lowest_percent"], margin["below"], margin["unknown"]) == ("20.00", ["TEE-RED-M"], [])
 
 
+def test_the_price_lists_cost_column_feeds_the_margin_check(world, channels):
+    from promotions import price_changes, prices
+
+    with tenant_context(world.acme):
+        PromotionPolicy.objects.create(min_margin_percent=D("30"))
+        price_list = prices.price_list_create(
+            key="usd-main",
+            name="Main",
+            currency="USD",
+            starts_at=lifecycle.timezone.now(),
+            prices={"TEE-RED-M": "20.00"},
+            channels=[],
+            actor=world.acme_admin,
+        )
+        PriceList.objects.filter(pk=price_list.pk).update(published_version=price_list.current_version)
+        promo = _deep(world, pricing={})
+        assert margin_check(version=promo.current_version)["unknown"] == ["TEE-RED-M"]  # no cost yet
+
+        version = price_changes.price_list_import_csv(price_list=price_list, file="sku,price,cost\nTEE-RED-M,20,6\n")
+        PriceList.objects.filter(pk=price_list.pk).update(published_version=version)
+        margin = margin_check(version=promo.current_version)
+        # 10.00 after 50 % off against a 6.00 cost: 40 %, above the 30 % minimum
+        assert (margin["lowest_percent"], margin["below"], margin["unknown"]) == ("40.00", [], [])
+
+
 def test_no_minimum_means_no_finance_approver_is_needed(world, channels):
     with tenant_context(world.acme):
         promo = _submitted(world, _deep(world))

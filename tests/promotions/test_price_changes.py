@@ -114,6 +114,24 @@ def test_csv_import_merges_or_replaces_as_a_new_draft_version(world, channels):
         assert AuditEvent.objects.filter(action="price_list.import").count() == 2
 
 
+def test_csv_import_with_a_cost_column_keeps_unit_costs_for_the_margin_check(world, channels):
+    with tenant_context(world.acme):
+        shop, _, _ = sales_channels()
+        price_list = _published(world, [shop], {"TEE-RED-M": "20.00", "TEE-BLU-M": "22.50"})
+        version = price_changes.price_list_import_csv(
+            price_list=price_list, file="sku,price,cost\nTEE-RED-M,20,8.005\nTEE-GRN-M,18,\n", mode="merge"
+        )
+        assert version.costs == {"TEE-RED-M": "8.01"}  # a blank cost is no cost; the minor unit as for prices
+        merged = price_changes.price_list_import_csv(
+            price_list=price_list, file="sku,price\nTEE-BLU-M,23\n", mode="merge"
+        )
+        assert merged.costs == {"TEE-RED-M": "8.01"}  # a file without costs keeps the ones known
+        replaced = price_changes.price_list_import_csv(
+            price_list=price_list, file="sku,price,cost\nTEE-BLU-M,23,9\n", mode="replace"
+        )
+        assert (replaced.prices, replaced.costs) == ({"TEE-BLU-M": "23.00"}, {"TEE-BLU-M": "9.00"})
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -127,7 +145,16 @@ def test_csv_import_merges_or_replaces_as_a_new_draft_version(world, channels):
                 "line 7: 3 columns, expected at most 2.",
             ],
         ),
-        (b"code,amount\nA,1\n", ["line 1: The header must be sku,price."]),
+        (b"code,amount\nA,1\n", ["line 1: The header must be sku,price or sku,price,cost."]),
+        (
+            b"sku,price,cost\nA,10,cheap\nB,10,-2\nC,10,NaN\nD,abc,1\n",
+            [
+                "line 2: cost 'cheap' is not a number of 0 or more",
+                "line 3: cost '-2' is not a number of 0 or more",
+                "line 4: cost 'NaN' is not a number of 0 or more",
+                "line 5: price 'abc' is not a number above 0",
+            ],
+        ),
         (b"", ["line 1: The file is empty."]),
         (b"sku,price\n", ["line 2: The file has no prices."]),
         (b"sku,price\n\xff\xfe,1\n", ["line 1: The file is not UTF-8 text."]),

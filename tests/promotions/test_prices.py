@@ -122,11 +122,13 @@ def test_price_list_api_and_pages(world, channels, host_client, throttle_reset):
             "key": "spring",
             "name": "Spring",
             "prices": {"TEE-RED-M": "20.00"},
+            "costs": {"TEE-RED-M": "7.5"},
             "starts_at": "2026-04-01T00:00:00",
             "channels": [shop.pk],
         },
     )
     assert created.status_code == 201, created.json()
+    assert created.json()["costs"] == {"TEE-RED-M": "7.50"}
     pk = created.json()["id"]
     assert api.post(f"/api/v1/price-lists/{pk}/publish/").status_code == 400
     assert api.post(f"/api/v1/price-lists/{pk}/validate/").json()["status"] == "validated"
@@ -151,3 +153,61 @@ def test_price_list_api_and_pages(world, channels, host_client, throttle_reset):
         SessionApi(world.host(world.bluebird), world.bluebird_admin).get(f"/api/v1/price-lists/{pk}/").status_code
         == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("costs", "message"),
+    [
+        ({"TEE-RED-M": "-1"}, "TEE-RED-M: a cost is 0 or more."),
+        ({"TEE-RED-M": "abc"}, "TEE-RED-M: 'abc' is not a cost."),
+        ({"NOPE-1": "2"}, "NOPE-1: not a SKU of the price list."),
+    ],
+)
+def test_bad_costs_are_refused(world, channels, costs, message):
+    with tenant_context(world.acme), pytest.raises(ValidationError, match=message):
+        _list(world, sales_channels()[:1], costs=costs)
+
+
+def test_an_edit_keeps_the_costs_of_the_skus_still_listed_unless_given(world, channels):
+    with tenant_context(world.acme):
+        price_list = _list(world, sales_channels()[:1], costs={"TEE-RED-M": "8", "TEE-BLU-M": "9"})
+        assert price_list.current_version.costs == {"TEE-RED-M": "8.00", "TEE-BLU-M": "9.00"}
+        kept = prices.price_list_edit(price_list=price_list, prices={"TEE-RED-M": "21.00"})
+        assert kept.costs == {"TEE-RED-M": "8.00"}
+        changed = prices.price_list_edit(price_list=price_list, costs={"TEE-RED-M": "0"})
+        assert changed.costs == {"TEE-RED-M": "0.00"}
+
+
+def test_costs_through_the_api_edit_and_the_page_form(world, channels, host_client, throttle_reset):
+    from tests.promotions.test_api import SessionApi
+
+    with tenant_context(world.acme):
+        shop, _, _ = sales_channels()
+        pk = _list(world, [shop]).pk
+    host = world.host(world.acme)
+    api = SessionApi(host, world.acme_admin)
+    edited = api.patch(f"/api/v1/price-lists/{pk}/", {"costs": {"TEE-RED-M": "8.25"}})
+    assert (edited.status_code, edited.json()["costs"]) == (200, {"TEE-RED-M": "8.25"})
+    refused = api.patch(f"/api/v1/price-lists/{pk}/", {"costs": {"TEE-RED-M": "-3"}})
+    assert refused.status_code == 400
+    unknown = api.patch(f"/api/v1/price-lists/{pk}/", {"costs": {"NOPE-1": "3"}})
+    assert unknown.status_code == 400 and "NOPE-1: not a SKU of the price list." in unknown.content.decode()
+
+    client = host_client(host, world.acme_admin)
+    form = {
+        "key": "autumn",
+        "name": "Autumn",
+        "starts_at": "2031-09-01T09:00",
+        "channels": [shop.pk],
+        "approval_threshold_percent": "10",
+        "prices": "TEE-RED-M,20,7.5\nTEE-BLU-M,22",
+    }
+    bad = client.post("/promotions/prices/", {**form, "prices": "TEE-RED-M,20,lots"})
+    assert bad.status_code == 400 and "Line 1: the cost &#x27;lots&#x27; is not a number." in bad.content.decode()
+    assert client.post("/promotions/prices/", form).status_code == 302
+    with tenant_context(world.acme):
+        version = PriceList.objects.get(key="autumn").current_version
+        assert (version.prices, version.costs) == ({"TEE-RED-M": "20.00", "TEE-BLU-M": "22.00"}, {"TEE-RED-M": "7.50"})
+        autumn = version.price_list_id
+    page = client.get(f"/promotions/prices/{autumn}/").content.decode()
+    assert '<td data-testid="cost-TEE-RED-M">7.50</td>' in page

@@ -3,8 +3,9 @@ available-to-sell through inventory levels.
 
 - The price rule's title carries the promotion's key and version ("Summer sale [promo-42 v3]"), so
   read-back reports the version the shop really holds without metafields.
-- Price rules apply through discount codes only: the rule gets the promotion's coupon codes, or one
-  code made from the key ("PROMO-42") when the promotion has none.
+- Price rules apply through discount codes only: a promotion with coupon codes is a price rule with
+  those codes; one without any is an automatic discount through the Admin GraphQL API
+  (`automatic.py`, its channel id the node's global id).
 - Shopify has no pause flag. Pause sets `ends_at` to now (and pulls a future `starts_at` back, since
   Shopify wants the end after the start) and records the original window in the title tag
   ("[promo-42 v3 paused ends=2026-12-01T00:00:00+00:00]"); resume restores that window.
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from connectors.vendors import common
 from connectors.vendors.base import ChannelAck, ChannelAdapter, ChannelRejected, LiveOffer, PriceSpec, PromotionSpec
+from connectors.vendors.shopify import automatic
 from connectors.vendors.shopify.client import client as vendor_client
 from core.http.client import BadResponse, RateLimited, VendorClient
 from core.money import quantize
@@ -137,6 +139,8 @@ class ShopifyChannel(ChannelAdapter):
         bad = [item for item in spec.collections if not str(item).isdigit()]
         if bad:
             reasons.append(f"Shopify collection ids are numbers: {', '.join(map(str, bad))}")
+        if not spec.coupon_codes and spec.usage_limit:
+            reasons.append("Shopify automatic discounts (no code) have no usage limit; give the promotion a code")
         reasons += common.value_reasons(spec)
         if spec.kind == "buy_x_get_y":
             if not (spec.buy_quantity and spec.get_quantity):
@@ -267,8 +271,11 @@ class ShopifyChannel(ChannelAdapter):
             if spec.kind == "amount_off" or spec.min_spend is not None:
                 self._shop_currency_check(client, spec.currency)
             variant_ids = sorted({_numeric_id(node["id"]) for nodes in variants.values() for node in nodes})
+            if not spec.coupon_codes:
+                return self._automatic_publish(client, spec, variant_ids, external_id)
             body = self._rule_body(spec, variant_ids)
-            existing = self._rule_get(client, external_id) if external_id else None
+            rule_id = None if automatic.is_automatic(external_id) else external_id
+            existing = self._rule_get(client, rule_id) if rule_id else None
             with common.rejections(VENDOR, _message, doing=f"save price rule {spec.key} v{spec.version}"):
                 if existing is None:
                     data = client.json("POST", "price_rules.json", json={"price_rule": body})
@@ -279,8 +286,21 @@ class ShopifyChannel(ChannelAdapter):
             rule = (data or {}).get("price_rule") if isinstance(data, dict) else None
             if not isinstance(rule, dict) or "id" not in rule:
                 raise BadResponse("Shopify saved the price rule but answered without it.")
-            codes = self._codes_sync(client, rule["id"], list(spec.coupon_codes) or [generated_code(spec.key)])
+            codes = self._codes_sync(client, rule["id"], list(spec.coupon_codes))
+            if automatic.is_automatic(external_id):
+                automatic.remove(client, str(external_id))  # the promotion got a code: the automatic one goes
             return self._ack(self._rule_get(client, str(rule["id"])), str(rule["id"]), codes)
+
+    def _automatic_publish(
+        self, client: VendorClient, spec: PromotionSpec, variant_ids: list[int], external_id: str | None
+    ) -> ChannelAck:
+        """A promotion without codes: an automatic discount; a price rule it replaces is deleted."""
+        existing = automatic.node_get(client, external_id) if automatic.is_automatic(external_id) else None
+        node_id = automatic.save(client, spec, variant_ids, existing)
+        if external_id and not automatic.is_automatic(external_id):
+            with common.rejections(VENDOR, _message, doing="delete the replaced price rule", missing_ok=True):
+                client.request("DELETE", f"price_rules/{int(external_id)}.json")
+        return automatic.ack(automatic.node_get(client, node_id), node_id)
 
     def _codes_sync(self, client: VendorClient, rule_id: int, wanted: list[str]) -> list[str]:
         """Make the rule's discount codes exactly `wanted` (Shopify compares codes case-insensitively)."""
@@ -301,6 +321,8 @@ class ShopifyChannel(ChannelAdapter):
     def read_back(self, connection: Connection, external_id: str) -> ChannelAck:
         """The rule as the shop holds it, with the live offer's terms (its variants' SKUs looked up)."""
         with self._client(connection) as client:
+            if automatic.is_automatic(external_id):
+                return automatic.ack(automatic.node_get(client, external_id), external_id)
             rule = self._rule_get(client, external_id)
             codes = [str(code["code"]) for code in self._codes(client, rule["id"])] if rule else []
             ack = self._ack(rule, external_id, codes)
@@ -369,10 +391,21 @@ class ShopifyChannel(ChannelAdapter):
             return self._ack(rule, external_id, [str(code["code"]) for code in self._codes(client, int(external_id))])
 
     def pause(self, connection: Connection, external_id: str) -> ChannelAck:
+        if automatic.is_automatic(external_id):
+            return self._automatic_switch(connection, external_id, automatic.pause)
         return self._window_set(connection, external_id, _paused, "pause the price rule")
 
     def resume(self, connection: Connection, external_id: str) -> ChannelAck:
+        if automatic.is_automatic(external_id):
+            return self._automatic_switch(connection, external_id, automatic.resume)
         return self._window_set(connection, external_id, _resumed, "resume the price rule")
+
+    def _automatic_switch(
+        self, connection: Connection, external_id: str, change: Callable[[VendorClient, str], None]
+    ) -> ChannelAck:
+        with self._client(connection) as client:
+            change(client, external_id)
+            return automatic.ack(automatic.node_get(client, external_id), external_id)
 
     def _refuse_untagged(self, rule: dict | None, external_id: str) -> ChannelAck:
         if rule is None:
@@ -384,6 +417,9 @@ class ShopifyChannel(ChannelAdapter):
 
     def remove(self, connection: Connection, external_id: str) -> ChannelAck:
         with self._client(connection) as client:
+            if automatic.is_automatic(external_id):
+                automatic.remove(client, external_id)
+                return automatic.ack(automatic.node_get(client, external_id), external_id)
             with common.rejections(VENDOR, _message, doing="delete the price rule", missing_ok=True):
                 client.request("DELETE", f"price_rules/{int(external_id)}.json")
             return self._ack(self._rule_get(client, external_id), external_id)
