@@ -20,7 +20,7 @@ from commerce.models import Funding as CommerceFunding
 from commerce.models import Order
 from core.tasks import task_named
 from promotions.deployment import promotion_pause
-from promotions.models import ChannelDeployment, Funding, Promotion, PromotionSpend
+from promotions.models import ChannelDeployment, DiscountRedemption, Funding, Promotion, PromotionSpend
 from promotions.policy import promotion_policy_get
 from promotions.selectors import LIVE_STATUSES, BudgetState, discount_funding, promotion_budget_state
 from promotions.validation import _plain
@@ -30,8 +30,26 @@ from triage.services import exception_raise
 ZERO = Decimal(0)
 
 
+def _units(order: Order, discounts: list) -> int:
+    """Units on the lines a version's discounts applied to: a line discount's line; an order-level
+    discount's lines that took a share of it (all the order's lines when none says so)."""
+    lines = list(order.lines.all())
+    touched: set[int] = set()
+    for discount in discounts:
+        if discount.order_line_id is not None:
+            touched.add(discount.order_line_id)
+            continue
+        sharing = {
+            line.pk
+            for line in lines
+            if any(int(share[0]) == discount.position for share in line.discount_allocations or [])
+        }
+        touched |= sharing or {line.pk for line in lines}
+    return sum(line.quantity for line in lines if line.pk in touched)
+
+
 def _order_spend(order: Order, matcher) -> dict[int, dict]:
-    """{version id: {"version", "discount", "vendor_funded"}} for one order's discounts."""
+    """{version id: {"version", "discount", "vendor_funded", "discounts", "units"}} for one order's discounts."""
     spent: dict[int, dict] = {}
     if order.cancelled_at is not None:
         return spent
@@ -41,10 +59,15 @@ def _order_spend(order: Order, matcher) -> dict[int, dict]:
         match = matcher(discount.code, discount.promotion_id, order.placed_at)
         if match is None:
             continue
-        row = spent.setdefault(match.version.pk, {"version": match.version, "discount": ZERO, "vendor_funded": ZERO})
+        row = spent.setdefault(
+            match.version.pk, {"version": match.version, "discount": ZERO, "vendor_funded": ZERO, "discounts": []}
+        )
         row["discount"] += discount.amount
+        row["discounts"].append(discount)
         if discount.funding == CommerceFunding.VENDOR:
             row["vendor_funded"] += discount.amount
+    for row in spent.values():
+        row["units"] = _units(order, row["discounts"])
     return spent
 
 
@@ -68,7 +91,8 @@ def promotion_spend_record(*, orders: Iterable[Order]) -> list[Promotion]:
     touched: set[int] = set()
     existing = PromotionSpend.objects.filter(order__in=orders)
     touched.update(existing.values_list("promotion_id", flat=True))
-    for order in Order.objects.filter(pk__in=[o.pk for o in orders]).prefetch_related("discounts"):
+    redemptions: list[DiscountRedemption] = []
+    for order in Order.objects.filter(pk__in=[o.pk for o in orders]).prefetch_related("discounts", "lines"):
         spent = _order_spend(order, matcher)
         PromotionSpend.objects.filter(order=order).exclude(version_id__in=list(spent)).delete()
         for version_id, row in spent.items():
@@ -82,11 +106,17 @@ def promotion_spend_record(*, orders: Iterable[Order]) -> list[Promotion]:
                     "discount": row["discount"],
                     "vendor_funded": row["vendor_funded"],
                     "spend": row["vendor_funded"] if funded else row["discount"],
+                    "units": row["units"],
                     "currency": order.currency,
                     "redeemed_at": order.placed_at,
                 },
             )
             touched.add(version.promotion_id)
+            redemptions.extend(
+                DiscountRedemption(discount=d, order=order, promotion_id=version.promotion_id, version=version)
+                for d in row["discounts"]
+            )
+    _redemptions_write(orders, redemptions)
     promotions = list(
         Promotion.objects.filter(pk__in=touched).select_related("published_version", "current_version").order_by("pk")
     )
@@ -95,6 +125,12 @@ def promotion_spend_record(*, orders: Iterable[Order]) -> list[Promotion]:
         if version is not None and (version.budget is not None or version.usage_limit is not None):
             promotion_budget_check(promotion=promotion)  # locks the promotion: only when there is a limit
     return promotions
+
+
+def _redemptions_write(orders: list[Order], redemptions: list[DiscountRedemption]) -> None:
+    """Each discount's version, set-based: the orders' rows replaced in a fixed number of statements."""
+    DiscountRedemption.objects.filter(order__in=orders).delete()
+    DiscountRedemption.objects.bulk_create(redemptions)
 
 
 def _reached(promotion: Promotion, state: BudgetState) -> None:

@@ -9,7 +9,7 @@ from celery import shared_task
 from core.fairness import FairTask
 from core.periodic import periodic_job
 from core.tasks import tenant_only
-from promotions import budget, drift, launch, lifecycle, price_changes, prices, stock_guard
+from promotions import budget, claims, drift, launch, lifecycle, price_changes, prices, stock_guard
 from promotions.deployment import deployment_send
 
 
@@ -85,3 +85,10 @@ def promotions_offers_drift_check() -> dict[str, int]:
     PROMOTIONS_DRIFT_CHECK_MINUTES and raise an exception for any that left the approved version."""
     tenant_only("promotions.offers_drift_check")
     return drift.offers_drift_check()
+
+
+@periodic_job("promotions.claims_overdue", next_due=claims.claims_overdue_next_due)
+def promotions_claims_overdue() -> int:
+    """When due (tenants/due.py): raise the vendor claims still underpaid past the policy's days."""
+    tenant_only("promotions.claims_overdue")
+    return claims.vendor_claims_overdue_raise()
