@@ -227,10 +227,9 @@ def claim_receipt_record(
     if amount <= 0 or quantize(amount, claim.currency) != amount:
         raise ValidationError({"amount": f"An amount above zero in {claim.currency}'s minor unit."}, code="invalid")
     received = claim.receipts.aggregate(total=Sum("amount"))["total"] or ZERO
-    if amount > claim.amount - received:
-        raise ValidationError(
-            {"amount": f"More than the {claim.amount - received} {claim.currency} outstanding."}, code="over"
-        )
+    outstanding = quantize(claim.amount - received, claim.currency)
+    if amount > outstanding:
+        raise ValidationError({"amount": f"More than the {outstanding} {claim.currency} outstanding."}, code="over")
     author = _who(actor, actor_label)
     receipt = ClaimReceipt.objects.create(
         claim=claim,
@@ -268,7 +267,7 @@ def vendor_claims_overdue_raise(*, now: dt.datetime | None = None) -> int:
     raised = 0
     overdue = _underpaid().filter(created_at__lte=now - dt.timedelta(days=promotion_policy_get().claim_overdue_days))
     for claim in overdue.select_related("promotion").select_for_update(of=("self",)):
-        outstanding = claim.amount - claim.received
+        outstanding = quantize(claim.amount - claim.received, claim.currency)
         exception_raise(
             kind=TriageKind.RECONCILIATION,
             cause="vendor_claim_underpaid",
@@ -276,7 +275,7 @@ def vendor_claims_overdue_raise(*, now: dt.datetime | None = None) -> int:
             title=f"{claim.promotion.key}: vendor claim {claim.period_start} to {claim.period_end} underpaid by "
             f"{outstanding} {claim.currency}",
             detail=f"Claimed {claim.amount} {claim.currency} from {claim.vendor_ref or 'the vendor'} on "
-            f"{claim.created_at:%Y-%m-%d}; received {claim.received}.",
+            f"{claim.created_at:%Y-%m-%d}; received {quantize(claim.received, claim.currency)}.",
             context={"claim": claim.pk, "outstanding": str(outstanding), "currency": claim.currency},
         )
         VendorClaim.objects.filter(pk=claim.pk).update(overdue_raised_at=now)

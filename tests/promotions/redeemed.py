@@ -35,11 +35,13 @@ def _stored(number: str, connection: Connection, placed_at: dt.datetime, **chang
     return order_upsert(source="shopify", connection_id=connection.pk, document=document).obj, document
 
 
-def boots_promotion(world, channels_in_scope, *, share: str = "30", funding: str = "vendor") -> Promotion:
+def boots_promotion(
+    world, channels_in_scope, *, key: str = "boots-10", share: str = "30", funding: str = "vendor"
+) -> Promotion:
     """BOOTS10: 10.00 off a boot, the vendor funding `share` % of it."""
     return published(
         promotion(
-            key="boots-10",
+            key=key,
             author=world.acme_admin,
             channels=channels_in_scope,
             kind="amount_off",
