@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.spreadsheet import RowsInvalid
 from core.tenancy import tenant_zone
-from promotions import deployment, launch, lifecycle, policy, price_changes, prices, selectors
+from promotions import deployment, launch, lifecycle, policy, price_changes, prices, redemption, selectors
 from promotions.forms import (
     ActionForm,
     PriceListForm,
@@ -216,6 +216,7 @@ def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "zone": tenant_zone(),
             "can_act": _can_act(request),
             "actions": selectors.promotion_actions(promotion=promotion),
+            "timeline": redemption.promotion_timeline(promotion=promotion, tz=tenant_zone()),
         },
     )
 

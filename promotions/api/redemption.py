@@ -177,6 +177,7 @@ def _refused(error: ValidationError) -> serializers.ValidationError:
 class ClaimListCreateApi(TenantApiView):
     serializer_class = ClaimOutput
     pagination_class = None
+    schema_model = VendorClaim
 
     @extend_schema(
         operation_id="promotion_claims_list",
