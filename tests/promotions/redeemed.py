@@ -36,13 +36,13 @@ def _stored(number: str, connection: Connection, placed_at: dt.datetime, **chang
 
 
 def boots_promotion(
-    world, channels_in_scope, *, key: str = "boots-10", share: str = "30", funding: str = "vendor"
+    author, approver, channels_in_scope, *, key: str = "boots-10", share: str = "30", funding: str = "vendor"
 ) -> Promotion:
     """BOOTS10: 10.00 off a boot, the vendor funding `share` % of it."""
     return published(
         promotion(
             key=key,
-            author=world.acme_admin,
+            author=author,
             channels=channels_in_scope,
             kind="amount_off",
             value=D("10"),
@@ -52,21 +52,22 @@ def boots_promotion(
             funding_vendor_ref="BOOTMAKER-LTD" if funding == "vendor" else "",
             funding_share=D(share),
         ),
-        author=world.acme_admin,
-        approver=world.partner_admin,
+        author=author,
+        approver=approver,
     )
 
 
-def redeemed(world) -> Redeemed:
+def redeemed(world, *, author=None, approver=None) -> Redeemed:
     """v1 (vendor 30 %) live from 10 March, v2 (vendor 50 %) from 15 March 03:00 UTC. Orders:
     W1 web 14 Mar 15:28 UTC (v1), W2 web 15 Mar 02:00 UTC = 14 Mar local (v1), W3 web 16 Mar (v2) with
     two boots; O1, O2 outlet on 14 and 16 Mar through the batch path (v1, v2); W4 web 14 Mar cancelled."""
+    author, approver = author or world.acme_admin, approver or world.partner_admin
     standard_chart_apply()
     web, outlet, _pos = sales_channels()
-    promo = boots_promotion(world, [web, outlet])
+    promo = boots_promotion(author, approver, [web, outlet])
     ChannelDeployment.objects.filter(promotion=promo).update(acknowledged_at=V1_LIVE, sent_at=V1_LIVE)
-    lifecycle.promotion_edit(promotion=promo, actor=world.acme_admin, funding_share=D("50"))
-    promo = published(promo, author=world.acme_admin, approver=world.partner_admin)
+    lifecycle.promotion_edit(promotion=promo, actor=author, funding_share=D("50"))
+    promo = published(promo, author=author, approver=approver)
     ChannelDeployment.objects.filter(promotion=promo, version__number=2).update(
         acknowledged_at=V2_LIVE, sent_at=V2_LIVE
     )
