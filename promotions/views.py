@@ -410,6 +410,7 @@ def promotion_policy(request: HttpRequest) -> HttpResponse:
         "min_margin_percent": current.min_margin_percent,
         "budget_warn_percents": ", ".join(str(percent) for percent in current.budget_warn_percents or []),
         "stock_hysteresis": current.stock_hysteresis,
+        "claim_overdue_days": current.claim_overdue_days,
     }
     if request.method == "POST" and request.membership_role not in FINANCE_ROLES:
         return HttpResponseForbidden("Only a finance approver (a tenant admin) may change the promotion policy.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import tenant_context
 
-from promotions.models import ClaimReceipt, VendorClaim
+from promotions.models import ClaimReceipt, PromotionPolicy, VendorClaim
 from tenants.models import Membership
 from tests.factories import MembershipFactory, UserFactory
 from tests.promotions.redeemed import redeemed
@@ -86,3 +86,14 @@ def test_a_viewer_reads_but_cannot_claim_or_record(world, host_client, case):
 def test_another_tenants_member_gets_404(world, host_client, case):
     client = host_client(world.host(world.bluebird), world.bluebird_admin)
     assert client.get(f"/promotions/{case.promotion.pk}/redemption/").status_code == 404
+
+
+def test_the_policy_page_sets_the_days_before_an_underpaid_claim_is_raised(world, host_client, channels):
+    finance = host_client(world.host(world.acme), world.acme_admin)
+    form = {"min_margin_percent": "", "budget_warn_percents": "80", "stock_hysteresis": "0"}
+    assert finance.post("/promotions/policy/", {**form, "claim_overdue_days": "0"}).status_code == 400
+    assert finance.post("/promotions/policy/", {**form, "claim_overdue_days": "45"}).status_code == 302
+    assert finance.post("/promotions/policy/", form).status_code == 302  # left out: unchanged
+    with tenant_context(world.acme):
+        assert PromotionPolicy.objects.get().claim_overdue_days == 45
+    assert 'value="45"' in finance.get("/promotions/policy/").content.decode()
