@@ -20,7 +20,7 @@ from core.money import quantize
 from core.spreadsheet import csv_writer
 from promotions.models import ClaimReceipt, Funding, Promotion, VendorClaim
 from promotions.policy import promotion_policy_get
-from promotions.redemption import MAX_DAYS, claim_lines
+from promotions.redemption import FIRST_DAY, MAX_DAYS, claim_lines
 from promotions.transitions import _audit, _who
 from tenants.audit import audit_record_in_tenant
 from tenants.models import User
@@ -105,6 +105,8 @@ def _vendor_funded(promotion: Promotion) -> str:
 
 
 def _period_check(promotion: Promotion, start: dt.date, end: dt.date, today: dt.date) -> None:
+    if start < FIRST_DAY:
+        raise ValidationError({"period_start": f"A period from {FIRST_DAY} on."}, code="invalid")
     if end < start:
         raise ValidationError({"period_end": "The period ends before it starts."}, code="invalid")
     if (end - start).days >= MAX_DAYS:

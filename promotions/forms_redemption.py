@@ -6,7 +6,7 @@ import datetime as dt
 
 from django import forms
 
-from promotions.redemption import MAX_DAYS
+from promotions.redemption import FIRST_DAY, LAST_DAY, MAX_DAYS
 
 DATE = {"widget": forms.DateInput(attrs={"type": "date"})}
 
@@ -18,6 +18,7 @@ class RangeForm(forms.Form):
     def period(self, today: dt.date) -> tuple[dt.date, dt.date]:
         """The range asked for (the last 30 days by default), at most MAX_DAYS long."""
         data = self.cleaned_data if self.is_valid() else {}
+        data = {name: day for name, day in data.items() if day and FIRST_DAY <= day <= LAST_DAY}
         end = data.get("end") or today
         start = data.get("start") or end - dt.timedelta(days=29)
         if start > end:

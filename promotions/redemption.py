@@ -20,6 +20,8 @@ from promotions.models import ChannelDeployment, DiscountRedemption, Promotion, 
 
 ZERO = Decimal(0)
 MAX_DAYS = 366
+# The days a report or a claim may cover (a date far outside them overflows once made a local instant).
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ class ClaimLine:
 
 
 def period_bounds(*, start: dt.date, end: dt.date, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
-    """The local dates `start` to `end` (both included) as [first instant, instant after the last day)."""
+    """The local dates `start` to `end` (both included) as [first instant, instant after the last day),
+    kept within FIRST_DAY and LAST_DAY."""
+    start, end = max(start, FIRST_DAY), min(end, LAST_DAY)
     first = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
     after = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
     return first, after

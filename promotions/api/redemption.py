@@ -43,10 +43,13 @@ class RangeQuery(serializers.Serializer):
     end = serializers.DateField(required=False)
 
     def validate(self, attrs: dict) -> dict:
-        today = dt.datetime.now(tenant_zone()).date()
-        start, end = default_range(today)
-        end = attrs.get("end") or end
-        start = attrs.get("start") or min(start, end)
+        end = attrs.get("end") or dt.datetime.now(tenant_zone()).date()
+        start = attrs.get("start") or default_range(end)[0]
+        for name, day in (("start", start), ("end", end)):
+            if not redemption.FIRST_DAY <= day <= redemption.LAST_DAY:
+                raise serializers.ValidationError(
+                    {name: [f"A day from {redemption.FIRST_DAY} to {redemption.LAST_DAY}."]}
+                )
         if start > end:
             raise serializers.ValidationError({"end": ["The end is before the start."]})
         if (end - start).days >= redemption.MAX_DAYS:

@@ -70,6 +70,10 @@ def test_claims_refuse_an_empty_period_an_open_period_and_a_merchant_funded_prom
             vendor_claim_create(promotion=case.promotion, period_start=_day(17), period_end=today, tz=tenant_zone())
         with pytest.raises(ValidationError, match="ends before it starts"):
             _claim(world, case, start=16, end=14)
+        with pytest.raises(ValidationError, match="A period from 2000-01-01 on"):
+            vendor_claim_create(
+                promotion=case.promotion, period_start=dt.date(1, 1, 1), period_end=dt.date(1, 1, 2), tz=tenant_zone()
+            )
         merchant = promotion(key="house-10", author=world.acme_admin, channels=[case.web])  # merchant-funded
         with pytest.raises(ValidationError, match="Only a vendor-funded promotion"):
             vendor_claim_create(promotion=merchant, period_start=_day(14), period_end=_day(16), tz=tenant_zone())

@@ -39,6 +39,13 @@ def test_the_report_per_channel_and_version(world, case):
     ]
     bad = api.get(f"/api/v1/promotions/{built.promotion.pk}/redemptions/?start=2026-03-16&end=2026-03-14")
     assert (bad.status_code, bad.json()["error"]["details"]) == (400, {"end": ["The end is before the start."]})
+    far = api.get(f"/api/v1/promotions/{built.promotion.pk}/redemptions/?start=9999-12-30&end=9999-12-31")
+    assert (far.status_code, far.json()["error"]["details"]) == (
+        400,
+        {"start": ["A day from 2000-01-01 to 2100-12-31."]},
+    )
+    only_end = api.get(f"/api/v1/promotions/{built.promotion.pk}/redemptions/?end=2026-03-16").json()
+    assert (only_end["start"], only_end["totals"][0]["orders"]) == ("2026-02-15", 5)
 
 
 def test_the_csv_of_a_range(world, case):
