@@ -143,10 +143,10 @@ def vendor_claim_create(
     existing = list(VendorClaim.objects.filter(promotion=promotion, period_start=period_start, period_end=period_end))
     if existing:
         return existing, False
-    per_currency: dict[str, tuple[Decimal, int]] = {}
+    per_currency: dict[str, tuple[Decimal, set[int]]] = {}
     for line in claim_lines(promotion=promotion, start=period_start, end=period_end, tz=tz):
-        amount, orders = per_currency.get(line.currency, (ZERO, 0))
-        per_currency[line.currency] = (amount + line.vendor_funded, orders + 1)
+        amount, orders = per_currency.get(line.currency, (ZERO, set()))
+        per_currency[line.currency] = (amount + line.vendor_funded, orders | {line.order_id})
     if not per_currency:
         raise ValidationError({"period_start": "No vendor-funded redemptions in this period."}, code="empty")
     author = _who(actor, actor_label)
@@ -158,7 +158,7 @@ def vendor_claim_create(
             period_end=period_end,
             currency=currency,
             amount=quantize(amount, currency),
-            orders=orders,
+            orders=len(orders),
             author_id=author.id,
             author_email=author.email,
         )

@@ -74,6 +74,7 @@ class TimelineChannel:
 class ClaimLine:
     """One order in a vendor claim."""
 
+    order_id: int
     order: str
     placed_on: dt.date
     channel: str
@@ -243,6 +244,7 @@ def claim_lines(
     names = channel_names({row.order.source_connection_id for row in spend})
     return [
         ClaimLine(
+            order_id=row.order_id,
             order=row.order.external_id,
             placed_on=row.redeemed_at.astimezone(tz).date(),
             channel=names[row.order.source_connection_id],
