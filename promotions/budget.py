@@ -190,3 +190,12 @@ def promotion_budget_check(*, promotion: Promotion) -> BudgetState:
             context={"budget": state.as_context(), "threshold": crossed[-1]},
         )
     return state
+
+
+def promotion_spend_backfill(*, batch: int = 200) -> int:
+    """Record again, a batch at a time, every order that has spend: fills the discounts' versions and
+    the units of orders posted before they were recorded (idempotent). Returns the orders seen."""
+    order_ids = list(PromotionSpend.objects.order_by("order_id").values_list("order_id", flat=True).distinct())
+    for start in range(0, len(order_ids), batch):
+        promotion_spend_record(orders=list(Order.objects.filter(pk__in=order_ids[start : start + batch])))
+    return len(order_ids)

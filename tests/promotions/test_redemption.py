@@ -155,3 +155,17 @@ def test_reading_the_report_and_the_timeline_writes_nothing(world, channels):
             promotion_timeline(promotion=case.promotion, tz=tenant_zone())
         reads = ("SELECT", "SET search_path")
         assert [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(reads)] == []
+
+
+def test_orders_posted_before_redemptions_were_recorded_are_backfilled(world, channels):
+    from promotions.budget import promotion_spend_backfill
+
+    with tenant_context(world.acme):
+        redeemed(world)
+        DiscountRedemption.objects.all().delete()
+        PromotionSpend.objects.update(units=0)  # as the migration left the rows posted before it
+        assert promotion_spend_backfill(batch=2) == 5
+        assert DiscountRedemption.objects.count() == 10
+        assert sorted(PromotionSpend.objects.values_list("units", flat=True)) == [1, 1, 1, 1, 2]
+        assert promotion_spend_backfill() == 5  # again: nothing changes
+        assert DiscountRedemption.objects.count() == 10
