@@ -23,7 +23,7 @@ from commerce.models import Funding as CommerceFunding
 from commerce.models import Order
 from core.tasks import task_named
 from promotions.deployment import promotion_pause
-from promotions.models import ChannelDeployment, Funding, Promotion, PromotionSpend
+from promotions.models import ChannelDeployment, DiscountRedemption, Funding, Promotion, PromotionSpend
 from promotions.policy import promotion_policy_get
 from promotions.refunded import discounts_refunded, refunded_split
 from promotions.selectors import LIVE_STATUSES, BudgetState, discount_funding, promotion_budget_state
@@ -34,9 +34,28 @@ from triage.services import exception_raise
 ZERO = Decimal(0)
 
 
+def _units(order: Order, discounts: list) -> int:
+    """Units on the lines a version's discounts applied to: a line discount's line; an order-level
+    discount's lines that took a share of it (all the order's lines when none says so)."""
+    lines = list(order.lines.all())
+    touched: set[int] = set()
+    for discount in discounts:
+        if discount.order_line_id is not None:
+            touched.add(discount.order_line_id)
+            continue
+        sharing = {
+            line.pk
+            for line in lines
+            if any(int(share[0]) == discount.position for share in line.discount_allocations or [])
+        }
+        touched |= sharing or {line.pk for line in lines}
+    return sum(line.quantity for line in lines if line.pk in touched)
+
+
 def _order_spend(order: Order, matcher) -> dict[int, dict]:
-    """{version id: {"version", "discount", "vendor_funded"}} for one order's discounts, net of what
-    its refunds took back of them (promotions/refunded.py), rounded to the currency's minor unit."""
+    """{version id: {"version", "discount", "vendor_funded", "discounts", "units"}} for one order's
+    discounts, net of what its refunds took back of them (promotions/refunded.py), rounded to the
+    currency's minor unit."""
     spent: dict[int, dict] = {}
     if order.cancelled_at is not None:
         return spent
@@ -49,8 +68,11 @@ def _order_spend(order: Order, matcher) -> dict[int, dict]:
         match = matcher(discount.code, discount.promotion_id, order.placed_at)
         if match is None:
             continue
-        row = spent.setdefault(match.version.pk, {"version": match.version, "discount": ZERO, "vendor_funded": ZERO})
+        row = spent.setdefault(
+            match.version.pk, {"version": match.version, "discount": ZERO, "vendor_funded": ZERO, "discounts": []}
+        )
         row["discount"] += discount.amount
+        row["discounts"].append(discount)
         back[match.version.pk] += taken.get(discount.pk, ZERO)
         if discount.funding == CommerceFunding.VENDOR:
             row["vendor_funded"] += discount.amount
@@ -63,6 +85,8 @@ def _order_spend(order: Order, matcher) -> dict[int, dict]:
             row["discount"] = max(row["discount"] - back_rounded.get(version_id, ZERO), ZERO)
             vendor_funded = row["vendor_funded"] - vendor_rounded.get(version_id, ZERO)
             row["vendor_funded"] = min(max(vendor_funded, ZERO), row["discount"])
+    for row in spent.values():
+        row["units"] = _units(order, row["discounts"])
     return spent
 
 
@@ -86,6 +110,7 @@ def promotion_spend_record(*, orders: Iterable[Order]) -> list[Promotion]:
     touched: set[int] = set()
     existing = PromotionSpend.objects.filter(order__in=orders)
     touched.update(existing.values_list("promotion_id", flat=True))
+    redemptions: list[DiscountRedemption] = []
     prefetched = ("discounts", "lines", "payments", "refunds__lines")
     for order in Order.objects.filter(pk__in=[o.pk for o in orders]).prefetch_related(*prefetched):
         spent = _order_spend(order, matcher)
@@ -101,11 +126,17 @@ def promotion_spend_record(*, orders: Iterable[Order]) -> list[Promotion]:
                     "discount": row["discount"],
                     "vendor_funded": row["vendor_funded"],
                     "spend": row["vendor_funded"] if funded else row["discount"],
+                    "units": row["units"],
                     "currency": order.currency,
                     "redeemed_at": order.placed_at,
                 },
             )
             touched.add(version.promotion_id)
+            redemptions.extend(
+                DiscountRedemption(discount=d, order=order, promotion_id=version.promotion_id, version=version)
+                for d in row["discounts"]
+            )
+    _redemptions_write(orders, redemptions)
     promotions = list(
         Promotion.objects.filter(pk__in=touched).select_related("published_version", "current_version").order_by("pk")
     )
@@ -114,6 +145,12 @@ def promotion_spend_record(*, orders: Iterable[Order]) -> list[Promotion]:
         if version is not None and (version.budget is not None or version.usage_limit is not None):
             promotion_budget_check(promotion=promotion)  # locks the promotion: only when there is a limit
     return promotions
+
+
+def _redemptions_write(orders: list[Order], redemptions: list[DiscountRedemption]) -> None:
+    """Each discount's version, set-based: the orders' rows replaced in a fixed number of statements."""
+    DiscountRedemption.objects.filter(order__in=orders).delete()
+    DiscountRedemption.objects.bulk_create(redemptions)
 
 
 def _reached(promotion: Promotion, state: BudgetState) -> None:
@@ -173,3 +210,12 @@ def promotion_budget_check(*, promotion: Promotion) -> BudgetState:
             context={"budget": state.as_context(), "threshold": crossed[-1]},
         )
     return state
+
+
+def promotion_spend_backfill(*, batch: int = 200) -> int:
+    """Record again, a batch at a time, every order that has spend: fills the discounts' versions and
+    the units of orders posted before they were recorded (idempotent). Returns the orders seen."""
+    order_ids = list(PromotionSpend.objects.order_by("order_id").values_list("order_id", flat=True).distinct())
+    for start in range(0, len(order_ids), batch):
+        promotion_spend_record(orders=list(Order.objects.filter(pk__in=order_ids[start : start + batch])))
+    return len(order_ids)

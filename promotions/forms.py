@@ -272,6 +272,14 @@ class PromotionPolicyForm(forms.Form):
         label="Stock guard hysteresis",
         help_text="The stock guard resumes a channel it paused once stock is at the threshold plus this.",
     )
+    claim_overdue_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        initial=30,
+        label="Vendor claim overdue after (days)",
+        help_text="A vendor claim still underpaid this many days after it was made is raised as an exception.",
+    )
 
     def clean_budget_warn_percents(self) -> list[int]:
         try:

@@ -263,6 +263,9 @@ class PromotionPolicy(models.Model):
     stock_hysteresis = models.PositiveIntegerField(
         default=0, help_text="The stock guard resumes a channel once stock is at threshold + this."
     )
+    claim_overdue_days = models.PositiveIntegerField(
+        default=30, help_text="A vendor claim still underpaid this many days after it was made is raised."
+    )
 
     def __str__(self) -> str:
         return "Promotion policy"
@@ -278,6 +281,7 @@ class PromotionSpend(models.Model):
     discount = models.DecimalField(**MONEY, help_text="The whole discount the order got from this version.")
     vendor_funded = models.DecimalField(**MONEY, default=0)
     spend = models.DecimalField(**MONEY, help_text="What counts against the budget: the funder's share.")
+    units = models.PositiveIntegerField(default=0, help_text="Units on the order lines the discounts applied to.")
     currency = models.CharField(max_length=3)
     redeemed_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
@@ -369,3 +373,67 @@ class ChannelPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.price} on {self.connection_id} at {self.shown_at:%Y-%m-%d %H:%M}"
+
+
+class DiscountRedemption(models.Model):
+    """The promotion version one stored discount came from (issue 20: every order line's discount
+    records its version). Written where the order's spend is recorded, by the same matcher, and
+    removed with the discount row when a new version of the order rewrites its discounts. It lives
+    in promotions, not on commerce's discount row, because commerce sits below promotions."""
+
+    discount = models.OneToOneField("commerce.DiscountAllocation", on_delete=models.CASCADE, related_name="redemption")
+    order = models.ForeignKey("commerce.Order", on_delete=models.CASCADE, related_name="+")
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="redemptions")
+    version = models.ForeignKey(PromotionVersion, on_delete=models.PROTECT, related_name="redemptions")
+
+    class Meta:
+        ordering = ["order_id", "discount_id"]
+
+    def __str__(self) -> str:
+        return f"{self.version} on discount {self.discount_id}"
+
+
+class VendorClaim(Authored):
+    """What the vendor owes for a funded promotion over one period (local dates, inclusive), in one
+    currency: made once per period and exported as CSV; receipts record what the vendor paid."""
+
+    promotion = models.ForeignKey(Promotion, on_delete=models.PROTECT, related_name="claims")
+    vendor_ref = models.CharField(max_length=120, blank=True)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**MONEY, help_text="The vendor-funded discounts of the period's orders.")
+    orders = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    exported_at = models.DateTimeField(null=True, blank=True)
+    overdue_raised_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["promotion_id", "-period_start", "currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["promotion", "period_start", "period_end", "currency"], name="vendor_claim_period_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Claim {self.promotion_id} {self.period_start} to {self.period_end} {self.amount} {self.currency}"
+
+    def get_absolute_url(self) -> str:
+        return f"/promotions/{self.promotion_id}/redemption/"
+
+
+class ClaimReceipt(Authored):
+    """An amount the vendor paid against a claim."""
+
+    claim = models.ForeignKey(VendorClaim, on_delete=models.CASCADE, related_name="receipts")
+    amount = models.DecimalField(**MONEY)
+    received_on = models.DateField()
+    reference = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["claim_id", "received_on", "pk"]
+
+    def __str__(self) -> str:
+        return f"Receipt {self.amount} on {self.received_on} for claim {self.claim_id}"

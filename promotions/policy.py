@@ -1,6 +1,7 @@
-"""The tenant's promotion policy (issue 20): the minimum margin, budget warnings and the stock guard's
-hysteresis. Changing it is a finance decision: only the finance roles may (a person who may approve
-but not below the minimum margin must not be able to lower the minimum instead)."""
+"""The tenant's promotion policy (issue 20): the minimum margin, budget warnings, the stock guard's
+hysteresis and the days after which an underpaid vendor claim is raised. Changing it is a finance
+decision: only the finance roles may (a person who may approve but not below the minimum margin must
+not be able to lower the minimum instead)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def _snapshot(policy: PromotionPolicy) -> dict[str, Any]:
         "min_margin_percent": f"{Decimal(minimum):.2f}" if minimum is not None else None,
         "budget_warn_percents": list(policy.budget_warn_percents or []),
         "stock_hysteresis": policy.stock_hysteresis,
+        "claim_overdue_days": policy.claim_overdue_days,
     }
 
 
@@ -38,6 +40,7 @@ def promotion_policy_update(
     min_margin_percent: Decimal | None,
     budget_warn_percents: list[int],
     stock_hysteresis: int,
+    claim_overdue_days: int | None = None,
 ) -> PromotionPolicy:
     if actor is None or membership_role_for_tenant(user=actor, tenant=_tenant()) not in FINANCE_ROLES:
         raise PermissionDenied("Only a finance approver (a tenant admin) may change the promotion policy.")
@@ -47,12 +50,16 @@ def promotion_policy_update(
         raise ValidationError({"budget_warn_percents": "Warnings are percents between 1 and 99."}, code="invalid")
     if stock_hysteresis < 0:
         raise ValidationError({"stock_hysteresis": "Zero or more units."}, code="invalid")
+    if claim_overdue_days is not None and claim_overdue_days < 1:
+        raise ValidationError({"claim_overdue_days": "One day or more."}, code="invalid")
     PromotionPolicy.objects.get_or_create(singleton=1)
     policy = PromotionPolicy.objects.select_for_update().get(singleton=1)
     before = _snapshot(policy)
     policy.min_margin_percent = min_margin_percent
     policy.budget_warn_percents = sorted({int(percent) for percent in budget_warn_percents})
     policy.stock_hysteresis = stock_hysteresis
+    if claim_overdue_days is not None:  # left out: unchanged
+        policy.claim_overdue_days = claim_overdue_days
     policy.save()
     audit_record_in_tenant(
         actor=actor,

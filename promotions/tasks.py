@@ -9,7 +9,7 @@ from celery import shared_task
 from core.fairness import FairTask
 from core.periodic import periodic_job
 from core.tasks import tenant_only
-from promotions import budget, drift, launch, lifecycle, price_changes, prices, scheduled, stock_guard
+from promotions import budget, claims, drift, launch, lifecycle, price_changes, prices, scheduled, stock_guard
 from promotions.deployment import deployment_send
 
 
@@ -97,3 +97,10 @@ def promotions_scheduled_go_live() -> int:
     """When due (tenants/due.py): make live the drafts whose window start has come."""
     tenant_only("promotions.scheduled_go_live")
     return scheduled.scheduled_go_live()
+
+
+@periodic_job("promotions.claims_overdue", next_due=claims.claims_overdue_next_due)
+def promotions_claims_overdue() -> int:
+    """When due (tenants/due.py): raise the vendor claims still underpaid past the policy's days."""
+    tenant_only("promotions.claims_overdue")
+    return claims.vendor_claims_overdue_raise()

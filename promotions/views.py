@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.spreadsheet import RowsInvalid
 from core.tenancy import tenant_zone
-from promotions import deployment, launch, lifecycle, policy, price_changes, prices, selectors
+from promotions import deployment, launch, lifecycle, policy, price_changes, prices, redemption, selectors
 from promotions.forms import (
     ActionForm,
     PriceListForm,
@@ -216,6 +216,7 @@ def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "zone": tenant_zone(),
             "can_act": _can_act(request),
             "actions": selectors.promotion_actions(promotion=promotion),
+            "timeline": redemption.promotion_timeline(promotion=promotion, tz=tenant_zone()),
         },
     )
 
@@ -410,6 +411,7 @@ def promotion_policy(request: HttpRequest) -> HttpResponse:
         "min_margin_percent": current.min_margin_percent,
         "budget_warn_percents": ", ".join(str(percent) for percent in current.budget_warn_percents or []),
         "stock_hysteresis": current.stock_hysteresis,
+        "claim_overdue_days": current.claim_overdue_days,
     }
     if request.method == "POST" and request.membership_role not in FINANCE_ROLES:
         return HttpResponseForbidden("Only a finance approver (a tenant admin) may change the promotion policy.")

@@ -25,6 +25,7 @@ from promotions.api.promotions import (
     PromotionListCreateApi,
     _action_view,
 )
+from promotions.api.redemption import ClaimExportApi, ClaimListCreateApi, ReceiptApi, RedemptionApi, RedemptionCsvApi
 
 urlpatterns = [
     path("price-lists/", PriceListListCreateApi.as_view(), name="api-price-lists"),
@@ -39,6 +40,19 @@ urlpatterns = [
     path("promotions/kpis/", KpiApi.as_view(), name="api-promotions-kpis"),
     path("promotions/deployments/", DeploymentListApi.as_view(), name="api-promotion-deployments"),
     path("promotions/<int:pk>/", PromotionDetailApi.as_view(), name="api-promotion-detail"),
+    path("promotions/<int:pk>/redemptions/", RedemptionApi.as_view(), name="api-promotion-redemptions"),
+    path("promotions/<int:pk>/redemptions.csv", RedemptionCsvApi.as_view(), name="api-promotion-redemptions-csv"),
+    path("promotions/<int:pk>/claims/", ClaimListCreateApi.as_view(), name="api-promotion-claims"),
+    path(
+        "promotions/<int:pk>/claims/<int:claim_id>/export.csv",
+        ClaimExportApi.as_view(),
+        name="api-promotion-claim-export",
+    ),
+    path(
+        "promotions/<int:pk>/claims/<int:claim_id>/receipts/",
+        ReceiptApi.as_view(),
+        name="api-promotion-claim-receipts",
+    ),
     *[
         path(f"promotions/<int:pk>/{action}/", _action_view(action).as_view(), name=f"api-promotion-{action}")
         for action in ACTIONS

@@ -211,7 +211,7 @@ def _seed_tenant(victim: Victim) -> None:
     from posting.erp.models import ChartImport, ErpPush
     from posting.erp.services import erp_target_get
     from posting.models import JournalEntry, PostingBatch
-    from promotions.models import PriceList, Promotion
+    from promotions.models import PriceList, Promotion, VendorClaim
     from promotions.prices import price_list_create
     from triage.models import Exception as TriageException
     from triage.partner.models import TriageIndex
@@ -251,6 +251,15 @@ def _seed_tenant(victim: Victim) -> None:
                 channels=[],
                 actor=victim.admin,
             )
+        if not VendorClaim.objects.exists():
+            VendorClaim.objects.create(
+                promotion=Promotion.objects.order_by("pk").first(),
+                vendor_ref="QVMARK vendor",
+                period_start=dt.date(2026, 2, 1),
+                period_end=dt.date(2026, 2, 28),
+                currency="USD",
+                amount="12.00",
+            )
         erp_target_get()  # the singleton a page creates on first read
         # Unique markers on the objects a leak would show first.
         Account.objects.update(name="QVMARK account")
@@ -284,6 +293,7 @@ def _seed_tenant(victim: Victim) -> None:
             routing_rule=_first(RoutingRule),
             fulfilment=_first(Fulfilment),
             ret=_first(Return),
+            claim=_first(VendorClaim),
         )
     connection.set_schema_to_public()
 
@@ -332,6 +342,7 @@ KWARG_FIXTURES: dict[str, Callable[[Victim], str]] = {
     "run_id": lambda v: v.ids["run"],
     "event_id": lambda v: v.ids["event"],
     "rule_pk": lambda v: v.ids["rule"],
+    "claim_id": lambda v: v.ids["claim"],
     "rule_id": lambda v: v.ids["alert_rule"],
     "channel": lambda v: v.ids["connection"],
     "sku": lambda v: v.ids["sku"],
@@ -409,6 +420,15 @@ PK_FIXTURES: dict[str, str] = {
     "api-promotion-resume": "promotion",
     "api-promotion-rollback": "promotion",
     "api-promotion-continue": "promotion",
+    "api-promotion-redemptions": "promotion",
+    "api-promotion-redemptions-csv": "promotion",
+    "api-promotion-claims": "promotion",
+    "api-promotion-claim-export": "promotion",
+    "api-promotion-claim-receipts": "promotion",
+    "promotions_redemption": "promotion",
+    "promotions_claims": "promotion",
+    "promotions_claim_export": "promotion",
+    "promotions_claim_receipt": "promotion",
     "mappings_account": "account",
     "mappings_set": "mapping_set",
     "mappings_set_preview": "mapping_set",

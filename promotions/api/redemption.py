@@ -1,0 +1,260 @@
+"""Promotions API: redemption per channel and version, the per-order CSV, vendor claims and what
+was received against them (issue 20). Dates are local dates in the tenant's zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api.errors import StrictSerializer, found
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.tenancy import tenant_zone
+from promotions import claims, redemption, selectors
+from promotions.models import Promotion, VendorClaim
+
+RANGE_PARAMETERS = [
+    OpenApiParameter("start", OpenApiTypes.DATE, description="First local day included (default: 30 days ago)."),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="Last local day included (default: today)."),
+]
+
+
+def _promotion(pk: int) -> Promotion:
+    return found(selectors.promotion_get(pk=pk), "No such promotion.")
+
+
+def _claim(promotion: Promotion, claim_id: int) -> VendorClaim:
+    return found(VendorClaim.objects.filter(promotion=promotion, pk=claim_id).first(), "No such claim.")
+
+
+def default_range(today: dt.date) -> tuple[dt.date, dt.date]:
+    return today - dt.timedelta(days=29), today
+
+
+class RangeQuery(serializers.Serializer):
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        end = attrs.get("end") or dt.datetime.now(tenant_zone()).date()
+        start = attrs.get("start") or default_range(end)[0]
+        for name, day in (("start", start), ("end", end)):
+            if not redemption.FIRST_DAY <= day <= redemption.LAST_DAY:
+                raise serializers.ValidationError(
+                    {name: [f"A day from {redemption.FIRST_DAY} to {redemption.LAST_DAY}."]}
+                )
+        if start > end:
+            raise serializers.ValidationError({"end": ["The end is before the start."]})
+        if (end - start).days >= redemption.MAX_DAYS:
+            raise serializers.ValidationError({"end": [f"At most {redemption.MAX_DAYS} days."]})
+        return {"start": start, "end": end}
+
+
+class RedemptionRowOutput(serializers.Serializer):
+    channel_id = serializers.IntegerField(allow_null=True, help_text="The orders' source connection.")
+    channel = serializers.CharField()
+    version = serializers.IntegerField()
+    currency = serializers.CharField()
+    orders = serializers.IntegerField()
+    units = serializers.IntegerField()
+    discount = serializers.DecimalField(max_digits=18, decimal_places=4)
+    vendor_funded = serializers.DecimalField(max_digits=18, decimal_places=4)
+
+
+class RedemptionTotalOutput(serializers.Serializer):
+    currency = serializers.CharField()
+    orders = serializers.IntegerField()
+    units = serializers.IntegerField()
+    discount = serializers.DecimalField(max_digits=18, decimal_places=4)
+    vendor_funded = serializers.DecimalField(max_digits=18, decimal_places=4)
+
+
+class RedemptionOutput(serializers.Serializer):
+    promotion = serializers.IntegerField(source="promotion.pk")
+    start = serializers.DateField()
+    end = serializers.DateField()
+    zone = serializers.CharField()
+    rows = RedemptionRowOutput(many=True)
+    totals = RedemptionTotalOutput(many=True)
+
+
+class RedemptionApi(TenantApiView):
+    serializer_class = RedemptionOutput
+
+    @extend_schema(
+        operation_id="promotion_redemptions",
+        summary="Redemption of a promotion per channel and version",
+        description="Orders, units, discount given and the vendor-funded amount per channel (the orders' "
+        "source connection) and promotion version, per currency, for orders redeemed from `start` to `end` "
+        "(local days in the tenant's zone), with the totals per currency.",
+        parameters=RANGE_PARAMETERS,
+        responses={200: RedemptionOutput, **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        promotion = _promotion(pk)
+        period = self.validated(RangeQuery, data=request.query_params)
+        zone = tenant_zone()
+        report = redemption.promotion_redemptions(promotion=promotion, tz=zone, **period)
+        return Response(RedemptionOutput(report).data)
+
+
+class _JsonUnlessFile(BaseContentNegotiation):
+    """The view answers the CSV itself: only its errors are rendered, always as JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _csv(text: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class RedemptionCsvApi(TenantApiView):
+    serializer_class = RangeQuery
+    pagination_class = None
+    content_negotiation_class = _JsonUnlessFile
+
+    @extend_schema(
+        operation_id="promotion_redemptions_csv",
+        summary="Vendor-funded redemptions as CSV, one row per order",
+        description="The orders redeemed from `start` to `end` with a vendor-funded discount from the "
+        "promotion: order number, local date, channel, version, SKUs, units, discount, vendor-funded "
+        "amount and currency. Claims export the same rows for their period.",
+        parameters=RANGE_PARAMETERS,
+        responses={(200, "text/csv"): OpenApiTypes.STR, **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        promotion = _promotion(pk)
+        period = self.validated(RangeQuery, data=request.query_params)
+        text = claims.redemptions_csv(promotion=promotion, tz=tenant_zone(), **period)
+        return _csv(text, f"{promotion.key}-redemptions-{period['start']}-{period['end']}.csv")
+
+
+class ClaimOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="claim.pk")
+    promotion = serializers.IntegerField(source="claim.promotion_id")
+    vendor_ref = serializers.CharField(source="claim.vendor_ref")
+    period_start = serializers.DateField(source="claim.period_start")
+    period_end = serializers.DateField(source="claim.period_end")
+    currency = serializers.CharField(source="claim.currency")
+    orders = serializers.IntegerField(source="claim.orders")
+    claimed = serializers.DecimalField(source="claim.amount", max_digits=18, decimal_places=4)
+    received = serializers.DecimalField(max_digits=18, decimal_places=4)
+    outstanding = serializers.DecimalField(max_digits=18, decimal_places=4)
+    overdue_on = serializers.DateField(help_text="Raised into triage from this day when still underpaid.")
+    created_by = serializers.CharField(source="claim.author_email")
+    created_at = serializers.DateTimeField(source="claim.created_at")
+    exported_at = serializers.DateTimeField(source="claim.exported_at", allow_null=True)
+
+
+class ClaimInput(StrictSerializer):
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+
+
+class ClaimsOutput(serializers.Serializer):
+    created = serializers.BooleanField(help_text="False when the period was claimed before: the same claims.")
+    claims = ClaimOutput(many=True)
+
+
+def _state(claim: VendorClaim) -> claims.ClaimState:
+    return next(state for state in claims.claim_states(promotion=claim.promotion) if state.claim.pk == claim.pk)
+
+
+def _refused(error: ValidationError) -> serializers.ValidationError:
+    return serializers.ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages)
+
+
+class ClaimListCreateApi(TenantApiView):
+    serializer_class = ClaimOutput
+    pagination_class = None
+    schema_model = VendorClaim
+
+    @extend_schema(
+        operation_id="promotion_claims_list",
+        summary="The promotion's vendor claims",
+        description="Every claim, newest period first, with claimed, received and outstanding amounts.",
+        responses={200: ClaimOutput(many=True), **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ClaimOutput(claims.claim_states(promotion=_promotion(pk)), many=True).data)
+
+    @extend_schema(
+        operation_id="promotion_claims_create",
+        summary="Claim a period's vendor-funded discounts",
+        description="One claim per currency for the orders redeemed in the period (local days, both "
+        "included, ended by yesterday). Claiming the same period again returns its claims (200, "
+        "`created` false); a period overlapping another claim's is refused.",
+        request=ClaimInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: ClaimsOutput, 200: ClaimsOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        promotion = _promotion(pk)
+        data = self.validated(ClaimInput)
+        try:
+            made, created = claims.vendor_claim_create(promotion=promotion, tz=tenant_zone(), **data, **self.who())
+        except ValidationError as error:
+            raise _refused(error) from None
+        states = [_state(claim) for claim in made]
+        body = ClaimsOutput({"created": created, "claims": states}).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ClaimExportApi(TenantApiView):
+    serializer_class = ClaimOutput
+    pagination_class = None
+    content_negotiation_class = _JsonUnlessFile
+
+    @extend_schema(
+        operation_id="promotion_claim_export",
+        summary="Export a vendor claim as CSV",
+        description="One row per order of the claim's period and currency (order number, local date, "
+        "channel, version, SKUs, units, discount, vendor-funded amount). The first export is recorded on "
+        "the claim.",
+        responses={(200, "text/csv"): OpenApiTypes.STR, **READ_ERRORS},
+    )
+    def get(self, request: Request, pk: int, claim_id: int) -> HttpResponse:
+        claim = _claim(_promotion(pk), claim_id)
+        text = claims.vendor_claim_export(claim=claim, tz=tenant_zone())
+        return _csv(text, f"{claim.promotion.key}-claim-{claim.period_start}-{claim.period_end}-{claim.currency}.csv")
+
+
+class ReceiptInput(StrictSerializer):
+    amount = serializers.DecimalField(max_digits=18, decimal_places=4)
+    received_on = serializers.DateField()
+    reference = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+
+class ReceiptApi(TenantApiView):
+    serializer_class = ClaimOutput
+
+    @extend_schema(
+        operation_id="promotion_claim_receipt",
+        summary="Record an amount received against a vendor claim",
+        description="What the vendor paid: above zero and at most the outstanding amount. Answers the claim "
+        "with its received and outstanding amounts.",
+        request=ReceiptInput,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: ClaimOutput, **WRITE_ERRORS},
+    )
+    def post(self, request: Request, pk: int, claim_id: int) -> Response:
+        claim = _claim(_promotion(pk), claim_id)
+        data = self.validated(ReceiptInput)
+        try:
+            claims.claim_receipt_record(claim=claim, **data, **self.who())
+        except ValidationError as error:
+            raise _refused(error) from None
+        return Response(ClaimOutput(_state(claim)).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,120 @@
+"""The redemption page of a promotion (issue 20): the report per channel and version with a chart of
+orders per day, the vendor claims with claimed / received / outstanding, a claim per period, its
+CSV and the receipts against it. Viewers read; claims and receipts take another role (403)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from core.money import quantize
+from core.tenancy import tenant_zone
+from promotions import claims, redemption, selectors
+from promotions.forms_redemption import ClaimForm, RangeForm, ReceiptForm
+from promotions.models import Funding, Promotion, VendorClaim
+from tenants.models import Membership
+
+
+def _promotion(pk: int) -> Promotion:
+    promotion = selectors.promotion_get(pk=pk)
+    if promotion is None:
+        raise Http404("No such promotion.")
+    return promotion
+
+
+def _claim(promotion: Promotion, claim_id: int) -> VendorClaim:
+    claim = VendorClaim.objects.filter(promotion=promotion, pk=claim_id).first()
+    if claim is None:
+        raise Http404("No such claim.")
+    return claim
+
+
+def _can_act(request: HttpRequest) -> bool:
+    return request.membership_role != Membership.Role.TENANT_VIEWER
+
+
+def _refusal(request: HttpRequest, error: ValidationError) -> None:
+    texts = [text for values in error.message_dict.values() for text in values] if hasattr(error, "error_dict") else []
+    for text in texts or error.messages:
+        messages.error(request, text)
+
+
+@require_GET
+def promotion_redemption(request: HttpRequest, pk: int) -> HttpResponse:
+    promotion = _promotion(pk)
+    zone = tenant_zone()
+    today = timezone.now().astimezone(zone).date()
+    start, end = RangeForm(request.GET or None).period(today)
+    report = redemption.promotion_redemptions(promotion=promotion, start=start, end=end, tz=zone)
+    vendor_funded = promotion.versions.filter(funding=Funding.VENDOR).exists()
+    return render(
+        request,
+        "promotions/redemption.html",
+        {
+            "promotion": promotion,
+            "report": report,
+            "range_form": RangeForm(initial={"start": start, "end": end}),
+            "zone": zone,
+            "vendor_funded": vendor_funded,
+            "claims": claims.claim_states(promotion=promotion),
+            "claim_totals": claims.claim_totals(promotion=promotion),
+            "claim_form": ClaimForm(initial={"period_start": start, "period_end": min(end, today)}),
+            "receipt_form": ReceiptForm(initial={"received_on": today}),
+            "can_act": _can_act(request),
+            "csv_query": f"start={start.isoformat()}&end={end.isoformat()}",
+        },
+    )
+
+
+@require_POST
+def promotion_claims(request: HttpRequest, pk: int) -> HttpResponse:
+    promotion = _promotion(pk)
+    if not _can_act(request):
+        return HttpResponseForbidden("Viewers cannot make claims.")
+    form = ClaimForm(request.POST)
+    if form.is_valid():
+        try:
+            made, created = claims.vendor_claim_create(
+                promotion=promotion, tz=tenant_zone(), actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            _refusal(request, error)
+        else:
+            verb = "Claimed" if created else "Already claimed"
+            amounts = ", ".join(f"{quantize(claim.amount, claim.currency)} {claim.currency}" for claim in made)
+            messages.success(request, f"{verb}: {amounts} for {made[0].period_start} to {made[0].period_end}.")
+    else:
+        messages.error(request, "A claim needs the first and last day of its period.")
+    return redirect(reverse("promotions_redemption", args=[pk]))
+
+
+@require_GET
+def promotion_claim_export(request: HttpRequest, pk: int, claim_id: int) -> HttpResponse:
+    claim = _claim(_promotion(pk), claim_id)
+    response = HttpResponse(claims.vendor_claim_export(claim=claim, tz=tenant_zone()), content_type="text/csv")
+    name = f"{claim.promotion.key}-claim-{claim.period_start}-{claim.period_end}-{claim.currency}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@require_POST
+def promotion_claim_receipt(request: HttpRequest, pk: int, claim_id: int) -> HttpResponse:
+    claim = _claim(_promotion(pk), claim_id)
+    if not _can_act(request):
+        return HttpResponseForbidden("Viewers cannot record receipts.")
+    form = ReceiptForm(request.POST)
+    if form.is_valid():
+        try:
+            claims.claim_receipt_record(claim=claim, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _refusal(request, error)
+        else:
+            messages.success(request, f"Recorded {form.cleaned_data['amount']} {claim.currency} received.")
+    else:
+        messages.error(request, "A receipt needs an amount and the day it was received.")
+    return redirect(reverse("promotions_redemption", args=[pk]))
