@@ -16,6 +16,9 @@ No work is lost or done twice:
   arguments, same tenant) is not queued again: the duplicate returns the waiting job's id.
 - a taken job is leased (`lease_seconds`): if the worker dies while running it, `fair_reclaim`
   (beat, once a minute) puts it back in its tenant's list and sends a pump for it.
+- a waiting job whose token was lost (prefetched by a worker that was killed, a pump send that
+  failed after the job was stored) is not stranded: `fair_repump` (the same beat task) compares
+  the jobs waiting with the tokens waiting in the Celery queue and sends the missing ones.
 - a pump that finds nothing (its job was a duplicate or ran already) does nothing.
 - tasks are idempotent anyway (they check state before acting) and the per-app sweeps still
   re-send whatever the database says is due.
@@ -39,6 +42,8 @@ from django_redis import get_redis_connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 from tenant_schemas_celery.task import TenantTask
 
+from core import metrics
+
 log = structlog.get_logger(__name__)
 
 PREFIX = "tb:fair"
@@ -46,6 +51,8 @@ PREFIX = "tb:fair"
 # reaches them by name so that it imports nothing above it.
 PUMP_TASK = "portal.fair_pump"
 SUBMIT_LATER_TASK = "portal.fair_submit_later"
+# At most this many lost tokens are re-sent per queue per tick (the next tick sends the rest).
+REPUMP_MAX = 10_000
 
 # KEYS: ring, active, jobs, ids, seq   ARGV: schema, member, task id
 _SUBMIT = """
@@ -216,6 +223,55 @@ def fair_reclaim(*, queue: str, now: float | None = None) -> int:
     return count
 
 
+# KEYS: active   ARGV: jobs prefix
+_WAITING = """
+local total = 0
+for _, schema in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  total = total + redis.call('ZCARD', ARGV[1] .. schema)
+end
+return total
+"""
+
+
+def fair_waiting(*, queue: str) -> int:
+    """Jobs waiting in `queue`, all tenants together (one round trip)."""
+    keys = _keys(queue)
+    return int(_redis().eval(_WAITING, 1, keys["active"], keys["jobs"]))
+
+
+def pump_tokens_waiting(*, queue: str) -> int:
+    """Pump tokens waiting in the broker for `queue` (not yet handed to a worker). A passive declare
+    asks the broker itself: with Redis, kombu sums the queue's list and its priority lists."""
+    with current_app.connection_for_read() as conn:
+        channel = conn.channel()
+        try:
+            return int(channel.queue_declare(queue=pump_queue(queue), passive=True).message_count)
+        except conn.channel_errors:  # the queue does not exist (Redis: no list yet): no token
+            return 0
+        finally:
+            channel.close()
+
+
+def fair_repump(*, queue: str, limit: int = REPUMP_MAX) -> int:
+    """Send a pump for every waiting job of `queue` that has no token waiting for it, up to `limit`;
+    returns how many were sent. Jobs are counted before tokens: a pump that takes a job between the
+    two reads is then counted as missing, which only sends a spare (a pump that finds nothing does
+    nothing); the reverse order would count every job submitted between the reads (hundreds in a
+    storm) as missing. Tokens a worker has prefetched but not started are not in the broker's queue:
+    they count as missing too, which again only sends spares."""
+    waiting = fair_waiting(queue=queue)
+    if not waiting:
+        return 0
+    tokens = pump_tokens_waiting(queue=queue)
+    missing = min(limit, waiting - tokens)
+    if missing <= 0:
+        return 0
+    pump_send(queue=queue, count=missing)
+    log.warning("fairness.pumps_resent", queue=queue, waiting=waiting, tokens=tokens, sent=missing)
+    metrics.fair_pumps_resent(queue=queue, count=missing)
+    return missing
+
+
 def fair_backlog(*, queue: str) -> dict[str, int]:
     """Jobs waiting per tenant schema in `queue` (for dashboards and tests)."""
     redis = _redis()
@@ -242,8 +298,14 @@ def pump_send(*, queue: str, count: int = 1, **options: Any) -> None:
     """Send `count` pump tokens for `queue`. They run in `public`; each picks its tenant itself."""
     fair_pump = current_app.tasks[PUMP_TASK]
     headers = {**(options.pop("headers", None) or {}), "_schema_name": get_public_schema_name()}
-    for _ in range(count):
+    if count == 1:
         fair_pump.apply_async(kwargs={"queue": queue}, headers=headers, queue=pump_queue(queue), **options)
+        return
+    with current_app.producer_or_acquire(options.pop("producer", None)) as producer:  # one connection for all
+        for _ in range(count):
+            fair_pump.apply_async(
+                kwargs={"queue": queue}, headers=headers, queue=pump_queue(queue), producer=producer, **options
+            )
 
 
 def fair_run_next(*, queue: str) -> Job | None:

@@ -21,9 +21,19 @@ from connectors.models import InboundEvent
 from connectors.services import connection_create
 from connectors.simulator import shopify_order
 from connectors.tasks import process_inbound_event
-from core import fairness
-from core.fairness import fair_backlog, fair_done, fair_reclaim, fair_submit, fair_take
+from core import fairness, metrics
+from core.fairness import (
+    fair_backlog,
+    fair_done,
+    fair_reclaim,
+    fair_repump,
+    fair_submit,
+    fair_take,
+    fair_waiting,
+    pump_tokens_waiting,
+)
 from mappings.services import standard_chart_apply
+from portal import tasks as portal_tasks
 from posting import journals as posting_journals
 from posting.erp.models import ErpPush
 from posting.erp.tasks import erp_push_due
@@ -109,6 +119,65 @@ def test_a_job_whose_worker_died_is_handed_out_again_after_its_lease(clean_queue
     fair_done(queue="events", job=again)
     fair_done(queue="events", job=job)
     assert fair_reclaim(queue="events", now=time.time() + 3600) == 0
+
+
+@pytest.fixture
+def own_pump_queues(clean_queues, monkeypatch, settings):
+    """Pump tokens go to Celery queues of this test's own, which no worker consumes: a session's
+    worker (started by an earlier worker test) cannot take them while they are counted."""
+    assert portal_tasks.fair_pump.name == fairness.PUMP_TASK  # imported: the pump task is registered
+    suffix = uuid.uuid4().hex[:8]
+    monkeypatch.setattr(fairness, "pump_queue", lambda queue: f"fair.{queue}.t{suffix}")
+    yield
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(
+        *(f"fair.{name}.t{suffix}{sep}" for name in settings.FAIR_QUEUES for sep in ("", "\x06\x163", "\x06\x169"))
+    )
+
+
+def _resent(queue: str) -> int:
+    stored = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"]).hget(
+        metrics.FAIR_PUMPS_RESENT.key, json.dumps([queue])
+    )
+    return int(stored or 0)
+
+
+def test_a_waiting_job_whose_token_was_lost_gets_a_new_one(own_pump_queues):
+    fair_submit(queue="erp", schema="a", task="t", args=[1])  # stored; its pump send failed
+    assert (fair_waiting(queue="erp"), pump_tokens_waiting(queue="erp")) == (1, 0)
+    resent_before = _resent("erp")
+    assert fair_repump(queue="erp") == 1
+    assert pump_tokens_waiting(queue="erp") == 1
+    assert _resent("erp") == resent_before + 1  # the incident shows on /metrics
+    assert fair_repump(queue="erp") == 0  # the token is there now: nothing more
+
+
+def test_no_pump_is_sent_when_the_tokens_cover_the_waiting_jobs(own_pump_queues):
+    for number in range(3):
+        fair_submit(queue="events", schema="a", task="t", args=[number])
+    fairness.pump_send(queue="events", count=3)
+    fairness.pump_send(queue="events", count=1, priority=9)  # kombu keeps it in a priority list
+    assert pump_tokens_waiting(queue="events") == 4
+    assert fair_repump(queue="events") == 0
+    assert fair_repump(queue="erp") == 0  # nothing waits there
+    assert pump_tokens_waiting(queue="events") == 4
+
+
+def test_jobs_and_tokens_are_counted_over_every_tenant_and_only_the_missing_are_sent(own_pump_queues):
+    for number in range(3):
+        fair_submit(queue="events", schema="a", task="t", args=[number])
+    for number in range(2):
+        fair_submit(queue="events", schema="b", task="t", args=[number])
+    fair_submit(queue="erp", schema="b", task="t", args=[9])  # another queue: not counted here
+    fairness.pump_send(queue="events", count=2)
+    assert fair_waiting(queue="events") == 5
+    assert fair_repump(queue="events", limit=2) == 2  # at most `limit` per tick
+    assert fair_repump(queue="events") == 1
+    assert pump_tokens_waiting(queue="events") == 5
+    assert fair_repump(queue="events") == 0
+    taken = _order("events")  # every job still runs, each tenant in its turn
+    assert taken == ["a:0", "b:0", "a:1", "b:1", "a:2"]
+    assert fair_waiting(queue="events") == 0
+    assert fair_repump(queue="events") == 0  # 5 spare tokens, no job: nothing to send
 
 
 def test_an_unknown_queue_is_refused(clean_queues):
