@@ -48,7 +48,9 @@ log = structlog.get_logger(__name__)
 
 PREFIX = "tb:fair"
 # The pump and the delayed submit are Celery tasks defined by the shell (portal/tasks.py); core
-# reaches them by name so that it imports nothing above it.
+# sends them by name (`send_task`) so that it imports nothing above it, and so that a process in
+# which portal.tasks was never imported (a management command, a script, a web process) can send
+# them: looking them up in its task registry failed there after the job was stored, stranding it.
 PUMP_TASK = "portal.fair_pump"
 SUBMIT_LATER_TASK = "portal.fair_submit_later"
 # At most this many lost tokens are re-sent per queue per tick (the next tick sends the rest).
@@ -296,15 +298,16 @@ def pump_queue(queue: str) -> str:
 
 def pump_send(*, queue: str, count: int = 1, **options: Any) -> None:
     """Send `count` pump tokens for `queue`. They run in `public`; each picks its tenant itself."""
-    fair_pump = current_app.tasks[PUMP_TASK]
     headers = {**(options.pop("headers", None) or {}), "_schema_name": get_public_schema_name()}
-    if count == 1:
-        fair_pump.apply_async(kwargs={"queue": queue}, headers=headers, queue=pump_queue(queue), **options)
-        return
     with current_app.producer_or_acquire(options.pop("producer", None)) as producer:  # one connection for all
         for _ in range(count):
-            fair_pump.apply_async(
-                kwargs={"queue": queue}, headers=headers, queue=pump_queue(queue), producer=producer, **options
+            current_app.send_task(
+                PUMP_TASK,
+                kwargs={"queue": queue},
+                headers=headers,
+                queue=pump_queue(queue),
+                producer=producer,
+                **options,
             )
 
 
@@ -347,7 +350,8 @@ class FairTask(TenantTask):
             return super().apply_async(args, kwargs, task_id, producer, link, link_error, **options)
         countdown, eta = options.pop("countdown", None), options.pop("eta", None)
         if countdown or eta:
-            return current_app.tasks[SUBMIT_LATER_TASK].apply_async(
+            return current_app.send_task(  # carries the sending tenant's schema (CeleryApp.send_task)
+                SUBMIT_LATER_TASK,
                 kwargs={"task": self.name, "args": list(args or ()), "kwargs": dict(kwargs or {})},
                 countdown=countdown,
                 eta=eta,

@@ -3,6 +3,7 @@ worker, a storm or backlog in tenant A not sitting in front of tenant B's work."
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import random
@@ -11,6 +12,7 @@ import uuid
 
 import pytest
 import redis
+from celery import current_app
 from django.conf import settings as django_settings
 from django.db import connection as db
 from django.db.models import Max
@@ -213,20 +215,47 @@ def test_every_queue_named_in_the_issue_is_fair(settings):
     assert set(queues.values()) <= set(settings.FAIR_QUEUES)
 
 
+def _messages(queue: str) -> list[tuple[dict, dict]]:
+    """The (headers, kwargs) of each message waiting in a broker queue, which is then emptied."""
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    found = []
+    for raw in broker.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        found.append((message["headers"], kwargs))
+    broker.delete(queue)
+    return found
+
+
 def test_a_countdown_send_waits_in_celery_then_joins_its_tenants_fair_queue(clean_queues, world, monkeypatch):
     from commerce.tasks import inventory_push
-    from portal import tasks as portal_tasks
 
-    later, pumps = [], []
-    monkeypatch.setattr(portal_tasks.fair_submit_later, "apply_async", lambda **options: later.append(options))
+    pumps = []
     monkeypatch.setattr(fairness, "pump_send", lambda *, queue, **options: pumps.append(queue))
-    with tenant_context(world.bluebird):
-        inventory_push.apply_async(countdown=30, retry=False)
+    holding = f"later.t{uuid.uuid4().hex[:8]}"  # a queue no session worker consumes
+    with tenant_context(world.bluebird), monkeypatch.context() as unregistered:
+        # Sent by name: a process that never imported portal.tasks (a command, a script) sends it too.
+        unregistered.delitem(current_app.tasks, fairness.SUBMIT_LATER_TASK)
+        inventory_push.apply_async(countdown=30, retry=False, queue=holding)
         assert fair_backlog(queue="inventory") == {}  # not before its countdown
-        assert [(o["kwargs"]["task"], o["countdown"]) for o in later] == [("commerce.inventory_push", 30)]
-        portal_tasks.fair_submit_later.run(**later[0]["kwargs"])  # what the worker does when it is due
+    [(headers, kwargs)] = _messages(holding)
+    assert (headers["task"], headers["_schema_name"]) == (fairness.SUBMIT_LATER_TASK, world.bluebird.schema_name)
+    assert headers["eta"] and kwargs["task"] == "commerce.inventory_push"
+    with tenant_context(world.bluebird):
+        portal_tasks.fair_submit_later.run(**kwargs)  # what the worker does when it is due
     assert fair_backlog(queue="inventory") == {world.bluebird.schema_name: 1}
     assert pumps == ["inventory"]
+
+
+def test_a_pump_is_sent_by_name_from_a_process_that_never_imported_the_pump_task(own_pump_queues, world, monkeypatch):
+    # The fairness bench's storm is stored by a process with no Celery worker modules loaded: its
+    # jobs were stored and then their pump failed (NotRegistered), leaving them without a token.
+    monkeypatch.delitem(current_app.tasks, fairness.PUMP_TASK)
+    with tenant_context(world.acme):
+        process_inbound_event.delay(event_id=123)
+    assert (fair_waiting(queue="events"), pump_tokens_waiting(queue="events")) == (1, 1)
+    [(headers, kwargs)] = _messages(fairness.pump_queue("events"))
+    assert (headers["task"], headers["_schema_name"], kwargs) == (fairness.PUMP_TASK, "public", {"queue": "events"})
 
 
 def test_a_pump_runs_the_job_in_its_tenants_schema_and_keeps_its_result(clean_queues, world, monkeypatch):
