@@ -13,7 +13,7 @@ connection, starts gunicorn and a Celery worker on it, then:
      -> journal: the queues that fairness governs).
 Run with FAIR_QUEUES_ENABLED=false to see the same storm on Celery's plain FIFO queue.
 Goal: B's p95 during A's storm <= 1.5 x B's p95 alone.
-Usage: .venv/bin/python bench/fairness.py [N] [--samples S] [--keep]
+Usage: .venv/bin/python bench/fairness.py [N] [--samples S] [--erp-worker] [--keep]
 The bench uses Redis databases BENCH_REDIS_DB and BENCH_REDIS_DB+1 (default 10 and 11) and the scratch
 database BENCH_DB_NAME (default tillbridge_bench_fairness; name it after your branch when several run).
 """
@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=40, help="B's timed webhooks per phase")
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--celery-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--erp-worker", action="store_true", help="a second worker (concurrency 1) takes fair.erp; the first the rest"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
     run_started = time.perf_counter()
@@ -138,22 +141,19 @@ def main() -> None:
                 env=env,
             )
         )
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "portal",
-                    "worker",
-                    f"--concurrency={args.celery_concurrency}",
-                    *common,
-                ],
-                cwd=ROOT,
-                env=env,
+        workers = [[f"--concurrency={args.celery_concurrency}"]]
+        if args.erp_worker:  # production's advice (docs/architecture.md): ERP pushes on workers of their own
+            queues = ",".join(queue.name for queue in settings.CELERY_TASK_QUEUES if queue.name != "fair.erp")
+            workers = [
+                [*workers[0], f"--queues={queues}", "-n", "main@%h"],
+                ["--concurrency=1", "--queues=fair.erp", "-n", "erp@%h"],
+            ]
+        for options in workers:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "portal", "worker", *options, *common], cwd=ROOT, env=env
+                )
             )
-        )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -265,7 +265,8 @@ def main() -> None:
             f"fairness benchmark ({mode}): "
             f"tenant A storm of {args.events} webhooks, "
             f"{args.samples} timed webhooks of tenant B per phase; gunicorn {args.web_workers} workers, "
-            f"Celery concurrency {args.celery_concurrency}, {os.cpu_count()} CPUs"
+            f"Celery concurrency {args.celery_concurrency}{' + 1 for fair.erp' if args.erp_worker else ''}, "
+            f"{os.cpu_count()} CPUs"
         )
         print(
             f"  B alone            p50 {statistics.median(alone) * 1000:7.1f} ms   p95 {p95_alone * 1000:7.1f} ms"
