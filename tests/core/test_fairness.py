@@ -182,6 +182,49 @@ def test_jobs_and_tokens_are_counted_over_every_tenant_and_only_the_missing_are_
     assert fair_repump(queue="events") == 0  # 5 spare tokens, no job: nothing to send
 
 
+def _capped(settings, running: int = 1) -> None:
+    settings.FAIR_QUEUES = {
+        **settings.FAIR_QUEUES,
+        "events": {**settings.FAIR_QUEUES["events"], "max_running": running},
+    }
+
+
+def _take(queue: str) -> str | None:
+    job = fair_take(queue=queue)
+    return None if job is None else f"{job.schema}:{job.args[0]}"
+
+
+def test_a_tenant_at_max_running_is_passed_over_and_the_spent_token_is_sent_again(own_pump_queues, settings):
+    _capped(settings)
+    for number in range(3):
+        fair_submit(queue="events", schema="a", task="t", args=[number])
+    fair_submit(queue="events", schema="b", task="t", args=[0])
+    first = fair_take(queue="events")
+    assert (first.schema, first.args) == ("a", [0])
+    assert _take("events") == "b:0"  # a is running one already: b goes first
+    assert _take("events") is None  # only a has work, and a is at its limit: the token is spent
+    assert fair_repump(queue="events") == 1  # 2 waiting, 1 token owed by a's running job
+    assert pump_tokens_waiting(queue="events") == 1
+    assert fair_done(queue="events", job=first) is True  # a's job ends: it sends the spent token
+    assert pump_tokens_waiting(queue="events") == 2
+    assert _take("events") == "a:1"
+    assert _take("events") is None  # a is at its limit again (a:1 runs)
+    assert fair_repump(queue="events") == 0  # a:2 waits; its pump is owed by a:1 (and 2 are queued)
+
+
+def test_a_job_whose_worker_died_neither_holds_its_tenants_place_nor_owes_a_pump(own_pump_queues, settings):
+    _capped(settings)
+    for number in range(2):
+        fair_submit(queue="events", schema="a", task="t", args=[number])
+    assert _take("events") == "a:0"  # its worker dies: no fair_done
+    assert _take("events") is None  # a at its limit: this token is owed by a:0's end
+    assert fair_repump(queue="events") == 0
+    assert fair_reclaim(queue="events", now=time.time() + 3600) == 1  # a:0's lease ran out
+    # a:0 will never end: the pump it owed is not counted, both waiting jobs get one.
+    assert (fair_waiting(queue="events"), fair_repump(queue="events")) == (2, 2)
+    assert _take("events") == "a:1"  # the dead job's lease no longer counts as running
+
+
 def test_an_unknown_queue_is_refused(clean_queues):
     with pytest.raises(LookupError):
         fair_submit(queue="nope", schema="a", task="t")
