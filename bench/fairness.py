@@ -13,7 +13,7 @@ connection, starts gunicorn and a Celery worker on it, then:
      -> journal: the queues that fairness governs).
 Run with FAIR_QUEUES_ENABLED=false to see the same storm on Celery's plain FIFO queue.
 Goal: B's p95 during A's storm <= 1.5 x B's p95 alone.
-Usage: .venv/bin/python bench/fairness.py [N] [--samples S] [--keep]
+Usage: .venv/bin/python bench/fairness.py [N] [--samples S] [--erp-worker] [--keep]
 The bench uses Redis databases BENCH_REDIS_DB and BENCH_REDIS_DB+1 (default 10 and 11) and the scratch
 database BENCH_DB_NAME (default tillbridge_bench_fairness; name it after your branch when several run).
 """
@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=40, help="B's timed webhooks per phase")
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--celery-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--erp-worker", action="store_true", help="a second worker (concurrency 1) takes fair.erp; the first the rest"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
     run_started = time.perf_counter()
@@ -137,22 +141,19 @@ def main() -> None:
                 env=env,
             )
         )
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "portal",
-                    "worker",
-                    f"--concurrency={args.celery_concurrency}",
-                    *common,
-                ],
-                cwd=ROOT,
-                env=env,
+        workers = [[f"--concurrency={args.celery_concurrency}"]]
+        if args.erp_worker:  # production's advice (docs/architecture.md): ERP pushes on workers of their own
+            queues = ",".join(queue.name for queue in settings.CELERY_TASK_QUEUES if queue.name != "fair.erp")
+            workers = [
+                [*workers[0], f"--queues={queues}", "-n", "main@%h"],
+                ["--concurrency=1", "--queues=fair.erp", "-n", "erp@%h"],
+            ]
+        for options in workers:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "portal", "worker", *options, *common], cwd=ROOT, env=env
+                )
             )
-        )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -188,21 +189,26 @@ def main() -> None:
             return JournalEntry.objects.filter(source_key__startswith=f"order:{order.pk}:").first()
 
         server_side: dict[int, float] = {}
+        waited: dict[int, float] = {}  # stored -> claimed by an ingest batch (the queues' wait)
 
         def b_latency(client: httpx.Client, number: int) -> float:
-            """POST -> journal committed (end to end); also keeps stored -> journal (the queues' part)."""
+            """POST -> journal committed (end to end); also keeps stored -> journal (the queues' part),
+            split at the moment the event is seen claimed (polled every 5 ms): waiting, then running."""
             started = time.perf_counter()
             post(client, "b", number)
+            claimed_at = None
+            events = InboundEvent.objects.filter(external_id=str(7_100_000_000_000 + number))
             with tenant_context(shops["b"][0]):
                 while (entry := journal_posted(number)) is None:
                     if time.perf_counter() - started > 600:
                         raise RuntimeError(f"B's order {number} was not posted within 600 s")
+                    if claimed_at is None and events.exclude(status=InboundEvent.Status.RECEIVED).exists():
+                        claimed_at = datetime.now(UTC)
                     time.sleep(0.005)
-                event = InboundEvent.objects.filter(external_id=str(7_100_000_000_000 + number)).first()
+                event = events.first()
                 server_side[number] = (entry.created_at - event.received_at).total_seconds()
+                waited[number] = ((claimed_at or entry.created_at) - event.received_at).total_seconds()
             return time.perf_counter() - started
-
-        from datetime import UTC, datetime
 
         now = datetime.now(UTC)
         b_client = httpx.Client(timeout=30)
@@ -259,7 +265,8 @@ def main() -> None:
             f"fairness benchmark ({mode}): "
             f"tenant A storm of {args.events} webhooks, "
             f"{args.samples} timed webhooks of tenant B per phase; gunicorn {args.web_workers} workers, "
-            f"Celery concurrency {args.celery_concurrency}, {os.cpu_count()} CPUs"
+            f"Celery concurrency {args.celery_concurrency}{' + 1 for fair.erp' if args.erp_worker else ''}, "
+            f"{os.cpu_count()} CPUs"
         )
         print(
             f"  B alone            p50 {statistics.median(alone) * 1000:7.1f} ms   p95 {p95_alone * 1000:7.1f} ms"
@@ -279,6 +286,14 @@ def main() -> None:
             f"  A's {args.events} webhooks stored in {sent['seconds']:.1f} s; all {args.events} journals posted "
             f"after {a_done_at:.1f} s; B's journals {b_total} (expected {10 + 2 * args.samples})"
         )
+        for label, offset in (("alone", 1_000), ("during", 2_000)):
+            wait = [waited[offset + number] for number in range(args.samples)]
+            run = [server_side[offset + number] - waited[offset + number] for number in range(args.samples)]
+            print(
+                f"  B {label:6} stored -> claimed (queue wait) p50 {statistics.median(wait) * 1000:6.1f} ms "
+                f"p95 {_percentile(wait, 95) * 1000:6.1f} ms; claimed -> journal (batch run) "
+                f"p50 {statistics.median(run) * 1000:6.1f} ms p95 {_percentile(run, 95) * 1000:6.1f} ms"
+            )
         print(f"  the whole run took {total:.0f} s")
     finally:
         for process in processes:

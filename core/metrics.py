@@ -177,6 +177,11 @@ DEAD_LETTERS = RedisCounter("tillbridge_dead_letters_total", "Work given up on, 
 WEBHOOK_REJECTED = RedisCounter(
     "tillbridge_webhook_signature_failures_total", "Webhooks refused by signature verification.", ("vendor",)
 )
+FAIR_PUMPS_RESENT = RedisCounter(
+    "tillbridge_fair_pumps_resent_total",
+    "Fair-queue pump tokens re-sent for waiting jobs that had none (lost tokens).",
+    ("queue",),
+)
 METRICS = (
     EVENTS_RECEIVED,
     EVENTS_PROCESSED,
@@ -191,6 +196,7 @@ METRICS = (
     SYNC_RUN_DURATION,
     DEAD_LETTERS,
     WEBHOOK_REJECTED,
+    FAIR_PUMPS_RESENT,
 )
 
 
@@ -247,6 +253,11 @@ def sync_run_finished(*, vendor: str, status: str, started_at: dt.datetime | Non
 def dead_letter(*, source: str) -> None:
     """Work given up on after its last automatic attempt (an outbound webhook delivery, ...)."""
     DEAD_LETTERS.inc(source=source)
+
+
+def fair_pumps_resent(*, queue: str, count: int) -> None:
+    """`count` waiting jobs of a fair queue had no pump token: new ones were sent (core/fairness.py)."""
+    FAIR_PUMPS_RESENT.inc(count, queue=queue)
 
 
 def webhook_signature_failed(*, vendor: str) -> None:

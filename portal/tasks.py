@@ -12,7 +12,7 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from core.fairness import fair_reclaim as reclaim
-from core.fairness import fair_run_next, pump_send
+from core.fairness import fair_repump, fair_run_next, pump_send
 from tenants.due import DueVisit, tenant_periodic_visit, tenants_due_claim
 from tenants.selectors import active_tenants, tenant_current_suspended
 
@@ -69,11 +69,12 @@ def fair_submit_later(*, task: str, args: list, kwargs: dict) -> str:
 
 @shared_task(name="portal.fair_reclaim")
 def fair_reclaim() -> int:
-    """Once a minute: jobs whose worker died while running them go back to their tenant's list."""
+    """Once a minute: jobs whose worker died while running them go back to their tenant's list, and
+    waiting jobs whose pump token was lost get a new one. Returns the pumps sent."""
     total = 0
     for queue in settings.FAIR_QUEUES:
         count = reclaim(queue=queue)
         if count:
             pump_send(queue=queue, count=count)
-        total += count
+        total += count + fair_repump(queue=queue)
     return total

@@ -3,6 +3,7 @@ worker, a storm or backlog in tenant A not sitting in front of tenant B's work."
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import random
@@ -11,6 +12,7 @@ import uuid
 
 import pytest
 import redis
+from celery import current_app
 from django.conf import settings as django_settings
 from django.db import connection as db
 from django.db.models import Max
@@ -21,9 +23,19 @@ from connectors.models import InboundEvent
 from connectors.services import connection_create
 from connectors.simulator import shopify_order
 from connectors.tasks import process_inbound_event
-from core import fairness
-from core.fairness import fair_backlog, fair_done, fair_reclaim, fair_submit, fair_take
+from core import fairness, metrics
+from core.fairness import (
+    fair_backlog,
+    fair_done,
+    fair_reclaim,
+    fair_repump,
+    fair_submit,
+    fair_take,
+    fair_waiting,
+    pump_tokens_waiting,
+)
 from mappings.services import standard_chart_apply
+from portal import tasks as portal_tasks
 from posting import journals as posting_journals
 from posting.erp.models import ErpPush
 from posting.erp.tasks import erp_push_due
@@ -111,6 +123,108 @@ def test_a_job_whose_worker_died_is_handed_out_again_after_its_lease(clean_queue
     assert fair_reclaim(queue="events", now=time.time() + 3600) == 0
 
 
+@pytest.fixture
+def own_pump_queues(clean_queues, monkeypatch, settings):
+    """Pump tokens go to Celery queues of this test's own, which no worker consumes: a session's
+    worker (started by an earlier worker test) cannot take them while they are counted."""
+    assert portal_tasks.fair_pump.name == fairness.PUMP_TASK  # imported: the pump task is registered
+    suffix = uuid.uuid4().hex[:8]
+    monkeypatch.setattr(fairness, "pump_queue", lambda queue: f"fair.{queue}.t{suffix}")
+    yield
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(
+        *(f"fair.{name}.t{suffix}{sep}" for name in settings.FAIR_QUEUES for sep in ("", "\x06\x163", "\x06\x169"))
+    )
+
+
+def _resent(queue: str) -> int:
+    stored = redis.Redis.from_url(django_settings.CACHES["default"]["LOCATION"]).hget(
+        metrics.FAIR_PUMPS_RESENT.key, json.dumps([queue])
+    )
+    return int(stored or 0)
+
+
+def test_a_waiting_job_whose_token_was_lost_gets_a_new_one(own_pump_queues):
+    fair_submit(queue="erp", schema="a", task="t", args=[1])  # stored; its pump send failed
+    assert (fair_waiting(queue="erp"), pump_tokens_waiting(queue="erp")) == (1, 0)
+    resent_before = _resent("erp")
+    assert fair_repump(queue="erp") == 1
+    assert pump_tokens_waiting(queue="erp") == 1
+    assert _resent("erp") == resent_before + 1  # the incident shows on /metrics
+    assert fair_repump(queue="erp") == 0  # the token is there now: nothing more
+
+
+def test_no_pump_is_sent_when_the_tokens_cover_the_waiting_jobs(own_pump_queues):
+    for number in range(3):
+        fair_submit(queue="events", schema="a", task="t", args=[number])
+    fairness.pump_send(queue="events", count=3)
+    fairness.pump_send(queue="events", count=1, priority=9)  # kombu keeps it in a priority list
+    assert pump_tokens_waiting(queue="events") == 4
+    assert fair_repump(queue="events") == 0
+    assert fair_repump(queue="erp") == 0  # nothing waits there
+    assert pump_tokens_waiting(queue="events") == 4
+
+
+def test_jobs_and_tokens_are_counted_over_every_tenant_and_only_the_missing_are_sent(own_pump_queues):
+    for number in range(3):
+        fair_submit(queue="events", schema="a", task="t", args=[number])
+    for number in range(2):
+        fair_submit(queue="events", schema="b", task="t", args=[number])
+    fair_submit(queue="erp", schema="b", task="t", args=[9])  # another queue: not counted here
+    fairness.pump_send(queue="events", count=2)
+    assert fair_waiting(queue="events") == 5
+    assert fair_repump(queue="events", limit=2) == 2  # at most `limit` per tick
+    assert fair_repump(queue="events") == 1
+    assert pump_tokens_waiting(queue="events") == 5
+    assert fair_repump(queue="events") == 0
+    taken = _order("events")  # every job still runs, each tenant in its turn
+    assert taken == ["a:0", "b:0", "a:1", "b:1", "a:2"]
+    assert fair_waiting(queue="events") == 0
+    assert fair_repump(queue="events") == 0  # 5 spare tokens, no job: nothing to send
+
+
+def _capped(settings, running: int = 1) -> None:
+    settings.FAIR_QUEUES = {
+        **settings.FAIR_QUEUES,
+        "events": {**settings.FAIR_QUEUES["events"], "max_running": running},
+    }
+
+
+def _take(queue: str) -> str | None:
+    job = fair_take(queue=queue)
+    return None if job is None else f"{job.schema}:{job.args[0]}"
+
+
+def test_a_tenant_at_max_running_is_passed_over_and_the_spent_token_is_sent_again(own_pump_queues, settings):
+    _capped(settings)
+    for number in range(3):
+        fair_submit(queue="events", schema="a", task="t", args=[number])
+    fair_submit(queue="events", schema="b", task="t", args=[0])
+    first = fair_take(queue="events")
+    assert (first.schema, first.args) == ("a", [0])
+    assert _take("events") == "b:0"  # a is running one already: b goes first
+    assert _take("events") is None  # only a has work, and a is at its limit: the token is spent
+    assert fair_repump(queue="events") == 1  # 2 waiting, 1 token owed by a's running job
+    assert pump_tokens_waiting(queue="events") == 1
+    assert fair_done(queue="events", job=first) is True  # a's job ends: it sends the spent token
+    assert pump_tokens_waiting(queue="events") == 2
+    assert _take("events") == "a:1"
+    assert _take("events") is None  # a is at its limit again (a:1 runs)
+    assert fair_repump(queue="events") == 0  # a:2 waits; its pump is owed by a:1 (and 2 are queued)
+
+
+def test_a_job_whose_worker_died_neither_holds_its_tenants_place_nor_owes_a_pump(own_pump_queues, settings):
+    _capped(settings)
+    for number in range(2):
+        fair_submit(queue="events", schema="a", task="t", args=[number])
+    assert _take("events") == "a:0"  # its worker dies: no fair_done
+    assert _take("events") is None  # a at its limit: this token is owed by a:0's end
+    assert fair_repump(queue="events") == 0
+    assert fair_reclaim(queue="events", now=time.time() + 3600) == 1  # a:0's lease ran out
+    # a:0 will never end: the pump it owed is not counted, both waiting jobs get one.
+    assert (fair_waiting(queue="events"), fair_repump(queue="events")) == (2, 2)
+    assert _take("events") == "a:1"  # the dead job's lease no longer counts as running
+
+
 def test_an_unknown_queue_is_refused(clean_queues):
     with pytest.raises(LookupError):
         fair_submit(queue="nope", schema="a", task="t")
@@ -144,20 +258,47 @@ def test_every_queue_named_in_the_issue_is_fair(settings):
     assert set(queues.values()) <= set(settings.FAIR_QUEUES)
 
 
+def _messages(queue: str) -> list[tuple[dict, dict]]:
+    """The (headers, kwargs) of each message waiting in a broker queue, which is then emptied."""
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    found = []
+    for raw in broker.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        found.append((message["headers"], kwargs))
+    broker.delete(queue)
+    return found
+
+
 def test_a_countdown_send_waits_in_celery_then_joins_its_tenants_fair_queue(clean_queues, world, monkeypatch):
     from commerce.tasks import inventory_push
-    from portal import tasks as portal_tasks
 
-    later, pumps = [], []
-    monkeypatch.setattr(portal_tasks.fair_submit_later, "apply_async", lambda **options: later.append(options))
+    pumps = []
     monkeypatch.setattr(fairness, "pump_send", lambda *, queue, **options: pumps.append(queue))
-    with tenant_context(world.bluebird):
-        inventory_push.apply_async(countdown=30, retry=False)
+    holding = f"later.t{uuid.uuid4().hex[:8]}"  # a queue no session worker consumes
+    with tenant_context(world.bluebird), monkeypatch.context() as unregistered:
+        # Sent by name: a process that never imported portal.tasks (a command, a script) sends it too.
+        unregistered.delitem(current_app.tasks, fairness.SUBMIT_LATER_TASK)
+        inventory_push.apply_async(countdown=30, retry=False, queue=holding)
         assert fair_backlog(queue="inventory") == {}  # not before its countdown
-        assert [(o["kwargs"]["task"], o["countdown"]) for o in later] == [("commerce.inventory_push", 30)]
-        portal_tasks.fair_submit_later.run(**later[0]["kwargs"])  # what the worker does when it is due
+    [(headers, kwargs)] = _messages(holding)
+    assert (headers["task"], headers["_schema_name"]) == (fairness.SUBMIT_LATER_TASK, world.bluebird.schema_name)
+    assert headers["eta"] and kwargs["task"] == "commerce.inventory_push"
+    with tenant_context(world.bluebird):
+        portal_tasks.fair_submit_later.run(**kwargs)  # what the worker does when it is due
     assert fair_backlog(queue="inventory") == {world.bluebird.schema_name: 1}
     assert pumps == ["inventory"]
+
+
+def test_a_pump_is_sent_by_name_from_a_process_that_never_imported_the_pump_task(own_pump_queues, world, monkeypatch):
+    # The fairness bench's storm is stored by a process with no Celery worker modules loaded: its
+    # jobs were stored and then their pump failed (NotRegistered), leaving them without a token.
+    monkeypatch.delitem(current_app.tasks, fairness.PUMP_TASK)
+    with tenant_context(world.acme):
+        process_inbound_event.delay(event_id=123)
+    assert (fair_waiting(queue="events"), pump_tokens_waiting(queue="events")) == (1, 1)
+    [(headers, kwargs)] = _messages(fairness.pump_queue("events"))
+    assert (headers["task"], headers["_schema_name"], kwargs) == (fairness.PUMP_TASK, "public", {"queue": "events"})
 
 
 def test_a_pump_runs_the_job_in_its_tenants_schema_and_keeps_its_result(clean_queues, world, monkeypatch):

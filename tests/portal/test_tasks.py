@@ -1,10 +1,13 @@
 """Tenant-aware Celery with a real worker process: a task runs in the schema it was sent from."""
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django_tenants.utils import tenant_context
 
+from core import fairness
 from core.periodic import periodic_job, periodic_jobs
 from portal import tasks
 from tenants import services
@@ -129,3 +132,23 @@ def test_periodic_jobs_run_in_the_tenant_schema(world):
         periodic._JOBS.pop("tests.record_schema", None)
         periodic._JOBS.pop("tests.failing", None)
     assert "tests.record_schema" not in periodic_jobs()
+
+
+@pytest.mark.worker
+def test_fair_reclaim_gives_a_job_whose_token_was_lost_a_new_one_and_the_job_runs(celery_worker, django_db_blocker):
+    from posting.erp.tasks import erp_push_journal
+    from tests.conftest import _WORLD
+
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    with django_db_blocker.unblock():
+        with tenant_context(_WORLD.acme):
+            job_id, _created = fairness.fair_submit(
+                queue="erp", schema="t_acme", task=erp_push_journal.name, args=[987_654_321]
+            )  # stored, but its pump never reached the broker (a send that failed)
+        assert fairness.fair_backlog(queue="erp") == {"t_acme": 1}
+        sent = tasks.fair_reclaim()  # the once-a-minute beat task
+    assert sent >= 1
+    # The worker takes the new token and runs the job (an entry that does not exist: "gone").
+    assert erp_push_journal.AsyncResult(job_id).get(timeout=30) == {"entry": "987654321", "result": "gone"}
+    assert fairness.fair_waiting(queue="erp") == 0
+    assert broker.llen(fairness.pump_queue("erp")) == 0  # one token sent, one taken: no spares left
