@@ -113,15 +113,18 @@ def event_store(
     source: str = InboundEvent.Source.WEBHOOK,
     sync_run_id: int | None = None,
     dispatch: bool = True,
+    suspended: bool | None = None,
 ) -> tuple[InboundEvent, bool]:
     """Store the raw event once (unique on connection, topic, external id, payload hash).
-    Returns (event, created); a duplicate returns the stored event and dispatches nothing."""
+    Returns (event, created); a duplicate returns the stored event and dispatches nothing.
+    `suspended` is the tenant's status when the caller has just read it (the webhook view: its
+    request's tenant, read by the host routing of this very request); None reads it here."""
     digest = payload_hash(body)
     lookup = {"connection": connection, "topic": topic[:80], "external_id": external_id[:120], "payload_hash": digest}
     existing = InboundEvent.objects.filter(**lookup).first()
     if existing is not None:
         return existing, False
-    held = tenant_current_suspended()
+    held = tenant_current_suspended() if suspended is None else suspended
     try:
         with transaction.atomic():
             event = InboundEvent.objects.create(

@@ -10,7 +10,6 @@ import json
 
 import structlog
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -21,6 +20,7 @@ from connectors.vendors import adapters
 from connectors.vendors.base import WebhookRejected
 from core import metrics
 from core.context import trace_bind
+from tenants.models import Tenant
 
 log = structlog.get_logger(__name__)
 
@@ -68,14 +68,16 @@ def webhook_receive(request: HttpRequest, vendor: str, connection_id: int) -> Js
         identity = adapter.webhook_identify(body=body, payload=payload, headers=request.headers)
     except WebhookRejected as rejected:
         return _error(rejected.status, "invalid_payload", rejected.message)
-    with transaction.atomic():
-        event, created = event_store(
-            connection=connection,
-            topic=identity.topic,
-            external_id=identity.external_id,
-            body=body,
-            headers=request.headers,
-        )
+    # event_store's own transaction is the only one (no savepoint); the tenant's status is the one
+    # this request's host routing read (tenants.middleware), not read a second time.
+    event, created = event_store(
+        connection=connection,
+        topic=identity.topic,
+        external_id=identity.external_id,
+        body=body,
+        headers=request.headers,
+        suspended=request.tenant.status == Tenant.Status.SUSPENDED,
+    )
     status = "held" if event.status == InboundEvent.Status.HELD else "stored"
     return JsonResponse(
         {"status": status if created else "duplicate", "event": event.pk}, headers={"X-Trace-ID": event.trace_id}

@@ -19,6 +19,7 @@ app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "portal.heartbeat", "schedule": 30.0},
     "tenant-fan-out": {"task": "portal.tenants_fan_out", "schedule": 60.0},
     "fair-reclaim": {"task": "portal.fair_reclaim", "schedule": 60.0},
+    "usage-flush": {"task": "tenants.usage_flush", "schedule": 60.0},
     "webhook-deliveries-sweep": {"task": "tenants.webhook_deliveries_sweep", "schedule": 300.0},
     "domain-verifications-recheck": {"task": "tenants.domain_verifications_recheck", "schedule": 3600.0},
 }

@@ -376,6 +376,22 @@ class UsageRecord(models.Model):
         return f"{self.tenant or self.partner} {self.day} {self.metric}={self.count}"
 
 
+class UsageFlush(models.Model):
+    """One flush of the Redis usage counters into UsageRecord (tenants.usage.usage_flush): its id is
+    written in the same transaction as the counts, so a flush whose Redis key outlived a crash is
+    recognised and never counted twice."""
+
+    flush_id = models.CharField(max_length=32, unique=True)
+    fields = models.PositiveIntegerField(default=0, help_text="How many (tenant, day, metric) counters it added.")
+    flushed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-flushed_at"]
+
+    def __str__(self) -> str:
+        return f"usage flush {self.flush_id}"
+
+
 class RateCard(models.Model):
     """What a partner charges its tenants on one plan each month: a base fee and, per metric, the
     volume included and the price of each unit beyond it (tenants.billing makes the statements)."""

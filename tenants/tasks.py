@@ -1,5 +1,5 @@
-"""Tenants tasks: outbound webhook delivery (thin: load, call the service, re-queue on failure)
-and a sweeper that re-sends deliveries whose queued task was lost."""
+"""Tenants tasks: outbound webhook delivery (thin: load, call the service, re-queue on failure),
+a sweeper that re-sends deliveries whose queued task was lost, and the usage counters' flush."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from celery import shared_task
 
 from tenants.domains import domain_verifications_recheck
 from tenants.models import WebhookDelivery
+from tenants.usage import usage_flush
 from tenants.webhooks import webhook_deliveries_overdue, webhook_delivery_attempt
 
 
@@ -35,3 +36,10 @@ def domain_verifications_recheck_task() -> dict[str, int]:
     """Beat entry (portal/celery.py): verify pending custom domains, flag verified ones whose TXT
     record is gone. Public-schema work, so a platform beat entry rather than a per-tenant job."""
     return domain_verifications_recheck()
+
+
+@shared_task(name="tenants.usage_flush")
+def usage_flush_task() -> int:
+    """Beat entry (portal/celery.py), once a minute: the Redis usage counters into UsageRecord
+    (public), exactly once even if a flush crashed half-way."""
+    return usage_flush()

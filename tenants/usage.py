@@ -1,22 +1,34 @@
 """Usage metering for billing: daily counters per partner, tenant and metric.
 
-`usage_increment` is one INSERT … ON CONFLICT DO UPDATE, so concurrent increments never lose a
-count and never collide on the unique row. Partner-level API calls are counted with tenant NULL
-(the unique constraint treats NULLs as equal)."""
+`usage_count` (the hot path: a stored webhook, a new order, a posted journal) adds to a Redis hash
+once the caller's transaction commits, so a rolled-back attempt counts nothing and concurrent writers
+of one tenant never queue on its daily row; `usage_flush` (a public job, once a minute) moves the
+hash into UsageRecord exactly once (see its docstring). The database therefore lags by at most one
+flush. `usage_increment` writes a row directly: one INSERT … ON CONFLICT DO UPDATE, so concurrent
+increments never lose a count. Partner-level API calls are counted with tenant NULL (the unique
+constraint treats NULLs as equal)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from functools import partial
 
+import structlog
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
+from django_redis import get_redis_connection
+from redis.exceptions import ResponseError
 
 from core.spreadsheet import csv_writer
-from tenants.models import Partner, Tenant, UsageRecord
+from tenants.models import Partner, Tenant, UsageFlush, UsageRecord
+
+log = structlog.get_logger(__name__)
 
 METRICS = tuple(UsageRecord.Metric.values)
 
@@ -49,26 +61,132 @@ def usage_increment(
 
 
 def usage_count(*, metric: str, amount: int = 1) -> None:
-    """Count `amount` of `metric` for the tenant whose schema is active, in the caller's transaction:
-    called where the work is first written (a created order, a new journal, an acknowledged push),
-    so a replay that writes nothing counts nothing and a rolled-back attempt un-counts itself."""
-    _current_tenant_write(metric=metric, value=amount, add=True)
+    """Count `amount` of `metric` for the tenant whose schema is active, once the caller's
+    transaction commits: called where the work is first written (a created order, a new journal, an
+    acknowledged push), so a replay that writes nothing counts nothing and a rolled-back attempt
+    counts nothing. The count reaches UsageRecord with the next `usage_flush`. Nothing is counted in
+    the public schema (its tenant has no partner)."""
+    if metric not in METRICS:
+        raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
+    ids = _current_tenant_ids()
+    if ids is None:
+        return
+    field = f"{ids[0]}:{ids[1]}:{timezone.now().date().isoformat()}:{metric}"
+    transaction.on_commit(partial(_pending_add, field=field, amount=amount))
+
+
+def _current_tenant_ids() -> tuple[int, int] | None:
+    """(partner id, tenant id) of the active schema: the tenant django-tenants activated (no query),
+    or one lookup by schema name when only the schema was set."""
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Tenant) and tenant.schema_name == connection.schema_name:
+        return (tenant.partner_id, tenant.pk) if tenant.partner_id else None
+    row = Tenant.objects.filter(schema_name=connection.schema_name, partner__isnull=False).values_list(
+        "partner_id", "pk"
+    )
+    return row.first()
+
+
+USAGE_PENDING_KEY = "tb:usage:pending"
+USAGE_FLUSHING_PREFIX = "tb:usage:flushing:"
+FLUSHES_KEPT = timedelta(days=7)
+
+
+def _pending_add(*, field: str, amount: int) -> None:
+    """HINCRBY the pending hash; if Redis is down, write the row directly (the caller's transaction
+    has committed, so this runs in autocommit) rather than lose the count."""
+    try:
+        get_redis_connection("default").hincrby(USAGE_PENDING_KEY, field, amount)
+    except Exception:  # Redis down: never lose a billed count, never fail the committed caller
+        log.warning("tenants.usage_pending_failed", field=field, exc_info=True)
+        _rows_upsert([(*field.split(":", 3), amount)])
+
+
+def usage_flush() -> int:
+    """Move the pending counters into UsageRecord, exactly once even across a crash. The pending
+    hash is RENAMEd (atomic: later counts start a new hash) to `…:flushing:<uuid>`; each flushing key
+    is then applied in one transaction that records its uuid in UsageFlush (unique) and upserts its
+    counts, and only then deleted. A flushing key left by a crash whose uuid is recorded was applied
+    already and is just deleted; one whose uuid is not recorded is applied now. Returns how many
+    counters were added."""
+    redis = get_redis_connection("default")
+    with contextlib.suppress(ResponseError):  # no such key: nothing was counted since the last flush
+        redis.rename(USAGE_PENDING_KEY, f"{USAGE_FLUSHING_PREFIX}{uuid.uuid4().hex}")
+    added = 0
+    for key in sorted(redis.scan_iter(match=f"{USAGE_FLUSHING_PREFIX}*")):
+        name = key.decode() if isinstance(key, bytes) else key
+        added += _flushing_apply(redis, name)
+        _flushing_done(redis, name)
+    UsageFlush.objects.filter(flushed_at__lt=timezone.now() - FLUSHES_KEPT).delete()
+    return added
+
+
+def _flushing_apply(redis, key: str) -> int:
+    """Apply one flushing key's counters unless its flush id is recorded already."""
+    counts = redis.hgetall(key)
+    rows = []
+    for field, value in counts.items():
+        text = field.decode() if isinstance(field, bytes) else field
+        rows.append((*text.split(":", 3), int(value)))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO public.{UsageFlush._meta.db_table} (flush_id, fields, flushed_at)
+                VALUES (%s, %s, now()) ON CONFLICT (flush_id) DO NOTHING RETURNING id
+                """,
+                [key.removeprefix(USAGE_FLUSHING_PREFIX), len(rows)],
+            )
+            if cursor.fetchone() is None:
+                return 0  # applied before a crash that left the key: only the DEL is missing
+        _rows_upsert(rows)
+    log.info("tenants.usage_flushed", key=key, counters=len(rows))
+    return len(rows)
+
+
+def _flushing_done(redis, key: str) -> None:
+    redis.delete(key)
+
+
+def _rows_upsert(rows: list[tuple]) -> None:
+    """Add (partner id, tenant id, ISO day, metric, count) rows in one statement, in key order (no
+    deadlock between two writers); a tenant deleted since it was counted is skipped."""
+    if not rows:
+        return
+    rows = sorted(rows)
+    table, tenants = UsageRecord._meta.db_table, Tenant._meta.db_table
+    columns = [[int(row[0]) for row in rows], [int(row[1]) for row in rows]]
+    columns += [[date.fromisoformat(row[2]) for row in rows], [row[3] for row in rows], [row[4] for row in rows]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO public.{table} (partner_id, tenant_id, day, metric, count)
+            SELECT v.partner_id, v.tenant_id, v.day, v.metric, v.count
+            FROM unnest(%s::bigint[], %s::bigint[], %s::date[], %s::text[], %s::bigint[])
+                AS v(partner_id, tenant_id, day, metric, count)
+            JOIN public.{tenants} t ON t.id = v.tenant_id AND t.partner_id = v.partner_id
+            ORDER BY v.partner_id, v.tenant_id, v.day, v.metric
+            ON CONFLICT (partner_id, tenant_id, day, metric)
+            DO UPDATE SET count = public.{table}.count + EXCLUDED.count
+            """,
+            columns,
+        )
 
 
 def usage_gauge_set(*, metric: str, value: int) -> None:
-    """Set today's value of a gauge metric (active connections) for the active tenant schema:
-    running it again the same day overwrites, never adds."""
-    _current_tenant_write(metric=metric, value=value, add=False)
+    """Set today's value of a gauge metric (active connections) for the active tenant schema, in the
+    caller's transaction (a periodic job, off the hot path): running it again the same day
+    overwrites, never adds."""
+    _current_tenant_write(metric=metric, value=value)
 
 
-def _current_tenant_write(*, metric: str, value: int, add: bool) -> None:
-    """One statement, no tenant lookup: today's row of the active schema's tenant, added to or
-    overwritten. Nothing is counted in the public schema (its tenant has no partner)."""
+def _current_tenant_write(*, metric: str, value: int) -> None:
+    """One statement, no tenant lookup: today's row of the active schema's tenant, overwritten.
+    Nothing is written in the public schema (its tenant has no partner)."""
     if metric not in METRICS:
         raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
     table = UsageRecord._meta.db_table
     tenants = Tenant._meta.db_table
-    update = f"public.{table}.count + EXCLUDED.count" if add else "EXCLUDED.count"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -76,7 +194,7 @@ def _current_tenant_write(*, metric: str, value: int, add: bool) -> None:
             SELECT t.partner_id, t.id, %s, %s, %s FROM public.{tenants} t
             WHERE t.schema_name = %s AND t.partner_id IS NOT NULL
             ON CONFLICT (partner_id, tenant_id, day, metric)
-            DO UPDATE SET count = {update}
+            DO UPDATE SET count = EXCLUDED.count
             """,
             [timezone.now().date(), metric, value, connection.schema_name],
         )

@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -19,13 +21,15 @@ import pytest
 import redis
 from django.conf import settings
 from django.db import OperationalError, connection
-from django.test import Client
+from django.test import Client, TestCase
+from django_redis import get_redis_connection
 
 from core.context import context_clear
 from core.fairness import fair_clear
 from tenants import services
 from tenants.models import Membership, Partner, Tenant, User
 from tenants.provisioning import template_ensure
+from tenants.usage import USAGE_FLUSHING_PREFIX, USAGE_PENDING_KEY, usage_flush
 
 PASSWORD = "correct-horse-battery"
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -130,6 +134,28 @@ def _back_to_public():
 def _no_trace_left():
     """Like a new request or task: no test inherits the trace (and log context) a previous one bound."""
     context_clear()
+
+
+def usage_counters_clear() -> None:
+    """Drop the Redis usage counters an earlier test left (their rows were rolled back anyway)."""
+    redis_cache = get_redis_connection("default")
+    redis_cache.delete(USAGE_PENDING_KEY, *redis_cache.scan_iter(match=f"{USAGE_FLUSHING_PREFIX}*"))
+
+
+@contextmanager
+def _usage_counted() -> Iterator[None]:
+    usage_counters_clear()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        yield
+    usage_flush()
+
+
+@pytest.fixture
+def usage_counted(db) -> Callable[[], AbstractContextManager[None]]:
+    """`with usage_counted(): <action>` runs the block's on-commit work as a real commit would and then
+    flushes the usage counters, so UsageRecord can be read right after it (tenants.usage counts in
+    Redis on commit; a job flushes them once a minute)."""
+    return _usage_counted
 
 
 def _test_resolver(host: str) -> list[str]:

@@ -9,10 +9,23 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connections
+from django.db import connections, transaction
+from django.test import TestCase
+from django.utils import timezone
+from django_redis import get_redis_connection
+from django_tenants.utils import tenant_context
 
-from tenants.models import UsageRecord
-from tenants.usage import usage_increment, usage_month_table
+from tenants import usage
+from tenants.models import UsageFlush, UsageRecord
+from tenants.usage import (
+    USAGE_FLUSHING_PREFIX,
+    USAGE_PENDING_KEY,
+    usage_count,
+    usage_flush,
+    usage_increment,
+    usage_month_table,
+)
+from tests.conftest import usage_counters_clear
 
 DAY = date(2026, 3, 14)
 
@@ -30,6 +43,94 @@ def test_partner_level_rows_with_null_tenant_are_unique_too(world):
     assert list(
         UsageRecord.objects.filter(partner=world.northwind, tenant=None, day=DAY).values_list("count", flat=True)
     ) == [2]
+
+
+def _today(tenant, metric: str = "webhook_events") -> int:
+    return sum(
+        UsageRecord.objects.filter(tenant=tenant, day=timezone.now().date(), metric=metric).values_list(
+            "count", flat=True
+        )
+    )
+
+
+def _count_committed(tenant, amount: int = 1, metric: str = "webhook_events") -> None:
+    with tenant_context(tenant), TestCase.captureOnCommitCallbacks(execute=True):
+        usage_count(metric=metric, amount=amount)
+
+
+def _flushing_keys() -> list[bytes]:
+    return list(get_redis_connection("default").scan_iter(match=f"{USAGE_FLUSHING_PREFIX}*"))
+
+
+def test_counts_wait_in_redis_until_the_flush_and_tenants_stay_apart(world):
+    usage_counters_clear()
+    _count_committed(world.acme, amount=2)
+    _count_committed(world.acme)
+    _count_committed(world.cedar, amount=5)
+    assert (_today(world.acme), _today(world.cedar)) == (0, 0)  # nothing written on the hot path
+    assert usage_flush() == 2
+    assert (_today(world.acme), _today(world.cedar)) == (3, 5)
+    assert UsageRecord.objects.get(tenant=world.cedar, metric="webhook_events", day=timezone.now().date()).partner == (
+        world.southpaw
+    )
+    assert usage_flush() == 0  # nothing pending: nothing added twice
+    assert (_today(world.acme), _today(world.cedar), _flushing_keys()) == (3, 5, [])
+
+
+def test_a_rolled_back_transaction_counts_nothing(world):
+    usage_counters_clear()
+    callbacks = TestCase.captureOnCommitCallbacks(execute=True)
+    with tenant_context(world.acme), callbacks, pytest.raises(RuntimeError), transaction.atomic():
+        usage_count(metric="webhook_events")
+        raise RuntimeError("the ack failed after counting")
+    assert not get_redis_connection("default").exists(USAGE_PENDING_KEY)
+    usage_flush()
+    assert _today(world.acme) == 0
+
+
+def test_a_crash_between_the_commit_and_the_del_counts_once(world, monkeypatch):
+    usage_counters_clear()
+    _count_committed(world.acme, amount=4)
+
+    def crash(redis, key):
+        raise ConnectionError("killed before DEL")
+
+    monkeypatch.setattr(usage, "_flushing_done", crash)
+    with pytest.raises(ConnectionError):
+        usage_flush()
+    assert _today(world.acme) == 4 and len(_flushing_keys()) == 1  # committed, key left over
+    _count_committed(world.acme)  # counted meanwhile: a new pending hash
+    monkeypatch.undo()
+    assert usage_flush() == 1  # only the new count; the leftover is recognised and deleted
+    assert _today(world.acme) == 5 and _flushing_keys() == []
+
+
+def test_a_crash_before_the_commit_is_flushed_by_the_next_run(world, monkeypatch):
+    usage_counters_clear()
+    _count_committed(world.bluebird, amount=7)
+    upsert = usage._rows_upsert
+
+    def crash(rows):
+        upsert(rows)
+        raise ConnectionError("killed before COMMIT")
+
+    monkeypatch.setattr(usage, "_rows_upsert", crash)
+    flushes = UsageFlush.objects.count()
+    with pytest.raises(ConnectionError):
+        usage_flush()
+    assert (_today(world.bluebird), UsageFlush.objects.count()) == (0, flushes)  # rolled back whole
+    monkeypatch.undo()
+    assert usage_flush() == 1
+    assert _today(world.bluebird) == 7 and _flushing_keys() == []
+
+
+def test_redis_down_at_commit_writes_the_row_directly(world, monkeypatch):
+    def down(alias):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(usage, "get_redis_connection", down)
+    _count_committed(world.cedar, amount=3, metric="sync_runs")
+    assert _today(world.cedar, "sync_runs") == 3
 
 
 def test_unknown_metric_is_refused(world):
@@ -124,7 +225,7 @@ def _metered(tenant) -> dict[str, int]:
     return {metric: count for metric, count in rows if count}
 
 
-def test_work_is_metered_once_where_it_happens_and_replays_count_nothing(world, host_client):
+def test_work_is_metered_once_where_it_happens_and_replays_count_nothing(world, host_client, usage_counted):
     from django.db import transaction
     from django_tenants.utils import tenant_context
 
@@ -139,34 +240,35 @@ def test_work_is_metered_once_where_it_happens_and_replays_count_nothing(world, 
     from tests.connectors.factories import ConnectionFactory
     from tests.connectors.helpers import fixture_bytes, shopify_headers
 
-    with tenant_context(world.acme):
-        standard_chart_apply()
-        shop = ConnectionFactory(secrets={"webhook_secret": "meter-secret"})
-    body = fixture_bytes("shopify", "orders_create.json")
-    client = host_client(world.host(world.acme))
-    for _ in range(2):  # the vendor delivers the same webhook twice
-        response = client.post(
-            f"/hooks/shopify/{shop.pk}/",
-            data=body,
-            content_type="application/json",
-            **shopify_headers(body, "meter-secret", "orders/create"),
-        )
-        assert response.status_code == 200
-    with tenant_context(world.acme):
-        event = InboundEvent.objects.get()
-        for _ in range(2):  # processed, then replayed
-            event_process(event_id=event.pk)
-        entry = JournalEntry.objects.get()
-        for _ in range(2):  # acknowledged, then pushed again
-            erp_push_entry(entry=entry)
-        for _ in range(2):  # the gauge is rewritten, not added to
-            active_connections_meter()
-        try:
-            with transaction.atomic():  # an attempt that rolls back un-counts itself
-                order_upsert(source="shopify", connection_id=shop.pk, document=kwd_order(external_id="RB-1"))
-                raise RuntimeError("worker died")
-        except RuntimeError:
-            pass
+    with usage_counted():  # the counts land on commit, then the flush writes them
+        with tenant_context(world.acme):
+            standard_chart_apply()
+            shop = ConnectionFactory(secrets={"webhook_secret": "meter-secret"})
+        body = fixture_bytes("shopify", "orders_create.json")
+        client = host_client(world.host(world.acme))
+        for _ in range(2):  # the vendor delivers the same webhook twice
+            response = client.post(
+                f"/hooks/shopify/{shop.pk}/",
+                data=body,
+                content_type="application/json",
+                **shopify_headers(body, "meter-secret", "orders/create"),
+            )
+            assert response.status_code == 200
+        with tenant_context(world.acme):
+            event = InboundEvent.objects.get()
+            for _ in range(2):  # processed, then replayed
+                event_process(event_id=event.pk)
+            entry = JournalEntry.objects.get()
+            for _ in range(2):  # acknowledged, then pushed again
+                erp_push_entry(entry=entry)
+            for _ in range(2):  # the gauge is rewritten, not added to
+                active_connections_meter()
+            try:
+                with transaction.atomic():  # an attempt that rolls back un-counts itself
+                    order_upsert(source="shopify", connection_id=shop.pk, document=kwd_order(external_id="RB-1"))
+                    raise RuntimeError("worker died")
+            except RuntimeError:
+                pass
     assert _metered(world.acme) == {
         "webhook_events": 1,
         "orders_ingested": 1,
@@ -177,7 +279,7 @@ def test_work_is_metered_once_where_it_happens_and_replays_count_nothing(world, 
     assert _metered(world.bluebird) == {}
 
 
-def test_partner_console_health_reads_the_metered_work(world, host_client):
+def test_partner_console_health_reads_the_metered_work(world, host_client, usage_counted):
     from django_tenants.utils import tenant_context
 
     from commerce.services import order_upsert
@@ -185,7 +287,7 @@ def test_partner_console_health_reads_the_metered_work(world, host_client):
     from posting.services import journal_post_order
     from tests.commerce.factories import kwd_order
 
-    with tenant_context(world.bluebird):
+    with tenant_context(world.bluebird), usage_counted():
         standard_chart_apply()
         for number in range(3):
             order = order_upsert(source="shopify", connection_id=1, document=kwd_order(external_id=f"C{number}")).obj
@@ -195,3 +297,15 @@ def test_partner_console_health_reads_the_metered_work(world, host_client):
     health = {tenant.slug: tenant for tenant in partner_tenants_health(partner=world.northwind)}
     assert (health["bluebird"].orders_this_month, health["bluebird"].journals_this_month) == (3, 3)
     assert (health["acme"].orders_this_month, health["acme"].journals_this_month) == (0, 0)
+
+
+def test_the_flush_is_a_public_beat_entry_every_minute(world):
+    from portal.celery import app
+    from tenants.tasks import usage_flush_task
+
+    entries = {entry["task"]: entry["schedule"] for entry in app.conf.beat_schedule.values()}
+    assert entries["tenants.usage_flush"] == 60.0
+    usage_counters_clear()
+    _count_committed(world.acme, amount=2)
+    assert usage_flush_task.apply().get() == 1
+    assert _today(world.acme) == 2
