@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -41,7 +40,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.provisioning import drop_database, recreate_database, scratch_database_url  # noqa: E402
+from bench.common import branch_slug, drop_database, recreate_database, scratch_database_url  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "shopify" / "orders_create.json"
 SECRET = "bench-webhook-secret"  # noqa: S105 - a scratch database
@@ -71,19 +70,6 @@ def percentile(values: list[float], pct: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
-def branch_slug() -> str:
-    """The checkout's git branch (BENCH_BRANCH when set, e.g. for an exported copy of a commit)."""
-    if os.environ.get("BENCH_BRANCH"):
-        return re.sub(r"[^a-z0-9]+", "_", os.environ["BENCH_BRANCH"].lower()).strip("_")
-    try:
-        branch = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        branch = "nobranch"
-    return re.sub(r"[^a-z0-9]+", "_", branch.lower()).strip("_") or "nobranch"
 
 
 def redis_urls() -> tuple[str, str]:
