@@ -119,10 +119,7 @@ def _browser_only(path: str) -> type[BrowserOnly]:
 
 
 BrowserOnlySessionMiddleware = _browser_only("django.contrib.sessions.middleware.SessionMiddleware")
-BrowserOnlyCsrfViewMiddleware = _browser_only("django.middleware.csrf.CsrfViewMiddleware")
 BrowserOnlyAuthenticationMiddleware = _browser_only("django.contrib.auth.middleware.AuthenticationMiddleware")
 BrowserOnlyMessageMiddleware = _browser_only("django.contrib.messages.middleware.MessageMiddleware")
-BrowserOnlyAccountMiddleware = _browser_only("allauth.account.middleware.AccountMiddleware")
 BrowserOnlyHtmxMiddleware = _browser_only("django_htmx.middleware.HtmxMiddleware")
-BrowserOnlyAxesMiddleware = _browser_only("axes.middleware.AxesMiddleware")
 BrowserOnlyMembershipMiddleware = _browser_only("tenants.middleware.MembershipMiddleware")
