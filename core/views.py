@@ -1,10 +1,10 @@
-"""Helpers for portal views."""
+"""Helpers for portal views (and the API's file answers: `attachment`)."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
 
 T = TypeVar("T")
 
@@ -15,3 +15,10 @@ def found_or_404(found: T | None, message: str) -> T:
     if found is None:
         raise Http404(message)
     return found
+
+
+def attachment(body: str, *, filename: str, content_type: str = "text/csv; charset=utf-8") -> HttpResponse:
+    """`body` as a file download named `filename`."""
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

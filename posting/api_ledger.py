@@ -10,7 +10,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from core.api.views import READ_ERRORS, FileFormatNegotiation, TenantApiView, attachment
+from core.api.views import READ_ERRORS, FileFormatNegotiation, TenantApiView
+from core.views import attachment
 from posting.exports import ledger_beancount, ledger_csv
 
 FORMATS = {

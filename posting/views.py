@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from commerce.models import Payout
 from core.spreadsheet import csv_writer
-from core.views import found_or_404
+from core.views import attachment, found_or_404
 from mappings.models import Account
 from posting.exports import ledger_beancount, ledger_csv
 from posting.forms import PeriodCloseForm, PeriodReopenForm, PolicyForm
@@ -83,12 +83,12 @@ def ledger_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt not in ("csv", "beancount"):
         raise Http404("Exports are csv or beancount.")
     start, end = _date(request.GET.get("from")), _date(request.GET.get("to"))
+    filename = f"ledger-{request.tenant.slug}.{fmt}"
     if fmt == "csv":
-        response = HttpResponse(ledger_csv(start=start, end=end), content_type="text/csv; charset=utf-8")
-    else:
-        response = HttpResponse(ledger_beancount(start=start, end=end), content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="ledger-{request.tenant.slug}.{fmt}"'
-    return response
+        return attachment(ledger_csv(start=start, end=end), filename=filename)
+    return attachment(
+        ledger_beancount(start=start, end=end), filename=filename, content_type="text/plain; charset=utf-8"
+    )
 
 
 def _can_edit(request: HttpRequest) -> bool:

@@ -203,6 +203,11 @@ def redemptions_csv(
     return stream.getvalue()
 
 
+def vendor_claim_filename(claim: VendorClaim) -> str:
+    """The name the claim's CSV is downloaded under (the page and the API)."""
+    return f"{claim.promotion.key}-claim-{claim.period_start}-{claim.period_end}-{claim.currency}.csv"
+
+
 @transaction.atomic
 def vendor_claim_export(*, claim: VendorClaim, tz: dt.tzinfo) -> str:
     """The claim's CSV; the first export is recorded on the claim (`exported_at`)."""

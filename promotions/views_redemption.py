@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.money import quantize
 from core.tenancy import tenant_zone
+from core.views import attachment
 from promotions import claims, redemption, selectors
 from promotions.forms_redemption import ClaimForm, RangeForm, ReceiptForm
 from promotions.models import Funding, Promotion, VendorClaim
@@ -96,10 +97,9 @@ def promotion_claims(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def promotion_claim_export(request: HttpRequest, pk: int, claim_id: int) -> HttpResponse:
     claim = _claim(_promotion(pk), claim_id)
-    response = HttpResponse(claims.vendor_claim_export(claim=claim, tz=tenant_zone()), content_type="text/csv")
-    name = f"{claim.promotion.key}-claim-{claim.period_start}-{claim.period_end}-{claim.currency}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return attachment(
+        claims.vendor_claim_export(claim=claim, tz=tenant_zone()), filename=claims.vendor_claim_filename(claim)
+    )
 
 
 @require_POST

@@ -17,11 +17,11 @@ from core.api.errors import StrictSerializer
 from core.api.views import (
     FileFormatNegotiation,
     PartnerApiView,
-    attachment,
     json_or_csv,
     read_operation,
     write_operation,
 )
+from core.views import attachment
 from tenants.api.tenants import partner_tenant
 from tenants.billing import rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
 from tenants.models import Membership, Tenant, UsageRecord

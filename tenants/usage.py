@@ -33,6 +33,11 @@ log = structlog.get_logger(__name__)
 METRICS = tuple(UsageRecord.Metric.values)
 
 
+def _metric_check(metric: str) -> None:
+    if metric not in METRICS:
+        raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
+
+
 def usage_increment(
     *,
     metric: str,
@@ -41,8 +46,7 @@ def usage_increment(
     amount: int = 1,
     day: date | None = None,
 ) -> None:
-    if metric not in METRICS:
-        raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
+    _metric_check(metric)
     if tenant is None and partner is None:
         raise ValidationError("Usage is counted for a tenant or a partner.")
     partner_id = partner.pk if partner is not None else tenant.partner_id
@@ -66,8 +70,7 @@ def usage_count(*, metric: str, amount: int = 1) -> None:
     acknowledged push), so a replay that writes nothing counts nothing and a rolled-back attempt
     counts nothing. The count reaches UsageRecord with the next `usage_flush`. Nothing is counted in
     the public schema (its tenant has no partner)."""
-    if metric not in METRICS:
-        raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
+    _metric_check(metric)
     ids = _current_tenant_ids()
     if ids is None:
         return
@@ -183,8 +186,7 @@ def usage_gauge_set(*, metric: str, value: int) -> None:
 def _current_tenant_write(*, metric: str, value: int) -> None:
     """One statement, no tenant lookup: today's row of the active schema's tenant, overwritten.
     Nothing is written in the public schema (its tenant has no partner)."""
-    if metric not in METRICS:
-        raise ValidationError({"metric": f"{metric!r} is not a usage metric."})
+    _metric_check(metric)
     table = UsageRecord._meta.db_table
     tenants = Tenant._meta.db_table
     with connection.cursor() as cursor:

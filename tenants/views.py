@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from core.forms import form_apply, form_errors_add
-from core.views import found_or_404
+from core.views import attachment, found_or_404
 from tenants import invitations, selectors, services
 from tenants.brand import brand_contrast_checks, readable_text_on
 from tenants.domains import (
@@ -230,9 +230,7 @@ def _audit_page(request: HttpRequest, *, events, tenants, filename: str) -> Http
     else:
         events = events.order_by("-created_at", "-id")
     if request.GET.get("export") == "csv" and status == 200:
-        response = HttpResponse(selectors.audit_events_csv(events=events), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return attachment(selectors.audit_events_csv(events=events), filename=filename)
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

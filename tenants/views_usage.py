@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.forms import form_apply
 from core.spreadsheet import csv_writer
+from core.views import attachment
 from tenants.billing import month_bounds, rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
 from tenants.models import Membership, Tenant, UsageRecord
 from tenants.usage import METRICS, usage_month_table
@@ -46,9 +47,7 @@ def partner_usage(request: HttpRequest) -> HttpResponse:
         writer.writerow(["month", "tenant", *METRICS])
         for row in rows:
             writer.writerow([month, row.slug, *(row.counts[metric] for metric in METRICS)])
-        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="usage-{request.partner.slug}-{month}.csv"'
-        return response
+        return attachment(out.getvalue(), filename=f"usage-{request.partner.slug}-{month}.csv")
     previous = (start.replace(day=1) - timedelta(days=1)).replace(day=1)
     following = end + timedelta(days=1)
     labels = dict(UsageRecord.Metric.choices)
@@ -146,12 +145,9 @@ def partner_statements(request: HttpRequest) -> HttpResponse:
     statements = statements_for_month(partner=request.partner, month=start, tenant=tenant)
     month = start.strftime("%Y-%m")
     if request.GET.get("format") == "csv":
-        response = HttpResponse(statements_csv(statements=statements), content_type="text/csv; charset=utf-8")
         suffix = f"-{tenant.slug}" if tenant else ""
-        response["Content-Disposition"] = (
-            f'attachment; filename="statements-{request.partner.slug}-{month}{suffix}.csv"'
-        )
-        return response
+        filename = f"statements-{request.partner.slug}-{month}{suffix}.csv"
+        return attachment(statements_csv(statements=statements), filename=filename)
     return render(
         request,
         "tenants/partner_statements.html",

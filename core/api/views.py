@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import models
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -72,13 +71,6 @@ def json_or_csv(output: Any) -> dict:
     """`extend_schema` responses of a read that answers `output` as JSON or, with `?format=csv`, as a
     CSV file."""
     return {(200, "application/json"): output, (200, "text/csv"): OpenApiTypes.STR, **READ_ERRORS}
-
-
-def attachment(body: str, *, filename: str, content_type: str = "text/csv; charset=utf-8") -> HttpResponse:
-    """`body` as a file download named `filename`."""
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 # Every API view derives from ApiView. `session_roles` empty means any role whose scopes allow the

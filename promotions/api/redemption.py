@@ -10,13 +10,13 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, TenantApiView
+from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, FileFormatNegotiation, TenantApiView
 from core.tenancy import tenant_zone
+from core.views import attachment
 from promotions import claims, redemption, selectors
 from promotions.models import Promotion, VendorClaim
 
@@ -105,26 +105,10 @@ class RedemptionApi(TenantApiView):
         return Response(RedemptionOutput(report).data)
 
 
-class _JsonUnlessFile(BaseContentNegotiation):
-    """The view answers the CSV itself: only its errors are rendered, always as JSON."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
-def _csv(text: str, filename: str) -> HttpResponse:
-    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 class RedemptionCsvApi(TenantApiView):
     serializer_class = RangeQuery
     pagination_class = None
-    content_negotiation_class = _JsonUnlessFile
+    content_negotiation_class = FileFormatNegotiation
 
     @extend_schema(
         operation_id="promotion_redemptions_csv",
@@ -139,7 +123,7 @@ class RedemptionCsvApi(TenantApiView):
         promotion = _promotion(pk)
         period = self.validated(RangeQuery, data=request.query_params)
         text = claims.redemptions_csv(promotion=promotion, tz=tenant_zone(), **period)
-        return _csv(text, f"{promotion.key}-redemptions-{period['start']}-{period['end']}.csv")
+        return attachment(text, filename=f"{promotion.key}-redemptions-{period['start']}-{period['end']}.csv")
 
 
 class ClaimOutput(serializers.Serializer):
@@ -216,7 +200,7 @@ class ClaimListCreateApi(TenantApiView):
 class ClaimExportApi(TenantApiView):
     serializer_class = ClaimOutput
     pagination_class = None
-    content_negotiation_class = _JsonUnlessFile
+    content_negotiation_class = FileFormatNegotiation
 
     @extend_schema(
         operation_id="promotion_claim_export",
@@ -229,7 +213,7 @@ class ClaimExportApi(TenantApiView):
     def get(self, request: Request, pk: int, claim_id: int) -> HttpResponse:
         claim = _claim(_promotion(pk), claim_id)
         text = claims.vendor_claim_export(claim=claim, tz=tenant_zone())
-        return _csv(text, f"{claim.promotion.key}-claim-{claim.period_start}-{claim.period_end}-{claim.currency}.csv")
+        return attachment(text, filename=claims.vendor_claim_filename(claim))
 
 
 class ReceiptInput(StrictSerializer):

@@ -15,7 +15,8 @@ from rest_framework.response import Response
 
 from core.api.deprecation import Deprecation
 from core.api.errors import CreatedCursorPagination
-from core.api.views import FileFormatNegotiation, PartnerApiView, attachment, json_or_csv, read_operation
+from core.api.views import FileFormatNegotiation, PartnerApiView, json_or_csv, read_operation
+from core.views import attachment
 from tenants import selectors
 from tenants.api.tenants import partner_tenant
 from tenants.models import (

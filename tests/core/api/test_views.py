@@ -7,7 +7,8 @@ from __future__ import annotations
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework import serializers
 
-from core.api.views import attachment, json_or_csv
+from core.api.views import json_or_csv
+from core.views import attachment
 
 
 class DayOutput(serializers.Serializer):
