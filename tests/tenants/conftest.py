@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client
@@ -55,8 +57,12 @@ def api_client():
 
 
 @pytest.fixture
-def throttle_reset():
-    """Forget this test Redis database's throttle windows (tests share them within a minute)."""
+def throttle_reset(monkeypatch):
+    """Forget this test Redis database's throttle windows (tests share them within a minute), and
+    hold the throttle's clock in the middle of one window: calls a test counts never straddle the
+    edge of a fixed one-minute window (a third call landing in the next window was allowed)."""
+    middle = (int(time.time()) // 60) * 60 + 30.0
+    monkeypatch.setattr("core.api.auth.time", SimpleNamespace(time=lambda: middle))
     client = get_redis_connection("default")
     for key in client.scan_iter("tb:throttle:*"):
         client.delete(key)
