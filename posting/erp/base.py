@@ -346,6 +346,18 @@ class ErpAdapter(abc.ABC):
         if self._on_credentials is not None:
             self._on_credentials(dict(self.credentials))
 
+    def answered(self, response: httpx.Response, *, rate_limited: str) -> httpx.Response:
+        """The ERP's answer when it accepted the request. An HTTP 429 is RATE_LIMITED with the words
+        `rate_limited`; any other 4xx/5xx is the adapter's `refusal` of the JSON body it sent back."""
+        rate_limit_check(response, rate_limited)
+        if response.status_code >= 400:
+            raise self.refusal(response.status_code, response_json(response, vendor=self.label))
+        return response
+
+    def refusal(self, status: int, body: Any) -> ErpError:
+        """The ERP's error body read into an ErpError; adapters that call `answered` say how."""
+        raise NotImplementedError(f"{type(self).__name__} does not read its ERP's error bodies.")
+
     def send(self, method: str, url: str, *, retry: bool | None = None, **kwargs: Any) -> httpx.Response:
         """One request through the shared client (posting/erp/http.py): the ERP's answer whatever
         its status; ErpError only when there is none (TIMEOUT: the ERP may have acted, so the

@@ -72,13 +72,10 @@ class ErpNextAdapter(base.ErpAdapter):
         response = self.send(
             method, f"{self.base_url}{path}", **base.json_request(kwargs.pop("json_body", None), headers), **kwargs
         )
-        base.rate_limit_check(response, "ERPNext: too many requests (HTTP 429).")
-        body = base.response_json(response, vendor=self.label)
-        if response.status_code >= 400:
-            raise self._error(response.status_code, body)
-        return body
+        answer = self.answered(response, rate_limited="ERPNext: too many requests (HTTP 429).")
+        return base.response_json(answer, vendor=self.label)
 
-    def _error(self, status: int, body: dict[str, Any]) -> base.ErpError:
+    def refusal(self, status: int, body: dict[str, Any]) -> base.ErpError:
         exc_type = body.get("exc_type", "")
         words = "; ".join(server_messages(body)) or body.get("exception") or body.get("message") or f"HTTP {status}"
         lowered = words.lower()

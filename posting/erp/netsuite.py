@@ -167,12 +167,9 @@ class NetSuiteAdapter(base.ErpAdapter):
         response = self.send(
             method, url, params=params or None, auth=self.auth, retry=retry, **base.json_request(body, all_headers)
         )
-        base.rate_limit_check(response, "NetSuite: concurrency or request limit exceeded (HTTP 429).")
-        if response.status_code >= 400:
-            raise self._error(response.status_code, base.response_json(response, vendor=self.label))
-        return response
+        return self.answered(response, rate_limited="NetSuite: concurrency or request limit exceeded (HTTP 429).")
 
-    def _error(self, status: int, body: dict[str, Any]) -> base.ErpError:
+    def refusal(self, status: int, body: dict[str, Any]) -> base.ErpError:
         details = body.get("o:errorDetails") or []
         words = "; ".join(detail.get("detail", "") for detail in details) or body.get("title") or f"HTTP {status}"
         code = details[0].get("o:errorCode", "") if details else ""

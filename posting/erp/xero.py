@@ -72,13 +72,10 @@ class XeroAdapter(OAuth2Adapter):
         all_headers = {"Xero-tenant-id": self.config["tenant_id"], **(headers or {})}
         response = self.authorised(method, f"{API}{path}", params=params or {}, **base.json_request(body, all_headers))
         problem = response.headers.get("x-rate-limit-problem", "")
-        base.rate_limit_check(response, f"Xero: rate limit exceeded{f' ({problem} limit)' if problem else ''}.")
-        payload = base.response_json(response, vendor=self.label)
-        if response.status_code >= 400:
-            raise self._error(response.status_code, payload)
-        return payload
+        limited = f"Xero: rate limit exceeded{f' ({problem} limit)' if problem else ''}."
+        return base.response_json(self.answered(response, rate_limited=limited), vendor=self.label)
 
-    def _error(self, status: int, body: dict[str, Any]) -> base.ErpError:
+    def refusal(self, status: int, body: dict[str, Any]) -> base.ErpError:
         messages = [
             error.get("Message", "")
             for element in body.get("Elements") or []

@@ -342,13 +342,7 @@ def pause(client: VendorClient, node_id: str) -> None:
     title = common.tag_title(discount["title"], common.Tag(tag.key, tag.version, True, attrs))
     query, name, argument = _title_mutation(discount)
     mutate(client, query, name, {"id": node_id, argument: {"title": title}}, doing="pause the automatic discount")
-    mutate(
-        client,
-        _SWITCH % {"name": "discountAutomaticDeactivate"},
-        "discountAutomaticDeactivate",
-        {"id": node_id},
-        doing="deactivate the automatic discount",
-    )
+    _switch(client, node_id, active=False)
 
 
 def resume(client: VendorClient, node_id: str) -> None:
@@ -359,13 +353,7 @@ def resume(client: VendorClient, node_id: str) -> None:
     tag = common.tag_parse(discount["title"])
     if not tag.paused:
         return
-    mutate(
-        client,
-        _SWITCH % {"name": "discountAutomaticActivate"},
-        "discountAutomaticActivate",
-        {"id": node_id},
-        doing="activate the automatic discount",
-    )
+    _switch(client, node_id, active=True)
     starts, ends = tag.attrs.get("starts", "open"), tag.attrs.get("ends", "open")
     update: dict[str, Any] = {
         "title": common.tag_title(discount["title"], common.Tag(tag.key, tag.version)),
@@ -375,6 +363,12 @@ def resume(client: VendorClient, node_id: str) -> None:
         update["startsAt"] = starts
     query, name, argument = _title_mutation(discount)
     mutate(client, query, name, {"id": node_id, argument: update}, doing="resume the automatic discount")
+
+
+def _switch(client: VendorClient, node_id: str, *, active: bool) -> None:
+    """Activate or deactivate the automatic discount (Shopify has one mutation for each)."""
+    name, verb = ("discountAutomaticActivate", "activate") if active else ("discountAutomaticDeactivate", "deactivate")
+    mutate(client, _SWITCH % {"name": name}, name, {"id": node_id}, doing=f"{verb} the automatic discount")
 
 
 def _title_mutation(discount: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -1,6 +1,10 @@
 from decimal import Decimal
 
+import httpx
+import pytest
+
 from posting.erp import base
+from posting.erp.ledger import BuiltinLedgerAdapter
 
 
 def test_error_kind_checks_the_erps_own_signs_before_the_http_status():
@@ -24,3 +28,33 @@ def test_json_request_adds_the_body_and_its_content_type_only_when_there_is_a_bo
         "content": b'{"amount":100.10}',
     }
     assert headers == {"Accept": "application/json"}  # the caller's headers are left as they were
+
+
+class _Refusing(BuiltinLedgerAdapter):
+    label = "Test ERP"
+
+    def refusal(self, status, body):
+        return base.ErpError(base.ErrorKind.VALIDATION, f"refused: {body['message']}", status_code=status)
+
+
+def test_answered_returns_an_accepted_answer_and_raises_the_adapters_refusal_of_any_other():
+    adapter = _Refusing(config={}, credentials={}, http=None)
+    accepted = httpx.Response(201, json={"id": "7"})
+    assert adapter.answered(accepted, rate_limited="slow down") is accepted
+    with pytest.raises(base.ErpError) as refused:
+        adapter.answered(httpx.Response(400, json={"message": "period closed"}), rate_limited="slow down")
+    assert (refused.value.kind, refused.value.message, refused.value.status_code) == (
+        base.ErrorKind.VALIDATION,
+        "refused: period closed",
+        400,
+    )
+    with pytest.raises(base.ErpError) as limited:
+        adapter.answered(httpx.Response(429, headers={"retry-after": "3"}), rate_limited="slow down")
+    assert (limited.value.kind, limited.value.message, limited.value.retry_after) == (
+        base.ErrorKind.RATE_LIMITED,
+        "slow down",
+        3.0,
+    )
+    with pytest.raises(base.ErpError) as unreadable:
+        adapter.answered(httpx.Response(502, text="<html>Bad gateway</html>"), rate_limited="slow down")
+    assert unreadable.value.kind == base.ErrorKind.BAD_RESPONSE
