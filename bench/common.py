@@ -79,6 +79,18 @@ def bench_parser(description: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def bench_run(description: str | None, name: str, run: Callable[..., object], **sizes: int) -> None:
+    """The whole of a benchmark with only sizes to choose: `--keep` and one `--<size> N` option per
+    keyword (the keyword's value its default), then `run(**sizes)` with Django set up on the scratch
+    database `<own database>_bench_<name>`."""
+    parser = bench_parser(description)
+    for size, default in sizes.items():
+        parser.add_argument(f"--{size.replace('_', '-')}", type=int, default=default)
+    args = parser.parse_args()
+    with scratch_django(f"{own_database()}_bench_{name}", keep=args.keep):
+        run(**{size: getattr(args, size) for size in sizes})
+
+
 @contextmanager
 def scratch_django(
     database: str, *, keep: bool = False, settings: str = "portal.settings.test", **env: str

@@ -18,16 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_parser, bench_tenant, scratch_django, timed_each
+from bench.common import bench_run, bench_tenant, timed_each
 
 
 def main() -> None:
-    parser = bench_parser(__doc__)
-    parser.add_argument("--orders", type=int, default=2_000)
-    args = parser.parse_args()
-
-    with scratch_django("tillbridge_bench_erp", keep=args.keep):
-        _run(args.orders)
+    bench_run(__doc__, "erp", _run, orders=2_000)
 
 
 def _repush_found(entry) -> None:

@@ -21,16 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_parser, bench_tenant, own_database, scratch_django, timed_each
+from bench.common import bench_run, bench_tenant, timed_each
 
 
 def main() -> None:
-    parser = bench_parser(__doc__)
-    parser.add_argument("--updates", type=int, default=10_000)
-    args = parser.parse_args()
-
-    with scratch_django(f"{own_database()}_bench_inventory", keep=args.keep):
-        _run(args.updates)
+    bench_run(__doc__, "inventory", _run, updates=10_000)
 
 
 def _run(updates: int) -> None:

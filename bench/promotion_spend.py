@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_parser, bench_tenant, own_database, scratch_django, timed_each
+from bench.common import bench_run, bench_tenant, timed_each
 from bench.posting import _clone_orders, post_order
 
 
@@ -78,11 +78,7 @@ def _promotion_publish(tenant) -> None:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__)
-    parser.add_argument("--orders", type=int, default=2_000)
-    args = parser.parse_args()
-    with scratch_django(f"{own_database()}_bench_promotion_spend", keep=args.keep):
-        _run(args.orders)
+    bench_run(__doc__, "promotion_spend", _run, orders=2_000)
 
 
 def _run(orders: int) -> None:

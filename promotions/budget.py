@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -153,19 +154,24 @@ def _redemptions_write(orders: list[Order], redemptions: list[DiscountRedemption
     DiscountRedemption.objects.bulk_create(redemptions)
 
 
+def _budget_raise(promotion: Promotion, state: BudgetState, *, cause: str, title: str, **context: Any) -> None:
+    """Raise the promotion's budget into triage: its state as the detail and the context."""
+    exception_raise(
+        kind=TriageKind.PROMOTION_DEPLOYMENT,
+        cause=cause,
+        obj=promotion,
+        title=f"{promotion.key}: {title}",
+        detail=state.summary,
+        context={"budget": state.as_context(), **context},
+    )
+
+
 def _reached(promotion: Promotion, state: BudgetState) -> None:
     """Mark the budget reached and raise it; the channels are paused by a task after commit, so no
     channel call runs inside the transaction that posted the order."""
     promotion.budget_reached_at = timezone.now()
     promotion.save(update_fields=["budget_reached_at", "updated_at"])
-    exception_raise(
-        kind=TriageKind.PROMOTION_DEPLOYMENT,
-        cause="budget_reached",
-        obj=promotion,
-        title=f"{promotion.key}: {state.reached_text} — paused on every channel",
-        detail=state.summary,
-        context={"budget": state.as_context()},
-    )
+    _budget_raise(promotion, state, cause="budget_reached", title=f"{state.reached_text} — paused on every channel")
     transaction.on_commit(partial(budget_pause_send, promotion.pk))
 
 
@@ -201,14 +207,8 @@ def promotion_budget_check(*, promotion: Promotion) -> BudgetState:
     if crossed:
         promotion.budget_alert_percent = crossed[-1]
         promotion.save(update_fields=["budget_alert_percent", "updated_at"])
-        exception_raise(
-            kind=TriageKind.PROMOTION_DEPLOYMENT,
-            cause="budget_threshold",
-            obj=promotion,
-            title=f"{promotion.key}: {_plain(round(percent, 1))} % of its budget or usage cap used",
-            detail=state.summary,
-            context={"budget": state.as_context(), "threshold": crossed[-1]},
-        )
+        title = f"{_plain(round(percent, 1))} % of its budget or usage cap used"
+        _budget_raise(promotion, state, cause="budget_threshold", title=title, threshold=crossed[-1])
     return state
 
 

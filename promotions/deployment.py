@@ -182,19 +182,28 @@ def _adapter(deployment: ChannelDeployment) -> ChannelAdapter:
     return connection_adapter(deployment.connection)
 
 
-@transaction.atomic
-def deployment_send(*, deployment_id: int) -> ChannelDeployment | None:
-    """The task body: publish one version to one channel and record the channel's read-back.
-    Holds the promotion's lock for the round trip, so a pause or rollback never crosses a send."""
-    row = ChannelDeployment.objects.filter(pk=deployment_id).only("promotion_id").first()
-    if row is None:
-        return None
+def deployment_lock(*, deployment_id: int) -> tuple[Promotion, ChannelDeployment]:
+    """Lock a deployment's promotion, then the deployment itself (with its version and connection):
+    the order every writer of a promotion's channels takes, so a pause or rollback never crosses a
+    send or an acknowledgement. Raises ChannelDeployment.DoesNotExist when the deployment is gone."""
+    row = ChannelDeployment.objects.only("promotion_id").get(pk=deployment_id)
     promotion = Promotion.objects.select_for_update().get(pk=row.promotion_id)
     deployment = (
         ChannelDeployment.objects.select_for_update(of=("self",))
         .select_related("version", "connection")
         .get(pk=deployment_id)
     )
+    return promotion, deployment
+
+
+@transaction.atomic
+def deployment_send(*, deployment_id: int) -> ChannelDeployment | None:
+    """The task body: publish one version to one channel and record the channel's read-back.
+    Holds the promotion's lock for the round trip, so a pause or rollback never crosses a send."""
+    try:
+        promotion, deployment = deployment_lock(deployment_id=deployment_id)
+    except ChannelDeployment.DoesNotExist:
+        return None
     if deployment.state in (D.PAUSED, D.ROLLED_BACK, D.WAITING) or promotion.status == S.EXPIRED:
         return deployment
     live = deployment.acknowledged_version == deployment.version.number and deployment.offer_matches is not False
@@ -238,13 +247,7 @@ def deployment_record(
 ) -> ChannelDeployment:
     """Record a channel's answer that arrived as data rather than through an adapter call (the
     demo, or an operator confirming by hand): its read-back, or the error it gave."""
-    row = ChannelDeployment.objects.only("promotion_id").get(pk=deployment_id)
-    promotion = Promotion.objects.select_for_update().get(pk=row.promotion_id)
-    deployment = (
-        ChannelDeployment.objects.select_for_update(of=("self",))
-        .select_related("version", "connection")
-        .get(pk=deployment_id)
-    )
+    promotion, deployment = deployment_lock(deployment_id=deployment_id)
     if deployment.state not in (D.PENDING, D.SENT, D.FAILED):
         raise ValidationError({"state": f"The deployment is {deployment.state}; nothing is awaited from the channel."})
     deployment.attempts += 1

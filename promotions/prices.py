@@ -7,7 +7,7 @@ Same habits as the promotion lifecycle: each transition locks the list row, chec
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -46,16 +46,22 @@ def _locked(price_list: PriceList) -> PriceList:
     return PriceList.objects.select_for_update().get(pk=price_list.pk)
 
 
+def _sku_amounts(values: Mapping[str, Any], *, field: str, noun: str) -> Iterator[tuple[str, Decimal]]:
+    """Each SKU (stripped) with its value read as a number; one that is not a number is an error on `field`."""
+    for sku, value in values.items():
+        sku = str(sku).strip()
+        try:
+            amount = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            raise ValidationError({field: f"{sku}: {value!r} is not a {noun}."}, code="invalid") from None
+        yield sku, amount
+
+
 def _clean_prices(prices: Mapping[str, Any], currency: str) -> dict[str, str]:
     if not isinstance(prices, Mapping) or not prices:
         raise ValidationError({"prices": "Give at least one SKU and its price."}, code="invalid")
     clean = {}
-    for sku, price in prices.items():
-        sku = str(sku).strip()
-        try:
-            amount = Decimal(str(price))
-        except (InvalidOperation, ValueError):
-            raise ValidationError({"prices": f"{sku}: {price!r} is not a price."}, code="invalid") from None
+    for sku, amount in _sku_amounts(prices, field="prices", noun="price"):
         if not sku or not amount.is_finite() or amount <= 0:
             raise ValidationError({"prices": f"{sku or '(blank SKU)'}: a price is above 0."}, code="invalid")
         clean[sku] = str(quantize(amount, currency))
@@ -69,12 +75,7 @@ def _clean_costs(costs: Mapping[str, Any] | None, prices: Mapping[str, str], cur
     if not isinstance(costs, Mapping):
         raise ValidationError({"costs": "Give each SKU's unit cost."}, code="invalid")
     clean = {}
-    for sku, cost in costs.items():
-        sku = str(sku).strip()
-        try:
-            amount = Decimal(str(cost))
-        except (InvalidOperation, ValueError):
-            raise ValidationError({"costs": f"{sku}: {cost!r} is not a cost."}, code="invalid") from None
+    for sku, amount in _sku_amounts(costs, field="costs", noun="cost"):
         if not amount.is_finite() or amount < 0:
             raise ValidationError({"costs": f"{sku}: a cost is 0 or more."}, code="invalid")
         if sku not in prices:

@@ -25,12 +25,7 @@ FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
-class RedemptionRow:
-    """One channel and version in one currency."""
-
-    channel_id: int | None
-    channel: str
-    version: int
+class RedemptionTotal:
     currency: str
     orders: int
     units: int
@@ -39,12 +34,16 @@ class RedemptionRow:
 
 
 @dataclass(frozen=True)
-class RedemptionTotal:
-    currency: str
-    orders: int
-    units: int
-    discount: Decimal
-    vendor_funded: Decimal
+class _ChannelVersion:
+    channel_id: int | None
+    channel: str
+    version: int
+
+
+@dataclass(frozen=True)
+class RedemptionRow(RedemptionTotal, _ChannelVersion):
+    """One channel and version in one currency: the channel's fields first, then the total's
+    (a dataclass takes its bases' fields from the last base to the first)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from promotions.deployment import (
     _failed_policy,
     connection_adapter,
     deployment_acknowledge,
+    deployment_lock,
     promotion_settle,
 )
 from promotions.models import ChannelDeployment, Promotion
@@ -54,13 +55,7 @@ def deployment_go_live(*, deployment_id: int, now: dt.datetime | None = None) ->
     row paused, rolled back or superseded meanwhile) does nothing. A channel that refuses, or
     still shows the promotion paused, fails the deployment: the channel-rejection exception."""
     now = now or timezone.now()
-    row = ChannelDeployment.objects.only("promotion_id").get(pk=deployment_id)
-    promotion = Promotion.objects.select_for_update().get(pk=row.promotion_id)
-    deployment = (
-        ChannelDeployment.objects.select_for_update(of=("self",))
-        .select_related("version", "connection")
-        .get(pk=deployment_id)
-    )
+    promotion, deployment = deployment_lock(deployment_id=deployment_id)
     waiting = deployment.state == D.PAUSED and deployment.pause_reason == SCHEDULED
     if not waiting or deployment.version.starts_at > now or promotion.published_version_id != deployment.version_id:
         return False

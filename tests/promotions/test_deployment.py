@@ -297,3 +297,13 @@ def test_a_codeless_promotion_goes_to_shopify_as_an_automatic_discount_through_t
     assert (shop.rules, shop.discounts) == ({}, {})
     with tenant_context(world.acme):
         assert Promotion.objects.get().status == S.ROLLED_BACK
+
+
+def test_send_of_a_deployment_that_is_gone_does_nothing(world):
+    with tenant_context(world.acme):
+        assert deployment.deployment_send(deployment_id=999999) is None
+
+
+def test_record_of_a_deployment_that_is_gone_raises(world):
+    with tenant_context(world.acme), pytest.raises(ChannelDeployment.DoesNotExist):
+        deployment.deployment_record(deployment_id=999999, ack=None, error="gone")
