@@ -28,6 +28,7 @@ from commerce.models import (
     ShippingLine,
     TaxLine,
 )
+from commerce.upserts import document_fields
 from tenants.usage import usage_count
 
 
@@ -47,9 +48,7 @@ def _order_row(item: NewOrder) -> Order:
         source=item.source,
         source_connection_id=item.connection_id,
         external_id=document.external_id,
-        source_version=document.source_version,
-        raw_event_id=document.raw_event_id,
-        currency=document.currency,
+        **document_fields(document),
         **order_rows.order_fields(document),
     )
 

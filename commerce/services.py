@@ -49,7 +49,7 @@ from commerce.order_rows import (
     shipping_rows,
     taxes_add,
 )
-from commerce.upserts import UpsertOutcome, UpsertResult, stale_result
+from commerce.upserts import UpsertOutcome, UpsertResult, document_fields, stale_result
 from core.money import MoneyError, currency_check, quantize
 from tenants.usage import usage_count
 
@@ -265,12 +265,7 @@ def _document_save(
     """Create the stored document, or overwrite the existing one's fields with the new version's:
     `fields` and what every document has (its version, raw event and currency).
     A first version is metered for billing in the same transaction (a new version is not)."""
-    fields = {
-        "source_version": document.source_version,
-        "raw_event_id": document.raw_event_id,
-        "currency": document.currency,
-        **fields,
-    }
+    fields = {**document_fields(document), **fields}
     if existing is None:
         created = model.objects.create(
             source=source, source_connection_id=connection_id, external_id=document.external_id, **fields
