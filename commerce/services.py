@@ -23,6 +23,7 @@ from commerce.documents import (
     CanonicalRefund,
     DiscountDoc,
     TaxLineDoc,
+    row_values,
 )
 from commerce.inventory import reservations_held, reservations_sync
 from commerce.models import (
@@ -420,17 +421,6 @@ def payout_upsert(*, source: str, connection_id: int | None, document: Canonical
     if existing is not None:
         payout.lines.all().delete()
     PayoutLine.objects.bulk_create(
-        PayoutLine(
-            payout=payout,
-            position=position,
-            type=doc.type,
-            amount=doc.amount,
-            fee=doc.fee,
-            reference=doc.reference,
-            external_id=doc.external_id,
-            description=doc.description,
-            vendor_type=doc.vendor_type,
-        )
-        for position, doc in enumerate(document.lines)
+        PayoutLine(payout=payout, position=position, **row_values(doc)) for position, doc in enumerate(document.lines)
     )
     return _written(existing, payout)
