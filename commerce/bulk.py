@@ -6,6 +6,7 @@ reservations, and the usage count), with one INSERT per table for the whole batc
 more per order. Updates of stored orders keep going through `order_upsert`: only a first version is
 written here, so there is nothing to clear, no version to compare and no warehouse fulfilment to
 keep. The caller holds the per-order locks and has checked that none of the orders is stored.
+`order_children_create` is also how `order_upsert` writes a new version's children.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from commerce.models import (
     ShippingLine,
     TaxLine,
 )
+from commerce.upserts import document_fields
 from tenants.usage import usage_count
 
 
@@ -47,9 +49,7 @@ def _order_row(item: NewOrder) -> Order:
         source=item.source,
         source_connection_id=item.connection_id,
         external_id=document.external_id,
-        source_version=document.source_version,
-        raw_event_id=document.raw_event_id,
-        currency=document.currency,
+        **document_fields(document),
         **order_rows.order_fields(document),
     )
 
@@ -73,10 +73,10 @@ def _tax_rows(order: Order, document: CanonicalOrder, lines: list[OrderLine], sh
     return rows
 
 
-def _fulfilments_write(orders: list[Order], items: list[NewOrder], lines: list[dict[str, OrderLine]]) -> None:
+def _fulfilments_write(orders: list[Order], documents: list[CanonicalOrder], lines: list[dict[str, OrderLine]]) -> None:
     fulfilments: list[tuple[Fulfilment, FulfilmentDoc, dict[str, OrderLine]]] = []
-    for order, item, by_id in zip(orders, items, lines, strict=True):
-        fulfilments.extend((order_rows.fulfilment_row(order, doc), doc, by_id) for doc in item.document.fulfilments)
+    for order, document, by_id in zip(orders, documents, lines, strict=True):
+        fulfilments.extend((order_rows.fulfilment_row(order, doc), doc, by_id) for doc in document.fulfilments)
     if not fulfilments:
         return
     Fulfilment.objects.bulk_create([fulfilment for fulfilment, _, _ in fulfilments])
@@ -114,28 +114,40 @@ def _reservations_write(orders: list[Order], items: list[NewOrder], lines: list[
     stock_changed_mark(pairs=touched)
 
 
+def order_children_create(
+    orders: list[Order],
+    documents: list[CanonicalOrder],
+    lines: list[list[OrderLine]],
+    shipping: list[list[ShippingLine]],
+) -> None:
+    """Insert the tax lines, discount allocations, payments and channel fulfilments of stored
+    orders whose lines and shipping lines are stored (in document order), one INSERT per table."""
+    taxes: list[TaxLine] = []
+    discounts: list[DiscountAllocation] = []
+    payments: list[Payment] = []
+    by_id = [{line.external_id: line for line in rows} for rows in lines]
+    for order, document, order_lines, ships, named in zip(orders, documents, lines, shipping, by_id, strict=True):
+        taxes.extend(_tax_rows(order, document, order_lines, ships))
+        discounts.extend(order_rows.discount_rows(order, document, named))
+        payments.extend(order_rows.payment_rows(order, document))
+    TaxLine.objects.bulk_create(taxes)
+    DiscountAllocation.objects.bulk_create(discounts)
+    Payment.objects.bulk_create(payments)
+    _fulfilments_write(orders, documents, by_id)
+
+
 def orders_create_bulk(*, items: list[NewOrder]) -> list[Order]:
     """Create the orders and all their children set-based, in the caller's transaction. Returns
     the stored orders in the order of `items`."""
     if not items:
         return []
     orders = Order.objects.bulk_create([_order_row(item) for item in items])
-    lines = [_line_rows(order, item.document) for order, item in zip(orders, items, strict=True)]
-    shipping = [order_rows.shipping_rows(order, item.document) for order, item in zip(orders, items, strict=True)]
+    documents = [item.document for item in items]
+    lines = [_line_rows(order, document) for order, document in zip(orders, documents, strict=True)]
+    shipping = [order_rows.shipping_rows(order, document) for order, document in zip(orders, documents, strict=True)]
     OrderLine.objects.bulk_create([line for rows in lines for line in rows])
     ShippingLine.objects.bulk_create([row for rows in shipping for row in rows])
-    taxes: list[TaxLine] = []
-    discounts: list[DiscountAllocation] = []
-    payments: list[Payment] = []
-    by_id = [{line.external_id: line for line in rows} for rows in lines]
-    for order, item, order_lines, ships, named in zip(orders, items, lines, shipping, by_id, strict=True):
-        taxes.extend(_tax_rows(order, item.document, order_lines, ships))
-        discounts.extend(order_rows.discount_rows(order, item.document, named))
-        payments.extend(order_rows.payment_rows(order, item.document))
-    TaxLine.objects.bulk_create(taxes)
-    DiscountAllocation.objects.bulk_create(discounts)
-    Payment.objects.bulk_create(payments)
-    _fulfilments_write(orders, items, by_id)
+    order_children_create(orders, documents, lines, shipping)
     _reservations_write(orders, items, lines)
     usage_count(metric="orders_ingested", amount=len(orders))
     return orders

@@ -14,13 +14,20 @@ Amount conventions (one for every vendor):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from typing import Any
 
 FUNDING_MERCHANT = "merchant"
 FUNDING_VENDOR = "vendor"
 COLLECTED_BY_MERCHANT = "merchant"
 COLLECTED_BY_MARKETPLACE = "marketplace"
+
+
+def row_values(doc: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A document's fields by name, for the row that stores it: the commerce models keep a
+    document's fields under the same names (its nested documents, `exclude`, are rows of their own)."""
+    return {item.name: getattr(doc, item.name) for item in fields(doc) if item.name not in exclude}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from connectors.models import Connection
 
 
 class SafetyStockForm(forms.Form):
-    location = forms.ModelChoiceField(queryset=InventoryLocation.objects.none())
+    location = forms.ModelChoiceField(queryset=InventoryLocation.objects.order_by("name", "external_id"))
     sku = forms.CharField(max_length=120, label="SKU")
     quantity = forms.DecimalField(
         max_digits=14,
@@ -16,10 +16,6 @@ class SafetyStockForm(forms.Form):
         label="Safety stock",
         help_text="Blank: the location's default.",
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["location"].queryset = InventoryLocation.objects.order_by("name", "external_id")
 
 
 class LocationForm(forms.Form):

@@ -6,7 +6,9 @@ from commerce.models import InventoryLocation
 class RoutingRuleForm(forms.Form):
     name = forms.CharField(max_length=120)
     priority = forms.IntegerField(min_value=0, initial=100, help_text="Lower numbers are tried first.")
-    location = forms.ModelChoiceField(queryset=InventoryLocation.objects.none(), label="Ship from")
+    location = forms.ModelChoiceField(
+        queryset=InventoryLocation.objects.order_by("name", "external_id"), label="Ship from"
+    )
     countries = forms.CharField(
         required=False, help_text="Comma-separated ISO country codes (US, GB). Blank: any destination."
     )
@@ -21,5 +23,4 @@ class RoutingRuleForm(forms.Form):
 
     def __init__(self, *args, warehouse_systems: list[tuple[int, str]] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["location"].queryset = InventoryLocation.objects.order_by("name", "external_id")
         self.fields["fulfilment_connection"].choices = [("", "None: shipped by hand"), *warehouse_systems]

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db import models
 
-from commerce.documents import CanonicalOrder, FulfilmentDoc, OrderLineDoc, TaxLineDoc
+from commerce.documents import CanonicalOrder, FulfilmentDoc, OrderLineDoc, TaxLineDoc, row_values
 from commerce.models import (
     DiscountAllocation,
     Fulfilment,
@@ -69,14 +69,7 @@ def order_line_fields(position: int, doc: OrderLineDoc, discounts: dict[str, Dec
 
 def shipping_rows(order: Order, document: CanonicalOrder) -> list[ShippingLine]:
     return [
-        ShippingLine(
-            order=order,
-            position=position,
-            external_id=doc.external_id,
-            code=doc.code,
-            title=doc.title,
-            amount=doc.amount,
-        )
+        ShippingLine(order=order, position=position, **row_values(doc, exclude=("taxes",)))
         for position, doc in enumerate(document.shipping_lines)
     ]
 
@@ -117,17 +110,7 @@ def discount_rows(order: Order, document: CanonicalOrder, lines: dict[str, Order
 
 def payment_rows(order: Order, document: CanonicalOrder) -> list[Payment]:
     return [
-        Payment(
-            order=order,
-            position=position,
-            external_id=doc.external_id,
-            gateway=doc.gateway,
-            method=doc.method,
-            amount=doc.amount,
-            fee=doc.fee,
-            is_gift_card=doc.is_gift_card,
-        )
-        for position, doc in enumerate(document.payments)
+        Payment(order=order, position=position, **row_values(doc)) for position, doc in enumerate(document.payments)
     ]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Required, TypedDict, Unpack
 
 import structlog
 from django.contrib.contenttypes.models import ContentType
@@ -59,7 +60,32 @@ def _codes(values: object, *, field_name: str, upper: bool = True) -> list[str]:
     return sorted(set(cleaned))
 
 
-def _rule_clean(*, name: str, priority: int, location_id: int, countries, regions, skus) -> dict:
+class RoutingRuleFields(TypedDict, total=False):
+    """What a routing rule is made of, as `routing_rule_create` and `routing_rule_update` take it:
+    codes as a list or one comma- or line-separated string."""
+
+    name: Required[str]
+    location_id: Required[int]
+    priority: int
+    countries: list[str] | str
+    regions: list[str] | str
+    skus: list[str] | str
+    fulfilment_connection_id: int | None
+    active: bool
+
+
+def _rule_clean(
+    *,
+    name: str,
+    location_id: int,
+    priority: int = 100,
+    countries: list[str] | str = (),
+    regions: list[str] | str = (),
+    skus: list[str] | str = (),
+    fulfilment_connection_id: int | None = None,
+    active: bool = True,
+) -> tuple[dict, dict]:
+    """The rule's checked values (those its audit records) and its settings."""
     errors: dict[str, list[str]] = {}
     if not (name or "").strip():
         errors["name"] = ["A rule needs a name."]
@@ -76,51 +102,27 @@ def _rule_clean(*, name: str, priority: int, location_id: int, countries, region
         errors["countries"] = ["Two-letter ISO country codes, e.g. US, GB."]
     if errors:
         raise ValidationError(errors)
-    return {"name": name.strip()[:120], "priority": priority, "location_id": location_id, **values}
+    values = {"name": name.strip()[:120], "priority": priority, "location_id": location_id, **values}
+    return values, {"active": active, "fulfilment_connection_id": fulfilment_connection_id}
 
 
 @transaction.atomic
-def routing_rule_create(
-    *,
-    name: str,
-    location_id: int,
-    priority: int = 100,
-    countries: list[str] | str = (),
-    regions: list[str] | str = (),
-    skus: list[str] | str = (),
-    fulfilment_connection_id: int | None = None,
-    active: bool = True,
-    actor: User | None = None,
-) -> RoutingRule:
-    values = _rule_clean(
-        name=name, priority=priority, location_id=location_id, countries=countries, regions=regions, skus=skus
-    )
-    rule = RoutingRule.objects.create(**values, active=active, fulfilment_connection_id=fulfilment_connection_id)
+def routing_rule_create(*, actor: User | None = None, **fields: Unpack[RoutingRuleFields]) -> RoutingRule:
+    values, settings = _rule_clean(**fields)
+    rule = RoutingRule.objects.create(**values, **settings)
     _audit(actor=actor, action="routing_rule.create", changes={"rule": rule.pk, **values})
     return rule
 
 
 @transaction.atomic
 def routing_rule_update(
-    *,
-    rule: RoutingRule,
-    name: str,
-    location_id: int,
-    priority: int,
-    countries: list[str] | str = (),
-    regions: list[str] | str = (),
-    skus: list[str] | str = (),
-    fulfilment_connection_id: int | None = None,
-    active: bool = True,
-    actor: User | None = None,
+    *, rule: RoutingRule, actor: User | None = None, **fields: Unpack[RoutingRuleFields]
 ) -> RoutingRule:
-    values = _rule_clean(
-        name=name, priority=priority, location_id=location_id, countries=countries, regions=regions, skus=skus
-    )
-    for key, value in {**values, "active": active, "fulfilment_connection_id": fulfilment_connection_id}.items():
+    values, settings = _rule_clean(**fields)
+    for key, value in {**values, **settings}.items():
         setattr(rule, key, value)
     rule.save()
-    _audit(actor=actor, action="routing_rule.update", changes={"rule": rule.pk, **values, "active": active})
+    _audit(actor=actor, action="routing_rule.update", changes={"rule": rule.pk, **values, "active": settings["active"]})
     return rule
 
 

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError, Sum
 
+from commerce.bulk import order_children_create
 from commerce.documents import (
     COLLECTED_BY_MARKETPLACE,
     COLLECTED_BY_MERCHANT,
@@ -23,33 +24,12 @@ from commerce.documents import (
     CanonicalRefund,
     DiscountDoc,
     TaxLineDoc,
+    row_values,
 )
 from commerce.inventory import reservations_held, reservations_sync
-from commerce.models import (
-    DiscountAllocation,
-    Fulfilment,
-    FulfilmentLine,
-    Order,
-    OrderLine,
-    Payment,
-    Payout,
-    PayoutLine,
-    Refund,
-    RefundLine,
-    TaxLine,
-)
-from commerce.order_rows import (
-    discount_rows,
-    fulfilment_line_rows,
-    fulfilment_row,
-    line_discounts,
-    order_fields,
-    order_line_fields,
-    payment_rows,
-    shipping_rows,
-    taxes_add,
-)
-from commerce.upserts import UpsertOutcome, UpsertResult, stale_result
+from commerce.models import Fulfilment, Order, OrderLine, Payout, PayoutLine, Refund, RefundLine, ShippingLine
+from commerce.order_rows import line_discounts, order_fields, order_line_fields, shipping_rows
+from commerce.upserts import UpsertOutcome, UpsertResult, document_fields, stale_result
 from core.money import MoneyError, currency_check, quantize
 from tenants.usage import usage_count
 
@@ -181,46 +161,36 @@ def _order_children_clear(order: Order, document: CanonicalOrder) -> None:
     order.payments.all().delete()
 
 
-def _order_lines_write(order: Order, document: CanonicalOrder, taxes: list[TaxLine]) -> dict[str, OrderLine]:
+def _order_lines_write(order: Order, document: CanonicalOrder) -> list[OrderLine]:
+    """The new version's lines, in document order; a line it keeps is updated in place (refund
+    lines point at it)."""
     discounts = line_discounts(document)
-    lines: dict[str, OrderLine] = {}
-    for position, doc in enumerate(document.lines):
-        line, _ = OrderLine.objects.update_or_create(
+    return [
+        OrderLine.objects.update_or_create(
             order=order, external_id=doc.external_id, defaults=order_line_fields(position, doc, discounts)
-        )
-        lines[doc.external_id] = line
-        taxes_add(taxes, order, doc.taxes, order_line=line)
-    return lines
+        )[0]
+        for position, doc in enumerate(document.lines)
+    ]
 
 
 def _order_children_write(order: Order, document: CanonicalOrder) -> None:
     _order_children_clear(order, document)
-    taxes: list[TaxLine] = []
-    lines = _order_lines_write(order, document, taxes)
-    for shipping, doc in zip(shipping_rows(order, document), document.shipping_lines, strict=True):
-        shipping.save(force_insert=True)
-        taxes_add(taxes, order, doc.taxes, shipping_line=shipping)
-    TaxLine.objects.bulk_create(taxes)
-    DiscountAllocation.objects.bulk_create(discount_rows(order, document, lines))
-    Payment.objects.bulk_create(payment_rows(order, document))
-    _channel_fulfilments_write(order, document, lines)
+    lines = _order_lines_write(order, document)
+    shipping = ShippingLine.objects.bulk_create(shipping_rows(order, document))
+    order_children_create([order], [_channel_fulfilments_clear(order, document)], [lines], [shipping])
 
 
-def _channel_fulfilments_write(order: Order, document: CanonicalOrder, lines: dict[str, OrderLine]) -> None:
-    """Rewrite the channel's own fulfilments. Warehouse ones are ours (pushed to the channel) and
-    stay; the channel's echo of one we pushed is not stored twice."""
+def _channel_fulfilments_clear(order: Order, document: CanonicalOrder) -> CanonicalOrder:
+    """Remove the channel's own fulfilments, which the new version rewrites. Warehouse ones are
+    ours (pushed to the channel) and stay; the document is returned without the channel's echo of
+    one we pushed, so it is not stored twice."""
     order.fulfilments.filter(origin=Fulfilment.Origin.CHANNEL).delete()
     pushed = set(
         order.fulfilments.filter(origin=Fulfilment.Origin.WAREHOUSE)
         .exclude(channel_reference="")
         .values_list("channel_reference", flat=True)
     )
-    for doc in document.fulfilments:
-        if doc.external_id in pushed:
-            continue  # the channel's echo of a warehouse fulfilment we pushed to it
-        fulfilment = fulfilment_row(order, doc)
-        fulfilment.save(force_insert=True)
-        FulfilmentLine.objects.bulk_create(fulfilment_line_rows(fulfilment, doc, lines))
+    return replace(document, fulfilments=tuple(doc for doc in document.fulfilments if doc.external_id not in pushed))
 
 
 # Discounts from a published promotion take its version's funding. Promotions sit above commerce, so
@@ -265,12 +235,7 @@ def _document_save(
     """Create the stored document, or overwrite the existing one's fields with the new version's:
     `fields` and what every document has (its version, raw event and currency).
     A first version is metered for billing in the same transaction (a new version is not)."""
-    fields = {
-        "source_version": document.source_version,
-        "raw_event_id": document.raw_event_id,
-        "currency": document.currency,
-        **fields,
-    }
+    fields = {**document_fields(document), **fields}
     if existing is None:
         created = model.objects.create(
             source=source, source_connection_id=connection_id, external_id=document.external_id, **fields
@@ -425,17 +390,6 @@ def payout_upsert(*, source: str, connection_id: int | None, document: Canonical
     if existing is not None:
         payout.lines.all().delete()
     PayoutLine.objects.bulk_create(
-        PayoutLine(
-            payout=payout,
-            position=position,
-            type=doc.type,
-            amount=doc.amount,
-            fee=doc.fee,
-            reference=doc.reference,
-            external_id=doc.external_id,
-            description=doc.description,
-            vendor_type=doc.vendor_type,
-        )
-        for position, doc in enumerate(document.lines)
+        PayoutLine(payout=payout, position=position, **row_values(doc)) for position, doc in enumerate(document.lines)
     )
     return _written(existing, payout)

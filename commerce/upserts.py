@@ -1,14 +1,17 @@
 """What an upsert of a versioned vendor document did, and the one rule for versions: an older
 source version than the stored one is ignored (and logged), the same version changes nothing.
-Shared by the document writes (commerce.services) and the inventory writes (commerce.inventory)."""
+Shared by the document writes (commerce.services, commerce.bulk) and the inventory writes
+(commerce.inventory)."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
+
+from commerce.documents import CanonicalOrder, CanonicalPayout, CanonicalRefund
 
 log = structlog.get_logger(__name__)
 
@@ -45,3 +48,13 @@ def stale_result(existing: T | None, version: int, kind: str, external_id: str) 
     if version == existing.source_version:
         return UpsertResult(UpsertOutcome.UNCHANGED, existing)
     return None
+
+
+def document_fields(document: CanonicalOrder | CanonicalRefund | CanonicalPayout) -> dict[str, Any]:
+    """What every version of a stored order, refund or payout sets besides its own fields: its
+    source version, raw event and currency."""
+    return {
+        "source_version": document.source_version,
+        "raw_event_id": document.raw_event_id,
+        "currency": document.currency,
+    }
