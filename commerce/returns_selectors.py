@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, QuerySet, Sum
 
 from commerce.models import Order, Refund, Return, ReturnLine
+from core.selectors import status_search_filter
 
 PERCENT = Decimal("0.1")
 RECEIVED_STATUSES = (Return.Status.RECEIVED, Return.Status.INSPECTED, Return.Status.REFUNDED, Return.Status.CLOSED)
@@ -20,10 +21,7 @@ RECEIVED_STATUSES = (Return.Status.RECEIVED, Return.Status.INSPECTED, Return.Sta
 
 def returns_list(*, status: str | None = None, search: str | None = None) -> QuerySet[Return]:
     returns = Return.objects.select_related("order").annotate(units=Sum("lines__quantity"))
-    if status:
-        returns = returns.filter(status=status)
-    if search:
-        returns = returns.filter(Q(name__icontains=search) | Q(order__external_id__icontains=search))
+    returns = status_search_filter(returns, status=status, search=search, search_fields=("name", "order__external_id"))
     return returns.order_by("-requested_at", "-pk")
 
 

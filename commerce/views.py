@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -93,6 +94,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
             "search": search,
             "location_id": location_id,
             "oversold_only": oversold_only,
+            "pager_query": f"q={quote(search)}&location={location_id}" + ("&oversold=1" if oversold_only else ""),
             "oversold": oversold,
             "sync": sync,
             "chart": _chart(rows),

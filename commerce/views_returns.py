@@ -5,6 +5,7 @@ return with its lines, links and timeline and the next actions; the portal's cre
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import quote
 
 from django import forms
 from django.contrib import messages
@@ -122,6 +123,7 @@ def returns_queue(request: HttpRequest) -> HttpResponse:
             "page": page,
             "status": status,
             "search": search,
+            "pager_query": f"status={status}&q={quote(search)}",
             "statuses": Return.Status.choices,
             "counts": returns_by_status(),
             "kpis": return_kpis(),

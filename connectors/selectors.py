@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from django.db.models import Count, Q, QuerySet
 
 from connectors.models import Connection, InboundEvent, SyncRun
+from core.selectors import status_search_filter
 
 
 def connections_list() -> QuerySet[Connection]:
@@ -43,10 +44,7 @@ def events_list(
     events = InboundEvent.objects.select_related("connection").defer("body")
     if connection is not None:
         events = events.filter(connection=connection)
-    if status:
-        events = events.filter(status=status)
-    if search:
-        events = events.filter(Q(topic__icontains=search) | Q(external_id__icontains=search))
+    events = status_search_filter(events, status=status, search=search, search_fields=("topic", "external_id"))
     return events.order_by("-received_at", "-pk")
 
 

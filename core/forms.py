@@ -7,8 +7,23 @@ from typing import TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 
 T = TypeVar("T")
+
+UPLOAD_MAX_MB = 2
+
+
+def upload_size_check(upload: UploadedFile) -> None:
+    """Refuse a file over UPLOAD_MAX_MB: an import reads the whole file into memory."""
+    if upload.size > UPLOAD_MAX_MB * 1024 * 1024:
+        raise ValidationError(f"The file is larger than {UPLOAD_MAX_MB} MB.", code="file_too_large")
+
+
+class UploadField(forms.FileField):
+    """A file field for a portal import: at most UPLOAD_MAX_MB."""
+
+    default_validators = [upload_size_check]
 
 
 def form_errors_add(form: forms.BaseForm, error: ValidationError) -> None:

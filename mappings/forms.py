@@ -1,18 +1,11 @@
 from django import forms
 
+from core.forms import UploadField
 from mappings.models import CONDITION_KEYS, Account, MappingSet, PostingRole, ValueMap
 
 
 class AccountsImportForm(forms.Form):
-    file = forms.FileField(
-        label="Chart of accounts (CSV)", help_text="Columns: code,name,type[,parent]. All rows or none."
-    )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > 2 * 1024 * 1024:
-            raise forms.ValidationError("The file is larger than 2 MB.")
-        return upload
+    file = UploadField(label="Chart of accounts (CSV)", help_text="Columns: code,name,type[,parent]. All rows or none.")
 
 
 class AccountForm(forms.Form):

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import forms
 
 from connectors.models import Connection
+from core.forms import UploadField
 from promotions.models import SALES_CHANNEL_VENDORS, Fallback, Funding, Kind, Stacking
 
 
@@ -238,19 +239,13 @@ class PriceListForm(forms.Form):
 
 
 class PriceListImportForm(forms.Form):
-    file = forms.FileField(
+    file = UploadField(
         label="Prices (CSV)", help_text="Columns: sku,price and optionally cost (unit cost). All rows or none."
     )
     mode = forms.ChoiceField(
         choices=[("merge", "Change the SKUs in the file, keep the others"), ("replace", "The file is the whole list")],
         initial="merge",
     )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > 2 * 1024 * 1024:
-            raise forms.ValidationError("The file is larger than 2 MB.")
-        return upload
 
 
 class PromotionPolicyForm(forms.Form):

@@ -1,2 +1,2 @@
-"""The one outbound HTTP client: `netsafety` (SSRF guard, pinned transport) and `client`
-(timeouts, retries, rate limit, typed errors)."""
+"""The one outbound HTTP client: `netsafety` (SSRF guard, pinned transport), `client`
+(timeouts, retries, rate limit, typed errors) and `closing` (closed at the end of a `with` block)."""

@@ -30,6 +30,7 @@ from django_redis import get_redis_connection
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from core.http import netsafety
+from core.http.closing import ClosedOnExit
 
 log = structlog.get_logger(__name__)
 
@@ -184,7 +185,7 @@ class RateLimiter:
             waited += pause
 
 
-class VendorClient:
+class VendorClient(ClosedOnExit):
     def __init__(
         self,
         *,
@@ -221,12 +222,6 @@ class VendorClient:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> VendorClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):

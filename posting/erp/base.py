@@ -24,6 +24,8 @@ from typing import Any, ClassVar, Protocol
 
 import httpx
 
+from core.http.closing import ClosedOnExit
+
 
 class ErrorKind(enum.StrEnum):
     VALIDATION = "validation"  # the ERP refused the entry's content
@@ -278,7 +280,7 @@ class ErpTransport(Protocol):
     def close(self) -> None: ...
 
 
-class ErpAdapter(abc.ABC):
+class ErpAdapter(ClosedOnExit, abc.ABC):
     """Base of every ERP adapter. Subclasses implement `fetch_chart`, `find`, `create`, `status`
     and `reverse`; `push` is the same everywhere: look the reference up, create only when absent,
     and finish an entry a previous attempt left unfinished (a draft not yet posted)."""
@@ -367,12 +369,6 @@ class ErpAdapter(abc.ABC):
     def close(self) -> None:
         if self.http is not None:
             self.http.close()
-
-    def __enter__(self) -> ErpAdapter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def require_external_ids(self, journal: ErpJournal) -> None:
         missing = sorted({line.account_code for line in journal.lines if not line.account_external_id})

@@ -1,6 +1,7 @@
 from decimal import Decimal as D
 
 import pytest
+from django.core.paginator import Paginator
 from django_tenants.utils import tenant_context
 
 from commerce.documents import CanonicalInventoryLevel
@@ -97,3 +98,12 @@ def test_location_page_maps_a_channel_and_edits_settings(world, host_client, sto
         host_client(world.host(world.acme), world.bluebird_admin).get(f"/inventory/locations/{stock.pk}/").status_code
         == 404
     )
+
+
+def test_the_pager_keeps_the_filters(world, host_client, stock, monkeypatch):
+    monkeypatch.setattr("commerce.views.Paginator", lambda rows, per_page: Paginator(rows, 1))
+    page = host_client(world.host(world.acme), world.acme_admin).get("/inventory/?oversold=1").content.decode()
+    assert (
+        '<nav class="pager" aria-label="Pages">\n\n<span>Page 1 of 2</span>\n'
+        '<a href="?q=&amp;location=&amp;oversold=1&amp;page=2">Next →</a>\n</nav>\n'
+    ) in page

@@ -2,6 +2,7 @@
 people who may act (not viewers), the detail with its timeline and actions, the create form."""
 
 import pytest
+from django.core.paginator import Paginator
 from django.test import Client
 from django_tenants.utils import tenant_context
 
@@ -118,3 +119,20 @@ def test_the_policy_page_sets_the_approval_limit_audited_and_viewers_cannot(worl
     viewer = UserFactory(email="viewer-policy@acme.test")
     membership_grant(user=viewer, tenant=world.acme, role=Membership.Role.TENANT_VIEWER)
     assert _client(world, viewer).post("/returns/policy/", {"second_approval_above": "1"}).status_code == 403
+
+
+def test_the_pager_keeps_the_status_and_the_search_url_encoded(world, monkeypatch):
+    monkeypatch.setattr("commerce.views_returns.Paginator", lambda rows, per_page: Paginator(rows, 1))
+    with tenant_context(world.acme):
+        for n in range(3):
+            order = order_upsert(
+                source="woocommerce", connection_id=3, document=shopify_order(external_id=f"x y/&<{n}")
+            ).obj
+            return_create(order=order, lines=[LineRequest(order.lines.get(external_id="L1"), 1)])
+    page = _client(world, world.acme_admin).get("/returns/?status=requested&q=x%20y%2F%26%3C&page=2")
+    assert (
+        '<nav class="pager" aria-label="Pages">\n'
+        '<a href="?status=requested&amp;q=x%20y/%26%3C&amp;page=1">← Previous</a>\n'
+        "<span>Page 2 of 3</span>\n"
+        '<a href="?status=requested&amp;q=x%20y/%26%3C&amp;page=3">Next →</a>\n</nav>\n'
+    ) in page.content.decode()

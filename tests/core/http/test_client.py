@@ -159,3 +159,10 @@ def test_rate_limit_that_cannot_be_met_raises(world, monkeypatch, slept):
     assert limiter.acquire() == 0.0
     with pytest.raises(RateLimited):
         limiter.acquire(max_wait=0.1)
+
+
+def test_leaving_a_with_block_closes_the_clients_connections():
+    with VendorClient(base_url=BASE) as client:
+        assert isinstance(client, VendorClient)
+        assert not client._client.is_closed
+    assert client._client.is_closed

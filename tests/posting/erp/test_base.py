@@ -58,3 +58,20 @@ def test_answered_returns_an_accepted_answer_and_raises_the_adapters_refusal_of_
     with pytest.raises(base.ErpError) as unreadable:
         adapter.answered(httpx.Response(502, text="<html>Bad gateway</html>"), rate_limited="slow down")
     assert unreadable.value.kind == base.ErrorKind.BAD_RESPONSE
+
+
+class _Transport:
+    closed = 0
+
+    def close(self):
+        self.closed += 1
+
+
+def test_leaving_a_with_block_closes_the_adapters_transport():
+    transport = _Transport()
+    with BuiltinLedgerAdapter(config={}, credentials={}, http=transport) as adapter:
+        assert isinstance(adapter, BuiltinLedgerAdapter)
+        assert transport.closed == 0
+    assert transport.closed == 1
+    with BuiltinLedgerAdapter(config={}, credentials={}, http=None):
+        pass  # no transport: nothing to close
