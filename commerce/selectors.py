@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Max, Prefetch, QuerySet, Sum
 
 from commerce.documents import (
     CanonicalOrder,
@@ -38,6 +38,7 @@ from commerce.models import (
     SafetyStock,
 )
 from core.money import quantize
+from core.selectors import status_search_filter
 from core.timeseries import counts_per_day
 
 
@@ -451,9 +452,7 @@ def orders_placed_since(*, since: dt.datetime) -> dict[int, int | None]:
 
 def orders_search(*, search: str = "") -> QuerySet[Order]:
     orders = Order.objects.order_by("-placed_at", "-pk")
-    if search:
-        orders = orders.filter(Q(external_id__icontains=search) | Q(customer_ref__icontains=search))
-    return orders
+    return status_search_filter(orders, status=None, search=search, search_fields=("external_id", "customer_ref"))
 
 
 def orders_list() -> QuerySet[Order]:

@@ -16,6 +16,7 @@ from django_tenants.utils import schema_exists, tenant_context
 from commerce.models import Order, Payment, Payout, PayoutLine, Refund
 from commerce.selectors import order_document
 from core.money import quantize
+from core.selectors import status_search_filter
 from core.timeseries import counts_per_day
 from mappings.models import Account, MappingSet, PostingRole
 from mappings.selectors import AccountResolver, Unmapped
@@ -28,11 +29,7 @@ from triage.models import Exception as TriageException
 
 def journals_list(*, status: str | None = None, search: str = "") -> QuerySet[JournalEntry]:
     queryset = JournalEntry.objects.annotate(total=Sum("lines__debit")).order_by("-date", "-pk")
-    if status:
-        queryset = queryset.filter(status=status)
-    if search:
-        queryset = queryset.filter(Q(source_key__icontains=search) | Q(memo__icontains=search))
-    return queryset
+    return status_search_filter(queryset, status=status, search=search, search_fields=("source_key", "memo"))
 
 
 def journal_detail(*, entry_id: int) -> JournalEntry | None:
