@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
-from commerce.models import MONEY
+from core.models import MONEY
 
 
 class PostingPolicy(models.Model):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from django.db import models
 
+from commerce.models import Funding
 from connectors.models import Connection
+from core.models import MONEY
 
-MONEY = {"max_digits": 18, "decimal_places": 4}
 SALES_CHANNEL_VENDORS = (Connection.Vendor.SHOPIFY, Connection.Vendor.WOOCOMMERCE, Connection.Vendor.SQUARE)
 
 
@@ -28,11 +29,6 @@ class Kind(models.TextChoices):
 class Stacking(models.TextChoices):
     EXCLUSIVE = "exclusive", "Exclusive"
     STACKABLE = "stackable", "Stackable with the listed promotions"
-
-
-class Funding(models.TextChoices):
-    MERCHANT = "merchant", "Merchant"
-    VENDOR = "vendor", "Vendor"
 
 
 class Fallback(models.TextChoices):

@@ -6,7 +6,8 @@ from django.db import models
 from django.urls import reverse
 
 from commerce.models.inventory import QUANTITY, InventoryLocation
-from commerce.models.sales import MONEY, Order, OrderLine, Refund
+from commerce.models.sales import Order, OrderLine, Refund
+from core.models import MONEY
 
 
 class ReturnPolicy(models.Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.urls import reverse
 
-MONEY = {"max_digits": 18, "decimal_places": 4}
+from core.models import MONEY
 
 
 class Funding(models.TextChoices):

@@ -1,0 +1,9 @@
+"""Abstract models and field options that several apps' models declare alike (Django only).
+
+Abstract bases make no table and need no app: each concrete model that inherits one gets the
+fields as if it declared them itself, in the tenant or the public schema alike."""
+
+from __future__ import annotations
+
+# Every stored amount of money: 18 digits, 4 of them after the point (room for any currency's minor unit).
+MONEY = {"max_digits": 18, "decimal_places": 4}
