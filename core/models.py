@@ -5,5 +5,17 @@ fields as if it declared them itself, in the tenant or the public schema alike."
 
 from __future__ import annotations
 
+from django.db import models
+
 # Every stored amount of money: 18 digits, 4 of them after the point (room for any currency's minor unit).
 MONEY = {"max_digits": 18, "decimal_places": 4}
+
+
+class Singleton(models.Model):
+    """A settings row a schema holds once: `singleton` is always 1, so `get_or_create(singleton=1)`
+    reads or makes the row. Most also check the value in a constraint named for their table."""
+
+    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
+
+    class Meta:
+        abstract = True

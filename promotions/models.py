@@ -12,7 +12,7 @@ from django.db import models
 
 from commerce.models import Funding
 from connectors.models import Connection
-from core.models import MONEY
+from core.models import MONEY, Singleton
 
 SALES_CHANNEL_VENDORS = (Connection.Vendor.SHOPIFY, Connection.Vendor.WOOCOMMERCE, Connection.Vendor.SQUARE)
 
@@ -242,10 +242,9 @@ def budget_warnings_default() -> list[int]:
     return [80, 95]
 
 
-class PromotionPolicy(models.Model):
+class PromotionPolicy(Singleton):
     """The tenant's promotion settings (one row): margin floor, budget warnings, stock guard hysteresis."""
 
-    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
     min_margin_percent = models.DecimalField(
         max_digits=6,
         decimal_places=2,
