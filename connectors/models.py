@@ -6,10 +6,10 @@ through the `credentials` / `webhook_secret` properties; no form, serializer or 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models.functions import Now
 from django.urls import reverse
 
 from core.crypto import dict_decrypt, dict_encrypt, secret_decrypt, secret_encrypt
+from core.models import UpdatedByDatabase
 
 
 class Connection(models.Model):
@@ -133,7 +133,7 @@ class SyncRun(models.Model):
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELLED)
 
 
-class InboundEvent(models.Model):
+class InboundEvent(UpdatedByDatabase):
     """One vendor event or polled record, stored before anything else happens to it."""
 
     class Source(models.TextChoices):
@@ -166,9 +166,6 @@ class InboundEvent(models.Model):
     sync_run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    # Set by the database on insert and by a trigger on every update (the inbox moves status with
-    # queryset updates): what the API's `updated_since` filter reads.
-    updated_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["-received_at", "-pk"]

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Now
 
-from core.models import MONEY, Singleton
+from core.models import MONEY, Singleton, UpdatedByDatabase
 
 
 class PostingPolicy(Singleton):
@@ -99,7 +98,7 @@ class PostingBatch(models.Model):
         return f"Batch {self.window_start:%Y-%m-%d %H:%M} {self.currency}"
 
 
-class JournalEntry(models.Model):
+class JournalEntry(UpdatedByDatabase):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         READY = "ready", "Ready to push"
@@ -118,9 +117,6 @@ class JournalEntry(models.Model):
     # The trace of the inbound event that posted it (empty for batches and manual posts): its push logs under it.
     trace_id = models.CharField(max_length=32, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
-    # Set by the database on insert and by a trigger on every update (status, ERP reference), so a
-    # queryset `.update()` moves it too: what the API's `updated_since` filter reads.
-    updated_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["-date", "-pk"]
