@@ -8,7 +8,8 @@ from __future__ import annotations
 from django.db import models
 from django.urls import reverse
 
-from core.crypto import dict_decrypt, dict_encrypt, secret_decrypt, secret_encrypt
+from core.crypto import dict_decrypt, dict_encrypt
+from core.encrypted import encrypted_property
 from core.models import UpdatedByDatabase
 
 
@@ -42,6 +43,8 @@ class Connection(models.Model):
     config = models.JSONField(default=dict, blank=True)
     credentials_encrypted = models.TextField(blank=True, default="")
     webhook_secret_encrypted = models.TextField(blank=True, default="")
+    credentials = encrypted_property("credentials_encrypted", encrypt=dict_encrypt, decrypt=dict_decrypt)
+    webhook_secret = encrypted_property("webhook_secret_encrypted")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     cursor = models.JSONField(default=dict, blank=True)
     sync_interval_minutes = models.PositiveIntegerField(default=15)
@@ -65,22 +68,6 @@ class Connection(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("connectors_connection", kwargs={"connection_id": self.pk})
-
-    @property
-    def credentials(self) -> dict:
-        return dict_decrypt(self.credentials_encrypted)
-
-    @credentials.setter
-    def credentials(self, value: dict) -> None:
-        self.credentials_encrypted = dict_encrypt(dict(value or {}))
-
-    @property
-    def webhook_secret(self) -> str:
-        return secret_decrypt(self.webhook_secret_encrypted)
-
-    @webhook_secret.setter
-    def webhook_secret(self, value: str) -> None:
-        self.webhook_secret_encrypted = secret_encrypt(value or "")
 
     @property
     def has_credentials(self) -> bool:
