@@ -62,8 +62,12 @@ class Governed(Authored):
 
 
 class SubmittedVersion(Authored):
-    """One immutable version of a governed object, submitted by its author and approved by another person."""
+    """One immutable version of a governed object (`number` counts from 1 per object), in force from
+    `starts_at`, checked before submit, submitted by its author and approved by another person."""
 
+    number = models.PositiveIntegerField()
+    starts_at = models.DateTimeField()
+    validation = models.JSONField(default=dict, blank=True)  # {"ok", "errors": [...], "warnings": [...], "at"}
     author_key = models.CharField(
         max_length=60, blank=True, help_text="'api-key:<prefix>' when written through an API key."
     )
@@ -142,7 +146,6 @@ class PromotionVersion(SubmittedVersion):
     """One immutable revision. Fields never change once the version is submitted (services only)."""
 
     promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="versions")
-    number = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
     value = models.DecimalField(**MONEY, help_text="Percent for percent off and buy X get Y, money otherwise.")
     currency = models.CharField(max_length=3)
@@ -155,7 +158,6 @@ class PromotionVersion(SubmittedVersion):
     stacking = models.CharField(max_length=10, choices=Stacking.choices, default=Stacking.EXCLUSIVE)
     stackable_with = models.JSONField(default=list, blank=True)  # promotion keys
     priority = models.IntegerField(default=0)
-    starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True, blank=True)
     channels = models.ManyToManyField(Connection, related_name="promotion_versions", blank=True)
     funding = models.CharField(max_length=10, choices=Funding.choices, default=Funding.MERCHANT)
@@ -167,7 +169,6 @@ class PromotionVersion(SubmittedVersion):
     # The merchant's list price and unit cost per SKU ({"SKU": {"price": "20.00", "cost": "8.00"}}):
     # the cost floor checked at validation. Nothing in commerce holds product costs.
     pricing = models.JSONField(default=dict, blank=True)
-    validation = models.JSONField(default=dict, blank=True)  # {"ok", "errors": [...], "warnings": [...], "at"}
     rejected_reason = models.TextField(blank=True)
     fallback = models.CharField(max_length=12, choices=Fallback.choices, default=Fallback.KEEP_OTHERS)
     # Staged launch: ordered groups of connection ids ([[owned store], [marketplaces]]); empty = one wave.
@@ -319,12 +320,9 @@ class PriceList(Governed):
 
 class PriceListVersion(SubmittedVersion):
     price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="versions")
-    number = models.PositiveIntegerField()
-    starts_at = models.DateTimeField()
     prices = models.JSONField(default=dict)  # {"SKU": "19.99"} in the list's currency
     costs = models.JSONField(default=dict, blank=True)  # {"SKU": "8.00"}: unit cost, for the margin check
     channels = models.ManyToManyField(Connection, related_name="price_list_versions", blank=True)
-    validation = models.JSONField(default=dict, blank=True)
     requires_approval = models.BooleanField(default=False)
 
     class Meta:
