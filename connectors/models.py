@@ -6,10 +6,11 @@ through the `credentials` / `webhook_secret` properties; no form, serializer or 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models.functions import Now
 from django.urls import reverse
 
-from core.crypto import dict_decrypt, dict_encrypt, secret_decrypt, secret_encrypt
+from core.crypto import dict_decrypt, dict_encrypt
+from core.encrypted import encrypted_property
+from core.models import UpdatedByDatabase
 
 
 class Connection(models.Model):
@@ -42,6 +43,8 @@ class Connection(models.Model):
     config = models.JSONField(default=dict, blank=True)
     credentials_encrypted = models.TextField(blank=True, default="")
     webhook_secret_encrypted = models.TextField(blank=True, default="")
+    credentials = encrypted_property("credentials_encrypted", encrypt=dict_encrypt, decrypt=dict_decrypt)
+    webhook_secret = encrypted_property("webhook_secret_encrypted")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     cursor = models.JSONField(default=dict, blank=True)
     sync_interval_minutes = models.PositiveIntegerField(default=15)
@@ -65,22 +68,6 @@ class Connection(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("connectors_connection", kwargs={"connection_id": self.pk})
-
-    @property
-    def credentials(self) -> dict:
-        return dict_decrypt(self.credentials_encrypted)
-
-    @credentials.setter
-    def credentials(self, value: dict) -> None:
-        self.credentials_encrypted = dict_encrypt(dict(value or {}))
-
-    @property
-    def webhook_secret(self) -> str:
-        return secret_decrypt(self.webhook_secret_encrypted)
-
-    @webhook_secret.setter
-    def webhook_secret(self, value: str) -> None:
-        self.webhook_secret_encrypted = secret_encrypt(value or "")
 
     @property
     def has_credentials(self) -> bool:
@@ -133,7 +120,7 @@ class SyncRun(models.Model):
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELLED)
 
 
-class InboundEvent(models.Model):
+class InboundEvent(UpdatedByDatabase):
     """One vendor event or polled record, stored before anything else happens to it."""
 
     class Source(models.TextChoices):
@@ -166,9 +153,6 @@ class InboundEvent(models.Model):
     sync_run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    # Set by the database on insert and by a trigger on every update (the inbox moves status with
-    # queryset updates): what the API's `updated_since` filter reads.
-    updated_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["-received_at", "-pk"]

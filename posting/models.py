@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Now
 
-from commerce.models import MONEY
+from core.models import MONEY, Singleton, UpdatedByDatabase
 
 
-class PostingPolicy(models.Model):
+class PostingPolicy(Singleton):
     """One row per tenant schema (`singleton` is always 1). Defaults: recognise revenue when paid,
         discounts shown gross (revenue at list price, a separate discount debit), order-level discounts
         allocated to lines, one journal entry per document, daily batch window, cut-off at midnight, a
@@ -41,7 +40,6 @@ class PostingPolicy(models.Model):
         PRORATE = "prorate", "Pro rata over remaining revenue, shipping and tax"
         REFUNDS_ACCOUNT = "refunds_account", "Whole amount to the refunds account"
 
-    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
     recognise_on = models.CharField(max_length=10, choices=Recognise.choices, default=Recognise.PAID)
     discounts = models.CharField(max_length=10, choices=Discounts.choices, default=Discounts.GROSS)
     allocation = models.CharField(max_length=10, choices=Allocation.choices, default=Allocation.LINES)
@@ -65,13 +63,12 @@ class PostingPolicy(models.Model):
         return "Posting policy"
 
 
-class PeriodClose(models.Model):
+class PeriodClose(Singleton):
     """The built-in ledger's closed periods (one row per tenant schema): every date up to and
     including `closed_through` (a month end) is closed. No entry is ever dated in a closed period:
     the posting services move it to the first open date with a memo saying so. Closing and
     reopening are audited (posting.periods)."""
 
-    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
     closed_through = models.DateField(null=True, blank=True)
     changed_at = models.DateTimeField(auto_now=True)
 
@@ -101,7 +98,7 @@ class PostingBatch(models.Model):
         return f"Batch {self.window_start:%Y-%m-%d %H:%M} {self.currency}"
 
 
-class JournalEntry(models.Model):
+class JournalEntry(UpdatedByDatabase):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         READY = "ready", "Ready to push"
@@ -120,9 +117,6 @@ class JournalEntry(models.Model):
     # The trace of the inbound event that posted it (empty for batches and manual posts): its push logs under it.
     trace_id = models.CharField(max_length=32, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
-    # Set by the database on insert and by a trigger on every update (status, ERP reference), so a
-    # queryset `.update()` moves it too: what the API's `updated_since` filter reads.
-    updated_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["-date", "-pk"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from django.db import models
 
+from commerce.models import Funding
 from connectors.models import Connection
+from core.models import MONEY, Singleton
 
-MONEY = {"max_digits": 18, "decimal_places": 4}
 SALES_CHANNEL_VENDORS = (Connection.Vendor.SHOPIFY, Connection.Vendor.WOOCOMMERCE, Connection.Vendor.SQUARE)
 
 
@@ -28,11 +29,6 @@ class Kind(models.TextChoices):
 class Stacking(models.TextChoices):
     EXCLUSIVE = "exclusive", "Exclusive"
     STACKABLE = "stackable", "Stackable with the listed promotions"
-
-
-class Funding(models.TextChoices):
-    MERCHANT = "merchant", "Merchant"
-    VENDOR = "vendor", "Vendor"
 
 
 class Fallback(models.TextChoices):
@@ -66,8 +62,12 @@ class Governed(Authored):
 
 
 class SubmittedVersion(Authored):
-    """One immutable version of a governed object, submitted by its author and approved by another person."""
+    """One immutable version of a governed object (`number` counts from 1 per object), in force from
+    `starts_at`, checked before submit, submitted by its author and approved by another person."""
 
+    number = models.PositiveIntegerField()
+    starts_at = models.DateTimeField()
+    validation = models.JSONField(default=dict, blank=True)  # {"ok", "errors": [...], "warnings": [...], "at"}
     author_key = models.CharField(
         max_length=60, blank=True, help_text="'api-key:<prefix>' when written through an API key."
     )
@@ -146,7 +146,6 @@ class PromotionVersion(SubmittedVersion):
     """One immutable revision. Fields never change once the version is submitted (services only)."""
 
     promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="versions")
-    number = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
     value = models.DecimalField(**MONEY, help_text="Percent for percent off and buy X get Y, money otherwise.")
     currency = models.CharField(max_length=3)
@@ -159,7 +158,6 @@ class PromotionVersion(SubmittedVersion):
     stacking = models.CharField(max_length=10, choices=Stacking.choices, default=Stacking.EXCLUSIVE)
     stackable_with = models.JSONField(default=list, blank=True)  # promotion keys
     priority = models.IntegerField(default=0)
-    starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True, blank=True)
     channels = models.ManyToManyField(Connection, related_name="promotion_versions", blank=True)
     funding = models.CharField(max_length=10, choices=Funding.choices, default=Funding.MERCHANT)
@@ -171,7 +169,6 @@ class PromotionVersion(SubmittedVersion):
     # The merchant's list price and unit cost per SKU ({"SKU": {"price": "20.00", "cost": "8.00"}}):
     # the cost floor checked at validation. Nothing in commerce holds product costs.
     pricing = models.JSONField(default=dict, blank=True)
-    validation = models.JSONField(default=dict, blank=True)  # {"ok", "errors": [...], "warnings": [...], "at"}
     rejected_reason = models.TextField(blank=True)
     fallback = models.CharField(max_length=12, choices=Fallback.choices, default=Fallback.KEEP_OTHERS)
     # Staged launch: ordered groups of connection ids ([[owned store], [marketplaces]]); empty = one wave.
@@ -246,10 +243,9 @@ def budget_warnings_default() -> list[int]:
     return [80, 95]
 
 
-class PromotionPolicy(models.Model):
+class PromotionPolicy(Singleton):
     """The tenant's promotion settings (one row): margin floor, budget warnings, stock guard hysteresis."""
 
-    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
     min_margin_percent = models.DecimalField(
         max_digits=6,
         decimal_places=2,
@@ -324,12 +320,9 @@ class PriceList(Governed):
 
 class PriceListVersion(SubmittedVersion):
     price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="versions")
-    number = models.PositiveIntegerField()
-    starts_at = models.DateTimeField()
     prices = models.JSONField(default=dict)  # {"SKU": "19.99"} in the list's currency
     costs = models.JSONField(default=dict, blank=True)  # {"SKU": "8.00"}: unit cost, for the margin check
     channels = models.ManyToManyField(Connection, related_name="price_list_versions", blank=True)
-    validation = models.JSONField(default=dict, blank=True)
     requires_approval = models.BooleanField(default=False)
 
     class Meta:

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
-from core.crypto import secret_decrypt, secret_encrypt
+from core.encrypted import encrypted_property
 from tenants.validators import validate_hex_colour, validate_logo
 
 
@@ -463,6 +463,7 @@ class WebhookSubscription(models.Model):
     # The signing secret, encrypted like connector credentials (core/crypto.py, MultiFernet);
     # read and written only through `secret`, and shown to the partner once, when created.
     secret_encrypted = models.TextField(blank=True, default="")
+    secret = encrypted_property("secret_encrypted")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -471,14 +472,6 @@ class WebhookSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} → {self.url}"
-
-    @property
-    def secret(self) -> str:
-        return secret_decrypt(self.secret_encrypted)
-
-    @secret.setter
-    def secret(self, value: str) -> None:
-        self.secret_encrypted = secret_encrypt(value or "")
 
 
 class WebhookDelivery(models.Model):

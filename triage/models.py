@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from core.models import MONEY
+
 
 class Kind(models.TextChoices):
     SYNC = "sync", "Sync"
@@ -56,7 +58,36 @@ class Status(models.TextChoices):
 OPEN_STATUSES = (Status.OPEN, Status.ASSIGNED, Status.SNOOZED)
 
 
-class Exception(models.Model):
+class Tally(models.Model):
+    """How often a failure was seen, first and last, and the money its documents hold back
+    (triage/money.py): kept for each object (`Occurrence`) and for its group (`Exception`)."""
+
+    count = models.PositiveIntegerField(default=1)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    # In `money_currency`. A group's is the sum of its open occurrences' amounts, and its last
+    # figure is kept once the group is closed.
+    money_at_risk = models.DecimalField(**MONEY, default=0)
+    money_currency = models.CharField(max_length=3, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class GroupSummary(Tally):
+    """What an inbox lists of a group: kept on the group (`Exception`) and copied, in the same
+    transaction, to its row in the partner-wide index (triage.partner's `TriageIndex`)."""
+
+    title = models.CharField(max_length=255)
+    assignee_id = models.BigIntegerField(null=True, blank=True)
+    assignee_email = models.EmailField(blank=True)
+    sla_due = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class Exception(GroupSummary):
     kind = models.CharField(max_length=24, choices=Kind.choices)
     cause = models.CharField(max_length=80, help_text="Machine code of the cause, e.g. unmapped.")
     object_type = models.CharField(max_length=80, blank=True, help_text="app_label.model of the objects, or empty.")
@@ -64,25 +95,14 @@ class Exception(models.Model):
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.NORMAL)
     fix_class = models.CharField(max_length=16, choices=FixClass.choices, default=FixClass.VALUE)
     tags = models.JSONField(default=list, blank=True)
-    title = models.CharField(max_length=255)
     detail = models.TextField(blank=True)
     context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
-    assignee_id = models.BigIntegerField(null=True, blank=True)
-    assignee_email = models.EmailField(blank=True)
-    first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField()
-    count = models.PositiveIntegerField(default=1)
-    sla_due = models.DateTimeField()
     sla_breached_at = models.DateTimeField(null=True, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
     resolution_reason = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     retry_name = models.CharField(max_length=80, blank=True)
-    # The documents its open objects hold back (triage/money.py): the sum of the occurrences'
-    # amounts in the group's currency; the last figure is kept once the group is closed.
-    money_at_risk = models.DecimalField(max_digits=18, decimal_places=4, default=0)
-    money_currency = models.CharField(max_length=3, blank=True)
 
     class Meta:
         ordering = ["sla_due", "-last_seen"]
@@ -100,7 +120,7 @@ class Exception(models.Model):
         return self.status in OPEN_STATUSES
 
 
-class Occurrence(models.Model):
+class Occurrence(Tally):
     """One object's failure within a group: what to retry, and the payload to correct."""
 
     exception = models.ForeignKey(Exception, on_delete=models.CASCADE, related_name="occurrences")
@@ -113,15 +133,10 @@ class Occurrence(models.Model):
     retry_args = models.JSONField(default=dict, blank=True)
     payload = models.JSONField(null=True, blank=True, help_text="The input as received; never changed.")
     edited_payload = models.JSONField(null=True, blank=True, help_text="A person's correction, retried.")
-    count = models.PositiveIntegerField(default=1)
-    first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution_reason = models.TextField(blank=True)
     last_retry_at = models.DateTimeField(null=True, blank=True)
     last_retry_error = models.TextField(blank=True)
-    money_at_risk = models.DecimalField(max_digits=18, decimal_places=4, default=0)
-    money_currency = models.CharField(max_length=3, blank=True)
 
     class Meta:
         ordering = ["-last_seen", "-pk"]

@@ -7,13 +7,13 @@ from django.urls import reverse
 
 from commerce.models.inventory import InventoryLocation
 from commerce.models.sales import Order
+from core.models import Singleton
 
 
-class FulfilmentPolicy(models.Model):
+class FulfilmentPolicy(Singleton):
     """One row per tenant schema: the ship time the retailer promises its customers. An order ships
     on time when its first shipment is within `ship_sla_hours` of payment (the perfect-order KPI)."""
 
-    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
     ship_sla_hours = models.PositiveSmallIntegerField(
         default=48, help_text="Hours from payment to the first shipment that the retailer promises."
     )

@@ -6,14 +6,14 @@ from django.db import models
 from django.urls import reverse
 
 from commerce.models.inventory import QUANTITY, InventoryLocation
-from commerce.models.sales import MONEY, Order, OrderLine, Refund
+from commerce.models.sales import Order, OrderLine, Refund
+from core.models import MONEY, Singleton
 
 
-class ReturnPolicy(models.Model):
+class ReturnPolicy(Singleton):
     """One row per tenant schema: when a return needs a second approver, and after how many days a
     refund without its goods back, or goods back without a refund, becomes an exception."""
 
-    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
     second_approval_above = models.DecimalField(**MONEY, default=500)
     refund_unreceived_days = models.PositiveSmallIntegerField(default=14)
     received_unrefunded_days = models.PositiveSmallIntegerField(default=7)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.urls import reverse
 
-MONEY = {"max_digits": 18, "decimal_places": 4}
+from core.models import MONEY
 
 
 class Funding(models.TextChoices):
@@ -37,6 +37,8 @@ class SourceDocument(models.Model):
                 nulls_distinct=False,
             )
         ]
+        # What the API's `updated_since` filter reads.
+        indexes = [models.Index(fields=["updated_at"], name="%(app_label)s_%(class)s_updated_idx")]
 
 
 class Order(SourceDocument):
@@ -57,15 +59,24 @@ class Order(SourceDocument):
 
     class Meta(SourceDocument.Meta):
         ordering = ["-placed_at", "-pk"]
-        indexes = [models.Index(fields=["updated_at"], name="commerce_order_updated_idx")]
 
     def __str__(self) -> str:
         return f"Order {self.external_id}"
 
 
-class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+class OrderPart(models.Model):
+    """A part of an order (line, shipping line, discount, tax line, payment) at its place in the
+    vendor's order. Each part declares its own `order` foreign key (with its related name)."""
+
     position = models.PositiveIntegerField()
+
+    class Meta:
+        abstract = True
+        ordering = ["order_id", "position"]
+
+
+class OrderLine(OrderPart):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     external_id = models.CharField(max_length=120)
     sku = models.CharField(max_length=120, blank=True)
     title = models.CharField(max_length=255, blank=True)
@@ -78,48 +89,38 @@ class OrderLine(models.Model):
     # The vendor's shares of order-level discounts: [[discount position, "amount"], ...]
     discount_allocations = models.JSONField(default=list, blank=True)
 
-    class Meta:
-        ordering = ["order_id", "position"]
+    class Meta(OrderPart.Meta):
         constraints = [models.UniqueConstraint(fields=["order", "external_id"], name="commerce_orderline_unique")]
 
     def __str__(self) -> str:
         return f"{self.sku or self.external_id} x{self.quantity}"
 
 
-class ShippingLine(models.Model):
+class ShippingLine(OrderPart):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipping_lines")
-    position = models.PositiveIntegerField()
     external_id = models.CharField(max_length=120)
     code = models.CharField(max_length=80, blank=True)
     title = models.CharField(max_length=255, blank=True)
     amount = models.DecimalField(**MONEY)
 
-    class Meta:
-        ordering = ["order_id", "position"]
-
     def __str__(self) -> str:
         return f"Shipping {self.title or self.code} {self.amount}"
 
 
-class DiscountAllocation(models.Model):
+class DiscountAllocation(OrderPart):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="discounts")
-    position = models.PositiveIntegerField()
     order_line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, null=True, blank=True)  # null: order-level
     code = models.CharField(max_length=80, blank=True)
     promotion_id = models.CharField(max_length=120, blank=True)
     funding = models.CharField(max_length=10, choices=Funding.choices, default=Funding.MERCHANT)
     amount = models.DecimalField(**MONEY)
 
-    class Meta:
-        ordering = ["order_id", "position"]
-
     def __str__(self) -> str:
         return f"Discount {self.code or self.promotion_id} {self.amount}"
 
 
-class TaxLine(models.Model):
+class TaxLine(OrderPart):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tax_lines")
-    position = models.PositiveIntegerField()
     order_line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, null=True, blank=True)
     shipping_line = models.ForeignKey(ShippingLine, on_delete=models.CASCADE, null=True, blank=True)
     jurisdiction = models.CharField(max_length=80)
@@ -127,8 +128,7 @@ class TaxLine(models.Model):
     amount = models.DecimalField(**MONEY)
     collected_by = models.CharField(max_length=12, choices=CollectedBy.choices, default=CollectedBy.MERCHANT)
 
-    class Meta:
-        ordering = ["order_id", "position"]
+    class Meta(OrderPart.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(order_line__isnull=False, shipping_line__isnull=True)
@@ -141,18 +141,14 @@ class TaxLine(models.Model):
         return f"Tax {self.jurisdiction} {self.amount}"
 
 
-class Payment(models.Model):
+class Payment(OrderPart):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")
-    position = models.PositiveIntegerField()
     external_id = models.CharField(max_length=120)
     gateway = models.CharField(max_length=60)
     method = models.CharField(max_length=60, blank=True)
     amount = models.DecimalField(**MONEY)
     fee = models.DecimalField(**MONEY, default=0)
     is_gift_card = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ["order_id", "position"]
 
     def __str__(self) -> str:
         return f"Payment {self.gateway} {self.amount}"
@@ -231,7 +227,6 @@ class Refund(SourceDocument):
 
     class Meta(SourceDocument.Meta):
         ordering = ["processed_at", "pk"]
-        indexes = [models.Index(fields=["updated_at"], name="commerce_refund_updated_idx")]
 
     def __str__(self) -> str:
         return f"Refund {self.external_id}"
@@ -257,7 +252,6 @@ class Payout(SourceDocument):
 
     class Meta(SourceDocument.Meta):
         ordering = ["-arrival_date", "-pk"]
-        indexes = [models.Index(fields=["updated_at"], name="commerce_payout_updated_idx")]
 
     def __str__(self) -> str:
         return f"Payout {self.external_id}"

@@ -6,13 +6,14 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from core.models import Singleton
 
-class ErpTarget(models.Model):
+
+class ErpTarget(Singleton):
     """The tenant's posting target: the built-in ledger (no connection) or one ERP connection.
     Switching keeps every journal and every earlier push: journals dated before `since` stay
     acknowledged where they were; journals from `since` on go to the new target."""
 
-    singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
     connection = models.ForeignKey(
         "connectors.Connection", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

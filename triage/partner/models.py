@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.db import models
 
 from tenants.models import Partner, Tenant
+from triage.models import GroupSummary
 
 
-class TriageIndex(models.Model):
+class TriageIndex(GroupSummary):
     """One row per tenant exception, in public, written in the same transaction as the tenant row
     (triage.services), so the partner-wide inbox never queries tenant schemas (DESIGN.md §5)."""
 
@@ -19,16 +20,7 @@ class TriageIndex(models.Model):
     severity_rank = models.PositiveSmallIntegerField(help_text="0 = critical … 3 = low, for sorting.")
     fix_class = models.CharField(max_length=16)
     status = models.CharField(max_length=8)
-    title = models.CharField(max_length=255)
-    assignee_id = models.BigIntegerField(null=True, blank=True)
-    assignee_email = models.EmailField(blank=True)
-    count = models.PositiveIntegerField(default=1)
-    first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField()
-    sla_due = models.DateTimeField()
     sla_breached = models.BooleanField(default=False)
-    money_at_risk = models.DecimalField(max_digits=18, decimal_places=4, default=0)
-    money_currency = models.CharField(max_length=3, blank=True)
 
     class Meta:
         db_table = "tenants_triageindex"  # moved from tenants without moving data
