@@ -32,7 +32,7 @@ ORDER_OBJECTS: Mapping[str, tuple[type, str]] = {
 
 def fulfilment_policy_get() -> FulfilmentPolicy:
     """The tenant's policy, or the defaults (unsaved) when it was never changed: reading writes nothing."""
-    return FulfilmentPolicy.objects.filter(singleton=1).first() or FulfilmentPolicy(singleton=1)
+    return FulfilmentPolicy.read()
 
 
 def orders_of_objects(*, objects: Mapping[str, Iterable[str]]) -> dict[str, dict[str, int]]:

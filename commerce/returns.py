@@ -96,8 +96,7 @@ def _notify(ret: Return, action: str) -> None:
 
 
 def return_policy_get() -> ReturnPolicy:
-    policy, _ = ReturnPolicy.objects.get_or_create(singleton=1)
-    return policy
+    return ReturnPolicy.stored()
 
 
 @transaction.atomic

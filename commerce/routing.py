@@ -301,8 +301,7 @@ def orders_to_route(*, limit: int = 200) -> list[int]:
 def fulfilment_policy_update(*, ship_sla_hours: int, actor: User | None = None) -> FulfilmentPolicy:
     """Set the ship time the retailer promises (hours from payment to the first shipment), which
     the perfect-order KPI measures against."""
-    FulfilmentPolicy.objects.get_or_create(singleton=1)  # the first change saves the defaults
-    policy = FulfilmentPolicy.objects.select_for_update().get(singleton=1)
+    policy = FulfilmentPolicy.locked()  # the first change saves the defaults
     before = policy.ship_sla_hours
     policy.ship_sla_hours = ship_sla_hours
     policy.full_clean()

@@ -94,7 +94,8 @@ def inventory(request: HttpRequest) -> HttpResponse:
             "search": search,
             "location_id": location_id,
             "oversold_only": oversold_only,
-            "pager_query": f"q={quote(search)}&location={quote(location_id)}" + ("&oversold=1" if oversold_only else ""),
+            "pager_query": f"q={quote(search)}&location={quote(location_id)}"
+            + ("&oversold=1" if oversold_only else ""),
             "oversold": oversold,
             "sync": sync,
             "chart": _chart(rows),

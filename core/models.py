@@ -5,6 +5,8 @@ fields as if it declared them itself, in the tenant or the public schema alike."
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.db import models
 from django.db.models.functions import Now
 
@@ -13,13 +15,31 @@ MONEY = {"max_digits": 18, "decimal_places": 4}
 
 
 class Singleton(models.Model):
-    """A settings row a schema holds once: `singleton` is always 1, so `get_or_create(singleton=1)`
-    reads or makes the row. Most also check the value in a constraint named for their table."""
+    """A settings row a schema holds once: `singleton` is always 1. Most also check the value in a
+    constraint named for their table. Read it with `read()` (never writes), `stored()` or `locked()`."""
 
     singleton = models.PositiveSmallIntegerField(default=1, unique=True, editable=False)
 
     class Meta:
         abstract = True
+
+    @classmethod
+    def read(cls) -> Self:
+        """The saved row, or the defaults unsaved when none was saved yet: a read never writes."""
+        return cls._default_manager.filter(singleton=1).first() or cls(singleton=1)
+
+    @classmethod
+    def stored(cls, *related: str) -> Self:
+        """The saved row, saved with its defaults the first time; `related` foreign keys joined in."""
+        manager = cls._default_manager
+        queryset = manager.select_related(*related) if related else manager.all()
+        return queryset.get_or_create(singleton=1)[0]
+
+    @classmethod
+    def locked(cls) -> Self:
+        """`stored()`, locked for the rest of the transaction: what a change to the settings reads."""
+        cls._default_manager.get_or_create(singleton=1)
+        return cls._default_manager.select_for_update().get(singleton=1)
 
 
 class UpdatedByDatabase(models.Model):

@@ -20,8 +20,7 @@ from tenants.models import User
 
 
 def period_close_get() -> PeriodClose:
-    period, _ = PeriodClose.objects.get_or_create(singleton=1)
-    return period
+    return PeriodClose.stored()
 
 
 def closed_through_for_posting() -> dt.date | None:

@@ -139,7 +139,7 @@ def account_ledger(
 
 def policy_read() -> PostingPolicy:
     """The tenant's policy, or the defaults when none was saved yet (a read never writes)."""
-    return PostingPolicy.objects.filter(singleton=1).first() or PostingPolicy()
+    return PostingPolicy.read()
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,7 @@ class PostingOutcome:
 
 
 def policy_get() -> PostingPolicy:
-    policy, _ = PostingPolicy.objects.get_or_create(singleton=1)
-    return policy
+    return PostingPolicy.stored()
 
 
 POLICY_FIELDS = (

@@ -20,7 +20,7 @@ from tenants.selectors import membership_role_for_tenant
 
 def promotion_policy_get() -> PromotionPolicy:
     """The tenant's policy, or the defaults (unsaved) when it was never changed: reading writes nothing."""
-    return PromotionPolicy.objects.filter(singleton=1).first() or PromotionPolicy(singleton=1)
+    return PromotionPolicy.read()
 
 
 def _snapshot(policy: PromotionPolicy) -> dict[str, Any]:
@@ -52,8 +52,7 @@ def promotion_policy_update(
         raise ValidationError({"stock_hysteresis": "Zero or more units."}, code="invalid")
     if claim_overdue_days is not None and claim_overdue_days < 1:
         raise ValidationError({"claim_overdue_days": "One day or more."}, code="invalid")
-    PromotionPolicy.objects.get_or_create(singleton=1)
-    policy = PromotionPolicy.objects.select_for_update().get(singleton=1)
+    policy = PromotionPolicy.locked()
     before = _snapshot(policy)
     policy.min_margin_percent = min_margin_percent
     policy.budget_warn_percents = sorted({int(percent) for percent in budget_warn_percents})

@@ -72,8 +72,7 @@ def journal_reference(entry: JournalEntry) -> str:
 
 
 def erp_target_get() -> ErpTarget:
-    target, _ = ErpTarget.objects.select_related("connection").get_or_create(singleton=1)
-    return target
+    return ErpTarget.stored("connection")
 
 
 @transaction.atomic
