@@ -30,6 +30,7 @@ from commerce.selectors import (
 )
 from connectors.models import Connection
 from core.api.errors import StrictSerializer, found
+from core.api.serializers import ModelOutput
 from core.api.views import WRITE_ERRORS, TenantApiView, read_operation, write_operation
 
 QUANTITY = {"max_digits": 14, "decimal_places": 3}
@@ -163,20 +164,30 @@ class SafetyStockApi(TenantApiView):
 # ---- locations and the channels selling from them ------------------------------------------
 
 
-class ChannelLocationOutput(serializers.Serializer):
+class ChannelLocationOutput(ModelOutput):
     channel_connection = serializers.IntegerField(source="channel_connection_id")
-    channel_location_id = serializers.CharField()
+
+    class Meta:
+        model = ChannelLocation
+        fields = ("channel_connection", "channel_location_id")
 
 
-class LocationOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    source = serializers.CharField()
+class LocationOutput(ModelOutput):
     source_connection = serializers.IntegerField(source="source_connection_id", allow_null=True)
-    external_id = serializers.CharField()
-    name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=InventoryLocation.Kind.choices)
-    safety_stock_default = serializers.DecimalField(**QUANTITY)
     channels = ChannelLocationOutput(many=True, source="channel_list")
+
+    class Meta:
+        model = InventoryLocation
+        fields = (
+            "id",
+            "source",
+            "source_connection",
+            "external_id",
+            "name",
+            "kind",
+            "safety_stock_default",
+            "channels",
+        )
 
 
 class LocationUpdateInput(StrictSerializer):

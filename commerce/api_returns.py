@@ -15,7 +15,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commerce.models import MONEY, Order, Return, ReturnLine
+from commerce.models import Order, Return, ReturnEvent, ReturnLine
 from commerce.returns import (
     IllegalTransition,
     LineRequest,
@@ -27,6 +27,7 @@ from commerce.returns import (
 )
 from commerce.returns_selectors import return_get, returns_list
 from core.api.errors import ApiError, StrictSerializer, refused
+from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation, write_operation
 
 MAX_ID = 2**62
@@ -37,44 +38,51 @@ class _Pagination(LimitOffsetPagination):
     max_limit = 1000
 
 
-class ReturnLineOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class ReturnLineOutput(ModelOutput):
     order_line = serializers.CharField(source="order_line.external_id")
     sku = serializers.CharField(source="order_line.sku")
-    quantity = serializers.IntegerField()
-    reason = serializers.CharField()
-    condition = serializers.ChoiceField(choices=ReturnLine.Condition.choices)
-    disposition = serializers.ChoiceField(choices=ReturnLine.Disposition.choices)
-    restocked = serializers.DecimalField(max_digits=14, decimal_places=3)
+
+    class Meta:
+        model = ReturnLine
+        fields = ("id", "order_line", "sku", "quantity", "reason", "condition", "disposition", "restocked")
 
 
-class ReturnEventOutput(serializers.Serializer):
-    at = serializers.DateTimeField()
-    action = serializers.CharField()
-    status = serializers.CharField()
+class ReturnEventOutput(ModelOutput):
     actor = serializers.CharField(source="actor_label")
     detail = serializers.DictField()
 
+    class Meta:
+        model = ReturnEvent
+        fields = ("at", "action", "status", "actor", "detail")
 
-class ReturnOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+
+class ReturnOutput(ModelOutput):
     order = serializers.CharField(source="order.external_id")
-    origin = serializers.ChoiceField(choices=Return.Origin.choices)
-    source = serializers.CharField()
-    external_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=Return.Status.choices)
-    currency = serializers.CharField()
-    value = serializers.DecimalField(**MONEY)
-    reason = serializers.CharField()
-    restocking_fee = serializers.DecimalField(**MONEY)
-    shipping_cost = serializers.DecimalField(**MONEY)
-    shipping_paid_by = serializers.ChoiceField(choices=Return.ShippingPaidBy.choices)
     approvals = serializers.ListField(child=serializers.DictField())
     refunds = serializers.SerializerMethodField()
-    requested_at = serializers.DateTimeField()
-    received_at = serializers.DateTimeField(allow_null=True)
-    refunded_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = Return
+        fields = (
+            "id",
+            "name",
+            "order",
+            "origin",
+            "source",
+            "external_id",
+            "status",
+            "currency",
+            "value",
+            "reason",
+            "restocking_fee",
+            "shipping_cost",
+            "shipping_paid_by",
+            "approvals",
+            "refunds",
+            "requested_at",
+            "received_at",
+            "refunded_at",
+        )
 
     def get_refunds(self, ret: Return) -> list[str]:
         return list(ret.refunds.values_list("external_id", flat=True))

@@ -11,36 +11,49 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce.fulfilment_selectors import fulfilment_get, fulfilments_list
-from commerce.models import Fulfilment
+from commerce.models import Fulfilment, FulfilmentLine
 from core.api.errors import IdCursorPagination
+from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation
 
 
-class FulfilmentLineOutput(serializers.Serializer):
+class FulfilmentLineOutput(ModelOutput):
     line = serializers.CharField(source="order_line.external_id", help_text="The order line's external id.")
     sku = serializers.CharField(source="order_line.sku")
-    quantity = serializers.IntegerField()
+
+    class Meta:
+        model = FulfilmentLine
+        fields = ("line", "sku", "quantity")
 
 
-class FulfilmentOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    order = serializers.IntegerField(source="order_id")
+class FulfilmentOutput(ModelOutput):
     order_external_id = serializers.CharField(source="order.external_id")
-    external_id = serializers.CharField(help_text="The shipment's id at its source (ShipStation shipmentId, …).")
-    origin = serializers.ChoiceField(choices=Fulfilment.Origin.choices)
-    fulfilled_at = serializers.DateTimeField()
-    location = serializers.CharField()
-    carrier = serializers.CharField()
-    service = serializers.CharField()
-    tracking_number = serializers.CharField()
-    tracking_url = serializers.CharField()
-    channel_status = serializers.ChoiceField(choices=Fulfilment.ChannelStatus.choices)
-    channel_reference = serializers.CharField()
-    channel_error = serializers.CharField()
-    pushed_at = serializers.DateTimeField(allow_null=True)
-    acknowledged_at = serializers.DateTimeField(allow_null=True)
-    request = serializers.IntegerField(source="request_id", allow_null=True)
+    tracking_url = serializers.CharField()  # a string as stored, not re-checked as a URL
     lines = FulfilmentLineOutput(many=True)
+
+    class Meta:
+        model = Fulfilment
+        fields = (
+            "id",
+            "order",
+            "order_external_id",
+            "external_id",
+            "origin",
+            "fulfilled_at",
+            "location",
+            "carrier",
+            "service",
+            "tracking_number",
+            "tracking_url",
+            "channel_status",
+            "channel_reference",
+            "channel_error",
+            "pushed_at",
+            "acknowledged_at",
+            "request",
+            "lines",
+        )
+        extra_kwargs = {"external_id": {"help_text": "The shipment's id at its source (ShipStation shipmentId, …)."}}
 
 
 class FulfilmentFilter(django_filters.FilterSet):

@@ -23,6 +23,7 @@ from connectors.vendors.skus import sku_map_refresh
 from core.api.auth import ADMIN, principal_scopes
 from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, error_responses, found
 from core.api.filters import updated_since_filter
+from core.api.serializers import ModelOutput
 from core.api.views import IDEMPOTENCY_PARAMETER, WRITE_ERRORS, TenantApiView, read_operation, write_operation
 from core.http.client import ConnectorError
 
@@ -59,24 +60,34 @@ SESSION_WRITERS = ("tenant_admin", "partner_admin", "partner_operator")
 # ---- connections ---------------------------------------------------------------------------
 
 
-class ConnectionOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    vendor = serializers.ChoiceField(choices=Connection.Vendor.choices)
-    direction = serializers.ChoiceField(choices=Connection.Direction.choices)
-    name = serializers.CharField()
+class ConnectionOutput(ModelOutput):
     config = serializers.DictField()
-    status = serializers.ChoiceField(choices=Connection.Status.choices)
-    sync_interval_minutes = serializers.IntegerField()
     has_credentials = serializers.BooleanField()
     credential_keys = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
     cursor = serializers.DictField()
-    next_sync_at = serializers.DateTimeField(allow_null=True)
-    last_success_at = serializers.DateTimeField(allow_null=True)
-    last_failure_at = serializers.DateTimeField(allow_null=True)
-    last_message = serializers.CharField()
-    token_expires_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Connection
+        fields = (
+            "id",
+            "vendor",
+            "direction",
+            "name",
+            "config",
+            "status",
+            "sync_interval_minutes",
+            "has_credentials",
+            "credential_keys",
+            "webhook_url",
+            "cursor",
+            "next_sync_at",
+            "last_success_at",
+            "last_failure_at",
+            "last_message",
+            "token_expires_at",
+            "created_at",
+        )
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_credential_keys(self, connection: Connection) -> list[str]:
@@ -230,24 +241,31 @@ class ConnectionDetailApi(TenantApiView):
 # ---- sync runs -----------------------------------------------------------------------------
 
 
-class SyncRunOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    connection = serializers.IntegerField(source="connection_id")
-    kind = serializers.ChoiceField(choices=SyncRun.Kind.choices)
-    status = serializers.ChoiceField(choices=SyncRun.Status.choices)
-    since = serializers.DateTimeField(allow_null=True)
+class SyncRunOutput(ModelOutput):
     topics = serializers.ListField(child=serializers.CharField())
     cursor = serializers.DictField()
-    pages = serializers.IntegerField()
-    records = serializers.IntegerField()
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    skipped = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    error = serializers.CharField()
-    queued_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = SyncRun
+        fields = (
+            "id",
+            "connection",
+            "kind",
+            "status",
+            "since",
+            "topics",
+            "cursor",
+            "pages",
+            "records",
+            "created",
+            "updated",
+            "skipped",
+            "failed",
+            "error",
+            "queued_at",
+            "started_at",
+            "finished_at",
+        )
 
 
 class SyncRunStartInput(StrictSerializer):
@@ -318,23 +336,30 @@ class SyncRunCancelApi(TenantApiView):
 # ---- inbound events ------------------------------------------------------------------------
 
 
-class EventOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    connection = serializers.IntegerField(source="connection_id")
-    source = serializers.ChoiceField(choices=InboundEvent.Source.choices)
-    topic = serializers.CharField()
-    external_id = serializers.CharField()
-    payload_hash = serializers.CharField()
-    status = serializers.ChoiceField(choices=InboundEvent.Status.choices)
-    attempts = serializers.IntegerField()
-    next_attempt_at = serializers.DateTimeField(allow_null=True)
-    last_error = serializers.CharField()
+class EventOutput(ModelOutput):
     result = serializers.DictField()
-    trace_id = serializers.CharField()
-    sync_run = serializers.IntegerField(source="sync_run_id", allow_null=True)
-    received_at = serializers.DateTimeField()
-    processed_at = serializers.DateTimeField(allow_null=True)
-    updated_at = serializers.DateTimeField(help_text="Last change of the event (status, attempts, result).")
+
+    class Meta:
+        model = InboundEvent
+        fields = (
+            "id",
+            "connection",
+            "source",
+            "topic",
+            "external_id",
+            "payload_hash",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "result",
+            "trace_id",
+            "sync_run",
+            "received_at",
+            "processed_at",
+            "updated_at",
+        )
+        extra_kwargs = {"updated_at": {"help_text": "Last change of the event (status, attempts, result)."}}
 
 
 class EventDetailOutput(EventOutput):
@@ -424,14 +449,14 @@ class EventReplayApi(TenantApiView):
 # ---- the SKU map (issue 20) ----------------------------------------------------------------------
 
 
-class ChannelSkuOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class ChannelSkuOutput(ModelOutput):
     connection = serializers.IntegerField(source="source_connection_id")
     vendor = serializers.CharField(source="source")
-    channel_item_id = serializers.CharField()
-    sku = serializers.CharField(help_text="Blank: the channel's catalog gives this item no SKU.")
-    name = serializers.CharField()
-    updated_at = serializers.DateTimeField()
+
+    class Meta:
+        model = ChannelSku
+        fields = ("id", "connection", "vendor", "channel_item_id", "sku", "name", "updated_at")
+        extra_kwargs = {"sku": {"help_text": "Blank: the channel's catalog gives this item no SKU."}}
 
 
 class ChannelSkuFilter(django_filters.FilterSet):

@@ -20,6 +20,7 @@ from core.api.errors import (
     error_responses,
     found,
 )
+from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation, write_operation
 from core.spreadsheet import RowsInvalid
 from mappings import services
@@ -36,15 +37,12 @@ def _actor(request: Request):
 # ---- accounts -------------------------------------------------------------------------------
 
 
-class AccountOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    code = serializers.CharField()
-    name = serializers.CharField()
-    type = serializers.ChoiceField(choices=Account.Type.choices)
+class AccountOutput(ModelOutput):
     parent = serializers.CharField(source="parent.code", allow_null=True, default=None)
-    currency = serializers.CharField(allow_blank=True)
-    active = serializers.BooleanField()
-    external_id = serializers.CharField(allow_blank=True)
+
+    class Meta:
+        model = Account
+        fields = ("id", "code", "name", "type", "parent", "currency", "active", "external_id")
 
 
 class AccountInput(StrictSerializer):
@@ -167,29 +165,27 @@ class AccountsImportApi(TenantApiView):
 # ---- mapping sets ---------------------------------------------------------------------------
 
 
-class RuleOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    role = serializers.ChoiceField(choices=PostingRole.choices)
+class RuleOutput(ModelOutput):
     account = serializers.CharField(source="account.code")
     conditions = serializers.DictField(child=serializers.CharField())
 
-
-class ValueMapOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=ValueMap.Kind.choices)
-    source_value = serializers.CharField()
-    erp_value = serializers.CharField()
+    class Meta:
+        model = AccountRule
+        fields = ("id", "role", "account", "conditions")
 
 
-class MappingSetOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    status = serializers.ChoiceField(choices=MappingSet.Status.choices)
-    effective_from = serializers.DateTimeField(allow_null=True)
-    activated_at = serializers.DateTimeField(allow_null=True)
-    archived_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
+class ValueMapOutput(ModelOutput):
+    class Meta:
+        model = ValueMap
+        fields = ("id", "kind", "source_value", "erp_value")
+
+
+class MappingSetOutput(ModelOutput):
     rule_count = serializers.IntegerField(source="rules.count")
+
+    class Meta:
+        model = MappingSet
+        fields = ("id", "name", "status", "effective_from", "activated_at", "archived_at", "created_at", "rule_count")
 
 
 class MappingSetDetailOutput(MappingSetOutput):

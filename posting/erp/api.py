@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import ApiError, StrictSerializer, error_responses
+from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation
 from posting.erp import connections, selectors, services
 from posting.erp.base import ErpError
@@ -79,22 +80,31 @@ class TargetApi(TenantApiView):
 # ---- pushes ---------------------------------------------------------------------------------
 
 
-class PushOutput(serializers.Serializer):
+class PushOutput(ModelOutput):
     entry_id = serializers.IntegerField()
     source_key = serializers.CharField(source="entry.source_key")
     date = serializers.DateField(source="entry.date")
-    vendor = serializers.CharField()
     connection_id = serializers.IntegerField(allow_null=True)
-    reference = serializers.CharField()
-    status = serializers.ChoiceField(choices=ErpPush.Status.choices)
-    external_id = serializers.CharField()
-    erp_number = serializers.CharField()
-    erp_state = serializers.CharField()
-    attempts = serializers.IntegerField()
-    error_kind = serializers.CharField()
-    error_message = serializers.CharField()
-    updated_at = serializers.DateTimeField()
-    acked_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = ErpPush
+        fields = (
+            "entry_id",
+            "source_key",
+            "date",
+            "vendor",
+            "connection_id",
+            "reference",
+            "status",
+            "external_id",
+            "erp_number",
+            "erp_state",
+            "attempts",
+            "error_kind",
+            "error_message",
+            "updated_at",
+            "acked_at",
+        )
 
 
 class PushListApi(TenantApiView):
@@ -132,16 +142,24 @@ class RepushApi(TenantApiView):
 # ---- chart imports --------------------------------------------------------------------------
 
 
-class ChartImportOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class ChartImportOutput(ModelOutput):
     connection_id = serializers.IntegerField()
-    vendor = serializers.CharField()
-    status = serializers.ChoiceField(choices=ChartImport.Status.choices)
-    diff = serializers.JSONField()
     tax_codes = serializers.JSONField(source="chart.tax_codes")
     dimensions = serializers.JSONField(source="chart.dimensions")
-    created_at = serializers.DateTimeField()
-    applied_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = ChartImport
+        fields = (
+            "id",
+            "connection_id",
+            "vendor",
+            "status",
+            "diff",
+            "tax_codes",
+            "dimensions",
+            "created_at",
+            "applied_at",
+        )
 
 
 class ChartImportCreateApi(TenantApiView):
