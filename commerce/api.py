@@ -10,7 +10,6 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -29,7 +28,7 @@ from commerce.selectors import (
     reservations_unallocated,
 )
 from connectors.models import Connection
-from core.api.errors import StrictSerializer, found
+from core.api.errors import OffsetPagination, StrictSerializer, found
 from core.api.serializers import ModelOutput
 from core.api.views import WRITE_ERRORS, TenantApiView, read_operation, write_operation
 
@@ -80,11 +79,6 @@ class SafetyStockInput(StrictSerializer):
     )
 
 
-class _Pagination(LimitOffsetPagination):
-    default_limit = 100
-    max_limit = 1000
-
-
 def _location_ids(location: int | None) -> list[int] | None:
     return [location] if location is not None else None
 
@@ -101,7 +95,7 @@ class InventoryListApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = AtsRowOutput
     queryset = InventoryLevel.objects.none()  # for the schema only: rows come from available_to_sell
-    pagination_class = _Pagination
+    pagination_class = OffsetPagination
 
     @read_operation("inventory_list", AtsRowOutput(many=True))
     def get(self, request: Request) -> Response:
@@ -209,7 +203,7 @@ class LocationListApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = LocationOutput
     queryset = InventoryLocation.objects.none()  # for the schema only: rows come from the selector
-    pagination_class = _Pagination
+    pagination_class = OffsetPagination
 
     @read_operation("inventory_locations_list", LocationOutput(many=True))
     def get(self, request: Request) -> Response:

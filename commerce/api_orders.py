@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import django_filters
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample
+from drf_spectacular.utils import OpenApiExample, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +17,7 @@ from commerce.selectors import orders_list, refunds_list
 from core.api.errors import found
 from core.api.filters import UtcIsoDateTimeFilter, updated_since_filter
 from core.api.serializers import ModelOutput
-from core.api.views import TenantApiView, read_operation
+from core.api.views import ListMixin, TenantApiView, read_operation
 
 
 class OrderLineOutput(ModelOutput):
@@ -247,15 +247,8 @@ ORDER_EXAMPLE_VALUE = {
 ORDER_EXAMPLE = OpenApiExample("Paid order", value=ORDER_EXAMPLE_VALUE, response_only=True)
 
 
-class OrderListApi(TenantApiView):
-    serializer_class = OrderOutput
-    filterset_class = OrderFilter
-    schema_model = Order
-
-    def rows(self):
-        return orders_list()
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "orders_list",
         OrderOutput(many=True),
         summary="List orders with their lines, taxes, discounts, payments and fulfilments",
@@ -265,8 +258,14 @@ class OrderListApi(TenantApiView):
         "incremental copy. Money is a decimal string in the order's currency.",
         examples=[ORDER_EXAMPLE],
     )
-    def get(self, request: Request) -> Response:
-        return self.page_of(OrderOutput)
+)
+class OrderListApi(ListMixin, TenantApiView):
+    serializer_class = OrderOutput
+    filterset_class = OrderFilter
+    schema_model = Order
+
+    def rows(self):
+        return orders_list()
 
 
 class OrderDetailApi(TenantApiView):
@@ -284,23 +283,22 @@ class OrderDetailApi(TenantApiView):
         return Response(OrderOutput(found(orders_list().filter(pk=pk).first(), "No such order.")).data)
 
 
-class RefundListApi(TenantApiView):
-    serializer_class = RefundOutput
-    filterset_class = RefundFilter
-    schema_model = Refund
-
-    def rows(self):
-        return refunds_list()
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "refunds_list",
         RefundOutput(many=True),
         summary="List refunds",
         description="Every refund as stored from its channel, newest first (cursor pages), with its lines (the "
         "order lines refunded, restocked or not). Filters: `updated_since`, `order`, `external_id`.",
     )
-    def get(self, request: Request) -> Response:
-        return self.page_of(RefundOutput)
+)
+class RefundListApi(ListMixin, TenantApiView):
+    serializer_class = RefundOutput
+    filterset_class = RefundFilter
+    schema_model = Refund
+
+    def rows(self):
+        return refunds_list()
 
 
 class RefundDetailApi(TenantApiView):

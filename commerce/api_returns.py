@@ -11,7 +11,6 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -26,16 +25,11 @@ from commerce.returns import (
     return_reject,
 )
 from commerce.returns_selectors import return_get, returns_list
-from core.api.errors import ApiError, StrictSerializer, refused
+from core.api.errors import ApiError, OffsetPagination, StrictSerializer, refused
 from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation, write_operation
 
 MAX_ID = 2**62
-
-
-class _Pagination(LimitOffsetPagination):
-    default_limit = 100
-    max_limit = 1000
 
 
 class ReturnLineOutput(ModelOutput):
@@ -141,7 +135,7 @@ def _order(pk: int | None) -> Order | None:
 class ReturnListApi(TenantApiView):
     serializer_class = ReturnOutput
     queryset = Return.objects.none()  # for the schema only: rows come from returns_list
-    pagination_class = _Pagination
+    pagination_class = OffsetPagination
 
     @read_operation(
         "returns_list",

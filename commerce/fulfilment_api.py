@@ -6,6 +6,7 @@ from __future__ import annotations
 import django_filters
 from django.http import Http404
 from django.urls import path
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,7 +15,7 @@ from commerce.fulfilment_selectors import fulfilment_get, fulfilments_list
 from commerce.models import Fulfilment, FulfilmentLine
 from core.api.errors import IdCursorPagination
 from core.api.serializers import ModelOutput
-from core.api.views import TenantApiView, read_operation
+from core.api.views import ListMixin, TenantApiView, read_operation
 
 
 class FulfilmentLineOutput(ModelOutput):
@@ -58,23 +59,14 @@ class FulfilmentOutput(ModelOutput):
 
 class FulfilmentFilter(django_filters.FilterSet):
     order = django_filters.NumberFilter(field_name="order_id")
-    origin = django_filters.ChoiceFilter(choices=Fulfilment.Origin.choices)
-    channel_status = django_filters.ChoiceFilter(choices=Fulfilment.ChannelStatus.choices)
 
     class Meta:
         model = Fulfilment
         fields = ["order", "origin", "channel_status"]
 
 
-class FulfilmentListApi(TenantApiView):
-    serializer_class = FulfilmentOutput
-    pagination_class = IdCursorPagination
-    filterset_class = FulfilmentFilter
-
-    def get_queryset(self):
-        return fulfilments_list()
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "fulfilments_list",
         FulfilmentOutput(many=True),
         summary="List fulfilments",
@@ -82,8 +74,14 @@ class FulfilmentListApi(TenantApiView):
         "the warehouse's (ShipStation, CSV ship confirmations) with carrier, tracking and whether the order's "
         "channel acknowledged it. Filters: `order`, `origin`, `channel_status`.",
     )
-    def get(self, request: Request) -> Response:
-        return self.page_of(FulfilmentOutput)
+)
+class FulfilmentListApi(ListMixin, TenantApiView):
+    serializer_class = FulfilmentOutput
+    pagination_class = IdCursorPagination
+    filterset_class = FulfilmentFilter
+
+    def get_queryset(self):
+        return fulfilments_list()
 
 
 class FulfilmentDetailApi(TenantApiView):

@@ -8,9 +8,8 @@ import json
 
 import django_filters
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -24,7 +23,14 @@ from core.api.auth import ADMIN, principal_scopes
 from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, error_responses, found
 from core.api.filters import updated_since_filter
 from core.api.serializers import ModelOutput
-from core.api.views import IDEMPOTENCY_PARAMETER, WRITE_ERRORS, TenantApiView, read_operation, write_operation
+from core.api.views import (
+    IDEMPOTENCY_PARAMETER,
+    WRITE_ERRORS,
+    ListMixin,
+    TenantApiView,
+    read_operation,
+    write_operation,
+)
 from core.http.client import ConnectorError
 
 SECRET_FIELD = serializers.DictField(
@@ -33,24 +39,6 @@ SECRET_FIELD = serializers.DictField(
     write_only=True,
     help_text="Write-only. Stored encrypted; never returned.",
 )
-
-
-class _Pagination(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
-class ConnectionPagination(_Pagination):
-    ordering = ("-created_at", "-id")
-
-
-class RunPagination(_Pagination):
-    ordering = ("-queued_at", "-id")
-
-
-class EventPagination(_Pagination):
-    ordering = ("-received_at", "-id")
 
 
 # Session roles that may write here (a viewer may only read); declared on each view.
@@ -158,28 +146,21 @@ class ConnectionUpdateInput(StrictSerializer):
     status = serializers.ChoiceField(choices=[("active", "Active"), ("paused", "Paused")], required=False)
 
 
-class ConnectionFilter(django_filters.FilterSet):
-    vendor = django_filters.ChoiceFilter(choices=Connection.Vendor.choices)
-    status = django_filters.ChoiceFilter(choices=Connection.Status.choices)
-
-    class Meta:
-        model = Connection
-        fields = ["vendor", "status"]
-
-
-class ConnectionListCreateApi(TenantApiView):
+@extend_schema_view(
+    get=read_operation(
+        "connections_list",
+        ConnectionOutput(many=True),
+        examples=[CONNECTION_EXAMPLE],
+        description="List the tenant's connections (sales channels, processors, ERPs) with their status.",
+    )
+)
+class ConnectionListCreateApi(ListMixin, TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = ConnectionOutput
-    pagination_class = ConnectionPagination
-    filterset_class = ConnectionFilter
+    filterset_fields = ["vendor", "status"]
 
     def get_queryset(self):
         return selectors.connections_list()
-
-    @read_operation("connections_list", ConnectionOutput(many=True), examples=[CONNECTION_EXAMPLE])
-    def get(self, request: Request) -> Response:
-        """List the tenant's connections (sales channels, processors, ERPs) with their status."""
-        return self.page_of(ConnectionOutput)
 
     @write_operation(
         "connections_create",
@@ -278,26 +259,27 @@ class SyncRunStartInput(StrictSerializer):
 
 class SyncRunFilter(django_filters.FilterSet):
     connection = django_filters.NumberFilter(field_name="connection_id")
-    status = django_filters.ChoiceFilter(choices=SyncRun.Status.choices)
 
     class Meta:
         model = SyncRun
         fields = ["connection", "status"]
 
 
-class SyncRunListStartApi(TenantApiView):
+@extend_schema_view(
+    get=read_operation(
+        "sync_runs_list",
+        SyncRunOutput(many=True),
+        description="List the sync runs (polls and backfills), newest first, with progress and counts.",
+    )
+)
+class SyncRunListStartApi(ListMixin, TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = SyncRunOutput
-    pagination_class = RunPagination
+    ordering = ("-queued_at", "-id")
     filterset_class = SyncRunFilter
 
     def get_queryset(self):
         return selectors.sync_runs_list()
-
-    @read_operation("sync_runs_list", SyncRunOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the sync runs (polls and backfills), newest first, with progress and counts."""
-        return self.page_of(SyncRunOutput)
 
     @write_operation("sync_runs_start", SyncRunStartInput, SyncRunOutput, status=202)
     def post(self, request: Request) -> Response:
@@ -393,9 +375,6 @@ class EventDetailOutput(EventOutput):
 
 class EventFilter(django_filters.FilterSet):
     connection = django_filters.NumberFilter(field_name="connection_id")
-    status = django_filters.ChoiceFilter(choices=InboundEvent.Status.choices)
-    topic = django_filters.CharFilter(field_name="topic")
-    external_id = django_filters.CharFilter(field_name="external_id")
     updated_since = updated_since_filter()
 
     class Meta:
@@ -403,19 +382,17 @@ class EventFilter(django_filters.FilterSet):
         fields = ["connection", "status", "topic", "external_id", "updated_since"]
 
 
-class EventListApi(TenantApiView):
+@extend_schema_view(get=read_operation("events_list", EventOutput(many=True)))
+class EventListApi(ListMixin, TenantApiView):
+    """List the inbound events (webhooks and polled documents), newest first, with their status."""
+
     session_roles = SESSION_WRITERS
     serializer_class = EventOutput
-    pagination_class = EventPagination
+    ordering = ("-received_at", "-id")
     filterset_class = EventFilter
 
     def get_queryset(self):
         return selectors.events_list()
-
-    @read_operation("events_list", EventOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the inbound events (webhooks and polled documents), newest first, with their status."""
-        return self.page_of(EventOutput)
 
 
 def _event(pk: int) -> InboundEvent:
@@ -461,7 +438,6 @@ class ChannelSkuOutput(ModelOutput):
 
 class ChannelSkuFilter(django_filters.FilterSet):
     connection = django_filters.NumberFilter(field_name="source_connection_id")
-    sku = django_filters.CharFilter()
     unmapped = django_filters.BooleanFilter(method="_unmapped", label="Only items without a SKU")
 
     class Meta:
@@ -472,15 +448,8 @@ class ChannelSkuFilter(django_filters.FilterSet):
         return queryset.filter(sku="") if value else queryset.exclude(sku="")
 
 
-class SkuMapListApi(TenantApiView):
-    serializer_class = ChannelSkuOutput
-    pagination_class = IdCursorPagination
-    filterset_class = ChannelSkuFilter
-
-    def get_queryset(self):
-        return ChannelSku.objects.all()
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "sku_map_list",
         ChannelSkuOutput(many=True),
         summary="List the SKU map",
@@ -488,8 +457,14 @@ class SkuMapListApi(TenantApiView):
         "it stands for. Inbound stock and order lines are stored under the SKU. `unmapped=true` lists the items "
         "whose catalog entry has no SKU (each is also an exception in the inbox).",
     )
-    def get(self, request: Request) -> Response:
-        return self.page_of(ChannelSkuOutput)
+)
+class SkuMapListApi(ListMixin, TenantApiView):
+    serializer_class = ChannelSkuOutput
+    pagination_class = IdCursorPagination
+    filterset_class = ChannelSkuFilter
+
+    def get_queryset(self):
+        return ChannelSku.objects.all()
 
 
 class SkuMapRefreshOutput(serializers.Serializer):

@@ -6,7 +6,7 @@ Thin views on mappings.services; shape checked by serializers, business rules by
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,14 +14,13 @@ from rest_framework.response import Response
 from core.api.auth import api_actor
 from core.api.errors import (
     ApiError,
-    CreatedCursorPagination,
     IdCursorPagination,
     StrictSerializer,
     error_responses,
     found,
 )
 from core.api.serializers import ModelOutput
-from core.api.views import TenantApiView, read_operation, write_operation
+from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
 from core.spreadsheet import RowsInvalid
 from mappings import services
 from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
@@ -73,21 +72,19 @@ def _parent(values: dict) -> dict:
     return values
 
 
-class AccountPagination(CreatedCursorPagination):
-    ordering = ("code",)
-
-
-class AccountListCreateApi(TenantApiView):
+@extend_schema_view(
+    get=read_operation(
+        "accounts_list",
+        AccountOutput(many=True),
+        description="List the chart of accounts, imported from the ERP or CSV or added here, ordered by code.",
+    )
+)
+class AccountListCreateApi(ListMixin, TenantApiView):
     serializer_class = AccountOutput
-    pagination_class = AccountPagination
+    ordering = ("code",)
 
     def get_queryset(self):
         return accounts_list()
-
-    @read_operation("accounts_list", AccountOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the chart of accounts, imported from the ERP or CSV or added here, ordered by code."""
-        return self.page_of(AccountOutput, self.get_queryset())
 
     @write_operation(
         "accounts_create",
@@ -200,16 +197,18 @@ class MappingSetCreateInput(StrictSerializer):
     )
 
 
-class MappingSetListCreateApi(TenantApiView):
+@extend_schema_view(
+    get=read_operation(
+        "mapping_sets_list",
+        MappingSetOutput(many=True),
+        description="List the mapping sets, newest first, with their status (draft, active, archived).",
+    )
+)
+class MappingSetListCreateApi(ListMixin, TenantApiView):
     serializer_class = MappingSetOutput
 
     def get_queryset(self):
         return mapping_sets_list()
-
-    @read_operation("mapping_sets_list", MappingSetOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the mapping sets, newest first, with their status (draft, active, archived)."""
-        return self.page_of(MappingSetOutput, self.get_queryset())
 
     @write_operation("mapping_sets_create", MappingSetCreateInput, MappingSetDetailOutput, status=201)
     def post(self, request: Request) -> Response:

@@ -9,16 +9,16 @@ import django_filters
 from django.db.models import Q
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce.models import Payout, PayoutLine
-from core.api.errors import CreatedCursorPagination, StrictSerializer, found
+from core.api.errors import StrictSerializer, found
 from core.api.filters import updated_since_filter
 from core.api.serializers import ModelOutput
-from core.api.views import TenantApiView, read_operation, write_operation
+from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
 from core.money import quantize
 from posting.models import JournalEntry, JournalLine, PeriodClose, PostingBatch, PostingPolicy, Reconciliation
 from posting.periods import period_close, period_close_get, period_reopen
@@ -100,7 +100,6 @@ class JournalDetailOutput(JournalOutput):
 
 
 class JournalFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=JournalEntry.Status.choices)
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
     source_key = django_filters.CharFilter(field_name="source_key", lookup_expr="startswith", max_length=200)
@@ -131,7 +130,10 @@ JOURNAL_EXAMPLE = OpenApiExample(
 )
 
 
-class JournalListApi(TenantApiView):
+@extend_schema_view(get=read_operation("journals_list", JournalOutput(many=True), examples=[JOURNAL_EXAMPLE]))
+class JournalListApi(ListMixin, TenantApiView):
+    """List the journal entries, newest first, with their totals and ERP status."""
+
     serializer_class = JournalOutput
     filterset_class = JournalFilter
 
@@ -139,11 +141,6 @@ class JournalListApi(TenantApiView):
 
     def rows(self):
         return journals_list()
-
-    @read_operation("journals_list", JournalOutput(many=True), examples=[JOURNAL_EXAMPLE])
-    def get(self, request: Request) -> Response:
-        """List the journal entries, newest first, with their totals and ERP status."""
-        return self.page_of(JournalOutput)
 
 
 class JournalDetailApi(TenantApiView):
@@ -178,32 +175,18 @@ class BatchDetailOutput(BatchOutput):
     entries = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of the documents' entries")
 
 
-class BatchFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=PostingBatch.Status.choices)
+@extend_schema_view(get=read_operation("batches_list", BatchOutput(many=True)))
+class BatchListApi(ListMixin, TenantApiView):
+    """List the posting batches (windows of summarised entries), newest first, with their status."""
 
-    class Meta:
-        model = PostingBatch
-        fields = ["status"]
-
-
-class BatchPagination(CreatedCursorPagination):
-    ordering = ("-window_start", "-id")
-
-
-class BatchListApi(TenantApiView):
     serializer_class = BatchOutput
-    filterset_class = BatchFilter
-    pagination_class = BatchPagination
+    filterset_fields = ["status"]
+    ordering = ("-window_start", "-id")
 
     schema_model = PostingBatch
 
     def rows(self):
         return batches_list()
-
-    @read_operation("batches_list", BatchOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the posting batches (windows of summarised entries), newest first, with their status."""
-        return self.page_of(BatchOutput)
 
 
 class BatchDetailApi(TenantApiView):
@@ -387,24 +370,18 @@ class PayoutFilter(django_filters.FilterSet):
         return queryset.filter(Q(updated_at__gte=value) | Q(reconciliation__checked_at__gte=value))
 
 
-class PayoutPagination(CreatedCursorPagination):
-    ordering = ("-arrival_date", "-id")
+@extend_schema_view(get=read_operation("payouts_list", PayoutOutput(many=True)))
+class PayoutListApi(ListMixin, TenantApiView):
+    """List the payouts with their reconciliation state and difference, newest first."""
 
-
-class PayoutListApi(TenantApiView):
     serializer_class = PayoutOutput
     filterset_class = PayoutFilter
-    pagination_class = PayoutPagination
+    ordering = ("-arrival_date", "-id")
 
     schema_model = Payout
 
     def rows(self):
         return payouts_list()
-
-    @read_operation("payouts_list", PayoutOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the payouts with their reconciliation state and difference, newest first."""
-        return self.page_of(PayoutOutput)
 
 
 class PayoutDetailApi(TenantApiView):
@@ -455,7 +432,6 @@ class ReconciliationOutput(ModelOutput):
 
 
 class ReconciliationFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Reconciliation.Status.choices)
     updated_since = updated_since_filter("checked_at")
 
     class Meta:
@@ -463,24 +439,18 @@ class ReconciliationFilter(django_filters.FilterSet):
         fields = ["status", "updated_since"]
 
 
-class ReconciliationPagination(CreatedCursorPagination):
-    ordering = ("-checked_at", "-id")
+@extend_schema_view(get=read_operation("reconciliations_list", ReconciliationOutput(many=True)))
+class ReconciliationListApi(ListMixin, TenantApiView):
+    """List the payout reconciliations with their status and difference, newest first."""
 
-
-class ReconciliationListApi(TenantApiView):
     serializer_class = ReconciliationOutput
     filterset_class = ReconciliationFilter
-    pagination_class = ReconciliationPagination
+    ordering = ("-checked_at", "-id")
 
     schema_model = Reconciliation
 
     def rows(self):
         return reconciliations_list()
-
-    @read_operation("reconciliations_list", ReconciliationOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the payout reconciliations with their status and difference, newest first."""
-        return self.page_of(ReconciliationOutput)
 
 
 class LedgerPeriodOutput(ModelOutput):
