@@ -8,16 +8,13 @@ import django_filters
 from django.urls import path
 from drf_spectacular.utils import OpenApiExample, extend_schema_view
 from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
 
 from commerce.fulfilment_api import FulfilmentOutput
 from commerce.models import DiscountAllocation, Order, OrderLine, Payment, Refund, RefundLine, ShippingLine, TaxLine
 from commerce.selectors import orders_list, refunds_list
-from core.api.errors import found
 from core.api.filters import UtcIsoDateTimeFilter, updated_since_filter
 from core.api.serializers import ModelOutput
-from core.api.views import ListMixin, TenantApiView, read_operation
+from core.api.views import ListMixin, RetrieveMixin, TenantApiView, read_operation
 
 
 class OrderLineOutput(ModelOutput):
@@ -74,16 +71,14 @@ SOURCE_DOCUMENT_FIELDS = (
     "created_at",
     "updated_at",
 )
-SOURCE_DOCUMENT_HELP = {
-    "source": {"help_text": "The vendor it came from (shopify, square, …)."},
-    "source_version": {"help_text": "The vendor's version; older versions are ignored."},
-}
 
 
 # The fields every order and refund shares (commerce.models.SourceDocument, an abstract model): a
 # subclass names its model and adds its own fields to SOURCE_DOCUMENT_FIELDS.
 class _SourceDocumentOutput(ModelOutput):
+    source = serializers.CharField(help_text="The vendor it came from (shopify, square, …).")
     source_connection = serializers.IntegerField(source="source_connection_id", allow_null=True)
+    source_version = serializers.IntegerField(help_text="The vendor's version; older versions are ignored.")
     raw_event = serializers.IntegerField(source="raw_event_id", allow_null=True, help_text="The inbound event.")
 
 
@@ -120,7 +115,7 @@ class OrderOutput(_SourceDocumentOutput):
             "fulfilments",
             "refunds",
         )
-        extra_kwargs = {**SOURCE_DOCUMENT_HELP, "vendor_total": {"help_text": "The total the vendor stated."}}
+        extra_kwargs = {"vendor_total": {"help_text": "The total the vendor stated."}}
 
     def get_refunds(self, order: Order) -> list[int]:
         return [refund.pk for refund in order.refunds.all()]
@@ -151,7 +146,6 @@ class RefundOutput(_SourceDocumentOutput):
             "lines",
         )
         extra_kwargs = {
-            **SOURCE_DOCUMENT_HELP,
             "shipping": {"help_text": "Shipping refunded."},
             "amount": {"help_text": "The amount the vendor stated."},
         }
@@ -247,6 +241,26 @@ ORDER_EXAMPLE_VALUE = {
 ORDER_EXAMPLE = OpenApiExample("Paid order", value=ORDER_EXAMPLE_VALUE, response_only=True)
 
 
+class _OrderApi(TenantApiView):
+    """The rows and output of the order list and the order detail (no operation of its own)."""
+
+    serializer_class = OrderOutput
+    schema_model = Order
+
+    def rows(self):
+        return orders_list()
+
+
+class _RefundApi(TenantApiView):
+    """The rows and output of the refund list and the refund detail (no operation of its own)."""
+
+    serializer_class = RefundOutput
+    schema_model = Refund
+
+    def rows(self):
+        return refunds_list()
+
+
 @extend_schema_view(
     get=read_operation(
         "orders_list",
@@ -259,19 +273,12 @@ ORDER_EXAMPLE = OpenApiExample("Paid order", value=ORDER_EXAMPLE_VALUE, response
         examples=[ORDER_EXAMPLE],
     )
 )
-class OrderListApi(ListMixin, TenantApiView):
-    serializer_class = OrderOutput
+class OrderListApi(ListMixin, _OrderApi):
     filterset_class = OrderFilter
-    schema_model = Order
-
-    def rows(self):
-        return orders_list()
 
 
-class OrderDetailApi(TenantApiView):
-    serializer_class = OrderOutput
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "orders_retrieve",
         OrderOutput,
         summary="Read one order",
@@ -279,8 +286,9 @@ class OrderDetailApi(TenantApiView):
         "refund ids. Its journey (events, journal entries, ERP pushes, payout, exceptions) is at `trace/`.",
         examples=[ORDER_EXAMPLE],
     )
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(OrderOutput(found(orders_list().filter(pk=pk).first(), "No such order.")).data)
+)
+class OrderDetailApi(RetrieveMixin, _OrderApi):
+    not_found = "No such order."
 
 
 @extend_schema_view(
@@ -292,26 +300,20 @@ class OrderDetailApi(TenantApiView):
         "order lines refunded, restocked or not). Filters: `updated_since`, `order`, `external_id`.",
     )
 )
-class RefundListApi(ListMixin, TenantApiView):
-    serializer_class = RefundOutput
+class RefundListApi(ListMixin, _RefundApi):
     filterset_class = RefundFilter
-    schema_model = Refund
-
-    def rows(self):
-        return refunds_list()
 
 
-class RefundDetailApi(TenantApiView):
-    serializer_class = RefundOutput
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "refunds_retrieve",
         RefundOutput,
         summary="Read one refund",
         description="One refund with its lines, its order and the amounts the channel stated.",
     )
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(RefundOutput(found(refunds_list().filter(pk=pk).first(), "No such refund.")).data)
+)
+class RefundDetailApi(RetrieveMixin, _RefundApi):
+    not_found = "No such refund."
 
 
 urlpatterns = [

@@ -4,18 +4,15 @@ warehouse), with lines, carrier, tracking and whether the order's channel acknow
 from __future__ import annotations
 
 import django_filters
-from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import extend_schema_view
 from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
 
-from commerce.fulfilment_selectors import fulfilment_get, fulfilments_list
+from commerce.fulfilment_selectors import fulfilments_list
 from commerce.models import Fulfilment, FulfilmentLine
 from core.api.errors import IdCursorPagination
 from core.api.serializers import ModelOutput
-from core.api.views import ListMixin, TenantApiView, read_operation
+from core.api.views import ListMixin, RetrieveMixin, TenantApiView, read_operation
 
 
 class FulfilmentLineOutput(ModelOutput):
@@ -57,6 +54,15 @@ class FulfilmentOutput(ModelOutput):
         extra_kwargs = {"external_id": {"help_text": "The shipment's id at its source (ShipStation shipmentId, …)."}}
 
 
+class _FulfilmentApi(TenantApiView):
+    """The rows and output of the fulfilment list and the fulfilment detail (no operation of its own)."""
+
+    serializer_class = FulfilmentOutput
+
+    def get_queryset(self):
+        return fulfilments_list()
+
+
 class FulfilmentFilter(django_filters.FilterSet):
     order = django_filters.NumberFilter(field_name="order_id")
 
@@ -75,29 +81,21 @@ class FulfilmentFilter(django_filters.FilterSet):
         "channel acknowledged it. Filters: `order`, `origin`, `channel_status`.",
     )
 )
-class FulfilmentListApi(ListMixin, TenantApiView):
-    serializer_class = FulfilmentOutput
+class FulfilmentListApi(ListMixin, _FulfilmentApi):
     pagination_class = IdCursorPagination
     filterset_class = FulfilmentFilter
 
-    def get_queryset(self):
-        return fulfilments_list()
 
-
-class FulfilmentDetailApi(TenantApiView):
-    serializer_class = FulfilmentOutput
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "fulfilments_retrieve",
         FulfilmentOutput,
         summary="One fulfilment",
         description="A shipment with its lines, tracking and the state of its push to the order's channel.",
     )
-    def get(self, request: Request, pk: int) -> Response:
-        fulfilment = fulfilment_get(fulfilment_id=pk)
-        if fulfilment is None:
-            raise Http404
-        return Response(FulfilmentOutput(fulfilment).data)
+)
+class FulfilmentDetailApi(RetrieveMixin, _FulfilmentApi):
+    pass
 
 
 urlpatterns = [

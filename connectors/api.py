@@ -146,15 +146,10 @@ class ConnectionUpdateInput(StrictSerializer):
     status = serializers.ChoiceField(choices=[("active", "Active"), ("paused", "Paused")], required=False)
 
 
-@extend_schema_view(
-    get=read_operation(
-        "connections_list",
-        ConnectionOutput(many=True),
-        examples=[CONNECTION_EXAMPLE],
-        description="List the tenant's connections (sales channels, processors, ERPs) with their status.",
-    )
-)
+@extend_schema_view(get=read_operation("connections_list", ConnectionOutput(many=True), examples=[CONNECTION_EXAMPLE]))
 class ConnectionListCreateApi(ListMixin, TenantApiView):
+    """List the tenant's connections (sales channels, processors, ERPs) with their status."""
+
     session_roles = SESSION_WRITERS
     serializer_class = ConnectionOutput
     filterset_fields = ["vendor", "status"]
@@ -265,14 +260,10 @@ class SyncRunFilter(django_filters.FilterSet):
         fields = ["connection", "status"]
 
 
-@extend_schema_view(
-    get=read_operation(
-        "sync_runs_list",
-        SyncRunOutput(many=True),
-        description="List the sync runs (polls and backfills), newest first, with progress and counts.",
-    )
-)
+@extend_schema_view(get=read_operation("sync_runs_list", SyncRunOutput(many=True)))
 class SyncRunListStartApi(ListMixin, TenantApiView):
+    """List the sync runs (polls and backfills), newest first, with progress and counts."""
+
     session_roles = SESSION_WRITERS
     serializer_class = SyncRunOutput
     ordering = ("-queued_at", "-id")

@@ -72,14 +72,10 @@ def _parent(values: dict) -> dict:
     return values
 
 
-@extend_schema_view(
-    get=read_operation(
-        "accounts_list",
-        AccountOutput(many=True),
-        description="List the chart of accounts, imported from the ERP or CSV or added here, ordered by code.",
-    )
-)
+@extend_schema_view(get=read_operation("accounts_list", AccountOutput(many=True)))
 class AccountListCreateApi(ListMixin, TenantApiView):
+    """List the chart of accounts, imported from the ERP or CSV or added here, ordered by code."""
+
     serializer_class = AccountOutput
     ordering = ("code",)
 
@@ -197,14 +193,10 @@ class MappingSetCreateInput(StrictSerializer):
     )
 
 
-@extend_schema_view(
-    get=read_operation(
-        "mapping_sets_list",
-        MappingSetOutput(many=True),
-        description="List the mapping sets, newest first, with their status (draft, active, archived).",
-    )
-)
+@extend_schema_view(get=read_operation("mapping_sets_list", MappingSetOutput(many=True)))
 class MappingSetListCreateApi(ListMixin, TenantApiView):
+    """List the mapping sets, newest first, with their status (draft, active, archived)."""
+
     serializer_class = MappingSetOutput
 
     def get_queryset(self):
