@@ -19,7 +19,7 @@ from commerce.inventory import (
     inventory_location_update,
     safety_stock_set,
 )
-from commerce.models import ChannelLocation, InventoryLevel, InventoryLocation
+from commerce.models import QUANTITY, ChannelLocation, InventoryLevel, InventoryLocation
 from commerce.selectors import (
     AtsRow,
     available_to_sell,
@@ -32,7 +32,6 @@ from core.api.errors import OffsetPagination, StrictSerializer, found
 from core.api.serializers import ModelOutput
 from core.api.views import WRITE_ERRORS, TenantApiView, read_operation, write_operation
 
-QUANTITY = {"max_digits": 14, "decimal_places": 3}
 # Session roles that may write here (a viewer may only read); declared on each view.
 SESSION_WRITERS = ("tenant_admin", "partner_admin", "partner_operator")
 

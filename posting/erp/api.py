@@ -20,7 +20,6 @@ from posting.erp.models import ChartImport, ErpPush
 from posting.erp.tasks import erp_push_dispatch
 from tenants.models import Membership
 
-READ_ERRORS = error_responses(400, 401, 403, 404, 429)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429)
 
 
