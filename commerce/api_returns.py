@@ -6,7 +6,6 @@ lifecycle does not allow answers 409, an approval by the wrong person 403 with t
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -25,7 +24,7 @@ from commerce.returns import (
     return_reject,
 )
 from commerce.returns_selectors import return_get, returns_list
-from core.api.errors import ApiError, OffsetPagination, StrictSerializer, refused
+from core.api.errors import ApiError, OffsetPagination, StrictSerializer, found, refused
 from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation, write_operation
 
@@ -116,19 +115,11 @@ class ReturnActionInput(StrictSerializer):
 
 
 def _return(pk: int) -> Return:
-    ret = return_get(return_id=pk)
-    if ret is None:
-        raise Http404
-    return ret
+    return found(return_get(return_id=pk))
 
 
 def _order(pk: int | None) -> Order | None:
-    if pk is None:
-        return None
-    order = Order.objects.filter(pk=pk).first()
-    if order is None:
-        raise Http404
-    return order
+    return None if pk is None else found(Order.objects.filter(pk=pk).first())
 
 
 @extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=Return.Status.values)])

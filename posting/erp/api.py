@@ -10,7 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import ApiError, StrictSerializer, error_responses
+from core.api.errors import ApiError, StrictSerializer, error_responses, found
 from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation
 from posting.erp import connections, selectors, services
@@ -25,6 +25,10 @@ WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429)
 
 # Session roles that may write here (a viewer may only read); declared on each view.
 SESSION_WRITERS = tuple(role for role in Membership.Role.values if role != Membership.Role.TENANT_VIEWER)
+
+
+def _erp_connection(pk: int):
+    return found(connections.erp_connection_get(pk=pk), "No such ERP connection.")
 
 
 # ---- target ---------------------------------------------------------------------------------
@@ -64,11 +68,7 @@ class TargetApi(TenantApiView):
     def put(self, request: Request) -> Response:
         """Set where journals are pushed: an ERP connection (ready to post) or none for the built-in ledger."""
         data = self.validated(TargetInput)
-        connection = None
-        if data["connection_id"] is not None:
-            connection = connections.erp_connection_get(pk=data["connection_id"])
-            if connection is None:
-                raise ApiError(status_code=404, code="not_found", message="No such ERP connection.")
+        connection = None if data["connection_id"] is None else _erp_connection(data["connection_id"])
         try:
             target = services.erp_target_set(connection=connection, since=data.get("since"), **self.who())
         except ValidationError as error:
@@ -170,9 +170,7 @@ class ChartImportCreateApi(TenantApiView):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Fetch the chart of accounts from an ERP connection now and keep it as an import to review (201)."""
-        connection = connections.erp_connection_get(pk=pk)
-        if connection is None:
-            raise ApiError(status_code=404, code="not_found", message="No such ERP connection.")
+        connection = _erp_connection(pk)
         try:
             with connections.adapter_for(connection) as adapter:
                 chart = adapter.fetch_chart()
@@ -189,10 +187,7 @@ class ChartImportDetailApi(TenantApiView):
     serializer_class = ChartImportOutput
 
     def _get(self, pk: int) -> ChartImport:
-        chart_import = ChartImport.objects.filter(pk=pk).first()
-        if chart_import is None:
-            raise ApiError(status_code=404, code="not_found", message="No such chart import.")
-        return chart_import
+        return found(ChartImport.objects.filter(pk=pk).first(), "No such chart import.")
 
     @read_operation("erp_chart_import_retrieve", ChartImportOutput)
     def get(self, request: Request, pk: int) -> Response:
