@@ -10,7 +10,6 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,7 +19,7 @@ from commerce.inventory import (
     inventory_location_update,
     safety_stock_set,
 )
-from commerce.models import ChannelLocation, InventoryLevel, InventoryLocation
+from commerce.models import QUANTITY, ChannelLocation, InventoryLevel, InventoryLocation
 from commerce.selectors import (
     AtsRow,
     available_to_sell,
@@ -29,10 +28,10 @@ from commerce.selectors import (
     reservations_unallocated,
 )
 from connectors.models import Connection
-from core.api.errors import StrictSerializer, found
+from core.api.errors import OffsetPagination, StrictSerializer, found
+from core.api.serializers import ModelOutput
 from core.api.views import WRITE_ERRORS, TenantApiView, read_operation, write_operation
 
-QUANTITY = {"max_digits": 14, "decimal_places": 3}
 # Session roles that may write here (a viewer may only read); declared on each view.
 SESSION_WRITERS = ("tenant_admin", "partner_admin", "partner_operator")
 
@@ -79,11 +78,6 @@ class SafetyStockInput(StrictSerializer):
     )
 
 
-class _Pagination(LimitOffsetPagination):
-    default_limit = 100
-    max_limit = 1000
-
-
 def _location_ids(location: int | None) -> list[int] | None:
     return [location] if location is not None else None
 
@@ -100,7 +94,7 @@ class InventoryListApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = AtsRowOutput
     queryset = InventoryLevel.objects.none()  # for the schema only: rows come from available_to_sell
-    pagination_class = _Pagination
+    pagination_class = OffsetPagination
 
     @read_operation("inventory_list", AtsRowOutput(many=True))
     def get(self, request: Request) -> Response:
@@ -163,20 +157,30 @@ class SafetyStockApi(TenantApiView):
 # ---- locations and the channels selling from them ------------------------------------------
 
 
-class ChannelLocationOutput(serializers.Serializer):
+class ChannelLocationOutput(ModelOutput):
     channel_connection = serializers.IntegerField(source="channel_connection_id")
-    channel_location_id = serializers.CharField()
+
+    class Meta:
+        model = ChannelLocation
+        fields = ("channel_connection", "channel_location_id")
 
 
-class LocationOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    source = serializers.CharField()
+class LocationOutput(ModelOutput):
     source_connection = serializers.IntegerField(source="source_connection_id", allow_null=True)
-    external_id = serializers.CharField()
-    name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=InventoryLocation.Kind.choices)
-    safety_stock_default = serializers.DecimalField(**QUANTITY)
     channels = ChannelLocationOutput(many=True, source="channel_list")
+
+    class Meta:
+        model = InventoryLocation
+        fields = (
+            "id",
+            "source",
+            "source_connection",
+            "external_id",
+            "name",
+            "kind",
+            "safety_stock_default",
+            "channels",
+        )
 
 
 class LocationUpdateInput(StrictSerializer):
@@ -198,7 +202,7 @@ class LocationListApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = LocationOutput
     queryset = InventoryLocation.objects.none()  # for the schema only: rows come from the selector
-    pagination_class = _Pagination
+    pagination_class = OffsetPagination
 
     @read_operation("inventory_locations_list", LocationOutput(many=True))
     def get(self, request: Request) -> Response:

@@ -6,98 +6,83 @@ from __future__ import annotations
 
 import django_filters
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample
+from drf_spectacular.utils import OpenApiExample, extend_schema_view
 from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
 
 from commerce.fulfilment_api import FulfilmentOutput
-from commerce.models import CollectedBy, Funding, Order, Refund
+from commerce.models import DiscountAllocation, Order, OrderLine, Payment, Refund, RefundLine, ShippingLine, TaxLine
 from commerce.selectors import orders_list, refunds_list
-from core.api.errors import found
 from core.api.filters import UtcIsoDateTimeFilter, updated_since_filter
-from core.api.views import TenantApiView, read_operation
-
-MONEY = {"max_digits": 18, "decimal_places": 4}
-
-
-class OrderLineOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    position = serializers.IntegerField()
-    external_id = serializers.CharField()
-    sku = serializers.CharField()
-    title = serializers.CharField()
-    product_category = serializers.CharField()
-    quantity = serializers.IntegerField()
-    unit_price = serializers.DecimalField(**MONEY)
-    gross = serializers.DecimalField(**MONEY)
-    discount_total = serializers.DecimalField(**MONEY)
-    net = serializers.DecimalField(**MONEY)
+from core.api.serializers import ModelOutput
+from core.api.views import ListMixin, RetrieveMixin, TenantApiView, read_operation
 
 
-class DiscountOutput(serializers.Serializer):
-    position = serializers.IntegerField()
-    order_line = serializers.IntegerField(source="order_line_id", allow_null=True, help_text="Null: order-level.")
-    code = serializers.CharField()
-    promotion_id = serializers.CharField()
-    funding = serializers.ChoiceField(choices=Funding.choices)
-    amount = serializers.DecimalField(**MONEY)
+class OrderLineOutput(ModelOutput):
+    class Meta:
+        model = OrderLine
+        fields = (
+            "id",
+            "position",
+            "external_id",
+            "sku",
+            "title",
+            "product_category",
+            "quantity",
+            "unit_price",
+            "gross",
+            "discount_total",
+            "net",
+        )
 
 
-class TaxLineOutput(serializers.Serializer):
-    position = serializers.IntegerField()
-    order_line = serializers.IntegerField(source="order_line_id", allow_null=True)
-    shipping_line = serializers.IntegerField(source="shipping_line_id", allow_null=True)
-    jurisdiction = serializers.CharField()
-    rate = serializers.DecimalField(max_digits=9, decimal_places=6)
-    amount = serializers.DecimalField(**MONEY)
-    collected_by = serializers.ChoiceField(choices=CollectedBy.choices)
+class DiscountOutput(ModelOutput):
+    class Meta:
+        model = DiscountAllocation
+        fields = ("position", "order_line", "code", "promotion_id", "funding", "amount")
+        extra_kwargs = {"order_line": {"help_text": "Null: order-level."}}
 
 
-class ShippingLineOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    position = serializers.IntegerField()
-    external_id = serializers.CharField()
-    code = serializers.CharField()
-    title = serializers.CharField()
-    amount = serializers.DecimalField(**MONEY)
+class TaxLineOutput(ModelOutput):
+    class Meta:
+        model = TaxLine
+        fields = ("position", "order_line", "shipping_line", "jurisdiction", "rate", "amount", "collected_by")
 
 
-class PaymentOutput(serializers.Serializer):
-    position = serializers.IntegerField()
-    external_id = serializers.CharField()
-    gateway = serializers.CharField()
-    method = serializers.CharField()
-    amount = serializers.DecimalField(**MONEY)
-    fee = serializers.DecimalField(**MONEY)
-    is_gift_card = serializers.BooleanField()
+class ShippingLineOutput(ModelOutput):
+    class Meta:
+        model = ShippingLine
+        fields = ("id", "position", "external_id", "code", "title", "amount")
 
 
-class _SourceDocumentOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class PaymentOutput(ModelOutput):
+    class Meta:
+        model = Payment
+        fields = ("position", "external_id", "gateway", "method", "amount", "fee", "is_gift_card")
+
+
+SOURCE_DOCUMENT_FIELDS = (
+    "id",
+    "source",
+    "source_connection",
+    "external_id",
+    "source_version",
+    "raw_event",
+    "currency",
+    "created_at",
+    "updated_at",
+)
+
+
+# The fields every order and refund shares (commerce.models.SourceDocument, an abstract model): a
+# subclass names its model and adds its own fields to SOURCE_DOCUMENT_FIELDS.
+class _SourceDocumentOutput(ModelOutput):
     source = serializers.CharField(help_text="The vendor it came from (shopify, square, …).")
     source_connection = serializers.IntegerField(source="source_connection_id", allow_null=True)
-    external_id = serializers.CharField()
     source_version = serializers.IntegerField(help_text="The vendor's version; older versions are ignored.")
     raw_event = serializers.IntegerField(source="raw_event_id", allow_null=True, help_text="The inbound event.")
-    currency = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
 
 
 class OrderOutput(_SourceDocumentOutput):
-    channel = serializers.CharField()
-    store = serializers.CharField()
-    placed_at = serializers.DateTimeField()
-    paid_at = serializers.DateTimeField(allow_null=True)
-    fulfilled_at = serializers.DateTimeField(allow_null=True)
-    cancelled_at = serializers.DateTimeField(allow_null=True)
-    customer_ref = serializers.CharField()
-    taxes_included = serializers.BooleanField()
-    presentment_currency = serializers.CharField()
-    vendor_total = serializers.DecimalField(**MONEY, allow_null=True, help_text="The total the vendor stated.")
-    ship_country = serializers.CharField()
-    ship_region = serializers.CharField()
     lines = OrderLineOutput(many=True, source="lines.all")
     discounts = DiscountOutput(many=True, source="discounts.all")
     tax_lines = TaxLineOutput(many=True, source="tax_lines.all")
@@ -106,26 +91,64 @@ class OrderOutput(_SourceDocumentOutput):
     fulfilments = FulfilmentOutput(many=True, source="fulfilments.all")
     refunds = serializers.SerializerMethodField(help_text="Ids of the order's refunds (GET /refunds/<id>/).")
 
+    class Meta:
+        model = Order
+        fields = (
+            *SOURCE_DOCUMENT_FIELDS,
+            "channel",
+            "store",
+            "placed_at",
+            "paid_at",
+            "fulfilled_at",
+            "cancelled_at",
+            "customer_ref",
+            "taxes_included",
+            "presentment_currency",
+            "vendor_total",
+            "ship_country",
+            "ship_region",
+            "lines",
+            "discounts",
+            "tax_lines",
+            "shipping_lines",
+            "payments",
+            "fulfilments",
+            "refunds",
+        )
+        extra_kwargs = {"vendor_total": {"help_text": "The total the vendor stated."}}
+
     def get_refunds(self, order: Order) -> list[int]:
         return [refund.pk for refund in order.refunds.all()]
 
 
-class RefundLineOutput(serializers.Serializer):
-    order_line = serializers.IntegerField(source="order_line_id")
-    quantity = serializers.IntegerField()
-    restock = serializers.BooleanField()
+class RefundLineOutput(ModelOutput):
+    class Meta:
+        model = RefundLine
+        fields = ("order_line", "quantity", "restock")
 
 
 class RefundOutput(_SourceDocumentOutput):
-    order = serializers.IntegerField(source="order_id")
     order_external_id = serializers.CharField(source="order.external_id")
-    processed_at = serializers.DateTimeField()
-    shipping = serializers.DecimalField(**MONEY, help_text="Shipping refunded.")
-    gateway = serializers.CharField()
-    is_gift_card = serializers.BooleanField()
-    amount = serializers.DecimalField(**MONEY, allow_null=True, help_text="The amount the vendor stated.")
-    reason = serializers.CharField()
     lines = RefundLineOutput(many=True, source="lines.all")
+
+    class Meta:
+        model = Refund
+        fields = (
+            *SOURCE_DOCUMENT_FIELDS,
+            "order",
+            "order_external_id",
+            "processed_at",
+            "shipping",
+            "gateway",
+            "is_gift_card",
+            "amount",
+            "reason",
+            "lines",
+        )
+        extra_kwargs = {
+            "shipping": {"help_text": "Shipping refunded."},
+            "amount": {"help_text": "The amount the vendor stated."},
+        }
 
 
 class OrderFilter(django_filters.FilterSet):
@@ -218,15 +241,28 @@ ORDER_EXAMPLE_VALUE = {
 ORDER_EXAMPLE = OpenApiExample("Paid order", value=ORDER_EXAMPLE_VALUE, response_only=True)
 
 
-class OrderListApi(TenantApiView):
+class _OrderApi(TenantApiView):
+    """The rows and output of the order list and the order detail (no operation of its own)."""
+
     serializer_class = OrderOutput
-    filterset_class = OrderFilter
     schema_model = Order
 
     def rows(self):
         return orders_list()
 
-    @read_operation(
+
+class _RefundApi(TenantApiView):
+    """The rows and output of the refund list and the refund detail (no operation of its own)."""
+
+    serializer_class = RefundOutput
+    schema_model = Refund
+
+    def rows(self):
+        return refunds_list()
+
+
+@extend_schema_view(
+    get=read_operation(
         "orders_list",
         OrderOutput(many=True),
         summary="List orders with their lines, taxes, discounts, payments and fulfilments",
@@ -236,14 +272,13 @@ class OrderListApi(TenantApiView):
         "incremental copy. Money is a decimal string in the order's currency.",
         examples=[ORDER_EXAMPLE],
     )
-    def get(self, request: Request) -> Response:
-        return self.page_of(OrderOutput)
+)
+class OrderListApi(ListMixin, _OrderApi):
+    filterset_class = OrderFilter
 
 
-class OrderDetailApi(TenantApiView):
-    serializer_class = OrderOutput
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "orders_retrieve",
         OrderOutput,
         summary="Read one order",
@@ -251,40 +286,34 @@ class OrderDetailApi(TenantApiView):
         "refund ids. Its journey (events, journal entries, ERP pushes, payout, exceptions) is at `trace/`.",
         examples=[ORDER_EXAMPLE],
     )
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(OrderOutput(found(orders_list().filter(pk=pk).first(), "No such order.")).data)
+)
+class OrderDetailApi(RetrieveMixin, _OrderApi):
+    not_found = "No such order."
 
 
-class RefundListApi(TenantApiView):
-    serializer_class = RefundOutput
-    filterset_class = RefundFilter
-    schema_model = Refund
-
-    def rows(self):
-        return refunds_list()
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "refunds_list",
         RefundOutput(many=True),
         summary="List refunds",
         description="Every refund as stored from its channel, newest first (cursor pages), with its lines (the "
         "order lines refunded, restocked or not). Filters: `updated_since`, `order`, `external_id`.",
     )
-    def get(self, request: Request) -> Response:
-        return self.page_of(RefundOutput)
+)
+class RefundListApi(ListMixin, _RefundApi):
+    filterset_class = RefundFilter
 
 
-class RefundDetailApi(TenantApiView):
-    serializer_class = RefundOutput
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "refunds_retrieve",
         RefundOutput,
         summary="Read one refund",
         description="One refund with its lines, its order and the amounts the channel stated.",
     )
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(RefundOutput(found(refunds_list().filter(pk=pk).first(), "No such refund.")).data)
+)
+class RefundDetailApi(RetrieveMixin, _RefundApi):
+    not_found = "No such refund."
 
 
 urlpatterns = [

@@ -6,16 +6,14 @@ lifecycle does not allow answers 409, an approval by the wrong person 403 with t
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commerce.models import MONEY, Order, Return, ReturnLine
+from commerce.models import Order, Return, ReturnEvent, ReturnLine
 from commerce.returns import (
     IllegalTransition,
     LineRequest,
@@ -26,55 +24,58 @@ from commerce.returns import (
     return_reject,
 )
 from commerce.returns_selectors import return_get, returns_list
-from core.api.errors import ApiError, StrictSerializer, refused
+from core.api.errors import ApiError, OffsetPagination, StrictSerializer, found, refused
+from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation, write_operation
 
 MAX_ID = 2**62
 
 
-class _Pagination(LimitOffsetPagination):
-    default_limit = 100
-    max_limit = 1000
-
-
-class ReturnLineOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class ReturnLineOutput(ModelOutput):
     order_line = serializers.CharField(source="order_line.external_id")
     sku = serializers.CharField(source="order_line.sku")
-    quantity = serializers.IntegerField()
-    reason = serializers.CharField()
-    condition = serializers.ChoiceField(choices=ReturnLine.Condition.choices)
-    disposition = serializers.ChoiceField(choices=ReturnLine.Disposition.choices)
-    restocked = serializers.DecimalField(max_digits=14, decimal_places=3)
+
+    class Meta:
+        model = ReturnLine
+        fields = ("id", "order_line", "sku", "quantity", "reason", "condition", "disposition", "restocked")
 
 
-class ReturnEventOutput(serializers.Serializer):
-    at = serializers.DateTimeField()
-    action = serializers.CharField()
-    status = serializers.CharField()
+class ReturnEventOutput(ModelOutput):
     actor = serializers.CharField(source="actor_label")
     detail = serializers.DictField()
 
+    class Meta:
+        model = ReturnEvent
+        fields = ("at", "action", "status", "actor", "detail")
 
-class ReturnOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+
+class ReturnOutput(ModelOutput):
     order = serializers.CharField(source="order.external_id")
-    origin = serializers.ChoiceField(choices=Return.Origin.choices)
-    source = serializers.CharField()
-    external_id = serializers.CharField()
-    status = serializers.ChoiceField(choices=Return.Status.choices)
-    currency = serializers.CharField()
-    value = serializers.DecimalField(**MONEY)
-    reason = serializers.CharField()
-    restocking_fee = serializers.DecimalField(**MONEY)
-    shipping_cost = serializers.DecimalField(**MONEY)
-    shipping_paid_by = serializers.ChoiceField(choices=Return.ShippingPaidBy.choices)
     approvals = serializers.ListField(child=serializers.DictField())
     refunds = serializers.SerializerMethodField()
-    requested_at = serializers.DateTimeField()
-    received_at = serializers.DateTimeField(allow_null=True)
-    refunded_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = Return
+        fields = (
+            "id",
+            "name",
+            "order",
+            "origin",
+            "source",
+            "external_id",
+            "status",
+            "currency",
+            "value",
+            "reason",
+            "restocking_fee",
+            "shipping_cost",
+            "shipping_paid_by",
+            "approvals",
+            "refunds",
+            "requested_at",
+            "received_at",
+            "refunded_at",
+        )
 
     def get_refunds(self, ret: Return) -> list[str]:
         return list(ret.refunds.values_list("external_id", flat=True))
@@ -114,26 +115,18 @@ class ReturnActionInput(StrictSerializer):
 
 
 def _return(pk: int) -> Return:
-    ret = return_get(return_id=pk)
-    if ret is None:
-        raise Http404
-    return ret
+    return found(return_get(return_id=pk))
 
 
 def _order(pk: int | None) -> Order | None:
-    if pk is None:
-        return None
-    order = Order.objects.filter(pk=pk).first()
-    if order is None:
-        raise Http404
-    return order
+    return None if pk is None else found(Order.objects.filter(pk=pk).first())
 
 
 @extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=Return.Status.values)])
 class ReturnListApi(TenantApiView):
     serializer_class = ReturnOutput
     queryset = Return.objects.none()  # for the schema only: rows come from returns_list
-    pagination_class = _Pagination
+    pagination_class = OffsetPagination
 
     @read_operation(
         "returns_list",

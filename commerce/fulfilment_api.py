@@ -4,64 +4,75 @@ warehouse), with lines, carrier, tracking and whether the order's channel acknow
 from __future__ import annotations
 
 import django_filters
-from django.http import Http404
 from django.urls import path
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
 
-from commerce.fulfilment_selectors import fulfilment_get, fulfilments_list
-from commerce.models import Fulfilment
+from commerce.fulfilment_selectors import fulfilments_list
+from commerce.models import Fulfilment, FulfilmentLine
 from core.api.errors import IdCursorPagination
-from core.api.views import TenantApiView, read_operation
+from core.api.serializers import ModelOutput
+from core.api.views import ListMixin, RetrieveMixin, TenantApiView, read_operation
 
 
-class FulfilmentLineOutput(serializers.Serializer):
+class FulfilmentLineOutput(ModelOutput):
     line = serializers.CharField(source="order_line.external_id", help_text="The order line's external id.")
     sku = serializers.CharField(source="order_line.sku")
-    quantity = serializers.IntegerField()
+
+    class Meta:
+        model = FulfilmentLine
+        fields = ("line", "sku", "quantity")
 
 
-class FulfilmentOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    order = serializers.IntegerField(source="order_id")
+class FulfilmentOutput(ModelOutput):
     order_external_id = serializers.CharField(source="order.external_id")
-    external_id = serializers.CharField(help_text="The shipment's id at its source (ShipStation shipmentId, …).")
-    origin = serializers.ChoiceField(choices=Fulfilment.Origin.choices)
-    fulfilled_at = serializers.DateTimeField()
-    location = serializers.CharField()
-    carrier = serializers.CharField()
-    service = serializers.CharField()
-    tracking_number = serializers.CharField()
-    tracking_url = serializers.CharField()
-    channel_status = serializers.ChoiceField(choices=Fulfilment.ChannelStatus.choices)
-    channel_reference = serializers.CharField()
-    channel_error = serializers.CharField()
-    pushed_at = serializers.DateTimeField(allow_null=True)
-    acknowledged_at = serializers.DateTimeField(allow_null=True)
-    request = serializers.IntegerField(source="request_id", allow_null=True)
+    tracking_url = serializers.CharField()  # a string as stored, not re-checked as a URL
     lines = FulfilmentLineOutput(many=True)
+
+    class Meta:
+        model = Fulfilment
+        fields = (
+            "id",
+            "order",
+            "order_external_id",
+            "external_id",
+            "origin",
+            "fulfilled_at",
+            "location",
+            "carrier",
+            "service",
+            "tracking_number",
+            "tracking_url",
+            "channel_status",
+            "channel_reference",
+            "channel_error",
+            "pushed_at",
+            "acknowledged_at",
+            "request",
+            "lines",
+        )
+        extra_kwargs = {"external_id": {"help_text": "The shipment's id at its source (ShipStation shipmentId, …)."}}
+
+
+class _FulfilmentApi(TenantApiView):
+    """The rows and output of the fulfilment list and the fulfilment detail (no operation of its own)."""
+
+    serializer_class = FulfilmentOutput
+
+    def get_queryset(self):
+        return fulfilments_list()
 
 
 class FulfilmentFilter(django_filters.FilterSet):
     order = django_filters.NumberFilter(field_name="order_id")
-    origin = django_filters.ChoiceFilter(choices=Fulfilment.Origin.choices)
-    channel_status = django_filters.ChoiceFilter(choices=Fulfilment.ChannelStatus.choices)
 
     class Meta:
         model = Fulfilment
         fields = ["order", "origin", "channel_status"]
 
 
-class FulfilmentListApi(TenantApiView):
-    serializer_class = FulfilmentOutput
-    pagination_class = IdCursorPagination
-    filterset_class = FulfilmentFilter
-
-    def get_queryset(self):
-        return fulfilments_list()
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "fulfilments_list",
         FulfilmentOutput(many=True),
         summary="List fulfilments",
@@ -69,24 +80,22 @@ class FulfilmentListApi(TenantApiView):
         "the warehouse's (ShipStation, CSV ship confirmations) with carrier, tracking and whether the order's "
         "channel acknowledged it. Filters: `order`, `origin`, `channel_status`.",
     )
-    def get(self, request: Request) -> Response:
-        return self.page_of(FulfilmentOutput)
+)
+class FulfilmentListApi(ListMixin, _FulfilmentApi):
+    pagination_class = IdCursorPagination
+    filterset_class = FulfilmentFilter
 
 
-class FulfilmentDetailApi(TenantApiView):
-    serializer_class = FulfilmentOutput
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "fulfilments_retrieve",
         FulfilmentOutput,
         summary="One fulfilment",
         description="A shipment with its lines, tracking and the state of its push to the order's channel.",
     )
-    def get(self, request: Request, pk: int) -> Response:
-        fulfilment = fulfilment_get(fulfilment_id=pk)
-        if fulfilment is None:
-            raise Http404
-        return Response(FulfilmentOutput(fulfilment).data)
+)
+class FulfilmentDetailApi(RetrieveMixin, _FulfilmentApi):
+    pass
 
 
 urlpatterns = [

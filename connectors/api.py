@@ -8,9 +8,8 @@ import json
 
 import django_filters
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,7 +22,15 @@ from connectors.vendors.skus import sku_map_refresh
 from core.api.auth import ADMIN, principal_scopes
 from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, error_responses, found
 from core.api.filters import updated_since_filter
-from core.api.views import IDEMPOTENCY_PARAMETER, WRITE_ERRORS, TenantApiView, read_operation, write_operation
+from core.api.serializers import ModelOutput
+from core.api.views import (
+    IDEMPOTENCY_PARAMETER,
+    WRITE_ERRORS,
+    ListMixin,
+    TenantApiView,
+    read_operation,
+    write_operation,
+)
 from core.http.client import ConnectorError
 
 SECRET_FIELD = serializers.DictField(
@@ -34,24 +41,6 @@ SECRET_FIELD = serializers.DictField(
 )
 
 
-class _Pagination(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
-class ConnectionPagination(_Pagination):
-    ordering = ("-created_at", "-id")
-
-
-class RunPagination(_Pagination):
-    ordering = ("-queued_at", "-id")
-
-
-class EventPagination(_Pagination):
-    ordering = ("-received_at", "-id")
-
-
 # Session roles that may write here (a viewer may only read); declared on each view.
 SESSION_WRITERS = ("tenant_admin", "partner_admin", "partner_operator")
 
@@ -59,24 +48,34 @@ SESSION_WRITERS = ("tenant_admin", "partner_admin", "partner_operator")
 # ---- connections ---------------------------------------------------------------------------
 
 
-class ConnectionOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    vendor = serializers.ChoiceField(choices=Connection.Vendor.choices)
-    direction = serializers.ChoiceField(choices=Connection.Direction.choices)
-    name = serializers.CharField()
+class ConnectionOutput(ModelOutput):
     config = serializers.DictField()
-    status = serializers.ChoiceField(choices=Connection.Status.choices)
-    sync_interval_minutes = serializers.IntegerField()
     has_credentials = serializers.BooleanField()
     credential_keys = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
     cursor = serializers.DictField()
-    next_sync_at = serializers.DateTimeField(allow_null=True)
-    last_success_at = serializers.DateTimeField(allow_null=True)
-    last_failure_at = serializers.DateTimeField(allow_null=True)
-    last_message = serializers.CharField()
-    token_expires_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Connection
+        fields = (
+            "id",
+            "vendor",
+            "direction",
+            "name",
+            "config",
+            "status",
+            "sync_interval_minutes",
+            "has_credentials",
+            "credential_keys",
+            "webhook_url",
+            "cursor",
+            "next_sync_at",
+            "last_success_at",
+            "last_failure_at",
+            "last_message",
+            "token_expires_at",
+            "created_at",
+        )
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_credential_keys(self, connection: Connection) -> list[str]:
@@ -147,28 +146,16 @@ class ConnectionUpdateInput(StrictSerializer):
     status = serializers.ChoiceField(choices=[("active", "Active"), ("paused", "Paused")], required=False)
 
 
-class ConnectionFilter(django_filters.FilterSet):
-    vendor = django_filters.ChoiceFilter(choices=Connection.Vendor.choices)
-    status = django_filters.ChoiceFilter(choices=Connection.Status.choices)
+@extend_schema_view(get=read_operation("connections_list", ConnectionOutput(many=True), examples=[CONNECTION_EXAMPLE]))
+class ConnectionListCreateApi(ListMixin, TenantApiView):
+    """List the tenant's connections (sales channels, processors, ERPs) with their status."""
 
-    class Meta:
-        model = Connection
-        fields = ["vendor", "status"]
-
-
-class ConnectionListCreateApi(TenantApiView):
     session_roles = SESSION_WRITERS
     serializer_class = ConnectionOutput
-    pagination_class = ConnectionPagination
-    filterset_class = ConnectionFilter
+    filterset_fields = ["vendor", "status"]
 
     def get_queryset(self):
         return selectors.connections_list()
-
-    @read_operation("connections_list", ConnectionOutput(many=True), examples=[CONNECTION_EXAMPLE])
-    def get(self, request: Request) -> Response:
-        """List the tenant's connections (sales channels, processors, ERPs) with their status."""
-        return self.page_of(ConnectionOutput)
 
     @write_operation(
         "connections_create",
@@ -230,24 +217,31 @@ class ConnectionDetailApi(TenantApiView):
 # ---- sync runs -----------------------------------------------------------------------------
 
 
-class SyncRunOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    connection = serializers.IntegerField(source="connection_id")
-    kind = serializers.ChoiceField(choices=SyncRun.Kind.choices)
-    status = serializers.ChoiceField(choices=SyncRun.Status.choices)
-    since = serializers.DateTimeField(allow_null=True)
+class SyncRunOutput(ModelOutput):
     topics = serializers.ListField(child=serializers.CharField())
     cursor = serializers.DictField()
-    pages = serializers.IntegerField()
-    records = serializers.IntegerField()
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    skipped = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    error = serializers.CharField()
-    queued_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = SyncRun
+        fields = (
+            "id",
+            "connection",
+            "kind",
+            "status",
+            "since",
+            "topics",
+            "cursor",
+            "pages",
+            "records",
+            "created",
+            "updated",
+            "skipped",
+            "failed",
+            "error",
+            "queued_at",
+            "started_at",
+            "finished_at",
+        )
 
 
 class SyncRunStartInput(StrictSerializer):
@@ -260,26 +254,23 @@ class SyncRunStartInput(StrictSerializer):
 
 class SyncRunFilter(django_filters.FilterSet):
     connection = django_filters.NumberFilter(field_name="connection_id")
-    status = django_filters.ChoiceFilter(choices=SyncRun.Status.choices)
 
     class Meta:
         model = SyncRun
         fields = ["connection", "status"]
 
 
-class SyncRunListStartApi(TenantApiView):
+@extend_schema_view(get=read_operation("sync_runs_list", SyncRunOutput(many=True)))
+class SyncRunListStartApi(ListMixin, TenantApiView):
+    """List the sync runs (polls and backfills), newest first, with progress and counts."""
+
     session_roles = SESSION_WRITERS
     serializer_class = SyncRunOutput
-    pagination_class = RunPagination
+    ordering = ("-queued_at", "-id")
     filterset_class = SyncRunFilter
 
     def get_queryset(self):
         return selectors.sync_runs_list()
-
-    @read_operation("sync_runs_list", SyncRunOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the sync runs (polls and backfills), newest first, with progress and counts."""
-        return self.page_of(SyncRunOutput)
 
     @write_operation("sync_runs_start", SyncRunStartInput, SyncRunOutput, status=202)
     def post(self, request: Request) -> Response:
@@ -318,23 +309,30 @@ class SyncRunCancelApi(TenantApiView):
 # ---- inbound events ------------------------------------------------------------------------
 
 
-class EventOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    connection = serializers.IntegerField(source="connection_id")
-    source = serializers.ChoiceField(choices=InboundEvent.Source.choices)
-    topic = serializers.CharField()
-    external_id = serializers.CharField()
-    payload_hash = serializers.CharField()
-    status = serializers.ChoiceField(choices=InboundEvent.Status.choices)
-    attempts = serializers.IntegerField()
-    next_attempt_at = serializers.DateTimeField(allow_null=True)
-    last_error = serializers.CharField()
+class EventOutput(ModelOutput):
     result = serializers.DictField()
-    trace_id = serializers.CharField()
-    sync_run = serializers.IntegerField(source="sync_run_id", allow_null=True)
-    received_at = serializers.DateTimeField()
-    processed_at = serializers.DateTimeField(allow_null=True)
-    updated_at = serializers.DateTimeField(help_text="Last change of the event (status, attempts, result).")
+
+    class Meta:
+        model = InboundEvent
+        fields = (
+            "id",
+            "connection",
+            "source",
+            "topic",
+            "external_id",
+            "payload_hash",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "result",
+            "trace_id",
+            "sync_run",
+            "received_at",
+            "processed_at",
+            "updated_at",
+        )
+        extra_kwargs = {"updated_at": {"help_text": "Last change of the event (status, attempts, result)."}}
 
 
 class EventDetailOutput(EventOutput):
@@ -368,9 +366,6 @@ class EventDetailOutput(EventOutput):
 
 class EventFilter(django_filters.FilterSet):
     connection = django_filters.NumberFilter(field_name="connection_id")
-    status = django_filters.ChoiceFilter(choices=InboundEvent.Status.choices)
-    topic = django_filters.CharFilter(field_name="topic")
-    external_id = django_filters.CharFilter(field_name="external_id")
     updated_since = updated_since_filter()
 
     class Meta:
@@ -378,19 +373,17 @@ class EventFilter(django_filters.FilterSet):
         fields = ["connection", "status", "topic", "external_id", "updated_since"]
 
 
-class EventListApi(TenantApiView):
+@extend_schema_view(get=read_operation("events_list", EventOutput(many=True)))
+class EventListApi(ListMixin, TenantApiView):
+    """List the inbound events (webhooks and polled documents), newest first, with their status."""
+
     session_roles = SESSION_WRITERS
     serializer_class = EventOutput
-    pagination_class = EventPagination
+    ordering = ("-received_at", "-id")
     filterset_class = EventFilter
 
     def get_queryset(self):
         return selectors.events_list()
-
-    @read_operation("events_list", EventOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the inbound events (webhooks and polled documents), newest first, with their status."""
-        return self.page_of(EventOutput)
 
 
 def _event(pk: int) -> InboundEvent:
@@ -424,19 +417,18 @@ class EventReplayApi(TenantApiView):
 # ---- the SKU map (issue 20) ----------------------------------------------------------------------
 
 
-class ChannelSkuOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class ChannelSkuOutput(ModelOutput):
     connection = serializers.IntegerField(source="source_connection_id")
     vendor = serializers.CharField(source="source")
-    channel_item_id = serializers.CharField()
-    sku = serializers.CharField(help_text="Blank: the channel's catalog gives this item no SKU.")
-    name = serializers.CharField()
-    updated_at = serializers.DateTimeField()
+
+    class Meta:
+        model = ChannelSku
+        fields = ("id", "connection", "vendor", "channel_item_id", "sku", "name", "updated_at")
+        extra_kwargs = {"sku": {"help_text": "Blank: the channel's catalog gives this item no SKU."}}
 
 
 class ChannelSkuFilter(django_filters.FilterSet):
     connection = django_filters.NumberFilter(field_name="source_connection_id")
-    sku = django_filters.CharFilter()
     unmapped = django_filters.BooleanFilter(method="_unmapped", label="Only items without a SKU")
 
     class Meta:
@@ -447,15 +439,8 @@ class ChannelSkuFilter(django_filters.FilterSet):
         return queryset.filter(sku="") if value else queryset.exclude(sku="")
 
 
-class SkuMapListApi(TenantApiView):
-    serializer_class = ChannelSkuOutput
-    pagination_class = IdCursorPagination
-    filterset_class = ChannelSkuFilter
-
-    def get_queryset(self):
-        return ChannelSku.objects.all()
-
-    @read_operation(
+@extend_schema_view(
+    get=read_operation(
         "sku_map_list",
         ChannelSkuOutput(many=True),
         summary="List the SKU map",
@@ -463,8 +448,14 @@ class SkuMapListApi(TenantApiView):
         "it stands for. Inbound stock and order lines are stored under the SKU. `unmapped=true` lists the items "
         "whose catalog entry has no SKU (each is also an exception in the inbox).",
     )
-    def get(self, request: Request) -> Response:
-        return self.page_of(ChannelSkuOutput)
+)
+class SkuMapListApi(ListMixin, TenantApiView):
+    serializer_class = ChannelSkuOutput
+    pagination_class = IdCursorPagination
+    filterset_class = ChannelSkuFilter
+
+    def get_queryset(self):
+        return ChannelSku.objects.all()
 
 
 class SkuMapRefreshOutput(serializers.Serializer):

@@ -6,7 +6,7 @@ Thin views on mappings.services; shape checked by serializers, business rules by
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,13 +14,13 @@ from rest_framework.response import Response
 from core.api.auth import api_actor
 from core.api.errors import (
     ApiError,
-    CreatedCursorPagination,
     IdCursorPagination,
     StrictSerializer,
     error_responses,
     found,
 )
-from core.api.views import TenantApiView, read_operation, write_operation
+from core.api.serializers import ModelOutput
+from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
 from core.spreadsheet import RowsInvalid
 from mappings import services
 from mappings.models import CONDITION_KEYS, Account, AccountRule, MappingSet, PostingRole, ValueMap
@@ -36,15 +36,12 @@ def _actor(request: Request):
 # ---- accounts -------------------------------------------------------------------------------
 
 
-class AccountOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    code = serializers.CharField()
-    name = serializers.CharField()
-    type = serializers.ChoiceField(choices=Account.Type.choices)
+class AccountOutput(ModelOutput):
     parent = serializers.CharField(source="parent.code", allow_null=True, default=None)
-    currency = serializers.CharField(allow_blank=True)
-    active = serializers.BooleanField()
-    external_id = serializers.CharField(allow_blank=True)
+
+    class Meta:
+        model = Account
+        fields = ("id", "code", "name", "type", "parent", "currency", "active", "external_id")
 
 
 class AccountInput(StrictSerializer):
@@ -75,21 +72,15 @@ def _parent(values: dict) -> dict:
     return values
 
 
-class AccountPagination(CreatedCursorPagination):
-    ordering = ("code",)
+@extend_schema_view(get=read_operation("accounts_list", AccountOutput(many=True)))
+class AccountListCreateApi(ListMixin, TenantApiView):
+    """List the chart of accounts, imported from the ERP or CSV or added here, ordered by code."""
 
-
-class AccountListCreateApi(TenantApiView):
     serializer_class = AccountOutput
-    pagination_class = AccountPagination
+    ordering = ("code",)
 
     def get_queryset(self):
         return accounts_list()
-
-    @read_operation("accounts_list", AccountOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the chart of accounts, imported from the ERP or CSV or added here, ordered by code."""
-        return self.page_of(AccountOutput, self.get_queryset())
 
     @write_operation(
         "accounts_create",
@@ -167,29 +158,27 @@ class AccountsImportApi(TenantApiView):
 # ---- mapping sets ---------------------------------------------------------------------------
 
 
-class RuleOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    role = serializers.ChoiceField(choices=PostingRole.choices)
+class RuleOutput(ModelOutput):
     account = serializers.CharField(source="account.code")
     conditions = serializers.DictField(child=serializers.CharField())
 
-
-class ValueMapOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=ValueMap.Kind.choices)
-    source_value = serializers.CharField()
-    erp_value = serializers.CharField()
+    class Meta:
+        model = AccountRule
+        fields = ("id", "role", "account", "conditions")
 
 
-class MappingSetOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    status = serializers.ChoiceField(choices=MappingSet.Status.choices)
-    effective_from = serializers.DateTimeField(allow_null=True)
-    activated_at = serializers.DateTimeField(allow_null=True)
-    archived_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
+class ValueMapOutput(ModelOutput):
+    class Meta:
+        model = ValueMap
+        fields = ("id", "kind", "source_value", "erp_value")
+
+
+class MappingSetOutput(ModelOutput):
     rule_count = serializers.IntegerField(source="rules.count")
+
+    class Meta:
+        model = MappingSet
+        fields = ("id", "name", "status", "effective_from", "activated_at", "archived_at", "created_at", "rule_count")
 
 
 class MappingSetDetailOutput(MappingSetOutput):
@@ -204,16 +193,14 @@ class MappingSetCreateInput(StrictSerializer):
     )
 
 
-class MappingSetListCreateApi(TenantApiView):
+@extend_schema_view(get=read_operation("mapping_sets_list", MappingSetOutput(many=True)))
+class MappingSetListCreateApi(ListMixin, TenantApiView):
+    """List the mapping sets, newest first, with their status (draft, active, archived)."""
+
     serializer_class = MappingSetOutput
 
     def get_queryset(self):
         return mapping_sets_list()
-
-    @read_operation("mapping_sets_list", MappingSetOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the mapping sets, newest first, with their status (draft, active, archived)."""
-        return self.page_of(MappingSetOutput, self.get_queryset())
 
     @write_operation("mapping_sets_create", MappingSetCreateInput, MappingSetDetailOutput, status=201)
     def post(self, request: Request) -> Response:

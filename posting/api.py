@@ -9,17 +9,18 @@ import django_filters
 from django.db.models import Q
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce.models import Payout, PayoutLine
-from core.api.errors import CreatedCursorPagination, StrictSerializer, found
+from core.api.errors import StrictSerializer, found
 from core.api.filters import updated_since_filter
-from core.api.views import TenantApiView, read_operation, write_operation
+from core.api.serializers import ModelOutput
+from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
 from core.money import quantize
-from posting.models import JournalEntry, PostingBatch, PostingPolicy, Reconciliation
+from posting.models import JournalEntry, JournalLine, PeriodClose, PostingBatch, PostingPolicy, Reconciliation
 from posting.periods import period_close, period_close_get, period_reopen
 from posting.selectors import (
     batch_summary,
@@ -37,16 +38,27 @@ from posting.services import policy_update
 from tenants.models import Membership
 
 
-class JournalLineOutput(serializers.Serializer):
-    position = serializers.IntegerField()
+class JournalLineOutput(ModelOutput):
     account = serializers.CharField(source="account.code")
     account_name = serializers.CharField(source="account.name")
-    role = serializers.CharField()
     debit = serializers.SerializerMethodField()
     credit = serializers.SerializerMethodField()
     dimensions = serializers.DictField(child=serializers.CharField())
-    description = serializers.CharField()
     sources = serializers.ListField(child=serializers.DictField())
+
+    class Meta:
+        model = JournalLine
+        fields = (
+            "position",
+            "account",
+            "account_name",
+            "role",
+            "debit",
+            "credit",
+            "dimensions",
+            "description",
+            "sources",
+        )
 
     def get_debit(self, line) -> str:
         return str(quantize(line.debit, line.entry.currency))
@@ -55,19 +67,26 @@ class JournalLineOutput(serializers.Serializer):
         return str(quantize(line.credit, line.entry.currency))
 
 
-class JournalOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    source_key = serializers.CharField()
-    date = serializers.DateField()
-    currency = serializers.CharField()
-    memo = serializers.CharField()
-    status = serializers.ChoiceField(choices=JournalEntry.Status.choices)
+class JournalOutput(ModelOutput):
     total = serializers.SerializerMethodField()
-    reverses = serializers.IntegerField(source="reverses_id", allow_null=True)
-    batch = serializers.IntegerField(source="batch_id", allow_null=True)
-    external_ref = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField(help_text="Last change of the entry (its status, its ERP reference).")
+
+    class Meta:
+        model = JournalEntry
+        fields = (
+            "id",
+            "source_key",
+            "date",
+            "currency",
+            "memo",
+            "status",
+            "total",
+            "reverses",
+            "batch",
+            "external_ref",
+            "created_at",
+            "updated_at",
+        )
+        extra_kwargs = {"updated_at": {"help_text": "Last change of the entry (its status, its ERP reference)."}}
 
     def get_total(self, entry) -> str:
         total = getattr(entry, "total", None)
@@ -81,7 +100,6 @@ class JournalDetailOutput(JournalOutput):
 
 
 class JournalFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=JournalEntry.Status.choices)
     date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
     source_key = django_filters.CharFilter(field_name="source_key", lookup_expr="startswith", max_length=200)
@@ -112,7 +130,10 @@ JOURNAL_EXAMPLE = OpenApiExample(
 )
 
 
-class JournalListApi(TenantApiView):
+@extend_schema_view(get=read_operation("journals_list", JournalOutput(many=True), examples=[JOURNAL_EXAMPLE]))
+class JournalListApi(ListMixin, TenantApiView):
+    """List the journal entries, newest first, with their totals and ERP status."""
+
     serializer_class = JournalOutput
     filterset_class = JournalFilter
 
@@ -120,11 +141,6 @@ class JournalListApi(TenantApiView):
 
     def rows(self):
         return journals_list()
-
-    @read_operation("journals_list", JournalOutput(many=True), examples=[JOURNAL_EXAMPLE])
-    def get(self, request: Request) -> Response:
-        """List the journal entries, newest first, with their totals and ERP status."""
-        return self.page_of(JournalOutput)
 
 
 class JournalDetailApi(TenantApiView):
@@ -137,14 +153,12 @@ class JournalDetailApi(TenantApiView):
         return Response(JournalDetailOutput(entry).data)
 
 
-class BatchOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    window_start = serializers.DateTimeField()
-    window_end = serializers.DateTimeField()
-    currency = serializers.CharField()
-    status = serializers.ChoiceField(choices=PostingBatch.Status.choices)
-    closed_at = serializers.DateTimeField(allow_null=True)
+class BatchOutput(ModelOutput):
     entry_count = serializers.IntegerField()
+
+    class Meta:
+        model = PostingBatch
+        fields = ("id", "window_start", "window_end", "currency", "status", "closed_at", "entry_count")
 
 
 class BatchSummaryOutput(serializers.Serializer):
@@ -161,32 +175,18 @@ class BatchDetailOutput(BatchOutput):
     entries = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of the documents' entries")
 
 
-class BatchFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=PostingBatch.Status.choices)
+@extend_schema_view(get=read_operation("batches_list", BatchOutput(many=True)))
+class BatchListApi(ListMixin, TenantApiView):
+    """List the posting batches (windows of summarised entries), newest first, with their status."""
 
-    class Meta:
-        model = PostingBatch
-        fields = ["status"]
-
-
-class BatchPagination(CreatedCursorPagination):
-    ordering = ("-window_start", "-id")
-
-
-class BatchListApi(TenantApiView):
     serializer_class = BatchOutput
-    filterset_class = BatchFilter
-    pagination_class = BatchPagination
+    filterset_fields = ["status"]
+    ordering = ("-window_start", "-id")
 
     schema_model = PostingBatch
 
     def rows(self):
         return batches_list()
-
-    @read_operation("batches_list", BatchOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the posting batches (windows of summarised entries), newest first, with their status."""
-        return self.page_of(BatchOutput)
 
 
 class BatchDetailApi(TenantApiView):
@@ -273,13 +273,7 @@ class PolicyApi(TenantApiView):
 LINE_MATCH_STATES = [("matched", "Matched"), ("unmatched", "Unmatched"), ("suspense", "In payout suspense")]
 
 
-class PayoutOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    external_id = serializers.CharField()
-    source = serializers.CharField()
-    gateway = serializers.CharField()
-    currency = serializers.CharField()
-    arrival_date = serializers.DateField()
+class PayoutOutput(ModelOutput):
     amount = serializers.SerializerMethodField()
     line_count = serializers.IntegerField()
     reconciliation_status = serializers.ChoiceField(
@@ -288,7 +282,25 @@ class PayoutOutput(serializers.Serializer):
     matched_lines = serializers.SerializerMethodField()
     difference = serializers.SerializerMethodField(help_text="Sum over the lines not matched, in the payout currency.")
     checked_at = serializers.SerializerMethodField()
-    updated_at = serializers.DateTimeField(help_text="Last change of the payout as received (not its reconciliation).")
+
+    class Meta:
+        model = Payout
+        fields = (
+            "id",
+            "external_id",
+            "source",
+            "gateway",
+            "currency",
+            "arrival_date",
+            "amount",
+            "line_count",
+            "reconciliation_status",
+            "matched_lines",
+            "difference",
+            "checked_at",
+            "updated_at",
+        )
+        extra_kwargs = {"updated_at": {"help_text": "Last change of the payout as received (not its reconciliation)."}}
 
     def _reconciliation(self, payout) -> Reconciliation | None:
         return getattr(payout, "reconciliation", None)
@@ -358,24 +370,18 @@ class PayoutFilter(django_filters.FilterSet):
         return queryset.filter(Q(updated_at__gte=value) | Q(reconciliation__checked_at__gte=value))
 
 
-class PayoutPagination(CreatedCursorPagination):
-    ordering = ("-arrival_date", "-id")
+@extend_schema_view(get=read_operation("payouts_list", PayoutOutput(many=True)))
+class PayoutListApi(ListMixin, TenantApiView):
+    """List the payouts with their reconciliation state and difference, newest first."""
 
-
-class PayoutListApi(TenantApiView):
     serializer_class = PayoutOutput
     filterset_class = PayoutFilter
-    pagination_class = PayoutPagination
+    ordering = ("-arrival_date", "-id")
 
     schema_model = Payout
 
     def rows(self):
         return payouts_list()
-
-    @read_operation("payouts_list", PayoutOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the payouts with their reconciliation state and difference, newest first."""
-        return self.page_of(PayoutOutput)
 
 
 class PayoutDetailApi(TenantApiView):
@@ -395,17 +401,28 @@ class PayoutDetailApi(TenantApiView):
         return Response(data)
 
 
-class ReconciliationOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    payout = serializers.IntegerField(source="payout_id")
+class ReconciliationOutput(ModelOutput):
     payout_external_id = serializers.CharField(source="payout.external_id")
     currency = serializers.CharField(source="payout.currency")
-    status = serializers.ChoiceField(choices=Reconciliation.Status.choices)
     matched_lines = serializers.IntegerField(source="matched")
     line_count = serializers.SerializerMethodField()
     difference = serializers.SerializerMethodField()
     differences = serializers.ListField(child=serializers.DictField(), help_text="The lines that did not match.")
-    checked_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Reconciliation
+        fields = (
+            "id",
+            "payout",
+            "payout_external_id",
+            "currency",
+            "status",
+            "matched_lines",
+            "line_count",
+            "difference",
+            "differences",
+            "checked_at",
+        )
 
     def get_line_count(self, reconciliation) -> int:
         return len(reconciliation.lines)
@@ -415,7 +432,6 @@ class ReconciliationOutput(serializers.Serializer):
 
 
 class ReconciliationFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Reconciliation.Status.choices)
     updated_since = updated_since_filter("checked_at")
 
     class Meta:
@@ -423,30 +439,26 @@ class ReconciliationFilter(django_filters.FilterSet):
         fields = ["status", "updated_since"]
 
 
-class ReconciliationPagination(CreatedCursorPagination):
-    ordering = ("-checked_at", "-id")
+@extend_schema_view(get=read_operation("reconciliations_list", ReconciliationOutput(many=True)))
+class ReconciliationListApi(ListMixin, TenantApiView):
+    """List the payout reconciliations with their status and difference, newest first."""
 
-
-class ReconciliationListApi(TenantApiView):
     serializer_class = ReconciliationOutput
     filterset_class = ReconciliationFilter
-    pagination_class = ReconciliationPagination
+    ordering = ("-checked_at", "-id")
 
     schema_model = Reconciliation
 
     def rows(self):
         return reconciliations_list()
 
-    @read_operation("reconciliations_list", ReconciliationOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the payout reconciliations with their status and difference, newest first."""
-        return self.page_of(ReconciliationOutput)
 
-
-class LedgerPeriodOutput(serializers.Serializer):
-    closed_through = serializers.DateField(allow_null=True)
+class LedgerPeriodOutput(ModelOutput):
     first_open_date = serializers.SerializerMethodField()
-    changed_at = serializers.DateTimeField()
+
+    class Meta:
+        model = PeriodClose
+        fields = ("closed_through", "first_open_date", "changed_at")
 
     def get_first_open_date(self, period) -> str | None:
         return (period.closed_through + dt.timedelta(days=1)).isoformat() if period.closed_through else None

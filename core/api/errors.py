@@ -15,7 +15,7 @@ from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
@@ -176,16 +176,30 @@ class LenientContentNegotiation(DefaultContentNegotiation):
 
 
 class CreatedCursorPagination(CursorPagination):
-    """Newest first; views whose model has no `created_at` set `ordering = "-id"`."""
+    """Newest first; a view whose rows page by other columns says so in its own `ordering`
+    (e.g. `ordering = ("-received_at", "-id")`, as it would for DRF's OrderingFilter)."""
 
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_ordering(self, request: Any, queryset: Any, view: Any) -> tuple:
+        ordering = getattr(view, "ordering", None)
+        if ordering is None:
+            return super().get_ordering(request, queryset, view)
+        return (ordering,) if isinstance(ordering, str) else tuple(ordering)
+
 
 class IdCursorPagination(CreatedCursorPagination):
     ordering = ("-id",)
+
+
+class OffsetPagination(LimitOffsetPagination):
+    """`limit`/`offset` pages, for lists that are not a queryset in a stable order (computed rows)."""
+
+    default_limit = 100
+    max_limit = 1000
 
 
 class StrictSerializer(serializers.Serializer):

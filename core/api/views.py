@@ -10,6 +10,9 @@
 - A view that answers a file as well (`?format=csv`): `FileFormatNegotiation`, `attachment`,
   `json_or_csv`.
 - `TenantApiView` answers on tenant domains only, `PartnerApiView` on the partner console only.
+- `ListMixin` and `RetrieveMixin`: DRF's list and retrieve as the view's `get`, so a list or detail
+  view states only its serializer, rows, filters and pagination; it documents the operation with
+  `extend_schema_view(get=read_operation(...))`.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import models
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers
+from rest_framework import exceptions, generics, mixins, serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -128,6 +132,31 @@ class ApiView(IdempotentMixin, generics.GenericAPIView):
             for name, value in self.deprecated.headers().items():
                 response[name] = value
         return response
+
+
+class ListMixin(mixins.ListModelMixin):
+    """`get` is one page of the view's rows (`rows()` or `queryset`) through its filters, shown by
+    its `serializer_class` with the request in the context (what `page_of` answers)."""
+
+    # No docstring here: the schema takes each view's own words (core.api.schema).
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.list(request, *args, **kwargs)
+
+
+class RetrieveMixin(mixins.RetrieveModelMixin):
+    """`get` is the row the URL's `pk` names among the view's rows, shown by its
+    `serializer_class`; a 404 says `not_found` (DRF's "Not found." when None)."""
+
+    not_found: str | None = None
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.retrieve(request, *args, **kwargs)
+
+    def get_object(self) -> Any:
+        try:
+            return super().get_object()
+        except Http404:
+            raise exceptions.NotFound(self.not_found) from None
 
 
 class TenantApiView(ApiView):

@@ -10,7 +10,8 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import ApiError, StrictSerializer, error_responses
+from core.api.errors import ApiError, StrictSerializer, error_responses, found
+from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation
 from posting.erp import connections, selectors, services
 from posting.erp.base import ErpError
@@ -19,12 +20,15 @@ from posting.erp.models import ChartImport, ErpPush
 from posting.erp.tasks import erp_push_dispatch
 from tenants.models import Membership
 
-READ_ERRORS = error_responses(400, 401, 403, 404, 429)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429)
 
 
 # Session roles that may write here (a viewer may only read); declared on each view.
 SESSION_WRITERS = tuple(role for role in Membership.Role.values if role != Membership.Role.TENANT_VIEWER)
+
+
+def _erp_connection(pk: int):
+    return found(connections.erp_connection_get(pk=pk), "No such ERP connection.")
 
 
 # ---- target ---------------------------------------------------------------------------------
@@ -64,11 +68,7 @@ class TargetApi(TenantApiView):
     def put(self, request: Request) -> Response:
         """Set where journals are pushed: an ERP connection (ready to post) or none for the built-in ledger."""
         data = self.validated(TargetInput)
-        connection = None
-        if data["connection_id"] is not None:
-            connection = connections.erp_connection_get(pk=data["connection_id"])
-            if connection is None:
-                raise ApiError(status_code=404, code="not_found", message="No such ERP connection.")
+        connection = None if data["connection_id"] is None else _erp_connection(data["connection_id"])
         try:
             target = services.erp_target_set(connection=connection, since=data.get("since"), **self.who())
         except ValidationError as error:
@@ -79,22 +79,31 @@ class TargetApi(TenantApiView):
 # ---- pushes ---------------------------------------------------------------------------------
 
 
-class PushOutput(serializers.Serializer):
+class PushOutput(ModelOutput):
     entry_id = serializers.IntegerField()
     source_key = serializers.CharField(source="entry.source_key")
     date = serializers.DateField(source="entry.date")
-    vendor = serializers.CharField()
     connection_id = serializers.IntegerField(allow_null=True)
-    reference = serializers.CharField()
-    status = serializers.ChoiceField(choices=ErpPush.Status.choices)
-    external_id = serializers.CharField()
-    erp_number = serializers.CharField()
-    erp_state = serializers.CharField()
-    attempts = serializers.IntegerField()
-    error_kind = serializers.CharField()
-    error_message = serializers.CharField()
-    updated_at = serializers.DateTimeField()
-    acked_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = ErpPush
+        fields = (
+            "entry_id",
+            "source_key",
+            "date",
+            "vendor",
+            "connection_id",
+            "reference",
+            "status",
+            "external_id",
+            "erp_number",
+            "erp_state",
+            "attempts",
+            "error_kind",
+            "error_message",
+            "updated_at",
+            "acked_at",
+        )
 
 
 class PushListApi(TenantApiView):
@@ -132,16 +141,24 @@ class RepushApi(TenantApiView):
 # ---- chart imports --------------------------------------------------------------------------
 
 
-class ChartImportOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class ChartImportOutput(ModelOutput):
     connection_id = serializers.IntegerField()
-    vendor = serializers.CharField()
-    status = serializers.ChoiceField(choices=ChartImport.Status.choices)
-    diff = serializers.JSONField()
     tax_codes = serializers.JSONField(source="chart.tax_codes")
     dimensions = serializers.JSONField(source="chart.dimensions")
-    created_at = serializers.DateTimeField()
-    applied_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = ChartImport
+        fields = (
+            "id",
+            "connection_id",
+            "vendor",
+            "status",
+            "diff",
+            "tax_codes",
+            "dimensions",
+            "created_at",
+            "applied_at",
+        )
 
 
 class ChartImportCreateApi(TenantApiView):
@@ -153,9 +170,7 @@ class ChartImportCreateApi(TenantApiView):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Fetch the chart of accounts from an ERP connection now and keep it as an import to review (201)."""
-        connection = connections.erp_connection_get(pk=pk)
-        if connection is None:
-            raise ApiError(status_code=404, code="not_found", message="No such ERP connection.")
+        connection = _erp_connection(pk)
         try:
             with connections.adapter_for(connection) as adapter:
                 chart = adapter.fetch_chart()
@@ -172,10 +187,7 @@ class ChartImportDetailApi(TenantApiView):
     serializer_class = ChartImportOutput
 
     def _get(self, pk: int) -> ChartImport:
-        chart_import = ChartImport.objects.filter(pk=pk).first()
-        if chart_import is None:
-            raise ApiError(status_code=404, code="not_found", message="No such chart import.")
-        return chart_import
+        return found(ChartImport.objects.filter(pk=pk).first(), "No such chart import.")
 
     @read_operation("erp_chart_import_retrieve", ChartImportOutput)
     def get(self, request: Request, pk: int) -> Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework import serializers
 
+from core.api.errors import CreatedCursorPagination
 from core.api.views import json_or_csv
 from core.views import attachment
 
@@ -54,3 +55,26 @@ def test_json_or_csv_lists_both_bodies_and_the_read_errors():
     assert list(responses)[:2] == [(200, "application/json"), (200, "text/csv")]
     assert responses[(200, "application/json")] is DayOutput
     assert sorted(code for code in responses if isinstance(code, int)) == [400, 401, 403, 404, 429]
+
+
+def test_a_views_own_ordering_orders_its_cursor_pages():
+    class RunsView:
+        ordering = ("-queued_at", "-id")
+
+    class AnyView:
+        pass
+
+    pagination = CreatedCursorPagination()
+    assert pagination.get_ordering(None, None, RunsView()) == ("-queued_at", "-id")
+    assert pagination.get_ordering(None, None, AnyView()) == ("-created_at", "-id")
+
+
+def test_list_and_detail_views_document_their_get_with_their_own_words():
+    listed, detail = _operation("journals_list"), _operation("orders_retrieve")
+    assert (listed["summary"], listed["description"]) == (
+        "List the journal entries, newest first, with their totals and ERP status",
+        "List the journal entries, newest first, with their totals and ERP status.",
+    )
+    assert detail["summary"] == "Read one order"
+    assert "cursor" in [p["name"] for p in listed["parameters"]]
+    assert "cursor" not in [p["name"] for p in detail.get("parameters", [])]
