@@ -52,13 +52,9 @@ class PriceListEditInput(StrictSerializer):
     channels = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False)
 
 
-class PriceListOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class PriceListOutput(serializers.ModelSerializer):
     key = serializers.CharField()
-    name = serializers.CharField()
-    currency = serializers.CharField()
     status = serializers.CharField()
-    approval_threshold_percent = serializers.DecimalField(max_digits=6, decimal_places=2)
     version = serializers.IntegerField(source="current_version.number")
     starts_at = TenantDateTimeField(source="current_version.starts_at")
     prices = serializers.JSONField(source="current_version.prices")
@@ -68,13 +64,34 @@ class PriceListOutput(serializers.Serializer):
     requires_approval = serializers.BooleanField(source="current_version.requires_approval")
     published_version = serializers.IntegerField(source="published_version.number", allow_null=True, default=None)
 
+    class Meta:
+        model = PriceList
+        fields = (
+            "id",
+            "key",
+            "name",
+            "currency",
+            "status",
+            "approval_threshold_percent",
+            "version",
+            "starts_at",
+            "prices",
+            "costs",
+            "channels",
+            "validation",
+            "requires_approval",
+            "published_version",
+        )
+        read_only_fields = fields
 
-class ChannelPriceOutput(serializers.Serializer):
+
+class ChannelPriceOutput(serializers.ModelSerializer):
     channel = serializers.CharField(source="connection.name")
-    sku = serializers.CharField()
-    price = serializers.DecimalField(max_digits=18, decimal_places=4)
-    expected = serializers.DecimalField(max_digits=18, decimal_places=4)
-    shown_at = serializers.DateTimeField()
+
+    class Meta:
+        model = ChannelPrice
+        fields = ("channel", "sku", "price", "expected", "shown_at")
+        read_only_fields = fields
 
 
 def _price_list(pk: int):

@@ -23,6 +23,7 @@ from promotions.models import (
     Funding,
     Kind,
     Promotion,
+    PromotionVersion,
     Stacking,
 )
 
@@ -148,62 +149,94 @@ def _version_values(data: dict) -> dict:
     return values
 
 
-class ChannelOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+# Fields whose model has choices but that the API has always shown as plain strings stay declared
+# as CharField, so the schema keeps them as strings rather than gaining an enum.
+
+
+class ChannelOutput(serializers.ModelSerializer):
     vendor = serializers.CharField()
 
+    class Meta:
+        model = Connection
+        fields = ("id", "name", "vendor")
+        read_only_fields = fields
 
-class VersionOutput(serializers.Serializer):
-    number = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=Kind.choices)
-    value = serializers.DecimalField(max_digits=18, decimal_places=4)
-    currency = serializers.CharField()
-    buy_quantity = serializers.IntegerField(allow_null=True)
-    get_quantity = serializers.IntegerField(allow_null=True)
-    eligibility = serializers.JSONField()
-    exclusions = serializers.JSONField()
+
+class VersionOutput(serializers.ModelSerializer):
     stacking = serializers.CharField()
-    stackable_with = serializers.JSONField()
-    priority = serializers.IntegerField()
     starts_at = TenantDateTimeField()
     ends_at = TenantDateTimeField(allow_null=True)
     channels = ChannelOutput(many=True, source="channels.all")
     funding = serializers.CharField()
-    funding_vendor_ref = serializers.CharField()
-    funding_share = serializers.DecimalField(max_digits=5, decimal_places=2)
-    budget = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
-    usage_limit = serializers.IntegerField(allow_null=True)
-    stock_threshold = serializers.IntegerField(allow_null=True)
-    pricing = serializers.JSONField()
-    fallback = serializers.ChoiceField(choices=Fallback.choices)
-    waves = serializers.JSONField()
-    wave_hold_minutes = serializers.IntegerField()
     margin = serializers.JSONField(help_text="The margin check made at submit; needs_finance: a finance approver.")
-    validation = serializers.JSONField()
     author = serializers.CharField(source="author_email")
-    submitted_at = serializers.DateTimeField(allow_null=True)
     approved_by = serializers.CharField(source="approved_by_email")
-    approved_at = serializers.DateTimeField(allow_null=True)
-    rejected_reason = serializers.CharField()
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = PromotionVersion
+        fields = (
+            "number",
+            "kind",
+            "value",
+            "currency",
+            "buy_quantity",
+            "get_quantity",
+            "eligibility",
+            "exclusions",
+            "stacking",
+            "stackable_with",
+            "priority",
+            "starts_at",
+            "ends_at",
+            "channels",
+            "funding",
+            "funding_vendor_ref",
+            "funding_share",
+            "budget",
+            "usage_limit",
+            "stock_threshold",
+            "pricing",
+            "fallback",
+            "waves",
+            "wave_hold_minutes",
+            "margin",
+            "validation",
+            "author",
+            "submitted_at",
+            "approved_by",
+            "approved_at",
+            "rejected_reason",
+            "created_at",
+        )
+        read_only_fields = fields
 
 
-class DeploymentOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class DeploymentOutput(serializers.ModelSerializer):
     promotion = serializers.CharField(source="promotion.key")
     version = serializers.IntegerField(source="version.number")
     channel = ChannelOutput(source="connection")
-    state = serializers.ChoiceField(choices=ChannelDeployment.State.choices)
-    external_id = serializers.CharField()
-    acknowledged_version = serializers.IntegerField(allow_null=True)
-    last_error = serializers.CharField()
     pause_reason = serializers.CharField()
     wave = serializers.IntegerField(help_text="The staged launch's wave (0-based).")
-    attempts = serializers.IntegerField()
-    sent_at = serializers.DateTimeField(allow_null=True)
-    acknowledged_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = ChannelDeployment
+        fields = (
+            "id",
+            "promotion",
+            "version",
+            "channel",
+            "state",
+            "external_id",
+            "acknowledged_version",
+            "last_error",
+            "pause_reason",
+            "wave",
+            "attempts",
+            "sent_at",
+            "acknowledged_at",
+            "created_at",
+        )
+        read_only_fields = fields
 
 
 class AlignmentOutput(serializers.Serializer):
@@ -237,23 +270,38 @@ class LaunchOutput(serializers.Serializer):
     halted_reason = serializers.CharField(source="launch_halted_reason")
 
 
-class PromotionOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class PromotionOutput(serializers.ModelSerializer):
     key = serializers.CharField()
-    name = serializers.CharField()
-    status = serializers.ChoiceField(choices=Promotion.Status.choices)
     author = serializers.CharField(source="author_email")
     current_version = VersionOutput()
     published_version = serializers.IntegerField(source="published_version.number", allow_null=True, default=None)
     launch = LaunchOutput(source="*")
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Promotion
+        fields = (
+            "id",
+            "key",
+            "name",
+            "status",
+            "author",
+            "current_version",
+            "published_version",
+            "launch",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
 
 
 class PromotionDetailOutput(PromotionOutput):
     versions = serializers.SerializerMethodField()
     alignment = serializers.SerializerMethodField()
     budget = serializers.SerializerMethodField()
+
+    class Meta(PromotionOutput.Meta):
+        fields = (*PromotionOutput.Meta.fields, "versions", "alignment", "budget")
+        read_only_fields = fields
 
     @extend_schema_field(BudgetOutput)
     def get_budget(self, promotion: Promotion) -> dict:

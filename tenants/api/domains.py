@@ -23,17 +23,26 @@ from tenants.models import (
 # ---- custom domains ------------------------------------------------------------------------
 
 
-class DomainVerificationOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    domain = serializers.CharField()
-    status = serializers.ChoiceField(choices=DomainVerification.Status.choices)
+class DomainVerificationOutput(serializers.ModelSerializer):
     record_type = serializers.SerializerMethodField()
     record_name = serializers.SerializerMethodField()
     record_value = serializers.SerializerMethodField()
-    last_error = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    checked_at = serializers.DateTimeField(allow_null=True)
-    verified_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = DomainVerification
+        fields = (
+            "id",
+            "domain",
+            "status",
+            "record_type",
+            "record_name",
+            "record_value",
+            "last_error",
+            "created_at",
+            "checked_at",
+            "verified_at",
+        )
+        read_only_fields = fields
 
     def get_record_type(self, verification: DomainVerification) -> str:
         return "TXT"

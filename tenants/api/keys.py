@@ -20,16 +20,25 @@ from tenants.models import (
 # ---- API keys (partner console: partner and tenant keys; tenant domain: that tenant's keys) ---
 
 
-class ApiKeyOutput(serializers.Serializer):
-    name = serializers.CharField()
-    prefix = serializers.CharField()
+class ApiKeyOutput(serializers.ModelSerializer):
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKey.Scope.choices))
     level = serializers.ChoiceField(choices=[("partner", "partner"), ("tenant", "tenant")])
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
-    created_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField(allow_null=True)
-    last_used_at = serializers.DateTimeField(allow_null=True)
-    revoked_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = ApiKey
+        fields = (
+            "name",
+            "prefix",
+            "scopes",
+            "level",
+            "tenant",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        )
+        read_only_fields = fields
 
 
 class ApiKeyCreatedOutput(ApiKeyOutput):
@@ -37,6 +46,10 @@ class ApiKeyCreatedOutput(ApiKeyOutput):
         allow_null=True,
         help_text="The full key, shown only in this response: store it now. null in an Idempotency-Key replay.",
     )
+
+    class Meta(ApiKeyOutput.Meta):
+        fields = (*ApiKeyOutput.Meta.fields, "key")
+        read_only_fields = fields
 
 
 class ApiKeyCreateInput(StrictSerializer):

@@ -57,13 +57,15 @@ class BrandApi(PartnerApiView):
 # ---- members -------------------------------------------------------------------------------
 
 
-class MemberOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class MemberOutput(serializers.ModelSerializer):
     email = serializers.EmailField(source="user.email")
     name = serializers.CharField(source="user.name")
-    role = serializers.ChoiceField(choices=Membership.Role.choices)
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Membership
+        fields = ("id", "email", "name", "role", "tenant", "created_at")
+        read_only_fields = fields
 
 
 class MemberInviteInput(StrictSerializer):

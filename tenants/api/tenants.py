@@ -21,15 +21,13 @@ from tenants.models import (
 # ---- tenants -------------------------------------------------------------------------------
 
 
-class TenantOutput(serializers.Serializer):
-    slug = serializers.SlugField()
-    name = serializers.CharField()
-    status = serializers.ChoiceField(choices=Tenant.Status.choices)
-    plan = serializers.ChoiceField(choices=Tenant.Plan.choices)
-    timezone = serializers.CharField()
-    base_currency = serializers.CharField()
+class TenantOutput(serializers.ModelSerializer):
     domain = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Tenant
+        fields = ("slug", "name", "status", "plan", "timezone", "base_currency", "domain", "created_at")
+        read_only_fields = fields
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_domain(self, tenant: Tenant) -> str | None:
@@ -163,6 +161,10 @@ class PartnerSummary(serializers.Serializer):
 class TenantSelfOutput(TenantOutput):
     partner = PartnerSummary()
     principal = PrincipalOutput()
+
+    class Meta(TenantOutput.Meta):
+        fields = (*TenantOutput.Meta.fields, "partner", "principal")
+        read_only_fields = fields
 
 
 class TenantSelfApi(ApiView):

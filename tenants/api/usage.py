@@ -28,11 +28,13 @@ from tenants.usage import usage_csv, usage_for_partner
 # ---- usage ---------------------------------------------------------------------------------
 
 
-class UsageOutput(serializers.Serializer):
-    day = serializers.DateField()
+class UsageOutput(serializers.ModelSerializer):
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
-    metric = serializers.ChoiceField(choices=UsageRecord.Metric.choices)
-    count = serializers.IntegerField()
+
+    class Meta:
+        model = UsageRecord
+        fields = ("day", "tenant", "metric", "count")
+        read_only_fields = fields
 
 
 class UsageQuery(serializers.Serializer):
@@ -83,17 +85,26 @@ class UsageApi(PartnerApiView):
 # ---- audit log -----------------------------------------------------------------------------
 
 
-class AuditEventOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class AuditEventOutput(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_label")
-    action = serializers.CharField()
-    target_type = serializers.CharField()
-    target_id = serializers.CharField()
-    target_label = serializers.CharField()
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
     changes = serializers.DictField(help_text="What changed as {field: [old, new]}; secrets only as 'changed'.")
-    request_id = serializers.CharField(help_text="The X-Request-ID of the request that made the change.")
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = AuditEvent
+        fields = (
+            "id",
+            "actor",
+            "action",
+            "target_type",
+            "target_id",
+            "target_label",
+            "tenant",
+            "changes",
+            "request_id",
+            "created_at",
+        )
+        read_only_fields = fields
 
 
 class AuditEventFilter(django_filters.FilterSet):

@@ -26,18 +26,23 @@ from tenants.webhooks import (
 # ---- webhooks ------------------------------------------------------------------------------
 
 
-class WebhookOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    url = serializers.URLField()
+class WebhookOutput(serializers.ModelSerializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=[(e, e) for e in EVENTS]))
-    active = serializers.BooleanField()
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ("id", "url", "events", "active", "created_at")
+        read_only_fields = fields
 
 
 class WebhookCreatedOutput(WebhookOutput):
     secret = serializers.CharField(
         allow_null=True, help_text="Signing secret, shown only in this response. null in an Idempotency-Key replay."
     )
+
+    class Meta(WebhookOutput.Meta):
+        fields = (*WebhookOutput.Meta.fields, "secret")
+        read_only_fields = fields
 
 
 class WebhookCreateInput(StrictSerializer):
@@ -98,17 +103,24 @@ class WebhookDeactivateApi(PartnerApiView):
         return Response(WebhookOutput(subscription).data)
 
 
-class WebhookDeliveryOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class WebhookDeliveryOutput(serializers.ModelSerializer):
     webhook = serializers.IntegerField(source="subscription_id")
-    event = serializers.CharField()
-    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
-    attempts = serializers.IntegerField()
-    last_status_code = serializers.IntegerField(allow_null=True)
-    last_error = serializers.CharField()
-    next_attempt_at = serializers.DateTimeField(allow_null=True)
-    delivered_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = WebhookDelivery
+        fields = (
+            "id",
+            "webhook",
+            "event",
+            "status",
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "next_attempt_at",
+            "delivered_at",
+            "created_at",
+        )
+        read_only_fields = fields
 
 
 class WebhookDeliveryFilter(django_filters.FilterSet):
