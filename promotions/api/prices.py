@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found, refused
+from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found
 from core.api.views import TenantApiView, read_operation, write_operation
 from core.spreadsheet import RowsInvalid
 from promotions import price_changes, prices
@@ -18,6 +17,7 @@ from promotions.api.promotions import (
     PromotionPagination,
     TenantDateTimeField,
     _version_values,
+    lifecycle_action_view,
 )
 from promotions.models import ChannelPrice, PriceList
 
@@ -157,34 +157,32 @@ PRICE_ACTION_DOCS = {
 }
 
 
+def _price_act(action: str, price_list: PriceList, who: dict) -> None:
+    if action == "validate":
+        prices.price_list_validate(price_list=price_list, **who)
+    elif action == "submit":
+        prices.price_list_submit(price_list=price_list, **who)
+    elif action == "approve":
+        prices.price_list_approve(price_list=price_list, actor=who["actor"])
+    elif action == "rollback":
+        price_changes.price_list_rollback(price_list=price_list, **who)
+    else:
+        prices.price_list_publish(price_list=price_list, **who)
+
+
 def _price_action_view(action: str) -> type[TenantApiView]:
-    class PriceListActionApi(TenantApiView):
-        serializer_class = PriceListOutput
+    def act(view: TenantApiView, pk: int) -> PriceList:
+        _price_act(action, _price_list(pk), view.who())
+        return _price_list(pk)
 
-        @write_operation(
-            f"price_lists_{action}", request=None, output=PriceListOutput, description=PRICE_ACTION_DOCS[action]
-        )
-        def post(self, request: Request, pk: int) -> Response:
-            price_list = _price_list(pk)
-            who = self.who()
-            try:
-                if action == "validate":
-                    prices.price_list_validate(price_list=price_list, **who)
-                elif action == "submit":
-                    prices.price_list_submit(price_list=price_list, **who)
-                elif action == "approve":
-                    prices.price_list_approve(price_list=price_list, actor=who["actor"])
-                elif action == "rollback":
-                    price_changes.price_list_rollback(price_list=price_list, **who)
-                else:
-                    prices.price_list_publish(price_list=price_list, **who)
-            except PermissionDenied as error:
-                raise refused(error) from None
-            return Response(PriceListOutput(_price_list(pk)).data)
-
-    PriceListActionApi.__name__ = f"PriceList{action.title()}Api"
-    PriceListActionApi.__qualname__ = PriceListActionApi.__name__
-    return PriceListActionApi
+    return lifecycle_action_view(
+        f"PriceList{action.title()}Api",
+        f"price_lists_{action}",
+        input_class=None,
+        output=PriceListOutput,
+        description=PRICE_ACTION_DOCS[action],
+        act=act,
+    )
 
 
 class PriceListImportInput(StrictSerializer):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field
@@ -23,7 +25,6 @@ from promotions.models import (
     Funding,
     Kind,
     Promotion,
-    PromotionVersion,
     Stacking,
 )
 
@@ -162,53 +163,39 @@ class ChannelOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class VersionOutput(serializers.ModelSerializer):
+class VersionOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    value = serializers.DecimalField(max_digits=18, decimal_places=4)
+    currency = serializers.CharField()
+    buy_quantity = serializers.IntegerField(allow_null=True)
+    get_quantity = serializers.IntegerField(allow_null=True)
+    eligibility = serializers.JSONField()
+    exclusions = serializers.JSONField()
     stacking = serializers.CharField()
+    stackable_with = serializers.JSONField()
+    priority = serializers.IntegerField()
     starts_at = TenantDateTimeField()
     ends_at = TenantDateTimeField(allow_null=True)
     channels = ChannelOutput(many=True, source="channels.all")
     funding = serializers.CharField()
+    funding_vendor_ref = serializers.CharField()
+    funding_share = serializers.DecimalField(max_digits=5, decimal_places=2)
+    budget = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
+    usage_limit = serializers.IntegerField(allow_null=True)
+    stock_threshold = serializers.IntegerField(allow_null=True)
+    pricing = serializers.JSONField()
+    fallback = serializers.ChoiceField(choices=Fallback.choices)
+    waves = serializers.JSONField()
+    wave_hold_minutes = serializers.IntegerField()
     margin = serializers.JSONField(help_text="The margin check made at submit; needs_finance: a finance approver.")
+    validation = serializers.JSONField()
     author = serializers.CharField(source="author_email")
+    submitted_at = serializers.DateTimeField(allow_null=True)
     approved_by = serializers.CharField(source="approved_by_email")
-
-    class Meta:
-        model = PromotionVersion
-        fields = (
-            "number",
-            "kind",
-            "value",
-            "currency",
-            "buy_quantity",
-            "get_quantity",
-            "eligibility",
-            "exclusions",
-            "stacking",
-            "stackable_with",
-            "priority",
-            "starts_at",
-            "ends_at",
-            "channels",
-            "funding",
-            "funding_vendor_ref",
-            "funding_share",
-            "budget",
-            "usage_limit",
-            "stock_threshold",
-            "pricing",
-            "fallback",
-            "waves",
-            "wave_hold_minutes",
-            "margin",
-            "validation",
-            "author",
-            "submitted_at",
-            "approved_by",
-            "approved_at",
-            "rejected_reason",
-            "created_at",
-        )
-        read_only_fields = fields
+    approved_at = serializers.DateTimeField(allow_null=True)
+    rejected_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
 
 
 class DeploymentOutput(serializers.ModelSerializer):
@@ -441,39 +428,60 @@ def _act(action: str, promotion: Promotion, data: dict, request: Request) -> dic
     return result
 
 
-def _action_view(action: str) -> type[TenantApiView]:
-    class PromotionActionApi(TenantApiView):
-        serializer_class = ActionOutput
+ACTION_DOCS = {
+    "validate": "Run the rule checks on the current version.",
+    "submit": "Submit the validated version for approval.",
+    "approve": "Approve the submitted version (a person other than its author, admin or partner role).",
+    "reject": "Reject the submitted version; `reason` is required.",
+    "publish": "Publish the approved version: one deployment per channel, sent in the background.",
+    "pause": "Pause on the given channels (all when `channels` is omitted).",
+    "resume": "Resume on the given channels (all when `channels` is omitted).",
+    "rollback": "Roll back on the given channels: remove a first version, re-publish the previous one.",
+    "continue": "Continue a halted staged launch: send the held channels, later waves follow the hold.",
+}
 
-        @write_operation(
-            f"promotions_{action}",
-            ActionInput,
-            ActionOutput,
-            description={
-                "validate": "Run the rule checks on the current version.",
-                "submit": "Submit the validated version for approval.",
-                "approve": "Approve the submitted version (a person other than its author, admin or partner role).",
-                "reject": "Reject the submitted version; `reason` is required.",
-                "publish": "Publish the approved version: one deployment per channel, sent in the background.",
-                "pause": "Pause on the given channels (all when `channels` is omitted).",
-                "resume": "Resume on the given channels (all when `channels` is omitted).",
-                "rollback": "Roll back on the given channels: remove a first version, re-publish the previous one.",
-                "continue": "Continue a halted staged launch: send the held channels, later waves follow the hold.",
-            }[action],
-        )
+
+def lifecycle_action_view(
+    name: str,
+    operation_id: str,
+    *,
+    input_class: type[serializers.Serializer] | None,
+    output: type[serializers.Serializer],
+    description: str,
+    act: Callable[[TenantApiView, int], Any],
+) -> type[TenantApiView]:
+    """The POST view of one lifecycle step of object `pk`: `act(view, pk)` runs it and returns what `output`
+    shows; a service's PermissionDenied (four eyes, a role that may not) is a refusal (403)."""
+
+    class LifecycleActionApi(TenantApiView):
+        serializer_class = output
+
+        @write_operation(operation_id, input_class, output, description=description)
         def post(self, request: Request, pk: int) -> Response:
-            promotion = _promotion(pk)
-            data = self.validated(ActionInput)
             try:
-                result = _act(action, promotion, data, request)
+                body = act(self, pk)
             except PermissionDenied as error:
                 raise refused(error) from None
-            body = {"promotion": _promotion(pk), **result}
-            return Response(ActionOutput(body).data)
+            return Response(output(body).data)
 
-    PromotionActionApi.__name__ = f"Promotion{action.title()}Api"
-    PromotionActionApi.__qualname__ = PromotionActionApi.__name__
-    return PromotionActionApi
+    LifecycleActionApi.__name__ = LifecycleActionApi.__qualname__ = name
+    return LifecycleActionApi
+
+
+def _action_view(action: str) -> type[TenantApiView]:
+    def act(view: TenantApiView, pk: int) -> dict:
+        promotion = _promotion(pk)
+        result = _act(action, promotion, view.validated(ActionInput), view.request)
+        return {"promotion": _promotion(pk), **result}
+
+    return lifecycle_action_view(
+        f"Promotion{action.title()}Api",
+        f"promotions_{action}",
+        input_class=ActionInput,
+        output=ActionOutput,
+        description=ACTION_DOCS[action],
+        act=act,
+    )
 
 
 class DeploymentListApi(TenantApiView):

@@ -45,9 +45,6 @@ class TenantCreateInput(StrictSerializer):
 
 
 class TenantFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Tenant.Status.choices)
-    plan = django_filters.ChoiceFilter(choices=Tenant.Plan.choices)
-
     class Meta:
         model = Tenant
         fields = ["status", "plan"]

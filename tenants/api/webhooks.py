@@ -124,7 +124,6 @@ class WebhookDeliveryOutput(serializers.ModelSerializer):
 
 
 class WebhookDeliveryFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=WebhookDelivery.Status.choices)
     event = django_filters.ChoiceFilter(choices=[(e, e) for e in EVENTS])
 
     class Meta:

@@ -31,7 +31,8 @@ MONEY_AT_RISK_HELP = (
     "What the documents behind the group's open objects are worth (an unposted order's total, a refund's "
     "amount, a payout's net, a failed journal's total); 0 when it holds no document back."
 )
-MONEY_CURRENCY_HELP = "ISO 4217 code of money_at_risk, or empty when it is 0."
+# Who holds an exception group, how often it happened and its SLA clock, as both lists show it.
+GROUP_STATE_FIELDS = ("assignee", "count", "first_seen", "last_seen", "sla_due", "sla_breached")
 
 
 class SlaPagination(CreatedCursorPagination):
@@ -49,13 +50,17 @@ def _sla_breached(exception: TriageException) -> bool:
     )
 
 
-class ExceptionOutput(serializers.ModelSerializer):
-    tags = serializers.ListField(child=serializers.CharField())
+# What a tenant's exception and the partner's index row of it show alike; each subclass names its model.
+class ExceptionGroupOutput(serializers.ModelSerializer):
     assignee = serializers.CharField(source="assignee_email", help_text="Email, or empty when unassigned.")
+    money_at_risk = serializers.DecimalField(max_digits=18, decimal_places=4, help_text=MONEY_AT_RISK_HELP)
+    money_currency = serializers.CharField(help_text="ISO 4217 code of money_at_risk, or empty when it is 0.")
+
+
+class ExceptionOutput(ExceptionGroupOutput):
+    tags = serializers.ListField(child=serializers.CharField())
     sla_breached = serializers.SerializerMethodField()
     retry_action = serializers.CharField(source="retry_name", help_text="Registered retry action, or empty.")
-    money_at_risk = serializers.DecimalField(max_digits=18, decimal_places=4, help_text=MONEY_AT_RISK_HELP)
-    money_currency = serializers.CharField(help_text=MONEY_CURRENCY_HELP)
 
     class Meta:
         model = TriageException
@@ -70,12 +75,7 @@ class ExceptionOutput(serializers.ModelSerializer):
             "title",
             "detail",
             "status",
-            "assignee",
-            "count",
-            "first_seen",
-            "last_seen",
-            "sla_due",
-            "sla_breached",
+            *GROUP_STATE_FIELDS,
             "snoozed_until",
             "resolution_reason",
             "resolved_at",

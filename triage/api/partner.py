@@ -13,9 +13,9 @@ from core.api.errors import StrictSerializer, error_responses, found
 from core.api.views import PartnerApiView, read_operation, write_operation
 from tenants.selectors import partner_tenants
 from triage.api.exceptions import (
-    MONEY_AT_RISK_HELP,
-    MONEY_CURRENCY_HELP,
+    GROUP_STATE_FIELDS,
     PAGE_SIZE_DOC,
+    ExceptionGroupOutput,
     ExceptionQueryBase,
     SlaPagination,
     paginator_order,
@@ -30,16 +30,13 @@ from triage.views_partner import tenant_exception_url
 # ---- partner-wide list ----------------------------------------------------------------------
 
 
-class PartnerExceptionOutput(serializers.ModelSerializer):
+class PartnerExceptionOutput(ExceptionGroupOutput):
     tenant = serializers.SlugField(source="tenant.slug")
     tenant_name = serializers.CharField(source="tenant.name")
     kind = serializers.ChoiceField(choices=Kind.choices)
     severity = serializers.ChoiceField(choices=Severity.choices)
     fix_class = serializers.ChoiceField(choices=FixClass.choices)
     status = serializers.ChoiceField(choices=Status.choices)
-    assignee = serializers.CharField(source="assignee_email")
-    money_at_risk = serializers.DecimalField(max_digits=18, decimal_places=4, help_text=MONEY_AT_RISK_HELP)
-    money_currency = serializers.CharField(help_text=MONEY_CURRENCY_HELP)
     url = serializers.SerializerMethodField(help_text="The exception's page on the tenant's domain.")
     api_path = serializers.SerializerMethodField(help_text="Its API detail, on this partner host.")
 
@@ -54,12 +51,7 @@ class PartnerExceptionOutput(serializers.ModelSerializer):
             "fix_class",
             "status",
             "title",
-            "assignee",
-            "count",
-            "first_seen",
-            "last_seen",
-            "sla_due",
-            "sla_breached",
+            *GROUP_STATE_FIELDS,
             "money_at_risk",
             "money_currency",
             "url",
