@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -101,17 +101,15 @@ def _price_list(pk: int):
     )
 
 
-class PriceListListCreateApi(TenantApiView):
+@extend_schema_view(get=read_operation("price_lists_list", PriceListOutput(many=True)))
+class PriceListListCreateApi(TenantApiView, generics.ListAPIView):
+    """List the price lists with their status and channels, newest first."""
+
     serializer_class = PriceListOutput
     pagination_class = PromotionPagination
 
     def get_queryset(self):
         return PriceList.objects.select_related("current_version", "published_version")
-
-    @read_operation("price_lists_list", PriceListOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the price lists with their status and channels, newest first."""
-        return self.page_of(PriceListOutput, self.get_queryset())
 
     @write_operation("price_lists_create", PriceListInput, PriceListOutput, status=201)
     def post(self, request: Request) -> Response:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field, extend_schema_view
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -346,7 +346,10 @@ EXAMPLE = {
 }
 
 
-class PromotionListCreateApi(TenantApiView):
+@extend_schema_view(get=read_operation("promotions_list", PromotionOutput(many=True), parameters=[STATUS_PARAMETER]))
+class PromotionListCreateApi(TenantApiView, generics.ListAPIView):
+    """List the promotions with their status and current version, newest first."""
+
     serializer_class = PromotionOutput
     pagination_class = PromotionPagination
 
@@ -355,11 +358,6 @@ class PromotionListCreateApi(TenantApiView):
         if wanted and wanted not in Promotion.Status.values:
             raise exceptions.ValidationError({"status": [f"Unknown status {wanted!r}."]})
         return selectors.promotions_list(status=wanted).prefetch_related("current_version__channels")
-
-    @read_operation("promotions_list", PromotionOutput(many=True), parameters=[STATUS_PARAMETER])
-    def get(self, request: Request) -> Response:
-        """List the promotions with their status and current version, newest first."""
-        return self.page_of(PromotionOutput, self.get_queryset())
 
     @write_operation(
         "promotions_create",
@@ -484,7 +482,16 @@ def _action_view(action: str) -> type[TenantApiView]:
     )
 
 
-class DeploymentListApi(TenantApiView):
+@extend_schema_view(
+    get=read_operation(
+        "promotion_deployments_list",
+        DeploymentOutput(many=True),
+        parameters=[OpenApiParameter("promotion", int, required=False, description="Only this promotion's.")],
+    )
+)
+class DeploymentListApi(TenantApiView, generics.ListAPIView):
+    """List the promotion deployments per channel with their state and last error."""
+
     serializer_class = DeploymentOutput
     pagination_class = CreatedCursorPagination
 
@@ -496,15 +503,6 @@ class DeploymentListApi(TenantApiView):
                 raise exceptions.ValidationError({"promotion": ["A promotion id."]})
             queryset = queryset.filter(promotion_id=int(promotion))
         return queryset
-
-    @read_operation(
-        "promotion_deployments_list",
-        DeploymentOutput(many=True),
-        parameters=[OpenApiParameter("promotion", int, required=False, description="Only this promotion's.")],
-    )
-    def get(self, request: Request) -> Response:
-        """List the promotion deployments per channel with their state and last error."""
-        return self.page_of(DeploymentOutput, self.get_queryset())
 
 
 class KpiOutput(serializers.Serializer):

@@ -3,8 +3,8 @@ tenant's keys. The secret is shown once."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema_view
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -70,7 +70,10 @@ def _keys_scope(request: Request):
     raise exceptions.NotFound()
 
 
-class ApiKeyListCreateApi(ApiView):
+@extend_schema_view(get=read_operation("api_keys_list", ApiKeyOutput(many=True)))
+class ApiKeyListCreateApi(ApiView, generics.ListAPIView):
+    """List the API keys of the caller's partner or tenant: prefix, scopes, last use; never the secret."""
+
     serializer_class = ApiKeyOutput
     admin_scope = True
     idempotency_redact = ("key",)
@@ -79,11 +82,6 @@ class ApiKeyListCreateApi(ApiView):
 
     def rows(self):
         return _keys_scope(self.request)
-
-    @read_operation("api_keys_list", ApiKeyOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the API keys of the caller's partner or tenant: prefix, scopes, last use; never the secret."""
-        return self.page_of(ApiKeyOutput, self.get_queryset())
 
     @write_operation(
         "api_keys_create",

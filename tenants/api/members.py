@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -86,7 +86,10 @@ class MemberAddedOutput(serializers.Serializer):
     )
 
 
-class MemberListInviteApi(PartnerApiView):
+@extend_schema_view(get=read_operation("members_list", MemberOutput(many=True)))
+class MemberListInviteApi(PartnerApiView, generics.ListAPIView):
+    """List the partner's members and pending invitations with their roles."""
+
     serializer_class = MemberOutput
     admin_scope = True
 
@@ -94,11 +97,6 @@ class MemberListInviteApi(PartnerApiView):
 
     def rows(self):
         return selectors.partner_members(partner=self.request.partner)
-
-    @read_operation("members_list", MemberOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the partner's members and pending invitations with their roles."""
-        return self.page_of(MemberOutput, self.get_queryset())
 
     @write_operation(
         "members_invite",

@@ -4,8 +4,8 @@ own domain, `tenant/` (the tenant and the caller's principal)."""
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import OpenApiExample, extend_schema_field
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -66,7 +66,10 @@ TENANT_EXAMPLE = OpenApiExample(
 )
 
 
-class TenantListCreateApi(PartnerApiView):
+@extend_schema_view(get=read_operation("tenants_list", TenantOutput(many=True)))
+class TenantListCreateApi(PartnerApiView, generics.ListAPIView):
+    """List the partner's tenants (retail customers) with their plan, status and domain."""
+
     serializer_class = TenantOutput
     filterset_class = TenantFilter
     session_roles = (Membership.Role.PARTNER_ADMIN,)
@@ -75,11 +78,6 @@ class TenantListCreateApi(PartnerApiView):
 
     def rows(self):
         return selectors.partner_tenants(partner=self.request.partner)
-
-    @read_operation("tenants_list", TenantOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the partner's tenants (retail customers) with their plan, status and domain."""
-        return self.page_of(TenantOutput)
 
     @write_operation(
         "tenants_create",

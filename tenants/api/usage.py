@@ -8,8 +8,8 @@ import datetime
 import django_filters
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -126,7 +126,10 @@ class AuditEventFilter(django_filters.FilterSet):
         return selectors.audit_events_filter(queryset, action=value)
 
 
-class AuditEventListApi(PartnerApiView):
+@extend_schema_view(get=read_operation("audit_list", AuditEventOutput(many=True)))
+class AuditEventListApi(PartnerApiView, generics.ListAPIView):
+    """The partner's audit log, newest first: who did what to which object, and when."""
+
     serializer_class = AuditEventOutput
     filterset_class = AuditEventFilter
 
@@ -134,11 +137,6 @@ class AuditEventListApi(PartnerApiView):
 
     def rows(self):
         return selectors.audit_events_for_partner_qs(partner=self.request.partner)
-
-    @read_operation("audit_list", AuditEventOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """The partner's audit log, newest first: who did what to which object, and when."""
-        return self.page_of(AuditEventOutput)
 
 
 class AuditEventLegacyListApi(AuditEventListApi):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -50,7 +50,10 @@ class WebhookCreateInput(StrictSerializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=[(e, e) for e in EVENTS]), min_length=1)
 
 
-class WebhookListCreateApi(PartnerApiView):
+@extend_schema_view(get=read_operation("webhooks_list", WebhookOutput(many=True)))
+class WebhookListCreateApi(PartnerApiView, generics.ListAPIView):
+    """List the partner's outbound webhook subscriptions and their event types."""
+
     serializer_class = WebhookOutput
     admin_scope = True
     idempotency_redact = ("secret",)
@@ -59,11 +62,6 @@ class WebhookListCreateApi(PartnerApiView):
 
     def rows(self):
         return webhook_subscriptions_for_partner(partner=self.request.partner)
-
-    @read_operation("webhooks_list", WebhookOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the partner's outbound webhook subscriptions and their event types."""
-        return self.page_of(WebhookOutput, self.get_queryset())
 
     @write_operation(
         "webhooks_create",
@@ -131,7 +129,10 @@ class WebhookDeliveryFilter(django_filters.FilterSet):
         fields = ["status", "event"]
 
 
-class WebhookDeliveryListApi(PartnerApiView):
+@extend_schema_view(get=read_operation("webhook_deliveries_list", WebhookDeliveryOutput(many=True)))
+class WebhookDeliveryListApi(PartnerApiView, generics.ListAPIView):
+    """List outbound webhook deliveries, newest first, with status and attempts."""
+
     serializer_class = WebhookDeliveryOutput
     filterset_class = WebhookDeliveryFilter
 
@@ -139,11 +140,6 @@ class WebhookDeliveryListApi(PartnerApiView):
 
     def rows(self):
         return webhook_deliveries_for_partner(partner=self.request.partner)
-
-    @read_operation("webhook_deliveries_list", WebhookDeliveryOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List outbound webhook deliveries, newest first, with status and attempts."""
-        return self.page_of(WebhookDeliveryOutput)
 
 
 class WebhookRedeliverApi(PartnerApiView):

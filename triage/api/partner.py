@@ -4,8 +4,8 @@ only) and the alert rules."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -137,7 +137,10 @@ class AlertRuleCreateInput(StrictSerializer):
     webhook = serializers.BooleanField(default=True)
 
 
-class AlertRuleListCreateApi(PartnerApiView):
+@extend_schema_view(get=read_operation("alert_rules_list", AlertRuleOutput(many=True)))
+class AlertRuleListCreateApi(PartnerApiView, generics.ListAPIView):
+    """List the partner's alert rules: which exceptions notify whom, and how."""
+
     serializer_class = AlertRuleOutput
     admin_scope = True
     queryset = AlertRule.objects.none()
@@ -146,11 +149,6 @@ class AlertRuleListCreateApi(PartnerApiView):
 
     def rows(self):
         return alert_rules_for_partner(partner=self.request.partner)
-
-    @read_operation("alert_rules_list", AlertRuleOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the partner's alert rules: which exceptions notify whom, and how."""
-        return self.page_of(AlertRuleOutput, self.get_queryset())
 
     @write_operation(
         "alert_rules_create",
