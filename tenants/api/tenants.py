@@ -15,6 +15,7 @@ from core.api.views import ApiView, PartnerApiView, read_operation, write_operat
 from tenants import selectors, services
 from tenants.models import (
     Membership,
+    Partner,
     Tenant,
 )
 
@@ -148,9 +149,11 @@ class PrincipalOutput(serializers.Serializer):
     scopes = serializers.ListField(child=serializers.CharField())
 
 
-class PartnerSummary(serializers.Serializer):
-    slug = serializers.SlugField()
-    name = serializers.CharField()
+class PartnerSummary(serializers.ModelSerializer):
+    class Meta:
+        model = Partner
+        fields = ("slug", "name")
+        read_only_fields = fields
 
 
 class TenantSelfOutput(TenantOutput):
