@@ -22,7 +22,7 @@ from core.api.views import (
     write_operation,
 )
 from core.views import attachment
-from tenants.api.tenants import partner_tenant
+from tenants.api.tenants import partner_tenant_or_all
 from tenants.billing import rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
 from tenants.models import Membership, RateCard, Tenant, UsageRecord
 from tenants.usage import METRICS
@@ -162,7 +162,7 @@ class StatementListApi(PartnerApiView):
             start = dt.date(year, month, 1)
         else:
             start = timezone.now().date().replace(day=1)
-        tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
+        tenant = partner_tenant_or_all(request, values.get("tenant"))
         statements = statements_for_month(partner=request.partner, month=start, tenant=tenant)
         if values["format"] == "csv":
             return attachment(statements_csv(statements=statements), filename=f"statements-{start:%Y-%m}.csv")

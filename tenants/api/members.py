@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from core.api.errors import StrictSerializer, error_responses, found
 from core.api.views import PartnerApiView, read_operation, write_operation
 from tenants import selectors, services
-from tenants.api.tenants import partner_tenant
+from tenants.api.tenants import partner_tenant_or_all
 from tenants.invitations import member_invite
 from tenants.models import (
     Membership,
@@ -114,7 +114,7 @@ class MemberListInviteApi(PartnerApiView, generics.ListAPIView):
     def post(self, request: Request) -> Response:
         """Invite a person by email with a role; the invitation link is sent by email."""
         values = self.validated(MemberInviteInput)
-        tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
+        tenant = partner_tenant_or_all(request, values.get("tenant"))
         added = member_invite(
             partner=request.partner,
             email=values["email"],

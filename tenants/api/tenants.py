@@ -102,6 +102,11 @@ def partner_tenant(request: Request, slug: str) -> Tenant:
     return found(selectors.partner_tenants(partner=request.partner).filter(slug=slug).first(), "No such tenant.")
 
 
+def partner_tenant_or_all(request: Request, slug: str | None) -> Tenant | None:
+    """The partner's tenant a query or body names (404 when it has none), or None when it names none."""
+    return partner_tenant(request, slug) if slug else None
+
+
 class TenantDetailApi(PartnerApiView):
     serializer_class = TenantOutput
 

@@ -18,7 +18,7 @@ from core.api.errors import CreatedCursorPagination
 from core.api.views import FileFormatNegotiation, PartnerApiView, json_or_csv, read_operation
 from core.views import attachment
 from tenants import selectors
-from tenants.api.tenants import partner_tenant
+from tenants.api.tenants import partner_tenant_or_all
 from tenants.models import (
     AuditEvent,
     UsageRecord,
@@ -72,7 +72,7 @@ class UsageApi(PartnerApiView):
     def get(self, request: Request) -> Response | HttpResponse:
         """Metered usage per tenant and metric for a period, as JSON or CSV."""
         values = self.validated(UsageQuery, data=request.query_params)
-        tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
+        tenant = partner_tenant_or_all(request, values.get("tenant"))
         records = usage_for_partner(partner=request.partner, start=values["start"], end=values["end"], tenant=tenant)
         if values["format"] == "csv":
             return attachment(
