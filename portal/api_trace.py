@@ -13,39 +13,51 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce.api_orders import OrderOutput
-from commerce.models import Order
+from commerce.models import Order, PayoutLine
 from connectors.api import EventOutput
 from core.api.errors import found
 from core.api.views import TenantApiView, read_operation
 from portal.trace import OrderTrace, order_trace
 from posting.api import JournalDetailOutput
 from posting.erp.api import PushOutput
-from triage.models import Status
+from triage.models import Occurrence, Status
 
 
-class TracePayoutLineOutput(serializers.Serializer):
+class TracePayoutLineOutput(serializers.ModelSerializer):
     payout = serializers.IntegerField(source="payout_id")
     payout_external_id = serializers.CharField(source="payout.external_id")
     arrival_date = serializers.DateField(source="payout.arrival_date")
-    position = serializers.IntegerField()
-    type = serializers.CharField()
-    amount = serializers.DecimalField(max_digits=18, decimal_places=4)
-    fee = serializers.DecimalField(max_digits=18, decimal_places=4)
-    reference = serializers.CharField()
+    type = serializers.CharField()  # shown as a plain string, not the model's enum
+
+    class Meta:
+        model = PayoutLine
+        fields = ("payout", "payout_external_id", "arrival_date", "position", "type", "amount", "fee", "reference")
+        read_only_fields = fields
 
 
-class TraceOccurrenceOutput(serializers.Serializer):
+class TraceOccurrenceOutput(serializers.ModelSerializer):
     exception = serializers.IntegerField(source="exception_id")
     kind = serializers.CharField(source="exception.kind")
     cause = serializers.CharField(source="exception.cause")
     title = serializers.CharField(source="exception.title")
     status = serializers.ChoiceField(source="exception.status", choices=Status.choices)
-    object_label = serializers.CharField()
-    detail = serializers.CharField()
-    count = serializers.IntegerField()
-    first_seen = serializers.DateTimeField()
-    last_seen = serializers.DateTimeField()
-    resolved_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = Occurrence
+        fields = (
+            "exception",
+            "kind",
+            "cause",
+            "title",
+            "status",
+            "object_label",
+            "detail",
+            "count",
+            "first_seen",
+            "last_seen",
+            "resolved_at",
+        )
+        read_only_fields = fields
 
 
 class TraceEntryOutput(JournalDetailOutput):

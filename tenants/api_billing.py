@@ -22,9 +22,9 @@ from core.api.views import (
     write_operation,
 )
 from core.views import attachment
-from tenants.api.tenants import partner_tenant
+from tenants.api.tenants import partner_tenant_or_all
 from tenants.billing import rate_card_set, rate_cards_for_partner, statements_csv, statements_for_month
-from tenants.models import Membership, Tenant, UsageRecord
+from tenants.models import Membership, RateCard, Tenant, UsageRecord
 from tenants.usage import METRICS
 
 
@@ -34,11 +34,13 @@ class RateCardLineSerializer(serializers.Serializer):
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=4, min_value=0)
 
 
-class RateCardOutput(serializers.Serializer):
-    plan = serializers.ChoiceField(choices=Tenant.Plan.choices)
-    currency = serializers.CharField()
-    monthly_fee = serializers.DecimalField(max_digits=12, decimal_places=4)
+class RateCardOutput(serializers.ModelSerializer):
     lines = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RateCard
+        fields = ("plan", "currency", "monthly_fee", "lines")
+        read_only_fields = fields
 
     @extend_schema_field(RateCardLineSerializer(many=True))
     def get_lines(self, card) -> list[dict]:  # every metric, zero where the card has no price
@@ -160,7 +162,7 @@ class StatementListApi(PartnerApiView):
             start = dt.date(year, month, 1)
         else:
             start = timezone.now().date().replace(day=1)
-        tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
+        tenant = partner_tenant_or_all(request, values.get("tenant"))
         statements = statements_for_month(partner=request.partner, month=start, tenant=tenant)
         if values["format"] == "csv":
             return attachment(statements_csv(statements=statements), filename=f"statements-{start:%Y-%m}.csv")

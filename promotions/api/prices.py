@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import OpenApiExample
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found, refused
+from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found
 from core.api.views import TenantApiView, read_operation, write_operation
 from core.spreadsheet import RowsInvalid
 from promotions import price_changes, prices
@@ -18,6 +17,7 @@ from promotions.api.promotions import (
     PromotionPagination,
     TenantDateTimeField,
     _version_values,
+    lifecycle_action_view,
 )
 from promotions.models import ChannelPrice, PriceList
 
@@ -52,13 +52,9 @@ class PriceListEditInput(StrictSerializer):
     channels = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False)
 
 
-class PriceListOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class PriceListOutput(serializers.ModelSerializer):
     key = serializers.CharField()
-    name = serializers.CharField()
-    currency = serializers.CharField()
     status = serializers.CharField()
-    approval_threshold_percent = serializers.DecimalField(max_digits=6, decimal_places=2)
     version = serializers.IntegerField(source="current_version.number")
     starts_at = TenantDateTimeField(source="current_version.starts_at")
     prices = serializers.JSONField(source="current_version.prices")
@@ -68,13 +64,34 @@ class PriceListOutput(serializers.Serializer):
     requires_approval = serializers.BooleanField(source="current_version.requires_approval")
     published_version = serializers.IntegerField(source="published_version.number", allow_null=True, default=None)
 
+    class Meta:
+        model = PriceList
+        fields = (
+            "id",
+            "key",
+            "name",
+            "currency",
+            "status",
+            "approval_threshold_percent",
+            "version",
+            "starts_at",
+            "prices",
+            "costs",
+            "channels",
+            "validation",
+            "requires_approval",
+            "published_version",
+        )
+        read_only_fields = fields
 
-class ChannelPriceOutput(serializers.Serializer):
+
+class ChannelPriceOutput(serializers.ModelSerializer):
     channel = serializers.CharField(source="connection.name")
-    sku = serializers.CharField()
-    price = serializers.DecimalField(max_digits=18, decimal_places=4)
-    expected = serializers.DecimalField(max_digits=18, decimal_places=4)
-    shown_at = serializers.DateTimeField()
+
+    class Meta:
+        model = ChannelPrice
+        fields = ("channel", "sku", "price", "expected", "shown_at")
+        read_only_fields = fields
 
 
 def _price_list(pk: int):
@@ -84,17 +101,15 @@ def _price_list(pk: int):
     )
 
 
-class PriceListListCreateApi(TenantApiView):
+@extend_schema_view(get=read_operation("price_lists_list", PriceListOutput(many=True)))
+class PriceListListCreateApi(TenantApiView, generics.ListAPIView):
+    """List the price lists with their status and channels, newest first."""
+
     serializer_class = PriceListOutput
     pagination_class = PromotionPagination
 
     def get_queryset(self):
         return PriceList.objects.select_related("current_version", "published_version")
-
-    @read_operation("price_lists_list", PriceListOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the price lists with their status and channels, newest first."""
-        return self.page_of(PriceListOutput, self.get_queryset())
 
     @write_operation("price_lists_create", PriceListInput, PriceListOutput, status=201)
     def post(self, request: Request) -> Response:
@@ -140,34 +155,32 @@ PRICE_ACTION_DOCS = {
 }
 
 
+def _price_act(action: str, price_list: PriceList, who: dict) -> None:
+    if action == "validate":
+        prices.price_list_validate(price_list=price_list, **who)
+    elif action == "submit":
+        prices.price_list_submit(price_list=price_list, **who)
+    elif action == "approve":
+        prices.price_list_approve(price_list=price_list, actor=who["actor"])
+    elif action == "rollback":
+        price_changes.price_list_rollback(price_list=price_list, **who)
+    else:
+        prices.price_list_publish(price_list=price_list, **who)
+
+
 def _price_action_view(action: str) -> type[TenantApiView]:
-    class PriceListActionApi(TenantApiView):
-        serializer_class = PriceListOutput
+    def act(view: TenantApiView, pk: int) -> PriceList:
+        _price_act(action, _price_list(pk), view.who())
+        return _price_list(pk)
 
-        @write_operation(
-            f"price_lists_{action}", request=None, output=PriceListOutput, description=PRICE_ACTION_DOCS[action]
-        )
-        def post(self, request: Request, pk: int) -> Response:
-            price_list = _price_list(pk)
-            who = self.who()
-            try:
-                if action == "validate":
-                    prices.price_list_validate(price_list=price_list, **who)
-                elif action == "submit":
-                    prices.price_list_submit(price_list=price_list, **who)
-                elif action == "approve":
-                    prices.price_list_approve(price_list=price_list, actor=who["actor"])
-                elif action == "rollback":
-                    price_changes.price_list_rollback(price_list=price_list, **who)
-                else:
-                    prices.price_list_publish(price_list=price_list, **who)
-            except PermissionDenied as error:
-                raise refused(error) from None
-            return Response(PriceListOutput(_price_list(pk)).data)
-
-    PriceListActionApi.__name__ = f"PriceList{action.title()}Api"
-    PriceListActionApi.__qualname__ = PriceListActionApi.__name__
-    return PriceListActionApi
+    return lifecycle_action_view(
+        f"PriceList{action.title()}Api",
+        f"price_lists_{action}",
+        input_class=None,
+        output=PriceListOutput,
+        description=PRICE_ACTION_DOCS[action],
+        act=act,
+    )
 
 
 class PriceListImportInput(StrictSerializer):

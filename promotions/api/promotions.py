@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field, extend_schema_view
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -148,10 +150,17 @@ def _version_values(data: dict) -> dict:
     return values
 
 
-class ChannelOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+# Fields whose model has choices but that the API has always shown as plain strings stay declared
+# as CharField, so the schema keeps them as strings rather than gaining an enum.
+
+
+class ChannelOutput(serializers.ModelSerializer):
     vendor = serializers.CharField()
+
+    class Meta:
+        model = Connection
+        fields = ("id", "name", "vendor")
+        read_only_fields = fields
 
 
 class VersionOutput(serializers.Serializer):
@@ -189,21 +198,32 @@ class VersionOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class DeploymentOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class DeploymentOutput(serializers.ModelSerializer):
     promotion = serializers.CharField(source="promotion.key")
     version = serializers.IntegerField(source="version.number")
     channel = ChannelOutput(source="connection")
-    state = serializers.ChoiceField(choices=ChannelDeployment.State.choices)
-    external_id = serializers.CharField()
-    acknowledged_version = serializers.IntegerField(allow_null=True)
-    last_error = serializers.CharField()
     pause_reason = serializers.CharField()
     wave = serializers.IntegerField(help_text="The staged launch's wave (0-based).")
-    attempts = serializers.IntegerField()
-    sent_at = serializers.DateTimeField(allow_null=True)
-    acknowledged_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = ChannelDeployment
+        fields = (
+            "id",
+            "promotion",
+            "version",
+            "channel",
+            "state",
+            "external_id",
+            "acknowledged_version",
+            "last_error",
+            "pause_reason",
+            "wave",
+            "attempts",
+            "sent_at",
+            "acknowledged_at",
+            "created_at",
+        )
+        read_only_fields = fields
 
 
 class AlignmentOutput(serializers.Serializer):
@@ -237,23 +257,38 @@ class LaunchOutput(serializers.Serializer):
     halted_reason = serializers.CharField(source="launch_halted_reason")
 
 
-class PromotionOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class PromotionOutput(serializers.ModelSerializer):
     key = serializers.CharField()
-    name = serializers.CharField()
-    status = serializers.ChoiceField(choices=Promotion.Status.choices)
     author = serializers.CharField(source="author_email")
     current_version = VersionOutput()
     published_version = serializers.IntegerField(source="published_version.number", allow_null=True, default=None)
     launch = LaunchOutput(source="*")
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Promotion
+        fields = (
+            "id",
+            "key",
+            "name",
+            "status",
+            "author",
+            "current_version",
+            "published_version",
+            "launch",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
 
 
 class PromotionDetailOutput(PromotionOutput):
     versions = serializers.SerializerMethodField()
     alignment = serializers.SerializerMethodField()
     budget = serializers.SerializerMethodField()
+
+    class Meta(PromotionOutput.Meta):
+        fields = (*PromotionOutput.Meta.fields, "versions", "alignment", "budget")
+        read_only_fields = fields
 
     @extend_schema_field(BudgetOutput)
     def get_budget(self, promotion: Promotion) -> dict:
@@ -311,7 +346,10 @@ EXAMPLE = {
 }
 
 
-class PromotionListCreateApi(TenantApiView):
+@extend_schema_view(get=read_operation("promotions_list", PromotionOutput(many=True), parameters=[STATUS_PARAMETER]))
+class PromotionListCreateApi(TenantApiView, generics.ListAPIView):
+    """List the promotions with their status and current version, newest first."""
+
     serializer_class = PromotionOutput
     pagination_class = PromotionPagination
 
@@ -320,11 +358,6 @@ class PromotionListCreateApi(TenantApiView):
         if wanted and wanted not in Promotion.Status.values:
             raise exceptions.ValidationError({"status": [f"Unknown status {wanted!r}."]})
         return selectors.promotions_list(status=wanted).prefetch_related("current_version__channels")
-
-    @read_operation("promotions_list", PromotionOutput(many=True), parameters=[STATUS_PARAMETER])
-    def get(self, request: Request) -> Response:
-        """List the promotions with their status and current version, newest first."""
-        return self.page_of(PromotionOutput, self.get_queryset())
 
     @write_operation(
         "promotions_create",
@@ -393,42 +426,72 @@ def _act(action: str, promotion: Promotion, data: dict, request: Request) -> dic
     return result
 
 
-def _action_view(action: str) -> type[TenantApiView]:
-    class PromotionActionApi(TenantApiView):
-        serializer_class = ActionOutput
+ACTION_DOCS = {
+    "validate": "Run the rule checks on the current version.",
+    "submit": "Submit the validated version for approval.",
+    "approve": "Approve the submitted version (a person other than its author, admin or partner role).",
+    "reject": "Reject the submitted version; `reason` is required.",
+    "publish": "Publish the approved version: one deployment per channel, sent in the background.",
+    "pause": "Pause on the given channels (all when `channels` is omitted).",
+    "resume": "Resume on the given channels (all when `channels` is omitted).",
+    "rollback": "Roll back on the given channels: remove a first version, re-publish the previous one.",
+    "continue": "Continue a halted staged launch: send the held channels, later waves follow the hold.",
+}
 
-        @write_operation(
-            f"promotions_{action}",
-            ActionInput,
-            ActionOutput,
-            description={
-                "validate": "Run the rule checks on the current version.",
-                "submit": "Submit the validated version for approval.",
-                "approve": "Approve the submitted version (a person other than its author, admin or partner role).",
-                "reject": "Reject the submitted version; `reason` is required.",
-                "publish": "Publish the approved version: one deployment per channel, sent in the background.",
-                "pause": "Pause on the given channels (all when `channels` is omitted).",
-                "resume": "Resume on the given channels (all when `channels` is omitted).",
-                "rollback": "Roll back on the given channels: remove a first version, re-publish the previous one.",
-                "continue": "Continue a halted staged launch: send the held channels, later waves follow the hold.",
-            }[action],
-        )
+
+def lifecycle_action_view(
+    name: str,
+    operation_id: str,
+    *,
+    input_class: type[serializers.Serializer] | None,
+    output: type[serializers.Serializer],
+    description: str,
+    act: Callable[[TenantApiView, int], Any],
+) -> type[TenantApiView]:
+    """The POST view of one lifecycle step of object `pk`: `act(view, pk)` runs it and returns what `output`
+    shows; a service's PermissionDenied (four eyes, a role that may not) is a refusal (403)."""
+
+    class LifecycleActionApi(TenantApiView):
+        serializer_class = output
+
+        @write_operation(operation_id, input_class, output, description=description)
         def post(self, request: Request, pk: int) -> Response:
-            promotion = _promotion(pk)
-            data = self.validated(ActionInput)
             try:
-                result = _act(action, promotion, data, request)
+                body = act(self, pk)
             except PermissionDenied as error:
                 raise refused(error) from None
-            body = {"promotion": _promotion(pk), **result}
-            return Response(ActionOutput(body).data)
+            return Response(output(body).data)
 
-    PromotionActionApi.__name__ = f"Promotion{action.title()}Api"
-    PromotionActionApi.__qualname__ = PromotionActionApi.__name__
-    return PromotionActionApi
+    LifecycleActionApi.__name__ = LifecycleActionApi.__qualname__ = name
+    return LifecycleActionApi
 
 
-class DeploymentListApi(TenantApiView):
+def _action_view(action: str) -> type[TenantApiView]:
+    def act(view: TenantApiView, pk: int) -> dict:
+        promotion = _promotion(pk)
+        result = _act(action, promotion, view.validated(ActionInput), view.request)
+        return {"promotion": _promotion(pk), **result}
+
+    return lifecycle_action_view(
+        f"Promotion{action.title()}Api",
+        f"promotions_{action}",
+        input_class=ActionInput,
+        output=ActionOutput,
+        description=ACTION_DOCS[action],
+        act=act,
+    )
+
+
+@extend_schema_view(
+    get=read_operation(
+        "promotion_deployments_list",
+        DeploymentOutput(many=True),
+        parameters=[OpenApiParameter("promotion", int, required=False, description="Only this promotion's.")],
+    )
+)
+class DeploymentListApi(TenantApiView, generics.ListAPIView):
+    """List the promotion deployments per channel with their state and last error."""
+
     serializer_class = DeploymentOutput
     pagination_class = CreatedCursorPagination
 
@@ -440,15 +503,6 @@ class DeploymentListApi(TenantApiView):
                 raise exceptions.ValidationError({"promotion": ["A promotion id."]})
             queryset = queryset.filter(promotion_id=int(promotion))
         return queryset
-
-    @read_operation(
-        "promotion_deployments_list",
-        DeploymentOutput(many=True),
-        parameters=[OpenApiParameter("promotion", int, required=False, description="Only this promotion's.")],
-    )
-    def get(self, request: Request) -> Response:
-        """List the promotion deployments per channel with their state and last error."""
-        return self.page_of(DeploymentOutput, self.get_queryset())
 
 
 class KpiOutput(serializers.Serializer):

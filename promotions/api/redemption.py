@@ -57,23 +57,22 @@ class RangeQuery(serializers.Serializer):
         return {"start": start, "end": end}
 
 
-class RedemptionRowOutput(serializers.Serializer):
-    channel_id = serializers.IntegerField(allow_null=True, help_text="The orders' source connection.")
-    channel = serializers.CharField()
-    version = serializers.IntegerField()
-    currency = serializers.CharField()
-    orders = serializers.IntegerField()
-    units = serializers.IntegerField()
-    discount = serializers.DecimalField(max_digits=18, decimal_places=4)
-    vendor_funded = serializers.DecimalField(max_digits=18, decimal_places=4)
-
-
 class RedemptionTotalOutput(serializers.Serializer):
     currency = serializers.CharField()
     orders = serializers.IntegerField()
     units = serializers.IntegerField()
     discount = serializers.DecimalField(max_digits=18, decimal_places=4)
     vendor_funded = serializers.DecimalField(max_digits=18, decimal_places=4)
+
+
+class RedemptionChannelVersion(serializers.Serializer):
+    channel_id = serializers.IntegerField(allow_null=True, help_text="The orders' source connection.")
+    channel = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class RedemptionRowOutput(RedemptionChannelVersion, RedemptionTotalOutput):
+    pass  # a channel and version, then the same figures as a total (fields in that order)
 
 
 class RedemptionOutput(serializers.Serializer):

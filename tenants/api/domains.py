@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -23,17 +23,26 @@ from tenants.models import (
 # ---- custom domains ------------------------------------------------------------------------
 
 
-class DomainVerificationOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    domain = serializers.CharField()
-    status = serializers.ChoiceField(choices=DomainVerification.Status.choices)
+class DomainVerificationOutput(serializers.ModelSerializer):
     record_type = serializers.SerializerMethodField()
     record_name = serializers.SerializerMethodField()
     record_value = serializers.SerializerMethodField()
-    last_error = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    checked_at = serializers.DateTimeField(allow_null=True)
-    verified_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = DomainVerification
+        fields = (
+            "id",
+            "domain",
+            "status",
+            "record_type",
+            "record_name",
+            "record_value",
+            "last_error",
+            "created_at",
+            "checked_at",
+            "verified_at",
+        )
+        read_only_fields = fields
 
     def get_record_type(self, verification: DomainVerification) -> str:
         return "TXT"
@@ -49,7 +58,10 @@ class DomainVerificationCreateInput(StrictSerializer):
     domain = serializers.CharField(max_length=253)
 
 
-class DomainVerificationListCreateApi(PartnerApiView):
+@extend_schema_view(get=read_operation("domain_verifications_list", DomainVerificationOutput(many=True)))
+class DomainVerificationListCreateApi(PartnerApiView, generics.ListAPIView):
+    """List the partner's custom domains and their DNS verification state."""
+
     serializer_class = DomainVerificationOutput
     admin_scope = True
 
@@ -57,11 +69,6 @@ class DomainVerificationListCreateApi(PartnerApiView):
 
     def rows(self):
         return domain_verifications_for_partner(partner=self.request.partner)
-
-    @read_operation("domain_verifications_list", DomainVerificationOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the partner's custom domains and their DNS verification state."""
-        return self.page_of(DomainVerificationOutput, self.get_queryset())
 
     @write_operation(
         "domain_verifications_create",

@@ -3,8 +3,8 @@ tenant's keys. The secret is shown once."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema_view
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,16 +20,25 @@ from tenants.models import (
 # ---- API keys (partner console: partner and tenant keys; tenant domain: that tenant's keys) ---
 
 
-class ApiKeyOutput(serializers.Serializer):
-    name = serializers.CharField()
-    prefix = serializers.CharField()
+class ApiKeyOutput(serializers.ModelSerializer):
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKey.Scope.choices))
     level = serializers.ChoiceField(choices=[("partner", "partner"), ("tenant", "tenant")])
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
-    created_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField(allow_null=True)
-    last_used_at = serializers.DateTimeField(allow_null=True)
-    revoked_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = ApiKey
+        fields = (
+            "name",
+            "prefix",
+            "scopes",
+            "level",
+            "tenant",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        )
+        read_only_fields = fields
 
 
 class ApiKeyCreatedOutput(ApiKeyOutput):
@@ -37,6 +46,10 @@ class ApiKeyCreatedOutput(ApiKeyOutput):
         allow_null=True,
         help_text="The full key, shown only in this response: store it now. null in an Idempotency-Key replay.",
     )
+
+    class Meta(ApiKeyOutput.Meta):
+        fields = (*ApiKeyOutput.Meta.fields, "key")
+        read_only_fields = fields
 
 
 class ApiKeyCreateInput(StrictSerializer):
@@ -57,7 +70,10 @@ def _keys_scope(request: Request):
     raise exceptions.NotFound()
 
 
-class ApiKeyListCreateApi(ApiView):
+@extend_schema_view(get=read_operation("api_keys_list", ApiKeyOutput(many=True)))
+class ApiKeyListCreateApi(ApiView, generics.ListAPIView):
+    """List the API keys of the caller's partner or tenant: prefix, scopes, last use; never the secret."""
+
     serializer_class = ApiKeyOutput
     admin_scope = True
     idempotency_redact = ("key",)
@@ -66,11 +82,6 @@ class ApiKeyListCreateApi(ApiView):
 
     def rows(self):
         return _keys_scope(self.request)
-
-    @read_operation("api_keys_list", ApiKeyOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the API keys of the caller's partner or tenant: prefix, scopes, last use; never the secret."""
-        return self.page_of(ApiKeyOutput, self.get_queryset())
 
     @write_operation(
         "api_keys_create",

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, error_responses, found
 from core.api.views import PartnerApiView, read_operation, write_operation
 from tenants import selectors, services
-from tenants.api.tenants import partner_tenant
+from tenants.api.tenants import partner_tenant_or_all
 from tenants.invitations import member_invite
 from tenants.models import (
     Membership,
@@ -57,13 +57,15 @@ class BrandApi(PartnerApiView):
 # ---- members -------------------------------------------------------------------------------
 
 
-class MemberOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class MemberOutput(serializers.ModelSerializer):
     email = serializers.EmailField(source="user.email")
     name = serializers.CharField(source="user.name")
-    role = serializers.ChoiceField(choices=Membership.Role.choices)
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Membership
+        fields = ("id", "email", "name", "role", "tenant", "created_at")
+        read_only_fields = fields
 
 
 class MemberInviteInput(StrictSerializer):
@@ -84,7 +86,10 @@ class MemberAddedOutput(serializers.Serializer):
     )
 
 
-class MemberListInviteApi(PartnerApiView):
+@extend_schema_view(get=read_operation("members_list", MemberOutput(many=True)))
+class MemberListInviteApi(PartnerApiView, generics.ListAPIView):
+    """List the partner's members and pending invitations with their roles."""
+
     serializer_class = MemberOutput
     admin_scope = True
 
@@ -92,11 +97,6 @@ class MemberListInviteApi(PartnerApiView):
 
     def rows(self):
         return selectors.partner_members(partner=self.request.partner)
-
-    @read_operation("members_list", MemberOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the partner's members and pending invitations with their roles."""
-        return self.page_of(MemberOutput, self.get_queryset())
 
     @write_operation(
         "members_invite",
@@ -114,7 +114,7 @@ class MemberListInviteApi(PartnerApiView):
     def post(self, request: Request) -> Response:
         """Invite a person by email with a role; the invitation link is sent by email."""
         values = self.validated(MemberInviteInput)
-        tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
+        tenant = partner_tenant_or_all(request, values.get("tenant"))
         added = member_invite(
             partner=request.partner,
             email=values["email"],

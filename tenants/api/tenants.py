@@ -4,8 +4,8 @@ own domain, `tenant/` (the tenant and the caller's principal)."""
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import OpenApiExample, extend_schema_field
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -15,21 +15,20 @@ from core.api.views import ApiView, PartnerApiView, read_operation, write_operat
 from tenants import selectors, services
 from tenants.models import (
     Membership,
+    Partner,
     Tenant,
 )
 
 # ---- tenants -------------------------------------------------------------------------------
 
 
-class TenantOutput(serializers.Serializer):
-    slug = serializers.SlugField()
-    name = serializers.CharField()
-    status = serializers.ChoiceField(choices=Tenant.Status.choices)
-    plan = serializers.ChoiceField(choices=Tenant.Plan.choices)
-    timezone = serializers.CharField()
-    base_currency = serializers.CharField()
+class TenantOutput(serializers.ModelSerializer):
     domain = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Tenant
+        fields = ("slug", "name", "status", "plan", "timezone", "base_currency", "domain", "created_at")
+        read_only_fields = fields
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_domain(self, tenant: Tenant) -> str | None:
@@ -47,9 +46,6 @@ class TenantCreateInput(StrictSerializer):
 
 
 class TenantFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Tenant.Status.choices)
-    plan = django_filters.ChoiceFilter(choices=Tenant.Plan.choices)
-
     class Meta:
         model = Tenant
         fields = ["status", "plan"]
@@ -71,7 +67,10 @@ TENANT_EXAMPLE = OpenApiExample(
 )
 
 
-class TenantListCreateApi(PartnerApiView):
+@extend_schema_view(get=read_operation("tenants_list", TenantOutput(many=True)))
+class TenantListCreateApi(PartnerApiView, generics.ListAPIView):
+    """List the partner's tenants (retail customers) with their plan, status and domain."""
+
     serializer_class = TenantOutput
     filterset_class = TenantFilter
     session_roles = (Membership.Role.PARTNER_ADMIN,)
@@ -80,11 +79,6 @@ class TenantListCreateApi(PartnerApiView):
 
     def rows(self):
         return selectors.partner_tenants(partner=self.request.partner)
-
-    @read_operation("tenants_list", TenantOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the partner's tenants (retail customers) with their plan, status and domain."""
-        return self.page_of(TenantOutput)
 
     @write_operation(
         "tenants_create",
@@ -106,6 +100,11 @@ class TenantListCreateApi(PartnerApiView):
 
 def partner_tenant(request: Request, slug: str) -> Tenant:
     return found(selectors.partner_tenants(partner=request.partner).filter(slug=slug).first(), "No such tenant.")
+
+
+def partner_tenant_or_all(request: Request, slug: str | None) -> Tenant | None:
+    """The partner's tenant a query or body names (404 when it has none), or None when it names none."""
+    return partner_tenant(request, slug) if slug else None
 
 
 class TenantDetailApi(PartnerApiView):
@@ -155,14 +154,20 @@ class PrincipalOutput(serializers.Serializer):
     scopes = serializers.ListField(child=serializers.CharField())
 
 
-class PartnerSummary(serializers.Serializer):
-    slug = serializers.SlugField()
-    name = serializers.CharField()
+class PartnerSummary(serializers.ModelSerializer):
+    class Meta:
+        model = Partner
+        fields = ("slug", "name")
+        read_only_fields = fields
 
 
 class TenantSelfOutput(TenantOutput):
     partner = PartnerSummary()
     principal = PrincipalOutput()
+
+    class Meta(TenantOutput.Meta):
+        fields = (*TenantOutput.Meta.fields, "partner", "principal")
+        read_only_fields = fields
 
 
 class TenantSelfApi(ApiView):

@@ -8,8 +8,8 @@ import datetime
 import django_filters
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -18,7 +18,7 @@ from core.api.errors import CreatedCursorPagination
 from core.api.views import FileFormatNegotiation, PartnerApiView, json_or_csv, read_operation
 from core.views import attachment
 from tenants import selectors
-from tenants.api.tenants import partner_tenant
+from tenants.api.tenants import partner_tenant_or_all
 from tenants.models import (
     AuditEvent,
     UsageRecord,
@@ -28,11 +28,13 @@ from tenants.usage import usage_csv, usage_for_partner
 # ---- usage ---------------------------------------------------------------------------------
 
 
-class UsageOutput(serializers.Serializer):
-    day = serializers.DateField()
+class UsageOutput(serializers.ModelSerializer):
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
-    metric = serializers.ChoiceField(choices=UsageRecord.Metric.choices)
-    count = serializers.IntegerField()
+
+    class Meta:
+        model = UsageRecord
+        fields = ("day", "tenant", "metric", "count")
+        read_only_fields = fields
 
 
 class UsageQuery(serializers.Serializer):
@@ -70,7 +72,7 @@ class UsageApi(PartnerApiView):
     def get(self, request: Request) -> Response | HttpResponse:
         """Metered usage per tenant and metric for a period, as JSON or CSV."""
         values = self.validated(UsageQuery, data=request.query_params)
-        tenant = partner_tenant(request, values["tenant"]) if values.get("tenant") else None
+        tenant = partner_tenant_or_all(request, values.get("tenant"))
         records = usage_for_partner(partner=request.partner, start=values["start"], end=values["end"], tenant=tenant)
         if values["format"] == "csv":
             return attachment(
@@ -83,17 +85,26 @@ class UsageApi(PartnerApiView):
 # ---- audit log -----------------------------------------------------------------------------
 
 
-class AuditEventOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class AuditEventOutput(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_label")
-    action = serializers.CharField()
-    target_type = serializers.CharField()
-    target_id = serializers.CharField()
-    target_label = serializers.CharField()
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
     changes = serializers.DictField(help_text="What changed as {field: [old, new]}; secrets only as 'changed'.")
-    request_id = serializers.CharField(help_text="The X-Request-ID of the request that made the change.")
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = AuditEvent
+        fields = (
+            "id",
+            "actor",
+            "action",
+            "target_type",
+            "target_id",
+            "target_label",
+            "tenant",
+            "changes",
+            "request_id",
+            "created_at",
+        )
+        read_only_fields = fields
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -115,7 +126,10 @@ class AuditEventFilter(django_filters.FilterSet):
         return selectors.audit_events_filter(queryset, action=value)
 
 
-class AuditEventListApi(PartnerApiView):
+@extend_schema_view(get=read_operation("audit_list", AuditEventOutput(many=True)))
+class AuditEventListApi(PartnerApiView, generics.ListAPIView):
+    """The partner's audit log, newest first: who did what to which object, and when."""
+
     serializer_class = AuditEventOutput
     filterset_class = AuditEventFilter
 
@@ -123,11 +137,6 @@ class AuditEventListApi(PartnerApiView):
 
     def rows(self):
         return selectors.audit_events_for_partner_qs(partner=self.request.partner)
-
-    @read_operation("audit_list", AuditEventOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """The partner's audit log, newest first: who did what to which object, and when."""
-        return self.page_of(AuditEventOutput)
 
 
 class AuditEventLegacyListApi(AuditEventListApi):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -26,12 +26,13 @@ from tenants.webhooks import (
 # ---- webhooks ------------------------------------------------------------------------------
 
 
-class WebhookOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    url = serializers.URLField()
+class WebhookOutput(serializers.ModelSerializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=[(e, e) for e in EVENTS]))
-    active = serializers.BooleanField()
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ("id", "url", "events", "active", "created_at")
+        read_only_fields = fields
 
 
 class WebhookCreatedOutput(WebhookOutput):
@@ -39,13 +40,20 @@ class WebhookCreatedOutput(WebhookOutput):
         allow_null=True, help_text="Signing secret, shown only in this response. null in an Idempotency-Key replay."
     )
 
+    class Meta(WebhookOutput.Meta):
+        fields = (*WebhookOutput.Meta.fields, "secret")
+        read_only_fields = fields
+
 
 class WebhookCreateInput(StrictSerializer):
     url = serializers.URLField(max_length=500)
     events = serializers.ListField(child=serializers.ChoiceField(choices=[(e, e) for e in EVENTS]), min_length=1)
 
 
-class WebhookListCreateApi(PartnerApiView):
+@extend_schema_view(get=read_operation("webhooks_list", WebhookOutput(many=True)))
+class WebhookListCreateApi(PartnerApiView, generics.ListAPIView):
+    """List the partner's outbound webhook subscriptions and their event types."""
+
     serializer_class = WebhookOutput
     admin_scope = True
     idempotency_redact = ("secret",)
@@ -54,11 +62,6 @@ class WebhookListCreateApi(PartnerApiView):
 
     def rows(self):
         return webhook_subscriptions_for_partner(partner=self.request.partner)
-
-    @read_operation("webhooks_list", WebhookOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the partner's outbound webhook subscriptions and their event types."""
-        return self.page_of(WebhookOutput, self.get_queryset())
 
     @write_operation(
         "webhooks_create",
@@ -98,21 +101,27 @@ class WebhookDeactivateApi(PartnerApiView):
         return Response(WebhookOutput(subscription).data)
 
 
-class WebhookDeliveryOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class WebhookDeliveryOutput(serializers.ModelSerializer):
     webhook = serializers.IntegerField(source="subscription_id")
-    event = serializers.CharField()
-    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
-    attempts = serializers.IntegerField()
-    last_status_code = serializers.IntegerField(allow_null=True)
-    last_error = serializers.CharField()
-    next_attempt_at = serializers.DateTimeField(allow_null=True)
-    delivered_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = WebhookDelivery
+        fields = (
+            "id",
+            "webhook",
+            "event",
+            "status",
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "next_attempt_at",
+            "delivered_at",
+            "created_at",
+        )
+        read_only_fields = fields
 
 
 class WebhookDeliveryFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=WebhookDelivery.Status.choices)
     event = django_filters.ChoiceFilter(choices=[(e, e) for e in EVENTS])
 
     class Meta:
@@ -120,7 +129,10 @@ class WebhookDeliveryFilter(django_filters.FilterSet):
         fields = ["status", "event"]
 
 
-class WebhookDeliveryListApi(PartnerApiView):
+@extend_schema_view(get=read_operation("webhook_deliveries_list", WebhookDeliveryOutput(many=True)))
+class WebhookDeliveryListApi(PartnerApiView, generics.ListAPIView):
+    """List outbound webhook deliveries, newest first, with status and attempts."""
+
     serializer_class = WebhookDeliveryOutput
     filterset_class = WebhookDeliveryFilter
 
@@ -128,11 +140,6 @@ class WebhookDeliveryListApi(PartnerApiView):
 
     def rows(self):
         return webhook_deliveries_for_partner(partner=self.request.partner)
-
-    @read_operation("webhook_deliveries_list", WebhookDeliveryOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List outbound webhook deliveries, newest first, with status and attempts."""
-        return self.page_of(WebhookDeliveryOutput)
 
 
 class WebhookRedeliverApi(PartnerApiView):

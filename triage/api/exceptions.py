@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from core.api.errors import CreatedCursorPagination, StrictSerializer, found
 from core.api.views import TenantApiView, read_operation, write_operation
 from triage import selectors, services
-from triage.models import OPEN_STATUSES, Comment, FixClass, Kind, Occurrence, Severity, Status
+from triage.models import OPEN_STATUSES, Activity, Comment, FixClass, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
 
 MAX_ID = 2**63 - 1
@@ -31,6 +31,8 @@ MONEY_AT_RISK_HELP = (
     "What the documents behind the group's open objects are worth (an unposted order's total, a refund's "
     "amount, a payout's net, a failed journal's total); 0 when it holds no document back."
 )
+# Who holds an exception group, how often it happened and its SLA clock, as both lists show it.
+GROUP_STATE_FIELDS = ("assignee", "count", "first_seen", "last_seen", "sla_due", "sla_breached")
 
 
 class SlaPagination(CreatedCursorPagination):
@@ -48,52 +50,71 @@ def _sla_breached(exception: TriageException) -> bool:
     )
 
 
-class ExceptionOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=Kind.choices)
-    cause = serializers.CharField()
-    fingerprint = serializers.CharField()
-    severity = serializers.ChoiceField(choices=Severity.choices)
-    fix_class = serializers.ChoiceField(choices=FixClass.choices)
-    tags = serializers.ListField(child=serializers.CharField())
-    title = serializers.CharField()
-    detail = serializers.CharField()
-    status = serializers.ChoiceField(choices=Status.choices)
+# What a tenant's exception and the partner's index row of it show alike; each subclass names its model.
+class ExceptionGroupOutput(serializers.ModelSerializer):
     assignee = serializers.CharField(source="assignee_email", help_text="Email, or empty when unassigned.")
-    count = serializers.IntegerField()
-    first_seen = serializers.DateTimeField()
-    last_seen = serializers.DateTimeField()
-    sla_due = serializers.DateTimeField()
-    sla_breached = serializers.SerializerMethodField()
-    snoozed_until = serializers.DateTimeField(allow_null=True)
-    resolution_reason = serializers.CharField()
-    resolved_at = serializers.DateTimeField(allow_null=True)
-    retry_action = serializers.CharField(source="retry_name", help_text="Registered retry action, or empty.")
     money_at_risk = serializers.DecimalField(max_digits=18, decimal_places=4, help_text=MONEY_AT_RISK_HELP)
     money_currency = serializers.CharField(help_text="ISO 4217 code of money_at_risk, or empty when it is 0.")
+
+
+class ExceptionOutput(ExceptionGroupOutput):
+    tags = serializers.ListField(child=serializers.CharField())
+    sla_breached = serializers.SerializerMethodField()
+    retry_action = serializers.CharField(source="retry_name", help_text="Registered retry action, or empty.")
+
+    class Meta:
+        model = TriageException
+        fields = (
+            "id",
+            "kind",
+            "cause",
+            "fingerprint",
+            "severity",
+            "fix_class",
+            "tags",
+            "title",
+            "detail",
+            "status",
+            *GROUP_STATE_FIELDS,
+            "snoozed_until",
+            "resolution_reason",
+            "resolved_at",
+            "retry_action",
+            "money_at_risk",
+            "money_currency",
+        )
+        read_only_fields = fields
 
     @extend_schema_field(serializers.BooleanField())
     def get_sla_breached(self, exception: TriageException) -> bool:
         return _sla_breached(exception)
 
 
-class OccurrenceOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class OccurrenceOutput(serializers.ModelSerializer):
     object_type = serializers.SerializerMethodField()
-    object_id = serializers.CharField()
-    object_label = serializers.CharField()
-    object_url = serializers.CharField()
-    detail = serializers.CharField()
-    context = serializers.JSONField()
-    payload = serializers.JSONField(allow_null=True, help_text="The input as received; never changed.")
     edited_payload = serializers.JSONField(allow_null=True, help_text="A person's correction, used by retry.")
-    count = serializers.IntegerField()
-    first_seen = serializers.DateTimeField()
-    last_seen = serializers.DateTimeField()
-    resolved_at = serializers.DateTimeField(allow_null=True)
-    resolution_reason = serializers.CharField()
-    last_retry_at = serializers.DateTimeField(allow_null=True)
-    last_retry_error = serializers.CharField()
+
+    class Meta:
+        model = Occurrence
+        fields = (
+            "id",
+            "object_type",
+            "object_id",
+            "object_label",
+            "object_url",
+            "detail",
+            "context",
+            "payload",
+            "edited_payload",
+            "count",
+            "first_seen",
+            "last_seen",
+            "resolved_at",
+            "resolution_reason",
+            "last_retry_at",
+            "last_retry_error",
+        )
+        read_only_fields = fields
 
     @extend_schema_field(serializers.CharField())
     def get_object_type(self, occurrence: Occurrence) -> str:
@@ -101,28 +122,34 @@ class OccurrenceOutput(serializers.Serializer):
         return f"{content_type.app_label}.{content_type.model}" if content_type else ""
 
 
-class CommentOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class CommentOutput(serializers.ModelSerializer):
     author = serializers.CharField(source="author_label")
-    body = serializers.CharField()
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Comment
+        fields = ("id", "author", "body", "created_at")
+        read_only_fields = fields
 
 
-class ActivityOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+class ActivityOutput(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_label")
-    action = serializers.CharField()
     detail = serializers.DictField()
-    manual = serializers.BooleanField()
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = Activity
+        fields = ("id", "actor", "action", "detail", "manual", "created_at")
+        read_only_fields = fields
 
 
 class ExceptionDetailOutput(ExceptionOutput):
-    context = serializers.JSONField()
     open_objects = serializers.IntegerField()
     occurrences = OccurrenceOutput(many=True, help_text="Linked objects, failing ones first (at most 100).")
     comments = CommentOutput(many=True)
     activities = ActivityOutput(many=True)
+
+    class Meta(ExceptionOutput.Meta):
+        fields = (*ExceptionOutput.Meta.fields, "context", "open_objects", "occurrences", "comments", "activities")
+        read_only_fields = fields
 
 
 EXCEPTION_EXAMPLE = OpenApiExample(

@@ -4,8 +4,8 @@ only) and the alert rules."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -13,8 +13,9 @@ from core.api.errors import StrictSerializer, error_responses, found
 from core.api.views import PartnerApiView, read_operation, write_operation
 from tenants.selectors import partner_tenants
 from triage.api.exceptions import (
-    MONEY_AT_RISK_HELP,
+    GROUP_STATE_FIELDS,
     PAGE_SIZE_DOC,
+    ExceptionGroupOutput,
     ExceptionQueryBase,
     SlaPagination,
     paginator_order,
@@ -29,25 +30,34 @@ from triage.views_partner import tenant_exception_url
 # ---- partner-wide list ----------------------------------------------------------------------
 
 
-class PartnerExceptionOutput(serializers.Serializer):
+class PartnerExceptionOutput(ExceptionGroupOutput):
     tenant = serializers.SlugField(source="tenant.slug")
     tenant_name = serializers.CharField(source="tenant.name")
-    exception_id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Kind.choices)
     severity = serializers.ChoiceField(choices=Severity.choices)
     fix_class = serializers.ChoiceField(choices=FixClass.choices)
     status = serializers.ChoiceField(choices=Status.choices)
-    title = serializers.CharField()
-    assignee = serializers.CharField(source="assignee_email")
-    count = serializers.IntegerField()
-    first_seen = serializers.DateTimeField()
-    last_seen = serializers.DateTimeField()
-    sla_due = serializers.DateTimeField()
-    sla_breached = serializers.BooleanField()
-    money_at_risk = serializers.DecimalField(max_digits=18, decimal_places=4, help_text=MONEY_AT_RISK_HELP)
-    money_currency = serializers.CharField(help_text="ISO 4217 code of money_at_risk, or empty when it is 0.")
     url = serializers.SerializerMethodField(help_text="The exception's page on the tenant's domain.")
     api_path = serializers.SerializerMethodField(help_text="Its API detail, on this partner host.")
+
+    class Meta:
+        model = TriageIndex
+        fields = (
+            "tenant",
+            "tenant_name",
+            "exception_id",
+            "kind",
+            "severity",
+            "fix_class",
+            "status",
+            "title",
+            *GROUP_STATE_FIELDS,
+            "money_at_risk",
+            "money_currency",
+            "url",
+            "api_path",
+        )
+        read_only_fields = fields
 
     @extend_schema_field(serializers.CharField())
     def get_url(self, row: TriageIndex) -> str:
@@ -94,17 +104,27 @@ THRESHOLD_HELP = (
 )
 
 
-class AlertRuleOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+class AlertRuleOutput(serializers.ModelSerializer):
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, help_text="null: every tenant.")
-    trigger = serializers.ChoiceField(choices=AlertRule.Trigger.choices)
     threshold = serializers.IntegerField(help_text=THRESHOLD_HELP)
     window_minutes = serializers.IntegerField(help_text="M minutes, for count_over and sync_latency.")
     emails = serializers.ListField(child=serializers.EmailField())
-    webhook = serializers.BooleanField(help_text="Also send the signed `exception.alert` webhook.")
-    active = serializers.BooleanField()
-    created_at = serializers.DateTimeField()
+
+    class Meta:
+        model = AlertRule
+        fields = (
+            "id",
+            "name",
+            "tenant",
+            "trigger",
+            "threshold",
+            "window_minutes",
+            "emails",
+            "webhook",
+            "active",
+            "created_at",
+        )
+        read_only_fields = fields
 
 
 class AlertRuleCreateInput(StrictSerializer):
@@ -117,7 +137,10 @@ class AlertRuleCreateInput(StrictSerializer):
     webhook = serializers.BooleanField(default=True)
 
 
-class AlertRuleListCreateApi(PartnerApiView):
+@extend_schema_view(get=read_operation("alert_rules_list", AlertRuleOutput(many=True)))
+class AlertRuleListCreateApi(PartnerApiView, generics.ListAPIView):
+    """List the partner's alert rules: which exceptions notify whom, and how."""
+
     serializer_class = AlertRuleOutput
     admin_scope = True
     queryset = AlertRule.objects.none()
@@ -126,11 +149,6 @@ class AlertRuleListCreateApi(PartnerApiView):
 
     def rows(self):
         return alert_rules_for_partner(partner=self.request.partner)
-
-    @read_operation("alert_rules_list", AlertRuleOutput(many=True))
-    def get(self, request: Request) -> Response:
-        """List the partner's alert rules: which exceptions notify whom, and how."""
-        return self.page_of(AlertRuleOutput, self.get_queryset())
 
     @write_operation(
         "alert_rules_create",
