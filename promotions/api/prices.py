@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found
+from core.api.errors import IdCursorPagination, StrictSerializer, found, rows_refused
 from core.api.serializers import ModelOutput
 from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
 from core.spreadsheet import RowsInvalid
@@ -209,12 +209,7 @@ class PriceListImportApi(TenantApiView):
                 price_list=price_list, file=data["csv"], mode=data["mode"], **self.who()
             )
         except RowsInvalid as error:
-            raise ApiError(
-                status_code=400,
-                code="invalid_rows",
-                message="Nothing was imported: fix these rows and send the file again.",
-                details={"rows": [{"line": row.line, "message": row.message} for row in error.rows]},
-            ) from error
+            raise rows_refused(error) from error
         return Response(PriceListOutput(_price_list(pk)).data)
 
 
