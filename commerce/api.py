@@ -31,9 +31,7 @@ from connectors.models import Connection
 from core.api.errors import OffsetPagination, StrictSerializer, found
 from core.api.serializers import ModelOutput
 from core.api.views import WRITE_ERRORS, TenantApiView, read_operation, write_operation
-
-# Session roles that may write here (a viewer may only read); declared on each view.
-SESSION_WRITERS = ("tenant_admin", "partner_admin", "partner_operator")
+from tenants.models import Membership
 
 
 class AtsRowOutput(serializers.Serializer):
@@ -91,7 +89,7 @@ def _location_ids(location: int | None) -> list[int] | None:
     ]
 )
 class InventoryListApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = AtsRowOutput
     queryset = InventoryLevel.objects.none()  # for the schema only: rows come from available_to_sell
     pagination_class = OffsetPagination
@@ -111,7 +109,7 @@ class InventoryListApi(TenantApiView):
 
 
 class InventorySkuApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = SkuOutput
 
     @read_operation("inventory_retrieve", SkuOutput)
@@ -129,7 +127,7 @@ class InventorySkuApi(TenantApiView):
 
 
 class SafetyStockApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = AtsRowOutput
 
     @write_operation("inventory_safety_stock_set", SafetyStockInput, AtsRowOutput)
@@ -199,7 +197,7 @@ def _location(pk: int) -> InventoryLocation:
 
 
 class LocationListApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = LocationOutput
     queryset = InventoryLocation.objects.none()  # for the schema only: rows come from the selector
     pagination_class = OffsetPagination
@@ -211,7 +209,7 @@ class LocationListApi(TenantApiView):
 
 
 class LocationDetailApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = LocationOutput
 
     @read_operation("inventory_locations_retrieve", LocationOutput)
@@ -229,7 +227,7 @@ class LocationDetailApi(TenantApiView):
 
 
 class LocationChannelsApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = LocationOutput
 
     @write_operation("inventory_locations_channel_set", ChannelLocationInput, LocationOutput)
@@ -248,7 +246,7 @@ class LocationChannelsApi(TenantApiView):
 
 
 class LocationChannelDetailApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = LocationOutput
 
     @extend_schema(operation_id="inventory_locations_channel_remove", responses={204: None, **WRITE_ERRORS})

@@ -87,10 +87,6 @@ def fulfilments_list() -> QuerySet[Fulfilment]:
     )
 
 
-def fulfilment_get(*, fulfilment_id: int) -> Fulfilment | None:
-    return fulfilments_list().filter(pk=fulfilment_id).first()
-
-
 def fulfilment_request_document(*, request: FulfilmentRequest) -> FulfilmentRequestDoc:
     order = request.order
     lines = OrderLine.objects.in_bulk([int(line["line"]) for line in request.lines])

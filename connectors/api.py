@@ -32,6 +32,7 @@ from core.api.views import (
     write_operation,
 )
 from core.http.client import ConnectorError
+from tenants.models import Membership
 
 SECRET_FIELD = serializers.DictField(
     child=serializers.CharField(max_length=4000, allow_blank=True),
@@ -39,10 +40,6 @@ SECRET_FIELD = serializers.DictField(
     write_only=True,
     help_text="Write-only. Stored encrypted; never returned.",
 )
-
-
-# Session roles that may write here (a viewer may only read); declared on each view.
-SESSION_WRITERS = ("tenant_admin", "partner_admin", "partner_operator")
 
 
 # ---- connections ---------------------------------------------------------------------------
@@ -150,7 +147,7 @@ class ConnectionUpdateInput(StrictSerializer):
 class ConnectionListCreateApi(ListMixin, TenantApiView):
     """List the tenant's connections (sales channels, processors, ERPs) with their status."""
 
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = ConnectionOutput
     filterset_fields = ["vendor", "status"]
 
@@ -176,7 +173,7 @@ def _connection(pk: int) -> Connection:
 
 
 class ConnectionDetailApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = ConnectionOutput
 
     @read_operation("connections_retrieve", ConnectionOutput)
@@ -264,7 +261,7 @@ class SyncRunFilter(django_filters.FilterSet):
 class SyncRunListStartApi(ListMixin, TenantApiView):
     """List the sync runs (polls and backfills), newest first, with progress and counts."""
 
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = SyncRunOutput
     ordering = ("-queued_at", "-id")
     filterset_class = SyncRunFilter
@@ -283,7 +280,7 @@ class SyncRunListStartApi(ListMixin, TenantApiView):
 
 
 class SyncRunDetailApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = SyncRunOutput
 
     @read_operation("sync_runs_retrieve", SyncRunOutput)
@@ -293,7 +290,7 @@ class SyncRunDetailApi(TenantApiView):
 
 
 class SyncRunCancelApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = SyncRunOutput
 
     @write_operation("sync_runs_cancel", request=None, output=SyncRunOutput)
@@ -377,7 +374,7 @@ class EventFilter(django_filters.FilterSet):
 class EventListApi(ListMixin, TenantApiView):
     """List the inbound events (webhooks and polled documents), newest first, with their status."""
 
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = EventOutput
     ordering = ("-received_at", "-id")
     filterset_class = EventFilter
@@ -391,7 +388,7 @@ def _event(pk: int) -> InboundEvent:
 
 
 class EventDetailApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = EventDetailOutput
 
     @read_operation("events_retrieve", EventDetailOutput)
@@ -403,7 +400,7 @@ class EventDetailApi(TenantApiView):
 
 
 class EventReplayApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = EventOutput
 
     @write_operation("events_replay", request=None, output=EventOutput, status=202)
@@ -464,7 +461,7 @@ class SkuMapRefreshOutput(serializers.Serializer):
 
 
 class SkuMapRefreshApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = SkuMapRefreshOutput
 
     @extend_schema(

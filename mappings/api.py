@@ -13,11 +13,11 @@ from rest_framework.response import Response
 
 from core.api.auth import api_actor
 from core.api.errors import (
-    ApiError,
     IdCursorPagination,
     StrictSerializer,
     error_responses,
     found,
+    rows_refused,
 )
 from core.api.serializers import ModelOutput
 from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
@@ -146,12 +146,7 @@ class AccountsImportApi(TenantApiView):
         try:
             result = services.accounts_import_csv(file=data["csv"], actor=_actor(request))
         except RowsInvalid as error:
-            raise ApiError(
-                status_code=400,
-                code="invalid_rows",
-                message="Nothing was imported: fix these rows and send the file again.",
-                details={"rows": [{"line": row.line, "message": row.message} for row in error.rows]},
-            ) from error
+            raise rows_refused(error) from error
         return Response(AccountsImportOutput(result).data)
 
 

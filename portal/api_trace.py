@@ -16,6 +16,7 @@ from commerce.api_orders import OrderOutput
 from commerce.models import Order, PayoutLine
 from connectors.api import EventOutput
 from core.api.errors import found
+from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation
 from portal.trace import OrderTrace, order_trace
 from posting.api import JournalDetailOutput
@@ -23,7 +24,7 @@ from posting.erp.api import PushOutput
 from triage.models import Occurrence, Status
 
 
-class TracePayoutLineOutput(serializers.ModelSerializer):
+class TracePayoutLineOutput(ModelOutput):
     payout = serializers.IntegerField(source="payout_id")
     payout_external_id = serializers.CharField(source="payout.external_id")
     arrival_date = serializers.DateField(source="payout.arrival_date")
@@ -32,10 +33,9 @@ class TracePayoutLineOutput(serializers.ModelSerializer):
     class Meta:
         model = PayoutLine
         fields = ("payout", "payout_external_id", "arrival_date", "position", "type", "amount", "fee", "reference")
-        read_only_fields = fields
 
 
-class TraceOccurrenceOutput(serializers.ModelSerializer):
+class TraceOccurrenceOutput(ModelOutput):
     exception = serializers.IntegerField(source="exception_id")
     kind = serializers.CharField(source="exception.kind")
     cause = serializers.CharField(source="exception.cause")
@@ -57,7 +57,6 @@ class TraceOccurrenceOutput(serializers.ModelSerializer):
             "last_seen",
             "resolved_at",
         )
-        read_only_fields = fields
 
 
 class TraceEntryOutput(JournalDetailOutput):

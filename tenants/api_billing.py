@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer
+from core.api.serializers import ModelOutput
 from core.api.views import (
     FileFormatNegotiation,
     PartnerApiView,
@@ -34,13 +35,12 @@ class RateCardLineSerializer(serializers.Serializer):
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=4, min_value=0)
 
 
-class RateCardOutput(serializers.ModelSerializer):
+class RateCardOutput(ModelOutput):
     lines = serializers.SerializerMethodField()
 
     class Meta:
         model = RateCard
         fields = ("plan", "currency", "monthly_fee", "lines")
-        read_only_fields = fields
 
     @extend_schema_field(RateCardLineSerializer(many=True))
     def get_lines(self, card) -> list[dict]:  # every metric, zero where the card has no price

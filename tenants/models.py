@@ -185,6 +185,8 @@ class Membership(models.Model):
 
     PARTNER_ROLES = (Role.PARTNER_ADMIN, Role.PARTNER_OPERATOR)
     TENANT_ROLES = (Role.TENANT_ADMIN, Role.TENANT_VIEWER)
+    # Every role but the tenant viewer, who only reads: the session roles of the tenant API's writes.
+    WRITER_ROLES = (Role.PARTNER_ADMIN, Role.PARTNER_OPERATOR, Role.TENANT_ADMIN)
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, null=True, blank=True, related_name="memberships")

@@ -19,6 +19,8 @@ from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from core.spreadsheet import RowsInvalid
+
 DEFAULT_CODES = {
     400: "invalid",
     401: "not_authenticated",
@@ -57,6 +59,17 @@ class ApiError(exceptions.APIException):
 def refused(error: PermissionDenied) -> ApiError:
     """A service's refusal as a 403 that keeps its reason (the handler's own 403 is generic)."""
     return ApiError(status_code=403, code="permission_denied", message=str(error) or "You may not do this.")
+
+
+def rows_refused(error: RowsInvalid) -> ApiError:
+    """An upload's bad rows as a 400 `invalid_rows` listing each row's line and message (nothing of
+    the file was written)."""
+    return ApiError(
+        status_code=400,
+        code="invalid_rows",
+        message="Nothing was imported: fix these rows and send the file again.",
+        details={"rows": [{"line": row.line, "message": row.message} for row in error.rows]},
+    )
 
 
 def error_body(*, code: str, message: str, details: Any = None, request_id: str = "") -> dict:

@@ -23,10 +23,6 @@ from tenants.models import Membership
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429)
 
 
-# Session roles that may write here (a viewer may only read); declared on each view.
-SESSION_WRITERS = tuple(role for role in Membership.Role.values if role != Membership.Role.TENANT_VIEWER)
-
-
 def _erp_connection(pk: int):
     return found(connections.erp_connection_get(pk=pk), "No such ERP connection.")
 
@@ -56,7 +52,7 @@ def _target_data(target) -> dict:
 
 
 class TargetApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = TargetOutput
 
     @read_operation("erp_target_retrieve", TargetOutput)
@@ -107,7 +103,7 @@ class PushOutput(ModelOutput):
 
 
 class PushListApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = PushOutput
     queryset = ErpPush.objects.none()  # the schema's model; get() reads through the selector
 
@@ -126,7 +122,7 @@ class RepushOutput(serializers.Serializer):
 
 
 class RepushApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = RepushOutput
 
     @extend_schema(operation_id="erp_push_retry", request=None, responses={202: RepushOutput, **WRITE_ERRORS})
@@ -162,7 +158,7 @@ class ChartImportOutput(ModelOutput):
 
 
 class ChartImportCreateApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = ChartImportOutput
 
     @extend_schema(
@@ -183,7 +179,7 @@ class ChartImportCreateApi(TenantApiView):
 
 
 class ChartImportDetailApi(TenantApiView):
-    session_roles = SESSION_WRITERS
+    session_roles = Membership.WRITER_ROLES
     serializer_class = ChartImportOutput
 
     def _get(self, pk: int) -> ChartImport:

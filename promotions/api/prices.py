@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, found
-from core.api.views import TenantApiView, read_operation, write_operation
+from core.api.errors import IdCursorPagination, StrictSerializer, found, rows_refused
+from core.api.serializers import ModelOutput
+from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
 from core.spreadsheet import RowsInvalid
 from promotions import price_changes, prices
 from promotions.api.promotions import (
     MAX_ID,
     ChannelOutput,
-    PromotionPagination,
     TenantDateTimeField,
     _version_values,
     lifecycle_action_view,
@@ -52,7 +52,7 @@ class PriceListEditInput(StrictSerializer):
     channels = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False)
 
 
-class PriceListOutput(serializers.ModelSerializer):
+class PriceListOutput(ModelOutput):
     key = serializers.CharField()
     status = serializers.CharField()
     version = serializers.IntegerField(source="current_version.number")
@@ -82,16 +82,14 @@ class PriceListOutput(serializers.ModelSerializer):
             "requires_approval",
             "published_version",
         )
-        read_only_fields = fields
 
 
-class ChannelPriceOutput(serializers.ModelSerializer):
+class ChannelPriceOutput(ModelOutput):
     channel = serializers.CharField(source="connection.name")
 
     class Meta:
         model = ChannelPrice
         fields = ("channel", "sku", "price", "expected", "shown_at")
-        read_only_fields = fields
 
 
 def _price_list(pk: int):
@@ -102,11 +100,10 @@ def _price_list(pk: int):
 
 
 @extend_schema_view(get=read_operation("price_lists_list", PriceListOutput(many=True)))
-class PriceListListCreateApi(TenantApiView, generics.ListAPIView):
+class PriceListListCreateApi(ListMixin, TenantApiView):
     """List the price lists with their status and channels, newest first."""
 
     serializer_class = PriceListOutput
-    pagination_class = PromotionPagination
 
     def get_queryset(self):
         return PriceList.objects.select_related("current_version", "published_version")
@@ -212,12 +209,7 @@ class PriceListImportApi(TenantApiView):
                 price_list=price_list, file=data["csv"], mode=data["mode"], **self.who()
             )
         except RowsInvalid as error:
-            raise ApiError(
-                status_code=400,
-                code="invalid_rows",
-                message="Nothing was imported: fix these rows and send the file again.",
-                details={"rows": [{"line": row.line, "message": row.message} for row in error.rows]},
-            ) from error
+            raise rows_refused(error) from error
         return Response(PriceListOutput(_price_list(pk)).data)
 
 

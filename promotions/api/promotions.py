@@ -8,14 +8,15 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema_field, extend_schema_view
-from rest_framework import exceptions, generics, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from connectors.models import Connection
 from core.api.auth import api_who
-from core.api.errors import CreatedCursorPagination, StrictSerializer, found, refused
-from core.api.views import TenantApiView, read_operation, write_operation
+from core.api.errors import StrictSerializer, found, refused
+from core.api.serializers import ModelOutput
+from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
 from core.tenancy import tenant_zone
 from promotions import deployment, launch, lifecycle, selectors
 from promotions.models import (
@@ -154,13 +155,12 @@ def _version_values(data: dict) -> dict:
 # as CharField, so the schema keeps them as strings rather than gaining an enum.
 
 
-class ChannelOutput(serializers.ModelSerializer):
+class ChannelOutput(ModelOutput):
     vendor = serializers.CharField()
 
     class Meta:
         model = Connection
         fields = ("id", "name", "vendor")
-        read_only_fields = fields
 
 
 class VersionOutput(serializers.Serializer):
@@ -198,7 +198,7 @@ class VersionOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class DeploymentOutput(serializers.ModelSerializer):
+class DeploymentOutput(ModelOutput):
     promotion = serializers.CharField(source="promotion.key")
     version = serializers.IntegerField(source="version.number")
     channel = ChannelOutput(source="connection")
@@ -223,7 +223,6 @@ class DeploymentOutput(serializers.ModelSerializer):
             "acknowledged_at",
             "created_at",
         )
-        read_only_fields = fields
 
 
 class AlignmentOutput(serializers.Serializer):
@@ -257,7 +256,7 @@ class LaunchOutput(serializers.Serializer):
     halted_reason = serializers.CharField(source="launch_halted_reason")
 
 
-class PromotionOutput(serializers.ModelSerializer):
+class PromotionOutput(ModelOutput):
     key = serializers.CharField()
     author = serializers.CharField(source="author_email")
     current_version = VersionOutput()
@@ -278,7 +277,6 @@ class PromotionOutput(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         )
-        read_only_fields = fields
 
 
 class PromotionDetailOutput(PromotionOutput):
@@ -288,7 +286,6 @@ class PromotionDetailOutput(PromotionOutput):
 
     class Meta(PromotionOutput.Meta):
         fields = (*PromotionOutput.Meta.fields, "versions", "alignment", "budget")
-        read_only_fields = fields
 
     @extend_schema_field(BudgetOutput)
     def get_budget(self, promotion: Promotion) -> dict:
@@ -326,10 +323,6 @@ def _promotion(pk: int) -> Promotion:
     return found(selectors.promotion_get(pk=pk), "No such promotion.")
 
 
-class PromotionPagination(CreatedCursorPagination):
-    pass
-
-
 STATUS_PARAMETER = OpenApiParameter(
     "status", str, enum=Promotion.Status.values, required=False, description="Only promotions in this status."
 )
@@ -347,11 +340,10 @@ EXAMPLE = {
 
 
 @extend_schema_view(get=read_operation("promotions_list", PromotionOutput(many=True), parameters=[STATUS_PARAMETER]))
-class PromotionListCreateApi(TenantApiView, generics.ListAPIView):
+class PromotionListCreateApi(ListMixin, TenantApiView):
     """List the promotions with their status and current version, newest first."""
 
     serializer_class = PromotionOutput
-    pagination_class = PromotionPagination
 
     def get_queryset(self):
         wanted = self.request.query_params.get("status") or None
@@ -489,11 +481,10 @@ def _action_view(action: str) -> type[TenantApiView]:
         parameters=[OpenApiParameter("promotion", int, required=False, description="Only this promotion's.")],
     )
 )
-class DeploymentListApi(TenantApiView, generics.ListAPIView):
+class DeploymentListApi(ListMixin, TenantApiView):
     """List the promotion deployments per channel with their state and last error."""
 
     serializer_class = DeploymentOutput
-    pagination_class = CreatedCursorPagination
 
     def get_queryset(self):
         promotion = self.request.query_params.get("promotion")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, found
-from core.api.views import PartnerApiView, read_operation, write_operation
+from core.api.serializers import ModelOutput
+from core.api.views import ListMixin, PartnerApiView, read_operation, write_operation
 from tenants.domains import (
     challenge_name,
     challenge_value,
@@ -23,7 +24,7 @@ from tenants.models import (
 # ---- custom domains ------------------------------------------------------------------------
 
 
-class DomainVerificationOutput(serializers.ModelSerializer):
+class DomainVerificationOutput(ModelOutput):
     record_type = serializers.SerializerMethodField()
     record_name = serializers.SerializerMethodField()
     record_value = serializers.SerializerMethodField()
@@ -42,7 +43,6 @@ class DomainVerificationOutput(serializers.ModelSerializer):
             "checked_at",
             "verified_at",
         )
-        read_only_fields = fields
 
     def get_record_type(self, verification: DomainVerification) -> str:
         return "TXT"
@@ -59,7 +59,7 @@ class DomainVerificationCreateInput(StrictSerializer):
 
 
 @extend_schema_view(get=read_operation("domain_verifications_list", DomainVerificationOutput(many=True)))
-class DomainVerificationListCreateApi(PartnerApiView, generics.ListAPIView):
+class DomainVerificationListCreateApi(ListMixin, PartnerApiView):
     """List the partner's custom domains and their DNS verification state."""
 
     serializer_class = DomainVerificationOutput

@@ -4,13 +4,14 @@ tenant's keys. The secret is shown once."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema_view
-from rest_framework import exceptions, generics, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.auth import api_actor, principal_scopes
 from core.api.errors import StrictSerializer, found
-from core.api.views import ApiView, read_operation, write_operation
+from core.api.serializers import ModelOutput
+from core.api.views import ApiView, ListMixin, read_operation, write_operation
 from tenants.api.tenants import partner_tenant
 from tenants.api_keys import api_key_create, api_key_revoke, api_keys_for_partner, api_keys_for_tenant
 from tenants.models import (
@@ -20,7 +21,7 @@ from tenants.models import (
 # ---- API keys (partner console: partner and tenant keys; tenant domain: that tenant's keys) ---
 
 
-class ApiKeyOutput(serializers.ModelSerializer):
+class ApiKeyOutput(ModelOutput):
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=ApiKey.Scope.choices))
     level = serializers.ChoiceField(choices=[("partner", "partner"), ("tenant", "tenant")])
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
@@ -38,7 +39,6 @@ class ApiKeyOutput(serializers.ModelSerializer):
             "last_used_at",
             "revoked_at",
         )
-        read_only_fields = fields
 
 
 class ApiKeyCreatedOutput(ApiKeyOutput):
@@ -49,7 +49,6 @@ class ApiKeyCreatedOutput(ApiKeyOutput):
 
     class Meta(ApiKeyOutput.Meta):
         fields = (*ApiKeyOutput.Meta.fields, "key")
-        read_only_fields = fields
 
 
 class ApiKeyCreateInput(StrictSerializer):
@@ -71,7 +70,7 @@ def _keys_scope(request: Request):
 
 
 @extend_schema_view(get=read_operation("api_keys_list", ApiKeyOutput(many=True)))
-class ApiKeyListCreateApi(ApiView, generics.ListAPIView):
+class ApiKeyListCreateApi(ListMixin, ApiView):
     """List the API keys of the caller's partner or tenant: prefix, scopes, last use; never the secret."""
 
     serializer_class = ApiKeyOutput

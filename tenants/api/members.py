@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, error_responses, found
-from core.api.views import PartnerApiView, read_operation, write_operation
+from core.api.serializers import ModelOutput
+from core.api.views import ListMixin, PartnerApiView, read_operation, write_operation
 from tenants import selectors, services
 from tenants.api.tenants import partner_tenant_or_all
 from tenants.invitations import member_invite
@@ -57,7 +58,7 @@ class BrandApi(PartnerApiView):
 # ---- members -------------------------------------------------------------------------------
 
 
-class MemberOutput(serializers.ModelSerializer):
+class MemberOutput(ModelOutput):
     email = serializers.EmailField(source="user.email")
     name = serializers.CharField(source="user.name")
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
@@ -65,7 +66,6 @@ class MemberOutput(serializers.ModelSerializer):
     class Meta:
         model = Membership
         fields = ("id", "email", "name", "role", "tenant", "created_at")
-        read_only_fields = fields
 
 
 class MemberInviteInput(StrictSerializer):
@@ -87,7 +87,7 @@ class MemberAddedOutput(serializers.Serializer):
 
 
 @extend_schema_view(get=read_operation("members_list", MemberOutput(many=True)))
-class MemberListInviteApi(PartnerApiView, generics.ListAPIView):
+class MemberListInviteApi(ListMixin, PartnerApiView):
     """List the partner's members and pending invitations with their roles."""
 
     serializer_class = MemberOutput

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.auth import principal_scopes, request_api_key
 from core.api.errors import StrictSerializer, found
-from core.api.views import ApiView, PartnerApiView, read_operation, write_operation
+from core.api.serializers import ModelOutput
+from core.api.views import ApiView, ListMixin, PartnerApiView, read_operation, write_operation
 from tenants import selectors, services
 from tenants.models import (
     Membership,
@@ -22,13 +23,12 @@ from tenants.models import (
 # ---- tenants -------------------------------------------------------------------------------
 
 
-class TenantOutput(serializers.ModelSerializer):
+class TenantOutput(ModelOutput):
     domain = serializers.SerializerMethodField()
 
     class Meta:
         model = Tenant
         fields = ("slug", "name", "status", "plan", "timezone", "base_currency", "domain", "created_at")
-        read_only_fields = fields
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_domain(self, tenant: Tenant) -> str | None:
@@ -68,7 +68,7 @@ TENANT_EXAMPLE = OpenApiExample(
 
 
 @extend_schema_view(get=read_operation("tenants_list", TenantOutput(many=True)))
-class TenantListCreateApi(PartnerApiView, generics.ListAPIView):
+class TenantListCreateApi(ListMixin, PartnerApiView):
     """List the partner's tenants (retail customers) with their plan, status and domain."""
 
     serializer_class = TenantOutput
@@ -154,11 +154,10 @@ class PrincipalOutput(serializers.Serializer):
     scopes = serializers.ListField(child=serializers.CharField())
 
 
-class PartnerSummary(serializers.ModelSerializer):
+class PartnerSummary(ModelOutput):
     class Meta:
         model = Partner
         fields = ("slug", "name")
-        read_only_fields = fields
 
 
 class TenantSelfOutput(TenantOutput):
@@ -167,7 +166,6 @@ class TenantSelfOutput(TenantOutput):
 
     class Meta(TenantOutput.Meta):
         fields = (*TenantOutput.Meta.fields, "partner", "principal")
-        read_only_fields = fields
 
 
 class TenantSelfApi(ApiView):

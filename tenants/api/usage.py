@@ -9,13 +9,13 @@ import django_filters
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, serializers
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.deprecation import Deprecation
-from core.api.errors import CreatedCursorPagination
-from core.api.views import FileFormatNegotiation, PartnerApiView, json_or_csv, read_operation
+from core.api.serializers import ModelOutput
+from core.api.views import FileFormatNegotiation, ListMixin, PartnerApiView, json_or_csv, read_operation
 from core.views import attachment
 from tenants import selectors
 from tenants.api.tenants import partner_tenant_or_all
@@ -28,13 +28,12 @@ from tenants.usage import usage_csv, usage_for_partner
 # ---- usage ---------------------------------------------------------------------------------
 
 
-class UsageOutput(serializers.ModelSerializer):
+class UsageOutput(ModelOutput):
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
 
     class Meta:
         model = UsageRecord
         fields = ("day", "tenant", "metric", "count")
-        read_only_fields = fields
 
 
 class UsageQuery(serializers.Serializer):
@@ -54,13 +53,9 @@ class UsageQuery(serializers.Serializer):
         return attrs
 
 
-class UsagePagination(CreatedCursorPagination):
-    ordering = ("-day", "-id")
-
-
 class UsageApi(PartnerApiView):
     serializer_class = UsageOutput
-    pagination_class = UsagePagination
+    ordering = ("-day", "-id")
     content_negotiation_class = FileFormatNegotiation
     queryset = UsageRecord.objects.none()
 
@@ -85,7 +80,7 @@ class UsageApi(PartnerApiView):
 # ---- audit log -----------------------------------------------------------------------------
 
 
-class AuditEventOutput(serializers.ModelSerializer):
+class AuditEventOutput(ModelOutput):
     actor = serializers.CharField(source="actor_label")
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, default=None)
     changes = serializers.DictField(help_text="What changed as {field: [old, new]}; secrets only as 'changed'.")
@@ -104,7 +99,6 @@ class AuditEventOutput(serializers.ModelSerializer):
             "request_id",
             "created_at",
         )
-        read_only_fields = fields
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -127,7 +121,7 @@ class AuditEventFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(get=read_operation("audit_list", AuditEventOutput(many=True)))
-class AuditEventListApi(PartnerApiView, generics.ListAPIView):
+class AuditEventListApi(ListMixin, PartnerApiView):
     """The partner's audit log, newest first: who did what to which object, and when."""
 
     serializer_class = AuditEventOutput

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, error_responses, found
-from core.api.views import PartnerApiView, read_operation, write_operation
+from core.api.serializers import ModelOutput
+from core.api.views import ListMixin, PartnerApiView, read_operation, write_operation
 from tenants.models import (
     WebhookDelivery,
     WebhookSubscription,
@@ -26,13 +27,12 @@ from tenants.webhooks import (
 # ---- webhooks ------------------------------------------------------------------------------
 
 
-class WebhookOutput(serializers.ModelSerializer):
+class WebhookOutput(ModelOutput):
     events = serializers.ListField(child=serializers.ChoiceField(choices=[(e, e) for e in EVENTS]))
 
     class Meta:
         model = WebhookSubscription
         fields = ("id", "url", "events", "active", "created_at")
-        read_only_fields = fields
 
 
 class WebhookCreatedOutput(WebhookOutput):
@@ -42,7 +42,6 @@ class WebhookCreatedOutput(WebhookOutput):
 
     class Meta(WebhookOutput.Meta):
         fields = (*WebhookOutput.Meta.fields, "secret")
-        read_only_fields = fields
 
 
 class WebhookCreateInput(StrictSerializer):
@@ -51,7 +50,7 @@ class WebhookCreateInput(StrictSerializer):
 
 
 @extend_schema_view(get=read_operation("webhooks_list", WebhookOutput(many=True)))
-class WebhookListCreateApi(PartnerApiView, generics.ListAPIView):
+class WebhookListCreateApi(ListMixin, PartnerApiView):
     """List the partner's outbound webhook subscriptions and their event types."""
 
     serializer_class = WebhookOutput
@@ -101,7 +100,7 @@ class WebhookDeactivateApi(PartnerApiView):
         return Response(WebhookOutput(subscription).data)
 
 
-class WebhookDeliveryOutput(serializers.ModelSerializer):
+class WebhookDeliveryOutput(ModelOutput):
     webhook = serializers.IntegerField(source="subscription_id")
 
     class Meta:
@@ -118,7 +117,6 @@ class WebhookDeliveryOutput(serializers.ModelSerializer):
             "delivered_at",
             "created_at",
         )
-        read_only_fields = fields
 
 
 class WebhookDeliveryFilter(django_filters.FilterSet):
@@ -130,7 +128,7 @@ class WebhookDeliveryFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(get=read_operation("webhook_deliveries_list", WebhookDeliveryOutput(many=True)))
-class WebhookDeliveryListApi(PartnerApiView, generics.ListAPIView):
+class WebhookDeliveryListApi(ListMixin, PartnerApiView):
     """List outbound webhook deliveries, newest first, with status and attempts."""
 
     serializer_class = WebhookDeliveryOutput

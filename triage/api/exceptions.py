@@ -13,7 +13,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import CreatedCursorPagination, StrictSerializer, found
+from core.api.errors import StrictSerializer, found
+from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation, write_operation
 from triage import selectors, services
 from triage.models import OPEN_STATUSES, Activity, Comment, FixClass, Kind, Occurrence, Severity, Status
@@ -35,15 +36,6 @@ MONEY_AT_RISK_HELP = (
 GROUP_STATE_FIELDS = ("assignee", "count", "first_seen", "last_seen", "sla_due", "sla_breached")
 
 
-class SlaPagination(CreatedCursorPagination):
-    ordering = ("sla_due", "id")
-
-
-def paginator_order(view, ordering: str) -> None:
-    """Order the view's cursor pages by one of ORDERINGS (the cursor encodes its position in it)."""
-    view.paginator.ordering = ORDERINGS.get(ordering, ORDERINGS["sla_due"])
-
-
 def _sla_breached(exception: TriageException) -> bool:
     return exception.sla_breached_at is not None or (
         exception.status in OPEN_STATUSES and exception.sla_due <= timezone.now()
@@ -51,7 +43,7 @@ def _sla_breached(exception: TriageException) -> bool:
 
 
 # What a tenant's exception and the partner's index row of it show alike; each subclass names its model.
-class ExceptionGroupOutput(serializers.ModelSerializer):
+class ExceptionGroupOutput(ModelOutput):
     assignee = serializers.CharField(source="assignee_email", help_text="Email, or empty when unassigned.")
     money_at_risk = serializers.DecimalField(max_digits=18, decimal_places=4, help_text=MONEY_AT_RISK_HELP)
     money_currency = serializers.CharField(help_text="ISO 4217 code of money_at_risk, or empty when it is 0.")
@@ -83,14 +75,13 @@ class ExceptionOutput(ExceptionGroupOutput):
             "money_at_risk",
             "money_currency",
         )
-        read_only_fields = fields
 
     @extend_schema_field(serializers.BooleanField())
     def get_sla_breached(self, exception: TriageException) -> bool:
         return _sla_breached(exception)
 
 
-class OccurrenceOutput(serializers.ModelSerializer):
+class OccurrenceOutput(ModelOutput):
     object_type = serializers.SerializerMethodField()
     edited_payload = serializers.JSONField(allow_null=True, help_text="A person's correction, used by retry.")
 
@@ -114,7 +105,6 @@ class OccurrenceOutput(serializers.ModelSerializer):
             "last_retry_at",
             "last_retry_error",
         )
-        read_only_fields = fields
 
     @extend_schema_field(serializers.CharField())
     def get_object_type(self, occurrence: Occurrence) -> str:
@@ -122,23 +112,21 @@ class OccurrenceOutput(serializers.ModelSerializer):
         return f"{content_type.app_label}.{content_type.model}" if content_type else ""
 
 
-class CommentOutput(serializers.ModelSerializer):
+class CommentOutput(ModelOutput):
     author = serializers.CharField(source="author_label")
 
     class Meta:
         model = Comment
         fields = ("id", "author", "body", "created_at")
-        read_only_fields = fields
 
 
-class ActivityOutput(serializers.ModelSerializer):
+class ActivityOutput(ModelOutput):
     actor = serializers.CharField(source="actor_label")
     detail = serializers.DictField()
 
     class Meta:
         model = Activity
         fields = ("id", "actor", "action", "detail", "manual", "created_at")
-        read_only_fields = fields
 
 
 class ExceptionDetailOutput(ExceptionOutput):
@@ -149,7 +137,6 @@ class ExceptionDetailOutput(ExceptionOutput):
 
     class Meta(ExceptionOutput.Meta):
         fields = (*ExceptionOutput.Meta.fields, "context", "open_objects", "occurrences", "comments", "activities")
-        read_only_fields = fields
 
 
 EXCEPTION_EXAMPLE = OpenApiExample(
@@ -241,7 +228,7 @@ class ExceptionQuery(ExceptionQueryBase):
 
 
 class ExceptionListApi(TenantExceptionApi):
-    pagination_class = SlaPagination
+    ordering = ORDERINGS["sla_due"]
     queryset = TriageException.objects.none()
 
     @read_operation(
@@ -258,7 +245,7 @@ class ExceptionListApi(TenantExceptionApi):
             **query_filters(values), fix_class=values.get("fix_class", ""), search=values.get("q", "").strip()
         )
         user = request.user if getattr(request.user, "pk", None) else None
-        paginator_order(self, values["ordering"])
+        self.ordering = ORDERINGS[values["ordering"]]
         return self.page_of(ExceptionOutput, selectors.exceptions_list(filters=filters, user=user))
 
 

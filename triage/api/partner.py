@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import exceptions, generics, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, error_responses, found
-from core.api.views import PartnerApiView, read_operation, write_operation
+from core.api.serializers import ModelOutput
+from core.api.views import ListMixin, PartnerApiView, read_operation, write_operation
 from tenants.selectors import partner_tenants
 from triage.api.exceptions import (
     GROUP_STATE_FIELDS,
+    ORDERINGS,
     PAGE_SIZE_DOC,
     ExceptionGroupOutput,
     ExceptionQueryBase,
-    SlaPagination,
-    paginator_order,
     query_filters,
 )
 from triage.models import FixClass, Kind, Severity, Status
@@ -57,7 +57,6 @@ class PartnerExceptionOutput(ExceptionGroupOutput):
             "url",
             "api_path",
         )
-        read_only_fields = fields
 
     @extend_schema_field(serializers.CharField())
     def get_url(self, row: TriageIndex) -> str:
@@ -75,7 +74,7 @@ class PartnerExceptionQuery(ExceptionQueryBase):
 
 class PartnerExceptionListApi(PartnerApiView):
     serializer_class = PartnerExceptionOutput
-    pagination_class = SlaPagination
+    ordering = ORDERINGS["sla_due"]
     queryset = TriageIndex.objects.none()
 
     @read_operation(
@@ -91,7 +90,7 @@ class PartnerExceptionListApi(PartnerApiView):
         rows = partner_triage_index(
             partner=request.partner, tenant_slug=values.get("tenant", ""), **query_filters(values)
         )
-        paginator_order(self, values["ordering"])
+        self.ordering = ORDERINGS[values["ordering"]]
         return self.page_of(PartnerExceptionOutput, rows)
 
 
@@ -104,7 +103,7 @@ THRESHOLD_HELP = (
 )
 
 
-class AlertRuleOutput(serializers.ModelSerializer):
+class AlertRuleOutput(ModelOutput):
     tenant = serializers.SlugField(source="tenant.slug", allow_null=True, help_text="null: every tenant.")
     threshold = serializers.IntegerField(help_text=THRESHOLD_HELP)
     window_minutes = serializers.IntegerField(help_text="M minutes, for count_over and sync_latency.")
@@ -124,7 +123,6 @@ class AlertRuleOutput(serializers.ModelSerializer):
             "active",
             "created_at",
         )
-        read_only_fields = fields
 
 
 class AlertRuleCreateInput(StrictSerializer):
@@ -138,7 +136,7 @@ class AlertRuleCreateInput(StrictSerializer):
 
 
 @extend_schema_view(get=read_operation("alert_rules_list", AlertRuleOutput(many=True)))
-class AlertRuleListCreateApi(PartnerApiView, generics.ListAPIView):
+class AlertRuleListCreateApi(ListMixin, PartnerApiView):
     """List the partner's alert rules: which exceptions notify whom, and how."""
 
     serializer_class = AlertRuleOutput
