@@ -31,7 +31,7 @@ from connectors.models import Connection
 from core.forms import form_errors_add
 from core.redirects import redirect_next
 from core.views import found_or_404
-from tenants.models import Membership
+from tenants.middleware import may_write
 
 
 def _chart(rows) -> dict:
@@ -51,7 +51,7 @@ def _chart(rows) -> dict:
 
 
 def inventory(request: HttpRequest) -> HttpResponse:
-    can_edit = request.membership_role != Membership.Role.TENANT_VIEWER
+    can_edit = may_write(request)
     form = SafetyStockForm()
     status = 200
     if request.method == "POST":
@@ -108,7 +108,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
 
 def location_detail(request: HttpRequest, pk: int) -> HttpResponse:
     location = found_or_404(InventoryLocation.objects.filter(pk=pk).first(), "No such location.")
-    can_edit = request.membership_role != Membership.Role.TENANT_VIEWER
+    can_edit = may_write(request)
     form = LocationForm(
         initial={"name": location.name, "kind": location.kind, "safety_stock_default": location.safety_stock_default}
     )

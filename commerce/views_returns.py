@@ -40,11 +40,7 @@ from commerce.returns_selectors import (
     returns_list,
 )
 from core.views import found_or_404
-from tenants.models import Membership
-
-
-def _can_act(request: HttpRequest) -> bool:
-    return request.membership_role not in (None, Membership.Role.TENANT_VIEWER)
+from tenants.middleware import may_write
 
 
 def _messages(request: HttpRequest, error: Exception) -> None:
@@ -87,7 +83,7 @@ def _act(request: HttpRequest, ret: Return, action: str) -> Return:
 
 def _post_action(request: HttpRequest, ret: Return) -> HttpResponse | None:
     """Act and redirect (the detail page); None with messages when the action was refused."""
-    if not _can_act(request):
+    if not may_write(request):
         return HttpResponse("Viewers cannot act on returns.", status=403)
     action = request.POST.get("action", "")
     try:
@@ -128,7 +124,7 @@ def returns_queue(request: HttpRequest) -> HttpResponse:
             "counts": returns_by_status(),
             "kpis": return_kpis(),
             "chart": returns_chart(),
-            "can_act": _can_act(request),
+            "can_act": may_write(request),
         },
     )
 
@@ -152,7 +148,7 @@ def return_detail(request: HttpRequest, return_id: int) -> HttpResponse:
             "next": sorted(TRANSITIONS[ret.status]),
             "dispositions": ReturnLine.Disposition.choices,
             "conditions": ReturnLine.Condition.choices,
-            "can_act": _can_act(request),
+            "can_act": may_write(request),
         },
     )
 
@@ -167,7 +163,7 @@ class ReturnPolicyForm(forms.Form):
 
 def return_policy_view(request: HttpRequest) -> HttpResponse:
     """The tenant's return policy (approval limit, mismatch days); admins and partner staff only."""
-    if not _can_act(request):
+    if not may_write(request):
         return HttpResponse("Viewers cannot change the return policy.", status=403)
     policy = return_policy_get()
     form = ReturnPolicyForm(
@@ -192,7 +188,7 @@ class ReturnForm(forms.Form):
 
 def return_new(request: HttpRequest) -> HttpResponse:
     """Step 1: the order's number (GET ?order=); step 2: quantities per line (POST)."""
-    if not _can_act(request):
+    if not may_write(request):
         return HttpResponse("Viewers cannot create returns.", status=403)
     number = request.GET.get("order", "").strip()[:120]
     order = Order.objects.filter(external_id=number).order_by("-pk").first() if number else None

@@ -22,11 +22,11 @@ from connectors.sync import pollable, sync_run_cancel, sync_run_start
 from connectors.vendors import adapters
 from core.http.client import ConnectorError
 from core.views import found_or_404
-from tenants.models import Membership
+from tenants.middleware import may_write
 
 
 def _editor(request: HttpRequest) -> None:
-    if request.membership_role == Membership.Role.TENANT_VIEWER:
+    if not may_write(request):
         raise PermissionDenied("Viewers cannot change connections.")
 
 
@@ -53,7 +53,7 @@ def connections(request: HttpRequest) -> HttpResponse:
         "connectors/connections.html",
         {
             "connections": selectors.connections_list(),
-            "can_edit": request.membership_role != Membership.Role.TENANT_VIEWER,
+            "can_edit": may_write(request),
         },
     )
 
@@ -86,7 +86,7 @@ def connection_add(request: HttpRequest) -> HttpResponse:
 
 def _tokened_hook(request: HttpRequest, connection: Connection) -> str:
     """The hook URL with its secret token, shown to those who may edit the connection only."""
-    if request.membership_role == Membership.Role.TENANT_VIEWER or not connection.webhook_secret:
+    if not may_write(request) or not connection.webhook_secret:
         return ""
     kwargs = {"vendor": connection.vendor, "connection_id": connection.pk, "token": connection.webhook_secret}
     return reverse("connectors_webhook_token", kwargs=kwargs)
@@ -109,7 +109,7 @@ def connection_detail(request: HttpRequest, connection_id: int) -> HttpResponse:
             "webhook_url": request.build_absolute_uri(hook) if hook and adapter and adapter.supports_webhooks else "",
             "pollable": pollable(connection),
             "oauth": oauth.oauth_available(connection.vendor),
-            "can_edit": request.membership_role != Membership.Role.TENANT_VIEWER,
+            "can_edit": may_write(request),
             "backfill_form": BackfillForm(),
             "upload_form": UploadForm() if connection.vendor == Connection.Vendor.CSV else None,
             "topics": adapter.topics if adapter else (),
@@ -229,7 +229,7 @@ def sync_runs(request: HttpRequest) -> HttpResponse:
 def sync_run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = found_or_404(selectors.sync_run_get(run_id=run_id), "No such sync run.")
     template = "connectors/_run_progress.html" if request.htmx else "connectors/run_detail.html"
-    can_cancel = not run.is_finished and request.membership_role != Membership.Role.TENANT_VIEWER
+    can_cancel = not run.is_finished and may_write(request)
     return render(request, template, {"run": run, "can_cancel": can_cancel})
 
 
@@ -278,7 +278,7 @@ def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
     return render(
         request,
         "connectors/event_detail.html",
-        {"event": event, "pretty": pretty, "can_edit": request.membership_role != Membership.Role.TENANT_VIEWER},
+        {"event": event, "pretty": pretty, "can_edit": may_write(request)},
     )
 
 

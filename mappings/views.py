@@ -26,11 +26,7 @@ from mappings.models import Account, AccountRule, MappingSet, ValueMap
 from mappings.preview import preview_build, preview_order_get, preview_orders
 from mappings.selectors import accounts_list, mapping_sets_list
 from mappings.services import accounts_import_csv
-from tenants.models import Membership
-
-
-def _can_edit(request: HttpRequest) -> bool:
-    return request.membership_role != Membership.Role.TENANT_VIEWER
+from tenants.middleware import may_write
 
 
 def _forbidden() -> HttpResponse:
@@ -38,7 +34,7 @@ def _forbidden() -> HttpResponse:
 
 
 def accounts(request: HttpRequest) -> HttpResponse:
-    can_edit = _can_edit(request)
+    can_edit = may_write(request)
     form = AccountsImportForm()
     account_form = AccountForm(prefix="new")
     row_errors: list[str] = []
@@ -87,7 +83,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
     account = Account.objects.select_related("parent").filter(pk=pk).first()
     if account is None:
         raise Http404("No such account.")
-    can_edit = _can_edit(request)
+    can_edit = may_write(request)
     initial = {field: getattr(account, field) for field in services.ACCOUNT_FIELDS}
     form = AccountForm(initial=initial, account=account)
     status = 200
@@ -106,7 +102,7 @@ def account_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def mapping_sets(request: HttpRequest) -> HttpResponse:
-    can_edit = _can_edit(request)
+    can_edit = may_write(request)
     form = MappingSetCreateForm()
     status = 200
     if request.method == "POST":
@@ -145,7 +141,7 @@ def _preview_context(request: HttpRequest, mapping_set: MappingSet) -> dict:
 
 def mapping_set_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mapping_set = _set_or_404(pk)
-    can_edit = _can_edit(request)
+    can_edit = may_write(request)
     forms = {"rule_form": AccountRuleForm(), "value_form": ValueMapForm(), "activate_form": ActivateForm()}
     status = 200
     if request.method == "POST":

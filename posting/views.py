@@ -36,6 +36,7 @@ from posting.selectors import (
     trial_balance,
 )
 from posting.services import POLICY_FIELDS, policy_update
+from tenants.middleware import may_write
 from tenants.models import Membership
 from tenants.selectors import partner_tenants
 
@@ -91,14 +92,10 @@ def ledger_export(request: HttpRequest, fmt: str) -> HttpResponse:
     )
 
 
-def _can_edit(request: HttpRequest) -> bool:
-    return request.membership_role != Membership.Role.TENANT_VIEWER
-
-
 def policy(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _policy_render(request)
-    if not _can_edit(request):
+    if not may_write(request):
         return HttpResponse("Viewers cannot change the posting policy.", status=403)
     form = PolicyForm(request.POST)
     if form.is_valid():
@@ -133,7 +130,7 @@ def _policy_render(
         "posting/policy.html",
         {
             "form": form,
-            "can_edit": _can_edit(request),
+            "can_edit": may_write(request),
             "can_close": _can_close(request),
             "timezone": request.tenant.timezone,
             "period": period,
@@ -247,7 +244,7 @@ def payout(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "posting/payout_detail.html",
-        {"view": view, "payout": view.payout, "can_edit": _can_edit(request)},
+        {"view": view, "payout": view.payout, "can_edit": may_write(request)},
     )
 
 
@@ -255,7 +252,7 @@ def payout(request: HttpRequest, pk: int) -> HttpResponse:
 def payout_recheck(request: HttpRequest, pk: int) -> HttpResponse:
     """Check the payout again (after the orders or refunds it settles were posted, say)."""
     found = found_or_404(Payout.objects.filter(pk=pk).first(), "No such payout.")
-    if not _can_edit(request):
+    if not may_write(request):
         return HttpResponse("Viewers cannot re-check a payout.", status=403)
     reconciliation = payout_reconcile(payout=found)
     messages.success(request, f"Payout checked again: {reconciliation.get_status_display().lower()}.")

@@ -34,14 +34,10 @@ from promotions.forms import (
 )
 from promotions.models import ChannelDeployment, ChannelPrice, PriceList, Promotion
 from promotions.transitions import FINANCE_ROLES
-from tenants.models import Membership
+from tenants.middleware import may_write
 
 T = TypeVar("T")
 ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resume", "rollback", "continue")
-
-
-def _can_act(request: HttpRequest) -> bool:
-    return request.membership_role != Membership.Role.TENANT_VIEWER
 
 
 def _promotion_or_404(pk: int) -> Promotion:
@@ -111,7 +107,7 @@ def promotion_list(request: HttpRequest) -> HttpResponse:
             if kpis.activation_accuracy is not None
             else None,
             "kpi_chart": _kpi_chart(kpis),
-            "can_act": _can_act(request),
+            "can_act": may_write(request),
         },
     )
 
@@ -151,7 +147,7 @@ def promotion_calendar(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def promotion_new(request: HttpRequest) -> HttpResponse:
-    if not _can_act(request):
+    if not may_write(request):
         return HttpResponseForbidden("Viewers cannot create promotions.")
     with timezone.override(tenant_zone()):
         form = PromotionForm(request.POST or None)
@@ -175,7 +171,7 @@ def promotion_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def promotion_edit(request: HttpRequest, pk: int) -> HttpResponse:
     promotion = _promotion_or_404(pk)
-    if not _can_act(request):
+    if not may_write(request):
         return HttpResponseForbidden("Viewers cannot edit promotions.")
     zone = tenant_zone()
     with timezone.override(zone):
@@ -214,7 +210,7 @@ def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "versions": selectors.promotion_versions(promotion=promotion),
             "validation": version.validation or {},
             "zone": tenant_zone(),
-            "can_act": _can_act(request),
+            "can_act": may_write(request),
             "actions": selectors.promotion_actions(promotion=promotion),
             "timeline": redemption.promotion_timeline(promotion=promotion, tz=tenant_zone()),
         },
@@ -224,7 +220,7 @@ def promotion_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def promotion_board_fragment(request: HttpRequest, pk: int) -> HttpResponse:
     promotion = _promotion_or_404(pk)
-    return render(request, "promotions/_board.html", {**_board_context(promotion), "can_act": _can_act(request)})
+    return render(request, "promotions/_board.html", {**_board_context(promotion), "can_act": may_write(request)})
 
 
 @require_POST
@@ -232,7 +228,7 @@ def promotion_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
     if action not in ACTIONS:
         raise Http404("No such action.")
     promotion = _promotion_or_404(pk)
-    if not _can_act(request):
+    if not may_write(request):
         return HttpResponseForbidden("Viewers cannot act on promotions.")
     form = ActionForm(request.POST)
     if not form.is_valid():
@@ -283,7 +279,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "promotions/approvals.html",
-        {"promotions": selectors.approval_queue(), "can_act": _can_act(request)},
+        {"promotions": selectors.approval_queue(), "can_act": may_write(request)},
     )
 
 
@@ -302,7 +298,7 @@ def deployment_board(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def price_lists(request: HttpRequest) -> HttpResponse:
     form = None
-    if _can_act(request):
+    if may_write(request):
         with timezone.override(tenant_zone()):
             form = PriceListForm(request.POST or None)
             if request.method == "POST" and form.is_valid():
@@ -361,7 +357,7 @@ def price_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such price list.")
     import_form, row_errors = PriceListImportForm(), []
     if request.method == "POST":
-        if not _can_act(request):
+        if not may_write(request):
             return HttpResponseForbidden("Viewers cannot act on price lists.")
         action = request.POST.get("action", "")
         if action == "import":
@@ -395,7 +391,7 @@ def price_list_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "shown": ChannelPrice.objects.filter(deployment__version__price_list=price_list).select_related(
                     "connection"
                 )[:200],
-                "can_act": _can_act(request),
+                "can_act": may_write(request),
                 "import_form": import_form,
                 "row_errors": row_errors,
             },

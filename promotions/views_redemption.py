@@ -18,7 +18,7 @@ from core.views import attachment
 from promotions import claims, redemption, selectors
 from promotions.forms_redemption import ClaimForm, RangeForm, ReceiptForm
 from promotions.models import Funding, Promotion, VendorClaim
-from tenants.models import Membership
+from tenants.middleware import may_write
 
 
 def _promotion(pk: int) -> Promotion:
@@ -33,10 +33,6 @@ def _claim(promotion: Promotion, claim_id: int) -> VendorClaim:
     if claim is None:
         raise Http404("No such claim.")
     return claim
-
-
-def _can_act(request: HttpRequest) -> bool:
-    return request.membership_role != Membership.Role.TENANT_VIEWER
 
 
 def _refusal(request: HttpRequest, error: ValidationError) -> None:
@@ -66,7 +62,7 @@ def promotion_redemption(request: HttpRequest, pk: int) -> HttpResponse:
             "claim_totals": claims.claim_totals(promotion=promotion),
             "claim_form": ClaimForm(initial={"period_start": start, "period_end": min(end, today)}),
             "receipt_form": ReceiptForm(initial={"received_on": today}),
-            "can_act": _can_act(request),
+            "can_act": may_write(request),
             "csv_query": f"start={start.isoformat()}&end={end.isoformat()}",
         },
     )
@@ -75,7 +71,7 @@ def promotion_redemption(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def promotion_claims(request: HttpRequest, pk: int) -> HttpResponse:
     promotion = _promotion(pk)
-    if not _can_act(request):
+    if not may_write(request):
         return HttpResponseForbidden("Viewers cannot make claims.")
     form = ClaimForm(request.POST)
     if form.is_valid():
@@ -105,7 +101,7 @@ def promotion_claim_export(request: HttpRequest, pk: int, claim_id: int) -> Http
 @require_POST
 def promotion_claim_receipt(request: HttpRequest, pk: int, claim_id: int) -> HttpResponse:
     claim = _claim(_promotion(pk), claim_id)
-    if not _can_act(request):
+    if not may_write(request):
         return HttpResponseForbidden("Viewers cannot record receipts.")
     form = ReceiptForm(request.POST)
     if form.is_valid():

@@ -18,7 +18,7 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
 from tenants.due import tenant_due_bump
-from tenants.models import Domain, Partner, Tenant
+from tenants.models import Domain, Membership, Partner, Tenant
 from tenants.selectors import membership_role_for_area
 
 # Reachable by anyone on any host: health and metrics, static files, webhooks (signed per vendor).
@@ -80,6 +80,13 @@ def _partner_tenant_api_target(request: HttpRequest, partner: Partner) -> tuple[
     if tenant is None:
         raise Http404("Not found")
     return tenant, f"/api/v1/{match['rest']}"
+
+
+def may_write(request: HttpRequest) -> bool:
+    """Whether the member behind a tenant page may change what it shows: every role but the tenant
+    viewer (`Membership.WRITER_ROLES`, the same roles the tenant API's session writes take). Reads the
+    role this middleware set; no role (a page outside any tenant) may not write."""
+    return request.membership_role in Membership.WRITER_ROLES
 
 
 def _is_api(request: HttpRequest) -> bool:

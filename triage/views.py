@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.forms import form_apply, form_errors_add
 from core.redirects import redirect_next
-from tenants.models import Membership
+from tenants.middleware import may_write
 from triage import selectors, services
 from triage.forms import (
     AssignForm,
@@ -37,10 +37,6 @@ from triage.forms import (
 from triage.models import Exception as TriageException
 
 PAGE_SIZE = 50
-
-
-def _can_act(request: HttpRequest) -> bool:
-    return request.membership_role != Membership.Role.TENANT_VIEWER
 
 
 def _inbox_context(request: HttpRequest, bulk_form: BulkForm | None = None) -> dict:
@@ -59,7 +55,7 @@ def _inbox_context(request: HttpRequest, bulk_form: BulkForm | None = None) -> d
         "counts": selectors.exception_counts(),
         "bulk_form": bulk_form or BulkForm(initial={"next": request.get_full_path()}),
         "assignable": selectors.assignable_users(),
-        "can_act": _can_act(request),
+        "can_act": may_write(request),
         "now": timezone.now(),
     }
 
@@ -71,7 +67,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponse:
-    if not _can_act(request):
+    if not may_write(request):
         return HttpResponseForbidden("Viewers cannot act on exceptions.")
     form = BulkForm(request.POST)
     assignee = None
@@ -134,7 +130,7 @@ def _detail_context(request: HttpRequest, detail: selectors.ExceptionDetail, **f
         "payload_form": payload_form,
         "payload_occurrence": payload_occurrence,
         "assignable": selectors.assignable_users(),
-        "can_act": _can_act(request),
+        "can_act": may_write(request),
         "reason_required": detail.exception.kind in services.REASON_REQUIRED_KINDS,
         "now": timezone.now(),
     }
@@ -161,7 +157,7 @@ def action(request: HttpRequest, exception_id: int, name: str) -> HttpResponse:
     exception = selectors.exception_get(exception_id=exception_id)
     if exception is None:
         raise Http404("No such exception.")
-    if not _can_act(request):
+    if not may_write(request):
         return HttpResponseForbidden("Viewers cannot act on exceptions.")
     handler = {
         "assign": _assign,

@@ -20,17 +20,13 @@ from posting.erp.models import ChartImport, ErpPush
 from posting.erp.oauth import OAuth2Adapter
 from posting.erp.registry import ADAPTERS, FIELDS, adapter_class, describe
 from posting.erp.tasks import erp_push_dispatch
-from tenants.models import Membership
+from tenants.middleware import may_write
 
 SESSION_KEY = "erp_oauth"
 
 
-def _can_edit(request: HttpRequest) -> bool:
-    return request.membership_role != Membership.Role.TENANT_VIEWER
-
-
 def _refuse_viewer(request: HttpRequest) -> HttpResponse | None:
-    if not _can_edit(request):
+    if not may_write(request):
         return HttpResponse("Viewers cannot change ERP settings.", status=403)
     return None
 
@@ -84,7 +80,7 @@ def erp_home(request: HttpRequest) -> HttpResponse:
             "connections": [(c, connections.erp_connection_ready(c), describe(c.vendor)) for c in erp_connections],
             "adapters": [describe(vendor) for vendor in ADAPTERS if vendor != "builtin_ledger"],
             "summary": selectors.push_summary(),
-            "can_edit": _can_edit(request),
+            "can_edit": may_write(request),
         },
         status=status,
     )
@@ -228,7 +224,7 @@ def erp_chart(request: HttpRequest, pk: int) -> HttpResponse:
             "preview": preview,
             "adapter": describe(connection.vendor),
             "missing": connections.erp_connection_missing(connection),
-            "can_edit": _can_edit(request),
+            "can_edit": may_write(request),
         },
     )
 
@@ -245,7 +241,7 @@ def erp_pushes(request: HttpRequest) -> HttpResponse:
             "page": page,
             "status": status,
             "statuses": ErpPush.Status.choices,
-            "can_edit": _can_edit(request),
+            "can_edit": may_write(request),
             "target": services.erp_target_get(),
         },
     )

@@ -7,6 +7,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from tenants import services
+from tenants.middleware import may_write
 
 SKIP_PREFIXES = ("healthz", "metrics", "media/", "static/", "hooks/")
 
@@ -106,3 +107,19 @@ def test_suspended_tenant_shows_branded_page_and_refuses_api(world, host_client)
     api = client.get("/api/v1/schema/")
     assert api.status_code == 403
     assert api.json()["error"]["code"] == "tenant_suspended"
+
+
+@pytest.mark.parametrize(
+    ("role", "writes"),
+    [
+        ("partner_admin", True),
+        ("partner_operator", True),
+        ("tenant_admin", True),
+        ("tenant_viewer", False),
+        (None, False),
+    ],
+)
+def test_may_write_is_every_role_but_the_tenant_viewer(rf, role, writes):
+    request = rf.get("/")
+    request.membership_role = role
+    assert may_write(request) is writes
