@@ -10,10 +10,11 @@ from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Subqu
 from django.db.models.functions import Coalesce
 
 from commerce.models import DiscountAllocation, Order, OrderLine, Payout, Refund, ShippingLine, TaxLine
+from core.models import MONEY
 from core.money import quantize
 from triage.money import money_at_risk_resolver
 
-_MONEY = DecimalField(max_digits=18, decimal_places=4)
+_MONEY = DecimalField(**MONEY)
 
 
 def _sum(rows, expression) -> Decimal:

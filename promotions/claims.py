@@ -16,6 +16,7 @@ from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.models import MONEY
 from core.money import quantize
 from core.spreadsheet import csv_writer
 from promotions.models import ClaimReceipt, Funding, Promotion, VendorClaim
@@ -61,7 +62,7 @@ class ClaimState:
 
 def _received_subquery():
     received = ClaimReceipt.objects.filter(claim=OuterRef("pk")).values("claim").annotate(total=Sum("amount"))
-    money = DecimalField(max_digits=18, decimal_places=4)
+    money = DecimalField(**MONEY)
     return Coalesce(Subquery(received.values("total"), output_field=money), Value(ZERO), output_field=money)
 
 

@@ -8,6 +8,7 @@ from django import forms
 
 from connectors.models import Connection
 from core.forms import UploadField
+from core.models import MONEY
 from promotions.models import SALES_CHANNEL_VENDORS, Fallback, Funding, Kind, Stacking
 
 
@@ -19,7 +20,7 @@ class PromotionForm(forms.Form):
     key = forms.SlugField(max_length=60, help_text="Short key tagged on every channel object, e.g. spring-tees.")
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=Kind.choices, label="Type")
-    value = forms.DecimalField(max_digits=18, decimal_places=4, help_text="Percent, or an amount in the shop currency.")
+    value = forms.DecimalField(**MONEY, help_text="Percent, or an amount in the shop currency.")
     buy_quantity = forms.IntegerField(min_value=1, required=False)
     get_quantity = forms.IntegerField(min_value=1, required=False)
     starts_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="Starts")
@@ -34,7 +35,7 @@ class PromotionForm(forms.Form):
     collections = forms.CharField(required=False)
     coupon_codes = forms.CharField(required=False)
     customer_segment = forms.CharField(required=False, max_length=120)
-    min_spend = forms.DecimalField(max_digits=18, decimal_places=4, required=False)
+    min_spend = forms.DecimalField(**MONEY, required=False)
     locations = forms.CharField(required=False, help_text="POS location ids; empty = all.")
     exclude_skus = forms.CharField(required=False, label="Excluded SKUs")
     stacking = forms.ChoiceField(choices=Stacking.choices)
@@ -43,7 +44,7 @@ class PromotionForm(forms.Form):
     funding = forms.ChoiceField(choices=Funding.choices)
     funding_vendor_ref = forms.CharField(required=False, max_length=120, label="Vendor reference")
     funding_share = forms.DecimalField(max_digits=5, decimal_places=2, initial=Decimal(100), label="Vendor share %")
-    budget = forms.DecimalField(max_digits=18, decimal_places=4, required=False)
+    budget = forms.DecimalField(**MONEY, required=False)
     usage_limit = forms.IntegerField(min_value=1, required=False)
     stock_threshold = forms.IntegerField(min_value=0, required=False, help_text="Pause when ATS falls below this.")
     pricing = forms.CharField(

@@ -6,6 +6,7 @@ import datetime as dt
 
 from django import forms
 
+from core.models import MONEY
 from promotions.redemption import FIRST_DAY, LAST_DAY, MAX_DAYS
 
 DATE = {"widget": forms.DateInput(attrs={"type": "date"})}
@@ -32,6 +33,6 @@ class ClaimForm(forms.Form):
 
 
 class ReceiptForm(forms.Form):
-    amount = forms.DecimalField(max_digits=18, decimal_places=4, min_value=0, label="Amount received")
+    amount = forms.DecimalField(**MONEY, min_value=0, label="Amount received")
     received_on = forms.DateField(label="Received on", **DATE)
     reference = forms.CharField(max_length=120, required=False, label="Reference")

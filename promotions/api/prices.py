@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from core.api.errors import IdCursorPagination, StrictSerializer, found, rows_refused
 from core.api.serializers import ModelOutput
 from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
+from core.models import MONEY
 from core.spreadsheet import RowsInvalid
 from promotions import price_changes, prices
 from promotions.api.promotions import (
@@ -28,23 +29,21 @@ class PriceListInput(StrictSerializer):
     key = serializers.SlugField(max_length=60)
     name = serializers.CharField(max_length=200)
     currency = serializers.CharField(max_length=3, required=False)
-    prices = serializers.DictField(child=serializers.DecimalField(max_digits=18, decimal_places=4), allow_empty=False)
+    prices = serializers.DictField(child=serializers.DecimalField(**MONEY), allow_empty=False)
     starts_at = TenantDateTimeField()
     channels = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID))
     approval_threshold_percent = serializers.DecimalField(max_digits=6, decimal_places=2, required=False, min_value=0)
     costs = serializers.DictField(
-        child=serializers.DecimalField(max_digits=18, decimal_places=4, min_value=0),
+        child=serializers.DecimalField(**MONEY, min_value=0),
         required=False,
         help_text="Unit cost per SKU of the list (for the promotions' margin check); SKUs may be left out.",
     )
 
 
 class PriceListEditInput(StrictSerializer):
-    prices = serializers.DictField(
-        child=serializers.DecimalField(max_digits=18, decimal_places=4), allow_empty=False, required=False
-    )
+    prices = serializers.DictField(child=serializers.DecimalField(**MONEY), allow_empty=False, required=False)
     costs = serializers.DictField(
-        child=serializers.DecimalField(max_digits=18, decimal_places=4, min_value=0),
+        child=serializers.DecimalField(**MONEY, min_value=0),
         required=False,
         help_text="Unit cost per SKU; omitted: the previous version's costs for the SKUs still listed.",
     )

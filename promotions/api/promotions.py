@@ -17,6 +17,7 @@ from core.api.auth import api_who
 from core.api.errors import StrictSerializer, found, refused
 from core.api.serializers import ModelOutput
 from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
+from core.models import MONEY
 from core.tenancy import tenant_zone
 from promotions import deployment, launch, lifecycle, selectors
 from promotions.models import (
@@ -58,7 +59,7 @@ class EligibilitySerializer(StrictSerializer):
     categories = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
     collections = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
     customer_segment = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
-    min_spend = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
+    min_spend = serializers.DecimalField(**MONEY, required=False, allow_null=True)
     coupon_codes = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list)
     locations = serializers.ListField(child=serializers.CharField(max_length=120), required=False, default=list)
 
@@ -70,13 +71,13 @@ class ExclusionsSerializer(StrictSerializer):
 
 
 class PricingEntrySerializer(StrictSerializer):
-    price = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
-    cost = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
+    price = serializers.DecimalField(**MONEY, required=False, allow_null=True)
+    cost = serializers.DecimalField(**MONEY, required=False, allow_null=True)
 
 
 class VersionFields(StrictSerializer):
     kind = serializers.ChoiceField(choices=Kind.choices)
-    value = serializers.DecimalField(max_digits=18, decimal_places=4)
+    value = serializers.DecimalField(**MONEY)
     currency = serializers.CharField(max_length=3, required=False)
     buy_quantity = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False, allow_null=True)
     get_quantity = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False, allow_null=True)
@@ -94,7 +95,7 @@ class VersionFields(StrictSerializer):
     funding = serializers.ChoiceField(choices=Funding.choices, required=False)
     funding_vendor_ref = serializers.CharField(max_length=120, required=False, allow_blank=True)
     funding_share = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
-    budget = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
+    budget = serializers.DecimalField(**MONEY, required=False, allow_null=True)
     usage_limit = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False, allow_null=True)
     stock_threshold = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, allow_null=True)
     pricing = serializers.DictField(child=PricingEntrySerializer(), required=False)
@@ -166,7 +167,7 @@ class ChannelOutput(ModelOutput):
 class VersionOutput(serializers.Serializer):
     number = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Kind.choices)
-    value = serializers.DecimalField(max_digits=18, decimal_places=4)
+    value = serializers.DecimalField(**MONEY)
     currency = serializers.CharField()
     buy_quantity = serializers.IntegerField(allow_null=True)
     get_quantity = serializers.IntegerField(allow_null=True)
@@ -181,7 +182,7 @@ class VersionOutput(serializers.Serializer):
     funding = serializers.CharField()
     funding_vendor_ref = serializers.CharField()
     funding_share = serializers.DecimalField(max_digits=5, decimal_places=2)
-    budget = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
+    budget = serializers.DecimalField(**MONEY, allow_null=True)
     usage_limit = serializers.IntegerField(allow_null=True)
     stock_threshold = serializers.IntegerField(allow_null=True)
     pricing = serializers.JSONField()
@@ -240,11 +241,11 @@ class AlignmentOutput(serializers.Serializer):
 
 
 class BudgetOutput(serializers.Serializer):
-    spent = serializers.DecimalField(max_digits=18, decimal_places=4, help_text="The funder's share of discounts.")
-    discount = serializers.DecimalField(max_digits=18, decimal_places=4)
-    vendor_funded = serializers.DecimalField(max_digits=18, decimal_places=4)
+    spent = serializers.DecimalField(**MONEY, help_text="The funder's share of discounts.")
+    discount = serializers.DecimalField(**MONEY)
+    vendor_funded = serializers.DecimalField(**MONEY)
     redemptions = serializers.IntegerField(help_text="Posted orders that used the promotion.")
-    budget = serializers.DecimalField(max_digits=18, decimal_places=4, allow_null=True)
+    budget = serializers.DecimalField(**MONEY, allow_null=True)
     usage_limit = serializers.IntegerField(allow_null=True)
     percent = serializers.FloatField(allow_null=True, help_text="The fuller of budget and usage cap, in percent.")
     reached_at = serializers.DateTimeField(allow_null=True)

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, found
 from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, FileFormatNegotiation, TenantApiView
+from core.models import MONEY
 from core.tenancy import tenant_zone
 from core.views import attachment
 from promotions import claims, redemption, selectors
@@ -61,8 +62,8 @@ class RedemptionTotalOutput(serializers.Serializer):
     currency = serializers.CharField()
     orders = serializers.IntegerField()
     units = serializers.IntegerField()
-    discount = serializers.DecimalField(max_digits=18, decimal_places=4)
-    vendor_funded = serializers.DecimalField(max_digits=18, decimal_places=4)
+    discount = serializers.DecimalField(**MONEY)
+    vendor_funded = serializers.DecimalField(**MONEY)
 
 
 class RedemptionChannelVersion(serializers.Serializer):
@@ -133,9 +134,9 @@ class ClaimOutput(serializers.Serializer):
     period_end = serializers.DateField(source="claim.period_end")
     currency = serializers.CharField(source="claim.currency")
     orders = serializers.IntegerField(source="claim.orders")
-    claimed = serializers.DecimalField(source="claim.amount", max_digits=18, decimal_places=4)
-    received = serializers.DecimalField(max_digits=18, decimal_places=4)
-    outstanding = serializers.DecimalField(max_digits=18, decimal_places=4)
+    claimed = serializers.DecimalField(source="claim.amount", **MONEY)
+    received = serializers.DecimalField(**MONEY)
+    outstanding = serializers.DecimalField(**MONEY)
     overdue_on = serializers.DateField(help_text="Raised into triage from this day when still underpaid.")
     created_by = serializers.CharField(source="claim.author_email")
     created_at = serializers.DateTimeField(source="claim.created_at")
@@ -216,7 +217,7 @@ class ClaimExportApi(TenantApiView):
 
 
 class ReceiptInput(StrictSerializer):
-    amount = serializers.DecimalField(max_digits=18, decimal_places=4)
+    amount = serializers.DecimalField(**MONEY)
     received_on = serializers.DateField()
     reference = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
 

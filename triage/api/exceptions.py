@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from core.api.errors import StrictSerializer, found
 from core.api.serializers import ModelOutput
 from core.api.views import TenantApiView, read_operation, write_operation
+from core.models import MONEY
 from triage import selectors, services
 from triage.models import OPEN_STATUSES, Activity, Comment, FixClass, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
@@ -45,7 +46,7 @@ def _sla_breached(exception: TriageException) -> bool:
 # What a tenant's exception and the partner's index row of it show alike; each subclass names its model.
 class ExceptionGroupOutput(ModelOutput):
     assignee = serializers.CharField(source="assignee_email", help_text="Email, or empty when unassigned.")
-    money_at_risk = serializers.DecimalField(max_digits=18, decimal_places=4, help_text=MONEY_AT_RISK_HELP)
+    money_at_risk = serializers.DecimalField(**MONEY, help_text=MONEY_AT_RISK_HELP)
     money_currency = serializers.CharField(help_text="ISO 4217 code of money_at_risk, or empty when it is 0.")
 
 
