@@ -27,5 +27,4 @@ def inventory_sweep_next_due(now: dt.datetime) -> dt.datetime | None:
 @periodic_job("commerce.inventory_push_sweep", next_due=inventory_sweep_next_due)
 def inventory_push_sweep() -> int:
     """When due (tenants/due.py): queue a push when changes wait (their task was lost or never sent)."""
-    tenant_only("commerce.inventory_push_sweep")
     return inventory_push_stale_pending()

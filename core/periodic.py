@@ -14,8 +14,11 @@ is due at every beat (the behaviour before the index)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from core.tasks import tenant_only
 
 NextDue = Callable[[dt.datetime], "dt.datetime | None"]
 
@@ -41,11 +44,17 @@ _JOBS: dict[str, PeriodicJob] = {}
 def periodic_job(
     name: str, *, next_due: NextDue = every_beat, upstream: bool = False
 ) -> Callable[[Callable[[], object]], Callable[[], object]]:
-    """Register the decorated function as the periodic job `name` (returned unchanged)."""
+    """Register the decorated function as the periodic job `name`. Every job works on one tenant's
+    rows, so the job refuses to run in the public schema (core.tasks.tenant_only, under its name)."""
 
-    def register(func: Callable[[], object]) -> Callable[[], object]:
-        _JOBS[name] = PeriodicJob(name=name, run=func, next_due=next_due, upstream=upstream)
-        return func
+    def register(func: Callable[..., object]) -> Callable[..., object]:
+        @functools.wraps(func)
+        def run(*args: object, **kwargs: object) -> object:
+            tenant_only(name)
+            return func(*args, **kwargs)
+
+        _JOBS[name] = PeriodicJob(name=name, run=run, next_due=next_due, upstream=upstream)
+        return run
 
     return register
 

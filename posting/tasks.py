@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 from core.periodic import periodic_job
-from core.tasks import tenant_only
 from posting import services as posting_services
 from posting.erp.tasks import erp_push_dispatch
 
@@ -20,7 +19,6 @@ def batches_next_due(now: dt.datetime) -> dt.datetime | None:
 def batches_close_due() -> int:
     """When due (tenants/due.py): close every batch whose window (tenant zone, cut-off hour) has
     ended and queue the push of its summary entry."""
-    tenant_only("posting.batches_close_due")
     entries = posting_services.batches_close_due(now=dt.datetime.now(dt.UTC))
     for entry in entries:
         erp_push_dispatch(entry_id=entry.pk)

@@ -42,7 +42,6 @@ def expire_next_due(now: dt.datetime) -> dt.datetime | None:
 @periodic_job("promotions.expire_due", next_due=expire_next_due)
 def promotions_expire_due() -> int:
     """When due (tenants/due.py): promotions whose window has ended become expired."""
-    tenant_only("promotions.expire_due")
     return lifecycle.promotions_expire_due()
 
 
@@ -56,7 +55,6 @@ def stock_guard_next_due(now: dt.datetime) -> dt.datetime | None:
 def promotions_stock_guard() -> int:
     """At every beat while guarded promotions are live: pause promotions on channels whose stock
     fell below the threshold."""
-    tenant_only("promotions.stock_guard")
     return len(stock_guard.promotions_stock_guard()["paused"])
 
 
@@ -68,14 +66,12 @@ def price_lists_next_due(now: dt.datetime) -> dt.datetime | None:
 @periodic_job("promotions.price_lists_publish_due", next_due=price_lists_next_due)
 def price_lists_publish_due() -> int:
     """When due (tenants/due.py): publish the scheduled price list versions whose start has come."""
-    tenant_only("promotions.price_lists_publish_due")
     return price_changes.price_lists_publish_due()
 
 
 @periodic_job("promotions.launch_advance", next_due=launch.launches_next_due)
 def promotions_launch_advance() -> int:
     """At every beat while a staged launch runs: send the next wave whose hold has passed."""
-    tenant_only("promotions.launch_advance")
     return sum(outcome == "sent" for outcome in launch.promotions_launch_advance().values())
 
 
@@ -83,7 +79,6 @@ def promotions_launch_advance() -> int:
 def promotions_offers_drift_check() -> dict[str, int]:
     """When due (tenants/due.py): read back a few live offers not checked within
     PROMOTIONS_DRIFT_CHECK_MINUTES and raise an exception for any that left the approved version."""
-    tenant_only("promotions.offers_drift_check")
     return drift.offers_drift_check()
 
 
@@ -95,12 +90,10 @@ def scheduled_next_due(now: dt.datetime) -> dt.datetime | None:
 @periodic_job("promotions.scheduled_go_live", next_due=scheduled_next_due)
 def promotions_scheduled_go_live() -> int:
     """When due (tenants/due.py): make live the drafts whose window start has come."""
-    tenant_only("promotions.scheduled_go_live")
     return scheduled.scheduled_go_live()
 
 
 @periodic_job("promotions.claims_overdue", next_due=claims.claims_overdue_next_due)
 def promotions_claims_overdue() -> int:
     """When due (tenants/due.py): raise the vendor claims still underpaid past the policy's days."""
-    tenant_only("promotions.claims_overdue")
     return claims.vendor_claims_overdue_raise()
