@@ -4,14 +4,16 @@ Kept apart from `client` so an interface module can use it without importing the
 
 from __future__ import annotations
 
+import abc
 from typing import Self
 
 
-class ClosedOnExit:
+class ClosedOnExit(abc.ABC):
     """Leaving a `with` block calls `close()`, which the class defines."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release the connection pool."""
 
     def __enter__(self) -> Self:
         return self

@@ -357,8 +357,11 @@ class ErpAdapter(ClosedOnExit, abc.ABC):
         return response
 
     def refusal(self, status: int, body: Any) -> ErpError:
-        """The ERP's error body read into an ErpError; adapters that call `answered` say how."""
-        raise NotImplementedError(f"{type(self).__name__} does not read its ERP's error bodies.")
+        """The ERP's error body read into an ErpError. This reading knows only the HTTP status (401:
+        reconnect) and a top-level `message`; an adapter overrides it with its ERP's own signs."""
+        words = body.get("message") if isinstance(body, dict) else None
+        kind = error_kind(status=status, reconnect=status == 401, closed_period=False, unknown_account=False)
+        return ErpError(kind, f"{self.label}: {words or f'HTTP {status}'}", status_code=status)
 
     def send(self, method: str, url: str, *, retry: bool | None = None, **kwargs: Any) -> httpx.Response:
         """One request through the shared client (posting/erp/http.py): the ERP's answer whatever

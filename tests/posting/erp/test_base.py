@@ -3,6 +3,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from core.http.closing import ClosedOnExit
 from posting.erp import base
 from posting.erp.ledger import BuiltinLedgerAdapter
 
@@ -75,3 +76,31 @@ def test_leaving_a_with_block_closes_the_adapters_transport():
     assert transport.closed == 1
     with BuiltinLedgerAdapter(config={}, credentials={}, http=None):
         pass  # no transport: nothing to close
+
+
+class _Labelled(BuiltinLedgerAdapter):
+    label = "Test ERP"
+
+
+@pytest.mark.parametrize(
+    ("response", "kind", "message"),
+    [
+        (httpx.Response(401, json={"message": "token expired"}), base.ErrorKind.RECONNECT, "Test ERP: token expired"),
+        (httpx.Response(404, json={}), base.ErrorKind.NOT_FOUND, "Test ERP: HTTP 404"),
+        (httpx.Response(422, json=["no message"]), base.ErrorKind.VALIDATION, "Test ERP: HTTP 422"),
+        (httpx.Response(503, json={"message": "down"}), base.ErrorKind.UNAVAILABLE, "Test ERP: down"),
+    ],
+)
+def test_an_adapter_without_its_own_refusal_reads_the_http_status_and_message(response, kind, message):
+    adapter = _Labelled(config={}, credentials={}, http=None)
+    with pytest.raises(base.ErpError) as raised:
+        adapter.answered(response, rate_limited="slow down")
+    assert (raised.value.kind, raised.value.message, raised.value.status_code) == (kind, message, response.status_code)
+
+
+def test_the_with_mixin_cannot_be_used_without_a_close():
+    class NoClose(ClosedOnExit):
+        pass
+
+    with pytest.raises(TypeError, match="close"):
+        NoClose()
