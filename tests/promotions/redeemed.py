@@ -36,9 +36,16 @@ def _stored(number: str, connection: Connection, placed_at: dt.datetime, **chang
 
 
 def boots_promotion(
-    author, approver, channels_in_scope, *, key: str = "boots-10", share: str = "30", funding: str = "vendor"
+    author,
+    approver,
+    channels_in_scope,
+    *,
+    key: str = "boots-10",
+    share: str = "30",
+    funding: str = "vendor",
+    **fields,
 ) -> Promotion:
-    """BOOTS10: 10.00 off a boot, the vendor funding `share` % of it."""
+    """BOOTS10: 10.00 off a boot, the vendor funding `share` % of it; `fields` for the rest (a budget)."""
     return published(
         promotion(
             key=key,
@@ -51,6 +58,7 @@ def boots_promotion(
             funding=funding,
             funding_vendor_ref="BOOTMAKER-LTD" if funding == "vendor" else "",
             funding_share=D(share),
+            **fields,
         ),
         author=author,
         approver=approver,

@@ -17,7 +17,8 @@ from promotions.models import ChannelDeployment, PromotionSpend
 from promotions.selectors import promotion_budget_state
 from tenants.models import AuditEvent
 from tests.commerce.factories import shopify_order
-from tests.promotions.conftest import promotion, published, sales_channels
+from tests.promotions.conftest import sales_channels
+from tests.promotions.redeemed import boots_promotion
 from triage.models import Exception as TriageException
 
 
@@ -42,22 +43,8 @@ def pausing(monkeypatch, django_capture_on_commit_callbacks):
 
 
 def _boots(world, *, share="100", funding="vendor", **fields):
-    return published(
-        promotion(
-            key="boots-10",
-            author=world.acme_admin,
-            channels=sales_channels()[:2],
-            kind="amount_off",
-            value=D("10"),
-            eligibility={"skus": ["BOOT-BRN"], "coupon_codes": ["boots10"]},
-            pricing={},
-            funding=funding,
-            funding_vendor_ref="BOOTMAKER-LTD" if funding == "vendor" else "",
-            funding_share=D(share),
-            **fields,
-        ),
-        author=world.acme_admin,
-        approver=world.partner_admin,
+    return boots_promotion(
+        world.acme_admin, world.partner_admin, sales_channels()[:2], share=share, funding=funding, **fields
     )
 
 

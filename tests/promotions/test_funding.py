@@ -11,28 +11,14 @@ from mappings.services import standard_chart_apply
 from posting.selectors import entry_balance
 from posting.services import journal_post_order, journal_post_refund
 from tests.commerce.factories import refund, shopify_order
-from tests.promotions.conftest import promotion, published, sales_channels
+from tests.promotions.conftest import sales_channels
+from tests.promotions.redeemed import boots_promotion
 
 VENDOR_RECEIVABLE = "1200"  # the standard chart's vendor-funded discount receivable
 
 
 def _boots_promotion(world, share: str):
-    return published(
-        promotion(
-            key="boots-10",
-            author=world.acme_admin,
-            channels=sales_channels()[:1],
-            kind="amount_off",
-            value=D("10"),
-            eligibility={"skus": ["BOOT-BRN"], "coupon_codes": ["boots10"]},
-            pricing={},
-            funding="vendor",
-            funding_vendor_ref="BOOTMAKER-LTD",
-            funding_share=D(share),
-        ),
-        author=world.acme_admin,
-        approver=world.partner_admin,
-    )
+    return boots_promotion(world.acme_admin, world.partner_admin, sales_channels()[:1], share=share)
 
 
 def _receivable(entry) -> tuple[D, D]:

@@ -19,6 +19,7 @@ from promotions.refunded import discounts_refunded, refunded_split
 from promotions.selectors import promotion_budget_state
 from tests.commerce.factories import refund, shopify_order
 from tests.promotions.conftest import promotion, published, sales_channels
+from tests.promotions.redeemed import boots_promotion
 
 
 def _save15(world, **fields):
@@ -110,18 +111,8 @@ def test_each_promotion_of_the_order_gets_its_own_share_back(world, channels):
     with tenant_context(world.acme):
         standard_chart_apply()
         save = _save15(world)
-        boots = published(
-            promotion(
-                key="boots-10",
-                author=world.acme_admin,
-                channels=sales_channels()[:1],
-                kind="amount_off",
-                value=D("10"),
-                eligibility={"skus": ["BOOT-BRN"], "coupon_codes": ["boots10"]},
-                pricing={},
-            ),
-            author=world.acme_admin,
-            approver=world.partner_admin,
+        boots = boots_promotion(
+            world.acme_admin, world.partner_admin, sales_channels()[:1], funding="merchant", share="100"
         )
         order = order_upsert(source="shopify", connection_id=1, document=shopify_order()).obj
         journal_post_order(order=order)
