@@ -26,6 +26,13 @@ class UploadField(forms.FileField):
     default_validators = [upload_size_check]
 
 
+def error_messages(error: ValidationError) -> list[str]:
+    """Every message of a service's ValidationError, field by field, for a page's messages."""
+    if hasattr(error, "error_dict"):
+        return [message for messages in error.message_dict.values() for message in messages]
+    return list(error.messages)
+
+
 def form_errors_add(form: forms.BaseForm, error: ValidationError) -> None:
     """Show a service's ValidationError on the form: each field's messages on that field (or on the
     form when the form has no such field), a message without a field on the form."""

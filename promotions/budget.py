@@ -20,13 +20,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from commerce.models import Funding as CommerceFunding
-from commerce.models import Order
+from commerce.models import Funding, Order
 from core.tasks import task_named
 from promotions.deployment import promotion_pause
-from promotions.models import ChannelDeployment, DiscountRedemption, Funding, Promotion, PromotionSpend
+from promotions.models import ChannelDeployment, DiscountRedemption, Promotion, PromotionSpend
 from promotions.policy import promotion_policy_get
-from promotions.refunded import discounts_refunded, refunded_split
+from promotions.refunded import discount_line_ids, discounts_refunded, refunded_split
 from promotions.selectors import LIVE_STATUSES, BudgetState, discount_funding, promotion_budget_state
 from promotions.validation import _plain
 from triage.models import Kind as TriageKind
@@ -36,20 +35,9 @@ ZERO = Decimal(0)
 
 
 def _units(order: Order, discounts: list) -> int:
-    """Units on the lines a version's discounts applied to: a line discount's line; an order-level
-    discount's lines that took a share of it (all the order's lines when none says so)."""
+    """Units on the lines a version's discounts applied to (`discount_line_ids`)."""
     lines = list(order.lines.all())
-    touched: set[int] = set()
-    for discount in discounts:
-        if discount.order_line_id is not None:
-            touched.add(discount.order_line_id)
-            continue
-        sharing = {
-            line.pk
-            for line in lines
-            if any(int(share[0]) == discount.position for share in line.discount_allocations or [])
-        }
-        touched |= sharing or {line.pk for line in lines}
+    touched = set().union(*(discount_line_ids(discount, lines) for discount in discounts))
     return sum(line.quantity for line in lines if line.pk in touched)
 
 
@@ -75,7 +63,7 @@ def _order_spend(order: Order, matcher) -> dict[int, dict]:
         row["discount"] += discount.amount
         row["discounts"].append(discount)
         back[match.version.pk] += taken.get(discount.pk, ZERO)
-        if discount.funding == CommerceFunding.VENDOR:
+        if discount.funding == Funding.VENDOR:
             row["vendor_funded"] += discount.amount
             vendor_back[match.version.pk] += taken.get(discount.pk, ZERO)
     if taken:

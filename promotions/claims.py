@@ -80,10 +80,14 @@ def claim_states(*, promotion: Promotion) -> list[ClaimState]:
     ]
 
 
-def claim_totals(*, promotion: Promotion) -> list[dict]:
-    """Per currency: claimed, received and outstanding over the promotion's claims."""
+def vendor_claim_get(*, promotion: Promotion, pk: int) -> VendorClaim | None:
+    return VendorClaim.objects.filter(promotion=promotion, pk=pk).first()
+
+
+def claim_totals(*, states: list[ClaimState]) -> list[dict]:
+    """Per currency: claimed, received and outstanding over a promotion's claims (`claim_states`)."""
     totals: dict[str, dict] = {}
-    for state in claim_states(promotion=promotion):
+    for state in states:
         row = totals.setdefault(
             state.claim.currency, {"currency": state.claim.currency, "claimed": ZERO, "received": ZERO}
         )
@@ -117,8 +121,8 @@ def _period_check(promotion: Promotion, start: dt.date, end: dt.date, today: dt.
     overlapping = VendorClaim.objects.filter(promotion=promotion, period_start__lte=end, period_end__gte=start).exclude(
         period_start=start, period_end=end
     )
-    if overlapping.exists():
-        claim = overlapping.first()
+    claim = overlapping.first()
+    if claim is not None:
         raise ValidationError(
             {"period_start": f"The period overlaps the claim of {claim.period_start} to {claim.period_end}."},
             code="overlap",

@@ -7,7 +7,7 @@ import datetime as dt
 from django import forms
 
 from core.models import MONEY
-from promotions.redemption import FIRST_DAY, LAST_DAY, MAX_DAYS
+from promotions.redemption import FIRST_DAY, LAST_DAY, MAX_DAYS, default_start
 
 DATE = {"widget": forms.DateInput(attrs={"type": "date"})}
 
@@ -21,7 +21,7 @@ class RangeForm(forms.Form):
         data = self.cleaned_data if self.is_valid() else {}
         data = {name: day for name, day in data.items() if day and FIRST_DAY <= day <= LAST_DAY}
         end = data.get("end") or today
-        start = data.get("start") or end - dt.timedelta(days=29)
+        start = data.get("start") or default_start(end)
         if start > end:
             start, end = end, start
         return max(start, end - dt.timedelta(days=MAX_DAYS - 1)), end

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import replace
 
 from commerce.documents import DiscountDoc
-from commerce.models import Funding as CommerceFunding
+from commerce.models import Funding
 from core.money import quantize
 from promotions.models import Promotion
 from promotions.selectors import discount_funding
@@ -23,13 +23,13 @@ def discounts_funded(discounts: tuple[DiscountDoc, ...], *, currency: str, at: d
     funded: list[DiscountDoc] = []
     for discount in discounts:
         match = None
-        if discount.funding == CommerceFunding.MERCHANT and (discount.code or discount.promotion_id):
+        if discount.funding == Funding.MERCHANT and (discount.code or discount.promotion_id):
             match = discount_funding(code=discount.code, promotion_id=discount.promotion_id, at=at)
         if match is None or match.vendor_share <= 0:
             funded.append(discount)
             continue
         vendor_part = quantize(discount.amount * match.vendor_share / 100, currency)
-        funded.append(replace(discount, amount=vendor_part, funding=CommerceFunding.VENDOR))
+        funded.append(replace(discount, amount=vendor_part, funding=Funding.VENDOR))
         if vendor_part != discount.amount:
             funded.append(replace(discount, amount=discount.amount - vendor_part))
     return tuple(funded)

@@ -11,17 +11,23 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
 from commerce.models import OrderLine
 from connectors.models import Connection
 from promotions.models import ChannelDeployment, DiscountRedemption, Promotion, PromotionSpend
+from promotions.refunded import discount_line_ids
 
 ZERO = Decimal(0)
 MAX_DAYS = 366
 # The days a report or a claim may cover (a date far outside them overflows once made a local instant).
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+
+
+def default_start(end: dt.date) -> dt.date:
+    """The first day of the report when none is asked for: the last 30 days up to `end`."""
+    return end - dt.timedelta(days=29)
 
 
 @dataclass(frozen=True)
@@ -224,12 +230,6 @@ def promotion_timeline(*, promotion: Promotion, tz: dt.tzinfo, days: int = 14) -
     return list(channels.values())
 
 
-def redemption_first_day(*, promotion: Promotion, tz: dt.tzinfo) -> dt.date | None:
-    """The local day of the promotion's first recorded redemption (a default start for the report)."""
-    first = PromotionSpend.objects.filter(promotion=promotion).aggregate(first=Min("redeemed_at"))["first"]
-    return first.astimezone(tz).date() if first else None
-
-
 def claim_lines(
     *, promotion: Promotion, start: dt.date, end: dt.date, tz: dt.tzinfo, currency: str | None = None
 ) -> list[ClaimLine]:
@@ -259,22 +259,21 @@ def claim_lines(
 
 
 def _skus(promotion: Promotion, order_ids: list[int]) -> dict[tuple[int, int], set[str]]:
-    """{(order, version): SKUs}: a line discount's line; an order-level discount's every line."""
-    found: dict[tuple[int, int], set[str]] = defaultdict(set)
-    whole_order: set[tuple[int, int]] = set()
-    for redemption in DiscountRedemption.objects.filter(promotion=promotion, order_id__in=order_ids).select_related(
-        "discount__order_line"
+    """{(order, version): SKUs} of the lines its discounts applied to, the lines whose units the
+    spend counts (promotions.refunded.discount_line_ids)."""
+    redemptions = list(
+        DiscountRedemption.objects.filter(promotion=promotion, order_id__in=order_ids).select_related("discount")
+    )
+    lines: dict[int, list[OrderLine]] = defaultdict(list)
+    for line in OrderLine.objects.filter(order_id__in={row.order_id for row in redemptions}).only(
+        "order_id", "sku", "discount_allocations"
     ):
-        key = (redemption.order_id, redemption.version_id)
-        line = redemption.discount.order_line
-        if line is None:
-            whole_order.add(key)
-        elif line.sku:
-            found[key].add(line.sku)
-    if whole_order:
-        rows = OrderLine.objects.filter(order_id__in={order_id for order_id, _ in whole_order}).exclude(sku="")
-        for order_id, sku in rows.values_list("order_id", "sku"):
-            for key in whole_order:
-                if key[0] == order_id:
-                    found[key].add(sku)
+        lines[line.order_id].append(line)
+    found: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for redemption in redemptions:
+        order_lines = lines[redemption.order_id]
+        touched = discount_line_ids(redemption.discount, order_lines)
+        found[(redemption.order_id, redemption.version_id)] |= {
+            line.sku for line in order_lines if line.pk in touched and line.sku
+        }
     return found

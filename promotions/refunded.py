@@ -41,6 +41,17 @@ def _amount_share(order: Order) -> Decimal:
     return min(amounts / paid, ONE)
 
 
+def discount_line_ids(discount, lines: list) -> set[int]:
+    """The order lines a discount applied to: a line discount's line; an order-level discount's lines
+    that took a share of it (`discount_allocations` at its position), every line when none says so."""
+    if discount.order_line_id is not None:
+        return {discount.order_line_id}
+    sharing = {
+        line.pk for line in lines if any(int(at) == discount.position for at, _ in line.discount_allocations or [])
+    }
+    return sharing or {line.pk for line in lines}
+
+
 def _order_level_parts(order: Order, position: int, amount: Decimal) -> dict[int, Decimal]:
     """order line id -> its part of the order-level discount at `position` (as the builder splits it)."""
     lines = list(order.lines.all())

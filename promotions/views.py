@@ -21,8 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.forms import error_messages
 from core.spreadsheet import RowsInvalid
 from core.tenancy import tenant_zone
+from core.views import found_or_404
 from promotions import deployment, launch, lifecycle, policy, price_changes, prices, redemption, selectors
 from promotions.forms import (
     ActionForm,
@@ -41,16 +43,7 @@ ACTIONS = ("validate", "submit", "approve", "reject", "publish", "pause", "resum
 
 
 def _promotion_or_404(pk: int) -> Promotion:
-    promotion = selectors.promotion_get(pk=pk)
-    if promotion is None:
-        raise Http404("No such promotion.")
-    return promotion
-
-
-def _messages_of(error: ValidationError) -> list[str]:
-    if hasattr(error, "error_dict"):
-        return [message for messages_ in error.message_dict.values() for message in messages_]
-    return list(error.messages)
+    return found_or_404(selectors.promotion_get(pk=pk), "No such promotion.")
 
 
 def _form_saved(form: Form, save: Callable[[], T]) -> T | None:
@@ -58,7 +51,7 @@ def _form_saved(form: Form, save: Callable[[], T]) -> T | None:
     try:
         return save()
     except ValidationError as error:
-        for message in _messages_of(error):
+        for message in error_messages(error):
             form.add_error(None, message)
         return None
 
@@ -69,7 +62,7 @@ def _refusals_shown(request: HttpRequest) -> Iterator[None]:
     try:
         yield
     except ValidationError as error:
-        for message in _messages_of(error):
+        for message in error_messages(error):
             messages.error(request, message)
     except PermissionDenied as error:
         messages.error(request, str(error))
@@ -345,7 +338,7 @@ def _price_list_import(request: HttpRequest, price_list: PriceList) -> tuple[Pri
         except RowsInvalid as error:
             return form, [str(row) for row in error.rows]
         except ValidationError as error:
-            return form, _messages_of(error)
+            return form, error_messages(error)
         messages.success(request, f"Imported as version {version.number} (a draft): validate it next.")
     return form, []
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from core.forms import error_messages
 from core.money import quantize
 from core.tenancy import tenant_zone
-from core.views import attachment
+from core.views import attachment, found_or_404
 from promotions import claims, redemption, selectors
 from promotions.forms_redemption import ClaimForm, RangeForm, ReceiptForm
 from promotions.models import Funding, Promotion, VendorClaim
@@ -22,22 +23,15 @@ from tenants.middleware import may_write
 
 
 def _promotion(pk: int) -> Promotion:
-    promotion = selectors.promotion_get(pk=pk)
-    if promotion is None:
-        raise Http404("No such promotion.")
-    return promotion
+    return found_or_404(selectors.promotion_get(pk=pk), "No such promotion.")
 
 
 def _claim(promotion: Promotion, claim_id: int) -> VendorClaim:
-    claim = VendorClaim.objects.filter(promotion=promotion, pk=claim_id).first()
-    if claim is None:
-        raise Http404("No such claim.")
-    return claim
+    return found_or_404(claims.vendor_claim_get(promotion=promotion, pk=claim_id), "No such claim.")
 
 
 def _refusal(request: HttpRequest, error: ValidationError) -> None:
-    texts = [text for values in error.message_dict.values() for text in values] if hasattr(error, "error_dict") else []
-    for text in texts or error.messages:
+    for text in error_messages(error):
         messages.error(request, text)
 
 
@@ -49,6 +43,7 @@ def promotion_redemption(request: HttpRequest, pk: int) -> HttpResponse:
     start, end = RangeForm(request.GET or None).period(today)
     report = redemption.promotion_redemptions(promotion=promotion, start=start, end=end, tz=zone)
     vendor_funded = promotion.versions.filter(funding=Funding.VENDOR).exists()
+    states = claims.claim_states(promotion=promotion)
     return render(
         request,
         "promotions/redemption.html",
@@ -58,8 +53,8 @@ def promotion_redemption(request: HttpRequest, pk: int) -> HttpResponse:
             "range_form": RangeForm(initial={"start": start, "end": end}),
             "zone": zone,
             "vendor_funded": vendor_funded,
-            "claims": claims.claim_states(promotion=promotion),
-            "claim_totals": claims.claim_totals(promotion=promotion),
+            "claims": states,
+            "claim_totals": claims.claim_totals(states=states),
             "claim_form": ClaimForm(initial={"period_start": start, "period_end": min(end, today)}),
             "receipt_form": ReceiptForm(initial={"received_on": today}),
             "can_act": may_write(request),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,7 +13,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.errors import StrictSerializer, found
-from core.api.views import IDEMPOTENCY_PARAMETER, READ_ERRORS, WRITE_ERRORS, FileFormatNegotiation, TenantApiView
+from core.api.views import (
+    IDEMPOTENCY_PARAMETER,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    FileFormatNegotiation,
+    TenantApiView,
+    read_operation,
+    write_operation,
+)
 from core.models import MONEY
 from core.tenancy import tenant_zone
 from core.views import attachment
@@ -32,11 +39,7 @@ def _promotion(pk: int) -> Promotion:
 
 
 def _claim(promotion: Promotion, claim_id: int) -> VendorClaim:
-    return found(VendorClaim.objects.filter(promotion=promotion, pk=claim_id).first(), "No such claim.")
-
-
-def default_range(today: dt.date) -> tuple[dt.date, dt.date]:
-    return today - dt.timedelta(days=29), today
+    return found(claims.vendor_claim_get(promotion=promotion, pk=claim_id), "No such claim.")
 
 
 class RangeQuery(serializers.Serializer):
@@ -45,7 +48,7 @@ class RangeQuery(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         end = attrs.get("end") or dt.datetime.now(tenant_zone()).date()
-        start = attrs.get("start") or default_range(end)[0]
+        start = attrs.get("start") or redemption.default_start(end)
         for name, day in (("start", start), ("end", end)):
             if not redemption.FIRST_DAY <= day <= redemption.LAST_DAY:
                 raise serializers.ValidationError(
@@ -88,14 +91,14 @@ class RedemptionOutput(serializers.Serializer):
 class RedemptionApi(TenantApiView):
     serializer_class = RedemptionOutput
 
-    @extend_schema(
-        operation_id="promotion_redemptions",
+    @read_operation(
+        "promotion_redemptions",
+        RedemptionOutput,
         summary="Redemption of a promotion per channel and version",
         description="Orders, units, discount given and the vendor-funded amount per channel (the orders' "
         "source connection) and promotion version, per currency, for orders redeemed from `start` to `end` "
         "(local days in the tenant's zone), with the totals per currency.",
         parameters=RANGE_PARAMETERS,
-        responses={200: RedemptionOutput, **READ_ERRORS},
     )
     def get(self, request: Request, pk: int) -> Response:
         promotion = _promotion(pk)
@@ -153,12 +156,10 @@ class ClaimsOutput(serializers.Serializer):
     claims = ClaimOutput(many=True)
 
 
-def _state(claim: VendorClaim) -> claims.ClaimState:
-    return next(state for state in claims.claim_states(promotion=claim.promotion) if state.claim.pk == claim.pk)
-
-
-def _refused(error: ValidationError) -> serializers.ValidationError:
-    return serializers.ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages)
+def _states(promotion: Promotion, made: list[VendorClaim]) -> list[claims.ClaimState]:
+    """The claims `made`, with their received and outstanding amounts (one read of the promotion's)."""
+    wanted = {claim.pk for claim in made}
+    return [state for state in claims.claim_states(promotion=promotion) if state.claim.pk in wanted]
 
 
 class ClaimListCreateApi(TenantApiView):
@@ -166,11 +167,11 @@ class ClaimListCreateApi(TenantApiView):
     pagination_class = None
     schema_model = VendorClaim
 
-    @extend_schema(
-        operation_id="promotion_claims_list",
+    @read_operation(
+        "promotion_claims_list",
+        ClaimOutput(many=True),
         summary="The promotion's vendor claims",
         description="Every claim, newest period first, with claimed, received and outstanding amounts.",
-        responses={200: ClaimOutput(many=True), **READ_ERRORS},
     )
     def get(self, request: Request, pk: int) -> Response:
         return Response(ClaimOutput(claims.claim_states(promotion=_promotion(pk)), many=True).data)
@@ -188,12 +189,8 @@ class ClaimListCreateApi(TenantApiView):
     def post(self, request: Request, pk: int) -> Response:
         promotion = _promotion(pk)
         data = self.validated(ClaimInput)
-        try:
-            made, created = claims.vendor_claim_create(promotion=promotion, tz=tenant_zone(), **data, **self.who())
-        except ValidationError as error:
-            raise _refused(error) from None
-        states = [_state(claim) for claim in made]
-        body = ClaimsOutput({"created": created, "claims": states}).data
+        made, created = claims.vendor_claim_create(promotion=promotion, tz=tenant_zone(), **data, **self.who())
+        body = ClaimsOutput({"created": created, "claims": _states(promotion, made)}).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -225,20 +222,19 @@ class ReceiptInput(StrictSerializer):
 class ReceiptApi(TenantApiView):
     serializer_class = ClaimOutput
 
-    @extend_schema(
-        operation_id="promotion_claim_receipt",
+    @write_operation(
+        "promotion_claim_receipt",
+        ReceiptInput,
+        ClaimOutput,
+        status=201,
         summary="Record an amount received against a vendor claim",
         description="What the vendor paid: above zero and at most the outstanding amount. Answers the claim "
         "with its received and outstanding amounts.",
-        request=ReceiptInput,
-        parameters=[IDEMPOTENCY_PARAMETER],
-        responses={201: ClaimOutput, **WRITE_ERRORS},
     )
     def post(self, request: Request, pk: int, claim_id: int) -> Response:
-        claim = _claim(_promotion(pk), claim_id)
+        promotion = _promotion(pk)
+        claim = _claim(promotion, claim_id)
         data = self.validated(ReceiptInput)
-        try:
-            claims.claim_receipt_record(claim=claim, **data, **self.who())
-        except ValidationError as error:
-            raise _refused(error) from None
-        return Response(ClaimOutput(_state(claim)).data, status=status.HTTP_201_CREATED)
+        claims.claim_receipt_record(claim=claim, **data, **self.who())
+        (state,) = _states(promotion, [claim])
+        return Response(ClaimOutput(state).data, status=status.HTTP_201_CREATED)
