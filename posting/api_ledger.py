@@ -12,12 +12,7 @@ from rest_framework.request import Request
 
 from core.api.views import READ_ERRORS, FileFormatNegotiation, TenantApiView
 from core.views import attachment
-from posting.exports import ledger_beancount, ledger_csv
-
-FORMATS = {
-    "csv": (ledger_csv, "text/csv; charset=utf-8"),
-    "beancount": (ledger_beancount, "text/plain; charset=utf-8"),
-}
+from posting.exports import FORMATS, ledger_file
 
 
 class LedgerExportQuery(serializers.Serializer):
@@ -51,12 +46,10 @@ class LedgerExportApi(TenantApiView):
     )
     def get(self, request: Request) -> HttpResponse:
         query = self.validated(LedgerExportQuery, data=request.query_params)
-        export, content_type = FORMATS[query["format"]]
-        return attachment(
-            export(start=query.get("start"), end=query.get("end")),
-            filename=f"ledger-{request.tenant.slug}.{query['format']}",
-            content_type=content_type,
+        body, filename, content_type = ledger_file(
+            fmt=query["format"], tenant_slug=request.tenant.slug, start=query.get("start"), end=query.get("end")
         )
+        return attachment(body, filename=filename, content_type=content_type)
 
 
 urlpatterns = [path("ledger/export/", LedgerExportApi.as_view(), name="api-ledger-export")]

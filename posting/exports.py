@@ -121,3 +121,16 @@ def ledger_beancount(*, start: dt.date | None = None, end: dt.date | None = None
             out.append(f"  {beancount_account(line.account)}  {amount} {entry.currency}")
     out.append("")
     return "\n".join(out)
+
+
+FORMATS = {
+    "csv": (ledger_csv, "text/csv; charset=utf-8"),
+    "beancount": (ledger_beancount, "text/plain; charset=utf-8"),
+}
+
+
+def ledger_file(*, fmt: str, tenant_slug: str, start: dt.date | None, end: dt.date | None) -> tuple[str, str, str]:
+    """The ledger export in `fmt` (a key of FORMATS): its text, file name and content type, for the
+    ledger page's links and the API alike."""
+    export, content_type = FORMATS[fmt]
+    return export(start=start, end=end), f"ledger-{tenant_slug}.{fmt}", content_type

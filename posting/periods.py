@@ -83,7 +83,7 @@ def _iso(day: dt.date | None) -> str | None:
 @transaction.atomic
 def period_close(*, through: dt.date, actor: User | None, actor_label: str | None = None) -> PeriodClose:
     """Close every period up to and including `through` (a month end, today at the latest)."""
-    period = PeriodClose.objects.select_for_update().get(pk=period_close_get().pk)
+    period = PeriodClose.locked()
     if not _month_end(through):
         raise ValidationError({"closed_through": "Close through the last day of a month."})
     if through > timezone.localdate(timezone=_zone()):
@@ -100,7 +100,7 @@ def period_close(*, through: dt.date, actor: User | None, actor_label: str | Non
 def period_reopen(*, through: dt.date | None, actor: User | None, actor_label: str | None = None) -> PeriodClose:
     """Reopen periods: the ledger stays closed through `through` (an earlier month end), or through
     nothing when `through` is None. Entries already moved stay where they were posted."""
-    period = PeriodClose.objects.select_for_update().get(pk=period_close_get().pk)
+    period = PeriodClose.locked()
     before = period.closed_through
     if before is None:
         raise ValidationError({"closed_through": "No period is closed."})

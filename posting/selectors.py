@@ -277,9 +277,7 @@ def payouts_list(*, status: str | None = None, search: str = "") -> QuerySet[Pay
     )
     if status:
         queryset = queryset.filter(reconciliation_status=status)
-    if search:
-        queryset = queryset.filter(Q(external_id__icontains=search) | Q(gateway__icontains=search))
-    return queryset
+    return status_search_filter(queryset, status=None, search=search, search_fields=("external_id", "gateway"))
 
 
 def reconciliations_list() -> QuerySet[Reconciliation]:

@@ -101,7 +101,7 @@ POLICY_FIELDS = (
 
 @transaction.atomic
 def policy_update(*, actor: User | None = None, actor_label: str | None = None, **values: object) -> PostingPolicy:
-    policy = PostingPolicy.objects.select_for_update().get(pk=policy_get().pk)
+    policy = PostingPolicy.locked()
     before = {name: getattr(policy, name) for name in POLICY_FIELDS}
     for name, value in values.items():
         if name not in POLICY_FIELDS:

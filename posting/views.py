@@ -14,7 +14,7 @@ from commerce.models import Payout
 from core.spreadsheet import csv_writer
 from core.views import attachment, found_or_404
 from mappings.models import Account
-from posting.exports import ledger_beancount, ledger_csv
+from posting.exports import FORMATS, ledger_file
 from posting.forms import PeriodCloseForm, PeriodReopenForm, PolicyForm
 from posting.models import JournalEntry, PeriodClose, PostingBatch, Reconciliation
 from posting.periods import period_close, period_close_get, period_reopen
@@ -81,15 +81,11 @@ def trial_balance_page(request: HttpRequest) -> HttpResponse:
 
 
 def ledger_export(request: HttpRequest, fmt: str) -> HttpResponse:
-    if fmt not in ("csv", "beancount"):
+    if fmt not in FORMATS:
         raise Http404("Exports are csv or beancount.")
     start, end = _date(request.GET.get("from")), _date(request.GET.get("to"))
-    filename = f"ledger-{request.tenant.slug}.{fmt}"
-    if fmt == "csv":
-        return attachment(ledger_csv(start=start, end=end), filename=filename)
-    return attachment(
-        ledger_beancount(start=start, end=end), filename=filename, content_type="text/plain; charset=utf-8"
-    )
+    body, filename, content_type = ledger_file(fmt=fmt, tenant_slug=request.tenant.slug, start=start, end=end)
+    return attachment(body, filename=filename, content_type=content_type)
 
 
 def policy(request: HttpRequest) -> HttpResponse:
