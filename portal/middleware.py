@@ -23,6 +23,7 @@ from django.utils.module_loading import import_string
 
 from core.api.errors import api_error_response
 from core.context import client_ip_var, context_clear, request_id_var
+from tenants.middleware import WEBHOOK_PREFIX
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -76,7 +77,6 @@ class ContentLengthMiddleware:
         return self.get_response(request)
 
 
-WEBHOOK_PREFIX = "/hooks/"
 _HOOKS = ("process_view", "process_template_response", "process_exception")
 
 
@@ -122,4 +122,3 @@ BrowserOnlySessionMiddleware = _browser_only("django.contrib.sessions.middleware
 BrowserOnlyAuthenticationMiddleware = _browser_only("django.contrib.auth.middleware.AuthenticationMiddleware")
 BrowserOnlyMessageMiddleware = _browser_only("django.contrib.messages.middleware.MessageMiddleware")
 BrowserOnlyHtmxMiddleware = _browser_only("django_htmx.middleware.HtmxMiddleware")
-BrowserOnlyMembershipMiddleware = _browser_only("tenants.middleware.MembershipMiddleware")

@@ -22,7 +22,9 @@ from tenants.models import Domain, Membership, Partner, Tenant
 from tenants.selectors import membership_role_for_area
 
 # Reachable by anyone on any host: health and metrics, static files, webhooks (signed per vendor).
-OPEN_PREFIXES = ("/healthz", "/metrics", "/static/", "/media/", "/hooks/")
+# Vendors' signed webhooks: no session or user (portal/middleware.py skips browser middleware there).
+WEBHOOK_PREFIX = "/hooks/"
+OPEN_PREFIXES = ("/healthz", "/metrics", "/static/", "/media/", WEBHOOK_PREFIX)
 # Reachable while signed out, so a person can sign in.
 AUTH_PREFIXES = ("/accounts/",)
 LOGOUT_PATH = "/accounts/logout/"

@@ -110,7 +110,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "portal.middleware.BrowserOnlyHtmxMiddleware",
     "axes.middleware.AxesMiddleware",
-    "portal.middleware.BrowserOnlyMembershipMiddleware",
+    "tenants.middleware.MembershipMiddleware",  # lets /hooks/ through itself (OPEN_PREFIXES)
     "tenants.middleware.TenantDueMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
