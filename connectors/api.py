@@ -204,7 +204,7 @@ class ConnectionDetailApi(TenantApiView):
             services.connection_status_set(connection=connection, status=values["status"], **self.who())
         return Response(ConnectionOutput(_connection(pk), context={"request": request}).data)
 
-    @write_operation("connections_destroy", request=None, output=None, status=204)
+    @write_operation("connections_destroy", request=None, output=None, status=204, idempotent=False)
     def delete(self, request: Request, pk: int) -> Response:
         """Delete a connection (204); one that posted documents still depend on is refused with the reason."""
         services.connection_delete(connection=_connection(pk), **self.who())

@@ -51,13 +51,16 @@ def read_operation(operation_id: str, output: Any, **options: Any) -> Callable:
     return extend_schema(operation_id=operation_id, responses={200: output, **READ_ERRORS}, **options)
 
 
-def write_operation(operation_id: str, request: Any, output: Any, *, status: int = 200, **options: Any) -> Callable:
-    """`extend_schema` of a write: the `request` body, the Idempotency-Key header every write honours,
+def write_operation(
+    operation_id: str, request: Any, output: Any, *, status: int = 200, idempotent: bool = True, **options: Any
+) -> Callable:
+    """`extend_schema` of a write: the `request` body, the Idempotency-Key header (a POST or PATCH
+    honours it, core/api/idempotency.py; `idempotent=False` for a PUT or DELETE, which do not),
     `output` on `status` beside the write errors; `options` are passed on (summary, examples…)."""
     return extend_schema(
         operation_id=operation_id,
         request=request,
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[IDEMPOTENCY_PARAMETER] if idempotent else [],
         responses={status: output, **WRITE_ERRORS},
         **options,
     )

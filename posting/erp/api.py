@@ -5,22 +5,19 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.urls import path
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import ApiError, StrictSerializer, error_responses, found
+from core.api.errors import ApiError, StrictSerializer, found
 from core.api.serializers import ModelOutput
-from core.api.views import TenantApiView, read_operation
+from core.api.views import TenantApiView, read_operation, write_operation
 from posting.erp import connections, selectors, services
 from posting.erp.base import ErpError
 from posting.erp.chart import chart_import_apply, chart_import_preview
 from posting.erp.models import ChartImport, ErpPush
 from posting.erp.tasks import erp_push_dispatch
 from tenants.models import Membership
-
-WRITE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429)
 
 
 def _erp_connection(pk: int):
@@ -60,7 +57,7 @@ class TargetApi(TenantApiView):
         """Read where journals are pushed: the built-in ledger or an ERP connection, and since when."""
         return Response(TargetOutput(_target_data(services.erp_target_get())).data)
 
-    @extend_schema(operation_id="erp_target_update", request=TargetInput, responses={200: TargetOutput, **WRITE_ERRORS})
+    @write_operation("erp_target_update", TargetInput, TargetOutput, idempotent=False)
     def put(self, request: Request) -> Response:
         """Set where journals are pushed: an ERP connection (ready to post) or none for the built-in ledger."""
         data = self.validated(TargetInput)
@@ -125,7 +122,7 @@ class RepushApi(TenantApiView):
     session_roles = Membership.WRITER_ROLES
     serializer_class = RepushOutput
 
-    @extend_schema(operation_id="erp_push_retry", request=None, responses={202: RepushOutput, **WRITE_ERRORS})
+    @write_operation("erp_push_retry", None, RepushOutput, status=202)
     def post(self, request: Request, entry_id: int) -> Response:
         """Queue one journal entry's ERP push again, whatever its last attempt said (202)."""
         if not selectors.entry_exists(entry_id=entry_id):
@@ -161,9 +158,7 @@ class ChartImportCreateApi(TenantApiView):
     session_roles = Membership.WRITER_ROLES
     serializer_class = ChartImportOutput
 
-    @extend_schema(
-        operation_id="erp_chart_import_create", request=None, responses={201: ChartImportOutput, **WRITE_ERRORS}
-    )
+    @write_operation("erp_chart_import_create", None, ChartImportOutput, status=201)
     def post(self, request: Request, pk: int) -> Response:
         """Fetch the chart of accounts from an ERP connection now and keep it as an import to review (201)."""
         connection = _erp_connection(pk)
@@ -194,9 +189,7 @@ class ChartImportDetailApi(TenantApiView):
 class ChartImportApplyApi(ChartImportDetailApi):
     http_method_names = ["post", "options"]  # applying is a write; reading is ChartImportDetailApi's
 
-    @extend_schema(
-        operation_id="erp_chart_import_apply", request=None, responses={200: ChartImportOutput, **WRITE_ERRORS}
-    )
+    @write_operation("erp_chart_import_apply", None, ChartImportOutput)
     def post(self, request: Request, pk: int) -> Response:
         """Apply a finished chart import: add and update the accounts it found."""
         chart_import = self._get(pk)
