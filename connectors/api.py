@@ -20,7 +20,7 @@ from connectors.models import Connection, InboundEvent, SyncRun
 from connectors.sync import sync_run_cancel, sync_run_start
 from connectors.vendors.skus import sku_map_refresh
 from core.api.auth import ADMIN, principal_scopes
-from core.api.errors import ApiError, IdCursorPagination, StrictSerializer, error_responses, found
+from core.api.errors import ApiError, StrictSerializer, error_responses, found
 from core.api.filters import updated_since_filter
 from core.api.serializers import ModelOutput
 from core.api.views import (
@@ -448,7 +448,7 @@ class ChannelSkuFilter(django_filters.FilterSet):
 )
 class SkuMapListApi(ListMixin, TenantApiView):
     serializer_class = ChannelSkuOutput
-    pagination_class = IdCursorPagination
+    ordering = ("-id",)
     filterset_class = ChannelSkuFilter
 
     def get_queryset(self):

@@ -13,7 +13,6 @@ from rest_framework.response import Response
 
 from core.api.auth import api_actor
 from core.api.errors import (
-    IdCursorPagination,
     StrictSerializer,
     error_responses,
     found,
@@ -307,7 +306,7 @@ class RuleInput(StrictSerializer):
 
 class MappingSetRulesApi(TenantApiView):
     serializer_class = RuleOutput
-    pagination_class = IdCursorPagination
+    ordering = ("-id",)
 
     def get_queryset(self):
         return AccountRule.objects.none()

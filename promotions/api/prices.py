@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.errors import IdCursorPagination, StrictSerializer, found, rows_refused
+from core.api.errors import StrictSerializer, found, rows_refused
 from core.api.serializers import ModelOutput
 from core.api.views import ListMixin, TenantApiView, read_operation, write_operation
 from core.models import MONEY
@@ -214,7 +214,7 @@ class PriceListImportApi(TenantApiView):
 
 class ChannelPriceListApi(TenantApiView):
     serializer_class = ChannelPriceOutput
-    pagination_class = IdCursorPagination
+    ordering = ("-id",)
 
     schema_model = ChannelPrice
 
