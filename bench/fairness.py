@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.provisioning import drop_database, recreate_database, scratch_database_url  # noqa: E402
+from bench.common import drop_database, recreate_database, scratch_database_url  # noqa: E402
 
 REDIS_DB = os.environ.get("BENCH_REDIS_DB", "10")
 SECRET = "bench-fairness-secret"  # noqa: S105 - a scratch database

@@ -14,19 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import (
-    bench_parser,
-    bench_partner,
-    drop_database,
-    public_schema_ready,
-    recreate_database,
-    repeat_timed,
-    scratch_database_url,
-    scratch_django,
-)
-
-# bench/ingest.py and bench/fairness.py import the scratch database helpers from here.
-__all__ = ["drop_database", "main", "recreate_database", "scratch_database_url"]
+from bench.common import bench_parser, bench_partner, public_schema_ready, repeat_timed, scratch_django
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ constraint treats NULLs as equal)."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import uuid
 from dataclasses import dataclass
@@ -92,6 +91,7 @@ def _current_tenant_ids() -> tuple[int, int] | None:
 
 USAGE_PENDING_KEY = "tb:usage:pending"
 USAGE_FLUSHING_PREFIX = "tb:usage:flushing:"
+USAGE_FLUSHING_SET = "tb:usage:flushing"  # the names of the flushing keys not yet deleted
 FLUSHES_KEPT = timedelta(days=7)
 
 
@@ -108,15 +108,15 @@ def _pending_add(*, field: str, amount: int) -> None:
 def usage_flush() -> int:
     """Move the pending counters into UsageRecord, exactly once even across a crash. The pending
     hash is RENAMEd (atomic: later counts start a new hash) to `…:flushing:<uuid>`; each flushing key
-    is then applied in one transaction that records its uuid in UsageFlush (unique) and upserts its
-    counts, and only then deleted. A flushing key left by a crash whose uuid is recorded was applied
-    already and is just deleted; one whose uuid is not recorded is applied now. Returns how many
-    counters were added."""
+    is listed in the USAGE_FLUSHING_SET in the same MULTI (so the flushing keys are found without
+    scanning the cache database), then applied in one transaction that records its uuid in UsageFlush
+    (unique) and upserts its counts, and only then deleted and unlisted. A flushing key left by a crash
+    whose uuid is recorded was applied already and is just deleted; one whose uuid is not recorded is
+    applied now. Returns how many counters were added."""
     redis = get_redis_connection("default")
-    with contextlib.suppress(ResponseError):  # no such key: nothing was counted since the last flush
-        redis.rename(USAGE_PENDING_KEY, f"{USAGE_FLUSHING_PREFIX}{uuid.uuid4().hex}")
+    _pending_rename(redis, f"{USAGE_FLUSHING_PREFIX}{uuid.uuid4().hex}")
     added = 0
-    for key in sorted(redis.scan_iter(match=f"{USAGE_FLUSHING_PREFIX}*")):
+    for key in sorted(redis.smembers(USAGE_FLUSHING_SET)):
         name = key.decode() if isinstance(key, bytes) else key
         added += _flushing_apply(redis, name)
         _flushing_done(redis, name)
@@ -124,9 +124,22 @@ def usage_flush() -> int:
     return added
 
 
+def _pending_rename(redis, key: str) -> None:
+    """RENAME the pending hash to `key` and list `key` in the flushing set, both or neither."""
+    pipe = redis.pipeline()  # MULTI … EXEC: a crash cannot leave a flushing key that is not listed
+    pipe.rename(USAGE_PENDING_KEY, key)
+    pipe.sadd(USAGE_FLUSHING_SET, key)
+    renamed, _ = pipe.execute(raise_on_error=False)
+    if isinstance(renamed, ResponseError):  # no such key: nothing was counted since the last flush
+        redis.srem(USAGE_FLUSHING_SET, key)  # (a crash before this SREM lists a key with no hash)
+
+
 def _flushing_apply(redis, key: str) -> int:
-    """Apply one flushing key's counters unless its flush id is recorded already."""
+    """Apply one flushing key's counters unless its flush id is recorded already. A listed key with
+    no hash (deleted after its flush, or never renamed into) has nothing to apply."""
     counts = redis.hgetall(key)
+    if not counts:
+        return 0
     rows = []
     for field, value in counts.items():
         text = field.decode() if isinstance(field, bytes) else field
@@ -148,7 +161,7 @@ def _flushing_apply(redis, key: str) -> int:
 
 
 def _flushing_done(redis, key: str) -> None:
-    redis.delete(key)
+    redis.pipeline().delete(key).srem(USAGE_FLUSHING_SET, key).execute()
 
 
 def _rows_upsert(rows: list[tuple]) -> None:

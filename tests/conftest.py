@@ -29,7 +29,7 @@ from core.fairness import fair_clear
 from tenants import services
 from tenants.models import Membership, Partner, Tenant, User
 from tenants.provisioning import template_ensure
-from tenants.usage import USAGE_FLUSHING_PREFIX, USAGE_PENDING_KEY, usage_flush
+from tenants.usage import USAGE_FLUSHING_PREFIX, USAGE_FLUSHING_SET, USAGE_PENDING_KEY, usage_flush
 
 PASSWORD = "correct-horse-battery"
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -139,7 +139,7 @@ def _no_trace_left():
 def usage_counters_clear() -> None:
     """Drop the Redis usage counters an earlier test left (their rows were rolled back anyway)."""
     redis_cache = get_redis_connection("default")
-    redis_cache.delete(USAGE_PENDING_KEY, *redis_cache.scan_iter(match=f"{USAGE_FLUSHING_PREFIX}*"))
+    redis_cache.delete(USAGE_PENDING_KEY, USAGE_FLUSHING_SET, *redis_cache.scan_iter(match=f"{USAGE_FLUSHING_PREFIX}*"))
 
 
 @contextmanager

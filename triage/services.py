@@ -23,7 +23,7 @@ from tenants.models import Membership, Tenant, User
 from tenants.webhooks import tenant_event_emit
 from triage.causes import cause_fix_class, cause_severity
 from triage.grouping import Failure, group_record, occurrence_record
-from triage.models import OPEN_STATUSES, Activity, Comment, Kind, Occurrence, Severity, Status
+from triage.models import OPEN_STATUSES, Activity, Comment, GroupSummary, Kind, Occurrence, Severity, Status
 from triage.models import Exception as TriageException
 from triage.money import group_money_refresh, money_at_risk_of
 from triage.partner.models import TriageIndex
@@ -77,27 +77,21 @@ def _index_sync(exception: TriageException, *, money: bool = False) -> None:
     now = timezone.now()
     if money and exception.is_open:
         group_money_refresh(exception)
+    # Every GroupSummary field is copied as it is (a field added there reaches the index too).
+    summary = {field.attname: getattr(exception, field.attname) for field in GroupSummary._meta.fields}
     TriageIndex.objects.update_or_create(
         tenant=tenant,
         exception_id=exception.pk,
         defaults={
+            **summary,
             "partner_id": tenant.partner_id,
             "kind": exception.kind,
             "severity": exception.severity,
             "severity_rank": SEVERITY_RANK[exception.severity],
             "fix_class": exception.fix_class,
             "status": exception.status,
-            "title": exception.title[:255],
-            "assignee_id": exception.assignee_id,
-            "assignee_email": exception.assignee_email,
-            "count": exception.count,
-            "first_seen": exception.first_seen,
-            "last_seen": exception.last_seen,
-            "sla_due": exception.sla_due,
             "sla_breached": exception.sla_breached_at is not None
             or (exception.status in OPEN_STATUSES and exception.sla_due <= now),
-            "money_at_risk": exception.money_at_risk,
-            "money_currency": exception.money_currency,
         },
     )
 

@@ -47,9 +47,6 @@ class ApiKeyCreatedOutput(ApiKeyOutput):
         help_text="The full key, shown only in this response: store it now. null in an Idempotency-Key replay.",
     )
 
-    class Meta(ApiKeyOutput.Meta):
-        fields = (*ApiKeyOutput.Meta.fields, "key")
-
 
 class ApiKeyCreateInput(StrictSerializer):
     name = serializers.CharField(max_length=120)

@@ -164,9 +164,6 @@ class TenantSelfOutput(TenantOutput):
     partner = PartnerSummary()
     principal = PrincipalOutput()
 
-    class Meta(TenantOutput.Meta):
-        fields = (*TenantOutput.Meta.fields, "partner", "principal")
-
 
 class TenantSelfApi(ApiView):
     """Who am I, and which tenant is this: the first call to make with a tenant key."""

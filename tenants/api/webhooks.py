@@ -40,9 +40,6 @@ class WebhookCreatedOutput(WebhookOutput):
         allow_null=True, help_text="Signing secret, shown only in this response. null in an Idempotency-Key replay."
     )
 
-    class Meta(WebhookOutput.Meta):
-        fields = (*WebhookOutput.Meta.fields, "secret")
-
 
 class WebhookCreateInput(StrictSerializer):
     url = serializers.URLField(max_length=500)

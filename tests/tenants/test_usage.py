@@ -19,6 +19,7 @@ from tenants import usage
 from tenants.models import UsageFlush, UsageRecord
 from tenants.usage import (
     USAGE_FLUSHING_PREFIX,
+    USAGE_FLUSHING_SET,
     USAGE_PENDING_KEY,
     usage_count,
     usage_flush,
@@ -122,6 +123,46 @@ def test_a_crash_before_the_commit_is_flushed_by_the_next_run(world, monkeypatch
     monkeypatch.undo()
     assert usage_flush() == 1
     assert _today(world.bluebird) == 7 and _flushing_keys() == []
+
+
+def test_a_crash_after_the_rename_leaves_a_listed_key_the_next_run_applies(world, monkeypatch):
+    usage_counters_clear()
+    _count_committed(world.acme, amount=6)
+
+    def crash(redis, key):
+        raise ConnectionError("killed after RENAME")
+
+    monkeypatch.setattr(usage, "_flushing_apply", crash)
+    with pytest.raises(ConnectionError):
+        usage_flush()
+    redis = get_redis_connection("default")
+    [leftover] = _flushing_keys()
+    assert (_today(world.acme), redis.smembers(USAGE_FLUSHING_SET)) == (0, {leftover})
+    monkeypatch.undo()
+    assert usage_flush() == 1
+    assert (_today(world.acme), _flushing_keys(), redis.smembers(USAGE_FLUSHING_SET)) == (6, [], set())
+
+
+def test_a_listed_key_without_a_hash_is_dropped_without_a_flush_row(world):
+    usage_counters_clear()
+    redis = get_redis_connection("default")
+    redis.sadd(USAGE_FLUSHING_SET, f"{USAGE_FLUSHING_PREFIX}gone")  # a crash before the SREM of an empty RENAME
+    flushes = UsageFlush.objects.count()
+    assert usage_flush() == 0
+    assert (UsageFlush.objects.count(), redis.smembers(USAGE_FLUSHING_SET)) == (flushes, set())
+
+
+def test_the_flush_reads_the_flushing_set_and_never_scans(world, monkeypatch):
+    usage_counters_clear()
+    _count_committed(world.cedar, amount=2)
+    redis = get_redis_connection("default")
+
+    def scan(*args, **kwargs):
+        raise AssertionError("the flush scanned the cache database")
+
+    monkeypatch.setattr(type(redis), "scan_iter", scan)
+    assert usage_flush() == 1
+    assert _today(world.cedar) == 2
 
 
 def test_redis_down_at_commit_writes_the_row_directly(world, monkeypatch):

@@ -10,6 +10,7 @@ from django_tenants.utils import tenant_context
 from tests.tenants.webhook_sink import sink  # noqa: F401 - fixture
 from triage import services
 from triage.models import Exception as TriageException
+from triage.models import GroupSummary
 from triage.partner.models import TriageIndex
 from triage.retry import RetryAction, retry_action
 from triage.tasks import exception_retry_task
@@ -89,6 +90,16 @@ def test_partner_index_row_mirrors_the_tenant_row_in_the_same_transaction(world)
         services.exception_ignore(exception=exception, reason="Test order", actor=world.acme_admin)
         row.refresh_from_db()
     assert row.status == "ignored"
+
+
+def test_partner_index_row_holds_every_group_summary_field_of_the_group(world):
+    with tenant_context(world.acme):
+        exception = _raise(_probe("one"))
+        exception = _raise(_probe("two"))  # a repeat: count, last seen and title move on
+        row = TriageIndex.objects.get(tenant=world.acme, exception_id=exception.pk)
+        exception.refresh_from_db()
+    names = [field.attname for field in GroupSummary._meta.fields]
+    assert [getattr(row, name) for name in names] == [getattr(exception, name) for name in names]
 
 
 def test_resolve_requires_a_reason_for_money_kinds_and_ignore_always(world):

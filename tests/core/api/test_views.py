@@ -5,15 +5,9 @@ every write shares (the errors each may answer with, and a write's Idempotency-K
 from __future__ import annotations
 
 from drf_spectacular.generators import SchemaGenerator
-from rest_framework import serializers
 
 from core.api.errors import CreatedCursorPagination
-from core.api.views import json_or_csv
 from core.views import attachment
-
-
-class DayOutput(serializers.Serializer):
-    day = serializers.DateField()
 
 
 def _operation(operation_id: str) -> dict:
@@ -51,10 +45,12 @@ def test_attachment_is_a_named_file_download():
 
 
 def test_json_or_csv_lists_both_bodies_and_the_read_errors():
-    responses = json_or_csv(DayOutput)
-    assert list(responses)[:2] == [(200, "application/json"), (200, "text/csv")]
-    assert responses[(200, "application/json")] is DayOutput
-    assert sorted(code for code in responses if isinstance(code, int)) == [400, 401, 403, 404, 429]
+    operation = _operation("usage_list")  # responses=json_or_csv(UsageOutput(many=True))
+    assert operation["responses"]["200"]["content"] == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/PaginatedUsageOutputList"}},
+        "text/csv": {"schema": {"type": "string"}},
+    }
+    assert sorted(operation["responses"]) == ["200", "400", "401", "403", "404", "429"]
 
 
 def test_a_views_own_ordering_orders_its_cursor_pages():
