@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -23,6 +23,7 @@ from commerce.models import RoutingRule
 from commerce.routing import fulfilment_policy_update, routing_rule_create, routing_rule_delete, routing_rule_update
 from connectors.models import Connection
 from core.forms import form_apply
+from core.views import found_or_404
 from tenants.models import Membership
 
 WAREHOUSE_VENDORS = (Connection.Vendor.SHIPSTATION,)
@@ -100,9 +101,7 @@ def routing_rules_page(request: HttpRequest) -> HttpResponse:
 
 
 def routing_rule_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = RoutingRule.objects.filter(pk=pk).first()
-    if rule is None:
-        raise Http404("No such routing rule.")
+    rule = found_or_404(RoutingRule.objects.filter(pk=pk).first(), "No such routing rule.")
     can_edit = _can_edit_rules(request)
     initial = {
         "name": rule.name,
@@ -134,9 +133,7 @@ def routing_rule_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def routing_rule_delete_page(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = RoutingRule.objects.filter(pk=pk).first()
-    if rule is None:
-        raise Http404("No such routing rule.")
+    rule = found_or_404(RoutingRule.objects.filter(pk=pk).first(), "No such routing rule.")
     if not _can_edit_rules(request):
         return _rules_forbidden()
     routing_rule_delete(rule=rule, actor=request.user)
