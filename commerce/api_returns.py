@@ -78,7 +78,8 @@ class ReturnOutput(ModelOutput):
         )
 
     def get_refunds(self, ret: Return) -> list[str]:
-        return list(ret.refunds.values_list("external_id", flat=True))
+        # refunds.all(): the list's prefetch answers it (Refund's ordering: processed_at, pk)
+        return [refund.external_id for refund in ret.refunds.all()]
 
 
 class ReturnDetailOutput(ReturnOutput):
@@ -151,9 +152,7 @@ class ReturnListApi(TenantApiView):
         "such as WooCommerce): reason, disposition, restocking fee, return shipping, an exchange order.",
     )
     def post(self, request: Request) -> Response:
-        data = ReturnCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
+        values = dict(self.validated(ReturnCreateInput))
         order = _order(values.pop("order"))
         by_id = {line.external_id: line for line in order.lines.all()}
         unknown = [line["order_line"] for line in values["lines"] if line["order_line"] not in by_id]

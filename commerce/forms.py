@@ -1,7 +1,7 @@
 from django import forms
 
 from commerce.inventory import channel_vendors
-from commerce.models import InventoryLocation
+from commerce.models import QUANTITY, InventoryLocation
 from connectors.models import Connection
 
 
@@ -9,8 +9,7 @@ class SafetyStockForm(forms.Form):
     location = forms.ModelChoiceField(queryset=InventoryLocation.objects.order_by("name", "external_id"))
     sku = forms.CharField(max_length=120, label="SKU")
     quantity = forms.DecimalField(
-        max_digits=14,
-        decimal_places=3,
+        **QUANTITY,
         min_value=0,
         required=False,
         label="Safety stock",
@@ -24,7 +23,7 @@ class LocationForm(forms.Form):
         choices=InventoryLocation.Kind.choices, help_text="Online orders without a store draw from the web location."
     )
     safety_stock_default = forms.DecimalField(
-        max_digits=14, decimal_places=3, min_value=0, label="Default safety stock", help_text="For every SKU here."
+        **QUANTITY, min_value=0, label="Default safety stock", help_text="For every SKU here."
     )
 
 

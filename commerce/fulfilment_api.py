@@ -58,8 +58,9 @@ class _FulfilmentApi(TenantApiView):
     """The rows and output of the fulfilment list and the fulfilment detail (no operation of its own)."""
 
     serializer_class = FulfilmentOutput
+    schema_model = Fulfilment
 
-    def get_queryset(self):
+    def rows(self):
         return fulfilments_list()
 
 

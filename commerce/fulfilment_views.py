@@ -4,12 +4,9 @@ admins edit; everyone else reads)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -25,6 +22,8 @@ from commerce.kpi_selectors import fulfilment_policy_get
 from commerce.models import RoutingRule
 from commerce.routing import fulfilment_policy_update, routing_rule_create, routing_rule_delete, routing_rule_update
 from connectors.models import Connection
+from core.forms import form_apply
+from core.views import found_or_404
 from tenants.models import Membership
 
 WAREHOUSE_VENDORS = (Connection.Vendor.SHIPSTATION,)
@@ -58,8 +57,8 @@ def fulfilment_board_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _rule_values(form: RoutingRuleForm) -> dict:
-    data = form.cleaned_data
+def _rule_values(data: dict) -> dict:
+    """The routing-rule services' keyword arguments from a valid RoutingRuleForm's cleaned data."""
     return {
         "name": data["name"],
         "priority": data["priority"],
@@ -72,29 +71,8 @@ def _rule_values(form: RoutingRuleForm) -> dict:
     }
 
 
-def _form_errors(form: RoutingRuleForm, error: ValidationError) -> None:
-    for field, errors in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
-
-
-def _rule_submit(
-    request: HttpRequest, *, can_edit: bool, save: Callable[[dict], str]
-) -> RoutingRuleForm | HttpResponse:
-    """A posted routing-rule form: 403 unless the user edits rules; when valid, `save` writes the
-    values and returns the message shown after the redirect to the rules; otherwise (or when the
-    service refuses the values) the bound form with its errors, for the page to answer 400."""
-    if not can_edit:
-        return HttpResponse("Only tenant admins change routing rules.", status=403)
-    form = RoutingRuleForm(request.POST, warehouse_systems=_warehouse_systems())
-    if form.is_valid():
-        try:
-            message = save(_rule_values(form))
-        except ValidationError as error:
-            _form_errors(form, error)
-        else:
-            messages.success(request, message)
-            return redirect("fulfilment_rules")
-    return form
+def _rules_forbidden() -> HttpResponse:
+    return HttpResponse("Only tenant admins change routing rules.", status=403)
 
 
 def routing_rules_page(request: HttpRequest) -> HttpResponse:
@@ -102,15 +80,14 @@ def routing_rules_page(request: HttpRequest) -> HttpResponse:
     form = RoutingRuleForm(warehouse_systems=_warehouse_systems())
     status = 200
     if request.method == "POST":
-
-        def create(values: dict) -> str:
-            rule = routing_rule_create(**values, actor=request.user)
-            return f"Routing rule “{rule.name}” added."
-
-        submitted = _rule_submit(request, can_edit=can_edit, save=create)
-        if isinstance(submitted, HttpResponse):
-            return submitted
-        form, status = submitted, 400
+        if not can_edit:
+            return _rules_forbidden()
+        form = RoutingRuleForm(request.POST, warehouse_systems=_warehouse_systems())
+        created, rule = form_apply(form, lambda data: routing_rule_create(**_rule_values(data), actor=request.user))
+        if created:
+            messages.success(request, f"Routing rule “{rule.name}” added.")
+            return redirect("fulfilment_rules")
+        status = 400
     rules = RoutingRule.objects.select_related("location").order_by("priority", "pk")
     names = dict(Connection.objects.values_list("pk", "name"))
     for rule in rules:
@@ -124,9 +101,7 @@ def routing_rules_page(request: HttpRequest) -> HttpResponse:
 
 
 def routing_rule_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = RoutingRule.objects.filter(pk=pk).first()
-    if rule is None:
-        raise Http404("No such routing rule.")
+    rule = found_or_404(RoutingRule.objects.filter(pk=pk).first(), "No such routing rule.")
     can_edit = _can_edit_rules(request)
     initial = {
         "name": rule.name,
@@ -141,15 +116,16 @@ def routing_rule_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
     form = RoutingRuleForm(initial=initial, warehouse_systems=_warehouse_systems())
     status = 200
     if request.method == "POST":
-
-        def update(values: dict) -> str:
-            routing_rule_update(rule=rule, **values, actor=request.user)
-            return "Routing rule saved."
-
-        submitted = _rule_submit(request, can_edit=can_edit, save=update)
-        if isinstance(submitted, HttpResponse):
-            return submitted
-        form, status = submitted, 400
+        if not can_edit:
+            return _rules_forbidden()
+        form = RoutingRuleForm(request.POST, warehouse_systems=_warehouse_systems())
+        saved, _ = form_apply(
+            form, lambda data: routing_rule_update(rule=rule, **_rule_values(data), actor=request.user)
+        )
+        if saved:
+            messages.success(request, "Routing rule saved.")
+            return redirect("fulfilment_rules")
+        status = 400
     return render(
         request, "commerce/routing_rule_edit.html", {"rule": rule, "form": form, "can_edit": can_edit}, status=status
     )
@@ -157,11 +133,9 @@ def routing_rule_edit_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def routing_rule_delete_page(request: HttpRequest, pk: int) -> HttpResponse:
-    rule = RoutingRule.objects.filter(pk=pk).first()
-    if rule is None:
-        raise Http404("No such routing rule.")
+    rule = found_or_404(RoutingRule.objects.filter(pk=pk).first(), "No such routing rule.")
     if not _can_edit_rules(request):
-        return HttpResponse("Only tenant admins change routing rules.", status=403)
+        return _rules_forbidden()
     routing_rule_delete(rule=rule, actor=request.user)
     messages.success(request, f"Routing rule “{rule.name}” deleted.")
     return redirect("fulfilment_rules")

@@ -101,7 +101,7 @@ def return_policy_get() -> ReturnPolicy:
 
 @transaction.atomic
 def return_policy_update(*, actor: User | None = None, **values: Any) -> ReturnPolicy:
-    policy = ReturnPolicy.objects.select_for_update().get(pk=return_policy_get().pk)
+    policy = ReturnPolicy.locked()
     before = {name: str(getattr(policy, name)) for name in POLICY_FIELDS}
     for name in POLICY_FIELDS:
         if name in values:

@@ -62,11 +62,13 @@ def _codes(values: object, *, field_name: str, upper: bool = True) -> list[str]:
 
 class RoutingRuleFields(TypedDict, total=False):
     """What a routing rule is made of, as `routing_rule_create` and `routing_rule_update` take it:
-    codes as a list or one comma- or line-separated string."""
+    codes as a list or one comma- or line-separated string. An update rewrites every field, so the
+    priority is required like the name and location: a rule's place in the order never falls back
+    to the default unnoticed."""
 
     name: Required[str]
     location_id: Required[int]
-    priority: int
+    priority: Required[int]
     countries: list[str] | str
     regions: list[str] | str
     skus: list[str] | str

@@ -177,7 +177,8 @@ def _order_children_write(order: Order, document: CanonicalOrder) -> None:
     _order_children_clear(order, document)
     lines = _order_lines_write(order, document)
     shipping = ShippingLine.objects.bulk_create(shipping_rows(order, document))
-    order_children_create([order], [_channel_fulfilments_clear(order, document)], [lines], [shipping])
+    document = _channel_fulfilments_clear(order, document)
+    order_children_create([order], [document], [lines], [shipping])
 
 
 def _channel_fulfilments_clear(order: Order, document: CanonicalOrder) -> CanonicalOrder:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from commerce.forms import ChannelLocationForm, LocationForm, SafetyStockForm
@@ -137,9 +137,10 @@ def location_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     messages.success(request, "The channel now sells from this location; its stock is sent shortly.")
                     return redirect("inventory_location", pk=location.pk)
             elif action == "remove":
-                mapping = ChannelLocation.objects.filter(location=location, pk=request.POST.get("mapping")).first()
-                if mapping is None:
-                    raise Http404("No such channel mapping.")
+                mapping = found_or_404(
+                    ChannelLocation.objects.filter(location=location, pk=request.POST.get("mapping")).first(),
+                    "No such channel mapping.",
+                )
                 channel_location_remove(mapping=mapping, actor=request.user)
                 messages.success(request, "The channel no longer gets this location's stock.")
                 return redirect("inventory_location", pk=location.pk)

@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from commerce.models import Order, Refund, Return, ReturnLine
@@ -74,9 +74,10 @@ def _act(request: HttpRequest, ret: Return, action: str) -> Return:
     if action == "close":
         return return_close(ret=ret, actor=user, note=request.POST.get("note", ""))
     if action == "link_refund":
-        refund = Refund.objects.filter(pk=request.POST.get("refund") or 0, order_id=ret.order_id).first()
-        if refund is None:
-            raise Http404("No such refund of this order.")
+        refund = found_or_404(
+            Refund.objects.filter(pk=request.POST.get("refund") or 0, order_id=ret.order_id).first(),
+            "No such refund of this order.",
+        )
         return return_refund_link(ret=ret, refund=refund, actor=user)
     raise ValidationError(f"Unknown action {action!r}.")
 
@@ -101,9 +102,7 @@ def _post_action(request: HttpRequest, ret: Return) -> HttpResponse | None:
 def returns_queue(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         pk = request.POST.get("return", "")
-        ret = return_get(return_id=int(pk)) if pk.isdigit() and len(pk) < 18 else None
-        if ret is None:
-            raise Http404("No such return.")
+        ret = found_or_404(return_get(return_id=int(pk)) if pk.isdigit() and len(pk) < 18 else None, "No such return.")
         response = _post_action(request, ret)
         if response is not None and response.status_code == 403:
             return response

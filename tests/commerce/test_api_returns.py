@@ -66,6 +66,18 @@ def test_create_list_and_detail(world, apis):
     assert admin.get(f"/api/v1/returns/{body['id']}/").json()["name"] == f"RMA-{body['id']}"
 
 
+def test_returns_list_costs_the_same_queries_for_one_return_or_two(world, apis, django_assert_max_num_queries):
+    admin, _partner, order = apis
+    body = {"order": order.pk, "lines": [{"order_line": "L1", "quantity": 1}]}
+    assert admin.post("/api/v1/returns/", body).status_code == 201
+    with django_assert_max_num_queries(40) as one:
+        admin.get("/api/v1/returns/")
+    for_one = len(one.captured_queries)  # read now: the next request clears the connection's query log
+    assert admin.post("/api/v1/returns/", body).status_code == 201
+    with django_assert_max_num_queries(for_one):
+        assert len(admin.get("/api/v1/returns/").json()["results"]) == 2
+
+
 def test_create_refuses_unknown_lines_and_too_many_units(world, apis):
     admin, _partner, order = apis
     unknown = admin.post("/api/v1/returns/", {"order": order.pk, "lines": [{"order_line": "L9", "quantity": 1}]})
