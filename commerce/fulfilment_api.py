@@ -10,7 +10,6 @@ from rest_framework import serializers
 
 from commerce.fulfilment_selectors import fulfilments_list
 from commerce.models import Fulfilment, FulfilmentLine
-from core.api.errors import IdCursorPagination
 from core.api.serializers import ModelOutput
 from core.api.views import ListMixin, RetrieveMixin, TenantApiView, read_operation
 
@@ -83,7 +82,7 @@ class FulfilmentFilter(django_filters.FilterSet):
     )
 )
 class FulfilmentListApi(ListMixin, _FulfilmentApi):
-    pagination_class = IdCursorPagination
+    ordering = ("-id",)
     filterset_class = FulfilmentFilter
 
 

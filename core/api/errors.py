@@ -204,10 +204,6 @@ class CreatedCursorPagination(CursorPagination):
         return (ordering,) if isinstance(ordering, str) else tuple(ordering)
 
 
-class IdCursorPagination(CreatedCursorPagination):
-    ordering = ("-id",)
-
-
 class OffsetPagination(LimitOffsetPagination):
     """`limit`/`offset` pages, for lists that are not a queryset in a stable order (computed rows)."""
 
